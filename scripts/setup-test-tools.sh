@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the real third-party clients the tests drive, by package name, idempotently:
+# age and rclone (Debian), a Python venv at .venv (boto3, Cloudflare's SDK, prometheus_client,
+# jsonschema, validators for the deploy artifacts), and wrangler (npm) under tests/clients.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v age >/dev/null 2>&1 || need_apt+=(age)
+command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ] || ! cmp -s tests/clients/requirements.txt .venv/.requirements 2>/dev/null; then
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/clients/requirements.txt
+  cp tests/clients/requirements.txt .venv/.requirements
+fi
+
+if [ -f tests/clients/package.json ] && [ ! -x tests/clients/node_modules/.bin/wrangler ]; then
+  (cd tests/clients && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+fi

@@ -1,0 +1,106 @@
+//! The two capabilities the rest of the program uses to talk to Cloudflare. `ReadApi` is all
+//! a dry run holds; only `apply` receives a `WriteApi`. Both are traits so that plan/apply
+//! unit tests can use an in-memory fake.
+
+use std::future::Future;
+
+use time::OffsetDateTime;
+
+use crate::cloudflare::error::ApiError;
+use crate::config::{IpRules, Jurisdiction, LocationHint, Owner, StorageClass};
+use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, Policy, TokenStatus};
+use crate::secret::TokenValue;
+
+/// What `GET .../tokens/verify` says about the daemon's own token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedToken {
+    pub id: String,
+    pub status: TokenStatus,
+    pub expires_on: Option<OffsetDateTime>,
+}
+
+/// The body of a token create or full update (`PUT` replaces the token).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRequest {
+    /// Full Cloudflare name, prefix included.
+    pub name: String,
+    pub policies: Vec<Policy>,
+    pub not_before: Option<OffsetDateTime>,
+    pub expires_on: Option<OffsetDateTime>,
+    /// Empty: no `condition` is sent.
+    pub condition: IpRules,
+    /// `None` on create; on update, the status to set (`Active` re-enables a disabled token).
+    pub status: Option<TokenStatus>,
+}
+
+/// A freshly created token. `value` is shown by Cloudflare exactly once: hand it to the
+/// secrets writer before anything else.
+pub struct CreatedToken {
+    pub token: ObservedToken,
+    pub value: TokenValue,
+}
+
+pub trait ReadApi: Send + Sync {
+    /// Verify the bearer token at the endpoint of its owner family.
+    fn verify(&self) -> impl Future<Output = Result<VerifiedToken, ApiError>> + Send;
+    /// Every bucket of one jurisdiction (cursor paging to the end).
+    fn list_buckets(
+        &self,
+        jurisdiction: Jurisdiction,
+    ) -> impl Future<Output = Result<Vec<ObservedBucket>, ApiError>> + Send;
+    /// Every token of one owner family (page paging to the end).
+    fn list_tokens(
+        &self,
+        owner: Owner,
+    ) -> impl Future<Output = Result<Vec<ObservedToken>, ApiError>> + Send;
+    /// The four R2 group ids for one owner family, resolved by exact name and scope (cached
+    /// for the process; falls back to `PermissionGroupIds::known()` with a warning when
+    /// listing is forbidden).
+    fn permission_groups(
+        &self,
+        owner: Owner,
+    ) -> impl Future<Output = Result<PermissionGroupIds, ApiError>> + Send;
+}
+
+pub trait WriteApi: ReadApi {
+    fn create_bucket(
+        &self,
+        jurisdiction: Jurisdiction,
+        name: &str,
+        location_hint: Option<LocationHint>,
+        storage_class: StorageClass,
+    ) -> impl Future<Output = Result<ObservedBucket, ApiError>> + Send;
+    fn set_storage_class(
+        &self,
+        jurisdiction: Jurisdiction,
+        name: &str,
+        storage_class: StorageClass,
+    ) -> impl Future<Output = Result<ObservedBucket, ApiError>> + Send;
+    fn delete_bucket(
+        &self,
+        jurisdiction: Jurisdiction,
+        name: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn create_token(
+        &self,
+        owner: Owner,
+        request: &TokenRequest,
+    ) -> impl Future<Output = Result<CreatedToken, ApiError>> + Send;
+    fn update_token(
+        &self,
+        owner: Owner,
+        id: &str,
+        request: &TokenRequest,
+    ) -> impl Future<Output = Result<ObservedToken, ApiError>> + Send;
+    fn delete_token(
+        &self,
+        owner: Owner,
+        id: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Same id, new value; the old value is dead at once.
+    fn roll_token(
+        &self,
+        owner: Owner,
+        id: &str,
+    ) -> impl Future<Output = Result<TokenValue, ApiError>> + Send;
+}

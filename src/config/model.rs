@@ -1,0 +1,268 @@
+//! The validated desired state. Every value here has passed validation: later stages (plan,
+//! apply, secrets) trust these types and never re-check them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use time::OffsetDateTime;
+
+/// The whole desired state, as declared by one file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// The file it was loaded from, as given by the user (for messages).
+    pub source: PathBuf,
+    /// 32 lowercase hex; `None` when the file leaves it to `CLOUDFLARE_ACCOUNT_ID`.
+    pub account_id: Option<String>,
+    pub settings: Settings,
+    pub buckets: Vec<BucketSpec>,
+    pub tokens: Vec<TokenSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Ownership marker on every managed token name (default `r2gitops:`).
+    pub token_name_prefix: String,
+    pub prune: bool,
+    pub max_deletions: u32,
+    /// Resolved against the file's directory.
+    pub output_dir: PathBuf,
+    /// Resolved against the file's directory; default `<output_dir>/.r2gitops-state.json`.
+    pub state_file: PathBuf,
+    pub suspend: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Jurisdiction {
+    Default,
+    Eu,
+    Fedramp,
+    Us,
+}
+
+impl Jurisdiction {
+    pub const ALL: [Jurisdiction; 4] = [
+        Jurisdiction::Default,
+        Jurisdiction::Eu,
+        Jurisdiction::Fedramp,
+        Jurisdiction::Us,
+    ];
+
+    /// The value of the `cf-r2-jurisdiction` header and of the resource-key segment.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Jurisdiction::Default => "default",
+            Jurisdiction::Eu => "eu",
+            Jurisdiction::Fedramp => "fedramp",
+            Jurisdiction::Us => "us",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|j| j.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LocationHint {
+    Apac,
+    Eeur,
+    Enam,
+    Weur,
+    Wnam,
+    Oc,
+}
+
+impl LocationHint {
+    pub const ALL: [LocationHint; 6] = [
+        LocationHint::Apac,
+        LocationHint::Eeur,
+        LocationHint::Enam,
+        LocationHint::Weur,
+        LocationHint::Wnam,
+        LocationHint::Oc,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocationHint::Apac => "apac",
+            LocationHint::Eeur => "eeur",
+            LocationHint::Enam => "enam",
+            LocationHint::Weur => "weur",
+            LocationHint::Wnam => "wnam",
+            LocationHint::Oc => "oc",
+        }
+    }
+
+    /// Cloudflare has answered with upper case (`ENAM`): compare case-insensitively.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum StorageClass {
+    #[default]
+    Standard,
+    InfrequentAccess,
+}
+
+impl StorageClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageClass::Standard => "Standard",
+            StorageClass::InfrequentAccess => "InfrequentAccess",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [StorageClass::Standard, StorageClass::InfrequentAccess]
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketSpec {
+    /// Valid R2 bucket name (3-63 chars, `a-z0-9-`, alphanumeric at both ends).
+    pub name: String,
+    pub jurisdiction: Jurisdiction,
+    /// Create-only: Cloudflare honours it the first time a name is created.
+    pub location_hint: Option<LocationHint>,
+    pub storage_class: StorageClass,
+    /// Default true: r2gitops never deletes a protected bucket.
+    pub protect: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Owner {
+    #[default]
+    Account,
+    User,
+}
+
+impl Owner {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Owner::Account => "account",
+            Owner::User => "user",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Access {
+    ObjectRead,
+    ObjectReadWrite,
+    AdminRead,
+    AdminReadWrite,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::ObjectRead => "object-read",
+            Access::ObjectReadWrite => "object-read-write",
+            Access::AdminRead => "admin-read",
+            Access::AdminReadWrite => "admin-read-write",
+        }
+    }
+
+    pub fn is_admin(self) -> bool {
+        matches!(self, Access::AdminRead | Access::AdminReadWrite)
+    }
+
+    pub fn can_write(self) -> bool {
+        matches!(self, Access::ObjectReadWrite | Access::AdminReadWrite)
+    }
+}
+
+/// What a token's policy covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenScope {
+    /// `admin-*`: the whole account (account-scoped permission groups).
+    Account,
+    /// `object-*` with `buckets: ["*"]`: every bucket in the account.
+    AllBuckets,
+    /// `object-*` with named buckets, all declared and all in `TokenSpec::jurisdiction`.
+    Buckets(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IpRules {
+    /// Normalised (`IpNet::trunc`), sorted, deduplicated.
+    pub allow: Vec<IpNet>,
+    pub deny: Vec<IpNet>,
+}
+
+impl IpRules {
+    pub fn is_empty(&self) -> bool {
+        self.allow.is_empty() && self.deny.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenSpec {
+    /// The declared name; Cloudflare's name is `settings.token_name_prefix + name`.
+    pub name: String,
+    pub owner: Owner,
+    pub access: Access,
+    pub scope: TokenScope,
+    /// For named buckets: their jurisdiction. For admin and `"*"`: the declared one
+    /// (default `default`). Decides the S3 endpoint written to the output.
+    pub jurisdiction: Jurisdiction,
+    pub not_before: Option<OffsetDateTime>,
+    pub expires_on: Option<OffsetDateTime>,
+    pub ip: IpRules,
+    /// At least one hour.
+    pub rotate_every: Option<Duration>,
+    pub output: OutputSpec,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OutputFormat {
+    Env,
+    Json,
+    Rclone,
+    Aws,
+}
+
+impl OutputFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Env => "env",
+            OutputFormat::Json => "json",
+            OutputFormat::Rclone => "rclone",
+            OutputFormat::Aws => "aws",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputSpec {
+    /// Relative to `settings.output_dir`; validated never to escape it.
+    pub file: PathBuf,
+    pub format: OutputFormat,
+    /// The effective recipients (the token's own, else settings.recipients plus
+    /// settings.recipients_file), each an age X25519 (`age1...`) or SSH (`ssh-ed25519`,
+    /// `ssh-rsa`) public key as written in the file; never empty.
+    pub recipients: Vec<String>,
+    pub armor: bool,
+    /// Also write the Cloudflare API token value itself (for wrangler users).
+    pub include_api_token: bool,
+    /// After writing, prove the credentials with one signed S3 request.
+    pub verify: bool,
+}
+
+impl Desired {
+    pub fn bucket(&self, name: &str) -> Option<&BucketSpec> {
+        self.buckets.iter().find(|b| b.name == name)
+    }
+
+    /// The name the token carries in Cloudflare.
+    pub fn cloudflare_token_name(&self, token: &TokenSpec) -> String {
+        format!("{}{}", self.settings.token_name_prefix, token.name)
+    }
+}

@@ -1,0 +1,23 @@
+//! r2gitops: Cloudflare R2 buckets and their S3 credentials, managed declaratively from git.
+//!
+//! # Layout
+//! - `cli`: clap types and dispatch to the commands below.
+//! - `config`: the desired-state file: raw serde mirror, validation, typed model, JSON Schema.
+//! - `secret`: types that hold secrets (no `Debug`, no `Display`).
+//! - `observed`: plain data describing what Cloudflare holds (input of the planner).
+//! - `cloudflare`: the HTTP client: envelope, paging, request budget, retries, typed errors.
+//! - `observe`: builds an `Observed` snapshot through the client.
+//! - `inventory`: the non-secret state file (`.r2gitops-state.json`).
+//! - `plan`: the pure diff of desired against observed, and its renderings.
+//! - `apply`: carries out a plan through the write API and the secrets writer.
+//! - `secrets`: S3 credential derivation, output formats, age encryption, atomic writes.
+//! - `reconcile`: one pass: load, observe, diff, (dry-run stops here), apply.
+//! - `daemon`: the `watch` loop and its HTTP status server.
+
+pub mod cli;
+pub mod cloudflare;
+pub mod config;
+pub mod daemon;
+pub mod observed;
+pub mod reconcile;
+pub mod secret;

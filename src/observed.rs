@@ -1,0 +1,144 @@
+//! What Cloudflare holds, as plain data: the planner's input. Built by `observe` through the
+//! client; built by hand in plan tests. No I/O, no client types.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use time::OffsetDateTime;
+
+use crate::config::{IpRules, Jurisdiction, LocationHint, Owner, StorageClass};
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Observed {
+    pub account_id: String,
+    /// Buckets of every jurisdiction that was listed. A jurisdiction absent from
+    /// `listed_jurisdictions` was not observed, so nothing may be concluded about it.
+    pub buckets: Vec<ObservedBucket>,
+    pub listed_jurisdictions: BTreeSet<Jurisdiction>,
+    /// Managed tokens only: name starts with the prefix, or id recorded in the inventory.
+    pub tokens: Vec<ObservedToken>,
+    /// Owner families whose tokens were listed.
+    pub listed_owners: BTreeSet<Owner>,
+    pub permission_groups: PermissionGroupIds,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedBucket {
+    pub name: String,
+    pub jurisdiction: Jurisdiction,
+    /// `None` when Cloudflare reports no (or an unknown) location.
+    pub location: Option<LocationHint>,
+    pub storage_class: StorageClass,
+    pub creation_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenStatus {
+    Active,
+    Disabled,
+    Expired,
+}
+
+impl TokenStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenStatus::Active => "active",
+            TokenStatus::Disabled => "disabled",
+            TokenStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(TokenStatus::Active),
+            "disabled" => Some(TokenStatus::Disabled),
+            "expired" => Some(TokenStatus::Expired),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedToken {
+    /// 32 lowercase hex; also the S3 access key id.
+    pub id: String,
+    /// Full Cloudflare name, prefix included.
+    pub name: String,
+    pub owner: Owner,
+    pub status: TokenStatus,
+    pub issued_on: Option<OffsetDateTime>,
+    pub modified_on: Option<OffsetDateTime>,
+    pub not_before: Option<OffsetDateTime>,
+    pub expires_on: Option<OffsetDateTime>,
+    pub policies: Vec<Policy>,
+    /// From `condition."request.ip"` (or `request_ip`): normalised, sorted, deduplicated.
+    pub condition: IpRules,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+        }
+    }
+}
+
+/// One token policy in a canonical, order-free form: comparing two `Policy` values with `==`
+/// is the semantic comparison (Cloudflare's reordering of groups or resources is not drift).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Policy {
+    pub effect: Effect,
+    /// Permission group ids, lowercase.
+    pub permission_groups: BTreeSet<String>,
+    pub resources: BTreeMap<String, ResourceValue>,
+}
+
+/// A value in a policy's `resources` map: `"*"` or a nested map (account -> bucket wildcard).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceValue {
+    Str(String),
+    Map(BTreeMap<String, String>),
+}
+
+/// The ids of the four R2 permission groups, resolved by exact name and scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionGroupIds {
+    /// Workers R2 Storage Write (account scope): admin-read-write.
+    pub admin_write: String,
+    /// Workers R2 Storage Read (account scope): admin-read.
+    pub admin_read: String,
+    /// Workers R2 Storage Bucket Item Write (bucket scope): object-read-write.
+    pub object_write: String,
+    /// Workers R2 Storage Bucket Item Read (bucket scope): object-read.
+    pub object_read: String,
+}
+
+impl PermissionGroupIds {
+    /// The ids Cloudflare has used for years; only a fallback when listing is forbidden.
+    pub fn known() -> Self {
+        PermissionGroupIds {
+            admin_write: "bf7481a1826f439697cb59a20b22293e".into(),
+            admin_read: "b4992e1108244f5d8bfbd5744320c2e1".into(),
+            object_write: "2efd5506f9c8494dacb1fa10a3e7d5b6".into(),
+            object_read: "6a018a9f2fc74eb6b293b0c548f38b39".into(),
+        }
+    }
+}
+
+impl Default for PermissionGroupIds {
+    fn default() -> Self {
+        Self::known()
+    }
+}
+
+/// Exact permission-group names, as Cloudflare lists them.
+pub const GROUP_ADMIN_WRITE: &str = "Workers R2 Storage Write";
+pub const GROUP_ADMIN_READ: &str = "Workers R2 Storage Read";
+pub const GROUP_OBJECT_WRITE: &str = "Workers R2 Storage Bucket Item Write";
+pub const GROUP_OBJECT_READ: &str = "Workers R2 Storage Bucket Item Read";
