@@ -266,3 +266,24 @@ impl Desired {
         format!("{}{}", self.settings.token_name_prefix, token.name)
     }
 }
+
+impl OutputSpec {
+    /// Fingerprint of everything that shapes the ciphertext except the secret itself
+    /// (format, recipients as a set, armor, API-token inclusion). The daemon holds no
+    /// identity and cannot decrypt what it wrote, so a changed fingerprint means a roll.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut recipients: Vec<&str> = self.recipients.iter().map(|r| r.trim()).collect();
+        recipients.sort_unstable();
+        recipients.dedup();
+        let mut hasher = Sha256::new();
+        hasher.update(b"r2gitops-output-v1\n");
+        hasher.update(self.format.as_str().as_bytes());
+        hasher.update(format!("\narmor={}\napi_token={}\n", self.armor, self.include_api_token));
+        for r in recipients {
+            hasher.update(r.as_bytes());
+            hasher.update(b"\n");
+        }
+        hex::encode(hasher.finalize())
+    }
+}
