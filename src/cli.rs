@@ -78,6 +78,10 @@ pub struct ApiArgs {
     /// API calls in flight at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    /// Overrides `settings.output_dir` (and so the default state file), e.g. a volume
+    /// mounted at a path the git checkout does not know.
+    #[arg(long, env = "R2GITOPS_OUTPUT_DIR")]
+    pub output_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
