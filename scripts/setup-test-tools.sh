@@ -15,10 +15,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-if [ ! -x .venv/bin/python ] || ! cmp -s tests/clients/requirements.txt .venv/.requirements 2>/dev/null; then
+reqs=$(cat tests/clients/requirements.txt deploy/requirements-check.txt)
+if [ ! -x .venv/bin/python ] || [ "$reqs" != "$(cat .venv/.requirements 2>/dev/null)" ]; then
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -r tests/clients/requirements.txt
-  cp tests/clients/requirements.txt .venv/.requirements
+  .venv/bin/pip install -q --disable-pip-version-check \
+    -r tests/clients/requirements.txt -r deploy/requirements-check.txt
+  printf '%s' "$reqs" > .venv/.requirements
 fi
 
 if [ -f tests/clients/package.json ] && [ ! -x tests/clients/node_modules/.bin/wrangler ]; then
