@@ -21,3 +21,4 @@ pub mod daemon;
 pub mod observed;
 pub mod reconcile;
 pub mod secret;
+pub mod secrets;

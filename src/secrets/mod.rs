@@ -1,0 +1,225 @@
+//! Credential outputs: derive a token's S3 credentials, render them in the chosen format,
+//! encrypt them to the output's age recipients, and write the ciphertext atomically under
+//! `output_dir`. Optionally prove the new credentials with one signed S3 request.
+//!
+//! Owns every byte of plaintext credentials: they exist only in memory (in `secrecy` types or
+//! short-lived buffers) and leave this module only as age ciphertext. It must not log, print
+//! or return a secret, must not decide *when* to write (the planner does), and holds no age
+//! identity: what it writes it cannot read back, by design.
+//!
+//! - `endpoints`: the S3 endpoint of each jurisdiction, and the test/emulator overrides.
+//! - `derive`: token id + value -> access key id, secret access key, endpoint, region.
+//! - `format`: the four output formats (pure render).
+//! - `encrypt`: age encryption in memory to X25519 and SSH recipients.
+//! - `write`: the atomic, symlink-refusing file write and the temp-file sweep.
+//! - `sigv4`: a minimal AWS SigV4 signer (pure).
+//! - `probe`: the optional self-test (one signed ListObjectsV2).
+
+pub mod derive;
+pub mod encrypt;
+pub mod endpoints;
+pub mod format;
+pub mod probe;
+pub mod sigv4;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::config::TokenSpec;
+use crate::secret::TokenValue;
+
+pub use derive::S3Credentials;
+pub use endpoints::S3Endpoints;
+pub use probe::{ProbeSettings, VerifyOutcome};
+pub use write::BeforeRenameHook;
+
+/// Everything that can go wrong producing an output. No variant carries a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("invalid S3 endpoint override '{pair}': {reason}")]
+    EndpointOverride { pair: String, reason: String },
+    #[error("output for token '{token}': invalid recipient #{index} ('{recipient}'): {reason}")]
+    Recipient {
+        token: String,
+        index: usize,
+        recipient: String,
+        reason: String,
+    },
+    #[error("output for token '{token}': has no recipients")]
+    NoRecipients { token: String },
+    #[error("output for token '{token}': age encryption failed")]
+    Encrypt {
+        token: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("output for token '{token}': rendering the {format} format failed")]
+    Render { token: String, format: &'static str },
+    #[error("output path '{path}' is not a plain relative path inside output_dir")]
+    PathOutside { path: PathBuf },
+    #[error("refusing to write through symlink '{path}'")]
+    Symlink { path: PathBuf },
+    #[error("'{path}' is in the way: expected a {expected}")]
+    NotA {
+        path: PathBuf,
+        expected: &'static str,
+    },
+    #[error("writing '{path}'")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What the inventory records about an output once its rename has happened: enough for
+/// the planner to see a missing, altered or re-keyed file without ever decrypting it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputRecord {
+    /// Relative to `output_dir` (exactly `OutputSpec::file`).
+    pub path: PathBuf,
+    /// Lowercase hex SHA-256 of the bytes on disk (the ciphertext).
+    pub ciphertext_sha256: String,
+    /// Equals `OutputSpec::fingerprint()` of the spec it was written for.
+    pub fingerprint: String,
+}
+
+/// Writes credential outputs for one account under one `output_dir`.
+pub struct OutputWriter {
+    output_dir: PathBuf,
+    account_id: String,
+    endpoints: S3Endpoints,
+    hook: Option<Arc<BeforeRenameHook>>,
+    probe: ProbeSettings,
+}
+
+impl OutputWriter {
+    pub fn new(output_dir: &Path, account_id: &str, endpoints: S3Endpoints) -> Self {
+        OutputWriter {
+            output_dir: output_dir.to_path_buf(),
+            account_id: account_id.to_owned(),
+            endpoints,
+            hook: None,
+            probe: ProbeSettings::default(),
+        }
+    }
+
+    /// Failure-injection seam for crash tests: called with the temp file's path after the
+    /// ciphertext is written and fsynced, just before the rename. An `Err` aborts the write
+    /// as a crash would at that point (the writer then removes its temp file); a hook that
+    /// never returns lets a test kill the process there.
+    pub fn with_before_rename_hook(mut self, hook: Arc<BeforeRenameHook>) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+
+    /// Attempts and pause of the `verify` self-test (default: a few seconds in all).
+    pub fn with_probe_settings(mut self, probe: ProbeSettings) -> Self {
+        self.probe = probe;
+        self
+    }
+
+    pub fn output_dir(&self) -> &Path {
+        &self.output_dir
+    }
+
+    /// The credentials a token's output carries (for `verify` and for callers that need
+    /// the endpoint; the secret stays in its `S3Secret`).
+    pub fn credentials(
+        &self,
+        token: &TokenSpec,
+        token_id: &str,
+        value: &TokenValue,
+    ) -> S3Credentials {
+        let endpoint = self.endpoints.url(&self.account_id, token.jurisdiction);
+        derive::derive(token_id, value, endpoint)
+    }
+
+    /// Derive, render, encrypt and atomically write `token`'s output. Blocking I/O: call it
+    /// from `spawn_blocking` in async code.
+    pub fn write(
+        &self,
+        token: &TokenSpec,
+        token_id: &str,
+        value: &TokenValue,
+        issued_at: OffsetDateTime,
+    ) -> Result<OutputRecord, SecretsError> {
+        let creds = self.credentials(token, token_id, value);
+        let api_token = token.output.include_api_token.then_some(value);
+        let plaintext = format::render(&format::RenderInput {
+            token,
+            token_id,
+            account_id: &self.account_id,
+            creds: &creds,
+            api_token,
+            issued_at,
+        })?;
+        let ciphertext = encrypt::encrypt(
+            &token.name,
+            &token.output.recipients,
+            token.output.armor,
+            plaintext.expose_secret().as_bytes(),
+        )?;
+        drop(plaintext);
+        write::write_atomic(
+            &self.output_dir,
+            &token.output.file,
+            &ciphertext,
+            self.hook.as_deref(),
+        )?;
+        Ok(OutputRecord {
+            path: token.output.file.clone(),
+            ciphertext_sha256: hex::encode(Sha256::digest(&ciphertext)),
+            fingerprint: token.output.fingerprint(),
+        })
+    }
+
+    /// Remove temp files left under `output_dir` by an interrupted write; returns how many.
+    pub fn cleanup_temp_files(&self) -> Result<usize, SecretsError> {
+        write::cleanup_temp_files(&self.output_dir)
+    }
+
+    /// The `output.verify` self-test: `None` when the output does not ask for it, else the
+    /// outcome of one signed ListObjectsV2 (retried briefly while the new credentials
+    /// propagate), for the report.
+    pub async fn verify(
+        &self,
+        token: &TokenSpec,
+        token_id: &str,
+        value: &TokenValue,
+    ) -> Option<VerifyOutcome> {
+        if !token.output.verify {
+            return None;
+        }
+        let creds = self.credentials(token, token_id, value);
+        Some(probe::verify(&creds, &token.scope, &self.probe).await)
+    }
+}
+
+/// Lowercase hex SHA-256 of the file at `output_dir/rel`, `None` when it is missing: the
+/// facts the planner compares with the inventory. A symlink is reported as an error, since
+/// the writer would refuse to replace it.
+pub fn file_sha256(output_dir: &Path, rel: &Path) -> std::io::Result<Option<String>> {
+    let path = output_dir.join(rel);
+    match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("'{}' is a symlink", path.display()),
+            ));
+        }
+        Ok(_) => {}
+    }
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some(hex::encode(Sha256::digest(&bytes)))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}

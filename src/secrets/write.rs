@@ -1,0 +1,244 @@
+//! The atomic write of one output file under `output_dir`, and the sweep of temp files an
+//! interrupted write left behind.
+//!
+//! Owns the on-disk guarantees: a reader (or a crash) sees the old file or the new one,
+//! never a partial one; files are 0600 from the moment they exist, directories this code
+//! creates are 0700; nothing is written through a symlink or outside `output_dir`. It is
+//! only ever handed ciphertext, and must not log file contents.
+//!
+//! `output_dir` itself is the operator's choice and may be (or sit under) a symlink, e.g. a
+//! mounted volume; every component *below* it is checked.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use super::SecretsError;
+
+/// Called with the temp file's path after it is written and fsynced, before the rename.
+pub type BeforeRenameHook = dyn Fn(&Path) -> io::Result<()> + Send + Sync;
+
+/// Marks our temp files: `.<file>.r2gitops-tmp-<16 hex>`.
+pub const TEMP_MARKER: &str = ".r2gitops-tmp-";
+
+/// The temp file name for `file_name`, unique per attempt.
+pub fn temp_name(file_name: &str) -> String {
+    format!(".{file_name}{TEMP_MARKER}{:016x}", rand::random::<u64>())
+}
+
+/// Whether `name` is one of our temp files (and so safe to delete on sight).
+pub fn is_temp_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('.') else {
+        return false;
+    };
+    let Some(at) = rest.rfind(TEMP_MARKER) else {
+        return false;
+    };
+    let suffix = &rest[at + TEMP_MARKER.len()..];
+    at > 0 && suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The plain relative components of `rel`, or why it cannot be an output path.
+pub fn checked_components(rel: &Path) -> Result<Vec<&str>, SecretsError> {
+    let outside = || SecretsError::PathOutside {
+        path: rel.to_path_buf(),
+    };
+    let parts = rel
+        .components()
+        .map(|c| match c {
+            Component::Normal(s) => s.to_str().ok_or_else(outside),
+            _ => Err(outside()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if parts.is_empty() {
+        return Err(outside());
+    }
+    Ok(parts)
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SecretsError + '_ {
+    move |source| SecretsError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn private_dir() -> DirBuilder {
+    let mut b = DirBuilder::new();
+    b.mode(0o700);
+    b
+}
+
+/// Make sure `dir` is a real directory (not a symlink) below `output_dir`, creating it 0700.
+fn ensure_plain_dir(dir: &Path) -> Result<(), SecretsError> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => Err(SecretsError::Symlink {
+            path: dir.to_path_buf(),
+        }),
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(SecretsError::NotA {
+            path: dir.to_path_buf(),
+            expected: "directory",
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match private_dir().create(dir) {
+            Ok(()) => Ok(()),
+            // Someone else made it meanwhile: check what they made.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match fs::symlink_metadata(dir) {
+                Ok(m) if m.is_dir() && !m.file_type().is_symlink() => Ok(()),
+                _ => Err(SecretsError::Symlink {
+                    path: dir.to_path_buf(),
+                }),
+            },
+            Err(e) => Err(io_err(dir)(e)),
+        },
+        Err(e) => Err(io_err(dir)(e)),
+    }
+}
+
+/// Create `output_dir` (and missing ancestors) with mode 0700 if it does not exist.
+pub fn ensure_output_dir(output_dir: &Path) -> Result<(), SecretsError> {
+    match fs::metadata(output_dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(SecretsError::NotA {
+            path: output_dir.to_path_buf(),
+            expected: "directory",
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => private_dir()
+            .recursive(true)
+            .create(output_dir)
+            .map_err(io_err(output_dir)),
+        Err(e) => Err(io_err(output_dir)(e)),
+    }
+}
+
+/// Atomically replace `output_dir/rel` with `bytes`: temp file (0600, `O_EXCL`) in the same
+/// directory, fsync, rename over the target, fsync the directory.
+pub fn write_atomic(
+    output_dir: &Path,
+    rel: &Path,
+    bytes: &[u8],
+    hook: Option<&BeforeRenameHook>,
+) -> Result<(), SecretsError> {
+    let parts = checked_components(rel)?;
+    let (file_name, dirs) = parts.split_last().expect("checked non-empty");
+    ensure_output_dir(output_dir)?;
+    let mut dir = output_dir.to_path_buf();
+    for d in dirs {
+        dir.push(d);
+        ensure_plain_dir(&dir)?;
+    }
+    let target = dir.join(file_name);
+    match fs::symlink_metadata(&target) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(SecretsError::Symlink { path: target });
+        }
+        Ok(m) if !m.is_file() => {
+            return Err(SecretsError::NotA {
+                path: target,
+                expected: "regular file",
+            });
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(&target)(e)),
+    }
+
+    let temp = dir.join(temp_name(file_name));
+    // create_new = O_CREAT|O_EXCL: never opens an existing file and never follows a symlink.
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temp)
+        .map_err(io_err(&temp))?;
+    let result = (|| {
+        // The umask can only have removed bits; make it exactly 0600 regardless.
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        if let Some(hook) = hook {
+            hook(&temp)?;
+        }
+        fs::rename(&temp, &target)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&temp);
+        return Err(io_err(&target)(e));
+    }
+    // The rename is durable only once the directory entry is.
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(&dir))
+}
+
+/// Delete our temp files anywhere under `output_dir` (never following symlinks). Returns
+/// how many were removed; a missing `output_dir` has none.
+pub fn cleanup_temp_files(output_dir: &Path) -> Result<usize, SecretsError> {
+    if !output_dir.exists() {
+        return Ok(0);
+    }
+    let mut removed = 0;
+    let mut stack: Vec<PathBuf> = vec![output_dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+            let entry = entry.map_err(io_err(&dir))?;
+            let path = entry.path();
+            let kind = entry.file_type().map_err(io_err(&path))?;
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() && is_temp_name(&entry.file_name().to_string_lossy()) {
+                match fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(&path)(e)),
+                }
+            }
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_are_recognised_and_nothing_else_is() {
+        let made = temp_name("media.env.age");
+        assert!(made.starts_with(".media.env.age.r2gitops-tmp-"), "{made}");
+        assert!(is_temp_name(&made));
+        let cases = [
+            (".a.age.r2gitops-tmp-0123456789abcdef", true),
+            ("..env.r2gitops-tmp-0123456789abcdef", true),
+            ("a.age.r2gitops-tmp-0123456789abcdef", false),
+            (".a.age.r2gitops-tmp-0123456789abcde", false),
+            (".a.age.r2gitops-tmp-0123456789abcdefa", false),
+            (".a.age.r2gitops-tmp-0123456789abcdeg", false),
+            (".r2gitops-tmp-0123456789abcdef", false),
+            (".r2gitops-state.json", false),
+            ("media.age", false),
+        ];
+        for (name, want) in cases {
+            assert_eq!(is_temp_name(name), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn only_plain_relative_paths_are_output_paths() {
+        let cases = [
+            ("a.age", Some(vec!["a.age"])),
+            ("team/a.age", Some(vec!["team", "a.age"])),
+            ("/etc/passwd", None),
+            ("../a.age", None),
+            ("team/../../a.age", None),
+            ("./a.age", None),
+            ("", None),
+        ];
+        for (p, want) in cases {
+            let got = checked_components(Path::new(p)).ok();
+            assert_eq!(got, want, "{p}");
+        }
+    }
+}
