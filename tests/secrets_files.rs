@@ -299,7 +299,8 @@ fn nothing_is_written_through_a_symlink_or_outside_output_dir() {
     let (id, value) = fake_token();
     let now = OffsetDateTime::now_utc();
 
-    let cases: [(&str, fn(&SecretsError) -> bool); 4] = [
+    type Check = fn(&SecretsError) -> bool;
+    let cases: [(&str, Check); 4] = [
         ("team/app.age", |e| {
             matches!(e, SecretsError::Symlink { .. })
         }),
