@@ -82,7 +82,8 @@ fn ensure_plain_dir(dir: &Path) -> Result<(), SecretsError> {
             expected: "directory",
         }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => match private_dir().create(dir) {
-            Ok(()) => Ok(()),
+            // A new directory survives a crash only once its parent's entry is on disk.
+            Ok(()) => sync_dir(dir.parent().unwrap_or(dir)),
             // Someone else made it meanwhile: check what they made.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match fs::symlink_metadata(dir) {
                 Ok(m) if m.is_dir() && !m.file_type().is_symlink() => Ok(()),
@@ -168,9 +169,13 @@ pub fn write_atomic(
         return Err(io_err(&target)(e));
     }
     // The rename is durable only once the directory entry is.
-    File::open(&dir)
+    sync_dir(&dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), SecretsError> {
+    File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(io_err(&dir))
+        .map_err(io_err(dir))
 }
 
 /// Delete our temp files anywhere under `output_dir` (never following symlinks). Returns
