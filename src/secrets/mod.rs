@@ -89,7 +89,9 @@ pub struct OutputRecord {
     pub fingerprint: String,
 }
 
-/// Writes credential outputs for one account under one `output_dir`.
+/// Writes credential outputs for one account under one `output_dir`. Cheap to clone, so a
+/// clone can move into `spawn_blocking`.
+#[derive(Clone)]
 pub struct OutputWriter {
     output_dir: PathBuf,
     account_id: String,
