@@ -1,13 +1,104 @@
-//! `r2gitops validate` and `r2gitops schema`. (Skeleton: the Foundation issue fills it.)
+//! `r2gitops validate` and `r2gitops schema`: offline, no credentials, no network.
+//!
+//! `validate --output text` prints `ok: FILE: N buckets, M tokens` on stdout (exit 0) or
+//! every diagnostic on stderr (exit 1). `validate --output json` prints one JSON object on
+//! stdout in both cases (exit 0 or 1). Its shape is stable (`format_version` 1):
+//!
+//! ```json
+//! {
+//!   "format_version": 1,
+//!   "file": "r2gitops.yaml",
+//!   "valid": false,
+//!   "buckets": null,          // counts when valid
+//!   "tokens": null,
+//!   "diagnostics": [
+//!     {"file": "r2gitops.yaml", "line": 12, "column": 5, "path": "tokens[2].buckets[0]",
+//!      "message": "unknown bucket 'media-upload'", "hint": "did you mean 'media-uploads'? ..."}
+//!   ]
+//! }
+//! ```
+//! `line` and `column` are 1-based, 0 when the problem concerns the whole file; `path` is ""
+//! for the document itself; `hint` is null when there is none.
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use crate::cli::ValidateArgs;
+use serde::Serialize;
 
-pub fn validate(_args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    Err("validate is not built yet".into())
+use super::diagnostic::Diagnostic;
+use crate::cli::{ValidateArgs, ValidateOutput};
+
+/// The `--output json` object (see the module doc).
+#[derive(Debug, Serialize)]
+pub struct ValidateReport<'a> {
+    pub format_version: u32,
+    pub file: String,
+    pub valid: bool,
+    pub buckets: Option<usize>,
+    pub tokens: Option<usize>,
+    pub diagnostics: &'a [Diagnostic],
+}
+
+pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let file = args.file.file.display().to_string();
+    let result = super::load(&args.file.file);
+    match args.output {
+        ValidateOutput::Text => match result {
+            Ok(desired) => {
+                println!(
+                    "ok: {file}: {} buckets, {} tokens",
+                    desired.buckets.len(),
+                    desired.tokens.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(diagnostics) => {
+                let mut err = std::io::stderr().lock();
+                writeln!(err, "{diagnostics}")?;
+                writeln!(
+                    err,
+                    "{file}: {} problem{} found",
+                    diagnostics.len(),
+                    if diagnostics.len() == 1 { "" } else { "s" }
+                )?;
+                Ok(ExitCode::from(1))
+            }
+        },
+        ValidateOutput::Json => {
+            let (report, code) = match &result {
+                Ok(desired) => (
+                    ValidateReport {
+                        format_version: 1,
+                        file,
+                        valid: true,
+                        buckets: Some(desired.buckets.len()),
+                        tokens: Some(desired.tokens.len()),
+                        diagnostics: &[],
+                    },
+                    ExitCode::SUCCESS,
+                ),
+                Err(diagnostics) => (
+                    ValidateReport {
+                        format_version: 1,
+                        file,
+                        valid: false,
+                        buckets: None,
+                        tokens: None,
+                        diagnostics: &diagnostics.0,
+                    },
+                    ExitCode::from(1),
+                ),
+            };
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(code)
+        }
+    }
 }
 
 pub fn schema() -> Result<ExitCode, Box<dyn std::error::Error>> {
-    Err("schema is not built yet".into())
+    println!(
+        "{}",
+        serde_json::to_string_pretty(super::raw::json_schema())?
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -3,8 +3,20 @@
 //! Owns parsing and validation only. It must not import `cloudflare`, `secrets`, `daemon`,
 //! tokio or reqwest: loading a file is the only I/O here (file contents, `recipients_file`,
 //! and the symlink check of output paths), kept in `load`.
+//!
+//! The flow: `yaml` (bytes to a located tree, bounded) -> `shape` (the tree against the JSON
+//! Schema `raw` derives: unknown fields, types, enums, all at once) -> `raw` (typed serde
+//! mirror) -> `validate` (every rule, pure) -> `model::Desired`.
 
 pub mod cmd;
+pub mod diagnostic;
+pub mod load;
 pub mod model;
+pub mod raw;
+pub mod shape;
+pub mod validate;
+pub mod yaml;
 
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use load::load;
 pub use model::*;

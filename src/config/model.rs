@@ -279,7 +279,10 @@ impl OutputSpec {
         let mut hasher = Sha256::new();
         hasher.update(b"r2gitops-output-v1\n");
         hasher.update(self.format.as_str().as_bytes());
-        hasher.update(format!("\narmor={}\napi_token={}\n", self.armor, self.include_api_token));
+        hasher.update(format!(
+            "\narmor={}\napi_token={}\n",
+            self.armor, self.include_api_token
+        ));
         for r in recipients {
             hasher.update(r.as_bytes());
             hasher.update(b"\n");

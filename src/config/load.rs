@@ -1,0 +1,305 @@
+//! `load`: the only I/O of `config`. Reads the file (bounded), parses it, checks its shape,
+//! reads what the rules need from disk (the recipients file, symlinks under the output
+//! directory), runs the pure validation, and resolves paths against the file's directory.
+//!
+//! Must not reach the network or the environment: `validate` runs offline in any CI.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::diagnostic::{Diagnostic, Diagnostics};
+use super::model::Desired;
+use super::raw::{self, RawDoc};
+use super::shape;
+use super::validate::{self, DEFAULT_OUTPUT_DIR, Facts};
+use super::yaml;
+
+/// A recipients file is a short list of public keys; more than this is a mistake.
+const MAX_RECIPIENTS_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Read and validate the desired-state file at `path`. Every problem is reported at once.
+pub fn load(path: &Path) -> Result<Desired, Diagnostics> {
+    let file = path.display().to_string();
+    let bytes = read_bounded(path, yaml::MAX_FILE_BYTES as u64).map_err(|e| {
+        single(
+            &file,
+            0,
+            0,
+            "",
+            format!("cannot read the file: {e}"),
+            Some("pass the desired-state file with -f/--file".into()),
+        )
+    })?;
+    let base_dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut desired = load_bytes(&bytes, &file, &base_dir, &|raw| {
+        gather_facts(raw, &base_dir)
+    })?;
+    desired.source = path.to_path_buf();
+    desired.settings.output_dir = base_dir.join(&desired.settings.output_dir);
+    desired.settings.state_file = base_dir.join(&desired.settings.state_file);
+    Ok(desired)
+}
+
+/// Parse and validate file contents. `facts` reads what the rules need from disk (tests and
+/// the benchmark pass a closure that reads nothing). Paths in the result are as written.
+pub fn load_bytes(
+    bytes: &[u8],
+    file: &str,
+    source: &Path,
+    facts: &dyn Fn(&RawDoc) -> Facts,
+) -> Result<Desired, Diagnostics> {
+    let parse_error = |e: yaml::ParseError| single(file, e.line, e.column, "", e.message, e.hint);
+    let text = yaml::decode(bytes).map_err(parse_error)?;
+    let Some(root) = yaml::parse(text).map_err(parse_error)? else {
+        return Err(single(
+            file,
+            1,
+            1,
+            "",
+            "the file is empty".into(),
+            Some("start from examples/quickstart.yaml; a file needs at least `version: 1`".into()),
+        ));
+    };
+    let problems = shape::check(&root, raw::json_schema());
+    if !problems.is_empty() {
+        return Err(Diagnostics::sorted(
+            problems
+                .into_iter()
+                .map(|p| Diagnostic {
+                    file: file.to_string(),
+                    line: p.line,
+                    column: p.column,
+                    path: p.path,
+                    message: p.message,
+                    hint: p.hint,
+                })
+                .collect(),
+        ));
+    }
+    let raw: RawDoc = serde_saphyr::from_str_with_options(text, yaml::options()).map_err(|e| {
+        // The shape walk accepted it, so this is a corner the schema cannot express;
+        // still name the field.
+        let e = yaml::from_saphyr(e);
+        let path = shape::path_at(&root, e.line, e.column);
+        single(file, e.line, e.column, &path, e.message, e.hint)
+    })?;
+    let facts = facts(&raw);
+    validate::validate(&raw, &facts, source).map_err(|list| {
+        Diagnostics::sorted(
+            list.into_iter()
+                .map(|v| Diagnostic {
+                    file: file.to_string(),
+                    line: v.line,
+                    column: v.column,
+                    path: v.path,
+                    message: v.message,
+                    hint: v.hint,
+                })
+                .collect(),
+        )
+    })
+}
+
+fn single(
+    file: &str,
+    line: usize,
+    column: usize,
+    path: &str,
+    message: String,
+    hint: Option<String>,
+) -> Diagnostics {
+    Diagnostics(vec![Diagnostic {
+        file: file.to_string(),
+        line,
+        column,
+        path: path.to_string(),
+        message,
+        hint,
+    }])
+}
+
+/// Read at most `limit + 1` bytes: a larger file is refused by `yaml::decode` without ever
+/// being read whole.
+fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// What the pure rules need from disk, read relative to the file's directory.
+pub fn gather_facts(raw: &RawDoc, base_dir: &Path) -> Facts {
+    let settings = raw.settings.as_ref().map(|s| &s.value);
+    let recipients_file = settings
+        .and_then(|s| s.recipients_file.as_ref())
+        .filter(|f| !f.value.trim().is_empty())
+        .map(|f| {
+            let path = base_dir.join(&f.value);
+            match read_bounded(&path, MAX_RECIPIENTS_FILE_BYTES) {
+                Ok(bytes) if bytes.len() as u64 > MAX_RECIPIENTS_FILE_BYTES => {
+                    Err(format!("larger than {MAX_RECIPIENTS_FILE_BYTES} bytes"))
+                }
+                Ok(bytes) => String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        });
+    let output_dir = base_dir.join(
+        settings
+            .and_then(|s| s.output_dir.as_ref())
+            .map_or(DEFAULT_OUTPUT_DIR, |d| d.value.as_str()),
+    );
+    let mut escaping_symlinks = BTreeMap::new();
+    for token in raw.tokens.iter().flatten() {
+        let file = &token.value.output.value.file.value;
+        if validate::output_file_problem(file).is_some() {
+            continue;
+        }
+        if let Some(target) = escaping_symlink(&output_dir, Path::new(file)) {
+            escaping_symlinks.insert(file.clone(), target.display().to_string());
+        }
+    }
+    Facts {
+        recipients_file,
+        escaping_symlinks,
+    }
+}
+
+/// The target of the first symlink on the way from `output_dir` to `rel` that resolves
+/// outside `output_dir` (a dangling link counts: its target cannot be proven inside).
+/// Components that do not exist yet end the walk: nothing beyond them can be a link.
+pub fn escaping_symlink(output_dir: &Path, rel: &Path) -> Option<PathBuf> {
+    let root = output_dir.canonicalize().ok()?;
+    let mut current = output_dir.to_path_buf();
+    for component in rel.components() {
+        current.push(component);
+        let meta = fs::symlink_metadata(&current).ok()?;
+        if meta.file_type().is_symlink() {
+            match current.canonicalize() {
+                Ok(target) if target.starts_with(&root) => {}
+                Ok(target) => return Some(target),
+                Err(_) => return Some(fs::read_link(&current).unwrap_or_default()),
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AGE: &str = "age1p05a26tp9dn6m60qv4pp0ydcmxj0ndg97peeevu09efesx5u9qzsmqmt4w";
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn doc(settings: &str, file: &str) -> String {
+        format!(
+            "version: 1\nsettings:\n{settings}buckets: [{{name: media}}]\ntokens:\n  - name: t\n    access: object-read\n    buckets: [media]\n    output: {{file: {file}, format: env}}\n"
+        )
+    }
+
+    #[test]
+    fn paths_resolve_against_the_files_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "conf/r2gitops.yaml",
+            &doc(&format!("  recipients: [{AGE}]\n"), "t.age"),
+        );
+        let d = load(&p).unwrap();
+        assert_eq!(d.settings.output_dir, dir.path().join("conf/secrets"));
+        assert_eq!(
+            d.settings.state_file,
+            dir.path().join("conf/secrets/.r2gitops-state.json")
+        );
+        assert_eq!(d.source, p);
+
+        let p = write(
+            dir.path(),
+            "conf/other.yaml",
+            &doc(
+                &format!(
+                    "  recipients: [{AGE}]\n  output_dir: /var/lib/r2\n  state_file: state/inv.json\n"
+                ),
+                "t.age",
+            ),
+        );
+        let d = load(&p).unwrap();
+        assert_eq!(d.settings.output_dir, PathBuf::from("/var/lib/r2"));
+        assert_eq!(
+            d.settings.state_file,
+            dir.path().join("conf/state/inv.json")
+        );
+    }
+
+    #[test]
+    fn recipients_file_is_read_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "keys/ops.txt", &format!("# ops team\n{AGE}\n"));
+        let p = write(
+            dir.path(),
+            "r2gitops.yaml",
+            &doc("  recipients_file: keys/ops.txt\n", "t.age"),
+        );
+        assert_eq!(
+            load(&p).unwrap().tokens[0].output.recipients,
+            vec![AGE.to_string()]
+        );
+
+        let p = write(
+            dir.path(),
+            "missing.yaml",
+            &doc("  recipients_file: keys/none.txt\n", "t.age"),
+        );
+        let err = load(&p).unwrap_err();
+        assert_eq!(err.len(), 1);
+        assert!(
+            err.0[0].message.starts_with("cannot read 'keys/none.txt'"),
+            "{err}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_output_path_through_a_symlink_leading_out_is_refused_and_one_staying_in_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("secrets/real")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("secrets/out")).unwrap();
+        std::os::unix::fs::symlink(
+            dir.path().join("secrets/real"),
+            dir.path().join("secrets/in"),
+        )
+        .unwrap();
+        let settings = format!("  recipients: [{AGE}]\n");
+        let p = write(dir.path(), "a.yaml", &doc(&settings, "out/t.age"));
+        let err = load(&p).unwrap_err();
+        assert_eq!(err.0[0].path, "tokens[0].output.file");
+        assert!(err.0[0].message.contains("through a symlink"), "{err}");
+        let p = write(dir.path(), "b.yaml", &doc(&settings, "in/t.age"));
+        assert!(load(&p).is_ok());
+    }
+
+    #[test]
+    fn an_unreadable_file_is_one_diagnostic_without_position() {
+        let err = load(Path::new("/nonexistent/r2gitops.yaml")).unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert_eq!((err.0[0].line, err.0[0].column), (0, 0));
+        assert!(
+            err.to_string()
+                .starts_with("/nonexistent/r2gitops.yaml: cannot read the file"),
+            "{err}"
+        );
+    }
+}

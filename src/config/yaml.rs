@@ -1,0 +1,381 @@
+//! YAML text to a generic tree of located nodes, inside fixed budgets.
+//!
+//! Owns the parser options (limits against huge inputs and alias bombs, strict booleans,
+//! duplicate keys rejected) and the translation of parser errors into diagnostics. It knows
+//! nothing of the r2gitops format: `shape` checks the tree against the schema, `raw` maps it
+//! to typed structs. No I/O.
+
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::{MessageFormatter, Options, Spanned, UserMessageFormatter};
+
+/// Files larger than this are refused before parsing: a real desired-state file with
+/// thousands of buckets is well under 1 MiB, and reading stays bounded.
+pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
+
+/// A YAML node with where it starts (1-based; the value's position, not its key's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub line: usize,
+    pub column: usize,
+    pub value: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(Key, Node)>),
+}
+
+/// A mapping key with its own position (unknown-field errors point at the key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    pub name: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Value {
+    /// How messages name the kind of a value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+
+    /// The scalar as text, when it is a scalar.
+    pub fn scalar_text(&self) -> Option<String> {
+        match self {
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            Value::Str(s) => Some(s.clone()),
+            Value::Null | Value::Seq(_) | Value::Map(_) => None,
+        }
+    }
+}
+
+/// A parse failure: where (0 when unknown), what, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// The parser options every r2gitops read uses (the tree here and the typed `raw` pass).
+pub fn options() -> Options {
+    serde_saphyr::options! {
+        with_snippet: false,
+        // `yes`/`on` are strings, not booleans (the "Norway problem").
+        strict_booleans: true,
+        budget: serde_saphyr::budget! {
+            max_reader_input_bytes: Some(MAX_FILE_BYTES),
+            max_depth: 32,
+            max_nodes: 1_000_000,
+            max_events: 2_000_000,
+            max_aliases: 1_000,
+            max_anchors: 1_000,
+            max_documents: 1,
+            max_total_scalar_bytes: MAX_FILE_BYTES,
+        },
+        // Aliases may be handy for shared recipient lists; expanding one into more than a
+        // hundred thousand events is an attack, not a config.
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 100_000,
+            max_replay_stack_depth: 16,
+        },
+    }
+}
+
+/// Bytes to text: refuses oversized and non-UTF-8 input with the position of the first bad byte.
+pub fn decode(bytes: &[u8]) -> Result<&str, ParseError> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(ParseError {
+            line: 0,
+            column: 0,
+            message: format!(
+                "the file is {} bytes; the limit is {} bytes",
+                bytes.len(),
+                MAX_FILE_BYTES
+            ),
+            hint: Some("split unrelated buckets and tokens into separate files".into()),
+        });
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.strip_prefix('\u{feff}').unwrap_or(text)),
+        Err(e) => {
+            let good = &bytes[..e.valid_up_to()];
+            let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+            let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            // Column in characters, like the parser's columns.
+            let column = String::from_utf8_lossy(&good[line_start..]).chars().count() + 1;
+            Err(ParseError {
+                line,
+                column,
+                message: format!(
+                    "the file is not valid UTF-8 (byte 0x{:02x})",
+                    bytes[e.valid_up_to()]
+                ),
+                hint: Some("save the file as UTF-8".into()),
+            })
+        }
+    }
+}
+
+/// Text to a located tree. `Ok(None)` is an empty document (nothing but comments or blanks).
+pub fn parse(text: &str) -> Result<Option<Node>, ParseError> {
+    serde_saphyr::from_str_with_options::<Option<Node>>(text, options()).map_err(from_saphyr)
+}
+
+/// A parser error as a diagnostic part: messages without the parser's own location suffix.
+pub fn from_saphyr(err: serde_saphyr::Error) -> ParseError {
+    let location = err.location();
+    let mut inner = &err;
+    while let serde_saphyr::Error::AliasError { error, .. }
+    | serde_saphyr::Error::WithSnippet { error, .. } = inner
+    {
+        inner = error;
+    }
+    let (message, hint) = match inner {
+        serde_saphyr::Error::DuplicateMappingKey { key, .. } => (
+            match key {
+                Some(k) => format!("duplicate key '{}'", k.escape_debug()),
+                None => "duplicate key".to_string(),
+            },
+            Some("each key may appear once in a mapping; remove or merge the repeated one".into()),
+        ),
+        serde_saphyr::Error::Budget { breach, .. } => (
+            format!("the document exceeds the parser's safety limits ({breach:?})"),
+            Some(
+                "aliases that expand into huge documents ('billion laughs'), nesting deeper \
+                 than 32 levels and over a million nodes are refused"
+                    .into(),
+            ),
+        ),
+        serde_saphyr::Error::AliasReplayLimitExceeded { .. }
+        | serde_saphyr::Error::AliasExpansionLimitExceeded { .. }
+        | serde_saphyr::Error::AliasReplayStackDepthExceeded { .. } => (
+            "aliases expand into too much data".to_string(),
+            Some(
+                "aliases that expand into huge documents ('billion laughs') are refused; \
+                 write the values out"
+                    .into(),
+            ),
+        ),
+        serde_saphyr::Error::MultipleDocuments { .. } => (
+            "the file holds more than one YAML document".to_string(),
+            Some("keep one document per file (remove the extra `---`)".into()),
+        ),
+        other => {
+            let text = UserMessageFormatter.format_message(other);
+            let message = sanitize(&text);
+            let hint = message
+                .contains("tab")
+                .then(|| "indent with spaces: YAML forbids tabs in indentation".to_string());
+            (message, hint)
+        }
+    };
+    let (line, column) = location
+        .filter(|l| l.line() > 0)
+        .map_or((0, 0), |l| (l.line() as usize, l.column() as usize));
+    ParseError {
+        line,
+        column,
+        message,
+        hint,
+    }
+}
+
+/// Control characters from the file must not reach a terminal verbatim.
+pub fn sanitize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn at(spanned_line: u64, spanned_col: u64) -> (usize, usize) {
+    (spanned_line as usize, spanned_col as usize)
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<Value>::deserialize(d)?;
+        let (line, column) = at(spanned.referenced.line(), spanned.referenced.column());
+        Ok(Node {
+            line,
+            column,
+            value: spanned.value,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Int(v.into()))
+    }
+    fn visit_i128<E>(self, v: i128) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+    fn visit_u128<E>(self, v: u128) -> Result<Value, E> {
+        Ok(Value::Int(i128::try_from(v).unwrap_or(i128::MAX)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Str(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Node>()? {
+            items.push(item);
+        }
+        Ok(Value::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
+            let (line, column) = at(key.referenced.line(), key.referenced.column());
+            let value = map.next_value::<Node>()?;
+            entries.push((
+                Key {
+                    name: key.value,
+                    line,
+                    column,
+                },
+                value,
+            ));
+        }
+        Ok(Value::Map(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> ParseError {
+        parse(text).expect_err("must fail")
+    }
+
+    #[test]
+    fn nodes_carry_the_position_of_their_value_and_keys_their_own() {
+        let node = parse("a: 1\nb:\n  - x\n").unwrap().unwrap();
+        let Value::Map(entries) = node.value else {
+            panic!("root is a mapping")
+        };
+        assert_eq!((entries[1].0.line, entries[1].0.column), (2, 1));
+        let Value::Seq(items) = &entries[1].1.value else {
+            panic!("b is a list")
+        };
+        assert_eq!((items[0].line, items[0].column), (3, 5));
+        assert_eq!(items[0].value, Value::Str("x".into()));
+    }
+
+    #[test]
+    fn scalars_keep_their_yaml_type_and_yes_stays_a_string() {
+        let cases = [
+            ("v: 1", Value::Int(1)),
+            ("v: true", Value::Bool(true)),
+            ("v: yes", Value::Str("yes".into())),
+            ("v: ~", Value::Null),
+            ("v: 1.5", Value::Float(1.5)),
+            ("v: '1'", Value::Str("1".into())),
+        ];
+        for (text, want) in cases {
+            let Value::Map(entries) = parse(text).unwrap().unwrap().value else {
+                panic!("{text}: not a mapping")
+            };
+            assert_eq!(entries[0].1.value, want, "{text}");
+        }
+    }
+
+    #[test]
+    fn empty_and_comment_only_documents_are_none() {
+        for text in ["", "\n\n", "# nothing\n", "---\n"] {
+            assert_eq!(parse(text).unwrap(), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn parse_errors_have_a_position_and_a_message_without_the_parser_suffix() {
+        let cases = [
+            ("a: 1\na: 2\n", 2, 1, "duplicate key 'a'"),
+            ("a:\n\tb: 1\n", 2, 1, "tab"),
+            ("a: [1, 2\n", 1, 4, "unclosed bracket"),
+            ("a: 1\n---\nb: 2\n", 0, 0, "more than one YAML document"),
+        ];
+        for (text, line, column, needle) in cases {
+            let e = err(text);
+            assert!(e.message.contains(needle), "{text:?}: {}", e.message);
+            assert!(!e.message.contains(" at line "), "{}", e.message);
+            if line > 0 {
+                assert_eq!(e.line, line, "{text:?}: {e:?}");
+                assert!(e.column >= column, "{text:?}: {e:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn decode_refuses_oversized_and_points_at_the_first_non_utf8_byte() {
+        let e = decode(b"a: 1\nb: x\xff\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 5));
+        assert!(e.message.contains("0xff"), "{}", e.message);
+        let big = vec![b'#'; MAX_FILE_BYTES + 1];
+        let e = decode(&big).unwrap_err();
+        assert_eq!(e.line, 0);
+        assert!(e.message.contains("limit"), "{}", e.message);
+        assert_eq!(decode("\u{feff}a: 1".as_bytes()).unwrap(), "a: 1");
+    }
+}
