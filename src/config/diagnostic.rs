@@ -38,7 +38,11 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file, self.located_message())?;
+        if self.line > 0 {
+            write!(f, "{}:{}", self.file, self.located_message())?;
+        } else {
+            write!(f, "{}: {}", self.file, self.located_message())?;
+        }
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
         }

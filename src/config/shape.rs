@@ -34,10 +34,9 @@ pub fn check(root: &Node, schema: &J) -> Vec<Problem> {
 /// serde error), or "" when none starts there.
 pub fn path_at(root: &Node, line: usize, column: usize) -> String {
     fn find(node: &Node, path: &str, line: usize, column: usize) -> Option<String> {
-        if (node.line, node.column) == (line, column) {
-            return Some(path.to_string());
-        }
-        match &node.value {
+        // Children first: a mapping starts where its first key does, and the key is the
+        // more precise answer.
+        let inner = match &node.value {
             Value::Map(entries) => entries.iter().find_map(|(k, v)| {
                 let p = join(path, &k.name);
                 if (k.line, k.column) == (line, column) {
@@ -51,7 +50,8 @@ pub fn path_at(root: &Node, line: usize, column: usize) -> String {
                 .enumerate()
                 .find_map(|(i, v)| find(v, &format!("{path}[{i}]"), line, column)),
             _ => None,
-        }
+        };
+        inner.or_else(|| ((node.line, node.column) == (line, column)).then(|| path.to_string()))
     }
     find(root, "", line, column).unwrap_or_default()
 }
@@ -388,11 +388,11 @@ mod tests {
         );
         let got = problems(&text);
         let want = [
-            "2:1: buckts: unknown field 'buckts' [did you mean 'buckets'? fields here: version, account_id, settings, buckets, tokens]",
+            "2:1: buckts: unknown field 'buckts' [did you mean 'buckets'? fields here: account_id, buckets, settings, tokens, version]",
             "4:10: settings.prune: expected a boolean, found a string ('yes') [write true or false (YAML 1.2 reads yes/no/on/off as strings)]",
             "5:18: settings.max_deletions: -1 is out of range (0..=4294967295)",
             "8:19: buckets[0].jurisdiction: unknown jurisdiction 'europe' [one of: default, eu, fedramp, us]",
-            "9:5: buckets[0].color: unknown field 'color' [fields here: name, jurisdiction, location_hint, storage_class, protect]",
+            "9:5: buckets[0].color: unknown field 'color' [fields here: jurisdiction, location_hint, name, protect, storage_class]",
             "14:12: tokens[0].owner: unknown owner 'acount' [did you mean 'account'? one of: account, user]",
             "15:5: tokens[1]: missing field 'name'",
             "15:5: tokens[1]: missing field 'output'",

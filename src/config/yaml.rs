@@ -89,7 +89,6 @@ pub fn options() -> Options {
             max_events: 2_000_000,
             max_aliases: 1_000,
             max_anchors: 1_000,
-            max_documents: 1,
             max_total_scalar_bytes: MAX_FILE_BYTES,
         },
         // Aliases may be handy for shared recipient lists; expanding one into more than a
