@@ -160,8 +160,8 @@ pub fn gather_facts(raw: &RawDoc, base_dir: &Path) -> Facts {
         if validate::output_file_problem(file).is_some() {
             continue;
         }
-        if let Some(target) = escaping_symlink(&output_dir, Path::new(file)) {
-            escaping_symlinks.insert(file.clone(), target.display().to_string());
+        if let Some(link) = escaping_symlink(&output_dir, Path::new(file)) {
+            escaping_symlinks.insert(file.clone(), link);
         }
     }
     Facts {
@@ -170,20 +170,25 @@ pub fn gather_facts(raw: &RawDoc, base_dir: &Path) -> Facts {
     }
 }
 
-/// The target of the first symlink on the way from `output_dir` to `rel` that resolves
-/// outside `output_dir` (a dangling link counts: its target cannot be proven inside).
+/// The first symlink on the way from `output_dir` to `rel` that resolves outside
+/// `output_dir` (a dangling link counts: its target cannot be proven inside), as
+/// `'LINK' -> TARGET` with the link relative to `output_dir` and its target as written.
 /// Components that do not exist yet end the walk: nothing beyond them can be a link.
-pub fn escaping_symlink(output_dir: &Path, rel: &Path) -> Option<PathBuf> {
+pub fn escaping_symlink(output_dir: &Path, rel: &Path) -> Option<String> {
     let root = output_dir.canonicalize().ok()?;
     let mut current = output_dir.to_path_buf();
+    let mut walked = PathBuf::new();
     for component in rel.components() {
         current.push(component);
+        walked.push(component);
         let meta = fs::symlink_metadata(&current).ok()?;
         if meta.file_type().is_symlink() {
-            match current.canonicalize() {
-                Ok(target) if target.starts_with(&root) => {}
-                Ok(target) => return Some(target),
-                Err(_) => return Some(fs::read_link(&current).unwrap_or_default()),
+            let inside = current
+                .canonicalize()
+                .is_ok_and(|target| target.starts_with(&root));
+            if !inside {
+                let target = fs::read_link(&current).unwrap_or_default();
+                return Some(format!("'{}' -> {}", walked.display(), target.display()));
             }
         }
     }
@@ -286,7 +291,10 @@ mod tests {
         let p = write(dir.path(), "a.yaml", &doc(&settings, "out/t.age"));
         let err = load(&p).unwrap_err();
         assert_eq!(err.0[0].path, "tokens[0].output.file");
-        assert!(err.0[0].message.contains("through a symlink"), "{err}");
+        assert!(
+            err.0[0].message.contains("through the symlink 'out' -> "),
+            "{err}"
+        );
         let p = write(dir.path(), "b.yaml", &doc(&settings, "in/t.age"));
         assert!(load(&p).is_ok());
     }

@@ -706,7 +706,7 @@ fn output(
                     &o.file,
                     &path,
                     format!(
-                        "'{}' leads out of the output directory through a symlink (to {})",
+                        "'{}' leads out of the output directory through the symlink {}",
                         sanitize(&file),
                         sanitize(target)
                     ),
@@ -1303,7 +1303,10 @@ mod tests {
     #[test]
     fn an_output_through_an_escaping_symlink_is_refused() {
         let facts = Facts {
-            escaping_symlinks: BTreeMap::from([("link/t.age".to_string(), "/etc".to_string())]),
+            escaping_symlinks: BTreeMap::from([(
+                "link/t.age".to_string(),
+                "'link' -> /etc".to_string(),
+            )]),
             ..Facts::default()
         };
         let yaml = base(
@@ -1315,7 +1318,7 @@ mod tests {
         assert_eq!(
             got,
             [
-                "11:20: tokens[0].output.file: 'link/t.age' leads out of the output directory through a symlink (to /etc)"
+                "11:20: tokens[0].output.file: 'link/t.age' leads out of the output directory through the symlink 'link' -> /etc"
             ]
         );
     }
