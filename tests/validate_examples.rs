@@ -1,0 +1,213 @@
+//! Every file in `examples/` is valid: through `config::load`, through the binary, and
+//! against the JSON Schema `r2gitops schema` prints, checked by the real Python `jsonschema`
+//! package (what editors and CI linters use). Invalid files that break a rule a schema can
+//! express must fail the schema too, so the schema and the validator agree.
+
+mod common;
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+
+use r2gitops::config::{self, Access, Jurisdiction, TokenScope};
+
+fn examples() -> Vec<PathBuf> {
+    let mut list: Vec<PathBuf> = fs::read_dir(common::root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    list.sort();
+    list
+}
+
+fn schema_file(dir: &std::path::Path) -> PathBuf {
+    let out = Command::new(env!("CARGO_BIN_EXE_r2gitops"))
+        .arg("schema")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let path = dir.join("r2gitops.schema.json");
+    fs::write(&path, &out.stdout).unwrap();
+    path
+}
+
+/// Run Python's jsonschema on each file; returns (file, error or "") per file.
+/// The loader follows YAML 1.2 like serde-saphyr and yaml-language-server: timestamps stay
+/// strings and only true/false are booleans (PyYAML's YAML 1.1 rules would turn them into
+/// datetime objects and read `yes` as true).
+fn python_validate(schema: &std::path::Path, files: &[PathBuf]) -> Vec<(String, String)> {
+    let script = r#"
+import json, sys, yaml, jsonschema
+class Loader(yaml.SafeLoader):
+    pass
+Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v
+        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+import re
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+validator = jsonschema.Draft202012Validator(schema)
+for path in sys.argv[2:]:
+    doc = yaml.load(open(path, encoding="utf-8"), Loader=Loader)
+    errors = sorted(e.message for e in validator.iter_errors(doc))
+    print(json.dumps([path, "; ".join(errors)]))
+"#;
+    let out = Command::new(common::python())
+        .arg("-c")
+        .arg(script)
+        .arg(schema)
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<(String, String)>(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_three_documented_examples_exist() {
+    let names: Vec<String> = examples()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for want in ["quickstart.yaml", "full.yaml", "multi-jurisdiction.yaml"] {
+        assert!(names.iter().any(|n| n == want), "missing examples/{want}");
+    }
+}
+
+#[test]
+fn every_example_loads() {
+    for path in examples() {
+        let desired = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!desired.tokens.is_empty(), "{}", path.display());
+        for t in &desired.tokens {
+            assert!(!t.output.recipients.is_empty(), "{}", t.name);
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_r2gitops"))
+            .arg("validate")
+            .arg("-f")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", path.display());
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            stdout,
+            format!(
+                "ok: {}: {} buckets, {} tokens\n",
+                path.display(),
+                desired.buckets.len(),
+                desired.tokens.len()
+            )
+        );
+    }
+}
+
+#[test]
+fn the_examples_show_what_they_promise() {
+    let root = common::root().join("examples");
+    let quick = config::load(&root.join("quickstart.yaml")).unwrap();
+    assert_eq!((quick.buckets.len(), quick.tokens.len()), (1, 1));
+    assert_eq!(quick.tokens[0].access, Access::ObjectReadWrite);
+    assert_eq!(quick.tokens[0].output.format, config::OutputFormat::Env);
+
+    let full = config::load(&root.join("full.yaml")).unwrap();
+    // recipients_file adds to settings.recipients; output.recipients replaces both.
+    assert_eq!(full.tokens[1].output.recipients.len(), 4);
+    assert_eq!(full.tokens[0].output.recipients.len(), 1);
+    assert_eq!(full.settings.output_dir, root.join("secrets"));
+    let uploader = &full.tokens[0];
+    assert!(uploader.not_before.unwrap() < uploader.expires_on.unwrap());
+    assert_eq!(uploader.ip.allow.len(), 2);
+    assert_eq!(
+        uploader.rotate_every,
+        Some(std::time::Duration::from_secs(90 * 86_400))
+    );
+    // Every field appears in full.yaml: each schema property name is in the text.
+    let text = fs::read_to_string(root.join("full.yaml")).unwrap();
+    let schema = config::raw::json_schema();
+    let mut properties: Vec<&str> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for def in schema["$defs"].as_object().unwrap().values() {
+        if let Some(p) = def["properties"].as_object() {
+            properties.extend(p.keys().map(String::as_str));
+        }
+    }
+    for p in properties {
+        assert!(text.contains(&format!("{p}:")), "full.yaml lacks field {p}");
+    }
+
+    let multi = config::load(&root.join("multi-jurisdiction.yaml")).unwrap();
+    let jurisdictions: std::collections::BTreeSet<Jurisdiction> =
+        multi.buckets.iter().map(|b| b.jurisdiction).collect();
+    assert!(jurisdictions.len() >= 3, "{jurisdictions:?}");
+    let eu_app = multi.tokens.iter().find(|t| t.name == "eu-app").unwrap();
+    assert_eq!(eu_app.jurisdiction, Jurisdiction::Eu);
+    assert!(matches!(&eu_app.scope, TokenScope::Buckets(b) if b.len() == 2));
+}
+
+#[test]
+fn every_example_is_valid_against_the_printed_json_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = schema_file(dir.path());
+    let files = examples();
+    let results = python_validate(&schema, &files);
+    assert_eq!(results.len(), files.len());
+    for (path, errors) in results {
+        assert_eq!(errors, "", "{path} fails the schema");
+    }
+}
+
+#[test]
+fn invalid_files_that_break_a_schema_rule_fail_the_schema_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = schema_file(dir.path());
+    let invalid = common::root().join("tests/data/invalid");
+    // Rules a JSON Schema can state: field names, types, enums, patterns, required, const.
+    let names = [
+        "account-id",
+        "account-id-length",
+        "bucket-name-characters",
+        "bucket-name-ends",
+        "bucket-name-too-short",
+        "enum-access",
+        "enum-jurisdiction",
+        "enum-location-hint",
+        "many-unknown-fields",
+        "missing-token-fields",
+        "missing-version",
+        "root-not-a-mapping",
+        "rotate-unparsable",
+        "recipient-private-key",
+        "token-name-empty",
+        "token-name-prefix-empty",
+        "unknown-field",
+        "unknown-field-nested",
+        "version-2",
+        "wrong-type-boolean",
+        "wrong-type-integer",
+    ];
+    let files: Vec<PathBuf> = names
+        .iter()
+        .map(|n| invalid.join(format!("{n}.yaml")))
+        .collect();
+    for (path, errors) in python_validate(&schema, &files) {
+        assert_ne!(errors, "", "{path} passes the schema but not r2gitops");
+    }
+}
