@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "r2gitops", version, about = "Cloudflare R2 buckets and their S3 credentials, managed declaratively from git")]
+#[command(
+    name = "r2gitops",
+    version,
+    about = "Cloudflare R2 buckets and their S3 credentials, managed declaratively from git"
+)]
 pub struct Cli {
     /// Log line format (filter with RUST_LOG, default `info`).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -60,7 +64,11 @@ pub struct ValidateArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ApiArgs {
     /// Cloudflare API base URL.
-    #[arg(long, env = "CLOUDFLARE_API_BASE_URL", default_value = "https://api.cloudflare.com/client/v4")]
+    #[arg(
+        long,
+        env = "CLOUDFLARE_API_BASE_URL",
+        default_value = "https://api.cloudflare.com/client/v4"
+    )]
     pub api_url: String,
     /// Read the API token from this file (trimmed) instead of CLOUDFLARE_API_TOKEN.
     #[arg(long)]
