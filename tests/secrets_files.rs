@@ -169,10 +169,11 @@ fn one_file_for_two_recipients_opens_with_either_key() {
     assert!(!denied.status.success(), "a third key must not open it");
 }
 
-/// The `age -R` recipients-file format (comments, blank lines, mixed key types): the same
-/// file given to the real `age -R` and to r2gitops yields files either key opens.
+/// A `recipients_file` in `age -R` format (comments, blank lines, mixed key types), loaded
+/// through the real config loader, yields a file either key opens; the real `age -R`
+/// accepts the same file.
 #[test]
-fn recipients_from_an_age_recipients_file_work_like_age_dash_r() {
+fn a_recipients_file_loaded_by_the_config_works_with_either_key() {
     let tmp = tempfile::tempdir().unwrap();
     let (age_key, age_public) = common::age_keygen(tmp.path(), "ops");
     let (ssh_key, ssh_public) = ssh_keygen(tmp.path(), "ed25519", "deploy");
@@ -182,7 +183,6 @@ fn recipients_from_an_age_recipients_file_work_like_age_dash_r() {
         format!("# ops team\n{age_public}\n\n# deploy key\n{ssh_public}\n"),
     )
     .unwrap();
-    // Sanity: the real age CLI accepts this file as written.
     let check = common::tool("age")
         .arg("-R")
         .arg(&file)
@@ -192,21 +192,26 @@ fn recipients_from_an_age_recipients_file_work_like_age_dash_r() {
         .output()
         .unwrap();
     assert!(check.status.success(), "{check:?}");
-    let recipients: Vec<String> = std::fs::read_to_string(&file)
-        .unwrap()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect();
-    let out = tmp.path().join("out");
+
+    let config = tmp.path().join("r2gitops.yaml");
+    std::fs::write(
+        &config,
+        "version: 1\n\
+         settings:\n  output_dir: out\n  recipients_file: recipients.txt\n\
+         buckets:\n  - name: media\n\
+         tokens:\n  - name: ci\n    access: object-read-write\n    buckets: [media]\n\
+         \x20   output: { file: ci.aws.age, format: aws }\n",
+    )
+    .unwrap();
+    let desired = r2gitops::config::load(&config).unwrap_or_else(|d| panic!("{d}"));
+    let t = &desired.tokens[0];
+    assert_eq!(t.output.recipients.len(), 2, "{:?}", t.output.recipients);
     let (id, value) = fake_token();
-    let t = token("ci", "ci.aws.age", OutputFormat::Aws, recipients);
-    writer(&out)
-        .write(&t, &id, &value, OffsetDateTime::now_utc())
+    writer(&desired.settings.output_dir)
+        .write(t, &id, &value, OffsetDateTime::now_utc())
         .unwrap();
     for key in [&age_key, &ssh_key] {
-        let text = common::age_decrypt(key, &out.join("ci.aws.age"));
+        let text = common::age_decrypt(key, &tmp.path().join("out/ci.aws.age"));
         assert!(contains(&text, &format!("aws_access_key_id = {id}\n")));
     }
 }
