@@ -44,8 +44,11 @@ pub fn checked_components(rel: &Path) -> Result<Vec<&str>, SecretsError> {
     let outside = || SecretsError::PathOutside {
         path: rel.to_path_buf(),
     };
+    // `./a.age` is the same file as `a.age` (config accepts both); anything else but a
+    // plain name could leave output_dir.
     let parts = rel
         .components()
+        .filter(|c| !matches!(c, Component::CurDir))
         .map(|c| match c {
             Component::Normal(s) => s.to_str().ok_or_else(outside),
             _ => Err(outside()),
@@ -238,7 +241,9 @@ mod tests {
             ("/etc/passwd", None),
             ("../a.age", None),
             ("team/../../a.age", None),
-            ("./a.age", None),
+            ("./a.age", Some(vec!["a.age"])),
+            ("./team/./a.age", Some(vec!["team", "a.age"])),
+            (".", None),
             ("", None),
         ];
         for (p, want) in cases {
