@@ -8,8 +8,21 @@ use std::path::Path;
 use proptest::prelude::*;
 use r2gitops::config::load::load_bytes;
 use r2gitops::config::validate::Facts;
+use r2gitops::config::{raw, shape, yaml};
 
 fn check(bytes: &[u8]) {
+    // `load` skips the schema walk when the typed pass succeeds: that is sound only if the
+    // walk would have found nothing.
+    if let Ok(text) = std::str::from_utf8(bytes)
+        && serde_saphyr::from_str_with_options::<raw::RawDoc>(text, yaml::options()).is_ok()
+    {
+        let root = yaml::parse(text).unwrap().unwrap();
+        let problems = shape::check(&root, raw::json_schema());
+        assert!(
+            problems.is_empty(),
+            "typed pass accepted {text:?}, shape found {problems:?}"
+        );
+    }
     match load_bytes(bytes, "fuzz.yaml", Path::new("fuzz.yaml"), &|_| {
         Facts::default()
     }) {

@@ -1,4 +1,5 @@
-//! `load`: the only I/O of `config`. Reads the file (bounded), parses it, checks its shape,
+//! `load`: the only I/O of `config`. Reads the file (bounded), parses it (and on a structural
+//! error checks its shape against the schema to report every such problem),
 //! reads what the rules need from disk (the recipients file, symlinks under the output
 //! directory), runs the pure validation, and resolves paths against the file's directory.
 //!
@@ -55,39 +56,13 @@ pub fn load_bytes(
 ) -> Result<Desired, Diagnostics> {
     let parse_error = |e: yaml::ParseError| single(file, e.line, e.column, "", e.message, e.hint);
     let text = yaml::decode(bytes).map_err(parse_error)?;
-    let Some(root) = yaml::parse(text).map_err(parse_error)? else {
-        return Err(single(
-            file,
-            1,
-            1,
-            "",
-            "the file is empty".into(),
-            Some("start from examples/quickstart.yaml; a file needs at least `version: 1`".into()),
-        ));
+    // The typed pass alone decides a well-formed file (the common case, parsed once). Only
+    // when it fails does the located tree get built, so that every structural problem is
+    // reported at once rather than serde's first.
+    let raw: RawDoc = match serde_saphyr::from_str_with_options(text, yaml::options()) {
+        Ok(raw) => raw,
+        Err(typed_error) => return Err(structural_problems(text, file, typed_error)),
     };
-    let problems = shape::check(&root, raw::json_schema());
-    if !problems.is_empty() {
-        return Err(Diagnostics::sorted(
-            problems
-                .into_iter()
-                .map(|p| Diagnostic {
-                    file: file.to_string(),
-                    line: p.line,
-                    column: p.column,
-                    path: p.path,
-                    message: p.message,
-                    hint: p.hint,
-                })
-                .collect(),
-        ));
-    }
-    let raw: RawDoc = serde_saphyr::from_str_with_options(text, yaml::options()).map_err(|e| {
-        // The shape walk accepted it, so this is a corner the schema cannot express;
-        // still name the field.
-        let e = yaml::from_saphyr(e);
-        let path = shape::path_at(&root, e.line, e.column);
-        single(file, e.line, e.column, &path, e.message, e.hint)
-    })?;
     let facts = facts(&raw);
     validate::validate(&raw, &facts, source).map_err(|list| {
         Diagnostics::sorted(
@@ -103,6 +78,47 @@ pub fn load_bytes(
                 .collect(),
         )
     })
+}
+
+/// Every structural problem of a file the typed pass refused.
+fn structural_problems(text: &str, file: &str, typed_error: serde_saphyr::Error) -> Diagnostics {
+    let root = match yaml::parse(text) {
+        Ok(Some(root)) => root,
+        Ok(None) => {
+            return single(
+                file,
+                1,
+                1,
+                "",
+                "the file is empty".into(),
+                Some(
+                    "start from examples/quickstart.yaml; a file needs at least `version: 1`"
+                        .into(),
+                ),
+            );
+        }
+        Err(e) => return single(file, e.line, e.column, "", e.message, e.hint),
+    };
+    let problems = shape::check(&root, raw::json_schema());
+    if problems.is_empty() {
+        // A corner the schema cannot express; still name the field.
+        let e = yaml::from_saphyr(typed_error);
+        let path = shape::path_at(&root, e.line, e.column);
+        return single(file, e.line, e.column, &path, e.message, e.hint);
+    }
+    Diagnostics::sorted(
+        problems
+            .into_iter()
+            .map(|p| Diagnostic {
+                file: file.to_string(),
+                line: p.line,
+                column: p.column,
+                path: p.path,
+                message: p.message,
+                hint: p.hint,
+            })
+            .collect(),
+    )
 }
 
 fn single(

@@ -126,6 +126,11 @@ impl<'a> Walker<'a> {
                 }
             }
             Value::Int(i) => self.check_range(node, *i, schema, path),
+            Value::Str(s) => {
+                if let Some(i) = parse_int(s) {
+                    self.check_range(node, i, schema, path);
+                }
+            }
             _ => {}
         }
     }
@@ -166,6 +171,10 @@ impl<'a> Walker<'a> {
             // The typed reader takes a plain `2024` or `true` as the string "2024"/"true",
             // as YAML tools do when the schema says string; accept what it accepts.
             ("string", Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)) => true,
+            // ... and, the other way round, a quoted '10' or 'true' where the type says so.
+            ("integer", Value::Str(s)) => parse_int(s).is_some(),
+            ("number", Value::Str(s)) => s.parse::<f64>().is_ok(),
+            ("boolean", Value::Str(s)) => s == "true" || s == "false",
             _ => false,
         });
         if !ok {
@@ -306,6 +315,28 @@ impl<'a> Walker<'a> {
             }
         }
     }
+}
+
+/// An integer as YAML writes it (decimal, 0x, 0o, 0b, signed), as the typed reader reads
+/// a quoted one.
+fn parse_int(s: &str) -> Option<i128> {
+    let s = s.trim();
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (radix, digits) = match digits.get(..2) {
+        Some("0x" | "0X") => (16, &digits[2..]),
+        Some("0o" | "0O") => (8, &digits[2..]),
+        Some("0b" | "0B") => (2, &digits[2..]),
+        _ => (10, digits),
+    };
+    let digits = digits.replace('_', "");
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let value = i128::from_str_radix(&digits, radix).ok()?;
+    Some(if negative { -value } else { value })
 }
 
 /// Long values are cut in messages: a message names the value, it does not reprint a blob.
@@ -452,5 +483,58 @@ mod tests {
                 "{input}"
             );
         }
+    }
+
+    #[test]
+    fn typed_and_shape_passes_agree_on_scalar_corner_cases() {
+        // (document, typed pass accepts). Where the typed pass accepts, the walk must find
+        // nothing (load skips it then); where it refuses, the walk must say why.
+        let cases = [
+            "version: 1.0",
+            "version: '1'",
+            "version: 0x1",
+            "version: '-1'",
+            "version: '99999999999'",
+            "version: 1\nsettings: {max_deletions: '0x10'}",
+            "version: 1\nsettings: {prune: 'yes'}",
+            "version: 1\nsettings: {max_deletions: '1_000'}",
+            "version: 1\nsettings: {max_deletions: 1_000}",
+            "version: 1\nsettings: {max_deletions: '+5'}",
+            "version: 1\nsettings: {max_deletions: ' 5'}",
+            "version: 1\nsettings: {max_deletions: 0o17}",
+            "version: 1\nsettings: {prune: 'false'}",
+            "version: 1\nsettings: {max_deletions: 0x10}",
+            "version: 1\nsettings: {max_deletions: 1e3}",
+            "version: 1\nsettings: {max_deletions: 4294967296}",
+            "version: 1\nsettings: {prune: True}",
+            "version: 1\nsettings: {prune: 'true'}",
+            "version: 1\nsettings: {prune: 1}",
+            "version: 1\nsettings: {token_name_prefix: 12}",
+            "version: 1\nsettings: {token_name_prefix: true}",
+            "version: 1\nsettings: {token_name_prefix: ~}",
+            "version: 1\nbuckets: [{name: 2024}]",
+            "version: 1\nbuckets: [{name: media, protect: ~}]",
+            "version: 1\nbuckets: {}",
+            "version: 1\nbuckets: [{name: media, jurisdiction: EU}]",
+            "version: 1\nbuckets: [{name: media, storage_class: standard}]",
+            "version: 1\nsettings: []",
+            "version: 1\n1: x",
+            "version: 1\n? [a]\n: x",
+        ];
+        let mut disagreements = Vec::new();
+        for text in cases {
+            let typed = serde_saphyr::from_str_with_options::<raw::RawDoc>(text, yaml::options());
+            let Ok(Some(node)) = yaml::parse(text) else {
+                if typed.is_ok() {
+                    disagreements.push(format!("{text:?}: typed accepts, tree refuses"));
+                }
+                continue;
+            };
+            let found = check(&node, raw::json_schema());
+            if typed.is_ok() != found.is_empty() {
+                disagreements.push(format!("{text:?}: typed {typed:?}, shape {found:?}"));
+            }
+        }
+        assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
     }
 }
