@@ -51,7 +51,10 @@ fn main() {
 
     // Warm the page cache and the lazily built schema.
     let desired = config::load(&path).unwrap_or_else(|e| panic!("generated file is invalid:\n{e}"));
-    assert_eq!((desired.buckets.len(), desired.tokens.len()), (BUCKETS, TOKENS));
+    assert_eq!(
+        (desired.buckets.len(), desired.tokens.len()),
+        (BUCKETS, TOKENS)
+    );
 
     let runs = 20;
     let mut times: Vec<Duration> = (0..runs)
