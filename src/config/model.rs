@@ -261,6 +261,19 @@ impl Desired {
         self.buckets.iter().find(|b| b.name == name)
     }
 
+    /// Apply `--output-dir` / `R2GITOPS_OUTPUT_DIR`: replaces `settings.output_dir`, and a
+    /// state file left at its default (`<output_dir>/.r2gitops-state.json`) follows it.
+    pub fn override_output_dir(&mut self, dir: PathBuf) {
+        let default_state = self
+            .settings
+            .output_dir
+            .join(super::validate::STATE_FILE_NAME);
+        if self.settings.state_file == default_state {
+            self.settings.state_file = dir.join(super::validate::STATE_FILE_NAME);
+        }
+        self.settings.output_dir = dir;
+    }
+
     /// The name the token carries in Cloudflare.
     pub fn cloudflare_token_name(&self, token: &TokenSpec) -> String {
         format!("{}{}", self.settings.token_name_prefix, token.name)
@@ -288,5 +301,44 @@ impl OutputSpec {
             hasher.update(b"\n");
         }
         hex::encode(hasher.finalize())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desired(output_dir: &str, state_file: &str) -> Desired {
+        Desired {
+            source: PathBuf::from("r2gitops.yaml"),
+            account_id: None,
+            settings: Settings {
+                token_name_prefix: "r2gitops:".into(),
+                prune: false,
+                max_deletions: 10,
+                output_dir: PathBuf::from(output_dir),
+                state_file: PathBuf::from(state_file),
+                suspend: false,
+            },
+            buckets: Vec::new(),
+            tokens: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn output_dir_override_moves_a_default_state_file_and_keeps_an_explicit_one() {
+        let cases = [
+            (
+                "/repo/secrets/.r2gitops-state.json",
+                "/mnt/out/.r2gitops-state.json",
+            ),
+            ("/repo/state/inv.json", "/repo/state/inv.json"),
+        ];
+        for (state, want) in cases {
+            let mut d = desired("/repo/secrets", state);
+            d.override_output_dir(PathBuf::from("/mnt/out"));
+            assert_eq!(d.settings.output_dir, PathBuf::from("/mnt/out"));
+            assert_eq!(d.settings.state_file, PathBuf::from(want), "{state}");
+        }
     }
 }
