@@ -182,6 +182,8 @@ fn invalid_files_that_break_a_schema_rule_fail_the_schema_too() {
     // Rules a JSON Schema can state: field names, types, enums, patterns, required, const.
     let names = [
         "account-id",
+        "admin-with-buckets",
+        "object-without-buckets",
         "account-id-length",
         "bucket-name-characters",
         "bucket-name-ends",
@@ -196,6 +198,7 @@ fn invalid_files_that_break_a_schema_rule_fail_the_schema_too() {
         "rotate-unparsable",
         "recipient-private-key",
         "token-name-empty",
+        "token-jurisdiction-with-named-buckets",
         "token-name-prefix-empty",
         "unknown-field",
         "unknown-field-nested",

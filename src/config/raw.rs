@@ -146,6 +146,23 @@ pub struct RawBucket {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Token")]
+// admin-* tokens take no buckets; object-* tokens need them; a token for named buckets
+// takes no jurisdiction (said here for editors; the shape walk leaves these to `validate`,
+// which words them better).
+#[schemars(extend("allOf" = [
+    {
+        "if": {"properties": {"access": {"enum": ["admin-read", "admin-read-write"]}}, "required": ["access"]},
+        "then": {"not": {"required": ["buckets"]}}
+    },
+    {
+        "if": {"properties": {"access": {"enum": ["object-read", "object-read-write"]}}, "required": ["access"]},
+        "then": {"required": ["buckets"]}
+    },
+    {
+        "if": {"properties": {"buckets": {"type": "array", "not": {"const": ["*"]}}}, "required": ["buckets"]},
+        "then": {"not": {"required": ["jurisdiction"]}}
+    }
+]))]
 pub struct RawToken {
     /// Unique name; Cloudflare's name is `token_name_prefix + name` (at most 120 characters).
     #[schemars(length(min = 1, max = 120))]
