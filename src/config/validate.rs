@@ -26,6 +26,9 @@ pub const DEFAULT_OUTPUT_DIR: &str = "secrets";
 pub const STATE_FILE_NAME: &str = ".r2gitops-state.json";
 pub const DEFAULT_MAX_DELETIONS: u32 = 10;
 pub const MIN_ROTATION: Duration = Duration::from_secs(3600);
+/// The secrets writer's temp-file marker (`secrets::write::TEMP_MARKER`; `config` may not
+/// import `secrets`): an output named like that would be deleted as a leftover.
+pub const WRITER_TEMP_MARKER: &str = ".r2gitops-tmp-";
 
 /// What `load` gathered from disk for the rules that need it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -816,6 +819,14 @@ pub fn output_file_problem(file: &str) -> Option<(String, String)> {
             inside.into(),
         ));
     }
+    if file.contains(WRITER_TEMP_MARKER) {
+        return Some((
+            format!("output file '{shown}' is named like an r2gitops temp file"),
+            format!(
+                "names containing '{WRITER_TEMP_MARKER}' are swept as leftovers of interrupted writes; pick another name"
+            ),
+        ));
+    }
     if file.ends_with('/') || normalize(p).as_os_str().is_empty() {
         return Some((
             format!("output file '{shown}' names a directory, not a file"),
@@ -1395,7 +1406,16 @@ mod tests {
         for ok in ["a.age", "team/a.age", "./a.age", "a..b.age"] {
             assert_eq!(output_file_problem(ok), None, "{ok}");
         }
-        for bad in ["", "../a", "a/../../b", "/abs", "dir/", ".", "a\u{7}b"] {
+        for bad in [
+            "",
+            "../a",
+            "a/../../b",
+            "/abs",
+            "dir/",
+            ".",
+            "a\u{7}b",
+            ".a.age.r2gitops-tmp-0123456789abcdef",
+        ] {
             assert!(output_file_problem(bad).is_some(), "{bad:?}");
         }
     }
