@@ -97,7 +97,12 @@ fn structural_problems(text: &str, file: &str, typed_error: serde_saphyr::Error)
                 ),
             );
         }
-        Err(e) => return single(file, e.line, e.column, "", e.message, e.hint),
+        Err(e) => {
+            let path = yaml::parse_keeping_duplicates(text)
+                .map(|root| shape::path_at(&root, e.line, e.column))
+                .unwrap_or_default();
+            return single(file, e.line, e.column, &path, e.message, e.hint);
+        }
     };
     let problems = shape::check(&root, raw::json_schema());
     if problems.is_empty() {

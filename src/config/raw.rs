@@ -28,17 +28,6 @@ pub struct Sp<T> {
     pub column: usize,
 }
 
-impl<T> Sp<T> {
-    /// A value with no position (tests, generated documents).
-    pub fn bare(value: T) -> Self {
-        Sp {
-            value,
-            line: 0,
-            column: 0,
-        }
-    }
-}
-
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = Spanned::<T>::deserialize(d)?;

@@ -140,6 +140,16 @@ pub fn parse(text: &str) -> Result<Option<Node>, ParseError> {
     serde_saphyr::from_str_with_options::<Option<Node>>(text, options()).map_err(from_saphyr)
 }
 
+/// The tree with repeated keys kept as separate entries, or `None` if the text does not
+/// parse even so: lets a duplicate-key error name the field it is about.
+pub fn parse_keeping_duplicates(text: &str) -> Option<Node> {
+    let mut options = options();
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
+    serde_saphyr::from_str_with_options::<Option<Node>>(text, options)
+        .ok()
+        .flatten()
+}
+
 /// A parser error as a diagnostic part: messages without the parser's own location suffix.
 pub fn from_saphyr(err: serde_saphyr::Error) -> ParseError {
     let location = err.location();
@@ -364,6 +374,20 @@ mod tests {
                 assert!(e.column >= column, "{text:?}: {e:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_duplicate_key_is_kept_in_the_lenient_tree_at_its_own_position() {
+        let node = parse_keeping_duplicates("a:\n  b: 1\n  b: 2\n").unwrap();
+        let Value::Map(entries) = node.value else {
+            panic!("mapping")
+        };
+        let Value::Map(inner) = &entries[0].1.value else {
+            panic!("mapping")
+        };
+        let positions: Vec<(usize, usize)> =
+            inner.iter().map(|(k, _)| (k.line, k.column)).collect();
+        assert_eq!(positions, [(2, 3), (3, 3)]);
     }
 
     #[test]
