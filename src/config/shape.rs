@@ -207,6 +207,9 @@ impl<'a> Walker<'a> {
                     Some("write the number without quotes".into())
                 }
                 (Value::Null, _) => Some("give it a value, or remove the key".into()),
+                (_, Some(&"a list")) => {
+                    Some("write a list, even of one item: [item] or one '- item' line each".into())
+                }
                 _ => None,
             };
             self.problem(
