@@ -6,7 +6,10 @@
 //!
 //! The flow: `yaml` (bytes to a located tree, bounded) -> `shape` (the tree against the JSON
 //! Schema `raw` derives: unknown fields, types, enums, all at once) -> `raw` (typed serde
-//! mirror) -> `validate` (every rule, pure) -> `model::Desired`.
+//! mirror) -> `validate` (every rule, pure) -> `model::Desired`. A file with structural
+//! problems gets all of those; its rule violations follow once the structure is right (the
+//! rules need typed values). A valid file is parsed once: the typed pass runs first and the
+//! located tree is built only when it fails.
 
 pub mod cmd;
 pub mod diagnostic;
