@@ -1,1 +1,234 @@
-//! emulator
+//! A stateful emulator of the Cloudflare API v4 subset r2gitops uses (R2 buckets, API tokens
+//! of both owner families, permission groups) and of the R2 S3 endpoint, one listener per
+//! jurisdiction. Every behaviour traces to `shared/cloudflare/API-NOTES.md`. For tests, the
+//! quickstart and benchmarks only: this machine has no internet, and no open-source emulator
+//! of these endpoints exists.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let emu = cf_emulator::Emulator::start(Default::default()).await?;
+//! println!("{} {}", emu.api_url(), emu.s3_urls()["eu"]);
+//! # Ok(()) }
+//! ```
+//!
+//! Layout: `state` (buckets, tokens, policy rules), `api` (the REST routes), `s3` (the S3
+//! endpoint on `s3s`), `faults` (latency, 500s, rate limit, stats).
+
+mod api;
+mod faults;
+mod s3;
+mod state;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use faults::{Call, Faults, Stats};
+
+/// How to start an emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Address of the API listener; the S3 listeners bind the same IP on free ports.
+    pub listen: SocketAddr,
+    /// 32 lowercase hex; generated when `None`.
+    pub account_id: Option<String>,
+    /// The bearer token that may do everything; generated when `None`.
+    pub admin_token: Option<String>,
+    pub faults: Faults,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            account_id: None,
+            admin_token: None,
+            faults: Faults::default(),
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub account_id: String,
+    pub admin_token: String,
+    pub admin_token_id: String,
+    pub world: Mutex<World>,
+    pub faults: Mutex<faults::FaultState>,
+    pub stats: Mutex<Stats>,
+    pub rng: Mutex<StdRng>,
+    pub started: Instant,
+}
+
+/// Everything the emulator holds: buckets keyed by (jurisdiction, name), tokens by id, and
+/// multipart uploads in progress.
+#[derive(Default)]
+pub(crate) struct World {
+    pub buckets: BTreeMap<(String, String), state::Bucket>,
+    pub tokens: BTreeMap<String, state::Token>,
+    pub seq: u64,
+    pub uploads: BTreeMap<String, s3::Upload>,
+    pub upload_seq: u64,
+}
+
+/// A running emulator. Dropping it does not stop the servers; call `shutdown`.
+pub struct Emulator {
+    inner: Arc<Inner>,
+    api_url: String,
+    s3_urls: BTreeMap<String, String>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Bind the API listener and one S3 listener per jurisdiction, and serve in the
+    /// background on the current tokio runtime.
+    pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
+        let mut rng = StdRng::from_os_rng();
+        let account_id = config
+            .account_id
+            .unwrap_or_else(|| state::random_hex(&mut rng, 16));
+        let admin_token = config
+            .admin_token
+            .unwrap_or_else(|| state::new_token_value(&mut rng, state::Family::Account));
+        let inner = Arc::new(Inner {
+            account_id,
+            admin_token,
+            admin_token_id: state::random_hex(&mut rng, 16),
+            world: Mutex::new(World::default()),
+            faults: Mutex::new(faults::FaultState::new(config.faults)),
+            stats: Mutex::new(Stats::default()),
+            rng: Mutex::new(StdRng::from_rng(&mut rng)),
+            started: Instant::now(),
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+
+        let api = TcpListener::bind(config.listen).await?;
+        let api_addr = api.local_addr()?;
+        let app = axum::Router::new()
+            .fallback(api::handle)
+            .with_state(inner.clone())
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let mut rx = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(api, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await;
+        }));
+
+        let mut s3_urls = BTreeMap::new();
+        for j in state::JURISDICTIONS {
+            let listener = TcpListener::bind(SocketAddr::new(config.listen.ip(), 0)).await?;
+            s3_urls.insert(j.to_string(), format!("http://{}", listener.local_addr()?));
+            let mut builder = s3s::service::S3ServiceBuilder::new(s3::Store {
+                inner: inner.clone(),
+                jurisdiction: j,
+            });
+            builder.set_auth(s3::Auth {
+                inner: inner.clone(),
+            });
+            builder.set_access(s3::Access {
+                inner: inner.clone(),
+                jurisdiction: j,
+            });
+            let service = builder.build();
+            tasks.push(tokio::spawn(serve_s3(listener, service, stop_rx.clone())));
+        }
+
+        Ok(Emulator {
+            inner,
+            api_url: format!("http://{api_addr}/client/v4"),
+            s3_urls,
+            stop,
+            tasks,
+        })
+    }
+
+    /// `http://127.0.0.1:P/client/v4`
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
+    /// S3 endpoint per jurisdiction: `default`, `eu`, `fedramp`, `us`.
+    pub fn s3_urls(&self) -> &BTreeMap<String, String> {
+        &self.s3_urls
+    }
+
+    pub fn account_id(&self) -> &str {
+        &self.inner.account_id
+    }
+
+    pub fn admin_token(&self) -> &str {
+        &self.inner.admin_token
+    }
+
+    /// Replace the fault knobs (resets the rate-limit window and the dice).
+    pub fn set_faults(&self, faults: Faults) {
+        self.inner.faults.lock().unwrap().set(faults);
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.inner.stats.lock().unwrap().clone()
+    }
+
+    pub fn reset_stats(&self) {
+        *self.inner.stats.lock().unwrap() = Stats::default();
+    }
+
+    /// The start-up line of the `cf-emulator` binary.
+    pub fn startup_line(&self) -> String {
+        serde_json::json!({
+            "api_url": self.api_url,
+            "s3_urls": self.s3_urls,
+            "account_id": self.inner.account_id,
+            "admin_token": self.inner.admin_token,
+        })
+        .to_string()
+    }
+
+    /// Stop every listener and wait for the servers to finish.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+async fn serve_s3(
+    listener: TcpListener,
+    service: s3s::service::S3Service,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(_) => continue,
+            },
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let service = service.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(s3::PeerAddr(peer));
+                    let service = service.clone();
+                    async move { service.call(req.map(s3s::Body::from)).await }
+                },
+            );
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+        });
+    }
+}
