@@ -1,0 +1,75 @@
+"""Runs S3 operations with boto3 (a real client nobody here wrote) and reports each outcome.
+
+stdin: JSON list of operations, each
+  {"endpoint", "key_id", "secret", "op", "bucket"?, "key"?, "body"?}
+  op: put | get | list | head_bucket | list_buckets | delete | multipart
+stdout: JSON list of results, {"ok": true, "body"?: str, "keys"?: [...]} or {"ok": false, "error": code}
+"""
+import json
+import sys
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+
+def client(op):
+    return boto3.client(
+        "s3",
+        endpoint_url=op["endpoint"],
+        aws_access_key_id=op["key_id"],
+        aws_secret_access_key=op["secret"],
+        region_name="auto",
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 1},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    )
+
+
+def run(op):
+    s3 = client(op)
+    kind = op["op"]
+    if kind == "put":
+        s3.put_object(Bucket=op["bucket"], Key=op["key"], Body=op.get("body", "").encode())
+        return {"ok": True}
+    if kind == "get":
+        body = s3.get_object(Bucket=op["bucket"], Key=op["key"])["Body"].read().decode()
+        return {"ok": True, "body": body}
+    if kind == "list":
+        resp = s3.list_objects_v2(Bucket=op["bucket"])
+        return {"ok": True, "keys": [o["Key"] for o in resp.get("Contents", [])]}
+    if kind == "head_bucket":
+        s3.head_bucket(Bucket=op["bucket"])
+        return {"ok": True}
+    if kind == "list_buckets":
+        return {"ok": True, "keys": [b["Name"] for b in s3.list_buckets().get("Buckets", [])]}
+    if kind == "delete":
+        s3.delete_object(Bucket=op["bucket"], Key=op["key"])
+        return {"ok": True}
+    if kind == "multipart":
+        import io
+
+        data = (op.get("body", "x") * 1024 * 1024 * 11)[: 11 * 1024 * 1024].encode()
+        cfg = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
+        s3.upload_fileobj(io.BytesIO(data), op["bucket"], op["key"], Config=cfg)
+        got = s3.get_object(Bucket=op["bucket"], Key=op["key"])["Body"].read()
+        return {"ok": got == data, "size": len(got)}
+    raise SystemExit(f"unknown op {kind}")
+
+
+def main():
+    out = []
+    for op in json.load(sys.stdin):
+        try:
+            out.append(run(op))
+        except ClientError as e:
+            out.append({"ok": False, "error": e.response["Error"]["Code"]})
+    json.dump(out, sys.stdout)
+
+
+main()
