@@ -18,7 +18,9 @@ async fn bucket_listing_pages_with_a_cursor_across_2500_buckets_per_jurisdiction
     for i in 0..2500 {
         let api = &api;
         futures.push(async move {
-            let (s, v) = api.create_bucket("default", &format!("bucket-{i:05}")).await;
+            let (s, v) = api
+                .create_bucket("default", &format!("bucket-{i:05}"))
+                .await;
             assert_eq!(s, 200, "{v}");
         });
     }
@@ -48,15 +50,33 @@ async fn bucket_listing_pages_with_a_cursor_across_2500_buckets_per_jurisdiction
     assert_eq!(pages, 3);
     assert_eq!(seen.len(), 2500);
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 2500);
-    assert!(!seen.contains(&"only-in-eu".to_string()), "eu bucket leaked into default");
+    assert!(
+        !seen.contains(&"only-in-eu".to_string()),
+        "eu bucket leaked into default"
+    );
 
     let (_, v) = api
-        .json(Method::GET, "/accounts/:acct/r2/buckets?per_page=5&name_contains=0249&direction=desc", None)
+        .json(
+            Method::GET,
+            "/accounts/:acct/r2/buckets?per_page=5&name_contains=0249&direction=desc",
+            None,
+        )
         .await;
-    let names: Vec<&str> = v["result"]["buckets"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v["result"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names[0], "bucket-02499");
     assert!(names.windows(2).all(|w| w[0] > w[1]));
-    let (s, _) = api.json(Method::GET, "/accounts/:acct/r2/buckets?per_page=1001", None).await;
+    let (s, _) = api
+        .json(
+            Method::GET,
+            "/accounts/:acct/r2/buckets?per_page=1001",
+            None,
+        )
+        .await;
     assert_eq!(s, 400);
 }
 
@@ -98,9 +118,13 @@ async fn bucket_create_conflicts_bad_names_patch_and_delete() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["result"]["storage_class"], "InfrequentAccess");
 
-    let (s, _) = api.json(Method::DELETE, "/accounts/:acct/r2/buckets/media", None).await;
+    let (s, _) = api
+        .json(Method::DELETE, "/accounts/:acct/r2/buckets/media", None)
+        .await;
     assert_eq!(s, 200);
-    let (s, v) = api.json(Method::DELETE, "/accounts/:acct/r2/buckets/media", None).await;
+    let (s, v) = api
+        .json(Method::DELETE, "/accounts/:acct/r2/buckets/media", None)
+        .await;
     assert_eq!((s, v["errors"][0]["code"].as_i64()), (404, Some(10006)));
 }
 
@@ -110,17 +134,35 @@ async fn token_value_is_shown_once_and_listing_pages_across_120_tokens() {
     let api = Api::admin(&emu);
     let mut ids = BTreeSet::new();
     for i in 0..120 {
-        let (id, value) = api.create_token(&format!("t{i}"), OBJECT_READ, api.bucket_resource("default", "x")).await;
+        let (id, value) = api
+            .create_token(
+                &format!("t{i}"),
+                OBJECT_READ,
+                api.bucket_resource("default", "x"),
+            )
+            .await;
         assert!(value.starts_with("cfat_"));
         ids.insert(id);
     }
     let first = ids.iter().next().unwrap().clone();
-    let (_, v) = api.json(Method::GET, &format!("/accounts/:acct/tokens/{first}"), None).await;
+    let (_, v) = api
+        .json(
+            Method::GET,
+            &format!("/accounts/:acct/tokens/{first}"),
+            None,
+        )
+        .await;
     assert!(v["result"].get("value").is_none(), "value shown again: {v}");
 
     let mut seen = BTreeSet::new();
     for page in 1.. {
-        let (_, v) = api.json(Method::GET, &format!("/accounts/:acct/tokens?per_page=50&page={page}"), None).await;
+        let (_, v) = api
+            .json(
+                Method::GET,
+                &format!("/accounts/:acct/tokens?per_page=50&page={page}"),
+                None,
+            )
+            .await;
         let items = v["result"].as_array().unwrap();
         assert_eq!(v["result_info"]["total_count"], 120);
         for t in items {
@@ -132,10 +174,14 @@ async fn token_value_is_shown_once_and_listing_pages_across_120_tokens() {
         }
     }
     assert_eq!(seen, ids);
-    let (s, _) = api.json(Method::GET, "/accounts/:acct/tokens?per_page=4", None).await;
+    let (s, _) = api
+        .json(Method::GET, "/accounts/:acct/tokens?per_page=4", None)
+        .await;
     assert_eq!(s, 400);
     // Account tokens are not user tokens.
-    let (_, v) = api.json(Method::GET, "/user/tokens?per_page=50", None).await;
+    let (_, v) = api
+        .json(Method::GET, "/user/tokens?per_page=50", None)
+        .await;
     assert_eq!(v["result"].as_array().unwrap().len(), 0);
 }
 
@@ -143,14 +189,26 @@ async fn token_value_is_shown_once_and_listing_pages_across_120_tokens() {
 async fn roll_keeps_the_id_and_kills_the_old_value() {
     let emu = start().await;
     let api = Api::admin(&emu);
-    let (id, old) = api.create_token("t", ADMIN_READ, api.account_resource()).await;
-    let (s, v) = api.json(Method::PUT, &format!("/accounts/:acct/tokens/{id}/value"), Some(json!({}))).await;
+    let (id, old) = api
+        .create_token("t", ADMIN_READ, api.account_resource())
+        .await;
+    let (s, v) = api
+        .json(
+            Method::PUT,
+            &format!("/accounts/:acct/tokens/{id}/value"),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(s, 200);
     let new = v["result"].as_str().unwrap().to_string();
     assert_ne!(new, old);
-    let (s, v) = Api::with_token(&emu, &old).json(Method::GET, "/accounts/:acct/r2/buckets", None).await;
+    let (s, v) = Api::with_token(&emu, &old)
+        .json(Method::GET, "/accounts/:acct/r2/buckets", None)
+        .await;
     assert_eq!((s, v["errors"][0]["code"].as_i64()), (401, Some(1000)));
-    let (s, _) = Api::with_token(&emu, &new).json(Method::GET, "/accounts/:acct/r2/buckets", None).await;
+    let (s, _) = Api::with_token(&emu, &new)
+        .json(Method::GET, "/accounts/:acct/r2/buckets", None)
+        .await;
     assert_eq!(s, 200);
 }
 
@@ -158,32 +216,54 @@ async fn roll_keeps_the_id_and_kills_the_old_value() {
 async fn created_tokens_are_limited_to_their_own_permissions() {
     let emu = start().await;
     let admin = Api::admin(&emu);
-    let (_, reader) = admin.create_token("reader", ADMIN_READ, admin.account_resource()).await;
+    let (_, reader) = admin
+        .create_token("reader", ADMIN_READ, admin.account_resource())
+        .await;
     let reader = Api::with_token(&emu, &reader);
-    assert_eq!(reader.json(Method::GET, "/accounts/:acct/r2/buckets", None).await.0, 200);
+    assert_eq!(
+        reader
+            .json(Method::GET, "/accounts/:acct/r2/buckets", None)
+            .await
+            .0,
+        200
+    );
     let (s, v) = reader.create_bucket("default", "nope").await;
     assert_eq!((s, v["errors"][0]["code"].as_i64()), (403, Some(10000)));
-    let (s, _) = reader.json(Method::GET, "/accounts/:acct/tokens", None).await;
+    let (s, _) = reader
+        .json(Method::GET, "/accounts/:acct/tokens", None)
+        .await;
     assert_eq!(s, 403);
 
-    let (s, v) = Api::with_token(&emu, "garbage").json(Method::GET, "/accounts/:acct/tokens/verify", None).await;
+    let (s, v) = Api::with_token(&emu, "garbage")
+        .json(Method::GET, "/accounts/:acct/tokens/verify", None)
+        .await;
     assert_eq!((s, v["errors"][0]["code"].as_i64()), (401, Some(1000)));
     let r = reqwest::Client::new()
-        .get(format!("{}/accounts/{}/r2/buckets", emu.api_url(), emu.account_id()))
+        .get(format!(
+            "{}/accounts/{}/r2/buckets",
+            emu.api_url(),
+            emu.account_id()
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
 
     // An account token verifies at the account endpoint only.
-    let (s, v) = reader.json(Method::GET, "/accounts/:acct/tokens/verify", None).await;
+    let (s, v) = reader
+        .json(Method::GET, "/accounts/:acct/tokens/verify", None)
+        .await;
     assert_eq!((s, v["result"]["status"].as_str()), (200, Some("active")));
     let (s, v) = reader.json(Method::GET, "/user/tokens/verify", None).await;
     assert_eq!((s, v["errors"][0]["code"].as_i64()), (401, Some(1000)));
 
     // Another account id is not ours.
     let (s, v) = admin
-        .json(Method::GET, "/accounts/00000000000000000000000000000000/r2/buckets", None)
+        .json(
+            Method::GET,
+            "/accounts/00000000000000000000000000000000/r2/buckets",
+            None,
+        )
         .await;
     assert_eq!((s, v["errors"][0]["code"].as_i64()), (403, Some(9109)));
 }
@@ -192,13 +272,27 @@ async fn created_tokens_are_limited_to_their_own_permissions() {
 async fn disabled_and_expired_tokens_stop_working_and_report_their_status() {
     let emu = start().await;
     let admin = Api::admin(&emu);
-    let (id, value) = admin.create_token("t", ADMIN_READ, admin.account_resource()).await;
+    let (id, value) = admin
+        .create_token("t", ADMIN_READ, admin.account_resource())
+        .await;
     let body = json!({
         "name": "t", "status": "disabled",
         "policies": [{"effect": "allow", "resources": admin.account_resource(), "permission_groups": [{"id": ADMIN_READ}]}],
     });
-    assert_eq!(admin.json(Method::PUT, &format!("/accounts/:acct/tokens/{id}"), Some(body)).await.0, 200);
-    let (s, v) = Api::with_token(&emu, &value).json(Method::GET, "/accounts/:acct/r2/buckets", None).await;
+    assert_eq!(
+        admin
+            .json(
+                Method::PUT,
+                &format!("/accounts/:acct/tokens/{id}"),
+                Some(body)
+            )
+            .await
+            .0,
+        200
+    );
+    let (s, v) = Api::with_token(&emu, &value)
+        .json(Method::GET, "/accounts/:acct/r2/buckets", None)
+        .await;
     assert_eq!((s, v["errors"][0]["code"].as_i64()), (403, Some(9109)));
 
     let (s, v) = admin
@@ -219,14 +313,22 @@ async fn disabled_and_expired_tokens_stop_working_and_report_their_status() {
 async fn update_replaces_policies_and_condition_and_answers_in_cloudflare_order() {
     let emu = start().await;
     let admin = Api::admin(&emu);
-    let (id, _) = admin.create_token("t", OBJECT_READ, admin.bucket_resource("default", "a")).await;
+    let (id, _) = admin
+        .create_token("t", OBJECT_READ, admin.bucket_resource("default", "a"))
+        .await;
     let body = json!({
         "name": "t2",
         "policies": [{"effect": "allow", "resources": admin.bucket_resource("default", "a"),
                       "permission_groups": [{"id": OBJECT_READ}, {"id": OBJECT_WRITE}]}],
         "condition": {"request_ip": {"in": ["203.0.113.0/24"], "not_in": ["203.0.113.7/32"]}},
     });
-    let (s, v) = admin.json(Method::PUT, &format!("/accounts/:acct/tokens/{id}"), Some(body)).await;
+    let (s, v) = admin
+        .json(
+            Method::PUT,
+            &format!("/accounts/:acct/tokens/{id}"),
+            Some(body),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     let t = &v["result"];
     assert_eq!(t["id"], id.as_str());
@@ -243,25 +345,51 @@ async fn quotas_limit_user_tokens_to_50() {
     let admin = Api::admin(&emu);
     let body = json!({"name": "u", "policies": [{"effect": "allow", "resources": admin.account_resource(), "permission_groups": [{"id": ADMIN_READ}]}]});
     for _ in 0..50 {
-        assert_eq!(admin.json(Method::POST, "/user/tokens", Some(body.clone())).await.0, 200);
+        assert_eq!(
+            admin
+                .json(Method::POST, "/user/tokens", Some(body.clone()))
+                .await
+                .0,
+            200
+        );
     }
     let (s, v) = admin.json(Method::POST, "/user/tokens", Some(body)).await;
     assert_eq!(s, 400);
-    assert!(v["errors"][0]["message"].as_str().unwrap().contains("quota"));
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("quota")
+    );
 }
 
 #[tokio::test]
 async fn permission_groups_list_the_four_r2_groups_and_filter_by_name() {
     let emu = start().await;
     let admin = Api::admin(&emu);
-    let (_, v) = admin.json(Method::GET, "/accounts/:acct/tokens/permission_groups", None).await;
-    let ids: BTreeSet<&str> = v["result"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap()).collect();
+    let (_, v) = admin
+        .json(
+            Method::GET,
+            "/accounts/:acct/tokens/permission_groups",
+            None,
+        )
+        .await;
+    let ids: BTreeSet<&str> = v["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap())
+        .collect();
     for id in [OBJECT_WRITE, OBJECT_READ, ADMIN_WRITE, ADMIN_READ] {
         assert!(ids.contains(id));
     }
     assert!(ids.len() > 4, "unrelated groups are listed too");
     let (_, v) = admin
-        .json(Method::GET, "/user/tokens/permission_groups?name=Workers%20R2%20Storage%20Bucket%20Item%20Read", None)
+        .json(
+            Method::GET,
+            "/user/tokens/permission_groups?name=Workers%20R2%20Storage%20Bucket%20Item%20Read",
+            None,
+        )
         .await;
     let groups = v["result"].as_array().unwrap();
     assert_eq!(groups.len(), 1);
@@ -274,20 +402,28 @@ async fn stats_count_calls_by_route_template_and_reset() {
     let emu = start().await;
     let admin = Api::admin(&emu);
     admin.create_bucket("default", "one").await;
-    admin.json(Method::GET, "/accounts/:acct/r2/buckets/one", None).await;
-    admin.json(Method::GET, "/accounts/:acct/r2/buckets", None).await;
-    let stats: serde_json::Value = reqwest::get(emu.api_url().replace("/client/v4", "/__emulator/stats"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    admin
+        .json(Method::GET, "/accounts/:acct/r2/buckets/one", None)
+        .await;
+    admin
+        .json(Method::GET, "/accounts/:acct/r2/buckets", None)
+        .await;
+    let stats: serde_json::Value =
+        reqwest::get(emu.api_url().replace("/client/v4", "/__emulator/stats"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
     assert_eq!(stats["total"], 3);
     assert_eq!(stats["mutating"], 1);
     assert_eq!(stats["by_route"]["GET /accounts/:id/r2/buckets/:name"], 1);
     assert_eq!(stats["by_route"]["POST /accounts/:id/r2/buckets"], 1);
     reqwest::Client::new()
-        .post(emu.api_url().replace("/client/v4", "/__emulator/reset-stats"))
+        .post(
+            emu.api_url()
+                .replace("/client/v4", "/__emulator/reset-stats"),
+        )
         .send()
         .await
         .unwrap();
@@ -297,22 +433,41 @@ async fn stats_count_calls_by_route_template_and_reset() {
 #[tokio::test]
 async fn fail_rate_one_answers_500_with_code_10001() {
     let emu = start().await;
-    emu.set_faults(Faults { fail_rate: 1.0, ..Default::default() });
-    let (s, v) = Api::admin(&emu).json(Method::GET, "/accounts/:acct/r2/buckets", None).await;
+    emu.set_faults(Faults {
+        fail_rate: 1.0,
+        ..Default::default()
+    });
+    let (s, v) = Api::admin(&emu)
+        .json(Method::GET, "/accounts/:acct/r2/buckets", None)
+        .await;
     assert_eq!((s, v["errors"][0]["code"].as_i64()), (500, Some(10001)));
     emu.set_faults(Faults::default());
-    assert_eq!(Api::admin(&emu).json(Method::GET, "/accounts/:acct/r2/buckets", None).await.0, 200);
+    assert_eq!(
+        Api::admin(&emu)
+            .json(Method::GET, "/accounts/:acct/r2/buckets", None)
+            .await
+            .0,
+        200
+    );
 }
 
 #[tokio::test]
 async fn fail_rate_is_deterministic_for_a_seed() {
     let run = |seed| async move {
         let emu = start().await;
-        emu.set_faults(Faults { fail_rate: 0.5, seed, ..Default::default() });
+        emu.set_faults(Faults {
+            fail_rate: 0.5,
+            seed,
+            ..Default::default()
+        });
         let api = Api::admin(&emu);
         let mut out = Vec::new();
         for _ in 0..20 {
-            out.push(api.json(Method::GET, "/accounts/:acct/r2/buckets", None).await.0);
+            out.push(
+                api.json(Method::GET, "/accounts/:acct/r2/buckets", None)
+                    .await
+                    .0,
+            );
         }
         out
     };
@@ -324,31 +479,61 @@ async fn fail_rate_is_deterministic_for_a_seed() {
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after_and_ratelimit_headers() {
     let emu = start().await;
-    emu.set_faults(Faults { rate_limit: Some((3, Duration::from_secs(2))), ..Default::default() });
+    emu.set_faults(Faults {
+        rate_limit: Some((3, Duration::from_secs(2))),
+        ..Default::default()
+    });
     let api = Api::admin(&emu);
     for i in 0..3 {
-        let r = api.req(Method::GET, "/accounts/:acct/r2/buckets").send().await.unwrap();
+        let r = api
+            .req(Method::GET, "/accounts/:acct/r2/buckets")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         let rl = r.headers()["ratelimit"].to_str().unwrap().to_string();
-        assert!(rl.starts_with(&format!("\"default\";r={};t=", 2 - i)), "{rl}");
+        assert!(
+            rl.starts_with(&format!("\"default\";r={};t=", 2 - i)),
+            "{rl}"
+        );
         assert_eq!(r.headers()["ratelimit-policy"], "\"default\";q=3;w=2");
     }
-    let r = api.req(Method::GET, "/accounts/:acct/r2/buckets").send().await.unwrap();
+    let r = api
+        .req(Method::GET, "/accounts/:acct/r2/buckets")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 429);
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=2).contains(&retry));
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["errors"][0]["code"], 971);
     tokio::time::sleep(Duration::from_secs(retry)).await;
-    assert_eq!(api.req(Method::GET, "/accounts/:acct/r2/buckets").send().await.unwrap().status(), 200);
+    assert_eq!(
+        api.req(Method::GET, "/accounts/:acct/r2/buckets")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
 async fn latency_delays_every_call() {
     let emu = start().await;
-    emu.set_faults(Faults { latency_ms: 300, ..Default::default() });
+    emu.set_faults(Faults {
+        latency_ms: 300,
+        ..Default::default()
+    });
     let started = std::time::Instant::now();
-    Api::admin(&emu).json(Method::GET, "/accounts/:acct/r2/buckets", None).await;
+    Api::admin(&emu)
+        .json(Method::GET, "/accounts/:acct/r2/buckets", None)
+        .await;
     // A lower bound only: the call cannot be faster than the injected latency.
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
@@ -357,26 +542,44 @@ async fn latency_delays_every_call() {
 async fn the_binary_prints_one_startup_line_and_serves() {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cf-emulator"))
-        .args(["--account-id", "023e105f4ecef8ad9ca31a8372d0c353", "--admin-token", "secret-admin"])
+        .args([
+            "--account-id",
+            "023e105f4ecef8ad9ca31a8372d0c353",
+            "--admin-token",
+            "secret-admin",
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v["account_id"], "023e105f4ecef8ad9ca31a8372d0c353");
     assert_eq!(v["admin_token"], "secret-admin");
     for j in ["default", "eu", "fedramp", "us"] {
-        assert!(v["s3_urls"][j].as_str().unwrap().starts_with("http://127.0.0.1:"));
+        assert!(
+            v["s3_urls"][j]
+                .as_str()
+                .unwrap()
+                .starts_with("http://127.0.0.1:")
+        );
     }
     let r = reqwest::Client::new()
-        .get(format!("{}/accounts/023e105f4ecef8ad9ca31a8372d0c353/tokens/verify", v["api_url"].as_str().unwrap()))
+        .get(format!(
+            "{}/accounts/023e105f4ecef8ad9ca31a8372d0c353/tokens/verify",
+            v["api_url"].as_str().unwrap()
+        ))
         .bearer_auth("secret-admin")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     // SIGTERM ends it.
-    std::process::Command::new("kill").arg(child.id().to_string()).status().unwrap();
+    std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(child.wait().unwrap().code().is_some());
 }

@@ -17,7 +17,10 @@ struct Creds {
 }
 
 fn creds(id: &str, value: &str) -> Creds {
-    Creds { id: id.to_string(), secret: s3_secret(value) }
+    Creds {
+        id: id.to_string(),
+        secret: s3_secret(value),
+    }
 }
 
 /// Run operations through boto3; one result object per operation.
@@ -38,9 +41,18 @@ fn boto3(emu: &Emulator, jurisdiction: &str, creds: &Creds, ops: Vec<Value>) -> 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(serde_json::to_vec(&ops).unwrap().as_slice()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_vec(&ops).unwrap().as_slice())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "s3_ops.py failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "s3_ops.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -53,15 +65,37 @@ async fn read_write_token_puts_and_gets_and_a_read_only_token_is_denied_put() {
     let emu = start().await;
     let api = Api::admin(&emu);
     api.create_bucket("default", "media").await;
-    let (id, value) = api.create_token("rw", OBJECT_WRITE, api.bucket_resource("default", "media")).await;
+    let (id, value) = api
+        .create_token("rw", OBJECT_WRITE, api.bucket_resource("default", "media"))
+        .await;
     let rw = creds(&id, &value);
-    let (id, value) = api.create_token("ro", OBJECT_READ, api.bucket_resource("default", "media")).await;
+    let (id, value) = api
+        .create_token("ro", OBJECT_READ, api.bucket_resource("default", "media"))
+        .await;
     let ro = creds(&id, &value);
     let emu2 = &emu;
     let (a, b) = tokio::task::block_in_place(|| {
         (
-            boto3(emu2, "default", &rw, vec![op("put", "media", "a.txt"), op("get", "media", "a.txt"), op("list", "media", "")]),
-            boto3(emu2, "default", &ro, vec![op("get", "media", "a.txt"), op("put", "media", "b.txt"), op("delete", "media", "a.txt")]),
+            boto3(
+                emu2,
+                "default",
+                &rw,
+                vec![
+                    op("put", "media", "a.txt"),
+                    op("get", "media", "a.txt"),
+                    op("list", "media", ""),
+                ],
+            ),
+            boto3(
+                emu2,
+                "default",
+                &ro,
+                vec![
+                    op("get", "media", "a.txt"),
+                    op("put", "media", "b.txt"),
+                    op("delete", "media", "a.txt"),
+                ],
+            ),
         )
     });
     assert_eq!(a[0]["ok"], true);
@@ -77,17 +111,40 @@ async fn wrong_secret_is_signature_does_not_match_and_roll_kills_the_old_secret(
     let emu = start().await;
     let api = Api::admin(&emu);
     api.create_bucket("default", "media").await;
-    let (id, value) = api.create_token("rw", OBJECT_WRITE, api.bucket_resource("default", "media")).await;
-    let wrong = Creds { id: id.clone(), secret: "0".repeat(64) };
-    let r = tokio::task::block_in_place(|| boto3(&emu, "default", &wrong, vec![op("put", "media", "a")]));
+    let (id, value) = api
+        .create_token("rw", OBJECT_WRITE, api.bucket_resource("default", "media"))
+        .await;
+    let wrong = Creds {
+        id: id.clone(),
+        secret: "0".repeat(64),
+    };
+    let r = tokio::task::block_in_place(|| {
+        boto3(&emu, "default", &wrong, vec![op("put", "media", "a")])
+    });
     assert_eq!(r[0]["error"], "SignatureDoesNotMatch");
 
-    let (_, v) = api.json(Method::PUT, &format!("/accounts/:acct/tokens/{id}/value"), Some(json!({}))).await;
+    let (_, v) = api
+        .json(
+            Method::PUT,
+            &format!("/accounts/:acct/tokens/{id}/value"),
+            Some(json!({})),
+        )
+        .await;
     let new_value = v["result"].as_str().unwrap().to_string();
     let r = tokio::task::block_in_place(|| {
         (
-            boto3(&emu, "default", &creds(&id, &value), vec![op("put", "media", "a")]),
-            boto3(&emu, "default", &creds(&id, &new_value), vec![op("put", "media", "a")]),
+            boto3(
+                &emu,
+                "default",
+                &creds(&id, &value),
+                vec![op("put", "media", "a")],
+            ),
+            boto3(
+                &emu,
+                "default",
+                &creds(&id, &new_value),
+                vec![op("put", "media", "a")],
+            ),
         )
     });
     assert_eq!(r.0[0]["error"], "SignatureDoesNotMatch");
@@ -101,16 +158,23 @@ async fn object_tokens_are_scoped_to_their_buckets_and_jurisdiction_and_denied_b
     api.create_bucket("default", "media").await;
     api.create_bucket("default", "other").await;
     api.create_bucket("eu", "media").await;
-    let (id, value) = api.create_token("rw", OBJECT_WRITE, api.bucket_resource("default", "media")).await;
+    let (id, value) = api
+        .create_token("rw", OBJECT_WRITE, api.bucket_resource("default", "media"))
+        .await;
     let c = creds(&id, &value);
     let (r_default, r_eu) = tokio::task::block_in_place(|| {
         (
-            boto3(&emu, "default", &c, vec![
-                op("put", "media", "ok"),
-                op("put", "other", "no"),
-                op("list_buckets", "", ""),
-                op("head_bucket", "media", ""),
-            ]),
+            boto3(
+                &emu,
+                "default",
+                &c,
+                vec![
+                    op("put", "media", "ok"),
+                    op("put", "other", "no"),
+                    op("list_buckets", "", ""),
+                    op("head_bucket", "media", ""),
+                ],
+            ),
             boto3(&emu, "eu", &c, vec![op("put", "media", "no")]),
         )
     });
@@ -121,9 +185,16 @@ async fn object_tokens_are_scoped_to_their_buckets_and_jurisdiction_and_denied_b
     assert_eq!(r_eu[0]["error"], "AccessDenied");
 
     // An admin token lists buckets of the endpoint's jurisdiction and reaches every bucket.
-    let (id, value) = api.create_token("admin", ADMIN_WRITE, api.account_resource()).await;
+    let (id, value) = api
+        .create_token("admin", ADMIN_WRITE, api.account_resource())
+        .await;
     let r = tokio::task::block_in_place(|| {
-        boto3(&emu, "default", &creds(&id, &value), vec![op("list_buckets", "", ""), op("put", "other", "yes")])
+        boto3(
+            &emu,
+            "default",
+            &creds(&id, &value),
+            vec![op("list_buckets", "", ""), op("put", "other", "yes")],
+        )
     });
     assert_eq!(r[0]["keys"], json!(["media", "other"]));
     assert_eq!(r[1]["ok"], true);
@@ -137,7 +208,12 @@ async fn all_buckets_scope_multipart_and_missing_bucket() {
     let resources = json!({ format!("com.cloudflare.api.account.{}", emu.account_id()): {"com.cloudflare.edge.r2.bucket.*": "*"} });
     let (id, value) = api.create_token("all", OBJECT_WRITE, resources).await;
     let r = tokio::task::block_in_place(|| {
-        boto3(&emu, "default", &creds(&id, &value), vec![op("multipart", "big", "blob"), op("get", "nope", "x")])
+        boto3(
+            &emu,
+            "default",
+            &creds(&id, &value),
+            vec![op("multipart", "big", "blob"), op("get", "nope", "x")],
+        )
     });
     assert_eq!(r[0]["ok"], true, "{}", r[0]);
     assert_eq!(r[0]["size"], 11 * 1024 * 1024);
@@ -162,19 +238,44 @@ async fn ip_conditions_deleted_and_future_tokens_are_enforced_on_s3() {
     };
     let mut made = Vec::new();
     for (name, extra) in [
-        ("loopback-denied", json!({"condition": {"request.ip": {"not_in": ["127.0.0.0/8"]}}})),
-        ("elsewhere-only", json!({"condition": {"request.ip": {"in": ["203.0.113.0/24"]}}})),
-        ("loopback-allowed", json!({"condition": {"request.ip": {"in": ["127.0.0.1/32"]}}})),
+        (
+            "loopback-denied",
+            json!({"condition": {"request.ip": {"not_in": ["127.0.0.0/8"]}}}),
+        ),
+        (
+            "elsewhere-only",
+            json!({"condition": {"request.ip": {"in": ["203.0.113.0/24"]}}}),
+        ),
+        (
+            "loopback-allowed",
+            json!({"condition": {"request.ip": {"in": ["127.0.0.1/32"]}}}),
+        ),
         ("not-yet", json!({"not_before": "2999-01-01T00:00:00Z"})),
         ("to-delete", json!({})),
     ] {
-        let (s, v) = api.json(Method::POST, "/accounts/:acct/tokens", Some(mk(name, extra))).await;
+        let (s, v) = api
+            .json(
+                Method::POST,
+                "/accounts/:acct/tokens",
+                Some(mk(name, extra)),
+            )
+            .await;
         assert_eq!(s, 200, "{v}");
-        made.push(creds(v["result"]["id"].as_str().unwrap(), v["result"]["value"].as_str().unwrap()));
+        made.push(creds(
+            v["result"]["id"].as_str().unwrap(),
+            v["result"]["value"].as_str().unwrap(),
+        ));
     }
-    api.json(Method::DELETE, &format!("/accounts/:acct/tokens/{}", made[4].id), None).await;
+    api.json(
+        Method::DELETE,
+        &format!("/accounts/:acct/tokens/{}", made[4].id),
+        None,
+    )
+    .await;
     let results: Vec<Value> = tokio::task::block_in_place(|| {
-        made.iter().map(|c| boto3(&emu, "default", c, vec![op("put", "media", "k")])[0].clone()).collect()
+        made.iter()
+            .map(|c| boto3(&emu, "default", c, vec![op("put", "media", "k")])[0].clone())
+            .collect()
     });
     assert_eq!(results[0]["error"], "AccessDenied");
     assert_eq!(results[1]["error"], "AccessDenied");
@@ -188,12 +289,26 @@ async fn deleting_a_bucket_that_holds_objects_is_refused_with_409() {
     let emu = start().await;
     let api = Api::admin(&emu);
     api.create_bucket("default", "full").await;
-    let (id, value) = api.create_token("rw", OBJECT_WRITE, api.bucket_resource("default", "full")).await;
+    let (id, value) = api
+        .create_token("rw", OBJECT_WRITE, api.bucket_resource("default", "full"))
+        .await;
     let c = creds(&id, &value);
     tokio::task::block_in_place(|| boto3(&emu, "default", &c, vec![op("put", "full", "k")]));
-    let (s, v) = api.json(Method::DELETE, "/accounts/:acct/r2/buckets/full", None).await;
+    let (s, v) = api
+        .json(Method::DELETE, "/accounts/:acct/r2/buckets/full", None)
+        .await;
     assert_eq!(s, 409);
-    assert!(v["errors"][0]["message"].as_str().unwrap().contains("is not empty"));
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not empty")
+    );
     tokio::task::block_in_place(|| boto3(&emu, "default", &c, vec![op("delete", "full", "k")]));
-    assert_eq!(api.json(Method::DELETE, "/accounts/:acct/r2/buckets/full", None).await.0, 200);
+    assert_eq!(
+        api.json(Method::DELETE, "/accounts/:acct/r2/buckets/full", None)
+            .await
+            .0,
+        200
+    );
 }

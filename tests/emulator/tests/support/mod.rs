@@ -29,11 +29,19 @@ pub struct Api<'a> {
 
 impl<'a> Api<'a> {
     pub fn admin(emu: &'a Emulator) -> Self {
-        Api { emu, http: reqwest::Client::new(), token: emu.admin_token().to_string() }
+        Api {
+            emu,
+            http: reqwest::Client::new(),
+            token: emu.admin_token().to_string(),
+        }
     }
 
     pub fn with_token(emu: &'a Emulator, token: &str) -> Self {
-        Api { emu, http: reqwest::Client::new(), token: token.to_string() }
+        Api {
+            emu,
+            http: reqwest::Client::new(),
+            token: token.to_string(),
+        }
     }
 
     pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
@@ -65,7 +73,12 @@ impl<'a> Api<'a> {
     }
 
     /// Create an account token with one policy; returns (id, value).
-    pub async fn create_token(&self, name: &str, group: &str, resources: Value) -> (String, String) {
+    pub async fn create_token(
+        &self,
+        name: &str,
+        group: &str,
+        resources: Value,
+    ) -> (String, String) {
         let (status, v) = self
             .json(
                 Method::POST,
@@ -99,6 +112,10 @@ pub fn s3_secret(value: &str) -> String {
 /// The venv python made by `scripts/setup-test-tools.sh`.
 pub fn python() -> PathBuf {
     let p = workspace_root().join(".venv/bin/python");
-    assert!(p.exists(), "{} is missing: run `bash scripts/setup-test-tools.sh` first", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `bash scripts/setup-test-tools.sh` first",
+        p.display()
+    );
     p
 }

@@ -1,0 +1,180 @@
+//! Real clients nobody here wrote drive the emulator: Cloudflare's official Python SDK,
+//! wrangler (npm) and rclone (Debian). boto3 is in `s3.rs`.
+
+mod support;
+
+use std::process::Command;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudflare_python_sdk_manages_buckets_and_tokens() {
+    let emu = start().await;
+    let out = tokio::task::block_in_place(|| {
+        Command::new(python())
+            .arg(workspace_root().join("tests/clients/cloudflare_sdk.py"))
+            .arg(emu.api_url())
+            .arg(emu.account_id())
+            .env("CLOUDFLARE_API_TOKEN", emu.admin_token())
+            .output()
+            .unwrap()
+    });
+    assert!(
+        out.status.success(),
+        "SDK failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        seen["created_bucket"],
+        json!({"name": "sdk-bucket", "location": "WEUR"})
+    );
+    assert_eq!(seen["default_buckets"], json!(["sdk-bucket"]));
+    assert_eq!(seen["eu_buckets"], json!(["sdk-eu"]));
+    assert_eq!(seen["after_delete"], json!([]));
+    assert_eq!(seen["value_prefix"], "cfat_");
+    assert_eq!(
+        seen["listed_tokens"].as_array().unwrap().len(),
+        7,
+        "auto-paging over per_page=5"
+    );
+    assert_eq!(seen["rolled_changed"], true);
+    assert_eq!(seen["tokens_after_delete"], json!([]));
+}
+
+fn wrangler(emu: &cf_emulator::Emulator, args: &[&str]) -> String {
+    let bin = workspace_root().join("tests/clients/node_modules/.bin/wrangler");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `bash scripts/setup-test-tools.sh` first",
+        bin.display()
+    );
+    let out = Command::new(bin)
+        .args(args)
+        .env("CLOUDFLARE_API_BASE_URL", emu.api_url())
+        .env("CLOUDFLARE_API_TOKEN", emu.admin_token())
+        .env("CLOUDFLARE_ACCOUNT_ID", emu.account_id())
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CI", "true")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "wrangler {args:?} failed:\n{text}");
+    text
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrangler_creates_lists_and_deletes_buckets_with_and_without_a_jurisdiction() {
+    let emu = start().await;
+    let api = Api::admin(&emu);
+    tokio::task::block_in_place(|| {
+        wrangler(&emu, &["r2", "bucket", "create", "wr-default"]);
+        wrangler(
+            &emu,
+            &["r2", "bucket", "create", "wr-eu", "--jurisdiction", "eu"],
+        );
+    });
+    let (_, v) = api
+        .json(Method::GET, "/accounts/:acct/r2/buckets", None)
+        .await;
+    assert_eq!(v["result"]["buckets"][0]["name"], "wr-default");
+    assert_eq!(v["result"]["buckets"].as_array().unwrap().len(), 1);
+
+    let (default_list, eu_list) = tokio::task::block_in_place(|| {
+        (
+            wrangler(&emu, &["r2", "bucket", "list"]),
+            wrangler(&emu, &["r2", "bucket", "list", "--jurisdiction", "eu"]),
+        )
+    });
+    assert!(
+        default_list.contains("wr-default") && !default_list.contains("wr-eu"),
+        "{default_list}"
+    );
+    assert!(
+        eu_list.contains("wr-eu") && !eu_list.contains("wr-default"),
+        "{eu_list}"
+    );
+
+    tokio::task::block_in_place(|| {
+        wrangler(
+            &emu,
+            &["r2", "bucket", "delete", "wr-eu", "--jurisdiction", "eu"],
+        );
+        wrangler(&emu, &["r2", "bucket", "delete", "wr-default"]);
+    });
+    for j in ["default", "eu"] {
+        let r = api
+            .req(Method::GET, "/accounts/:acct/r2/buckets")
+            .header("cf-r2-jurisdiction", j)
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["result"]["buckets"], json!([]), "{j}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rclone_copies_a_file_with_an_object_scoped_token() {
+    let emu = start().await;
+    let api = Api::admin(&emu);
+    api.create_bucket("default", "rclone-target").await;
+    let (id, value) = api
+        .create_token(
+            "rclone",
+            OBJECT_WRITE,
+            api.bucket_resource("default", "rclone-target"),
+        )
+        .await;
+    let dir = std::env::temp_dir().join(format!("cf-emulator-rclone-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("rclone.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[r2]\ntype = s3\nprovider = Cloudflare\naccess_key_id = {id}\nsecret_access_key = {}\nendpoint = {}\nregion = auto\nacl = private\nno_check_bucket = true\n",
+            s3_secret(&value),
+            emu.s3_urls()["default"]
+        ),
+    )
+    .unwrap();
+    let src = dir.join("hello.txt");
+    std::fs::write(&src, "hello from rclone").unwrap();
+    let rclone = |args: &[&str]| {
+        // This machine exports AWS_CA_BUNDLE, which breaks rclone even over plain http.
+        Command::new("rclone")
+            .args(args)
+            .arg("--config")
+            .arg(&conf)
+            .env_remove("AWS_CA_BUNDLE")
+            .output()
+            .expect("rclone is missing: run `bash scripts/setup-test-tools.sh` first")
+    };
+    let (copy, cat, denied) = tokio::task::block_in_place(|| {
+        (
+            rclone(&[
+                "copyto",
+                src.to_str().unwrap(),
+                "r2:rclone-target/dir/hello.txt",
+            ]),
+            rclone(&["cat", "r2:rclone-target/dir/hello.txt"]),
+            rclone(&["lsd", "r2:"]),
+        )
+    });
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        copy.status.success(),
+        "rclone copyto: {}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&cat.stdout), "hello from rclone");
+    // Listing buckets is an admin operation: an object-scoped token is refused, as on R2.
+    assert!(!denied.status.success());
+}
