@@ -281,6 +281,24 @@ fn exercise(
                 ],
             );
             assert!(!put.status.success(), "read-only rclone put succeeded");
+            // Control: without `no_check_bucket` the object-scoped read-write token fails,
+            // because rclone first tries CreateBucket. So that line is what makes it work.
+            let conf = std::fs::read_to_string(rw_plain).unwrap();
+            assert!(conf.contains("\nno_check_bucket = true\n"));
+            let without = home.join(format!("{}.without-no-check", names.0));
+            std::fs::write(&without, conf.replace("no_check_bucket = true\n", "")).unwrap();
+            let put = rclone(
+                &without,
+                &[
+                    "copyto".into(),
+                    src.display().to_string(),
+                    dst(names.0, "control.txt"),
+                ],
+            );
+            assert!(
+                !put.status.success(),
+                "rclone put without no_check_bucket worked"
+            );
             assert!(
                 String::from_utf8_lossy(&put.stderr).contains("AccessDenied"),
                 "read-only put must fail with AccessDenied"
@@ -317,6 +335,11 @@ async fn every_format_decrypts_with_age_and_works_with_a_real_s3_client() {
     std::fs::create_dir(&scratch).unwrap();
     let (identity, recipient) = common::age_keygen(tmp.path(), "consumer");
 
+    assert_ne!(
+        emu.s3_urls()["default"],
+        emu.s3_urls()["eu"],
+        "the eu case must prove the per-jurisdiction endpoint"
+    );
     let flags: Vec<String> = emu
         .s3_urls()
         .iter()
