@@ -453,3 +453,91 @@ fn sha256_hex(s: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(s.as_bytes()))
 }
+
+/// Rotation: a roll keeps the access key id and changes the secret; the rewritten file
+/// works, and the old secret is refused (the self-test tells which is which).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolled_token_rewrites_the_file_with_the_same_key_id_and_a_working_secret() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let api = Api::new(&emu);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let scratch = tmp.path().join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    let (identity, recipient) = common::age_keygen(tmp.path(), "consumer");
+    let flags: Vec<String> = emu
+        .s3_urls()
+        .iter()
+        .map(|(j, url)| format!("{j}={url}"))
+        .collect();
+    let writer = OutputWriter::new(
+        &out,
+        emu.account_id(),
+        S3Endpoints::from_args(&flags, None).unwrap(),
+    )
+    .with_probe_settings(r2gitops::secrets::ProbeSettings {
+        attempts: 2,
+        first_pause: std::time::Duration::from_millis(50),
+        request_timeout: std::time::Duration::from_secs(5),
+    });
+
+    api.create_bucket("media", "default").await;
+    let (id, first) = api
+        .create_token("app", ITEM_WRITE, "media", "default")
+        .await;
+    let spec = token(
+        "app",
+        Access::ObjectReadWrite,
+        "media",
+        Jurisdiction::Default,
+        OutputFormat::Json,
+        &recipient,
+    );
+    let before = writer
+        .write(&spec, &id, &first, OffsetDateTime::now_utc())
+        .unwrap();
+
+    let rolled = api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/accounts/{}/tokens/{id}/value", api.account),
+            Some(json!({})),
+        )
+        .await;
+    let second = TokenValue::new(rolled.as_str().expect("roll returns the new value"));
+    let after = writer
+        .write(&spec, &id, &second, OffsetDateTime::now_utc())
+        .unwrap();
+    assert_ne!(before.ciphertext_sha256, after.ciphertext_sha256);
+    assert_eq!(before.fingerprint, after.fingerprint);
+
+    let plain = decrypt_to(&identity, &out.join(&spec.output.file), &scratch, "app");
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&plain).unwrap()).unwrap();
+    assert_eq!(json["access_key_id"], id.as_str());
+    assert_eq!(
+        json["secret_access_key"],
+        sha256_hex(second.expose()).as_str()
+    );
+
+    let new = writer.verify(&spec, &id, &second).await.unwrap();
+    assert!(new.passed(), "{new}");
+    match writer.verify(&spec, &id, &first).await.unwrap() {
+        VerifyOutcome::Failed { status, error, .. } => {
+            assert_eq!(status, Some(403));
+            assert_eq!(error, "SignatureDoesNotMatch");
+        }
+        other => panic!("the old secret still works: {other}"),
+    }
+    let home = scratch.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut c = clean(Command::new(common::python()), &home);
+        c.args(["-c", BOTO3, "rw", "json", "media", "after-roll.txt"])
+            .arg(&plain)
+            .arg("-");
+        let rw = run(c);
+        assert_eq!(String::from_utf8_lossy(&rw.stdout), "PUT_GET_OK\n");
+    })
+    .await
+    .unwrap();
+    emu.shutdown().await;
+}
