@@ -233,6 +233,13 @@ mod tests {
         }
     }
 
+    /// Config refuses output names containing the marker (it cannot import us), so the two
+    /// constants must not drift apart.
+    #[test]
+    fn config_refuses_the_same_marker_the_sweep_deletes() {
+        assert_eq!(TEMP_MARKER, crate::config::validate::WRITER_TEMP_MARKER);
+    }
+
     #[test]
     fn only_plain_relative_paths_are_output_paths() {
         let cases = [
