@@ -1,7 +1,7 @@
 //! Typed errors of the Cloudflare client. `Display` is lowercase and names the object, e.g.
-//! `failed to create bucket 'logs' (eu): bucket name is invalid (code 10005)`.
-//! (Skeleton: the client issue completes it; the classification methods are the contract
-//! that `apply` relies on.)
+//! `failed to create bucket 'logs' (eu): bucket name is invalid (code 10005)`, followed by a
+//! hint line where one helps. No variant carries a secret: request bodies and token values
+//! never reach an error.
 
 /// One `errors[]` item of the envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,17 +11,53 @@ pub struct CfError {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("failed to {operation}: {detail}")]
+#[error("failed to {operation}: {detail}{}", hint.as_ref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
 pub struct ApiError {
     /// e.g. `create bucket 'logs' (eu)`.
     pub operation: String,
     /// HTTP status, when an answer came.
     pub status: Option<u16>,
     pub errors: Vec<CfError>,
+    /// What went wrong, in words a person can act on, ending with the Cloudflare code.
     pub detail: String,
+    pub hint: Option<String>,
+    /// Seconds the server asked us to wait (429), for callers that back off.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
+    /// An answer from Cloudflare that says no.
+    pub fn from_answer(operation: &str, status: u16, errors: Vec<CfError>) -> Self {
+        let detail = match errors.first() {
+            Some(e) => format!("{} (code {})", describe(e), e.code),
+            None => format!("HTTP {status} with no error detail"),
+        };
+        let hint = errors
+            .iter()
+            .find_map(|e| hint_for(e.code))
+            .map(str::to_string);
+        ApiError {
+            operation: operation.to_string(),
+            status: Some(status),
+            errors,
+            detail,
+            hint,
+            retry_after: None,
+        }
+    }
+
+    /// No answer: timeout, refused connection, unreadable body.
+    pub fn transport(operation: &str, detail: impl Into<String>) -> Self {
+        ApiError {
+            operation: operation.to_string(),
+            status: None,
+            errors: Vec::new(),
+            detail: detail.into(),
+            hint: None,
+            retry_after: None,
+        }
+    }
+
     fn has_code(&self, code: i64) -> bool {
         self.errors.iter().any(|e| e.code == code)
     }
@@ -37,7 +73,8 @@ impl ApiError {
             && !self.is_not_empty()
     }
 
-    /// A bucket delete refused because the bucket holds objects.
+    /// A bucket delete refused because the bucket holds objects. The REST answer is a 409
+    /// whose code may be absent (API-NOTES §2.5): the message decides too.
     pub fn is_not_empty(&self) -> bool {
         self.has_code(10008)
             || (self.status == Some(409)
@@ -53,5 +90,127 @@ impl ApiError {
             || self.has_code(9109)
             || self.has_code(10000)
             || matches!(self.status, Some(401) | Some(403))
+    }
+
+    pub fn is_rate_limited(&self) -> bool {
+        self.status == Some(429) || self.has_code(971)
+    }
+}
+
+/// Our words for the codes we rely on; otherwise Cloudflare's message, lower-cased.
+fn describe(e: &CfError) -> String {
+    let known = match e.code {
+        1000 => "the Cloudflare API token is invalid",
+        9109 => "the API token may not access this resource (disabled, expired, or IP-restricted)",
+        10000 => "the API token lacks a permission this call needs",
+        971 => "rate limited by Cloudflare",
+        10001 => "Cloudflare had an internal error",
+        10004 | 10073 => "bucket already exists",
+        10005 => "bucket name is invalid",
+        10006 => "bucket does not exist",
+        10008 => "bucket is not empty",
+        10042 => "R2 is not enabled on this account",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_string();
+    }
+    let m = e.message.trim().trim_end_matches('.');
+    let mut chars = m.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => "no message".to_string(),
+    }
+}
+
+fn hint_for(code: i64) -> Option<&'static str> {
+    match code {
+        1000 => Some(
+            "check CLOUDFLARE_API_TOKEN or --api-token-file; an account-owned token is verified at the account endpoint, a user token needs --api-token-owner user",
+        ),
+        10000 => Some(
+            "the daemon's token needs Account API Tokens Write and Workers R2 Storage Write (see README, \"Cloudflare permissions\")",
+        ),
+        10042 => Some("enable R2 for the account in the Cloudflare dashboard"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, code: i64, message: &str) -> ApiError {
+        ApiError::from_answer(
+            "create bucket 'logs' (eu)",
+            status,
+            vec![CfError {
+                code,
+                message: message.into(),
+            }],
+        )
+    }
+
+    #[test]
+    fn display_names_the_object_and_the_code() {
+        let e = answer(400, 10005, "The specified bucket name is not valid.");
+        assert_eq!(
+            e.to_string(),
+            "failed to create bucket 'logs' (eu): bucket name is invalid (code 10005)"
+        );
+        let e = answer(400, 4242, "Something Odd happened.");
+        assert_eq!(
+            e.to_string(),
+            "failed to create bucket 'logs' (eu): something Odd happened (code 4242)"
+        );
+    }
+
+    #[test]
+    fn an_invalid_token_says_so_with_a_hint() {
+        let e = ApiError::from_answer(
+            "verify the API token",
+            401,
+            vec![CfError {
+                code: 1000,
+                message: "Invalid API Token".into(),
+            }],
+        );
+        let text = e.to_string();
+        assert!(text.contains("the Cloudflare API token is invalid (code 1000)"));
+        assert!(text.contains("\n  hint: check CLOUDFLARE_API_TOKEN"));
+        assert!(e.is_auth());
+    }
+
+    #[test]
+    fn classification_follows_codes_and_statuses() {
+        let cases = [
+            (answer(409, 10004, "exists"), "exists"),
+            (answer(409, 10073, "conflict"), "exists"),
+            (
+                answer(409, 0, "The bucket you tried to delete (x) is not empty"),
+                "not_empty",
+            ),
+            (answer(409, 10008, "whatever"), "not_empty"),
+            (answer(404, 10006, "missing"), "not_found"),
+            (answer(404, 7003, "no route"), "not_found"),
+            (answer(403, 10000, "auth"), "auth"),
+            (answer(429, 971, "slow down"), "rate"),
+        ];
+        for (e, want) in cases {
+            let got = if e.is_not_empty() {
+                "not_empty"
+            } else if e.is_already_exists() {
+                "exists"
+            } else if e.is_not_found() {
+                "not_found"
+            } else if e.is_auth() {
+                "auth"
+            } else if e.is_rate_limited() {
+                "rate"
+            } else {
+                "other"
+            };
+            assert_eq!(got, want, "{e}");
+        }
     }
 }

@@ -1,8 +1,24 @@
 //! The Cloudflare API v4 client for R2 buckets and API tokens: envelope, paging, request
-//! budget, retries, typed errors. Must not know about plans, files or the daemon.
+//! budget, retries, typed errors. Must not know about plans, files or the daemon, and must
+//! never log the API token or a token value.
+//!
+//! - `api`: the `ReadApi` / `WriteApi` capabilities the rest of the program uses.
+//! - `client`: `Client` (read) and `WriteClient` (read + write) over HTTP.
+//! - `config`: where the token, account and limits come from.
+//! - `budget`: the request budget and the account-wide pause after a 429.
+//! - `retry`: the pure retry decision and backoff.
+//! - `wire`: Cloudflare's JSON and its canonical conversion to `observed` types.
+//! - `error`: `ApiError`.
 
 pub mod api;
+pub mod budget;
+pub mod client;
+pub mod config;
 pub mod error;
+pub mod retry;
+pub mod wire;
 
 pub use api::{CreatedToken, ReadApi, TokenRequest, VerifiedToken, WriteApi};
+pub use client::{Client, ClientMetrics, WriteClient};
+pub use config::{ClientConfig, ConfigError};
 pub use error::{ApiError, CfError};

@@ -1,0 +1,524 @@
+//! The HTTP client: one `send` path that every call takes (budget, concurrency limit,
+//! retries, envelope decoding, metrics, redacted logging), and the `ReadApi`/`WriteApi`
+//! implementations on top of it. `Client` can only read; `WriteClient`, made from it by
+//! `into_writer`, can also change things. A dry run never holds a `WriteClient`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use rand::Rng;
+use reqwest::Method;
+use serde_json::Value;
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::cloudflare::api::{CreatedToken, ReadApi, TokenRequest, VerifiedToken, WriteApi};
+use crate::cloudflare::budget::{Budget, wait_from_headers};
+use crate::cloudflare::config::ClientConfig;
+use crate::cloudflare::error::ApiError;
+use crate::cloudflare::retry::{Attempt, backoff, should_retry};
+use crate::cloudflare::wire;
+use crate::config::{Jurisdiction, LocationHint, Owner, StorageClass};
+use crate::observed::{
+    GROUP_ADMIN_READ, GROUP_ADMIN_WRITE, GROUP_OBJECT_READ, GROUP_OBJECT_WRITE, ObservedBucket,
+    ObservedToken, PermissionGroupIds,
+};
+use crate::secret::TokenValue;
+
+/// Counters for the daemon's `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientMetrics {
+    /// Answers by HTTP status; transport failures under 0.
+    pub requests_by_status: BTreeMap<u16, u64>,
+    pub retries: u64,
+    /// Times a 429 (or an exhausted `Ratelimit`) paused every call.
+    pub rate_limit_pauses: u64,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: String,
+    token: TokenValue,
+    owner: Owner,
+    account_id: String,
+    budget: Budget,
+    in_flight: Semaphore,
+    max_retries: u32,
+    groups: [OnceCell<PermissionGroupIds>; 2],
+    metrics: Mutex<ClientMetrics>,
+}
+
+/// Read-only access to Cloudflare.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+/// Read and write access; only `apply` holds one.
+#[derive(Clone)]
+pub struct WriteClient {
+    read: Client,
+}
+
+/// One request, described for `send`.
+struct Call<'a> {
+    operation: String,
+    method: Method,
+    path: String,
+    query: Vec<(&'a str, String)>,
+    headers: Vec<(&'static str, String)>,
+    body: Option<Value>,
+    /// Whether a lost answer may be replayed (false for token creates).
+    replay_safe: bool,
+    /// Whether the body of the answer holds a secret (create, roll): never logged.
+    secret_answer: bool,
+}
+
+impl<'a> Call<'a> {
+    fn new(operation: String, method: Method, path: String) -> Self {
+        Call {
+            operation,
+            method,
+            path,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            replay_safe: true,
+            secret_answer: false,
+        }
+    }
+}
+
+impl Client {
+    /// Build the client (no network yet).
+    pub fn new(config: ClientConfig) -> Result<Client, ApiError> {
+        // reqwest is built without a default crypto provider: install ring's once per process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .user_agent(concat!("r2gitops/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ApiError::transport("build the HTTP client", e.to_string()))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base: config.api_url,
+                token: config.api_token,
+                owner: config.token_owner,
+                account_id: config.account_id,
+                budget: Budget::new(config.budget.0, config.budget.1),
+                in_flight: Semaphore::new(config.concurrency),
+                max_retries: config.max_retries,
+                groups: [OnceCell::new(), OnceCell::new()],
+                metrics: Mutex::new(ClientMetrics::default()),
+            }),
+        })
+    }
+
+    /// Build the client and verify its token: a bad token fails here, before any planning.
+    pub async fn connect(config: ClientConfig) -> Result<Client, ApiError> {
+        let client = Client::new(config)?;
+        client.verify().await?;
+        Ok(client)
+    }
+
+    pub fn account_id(&self) -> &str {
+        &self.inner.account_id
+    }
+
+    pub fn metrics(&self) -> ClientMetrics {
+        self.inner.metrics.lock().unwrap().clone()
+    }
+
+    /// The capability to change things. Only `apply` asks for it.
+    pub fn into_writer(self) -> WriteClient {
+        WriteClient { read: self }
+    }
+
+    fn tokens_base(&self, owner: Owner) -> String {
+        match owner {
+            Owner::Account => format!("/accounts/{}/tokens", self.inner.account_id),
+            Owner::User => "/user/tokens".to_string(),
+        }
+    }
+
+    fn buckets_base(&self) -> String {
+        format!("/accounts/{}/r2/buckets", self.inner.account_id)
+    }
+
+    fn count(&self, status: u16) {
+        *self
+            .inner
+            .metrics
+            .lock()
+            .unwrap()
+            .requests_by_status
+            .entry(status)
+            .or_default() += 1;
+    }
+
+    /// Send one call with budget, concurrency limit and retries; decode the envelope.
+    async fn send(&self, call: Call<'_>) -> Result<wire::Envelope, ApiError> {
+        let url = format!("{}{}", self.inner.base, call.path);
+        let mut attempt = 0;
+        loop {
+            self.inner.budget.acquire().await;
+            let permit = self
+                .inner
+                .in_flight
+                .acquire()
+                .await
+                .expect("semaphore is never closed");
+            let mut req = self
+                .inner
+                .http
+                .request(call.method.clone(), &url)
+                .bearer_auth(self.inner.token.expose())
+                .query(&call.query);
+            for (k, v) in &call.headers {
+                req = req.header(*k, v);
+            }
+            if let Some(body) = &call.body {
+                req = req.json(body);
+            }
+            // The Authorization header and bodies are never logged: method, path, query only.
+            tracing::debug!(method = %call.method, path = %call.path, query = ?call.query, attempt, "cloudflare request");
+            let result = req.send().await;
+            drop(permit);
+            let (outcome, retry_after, answer) = match result {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    self.count(status);
+                    let wait = wait_from_headers(resp.headers(), SystemTime::now());
+                    if let Some(w) = wait.filter(|w| status == 429 || !w.is_zero()) {
+                        self.inner.metrics.lock().unwrap().rate_limit_pauses += 1;
+                        self.inner.budget.pause(w).await;
+                    }
+                    let text = resp.text().await.unwrap_or_default();
+                    if call.secret_answer {
+                        tracing::trace!(
+                            status,
+                            "cloudflare answer (body withheld: holds a secret)"
+                        );
+                    } else {
+                        tracing::trace!(status, body = %text, "cloudflare answer");
+                    }
+                    let envelope: Option<wire::Envelope> = serde_json::from_str(&text).ok();
+                    (Attempt::Answered(status), wait, Some((status, envelope)))
+                }
+                Err(e) => {
+                    self.count(0);
+                    let outcome = if e.is_connect() {
+                        Attempt::ConnectFailed
+                    } else {
+                        Attempt::Lost
+                    };
+                    tracing::debug!(path = %call.path, error = %e, "cloudflare request failed");
+                    (outcome, None, None)
+                }
+            };
+            let succeeded =
+                matches!(&answer, Some((s, Some(env))) if (200..300).contains(s) && env.success);
+            if succeeded {
+                return Ok(answer.unwrap().1.unwrap());
+            }
+            if should_retry(outcome, attempt, self.inner.max_retries, call.replay_safe) {
+                let jitter: f64 = rand::rng().random();
+                let wait = backoff(attempt, retry_after, jitter);
+                self.inner.metrics.lock().unwrap().retries += 1;
+                tracing::debug!(path = %call.path, attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+                continue;
+            }
+            return Err(match answer {
+                Some((status, envelope)) => {
+                    let errors = envelope
+                        .map(|e| e.errors.into_iter().map(Into::into).collect())
+                        .unwrap_or_default();
+                    let mut err = ApiError::from_answer(&call.operation, status, errors);
+                    err.retry_after = retry_after.map(|d| d.as_secs());
+                    err
+                }
+                None => ApiError::transport(
+                    &call.operation,
+                    match outcome {
+                        Attempt::ConnectFailed => {
+                            "cannot connect to the Cloudflare API".to_string()
+                        }
+                        _ => "no answer from the Cloudflare API (timeout or connection lost)"
+                            .to_string(),
+                    },
+                ),
+            });
+        }
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        operation: &str,
+        value: Value,
+    ) -> Result<T, ApiError> {
+        serde_json::from_value(value)
+            .map_err(|e| ApiError::transport(operation, format!("unexpected answer shape: {e}")))
+    }
+}
+
+fn jurisdiction_header(j: Jurisdiction) -> (&'static str, String) {
+    ("cf-r2-jurisdiction", j.as_str().to_string())
+}
+
+fn bucket_label(name: &str, j: Jurisdiction) -> String {
+    format!("bucket '{name}' ({})", j.as_str())
+}
+
+impl ReadApi for Client {
+    async fn verify(&self) -> Result<VerifiedToken, ApiError> {
+        let path = format!("{}/verify", self.tokens_base(self.inner.owner));
+        let env = self
+            .send(Call::new("verify the API token".into(), Method::GET, path))
+            .await?;
+        let v: wire::WireVerify = Self::decode("verify the API token", env.result)?;
+        Ok(VerifiedToken {
+            id: v.id,
+            status: wire::status(&v.status),
+            expires_on: v.expires_on.and_then(|s| {
+                time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339).ok()
+            }),
+        })
+    }
+
+    async fn list_buckets(
+        &self,
+        jurisdiction: Jurisdiction,
+    ) -> Result<Vec<ObservedBucket>, ApiError> {
+        let op = format!("list buckets ({})", jurisdiction.as_str());
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut call = Call::new(op.clone(), Method::GET, self.buckets_base());
+            call.query.push(("per_page", "1000".into()));
+            if let Some(c) = &cursor {
+                call.query.push(("cursor", c.clone()));
+            }
+            call.headers.push(jurisdiction_header(jurisdiction));
+            let env = self.send(call).await?;
+            let list: wire::WireBucketList = Self::decode(&op, env.result)?;
+            out.extend(
+                list.buckets
+                    .into_iter()
+                    .map(|b| wire::bucket(b, jurisdiction)),
+            );
+            // The last page carries no cursor (or, per API-NOTES §9, maybe an empty one).
+            cursor = env
+                .result_info
+                .as_ref()
+                .and_then(|i| i.get("cursor"))
+                .and_then(Value::as_str)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string);
+            if cursor.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn list_tokens(&self, owner: Owner) -> Result<Vec<ObservedToken>, ApiError> {
+        let op = format!("list {} tokens", owner.as_str());
+        let mut out = Vec::new();
+        for page in 1.. {
+            let mut call = Call::new(op.clone(), Method::GET, self.tokens_base(owner));
+            call.query.push(("per_page", "50".into()));
+            call.query.push(("page", page.to_string()));
+            let env = self.send(call).await?;
+            let items: Vec<wire::WireToken> = Self::decode(&op, env.result)?;
+            let n = items.len();
+            out.extend(items.into_iter().map(|t| wire::token(t, owner)));
+            let total = env
+                .result_info
+                .as_ref()
+                .and_then(|i| i.get("total_count"))
+                .and_then(Value::as_u64);
+            let done = n < 50 || total.is_some_and(|t| out.len() as u64 >= t);
+            if done {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn permission_groups(&self, owner: Owner) -> Result<PermissionGroupIds, ApiError> {
+        let cell = &self.inner.groups[owner as usize];
+        cell.get_or_try_init(|| async {
+            let op = format!("list {} permission groups", owner.as_str());
+            let path = format!("{}/permission_groups", self.tokens_base(owner));
+            match self.send(Call::new(op.clone(), Method::GET, path)).await {
+                Ok(env) => {
+                    let groups: Vec<wire::WireGroup> = Self::decode(&op, env.result)?;
+                    let ids = wire::group_ids(groups, |name| match name {
+                        GROUP_ADMIN_WRITE | GROUP_ADMIN_READ => Some("com.cloudflare.api.account"),
+                        GROUP_OBJECT_WRITE | GROUP_OBJECT_READ => Some("com.cloudflare.edge.r2.bucket"),
+                        _ => None,
+                    });
+                    let known = PermissionGroupIds::known();
+                    let pick = |name: &str, fallback: String| match ids.get(name) {
+                        Some(id) => id.clone(),
+                        None => {
+                            tracing::warn!(group = name, "permission group not listed; using the known id");
+                            fallback
+                        }
+                    };
+                    Ok(PermissionGroupIds {
+                        admin_write: pick(GROUP_ADMIN_WRITE, known.admin_write),
+                        admin_read: pick(GROUP_ADMIN_READ, known.admin_read),
+                        object_write: pick(GROUP_OBJECT_WRITE, known.object_write),
+                        object_read: pick(GROUP_OBJECT_READ, known.object_read),
+                    })
+                }
+                Err(e) if e.is_auth() => {
+                    tracing::warn!(
+                        "listing permission groups is forbidden for this token; using the known R2 group ids"
+                    );
+                    Ok(PermissionGroupIds::known())
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .await
+        .cloned()
+    }
+}
+
+impl ReadApi for WriteClient {
+    async fn verify(&self) -> Result<VerifiedToken, ApiError> {
+        self.read.verify().await
+    }
+    async fn list_buckets(&self, j: Jurisdiction) -> Result<Vec<ObservedBucket>, ApiError> {
+        self.read.list_buckets(j).await
+    }
+    async fn list_tokens(&self, owner: Owner) -> Result<Vec<ObservedToken>, ApiError> {
+        self.read.list_tokens(owner).await
+    }
+    async fn permission_groups(&self, owner: Owner) -> Result<PermissionGroupIds, ApiError> {
+        self.read.permission_groups(owner).await
+    }
+}
+
+impl WriteClient {
+    pub fn reader(&self) -> &Client {
+        &self.read
+    }
+}
+
+impl WriteApi for WriteClient {
+    async fn create_bucket(
+        &self,
+        jurisdiction: Jurisdiction,
+        name: &str,
+        location_hint: Option<LocationHint>,
+        storage_class: StorageClass,
+    ) -> Result<ObservedBucket, ApiError> {
+        let op = format!("create {}", bucket_label(name, jurisdiction));
+        let mut call = Call::new(op.clone(), Method::POST, self.read.buckets_base());
+        let mut body = serde_json::json!({ "name": name, "storageClass": storage_class.as_str() });
+        if let Some(l) = location_hint {
+            body["locationHint"] = serde_json::json!(l.as_str());
+        }
+        call.body = Some(body);
+        call.headers.push(jurisdiction_header(jurisdiction));
+        let env = self.read.send(call).await?;
+        Ok(wire::bucket(Client::decode(&op, env.result)?, jurisdiction))
+    }
+
+    async fn set_storage_class(
+        &self,
+        jurisdiction: Jurisdiction,
+        name: &str,
+        storage_class: StorageClass,
+    ) -> Result<ObservedBucket, ApiError> {
+        let op = format!(
+            "set the storage class of {}",
+            bucket_label(name, jurisdiction)
+        );
+        let path = format!("{}/{name}", self.read.buckets_base());
+        let mut call = Call::new(op.clone(), Method::PATCH, path);
+        call.headers.push(jurisdiction_header(jurisdiction));
+        call.headers
+            .push(("cf-r2-storage-class", storage_class.as_str().to_string()));
+        let env = self.read.send(call).await?;
+        Ok(wire::bucket(Client::decode(&op, env.result)?, jurisdiction))
+    }
+
+    async fn delete_bucket(&self, jurisdiction: Jurisdiction, name: &str) -> Result<(), ApiError> {
+        let op = format!("delete {}", bucket_label(name, jurisdiction));
+        let path = format!("{}/{name}", self.read.buckets_base());
+        let mut call = Call::new(op, Method::DELETE, path);
+        call.headers.push(jurisdiction_header(jurisdiction));
+        self.read.send(call).await.map(|_| ())
+    }
+
+    async fn create_token(
+        &self,
+        owner: Owner,
+        request: &TokenRequest,
+    ) -> Result<CreatedToken, ApiError> {
+        let op = format!("create {} token '{}'", owner.as_str(), request.name);
+        let mut call = Call::new(op.clone(), Method::POST, self.read.tokens_base(owner));
+        call.body = Some(wire::token_body(request));
+        // Token names are not unique: replaying a create whose answer was lost could leave
+        // a second token behind. Only answered 429/5xx (nothing created) are retried.
+        call.replay_safe = false;
+        call.secret_answer = true;
+        let env = self.read.send(call).await?;
+        let value = env
+            .result
+            .get("value")
+            .and_then(Value::as_str)
+            .map(|v| TokenValue::new(v.to_string()))
+            .ok_or_else(|| ApiError::transport(&op, "the answer carries no token value"))?;
+        let mut result = env.result;
+        if let Some(obj) = result.as_object_mut() {
+            obj.remove("value");
+        }
+        let token = wire::token(Client::decode(&op, result)?, owner);
+        Ok(CreatedToken { token, value })
+    }
+
+    async fn update_token(
+        &self,
+        owner: Owner,
+        id: &str,
+        request: &TokenRequest,
+    ) -> Result<ObservedToken, ApiError> {
+        let op = format!("update {} token '{}' ({id})", owner.as_str(), request.name);
+        let path = format!("{}/{id}", self.read.tokens_base(owner));
+        let mut call = Call::new(op.clone(), Method::PUT, path);
+        call.body = Some(wire::token_body(request));
+        let env = self.read.send(call).await?;
+        Ok(wire::token(Client::decode(&op, env.result)?, owner))
+    }
+
+    async fn delete_token(&self, owner: Owner, id: &str) -> Result<(), ApiError> {
+        let op = format!("delete {} token {id}", owner.as_str());
+        let path = format!("{}/{id}", self.read.tokens_base(owner));
+        self.read
+            .send(Call::new(op, Method::DELETE, path))
+            .await
+            .map(|_| ())
+    }
+
+    async fn roll_token(&self, owner: Owner, id: &str) -> Result<TokenValue, ApiError> {
+        let op = format!("roll {} token {id}", owner.as_str());
+        let path = format!("{}/{id}/value", self.read.tokens_base(owner));
+        let mut call = Call::new(op.clone(), Method::PUT, path);
+        call.body = Some(serde_json::json!({}));
+        call.secret_answer = true;
+        // A lost roll answer is lost either way (the old value died on the server); replaying
+        // it only yields a value we can then write, so the roll stays replay-safe.
+        let env = self.read.send(call).await?;
+        env.result
+            .as_str()
+            .map(|v| TokenValue::new(v.to_string()))
+            .ok_or_else(|| ApiError::transport(&op, "the answer carries no token value"))
+    }
+}

@@ -1,0 +1,200 @@
+//! Where the client's settings come from: flags, environment and the desired-state file.
+//! The token is read once, trimmed, and held only as a `TokenValue`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{ApiArgs, TokenOwnerArg};
+use crate::config::Owner;
+use crate::secret::TokenValue;
+
+pub struct ClientConfig {
+    pub api_url: String,
+    pub api_token: TokenValue,
+    /// Which family the daemon's own token belongs to (decides the verify endpoint).
+    pub token_owner: Owner,
+    pub account_id: String,
+    /// At most this many requests per window (Cloudflare allows 1,200 per 300 s).
+    pub budget: (u32, Duration),
+    pub concurrency: usize,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Retries after the first attempt, for transient failures only.
+    pub max_retries: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no Cloudflare API token: set CLOUDFLARE_API_TOKEN or pass --api-token-file")]
+    NoToken,
+    #[error("cannot read the API token file '{path}'")]
+    TokenFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the API token file '{path}' is empty")]
+    EmptyTokenFile { path: PathBuf },
+    #[error(
+        "no Cloudflare account id: set account_id in the file or CLOUDFLARE_ACCOUNT_ID in the environment"
+    )]
+    NoAccount,
+    #[error("CLOUDFLARE_ACCOUNT_ID '{0}' is not 32 lowercase hex characters")]
+    BadAccount(String),
+    #[error("--request-budget '{0}': expected REQUESTS/SECONDS, e.g. 1000/300")]
+    BadBudget(String),
+}
+
+impl ClientConfig {
+    /// Flags first, then the environment: `--api-token-file` or `CLOUDFLARE_API_TOKEN`;
+    /// the file's `account_id` or `CLOUDFLARE_ACCOUNT_ID`.
+    pub fn from_args(
+        args: &ApiArgs,
+        account_id_from_file: Option<&str>,
+    ) -> Result<Self, ConfigError> {
+        Self::from_parts(
+            args,
+            account_id_from_file,
+            std::env::var("CLOUDFLARE_API_TOKEN").ok(),
+            std::env::var("CLOUDFLARE_ACCOUNT_ID").ok(),
+        )
+    }
+
+    fn from_parts(
+        args: &ApiArgs,
+        account_id_from_file: Option<&str>,
+        env_token: Option<String>,
+        env_account: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let api_token = match &args.api_token_file {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::TokenFile {
+                        path: path.clone(),
+                        source,
+                    })?;
+                let token = text.trim();
+                if token.is_empty() {
+                    return Err(ConfigError::EmptyTokenFile { path: path.clone() });
+                }
+                TokenValue::new(token.to_string())
+            }
+            None => match env_token
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+            {
+                Some(t) => TokenValue::new(t.to_string()),
+                None => return Err(ConfigError::NoToken),
+            },
+        };
+        let account_id = match account_id_from_file {
+            Some(a) => a.to_string(),
+            None => {
+                let a = env_account
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty())
+                    .ok_or(ConfigError::NoAccount)?;
+                if a.len() != 32
+                    || !a
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    return Err(ConfigError::BadAccount(a));
+                }
+                a
+            }
+        };
+        Ok(ClientConfig {
+            api_url: args.api_url.trim_end_matches('/').to_string(),
+            api_token,
+            token_owner: match args.api_token_owner {
+                TokenOwnerArg::Account => Owner::Account,
+                TokenOwnerArg::User => Owner::User,
+            },
+            account_id,
+            budget: parse_budget(&args.request_budget)?,
+            concurrency: args.concurrency.max(1),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_retries: 3,
+        })
+    }
+}
+
+pub fn parse_budget(s: &str) -> Result<(u32, Duration), ConfigError> {
+    let bad = || ConfigError::BadBudget(s.to_string());
+    let (n, secs) = s.split_once('/').ok_or_else(bad)?;
+    let n: u32 = n.trim().parse().map_err(|_| bad())?;
+    let secs: u64 = secs
+        .trim()
+        .trim_end_matches('s')
+        .parse()
+        .map_err(|_| bad())?;
+    if n == 0 || secs == 0 {
+        return Err(bad());
+    }
+    Ok((n, Duration::from_secs(secs)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        api: ApiArgs,
+    }
+
+    fn args(extra: &[&str]) -> ApiArgs {
+        let mut argv = vec!["t"];
+        argv.extend_from_slice(extra);
+        T::try_parse_from(argv).unwrap().api
+    }
+
+    #[test]
+    fn the_token_comes_from_the_file_trimmed_or_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "  from-file\n").unwrap();
+        let a = args(&["--api-token-file", file.to_str().unwrap()]);
+        let c = ClientConfig::from_parts(&a, Some("acct"), Some("from-env".into()), None).unwrap();
+        assert_eq!(c.api_token.expose(), "from-file");
+        let c = ClientConfig::from_parts(&args(&[]), Some("acct"), Some(" from-env ".into()), None)
+            .unwrap();
+        assert_eq!(c.api_token.expose(), "from-env");
+        assert!(matches!(
+            ClientConfig::from_parts(&args(&[]), Some("acct"), None, None),
+            Err(ConfigError::NoToken)
+        ));
+    }
+
+    #[test]
+    fn the_account_comes_from_the_file_else_the_environment() {
+        let env = Some("023e105f4ecef8ad9ca31a8372d0c353".to_string());
+        let c = ClientConfig::from_parts(&args(&[]), None, Some("t".into()), env.clone()).unwrap();
+        assert_eq!(c.account_id, env.unwrap());
+        assert!(matches!(
+            ClientConfig::from_parts(&args(&[]), None, Some("t".into()), None),
+            Err(ConfigError::NoAccount)
+        ));
+        assert!(matches!(
+            ClientConfig::from_parts(&args(&[]), None, Some("t".into()), Some("XYZ".into())),
+            Err(ConfigError::BadAccount(_))
+        ));
+    }
+
+    #[test]
+    fn budgets_parse_as_requests_per_seconds() {
+        assert_eq!(
+            parse_budget("1000/300").unwrap(),
+            (1000, Duration::from_secs(300))
+        );
+        assert_eq!(parse_budget("10/5s").unwrap(), (10, Duration::from_secs(5)));
+        for bad in ["", "1000", "0/300", "a/b", "10/0"] {
+            assert!(parse_budget(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! The JSON Cloudflare speaks, and its conversion to and from the plain `observed` types.
+//! Pure: no I/O. Conversion canonicalises what Cloudflare may reorder (policies, permission
+//! groups, CIDRs) so that comparing observed with desired is a plain `==`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::cloudflare::api::TokenRequest;
+use crate::cloudflare::error::CfError;
+use crate::config::{IpRules, Jurisdiction, LocationHint, Owner, StorageClass};
+use crate::observed::{Effect, ObservedBucket, ObservedToken, Policy, ResourceValue, TokenStatus};
+
+/// The envelope of every answer (API-NOTES §1).
+#[derive(Debug, Deserialize)]
+pub struct Envelope {
+    #[serde(default)]
+    pub success: bool,
+    #[serde(default)]
+    pub errors: Vec<WireError>,
+    #[serde(default)]
+    pub result: Value,
+    #[serde(default)]
+    pub result_info: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireError {
+    #[serde(default)]
+    pub code: i64,
+    #[serde(default)]
+    pub message: String,
+}
+
+impl From<WireError> for CfError {
+    fn from(e: WireError) -> Self {
+        CfError {
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireBucket {
+    pub name: String,
+    #[serde(default)]
+    pub creation_date: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub storage_class: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireBucketList {
+    #[serde(default)]
+    pub buckets: Vec<WireBucket>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireGroupRef {
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WirePolicy {
+    pub effect: String,
+    #[serde(default)]
+    pub resources: Map<String, Value>,
+    #[serde(default)]
+    pub permission_groups: Vec<WireGroupRef>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireToken {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub issued_on: Option<String>,
+    #[serde(default)]
+    pub modified_on: Option<String>,
+    #[serde(default)]
+    pub not_before: Option<String>,
+    #[serde(default)]
+    pub expires_on: Option<String>,
+    #[serde(default)]
+    pub policies: Vec<WirePolicy>,
+    #[serde(default)]
+    pub condition: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireGroup {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireVerify {
+    pub id: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub expires_on: Option<String>,
+}
+
+fn timestamp(s: &Option<String>) -> Option<OffsetDateTime> {
+    s.as_deref()
+        .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+}
+
+pub fn bucket(w: WireBucket, jurisdiction: Jurisdiction) -> ObservedBucket {
+    ObservedBucket {
+        name: w.name,
+        jurisdiction,
+        location: w.location.as_deref().and_then(LocationHint::parse),
+        storage_class: w
+            .storage_class
+            .as_deref()
+            .and_then(StorageClass::parse)
+            .unwrap_or_default(),
+        creation_date: w.creation_date,
+    }
+}
+
+pub fn status(s: &str) -> TokenStatus {
+    // An unknown status is treated as not active, so a plan restores the declared one.
+    TokenStatus::parse(s).unwrap_or(TokenStatus::Disabled)
+}
+
+pub fn token(w: WireToken, owner: Owner) -> ObservedToken {
+    let mut policies: Vec<Policy> = w.policies.into_iter().map(policy).collect();
+    policies.sort();
+    ObservedToken {
+        status: status(&w.status),
+        issued_on: timestamp(&w.issued_on),
+        modified_on: timestamp(&w.modified_on),
+        not_before: timestamp(&w.not_before),
+        expires_on: timestamp(&w.expires_on),
+        condition: condition(w.condition.as_ref()),
+        policies,
+        id: w.id.to_ascii_lowercase(),
+        name: w.name,
+        owner,
+    }
+}
+
+fn policy(w: WirePolicy) -> Policy {
+    Policy {
+        effect: if w.effect.eq_ignore_ascii_case("deny") {
+            Effect::Deny
+        } else {
+            Effect::Allow
+        },
+        permission_groups: w
+            .permission_groups
+            .into_iter()
+            .map(|g| g.id.to_ascii_lowercase())
+            .collect(),
+        resources: w
+            .resources
+            .into_iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    Value::Object(m) => ResourceValue::Map(
+                        m.into_iter()
+                            .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
+                            .collect(),
+                    ),
+                    Value::String(s) => ResourceValue::Str(s),
+                    other => ResourceValue::Str(other.to_string()),
+                };
+                (k, value)
+            })
+            .collect(),
+    }
+}
+
+/// `condition."request.ip"` (docs, spec 2024) or `condition.request_ip` (2025/2026 SDKs).
+fn condition(c: Option<&Value>) -> IpRules {
+    let Some(ip) = c.and_then(|c| c.get("request.ip").or_else(|| c.get("request_ip"))) else {
+        return IpRules::default();
+    };
+    let nets = |key: &str| -> Vec<IpNet> {
+        let set: BTreeSet<IpNet> = ip
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter_map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .ok()
+            })
+            .map(|n| n.trunc())
+            .collect();
+        set.into_iter().collect()
+    };
+    IpRules {
+        allow: nets("in"),
+        deny: nets("not_in"),
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// The JSON body of a token create or update.
+pub fn token_body(req: &TokenRequest) -> Value {
+    let policies: Vec<Value> = req
+        .policies
+        .iter()
+        .map(|p| {
+            let resources: Map<String, Value> = p
+                .resources
+                .iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        ResourceValue::Str(s) => json!(s),
+                        ResourceValue::Map(m) => json!(m),
+                    };
+                    (k.clone(), v)
+                })
+                .collect();
+            json!({
+                "effect": p.effect.as_str(),
+                "resources": resources,
+                "permission_groups": p.permission_groups.iter().map(|id| json!({"id": id})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut body = json!({ "name": req.name, "policies": policies });
+    if let Some(t) = req.not_before {
+        body["not_before"] = json!(rfc3339(t));
+    }
+    if let Some(t) = req.expires_on {
+        body["expires_on"] = json!(rfc3339(t));
+    }
+    if !req.condition.is_empty() {
+        let mut ip = Map::new();
+        if !req.condition.allow.is_empty() {
+            ip.insert(
+                "in".into(),
+                json!(
+                    req.condition
+                        .allow
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                ),
+            );
+        }
+        if !req.condition.deny.is_empty() {
+            ip.insert(
+                "not_in".into(),
+                json!(
+                    req.condition
+                        .deny
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                ),
+            );
+        }
+        body["condition"] = json!({ "request.ip": ip });
+    }
+    if let Some(s) = req.status {
+        body["status"] = json!(s.as_str());
+    }
+    body
+}
+
+/// Group ids by exact name, keeping only groups whose scopes include `scope`.
+pub fn group_ids(
+    groups: Vec<WireGroup>,
+    scope_of: impl Fn(&str) -> Option<&'static str>,
+) -> BTreeMap<String, String> {
+    groups
+        .into_iter()
+        .filter(|g| scope_of(&g.name).is_some_and(|s| g.scopes.iter().any(|x| x == s)))
+        .map(|g| (g.name, g.id.to_ascii_lowercase()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire_token(v: Value) -> WireToken {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn reordered_policies_and_groups_convert_to_the_same_token() {
+        let a = wire_token(json!({
+            "id": "AB", "name": "r2gitops:x", "status": "active",
+            "policies": [
+                {"effect": "allow", "resources": {"k1": "*", "k2": "*"}, "permission_groups": [{"id": "g1"}, {"id": "g2"}]},
+                {"effect": "deny", "resources": {"k3": "*"}, "permission_groups": [{"id": "g3"}]}
+            ],
+            "condition": {"request.ip": {"in": ["10.0.0.0/8", "192.0.2.1/24"], "not_in": ["10.0.0.7"]}}
+        }));
+        let b = wire_token(json!({
+            "id": "ab", "name": "r2gitops:x", "status": "active",
+            "policies": [
+                {"effect": "deny", "resources": {"k3": "*"}, "permission_groups": [{"id": "G3"}]},
+                {"effect": "allow", "resources": {"k2": "*", "k1": "*"}, "permission_groups": [{"id": "g2"}, {"id": "g1"}]}
+            ],
+            "condition": {"request_ip": {"in": ["192.0.2.0/24", "10.0.0.0/8"], "not_in": ["10.0.0.7/32"]}}
+        }));
+        let (a, b) = (token(a, Owner::Account), token(b, Owner::Account));
+        assert_eq!(a, b);
+        assert_eq!(
+            a.condition.allow[1].to_string(),
+            "192.0.2.0/24",
+            "host bits are normalised"
+        );
+    }
+
+    #[test]
+    fn nested_resource_maps_survive_the_round_trip() {
+        let w = wire_token(json!({
+            "id": "x", "name": "n", "status": "disabled",
+            "policies": [{"effect": "allow",
+                "resources": {"com.cloudflare.api.account.abc": {"com.cloudflare.edge.r2.bucket.*": "*"}},
+                "permission_groups": [{"id": "g"}]}]
+        }));
+        let t = token(w, Owner::User);
+        assert_eq!(t.status, TokenStatus::Disabled);
+        let req = TokenRequest {
+            name: "n".into(),
+            policies: t.policies.clone(),
+            not_before: None,
+            expires_on: None,
+            condition: IpRules::default(),
+            status: Some(TokenStatus::Active),
+        };
+        let body = token_body(&req);
+        assert_eq!(
+            body["policies"][0]["resources"]["com.cloudflare.api.account.abc"]["com.cloudflare.edge.r2.bucket.*"],
+            "*"
+        );
+        assert_eq!(body["status"], "active");
+        assert!(body.get("condition").is_none());
+    }
+
+    #[test]
+    fn bucket_locations_compare_case_insensitively() {
+        let b = bucket(
+            serde_json::from_value(
+                json!({"name": "n", "location": "ENAM", "storage_class": "InfrequentAccess"}),
+            )
+            .unwrap(),
+            Jurisdiction::Eu,
+        );
+        assert_eq!(b.location, Some(LocationHint::Enam));
+        assert_eq!(b.storage_class, StorageClass::InfrequentAccess);
+    }
+}
