@@ -137,7 +137,8 @@ mod tests {
     #[test]
     fn rate_limit_headers_say_how_long_to_wait() {
         let now = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let cases: Vec<(Vec<(&'static str, &str)>, Option<u64>)> = vec![
+        type Case = (Vec<(&'static str, &'static str)>, Option<u64>);
+        let cases: Vec<Case> = vec![
             (vec![("retry-after", "2")], Some(2)),
             (
                 vec![("retry-after", "Tue, 14 Nov 2023 22:13:40 GMT")],

@@ -173,9 +173,10 @@ mod tests {
 
     #[test]
     fn the_account_comes_from_the_file_else_the_environment() {
-        let env = Some("023e105f4ecef8ad9ca31a8372d0c353".to_string());
-        let c = ClientConfig::from_parts(&args(&[]), None, Some("t".into()), env.clone()).unwrap();
-        assert_eq!(c.account_id, env.unwrap());
+        let acct = "023e105f4ecef8ad9ca31a8372d0c353".to_string();
+        let c = ClientConfig::from_parts(&args(&[]), None, Some("t".into()), Some(acct.clone()))
+            .unwrap();
+        assert_eq!(c.account_id, acct);
         assert!(matches!(
             ClientConfig::from_parts(&args(&[]), None, Some("t".into()), None),
             Err(ConfigError::NoAccount)
