@@ -238,7 +238,7 @@ async fn created_tokens_are_limited_to_their_own_permissions() {
         .json(Method::GET, "/accounts/:acct/tokens/verify", None)
         .await;
     assert_eq!((s, v["errors"][0]["code"].as_i64()), (401, Some(1000)));
-    let r = reqwest::Client::new()
+    let r = support::http()
         .get(format!(
             "{}/accounts/{}/r2/buckets",
             emu.api_url(),
@@ -419,7 +419,7 @@ async fn stats_count_calls_by_route_template_and_reset() {
     assert_eq!(stats["mutating"], 1);
     assert_eq!(stats["by_route"]["GET /accounts/:id/r2/buckets/:name"], 1);
     assert_eq!(stats["by_route"]["POST /accounts/:id/r2/buckets"], 1);
-    reqwest::Client::new()
+    support::http()
         .post(
             emu.api_url()
                 .replace("/client/v4", "/__emulator/reset-stats"),
@@ -566,7 +566,7 @@ async fn the_binary_prints_one_startup_line_and_serves() {
                 .starts_with("http://127.0.0.1:")
         );
     }
-    let r = reqwest::Client::new()
+    let r = support::http()
         .get(format!(
             "{}/accounts/023e105f4ecef8ad9ca31a8372d0c353/tokens/verify",
             v["api_url"].as_str().unwrap()

@@ -13,6 +13,14 @@ pub const OBJECT_READ: &str = "6a018a9f2fc74eb6b293b0c548f38b39";
 pub const ADMIN_WRITE: &str = "bf7481a1826f439697cb59a20b22293e";
 pub const ADMIN_READ: &str = "b4992e1108244f5d8bfbd5744320c2e1";
 
+/// An HTTP client for the tests. In a workspace build, Cargo unifies reqwest's features with
+/// the root package's `rustls-no-provider`, so a crypto provider must be installed first or
+/// reqwest panics when the client is built.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 pub async fn start() -> Emulator {
     Emulator::start(EmulatorConfig::default()).await.unwrap()
 }
@@ -31,7 +39,7 @@ impl<'a> Api<'a> {
     pub fn admin(emu: &'a Emulator) -> Self {
         Api {
             emu,
-            http: reqwest::Client::new(),
+            http: http(),
             token: emu.admin_token().to_string(),
         }
     }
@@ -39,7 +47,7 @@ impl<'a> Api<'a> {
     pub fn with_token(emu: &'a Emulator, token: &str) -> Self {
         Api {
             emu,
-            http: reqwest::Client::new(),
+            http: http(),
             token: token.to_string(),
         }
     }
