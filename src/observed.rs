@@ -74,6 +74,21 @@ pub struct ObservedToken {
     pub condition: IpRules,
 }
 
+/// The body of a token create or full update (`PUT` replaces the token). Plain data: the
+/// planner builds it, the client sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRequest {
+    /// Full Cloudflare name, prefix included.
+    pub name: String,
+    pub policies: Vec<Policy>,
+    pub not_before: Option<OffsetDateTime>,
+    pub expires_on: Option<OffsetDateTime>,
+    /// Empty: no `condition` is sent.
+    pub condition: IpRules,
+    /// `None` on create; on update, the status to set (`Active` re-enables a disabled token).
+    pub status: Option<TokenStatus>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Effect {
     Allow,

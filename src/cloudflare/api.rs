@@ -7,8 +7,9 @@ use std::future::Future;
 use time::OffsetDateTime;
 
 use crate::cloudflare::error::ApiError;
-use crate::config::{IpRules, Jurisdiction, LocationHint, Owner, StorageClass};
-use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, Policy, TokenStatus};
+use crate::config::{Jurisdiction, LocationHint, Owner, StorageClass};
+pub use crate::observed::TokenRequest;
+use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
 use crate::secret::TokenValue;
 
 /// What `GET .../tokens/verify` says about the daemon's own token.
@@ -17,20 +18,6 @@ pub struct VerifiedToken {
     pub id: String,
     pub status: TokenStatus,
     pub expires_on: Option<OffsetDateTime>,
-}
-
-/// The body of a token create or full update (`PUT` replaces the token).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenRequest {
-    /// Full Cloudflare name, prefix included.
-    pub name: String,
-    pub policies: Vec<Policy>,
-    pub not_before: Option<OffsetDateTime>,
-    pub expires_on: Option<OffsetDateTime>,
-    /// Empty: no `condition` is sent.
-    pub condition: IpRules,
-    /// `None` on create; on update, the status to set (`Active` re-enables a disabled token).
-    pub status: Option<TokenStatus>,
 }
 
 /// A freshly created token. `value` is shown by Cloudflare exactly once: hand it to the

@@ -74,3 +74,69 @@ pub fn age_decrypt(identity: &Path, file: &Path) -> Vec<u8> {
     );
     out.stdout
 }
+
+// ---- Cloudflare client helpers (tests of the client and of reconcile) ----
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use cf_emulator::Emulator;
+use r2gitops::cloudflare::{Client, ClientConfig, TokenRequest};
+use r2gitops::config::{IpRules, Owner};
+use r2gitops::observed::{Effect, Policy, ResourceValue};
+use r2gitops::secret::TokenValue;
+
+/// A client config for the emulator's admin token (or any other), with the default budget.
+pub fn client_config(emu: &Emulator, token: &str) -> ClientConfig {
+    client_config_with_budget(emu, token, 1000)
+}
+
+/// The same with another request budget (per 300 s), for fixtures that create thousands.
+pub fn client_config_with_budget(emu: &Emulator, token: &str, budget: u32) -> ClientConfig {
+    ClientConfig {
+        api_url: emu.api_url().to_string(),
+        api_token: TokenValue::new(token),
+        token_owner: Owner::Account,
+        account_id: emu.account_id().to_string(),
+        budget: (budget, Duration::from_secs(300)),
+        concurrency: 4,
+        connect_timeout: Duration::from_secs(10),
+        request_timeout: Duration::from_secs(30),
+        max_retries: 3,
+    }
+}
+
+/// A verified client holding the emulator's admin token.
+pub async fn admin_client(emu: &Emulator) -> Client {
+    Client::connect(client_config(emu, emu.admin_token()))
+        .await
+        .unwrap()
+}
+
+/// An allow policy: Bucket Item Read on one `default`-jurisdiction bucket.
+pub fn object_read_policy(emu: &Emulator, bucket: &str) -> Policy {
+    Policy {
+        effect: Effect::Allow,
+        permission_groups: BTreeSet::from(["6a018a9f2fc74eb6b293b0c548f38b39".to_string()]),
+        resources: [(
+            format!(
+                "com.cloudflare.edge.r2.bucket.{}_default_{bucket}",
+                emu.account_id()
+            ),
+            ResourceValue::Str("*".into()),
+        )]
+        .into(),
+    }
+}
+
+/// A create body with one policy and nothing else.
+pub fn token_request(name: &str, policy: Policy) -> TokenRequest {
+    TokenRequest {
+        name: name.to_string(),
+        policies: vec![policy],
+        not_before: None,
+        expires_on: None,
+        condition: IpRules::default(),
+        status: None,
+    }
+}

@@ -1,0 +1,355 @@
+//! The inventory: r2gitops' own non-secret memory, kept in `settings.state_file` (default
+//! `<output_dir>/.r2gitops-state.json`). It records which token id serves each declared
+//! name, when it was created and last rolled, what was written for it (path, SHA-256 of the
+//! ciphertext, recipients/format fingerprint), and which buckets r2gitops manages with their
+//! last declared `protect`.
+//!
+//! It must never hold a secret, and losing it must never cause a deletion: every fact in it
+//! is either rebuilt from Cloudflare (ids, by the name prefix) or only ever *prevents* work
+//! from being skipped (a missing output record means a roll, never a delete). The data and
+//! its updates are pure; `load` and `save` are the only I/O.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::config::{Jurisdiction, Owner};
+use crate::secrets::OutputRecord;
+
+/// Bumped when the file's meaning changes; an unknown version is refused, not guessed at.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Inventory {
+    /// Declared token name (without the prefix) -> what r2gitops knows of it.
+    pub tokens: BTreeMap<String, TokenRecord>,
+    /// Buckets r2gitops created or adopted, with their last declared `protect`.
+    pub buckets: BTreeMap<(Jurisdiction, String), BucketRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub owner: Owner,
+    pub created_at: OffsetDateTime,
+    pub rolled_at: Option<OffsetDateTime>,
+    /// `None` until an output was written for this id (e.g. adopted after a lost inventory,
+    /// or a write that failed after the create).
+    pub output: Option<OutputRecord>,
+}
+
+impl TokenRecord {
+    /// When the current value was issued: the start of the `rotate_every` period.
+    pub fn value_issued_at(&self) -> OffsetDateTime {
+        self.rolled_at.unwrap_or(self.created_at)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketRecord {
+    pub protect: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error("cannot read the inventory '{path}'")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the inventory '{path}' is not valid ({reason}); move it aside to have it rebuilt from Cloudflare (tokens whose output cannot be vouched for are then rolled)"
+    )]
+    Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "the inventory '{path}' has format version {found}; this r2gitops understands version {FORMAT_VERSION}"
+    )]
+    Version { path: PathBuf, found: u32 },
+    #[error("cannot write the inventory '{path}'")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: crate::secrets::SecretsError,
+    },
+}
+
+// ---- on-disk form: explicit, versioned, stable field names ----
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileForm {
+    version: u32,
+    #[serde(default)]
+    tokens: BTreeMap<String, TokenForm>,
+    #[serde(default)]
+    buckets: Vec<BucketForm>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenForm {
+    id: String,
+    owner: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    rolled_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    output: Option<OutputForm>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutputForm {
+    path: PathBuf,
+    ciphertext_sha256: String,
+    fingerprint: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BucketForm {
+    name: String,
+    jurisdiction: String,
+    protect: bool,
+}
+
+impl Inventory {
+    /// The JSON text of the file (pure).
+    pub fn to_json(&self) -> String {
+        let form = FileForm {
+            version: FORMAT_VERSION,
+            tokens: self
+                .tokens
+                .iter()
+                .map(|(name, t)| {
+                    (
+                        name.clone(),
+                        TokenForm {
+                            id: t.id.clone(),
+                            owner: t.owner.as_str().into(),
+                            created_at: t.created_at,
+                            rolled_at: t.rolled_at,
+                            output: t.output.as_ref().map(|o| OutputForm {
+                                path: o.path.clone(),
+                                ciphertext_sha256: o.ciphertext_sha256.clone(),
+                                fingerprint: o.fingerprint.clone(),
+                            }),
+                        },
+                    )
+                })
+                .collect(),
+            buckets: self
+                .buckets
+                .iter()
+                .map(|((j, name), b)| BucketForm {
+                    name: name.clone(),
+                    jurisdiction: j.as_str().into(),
+                    protect: b.protect,
+                })
+                .collect(),
+        };
+        let mut text = serde_json::to_string_pretty(&form).expect("plain data serialises");
+        text.push('\n');
+        text
+    }
+
+    /// Parse the file's text (pure); `Err` carries the reason for `InventoryError`.
+    pub fn from_json(text: &str) -> Result<Inventory, ParseError> {
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            version: u32,
+        }
+        let v: VersionOnly =
+            serde_json::from_str(text).map_err(|e| ParseError::Invalid(e.to_string()))?;
+        if v.version != FORMAT_VERSION {
+            return Err(ParseError::Version(v.version));
+        }
+        let form: FileForm =
+            serde_json::from_str(text).map_err(|e| ParseError::Invalid(e.to_string()))?;
+        let mut inv = Inventory::default();
+        for (name, t) in form.tokens {
+            let owner = match t.owner.as_str() {
+                "account" => Owner::Account,
+                "user" => Owner::User,
+                other => {
+                    return Err(ParseError::Invalid(format!(
+                        "token '{name}': unknown owner '{other}'"
+                    )));
+                }
+            };
+            inv.tokens.insert(
+                name,
+                TokenRecord {
+                    id: t.id,
+                    owner,
+                    created_at: t.created_at,
+                    rolled_at: t.rolled_at,
+                    output: t.output.map(|o| OutputRecord {
+                        path: o.path,
+                        ciphertext_sha256: o.ciphertext_sha256,
+                        fingerprint: o.fingerprint,
+                    }),
+                },
+            );
+        }
+        for b in form.buckets {
+            let j = Jurisdiction::parse(&b.jurisdiction).ok_or_else(|| {
+                ParseError::Invalid(format!(
+                    "bucket '{}': unknown jurisdiction '{}'",
+                    b.name, b.jurisdiction
+                ))
+            })?;
+            inv.buckets
+                .insert((j, b.name), BucketRecord { protect: b.protect });
+        }
+        Ok(inv)
+    }
+
+    /// Every token id the inventory vouches for (managed whatever their current name).
+    pub fn token_ids(&self) -> impl Iterator<Item = &str> {
+        self.tokens.values().map(|t| t.id.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParseError {
+    Invalid(String),
+    Version(u32),
+}
+
+/// Read the inventory; a missing file is an empty inventory (first run, or lost).
+pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Inventory::default()),
+        Err(source) => {
+            return Err(InventoryError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    Inventory::from_json(&text).map_err(|e| match e {
+        ParseError::Invalid(reason) => InventoryError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        },
+        ParseError::Version(found) => InventoryError::Version {
+            path: path.to_path_buf(),
+            found,
+        },
+    })
+}
+
+/// Write the inventory atomically (temp file, fsync, rename, fsync of the directory), mode
+/// 0600, refusing symlinks: the same writer as the credential files.
+pub fn save(path: &Path, inventory: &Inventory) -> Result<(), InventoryError> {
+    let err = |source| InventoryError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(d), Some(n)) => (
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            },
+            n,
+        ),
+        _ => {
+            return Err(err(crate::secrets::SecretsError::PathOutside {
+                path: path.to_path_buf(),
+            }));
+        }
+    };
+    crate::secrets::write::write_atomic(dir, Path::new(name), inventory.to_json().as_bytes(), None)
+        .map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn sample() -> Inventory {
+        let mut inv = Inventory::default();
+        inv.tokens.insert(
+            "uploader".into(),
+            TokenRecord {
+                id: "0123456789abcdef0123456789abcdef".into(),
+                owner: Owner::User,
+                created_at: datetime!(2026-11-01 10:00 UTC),
+                rolled_at: Some(datetime!(2026-11-20 10:00 UTC)),
+                output: Some(OutputRecord {
+                    path: "uploader.env.age".into(),
+                    ciphertext_sha256: "ab".repeat(32),
+                    fingerprint: "cd".repeat(32),
+                }),
+            },
+        );
+        inv.tokens.insert(
+            "adopted".into(),
+            TokenRecord {
+                id: "fedcba9876543210fedcba9876543210".into(),
+                owner: Owner::Account,
+                created_at: datetime!(2026-11-02 10:00 UTC),
+                rolled_at: None,
+                output: None,
+            },
+        );
+        inv.buckets.insert(
+            (Jurisdiction::Eu, "logs".into()),
+            BucketRecord { protect: false },
+        );
+        inv
+    }
+
+    #[test]
+    fn the_file_round_trips() {
+        let inv = sample();
+        assert_eq!(Inventory::from_json(&inv.to_json()), Ok(inv));
+    }
+
+    #[test]
+    fn unreadable_files_are_refused_with_a_reason() {
+        let cases = [
+            ("", "EOF"),
+            ("{\"version\": 2}", "version"),
+            (
+                "{\"version\": 1, \"tokens\": {\"a\": {\"id\": \"x\", \"owner\": \"team\", \"created_at\": \"2026-01-01T00:00:00Z\"}}}",
+                "unknown owner",
+            ),
+            (
+                "{\"version\": 1, \"buckets\": [{\"name\": \"b\", \"jurisdiction\": \"mars\", \"protect\": true}]}",
+                "unknown jurisdiction",
+            ),
+            ("{\"version\": 1, \"secret\": \"x\"}", "unknown field"),
+        ];
+        for (text, want) in cases {
+            let err = Inventory::from_json(text).unwrap_err();
+            let shown = format!("{err:?}");
+            assert!(
+                shown.contains(want) || (want == "version" && err == ParseError::Version(2)),
+                "{text}: {shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_rotation_period_starts_at_the_last_roll_else_at_creation() {
+        let inv = sample();
+        assert_eq!(
+            inv.tokens["uploader"].value_issued_at(),
+            datetime!(2026-11-20 10:00 UTC)
+        );
+        assert_eq!(
+            inv.tokens["adopted"].value_issued_at(),
+            datetime!(2026-11-02 10:00 UTC)
+        );
+    }
+}

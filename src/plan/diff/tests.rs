@@ -1,0 +1,755 @@
+//! Table tests of the diff rules. Worlds are built by hand: no file, no server, no clock.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+use super::*;
+use crate::config::{
+    Access, BucketSpec, IpRules, Jurisdiction, LocationHint, OutputFormat, OutputSpec, Owner,
+    Settings, StorageClass, TokenScope, TokenSpec,
+};
+use crate::inventory::{BucketRecord, Inventory, TokenRecord};
+use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
+use crate::plan::{Bookkeeping, DeleteReason, RollReason, Step};
+use crate::secrets::OutputRecord;
+
+const ACCT: &str = "0123456789abcdef0123456789abcdef";
+const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
+
+fn desired() -> Desired {
+    Desired {
+        source: PathBuf::from("r2gitops.yaml"),
+        account_id: Some(ACCT.into()),
+        settings: Settings {
+            token_name_prefix: "r2gitops:".into(),
+            prune: false,
+            max_deletions: 10,
+            output_dir: PathBuf::from("/out"),
+            state_file: PathBuf::from("/out/.r2gitops-state.json"),
+            suspend: false,
+        },
+        buckets: Vec::new(),
+        tokens: Vec::new(),
+    }
+}
+
+fn bucket(name: &str) -> BucketSpec {
+    BucketSpec {
+        name: name.into(),
+        jurisdiction: Jurisdiction::Default,
+        location_hint: None,
+        storage_class: StorageClass::Standard,
+        protect: true,
+    }
+}
+
+fn token(name: &str, buckets: &[&str]) -> TokenSpec {
+    TokenSpec {
+        name: name.into(),
+        owner: Owner::Account,
+        access: Access::ObjectReadWrite,
+        scope: TokenScope::Buckets(buckets.iter().map(|b| b.to_string()).collect()),
+        jurisdiction: Jurisdiction::Default,
+        not_before: None,
+        expires_on: None,
+        ip: IpRules::default(),
+        rotate_every: None,
+        output: OutputSpec {
+            file: PathBuf::from(format!("{name}.env.age")),
+            format: OutputFormat::Env,
+            recipients: vec!["age1recipient".into()],
+            armor: false,
+            include_api_token: false,
+            verify: false,
+        },
+    }
+}
+
+fn observed() -> Observed {
+    Observed {
+        account_id: ACCT.into(),
+        buckets: Vec::new(),
+        listed_jurisdictions: Jurisdiction::ALL.into_iter().collect(),
+        tokens: Vec::new(),
+        listed_owners: [Owner::Account, Owner::User].into_iter().collect(),
+        permission_groups: PermissionGroupIds::known(),
+    }
+}
+
+fn obs_bucket(b: &BucketSpec) -> ObservedBucket {
+    ObservedBucket {
+        name: b.name.clone(),
+        jurisdiction: b.jurisdiction,
+        location: b.location_hint,
+        storage_class: b.storage_class,
+        creation_date: None,
+    }
+}
+
+/// The token Cloudflare would hold after creating `t` as declared in `d`.
+fn obs_token(d: &Desired, t: &TokenSpec, id: &str) -> ObservedToken {
+    ObservedToken {
+        id: id.into(),
+        name: d.cloudflare_token_name(t),
+        owner: t.owner,
+        status: TokenStatus::Active,
+        issued_on: Some(datetime!(2026-11-01 00:00 UTC)),
+        modified_on: None,
+        not_before: t.not_before,
+        expires_on: t.expires_on,
+        policies: crate::plan::policy::desired_policies(t, ACCT, &PermissionGroupIds::known()),
+        condition: t.ip.clone(),
+    }
+}
+
+fn sha(t: &TokenSpec) -> String {
+    format!("sha-of-{}", t.name)
+}
+
+/// The inventory record and the output file of a token written as declared.
+fn written(t: &TokenSpec, id: &str) -> TokenRecord {
+    TokenRecord {
+        id: id.into(),
+        owner: t.owner,
+        created_at: datetime!(2026-11-01 00:00 UTC),
+        rolled_at: None,
+        output: Some(OutputRecord {
+            path: t.output.file.clone(),
+            ciphertext_sha256: sha(t),
+            fingerprint: t.output.fingerprint(),
+        }),
+    }
+}
+
+/// A world where everything in `d` exists exactly as declared and was written by us.
+fn converged(d: &Desired) -> (Observed, Inventory, BTreeMap<String, OutputFact>) {
+    let mut o = observed();
+    let mut inv = Inventory::default();
+    let mut outputs = BTreeMap::new();
+    for b in &d.buckets {
+        o.buckets.push(obs_bucket(b));
+        inv.buckets.insert(
+            (b.jurisdiction, b.name.clone()),
+            BucketRecord { protect: b.protect },
+        );
+    }
+    for (i, t) in d.tokens.iter().enumerate() {
+        let id = format!("{i:032x}");
+        o.tokens.push(obs_token(d, t, &id));
+        inv.tokens.insert(t.name.clone(), written(t, &id));
+        outputs.insert(t.name.clone(), OutputFact::Present { sha256: sha(t) });
+    }
+    (o, inv, outputs)
+}
+
+fn run(d: &Desired, o: &Observed, inv: &Inventory, outputs: &BTreeMap<String, OutputFact>) -> Plan {
+    diff(&Input {
+        desired: d,
+        observed: o,
+        inventory: inv,
+        outputs,
+        now: NOW,
+        skip_outputs: false,
+    })
+}
+
+fn lines(p: &Plan) -> Vec<String> {
+    p.steps.iter().map(crate::plan::render::step_line).collect()
+}
+
+fn sample() -> Desired {
+    let mut d = desired();
+    d.buckets = vec![bucket("media"), bucket("logs")];
+    d.tokens = vec![token("uploader", &["media"]), token("reader", &["logs"])];
+    d
+}
+
+#[test]
+fn an_empty_account_gets_every_bucket_then_every_token_created() {
+    let d = sample();
+    let p = run(&d, &observed(), &Inventory::default(), &BTreeMap::new());
+    assert_eq!(
+        lines(&p),
+        [
+            "+ create bucket media (default)",
+            "+ create bucket logs (default)",
+            "+ create token uploader (object-read-write on media) -> uploader.env.age",
+            "+ create token reader (object-read-write on logs) -> reader.env.age",
+        ]
+    );
+    assert_eq!(p.unchanged, 0);
+    assert!(p.refused.is_none());
+}
+
+#[test]
+fn second_pass_after_create_is_a_noop() {
+    let d = sample();
+    let (o, inv, outputs) = converged(&d);
+    let p = run(&d, &o, &inv, &outputs);
+    assert!(p.steps.is_empty(), "{:?}", lines(&p));
+    assert!(p.blocked.is_empty() && p.orphans.is_empty() && p.bookkeeping.is_empty());
+    assert_eq!(p.unchanged, 4);
+}
+
+#[test]
+fn bucket_rules() {
+    type Edit = fn(&mut BucketSpec, &mut ObservedBucket, &mut Inventory);
+    let cases: Vec<(&str, Edit, Vec<&str>, Vec<&str>)> = vec![
+        (
+            "storage class differs -> update",
+            |b, _, _| b.storage_class = StorageClass::InfrequentAccess,
+            vec!["~ update bucket media: storage class Standard -> InfrequentAccess"],
+            vec![],
+        ),
+        (
+            "location differs -> blocked, never recreated",
+            |b, o, _| {
+                b.location_hint = Some(LocationHint::Weur);
+                o.location = Some(LocationHint::Enam);
+            },
+            vec![],
+            vec!["media: location is create-only (have enam, want weur)"],
+        ),
+        (
+            "no location reported -> nothing to compare",
+            |b, o, _| {
+                b.location_hint = Some(LocationHint::Weur);
+                o.location = None;
+            },
+            vec![],
+            vec![],
+        ),
+        (
+            "managed in eu, now declared default -> blocked, no create",
+            |_, o, inv| {
+                o.jurisdiction = Jurisdiction::Eu;
+                inv.buckets.clear();
+                inv.buckets.insert(
+                    (Jurisdiction::Eu, "media".into()),
+                    BucketRecord { protect: false },
+                );
+            },
+            vec![],
+            vec!["media: jurisdiction is create-only (have eu, want default)"],
+        ),
+        (
+            "unmanaged bucket of the same name in eu -> create in default",
+            |_, o, inv| {
+                o.jurisdiction = Jurisdiction::Eu;
+                inv.buckets.clear();
+            },
+            vec!["+ create bucket media (default)"],
+            vec![],
+        ),
+    ];
+    for (name, edit, want_lines, want_blocked) in cases {
+        let mut d = desired();
+        d.settings.prune = true;
+        d.buckets = vec![bucket("media")];
+        let (mut o, mut inv, outputs) = converged(&d);
+        edit(&mut d.buckets[0], &mut o.buckets[0], &mut inv);
+        let p = run(&d, &o, &inv, &outputs);
+        assert_eq!(lines(&p), want_lines, "{name}");
+        let blocked: Vec<String> = p
+            .blocked
+            .iter()
+            .map(|b| format!("{}: {}", b.name, b.reason))
+            .collect();
+        assert_eq!(blocked, want_blocked, "{name}");
+        assert_eq!(p.deletions(), 0, "{name}: a bucket is never replaced");
+    }
+}
+
+#[test]
+fn an_existing_declared_bucket_is_adopted_silently() {
+    let mut d = desired();
+    d.buckets = vec![bucket("media")];
+    let mut o = observed();
+    o.buckets.push(obs_bucket(&d.buckets[0]));
+    let p = run(&d, &o, &Inventory::default(), &BTreeMap::new());
+    assert!(p.steps.is_empty());
+    assert_eq!(p.unchanged, 1);
+    assert_eq!(
+        p.bookkeeping,
+        [Bookkeeping::TrackBucket {
+            bucket: BucketRef {
+                jurisdiction: Jurisdiction::Default,
+                name: "media".into()
+            },
+            protect: true
+        }]
+    );
+}
+
+#[test]
+fn token_drift_is_updated_in_place_and_reordering_is_not_drift() {
+    type Edit = fn(&mut ObservedToken);
+    let cases: Vec<(&str, Edit, Option<&str>)> = vec![
+        (
+            "CIDRs listed in another order",
+            |o| o.condition.allow.reverse(),
+            None,
+        ),
+        (
+            "timestamps with sub-second noise",
+            |o| o.expires_on = Some(datetime!(2027-06-30 00:00:00.5 UTC)),
+            None,
+        ),
+        (
+            "a bucket added out of band",
+            |o| {
+                let key = crate::plan::policy::bucket_key(ACCT, Jurisdiction::Default, "logs");
+                o.policies[0]
+                    .resources
+                    .insert(key, crate::observed::ResourceValue::Str("*".into()));
+            },
+            Some("~ update token uploader: buckets -logs"),
+        ),
+        (
+            "access downgraded out of band",
+            |o| {
+                o.policies[0].permission_groups = [PermissionGroupIds::known().object_read].into();
+            },
+            Some("~ update token uploader: access object-read -> object-read-write"),
+        ),
+        (
+            "a foreign resource",
+            |o| {
+                o.policies[0].resources.insert(
+                    "com.cloudflare.api.account.zone.1".into(),
+                    crate::observed::ResourceValue::Str("*".into()),
+                );
+            },
+            Some(
+                "~ update token uploader: policies differ from the declaration (edited out of band)",
+            ),
+        ),
+        (
+            "disabled",
+            |o| o.status = TokenStatus::Disabled,
+            Some("~ update token uploader: status disabled -> active"),
+        ),
+        (
+            "ip rule added",
+            |o| o.condition.allow.push("198.51.100.0/24".parse().unwrap()),
+            Some("~ update token uploader: ip allow -198.51.100.0/24"),
+        ),
+        (
+            "expiry changed out of band",
+            |o| o.expires_on = Some(datetime!(2027-01-01 00:00 UTC)),
+            Some(
+                "~ update token uploader: expires_on 2027-01-01T00:00:00Z -> 2027-06-30T00:00:00Z",
+            ),
+        ),
+        (
+            "renamed out of band (found by its inventory id)",
+            |o| o.name = "someone-renamed-it".into(),
+            Some("~ update token uploader: name 'someone-renamed-it' -> 'r2gitops:uploader'"),
+        ),
+    ];
+    for (name, edit, want) in cases {
+        let mut d = desired();
+        d.buckets = vec![bucket("media"), bucket("logs")];
+        d.tokens = vec![token("uploader", &["media"])];
+        d.tokens[0].expires_on = Some(datetime!(2027-06-30 00:00 UTC));
+        d.tokens[0].ip.allow = vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "192.0.2.0/24".parse().unwrap(),
+        ];
+        let (mut o, inv, outputs) = converged(&d);
+        edit(&mut o.tokens[0]);
+        let p = run(&d, &o, &inv, &outputs);
+        let want: Vec<&str> = want.into_iter().collect();
+        assert_eq!(lines(&p), want, "{name}");
+        if let Some(Step::UpdateToken { id, request, .. }) = p.steps.first() {
+            assert_eq!(id, &o.tokens[0].id, "{name}: updated in place");
+            assert_eq!(request.status, Some(TokenStatus::Active), "{name}");
+        }
+    }
+}
+
+#[test]
+fn declared_changes_show_as_updates() {
+    let mut d = desired();
+    d.buckets = vec![bucket("media"), bucket("logs")];
+    d.tokens = vec![token("uploader", &["media"])];
+    let (o, inv, outputs) = converged(&d);
+    d.tokens[0].scope = TokenScope::Buckets(vec!["media".into(), "logs".into()]);
+    d.tokens[0].ip.allow = vec!["203.0.113.0/24".parse().unwrap()];
+    d.tokens[0].not_before = Some(datetime!(2026-12-01 00:00 UTC));
+    let p = run(&d, &o, &inv, &outputs);
+    assert_eq!(
+        lines(&p),
+        [
+            "~ update token uploader: buckets +logs, not_before (none) -> 2026-12-01T00:00:00Z, ip allow +203.0.113.0/24"
+        ]
+    );
+}
+
+#[test]
+fn roll_reasons() {
+    type Edit = fn(&mut TokenSpec, &mut Inventory, &mut BTreeMap<String, OutputFact>);
+    let cases: Vec<(&str, Edit, Option<&str>)> = vec![
+        ("all as written", |_, _, _| {}, None),
+        (
+            "inventory lost",
+            |_, inv, _| inv.tokens.clear(),
+            Some("no record of its output (inventory lost or a write interrupted)"),
+        ),
+        (
+            "create answered, write never happened",
+            |_, inv, _| inv.tokens.get_mut("uploader").unwrap().output = None,
+            Some("no record of its output (inventory lost or a write interrupted)"),
+        ),
+        (
+            "file deleted",
+            |_, _, out| {
+                out.insert("uploader".into(), OutputFact::Missing);
+            },
+            Some("output file missing"),
+        ),
+        (
+            "file edited",
+            |_, _, out| {
+                out.insert(
+                    "uploader".into(),
+                    OutputFact::Present {
+                        sha256: "other".into(),
+                    },
+                );
+            },
+            Some("output file changed since it was written"),
+        ),
+        (
+            "output path changed in the file",
+            |t, _, _| t.output.file = "moved/uploader.env.age".into(),
+            Some("output file moved (was uploader.env.age)"),
+        ),
+        (
+            "recipients changed",
+            |t, _, _| t.output.recipients.push("age1another".into()),
+            Some("output recipients or format changed"),
+        ),
+        (
+            "format changed",
+            |t, _, _| t.output.format = OutputFormat::Json,
+            Some("output recipients or format changed"),
+        ),
+        (
+            "rotation due",
+            |t, _, _| t.rotate_every = Some(Duration::from_secs(7 * 86400)),
+            Some("rotate_every elapsed (value issued 2026-11-01T00:00:00Z)"),
+        ),
+        (
+            "rotation not yet due after a recent roll",
+            |t, inv, _| {
+                t.rotate_every = Some(Duration::from_secs(7 * 86400));
+                inv.tokens.get_mut("uploader").unwrap().rolled_at =
+                    Some(datetime!(2026-11-20 00:00 UTC));
+            },
+            None,
+        ),
+    ];
+    for (name, edit, want) in cases {
+        let mut d = desired();
+        d.buckets = vec![bucket("media")];
+        d.tokens = vec![token("uploader", &["media"])];
+        let (o, mut inv, mut outputs) = converged(&d);
+        edit(&mut d.tokens[0], &mut inv, &mut outputs);
+        let p = run(&d, &o, &inv, &outputs);
+        let got: Vec<String> = p
+            .steps
+            .iter()
+            .map(|s| match s {
+                Step::RollToken { reason, id, .. } => {
+                    assert_eq!(id, &o.tokens[0].id, "{name}: same key id");
+                    reason.describe()
+                }
+                other => panic!("{name}: unexpected {other:?}"),
+            })
+            .collect();
+        let want: Vec<String> = want.into_iter().map(String::from).collect();
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn recipient_order_is_not_a_change() {
+    let mut d = desired();
+    d.tokens = vec![token("t", &["b"])];
+    d.buckets = vec![bucket("b")];
+    d.tokens[0].output.recipients = vec!["age1a".into(), "age1b".into()];
+    let (o, inv, outputs) = converged(&d);
+    d.tokens[0].output.recipients = vec!["age1b".into(), "age1a".into()];
+    assert!(run(&d, &o, &inv, &outputs).steps.is_empty());
+}
+
+#[test]
+fn an_unreadable_output_blocks_and_skip_outputs_plans_no_roll() {
+    let mut d = desired();
+    d.buckets = vec![bucket("media")];
+    d.tokens = vec![token("uploader", &["media"])];
+    let (o, mut inv, mut outputs) = converged(&d);
+    outputs.insert(
+        "uploader".into(),
+        OutputFact::Unreadable {
+            reason: "it is a symlink".into(),
+        },
+    );
+    let p = run(&d, &o, &inv, &outputs);
+    assert!(p.steps.is_empty());
+    assert_eq!(
+        p.blocked[0].reason,
+        "output file uploader.env.age cannot be checked: it is a symlink"
+    );
+
+    inv.tokens.clear();
+    let p = diff(&Input {
+        desired: &d,
+        observed: &o,
+        inventory: &inv,
+        outputs: &BTreeMap::new(),
+        now: NOW,
+        skip_outputs: true,
+    });
+    assert!(p.steps.is_empty(), "{:?}", lines(&p));
+    assert!(p.skip_outputs);
+}
+
+#[test]
+fn duplicates_keep_the_inventory_id_else_the_oldest() {
+    let mut d = desired();
+    d.buckets = vec![bucket("media")];
+    d.tokens = vec![token("uploader", &["media"])];
+    let (mut o, mut inv, outputs) = converged(&d);
+    let mut newer = obs_token(&d, &d.tokens[0], "ffffffffffffffffffffffffffffffff");
+    newer.issued_on = Some(datetime!(2026-11-10 00:00 UTC));
+    let mut older = obs_token(&d, &d.tokens[0], "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
+    older.issued_on = Some(datetime!(2026-10-01 00:00 UTC));
+    o.tokens.push(newer);
+    o.tokens.push(older);
+
+    // The inventory's id wins, whatever the age.
+    let p = run(&d, &o, &inv, &outputs);
+    let deleted: Vec<(&str, &DeleteReason)> = p
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::DeleteToken { id, reason, .. } => Some((id.as_str(), reason)),
+            _ => None,
+        })
+        .collect();
+    let kept = o.tokens[0].id.clone();
+    assert_eq!(
+        deleted,
+        [
+            (
+                "ffffffffffffffffffffffffffffffff",
+                &DeleteReason::Duplicate { kept: kept.clone() }
+            ),
+            (
+                "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
+                &DeleteReason::Duplicate { kept }
+            ),
+        ]
+    );
+    assert_eq!(p.steps.len(), 2, "the kept token is as declared");
+
+    // Without an inventory: the oldest stays, is adopted, and rolled (its output is unknown).
+    inv.tokens.clear();
+    let p = run(&d, &o, &inv, &outputs);
+    let kept: Vec<&str> = p
+        .bookkeeping
+        .iter()
+        .filter_map(|b| match b {
+            Bookkeeping::AdoptToken { id, .. } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kept, ["eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"]);
+    assert_eq!(p.deletions(), 2);
+    assert!(p.steps.iter().any(|s| matches!(
+        s,
+        Step::RollToken { id, reason: RollReason::OutputUnrecorded, .. } if id == "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+    )));
+}
+
+#[test]
+fn undeclared_tokens_are_pruned_only_when_asked_and_unmanaged_ones_never() {
+    for prune in [false, true] {
+        let mut d = desired();
+        d.settings.prune = prune;
+        d.buckets = vec![bucket("media")];
+        d.tokens = vec![token("uploader", &["media"]), token("old-ci", &["media"])];
+        let (mut o, inv, outputs) = converged(&d);
+        let mut foreign = obs_token(&d, &d.tokens[0], "abababababababababababababababab");
+        foreign.name = "ci-deploy".into();
+        o.tokens.push(foreign);
+        d.tokens.pop();
+        let p = run(&d, &o, &inv, &outputs);
+        if prune {
+            assert_eq!(
+                lines(&p),
+                [format!(
+                    "- delete token old-ci ({}): no longer declared (prune)",
+                    o.tokens[1].id
+                )]
+            );
+            assert!(p.orphans.is_empty());
+        } else {
+            assert!(p.steps.is_empty());
+            assert_eq!(p.orphans.len(), 1);
+            assert_eq!(p.orphans[0].name, "r2gitops:old-ci");
+        }
+        assert!(
+            !p.steps
+                .iter()
+                .any(|s| matches!(s, Step::DeleteToken { name, .. } if name == "ci-deploy")),
+            "an unmanaged token is never touched"
+        );
+    }
+}
+
+#[test]
+fn undeclared_buckets() {
+    // (prune, in inventory, last protect, still exists) -> outcome
+    let cases = [
+        (true, true, false, true, "delete"),
+        (true, true, true, true, "orphan"),
+        (false, true, false, true, "orphan"),
+        (true, false, false, true, "untouched"),
+        (true, true, false, false, "forget"),
+    ];
+    for (prune, managed, protect, exists, want) in cases {
+        let mut d = desired();
+        d.settings.prune = prune;
+        d.buckets = vec![bucket("keep")];
+        let (mut o, mut inv, outputs) = converged(&d);
+        if exists {
+            o.buckets.push(obs_bucket(&bucket("gone")));
+        }
+        if managed {
+            inv.buckets.insert(
+                (Jurisdiction::Default, "gone".into()),
+                BucketRecord { protect },
+            );
+        }
+        let p = run(&d, &o, &inv, &outputs);
+        let got = if p
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::DeleteBucket { .. }))
+        {
+            "delete"
+        } else if !p.orphans.is_empty() {
+            "orphan"
+        } else if p
+            .bookkeeping
+            .iter()
+            .any(|b| matches!(b, Bookkeeping::ForgetBucket { .. }))
+        {
+            "forget"
+        } else {
+            "untouched"
+        };
+        assert_eq!(
+            got, want,
+            "prune={prune} managed={managed} protect={protect} exists={exists}"
+        );
+        assert_eq!(p.steps.len(), usize::from(want == "delete"));
+    }
+}
+
+#[test]
+fn more_deletions_than_max_deletions_refuse_the_plan() {
+    let mut d = desired();
+    d.settings.prune = true;
+    d.settings.max_deletions = 2;
+    d.buckets = vec![bucket("media")];
+    d.tokens = (0..3)
+        .map(|i| token(&format!("t{i}"), &["media"]))
+        .collect();
+    let (o, inv, outputs) = converged(&d);
+    d.tokens.clear();
+    let p = run(&d, &o, &inv, &outputs);
+    assert_eq!(p.deletions(), 3);
+    assert!(
+        p.refused
+            .as_deref()
+            .unwrap()
+            .starts_with("the plan deletes 3 objects, more than settings.max_deletions (2)")
+    );
+    d.settings.max_deletions = 3;
+    assert!(run(&d, &o, &inv, &outputs).refused.is_none());
+}
+
+#[test]
+fn tokens_wait_for_their_buckets_and_go_before_buckets_are_deleted() {
+    let mut d = desired();
+    d.settings.prune = true;
+    d.buckets = vec![bucket("old")];
+    d.buckets[0].protect = false;
+    d.tokens = vec![token("old-user", &["old"])];
+    let (o, inv, outputs) = converged(&d);
+    d.buckets = vec![bucket("new")];
+    d.tokens = vec![token("new-user", &["new"])];
+    let p = run(&d, &o, &inv, &outputs);
+    let order: Vec<(&str, &str, &str)> = p
+        .steps
+        .iter()
+        .map(|s| (s.action(), s.kind().as_str(), s.object_name()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("create", "bucket", "new"),
+            ("delete", "token", "old-user"),
+            ("create", "token", "new-user"),
+            ("delete", "bucket", "old"),
+        ]
+    );
+}
+
+#[test]
+fn an_owner_change_creates_under_the_new_owner_and_orphans_the_old_token() {
+    let mut d = desired();
+    d.buckets = vec![bucket("media")];
+    d.tokens = vec![token("uploader", &["media"])];
+    let (o, inv, outputs) = converged(&d);
+    d.tokens[0].owner = Owner::User;
+    let p = run(&d, &o, &inv, &outputs);
+    assert!(matches!(
+        p.steps.as_slice(),
+        [Step::CreateToken {
+            owner: Owner::User,
+            ..
+        }]
+    ));
+    assert_eq!(p.orphans.len(), 1);
+}
+
+#[test]
+fn an_expired_token_is_blocked_until_a_later_expiry_is_declared() {
+    let mut d = desired();
+    d.buckets = vec![bucket("media")];
+    d.tokens = vec![token("uploader", &["media"])];
+    d.tokens[0].expires_on = Some(datetime!(2026-11-01 00:00 UTC));
+    let (mut o, inv, outputs) = converged(&d);
+    o.tokens[0].status = TokenStatus::Expired;
+    let p = run(&d, &o, &inv, &outputs);
+    assert!(p.steps.is_empty());
+    assert_eq!(
+        p.blocked[0].reason,
+        "expired (expires_on 2026-11-01T00:00:00Z has passed); declare a later expires_on"
+    );
+    d.tokens[0].expires_on = Some(datetime!(2027-11-01 00:00 UTC));
+    let p = run(&d, &o, &inv, &outputs);
+    assert_eq!(
+        lines(&p),
+        ["~ update token uploader: expires_on 2026-11-01T00:00:00Z -> 2027-11-01T00:00:00Z"]
+    );
+}

@@ -1,0 +1,300 @@
+//! The plan: what one pass would change, as plain data (STYLE.md rule 1). `diff` computes it
+//! from values alone; `render` shows it; `apply` carries it out. This module and its
+//! children must not import `cloudflare`, `secrets` I/O, `daemon`, tokio or reqwest: no
+//! clock, no environment, no network. `now` and the output files' hashes are inputs.
+//!
+//! - `policy`: the Cloudflare policies a declared token stands for, and their description.
+//! - `diff`: desired + observed + inventory + output facts + now -> `Plan`.
+//! - `render`: text (terraform-like), JSON (versioned) and Markdown.
+
+pub mod diff;
+pub mod policy;
+pub mod render;
+
+use std::path::PathBuf;
+
+use time::OffsetDateTime;
+
+use crate::config::{Access, Jurisdiction, LocationHint, Owner, StorageClass};
+use crate::observed::TokenRequest;
+
+pub use diff::{OutputFact, diff};
+
+/// Everything one pass would do, in execution order, plus what it will not do and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub account_id: String,
+    /// Actionable changes, ordered: bucket creates and updates, token deletes, token creates,
+    /// updates and rolls, bucket deletes (tokens stop naming a bucket before it goes).
+    pub steps: Vec<Step>,
+    /// Declared things the plan cannot bring to the declared state, with the reason.
+    pub blocked: Vec<Blocked>,
+    /// Managed things no longer declared that are kept, with the reason.
+    pub orphans: Vec<Orphan>,
+    /// Declared buckets and tokens already as declared.
+    pub unchanged: usize,
+    /// Non-secret inventory facts learned from Cloudflare (adoptions, forgotten entries);
+    /// applied before the steps, never shown as changes.
+    pub bookkeeping: Vec<Bookkeeping>,
+    /// Set when a guard refuses the whole plan: nothing of it may be applied.
+    pub refused: Option<String>,
+    /// Output files were not examined (`--skip-outputs`): no roll was planned.
+    pub skip_outputs: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BucketRef {
+    pub jurisdiction: Jurisdiction,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    CreateBucket {
+        bucket: BucketRef,
+        location_hint: Option<LocationHint>,
+        storage_class: StorageClass,
+        protect: bool,
+    },
+    UpdateBucket {
+        bucket: BucketRef,
+        from: StorageClass,
+        to: StorageClass,
+    },
+    DeleteBucket {
+        bucket: BucketRef,
+    },
+    CreateToken {
+        /// Declared name (without the prefix).
+        token: String,
+        owner: Owner,
+        access: Access,
+        request: TokenRequest,
+        /// Declared buckets the token names (the apply waits for their creation).
+        buckets: Vec<BucketRef>,
+        output: PathBuf,
+    },
+    UpdateToken {
+        token: String,
+        id: String,
+        owner: Owner,
+        request: TokenRequest,
+        /// Human-readable differences, e.g. `buckets +logs`.
+        changes: Vec<String>,
+        buckets: Vec<BucketRef>,
+    },
+    RollToken {
+        token: String,
+        id: String,
+        owner: Owner,
+        reason: RollReason,
+    },
+    DeleteToken {
+        /// The name to show: the Cloudflare name without the managed prefix.
+        token: String,
+        /// The name the token carries in Cloudflare.
+        name: String,
+        id: String,
+        owner: Owner,
+        reason: DeleteReason,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RollReason {
+    /// No output was ever recorded for this token id (inventory lost, or a write failed
+    /// after the create): its file cannot be vouched for.
+    OutputUnrecorded,
+    OutputMissing,
+    /// The file's bytes differ from what was written.
+    OutputAltered,
+    OutputMoved {
+        from: PathBuf,
+    },
+    /// Recipients, format, armor or API-token inclusion changed: r2gitops cannot re-encrypt
+    /// what it cannot decrypt.
+    OutputSpecChanged,
+    Rotation {
+        issued_at: OffsetDateTime,
+    },
+}
+
+impl RollReason {
+    pub fn describe(&self) -> String {
+        match self {
+            RollReason::OutputUnrecorded => {
+                "no record of its output (inventory lost or a write interrupted)".into()
+            }
+            RollReason::OutputMissing => "output file missing".into(),
+            RollReason::OutputAltered => "output file changed since it was written".into(),
+            RollReason::OutputMoved { from } => {
+                format!("output file moved (was {})", from.display())
+            }
+            RollReason::OutputSpecChanged => "output recipients or format changed".into(),
+            RollReason::Rotation { issued_at } => format!(
+                "rotate_every elapsed (value issued {})",
+                render::timestamp(*issued_at)
+            ),
+        }
+    }
+
+    /// A stable machine-readable name, for JSON and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RollReason::OutputUnrecorded => "output_unrecorded",
+            RollReason::OutputMissing => "output_missing",
+            RollReason::OutputAltered => "output_altered",
+            RollReason::OutputMoved { .. } => "output_moved",
+            RollReason::OutputSpecChanged => "output_spec_changed",
+            RollReason::Rotation { .. } => "rotation",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeleteReason {
+    /// Managed, no longer declared, and `prune: true`.
+    Pruned,
+    /// A second token with a declared name (a crash between create and inventory write);
+    /// `kept` is the id that stays.
+    Duplicate { kept: String },
+}
+
+impl DeleteReason {
+    pub fn describe(&self) -> String {
+        match self {
+            DeleteReason::Pruned => "no longer declared (prune)".into(),
+            DeleteReason::Duplicate { kept } => format!("duplicate of {kept}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Bucket,
+    Token,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Bucket => "bucket",
+            Kind::Token => "token",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blocked {
+    pub kind: Kind,
+    pub name: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Orphan {
+    pub kind: Kind,
+    /// For tokens, the Cloudflare name; for buckets, the bucket name.
+    pub name: String,
+    /// Token id or bucket jurisdiction.
+    pub detail: String,
+    pub reason: String,
+}
+
+/// Inventory facts the pass learned without changing anything in Cloudflare.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bookkeeping {
+    /// A declared token found in Cloudflare under a different (or no) inventory record.
+    AdoptToken {
+        token: String,
+        id: String,
+        owner: Owner,
+        issued_on: Option<OffsetDateTime>,
+    },
+    /// A token record whose token no longer exists and is no longer declared.
+    ForgetToken { token: String },
+    /// A declared bucket that exists: managed from now on, with its declared `protect`.
+    TrackBucket { bucket: BucketRef, protect: bool },
+    /// A managed bucket that no longer exists and is no longer declared.
+    ForgetBucket { bucket: BucketRef },
+}
+
+impl Step {
+    pub fn is_delete(&self) -> bool {
+        matches!(self, Step::DeleteBucket { .. } | Step::DeleteToken { .. })
+    }
+
+    /// `create`, `update`, `roll` or `delete`.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Step::CreateBucket { .. } | Step::CreateToken { .. } => "create",
+            Step::UpdateBucket { .. } | Step::UpdateToken { .. } => "update",
+            Step::RollToken { .. } => "roll",
+            Step::DeleteBucket { .. } | Step::DeleteToken { .. } => "delete",
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Step::CreateBucket { .. } | Step::UpdateBucket { .. } | Step::DeleteBucket { .. } => {
+                Kind::Bucket
+            }
+            _ => Kind::Token,
+        }
+    }
+
+    /// The object's name as the user knows it: bucket name, declared token name, or the
+    /// Cloudflare name of an undeclared token.
+    pub fn object_name(&self) -> &str {
+        match self {
+            Step::CreateBucket { bucket, .. }
+            | Step::UpdateBucket { bucket, .. }
+            | Step::DeleteBucket { bucket } => &bucket.name,
+            Step::CreateToken { token, .. }
+            | Step::UpdateToken { token, .. }
+            | Step::RollToken { token, .. }
+            | Step::DeleteToken { token, .. } => token,
+        }
+    }
+}
+
+/// Counts by action, for summaries and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub roll: usize,
+    pub delete: usize,
+    pub blocked: usize,
+    pub orphans: usize,
+    pub unchanged: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary {
+            blocked: self.blocked.len(),
+            orphans: self.orphans.len(),
+            unchanged: self.unchanged,
+            ..Summary::default()
+        };
+        for step in &self.steps {
+            match step.action() {
+                "create" => s.create += 1,
+                "update" => s.update += 1,
+                "roll" => s.roll += 1,
+                _ => s.delete += 1,
+            }
+        }
+        s
+    }
+
+    /// Whether applying would change anything in Cloudflare or in the output files.
+    pub fn has_changes(&self) -> bool {
+        !self.steps.is_empty()
+    }
+
+    pub fn deletions(&self) -> usize {
+        self.steps.iter().filter(|s| s.is_delete()).count()
+    }
+}

@@ -1,0 +1,282 @@
+//! How a plan is shown: terraform-like text, versioned JSON for tools, Markdown for CI job
+//! summaries. Pure. A plan holds no secret, so nothing here can print one.
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::{Plan, Step, Summary};
+
+/// Version of the JSON document; bumped only on incompatible changes.
+pub const JSON_FORMAT_VERSION: u32 = 1;
+
+pub fn timestamp(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+/// One line per change, as `terraform plan` would show it (without the leading indent).
+pub fn step_line(step: &Step) -> String {
+    match step {
+        Step::CreateBucket {
+            bucket,
+            location_hint,
+            storage_class,
+            ..
+        } => {
+            let mut attrs = vec![bucket.jurisdiction.as_str().to_string()];
+            if let Some(l) = location_hint {
+                attrs.push(l.as_str().to_string());
+            }
+            if *storage_class != crate::config::StorageClass::Standard {
+                attrs.push(storage_class.as_str().to_string());
+            }
+            format!("+ create bucket {} ({})", bucket.name, attrs.join(", "))
+        }
+        Step::UpdateBucket { bucket, from, to } => format!(
+            "~ update bucket {}: storage class {} -> {}",
+            bucket.name,
+            from.as_str(),
+            to.as_str()
+        ),
+        Step::DeleteBucket { bucket } => format!(
+            "- delete bucket {} ({}): no longer declared (prune, not protected)",
+            bucket.name,
+            bucket.jurisdiction.as_str()
+        ),
+        Step::CreateToken {
+            token,
+            owner,
+            buckets,
+            output,
+            access,
+            ..
+        } => {
+            let on = if buckets.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " on {}",
+                    buckets
+                        .iter()
+                        .map(|b| b.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            let access = access.as_str();
+            let owner = if *owner == crate::config::Owner::User {
+                ", user-owned"
+            } else {
+                ""
+            };
+            format!(
+                "+ create token {token} ({access}{on}{owner}) -> {}",
+                output.display()
+            )
+        }
+        Step::UpdateToken { token, changes, .. } => {
+            format!("~ update token {token}: {}", changes.join(", "))
+        }
+        Step::RollToken { token, reason, .. } => {
+            format!("↻ roll token {token}: {}", reason.describe())
+        }
+        Step::DeleteToken {
+            token, id, reason, ..
+        } => format!("- delete token {token} ({id}): {}", reason.describe()),
+    }
+}
+
+fn summary_line(s: &Summary) -> String {
+    let mut tail = Vec::new();
+    if s.blocked > 0 {
+        tail.push(format!("{} blocked", s.blocked));
+    }
+    if s.orphans > 0 {
+        tail.push(format!(
+            "{} orphan{}",
+            s.orphans,
+            if s.orphans == 1 { "" } else { "s" }
+        ));
+    }
+    tail.push(format!("{} unchanged", s.unchanged));
+    if s.create + s.update + s.roll + s.delete == 0 {
+        return format!("No changes. {}.", tail.join(", "));
+    }
+    format!(
+        "Plan: {} to create, {} to update, {} to roll, {} to delete; {}.",
+        s.create,
+        s.update,
+        s.roll,
+        s.delete,
+        tail.join(", ")
+    )
+}
+
+/// Every line of the plan body, without header: changes, blocked, orphans, unchanged.
+fn body_lines(plan: &Plan) -> Vec<String> {
+    let mut lines: Vec<String> = plan.steps.iter().map(step_line).collect();
+    for b in &plan.blocked {
+        lines.push(format!(
+            "! blocked {} {}: {}",
+            b.kind.as_str(),
+            b.name,
+            b.reason
+        ));
+    }
+    for o in &plan.orphans {
+        lines.push(format!(
+            "? orphan {} {} ({}): {}",
+            o.kind.as_str(),
+            o.name,
+            o.detail,
+            o.reason
+        ));
+    }
+    if plan.unchanged > 0 {
+        lines.push(format!("= {} unchanged", plan.unchanged));
+    }
+    lines
+}
+
+fn notes(plan: &Plan) -> Vec<String> {
+    let mut notes = Vec::new();
+    if plan.skip_outputs {
+        notes.push(
+            "Output files were not examined (--skip-outputs): rolls are not planned.".to_string(),
+        );
+    }
+    if let Some(r) = &plan.refused {
+        notes.push(format!("Refused: {r}."));
+    }
+    notes
+}
+
+/// The plan as text. `title` names the file and account, e.g. `r2gitops.yaml`.
+pub fn text(plan: &Plan, title: &str) -> String {
+    let mut out = format!("r2gitops plan for {title} (account {}):\n", plan.account_id);
+    for l in body_lines(plan) {
+        out.push_str("  ");
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out.push_str(&summary_line(&plan.summary()));
+    out.push('\n');
+    for n in notes(plan) {
+        out.push_str(&n);
+        out.push('\n');
+    }
+    out
+}
+
+/// The plan as Markdown, for CI job summaries (`$GITHUB_STEP_SUMMARY`).
+pub fn markdown(plan: &Plan, title: &str) -> String {
+    let mut out = format!(
+        "### r2gitops plan: `{title}`\n\n**{}**\n\n",
+        summary_line(&plan.summary())
+    );
+    for n in notes(plan) {
+        out.push_str(&format!("> {n}\n\n"));
+    }
+    let lines = body_lines(plan);
+    if !lines.is_empty() {
+        out.push_str("```diff\n");
+        for l in lines {
+            out.push_str(&l);
+            out.push('\n');
+        }
+        out.push_str("```\n");
+    }
+    out
+}
+
+/// The plan as JSON (documented in README, versioned by `format_version`).
+pub fn json(plan: &Plan, file: &str) -> Value {
+    let s = plan.summary();
+    json!({
+        "format_version": JSON_FORMAT_VERSION,
+        "file": file,
+        "account_id": plan.account_id,
+        "refused": plan.refused,
+        "skip_outputs": plan.skip_outputs,
+        "summary": {
+            "create": s.create, "update": s.update, "roll": s.roll, "delete": s.delete,
+            "blocked": s.blocked, "orphans": s.orphans, "unchanged": s.unchanged,
+        },
+        "changes": plan.steps.iter().map(step_json).collect::<Vec<_>>(),
+        "blocked": plan.blocked.iter().map(|b| json!({
+            "kind": b.kind.as_str(), "name": b.name, "reason": b.reason,
+        })).collect::<Vec<_>>(),
+        "orphans": plan.orphans.iter().map(|o| json!({
+            "kind": o.kind.as_str(), "name": o.name, "detail": o.detail, "reason": o.reason,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn step_json(step: &Step) -> Value {
+    let mut v = json!({
+        "action": step.action(),
+        "kind": step.kind().as_str(),
+        "name": step.object_name(),
+        "line": step_line(step),
+    });
+    match step {
+        Step::CreateBucket {
+            bucket,
+            location_hint,
+            storage_class,
+            ..
+        } => {
+            v["jurisdiction"] = json!(bucket.jurisdiction.as_str());
+            v["location_hint"] = json!(location_hint.map(|l| l.as_str()));
+            v["storage_class"] = json!(storage_class.as_str());
+        }
+        Step::UpdateBucket { bucket, from, to } => {
+            v["jurisdiction"] = json!(bucket.jurisdiction.as_str());
+            v["changes"] = json!([format!(
+                "storage class {} -> {}",
+                from.as_str(),
+                to.as_str()
+            )]);
+        }
+        Step::DeleteBucket { bucket } => {
+            v["jurisdiction"] = json!(bucket.jurisdiction.as_str());
+            v["reason"] = json!("pruned");
+        }
+        Step::CreateToken { owner, output, .. } => {
+            v["owner"] = json!(owner.as_str());
+            v["output"] = json!(output.display().to_string());
+        }
+        Step::UpdateToken {
+            id, owner, changes, ..
+        } => {
+            v["id"] = json!(id);
+            v["owner"] = json!(owner.as_str());
+            v["changes"] = json!(changes);
+        }
+        Step::RollToken {
+            id, owner, reason, ..
+        } => {
+            v["id"] = json!(id);
+            v["owner"] = json!(owner.as_str());
+            v["reason"] = json!(reason.kind());
+            v["detail"] = json!(reason.describe());
+        }
+        Step::DeleteToken {
+            name,
+            id,
+            owner,
+            reason,
+            ..
+        } => {
+            v["id"] = json!(id);
+            v["owner"] = json!(owner.as_str());
+            v["cloudflare_name"] = json!(name);
+            v["reason"] = json!(match reason {
+                super::DeleteReason::Pruned => "pruned",
+                super::DeleteReason::Duplicate { .. } => "duplicate",
+            });
+            v["detail"] = json!(reason.describe());
+        }
+    }
+    v
+}
