@@ -153,19 +153,19 @@ fn diff_buckets(
             });
         }
         let mut changed = false;
-        if let (Some(want), Some(have)) = (b.location_hint, o.location) {
-            if want != have {
-                changed = true;
-                plan.blocked.push(Blocked {
-                    kind: Kind::Bucket,
-                    name: b.name.clone(),
-                    reason: format!(
-                        "location is create-only (have {}, want {})",
-                        have.as_str(),
-                        want.as_str()
-                    ),
-                });
-            }
+        if let (Some(want), Some(have)) = (b.location_hint, o.location)
+            && want != have
+        {
+            changed = true;
+            plan.blocked.push(Blocked {
+                kind: Kind::Bucket,
+                name: b.name.clone(),
+                reason: format!(
+                    "location is create-only (have {}, want {})",
+                    have.as_str(),
+                    want.as_str()
+                ),
+            });
         }
         if o.storage_class != b.storage_class {
             changed = true;
@@ -440,12 +440,12 @@ fn token_changes(have: &ObservedToken, want: &TokenRequest, input: &Input<'_>) -
                 w.access.map_or("(other)", |a| a.as_str())
             ));
         }
-        if let (Some(hb), Some(wb)) = (&h.buckets, &w.buckets) {
-            if hb != wb {
-                let mut parts: Vec<String> = wb.difference(hb).map(|b| format!("+{b}")).collect();
-                parts.extend(hb.difference(wb).map(|b| format!("-{b}")));
-                changes.push(format!("buckets {}", parts.join(" ")));
-            }
+        if let (Some(hb), Some(wb)) = (&h.buckets, &w.buckets)
+            && hb != wb
+        {
+            let mut parts: Vec<String> = wb.difference(hb).map(|b| format!("+{b}")).collect();
+            parts.extend(hb.difference(wb).map(|b| format!("-{b}")));
+            changes.push(format!("buckets {}", parts.join(" ")));
         }
         if changes.len() == before {
             changes.push("policies differ from the declaration (edited out of band)".into());

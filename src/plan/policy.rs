@@ -101,10 +101,10 @@ pub fn describe(policies: &[Policy], account_id: &str, groups: &PermissionGroupI
                     None => expressible = false,
                 }
             } else if key == &account {
-                if let ResourceValue::Map(m) = value {
-                    if m.contains_key(ALL_BUCKETS) {
-                        buckets.insert("*".to_string());
-                    }
+                if let ResourceValue::Map(m) = value
+                    && m.contains_key(ALL_BUCKETS)
+                {
+                    buckets.insert("*".to_string());
                 }
             } else {
                 expressible = false;
