@@ -116,7 +116,8 @@ pub struct ReconcileArgs {
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// Plan Cloudflare resources only; ignore output files (for CI machines without them).
-    #[arg(long)]
+    /// Only with --dry-run: an apply that cannot see outputs could not deliver new values.
+    #[arg(long, requires = "dry_run")]
     pub skip_outputs: bool,
     #[arg(long, value_enum, default_value_t = PlanOutput::Text)]
     pub output: PlanOutput,

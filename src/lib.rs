@@ -11,14 +11,18 @@
 //! - `plan`: the pure diff of desired against observed, and its renderings.
 //! - `apply`: carries out a plan through the write API and the secrets writer.
 //! - `secrets`: S3 credential derivation, output formats, age encryption, atomic writes.
+//! - `lock`: one writer per inventory (flock on `<state_file>.lock`).
 //! - `reconcile`: one pass: load, observe, diff, (dry-run stops here), apply.
 //! - `daemon`: the `watch` loop and its HTTP status server.
 
+pub mod apply;
 pub mod cli;
 pub mod cloudflare;
 pub mod config;
 pub mod daemon;
 pub mod inventory;
+pub mod lock;
+pub mod observe;
 pub mod observed;
 pub mod plan;
 pub mod reconcile;

@@ -1,10 +1,278 @@
-//! One pass: load -> observe -> diff -> (dry-run stops here) -> apply. (Skeleton: the
-//! reconcile issue fills it.)
+//! One pass: load -> observe -> diff -> (dry-run stops here) -> apply, and the
+//! `r2gitops reconcile` command. The daemon runs the same `plan` and `apply` functions.
+//!
+//! A dry run only ever holds a `Client` (read-only): the `WriteClient` is built by `apply`
+//! alone, so a dry run cannot mutate by construction. A file that fails to load never
+//! reaches observation, let alone a deletion.
 
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::process::ExitCode;
 
-use crate::cli::ReconcileArgs;
+use time::OffsetDateTime;
 
-pub fn cmd(_args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    Err("reconcile is not built yet".into())
+use crate::apply::{Applier, Report, Stop};
+use crate::cli::{PlanOutput, ReconcileArgs};
+use crate::cloudflare::{ApiError, Client, ClientConfig};
+use crate::config::Desired;
+use crate::inventory::{self, Inventory, InventoryError};
+use crate::plan::diff::Input;
+use crate::plan::{OutputFact, Plan, render};
+use crate::secrets::{OutputWriter, S3Endpoints};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl PassError {
+    /// When Cloudflare asked us to wait, how long (the daemon's backoff honours it).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            PassError::Api(e) => e.retry_after.map(std::time::Duration::from_secs),
+            PassError::Inventory(_) => None,
+        }
+    }
+}
+
+/// What is on disk at each declared output, hashed (blocking I/O).
+pub fn output_facts(desired: &Desired) -> BTreeMap<String, OutputFact> {
+    desired
+        .tokens
+        .iter()
+        .map(|t| {
+            let fact =
+                match crate::secrets::file_sha256(&desired.settings.output_dir, &t.output.file) {
+                    Ok(None) => OutputFact::Missing,
+                    Ok(Some(sha256)) => OutputFact::Present { sha256 },
+                    Err(e) => OutputFact::Unreadable {
+                        reason: e.to_string(),
+                    },
+                };
+            (t.name.clone(), fact)
+        })
+        .collect()
+}
+
+/// Observe and diff: the read-only half of a pass. Returns the plan and the inventory it
+/// was computed from (to be handed to `apply`).
+pub async fn plan(
+    client: &Client,
+    desired: &Desired,
+    skip_outputs: bool,
+) -> Result<(Plan, Inventory), PassError> {
+    let state_file = desired.settings.state_file.clone();
+    let d = desired.clone();
+    let (inventory, outputs) = tokio::task::spawn_blocking(move || {
+        let inventory = inventory::load(&state_file)?;
+        let outputs = if skip_outputs {
+            BTreeMap::new()
+        } else {
+            output_facts(&d)
+        };
+        Ok::<_, InventoryError>((inventory, outputs))
+    })
+    .await
+    .expect("the blocking read does not panic")?;
+    let observed =
+        crate::observe::observe(client, client.account_id(), desired, &inventory).await?;
+    let plan = crate::plan::diff(&Input {
+        desired,
+        observed: &observed,
+        inventory: &inventory,
+        outputs: &outputs,
+        now: OffsetDateTime::now_utc(),
+        skip_outputs,
+    });
+    Ok((plan, inventory))
+}
+
+/// The writing half of a pass. Takes the client by value: the write capability is made
+/// here and dropped on return.
+pub async fn apply(
+    client: Client,
+    desired: &Desired,
+    plan: &Plan,
+    inventory: Inventory,
+    endpoints: &S3Endpoints,
+    concurrency: usize,
+    stop: &Stop,
+) -> (Report, Inventory) {
+    let writer = OutputWriter::new(
+        &desired.settings.output_dir,
+        client.account_id(),
+        endpoints.clone(),
+    );
+    let api = client.into_writer();
+    Applier {
+        api: &api,
+        desired,
+        writer: &writer,
+        concurrency,
+        stop,
+    }
+    .apply(plan, inventory)
+    .await
+}
+
+/// The plan in the chosen format, with the report when there is one.
+pub fn render(plan: &Plan, report: Option<&Report>, title: &str, output: PlanOutput) -> String {
+    match output {
+        PlanOutput::Text => {
+            let mut out = render::text(plan, title);
+            if let Some(r) = report {
+                out.push('\n');
+                out.push_str(&r.text());
+            }
+            out
+        }
+        PlanOutput::Markdown => {
+            let mut out = render::markdown(plan, title);
+            if let Some(r) = report {
+                out.push_str("\n#### Apply\n\n```\n");
+                out.push_str(&r.text());
+                out.push_str("```\n");
+            }
+            out
+        }
+        PlanOutput::Json => {
+            let mut v = render::json(plan, title);
+            v["dry_run"] = serde_json::json!(report.is_none());
+            if let Some(r) = report {
+                v["report"] = r.json();
+            }
+            let mut s = serde_json::to_string_pretty(&v).expect("plain data");
+            s.push('\n');
+            s
+        }
+    }
+}
+
+/// Load the file and apply run-time overrides; diagnostics go to stderr.
+pub fn load_desired(
+    file: &std::path::Path,
+    output_dir: Option<&std::path::Path>,
+) -> Result<Desired, crate::config::Diagnostics> {
+    let mut desired = crate::config::load(file)?;
+    if let Some(dir) = output_dir {
+        desired.override_output_dir(dir.to_path_buf());
+    }
+    Ok(desired)
+}
+
+/// A tokio runtime for one command: two workers are plenty for an I/O-bound pass.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
+/// The first SIGINT/SIGTERM requests a stop (steps in flight finish, outputs included);
+/// a second one aborts at once.
+pub fn stop_on_signals(stop: Stop) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        for n in 0.. {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            if n == 0 {
+                tracing::warn!(
+                    "stop requested: finishing the steps in flight (signal again to abort)"
+                );
+                stop.request();
+            } else {
+                tracing::error!("aborted by a second signal");
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let file = &args.file.file;
+    let title = file.display().to_string();
+    let desired = match load_desired(file, args.api.output_dir.as_deref()) {
+        Ok(d) => d,
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            eprintln!(
+                "{title}: {} problem{} found; nothing was planned or changed",
+                diagnostics.len(),
+                if diagnostics.len() == 1 { "" } else { "s" }
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let config = ClientConfig::from_args(&args.api, desired.account_id.as_deref())?;
+    let endpoints = S3Endpoints::from_args(
+        &args.api.s3_endpoints,
+        std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
+    )?;
+    let concurrency = config.concurrency;
+    runtime()?.block_on(async {
+        // Only a run that may write takes the lock: a dry run changes nothing.
+        let _lock = if args.dry_run {
+            None
+        } else {
+            Some(crate::lock::acquire(&desired.settings.state_file)?)
+        };
+        let client = Client::connect(config).await?;
+        let (plan, inventory) = plan(&client, &desired, args.skip_outputs).await?;
+        let mut stdout = std::io::stdout().lock();
+        if args.dry_run {
+            write!(stdout, "{}", render(&plan, None, &title, args.output))?;
+            let code = if plan.refused.is_some() {
+                1
+            } else if args.detailed_exitcode && plan.has_changes() {
+                2
+            } else {
+                0
+            };
+            return Ok(ExitCode::from(code));
+        }
+        if plan.refused.is_some() {
+            write!(stdout, "{}", render(&plan, None, &title, args.output))?;
+            return Ok(ExitCode::from(1));
+        }
+        if args.output != PlanOutput::Json {
+            write!(stdout, "{}", render(&plan, None, &title, args.output))?;
+            stdout.flush()?;
+        }
+        drop(stdout);
+        let stop = Stop::new();
+        stop_on_signals(stop.clone());
+        let (report, _) = apply(
+            client,
+            &desired,
+            &plan,
+            inventory,
+            &endpoints,
+            concurrency,
+            &stop,
+        )
+        .await;
+        let mut stdout = std::io::stdout().lock();
+        match args.output {
+            PlanOutput::Json => write!(
+                stdout,
+                "{}",
+                render(&plan, Some(&report), &title, args.output)
+            )?,
+            PlanOutput::Text => write!(stdout, "\n{}", report.text())?,
+            PlanOutput::Markdown => write!(stdout, "\n#### Apply\n\n```\n{}```\n", report.text())?,
+        }
+        Ok(ExitCode::from(if report.has_errors() { 1 } else { 0 }))
+    })
 }

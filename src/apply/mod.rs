@@ -1,0 +1,615 @@
+//! Carries out a `Plan` through the write capability and the secrets writer, and returns a
+//! `Report`. Only this module ever holds a `WriteApi`; a dry run never builds it.
+//!
+//! Guarantees:
+//! - Order: bucket creates and updates, then token deletes, then token creates, updates and
+//!   rolls (a token whose bucket could not be created is skipped), then bucket deletes.
+//!   Independent steps run concurrently (bounded) and go on after one fails.
+//! - A created or rolled token's value goes straight to the secrets writer, and the
+//!   inventory is saved before anything depends on it. A crash in between leaves a token
+//!   the next pass adopts by its name and rolls, so there is never a duplicate nor a value
+//!   that was lost without a roll.
+//! - Idempotent under retry: a create answered 409 adopts, a delete of something gone is
+//!   done.
+//! - A stop request (SIGTERM) starts nothing new; a step in flight finishes, output included.
+
+pub mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::StreamExt;
+use time::OffsetDateTime;
+
+use crate::cloudflare::WriteApi;
+use crate::config::{Desired, TokenSpec};
+use crate::inventory::{self, BucketRecord, Inventory, TokenRecord};
+use crate::plan::render::step_line;
+use crate::plan::{Bookkeeping, BucketRef, Plan, RollReason, Step};
+use crate::secret::TokenValue;
+use crate::secrets::OutputWriter;
+
+pub use report::{Outcome, Report, StepReport};
+
+/// A cooperative stop: once requested, no further step starts.
+#[derive(Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    pub fn new() -> Self {
+        Stop::default()
+    }
+
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+pub struct Applier<'a, W: WriteApi> {
+    pub api: &'a W,
+    pub desired: &'a Desired,
+    pub writer: &'a OutputWriter,
+    /// Steps in flight at once (the client bounds its own calls too).
+    pub concurrency: usize,
+    pub stop: &'a Stop,
+}
+
+/// Record what the plan learned without changing Cloudflare (pure).
+pub fn apply_bookkeeping(inv: &mut Inventory, items: &[Bookkeeping], now: OffsetDateTime) {
+    for item in items {
+        match item {
+            Bookkeeping::AdoptToken {
+                token,
+                id,
+                owner,
+                issued_on,
+            } => {
+                inv.tokens.insert(
+                    token.clone(),
+                    TokenRecord {
+                        id: id.clone(),
+                        owner: *owner,
+                        created_at: issued_on.unwrap_or(now),
+                        rolled_at: None,
+                        output: None,
+                    },
+                );
+            }
+            Bookkeeping::ForgetToken { token } => {
+                inv.tokens.remove(token);
+            }
+            Bookkeeping::TrackBucket { bucket, protect } => {
+                inv.buckets.insert(
+                    (bucket.jurisdiction, bucket.name.clone()),
+                    BucketRecord { protect: *protect },
+                );
+            }
+            Bookkeeping::ForgetBucket { bucket } => {
+                inv.buckets
+                    .remove(&(bucket.jurisdiction, bucket.name.clone()));
+            }
+        }
+    }
+}
+
+struct Shared {
+    inventory: tokio::sync::Mutex<Inventory>,
+    state_file: PathBuf,
+    errors: std::sync::Mutex<Vec<String>>,
+}
+
+impl Shared {
+    /// Change the inventory and save it before returning; saves happen in order.
+    async fn update(&self, change: impl FnOnce(&mut Inventory)) {
+        let mut inv = self.inventory.lock().await;
+        change(&mut inv);
+        let snapshot = inv.clone();
+        let path = self.state_file.clone();
+        let saved = tokio::task::spawn_blocking(move || inventory::save(&path, &snapshot)).await;
+        let error = match saved {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => error_chain(&e),
+            Err(e) => e.to_string(),
+        };
+        tracing::error!(error = %error, "saving the inventory failed");
+        self.errors.lock().unwrap().push(error);
+    }
+}
+
+/// An error and its causes on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn report(step: &Step, outcome: Outcome) -> StepReport {
+    StepReport {
+        line: step_line(step),
+        action: step.action(),
+        kind: step.kind().as_str(),
+        name: step.object_name().to_string(),
+        outcome,
+        verify: None,
+    }
+}
+
+impl<W: WriteApi> Applier<'_, W> {
+    /// Apply `plan` on top of `inventory`; returns the report and the inventory as saved.
+    pub async fn apply(&self, plan: &Plan, inventory: Inventory) -> (Report, Inventory) {
+        let mut out = Report::default();
+        if let Some(reason) = &plan.refused {
+            out.steps = plan
+                .steps
+                .iter()
+                .map(|s| {
+                    report(
+                        s,
+                        Outcome::Skipped(format!("the plan was refused: {reason}")),
+                    )
+                })
+                .collect();
+            return (out, inventory);
+        }
+        let writer = self.writer.clone();
+        match tokio::task::spawn_blocking(move || writer.cleanup_temp_files()).await {
+            Ok(Ok(n)) => out.temp_files_removed = n,
+            Ok(Err(e)) => tracing::warn!(error = %error_chain(&e), "sweeping temp files failed"),
+            Err(e) => tracing::warn!(error = %e, "sweeping temp files failed"),
+        }
+        let shared = Shared {
+            inventory: tokio::sync::Mutex::new(inventory),
+            state_file: self.desired.settings.state_file.clone(),
+            errors: std::sync::Mutex::new(Vec::new()),
+        };
+        if !plan.bookkeeping.is_empty() {
+            let now = OffsetDateTime::now_utc();
+            shared
+                .update(|inv| apply_bookkeeping(inv, &plan.bookkeeping, now))
+                .await;
+        }
+
+        let phase = |f: fn(&Step) -> bool| plan.steps.iter().filter(move |s| f(s));
+        let buckets: Vec<&Step> =
+            phase(|s| matches!(s, Step::CreateBucket { .. } | Step::UpdateBucket { .. })).collect();
+        let bucket_reports = self
+            .run_all(buckets.clone(), |s| self.bucket_step(s, &shared))
+            .await;
+        let failed: BTreeSet<BucketRef> = buckets
+            .iter()
+            .zip(&bucket_reports)
+            .filter_map(|(s, r)| match s {
+                Step::CreateBucket { bucket, .. } if !r.outcome.succeeded() => Some(bucket.clone()),
+                _ => None,
+            })
+            .collect();
+        out.steps.extend(bucket_reports);
+
+        let deletes: Vec<&Step> = phase(|s| matches!(s, Step::DeleteToken { .. })).collect();
+        let reports = self
+            .run_all(deletes, |s| self.delete_token(s, &shared))
+            .await;
+        out.steps.extend(reports);
+
+        // One token's update and roll run in order; different tokens run concurrently.
+        let mut per_token: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
+        let mut order = Vec::new();
+        for s in phase(|s| {
+            matches!(
+                s,
+                Step::CreateToken { .. } | Step::UpdateToken { .. } | Step::RollToken { .. }
+            )
+        }) {
+            let name = s.object_name();
+            if !per_token.contains_key(name) {
+                order.push(name);
+            }
+            per_token.entry(name).or_default().push(s);
+        }
+        let groups: Vec<Vec<&Step>> = order.iter().map(|n| per_token[n].clone()).collect();
+        let reports: Vec<Vec<StepReport>> = futures::stream::iter(groups)
+            .map(|steps| {
+                let failed = &failed;
+                let shared = &shared;
+                async move {
+                    let mut reports = Vec::new();
+                    for s in steps {
+                        reports.push(self.token_step(s, failed, shared).await);
+                    }
+                    reports
+                }
+            })
+            .buffered(self.concurrency.max(1))
+            .collect()
+            .await;
+        out.steps.extend(reports.into_iter().flatten());
+
+        let deletes: Vec<&Step> = phase(|s| matches!(s, Step::DeleteBucket { .. })).collect();
+        let reports = self
+            .run_all(deletes, |s| self.bucket_step(s, &shared))
+            .await;
+        out.steps.extend(reports);
+
+        out.inventory_errors = shared.errors.into_inner().unwrap();
+        (out, shared.inventory.into_inner())
+    }
+
+    async fn run_all<'s, F, Fut>(&self, steps: Vec<&'s Step>, f: F) -> Vec<StepReport>
+    where
+        F: Fn(&'s Step) -> Fut,
+        Fut: std::future::Future<Output = StepReport>,
+    {
+        futures::stream::iter(steps)
+            .map(f)
+            .buffered(self.concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    fn stopped(&self, step: &Step) -> Option<StepReport> {
+        self.stop
+            .requested()
+            .then(|| report(step, Outcome::Skipped("shutting down".into())))
+    }
+
+    fn log(&self, r: &StepReport) {
+        match &r.outcome {
+            Outcome::Failed(e) => tracing::warn!(step = %r.line, error = %e, "step failed"),
+            other => tracing::info!(step = %r.line, outcome = other.as_str(), "step"),
+        }
+    }
+
+    async fn bucket_step(&self, step: &Step, shared: &Shared) -> StepReport {
+        if let Some(r) = self.stopped(step) {
+            return r;
+        }
+        let outcome = match step {
+            Step::CreateBucket {
+                bucket,
+                location_hint,
+                storage_class,
+                protect,
+            } => {
+                let result = self
+                    .api
+                    .create_bucket(
+                        bucket.jurisdiction,
+                        &bucket.name,
+                        *location_hint,
+                        *storage_class,
+                    )
+                    .await;
+                let outcome = match result {
+                    Ok(_) => Outcome::Done,
+                    Err(e) if e.is_already_exists() => {
+                        Outcome::AlreadyDone("it already existed; adopted".into())
+                    }
+                    Err(e) => Outcome::Failed(error_chain(&e)),
+                };
+                if outcome.succeeded() {
+                    shared
+                        .update(|inv| {
+                            inv.buckets.insert(
+                                (bucket.jurisdiction, bucket.name.clone()),
+                                BucketRecord { protect: *protect },
+                            );
+                        })
+                        .await;
+                }
+                outcome
+            }
+            Step::UpdateBucket { bucket, to, .. } => match self
+                .api
+                .set_storage_class(bucket.jurisdiction, &bucket.name, *to)
+                .await
+            {
+                Ok(_) => Outcome::Done,
+                Err(e) => Outcome::Failed(error_chain(&e)),
+            },
+            Step::DeleteBucket { bucket } => {
+                let outcome = match self
+                    .api
+                    .delete_bucket(bucket.jurisdiction, &bucket.name)
+                    .await
+                {
+                    Ok(()) => Outcome::Done,
+                    Err(e) if e.is_not_empty() => {
+                        Outcome::Blocked("it holds objects; r2gitops never empties a bucket".into())
+                    }
+                    Err(e) if e.is_not_found() => Outcome::AlreadyDone("already gone".into()),
+                    Err(e) => Outcome::Failed(error_chain(&e)),
+                };
+                if outcome.succeeded() {
+                    shared
+                        .update(|inv| {
+                            inv.buckets
+                                .remove(&(bucket.jurisdiction, bucket.name.clone()));
+                        })
+                        .await;
+                }
+                outcome
+            }
+            _ => unreachable!("bucket_step gets bucket steps"),
+        };
+        let r = report(step, outcome);
+        self.log(&r);
+        r
+    }
+
+    async fn delete_token(&self, step: &Step, shared: &Shared) -> StepReport {
+        if let Some(r) = self.stopped(step) {
+            return r;
+        }
+        let Step::DeleteToken { id, owner, .. } = step else {
+            unreachable!("delete_token gets token deletes");
+        };
+        let outcome = match self.api.delete_token(*owner, id).await {
+            Ok(()) => Outcome::Done,
+            Err(e) if e.is_not_found() => Outcome::AlreadyDone("already gone".into()),
+            Err(e) => Outcome::Failed(error_chain(&e)),
+        };
+        if outcome.succeeded() {
+            shared
+                .update(|inv| inv.tokens.retain(|_, t| &t.id != id))
+                .await;
+        }
+        let r = report(step, outcome);
+        self.log(&r);
+        r
+    }
+
+    fn spec(&self, name: &str) -> &TokenSpec {
+        self.desired
+            .tokens
+            .iter()
+            .find(|t| t.name == name)
+            .expect("the plan only names declared tokens")
+    }
+
+    async fn token_step(
+        &self,
+        step: &Step,
+        failed_buckets: &BTreeSet<BucketRef>,
+        shared: &Shared,
+    ) -> StepReport {
+        if let Some(r) = self.stopped(step) {
+            return r;
+        }
+        let r = match step {
+            Step::CreateToken {
+                token,
+                owner,
+                request,
+                buckets,
+                ..
+            } => {
+                if let Some(b) = buckets.iter().find(|b| failed_buckets.contains(b)) {
+                    report(
+                        step,
+                        Outcome::Skipped(format!("bucket {} was not created", b.name)),
+                    )
+                } else {
+                    match self.api.create_token(*owner, request).await {
+                        Err(e) => report(step, Outcome::Failed(error_chain(&e))),
+                        Ok(created) => {
+                            let id = created.token.id.clone();
+                            self.deliver(step, token, *owner, &id, created.value, None, shared)
+                                .await
+                        }
+                    }
+                }
+            }
+            Step::UpdateToken {
+                id,
+                owner,
+                request,
+                buckets,
+                ..
+            } => {
+                if let Some(b) = buckets.iter().find(|b| failed_buckets.contains(b)) {
+                    report(
+                        step,
+                        Outcome::Skipped(format!("bucket {} was not created", b.name)),
+                    )
+                } else {
+                    match self.api.update_token(*owner, id, request).await {
+                        Ok(_) => report(step, Outcome::Done),
+                        Err(e) => report(step, Outcome::Failed(error_chain(&e))),
+                    }
+                }
+            }
+            Step::RollToken {
+                token,
+                id,
+                owner,
+                reason,
+            } => match self.api.roll_token(*owner, id).await {
+                Err(e) => report(step, Outcome::Failed(error_chain(&e))),
+                Ok(value) => {
+                    let moved_from = match reason {
+                        RollReason::OutputMoved { from } => Some(from.clone()),
+                        _ => None,
+                    };
+                    self.deliver(step, token, *owner, id, value, Some(moved_from), shared)
+                        .await
+                }
+            },
+            _ => unreachable!("token_step gets token creates, updates and rolls"),
+        };
+        self.log(&r);
+        r
+    }
+
+    /// Write a fresh value's output and record it. `rolled` is `None` for a create, else
+    /// `Some(previous path if the output moved)`.
+    #[allow(clippy::too_many_arguments)]
+    async fn deliver(
+        &self,
+        step: &Step,
+        token: &str,
+        owner: crate::config::Owner,
+        id: &str,
+        value: TokenValue,
+        rolled: Option<Option<PathBuf>>,
+        shared: &Shared,
+    ) -> StepReport {
+        let spec = self.spec(token).clone();
+        let now = OffsetDateTime::now_utc();
+        let written = {
+            let (writer, spec, id, value) = (
+                self.writer.clone(),
+                spec.clone(),
+                id.to_string(),
+                value.clone(),
+            );
+            tokio::task::spawn_blocking(move || writer.write(&spec, &id, &value, now)).await
+        };
+        let written = match written {
+            Ok(Ok(record)) => Ok(record),
+            Ok(Err(e)) => Err(error_chain(&e)),
+            Err(e) => Err(e.to_string()),
+        };
+        let previous = shared
+            .inventory
+            .lock()
+            .await
+            .tokens
+            .get(token)
+            .filter(|t| t.id == id)
+            .cloned();
+        let record = TokenRecord {
+            id: id.to_string(),
+            owner,
+            created_at: match (&rolled, &previous) {
+                (Some(_), Some(p)) => p.created_at,
+                _ => now,
+            },
+            rolled_at: rolled.is_some().then_some(now),
+            output: written.as_ref().ok().cloned(),
+        };
+        shared
+            .update(|inv| {
+                inv.tokens.insert(token.to_string(), record);
+            })
+            .await;
+        let mut r = match &written {
+            Ok(_) => report(step, Outcome::Done),
+            Err(e) => {
+                let what = if rolled.is_some() {
+                    "rolled"
+                } else {
+                    "created"
+                };
+                report(
+                    step,
+                    Outcome::Failed(format!(
+                        "token {what} ({id}), but its output could not be written: {e}; the next pass rolls it again"
+                    )),
+                )
+            }
+        };
+        if written.is_ok() {
+            if let (Some(Some(from)), Some(prev)) = (&rolled, &previous) {
+                self.remove_moved_output(from, prev);
+            }
+            r.verify = self.writer.verify(&spec, id, &value).await;
+        }
+        r
+    }
+
+    /// After a roll for a moved output: the old file holds a dead value; remove it if it is
+    /// still exactly what r2gitops wrote (anything else is left alone).
+    fn remove_moved_output(&self, from: &std::path::Path, previous: &TokenRecord) {
+        let Some(out) = &previous.output else { return };
+        let dir = self.writer.output_dir();
+        if let Ok(Some(sha)) = crate::secrets::file_sha256(dir, from)
+            && sha == out.ciphertext_sha256
+            && std::fs::remove_file(dir.join(from)).is_ok()
+        {
+            tracing::info!(file = %from.display(), "removed the output's previous file");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Jurisdiction, Owner};
+    use time::macros::datetime;
+
+    #[test]
+    fn bookkeeping_adopts_forgets_and_tracks() {
+        let mut inv = Inventory::default();
+        inv.tokens.insert(
+            "old".into(),
+            TokenRecord {
+                id: "1".into(),
+                owner: Owner::Account,
+                created_at: datetime!(2026-01-01 00:00 UTC),
+                rolled_at: None,
+                output: None,
+            },
+        );
+        inv.buckets.insert(
+            (Jurisdiction::Eu, "gone".into()),
+            BucketRecord { protect: true },
+        );
+        let now = datetime!(2026-11-23 00:00 UTC);
+        apply_bookkeeping(
+            &mut inv,
+            &[
+                Bookkeeping::AdoptToken {
+                    token: "found".into(),
+                    id: "2".into(),
+                    owner: Owner::User,
+                    issued_on: None,
+                },
+                Bookkeeping::ForgetToken {
+                    token: "old".into(),
+                },
+                Bookkeeping::TrackBucket {
+                    bucket: BucketRef {
+                        jurisdiction: Jurisdiction::Default,
+                        name: "media".into(),
+                    },
+                    protect: false,
+                },
+                Bookkeeping::ForgetBucket {
+                    bucket: BucketRef {
+                        jurisdiction: Jurisdiction::Eu,
+                        name: "gone".into(),
+                    },
+                },
+            ],
+            now,
+        );
+        assert_eq!(inv.tokens.keys().collect::<Vec<_>>(), ["found"]);
+        let found = &inv.tokens["found"];
+        assert_eq!(
+            (found.id.as_str(), found.owner, found.created_at),
+            ("2", Owner::User, now)
+        );
+        assert!(
+            found.output.is_none(),
+            "an adopted token's output is not vouched for"
+        );
+        assert_eq!(
+            inv.buckets.into_iter().collect::<Vec<_>>(),
+            [(
+                (Jurisdiction::Default, "media".to_string()),
+                BucketRecord { protect: false }
+            )]
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! Builds the `Observed` snapshot through the read-only API: one list per jurisdiction and
+//! per token family in use (never one GET per object), plus the permission-group ids once
+//! per process. It keeps only managed tokens (name prefix, or an id the inventory vouches
+//! for): everything else is invisible to the planner, so it can never be touched.
+
+use std::collections::BTreeSet;
+
+use futures::future::try_join_all;
+
+use crate::cloudflare::{ApiError, ReadApi};
+use crate::config::{Desired, Jurisdiction, Owner};
+use crate::inventory::Inventory;
+use crate::observed::{Observed, PermissionGroupIds};
+
+/// Which jurisdictions and token families a pass must list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub jurisdictions: BTreeSet<Jurisdiction>,
+    pub owners: BTreeSet<Owner>,
+}
+
+/// Every jurisdiction named by the file or the inventory, every owner family likewise.
+pub fn scope(desired: &Desired, inventory: &Inventory) -> Scope {
+    Scope {
+        jurisdictions: desired
+            .buckets
+            .iter()
+            .map(|b| b.jurisdiction)
+            .chain(inventory.buckets.keys().map(|(j, _)| *j))
+            .collect(),
+        owners: desired
+            .tokens
+            .iter()
+            .map(|t| t.owner)
+            .chain(inventory.tokens.values().map(|t| t.owner))
+            .collect(),
+    }
+}
+
+pub async fn observe<R: ReadApi>(
+    api: &R,
+    account_id: &str,
+    desired: &Desired,
+    inventory: &Inventory,
+) -> Result<Observed, ApiError> {
+    let scope = scope(desired, inventory);
+    let buckets = try_join_all(scope.jurisdictions.iter().map(|j| api.list_buckets(*j)));
+    let tokens = try_join_all(scope.owners.iter().map(|o| api.list_tokens(*o)));
+    let (buckets, tokens) = futures::try_join!(buckets, tokens)?;
+    let permission_groups = if desired.tokens.is_empty() {
+        PermissionGroupIds::known()
+    } else {
+        // Group ids are account-wide; either family's list names them. Prefer the one the
+        // file uses most commonly (account-owned).
+        let owner = if desired.tokens.iter().any(|t| t.owner == Owner::Account) {
+            Owner::Account
+        } else {
+            Owner::User
+        };
+        api.permission_groups(owner).await?
+    };
+    let prefix = desired.settings.token_name_prefix.as_str();
+    let vouched: BTreeSet<&str> = inventory.token_ids().collect();
+    Ok(Observed {
+        account_id: account_id.to_string(),
+        buckets: buckets.into_iter().flatten().collect(),
+        listed_jurisdictions: scope.jurisdictions,
+        tokens: tokens
+            .into_iter()
+            .flatten()
+            .filter(|t| t.name.starts_with(prefix) || vouched.contains(t.id.as_str()))
+            .collect(),
+        listed_owners: scope.owners,
+        permission_groups,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{BucketRecord, TokenRecord};
+    use std::path::PathBuf;
+
+    #[test]
+    fn the_scope_covers_the_file_and_the_inventory() {
+        let desired = Desired {
+            source: PathBuf::from("r2gitops.yaml"),
+            account_id: None,
+            settings: crate::config::Settings {
+                token_name_prefix: "r2gitops:".into(),
+                prune: false,
+                max_deletions: 10,
+                output_dir: PathBuf::from("secrets"),
+                state_file: PathBuf::from("secrets/.r2gitops-state.json"),
+                suspend: false,
+            },
+            buckets: vec![crate::config::BucketSpec {
+                name: "media".into(),
+                jurisdiction: Jurisdiction::Eu,
+                location_hint: None,
+                storage_class: crate::config::StorageClass::Standard,
+                protect: true,
+            }],
+            tokens: Vec::new(),
+        };
+        let mut inv = Inventory::default();
+        inv.buckets.insert(
+            (Jurisdiction::Us, "old".into()),
+            BucketRecord { protect: true },
+        );
+        inv.tokens.insert(
+            "gone".into(),
+            TokenRecord {
+                id: "x".into(),
+                owner: Owner::User,
+                created_at: time::OffsetDateTime::UNIX_EPOCH,
+                rolled_at: None,
+                output: None,
+            },
+        );
+        let s = scope(&desired, &inv);
+        assert_eq!(
+            s.jurisdictions,
+            BTreeSet::from([Jurisdiction::Eu, Jurisdiction::Us])
+        );
+        assert_eq!(s.owners, BTreeSet::from([Owner::User]));
+        let s = scope(&desired, &Inventory::default());
+        assert_eq!(s.jurisdictions, BTreeSet::from([Jurisdiction::Eu]));
+        assert!(
+            s.owners.is_empty(),
+            "no token family is listed when none is in use"
+        );
+    }
+}
