@@ -140,3 +140,44 @@ pub fn token_request(name: &str, policy: Policy) -> TokenRequest {
         status: None,
     }
 }
+
+// ---- real S3 client and output helpers ----
+
+/// Run S3 operations with boto3 (`tests/clients/s3_ops.py`), with no AWS_* variable of
+/// this machine in the way. `ops` is the script's JSON list; returns its JSON results.
+pub fn s3_ops(ops: &serde_json::Value) -> serde_json::Value {
+    use std::io::Write;
+    let mut child = Command::new(python())
+        .arg(root().join("tests/clients/s3_ops.py"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run s3_ops.py");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(ops.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "s3_ops.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("s3_ops.py prints JSON")
+}
+
+/// The variables of a decrypted `env` output.
+pub fn env_vars(plain: &[u8]) -> std::collections::BTreeMap<String, String> {
+    String::from_utf8_lossy(plain)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

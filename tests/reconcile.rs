@@ -1,0 +1,659 @@
+//! `r2gitops reconcile` against the emulator: from empty to converged and idempotent, drift
+//! corrected, deletions guarded, the crash window between create and write recovered, and
+//! the CLI contract (exit codes, formats, the lock, bad files). Credentials are proven with
+//! the real `age` CLI and boto3.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+
+use cf_emulator::{Emulator, EmulatorConfig};
+use r2gitops::apply::{Applier, Outcome, Stop};
+use r2gitops::cloudflare::{Client, ReadApi, WriteApi, WriteClient};
+use r2gitops::config::{Desired, Jurisdiction, Owner, StorageClass};
+use r2gitops::plan::{Plan, Step};
+use r2gitops::reconcile;
+use r2gitops::secrets::{OutputWriter, S3Endpoints};
+use serde_json::{Value, json};
+
+struct World {
+    emu: Emulator,
+    dir: tempfile::TempDir,
+    identity: PathBuf,
+    recipient: String,
+}
+
+impl World {
+    async fn new() -> World {
+        let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (identity, recipient) = common::age_keygen(dir.path(), "ops");
+        World {
+            emu,
+            dir,
+            identity,
+            recipient,
+        }
+    }
+
+    fn file(&self) -> PathBuf {
+        self.dir.path().join("r2gitops.yaml")
+    }
+
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("secrets")
+    }
+
+    /// Write the desired-state file; `{recipient}` is replaced by the test's age key.
+    fn write(&self, yaml: &str) {
+        std::fs::write(self.file(), yaml.replace("{recipient}", &self.recipient)).unwrap();
+    }
+
+    fn endpoints(&self) -> S3Endpoints {
+        let flags: Vec<String> = self
+            .emu
+            .s3_urls()
+            .iter()
+            .map(|(j, url)| format!("{j}={url}"))
+            .collect();
+        S3Endpoints::from_args(&flags, None).unwrap()
+    }
+
+    fn desired(&self) -> Desired {
+        reconcile::load_desired(&self.file(), None).unwrap()
+    }
+
+    async fn client(&self) -> Client {
+        common::admin_client(&self.emu).await
+    }
+
+    async fn admin(&self) -> WriteClient {
+        self.client().await.into_writer()
+    }
+
+    /// Plan through the library (the code path the CLI and the daemon share).
+    async fn plan(&self) -> Plan {
+        reconcile::plan(&self.client().await, &self.desired(), false)
+            .await
+            .unwrap()
+            .0
+    }
+
+    /// One full pass through the library.
+    async fn pass(&self) -> (Plan, r2gitops::apply::Report) {
+        let desired = self.desired();
+        let client = self.client().await;
+        let (plan, inventory) = reconcile::plan(&client, &desired, false).await.unwrap();
+        let (report, _) = reconcile::apply(
+            client,
+            &desired,
+            &plan,
+            inventory,
+            &self.endpoints(),
+            4,
+            &Stop::new(),
+        )
+        .await;
+        (plan, report)
+    }
+
+    /// Run the real binary against the emulator (blocking: call from spawn_blocking).
+    fn cli(&self, args: &[&str]) -> Output {
+        let s3: Vec<String> = self
+            .emu
+            .s3_urls()
+            .iter()
+            .map(|(j, url)| format!("{j}={url}"))
+            .collect();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_r2gitops"))
+            .args(args)
+            .arg("-f")
+            .arg(self.file())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("CLOUDFLARE_API_BASE_URL", self.emu.api_url())
+            .env("CLOUDFLARE_API_TOKEN", self.emu.admin_token())
+            .env("CLOUDFLARE_ACCOUNT_ID", self.emu.account_id())
+            .env("R2GITOPS_S3_ENDPOINTS", s3.join(","))
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        eprintln!(
+            "r2gitops {args:?} -> {:?}\nstdout:\n{}\nstderr:\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    async fn run(self: &Arc<Self>, args: &'static [&'static str]) -> Output {
+        let w = self.clone();
+        tokio::task::spawn_blocking(move || w.cli(args))
+            .await
+            .unwrap()
+    }
+
+    async fn tokens_named(&self, name: &str) -> Vec<String> {
+        self.client()
+            .await
+            .list_tokens(Owner::Account)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.name == name)
+            .map(|t| t.id)
+            .collect()
+    }
+
+    /// Decrypt an env output with the real age CLI and check its credentials with boto3:
+    /// put then get `key` in `bucket`.
+    fn prove_env_output(&self, file: &str, bucket: &str, key: &str) {
+        let plain = common::age_decrypt(&self.identity, &self.out().join(file));
+        let vars = common::env_vars(&plain);
+        let op = |op: &str| {
+            json!({
+                "endpoint": vars["AWS_ENDPOINT_URL"], "key_id": vars["AWS_ACCESS_KEY_ID"],
+                "secret": vars["AWS_SECRET_ACCESS_KEY"], "op": op, "bucket": bucket,
+                "key": key, "body": "hello from boto3",
+            })
+        };
+        let results = common::s3_ops(&json!([op("put"), op("get")]));
+        assert_eq!(results[0]["ok"], true, "put: {results}");
+        assert_eq!(results[1]["body"], "hello from boto3", "get: {results}");
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn lines(plan: &Plan) -> Vec<String> {
+    plan.steps
+        .iter()
+        .map(r2gitops::plan::render::step_line)
+        .collect()
+}
+
+const TWO_OF_EACH: &str = r#"
+version: 1
+settings:
+  recipients: ["{recipient}"]
+buckets:
+  - name: media
+  - name: logs
+    jurisdiction: eu
+    location_hint: weur
+tokens:
+  - name: uploader
+    access: object-read-write
+    buckets: [media]
+    output: { file: uploader.env.age, format: env }
+  - name: log-reader
+    access: object-read
+    buckets: [logs]
+    output: { file: logs/reader.json.age, format: json }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_empty_apply_creates_everything_and_the_next_run_changes_nothing() {
+    let w = Arc::new(World::new().await);
+    w.write(TWO_OF_EACH);
+
+    let dry = w
+        .run(&["reconcile", "--dry-run", "--detailed-exitcode"])
+        .await;
+    assert_eq!(dry.status.code(), Some(2), "pending changes");
+    assert!(stdout(&dry).contains("+ create bucket logs (eu, weur)"));
+    assert!(stdout(&dry).contains("Plan: 4 to create, 0 to update, 0 to roll, 0 to delete"));
+    assert_eq!(w.emu.stats().mutating, 0, "a dry run never mutates");
+    assert!(!w.out().exists(), "a dry run writes nothing");
+
+    let apply = w.run(&["reconcile"]).await;
+    assert_eq!(apply.status.code(), Some(0));
+    assert!(stdout(&apply).contains("Apply complete: 4 done, 0 failed"));
+    w.prove_env_output("uploader.env.age", "media", "first.txt");
+
+    w.emu.reset_stats();
+    let again = w
+        .run(&["reconcile", "--dry-run", "--detailed-exitcode"])
+        .await;
+    assert_eq!(again.status.code(), Some(0), "nothing pending");
+    assert!(stdout(&again).contains("No changes. 4 unchanged."));
+    let again = w.run(&["reconcile"]).await;
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(
+        w.emu.stats().mutating,
+        0,
+        "a converged pass makes no mutating call"
+    );
+    assert_eq!(w.tokens_named("r2gitops:uploader").await.len(), 1);
+    // The emulator answers policies in another order than they were sent (as Cloudflare
+    // does): the passes above would have planned updates if order were compared.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_corrected_and_out_of_band_buckets_are_left_alone() {
+    let w = Arc::new(World::new().await);
+    w.write(TWO_OF_EACH);
+    w.pass().await;
+    let admin = w.admin().await;
+    let tokens = admin.list_tokens(Owner::Account).await.unwrap();
+    let uploader = tokens
+        .iter()
+        .find(|t| t.name == "r2gitops:uploader")
+        .unwrap();
+    let reader = tokens
+        .iter()
+        .find(|t| t.name == "r2gitops:log-reader")
+        .unwrap();
+
+    // Out of band: one token deleted, another widened, a bucket created.
+    admin
+        .delete_token(Owner::Account, &uploader.id)
+        .await
+        .unwrap();
+    let mut widened = reader.policies.clone();
+    widened[0].resources.insert(
+        format!(
+            "com.cloudflare.edge.r2.bucket.{}_eu_stray",
+            w.emu.account_id()
+        ),
+        r2gitops::observed::ResourceValue::Str("*".into()),
+    );
+    admin
+        .update_token(
+            Owner::Account,
+            &reader.id,
+            &r2gitops::observed::TokenRequest {
+                name: reader.name.clone(),
+                policies: widened,
+                not_before: None,
+                expires_on: None,
+                condition: Default::default(),
+                status: None,
+            },
+        )
+        .await
+        .unwrap();
+    admin
+        .create_bucket(Jurisdiction::Eu, "stray", None, StorageClass::Standard)
+        .await
+        .unwrap();
+
+    let (plan, report) = w.pass().await;
+    assert_eq!(
+        lines(&plan),
+        [
+            "+ create token uploader (object-read-write on media) -> uploader.env.age".to_string(),
+            "~ update token log-reader: buckets -stray".into(),
+        ]
+    );
+    assert!(
+        plan.orphans.is_empty(),
+        "an unmanaged bucket is not reported"
+    );
+    assert!(!report.has_errors(), "{}", report.text());
+    w.prove_env_output("uploader.env.age", "media", "after-drift.txt");
+
+    let after = w.plan().await;
+    assert!(after.steps.is_empty(), "{:?}", lines(&after));
+    assert_eq!(
+        w.tokens_named("r2gitops:log-reader").await,
+        [reader.id.clone()],
+        "updated in place: same id, same S3 key"
+    );
+    let eu = admin.list_buckets(Jurisdiction::Eu).await.unwrap();
+    assert!(eu.iter().any(|b| b.name == "stray"), "left alone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletions_are_guarded_and_protected_or_full_buckets_are_never_deleted() {
+    let w = Arc::new(World::new().await);
+    let buckets = r#"
+buckets:
+  - { name: anchor }
+  - { name: keep-me }
+  - { name: scratch, protect: false }
+  - { name: full, protect: false }
+"#;
+    let tokens = r#"
+tokens:
+  - { name: a, access: object-read-write, buckets: [full], output: { file: a.env.age, format: env } }
+  - { name: b, access: object-read, buckets: [keep-me], output: { file: b.env.age, format: env } }
+  - { name: c, access: object-read, buckets: [scratch], output: { file: c.env.age, format: env } }
+"#;
+    let settings = |max: u32| {
+        format!(
+            "version: 1\nsettings: {{ recipients: [\"{{recipient}}\"], prune: true, max_deletions: {max} }}\n"
+        )
+    };
+    w.write(&format!("{}{buckets}{tokens}", settings(2)));
+    let (_, report) = w.pass().await;
+    assert!(!report.has_errors(), "{}", report.text());
+    w.prove_env_output("a.env.age", "full", "object.txt");
+
+    // Every token removed: 3 deletions > max_deletions 2 -> refused, nothing touched.
+    w.write(&format!("{}{buckets}", settings(2)));
+    w.emu.reset_stats();
+    let refused = w.run(&["reconcile"]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stdout(&refused)
+            .contains("Refused: the plan deletes 3 objects, more than settings.max_deletions (2)")
+    );
+    assert_eq!(w.emu.stats().mutating, 0);
+    let dry = w.run(&["reconcile", "--dry-run"]).await;
+    assert_eq!(dry.status.code(), Some(1), "a refused plan fails CI too");
+    assert_eq!(w.tokens_named("r2gitops:a").await.len(), 1);
+
+    // Only the anchor stays declared, with room for the deletions: the protected bucket is
+    // only reported, the unprotected empty one is deleted, the unprotected one holding an
+    // object is blocked (never emptied).
+    w.write(&format!(
+        "{}buckets:\n  - {{ name: anchor }}\n",
+        settings(5)
+    ));
+    let (plan, report) = w.pass().await;
+    let orphans: Vec<(&str, &str)> = plan
+        .orphans
+        .iter()
+        .map(|o| (o.name.as_str(), o.reason.as_str()))
+        .collect();
+    assert_eq!(
+        orphans,
+        [(
+            "keep-me",
+            "no longer declared; kept because its last declaration had protect: true"
+        )]
+    );
+    let outcome = |name: &str| {
+        report
+            .steps
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.outcome.clone())
+            .unwrap_or_else(|| panic!("no step for {name}: {}", report.text()))
+    };
+    assert_eq!(outcome("scratch"), Outcome::Done);
+    assert_eq!(outcome("a"), Outcome::Done, "tokens go first");
+    assert_eq!(
+        outcome("full"),
+        Outcome::Blocked("it holds objects; r2gitops never empties a bucket".into())
+    );
+    let names: Vec<String> = w
+        .admin()
+        .await
+        .list_buckets(Jurisdiction::Default)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(names, ["anchor", "full", "keep-me"]);
+    assert!(w.tokens_named("r2gitops:a").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_created_but_never_written_is_rolled_and_never_duplicated() {
+    let w = Arc::new(World::new().await);
+    w.write(TWO_OF_EACH);
+    let desired = w.desired();
+    let client = w.client().await;
+    let (plan, inventory) = reconcile::plan(&client, &desired, false).await.unwrap();
+
+    // Crash window 1: the create is answered, the process dies before the rename.
+    let writer = OutputWriter::new(
+        &desired.settings.output_dir,
+        w.emu.account_id(),
+        w.endpoints(),
+    )
+    .with_before_rename_hook(Arc::new(|_: &Path| {
+        Err(std::io::Error::other("simulated crash before rename"))
+    }));
+    let api = client.into_writer();
+    let (report, _) = Applier {
+        api: &api,
+        desired: &desired,
+        writer: &writer,
+        concurrency: 4,
+        stop: &Stop::new(),
+    }
+    .apply(&plan, inventory)
+    .await;
+    assert!(report.has_errors());
+    assert!(!w.out().join("uploader.env.age").exists());
+    let temps: Vec<_> = walk(&w.out())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".r2gitops-tmp-"))
+        .collect();
+    assert!(temps.is_empty(), "no temp file survives: {temps:?}");
+
+    let next = w.plan().await;
+    let rolls: Vec<String> = next
+        .steps
+        .iter()
+        .map(r2gitops::plan::render::step_line)
+        .collect();
+    assert_eq!(
+        rolls,
+        [
+            "↻ roll token uploader: no record of its output (inventory lost or a write interrupted)",
+            "↻ roll token log-reader: no record of its output (inventory lost or a write interrupted)",
+        ]
+    );
+    let (_, report) = w.pass().await;
+    assert!(!report.has_errors(), "{}", report.text());
+    w.prove_env_output("uploader.env.age", "media", "after-crash.txt");
+
+    // Crash window 2: created twice and the inventory lost (two crashed runs in a row).
+    let admin = w.admin().await;
+    let kept = w.tokens_named("r2gitops:uploader").await;
+    let policy = admin
+        .list_tokens(Owner::Account)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.id == kept[0])
+        .unwrap()
+        .policies;
+    admin
+        .create_token(
+            Owner::Account,
+            &r2gitops::observed::TokenRequest {
+                name: "r2gitops:uploader".into(),
+                policies: policy,
+                not_before: None,
+                expires_on: None,
+                condition: Default::default(),
+                status: None,
+            },
+        )
+        .await
+        .unwrap();
+    std::fs::remove_file(w.out().join(".r2gitops-state.json")).unwrap();
+    let (plan, report) = w.pass().await;
+    assert!(!report.has_errors(), "{}", report.text());
+    assert_eq!(plan.deletions(), 1, "{:?}", lines(&plan));
+    assert!(
+        plan.steps
+            .iter()
+            .any(|s| matches!(s, Step::DeleteToken { .. }))
+    );
+    assert_eq!(
+        w.tokens_named("r2gitops:uploader").await,
+        kept,
+        "exactly one token per declared name, the oldest kept"
+    );
+    w.prove_env_output("uploader.env.age", "media", "after-duplicates.txt");
+    assert!(w.plan().await.steps.is_empty());
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_reports_json_and_markdown_and_refuses_bad_files_and_a_second_writer() {
+    let w = Arc::new(World::new().await);
+    w.write(TWO_OF_EACH);
+
+    let json_plan = w.run(&["reconcile", "--dry-run", "--output", "json"]).await;
+    assert_eq!(json_plan.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&json_plan.stdout).unwrap();
+    assert_eq!(v["format_version"], 1);
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["summary"]["create"], 4);
+    assert_eq!(v["changes"][1]["jurisdiction"], "eu");
+    assert_eq!(v["changes"][1]["location_hint"], "weur");
+    assert_eq!(v["changes"][2]["kind"], "token");
+
+    let md = w
+        .run(&[
+            "reconcile",
+            "--dry-run",
+            "--skip-outputs",
+            "--output",
+            "markdown",
+        ])
+        .await;
+    assert_eq!(md.status.code(), Some(0));
+    let text = stdout(&md);
+    assert!(
+        text.contains("```diff\n+ create bucket media (default)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--skip-outputs"),
+        "says that outputs were skipped"
+    );
+
+    let misuse = w.run(&["reconcile", "--skip-outputs"]).await;
+    assert_eq!(misuse.status.code(), Some(2), "clap usage error");
+
+    // A second writer on the same inventory is refused, naming the holder.
+    let desired = w.desired();
+    let lock = r2gitops::lock::acquire(&desired.settings.state_file).unwrap();
+    let second = w.run(&["reconcile"]).await;
+    assert_eq!(second.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains(&format!("another r2gitops (pid {})", std::process::id())),
+        "{err}"
+    );
+    drop(lock);
+
+    // An applied run in JSON carries the report.
+    let applied = w.run(&["reconcile", "--output", "json"]).await;
+    assert_eq!(applied.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&applied.stdout).unwrap();
+    assert_eq!(v["dry_run"], false);
+    assert_eq!(v["report"]["tally"]["done"], 4);
+
+    // A broken file: located diagnostics, exit 1, not one API call.
+    w.emu.reset_stats();
+    std::fs::write(
+        w.file(),
+        "version: 1\nbuckets:\n  - name: Bad_Name\ntokens: []\n",
+    )
+    .unwrap();
+    let bad = w.run(&["reconcile"]).await;
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("r2gitops.yaml:3:"), "{err}");
+    assert!(err.contains("nothing was planned or changed"), "{err}");
+    assert_eq!(
+        w.emu.stats().total,
+        0,
+        "a bad file never reaches Cloudflare"
+    );
+    assert_eq!(w.tokens_named("r2gitops:uploader").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_plan_the_report_the_logs_or_the_inventory() {
+    use sha2::{Digest, Sha256};
+    let w = Arc::new(World::new().await);
+    w.write(
+        r#"
+version: 1
+settings: { recipients: ["{recipient}"] }
+buckets: [{ name: media }]
+tokens:
+  - name: wrangler
+    access: object-read-write
+    buckets: [media]
+    rotate_every: 1h
+    output: { file: wrangler.env.age, format: env, include_api_token: true }
+"#,
+    );
+    let first = w
+        .run(&["--log-format", "json", "reconcile", "--output", "json"])
+        .await;
+    assert_eq!(first.status.code(), Some(0));
+    let value_1 = common::env_vars(&common::age_decrypt(
+        &w.identity,
+        &w.out().join("wrangler.env.age"),
+    ))["CLOUDFLARE_API_TOKEN"]
+        .clone();
+    // Force a roll (the output vanished) so that a second value passes through too, at trace.
+    std::fs::remove_file(w.out().join("wrangler.env.age")).unwrap();
+    let w2 = w.clone();
+    let second = tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_r2gitops"));
+        cmd.args(["reconcile", "-f"])
+            .arg(w2.file())
+            .env("CLOUDFLARE_API_BASE_URL", w2.emu.api_url())
+            .env("CLOUDFLARE_API_TOKEN", w2.emu.admin_token())
+            .env("CLOUDFLARE_ACCOUNT_ID", w2.emu.account_id())
+            .env("RUST_LOG", "trace")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(second.status.code(), Some(0));
+    assert!(stdout(&second).contains("↻ roll token wrangler: output file missing"));
+    let value_2 = common::env_vars(&common::age_decrypt(
+        &w.identity,
+        &w.out().join("wrangler.env.age"),
+    ))["CLOUDFLARE_API_TOKEN"]
+        .clone();
+    assert_ne!(value_1, value_2);
+
+    let mut haystack = Vec::new();
+    for o in [&first, &second] {
+        haystack.extend_from_slice(&o.stdout);
+        haystack.extend_from_slice(&o.stderr);
+    }
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("TRACE"),
+        "trace logging ran"
+    );
+    for f in walk(&w.out()) {
+        haystack.extend_from_slice(&std::fs::read(f).unwrap());
+    }
+    let haystack = String::from_utf8_lossy(&haystack);
+    let mut secrets = vec![w.emu.admin_token().to_string()];
+    for v in [&value_1, &value_2] {
+        secrets.push(v.clone());
+        secrets.push(hex::encode(Sha256::digest(v.as_bytes())));
+    }
+    for s in &secrets {
+        assert!(!haystack.contains(s.as_str()), "a secret leaked");
+    }
+}
