@@ -303,7 +303,7 @@ async fn drift_is_corrected_and_out_of_band_buckets_are_left_alone() {
     assert!(after.steps.is_empty(), "{:?}", lines(&after));
     assert_eq!(
         w.tokens_named("r2gitops:log-reader").await,
-        [reader.id.clone()],
+        std::slice::from_ref(&reader.id),
         "updated in place: same id, same S3 key"
     );
     let eu = admin.list_buckets(Jurisdiction::Eu).await.unwrap();
