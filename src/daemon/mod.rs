@@ -1,0 +1,602 @@
+//! `r2gitops watch`: the long-lived daemon. It knows only `reconcile` (plan, apply).
+//!
+//! - Level-triggered: every pass recomputes the plan from the whole file and Cloudflare; it
+//!   never asks why it started. Triggers (start, file change, interval, SIGHUP, retry)
+//!   coalesce: one pass at a time, and triggers during a pass make one follow-up pass.
+//! - A file that fails to load never drives a pass: the last valid desired state is kept,
+//!   the diagnostics are logged and `/readyz` answers 503. An empty or half-written file
+//!   during an editor's save therefore deletes nothing.
+//! - Failed passes back off exponentially (5 s doubling, cap 5 min), at least as long as
+//!   Cloudflare's `Retry-After`; a success resets the backoff and the jittered interval.
+//! - Shutdown is an input (`Shutdown`): the first SIGTERM/SIGINT starts nothing new, lets
+//!   the steps in flight finish (a created token always gets its output written) and exits
+//!   0; a second signal aborts at once. SIGHUP starts a pass now.
+//! - One daemon per inventory: the lock on `<state_file>.lock` is held for its lifetime.
+//!
+//! - `status`: readiness, `/status` JSON and `/metrics` text (pure).
+//! - `http`: the status server.
+//! - `watch`: directory watches, debounce, content hash.
+
+pub mod http;
+pub mod status;
+pub mod watch;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use time::OffsetDateTime;
+use tokio::sync::{Notify, watch as tokio_watch};
+
+use crate::apply::{Stop, error_chain};
+use crate::cli::{ApiArgs, WatchArgs};
+use crate::cloudflare::{Client, ClientConfig};
+use crate::config::Desired;
+use crate::lock::InventoryLock;
+use crate::plan::render::step_line;
+use crate::reconcile;
+use crate::secrets::S3Endpoints;
+use status::{LastPass, PassResult, Status};
+
+/// Backoff after failed passes: 5 s, doubling, capped at 5 minutes.
+pub fn backoff(failures: u32) -> Duration {
+    let base = Duration::from_secs(5);
+    base.saturating_mul(1u32 << failures.saturating_sub(1).min(10))
+        .min(Duration::from_secs(300))
+}
+
+/// `500ms`, `30s`, `10m`, `1h`, `1d`.
+pub fn parse_flag_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if let Some(ms) = text.strip_suffix("ms") {
+        return ms.parse().ok().map(Duration::from_millis);
+    }
+    crate::config::validate::parse_duration(text)
+}
+
+/// The interval with +/-10% jitter, so that many daemons do not poll in step.
+fn jittered(interval: Duration) -> Duration {
+    interval.mul_f64(rand::rng().random_range(0.9..=1.1))
+}
+
+/// Coalescing triggers: the first reason since the last pass is kept, later ones merge.
+#[derive(Default)]
+pub struct Triggers {
+    pending: Mutex<Option<String>>,
+    wake: Notify,
+}
+
+impl Triggers {
+    pub fn fire(&self, why: &str) {
+        let mut p = self.pending.lock().unwrap();
+        if p.is_none() {
+            *p = Some(why.to_string());
+        }
+        drop(p);
+        self.wake.notify_one();
+    }
+
+    fn take(&self) -> Option<String> {
+        self.pending.lock().unwrap().take()
+    }
+}
+
+/// The daemon's shutdown input: `Stop` for the applier (checked between steps) and a
+/// channel the loop and the server wait on.
+#[derive(Clone)]
+pub struct Shutdown {
+    pub stop: Stop,
+    tx: Arc<tokio_watch::Sender<bool>>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown {
+            stop: Stop::new(),
+            tx: Arc::new(tokio_watch::channel(false).0),
+        }
+    }
+}
+
+impl Shutdown {
+    pub fn request(&self) {
+        self.stop.request();
+        self.tx.send_replace(true);
+    }
+
+    pub async fn wait(&self) {
+        let mut rx = self.tx.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+pub struct Options {
+    pub file: PathBuf,
+    pub interval: Duration,
+    pub debounce: Duration,
+    pub api: ApiArgs,
+    pub endpoints: S3Endpoints,
+}
+
+struct Daemon {
+    opts: Options,
+    status: http::Shared,
+    desired: Option<Desired>,
+    client: Option<Client>,
+    lock: Option<InventoryLock>,
+    failures: u32,
+    retry_after: Option<Duration>,
+    /// Counters of clients replaced after an account change (exported counters never drop).
+    retired_api: crate::cloudflare::ClientMetrics,
+}
+
+/// Why a pass failed, for the backoff and the status.
+struct Failed {
+    error: String,
+    retry_after: Option<Duration>,
+    /// Waiting cannot fix it (a rejected token, a missing setting): fatal at start-up.
+    fatal: bool,
+}
+
+impl Failed {
+    fn new(error: String) -> Self {
+        Failed {
+            error,
+            retry_after: None,
+            fatal: false,
+        }
+    }
+}
+
+impl Daemon {
+    fn update(&self, f: impl FnOnce(&mut Status)) {
+        f(&mut self.status.lock().unwrap());
+    }
+
+    /// Read and validate the file; keep the last valid state when it fails.
+    async fn load(&mut self) -> Result<(), Failed> {
+        let file = self.opts.file.clone();
+        let output_dir = self.opts.api.output_dir.clone();
+        let (revision, loaded) = tokio::task::spawn_blocking(move || {
+            (
+                watch::revision(&file),
+                reconcile::load_desired(&file, output_dir.as_deref()),
+            )
+        })
+        .await
+        .expect("loading does not panic");
+        match loaded {
+            Ok(desired) => {
+                self.update(|s| {
+                    s.file_revision = revision.clone();
+                    s.applied_revision = revision;
+                    s.config_valid = true;
+                    s.config_errors.clear();
+                    s.suspended = desired.settings.suspend;
+                });
+                self.desired = Some(desired);
+                Ok(())
+            }
+            Err(diagnostics) => {
+                for d in &diagnostics.0 {
+                    tracing::warn!(diagnostic = %d, "the desired-state file is not valid");
+                }
+                let kept = self.desired.is_some();
+                tracing::warn!(
+                    problems = diagnostics.len(),
+                    "{}",
+                    if kept {
+                        "keeping the last valid desired state; nothing from this revision is applied"
+                    } else {
+                        "no valid desired state yet; waiting for a valid file"
+                    }
+                );
+                self.update(|s| {
+                    s.file_revision = revision;
+                    s.config_valid = false;
+                    s.config_errors = diagnostics.0.iter().map(|d| d.to_string()).collect();
+                });
+                if kept {
+                    Ok(())
+                } else {
+                    Err(Failed::new("the desired-state file is not valid".into()))
+                }
+            }
+        }
+    }
+
+    /// Hold the lock of the current state file (it moves if the file's settings do).
+    fn ensure_lock(&mut self, state_file: &Path) -> Result<(), Failed> {
+        let want = crate::lock::lock_path(state_file);
+        if self.lock.as_ref().is_some_and(|l| l.path == want) {
+            return Ok(());
+        }
+        let lock = crate::lock::acquire(state_file).map_err(|e| Failed {
+            fatal: true,
+            ..Failed::new(error_chain(&e))
+        })?;
+        self.lock = Some(lock);
+        Ok(())
+    }
+
+    /// The client for the desired account, built (and its token verified) once.
+    async fn client(&mut self, desired: &Desired) -> Result<Client, Failed> {
+        let config = ClientConfig::from_args(&self.opts.api, desired.account_id.as_deref())
+            .map_err(|e| Failed {
+                fatal: true,
+                ..Failed::new(error_chain(&e))
+            })?;
+        if let Some(c) = &self.client {
+            if c.account_id() == config.account_id {
+                return Ok(c.clone());
+            }
+            status::add_metrics(&mut self.retired_api, &c.metrics());
+            self.client = None;
+        }
+        let client = Client::connect(config).await.map_err(|e| Failed {
+            retry_after: e.retry_after.map(Duration::from_secs),
+            fatal: e.is_auth(),
+            error: error_chain(&e),
+        })?;
+        self.client = Some(client.clone());
+        Ok(client)
+    }
+
+    /// One pass. Returns when its steps in flight are done (or at once if shutdown comes
+    /// during observation, which has no side effects).
+    async fn pass(&mut self, trigger: &str, shutdown: &Shutdown) {
+        let started = Instant::now();
+        let started_at = OffsetDateTime::now_utc();
+        self.update(|s| s.pass_running = true);
+        let outcome = self.run_pass(shutdown).await;
+        let duration_secs = started.elapsed().as_secs_f64();
+        let (result, summary, plan_lines, error) = match outcome {
+            Ok(Some(done)) => done,
+            Ok(None) => {
+                self.update(|s| s.pass_running = false);
+                return; // interrupted by shutdown before anything was applied
+            }
+            Err(f) => {
+                self.retry_after = f.retry_after;
+                (PassResult::Failure, None, Vec::new(), Some(f.error))
+            }
+        };
+        if result == PassResult::Failure {
+            self.failures += 1;
+        } else {
+            self.failures = 0;
+            self.retry_after = None;
+        }
+        let s = summary.unwrap_or_default();
+        match &error {
+            None => tracing::info!(
+                trigger,
+                result = result.as_str(),
+                create = s.create,
+                update = s.update,
+                roll = s.roll,
+                delete = s.delete,
+                blocked = s.blocked,
+                orphans = s.orphans,
+                unchanged = s.unchanged,
+                duration_ms = (duration_secs * 1000.0) as u64,
+                "pass"
+            ),
+            Some(e) => tracing::warn!(
+                trigger,
+                result = result.as_str(),
+                create = s.create,
+                update = s.update,
+                roll = s.roll,
+                delete = s.delete,
+                blocked = s.blocked,
+                duration_ms = (duration_secs * 1000.0) as u64,
+                error = %e,
+                "pass"
+            ),
+        }
+        let mut api = self.retired_api.clone();
+        if let Some(c) = &self.client {
+            status::add_metrics(&mut api, &c.metrics());
+        }
+        self.update(|st| {
+            st.pass_running = false;
+            st.record_pass(LastPass {
+                trigger: trigger.to_string(),
+                started_at,
+                duration_secs,
+                result,
+                summary,
+                plan_lines,
+                error,
+            });
+            st.api = api;
+        });
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn run_pass(
+        &mut self,
+        shutdown: &Shutdown,
+    ) -> Result<
+        Option<(
+            PassResult,
+            Option<crate::plan::Summary>,
+            Vec<String>,
+            Option<String>,
+        )>,
+        Failed,
+    > {
+        self.load().await?;
+        let desired = self.desired.clone().expect("load keeps a valid state");
+        self.ensure_lock(&desired.settings.state_file)?;
+        let client = self.client(&desired).await?;
+        let planned = tokio::select! {
+            p = reconcile::plan(&client, &desired, false) => p,
+            _ = shutdown.wait() => return Ok(None),
+        };
+        let (plan, inventory) = planned.map_err(|e| Failed {
+            retry_after: e.retry_after(),
+            ..Failed::new(error_chain(&e))
+        })?;
+        let summary = plan.summary();
+        let mut lines: Vec<String> = plan.steps.iter().map(step_line).collect();
+        lines.extend(
+            plan.blocked
+                .iter()
+                .map(|b| format!("! blocked {} {}: {}", b.kind.as_str(), b.name, b.reason)),
+        );
+        let counts = |inv: &crate::inventory::Inventory| (inv.buckets.len(), inv.tokens.len());
+        if desired.settings.suspend {
+            if plan.has_changes() {
+                tracing::info!(
+                    changes = plan.steps.len(),
+                    "suspended: drift reported, nothing applied"
+                );
+            }
+            let (b, t) = counts(&inventory);
+            self.update(|s| (s.managed_buckets, s.managed_tokens) = (b, t));
+            return Ok(Some((PassResult::Suspended, Some(summary), lines, None)));
+        }
+        if let Some(reason) = &plan.refused {
+            return Err(Failed::new(format!("plan refused: {reason}")));
+        }
+        let inventory = if plan.has_changes() || !plan.bookkeeping.is_empty() {
+            let (report, inventory) = reconcile::apply(
+                client,
+                &desired,
+                &plan,
+                inventory,
+                &self.opts.endpoints,
+                self.opts.api.concurrency.max(1),
+                &shutdown.stop,
+            )
+            .await;
+            if report.has_errors() {
+                let first = report
+                    .steps
+                    .iter()
+                    .find(|s| !s.outcome.succeeded() && s.outcome.as_str() == "failed")
+                    .map(|s| format!("{}: {}", s.line, s.outcome.detail().unwrap_or("")))
+                    .or_else(|| report.inventory_errors.first().cloned())
+                    .unwrap_or_else(|| "an output self-test failed".into());
+                let (b, t) = counts(&inventory);
+                self.update(|s| (s.managed_buckets, s.managed_tokens) = (b, t));
+                return Err(Failed::new(first));
+            }
+            inventory
+        } else {
+            inventory
+        };
+        let (b, t) = counts(&inventory);
+        self.update(|s| (s.managed_buckets, s.managed_tokens) = (b, t));
+        Ok(Some((PassResult::Success, Some(summary), lines, None)))
+    }
+}
+
+/// Run the daemon until `shutdown`. `listener` is already bound (so a bad `--listen`
+/// fails before anything else).
+pub async fn run(
+    opts: Options,
+    listener: tokio::net::TcpListener,
+    shutdown: Shutdown,
+    triggers: Arc<Triggers>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let status: http::Shared = Arc::new(Mutex::new(Status {
+        file: opts.file.display().to_string(),
+        ..Status::default()
+    }));
+    let mut daemon = Daemon {
+        opts,
+        status: status.clone(),
+        desired: None,
+        client: None,
+        lock: None,
+        failures: 0,
+        retry_after: None,
+        retired_api: Default::default(),
+    };
+
+    // Fail fast on what cannot get better by waiting: another daemon on this inventory, a
+    // rejected API token. A file that is invalid at start is waited for instead.
+    if daemon.load().await.is_ok() {
+        let desired = daemon.desired.clone().expect("loaded");
+        daemon
+            .ensure_lock(&desired.settings.state_file)
+            .map_err(|f| f.error)?;
+        if let Err(f) = daemon.client(&desired).await {
+            if f.fatal {
+                return Err(f.error.into());
+            }
+            tracing::warn!(error = %f.error, "cannot reach Cloudflare yet; will retry");
+        }
+    }
+
+    let server = {
+        let s = shutdown.clone();
+        tokio::spawn(http::serve(listener, status, async move { s.wait().await }))
+    };
+    let watcher = {
+        let t = triggers.clone();
+        tokio::spawn(watch::run(
+            daemon.opts.file.clone(),
+            daemon.opts.debounce,
+            move || t.fire("file change"),
+        ))
+    };
+
+    triggers.fire("start");
+    let mut next_due = tokio::time::Instant::now() + jittered(daemon.opts.interval);
+    loop {
+        tokio::select! {
+            _ = triggers.wake.notified() => {}
+            _ = tokio::time::sleep_until(next_due) => {
+                triggers.fire(if daemon.failures > 0 { "retry" } else { "interval" });
+            }
+            _ = shutdown.wait() => break,
+        }
+        if shutdown.stop.requested() {
+            break;
+        }
+        let Some(why) = triggers.take() else { continue };
+        daemon.pass(&why, &shutdown).await;
+        if shutdown.stop.requested() {
+            break;
+        }
+        let wait = if daemon.failures > 0 {
+            backoff(daemon.failures).max(daemon.retry_after.unwrap_or_default())
+        } else {
+            jittered(daemon.opts.interval)
+        };
+        next_due = tokio::time::Instant::now() + wait;
+    }
+    tracing::info!("shutting down");
+    watcher.abort();
+    let _ = server.await;
+    Ok(())
+}
+
+/// Signals: the first SIGTERM/SIGINT requests shutdown, a second aborts; SIGHUP triggers.
+fn handle_signals(shutdown: Shutdown, triggers: Arc<Triggers>) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        let mut stops = 0;
+        loop {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: a pass starts now");
+                    triggers.fire("signal");
+                    continue;
+                }
+            }
+            stops += 1;
+            if stops == 1 {
+                tracing::info!(
+                    "stop requested: finishing the steps in flight, then exiting (signal again to abort)"
+                );
+                shutdown.request();
+            } else {
+                tracing::error!("aborted by a second signal");
+                std::process::exit(130);
+            }
+        }
+    });
+    Ok(())
+}
+
+pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let bad = |flag: &str, v: &str| {
+        format!("--{flag} '{v}': expected a duration such as 500ms, 30s, 10m or 1h")
+    };
+    let interval = parse_flag_duration(&args.interval)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| bad("interval", &args.interval))?;
+    let debounce =
+        parse_flag_duration(&args.debounce).ok_or_else(|| bad("debounce", &args.debounce))?;
+    let listen: SocketAddr = args.listen.parse().map_err(|_| {
+        format!(
+            "--listen '{}': expected HOST:PORT, e.g. 127.0.0.1:9477",
+            args.listen
+        )
+    })?;
+    let endpoints = S3Endpoints::from_args(
+        &args.api.s3_endpoints,
+        std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
+    )?;
+    let opts = Options {
+        file: args.file.file.clone(),
+        interval,
+        debounce,
+        api: args.api.clone(),
+        endpoints,
+    };
+    reconcile::runtime()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        tracing::info!(
+            file = %opts.file.display(),
+            listen = %listener.local_addr()?,
+            interval = %args.interval,
+            "watching"
+        );
+        let shutdown = Shutdown::default();
+        let triggers = Arc::new(Triggers::default());
+        handle_signals(shutdown.clone(), triggers.clone())?;
+        run(opts, listener, shutdown, triggers).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_5s_and_caps_at_5min() {
+        let got: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(got, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
+    }
+
+    #[test]
+    fn flag_durations() {
+        let cases = [
+            ("500ms", Some(Duration::from_millis(500))),
+            ("30s", Some(Duration::from_secs(30))),
+            ("10m", Some(Duration::from_secs(600))),
+            ("1h", Some(Duration::from_secs(3600))),
+            ("10", None),
+            ("m", None),
+            ("1.5s", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_flag_duration(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        for _ in 0..1000 {
+            let d = jittered(Duration::from_secs(600)).as_secs_f64();
+            assert!((540.0..=660.0).contains(&d), "{d}");
+        }
+    }
+
+    #[test]
+    fn triggers_coalesce_into_one_pass_keeping_the_first_reason() {
+        let t = Triggers::default();
+        t.fire("file change");
+        t.fire("interval");
+        t.fire("signal");
+        assert_eq!(t.take().as_deref(), Some("file change"));
+        assert_eq!(t.take(), None);
+    }
+}

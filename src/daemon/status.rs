@@ -1,0 +1,298 @@
+//! What the daemon knows about itself, and its renderings for `/readyz`, `/status` and
+//! `/metrics` (Prometheus text format 0.0.4). Plain data and pure rendering: the loop
+//! updates it, the HTTP server reads it. Never a secret: plans and errors only.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::cloudflare::ClientMetrics;
+use crate::plan::Summary;
+use crate::plan::render::timestamp;
+
+/// Upper bounds (seconds) of the pass-duration histogram.
+pub const DURATION_BUCKETS: [f64; 11] = [
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PassResult {
+    Success,
+    Failure,
+    /// `settings.suspend: true`: observed and planned, nothing applied.
+    Suspended,
+}
+
+impl PassResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PassResult::Success => "success",
+            PassResult::Failure => "failure",
+            PassResult::Suspended => "suspended",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastPass {
+    pub trigger: String,
+    pub started_at: OffsetDateTime,
+    pub duration_secs: f64,
+    pub result: PassResult,
+    pub summary: Option<Summary>,
+    /// The plan's text, for `/status` (holds no secret by construction).
+    pub plan_lines: Vec<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Status {
+    pub file: String,
+    /// SHA-256 of the file's bytes as last read (valid or not).
+    pub file_revision: Option<String>,
+    /// SHA-256 of the file the daemon currently works from.
+    pub applied_revision: Option<String>,
+    pub config_valid: bool,
+    pub config_errors: Vec<String>,
+    pub last_pass: Option<LastPass>,
+    pub last_success: Option<OffsetDateTime>,
+    pub passes: BTreeMap<PassResult, u64>,
+    /// Cumulative counts per histogram bucket (same order as `DURATION_BUCKETS`), +Inf last.
+    pub duration_buckets: [u64; 12],
+    pub duration_sum: f64,
+    pub managed_buckets: usize,
+    pub managed_tokens: usize,
+    /// The Cloudflare client's counters, summed over every client this process built.
+    pub api: ClientMetrics,
+    pub suspended: bool,
+    pub pass_running: bool,
+}
+
+impl Status {
+    /// Ready: the file is valid and the last pass succeeded (a suspended pass counts: it
+    /// observed and planned without error).
+    pub fn ready(&self) -> Result<(), String> {
+        if !self.config_valid {
+            return Err("the desired-state file is not valid".into());
+        }
+        match &self.last_pass {
+            None => Err("no pass has completed yet".into()),
+            Some(p) if p.result == PassResult::Failure => Err(format!(
+                "the last pass failed: {}",
+                p.error.as_deref().unwrap_or("see the logs")
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    pub fn record_pass(&mut self, pass: LastPass) {
+        *self.passes.entry(pass.result).or_default() += 1;
+        let slot = DURATION_BUCKETS
+            .iter()
+            .position(|b| pass.duration_secs <= *b)
+            .unwrap_or(DURATION_BUCKETS.len());
+        for b in &mut self.duration_buckets[slot..] {
+            *b += 1;
+        }
+        self.duration_sum += pass.duration_secs;
+        if pass.result != PassResult::Failure {
+            self.last_success = Some(pass.started_at);
+        }
+        self.last_pass = Some(pass);
+    }
+
+    pub fn json(&self) -> Value {
+        let ready = self.ready();
+        json!({
+            "ready": ready.is_ok(),
+            "not_ready_reason": ready.err(),
+            "file": self.file,
+            "file_revision": self.file_revision,
+            "applied_revision": self.applied_revision,
+            "config_valid": self.config_valid,
+            "config_errors": self.config_errors,
+            "suspended": self.suspended,
+            "pass_running": self.pass_running,
+            "last_success": self.last_success.map(timestamp),
+            "managed": {"buckets": self.managed_buckets, "tokens": self.managed_tokens},
+            "last_pass": self.last_pass.as_ref().map(|p| json!({
+                "trigger": p.trigger,
+                "started_at": timestamp(p.started_at),
+                "duration_seconds": p.duration_secs,
+                "result": p.result.as_str(),
+                "error": p.error,
+                "plan": p.plan_lines,
+                "summary": p.summary.map(|s| json!({
+                    "create": s.create, "update": s.update, "roll": s.roll, "delete": s.delete,
+                    "blocked": s.blocked, "orphans": s.orphans, "unchanged": s.unchanged,
+                })),
+            })),
+        })
+    }
+
+    pub fn prometheus(&self) -> String {
+        let mut out = String::new();
+        let o = &mut out;
+
+        header(
+            o,
+            "r2gitops_passes_total",
+            "counter",
+            "Reconcile passes, by result.",
+        );
+        for r in [
+            PassResult::Success,
+            PassResult::Failure,
+            PassResult::Suspended,
+        ] {
+            let n = self.passes.get(&r).copied().unwrap_or(0);
+            let _ = writeln!(o, "r2gitops_passes_total{{result=\"{}\"}} {n}", r.as_str());
+        }
+
+        let h = "r2gitops_pass_duration_seconds";
+        header(o, h, "histogram", "Duration of reconcile passes.");
+        for (i, b) in DURATION_BUCKETS.iter().enumerate() {
+            let _ = writeln!(o, "{h}_bucket{{le=\"{b}\"}} {}", self.duration_buckets[i]);
+        }
+        let count = self.duration_buckets[DURATION_BUCKETS.len()];
+        let _ = writeln!(o, "{h}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(o, "{h}_sum {}", self.duration_sum);
+        let _ = writeln!(o, "{h}_count {count}");
+
+        let gauges: [(&str, &str, f64); 5] = [
+            (
+                "r2gitops_last_success_timestamp_seconds",
+                "Unix time of the last pass that succeeded (0: never).",
+                self.last_success
+                    .map(|t| t.unix_timestamp() as f64)
+                    .unwrap_or(0.0),
+            ),
+            (
+                "r2gitops_config_valid",
+                "1 when the desired-state file as last read is valid.",
+                f64::from(u8::from(self.config_valid)),
+            ),
+            (
+                "r2gitops_managed_buckets",
+                "Buckets r2gitops manages (from its inventory).",
+                self.managed_buckets as f64,
+            ),
+            (
+                "r2gitops_managed_tokens",
+                "Tokens r2gitops manages (from its inventory).",
+                self.managed_tokens as f64,
+            ),
+            (
+                "r2gitops_suspended",
+                "1 when settings.suspend is set: drift is reported, nothing applied.",
+                f64::from(u8::from(self.suspended)),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            header(o, name, "gauge", help);
+            let _ = writeln!(o, "{name} {value}");
+        }
+
+        let g = "r2gitops_planned_changes";
+        header(o, g, "gauge", "Changes in the last plan, by kind.");
+        let s = self
+            .last_pass
+            .as_ref()
+            .and_then(|p| p.summary)
+            .unwrap_or_default();
+        for (kind, v) in [
+            ("create", s.create),
+            ("update", s.update),
+            ("roll", s.roll),
+            ("delete", s.delete),
+            ("blocked", s.blocked),
+            ("orphan", s.orphans),
+        ] {
+            let _ = writeln!(o, "{g}{{kind=\"{kind}\"}} {v}");
+        }
+
+        let c = "r2gitops_api_requests_total";
+        header(
+            o,
+            c,
+            "counter",
+            "Cloudflare API answers, by HTTP status (0: no answer).",
+        );
+        for (status, v) in &self.api.requests_by_status {
+            let _ = writeln!(o, "{c}{{status=\"{status}\"}} {v}");
+        }
+        let c = "r2gitops_api_retries_total";
+        header(o, c, "counter", "Cloudflare API calls retried.");
+        let _ = writeln!(o, "{c} {}", self.api.retries);
+        let c = "r2gitops_rate_limit_pauses_total";
+        header(o, c, "counter", "Times a rate limit paused every API call.");
+        let _ = writeln!(o, "{c} {}", self.api.rate_limit_pauses);
+        out
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// Add one client's counters to a running total (a client is rebuilt when the account
+/// changes; the exported counters must never go down).
+pub fn add_metrics(total: &mut ClientMetrics, more: &ClientMetrics) {
+    for (status, n) in &more.requests_by_status {
+        *total.requests_by_status.entry(*status).or_default() += n;
+    }
+    total.retries += more.retries;
+    total.rate_limit_pauses += more.rate_limit_pauses;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn pass(result: PassResult, secs: f64) -> LastPass {
+        LastPass {
+            trigger: "interval".into(),
+            started_at: datetime!(2026-11-23 10:00 UTC),
+            duration_secs: secs,
+            result,
+            summary: Some(Summary::default()),
+            plan_lines: Vec::new(),
+            error: (result == PassResult::Failure).then(|| "boom".into()),
+        }
+    }
+
+    #[test]
+    fn readiness_needs_a_valid_file_and_a_last_pass_that_did_not_fail() {
+        let mut s = Status::default();
+        assert!(s.ready().is_err());
+        s.config_valid = true;
+        assert_eq!(s.ready(), Err("no pass has completed yet".into()));
+        s.record_pass(pass(PassResult::Success, 0.2));
+        assert_eq!(s.ready(), Ok(()));
+        s.record_pass(pass(PassResult::Failure, 0.2));
+        assert_eq!(s.ready(), Err("the last pass failed: boom".into()));
+        s.record_pass(pass(PassResult::Suspended, 0.2));
+        assert_eq!(s.ready(), Ok(()));
+        s.config_valid = false;
+        assert!(s.ready().is_err());
+    }
+
+    #[test]
+    fn the_histogram_is_cumulative() {
+        let mut s = Status::default();
+        s.record_pass(pass(PassResult::Success, 0.05));
+        s.record_pass(pass(PassResult::Success, 3.0));
+        s.record_pass(pass(PassResult::Failure, 1000.0));
+        let text = s.prometheus();
+        assert!(text.contains("r2gitops_pass_duration_seconds_bucket{le=\"0.1\"} 1\n"));
+        assert!(text.contains("r2gitops_pass_duration_seconds_bucket{le=\"5\"} 2\n"));
+        assert!(text.contains("r2gitops_pass_duration_seconds_bucket{le=\"300\"} 2\n"));
+        assert!(text.contains("r2gitops_pass_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
+        assert!(text.contains("r2gitops_pass_duration_seconds_count 3\n"));
+        assert!(text.contains("r2gitops_passes_total{result=\"failure\"} 1\n"));
+    }
+}
