@@ -46,6 +46,28 @@ pub enum ConfigError {
 }
 
 impl ClientConfig {
+    /// A config with the defaults the CLI uses: a budget of 1,000 requests per 300 s
+    /// (Cloudflare allows 1,200), 4 calls in flight, 10 s to connect, 30 s per request, 3
+    /// retries of transient failures.
+    pub fn new(
+        api_url: impl Into<String>,
+        api_token: TokenValue,
+        token_owner: Owner,
+        account_id: impl Into<String>,
+    ) -> Self {
+        ClientConfig {
+            api_url: api_url.into().trim_end_matches('/').to_string(),
+            api_token,
+            token_owner,
+            account_id: account_id.into(),
+            budget: (1000, Duration::from_secs(300)),
+            concurrency: 4,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_retries: 3,
+        }
+    }
+
     /// Flags first, then the environment: `--api-token-file` or `CLOUDFLARE_API_TOKEN`;
     /// the file's `account_id` or `CLOUDFLARE_ACCOUNT_ID`.
     pub fn from_args(
@@ -105,19 +127,14 @@ impl ClientConfig {
                 a
             }
         };
+        let owner = match args.api_token_owner {
+            TokenOwnerArg::Account => Owner::Account,
+            TokenOwnerArg::User => Owner::User,
+        };
         Ok(ClientConfig {
-            api_url: args.api_url.trim_end_matches('/').to_string(),
-            api_token,
-            token_owner: match args.api_token_owner {
-                TokenOwnerArg::Account => Owner::Account,
-                TokenOwnerArg::User => Owner::User,
-            },
-            account_id,
             budget: parse_budget(&args.request_budget)?,
             concurrency: args.concurrency.max(1),
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            max_retries: 3,
+            ..ClientConfig::new(args.api_url.as_str(), api_token, owner, account_id)
         })
     }
 }
