@@ -46,9 +46,16 @@ pub fn revision(file: &Path) -> Option<String> {
         .map(|b| hex::encode(Sha256::digest(&b)))
 }
 
+/// Whether an event may mean the file changed. Opening and reading a file raises access
+/// events, and reading the file is exactly what the check does: following them made an idle
+/// daemon re-read and re-hash its file twice a second, forever.
+pub fn relevant(event: &notify::Event) -> bool {
+    !event.kind.is_access()
+}
+
 fn arm(file: &Path, tx: mpsc::UnboundedSender<()>) -> Option<RecommendedWatcher> {
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
+        if event.is_ok_and(|e| relevant(&e)) {
             let _ = tx.send(());
         }
     })
@@ -104,6 +111,30 @@ pub async fn run(file: PathBuf, debounce: Duration, changed: impl Fn() + Send + 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind, RenameMode};
+
+    #[test]
+    fn reading_the_file_is_not_a_change_but_writes_renames_and_creates_are() {
+        let cases = [
+            (EventKind::Access(AccessKind::Open(AccessMode::Read)), false),
+            (
+                EventKind::Access(AccessKind::Close(AccessMode::Read)),
+                false,
+            ),
+            (
+                EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                false,
+            ),
+            (EventKind::Modify(ModifyKind::Name(RenameMode::To)), true),
+            (EventKind::Modify(ModifyKind::Any), true),
+            (EventKind::Create(CreateKind::File), true),
+            (EventKind::Remove(notify::event::RemoveKind::File), true),
+            (EventKind::Any, true),
+        ];
+        for (kind, want) in cases {
+            assert_eq!(relevant(&notify::Event::new(kind)), want, "{kind:?}");
+        }
+    }
 
     #[test]
     fn a_symlinked_checkout_is_watched_where_the_link_is_swapped() {
