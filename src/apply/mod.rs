@@ -386,49 +386,40 @@ impl<W: WriteApi> Applier<'_, W> {
         if let Some(r) = self.stopped(step) {
             return r;
         }
+        let needs = match step {
+            Step::CreateToken { buckets, .. } | Step::UpdateToken { buckets, .. } => {
+                buckets.as_slice()
+            }
+            _ => &[],
+        };
+        if let Some(b) = needs.iter().find(|b| failed_buckets.contains(b)) {
+            let r = report(
+                step,
+                Outcome::Skipped(format!("bucket {} was not created", b.name)),
+            );
+            self.log(&r);
+            return r;
+        }
         let r = match step {
             Step::CreateToken {
                 token,
                 owner,
                 request,
-                buckets,
                 ..
-            } => {
-                if let Some(b) = buckets.iter().find(|b| failed_buckets.contains(b)) {
-                    report(
-                        step,
-                        Outcome::Skipped(format!("bucket {} was not created", b.name)),
-                    )
-                } else {
-                    match self.api.create_token(*owner, request).await {
-                        Err(e) => report(step, Outcome::Failed(error_chain(&e))),
-                        Ok(created) => {
-                            let id = created.token.id.clone();
-                            self.deliver(step, token, *owner, &id, created.value, None, shared)
-                                .await
-                        }
-                    }
+            } => match self.api.create_token(*owner, request).await {
+                Err(e) => report(step, Outcome::Failed(error_chain(&e))),
+                Ok(created) => {
+                    let id = created.token.id.clone();
+                    self.deliver(step, token, *owner, &id, created.value, None, shared)
+                        .await
                 }
-            }
+            },
             Step::UpdateToken {
-                id,
-                owner,
-                request,
-                buckets,
-                ..
-            } => {
-                if let Some(b) = buckets.iter().find(|b| failed_buckets.contains(b)) {
-                    report(
-                        step,
-                        Outcome::Skipped(format!("bucket {} was not created", b.name)),
-                    )
-                } else {
-                    match self.api.update_token(*owner, id, request).await {
-                        Ok(_) => report(step, Outcome::Done),
-                        Err(e) => report(step, Outcome::Failed(error_chain(&e))),
-                    }
-                }
-            }
+                id, owner, request, ..
+            } => match self.api.update_token(*owner, id, request).await {
+                Ok(_) => report(step, Outcome::Done),
+                Err(e) => report(step, Outcome::Failed(error_chain(&e))),
+            },
             Step::RollToken {
                 token,
                 id,
@@ -543,73 +534,4 @@ impl<W: WriteApi> Applier<'_, W> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{Jurisdiction, Owner};
-    use time::macros::datetime;
-
-    #[test]
-    fn bookkeeping_adopts_forgets_and_tracks() {
-        let mut inv = Inventory::default();
-        inv.tokens.insert(
-            "old".into(),
-            TokenRecord {
-                id: "1".into(),
-                owner: Owner::Account,
-                created_at: datetime!(2026-01-01 00:00 UTC),
-                rolled_at: None,
-                output: None,
-            },
-        );
-        inv.buckets.insert(
-            (Jurisdiction::Eu, "gone".into()),
-            BucketRecord { protect: true },
-        );
-        let now = datetime!(2026-11-23 00:00 UTC);
-        apply_bookkeeping(
-            &mut inv,
-            &[
-                Bookkeeping::AdoptToken {
-                    token: "found".into(),
-                    id: "2".into(),
-                    owner: Owner::User,
-                    issued_on: None,
-                },
-                Bookkeeping::ForgetToken {
-                    token: "old".into(),
-                },
-                Bookkeeping::TrackBucket {
-                    bucket: BucketRef {
-                        jurisdiction: Jurisdiction::Default,
-                        name: "media".into(),
-                    },
-                    protect: false,
-                },
-                Bookkeeping::ForgetBucket {
-                    bucket: BucketRef {
-                        jurisdiction: Jurisdiction::Eu,
-                        name: "gone".into(),
-                    },
-                },
-            ],
-            now,
-        );
-        assert_eq!(inv.tokens.keys().collect::<Vec<_>>(), ["found"]);
-        let found = &inv.tokens["found"];
-        assert_eq!(
-            (found.id.as_str(), found.owner, found.created_at),
-            ("2", Owner::User, now)
-        );
-        assert!(
-            found.output.is_none(),
-            "an adopted token's output is not vouched for"
-        );
-        assert_eq!(
-            inv.buckets.into_iter().collect::<Vec<_>>(),
-            [(
-                (Jurisdiction::Default, "media".to_string()),
-                BucketRecord { protect: false }
-            )]
-        );
-    }
-}
+mod tests;
