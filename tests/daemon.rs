@@ -9,12 +9,11 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cf_emulator::{Emulator, EmulatorConfig, Faults};
+use cf_emulator::Faults;
 use r2gitops::cloudflare::{ReadApi, WriteApi};
 use r2gitops::config::{Jurisdiction, Owner, StorageClass};
 
@@ -77,57 +76,24 @@ fn http_get(addr: &str, path: &str) -> (u16, String) {
     (status, body.to_string())
 }
 
-struct World {
-    emu: Emulator,
-    dir: tempfile::TempDir,
-    identity: PathBuf,
-    recipient: String,
+struct World(common::Sandbox);
+
+impl std::ops::Deref for World {
+    type Target = common::Sandbox;
+    fn deref(&self) -> &common::Sandbox {
+        &self.0
+    }
 }
 
 impl World {
     async fn new() -> World {
-        let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let (identity, recipient) = common::age_keygen(dir.path(), "ops");
-        World {
-            emu,
-            dir,
-            identity,
-            recipient,
-        }
-    }
-
-    fn file(&self) -> PathBuf {
-        self.dir.path().join("r2gitops.yaml")
-    }
-
-    /// Replace the file the way editors do: write a temp file, rename it over.
-    fn write(&self, yaml: &str) {
-        let tmp = self.dir.path().join(".r2gitops.yaml.swp");
-        std::fs::write(&tmp, yaml.replace("{recipient}", &self.recipient)).unwrap();
-        std::fs::rename(tmp, self.file()).unwrap();
+        World(common::Sandbox::new().await)
     }
 
     fn spawn(&self, extra: &[&str]) -> Daemon {
-        let s3: Vec<String> = self
-            .emu
-            .s3_urls()
-            .iter()
-            .map(|(j, url)| format!("{j}={url}"))
-            .collect();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_r2gitops"))
-            .arg("watch")
-            .arg("-f")
-            .arg(self.file())
-            .args(["--listen", "127.0.0.1:0", "--debounce", "100ms"])
+        let mut child = self
+            .r2gitops(&["watch", "--listen", "127.0.0.1:0", "--debounce", "100ms"])
             .args(extra)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("CLOUDFLARE_API_BASE_URL", self.emu.api_url())
-            .env("CLOUDFLARE_API_TOKEN", self.emu.admin_token())
-            .env("CLOUDFLARE_ACCOUNT_ID", self.emu.account_id())
-            .env("R2GITOPS_S3_ENDPOINTS", s3.join(","))
-            .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
 
-use cf_emulator::{Emulator, EmulatorConfig};
 use r2gitops::apply::{Applier, Outcome, Stop};
 use r2gitops::cloudflare::{Client, ReadApi, WriteApi, WriteClient};
 use r2gitops::config::{Desired, Jurisdiction, Owner, StorageClass};
@@ -18,47 +17,22 @@ use r2gitops::reconcile;
 use r2gitops::secrets::{OutputWriter, S3Endpoints};
 use serde_json::{Value, json};
 
-struct World {
-    emu: Emulator,
-    dir: tempfile::TempDir,
-    identity: PathBuf,
-    recipient: String,
+struct World(common::Sandbox);
+
+impl std::ops::Deref for World {
+    type Target = common::Sandbox;
+    fn deref(&self) -> &common::Sandbox {
+        &self.0
+    }
 }
 
 impl World {
     async fn new() -> World {
-        let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let (identity, recipient) = common::age_keygen(dir.path(), "ops");
-        World {
-            emu,
-            dir,
-            identity,
-            recipient,
-        }
-    }
-
-    fn file(&self) -> PathBuf {
-        self.dir.path().join("r2gitops.yaml")
-    }
-
-    fn out(&self) -> PathBuf {
-        self.dir.path().join("secrets")
-    }
-
-    /// Write the desired-state file; `{recipient}` is replaced by the test's age key.
-    fn write(&self, yaml: &str) {
-        std::fs::write(self.file(), yaml.replace("{recipient}", &self.recipient)).unwrap();
+        World(common::Sandbox::new().await)
     }
 
     fn endpoints(&self) -> S3Endpoints {
-        let flags: Vec<String> = self
-            .emu
-            .s3_urls()
-            .iter()
-            .map(|(j, url)| format!("{j}={url}"))
-            .collect();
-        S3Endpoints::from_args(&flags, None).unwrap()
+        S3Endpoints::from_args(&self.s3_pairs(), None).unwrap()
     }
 
     fn desired(&self) -> Desired {
@@ -101,26 +75,7 @@ impl World {
 
     /// Run the real binary against the emulator (blocking: call from spawn_blocking).
     fn cli(&self, args: &[&str]) -> Output {
-        let s3: Vec<String> = self
-            .emu
-            .s3_urls()
-            .iter()
-            .map(|(j, url)| format!("{j}={url}"))
-            .collect();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_r2gitops"))
-            .args(args)
-            .arg("-f")
-            .arg(self.file())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("CLOUDFLARE_API_BASE_URL", self.emu.api_url())
-            .env("CLOUDFLARE_API_TOKEN", self.emu.admin_token())
-            .env("CLOUDFLARE_ACCOUNT_ID", self.emu.account_id())
-            .env("R2GITOPS_S3_ENDPOINTS", s3.join(","))
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
+        let out = self.r2gitops(args).output().unwrap();
         eprintln!(
             "r2gitops {args:?} -> {:?}\nstdout:\n{}\nstderr:\n{}",
             out.status.code(),
@@ -614,12 +569,7 @@ tokens:
     std::fs::remove_file(w.out().join("wrangler.env.age")).unwrap();
     let w2 = w.clone();
     let second = tokio::task::spawn_blocking(move || {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_r2gitops"));
-        cmd.args(["reconcile", "-f"])
-            .arg(w2.file())
-            .env("CLOUDFLARE_API_BASE_URL", w2.emu.api_url())
-            .env("CLOUDFLARE_API_TOKEN", w2.emu.admin_token())
-            .env("CLOUDFLARE_ACCOUNT_ID", w2.emu.account_id())
+        w2.r2gitops(&["reconcile"])
             .env("RUST_LOG", "trace")
             .output()
             .unwrap()

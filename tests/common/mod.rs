@@ -181,3 +181,72 @@ pub fn env_vars(plain: &[u8]) -> std::collections::BTreeMap<String, String> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
+
+// ---- a sandbox for end-to-end runs: emulator, temp dir, age key, the binary ----
+
+/// An emulator, a temp dir holding `r2gitops.yaml` (outputs under `secrets/`), and an age
+/// identity from the real `age-keygen` whose recipient replaces `{recipient}` in files.
+pub struct Sandbox {
+    pub emu: Emulator,
+    pub dir: tempfile::TempDir,
+    pub identity: PathBuf,
+    pub recipient: String,
+}
+
+impl Sandbox {
+    pub async fn new() -> Sandbox {
+        let emu = Emulator::start(cf_emulator::EmulatorConfig::default())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (identity, recipient) = age_keygen(dir.path(), "ops");
+        Sandbox {
+            emu,
+            dir,
+            identity,
+            recipient,
+        }
+    }
+
+    pub fn file(&self) -> PathBuf {
+        self.dir.path().join("r2gitops.yaml")
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("secrets")
+    }
+
+    /// Replace the desired-state file the way editors do (temp file, rename over it);
+    /// `{recipient}` becomes the sandbox's age recipient.
+    pub fn write(&self, yaml: &str) {
+        let tmp = self.dir.path().join(".r2gitops.yaml.swp");
+        std::fs::write(&tmp, yaml.replace("{recipient}", &self.recipient)).unwrap();
+        std::fs::rename(tmp, self.file()).unwrap();
+    }
+
+    /// `JURISDICTION=URL` for each of the emulator's S3 listeners.
+    pub fn s3_pairs(&self) -> Vec<String> {
+        self.emu
+            .s3_urls()
+            .iter()
+            .map(|(j, url)| format!("{j}={url}"))
+            .collect()
+    }
+
+    /// The real binary with `args`, `-f <file>` and an environment naming only the
+    /// emulator (nothing of this machine's environment but PATH).
+    pub fn r2gitops(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_r2gitops"));
+        cmd.args(args)
+            .arg("-f")
+            .arg(self.file())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("CLOUDFLARE_API_BASE_URL", self.emu.api_url())
+            .env("CLOUDFLARE_API_TOKEN", self.emu.admin_token())
+            .env("CLOUDFLARE_ACCOUNT_ID", self.emu.account_id())
+            .env("R2GITOPS_S3_ENDPOINTS", self.s3_pairs().join(","))
+            .env("RUST_LOG", "info");
+        cmd
+    }
+}
