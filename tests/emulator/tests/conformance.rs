@@ -41,10 +41,19 @@ impl Recorder<'_> {
     }
 }
 
+/// The vendored copy (a clean clone has no `shared/` beside it). Where the team's copy is
+/// present, the vendored one must not have drifted from it.
 fn spec_path() -> std::path::PathBuf {
-    // CI clones put shared/ beside the repository, as on developer machines.
-    let p = workspace_root().join("../shared/cloudflare/openapi-r2-tokens.json");
+    let p = workspace_root().join("tests/emulator/spec/openapi-r2-tokens.json");
     assert!(p.exists(), "{} is missing", p.display());
+    let shared = workspace_root().join("../shared/cloudflare/openapi-r2-tokens.json");
+    if shared.exists() {
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            std::fs::read(&shared).unwrap(),
+            "tests/emulator/spec/ differs from shared/cloudflare/: copy the new one over"
+        );
+    }
     p
 }
 
