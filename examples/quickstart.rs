@@ -27,7 +27,8 @@ use r2gitops::reconcile;
 use r2gitops::secret::{S3Secret, TokenValue};
 use r2gitops::secrets::S3Endpoints;
 use r2gitops::secrets::derive::{REGION, S3Credentials};
-use r2gitops::secrets::sigv4::{self, Request, Signer};
+use r2gitops::secrets::probe::{S3Call, signed_request};
+use r2gitops::secrets::sigv4;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -311,13 +312,6 @@ async fn s3_request(
     key: &str,
     body: &[u8],
 ) -> Result<Vec<u8>> {
-    let mut url = reqwest::Url::parse(&creds.endpoint)
-        .with_context(|| format!("bad AWS_ENDPOINT_URL '{}'", creds.endpoint))?;
-    let host = match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        (None, _) => bail!("AWS_ENDPOINT_URL '{}' has no host", creds.endpoint),
-    };
     let path = format!(
         "/{}/{}",
         sigv4::uri_encode(bucket, false),
@@ -326,34 +320,19 @@ async fn s3_request(
     let amz_date = sigv4::amz_date(time::OffsetDateTime::now_utc());
     // Signing the payload hash (not UNSIGNED-PAYLOAD) lets the server check the body too.
     let payload_sha256 = hex::encode(Sha256::digest(body));
-    let signer = Signer {
-        access_key_id: &creds.access_key_id,
-        secret_access_key: creds.secret_access_key.expose(),
-        region: creds.region,
-        service: "s3",
+    let call = S3Call {
+        method,
+        path: &path,
+        query: &[],
+        payload_sha256: &payload_sha256,
     };
-    let authorization = signer.authorization(
-        &amz_date,
-        &Request {
-            method,
-            path: &path,
-            query: &[],
-            headers: &[
-                ("host", &host),
-                ("x-amz-content-sha256", &payload_sha256),
-                ("x-amz-date", &amz_date),
-            ],
-            payload_sha256: &payload_sha256,
-        },
-    );
-    url.set_path(&path);
+    let (url, headers) = signed_request(creds, &call, &amz_date).map_err(|e| anyhow!(e))?;
     let method = reqwest::Method::from_bytes(method.as_bytes())?;
-    let response = http
-        .request(method.clone(), url)
-        .header("x-amz-content-sha256", &payload_sha256)
-        .header("x-amz-date", &amz_date)
-        .header("authorization", authorization)
-        .body(body.to_vec())
+    let mut request = http.request(method.clone(), url).body(body.to_vec());
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request
         .send()
         .await
         .with_context(|| format!("S3 {method} s3://{bucket}/{key} failed"))?;

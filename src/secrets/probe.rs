@@ -99,10 +99,19 @@ pub fn probe_bucket(scope: &TokenScope) -> Option<&str> {
 /// Header name and value pairs to send with a signed request.
 pub type SignedHeaders = Vec<(&'static str, String)>;
 
-/// The signed request: (URL, headers to send). Pure, for tests and for `verify`.
-pub fn list_objects_request(
+/// One path-style S3 request to sign: `path` is already URI-encoded (`/<bucket>[/<key>]`).
+pub struct S3Call<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a [(&'a str, &'a str)],
+    /// Lowercase hex SHA-256 of the body (`EMPTY_SHA256` for none).
+    pub payload_sha256: &'a str,
+}
+
+/// Sign `call` with `creds` (SigV4, service `s3`): the URL and the headers to send. Pure.
+pub fn signed_request(
     creds: &S3Credentials,
-    bucket: &str,
+    call: &S3Call<'_>,
     amz_date: &str,
 ) -> Result<(reqwest::Url, SignedHeaders), String> {
     let base = reqwest::Url::parse(&creds.endpoint)
@@ -112,8 +121,6 @@ pub fn list_objects_request(
         (Some(h), None) => h.to_owned(),
         (None, _) => return Err(format!("endpoint '{}' has no host", creds.endpoint)),
     };
-    let path = format!("/{}", sigv4::uri_encode(bucket, false));
-    let query = [("list-type", "2"), ("max-keys", "1")];
     let signer = Signer {
         access_key_id: &creds.access_key_id,
         secret_access_key: creds.secret_access_key.expose(),
@@ -123,28 +130,46 @@ pub fn list_objects_request(
     let authorization = signer.authorization(
         amz_date,
         &Request {
-            method: "GET",
-            path: &path,
-            query: &query,
+            method: call.method,
+            path: call.path,
+            query: call.query,
             headers: &[
                 ("host", &host),
-                ("x-amz-content-sha256", EMPTY_SHA256),
+                ("x-amz-content-sha256", call.payload_sha256),
                 ("x-amz-date", amz_date),
             ],
-            payload_sha256: EMPTY_SHA256,
+            payload_sha256: call.payload_sha256,
         },
     );
     let mut url = base;
-    url.set_path(&path);
-    url.set_query(Some(&sigv4::canonical_query(&query)));
+    url.set_path(call.path);
+    if !call.query.is_empty() {
+        url.set_query(Some(&sigv4::canonical_query(call.query)));
+    }
     Ok((
         url,
         vec![
-            ("x-amz-content-sha256", EMPTY_SHA256.to_owned()),
+            ("x-amz-content-sha256", call.payload_sha256.to_owned()),
             ("x-amz-date", amz_date.to_owned()),
             ("authorization", authorization),
         ],
     ))
+}
+
+/// The self-test's request: ListObjectsV2 with `max-keys=1` on `bucket`. Pure.
+pub fn list_objects_request(
+    creds: &S3Credentials,
+    bucket: &str,
+    amz_date: &str,
+) -> Result<(reqwest::Url, SignedHeaders), String> {
+    let path = format!("/{}", sigv4::uri_encode(bucket, false));
+    let call = S3Call {
+        method: "GET",
+        path: &path,
+        query: &[("list-type", "2"), ("max-keys", "1")],
+        payload_sha256: EMPTY_SHA256,
+    };
+    signed_request(creds, &call, amz_date)
 }
 
 /// The `<Code>` of an S3 XML error body.
