@@ -13,6 +13,7 @@
 //! - `secrets`: S3 credential derivation, output formats, age encryption, atomic writes.
 //! - `lock`: one writer per inventory (flock on `<state_file>.lock`).
 //! - `reconcile`: one pass: load, observe, diff, (dry-run stops here), apply.
+//! - `signals`: SIGTERM/SIGINT (stop, then abort) and SIGHUP as inputs.
 //! - `daemon`: the `watch` loop and its HTTP status server.
 
 pub mod apply;
@@ -28,3 +29,4 @@ pub mod plan;
 pub mod reconcile;
 pub mod secret;
 pub mod secrets;
+pub mod signals;

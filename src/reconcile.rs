@@ -171,35 +171,6 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// The first SIGINT/SIGTERM requests a stop (steps in flight finish, outputs included);
-/// a second one aborts at once.
-pub fn stop_on_signals(stop: Stop) {
-    tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            return;
-        };
-        for n in 0.. {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-            if n == 0 {
-                tracing::warn!(
-                    "stop requested: finishing the steps in flight (signal again to abort)"
-                );
-                stop.request();
-            } else {
-                tracing::error!("aborted by a second signal");
-                std::process::exit(130);
-            }
-        }
-    });
-}
-
 pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let file = &args.file.file;
     let title = file.display().to_string();
@@ -252,7 +223,8 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
         }
         drop(stdout);
         let stop = Stop::new();
-        stop_on_signals(stop.clone());
+        let on_stop = stop.clone();
+        crate::signals::spawn(Box::new(move || on_stop.request()), None)?;
         let (report, _) = apply(
             client,
             &desired,

@@ -479,39 +479,6 @@ pub async fn run(
     Ok(())
 }
 
-/// Signals: the first SIGTERM/SIGINT requests shutdown, a second aborts; SIGHUP triggers.
-fn handle_signals(shutdown: Shutdown, triggers: Arc<Triggers>) -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    tokio::spawn(async move {
-        let mut stops = 0;
-        loop {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-                _ = hup.recv() => {
-                    tracing::info!("SIGHUP: a pass starts now");
-                    triggers.fire("signal");
-                    continue;
-                }
-            }
-            stops += 1;
-            if stops == 1 {
-                tracing::info!(
-                    "stop requested: finishing the steps in flight, then exiting (signal again to abort)"
-                );
-                shutdown.request();
-            } else {
-                tracing::error!("aborted by a second signal");
-                std::process::exit(130);
-            }
-        }
-    });
-    Ok(())
-}
-
 pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let bad = |flag: &str, v: &str| {
         format!("--{flag} '{v}': expected a duration such as 500ms, 30s, 10m or 1h")
@@ -550,7 +517,11 @@ pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         );
         let shutdown = Shutdown::default();
         let triggers = Arc::new(Triggers::default());
-        handle_signals(shutdown.clone(), triggers.clone())?;
+        let (s, t) = (shutdown.clone(), triggers.clone());
+        crate::signals::spawn(
+            Box::new(move || s.request()),
+            Some(Box::new(move || t.fire("signal"))),
+        )?;
         run(opts, listener, shutdown, triggers).await?;
         Ok(ExitCode::SUCCESS)
     })
