@@ -51,6 +51,22 @@ impl Stop {
     }
 }
 
+/// A value fresh from Cloudflare (shown once): it goes to the writer before anything else.
+struct Fresh<'a> {
+    /// Declared name.
+    token: &'a str,
+    owner: crate::config::Owner,
+    id: &'a str,
+    value: TokenValue,
+    /// `None` for a create.
+    rolled: Option<Rolled<'a>>,
+}
+
+struct Rolled<'a> {
+    /// The output's previous path, when the roll is for a moved output.
+    moved_from: Option<&'a std::path::Path>,
+}
+
 pub struct Applier<'a, W: WriteApi> {
     pub api: &'a W,
     pub desired: &'a Desired,
@@ -409,9 +425,14 @@ impl<W: WriteApi> Applier<'_, W> {
             } => match self.api.create_token(*owner, request).await {
                 Err(e) => report(step, Outcome::Failed(error_chain(&e))),
                 Ok(created) => {
-                    let id = created.token.id.clone();
-                    self.deliver(step, token, *owner, &id, created.value, None, shared)
-                        .await
+                    let fresh = Fresh {
+                        token,
+                        owner: *owner,
+                        id: &created.token.id,
+                        value: created.value,
+                        rolled: None,
+                    };
+                    self.deliver(step, fresh, shared).await
                 }
             },
             Step::UpdateToken {
@@ -429,11 +450,17 @@ impl<W: WriteApi> Applier<'_, W> {
                 Err(e) => report(step, Outcome::Failed(error_chain(&e))),
                 Ok(value) => {
                     let moved_from = match reason {
-                        RollReason::OutputMoved { from } => Some(from.clone()),
+                        RollReason::OutputMoved { from } => Some(from.as_path()),
                         _ => None,
                     };
-                    self.deliver(step, token, *owner, id, value, Some(moved_from), shared)
-                        .await
+                    let fresh = Fresh {
+                        token,
+                        owner: *owner,
+                        id,
+                        value,
+                        rolled: Some(Rolled { moved_from }),
+                    };
+                    self.deliver(step, fresh, shared).await
                 }
             },
             _ => unreachable!("token_step gets token creates, updates and rolls"),
@@ -442,19 +469,15 @@ impl<W: WriteApi> Applier<'_, W> {
         r
     }
 
-    /// Write a fresh value's output and record it. `rolled` is `None` for a create, else
-    /// `Some(previous path if the output moved)`.
-    #[allow(clippy::too_many_arguments)]
-    async fn deliver(
-        &self,
-        step: &Step,
-        token: &str,
-        owner: crate::config::Owner,
-        id: &str,
-        value: TokenValue,
-        rolled: Option<Option<PathBuf>>,
-        shared: &Shared,
-    ) -> StepReport {
+    /// Write a fresh value's output, record it, and run the output's self-test.
+    async fn deliver(&self, step: &Step, fresh: Fresh<'_>, shared: &Shared) -> StepReport {
+        let Fresh {
+            token,
+            owner,
+            id,
+            value,
+            rolled,
+        } = fresh;
         let spec = self.spec(token).clone();
         let now = OffsetDateTime::now_utc();
         let written = {
@@ -511,7 +534,13 @@ impl<W: WriteApi> Applier<'_, W> {
             }
         };
         if written.is_ok() {
-            if let (Some(Some(from)), Some(prev)) = (&rolled, &previous) {
+            if let (
+                Some(Rolled {
+                    moved_from: Some(from),
+                }),
+                Some(prev),
+            ) = (&rolled, &previous)
+            {
                 self.remove_moved_output(from, prev);
             }
             r.verify = self.writer.verify(&spec, id, &value).await;

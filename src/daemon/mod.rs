@@ -379,8 +379,10 @@ impl Daemon {
                 let first = report
                     .steps
                     .iter()
-                    .find(|s| !s.outcome.succeeded() && s.outcome.as_str() == "failed")
-                    .map(|s| format!("{}: {}", s.line, s.outcome.detail().unwrap_or("")))
+                    .find_map(|s| match &s.outcome {
+                        crate::apply::Outcome::Failed(e) => Some(format!("{}: {e}", s.line)),
+                        _ => None,
+                    })
                     .or_else(|| report.inventory_errors.first().cloned())
                     .unwrap_or_else(|| "an output self-test failed".into());
                 let (b, t) = counts(&inventory);
