@@ -121,20 +121,14 @@ pub async fn apply(
 /// The plan in the chosen format, with the report when there is one.
 pub fn render(plan: &Plan, report: Option<&Report>, title: &str, output: PlanOutput) -> String {
     match output {
-        PlanOutput::Text => {
-            let mut out = render::text(plan, title);
+        PlanOutput::Text | PlanOutput::Markdown => {
+            let mut out = if output == PlanOutput::Text {
+                render::text(plan, title)
+            } else {
+                render::markdown(plan, title)
+            };
             if let Some(r) = report {
-                out.push('\n');
-                out.push_str(&r.text());
-            }
-            out
-        }
-        PlanOutput::Markdown => {
-            let mut out = render::markdown(plan, title);
-            if let Some(r) = report {
-                out.push_str("\n#### Apply\n\n```\n");
-                out.push_str(&r.text());
-                out.push_str("```\n");
+                out.push_str(&report_section(r, output));
             }
             out
         }
@@ -148,6 +142,16 @@ pub fn render(plan: &Plan, report: Option<&Report>, title: &str, output: PlanOut
             s.push('\n');
             s
         }
+    }
+}
+
+/// The report as it follows a text or Markdown plan (the plan is printed before the
+/// apply starts, the report after it ends).
+fn report_section(report: &Report, output: PlanOutput) -> String {
+    if output == PlanOutput::Markdown {
+        format!("\n#### Apply\n\n```\n{}```\n", report.text())
+    } else {
+        format!("\n{}", report.text())
     }
 }
 
@@ -236,15 +240,11 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
         )
         .await;
         let mut stdout = std::io::stdout().lock();
-        match args.output {
-            PlanOutput::Json => write!(
-                stdout,
-                "{}",
-                render(&plan, Some(&report), &title, args.output)
-            )?,
-            PlanOutput::Text => write!(stdout, "\n{}", report.text())?,
-            PlanOutput::Markdown => write!(stdout, "\n#### Apply\n\n```\n{}```\n", report.text())?,
-        }
+        let text = match args.output {
+            PlanOutput::Json => render(&plan, Some(&report), &title, args.output),
+            other => report_section(&report, other),
+        };
+        write!(stdout, "{text}")?;
         Ok(ExitCode::from(if report.has_errors() { 1 } else { 0 }))
     })
 }
