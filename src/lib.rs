@@ -21,6 +21,8 @@ pub mod cli;
 pub mod cloudflare;
 pub mod config;
 pub mod daemon;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod inventory;
 pub mod lock;
 pub mod observe;

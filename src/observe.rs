@@ -79,30 +79,14 @@ pub async fn observe<R: ReadApi>(
 mod tests {
     use super::*;
     use crate::inventory::{BucketRecord, TokenRecord};
-    use std::path::PathBuf;
 
     #[test]
     fn the_scope_covers_the_file_and_the_inventory() {
-        let desired = Desired {
-            source: PathBuf::from("r2gitops.yaml"),
-            account_id: None,
-            settings: crate::config::Settings {
-                token_name_prefix: "r2gitops:".into(),
-                prune: false,
-                max_deletions: 10,
-                output_dir: PathBuf::from("secrets"),
-                state_file: PathBuf::from("secrets/.r2gitops-state.json"),
-                suspend: false,
-            },
-            buckets: vec![crate::config::BucketSpec {
-                name: "media".into(),
-                jurisdiction: Jurisdiction::Eu,
-                location_hint: None,
-                storage_class: crate::config::StorageClass::Standard,
-                protect: true,
-            }],
-            tokens: Vec::new(),
-        };
+        let mut desired = crate::fixtures::desired();
+        desired.buckets = vec![crate::config::BucketSpec {
+            jurisdiction: Jurisdiction::Eu,
+            ..crate::fixtures::bucket("media")
+        }];
         let mut inv = Inventory::default();
         inv.buckets.insert(
             (Jurisdiction::Us, "old".into()),

@@ -10,10 +10,8 @@ use time::macros::datetime;
 
 use super::*;
 use crate::cloudflare::{ApiError, CfError, CreatedToken, ReadApi, VerifiedToken};
-use crate::config::{
-    Access, BucketSpec, IpRules, Jurisdiction, LocationHint, OutputFormat, OutputSpec, Owner,
-    Settings, StorageClass, TokenScope,
-};
+use crate::config::{Access, IpRules, Jurisdiction, LocationHint, Owner, StorageClass};
+use crate::fixtures;
 use crate::observed::{
     ObservedBucket, ObservedToken, PermissionGroupIds, TokenRequest, TokenStatus,
 };
@@ -173,28 +171,6 @@ fn bref(name: &str) -> BucketRef {
     }
 }
 
-fn token_spec(name: &str, bucket: &str, recipient: &str) -> crate::config::TokenSpec {
-    crate::config::TokenSpec {
-        name: name.into(),
-        owner: Owner::Account,
-        access: Access::ObjectRead,
-        scope: TokenScope::Buckets(vec![bucket.into()]),
-        jurisdiction: Jurisdiction::Default,
-        not_before: None,
-        expires_on: None,
-        ip: IpRules::default(),
-        rotate_every: None,
-        output: OutputSpec {
-            file: PathBuf::from(format!("{name}.env.age")),
-            format: OutputFormat::Env,
-            recipients: vec![recipient.into()],
-            armor: false,
-            include_api_token: false,
-            verify: false,
-        },
-    }
-}
-
 struct Setup {
     dir: tempfile::TempDir,
     desired: Desired,
@@ -205,37 +181,19 @@ fn setup(tokens: &[(&str, &str)]) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let recipient = age::x25519::Identity::generate().to_public().to_string();
     let out = dir.path().join("secrets");
-    let desired = Desired {
-        source: PathBuf::from("r2gitops.yaml"),
-        account_id: None,
-        settings: Settings {
-            token_name_prefix: "r2gitops:".into(),
-            prune: true,
-            max_deletions: 10,
-            output_dir: out.clone(),
-            state_file: out.join(".r2gitops-state.json"),
-            suspend: false,
-        },
-        buckets: tokens
-            .iter()
-            .map(|(_, b)| BucketSpec {
-                name: b.to_string(),
-                jurisdiction: Jurisdiction::Default,
-                location_hint: None,
-                storage_class: StorageClass::Standard,
-                protect: false,
-            })
-            .collect(),
-        tokens: tokens
-            .iter()
-            .map(|(t, b)| token_spec(t, b, &recipient))
-            .collect(),
-    };
-    let writer = OutputWriter::new(
-        &out,
-        "0123456789abcdef0123456789abcdef",
-        S3Endpoints::default(),
-    );
+    // Apply takes no decision of its own from prune or protect; the plan carries them.
+    let mut desired = fixtures::desired();
+    desired.override_output_dir(out.clone());
+    desired.buckets = tokens.iter().map(|(_, b)| fixtures::bucket(b)).collect();
+    desired.tokens = tokens
+        .iter()
+        .map(|(t, b)| {
+            let mut spec = fixtures::token(t, &[b]);
+            spec.output.recipients = vec![recipient.clone()];
+            spec
+        })
+        .collect();
+    let writer = OutputWriter::new(&out, fixtures::ACCT, S3Endpoints::default());
     Setup {
         dir,
         desired,

@@ -1,7 +1,6 @@
 //! Table tests of the diff rules. Worlds are built by hand: no file, no server, no clock.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -9,65 +8,16 @@ use time::macros::datetime;
 
 use super::*;
 use crate::config::{
-    Access, BucketSpec, IpRules, Jurisdiction, LocationHint, OutputFormat, OutputSpec, Owner,
-    Settings, StorageClass, TokenScope, TokenSpec,
+    BucketSpec, Jurisdiction, LocationHint, OutputFormat, Owner, StorageClass, TokenScope,
+    TokenSpec,
 };
+use crate::fixtures::{ACCT, bucket, desired, token};
 use crate::inventory::{BucketRecord, Inventory, TokenRecord};
 use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
 use crate::plan::{Bookkeeping, DeleteReason, RollReason, Step};
 use crate::secrets::OutputRecord;
 
-const ACCT: &str = "0123456789abcdef0123456789abcdef";
 const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
-
-fn desired() -> Desired {
-    Desired {
-        source: PathBuf::from("r2gitops.yaml"),
-        account_id: Some(ACCT.into()),
-        settings: Settings {
-            token_name_prefix: "r2gitops:".into(),
-            prune: false,
-            max_deletions: 10,
-            output_dir: PathBuf::from("/out"),
-            state_file: PathBuf::from("/out/.r2gitops-state.json"),
-            suspend: false,
-        },
-        buckets: Vec::new(),
-        tokens: Vec::new(),
-    }
-}
-
-fn bucket(name: &str) -> BucketSpec {
-    BucketSpec {
-        name: name.into(),
-        jurisdiction: Jurisdiction::Default,
-        location_hint: None,
-        storage_class: StorageClass::Standard,
-        protect: true,
-    }
-}
-
-fn token(name: &str, buckets: &[&str]) -> TokenSpec {
-    TokenSpec {
-        name: name.into(),
-        owner: Owner::Account,
-        access: Access::ObjectReadWrite,
-        scope: TokenScope::Buckets(buckets.iter().map(|b| b.to_string()).collect()),
-        jurisdiction: Jurisdiction::Default,
-        not_before: None,
-        expires_on: None,
-        ip: IpRules::default(),
-        rotate_every: None,
-        output: OutputSpec {
-            file: PathBuf::from(format!("{name}.env.age")),
-            format: OutputFormat::Env,
-            recipients: vec!["age1recipient".into()],
-            armor: false,
-            include_api_token: false,
-            verify: false,
-        },
-    }
-}
 
 fn observed() -> Observed {
     Observed {
