@@ -31,28 +31,39 @@ pub struct ObservedBucket {
     pub creation_date: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A token's status as Cloudflare reports it. Only `active` and `disabled` can be set; the
+/// others are outcomes Cloudflare reports (API-NOTES §11).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TokenStatus {
     Active,
     Disabled,
     Expired,
+    /// `revoked (exposed)`: Cloudflare found the value leaked in public and revoked it. It
+    /// cannot be re-enabled; Terraform v5 (2026-04) treats it as gone.
+    RevokedExposed,
+    /// A status r2gitops does not know, kept verbatim: never guessed at (an unknown status
+    /// once read as `disabled` planned a re-enable on every pass).
+    Other(String),
 }
 
 impl TokenStatus {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             TokenStatus::Active => "active",
             TokenStatus::Disabled => "disabled",
             TokenStatus::Expired => "expired",
+            TokenStatus::RevokedExposed => "revoked (exposed)",
+            TokenStatus::Other(s) => s,
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Self {
         match s {
-            "active" => Some(TokenStatus::Active),
-            "disabled" => Some(TokenStatus::Disabled),
-            "expired" => Some(TokenStatus::Expired),
-            _ => None,
+            "active" => TokenStatus::Active,
+            "disabled" => TokenStatus::Disabled,
+            "expired" => TokenStatus::Expired,
+            "revoked (exposed)" => TokenStatus::RevokedExposed,
+            other => TokenStatus::Other(other.to_string()),
         }
     }
 }
@@ -70,7 +81,8 @@ pub struct ObservedToken {
     pub not_before: Option<OffsetDateTime>,
     pub expires_on: Option<OffsetDateTime>,
     pub policies: Vec<Policy>,
-    /// From `condition."request.ip"` (or `request_ip`): normalised, sorted, deduplicated.
+    /// From `condition.request_ip` (or the older `request.ip`): normalised, sorted,
+    /// deduplicated.
     pub condition: IpRules,
 }
 

@@ -21,10 +21,20 @@ pub struct VerifiedToken {
 }
 
 /// A freshly created token. `value` is shown by Cloudflare exactly once: hand it to the
-/// secrets writer before anything else.
+/// secrets writer before anything else. `token` is what Cloudflare says it stored: the
+/// caller compares it with what was sent before trusting it (`plan::readback`).
 pub struct CreatedToken {
     pub token: ObservedToken,
     pub value: TokenValue,
+    /// The key(s) the IP condition was sent under, for messages (`request_ip`, or
+    /// `request_ip and request.ip` when the first was dropped and the second tried).
+    pub condition_sent_as: &'static str,
+}
+
+/// What Cloudflare says it stored after a token update.
+pub struct UpdatedToken {
+    pub token: ObservedToken,
+    pub condition_sent_as: &'static str,
 }
 
 pub trait ReadApi: Send + Sync {
@@ -35,7 +45,13 @@ pub trait ReadApi: Send + Sync {
         &self,
         jurisdiction: Jurisdiction,
     ) -> impl Future<Output = Result<Vec<ObservedBucket>, ApiError>> + Send;
-    /// Every token of one owner family (page paging to the end).
+    /// One bucket, or `None` when it does not exist in that jurisdiction (10006).
+    fn get_bucket(
+        &self,
+        jurisdiction: Jurisdiction,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<ObservedBucket>, ApiError>> + Send;
+    /// Every token of one owner family (page paging to the end), expired ones included.
     fn list_tokens(
         &self,
         owner: Owner,
@@ -78,7 +94,7 @@ pub trait WriteApi: ReadApi {
         owner: Owner,
         id: &str,
         request: &TokenRequest,
-    ) -> impl Future<Output = Result<ObservedToken, ApiError>> + Send;
+    ) -> impl Future<Output = Result<UpdatedToken, ApiError>> + Send;
     fn delete_token(
         &self,
         owner: Owner,

@@ -73,7 +73,7 @@ impl Budget {
 
 /// Seconds to wait according to the rate-limit headers of an answer, if they ask for any:
 /// `Retry-After` (seconds or an HTTP date), `Ratelimit: "default";r=0;t=30` (nothing remains
-/// for t seconds), or the older `x-ratelimit-remaining: 0` with `x-ratelimit-reset`.
+/// for t seconds; with several items, the latest reset among the exhausted ones), or the older `x-ratelimit-remaining: 0` with `x-ratelimit-reset`.
 pub fn wait_from_headers(
     headers: &reqwest::header::HeaderMap,
     now: std::time::SystemTime,
@@ -88,12 +88,12 @@ pub fn wait_from_headers(
         }
     }
     if let Some(v) = get("ratelimit") {
-        let field = |key: &str| {
-            v.split(';')
-                .filter_map(|p| p.trim().strip_prefix(key))
-                .find_map(|x| x.parse::<u64>().ok())
-        };
-        if let (Some(0), Some(t)) = (field("r="), field("t=")) {
+        let exhausted = ratelimit_items(v)
+            .into_iter()
+            .filter(|i| i.remaining == Some(0))
+            .filter_map(|i| i.reset)
+            .max();
+        if let Some(t) = exhausted {
             return Some(Duration::from_secs(t));
         }
     }
@@ -108,6 +108,65 @@ pub fn wait_from_headers(
         }
     }
     None
+}
+
+/// One item of a `Ratelimit` header: a name (`"default"`, `"burst"`), `r` (requests
+/// remaining) and `t` (seconds until the window resets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateItem {
+    pub name: String,
+    pub remaining: Option<u64>,
+    pub reset: Option<u64>,
+}
+
+/// Parse `Ratelimit`, a structured-field list (RFC 9651 §3.1): items separated by commas,
+/// each a token or quoted string followed by `;key=value` parameters, e.g.
+/// `"default";r=50;t=30, "burst";r=0;t=4`. Unknown parameters and malformed items are
+/// skipped, never fatal: a header we half understand must not stop every call.
+pub fn ratelimit_items(header: &str) -> Vec<RateItem> {
+    split_outside_quotes(header, ',')
+        .into_iter()
+        .filter_map(|item| {
+            let mut parts = split_outside_quotes(item, ';').into_iter();
+            let name = parts.next()?.trim().trim_matches('"').to_string();
+            let mut out = RateItem {
+                name,
+                remaining: None,
+                reset: None,
+            };
+            for p in parts {
+                let Some((k, v)) = p.split_once('=') else {
+                    continue;
+                };
+                let v = v.trim().trim_matches('"').parse::<u64>().ok();
+                match k.trim() {
+                    "r" => out.remaining = v,
+                    "t" => out.reset = v,
+                    _ => {}
+                }
+            }
+            Some(out)
+        })
+        .collect()
+}
+
+fn split_outside_quotes(s: &str, sep: char) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            c if c == sep && !quoted => {
+                out.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out.into_iter().filter(|p| !p.trim().is_empty()).collect()
 }
 
 fn httpdate(s: &str) -> Result<std::time::SystemTime, ()> {
@@ -147,6 +206,14 @@ mod tests {
             (vec![("ratelimit", "\"default\";r=0;t=30")], Some(30)),
             (vec![("ratelimit", "\"default\";r=5;t=30")], None),
             (
+                vec![("ratelimit", "\"default\";r=50;t=30, \"burst\";r=0;t=4")],
+                Some(4),
+            ),
+            (
+                vec![("ratelimit", "\"default\";r=0;t=30,\"burst\";r=0;t=4")],
+                Some(30),
+            ),
+            (
                 vec![("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "7")],
                 Some(7),
             ),
@@ -163,6 +230,57 @@ mod tests {
                 "{pairs:?}"
             );
         }
+    }
+
+    #[test]
+    fn ratelimit_lists_parse_item_by_item() {
+        let item = |name: &str, r: Option<u64>, t: Option<u64>| RateItem {
+            name: name.into(),
+            remaining: r,
+            reset: t,
+        };
+        let cases: Vec<(&str, Vec<RateItem>)> = vec![
+            (
+                "\"default\";r=50;t=30",
+                vec![item("default", Some(50), Some(30))],
+            ),
+            (
+                "\"default\";r=50;t=30, \"burst\";r=0;t=4",
+                vec![
+                    item("default", Some(50), Some(30)),
+                    item("burst", Some(0), Some(4)),
+                ],
+            ),
+            (
+                "  \"default\" ; r=1 ;t=2 ,\t\"burst\";t=9;r=0  ",
+                vec![item("default", Some(1), Some(2)), item("burst", Some(0), Some(9))],
+            ),
+            (
+                "\"default\";q=100;r=3;w=60;t=7;pk=:abc=:",
+                vec![item("default", Some(3), Some(7))],
+            ),
+            (
+                "\"odd;name, here\";r=0;t=5",
+                vec![item("odd;name, here", Some(0), Some(5))],
+            ),
+            ("default;r=x;t=", vec![item("default", None, None)]),
+            ("", vec![]),
+        ];
+        for (header, want) in cases {
+            assert_eq!(ratelimit_items(header), want, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn the_latest_reset_among_exhausted_items_wins() {
+        let now = std::time::UNIX_EPOCH;
+        let wait = |v: &str| {
+            wait_from_headers(&headers(&[("ratelimit", v)]), now).map(|d| d.as_secs())
+        };
+        assert_eq!(wait("\"default\";r=0;t=30, \"burst\";r=0;t=4"), Some(30));
+        assert_eq!(wait("\"default\";r=9;t=30, \"burst\";r=0;t=4"), Some(4));
+        assert_eq!(wait("\"default\";r=9;t=30, \"burst\";r=2;t=4"), None);
+        assert_eq!(wait("\"default\";t=30"), None, "no r: nothing is known exhausted");
     }
 
     #[tokio::test(start_paused = true)]

@@ -12,12 +12,14 @@ use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::{OnceCell, Semaphore};
 
-use crate::cloudflare::api::{CreatedToken, ReadApi, TokenRequest, VerifiedToken, WriteApi};
+use crate::cloudflare::api::{
+    CreatedToken, ReadApi, TokenRequest, UpdatedToken, VerifiedToken, WriteApi,
+};
 use crate::cloudflare::budget::{Budget, wait_from_headers};
 use crate::cloudflare::config::ClientConfig;
 use crate::cloudflare::error::ApiError;
 use crate::cloudflare::retry::{Attempt, backoff, should_retry};
-use crate::cloudflare::wire;
+use crate::cloudflare::wire::{self, ConditionKey};
 use crate::config::{Jurisdiction, LocationHint, Owner, StorageClass};
 use crate::observed::{
     GROUP_ADMIN_READ, GROUP_ADMIN_WRITE, GROUP_OBJECT_READ, GROUP_OBJECT_WRITE, ObservedBucket,
@@ -46,6 +48,15 @@ struct Inner {
     max_retries: u32,
     groups: [OnceCell<PermissionGroupIds>; 2],
     metrics: Mutex<ClientMetrics>,
+    condition_key: Mutex<KeyState>,
+}
+
+/// Which key the IP condition is written under. It starts at `request_ip` (the current
+/// schema) and is settled by the first write whose read-back shows the condition kept.
+#[derive(Debug, Clone, Copy)]
+struct KeyState {
+    key: ConditionKey,
+    settled: bool,
 }
 
 /// Read-only access to Cloudflare.
@@ -112,6 +123,10 @@ impl Client {
                 max_retries: config.max_retries,
                 groups: [OnceCell::new(), OnceCell::new()],
                 metrics: Mutex::new(ClientMetrics::default()),
+                condition_key: Mutex::new(KeyState {
+                    key: ConditionKey::RequestIp,
+                    settled: false,
+                }),
             }),
         })
     }
@@ -323,6 +338,25 @@ impl ReadApi for Client {
         }
     }
 
+    async fn get_bucket(
+        &self,
+        jurisdiction: Jurisdiction,
+        name: &str,
+    ) -> Result<Option<ObservedBucket>, ApiError> {
+        let op = format!("read {}", bucket_label(name, jurisdiction));
+        let path = format!("{}/{name}", self.buckets_base());
+        let mut call = Call::new(op.clone(), Method::GET, path);
+        call.headers.push(jurisdiction_header(jurisdiction));
+        match self.send(call).await {
+            Ok(env) => Ok(Some(wire::bucket(
+                Self::decode(&op, env.result)?,
+                jurisdiction,
+            ))),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn list_tokens(&self, owner: Owner) -> Result<Vec<ObservedToken>, ApiError> {
         let op = format!("list {} tokens", owner.as_str());
         let mut out = Vec::new();
@@ -330,6 +364,9 @@ impl ReadApi for Client {
             let mut call = Call::new(op.clone(), Method::GET, self.tokens_base(owner));
             call.query.push(("per_page", "50".into()));
             call.query.push(("page", page.to_string()));
+            // Without it the list hides expired tokens, and a planner that cannot see one
+            // creates another on every pass (API-NOTES §11).
+            call.query.push(("include_expired", "true".into()));
             let env = self.send(call).await?;
             let items: Vec<wire::WireToken> = Self::decode(&op, env.result)?;
             let n = items.len();
@@ -396,6 +433,13 @@ impl ReadApi for WriteClient {
     async fn list_buckets(&self, j: Jurisdiction) -> Result<Vec<ObservedBucket>, ApiError> {
         self.read.list_buckets(j).await
     }
+    async fn get_bucket(
+        &self,
+        j: Jurisdiction,
+        name: &str,
+    ) -> Result<Option<ObservedBucket>, ApiError> {
+        self.read.get_bucket(j, name).await
+    }
     async fn list_tokens(&self, owner: Owner) -> Result<Vec<ObservedToken>, ApiError> {
         self.read.list_tokens(owner).await
     }
@@ -407,6 +451,81 @@ impl ReadApi for WriteClient {
 impl WriteClient {
     pub fn reader(&self) -> &Client {
         &self.read
+    }
+
+    fn key_state(&self) -> KeyState {
+        *self.read.inner.condition_key.lock().unwrap()
+    }
+
+    /// Remember, for the rest of the process, the key under which Cloudflare kept a
+    /// condition (logged once). A read-back without the condition settles nothing.
+    fn settle_key(&self, request: &TokenRequest, stored: &ObservedToken, key: ConditionKey) {
+        if request.condition.is_empty() || stored.condition != request.condition {
+            return;
+        }
+        let mut state = self.read.inner.condition_key.lock().unwrap();
+        if !state.settled {
+            *state = KeyState { key, settled: true };
+            tracing::info!(
+                key = key.as_str(),
+                "Cloudflare keeps token IP conditions under '{}'; using it for the rest of the process",
+                key.as_str()
+            );
+        }
+    }
+
+    async fn post_token(
+        &self,
+        owner: Owner,
+        request: &TokenRequest,
+        key: ConditionKey,
+    ) -> Result<CreatedToken, ApiError> {
+        let op = format!("create {} token '{}'", owner.as_str(), request.name);
+        let mut call = Call::new(op.clone(), Method::POST, self.read.tokens_base(owner));
+        call.body = Some(wire::token_body(request, key));
+        // Token names are not unique: replaying a create whose answer was lost could leave
+        // a second token behind. Only answered 429/5xx (nothing created) are retried.
+        call.replay_safe = false;
+        call.secret_answer = true;
+        let env = self.read.send(call).await?;
+        let value = env
+            .result
+            .get("value")
+            .and_then(Value::as_str)
+            .map(|v| TokenValue::new(v.to_string()))
+            .ok_or_else(|| ApiError::transport(&op, "the answer carries no token value"))?;
+        let mut result = env.result;
+        if let Some(obj) = result.as_object_mut() {
+            obj.remove("value");
+        }
+        let token = wire::token(Client::decode(&op, result)?, owner);
+        Ok(CreatedToken {
+            token,
+            value,
+            condition_sent_as: key.as_str(),
+        })
+    }
+
+    async fn put_token(
+        &self,
+        owner: Owner,
+        id: &str,
+        request: &TokenRequest,
+        key: ConditionKey,
+    ) -> Result<ObservedToken, ApiError> {
+        let op = format!("update {} token '{}' ({id})", owner.as_str(), request.name);
+        let path = format!("{}/{id}", self.read.tokens_base(owner));
+        let mut call = Call::new(op.clone(), Method::PUT, path);
+        call.body = Some(wire::token_body(request, key));
+        let env = self.read.send(call).await?;
+        Ok(wire::token(Client::decode(&op, env.result)?, owner))
+    }
+}
+
+fn both_keys(first: ConditionKey) -> &'static str {
+    match first {
+        ConditionKey::RequestIp => "request_ip and request.ip",
+        ConditionKey::RequestDotIp => "request.ip and request_ip",
     }
 }
 
@@ -462,26 +581,48 @@ impl WriteApi for WriteClient {
         owner: Owner,
         request: &TokenRequest,
     ) -> Result<CreatedToken, ApiError> {
-        let op = format!("create {} token '{}'", owner.as_str(), request.name);
-        let mut call = Call::new(op.clone(), Method::POST, self.read.tokens_base(owner));
-        call.body = Some(wire::token_body(request));
-        // Token names are not unique: replaying a create whose answer was lost could leave
-        // a second token behind. Only answered 429/5xx (nothing created) are retried.
-        call.replay_safe = false;
-        call.secret_answer = true;
-        let env = self.read.send(call).await?;
-        let value = env
-            .result
-            .get("value")
-            .and_then(Value::as_str)
-            .map(|v| TokenValue::new(v.to_string()))
-            .ok_or_else(|| ApiError::transport(&op, "the answer carries no token value"))?;
-        let mut result = env.result;
-        if let Some(obj) = result.as_object_mut() {
-            obj.remove("value");
+        let state = self.key_state();
+        let first = self.post_token(owner, request, state.key).await?;
+        if request.condition.is_empty() || first.token.condition == request.condition {
+            self.settle_key(request, &first.token, state.key);
+            return Ok(CreatedToken {
+                condition_sent_as: state.key.as_str(),
+                ..first
+            });
         }
-        let token = wire::token(Client::decode(&op, result)?, owner);
-        Ok(CreatedToken { token, value })
+        if state.settled {
+            return Ok(CreatedToken {
+                condition_sent_as: state.key.as_str(),
+                ..first
+            });
+        }
+        // Cloudflare did not keep the condition under this key. The token it made is less
+        // restricted than asked: delete it before its value goes anywhere, then try the
+        // other key once.
+        let other = state.key.other();
+        tracing::debug!(
+            token = %request.name,
+            key = state.key.as_str(),
+            "the IP condition was not stored; retrying under {}",
+            other.as_str()
+        );
+        let dropped_id = first.token.id.clone();
+        drop(first);
+        self.delete_token(owner, &dropped_id).await.map_err(|e| {
+            ApiError::transport(
+                &format!("create {} token '{}'", owner.as_str(), request.name),
+                format!(
+                    "Cloudflare did not store its IP condition under {}, and deleting the token it made ({dropped_id}) failed: {e}",
+                    state.key.as_str()
+                ),
+            )
+        })?;
+        let second = self.post_token(owner, request, other).await?;
+        self.settle_key(request, &second.token, other);
+        Ok(CreatedToken {
+            condition_sent_as: both_keys(state.key),
+            ..second
+        })
     }
 
     async fn update_token(
@@ -489,13 +630,24 @@ impl WriteApi for WriteClient {
         owner: Owner,
         id: &str,
         request: &TokenRequest,
-    ) -> Result<ObservedToken, ApiError> {
-        let op = format!("update {} token '{}' ({id})", owner.as_str(), request.name);
-        let path = format!("{}/{id}", self.read.tokens_base(owner));
-        let mut call = Call::new(op.clone(), Method::PUT, path);
-        call.body = Some(wire::token_body(request));
-        let env = self.read.send(call).await?;
-        Ok(wire::token(Client::decode(&op, env.result)?, owner))
+    ) -> Result<UpdatedToken, ApiError> {
+        let state = self.key_state();
+        let first = self.put_token(owner, id, request, state.key).await?;
+        if request.condition.is_empty() || first.condition == request.condition || state.settled
+        {
+            self.settle_key(request, &first, state.key);
+            return Ok(UpdatedToken {
+                token: first,
+                condition_sent_as: state.key.as_str(),
+            });
+        }
+        let other = state.key.other();
+        let second = self.put_token(owner, id, request, other).await?;
+        self.settle_key(request, &second, other);
+        Ok(UpdatedToken {
+            token: second,
+            condition_sent_as: both_keys(state.key),
+        })
     }
 
     async fn delete_token(&self, owner: Owner, id: &str) -> Result<(), ApiError> {

@@ -18,7 +18,7 @@ pub mod error;
 pub mod retry;
 pub mod wire;
 
-pub use api::{CreatedToken, ReadApi, TokenRequest, VerifiedToken, WriteApi};
+pub use api::{CreatedToken, ReadApi, TokenRequest, UpdatedToken, VerifiedToken, WriteApi};
 pub use client::{Client, ClientMetrics, WriteClient};
 pub use config::{ClientConfig, ConfigError};
 pub use error::{ApiError, CfError};

@@ -134,8 +134,7 @@ pub fn bucket(w: WireBucket, jurisdiction: Jurisdiction) -> ObservedBucket {
 }
 
 pub fn status(s: &str) -> TokenStatus {
-    // An unknown status is treated as not active, so a plan restores the declared one.
-    TokenStatus::parse(s).unwrap_or(TokenStatus::Disabled)
+    TokenStatus::parse(s)
 }
 
 pub fn token(w: WireToken, owner: Owner) -> ObservedToken {
@@ -186,9 +185,36 @@ fn policy(w: WirePolicy) -> Policy {
     }
 }
 
-/// `condition."request.ip"` (docs, spec 2024) or `condition.request_ip` (2025/2026 SDKs).
+/// The key under which a token's IP condition travels. The 2025-2026 SDKs and Terraform v5
+/// write `request_ip` and a GET returns it; the 2024 spec and one docs page show
+/// `request.ip` (API-NOTES §11). Which one the live API keeps on a write is unconfirmed, so
+/// the client reads both and verifies every write (see `client`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionKey {
+    RequestIp,
+    RequestDotIp,
+}
+
+impl ConditionKey {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConditionKey::RequestIp => "request_ip",
+            ConditionKey::RequestDotIp => "request.ip",
+        }
+    }
+
+    pub fn other(self) -> Self {
+        match self {
+            ConditionKey::RequestIp => ConditionKey::RequestDotIp,
+            ConditionKey::RequestDotIp => ConditionKey::RequestIp,
+        }
+    }
+}
+
+/// `condition.request_ip` (2025/2026 SDKs, what a GET returns) or `condition."request.ip"`
+/// (docs, spec 2024).
 fn condition(c: Option<&Value>) -> IpRules {
-    let Some(ip) = c.and_then(|c| c.get("request.ip").or_else(|| c.get("request_ip"))) else {
+    let Some(ip) = c.and_then(|c| c.get("request_ip").or_else(|| c.get("request.ip"))) else {
         return IpRules::default();
     };
     let nets = |key: &str| -> Vec<IpNet> {
@@ -213,12 +239,18 @@ fn condition(c: Option<&Value>) -> IpRules {
     }
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
+/// RFC 3339 in UTC with `Z`, to the second: the form Cloudflare's docs ask for (a time
+/// declared with another offset is the same instant).
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
-/// The JSON body of a token create or update.
-pub fn token_body(req: &TokenRequest) -> Value {
+/// The JSON body of a token create or update, with the IP condition under `key`.
+pub fn token_body(req: &TokenRequest, key: ConditionKey) -> Value {
     let policies: Vec<Value> = req
         .policies
         .iter()
@@ -274,9 +306,9 @@ pub fn token_body(req: &TokenRequest) -> Value {
                 ),
             );
         }
-        body["condition"] = json!({ "request.ip": ip });
+        body["condition"] = json!({ key.as_str(): ip });
     }
-    if let Some(s) = req.status {
+    if let Some(s) = &req.status {
         body["status"] = json!(s.as_str());
     }
     body
@@ -347,7 +379,7 @@ mod tests {
             condition: IpRules::default(),
             status: Some(TokenStatus::Active),
         };
-        let body = token_body(&req);
+        let body = token_body(&req, ConditionKey::RequestIp);
         assert_eq!(
             body["policies"][0]["resources"]["com.cloudflare.api.account.abc"]["com.cloudflare.edge.r2.bucket.*"],
             "*"
@@ -367,5 +399,59 @@ mod tests {
         );
         assert_eq!(b.location, Some(LocationHint::Enam));
         assert_eq!(b.storage_class, StorageClass::InfrequentAccess);
+    }
+
+    fn ip_request() -> TokenRequest {
+        TokenRequest {
+            name: "n".into(),
+            policies: Vec::new(),
+            not_before: Some(
+                OffsetDateTime::parse("2026-12-01T10:00:00.250+02:00", &Rfc3339).unwrap(),
+            ),
+            expires_on: None,
+            condition: IpRules {
+                allow: vec!["10.0.0.0/8".parse().unwrap()],
+                deny: vec![],
+            },
+            status: None,
+        }
+    }
+
+    #[test]
+    fn the_condition_travels_under_the_chosen_key_and_times_in_utc_with_z() {
+        let req = ip_request();
+        for key in [ConditionKey::RequestIp, ConditionKey::RequestDotIp] {
+            let body = token_body(&req, key);
+            let cond = body["condition"].as_object().unwrap();
+            assert_eq!(cond.keys().collect::<Vec<_>>(), [key.as_str()]);
+            assert_eq!(cond[key.as_str()]["in"], json!(["10.0.0.0/8"]));
+            assert!(cond[key.as_str()].get("not_in").is_none());
+        }
+        assert_eq!(
+            token_body(&req, ConditionKey::RequestIp)["not_before"],
+            "2026-12-01T08:00:00Z",
+            "the same instant, in UTC, to the second"
+        );
+    }
+
+    #[test]
+    fn timestamps_compare_as_instants() {
+        let a = OffsetDateTime::parse("2026-12-01T10:00:00+02:00", &Rfc3339).unwrap();
+        let b = OffsetDateTime::parse("2026-12-01T08:00:00Z", &Rfc3339).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn statuses_cloudflare_reports_are_kept_verbatim_when_unknown() {
+        for (wire, want) in [
+            ("active", TokenStatus::Active),
+            ("disabled", TokenStatus::Disabled),
+            ("expired", TokenStatus::Expired),
+            ("revoked (exposed)", TokenStatus::RevokedExposed),
+            ("suspended", TokenStatus::Other("suspended".into())),
+        ] {
+            assert_eq!(status(wire), want);
+            assert_eq!(status(wire).as_str(), wire);
+        }
     }
 }

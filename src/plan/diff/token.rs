@@ -1,221 +1,21 @@
-//! The diff: a pure function of (desired, observed, inventory, output-file facts, now) to a
-//! `Plan`. Level-triggered: it never asks why a pass started, only what is and what should be.
-//!
-//! Rules (each has a table test below):
-//! - buckets: missing -> create; present -> adopt; storage class differs -> update; location
-//!   or jurisdiction differs -> blocked (create-only), never delete-and-recreate.
-//! - tokens: missing -> create; present with other policies, condition, validity window,
-//!   name or a disabled status -> update in place (same id, same S3 key). Compared as sets,
-//!   CIDRs normalised: Cloudflare's reordering is never drift.
-//! - outputs: unrecorded, missing, altered, moved or re-keyed, or `rotate_every` elapsed ->
-//!   roll (same key id, new secret).
-//! - several managed tokens for one declared name -> keep the inventory's id, else the
-//!   oldest; delete the rest.
-//! - undeclared managed token -> delete with `prune`, else orphan. Undeclared bucket ->
-//!   delete only with `prune`, if the inventory manages it and its last declared `protect`
-//!   was false; else orphan. Unmanaged things are never touched.
-//! - more deletions than `max_deletions` -> the whole plan is refused.
+//! The token rules of the diff: missing -> create; present with other policies, condition,
+//! validity window, name or status -> update in place (same id, same S3 key); outputs that
+//! cannot be vouched for -> roll; duplicates -> keep one, delete the rest; undeclared and
+//! managed -> delete with `prune`, else orphan.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use ipnet::IpNet;
 use time::OffsetDateTime;
 
-use super::policy::{describe, desired_policies};
-use super::render::timestamp;
-use super::{Blocked, Bookkeeping, BucketRef, DeleteReason, Kind, Orphan, Plan, RollReason, Step};
-use crate::config::{Desired, TokenScope, TokenSpec};
-use crate::inventory::Inventory;
-use crate::observed::{Observed, ObservedToken, Policy, TokenRequest, TokenStatus};
+use super::{Input, OutputFact};
+use crate::config::{TokenScope, TokenSpec};
+use crate::observed::{ObservedToken, Policy, TokenRequest, TokenStatus};
+use crate::plan::policy::{describe, desired_policies};
+use crate::plan::render::timestamp;
+use crate::plan::{Blocked, Bookkeeping, BucketRef, DeleteReason, Kind, Orphan, Plan, RollReason, Step};
 
-/// What is on disk at a declared token's output path, hashed by the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutputFact {
-    Missing,
-    Present {
-        sha256: String,
-    },
-    /// Cannot be read or is not a plain file (e.g. a symlink): the writer would refuse it.
-    Unreadable {
-        reason: String,
-    },
-}
-
-/// Everything the diff looks at. `outputs` is keyed by declared token name and may be empty
-/// when `skip_outputs` is set.
-pub struct Input<'a> {
-    pub desired: &'a Desired,
-    pub observed: &'a Observed,
-    pub inventory: &'a Inventory,
-    pub outputs: &'a BTreeMap<String, OutputFact>,
-    pub now: OffsetDateTime,
-    pub skip_outputs: bool,
-}
-
-pub fn diff(input: &Input<'_>) -> Plan {
-    let mut plan = Plan {
-        account_id: input.observed.account_id.clone(),
-        steps: Vec::new(),
-        blocked: Vec::new(),
-        orphans: Vec::new(),
-        unchanged: 0,
-        bookkeeping: Vec::new(),
-        refused: None,
-        skip_outputs: input.skip_outputs,
-    };
-    let mut bucket_steps = Vec::new();
-    let mut bucket_deletes = Vec::new();
-    let mut token_deletes = Vec::new();
-    let mut token_steps = Vec::new();
-
-    diff_buckets(input, &mut plan, &mut bucket_steps, &mut bucket_deletes);
-    diff_tokens(input, &mut plan, &mut token_deletes, &mut token_steps);
-
-    plan.steps.extend(bucket_steps);
-    plan.steps.extend(token_deletes);
-    plan.steps.extend(token_steps);
-    plan.steps.extend(bucket_deletes);
-
-    let deletions = plan.deletions();
-    let max = input.desired.settings.max_deletions as usize;
-    if deletions > max {
-        plan.refused = Some(format!(
-            "the plan deletes {deletions} objects, more than settings.max_deletions ({max}); nothing will be applied (raise max_deletions, or declare what should stay)"
-        ));
-    }
-    plan
-}
-
-fn diff_buckets(
-    input: &Input<'_>,
-    plan: &mut Plan,
-    steps: &mut Vec<Step>,
-    deletes: &mut Vec<Step>,
-) {
-    let observed = input.observed;
-    let find = |j, name: &str| {
-        observed
-            .buckets
-            .iter()
-            .find(|b| b.jurisdiction == j && b.name == name)
-    };
-    let declared: BTreeSet<(crate::config::Jurisdiction, &str)> = input
-        .desired
-        .buckets
-        .iter()
-        .map(|b| (b.jurisdiction, b.name.as_str()))
-        .collect();
-    let declared_names: BTreeSet<&str> = declared.iter().map(|(_, n)| *n).collect();
-
-    for b in &input.desired.buckets {
-        let bucket = BucketRef {
-            jurisdiction: b.jurisdiction,
-            name: b.name.clone(),
-        };
-        let Some(o) = find(b.jurisdiction, &b.name) else {
-            // Managed under another jurisdiction: the jurisdiction is fixed at creation.
-            let moved = input
-                .inventory
-                .buckets
-                .keys()
-                .find(|(j, n)| n == &b.name && *j != b.jurisdiction && find(*j, n).is_some());
-            if let Some((have, _)) = moved {
-                plan.blocked.push(Blocked {
-                    kind: Kind::Bucket,
-                    name: b.name.clone(),
-                    reason: format!(
-                        "jurisdiction is create-only (have {}, want {})",
-                        have.as_str(),
-                        b.jurisdiction.as_str()
-                    ),
-                });
-            } else if !observed.listed_jurisdictions.contains(&b.jurisdiction) {
-                plan.blocked.push(Blocked {
-                    kind: Kind::Bucket,
-                    name: b.name.clone(),
-                    reason: format!("jurisdiction {} was not observed", b.jurisdiction.as_str()),
-                });
-            } else {
-                steps.push(Step::CreateBucket {
-                    bucket,
-                    location_hint: b.location_hint,
-                    storage_class: b.storage_class,
-                    protect: b.protect,
-                });
-            }
-            continue;
-        };
-        let key = (b.jurisdiction, b.name.clone());
-        if input.inventory.buckets.get(&key).map(|r| r.protect) != Some(b.protect) {
-            plan.bookkeeping.push(Bookkeeping::TrackBucket {
-                bucket: bucket.clone(),
-                protect: b.protect,
-            });
-        }
-        let mut changed = false;
-        if let (Some(want), Some(have)) = (b.location_hint, o.location)
-            && want != have
-        {
-            changed = true;
-            plan.blocked.push(Blocked {
-                kind: Kind::Bucket,
-                name: b.name.clone(),
-                reason: format!(
-                    "location is create-only (have {}, want {})",
-                    have.as_str(),
-                    want.as_str()
-                ),
-            });
-        }
-        if o.storage_class != b.storage_class {
-            changed = true;
-            steps.push(Step::UpdateBucket {
-                bucket,
-                from: o.storage_class,
-                to: b.storage_class,
-            });
-        }
-        if !changed {
-            plan.unchanged += 1;
-        }
-    }
-
-    for ((j, name), record) in &input.inventory.buckets {
-        if declared.contains(&(*j, name.as_str())) || !observed.listed_jurisdictions.contains(j) {
-            continue;
-        }
-        let bucket = BucketRef {
-            jurisdiction: *j,
-            name: name.clone(),
-        };
-        if find(*j, name).is_none() {
-            plan.bookkeeping.push(Bookkeeping::ForgetBucket { bucket });
-            continue;
-        }
-        if declared_names.contains(name.as_str()) {
-            // Redeclared in another jurisdiction: reported as blocked above, never deleted.
-            continue;
-        }
-        let orphan = |reason: &str| Orphan {
-            kind: Kind::Bucket,
-            name: name.clone(),
-            detail: j.as_str().to_string(),
-            reason: reason.to_string(),
-        };
-        if !input.desired.settings.prune {
-            plan.orphans
-                .push(orphan("no longer declared; prune is off, so it is kept"));
-        } else if record.protect {
-            plan.orphans.push(orphan(
-                "no longer declared; kept because its last declaration had protect: true",
-            ));
-        } else {
-            deletes.push(Step::DeleteBucket { bucket });
-        }
-    }
-}
-
-fn diff_tokens(input: &Input<'_>, plan: &mut Plan, deletes: &mut Vec<Step>, steps: &mut Vec<Step>) {
+pub(super) fn diff_tokens(input: &Input<'_>, plan: &mut Plan, deletes: &mut Vec<Step>, steps: &mut Vec<Step>) {
     let desired = input.desired;
     let observed = input.observed;
     let prefix = &desired.settings.token_name_prefix;
@@ -533,5 +333,3 @@ fn roll_reason(
     Ok(None)
 }
 
-#[cfg(test)]
-mod tests;

@@ -1,0 +1,138 @@
+//! The bucket rules of the diff: missing -> create; present -> adopt; storage class differs
+//! -> update; location or jurisdiction differs -> blocked (create-only), never
+//! delete-and-recreate; undeclared and managed -> delete only with `prune` and not protected.
+
+use std::collections::BTreeSet;
+
+use super::Input;
+use crate::plan::{Blocked, Bookkeeping, BucketRef, Kind, Orphan, Plan, Step};
+
+pub(super) fn diff_buckets(
+    input: &Input<'_>,
+    plan: &mut Plan,
+    steps: &mut Vec<Step>,
+    deletes: &mut Vec<Step>,
+) {
+    let observed = input.observed;
+    let find = |j, name: &str| {
+        observed
+            .buckets
+            .iter()
+            .find(|b| b.jurisdiction == j && b.name == name)
+    };
+    let declared: BTreeSet<(crate::config::Jurisdiction, &str)> = input
+        .desired
+        .buckets
+        .iter()
+        .map(|b| (b.jurisdiction, b.name.as_str()))
+        .collect();
+    let declared_names: BTreeSet<&str> = declared.iter().map(|(_, n)| *n).collect();
+
+    for b in &input.desired.buckets {
+        let bucket = BucketRef {
+            jurisdiction: b.jurisdiction,
+            name: b.name.clone(),
+        };
+        let Some(o) = find(b.jurisdiction, &b.name) else {
+            // Managed under another jurisdiction: the jurisdiction is fixed at creation.
+            let moved = input
+                .inventory
+                .buckets
+                .keys()
+                .find(|(j, n)| n == &b.name && *j != b.jurisdiction && find(*j, n).is_some());
+            if let Some((have, _)) = moved {
+                plan.blocked.push(Blocked {
+                    kind: Kind::Bucket,
+                    name: b.name.clone(),
+                    reason: format!(
+                        "jurisdiction is create-only (have {}, want {})",
+                        have.as_str(),
+                        b.jurisdiction.as_str()
+                    ),
+                });
+            } else if !observed.listed_jurisdictions.contains(&b.jurisdiction) {
+                plan.blocked.push(Blocked {
+                    kind: Kind::Bucket,
+                    name: b.name.clone(),
+                    reason: format!("jurisdiction {} was not observed", b.jurisdiction.as_str()),
+                });
+            } else {
+                steps.push(Step::CreateBucket {
+                    bucket,
+                    location_hint: b.location_hint,
+                    storage_class: b.storage_class,
+                    protect: b.protect,
+                });
+            }
+            continue;
+        };
+        let key = (b.jurisdiction, b.name.clone());
+        if input.inventory.buckets.get(&key).map(|r| r.protect) != Some(b.protect) {
+            plan.bookkeeping.push(Bookkeeping::TrackBucket {
+                bucket: bucket.clone(),
+                protect: b.protect,
+            });
+        }
+        let mut changed = false;
+        if let (Some(want), Some(have)) = (b.location_hint, o.location)
+            && want != have
+        {
+            changed = true;
+            plan.blocked.push(Blocked {
+                kind: Kind::Bucket,
+                name: b.name.clone(),
+                reason: format!(
+                    "location is create-only (have {}, want {})",
+                    have.as_str(),
+                    want.as_str()
+                ),
+            });
+        }
+        if o.storage_class != b.storage_class {
+            changed = true;
+            steps.push(Step::UpdateBucket {
+                bucket,
+                from: o.storage_class,
+                to: b.storage_class,
+            });
+        }
+        if !changed {
+            plan.unchanged += 1;
+        }
+    }
+
+    for ((j, name), record) in &input.inventory.buckets {
+        if declared.contains(&(*j, name.as_str())) || !observed.listed_jurisdictions.contains(j) {
+            continue;
+        }
+        let bucket = BucketRef {
+            jurisdiction: *j,
+            name: name.clone(),
+        };
+        if find(*j, name).is_none() {
+            plan.bookkeeping.push(Bookkeeping::ForgetBucket { bucket });
+            continue;
+        }
+        if declared_names.contains(name.as_str()) {
+            // Redeclared in another jurisdiction: reported as blocked above, never deleted.
+            continue;
+        }
+        let orphan = |reason: &str| Orphan {
+            kind: Kind::Bucket,
+            name: name.clone(),
+            detail: j.as_str().to_string(),
+            reason: reason.to_string(),
+        };
+        if !input.desired.settings.prune {
+            plan.orphans
+                .push(orphan("no longer declared; prune is off, so it is kept"));
+        } else if record.protect {
+            plan.orphans.push(orphan(
+                "no longer declared; kept because its last declaration had protect: true",
+            ));
+        } else {
+            deletes.push(Step::DeleteBucket { bucket });
+        }
+    }
+}
+

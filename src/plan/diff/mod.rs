@@ -1,0 +1,90 @@
+//! The diff: a pure function of (desired, observed, inventory, output-file facts, now) to a
+//! `Plan`. Level-triggered: it never asks why a pass started, only what is and what should be.
+//!
+//! Rules (each has a table test below):
+//! - buckets: missing -> create; present -> adopt; storage class differs -> update; location
+//!   or jurisdiction differs -> blocked (create-only), never delete-and-recreate.
+//! - tokens: missing -> create; present with other policies, condition, validity window,
+//!   name or a disabled status -> update in place (same id, same S3 key). Compared as sets,
+//!   CIDRs normalised: Cloudflare's reordering is never drift.
+//! - outputs: unrecorded, missing, altered, moved or re-keyed, or `rotate_every` elapsed ->
+//!   roll (same key id, new secret).
+//! - several managed tokens for one declared name -> keep the inventory's id, else the
+//!   oldest; delete the rest.
+//! - undeclared managed token -> delete with `prune`, else orphan. Undeclared bucket ->
+//!   delete only with `prune`, if the inventory manages it and its last declared `protect`
+//!   was false; else orphan. Unmanaged things are never touched.
+//! - more deletions than `max_deletions` -> the whole plan is refused.
+
+mod bucket;
+mod token;
+
+use std::collections::BTreeMap;
+
+use time::OffsetDateTime;
+
+use super::Plan;
+use crate::config::Desired;
+use crate::inventory::Inventory;
+use crate::observed::Observed;
+
+/// What is on disk at a declared token's output path, hashed by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputFact {
+    Missing,
+    Present {
+        sha256: String,
+    },
+    /// Cannot be read or is not a plain file (e.g. a symlink): the writer would refuse it.
+    Unreadable {
+        reason: String,
+    },
+}
+
+/// Everything the diff looks at. `outputs` is keyed by declared token name and may be empty
+/// when `skip_outputs` is set.
+pub struct Input<'a> {
+    pub desired: &'a Desired,
+    pub observed: &'a Observed,
+    pub inventory: &'a Inventory,
+    pub outputs: &'a BTreeMap<String, OutputFact>,
+    pub now: OffsetDateTime,
+    pub skip_outputs: bool,
+}
+
+pub fn diff(input: &Input<'_>) -> Plan {
+    let mut plan = Plan {
+        account_id: input.observed.account_id.clone(),
+        steps: Vec::new(),
+        blocked: Vec::new(),
+        orphans: Vec::new(),
+        unchanged: 0,
+        bookkeeping: Vec::new(),
+        refused: None,
+        skip_outputs: input.skip_outputs,
+    };
+    let mut bucket_steps = Vec::new();
+    let mut bucket_deletes = Vec::new();
+    let mut token_deletes = Vec::new();
+    let mut token_steps = Vec::new();
+
+    bucket::diff_buckets(input, &mut plan, &mut bucket_steps, &mut bucket_deletes);
+    token::diff_tokens(input, &mut plan, &mut token_deletes, &mut token_steps);
+
+    plan.steps.extend(bucket_steps);
+    plan.steps.extend(token_deletes);
+    plan.steps.extend(token_steps);
+    plan.steps.extend(bucket_deletes);
+
+    let deletions = plan.deletions();
+    let max = input.desired.settings.max_deletions as usize;
+    if deletions > max {
+        plan.refused = Some(format!(
+            "the plan deletes {deletions} objects, more than settings.max_deletions ({max}); nothing will be applied (raise max_deletions, or declare what should stay)"
+        ));
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests;
