@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use time::macros::datetime;
 
 use super::*;
-use crate::cloudflare::{ApiError, CfError, CreatedToken, ReadApi, VerifiedToken};
+use crate::cloudflare::{ApiError, CfError, CreatedToken, ReadApi, UpdatedToken, VerifiedToken};
 use crate::config::{Access, IpRules, Jurisdiction, LocationHint, Owner, StorageClass};
 use crate::fixtures;
 use crate::observed::{
@@ -68,6 +68,17 @@ impl ReadApi for Fake {
     }
     async fn list_buckets(&self, _: Jurisdiction) -> Result<Vec<ObservedBucket>, ApiError> {
         unreachable!("apply never lists")
+    }
+    async fn get_bucket(
+        &self,
+        j: Jurisdiction,
+        name: &str,
+    ) -> Result<Option<ObservedBucket>, ApiError> {
+        self.call(format!("get bucket {name}"));
+        Ok(self
+            .existing_buckets
+            .contains(name)
+            .then(|| bucket(name, j)))
     }
     async fn list_tokens(&self, _: Owner) -> Result<Vec<ObservedToken>, ApiError> {
         unreachable!("apply never lists")
@@ -140,6 +151,7 @@ impl WriteApi for Fake {
                 condition: IpRules::default(),
             },
             value: TokenValue::new(format!("cfat_value_{n}")),
+            condition_sent_as: "request_ip",
         })
     }
     async fn update_token(
@@ -147,7 +159,7 @@ impl WriteApi for Fake {
         _: Owner,
         id: &str,
         request: &TokenRequest,
-    ) -> Result<ObservedToken, ApiError> {
+    ) -> Result<UpdatedToken, ApiError> {
         self.call(format!("update token {id}"));
         unimplemented!("not used: {}", request.name)
     }

@@ -253,7 +253,10 @@ mod tests {
             ),
             (
                 "  \"default\" ; r=1 ;t=2 ,\t\"burst\";t=9;r=0  ",
-                vec![item("default", Some(1), Some(2)), item("burst", Some(0), Some(9))],
+                vec![
+                    item("default", Some(1), Some(2)),
+                    item("burst", Some(0), Some(9)),
+                ],
             ),
             (
                 "\"default\";q=100;r=3;w=60;t=7;pk=:abc=:",
@@ -274,13 +277,16 @@ mod tests {
     #[test]
     fn the_latest_reset_among_exhausted_items_wins() {
         let now = std::time::UNIX_EPOCH;
-        let wait = |v: &str| {
-            wait_from_headers(&headers(&[("ratelimit", v)]), now).map(|d| d.as_secs())
-        };
+        let wait =
+            |v: &str| wait_from_headers(&headers(&[("ratelimit", v)]), now).map(|d| d.as_secs());
         assert_eq!(wait("\"default\";r=0;t=30, \"burst\";r=0;t=4"), Some(30));
         assert_eq!(wait("\"default\";r=9;t=30, \"burst\";r=0;t=4"), Some(4));
         assert_eq!(wait("\"default\";r=9;t=30, \"burst\";r=2;t=4"), None);
-        assert_eq!(wait("\"default\";t=30"), None, "no r: nothing is known exhausted");
+        assert_eq!(
+            wait("\"default\";t=30"),
+            None,
+            "no r: nothing is known exhausted"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -633,8 +633,7 @@ impl WriteApi for WriteClient {
     ) -> Result<UpdatedToken, ApiError> {
         let state = self.key_state();
         let first = self.put_token(owner, id, request, state.key).await?;
-        if request.condition.is_empty() || first.condition == request.condition || state.settled
-        {
+        if request.condition.is_empty() || first.condition == request.condition || state.settled {
             self.settle_key(request, &first, state.key);
             return Ok(UpdatedToken {
                 token: first,

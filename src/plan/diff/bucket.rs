@@ -135,4 +135,3 @@ pub(super) fn diff_buckets(
         }
     }
 }
-

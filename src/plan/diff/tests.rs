@@ -14,7 +14,7 @@ use crate::config::{
 use crate::fixtures::{ACCT, bucket, desired, token};
 use crate::inventory::{BucketRecord, Inventory, TokenRecord};
 use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
-use crate::plan::{Bookkeeping, DeleteReason, RollReason, Step};
+use crate::plan::{Bookkeeping, BucketRef, DeleteReason, RollReason, Step};
 use crate::secrets::OutputRecord;
 
 const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);

@@ -13,9 +13,16 @@ use crate::config::{TokenScope, TokenSpec};
 use crate::observed::{ObservedToken, Policy, TokenRequest, TokenStatus};
 use crate::plan::policy::{describe, desired_policies};
 use crate::plan::render::timestamp;
-use crate::plan::{Blocked, Bookkeeping, BucketRef, DeleteReason, Kind, Orphan, Plan, RollReason, Step};
+use crate::plan::{
+    Blocked, Bookkeeping, BucketRef, DeleteReason, Kind, Orphan, Plan, RollReason, Step,
+};
 
-pub(super) fn diff_tokens(input: &Input<'_>, plan: &mut Plan, deletes: &mut Vec<Step>, steps: &mut Vec<Step>) {
+pub(super) fn diff_tokens(
+    input: &Input<'_>,
+    plan: &mut Plan,
+    deletes: &mut Vec<Step>,
+    steps: &mut Vec<Step>,
+) {
     let desired = input.desired;
     let observed = input.observed;
     let prefix = &desired.settings.token_name_prefix;
@@ -332,4 +339,3 @@ fn roll_reason(
     }
     Ok(None)
 }
-
