@@ -9,13 +9,14 @@
 //! from being skipped (a missing output record means a roll, never a delete). The data and
 //! its updates are pure; `load` and `save` are the only I/O.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::config::{Jurisdiction, Owner};
+use crate::config::{Jurisdiction, Owner, StorageClass};
+use crate::observed::TokenField;
 use crate::secrets::OutputRecord;
 
 /// Bumped when the file's meaning changes; an unknown version is refused, not guessed at.
@@ -27,6 +28,17 @@ pub struct Inventory {
     pub tokens: BTreeMap<String, TokenRecord>,
     /// Buckets r2gitops created or adopted, with their last declared `protect`.
     pub buckets: BTreeMap<(Jurisdiction, String), BucketRecord>,
+    /// What read-backs taught about this account's API (never a secret).
+    pub learned: Learned,
+}
+
+/// Behaviours of the live API that a read-back proved, so that later plans say what will
+/// really happen instead of trying what is known not to work.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Learned {
+    /// Token fields Cloudflare keeps when an update leaves them out: removing one needs a
+    /// replacement.
+    pub keeps_removed: BTreeSet<TokenField>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,9 +59,31 @@ impl TokenRecord {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketRecord {
     pub protect: bool,
+    /// Cloudflare's last permanent refusal to change the storage class, so that a refused
+    /// change is reported as blocked instead of retried on every pass.
+    pub storage_class_refused: Option<Refusal>,
+}
+
+impl BucketRecord {
+    pub fn new(protect: bool) -> Self {
+        BucketRecord {
+            protect,
+            storage_class_refused: None,
+        }
+    }
+}
+
+/// A write Cloudflare refused for good (a 4xx other than 429), with its words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The storage class that was asked for.
+    pub to: StorageClass,
+    pub at: OffsetDateTime,
+    /// `HTTP 405, code 7001: Method not allowed`.
+    pub detail: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +120,21 @@ struct FileForm {
     tokens: BTreeMap<String, TokenForm>,
     #[serde(default)]
     buckets: Vec<BucketForm>,
+    #[serde(default, skip_serializing_if = "LearnedForm::is_empty")]
+    learned: LearnedForm,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LearnedForm {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    keeps_removed: Vec<String>,
+}
+
+impl LearnedForm {
+    fn is_empty(&self) -> bool {
+        self.keeps_removed.is_empty()
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -115,6 +164,17 @@ struct BucketForm {
     name: String,
     jurisdiction: String,
     protect: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    storage_class_refused: Option<RefusalForm>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefusalForm {
+    to: String,
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
+    detail: String,
 }
 
 impl Inventory {
@@ -149,8 +209,21 @@ impl Inventory {
                     name: name.clone(),
                     jurisdiction: j.as_str().into(),
                     protect: b.protect,
+                    storage_class_refused: b.storage_class_refused.as_ref().map(|r| RefusalForm {
+                        to: r.to.as_str().into(),
+                        at: r.at,
+                        detail: r.detail.clone(),
+                    }),
                 })
                 .collect(),
+            learned: LearnedForm {
+                keeps_removed: self
+                    .learned
+                    .keeps_removed
+                    .iter()
+                    .map(|f| f.as_str().to_string())
+                    .collect(),
+            },
         };
         let mut text = serde_json::to_string_pretty(&form).expect("plain data serialises");
         text.push('\n');
@@ -203,8 +276,32 @@ impl Inventory {
                     b.name, b.jurisdiction
                 ))
             })?;
-            inv.buckets
-                .insert((j, b.name), BucketRecord { protect: b.protect });
+            let storage_class_refused = match b.storage_class_refused {
+                None => None,
+                Some(r) => Some(Refusal {
+                    to: StorageClass::parse(&r.to).ok_or_else(|| {
+                        ParseError::Invalid(format!(
+                            "bucket '{}': unknown storage class '{}'",
+                            b.name, r.to
+                        ))
+                    })?,
+                    at: r.at,
+                    detail: r.detail,
+                }),
+            };
+            inv.buckets.insert(
+                (j, b.name),
+                BucketRecord {
+                    protect: b.protect,
+                    storage_class_refused,
+                },
+            );
+        }
+        for f in form.learned.keeps_removed {
+            let field = TokenField::parse(&f).ok_or_else(|| {
+                ParseError::Invalid(format!("learned.keeps_removed: unknown field '{f}'"))
+            })?;
+            inv.learned.keeps_removed.insert(field);
         }
         Ok(inv)
     }
@@ -302,10 +399,20 @@ mod tests {
                 output: None,
             },
         );
+        inv.buckets
+            .insert((Jurisdiction::Eu, "logs".into()), BucketRecord::new(false));
         inv.buckets.insert(
-            (Jurisdiction::Eu, "logs".into()),
-            BucketRecord { protect: false },
+            (Jurisdiction::Default, "cold".into()),
+            BucketRecord {
+                protect: true,
+                storage_class_refused: Some(Refusal {
+                    to: StorageClass::InfrequentAccess,
+                    at: datetime!(2026-11-21 10:00 UTC),
+                    detail: "HTTP 405, code 7001: Method not allowed".into(),
+                }),
+            },
         );
+        inv.learned.keeps_removed.insert(TokenField::IpRules);
         inv
     }
 
@@ -313,6 +420,17 @@ mod tests {
     fn the_file_round_trips() {
         let inv = sample();
         assert_eq!(Inventory::from_json(&inv.to_json()), Ok(inv));
+    }
+
+    #[test]
+    fn a_file_without_learned_facts_or_refusals_keeps_its_old_form() {
+        let mut inv = sample();
+        inv.learned = Learned::default();
+        inv.buckets.retain(|_, b| b.storage_class_refused.is_none());
+        let text = inv.to_json();
+        assert!(!text.contains("learned"), "{text}");
+        assert!(!text.contains("storage_class_refused"), "{text}");
+        assert_eq!(Inventory::from_json(&text), Ok(inv));
     }
 
     #[test]

@@ -88,10 +88,8 @@ mod tests {
             ..crate::fixtures::bucket("media")
         }];
         let mut inv = Inventory::default();
-        inv.buckets.insert(
-            (Jurisdiction::Us, "old".into()),
-            BucketRecord { protect: true },
-        );
+        inv.buckets
+            .insert((Jurisdiction::Us, "old".into()), BucketRecord::new(true));
         inv.tokens.insert(
             "gone".into(),
             TokenRecord {

@@ -86,6 +86,56 @@ pub struct ObservedToken {
     pub condition: IpRules,
 }
 
+/// A field of a token, as the read-back and the planner name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TokenField {
+    Name,
+    Policies,
+    IpRules,
+    NotBefore,
+    ExpiresOn,
+    Status,
+}
+
+impl TokenField {
+    /// A stable name, for JSON and the inventory.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenField::Name => "name",
+            TokenField::Policies => "policies",
+            TokenField::IpRules => "ip_rules",
+            TokenField::NotBefore => "not_before",
+            TokenField::ExpiresOn => "expires_on",
+            TokenField::Status => "status",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            TokenField::Name,
+            TokenField::Policies,
+            TokenField::IpRules,
+            TokenField::NotBefore,
+            TokenField::ExpiresOn,
+            TokenField::Status,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+    }
+
+    /// How a message names it: "the IP condition of token reader".
+    pub fn label(self) -> &'static str {
+        match self {
+            TokenField::Name => "name",
+            TokenField::Policies => "policies",
+            TokenField::IpRules => "IP condition",
+            TokenField::NotBefore => "not_before",
+            TokenField::ExpiresOn => "expires_on",
+            TokenField::Status => "status",
+        }
+    }
+}
+
 /// The body of a token create or full update (`PUT` replaces the token). Plain data: the
 /// planner builds it, the client sends it.
 #[derive(Debug, Clone, PartialEq)]

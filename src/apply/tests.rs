@@ -460,10 +460,8 @@ fn bookkeeping_adopts_forgets_and_tracks() {
             output: None,
         },
     );
-    inv.buckets.insert(
-        (Jurisdiction::Eu, "gone".into()),
-        BucketRecord { protect: true },
-    );
+    inv.buckets
+        .insert((Jurisdiction::Eu, "gone".into()), BucketRecord::new(true));
     let now = datetime!(2026-11-23 00:00 UTC);
     apply_bookkeeping(
         &mut inv,
@@ -507,7 +505,7 @@ fn bookkeeping_adopts_forgets_and_tracks() {
         inv.buckets.into_iter().collect::<Vec<_>>(),
         [(
             (Jurisdiction::Default, "media".to_string()),
-            BucketRecord { protect: false }
+            BucketRecord::new(false)
         )]
     );
 }

@@ -5,10 +5,12 @@
 //!
 //! - `policy`: the Cloudflare policies a declared token stands for, and their description.
 //! - `diff`: desired + observed + inventory + output facts + now -> `Plan`.
+//! - `readback`: what Cloudflare stored after a write, compared with what was sent.
 //! - `render`: text (terraform-like), JSON (versioned) and Markdown.
 
 pub mod diff;
 pub mod policy;
+pub mod readback;
 pub mod render;
 
 use std::path::PathBuf;
@@ -16,7 +18,7 @@ use std::path::PathBuf;
 use time::OffsetDateTime;
 
 use crate::config::{Access, Jurisdiction, LocationHint, Owner, StorageClass};
-use crate::observed::TokenRequest;
+use crate::observed::{TokenField, TokenRequest};
 
 pub use diff::{OutputFact, diff};
 
@@ -82,6 +84,23 @@ pub enum Step {
         /// Human-readable differences, e.g. `buckets +logs`.
         changes: Vec<String>,
         buckets: Vec<BucketRef>,
+        /// Set when the update removes a restriction (or re-activates an expired token)
+        /// that Cloudflare may keep: if the read-back shows it kept, the token is replaced
+        /// in the same step instead (right whichever way the live API behaves).
+        fallback: Option<ReplaceReason>,
+    },
+    /// Create a new token, write its output, then delete the old one: for what Cloudflare
+    /// cannot change in place. There is never a window without a working credential.
+    ReplaceToken {
+        token: String,
+        /// The token being replaced.
+        old_id: String,
+        owner: Owner,
+        access: Access,
+        request: TokenRequest,
+        buckets: Vec<BucketRef>,
+        output: PathBuf,
+        reason: ReplaceReason,
     },
     RollToken {
         token: String,
@@ -147,6 +166,56 @@ impl RollReason {
             RollReason::OutputMoved { .. } => "output_moved",
             RollReason::OutputSpecChanged => "output_spec_changed",
             RollReason::Rotation { .. } => "rotation",
+        }
+    }
+}
+
+/// Why a token is replaced rather than updated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplaceReason {
+    /// A read-back showed that Cloudflare keeps this restriction when the file removes it
+    /// (Terraform PR #902 reported this for IP rules).
+    KeepsRemoved(TokenField),
+    /// A read-back showed the token still expired after a later expiry was set.
+    StaysExpired,
+    /// `revoked (exposed)`: Cloudflare found the value leaked and revoked it for good.
+    RevokedExposed,
+}
+
+impl ReplaceReason {
+    pub fn describe(&self) -> String {
+        match self {
+            ReplaceReason::KeepsRemoved(TokenField::IpRules) => {
+                "Cloudflare keeps IP rules that the file removed".into()
+            }
+            ReplaceReason::KeepsRemoved(f) => {
+                format!("Cloudflare keeps a {} that the file removed", f.label())
+            }
+            ReplaceReason::StaysExpired => "Cloudflare keeps it expired".into(),
+            ReplaceReason::RevokedExposed => "Cloudflare revoked it as exposed".into(),
+        }
+    }
+
+    /// The clause an update with this fallback carries: `replaced if Cloudflare keeps …`.
+    pub fn fallback_clause(&self) -> String {
+        match self {
+            ReplaceReason::KeepsRemoved(TokenField::IpRules) => {
+                "replaced if Cloudflare keeps the removed IP rules".into()
+            }
+            ReplaceReason::KeepsRemoved(f) => {
+                format!("replaced if Cloudflare keeps the removed {}", f.label())
+            }
+            ReplaceReason::StaysExpired => "replaced if Cloudflare keeps it expired".into(),
+            ReplaceReason::RevokedExposed => "replaced".into(),
+        }
+    }
+
+    /// A stable machine-readable name, for JSON.
+    pub fn kind(&self) -> String {
+        match self {
+            ReplaceReason::KeepsRemoved(f) => format!("keeps_removed_{}", f.as_str()),
+            ReplaceReason::StaysExpired => "stays_expired".into(),
+            ReplaceReason::RevokedExposed => "revoked_exposed".into(),
         }
     }
 }
@@ -224,12 +293,13 @@ impl Step {
         matches!(self, Step::DeleteBucket { .. } | Step::DeleteToken { .. })
     }
 
-    /// `create`, `update`, `roll` or `delete`.
+    /// `create`, `update`, `roll`, `replace` or `delete`.
     pub fn action(&self) -> &'static str {
         match self {
             Step::CreateBucket { .. } | Step::CreateToken { .. } => "create",
             Step::UpdateBucket { .. } | Step::UpdateToken { .. } => "update",
             Step::RollToken { .. } => "roll",
+            Step::ReplaceToken { .. } => "replace",
             Step::DeleteBucket { .. } | Step::DeleteToken { .. } => "delete",
         }
     }
@@ -253,6 +323,7 @@ impl Step {
             Step::CreateToken { token, .. }
             | Step::UpdateToken { token, .. }
             | Step::RollToken { token, .. }
+            | Step::ReplaceToken { token, .. }
             | Step::DeleteToken { token, .. } => token,
         }
     }
@@ -264,6 +335,7 @@ pub struct Summary {
     pub create: usize,
     pub update: usize,
     pub roll: usize,
+    pub replace: usize,
     pub delete: usize,
     pub blocked: usize,
     pub orphans: usize,
@@ -283,6 +355,7 @@ impl Plan {
                 "create" => s.create += 1,
                 "update" => s.update += 1,
                 "roll" => s.roll += 1,
+                "replace" => s.replace += 1,
                 _ => s.delete += 1,
             }
         }

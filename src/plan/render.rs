@@ -74,8 +74,20 @@ pub fn step_line(step: &Step) -> String {
                 output.display()
             )
         }
-        Step::UpdateToken { token, changes, .. } => {
-            format!("~ update token {token}: {}", changes.join(", "))
+        Step::UpdateToken {
+            token,
+            changes,
+            fallback,
+            ..
+        } => {
+            let mut line = format!("~ update token {token}: {}", changes.join(", "));
+            if let Some(f) = fallback {
+                line.push_str(&format!(" ({})", f.fallback_clause()));
+            }
+            line
+        }
+        Step::ReplaceToken { token, reason, .. } => {
+            format!("± replace token {token}: {}", reason.describe())
         }
         Step::RollToken { token, reason, .. } => {
             format!("↻ roll token {token}: {}", reason.describe())
@@ -99,11 +111,17 @@ fn summary_line(s: &Summary) -> String {
         ));
     }
     tail.push(format!("{} unchanged", s.unchanged));
-    if s.create + s.update + s.roll + s.delete == 0 {
+    if s.create + s.update + s.roll + s.replace + s.delete == 0 {
         return format!("No changes. {}.", tail.join(", "));
     }
+    // "to replace" appears only when there is one, so that the common line keeps its form.
+    let replace = if s.replace > 0 {
+        format!(" {} to replace,", s.replace)
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {} to create, {} to update, {} to roll, {} to delete; {}.",
+        "Plan: {} to create, {} to update, {} to roll,{replace} {} to delete; {}.",
         s.create,
         s.update,
         s.roll,
@@ -199,7 +217,8 @@ pub fn json(plan: &Plan, file: &str) -> Value {
         "refused": plan.refused,
         "skip_outputs": plan.skip_outputs,
         "summary": {
-            "create": s.create, "update": s.update, "roll": s.roll, "delete": s.delete,
+            "create": s.create, "update": s.update, "roll": s.roll, "replace": s.replace,
+            "delete": s.delete,
             "blocked": s.blocked, "orphans": s.orphans, "unchanged": s.unchanged,
         },
         "changes": plan.steps.iter().map(step_json).collect::<Vec<_>>(),
@@ -247,11 +266,29 @@ pub fn step_json(step: &Step) -> Value {
             v["output"] = json!(output.display().to_string());
         }
         Step::UpdateToken {
-            id, owner, changes, ..
+            id,
+            owner,
+            changes,
+            fallback,
+            ..
         } => {
             v["id"] = json!(id);
             v["owner"] = json!(owner.as_str());
             v["changes"] = json!(changes);
+            v["fallback"] = json!(fallback.map(|f| f.kind()));
+        }
+        Step::ReplaceToken {
+            old_id,
+            owner,
+            output,
+            reason,
+            ..
+        } => {
+            v["id"] = json!(old_id);
+            v["owner"] = json!(owner.as_str());
+            v["output"] = json!(output.display().to_string());
+            v["reason"] = json!(reason.kind());
+            v["detail"] = json!(reason.describe());
         }
         Step::RollToken {
             id, owner, reason, ..

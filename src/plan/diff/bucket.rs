@@ -5,7 +5,13 @@
 use std::collections::BTreeSet;
 
 use super::Input;
+use crate::plan::render::timestamp;
 use crate::plan::{Blocked, Bookkeeping, BucketRef, Kind, Orphan, Plan, Step};
+
+/// How long a permanent refusal of a storage-class change is remembered: long enough not
+/// to repeat a refused call every pass, short enough to notice when Cloudflare starts
+/// accepting it (one third-party live test got 405 / 7001 in 2026-08, API-NOTES §11).
+pub const REFUSAL_MEMORY: time::Duration = time::Duration::hours(24);
 
 pub(super) fn diff_buckets(
     input: &Input<'_>,
@@ -90,11 +96,30 @@ pub(super) fn diff_buckets(
         }
         if o.storage_class != b.storage_class {
             changed = true;
-            steps.push(Step::UpdateBucket {
-                bucket,
-                from: o.storage_class,
-                to: b.storage_class,
-            });
+            let refused = input
+                .inventory
+                .buckets
+                .get(&key)
+                .and_then(|r| r.storage_class_refused.as_ref())
+                .filter(|r| r.to == b.storage_class && input.now < r.at + REFUSAL_MEMORY);
+            match refused {
+                Some(r) => plan.blocked.push(Blocked {
+                    kind: Kind::Bucket,
+                    name: b.name.clone(),
+                    reason: format!(
+                        "Cloudflare refused to change the storage class to {} ({}) at {}; r2gitops tries again after {}",
+                        b.storage_class.as_str(),
+                        r.detail,
+                        timestamp(r.at),
+                        timestamp(r.at + REFUSAL_MEMORY)
+                    ),
+                }),
+                None => steps.push(Step::UpdateBucket {
+                    bucket,
+                    from: o.storage_class,
+                    to: b.storage_class,
+                }),
+            }
         }
         if !changed {
             plan.unchanged += 1;

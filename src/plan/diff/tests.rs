@@ -1,20 +1,23 @@
 //! Table tests of the diff rules. Worlds are built by hand: no file, no server, no clock.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 use time::macros::datetime;
 
 use super::*;
+use crate::config::IpRules;
 use crate::config::{
     BucketSpec, Jurisdiction, LocationHint, OutputFormat, Owner, StorageClass, TokenScope,
     TokenSpec,
 };
 use crate::fixtures::{ACCT, bucket, desired, token};
 use crate::inventory::{BucketRecord, Inventory, TokenRecord};
+use crate::observed::TokenField;
 use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
-use crate::plan::{Bookkeeping, BucketRef, DeleteReason, RollReason, Step};
+use crate::plan::{Bookkeeping, BucketRef, DeleteReason, ReplaceReason, RollReason, Step};
 use crate::secrets::OutputRecord;
 
 const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
@@ -84,7 +87,7 @@ fn converged(d: &Desired) -> (Observed, Inventory, BTreeMap<String, OutputFact>)
         o.buckets.push(obs_bucket(b));
         inv.buckets.insert(
             (b.jurisdiction, b.name.clone()),
-            BucketRecord { protect: b.protect },
+            BucketRecord::new(b.protect),
         );
     }
     for (i, t) in d.tokens.iter().enumerate() {
@@ -178,10 +181,8 @@ fn bucket_rules() {
             |_, o, inv| {
                 o.jurisdiction = Jurisdiction::Eu;
                 inv.buckets.clear();
-                inv.buckets.insert(
-                    (Jurisdiction::Eu, "media".into()),
-                    BucketRecord { protect: false },
-                );
+                inv.buckets
+                    .insert((Jurisdiction::Eu, "media".into()), BucketRecord::new(false));
             },
             vec![],
             vec!["media: jurisdiction is create-only (have eu, want default)"],
@@ -585,7 +586,7 @@ fn undeclared_buckets() {
         if managed {
             inv.buckets.insert(
                 (Jurisdiction::Default, "gone".into()),
-                BucketRecord { protect },
+                BucketRecord::new(protect),
             );
         }
         let p = run(&d, &o, &inv, &outputs);
@@ -683,23 +684,201 @@ fn an_owner_change_creates_under_the_new_owner_and_orphans_the_old_token() {
 }
 
 #[test]
-fn an_expired_token_is_blocked_until_a_later_expiry_is_declared() {
+fn a_declared_expiry_that_has_passed_blocks_the_token_and_sends_nothing() {
+    let mut d = desired();
+    d.buckets = vec![bucket("media")];
+    d.tokens = vec![token("uploader", &["media"])];
+    d.tokens[0].expires_on = Some(datetime!(2026-11-01 00:00 UTC));
+    let want = "the declared expiry has passed (expires_on 2026-11-01T00:00:00Z); declare a later expires_on";
+
+    // Missing: not created (it would be born dead, and again on every pass).
+    let p = run(&d, &observed(), &Inventory::default(), &BTreeMap::new());
+    assert_eq!(lines(&p), ["+ create bucket media (default)"]);
+    assert_eq!(p.blocked[0].reason, want);
+
+    // Present and expired, with a duplicate and a missing output: no update, roll or delete.
+    let (mut o, inv, _) = converged(&d);
+    o.tokens[0].status = TokenStatus::Expired;
+    let mut dup = o.tokens[0].clone();
+    dup.id = "d".repeat(32);
+    o.tokens.push(dup);
+    let p = run(&d, &o, &inv, &BTreeMap::new());
+    assert!(p.steps.is_empty(), "{:?}", lines(&p));
+    assert_eq!(p.blocked.len(), 1);
+    assert_eq!(p.blocked[0].reason, want);
+    assert!(
+        p.orphans.is_empty(),
+        "the duplicate is claimed, not orphaned"
+    );
+}
+
+#[test]
+fn an_expired_token_with_a_later_declared_expiry_is_updated_and_replaced_if_it_stays_expired() {
     let mut d = desired();
     d.buckets = vec![bucket("media")];
     d.tokens = vec![token("uploader", &["media"])];
     d.tokens[0].expires_on = Some(datetime!(2026-11-01 00:00 UTC));
     let (mut o, inv, outputs) = converged(&d);
     o.tokens[0].status = TokenStatus::Expired;
-    let p = run(&d, &o, &inv, &outputs);
-    assert!(p.steps.is_empty());
-    assert_eq!(
-        p.blocked[0].reason,
-        "expired (expires_on 2026-11-01T00:00:00Z has passed); declare a later expires_on"
-    );
     d.tokens[0].expires_on = Some(datetime!(2027-11-01 00:00 UTC));
     let p = run(&d, &o, &inv, &outputs);
     assert_eq!(
         lines(&p),
-        ["~ update token uploader: expires_on 2026-11-01T00:00:00Z -> 2027-11-01T00:00:00Z"]
+        [
+            "~ update token uploader: expires_on 2026-11-01T00:00:00Z -> 2027-11-01T00:00:00Z, status expired -> active (replaced if Cloudflare keeps it expired)"
+        ]
+    );
+    let Step::UpdateToken {
+        fallback, request, ..
+    } = &p.steps[0]
+    else {
+        panic!()
+    };
+    assert_eq!(*fallback, Some(ReplaceReason::StaysExpired));
+    assert_eq!(request.status, Some(TokenStatus::Active));
+}
+
+#[test]
+fn a_token_revoked_as_exposed_is_replaced_and_never_re_enabled() {
+    let d = sample();
+    let (mut o, inv, outputs) = converged(&d);
+    o.tokens[0].status = TokenStatus::RevokedExposed;
+    let p = run(&d, &o, &inv, &outputs);
+    assert_eq!(
+        lines(&p),
+        ["± replace token uploader: Cloudflare revoked it as exposed"]
+    );
+    let Step::ReplaceToken {
+        old_id,
+        request,
+        output,
+        ..
+    } = &p.steps[0]
+    else {
+        panic!()
+    };
+    assert_eq!(old_id, &o.tokens[0].id);
+    assert_eq!(request.name, "r2gitops:uploader");
+    assert_eq!(output, &PathBuf::from("uploader.env.age"));
+    assert_eq!(p.summary().replace, 1);
+    assert_eq!(p.deletions(), 0, "a replacement is not a deletion");
+}
+
+#[test]
+fn an_unknown_status_is_blocked_with_its_words_and_never_read_as_disabled() {
+    let d = sample();
+    let (mut o, inv, outputs) = converged(&d);
+    o.tokens[0].status = TokenStatus::Other("suspended (billing)".into());
+    let p = run(&d, &o, &inv, &outputs);
+    assert!(p.steps.is_empty(), "{:?}", lines(&p));
+    assert_eq!(
+        p.blocked[0].reason,
+        "Cloudflare reports status 'suspended (billing)', which r2gitops does not know; nothing is changed"
+    );
+}
+
+#[test]
+fn removing_a_restriction_updates_with_a_replace_fallback_until_cloudflare_is_known_to_keep_it() {
+    type Edit = fn(&mut TokenSpec);
+    // (what the token had, what the update line says, the field)
+    let cases: Vec<(Edit, &str, TokenField)> = vec![
+        (
+            |t| {
+                t.ip = IpRules {
+                    allow: vec!["10.0.0.0/8".parse().unwrap()],
+                    deny: vec![],
+                }
+            },
+            "~ update token uploader: ip allow -10.0.0.0/8 (replaced if Cloudflare keeps the removed IP rules)",
+            TokenField::IpRules,
+        ),
+        (
+            |t| t.expires_on = Some(datetime!(2027-01-01 00:00 UTC)),
+            "~ update token uploader: expires_on 2027-01-01T00:00:00Z -> (none) (replaced if Cloudflare keeps the removed expires_on)",
+            TokenField::ExpiresOn,
+        ),
+        (
+            |t| t.not_before = Some(datetime!(2026-01-01 00:00 UTC)),
+            "~ update token uploader: not_before 2026-01-01T00:00:00Z -> (none) (replaced if Cloudflare keeps the removed not_before)",
+            TokenField::NotBefore,
+        ),
+    ];
+    for (had, line, field) in cases {
+        let mut before = sample();
+        had(&mut before.tokens[0]);
+        let (o, mut inv, outputs) = converged(&before);
+        let now = sample();
+        let p = run(&now, &o, &inv, &outputs);
+        assert_eq!(lines(&p), [line]);
+
+        inv.learned.keeps_removed.insert(field);
+        let p = run(&now, &o, &inv, &outputs);
+        let replace = format!(
+            "± replace token uploader: {}",
+            ReplaceReason::KeepsRemoved(field).describe()
+        );
+        assert_eq!(lines(&p), [replace], "learned: {field:?}");
+    }
+    assert_eq!(
+        ReplaceReason::KeepsRemoved(TokenField::IpRules).describe(),
+        "Cloudflare keeps IP rules that the file removed"
+    );
+}
+
+#[test]
+fn changing_ip_rules_without_removing_them_needs_no_fallback() {
+    let mut before = sample();
+    before.tokens[0].ip.allow = vec!["10.0.0.0/8".parse().unwrap()];
+    let (o, mut inv, outputs) = converged(&before);
+    inv.learned.keeps_removed.insert(TokenField::IpRules);
+    let mut now = sample();
+    now.tokens[0].ip.allow = vec!["10.1.0.0/16".parse().unwrap()];
+    let p = run(&now, &o, &inv, &outputs);
+    assert_eq!(
+        lines(&p),
+        ["~ update token uploader: ip allow +10.1.0.0/16 -10.0.0.0/8"]
+    );
+}
+
+#[test]
+fn a_refused_storage_class_change_is_blocked_for_a_day_then_tried_again() {
+    let mut d = desired();
+    d.buckets = vec![bucket("cold")];
+    let (mut o, mut inv, outputs) = converged(&d);
+    d.buckets[0].storage_class = StorageClass::InfrequentAccess;
+    let refused_at = NOW - time::Duration::hours(2);
+    inv.buckets
+        .get_mut(&(Jurisdiction::Default, "cold".into()))
+        .unwrap()
+        .storage_class_refused = Some(crate::inventory::Refusal {
+        to: StorageClass::InfrequentAccess,
+        at: refused_at,
+        detail: "HTTP 405, code 7001: Method not allowed".into(),
+    });
+    let p = run(&d, &o, &inv, &outputs);
+    assert!(p.steps.is_empty(), "{:?}", lines(&p));
+    assert_eq!(
+        p.blocked[0].reason,
+        "Cloudflare refused to change the storage class to InfrequentAccess (HTTP 405, code 7001: Method not allowed) at 2026-11-23T10:00:00Z; r2gitops tries again after 2026-11-24T10:00:00Z"
+    );
+    let later = diff(&Input {
+        desired: &d,
+        observed: &o,
+        inventory: &inv,
+        outputs: &outputs,
+        now: NOW + time::Duration::days(1),
+        skip_outputs: false,
+    });
+    assert_eq!(
+        lines(&later),
+        ["~ update bucket cold: storage class Standard -> InfrequentAccess"]
+    );
+    // A refusal of another target does not block this one.
+    o.buckets[0].storage_class = StorageClass::InfrequentAccess;
+    d.buckets[0].storage_class = StorageClass::Standard;
+    let p = run(&d, &o, &inv, &outputs);
+    assert_eq!(
+        lines(&p),
+        ["~ update bucket cold: storage class InfrequentAccess -> Standard"]
     );
 }

@@ -10,8 +10,10 @@ use time::OffsetDateTime;
 
 use super::{Input, OutputFact};
 use crate::config::{TokenScope, TokenSpec};
-use crate::observed::{ObservedToken, Policy, TokenRequest, TokenStatus};
+use crate::observed::{ObservedToken, Policy, TokenField, TokenRequest, TokenStatus};
+use crate::plan::ReplaceReason;
 use crate::plan::policy::{describe, desired_policies};
+use crate::plan::readback::seconds;
 use crate::plan::render::timestamp;
 use crate::plan::{
     Blocked, Bookkeeping, BucketRef, DeleteReason, Kind, Orphan, Plan, RollReason, Step,
@@ -49,9 +51,22 @@ pub(super) fn diff_tokens(
             .collect();
         let want = request(t, &cf_name, input);
         let buckets = bucket_refs(t);
+        // A token whose declared expiry has passed could only be created or updated dead:
+        // nothing is sent for it (an expired token hidden from the list was once created
+        // again on every pass, eating the quota).
+        let expiry_passed = t.expires_on.filter(|e| *e <= input.now).map(|e| Blocked {
+            kind: Kind::Token,
+            name: t.name.clone(),
+            reason: format!(
+                "the declared expiry has passed (expires_on {}); declare a later expires_on",
+                timestamp(e)
+            ),
+        });
 
         if candidates.is_empty() {
-            if observed.listed_owners.contains(&t.owner) {
+            if let Some(blocked) = expiry_passed {
+                plan.blocked.push(blocked);
+            } else if observed.listed_owners.contains(&t.owner) {
                 steps.push(Step::CreateToken {
                     token: t.name.clone(),
                     owner: t.owner,
@@ -81,6 +96,9 @@ pub(super) fn diff_tokens(
             .expect("candidates is not empty");
         for dup in candidates.iter().filter(|o| o.id != kept.id) {
             claimed.insert(&dup.id);
+            if expiry_passed.is_some() {
+                continue;
+            }
             deletes.push(Step::DeleteToken {
                 token: t.name.clone(),
                 name: dup.name.clone(),
@@ -100,10 +118,54 @@ pub(super) fn diff_tokens(
                 issued_on: kept.issued_on,
             });
         }
+        if let Some(blocked) = expiry_passed {
+            plan.blocked.push(blocked);
+            continue;
+        }
+        let replace = |reason| Step::ReplaceToken {
+            token: t.name.clone(),
+            old_id: kept.id.clone(),
+            owner: t.owner,
+            access: t.access,
+            request: want.clone(),
+            buckets: buckets.clone(),
+            output: t.output.file.clone(),
+            reason,
+        };
+        match &kept.status {
+            TokenStatus::RevokedExposed => {
+                // The replacement writes a fresh output: no roll alongside it.
+                steps.push(replace(ReplaceReason::RevokedExposed));
+                continue;
+            }
+            TokenStatus::Other(status) => {
+                plan.blocked.push(Blocked {
+                    kind: Kind::Token,
+                    name: t.name.clone(),
+                    reason: format!(
+                        "Cloudflare reports status '{status}', which r2gitops does not know; nothing is changed"
+                    ),
+                });
+                continue;
+            }
+            _ => {}
+        }
 
         let mut acted = false;
         let changes = token_changes(kept, &want, input);
         if !changes.is_empty() {
+            let removed = removed_fields(kept, &want);
+            if let Some(field) = removed
+                .iter()
+                .find(|f| input.inventory.learned.keeps_removed.contains(f))
+            {
+                steps.push(replace(ReplaceReason::KeepsRemoved(*field)));
+                continue;
+            }
+            let fallback = removed
+                .first()
+                .map(|f| ReplaceReason::KeepsRemoved(*f))
+                .or((kept.status == TokenStatus::Expired).then_some(ReplaceReason::StaysExpired));
             acted = true;
             steps.push(Step::UpdateToken {
                 token: t.name.clone(),
@@ -115,19 +177,7 @@ pub(super) fn diff_tokens(
                 },
                 changes,
                 buckets,
-            });
-        } else if kept.status == TokenStatus::Expired {
-            acted = true;
-            plan.blocked.push(Blocked {
-                kind: Kind::Token,
-                name: t.name.clone(),
-                reason: match t.expires_on {
-                    Some(e) => format!(
-                        "expired (expires_on {} has passed); declare a later expires_on",
-                        timestamp(e)
-                    ),
-                    None => "Cloudflare reports it expired".into(),
-                },
+                fallback,
             });
         }
         if !input.skip_outputs {
@@ -222,9 +272,20 @@ fn request(t: &TokenSpec, cf_name: &str, input: &Input<'_>) -> TokenRequest {
     }
 }
 
-/// Cloudflare keeps timestamps to the second.
-fn seconds(t: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
-    t.map(|t| t.replace_nanosecond(0).unwrap_or(t))
+/// Restrictions the observed token has and the declaration drops: an update leaves them
+/// out, and Cloudflare may keep them (Terraform PR #902).
+fn removed_fields(have: &ObservedToken, want: &TokenRequest) -> Vec<TokenField> {
+    let mut out = Vec::new();
+    if !have.condition.is_empty() && want.condition.is_empty() {
+        out.push(TokenField::IpRules);
+    }
+    if have.expires_on.is_some() && want.expires_on.is_none() {
+        out.push(TokenField::ExpiresOn);
+    }
+    if have.not_before.is_some() && want.not_before.is_none() {
+        out.push(TokenField::NotBefore);
+    }
+    out
 }
 
 fn token_changes(have: &ObservedToken, want: &TokenRequest, input: &Input<'_>) -> Vec<String> {
@@ -276,8 +337,8 @@ fn token_changes(have: &ObservedToken, want: &TokenRequest, input: &Input<'_>) -
             changes.push(format!("{field} {delta}"));
         }
     }
-    if have.status == TokenStatus::Disabled {
-        changes.push("status disabled -> active".into());
+    if matches!(have.status, TokenStatus::Disabled | TokenStatus::Expired) {
+        changes.push(format!("status {} -> active", have.status.as_str()));
     }
     changes
 }
