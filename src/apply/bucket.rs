@@ -3,7 +3,9 @@
 
 use super::{Applier, Outcome, Shared, StepReport, error_chain, report};
 use crate::cloudflare::WriteApi;
-use crate::inventory::BucketRecord;
+use time::OffsetDateTime;
+
+use crate::inventory::{BucketRecord, Refusal};
 use crate::plan::Step;
 
 impl<W: WriteApi> Applier<'_, W> {
@@ -27,20 +29,64 @@ impl<W: WriteApi> Applier<'_, W> {
                         *storage_class,
                     )
                     .await;
-                let outcome = match result {
-                    Ok(_) => Outcome::Done,
-                    Err(e) if e.is_already_exists() => {
-                        Outcome::AlreadyDone("it already existed; adopted".into())
+                let (outcome, exists) = match result {
+                    Ok(b) => {
+                        if let (Some(want), Some(have)) = (location_hint, b.location)
+                            && *want != have
+                        {
+                            tracing::warn!(
+                                bucket = %bucket.name,
+                                "Cloudflare placed the bucket in {} rather than the hinted {} (a hint is best effort)",
+                                have.as_str(),
+                                want.as_str()
+                            );
+                        }
+                        let outcome = if b.storage_class == *storage_class {
+                            Outcome::Done
+                        } else {
+                            Outcome::Failed(format!(
+                                "Cloudflare did not store the storage class of bucket {} (sent {}, read back {}); the next pass updates it",
+                                bucket.name,
+                                storage_class.as_str(),
+                                b.storage_class.as_str()
+                            ))
+                        };
+                        (outcome, true)
                     }
-                    Err(e) => Outcome::Failed(error_chain(&e)),
+                    // A 409 says the name is taken, not where: R2 may keep names unique
+                    // per account across jurisdictions (docs of code 10073). Adopt only
+                    // what a GET in the declared jurisdiction shows.
+                    Err(e) if e.is_already_exists() => {
+                        match self.api.get_bucket(bucket.jurisdiction, &bucket.name).await {
+                            Ok(Some(_)) => (
+                                Outcome::AlreadyDone("it already existed; adopted".into()),
+                                true,
+                            ),
+                            Ok(None) => (
+                                Outcome::Failed(format!(
+                                    "bucket name {} is taken (another jurisdiction or another account); R2 names are unique per account",
+                                    bucket.name
+                                )),
+                                false,
+                            ),
+                            Err(e) => (
+                                Outcome::Failed(format!(
+                                    "the name is taken, and reading the bucket back failed: {}",
+                                    error_chain(&e)
+                                )),
+                                false,
+                            ),
+                        }
+                    }
+                    Err(e) => (Outcome::Failed(error_chain(&e)), false),
                 };
-                if outcome.succeeded() {
+                if exists {
                     shared
                         .update(|inv| {
-                            inv.buckets.insert(
-                                (bucket.jurisdiction, bucket.name.clone()),
-                                BucketRecord::new(*protect),
-                            );
+                            inv.buckets
+                                .entry((bucket.jurisdiction, bucket.name.clone()))
+                                .or_insert_with(|| BucketRecord::new(*protect))
+                                .protect = *protect;
                         })
                         .await;
                 }
@@ -51,8 +97,38 @@ impl<W: WriteApi> Applier<'_, W> {
                 .set_storage_class(bucket.jurisdiction, &bucket.name, *to)
                 .await
             {
-                Ok(_) => Outcome::Done,
-                Err(e) => Outcome::Failed(error_chain(&e)),
+                Ok(b) if b.storage_class == *to => Outcome::Done,
+                Ok(b) => Outcome::Failed(format!(
+                    "Cloudflare did not store the storage class of bucket {} (sent {}, read back {}); the next pass tries again",
+                    bucket.name,
+                    to.as_str(),
+                    b.storage_class.as_str()
+                )),
+                Err(e) => match e.refusal() {
+                    // Refused for good (405/7001 was seen live): say so, and do not ask
+                    // again on every pass.
+                    Some(detail) => {
+                        let refusal = Refusal {
+                            to: *to,
+                            at: OffsetDateTime::now_utc(),
+                            detail: detail.clone(),
+                        };
+                        shared
+                            .update(|inv| {
+                                if let Some(r) = inv
+                                    .buckets
+                                    .get_mut(&(bucket.jurisdiction, bucket.name.clone()))
+                                {
+                                    r.storage_class_refused = Some(refusal);
+                                }
+                            })
+                            .await;
+                        Outcome::Blocked(format!(
+                            "Cloudflare refused to change the storage class ({detail}); not asked again for 24h"
+                        ))
+                    }
+                    None => Outcome::Failed(error_chain(&e)),
+                },
             },
             Step::DeleteBucket { bucket } => {
                 let outcome = match self

@@ -9,8 +9,12 @@
 //!   inventory is saved before anything depends on it. A crash in between leaves a token
 //!   the next pass adopts by its name and rolls, so there is never a duplicate nor a value
 //!   that was lost without a roll.
-//! - Idempotent under retry: a create answered 409 adopts, a delete of something gone is
-//!   done.
+//! - Idempotent under retry: a create answered 409 adopts (once a GET proves the bucket is
+//!   there in the declared jurisdiction), a delete of something gone is done.
+//! - Every write is read back: what Cloudflare answers is compared with what was sent
+//!   (`plan::readback`). A created token that came back different is deleted before its
+//!   value goes anywhere; an update that did not stick fails loudly, or, where the plan
+//!   allows it, becomes a replacement (create, write, then delete the old token).
 //! - A stop request (SIGTERM) starts nothing new; a step in flight finishes, output included.
 
 mod bucket;
@@ -226,7 +230,10 @@ impl<W: WriteApi> Applier<'_, W> {
         for s in phase(|s| {
             matches!(
                 s,
-                Step::CreateToken { .. } | Step::UpdateToken { .. } | Step::RollToken { .. }
+                Step::CreateToken { .. }
+                    | Step::UpdateToken { .. }
+                    | Step::ReplaceToken { .. }
+                    | Step::RollToken { .. }
             )
         }) {
             let name = s.object_name();
@@ -241,8 +248,20 @@ impl<W: WriteApi> Applier<'_, W> {
                 let failed = &failed;
                 let shared = &shared;
                 async move {
-                    let mut reports = Vec::new();
+                    let mut reports: Vec<StepReport> = Vec::new();
                     for s in steps {
+                        // An update that turned into a replacement wrote a fresh output
+                        // for a new id: a roll of the old id has nothing left to do.
+                        let replaced = reports
+                            .iter()
+                            .any(|r| matches!(r.outcome, Outcome::Replaced(_)));
+                        if replaced && matches!(s, Step::RollToken { .. }) {
+                            reports.push(report(
+                                s,
+                                Outcome::AlreadyDone("the replacement's output was written".into()),
+                            ));
+                            continue;
+                        }
                         reports.push(self.token_step(s, failed, shared).await);
                     }
                     reports

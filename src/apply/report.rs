@@ -11,6 +11,9 @@ pub enum Outcome {
     /// Idempotent success: the object was already in the wanted state (409 on create, gone
     /// on delete), with what was found.
     AlreadyDone(String),
+    /// Done by replacing the token (Cloudflare could not change it in place), with what
+    /// happened.
+    Replaced(String),
     Failed(String),
     /// Not attempted: shutting down, or something it depends on failed.
     Skipped(String),
@@ -24,6 +27,7 @@ impl Outcome {
         match self {
             Outcome::Done => "done",
             Outcome::AlreadyDone(_) => "already_done",
+            Outcome::Replaced(_) => "replaced",
             Outcome::Failed(_) => "failed",
             Outcome::Skipped(_) => "skipped",
             Outcome::Blocked(_) => "blocked",
@@ -34,6 +38,7 @@ impl Outcome {
         match self {
             Outcome::Done => None,
             Outcome::AlreadyDone(d)
+            | Outcome::Replaced(d)
             | Outcome::Failed(d)
             | Outcome::Skipped(d)
             | Outcome::Blocked(d) => Some(d),
@@ -41,7 +46,10 @@ impl Outcome {
     }
 
     pub fn succeeded(&self) -> bool {
-        matches!(self, Outcome::Done | Outcome::AlreadyDone(_))
+        matches!(
+            self,
+            Outcome::Done | Outcome::AlreadyDone(_) | Outcome::Replaced(_)
+        )
     }
 }
 
@@ -79,7 +87,7 @@ impl Report {
         let mut t = Tally::default();
         for s in &self.steps {
             match s.outcome {
-                Outcome::Done | Outcome::AlreadyDone(_) => t.done += 1,
+                Outcome::Done | Outcome::AlreadyDone(_) | Outcome::Replaced(_) => t.done += 1,
                 Outcome::Failed(_) => t.failed += 1,
                 Outcome::Skipped(_) => t.skipped += 1,
                 Outcome::Blocked(_) => t.blocked += 1,
@@ -111,7 +119,7 @@ impl Report {
         }
         for s in &self.steps {
             let mark = match s.outcome {
-                Outcome::Done | Outcome::AlreadyDone(_) => "ok",
+                Outcome::Done | Outcome::AlreadyDone(_) | Outcome::Replaced(_) => "ok",
                 Outcome::Failed(_) => "FAILED",
                 Outcome::Skipped(_) => "skipped",
                 Outcome::Blocked(_) => "blocked",

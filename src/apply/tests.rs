@@ -13,7 +13,7 @@ use crate::cloudflare::{ApiError, CfError, CreatedToken, ReadApi, UpdatedToken, 
 use crate::config::{Access, IpRules, Jurisdiction, LocationHint, Owner, StorageClass};
 use crate::fixtures;
 use crate::observed::{
-    ObservedBucket, ObservedToken, PermissionGroupIds, TokenRequest, TokenStatus,
+    ObservedBucket, ObservedToken, PermissionGroupIds, TokenField, TokenRequest, TokenStatus,
 };
 use crate::plan::DeleteReason;
 use crate::secrets::S3Endpoints;
@@ -25,8 +25,19 @@ use crate::secrets::S3Endpoints;
 struct Fake {
     fail_buckets: BTreeSet<String>,
     existing_buckets: BTreeSet<String>,
+    /// Answer 409 on create, but a GET in the declared jurisdiction finds nothing (the name
+    /// is taken in another jurisdiction or account).
+    taken_elsewhere: BTreeSet<String>,
     full_buckets: BTreeSet<String>,
     gone: BTreeSet<String>,
+    /// The storage-class PATCH answers 405 / 7001.
+    refuse_storage_class: bool,
+    /// The server stores no IP condition, under any key.
+    drop_condition: bool,
+    /// An update that leaves out the condition or a time keeps the stored one.
+    keeps_removed: bool,
+    /// Tokens as the server holds them.
+    tokens: Mutex<std::collections::BTreeMap<String, ObservedToken>>,
     calls: Mutex<Vec<String>>,
     next_id: Mutex<u32>,
 }
@@ -100,8 +111,8 @@ impl WriteApi for Fake {
         if self.fail_buckets.contains(name) {
             return Err(err("create bucket", 500, 10001, "internal error"));
         }
-        if self.existing_buckets.contains(name) {
-            return Err(err("create bucket", 409, 10004, "already exists"));
+        if self.existing_buckets.contains(name) || self.taken_elsewhere.contains(name) {
+            return Err(err("create bucket", 409, 10073, "already exists"));
         }
         Ok(bucket(name, j))
     }
@@ -112,6 +123,9 @@ impl WriteApi for Fake {
         _: StorageClass,
     ) -> Result<ObservedBucket, ApiError> {
         self.call(format!("patch bucket {name}"));
+        if self.refuse_storage_class {
+            return Err(err("patch bucket", 405, 7001, "Method not allowed"));
+        }
         Ok(bucket(name, j))
     }
     async fn delete_bucket(&self, _: Jurisdiction, name: &str) -> Result<(), ApiError> {
@@ -137,19 +151,28 @@ impl WriteApi for Fake {
         self.call(format!("create token {}", request.name));
         let mut n = self.next_id.lock().unwrap();
         *n += 1;
-        Ok(CreatedToken {
-            token: ObservedToken {
-                id: format!("{:032x}", *n),
-                name: request.name.clone(),
-                owner,
-                status: TokenStatus::Active,
-                issued_on: None,
-                modified_on: None,
-                not_before: None,
-                expires_on: None,
-                policies: request.policies.clone(),
-                condition: IpRules::default(),
+        let token = ObservedToken {
+            id: format!("{:032x}", *n),
+            name: request.name.clone(),
+            owner,
+            status: TokenStatus::Active,
+            issued_on: None,
+            modified_on: None,
+            not_before: request.not_before,
+            expires_on: request.expires_on,
+            policies: request.policies.clone(),
+            condition: if self.drop_condition {
+                IpRules::default()
+            } else {
+                request.condition.clone()
             },
+        };
+        self.tokens
+            .lock()
+            .unwrap()
+            .insert(token.id.clone(), token.clone());
+        Ok(CreatedToken {
+            token,
             value: TokenValue::new(format!("cfat_value_{n}")),
             condition_sent_as: "request_ip",
         })
@@ -161,11 +184,33 @@ impl WriteApi for Fake {
         request: &TokenRequest,
     ) -> Result<UpdatedToken, ApiError> {
         self.call(format!("update token {id}"));
-        unimplemented!("not used: {}", request.name)
+        let mut tokens = self.tokens.lock().unwrap();
+        let Some(t) = tokens.get_mut(id) else {
+            return Err(err("update token", 404, 7003, "not found"));
+        };
+        t.name = request.name.clone();
+        t.policies = request.policies.clone();
+        let keep = |new: bool| !(self.keeps_removed && new);
+        if keep(request.condition.is_empty()) && !self.drop_condition {
+            t.condition = request.condition.clone();
+        }
+        if keep(request.expires_on.is_none()) {
+            t.expires_on = request.expires_on;
+        }
+        if keep(request.not_before.is_none()) {
+            t.not_before = request.not_before;
+        }
+        if let Some(status) = &request.status {
+            t.status = status.clone();
+        }
+        Ok(UpdatedToken {
+            token: t.clone(),
+            condition_sent_as: "request_ip",
+        })
     }
     async fn delete_token(&self, _: Owner, id: &str) -> Result<(), ApiError> {
         self.call(format!("delete token {id}"));
-        if self.gone.contains(id) {
+        if self.gone.contains(id) || self.tokens.lock().unwrap().remove(id).is_none() {
             return Err(err("delete token", 404, 7003, "not found"));
         }
         Ok(())
@@ -508,4 +553,313 @@ fn bookkeeping_adopts_forgets_and_tracks() {
             BucketRecord::new(false)
         )]
     );
+}
+
+fn ip_rules(allow: &str) -> IpRules {
+    IpRules {
+        allow: vec![allow.parse().unwrap()],
+        deny: Vec::new(),
+    }
+}
+
+/// Seed the fake with a token as the server holds it, and the inventory that records it.
+fn seeded(fake: &Fake, name: &str, condition: IpRules) -> (String, Inventory) {
+    let id = "a".repeat(32);
+    fake.tokens.lock().unwrap().insert(
+        id.clone(),
+        ObservedToken {
+            id: id.clone(),
+            name: format!("r2gitops:{name}"),
+            owner: Owner::Account,
+            status: TokenStatus::Active,
+            issued_on: None,
+            modified_on: None,
+            not_before: None,
+            expires_on: None,
+            policies: Vec::new(),
+            condition,
+        },
+    );
+    let mut inv = Inventory::default();
+    inv.tokens.insert(
+        name.into(),
+        TokenRecord {
+            id: id.clone(),
+            owner: Owner::Account,
+            created_at: datetime!(2026-01-01 00:00 UTC),
+            rolled_at: None,
+            output: None,
+        },
+    );
+    (id, inv)
+}
+
+async fn run_on(fake: &Fake, s: &Setup, p: &Plan, inv: Inventory) -> (Report, Inventory) {
+    Applier {
+        api: fake,
+        desired: &s.desired,
+        writer: &s.writer,
+        concurrency: 1,
+        stop: &Stop::new(),
+    }
+    .apply(p, inv)
+    .await
+}
+
+fn update_removing_ip_rules(name: &str, id: &str, fallback: bool) -> Step {
+    Step::UpdateToken {
+        token: name.into(),
+        id: id.into(),
+        owner: Owner::Account,
+        request: TokenRequest {
+            name: format!("r2gitops:{name}"),
+            policies: Vec::new(),
+            not_before: None,
+            expires_on: None,
+            condition: IpRules::default(),
+            status: Some(TokenStatus::Active),
+        },
+        changes: vec!["ip allow -10.0.0.0/8".into()],
+        buckets: vec![bref("media")],
+        fallback: fallback.then_some(crate::plan::ReplaceReason::KeepsRemoved(
+            TokenField::IpRules,
+        )),
+    }
+}
+
+#[tokio::test]
+async fn a_created_token_that_comes_back_without_its_ip_rules_is_deleted_and_never_written() {
+    let s = setup(&[("a", "media")]);
+    let fake = Fake {
+        drop_condition: true,
+        ..Fake::default()
+    };
+    let mut step = create_token("a", "media");
+    if let Step::CreateToken { request, .. } = &mut step {
+        request.condition = ip_rules("10.0.0.0/8");
+    }
+    let (report, inv) = run(&fake, &s, &plan(vec![step]), &Stop::new()).await;
+    let Outcome::Failed(text) = &report.steps[0].outcome else {
+        panic!("{}", report.text())
+    };
+    assert_eq!(
+        text,
+        &format!(
+            "Cloudflare did not store the IP condition of token a (sent request_ip allow 10.0.0.0/8, read back none); the new token {:032x} was deleted at once and its value never written",
+            1
+        )
+    );
+    assert_eq!(
+        fake.calls(),
+        [
+            "create token r2gitops:a".to_string(),
+            format!("delete token {:032x}", 1)
+        ]
+    );
+    assert!(fake.tokens.lock().unwrap().is_empty(), "no token survives");
+    assert!(!s.dir.path().join("secrets/a.env.age").exists());
+    assert!(inv.tokens.is_empty(), "nothing recorded");
+    assert!(report.has_errors());
+}
+
+#[tokio::test]
+async fn an_update_whose_removed_ip_rules_are_kept_becomes_a_replacement_and_is_learned() {
+    let s = setup(&[("a", "media")]);
+    let fake = Fake {
+        keeps_removed: true,
+        ..Fake::default()
+    };
+    let (old, inv) = seeded(&fake, "a", ip_rules("10.0.0.0/8"));
+    let p = plan(vec![
+        update_removing_ip_rules("a", &old, true),
+        Step::RollToken {
+            token: "a".into(),
+            id: old.clone(),
+            owner: Owner::Account,
+            reason: crate::plan::RollReason::OutputMissing,
+        },
+    ]);
+    let (report, inv) = run_on(&fake, &s, &p, inv).await;
+    let new = format!("{:032x}", 1);
+    assert_eq!(
+        report.steps[0].outcome,
+        Outcome::Replaced(format!(
+            "Cloudflare keeps IP rules that the file removed; replaced by {new}, output written, old token {old} deleted"
+        )),
+        "{}",
+        report.text()
+    );
+    assert_eq!(
+        report.steps[1].outcome,
+        Outcome::AlreadyDone("the replacement's output was written".into()),
+        "the old id is not rolled"
+    );
+    assert_eq!(
+        fake.calls(),
+        [
+            format!("update token {old}"),
+            "create token r2gitops:a".to_string(),
+            format!("delete token {old}"),
+        ],
+        "the new token exists and its output is written before the old one goes"
+    );
+    let server = fake.tokens.lock().unwrap();
+    assert_eq!(server.keys().collect::<Vec<_>>(), [&new]);
+    assert!(server[&new].condition.is_empty());
+    assert_eq!(inv.tokens["a"].id, new);
+    assert!(inv.tokens["a"].output.is_some());
+    assert!(s.dir.path().join("secrets/a.env.age").exists());
+    assert_eq!(
+        inv.learned.keeps_removed,
+        BTreeSet::from([TokenField::IpRules])
+    );
+    assert!(!report.has_errors());
+}
+
+#[tokio::test]
+async fn an_update_that_does_not_stick_fails_loudly_and_changes_nothing_else() {
+    let s = setup(&[("a", "media")]);
+    // Kept removal, but the plan allowed no replacement.
+    let fake = Fake {
+        keeps_removed: true,
+        ..Fake::default()
+    };
+    let (old, inv) = seeded(&fake, "a", ip_rules("10.0.0.0/8"));
+    let p = plan(vec![update_removing_ip_rules("a", &old, false)]);
+    let (report, _) = run_on(&fake, &s, &p, inv).await;
+    assert_eq!(
+        report.steps[0].outcome,
+        Outcome::Failed("Cloudflare did not store the IP condition of token a (sent no condition, read back allow 10.0.0.0/8); the next pass tries again".into())
+    );
+
+    // A condition dropped on update: the token may now be less restricted; it says so.
+    let fake = Fake {
+        drop_condition: true,
+        ..Fake::default()
+    };
+    let (old, inv) = seeded(&fake, "a", IpRules::default());
+    let mut step = update_removing_ip_rules("a", &old, true);
+    if let Step::UpdateToken { request, .. } = &mut step {
+        request.condition = ip_rules("10.0.0.0/8");
+    }
+    let (report, _) = run_on(&fake, &s, &plan(vec![step]), inv).await;
+    let Outcome::Failed(text) = &report.steps[0].outcome else {
+        panic!("{}", report.text())
+    };
+    assert!(
+        text.contains("(sent request_ip allow 10.0.0.0/8, read back none)")
+            && text.contains("less restricted than the file declares"),
+        "{text}"
+    );
+    assert_eq!(
+        fake.calls(),
+        [format!("update token {old}")],
+        "no replacement"
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_replaced_and_a_failed_replacement_keeps_the_old_one() {
+    let s = setup(&[("a", "media")]);
+    let fake = Fake::default();
+    let (old, inv) = seeded(&fake, "a", IpRules::default());
+    let replace = |condition: IpRules| Step::ReplaceToken {
+        token: "a".into(),
+        old_id: old.clone(),
+        owner: Owner::Account,
+        access: Access::ObjectRead,
+        request: TokenRequest {
+            name: "r2gitops:a".into(),
+            policies: Vec::new(),
+            not_before: None,
+            expires_on: None,
+            condition,
+            status: None,
+        },
+        buckets: vec![bref("media")],
+        output: PathBuf::from("a.env.age"),
+        reason: crate::plan::ReplaceReason::RevokedExposed,
+    };
+    let (report, inv) = run_on(&fake, &s, &plan(vec![replace(IpRules::default())]), inv).await;
+    assert_eq!(report.steps[0].outcome.as_str(), "replaced");
+    let new = inv.tokens["a"].id.clone();
+    assert_ne!(new, old);
+    assert_eq!(
+        fake.tokens.lock().unwrap().keys().collect::<Vec<_>>(),
+        [&new]
+    );
+
+    // The replacement comes back less restricted: it is deleted, the old token stays.
+    let fake = Fake {
+        drop_condition: true,
+        ..Fake::default()
+    };
+    let (old, inv) = seeded(&fake, "a", ip_rules("10.0.0.0/8"));
+    let (report, inv) = run_on(&fake, &s, &plan(vec![replace(ip_rules("10.0.0.0/8"))]), inv).await;
+    let Outcome::Failed(text) = &report.steps[0].outcome else {
+        panic!("{}", report.text())
+    };
+    assert!(
+        text.starts_with("Cloudflare revoked it as exposed; creating its replacement failed: Cloudflare did not store the IP condition"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!("the old token {old} is kept")),
+        "{text}"
+    );
+    assert_eq!(
+        fake.tokens.lock().unwrap().keys().collect::<Vec<_>>(),
+        [&old]
+    );
+    assert_eq!(inv.tokens["a"].id, old);
+}
+
+#[tokio::test]
+async fn a_bucket_name_taken_elsewhere_is_not_adopted_and_a_refused_class_change_is_remembered() {
+    let s = setup(&[]);
+    let fake = Fake {
+        taken_elsewhere: ["media".to_string()].into(),
+        refuse_storage_class: true,
+        ..Fake::default()
+    };
+    let mut inv = Inventory::default();
+    inv.buckets.insert(
+        (Jurisdiction::Default, "cold".into()),
+        BucketRecord::new(true),
+    );
+    let p = plan(vec![
+        create_bucket("media"),
+        Step::UpdateBucket {
+            bucket: bref("cold"),
+            from: StorageClass::Standard,
+            to: StorageClass::InfrequentAccess,
+        },
+        create_bucket("other"),
+    ]);
+    let (report, inv) = run_on(&fake, &s, &p, inv).await;
+    assert_eq!(
+        report.steps[0].outcome,
+        Outcome::Failed(
+            "bucket name media is taken (another jurisdiction or another account); R2 names are unique per account".into()
+        )
+    );
+    assert_eq!(
+        report.steps[1].outcome,
+        Outcome::Blocked(
+            "Cloudflare refused to change the storage class (HTTP 405, code 7001: Method not allowed); not asked again for 24h".into()
+        )
+    );
+    assert_eq!(report.steps[2].outcome, Outcome::Done, "other steps go on");
+    assert!(
+        !inv.buckets
+            .contains_key(&(Jurisdiction::Default, "media".into())),
+        "never adopted"
+    );
+    let refused = inv.buckets[&(Jurisdiction::Default, "cold".into())]
+        .storage_class_refused
+        .clone()
+        .expect("remembered");
+    assert_eq!(refused.to, StorageClass::InfrequentAccess);
+    assert_eq!(refused.detail, "HTTP 405, code 7001: Method not allowed");
+    assert!(fake.calls().contains(&"get bucket media".to_string()));
 }

@@ -6,10 +6,12 @@ use std::collections::BTreeSet;
 use time::OffsetDateTime;
 
 use super::{Applier, Fresh, Outcome, Rolled, Shared, StepReport, error_chain, report};
-use crate::cloudflare::WriteApi;
-use crate::config::TokenSpec;
+use crate::cloudflare::{CreatedToken, WriteApi};
+use crate::config::{Owner, TokenSpec};
 use crate::inventory::TokenRecord;
-use crate::plan::{BucketRef, RollReason, Step};
+use crate::observed::{TokenField, TokenRequest};
+use crate::plan::readback::{self, Mismatch};
+use crate::plan::{BucketRef, ReplaceReason, RollReason, Step};
 
 impl<W: WriteApi> Applier<'_, W> {
     pub(super) async fn delete_token(&self, step: &Step, shared: &Shared) -> StepReport {
@@ -52,9 +54,9 @@ impl<W: WriteApi> Applier<'_, W> {
             return r;
         }
         let needs = match step {
-            Step::CreateToken { buckets, .. } | Step::UpdateToken { buckets, .. } => {
-                buckets.as_slice()
-            }
+            Step::CreateToken { buckets, .. }
+            | Step::UpdateToken { buckets, .. }
+            | Step::ReplaceToken { buckets, .. } => buckets.as_slice(),
             _ => &[],
         };
         if let Some(b) = needs.iter().find(|b| failed_buckets.contains(b)) {
@@ -71,8 +73,8 @@ impl<W: WriteApi> Applier<'_, W> {
                 owner,
                 request,
                 ..
-            } => match self.api.create_token(*owner, request).await {
-                Err(e) => report(step, Outcome::Failed(error_chain(&e))),
+            } => match self.create_verified(token, *owner, request).await {
+                Err(e) => report(step, Outcome::Failed(e)),
                 Ok(created) => {
                     let fresh = Fresh {
                         token,
@@ -85,11 +87,51 @@ impl<W: WriteApi> Applier<'_, W> {
                 }
             },
             Step::UpdateToken {
-                id, owner, request, ..
+                token,
+                id,
+                owner,
+                request,
+                fallback,
+                ..
             } => match self.api.update_token(*owner, id, request).await {
-                Ok(_) => report(step, Outcome::Done),
                 Err(e) => report(step, Outcome::Failed(error_chain(&e))),
+                Ok(updated) => {
+                    let found =
+                        readback::compare(request, &updated.token, updated.condition_sent_as);
+                    if found.is_empty() {
+                        report(step, Outcome::Done)
+                    } else if fallback.is_some() && readback::only_kept(&found) {
+                        self.learn_kept(&found, shared).await;
+                        let reason = match found[0].field {
+                            TokenField::Status => ReplaceReason::StaysExpired,
+                            field => ReplaceReason::KeepsRemoved(field),
+                        };
+                        self.replace(step, token, id, *owner, request, reason, shared)
+                            .await
+                    } else {
+                        let mut text = readback::message(token, &found);
+                        if readback::loosens(&found) {
+                            tracing::error!(token = %token, id = %id, "{text}: the token may be LESS restricted than the file declares");
+                            text.push_str(
+                                "; the token may be less restricted than the file declares",
+                            );
+                        }
+                        text.push_str("; the next pass tries again");
+                        report(step, Outcome::Failed(text))
+                    }
+                }
             },
+            Step::ReplaceToken {
+                token,
+                old_id,
+                owner,
+                request,
+                reason,
+                ..
+            } => {
+                self.replace(step, token, old_id, *owner, request, *reason, shared)
+                    .await
+            }
             Step::RollToken {
                 token,
                 id,
@@ -112,9 +154,127 @@ impl<W: WriteApi> Applier<'_, W> {
                     self.deliver(step, fresh, shared).await
                 }
             },
-            _ => unreachable!("token_step gets token creates, updates and rolls"),
+            _ => unreachable!("token_step gets token creates, updates, replaces and rolls"),
         };
         self.log(&r);
+        r
+    }
+
+    /// Create a token and prove Cloudflare stored what was sent. A token that came back
+    /// different (a dropped IP condition, a lost expiry) may be less restricted than
+    /// declared: it is deleted at once, before its value goes anywhere.
+    async fn create_verified(
+        &self,
+        token: &str,
+        owner: Owner,
+        request: &TokenRequest,
+    ) -> Result<CreatedToken, String> {
+        let created = self
+            .api
+            .create_token(owner, request)
+            .await
+            .map_err(|e| error_chain(&e))?;
+        let found = readback::compare(request, &created.token, created.condition_sent_as);
+        if found.is_empty() {
+            return Ok(created);
+        }
+        let id = created.token.id.clone();
+        // The value dies here, never written anywhere.
+        drop(created);
+        let text = readback::message(token, &found);
+        tracing::error!(token = %token, id = %id, "{text}: deleting the new token");
+        match self.api.delete_token(owner, &id).await {
+            Ok(()) => Err(format!(
+                "{text}; the new token {id} was deleted at once and its value never written"
+            )),
+            Err(e) if e.is_not_found() => Err(format!(
+                "{text}; the new token {id} is gone and its value was never written"
+            )),
+            Err(e) => Err(format!(
+                "{text}; deleting the new token {id} failed ({}); its value was never written, and the next pass corrects or replaces it",
+                error_chain(&e)
+            )),
+        }
+    }
+
+    /// Remember which removed restrictions Cloudflare keeps, so that later plans show a
+    /// replacement instead of an update that cannot work.
+    async fn learn_kept(&self, found: &[Mismatch], shared: &Shared) {
+        let fields: Vec<TokenField> = found
+            .iter()
+            .filter(|m| m.kept && m.field != TokenField::Status)
+            .map(|m| m.field)
+            .collect();
+        if fields.is_empty() {
+            return;
+        }
+        tracing::info!(
+            fields = ?fields.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+            "Cloudflare keeps token restrictions that an update leaves out; removing them now replaces the token"
+        );
+        shared
+            .update(|inv| inv.learned.keeps_removed.extend(fields))
+            .await;
+    }
+
+    /// Create the replacement, write its output, then delete the old token: consumers
+    /// always have a working credential. If anything before the delete fails, the old
+    /// token stays.
+    #[allow(clippy::too_many_arguments)]
+    async fn replace(
+        &self,
+        step: &Step,
+        token: &str,
+        old_id: &str,
+        owner: Owner,
+        request: &TokenRequest,
+        reason: ReplaceReason,
+        shared: &Shared,
+    ) -> StepReport {
+        let create = TokenRequest {
+            status: None,
+            ..request.clone()
+        };
+        let created = match self.create_verified(token, owner, &create).await {
+            Ok(c) => c,
+            Err(e) => {
+                return report(
+                    step,
+                    Outcome::Failed(format!(
+                        "{}; creating its replacement failed: {e}; the old token {old_id} is kept",
+                        reason.describe()
+                    )),
+                );
+            }
+        };
+        let new_id = created.token.id.clone();
+        let fresh = Fresh {
+            token,
+            owner,
+            id: &new_id,
+            value: created.value,
+            rolled: None,
+        };
+        let mut r = self.deliver(step, fresh, shared).await;
+        if !r.outcome.succeeded() {
+            // The old token keeps serving its consumers; the next pass finds two tokens of
+            // this name, keeps the recorded (new) one and deletes the old as a duplicate.
+            return r;
+        }
+        r.outcome = match self.api.delete_token(owner, old_id).await {
+            Ok(()) => Outcome::Replaced(format!(
+                "{}; replaced by {new_id}, output written, old token {old_id} deleted",
+                reason.describe()
+            )),
+            Err(e) if e.is_not_found() => Outcome::Replaced(format!(
+                "{}; replaced by {new_id}, output written, old token {old_id} already gone",
+                reason.describe()
+            )),
+            Err(e) => Outcome::Failed(format!(
+                "replacement {new_id} created and its output written, but deleting the old token {old_id} failed: {}; the next pass deletes it as a duplicate",
+                error_chain(&e)
+            )),
+        };
         r
     }
 

@@ -95,6 +95,19 @@ impl ApiError {
     pub fn is_rate_limited(&self) -> bool {
         self.status == Some(429) || self.has_code(971)
     }
+
+    /// A permanent refusal (a 4xx other than 429 and not-found), in Cloudflare's words:
+    /// `HTTP 405, code 7001: Method not allowed`. `None` for anything a retry may fix.
+    pub fn refusal(&self) -> Option<String> {
+        let status = self.status?;
+        if !(400..500).contains(&status) || self.is_rate_limited() || self.is_not_found() {
+            return None;
+        }
+        Some(match self.errors.first() {
+            Some(e) => format!("HTTP {status}, code {}: {}", e.code, e.message.trim()),
+            None => format!("HTTP {status}"),
+        })
+    }
 }
 
 /// Our words for the codes we rely on; otherwise Cloudflare's message, lower-cased.
@@ -179,6 +192,24 @@ mod tests {
         assert!(text.contains("the Cloudflare API token is invalid (code 1000)"));
         assert!(text.contains("\n  hint: check CLOUDFLARE_API_TOKEN"));
         assert!(e.is_auth());
+    }
+
+    #[test]
+    fn only_permanent_4xx_answers_are_refusals() {
+        assert_eq!(
+            answer(405, 7001, "Method not allowed").refusal().as_deref(),
+            Some("HTTP 405, code 7001: Method not allowed")
+        );
+        assert!(answer(400, 10042, "bad class").refusal().is_some());
+        assert!(answer(403, 10000, "auth").refusal().is_some());
+        for e in [
+            answer(429, 971, "slow down"),
+            answer(404, 10006, "gone"),
+            answer(500, 10001, "internal"),
+        ] {
+            assert_eq!(e.refusal(), None, "{e}");
+        }
+        assert_eq!(ApiError::transport("x", "timeout").refusal(), None);
     }
 
     #[test]
