@@ -178,7 +178,21 @@ fn reply((status, mut value): Reply, rate_headers: Option<(String, String)>) -> 
 }
 
 fn introspection(inner: &Inner, method: &Method, rest: &str) -> Response {
+    if let (&Method::POST, Some(id)) = (
+        method,
+        rest.strip_prefix("tokens/")
+            .and_then(|r| r.strip_suffix("/revoke-exposed")),
+    ) {
+        return if crate::revoke_exposed(inner, id) {
+            axum::Json(json!({"ok": true})).into_response()
+        } else {
+            StatusCode::NOT_FOUND.into_response()
+        };
+    }
     match (method, rest) {
+        (&Method::GET, "tokens") => {
+            axum::Json(serde_json::to_value(crate::token_views(inner)).unwrap()).into_response()
+        }
         (&Method::GET, "stats") => {
             axum::Json(serde_json::to_value(&*inner.stats.lock().unwrap()).unwrap()).into_response()
         }
@@ -384,6 +398,15 @@ fn buckets(
                     "The bucket you tried to create already exists, and you own it.",
                 );
             }
+            if inner.behaviour.lock().unwrap().global_bucket_names
+                && world.buckets.keys().any(|(_, n)| n == name)
+            {
+                return err(
+                    StatusCode::CONFLICT,
+                    10073,
+                    "The bucket name is already taken. Bucket names must be unique within your account.",
+                );
+            }
             let b = Bucket {
                 name: name.into(),
                 jurisdiction: j,
@@ -401,6 +424,13 @@ fn buckets(
             None => no_bucket(),
         },
         (Method::PATCH, [name]) => {
+            if let Some(status) = inner.behaviour.lock().unwrap().storage_class_patch {
+                return err(
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::METHOD_NOT_ALLOWED),
+                    7001,
+                    "Method not allowed",
+                );
+            }
             let class = match headers
                 .get("cf-r2-storage-class")
                 .and_then(|v| v.to_str().ok())
@@ -604,10 +634,13 @@ fn tokens(
                 _ => return bad_request("per_page must be between 5 and 50"),
             };
             let world = inner.world.lock().unwrap();
+            // Expired tokens are listed only on request (cloudflare-typescript, 2026-08).
+            let include_expired = query.get("include_expired").is_some_and(|v| v == "true");
             let mut all: Vec<&Token> = world
                 .tokens
                 .values()
                 .filter(|t| t.family == family)
+                .filter(|t| include_expired || t.status(now) != "expired")
                 .collect();
             all.sort_by_key(|t| t.seq);
             if query.get("direction").is_some_and(|d| d == "desc") {
@@ -629,7 +662,8 @@ fn tokens(
             if let Err(r) = token_permission(inner, who, family, true) {
                 return r;
             }
-            let req = match parse_token_body(body, false) {
+            let key = inner.behaviour.lock().unwrap().condition_key;
+            let req = match parse_token_body(body, false, key) {
                 Ok(r) => r,
                 Err(r) => return r,
             };
@@ -659,8 +693,13 @@ fn tokens(
                 not_before: req.not_before,
                 expires_on: req.expires_on,
                 policies: store_policies(&mut *rng, req.policies),
-                allow_ips: req.allow,
-                deny_ips: req.deny,
+                allow_ips: req
+                    .condition
+                    .as_ref()
+                    .map(|c| c.0.clone())
+                    .unwrap_or_default(),
+                deny_ips: req.condition.map(|c| c.1).unwrap_or_default(),
+                revoked: false,
                 seq: world.seq,
             };
             let mut v = token.to_json(now);
@@ -681,7 +720,8 @@ fn tokens(
             match (m, rest) {
                 (Method::GET, []) => ok(world.tokens[*id].to_json(now)),
                 (Method::PUT, []) => {
-                    let req = match parse_token_body(body, true) {
+                    let behaviour = inner.behaviour.lock().unwrap().clone();
+                    let req = match parse_token_body(body, true, behaviour.condition_key) {
                         Ok(r) => r,
                         Err(r) => return r,
                     };
@@ -689,10 +729,26 @@ fn tokens(
                     let t = world.tokens.get_mut(*id).unwrap();
                     t.name = req.name;
                     t.policies = store_policies(&mut *rng, req.policies);
-                    t.not_before = req.not_before;
-                    t.expires_on = req.expires_on;
-                    t.allow_ips = req.allow;
-                    t.deny_ips = req.deny;
+                    // Sticky: a field the body leaves out keeps its stored value.
+                    let sticky = behaviour.sticky_token_fields;
+                    if req.not_before.is_some() || !sticky {
+                        t.not_before = req.not_before;
+                    }
+                    if req.expires_on.is_some() || !sticky {
+                        t.expires_on = req.expires_on;
+                    }
+                    match req.condition {
+                        Some((allow, deny)) => {
+                            t.allow_ips = allow;
+                            t.deny_ips = deny;
+                        }
+                        None if !sticky => {
+                            t.allow_ips.clear();
+                            t.deny_ips.clear();
+                        }
+                        None => {}
+                    }
+                    // A revoked token stays revoked whatever the body says.
                     if let Some(disabled) = req.disabled {
                         t.disabled = disabled;
                     }
@@ -722,12 +778,17 @@ struct TokenBody {
     policies: Vec<(String, Map<String, Value>, Vec<String>)>,
     not_before: Option<OffsetDateTime>,
     expires_on: Option<OffsetDateTime>,
-    allow: Vec<IpNet>,
-    deny: Vec<IpNet>,
+    /// (allow, deny) under a key this server understands; `None` when the body carries
+    /// none (or only under a key it ignores).
+    condition: Option<(Vec<IpNet>, Vec<IpNet>)>,
     disabled: Option<bool>,
 }
 
-fn parse_token_body(body: &Bytes, update: bool) -> Result<TokenBody, Reply> {
+fn parse_token_body(
+    body: &Bytes,
+    update: bool,
+    condition_key: crate::behaviour::ConditionKey,
+) -> Result<TokenBody, Reply> {
     let v: Value =
         serde_json::from_slice(body).map_err(|_| bad_request("Malformed JSON in request body"))?;
     let name = v.get("name").and_then(Value::as_str).unwrap_or("");
@@ -795,11 +856,15 @@ fn parse_token_body(body: &Bytes, update: bool) -> Result<TokenBody, Reply> {
     };
     let not_before = time_field("not_before")?;
     let expires_on = time_field("expires_on")?;
-    let (mut allow, mut deny) = (Vec::new(), Vec::new());
+    let mut condition = None;
     if let Some(cond) = v.get("condition").filter(|c| !c.is_null()) {
-        // The docs and spec 2024 say `request.ip`; the 2025/2026 SDKs send `request_ip`.
-        let ip = cond.get("request.ip").or_else(|| cond.get("request_ip"));
-        if let Some(ip) = ip {
+        // Only the keys this server understands; any other is silently dropped.
+        let ip = condition_key
+            .accepted()
+            .iter()
+            .find_map(|k| cond.get(*k).map(|ip| (*k, ip)));
+        if let Some((name, ip)) = ip {
+            let (mut allow, mut deny) = (Vec::new(), Vec::new());
             for (key, into) in [("in", &mut allow), ("not_in", &mut deny)] {
                 for c in ip.get(key).and_then(Value::as_array).into_iter().flatten() {
                     let s = c.as_str().unwrap_or("");
@@ -807,11 +872,12 @@ fn parse_token_body(body: &Bytes, update: bool) -> Result<TokenBody, Reply> {
                         .parse::<IpNet>()
                         .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
                         .map_err(|_| {
-                            bad_request(&format!("condition.request.ip.{key}: invalid CIDR '{s}'"))
+                            bad_request(&format!("condition.{name}.{key}: invalid CIDR '{s}'"))
                         })?;
                     into.push(net);
                 }
             }
+            condition = Some((allow, deny));
         }
     }
     let disabled = if update {
@@ -829,8 +895,7 @@ fn parse_token_body(body: &Bytes, update: bool) -> Result<TokenBody, Reply> {
         policies: out,
         not_before,
         expires_on,
-        allow,
-        deny,
+        condition,
         disabled,
     })
 }

@@ -17,6 +17,9 @@ pub struct Faults {
     pub fail_rate: f64,
     /// At most `n` API calls per window; beyond that 429, code 971, `Retry-After`.
     pub rate_limit: Option<(u32, Duration)>,
+    /// A second, shorter window (Cloudflare's `"burst"` item): calls beyond it are refused
+    /// the same way. Both appear as items of one `Ratelimit` header.
+    pub burst_limit: Option<(u32, Duration)>,
     /// Seed of the fault dice.
     pub seed: u64,
 }
@@ -42,8 +45,47 @@ pub struct Stats {
 pub(crate) struct FaultState {
     pub faults: Faults,
     rng: StdRng,
-    window_start: Option<Instant>,
-    window_count: u32,
+    windows: [Window; 2],
+}
+
+/// One counting window: `"default"` (the rate limit) or `"burst"`.
+#[derive(Default)]
+struct Window {
+    start: Option<Instant>,
+    count: u32,
+}
+
+impl Window {
+    /// Count one call; the seconds to wait when it is beyond the limit.
+    fn count(&mut self, (n, length): (u32, Duration), now: Instant) -> Option<u64> {
+        let start = match self.start {
+            Some(s) if now.duration_since(s) < length => s,
+            _ => {
+                self.start = Some(now);
+                self.count = 0;
+                now
+            }
+        };
+        self.count += 1;
+        (self.count > n).then(|| {
+            let left = length.saturating_sub(now.duration_since(start));
+            left.as_secs_f64().ceil().max(1.0) as u64
+        })
+    }
+
+    /// (remaining, seconds to reset) for the header.
+    fn state(&self, (n, length): (u32, Duration), now: Instant) -> (u32, u64) {
+        match self.start {
+            Some(s) if now.duration_since(s) < length => (
+                n.saturating_sub(self.count),
+                length
+                    .saturating_sub(now.duration_since(s))
+                    .as_secs_f64()
+                    .ceil() as u64,
+            ),
+            _ => (n, length.as_secs()),
+        }
+    }
 }
 
 /// What the fault layer decided for one call.
@@ -59,35 +101,32 @@ impl FaultState {
         FaultState {
             faults,
             rng,
-            window_start: None,
-            window_count: 0,
+            windows: Default::default(),
         }
     }
 
     pub fn set(&mut self, faults: Faults) {
         self.rng = StdRng::seed_from_u64(faults.seed);
         self.faults = faults;
-        self.window_start = None;
-        self.window_count = 0;
+        self.windows = Default::default();
+    }
+
+    fn limits(&self) -> [Option<(u32, Duration)>; 2] {
+        [self.faults.rate_limit, self.faults.burst_limit]
     }
 
     pub fn decide(&mut self, now: Instant) -> Verdict {
-        if let Some((n, window)) = self.faults.rate_limit {
-            let start = match self.window_start {
-                Some(s) if now.duration_since(s) < window => s,
-                _ => {
-                    self.window_start = Some(now);
-                    self.window_count = 0;
-                    now
-                }
-            };
-            self.window_count += 1;
-            if self.window_count > n {
-                let left = window.saturating_sub(now.duration_since(start));
-                return Verdict::RateLimited {
-                    retry_after_secs: left.as_secs_f64().ceil().max(1.0) as u64,
-                };
+        let limits = self.limits();
+        let mut wait = None;
+        for (w, limit) in self.windows.iter_mut().zip(limits) {
+            if let Some(limit) = limit
+                && let Some(secs) = w.count(limit, now)
+            {
+                wait = wait.max(Some(secs));
             }
+        }
+        if let Some(retry_after_secs) = wait {
+            return Verdict::RateLimited { retry_after_secs };
         }
         if self.faults.fail_rate > 0.0
             && self.rng.random_bool(self.faults.fail_rate.clamp(0.0, 1.0))
@@ -97,22 +136,22 @@ impl FaultState {
         Verdict::Pass
     }
 
-    /// `Ratelimit` and `Ratelimit-Policy` header values (API-NOTES §5), when a budget is set.
+    /// `Ratelimit` and `Ratelimit-Policy` header values (API-NOTES §5, §11), one
+    /// structured-field item per configured window: `"default";r=50;t=30, "burst";r=0;t=4`.
     pub fn headers(&self, now: Instant) -> Option<(String, String)> {
-        let (n, window) = self.faults.rate_limit?;
-        let (remaining, reset) = match self.window_start {
-            Some(s) if now.duration_since(s) < window => (
-                n.saturating_sub(self.window_count),
-                window
-                    .saturating_sub(now.duration_since(s))
-                    .as_secs_f64()
-                    .ceil() as u64,
-            ),
-            _ => (n, window.as_secs()),
-        };
-        Some((
-            format!("\"default\";r={remaining};t={reset}"),
-            format!("\"default\";q={n};w={}", window.as_secs()),
-        ))
+        let mut items = Vec::new();
+        let mut policies = Vec::new();
+        for ((w, limit), name) in self
+            .windows
+            .iter()
+            .zip(self.limits())
+            .zip(["default", "burst"])
+        {
+            let Some(limit) = limit else { continue };
+            let (remaining, reset) = w.state(limit, now);
+            items.push(format!("\"{name}\";r={remaining};t={reset}"));
+            policies.push(format!("\"{name}\";q={};w={}", limit.0, limit.1.as_secs()));
+        }
+        (!items.is_empty()).then(|| (items.join(", "), policies.join(", ")))
     }
 }

@@ -12,9 +12,11 @@
 //! ```
 //!
 //! Layout: `state` (buckets, tokens, policy rules), `api` (the REST routes), `s3` (the S3
-//! endpoint on `s3s`), `faults` (latency, 500s, rate limit, stats).
+//! endpoint on `s3s`), `faults` (latency, 500s, rate limit, stats), `behaviour` (live-API
+//! behaviours that are possible but unconfirmed, each a switch).
 
 mod api;
+mod behaviour;
 mod faults;
 mod s3;
 mod state;
@@ -29,6 +31,7 @@ use rand::rngs::StdRng;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use behaviour::{Behaviour, ConditionKey};
 pub use faults::{Call, Faults, Stats};
 
 /// How to start an emulator.
@@ -41,6 +44,7 @@ pub struct EmulatorConfig {
     /// The bearer token that may do everything; generated when `None`.
     pub admin_token: Option<String>,
     pub faults: Faults,
+    pub behaviour: Behaviour,
 }
 
 impl Default for EmulatorConfig {
@@ -50,7 +54,67 @@ impl Default for EmulatorConfig {
             account_id: None,
             admin_token: None,
             faults: Faults::default(),
+            behaviour: Behaviour::default(),
         }
+    }
+}
+
+/// A token as the emulator holds it, for tests that check the result directly rather than
+/// through the product. Never the value.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TokenView {
+    pub id: String,
+    pub family: &'static str,
+    pub name: String,
+    pub status: &'static str,
+    pub allow_ips: Vec<String>,
+    pub deny_ips: Vec<String>,
+    pub not_before: Option<String>,
+    pub expires_on: Option<String>,
+    /// (effect, permission group ids, resource keys) per policy.
+    pub policies: Vec<(String, Vec<String>, Vec<String>)>,
+}
+
+pub(crate) fn token_views(inner: &Inner) -> Vec<TokenView> {
+    let now = time::OffsetDateTime::now_utc();
+    let world = inner.world.lock().unwrap();
+    let mut all: Vec<&state::Token> = world.tokens.values().collect();
+    all.sort_by_key(|t| t.seq);
+    all.into_iter()
+        .map(|t| TokenView {
+            id: t.id.clone(),
+            family: match t.family {
+                state::Family::Account => "account",
+                state::Family::User => "user",
+            },
+            name: t.name.clone(),
+            status: t.status(now),
+            allow_ips: t.allow_ips.iter().map(|n| n.to_string()).collect(),
+            deny_ips: t.deny_ips.iter().map(|n| n.to_string()).collect(),
+            not_before: t.not_before.map(state::rfc3339),
+            expires_on: t.expires_on.map(state::rfc3339),
+            policies: t
+                .policies
+                .iter()
+                .map(|p| {
+                    (
+                        p.effect.clone(),
+                        p.groups.clone(),
+                        p.resources.keys().cloned().collect(),
+                    )
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+pub(crate) fn revoke_exposed(inner: &Inner, id: &str) -> bool {
+    match inner.world.lock().unwrap().tokens.get_mut(id) {
+        Some(t) => {
+            t.revoked = true;
+            true
+        }
+        None => false,
     }
 }
 
@@ -60,6 +124,7 @@ pub(crate) struct Inner {
     pub admin_token_id: String,
     pub world: Mutex<World>,
     pub faults: Mutex<faults::FaultState>,
+    pub behaviour: Mutex<Behaviour>,
     pub stats: Mutex<Stats>,
     pub rng: Mutex<StdRng>,
     pub started: Instant,
@@ -102,6 +167,7 @@ impl Emulator {
             admin_token_id: state::random_hex(&mut rng, 16),
             world: Mutex::new(World::default()),
             faults: Mutex::new(faults::FaultState::new(config.faults)),
+            behaviour: Mutex::new(config.behaviour),
             stats: Mutex::new(Stats::default()),
             rng: Mutex::new(StdRng::from_rng(&mut rng)),
             started: Instant::now(),
@@ -173,6 +239,35 @@ impl Emulator {
     /// Replace the fault knobs (resets the rate-limit window and the dice).
     pub fn set_faults(&self, faults: Faults) {
         self.inner.faults.lock().unwrap().set(faults);
+    }
+
+    /// Replace the behaviour switches while running.
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        *self.inner.behaviour.lock().unwrap() = behaviour;
+    }
+
+    /// Every token as stored, in creation order (expired and revoked ones included).
+    pub fn tokens(&self) -> Vec<TokenView> {
+        token_views(&self.inner)
+    }
+
+    /// Mark a token `revoked (exposed)`, as Cloudflare does with a leaked value. Also
+    /// `POST /__emulator/tokens/{id}/revoke-exposed`. `false` when there is no such token.
+    pub fn revoke_exposed(&self, id: &str) -> bool {
+        revoke_exposed(&self.inner, id)
+    }
+
+    /// Names of the buckets of one jurisdiction.
+    pub fn bucket_names(&self, jurisdiction: &str) -> Vec<String> {
+        self.inner
+            .world
+            .lock()
+            .unwrap()
+            .buckets
+            .keys()
+            .filter(|(j, _)| j == jurisdiction)
+            .map(|(_, n)| n.clone())
+            .collect()
     }
 
     pub fn stats(&self) -> Stats {

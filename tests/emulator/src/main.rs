@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use cf_emulator::{Emulator, EmulatorConfig, Faults};
+use cf_emulator::{Behaviour, ConditionKey, Emulator, EmulatorConfig, Faults};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -30,9 +30,27 @@ struct Args {
     /// `N/SECONDS`: at most N API calls per window, then 429 (code 971) with Retry-After.
     #[arg(long)]
     rate_limit: Option<String>,
+    /// `N/SECONDS`: a second, shorter window, shown as the "burst" item of `Ratelimit`.
+    #[arg(long)]
+    burst_limit: Option<String>,
     /// Seed of the fault dice.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Which key of a token's IP condition is understood on writes: request_ip, request.ip,
+    /// both (default) or none. A condition under another key is silently dropped.
+    #[arg(long, default_value = "both", value_parser = ConditionKey::parse)]
+    condition_key: ConditionKey,
+    /// A token PUT that leaves out `condition`, `expires_on` or `not_before` keeps the
+    /// stored value instead of clearing it.
+    #[arg(long)]
+    sticky_token_fields: bool,
+    /// Answer the storage-class PATCH with this HTTP status and code 7001 (e.g. 405).
+    #[arg(long, value_name = "STATUS")]
+    storage_class_patch: Option<u16>,
+    /// Bucket names are unique per account: a name taken in another jurisdiction answers
+    /// 409 with code 10073.
+    #[arg(long)]
+    global_bucket_names: bool,
 }
 
 fn parse_rate(s: &str) -> Result<(u32, Duration), String> {
@@ -53,6 +71,7 @@ fn parse_rate(s: &str) -> Result<(u32, Duration), String> {
 async fn main() -> Result<(), String> {
     let args = Args::parse();
     let rate_limit = args.rate_limit.as_deref().map(parse_rate).transpose()?;
+    let burst_limit = args.burst_limit.as_deref().map(parse_rate).transpose()?;
     let emu = Emulator::start(EmulatorConfig {
         listen: args.listen,
         account_id: args.account_id,
@@ -61,7 +80,14 @@ async fn main() -> Result<(), String> {
             latency_ms: args.latency_ms,
             fail_rate: args.fail_rate,
             rate_limit,
+            burst_limit,
             seed: args.seed,
+        },
+        behaviour: Behaviour {
+            condition_key: args.condition_key,
+            sticky_token_fields: args.sticky_token_fields,
+            storage_class_patch: args.storage_class_patch,
+            global_bucket_names: args.global_bucket_names,
         },
     })
     .await

@@ -156,13 +156,18 @@ pub struct Token {
     pub policies: Vec<StoredPolicy>,
     pub allow_ips: Vec<IpNet>,
     pub deny_ips: Vec<IpNet>,
+    /// Revoked by Cloudflare after it found the value in public: `revoked (exposed)`,
+    /// unusable for good (set through the admin route).
+    pub revoked: bool,
     /// Creation order, for stable listing.
     pub seq: u64,
 }
 
 impl Token {
     pub fn status(&self, now: OffsetDateTime) -> &'static str {
-        if self.disabled {
+        if self.revoked {
+            "revoked (exposed)"
+        } else if self.disabled {
             "disabled"
         } else if self.expires_on.is_some_and(|e| e <= now) {
             "expired"
@@ -239,7 +244,8 @@ impl Token {
                     ),
                 );
             }
-            v["condition"] = json!({ "request.ip": ip });
+            // A GET returns `request_ip` (Terraform v5's import test, API-NOTES §11).
+            v["condition"] = json!({ "request_ip": ip });
         }
         v
     }

@@ -1,0 +1,59 @@
+//! Live-API behaviours that are possible but unconfirmed, each a switch, so that tests can
+//! prove r2gitops right in every world rather than in the one our notes guess at. Sources
+//! for each are in `API-NOTES.md` §11 and in this crate's README. The default is the most
+//! likely live behaviour: `request_ip` understood, `request.ip` still accepted, removed
+//! token fields cleared, storage class patchable, bucket names per jurisdiction.
+
+/// Which key of a token's `condition` the server understands. A condition under any other
+/// key is silently dropped, as a server ignores a field it does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConditionKey {
+    /// Only `request_ip` (the 2025-2026 SDKs, Terraform v5).
+    RequestIp,
+    /// Only `request.ip` (the 2024 OpenAPI, one docs page).
+    RequestDotIp,
+    /// Both.
+    #[default]
+    Both,
+    /// Neither: every IP condition is dropped. Not a claim about Cloudflare: the worst
+    /// case, which proves that a token less restricted than declared never survives.
+    None,
+}
+
+impl ConditionKey {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "request_ip" => Ok(ConditionKey::RequestIp),
+            "request.ip" => Ok(ConditionKey::RequestDotIp),
+            "both" => Ok(ConditionKey::Both),
+            "none" => Ok(ConditionKey::None),
+            other => Err(format!(
+                "--condition-key '{other}': expected request_ip, request.ip, both or none"
+            )),
+        }
+    }
+
+    /// The keys accepted on a write, in the order they are looked up.
+    pub fn accepted(self) -> &'static [&'static str] {
+        match self {
+            ConditionKey::RequestIp => &["request_ip"],
+            ConditionKey::RequestDotIp => &["request.ip"],
+            ConditionKey::Both => &["request_ip", "request.ip"],
+            ConditionKey::None => &[],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Behaviour {
+    pub condition_key: ConditionKey,
+    /// A token `PUT` that leaves out `condition`, `expires_on` or `not_before` keeps the
+    /// stored value (Terraform PR #902: IP restrictions could not be removed).
+    pub sticky_token_fields: bool,
+    /// When set, `PATCH /r2/buckets/{name}` answers this status with code 7001 (a
+    /// third-party live test got 405 / 7001 in 2026-08).
+    pub storage_class_patch: Option<u16>,
+    /// Bucket names are unique per account across jurisdictions: a name taken in another
+    /// jurisdiction answers 409 with code 10073 (the docs of 10073).
+    pub global_bucket_names: bool,
+}
