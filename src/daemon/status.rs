@@ -206,6 +206,7 @@ impl Status {
             ("create", s.create),
             ("update", s.update),
             ("roll", s.roll),
+            ("replace", s.replace),
             ("delete", s.delete),
             ("blocked", s.blocked),
             ("orphan", s.orphans),

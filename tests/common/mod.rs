@@ -195,9 +195,17 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub async fn new() -> Sandbox {
-        let emu = Emulator::start(cf_emulator::EmulatorConfig::default())
-            .await
-            .unwrap();
+        Sandbox::with_behaviour(cf_emulator::Behaviour::default()).await
+    }
+
+    /// A sandbox whose emulator shows one of the live-API behaviours of issue 11.
+    pub async fn with_behaviour(behaviour: cf_emulator::Behaviour) -> Sandbox {
+        let emu = Emulator::start(cf_emulator::EmulatorConfig {
+            behaviour,
+            ..cf_emulator::EmulatorConfig::default()
+        })
+        .await
+        .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let (identity, recipient) = age_keygen(dir.path(), "ops");
         Sandbox {
