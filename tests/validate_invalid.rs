@@ -296,6 +296,35 @@ fn the_binary_prints_the_ok_line_and_exits_0_for_a_valid_file() {
     assert_eq!(
         report,
         serde_json::json!({"format_version": 1, "file": "./r2gitops.yaml", "valid": true,
-                           "buckets": 3, "tokens": 4, "diagnostics": []})
+                           "buckets": 3, "tokens": 4, "diagnostics": [], "warnings": []})
     );
+}
+
+#[test]
+fn a_declared_expiry_that_has_passed_is_a_warning_and_still_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, recipient) = common::age_keygen(dir.path(), "ops");
+    let text = format!(
+        "version: 1\nsettings:\n  recipients: [\"{recipient}\"]\nbuckets: [{{ name: media }}]\ntokens:\n  - name: old\n    access: object-read\n    buckets: [media]\n    expires_on: 2020-01-01T00:00:00Z\n    output: {{ file: old.age, format: env }}\n"
+    );
+    fs::write(dir.path().join("r2gitops.yaml"), text).unwrap();
+    let out = r2gitops()
+        .current_dir(dir.path())
+        .arg("validate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "warning: r2gitops.yaml:9:17: tokens[0].expires_on: the declared expiry has passed (2020-01-01T00:00:00Z): the token is blocked and nothing is sent for it\n  hint: declare a later expires_on, or remove the token\n"
+    );
+    let out = r2gitops()
+        .current_dir(dir.path())
+        .args(["validate", "--output", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["warnings"][0]["path"], "tokens[0].expires_on");
+    assert_eq!(report["warnings"][0]["line"], 9);
 }

@@ -18,7 +18,9 @@
 //! }
 //! ```
 //! `line` and `column` are 1-based, 0 when the problem concerns the whole file; `path` is ""
-//! for the document itself; `hint` is null when there is none.
+//! for the document itself; `hint` is null when there is none. A valid file may also carry
+//! `"warnings"` of the same shape (e.g. a declared `expires_on` that has passed): printed
+//! as `warning: ...` on stderr in text mode, and never a failure.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -37,6 +39,7 @@ pub struct ValidateReport<'a> {
     pub buckets: Option<usize>,
     pub tokens: Option<usize>,
     pub diagnostics: &'a [Diagnostic],
+    pub warnings: &'a [Diagnostic],
 }
 
 pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
@@ -45,6 +48,9 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
     match args.output {
         ValidateOutput::Text => match result {
             Ok(desired) => {
+                for w in &desired.warnings {
+                    eprintln!("warning: {w}");
+                }
                 println!(
                     "ok: {file}: {} buckets, {} tokens",
                     desired.buckets.len(),
@@ -74,6 +80,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                         buckets: Some(desired.buckets.len()),
                         tokens: Some(desired.tokens.len()),
                         diagnostics: &[],
+                        warnings: &desired.warnings,
                     },
                     ExitCode::SUCCESS,
                 ),
@@ -85,6 +92,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                         buckets: None,
                         tokens: None,
                         diagnostics: &diagnostics.0,
+                        warnings: &[],
                     },
                     ExitCode::from(1),
                 ),

@@ -64,7 +64,13 @@ pub fn load_bytes(
         Err(typed_error) => return Err(structural_problems(text, file, typed_error)),
     };
     let facts = facts(&raw);
-    validate::validate(&raw, &facts, source).map_err(|list| {
+    let result = validate::validate(&raw, &facts, source).map(|mut desired| {
+        for w in &mut desired.warnings {
+            w.file = file.to_string();
+        }
+        desired
+    });
+    result.map_err(|list| {
         Diagnostics::sorted(
             list.into_iter()
                 .map(|v| Diagnostic {
@@ -188,6 +194,7 @@ pub fn gather_facts(raw: &RawDoc, base_dir: &Path) -> Facts {
     Facts {
         recipients_file,
         escaping_symlinks,
+        now: Some(time::OffsetDateTime::now_utc()),
     }
 }
 

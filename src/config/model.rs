@@ -17,6 +17,9 @@ pub struct Desired {
     pub settings: Settings,
     pub buckets: Vec<BucketSpec>,
     pub tokens: Vec<TokenSpec>,
+    /// What is valid but probably not meant (a declared expiry that has passed), located
+    /// like diagnostics; `validate` prints them, nothing else depends on them.
+    pub warnings: Vec<super::Diagnostic>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -322,6 +325,7 @@ mod tests {
             },
             buckets: Vec::new(),
             tokens: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 

@@ -38,6 +38,8 @@ pub struct Facts {
     /// Output files (as written in the file) whose path crosses a symlink that leads out of
     /// the output directory, with where it leads.
     pub escaping_symlinks: BTreeMap<String, String>,
+    /// The time of loading, for warnings about what has already passed; `None` gives none.
+    pub now: Option<OffsetDateTime>,
 }
 
 /// A rule violation before the file name is attached.
@@ -52,9 +54,26 @@ pub struct Violation {
 
 struct Collector {
     list: Vec<Violation>,
+    warnings: Vec<Violation>,
 }
 
 impl Collector {
+    fn warn<T>(
+        &mut self,
+        sp: &Sp<T>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.warnings.push(Violation {
+            line: sp.line,
+            column: sp.column,
+            path: path.into(),
+            message: message.into(),
+            hint: Some(hint.into()),
+        });
+    }
+
     fn at<T>(&mut self, sp: &Sp<T>, path: impl Into<String>, message: impl Into<String>) {
         self.push(sp.line, sp.column, path, message, None);
     }
@@ -89,7 +108,10 @@ impl Collector {
 
 /// Validate `raw` into the model; `source` is the file as the user named it.
 pub fn validate(raw: &RawDoc, facts: &Facts, source: &Path) -> Result<Desired, Vec<Violation>> {
-    let mut c = Collector { list: Vec::new() };
+    let mut c = Collector {
+        list: Vec::new(),
+        warnings: Vec::new(),
+    };
 
     if raw.version.value != 1 {
         c.hint(
@@ -138,6 +160,18 @@ pub fn validate(raw: &RawDoc, facts: &Facts, source: &Path) -> Result<Desired, V
             settings,
             buckets,
             tokens,
+            warnings: c
+                .warnings
+                .into_iter()
+                .map(|v| super::Diagnostic {
+                    file: String::new(),
+                    line: v.line,
+                    column: v.column,
+                    path: v.path,
+                    message: v.message,
+                    hint: v.hint,
+                })
+                .collect(),
         })
     } else {
         Err(c.list)
@@ -446,6 +480,19 @@ fn tokens(
                 exp_sp,
                 format!("{here}.expires_on"),
                 "expires_on must be later than not_before",
+            );
+        }
+        if let (Some(now), Some(exp), Some(exp_sp)) = (facts.now, expires_on, &t.expires_on)
+            && exp <= now
+        {
+            c.warn(
+                exp_sp,
+                format!("{here}.expires_on"),
+                format!(
+                    "the declared expiry has passed ({}): the token is blocked and nothing is sent for it",
+                    exp.format(&Rfc3339).unwrap_or_default()
+                ),
+                "declare a later expires_on, or remove the token",
             );
         }
 
@@ -974,6 +1021,41 @@ mod tests {
 
     fn token(body: &str) -> String {
         format!("  - name: t\n    output: {{file: t.age, format: env}}\n{body}")
+    }
+
+    #[test]
+    fn a_declared_expiry_that_has_passed_is_a_located_warning_not_an_error() {
+        let yaml = base(
+            "",
+            B,
+            &token(
+                "    access: admin-read
+    expires_on: 2026-01-01T00:00:00Z
+",
+            ),
+        );
+        let at = |now| Facts {
+            now: Some(now),
+            ..Facts::default()
+        };
+        let d = run_with(&yaml, &at(time::macros::datetime!(2026-06-01 00:00 UTC))).unwrap();
+        let w: Vec<String> = d.warnings.iter().map(|w| w.located_message()).collect();
+        assert_eq!(
+            w,
+            [
+                "13:17: tokens[0].expires_on: the declared expiry has passed (2026-01-01T00:00:00Z): the token is blocked and nothing is sent for it"
+            ]
+        );
+        assert_eq!(
+            d.warnings[0].hint.as_deref(),
+            Some("declare a later expires_on, or remove the token")
+        );
+        let d = run_with(&yaml, &at(time::macros::datetime!(2025-06-01 00:00 UTC))).unwrap();
+        assert!(d.warnings.is_empty(), "not yet passed");
+        assert!(
+            run(&yaml).unwrap().warnings.is_empty(),
+            "no clock, no warning"
+        );
     }
 
     #[test]
