@@ -110,6 +110,33 @@ async fn a_429_pauses_every_call_for_retry_after() {
 }
 
 #[tokio::test]
+async fn an_exhausted_burst_item_of_a_multi_item_ratelimit_pauses_before_any_429() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let client = admin_client(&emu).await;
+    emu.set_faults(Faults {
+        rate_limit: Some((1000, Duration::from_secs(300))),
+        burst_limit: Some((3, Duration::from_secs(2))),
+        ..Default::default()
+    });
+    emu.reset_stats();
+    // Sequential calls: each answer's `"default";r=..;t=300, "burst";r=..;t=2` is read
+    // before the next call; when the burst item reaches r=0 the client waits for its reset.
+    for _ in 0..6 {
+        client.list_buckets(Jurisdiction::Default).await.unwrap();
+    }
+    let calls = emu.stats().calls;
+    assert!(
+        calls.iter().all(|c| c.status == 200),
+        "no call was refused: {calls:?}"
+    );
+    assert_eq!(calls.len(), 6);
+    assert!(
+        calls[3].at_ms >= calls[2].at_ms + 1500,
+        "the 4th call waited for the burst window: {calls:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_500_is_retried_and_a_409_is_not() {
     let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
     let writer = admin_client(&emu).await.into_writer();

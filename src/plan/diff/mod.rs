@@ -4,9 +4,14 @@
 //! Rules (each has a table test below):
 //! - buckets: missing -> create; present -> adopt; storage class differs -> update; location
 //!   or jurisdiction differs -> blocked (create-only), never delete-and-recreate.
+//! - buckets: a storage-class change Cloudflare refused for good -> blocked for 24 h.
 //! - tokens: missing -> create; present with other policies, condition, validity window,
-//!   name or a disabled status -> update in place (same id, same S3 key). Compared as sets,
-//!   CIDRs normalised: Cloudflare's reordering is never drift.
+//!   name or a disabled or expired status -> update in place (same id, same S3 key).
+//!   Compared as sets, CIDRs normalised: Cloudflare's reordering is never drift. An update
+//!   that removes IP rules or a time (or re-activates an expired token) carries a replace
+//!   fallback; once the inventory knows Cloudflare keeps such a field, it is a replace.
+//!   `revoked (exposed)` -> replace; an unknown status -> blocked; a declared `expires_on`
+//!   that has passed -> blocked, and nothing is sent for that token.
 //! - outputs: unrecorded, missing, altered, moved or re-keyed, or `rotate_every` elapsed ->
 //!   roll (same key id, new secret).
 //! - several managed tokens for one declared name -> keep the inventory's id, else the
