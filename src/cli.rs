@@ -112,12 +112,13 @@ pub struct ReconcileArgs {
     /// Show the plan; change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// With --dry-run: exit 2 when there are pending changes.
+    /// With --dry-run: exit 2 when the file and Cloudflare differ (changes pending, or
+    /// something blocked), 0 when they match.
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// Plan Cloudflare resources only; ignore output files (for CI machines without them).
     /// Only with --dry-run: an apply that cannot see outputs could not deliver new values.
-    #[arg(long, requires = "dry_run")]
+    #[arg(long)]
     pub skip_outputs: bool,
     #[arg(long, value_enum, default_value_t = PlanOutput::Text)]
     pub output: PlanOutput,
@@ -145,6 +146,9 @@ pub struct WatchArgs {
 /// Parse the command line, run, and map the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Reconcile(args) = &cli.command {
+        check_dry_run_flags(args);
+    }
     init_logging(cli.log_format);
     let outcome = match &cli.command {
         Command::Validate(args) => crate::config::cmd::validate(args),
@@ -163,6 +167,35 @@ pub fn main() -> ExitCode {
             }
             ExitCode::from(1)
         }
+    }
+}
+
+/// Flags that only mean something in a dry run. Checked here rather than with clap's
+/// `requires`, whose usage line lists every argument an environment variable set (it made
+/// `--api-url` look required). Exits 2 like any usage error.
+fn check_dry_run_flags(args: &ReconcileArgs) {
+    use clap::CommandFactory;
+    let misuse = if args.dry_run {
+        None
+    } else if args.detailed_exitcode {
+        Some(
+            "--detailed-exitcode needs --dry-run: it reports what a plan would change, and an apply has no such exit code",
+        )
+    } else if args.skip_outputs {
+        Some(
+            "--skip-outputs needs --dry-run: an apply that cannot see outputs could not deliver new values",
+        )
+    } else {
+        None
+    };
+    if let Some(message) = misuse {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let sub = cmd
+            .find_subcommand_mut("reconcile")
+            .expect("reconcile is a subcommand");
+        sub.error(clap::error::ErrorKind::MissingRequiredArgument, message)
+            .exit();
     }
 }
 

@@ -210,7 +210,7 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
             write!(stdout, "{}", render(&plan, None, &title, args.output))?;
             let code = if plan.refused.is_some() {
                 1
-            } else if args.detailed_exitcode && plan.has_changes() {
+            } else if args.detailed_exitcode && plan.differs() {
                 2
             } else {
                 0

@@ -353,6 +353,35 @@ tokens:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_with_only_blocked_items_is_pending_for_ci_not_in_sync() {
+    let w = Arc::new(World::new().await);
+    let file = |hint: &str| {
+        format!(
+            "version: 1\nsettings: {{ recipients: [\"{{recipient}}\"] }}\nbuckets: [{{ name: elsewhere, location_hint: {hint} }}]\n"
+        )
+    };
+    w.write(&file("apac"));
+    w.pass().await;
+    let synced = w
+        .run(&["reconcile", "--dry-run", "--detailed-exitcode"])
+        .await;
+    assert_eq!(synced.status.code(), Some(0));
+    w.write(&file("weur"));
+    let blocked = w
+        .run(&["reconcile", "--dry-run", "--detailed-exitcode"])
+        .await;
+    assert_eq!(blocked.status.code(), Some(2), "blocked means pending");
+    let text = stdout(&blocked);
+    assert!(
+        text.contains("! blocked bucket elsewhere: location is create-only (have apac, want weur)")
+            && text.contains(
+                "No changes can be applied, but Cloudflare does not match the file: 1 blocked, 0 unchanged."
+            ),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_created_but_never_written_is_rolled_and_never_duplicated() {
     let w = Arc::new(World::new().await);
     w.write(TWO_OF_EACH);
@@ -497,8 +526,28 @@ async fn the_cli_reports_json_and_markdown_and_refuses_bad_files_and_a_second_wr
         "says that outputs were skipped"
     );
 
-    let misuse = w.run(&["reconcile", "--skip-outputs"]).await;
-    assert_eq!(misuse.status.code(), Some(2), "clap usage error");
+    for (flag, why) in [
+        ("--skip-outputs", "an apply that cannot see outputs"),
+        ("--detailed-exitcode", "an apply has no such exit code"),
+    ] {
+        w.emu.reset_stats();
+        let misuse = w.cli(&["reconcile", flag]);
+        assert_eq!(
+            misuse.status.code(),
+            Some(2),
+            "a usage error, never an apply"
+        );
+        let err = String::from_utf8_lossy(&misuse.stderr);
+        assert!(
+            err.contains(&format!("error: {flag} needs --dry-run: ")) && err.contains(why),
+            "{err}"
+        );
+        assert!(
+            err.contains("Usage: r2gitops reconcile [OPTIONS]") && !err.contains("--api-url"),
+            "the usage line does not make --api-url look required: {err}"
+        );
+        assert_eq!(w.emu.stats().total, 0, "nothing was planned or applied");
+    }
 
     // A second writer on the same inventory is refused, naming the holder.
     let desired = w.desired();

@@ -367,6 +367,12 @@ impl Plan {
         !self.steps.is_empty()
     }
 
+    /// Whether the file and Cloudflare differ: changes pending, or something blocked (an
+    /// apply cannot fix it, but the two do not match, so CI must not report "in sync").
+    pub fn differs(&self) -> bool {
+        self.has_changes() || !self.blocked.is_empty()
+    }
+
     pub fn deletions(&self) -> usize {
         self.steps.iter().filter(|s| s.is_delete()).count()
     }

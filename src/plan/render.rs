@@ -112,6 +112,13 @@ fn summary_line(s: &Summary) -> String {
     }
     tail.push(format!("{} unchanged", s.unchanged));
     if s.create + s.update + s.roll + s.replace + s.delete == 0 {
+        if s.blocked > 0 {
+            // Nothing to apply, yet the file and Cloudflare differ: never "in sync".
+            return format!(
+                "No changes can be applied, but Cloudflare does not match the file: {}.",
+                tail.join(", ")
+            );
+        }
         return format!("No changes. {}.", tail.join(", "));
     }
     // "to replace" appears only when there is one, so that the common line keeps its form.
@@ -194,6 +201,22 @@ pub fn markdown(plan: &Plan, title: &str) -> String {
     );
     for n in notes(plan) {
         out.push_str(&format!("> {n}\n\n"));
+    }
+    if !plan.blocked.is_empty() {
+        // A CI job summary must not bury what keeps Cloudflare from matching the file.
+        out.push_str(&format!(
+            "> [!WARNING]\n> {} blocked: Cloudflare cannot be brought to match the file until this is resolved.\n",
+            plan.blocked.len()
+        ));
+        for b in &plan.blocked {
+            out.push_str(&format!(
+                "> - **{} `{}`**: {}\n",
+                b.kind.as_str(),
+                b.name,
+                b.reason
+            ));
+        }
+        out.push('\n');
     }
     let lines = body_lines(plan);
     if !lines.is_empty() {
@@ -316,4 +339,52 @@ pub fn step_json(step: &Step) -> Value {
         }
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Blocked, Kind};
+
+    fn plan() -> Plan {
+        Plan {
+            account_id: "acct".into(),
+            steps: Vec::new(),
+            blocked: vec![Blocked {
+                kind: Kind::Bucket,
+                name: "archive".into(),
+                reason: "location is create-only (have enam, want weur)".into(),
+            }],
+            orphans: Vec::new(),
+            unchanged: 3,
+            bookkeeping: Vec::new(),
+            refused: None,
+            skip_outputs: false,
+        }
+    }
+
+    #[test]
+    fn a_plan_with_only_blocked_items_never_reads_as_in_sync() {
+        let p = plan();
+        assert!(p.differs() && !p.has_changes());
+        let text = text(&p, "r2gitops.yaml");
+        assert!(
+            text.ends_with("No changes can be applied, but Cloudflare does not match the file: 1 blocked, 3 unchanged.\n"),
+            "{text}"
+        );
+        let md = markdown(&p, "r2gitops.yaml");
+        assert!(
+            md.contains("> [!WARNING]\n> 1 blocked: Cloudflare cannot be brought to match the file until this is resolved.\n> - **bucket `archive`**: location is create-only (have enam, want weur)\n"),
+            "{md}"
+        );
+        let mut synced = plan();
+        synced.blocked.clear();
+        assert!(!synced.differs());
+        assert!(text_of(&synced).ends_with("No changes. 3 unchanged.\n"));
+        assert!(!markdown(&synced, "f").contains("WARNING"));
+    }
+
+    fn text_of(p: &Plan) -> String {
+        text(p, "f")
+    }
 }
