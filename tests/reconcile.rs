@@ -335,6 +335,17 @@ tokens:
     };
     assert_eq!(outcome("scratch"), Outcome::Done);
     assert_eq!(outcome("a"), Outcome::Done, "tokens go first");
+    // A pruned token's output held credentials that no longer work: it goes too, and the
+    // plan said so.
+    assert!(
+        lines(&plan).iter().any(|l| l.starts_with("- delete token a (")
+            && l.ends_with("no longer declared (prune); its output a.env.age is removed")),
+        "{:?}",
+        lines(&plan)
+    );
+    for f in ["a.env.age", "b.env.age", "c.env.age"] {
+        assert!(!w.out().join(f).exists(), "{f} removed with its token");
+    }
     assert_eq!(
         outcome("full"),
         Outcome::Blocked("it holds objects; r2gitops never empties a bucket".into())

@@ -391,7 +391,7 @@ async fn retries_are_idempotent_exists_adopts_and_gone_is_done() {
             name: "r2gitops:old-ci".into(),
             id: "f".repeat(32),
             owner: Owner::Account,
-            reason: DeleteReason::Pruned,
+            reason: DeleteReason::Pruned { output: None },
         },
         Step::DeleteBucket {
             bucket: bref("old"),

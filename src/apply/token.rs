@@ -11,14 +11,17 @@ use crate::config::{Owner, TokenSpec};
 use crate::inventory::TokenRecord;
 use crate::observed::{TokenField, TokenRequest};
 use crate::plan::readback::{self, Mismatch};
-use crate::plan::{BucketRef, ReplaceReason, RollReason, Step};
+use crate::plan::{BucketRef, DeleteReason, ReplaceReason, RollReason, Step};
 
 impl<W: WriteApi> Applier<'_, W> {
     pub(super) async fn delete_token(&self, step: &Step, shared: &Shared) -> StepReport {
         if let Some(r) = self.stopped(step) {
             return r;
         }
-        let Step::DeleteToken { id, owner, .. } = step else {
+        let Step::DeleteToken {
+            id, owner, reason, ..
+        } = step
+        else {
             unreachable!("delete_token gets token deletes");
         };
         let outcome = match self.api.delete_token(*owner, id).await {
@@ -27,6 +30,21 @@ impl<W: WriteApi> Applier<'_, W> {
             Err(e) => Outcome::Failed(error_chain(&e)),
         };
         if outcome.succeeded() {
+            let record = shared
+                .inventory
+                .lock()
+                .await
+                .tokens
+                .values()
+                .find(|t| &t.id == id)
+                .cloned();
+            // The file holds credentials of a token that no longer exists: it goes too,
+            // once the delete has succeeded, if it is still what r2gitops wrote.
+            if let (DeleteReason::Pruned { output: Some(path) }, Some(record)) = (reason, &record)
+                && let Some(why) = self.remove_recorded_output(path, record)
+            {
+                tracing::warn!(file = %path.display(), "the output of a deleted token was left alone: {why}");
+            }
             shared
                 .update(|inv| inv.tokens.retain(|_, t| &t.id != id))
                 .await;
@@ -360,13 +378,31 @@ impl<W: WriteApi> Applier<'_, W> {
     /// After a roll for a moved output: the old file holds a dead value; remove it if it is
     /// still exactly what r2gitops wrote (anything else is left alone).
     fn remove_moved_output(&self, from: &std::path::Path, previous: &TokenRecord) {
-        let Some(out) = &previous.output else { return };
+        let _ = self.remove_recorded_output(from, previous);
+    }
+
+    /// Remove `path` if it is exactly the output recorded for `record`. `None` when it is
+    /// gone (removed now, or already); otherwise why it was left alone.
+    fn remove_recorded_output(
+        &self,
+        path: &std::path::Path,
+        record: &TokenRecord,
+    ) -> Option<String> {
+        let out = record.output.as_ref().filter(|o| o.path == path)?;
         let dir = self.writer.output_dir();
-        if let Ok(Some(sha)) = crate::secrets::file_sha256(dir, from)
-            && sha == out.ciphertext_sha256
-            && std::fs::remove_file(dir.join(from)).is_ok()
-        {
-            tracing::info!(file = %from.display(), "removed the output's previous file");
+        match crate::secrets::file_sha256(dir, path) {
+            Ok(None) => None,
+            Ok(Some(sha)) if sha == out.ciphertext_sha256 => {
+                match std::fs::remove_file(dir.join(path)) {
+                    Ok(()) => {
+                        tracing::info!(file = %path.display(), "removed an output whose credentials are dead");
+                        None
+                    }
+                    Err(e) => Some(format!("removing it failed: {e}")),
+                }
+            }
+            Ok(Some(_)) => Some("it changed since it was written".into()),
+            Err(e) => Some(format!("it cannot be checked: {e}")),
         }
     }
 }

@@ -222,8 +222,10 @@ impl ReplaceReason {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeleteReason {
-    /// Managed, no longer declared, and `prune: true`.
-    Pruned,
+    /// Managed, no longer declared, and `prune: true`. `output` is the file the inventory
+    /// records for it: it holds credentials of a token that no longer exists, so it goes
+    /// too (if unchanged since it was written).
+    Pruned { output: Option<PathBuf> },
     /// A second token with a declared name (a crash between create and inventory write);
     /// `kept` is the id that stays.
     Duplicate { kept: String },
@@ -232,7 +234,11 @@ pub enum DeleteReason {
 impl DeleteReason {
     pub fn describe(&self) -> String {
         match self {
-            DeleteReason::Pruned => "no longer declared (prune)".into(),
+            DeleteReason::Pruned { output: None } => "no longer declared (prune)".into(),
+            DeleteReason::Pruned { output: Some(f) } => format!(
+                "no longer declared (prune); its output {} is removed",
+                f.display()
+            ),
             DeleteReason::Duplicate { kept } => format!("duplicate of {kept}"),
         }
     }

@@ -332,10 +332,13 @@ pub fn step_json(step: &Step) -> Value {
             v["owner"] = json!(owner.as_str());
             v["cloudflare_name"] = json!(name);
             v["reason"] = json!(match reason {
-                super::DeleteReason::Pruned => "pruned",
+                super::DeleteReason::Pruned { .. } => "pruned",
                 super::DeleteReason::Duplicate { .. } => "duplicate",
             });
             v["detail"] = json!(reason.describe());
+            if let super::DeleteReason::Pruned { output: Some(f) } = reason {
+                v["output"] = json!(f.display().to_string());
+            }
         }
     }
     v

@@ -218,7 +218,15 @@ pub(super) fn diff_tokens(
                 name: o.name.clone(),
                 id: o.id.clone(),
                 owner: o.owner,
-                reason: DeleteReason::Pruned,
+                reason: DeleteReason::Pruned {
+                    output: input
+                        .inventory
+                        .tokens
+                        .values()
+                        .find(|r| r.id == o.id)
+                        .and_then(|r| r.output.as_ref())
+                        .map(|out| out.path.clone()),
+                },
             });
         } else {
             plan.orphans.push(Orphan {
