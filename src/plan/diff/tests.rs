@@ -546,7 +546,7 @@ fn undeclared_tokens_are_pruned_only_when_asked_and_unmanaged_ones_never() {
             assert_eq!(
                 lines(&p),
                 [format!(
-                    "- delete token old-ci ({}): no longer declared (prune)",
+                    "- delete token old-ci ({}): no longer declared (prune); its output old-ci.env.age is removed",
                     o.tokens[1].id
                 )]
             );
