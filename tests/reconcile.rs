@@ -338,8 +338,10 @@ tokens:
     // A pruned token's output held credentials that no longer work: it goes too, and the
     // plan said so.
     assert!(
-        lines(&plan).iter().any(|l| l.starts_with("- delete token a (")
-            && l.ends_with("no longer declared (prune); its output a.env.age is removed")),
+        lines(&plan)
+            .iter()
+            .any(|l| l.starts_with("- delete token a (")
+                && l.ends_with("no longer declared (prune); its output a.env.age is removed")),
         "{:?}",
         lines(&plan)
     );

@@ -8,6 +8,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use r2gitops::config::load::load_bytes;
 use r2gitops::config::validate::Facts;
+use r2gitops::config::validate::{bucket_name_problem, suggest_bucket_name};
 use r2gitops::config::{raw, shape, yaml};
 
 fn check(bytes: &[u8]) {
@@ -174,6 +175,27 @@ proptest! {
     #[test]
     fn arbitrary_text_never_panics(text in "\\PC{0,400}") {
         check(text.as_bytes());
+    }
+
+    /// A hint must never suggest another invalid value: every bucket name a hint offers
+    /// (`try '...'`) is itself a valid R2 name.
+    #[test]
+    fn every_suggested_bucket_name_validates(
+        name in prop_oneof![
+            "\\PC{0,70}",
+            "[A-Za-z0-9_.\\- ]{0,70}",
+            "[a-zA-Z][a-zA-Z0-9_.]{1,10}[_.-][a-zA-Z0-9]{0,10}",
+        ]
+    ) {
+        if let Some(s) = suggest_bucket_name(&name) {
+            prop_assert!(bucket_name_problem(&s).is_none(), "{name:?} -> {s:?}");
+        }
+        if let Some((_, hint)) = bucket_name_problem(&name)
+            && let Some(tried) = hint.split("try '").nth(1)
+        {
+            let tried = tried.trim_end_matches('\'');
+            prop_assert!(bucket_name_problem(tried).is_none(), "{name:?}: hint {hint:?}");
+        }
     }
 
     #[test]

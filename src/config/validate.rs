@@ -362,6 +362,26 @@ fn buckets(c: &mut Collector, raw: &[Sp<RawBucket>]) -> Vec<BucketSpec> {
     out
 }
 
+/// A valid bucket name close to `name`, or `None`: lower case, `_` and `.` (and any
+/// other character R2 refuses) become `-`, repeated and outer `-` go. Only ever a name that
+/// itself validates: a hint must never suggest another invalid value.
+pub fn suggest_bucket_name(name: &str) -> Option<String> {
+    let mut out = String::new();
+    for ch in name.chars() {
+        let ch = ch.to_ascii_lowercase();
+        let ch = if ch.is_ascii_lowercase() || ch.is_ascii_digit() {
+            ch
+        } else {
+            '-'
+        };
+        if !(ch == '-' && (out.is_empty() || out.ends_with('-'))) {
+            out.push(ch);
+        }
+    }
+    let out = out.trim_end_matches('-').to_string();
+    (out != name && bucket_name_problem(&out).is_none()).then_some(out)
+}
+
 /// Why `name` is not a valid R2 bucket name, with a hint; `None` when it is.
 pub fn bucket_name_problem(name: &str) -> Option<(String, String)> {
     let shown = sanitize(&clip(name));
@@ -377,10 +397,9 @@ pub fn bucket_name_problem(name: &str) -> Option<(String, String)> {
         .chars()
         .find(|ch| !(ch.is_ascii_lowercase() || ch.is_ascii_digit() || *ch == '-'))
     {
-        let hint = if name.chars().any(|ch| ch.is_ascii_uppercase()) {
-            format!("{rule}; try '{}'", name.to_lowercase())
-        } else {
-            rule.into()
+        let hint = match suggest_bucket_name(name) {
+            Some(s) => format!("{rule}; try '{s}'"),
+            None => rule.into(),
         };
         return Some((
             format!(
@@ -603,11 +622,26 @@ fn scope(
                 names.push(name.to_string());
             }
             None => {
-                let hint = match did_you_mean(name, by_name.keys().copied()) {
-                    Some(s) => format!(
+                // Only names that are themselves valid are worth suggesting; an invalid
+                // declared name whose fix is this reference is named as such.
+                let valid = by_name
+                    .keys()
+                    .copied()
+                    .filter(|n| bucket_name_problem(n).is_none());
+                let fixed_by = by_name
+                    .keys()
+                    .find(|n| suggest_bucket_name(n).as_deref() == Some(name));
+                let hint = match (fixed_by, did_you_mean(name, valid)) {
+                    (Some(declared), _) => format!(
+                        "the bucket declared as '{}' has an invalid name; renaming it to '{name}' makes this reference valid",
+                        sanitize(&clip(declared))
+                    ),
+                    (None, Some(s)) => format!(
                         "did you mean '{s}'? a token may only name buckets declared under buckets:"
                     ),
-                    None => "a token may only name buckets declared under buckets:".to_string(),
+                    (None, None) => {
+                        "a token may only name buckets declared under buckets:".to_string()
+                    }
                 };
                 c.hint(
                     entry,
@@ -1021,6 +1055,22 @@ mod tests {
 
     fn token(body: &str) -> String {
         format!("  - name: t\n    output: {{file: t.age, format: env}}\n{body}")
+    }
+
+    #[test]
+    fn suggested_bucket_names_are_valid_or_absent() {
+        for (name, want) in [
+            ("App_Assets", Some("app-assets")),
+            ("Media", Some("media")),
+            ("my.bucket", Some("my-bucket")),
+            ("__Logs__2026__", Some("logs-2026")),
+            ("a b", Some("a-b")),
+            ("ab", None),
+            ("__x__", None),
+            ("media", None),
+        ] {
+            assert_eq!(suggest_bucket_name(name).as_deref(), want, "{name}");
+        }
     }
 
     #[test]
