@@ -21,7 +21,7 @@ use cf_emulator::{Emulator, EmulatorConfig};
 use r2gitops::apply::{Report, Stop};
 use r2gitops::cli::PlanOutput;
 use r2gitops::cloudflare::{Client, ClientConfig};
-use r2gitops::config::{Desired, OutputFormat, Owner};
+use r2gitops::config::{Desired, OutputFormat, Owner, TokenScope};
 use r2gitops::plan::Plan;
 use r2gitops::reconcile;
 use r2gitops::secret::{S3Secret, TokenValue};
@@ -81,7 +81,7 @@ async fn run(emu: &Emulator) -> Result<()> {
     ensure!(plan.has_changes(), "the first plan should create something");
     ensure!(!report.has_errors(), "the first apply reported errors");
 
-    let output = env_output(&desired)?;
+    let (output, bucket) = env_output(&desired)?;
     println!(
         "\n== 4. Decrypting {} in memory",
         output
@@ -89,7 +89,7 @@ async fn run(emu: &Emulator) -> Result<()> {
             .unwrap_or(&output)
             .display()
     );
-    let (creds, bucket) = decrypt_env_file(&output, &identity)?;
+    let creds = decrypt_env_file(&output, &identity)?;
     println!("   AWS_ACCESS_KEY_ID=     {}", creds.access_key_id);
     println!("   AWS_SECRET_ACCESS_KEY= <redacted>");
     println!("   AWS_ENDPOINT_URL=      {}", creds.endpoint);
@@ -209,7 +209,7 @@ async fn reconcile_once(
     let client = Client::connect(config)
         .await
         .context("cannot connect to the emulator's API")?;
-    let (plan, inventory) = reconcile::plan(&client, desired, false)
+    let (plan, inventory) = reconcile::plan(&client, desired, false, endpoints)
         .await
         .context("planning failed")?;
     print!(
@@ -237,22 +237,25 @@ fn indent(text: &str) -> String {
     text.lines().map(|l| format!("   {l}\n")).collect()
 }
 
-/// Where the first `env` output was written (the quickstart declares exactly one).
-fn env_output(desired: &Desired) -> Result<PathBuf> {
-    desired
+/// Where the first `env` output was written (the quickstart declares exactly one), and the
+/// first bucket its token names (the file itself shows no bucket list).
+fn env_output(desired: &Desired) -> Result<(PathBuf, String)> {
+    let t = desired
         .tokens
         .iter()
         .find(|t| t.output.format == OutputFormat::Env)
-        .map(|t| desired.settings.output_dir.join(&t.output.file))
-        .ok_or_else(|| anyhow!("quickstart.yaml declares no token with an env output"))
+        .ok_or_else(|| anyhow!("quickstart.yaml declares no token with an env output"))?;
+    let bucket = match &t.scope {
+        TokenScope::Buckets(names) => names.first().cloned(),
+        _ => None,
+    }
+    .ok_or_else(|| anyhow!("the quickstart token names no bucket"))?;
+    Ok((desired.settings.output_dir.join(&t.output.file), bucket))
 }
 
-/// Decrypt an env output and pick out what an S3 client needs, plus the first bucket.
-/// The plaintext lives only in zeroize-on-drop memory.
-fn decrypt_env_file(
-    path: &Path,
-    identity: &age::x25519::Identity,
-) -> Result<(S3Credentials, String)> {
+/// Decrypt an env output and pick out what an S3 client needs. The plaintext lives only in
+/// zeroize-on-drop memory.
+fn decrypt_env_file(path: &Path, identity: &age::x25519::Identity) -> Result<S3Credentials> {
     let ciphertext =
         std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let plaintext = age::decrypt(identity, &ciphertext)
@@ -273,14 +276,7 @@ fn decrypt_env_file(
         endpoint: var("AWS_ENDPOINT_URL")?,
         region: REGION,
     };
-    let buckets = var("R2_BUCKETS")?;
-    let bucket = buckets
-        .split(',')
-        .next()
-        .filter(|b| !b.is_empty() && *b != "*")
-        .ok_or_else(|| anyhow!("the env file names no bucket (R2_BUCKETS={buckets})"))?
-        .to_owned();
-    Ok((creds, bucket))
+    Ok(creds)
 }
 
 /// PutObject then GetObject with the decrypted credentials, and compare the bodies.

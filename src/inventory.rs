@@ -156,6 +156,8 @@ struct OutputForm {
     path: PathBuf,
     ciphertext_sha256: String,
     fingerprint: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    details: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -197,6 +199,7 @@ impl Inventory {
                                 path: o.path.clone(),
                                 ciphertext_sha256: o.ciphertext_sha256.clone(),
                                 fingerprint: o.fingerprint.clone(),
+                                details: o.details.clone(),
                             }),
                         },
                     )
@@ -265,6 +268,7 @@ impl Inventory {
                         path: o.path,
                         ciphertext_sha256: o.ciphertext_sha256,
                         fingerprint: o.fingerprint,
+                        details: o.details,
                     }),
                 },
             );
@@ -386,6 +390,7 @@ mod tests {
                     path: "uploader.env.age".into(),
                     ciphertext_sha256: "ab".repeat(32),
                     fingerprint: "cd".repeat(32),
+                    details: [("endpoint".to_string(), "https://x".to_string())].into(),
                 }),
             },
         );

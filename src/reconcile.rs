@@ -58,11 +58,13 @@ pub fn output_facts(desired: &Desired) -> BTreeMap<String, OutputFact> {
 }
 
 /// Observe and diff: the read-only half of a pass. Returns the plan and the inventory it
-/// was computed from (to be handed to `apply`).
+/// was computed from (to be handed to `apply`). `endpoints` decide what the outputs would
+/// show, so that a changed endpoint rolls the tokens whose files name the old one.
 pub async fn plan(
     client: &Client,
     desired: &Desired,
     skip_outputs: bool,
+    endpoints: &S3Endpoints,
 ) -> Result<(Plan, Inventory), PassError> {
     let state_file = desired.settings.state_file.clone();
     let d = desired.clone();
@@ -79,11 +81,22 @@ pub async fn plan(
     .expect("the blocking read does not panic")?;
     let observed =
         crate::observe::observe(client, client.account_id(), desired, &inventory).await?;
+    let writer = OutputWriter::new(
+        &desired.settings.output_dir,
+        client.account_id(),
+        endpoints.clone(),
+    );
+    let details = desired
+        .tokens
+        .iter()
+        .map(|t| (t.name.clone(), writer.details(t)))
+        .collect();
     let plan = crate::plan::diff(&Input {
         desired,
         observed: &observed,
         inventory: &inventory,
         outputs: &outputs,
+        details: &details,
         now: OffsetDateTime::now_utc(),
         skip_outputs,
     });
@@ -204,7 +217,7 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
             Some(crate::lock::acquire(&desired.settings.state_file)?)
         };
         let client = Client::connect(config).await?;
-        let (plan, inventory) = plan(&client, &desired, args.skip_outputs).await?;
+        let (plan, inventory) = plan(&client, &desired, args.skip_outputs, &endpoints).await?;
         let mut stdout = std::io::stdout().lock();
         if args.dry_run {
             write!(stdout, "{}", render(&plan, None, &title, args.output))?;

@@ -33,12 +33,18 @@ impl World {
         World(common::Sandbox::with_behaviour(behaviour).await)
     }
 
+    fn endpoints(&self) -> S3Endpoints {
+        S3Endpoints::from_args(&self.s3_pairs(), None).unwrap()
+    }
+
     /// One full pass through the library (the code path the CLI and the daemon share).
     async fn pass(&self) -> (r2gitops::plan::Plan, r2gitops::apply::Report) {
         let desired = reconcile::load_desired(&self.file(), None).unwrap();
         let client = common::admin_client(&self.emu).await;
-        let (plan, inventory) = reconcile::plan(&client, &desired, false).await.unwrap();
-        let endpoints = S3Endpoints::from_args(&self.s3_pairs(), None).unwrap();
+        let (plan, inventory) = reconcile::plan(&client, &desired, false, &self.endpoints())
+            .await
+            .unwrap();
+        let endpoints = self.endpoints();
         let (report, _) = reconcile::apply(
             client,
             &desired,

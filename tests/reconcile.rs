@@ -49,17 +49,24 @@ impl World {
 
     /// Plan through the library (the code path the CLI and the daemon share).
     async fn plan(&self) -> Plan {
-        reconcile::plan(&self.client().await, &self.desired(), false)
-            .await
-            .unwrap()
-            .0
+        reconcile::plan(
+            &self.client().await,
+            &self.desired(),
+            false,
+            &self.endpoints(),
+        )
+        .await
+        .unwrap()
+        .0
     }
 
     /// One full pass through the library.
     async fn pass(&self) -> (Plan, r2gitops::apply::Report) {
         let desired = self.desired();
         let client = self.client().await;
-        let (plan, inventory) = reconcile::plan(&client, &desired, false).await.unwrap();
+        let (plan, inventory) = reconcile::plan(&client, &desired, false, &self.endpoints())
+            .await
+            .unwrap();
         let (report, _) = reconcile::apply(
             client,
             &desired,
@@ -400,7 +407,9 @@ async fn a_token_created_but_never_written_is_rolled_and_never_duplicated() {
     w.write(TWO_OF_EACH);
     let desired = w.desired();
     let client = w.client().await;
-    let (plan, inventory) = reconcile::plan(&client, &desired, false).await.unwrap();
+    let (plan, inventory) = reconcile::plan(&client, &desired, false, &w.endpoints())
+        .await
+        .unwrap();
 
     // Crash window 1: the create is answered, the process dies before the rename.
     let writer = OutputWriter::new(
@@ -668,4 +677,114 @@ tokens:
     for s in &secrets {
         assert!(!haystack.contains(s.as_str()), "a secret leaked");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_an_output_shows_never_goes_stale_a_changed_detail_rolls_it() {
+    let w = Arc::new(World::new().await);
+    let file = |j: &str| {
+        format!(
+            r#"
+version: 1
+settings: {{ recipients: ["{{recipient}}"] }}
+buckets: [{{ name: media }}, {{ name: logs }}]
+tokens:
+  - name: app
+    access: object-read-write
+    buckets: [media]
+    output: {{ file: app.env.age, format: env }}
+  - name: admin
+    access: admin-read
+    jurisdiction: {j}
+    output: {{ file: admin.json.age, format: json }}
+"#
+        )
+    };
+    w.write(&file("eu"));
+    assert_eq!(w.run(&["reconcile"]).await.status.code(), Some(0));
+    let env_of = |f: &str| common::env_vars(&common::age_decrypt(&w.identity, &w.out().join(f)));
+    let first = env_of("app.env.age");
+
+    // Case 1: the S3 endpoint changes (another --s3-endpoint): the files name the old one.
+    let w2 = w.clone();
+    let moved = tokio::task::spawn_blocking(move || {
+        w2.cli(&[
+            "reconcile",
+            "--dry-run",
+            "--detailed-exitcode",
+            "--s3-endpoint",
+            "default=http://127.0.0.1:1",
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(moved.status.code(), Some(2));
+    assert!(
+        stdout(&moved).contains(&format!(
+            "↻ roll token app: output endpoint changed ({}→http://127.0.0.1:1)",
+            first["AWS_ENDPOINT_URL"]
+        )),
+        "{}",
+        stdout(&moved)
+    );
+    let w2 = w.clone();
+    let applied = tokio::task::spawn_blocking(move || {
+        w2.cli(&["reconcile", "--s3-endpoint", "default=http://127.0.0.1:1"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(applied.status.code(), Some(0));
+    let after = env_of("app.env.age");
+    assert_eq!(after["AWS_ENDPOINT_URL"], "http://127.0.0.1:1");
+    assert_eq!(
+        after["AWS_ACCESS_KEY_ID"], first["AWS_ACCESS_KEY_ID"],
+        "a roll: same key id"
+    );
+    assert_ne!(
+        after["AWS_SECRET_ACCESS_KEY"],
+        first["AWS_SECRET_ACCESS_KEY"]
+    );
+
+    // Back to the emulator's endpoint; then the same for a jurisdiction change.
+    assert_eq!(w.run(&["reconcile"]).await.status.code(), Some(0));
+    w.prove_env_output("app.env.age", "media", "back.txt");
+    w.write(&file("us"));
+    let dry = w.run(&["reconcile", "--dry-run"]).await;
+    let eu = &w.emu.s3_urls()["eu"];
+    let us = &w.emu.s3_urls()["us"];
+    assert!(
+        stdout(&dry).contains(&format!(
+            "↻ roll token admin: output endpoint changed ({eu}→{us}) and jurisdiction changed (eu→us)"
+        )),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(w.run(&["reconcile"]).await.status.code(), Some(0));
+    let json: Value = serde_json::from_slice(&common::age_decrypt(
+        &w.identity,
+        &w.out().join("admin.json.age"),
+    ))
+    .unwrap();
+    assert_eq!(
+        (json["jurisdiction"].as_str(), json["endpoint"].as_str()),
+        (Some("us"), Some(us.as_str()))
+    );
+
+    // Case 2: a bucket-list edit is an update in place; the file shows no bucket list, so
+    // nothing goes stale and no secret rotates.
+    let before = std::fs::read(w.out().join("app.env.age")).unwrap();
+    w.write(&file("us").replace("buckets: [media]", "buckets: [media, logs]"));
+    let edit = w.run(&["reconcile"]).await;
+    assert!(
+        stdout(&edit).contains("~ update token app: buckets +logs"),
+        "{}",
+        stdout(&edit)
+    );
+    assert!(!stdout(&edit).contains("↻ roll"), "{}", stdout(&edit));
+    assert_eq!(std::fs::read(w.out().join("app.env.age")).unwrap(), before);
+    assert!(!env_of("app.env.age").contains_key("R2_BUCKETS"));
+    let again = w
+        .run(&["reconcile", "--dry-run", "--detailed-exitcode"])
+        .await;
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
 }

@@ -337,7 +337,7 @@ impl Daemon {
         self.ensure_lock(&desired.settings.state_file)?;
         let client = self.client(&desired).await?;
         let planned = tokio::select! {
-            p = reconcile::plan(&client, &desired, false) => p,
+            p = reconcile::plan(&client, &desired, false, &self.opts.endpoints) => p,
             _ = shutdown.wait() => return Ok(None),
         };
         let (plan, inventory) = planned.map_err(|e| Failed {

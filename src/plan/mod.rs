@@ -133,6 +133,12 @@ pub enum RollReason {
     /// Recipients, format, armor or API-token inclusion changed: r2gitops cannot re-encrypt
     /// what it cannot decrypt.
     OutputSpecChanged,
+    /// Something the file shows (its endpoint, its jurisdiction) changed since it was
+    /// written: re-rendering it needs the secret.
+    OutputDetailChanged {
+        /// (detail, from, to), in the order of their names.
+        changes: Vec<(String, String, String)>,
+    },
     Rotation {
         issued_at: OffsetDateTime,
     },
@@ -150,6 +156,13 @@ impl RollReason {
                 format!("output file moved (was {})", from.display())
             }
             RollReason::OutputSpecChanged => "output recipients or format changed".into(),
+            RollReason::OutputDetailChanged { changes } => {
+                let parts: Vec<String> = changes
+                    .iter()
+                    .map(|(detail, from, to)| format!("{detail} changed ({from}→{to})"))
+                    .collect();
+                format!("output {}", parts.join(" and "))
+            }
             RollReason::Rotation { issued_at } => format!(
                 "rotate_every elapsed (value issued {})",
                 render::timestamp(*issued_at)
@@ -165,6 +178,7 @@ impl RollReason {
             RollReason::OutputAltered => "output_altered",
             RollReason::OutputMoved { .. } => "output_moved",
             RollReason::OutputSpecChanged => "output_spec_changed",
+            RollReason::OutputDetailChanged { .. } => "output_detail_changed",
             RollReason::Rotation { .. } => "rotation",
         }
     }

@@ -4,19 +4,24 @@
 //! nothing here logs or returns plaintext in any other shape.
 //!
 //! Stable contract of each format (consumers parse these; change them only additively):
-//! - `env`: `KEY=value` lines, no quoting (every value is hex, a URL or bucket names):
+//! - `env`: `KEY=value` lines, no quoting (every value is hex or a URL):
 //!   `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ENDPOINT_URL`, `AWS_REGION=auto`,
 //!   `AWS_DEFAULT_REGION=auto` (boto3 reads only this one), `AWS_REQUEST_CHECKSUM_CALCULATION`
 //!   and `AWS_RESPONSE_CHECKSUM_VALIDATION` = `when_required` (newer AWS SDKs send checksums
-//!   R2 rejects on upload), `R2_ACCOUNT_ID`, `R2_BUCKETS` (comma-separated; `*` = every
-//!   bucket of the account). With `include_api_token`: `CLOUDFLARE_API_TOKEN` and
-//!   `CLOUDFLARE_ACCOUNT_ID` (the names wrangler reads).
+//!   R2 rejects on upload), `R2_ACCOUNT_ID`. With `include_api_token`:
+//!   `CLOUDFLARE_API_TOKEN` and `CLOUDFLARE_ACCOUNT_ID` (the names wrangler reads).
 //! - `json`: one object with the keys `access_key_id`, `secret_access_key`, `endpoint`,
-//!   `region`, `account_id`, `token_id`, `jurisdiction`, `buckets` (array; `["*"]` = every
-//!   bucket), `issued_at` (RFC 3339, UTC), and with `include_api_token` `cloudflare_api_token`.
+//!   `region`, `account_id`, `token_id`, `jurisdiction`, `issued_at` (RFC 3339, UTC), and
+//!   with `include_api_token` `cloudflare_api_token`.
 //! - `rclone`: one remote named after the token: `type = s3`, `provider = Cloudflare`, the
-//!   keys, `endpoint`, `region = auto`, `acl = private`, and `no_check_bucket = true` for
-//!   object-scoped tokens (rclone otherwise tries CreateBucket and is denied).
+//!   keys, `endpoint`, `region = auto`, `acl = private`, `no_check_bucket = true` (buckets
+//!   are r2gitops' business, and an object-scoped token is denied CreateBucket).
+//!
+//! A file can only be re-rendered with a fresh secret (a roll), so it shows nothing that
+//! changes with an ordinary edit: no bucket list (`R2_BUCKETS` and `buckets` were dropped:
+//! editing a bucket list must not rotate a secret), no access level. What it does show and
+//! can change (the endpoint and the jurisdiction) is recorded by `details`, and a change
+//! rolls the token with the detail named in the plan.
 //! - `aws`: one shared-credentials profile named after the token (use it with
 //!   `AWS_SHARED_CREDENTIALS_FILE` and `AWS_PROFILE`): `aws_access_key_id`,
 //!   `aws_secret_access_key`, `endpoint_url`, `region = auto` and the two checksum settings.
@@ -24,6 +29,7 @@
 //! The Cloudflare API token value, when included, is always under a comment saying it is
 //! not an S3 credential, so nobody mistakes which secret is which.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use secrecy::SecretString;
@@ -31,7 +37,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::config::{OutputFormat, TokenScope, TokenSpec};
+use crate::config::{OutputFormat, TokenSpec};
 use crate::secret::TokenValue;
 
 use super::SecretsError;
@@ -60,12 +66,16 @@ pub fn render(input: &RenderInput<'_>) -> Result<SecretString, SecretsError> {
     Ok(SecretString::from(text))
 }
 
-/// The bucket names the token reaches; `*` for every bucket of the account.
-pub fn buckets(scope: &TokenScope) -> Vec<&str> {
-    match scope {
-        TokenScope::Buckets(names) => names.iter().map(String::as_str).collect(),
-        TokenScope::AllBuckets | TokenScope::Account => vec!["*"],
-    }
+/// The details a rendered output shows that may change without its secret changing, by
+/// name: recorded in the inventory, so that a change re-renders the file (a roll).
+pub fn details(endpoint: &str, token: &TokenSpec) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("endpoint".to_string(), endpoint.to_string()),
+        (
+            "jurisdiction".to_string(),
+            token.jurisdiction.as_str().to_string(),
+        ),
+    ])
 }
 
 /// An INI section / rclone remote name: the token name with anything outside
@@ -90,9 +100,8 @@ fn header(input: &RenderInput<'_>, what: &str) -> String {
         .format(&Rfc3339)
         .unwrap_or_default();
     format!(
-        "# r2gitops: {what} for token '{}' ({}), issued {issued}\n",
+        "# r2gitops: {what} for token '{}', issued {issued}\n",
         section_name(&input.token.name),
-        input.token.access.as_str()
     )
 }
 
@@ -108,15 +117,13 @@ fn env(input: &RenderInput<'_>) -> String {
          AWS_DEFAULT_REGION={}\n\
          AWS_REQUEST_CHECKSUM_CALCULATION=when_required\n\
          AWS_RESPONSE_CHECKSUM_VALIDATION=when_required\n\
-         R2_ACCOUNT_ID={}\n\
-         R2_BUCKETS={}\n",
+         R2_ACCOUNT_ID={}\n",
         c.access_key_id,
         c.secret_access_key.expose(),
         c.endpoint,
         c.region,
         c.region,
         input.account_id,
-        buckets(&input.token.scope).join(","),
     );
     if let Some(api) = input.api_token {
         let _ = write!(
@@ -138,7 +145,6 @@ struct JsonOutput<'a> {
     account_id: &'a str,
     token_id: &'a str,
     jurisdiction: &'a str,
-    buckets: Vec<&'a str>,
     issued_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     cloudflare_api_token: Option<&'a str>,
@@ -154,7 +160,6 @@ fn json(input: &RenderInput<'_>) -> Result<String, SecretsError> {
         account_id: input.account_id,
         token_id: input.token_id,
         jurisdiction: input.token.jurisdiction.as_str(),
-        buckets: buckets(&input.token.scope),
         issued_at: input
             .issued_at
             .to_offset(time::UtcOffset::UTC)
@@ -194,10 +199,10 @@ fn rclone(input: &RenderInput<'_>) -> String {
         c.endpoint,
         c.region,
     );
-    if !input.token.access.is_admin() {
-        s.push_str("# object-scoped token: R2 denies CreateBucket, so rclone must not try it\n");
-        s.push_str("no_check_bucket = true\n");
-    }
+    // Always: an object-scoped token is denied CreateBucket, and shown only for those it
+    // would go stale when the access level changes.
+    s.push_str("# buckets are managed by r2gitops: rclone must not try to create them\n");
+    s.push_str("no_check_bucket = true\n");
     if let Some(api) = input.api_token {
         let _ = write!(
             s,
@@ -245,7 +250,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::config::{Access, IpRules, Jurisdiction, OutputSpec, Owner};
+    use crate::config::{Access, IpRules, Jurisdiction, OutputSpec, Owner, TokenScope};
     use crate::secrets::derive::derive;
 
     // Fake, made-up values: never a real token.
@@ -444,10 +449,53 @@ mod tests {
             "AWS_REQUEST_CHECKSUM_CALCULATION=when_required\n",
             "AWS_RESPONSE_CHECKSUM_VALIDATION=when_required\n",
             "R2_ACCOUNT_ID=0123456789abcdef0123456789abcdef\n",
-            "R2_BUCKETS=media,media-backup\n",
         ] {
             assert!(got.contains(key), "missing {key}");
         }
+    }
+
+    /// A file is re-rendered only with a fresh secret (a roll): nothing that an ordinary
+    /// edit changes (the bucket list, the access level) may show in it, or it goes stale.
+    #[test]
+    fn nothing_an_ordinary_edit_changes_is_rendered() {
+        for format in [
+            OutputFormat::Env,
+            OutputFormat::Json,
+            OutputFormat::Rclone,
+            OutputFormat::Aws,
+        ] {
+            let before = token(
+                "app",
+                Access::ObjectRead,
+                TokenScope::Buckets(vec!["media".into()]),
+                format,
+                false,
+            );
+            let after = token(
+                "app",
+                Access::ObjectReadWrite,
+                TokenScope::Buckets(vec!["media".into(), "logs".into()]),
+                format,
+                false,
+            );
+            assert_eq!(rendered(&before), rendered(&after), "{format:?}");
+        }
+    }
+
+    #[test]
+    fn what_a_file_shows_and_may_change_is_in_its_details() {
+        let t = &golden_cases()[0].1;
+        let d = details("https://x.eu.r2.cloudflarestorage.com", t);
+        assert_eq!(
+            d.into_iter().collect::<Vec<_>>(),
+            [
+                (
+                    "endpoint".to_string(),
+                    "https://x.eu.r2.cloudflarestorage.com".to_string()
+                ),
+                ("jurisdiction".to_string(), "eu".to_string()),
+            ]
+        );
     }
 
     #[test]
@@ -463,7 +511,6 @@ mod tests {
             "account_id",
             "token_id",
             "jurisdiction",
-            "buckets",
             "issued_at",
             "cloudflare_api_token",
         ];
@@ -471,19 +518,18 @@ mod tests {
         sorted.sort_unstable();
         want.sort_unstable();
         assert_eq!(sorted, want);
-        assert_eq!(v["buckets"], serde_json::json!(["*"]));
         assert_eq!(v["issued_at"], "2026-03-01T11:00:00Z");
         assert_eq!(v["region"], "auto");
         assert_eq!(v["jurisdiction"], "eu");
     }
 
     #[test]
-    fn rclone_skips_the_bucket_check_only_for_object_tokens() {
+    fn rclone_never_tries_to_create_a_bucket_whatever_the_access() {
         let cases = [
             (Access::ObjectRead, true),
             (Access::ObjectReadWrite, true),
-            (Access::AdminRead, false),
-            (Access::AdminReadWrite, false),
+            (Access::AdminRead, true),
+            (Access::AdminReadWrite, true),
         ];
         for (access, want) in cases {
             let t = token(

@@ -87,6 +87,10 @@ pub struct OutputRecord {
     pub ciphertext_sha256: String,
     /// Equals `OutputSpec::fingerprint()` of the spec it was written for.
     pub fingerprint: String,
+    /// What the file shows that can change without its secret (`format::details`): a
+    /// change means the file is stale, and only a roll can re-render it. Empty in records
+    /// written before it existed (nothing is then known to differ).
+    pub details: std::collections::BTreeMap<String, String>,
 }
 
 /// Writes credential outputs for one account under one `output_dir`. Cheap to clone, so a
@@ -132,6 +136,14 @@ impl OutputWriter {
 
     /// The credentials a token's output carries (for `verify` and for callers that need
     /// the endpoint; the secret stays in its `S3Secret`).
+    /// What an output written now for `token` would show that may change (for the plan).
+    pub fn details(&self, token: &TokenSpec) -> std::collections::BTreeMap<String, String> {
+        format::details(
+            &self.endpoints.url(&self.account_id, token.jurisdiction),
+            token,
+        )
+    }
+
     pub fn credentials(
         &self,
         token: &TokenSpec,
@@ -178,6 +190,7 @@ impl OutputWriter {
             path: token.output.file.clone(),
             ciphertext_sha256: hex::encode(Sha256::digest(&ciphertext)),
             fingerprint: token.output.fingerprint(),
+            details: format::details(&creds.endpoint, token),
         })
     }
 

@@ -53,6 +53,9 @@ pub struct Input<'a> {
     pub observed: &'a Observed,
     pub inventory: &'a Inventory,
     pub outputs: &'a BTreeMap<String, OutputFact>,
+    /// What each declared token's output would show now (`secrets::format::details`), by
+    /// token name; compared with what the inventory recorded at the last write.
+    pub details: &'a BTreeMap<String, BTreeMap<String, String>>,
     pub now: OffsetDateTime,
     pub skip_outputs: bool,
 }

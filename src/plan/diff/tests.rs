@@ -74,6 +74,7 @@ fn written(t: &TokenSpec, id: &str) -> TokenRecord {
             path: t.output.file.clone(),
             ciphertext_sha256: sha(t),
             fingerprint: t.output.fingerprint(),
+            details: details(t),
         }),
     }
 }
@@ -99,12 +100,32 @@ fn converged(d: &Desired) -> (Observed, Inventory, BTreeMap<String, OutputFact>)
     (o, inv, outputs)
 }
 
+/// What an output written now would show (the caller computes it from the endpoints).
+fn details(t: &TokenSpec) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "endpoint".to_string(),
+            format!("https://{ACCT}.{}.example", t.jurisdiction.as_str()),
+        ),
+        (
+            "jurisdiction".to_string(),
+            t.jurisdiction.as_str().to_string(),
+        ),
+    ])
+}
+
 fn run(d: &Desired, o: &Observed, inv: &Inventory, outputs: &BTreeMap<String, OutputFact>) -> Plan {
+    let now: BTreeMap<String, BTreeMap<String, String>> = d
+        .tokens
+        .iter()
+        .map(|t| (t.name.clone(), details(t)))
+        .collect();
     diff(&Input {
         desired: d,
         observed: o,
         inventory: inv,
         outputs,
+        details: &now,
         now: NOW,
         skip_outputs: false,
     })
@@ -464,6 +485,7 @@ fn an_unreadable_output_blocks_and_skip_outputs_plans_no_roll() {
         observed: &o,
         inventory: &inv,
         outputs: &BTreeMap::new(),
+        details: &BTreeMap::new(),
         now: NOW,
         skip_outputs: true,
     });
@@ -866,6 +888,7 @@ fn a_refused_storage_class_change_is_blocked_for_a_day_then_tried_again() {
         observed: &o,
         inventory: &inv,
         outputs: &outputs,
+        details: &BTreeMap::new(),
         now: NOW + time::Duration::days(1),
         skip_outputs: false,
     });
@@ -880,5 +903,50 @@ fn a_refused_storage_class_change_is_blocked_for_a_day_then_tried_again() {
     assert_eq!(
         lines(&p),
         ["~ update bucket cold: storage class InfrequentAccess -> Standard"]
+    );
+}
+
+#[test]
+fn a_detail_the_output_shows_that_changed_rolls_the_token_and_says_which() {
+    let d = sample();
+    let (o, mut inv, outputs) = converged(&d);
+    let record = inv.tokens.get_mut("uploader").unwrap();
+    let out = record.output.as_mut().unwrap();
+    out.details
+        .insert("endpoint".into(), "http://127.0.0.1:9000".into());
+    let p = run(&d, &o, &inv, &outputs);
+    assert_eq!(
+        lines(&p),
+        [format!(
+            "↻ roll token uploader: output endpoint changed (http://127.0.0.1:9000→https://{ACCT}.default.example)"
+        )]
+    );
+    assert_eq!(
+        crate::plan::render::step_json(&p.steps[0])["reason"],
+        "output_detail_changed"
+    );
+
+    // A record from before details were kept knows nothing to differ: no roll.
+    let (o, mut inv, outputs) = converged(&d);
+    for r in inv.tokens.values_mut() {
+        r.output.as_mut().unwrap().details.clear();
+    }
+    assert!(run(&d, &o, &inv, &outputs).steps.is_empty());
+}
+
+#[test]
+fn an_edited_bucket_list_updates_the_token_and_never_rolls_it() {
+    let d = sample();
+    let (o, inv, outputs) = converged(&d);
+    let mut edited = sample();
+    edited.buckets.push(bucket("extra"));
+    edited.tokens[0].scope = TokenScope::Buckets(vec!["media".into(), "extra".into()]);
+    let p = run(&edited, &o, &inv, &outputs);
+    assert_eq!(
+        lines(&p),
+        [
+            "+ create bucket extra (default)",
+            "~ update token uploader: buckets +extra"
+        ]
     );
 }

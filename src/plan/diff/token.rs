@@ -400,6 +400,22 @@ fn roll_reason(
     if out.fingerprint != t.output.fingerprint() {
         return Ok(Some(RollReason::OutputSpecChanged));
     }
+    if let Some(now) = input.details.get(&t.name) {
+        // A detail the record does not hold was written by an older release: not known
+        // to differ, so no roll for it.
+        let changes: Vec<(String, String, String)> = now
+            .iter()
+            .filter_map(|(k, to)| {
+                out.details
+                    .get(k)
+                    .filter(|from| *from != to)
+                    .map(|from| (k.clone(), from.clone(), to.clone()))
+            })
+            .collect();
+        if !changes.is_empty() {
+            return Ok(Some(RollReason::OutputDetailChanged { changes }));
+        }
+    }
     if let Some(period) = t.rotate_every {
         let issued_at = record.value_issued_at();
         if input.now >= issued_at + period {
