@@ -10,6 +10,10 @@
 //!
 //! Every check that fails makes the example exit non-zero. The plaintext credentials stay in
 //! memory: the secret access key is never written to disk or printed.
+//!
+//! `cargo run --example quickstart -- --keep DIR` keeps what it wrote in DIR (the YAML, the
+//! age identity, the encrypted outputs and the inventory) for a look afterwards; without it
+//! everything goes with a temporary directory.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -40,8 +44,19 @@ const TITLE: &str = "quickstart.yaml";
 const PROOF_KEY: &str = "quickstart/hello.txt";
 const PROOF_BODY: &[u8] = b"hello from the r2gitops quickstart\n";
 
+/// `--keep DIR`, the only argument.
+fn keep_dir() -> Result<Option<PathBuf>> {
+    let mut args = std::env::args().skip(1);
+    match (args.next().as_deref(), args.next(), args.next()) {
+        (None, _, _) => Ok(None),
+        (Some("--keep"), Some(dir), None) => Ok(Some(PathBuf::from(dir))),
+        _ => bail!("usage: cargo run --example quickstart [-- --keep DIR]"),
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
+    let keep = keep_dir()?;
     let emu = Emulator::start(EmulatorConfig::default())
         .await
         .context("cannot start the bundled Cloudflare emulator")?;
@@ -50,7 +65,7 @@ async fn main() -> Result<()> {
     println!("   S3:      {}", emu.s3_urls()["default"]);
     println!("   account: {}", emu.account_id());
 
-    let outcome = run(&emu).await;
+    let outcome = run(&emu, keep.as_deref()).await;
     // Stop the listeners whether or not a check failed.
     emu.shutdown().await;
     outcome?;
@@ -58,15 +73,33 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-async fn run(emu: &Emulator) -> Result<()> {
-    let work = tempfile::tempdir().context("cannot create a temporary directory")?;
+async fn run(emu: &Emulator, keep: Option<&Path>) -> Result<()> {
+    let temp = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let work = match keep {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            ensure!(
+                std::fs::read_dir(dir)?.next().is_none(),
+                "{} is not empty: --keep wants an empty or new directory",
+                dir.display()
+            );
+            dir.canonicalize()?
+        }
+        None => temp.path().to_path_buf(),
+    };
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public().to_string();
-    let identity_file = write_identity(work.path(), &identity, &recipient)?;
-    let config_file = write_config(work.path(), &recipient)?;
+    let identity_file = write_identity(&work, &identity, &recipient)?;
+    let config_file = write_config(&work, &recipient)?;
     println!(
-        "\n== 2. Working directory {} (removed on exit)",
-        work.path().display()
+        "\n== 2. Working directory {} ({})",
+        work.display(),
+        if keep.is_some() {
+            "kept"
+        } else {
+            "removed on exit; --keep DIR keeps it"
+        }
     );
     println!("   age identity: {}", identity_file.display());
     println!("   recipient:    {recipient}");
@@ -84,10 +117,7 @@ async fn run(emu: &Emulator) -> Result<()> {
     let (output, bucket) = env_output(&desired)?;
     println!(
         "\n== 4. Decrypting {} in memory",
-        output
-            .strip_prefix(work.path())
-            .unwrap_or(&output)
-            .display()
+        output.strip_prefix(&work).unwrap_or(&output).display()
     );
     let creds = decrypt_env_file(&output, &identity)?;
     println!("   AWS_ACCESS_KEY_ID=     {}", creds.access_key_id);
@@ -114,6 +144,24 @@ async fn run(emu: &Emulator) -> Result<()> {
         mutating == 0,
         "the second pass made {mutating} mutating API call(s), expected none"
     );
+    if keep.is_some() {
+        println!(
+            "\nKept in {}: {}, {}, and under {} the encrypted output and the inventory.\n\
+             Decrypt with: age -d -i {} {}",
+            work.display(),
+            config_file
+                .strip_prefix(&work)
+                .unwrap_or(&config_file)
+                .display(),
+            identity_file
+                .strip_prefix(&work)
+                .unwrap_or(&identity_file)
+                .display(),
+            desired.settings.output_dir.display(),
+            identity_file.display(),
+            output.display()
+        );
+    }
     Ok(())
 }
 

@@ -1,5 +1,7 @@
 //! `cargo run --example quickstart` passes: S3 put/get proof, then an idempotent second pass.
 
+mod common;
+
 use std::process::Command;
 
 #[test]
@@ -41,4 +43,47 @@ fn the_quickstart_example_runs_clean() {
         .split(|c: char| !c.is_ascii_hexdigit())
         .any(|word| word.len() >= 64);
     assert!(!leaked, "a secret-like hex string was printed:\n{stdout}");
+}
+
+#[test]
+fn keep_leaves_what_it_wrote_for_a_look_and_the_age_cli_opens_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let keep = dir.path().join("kept");
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "run",
+            "--quiet",
+            "--example",
+            "quickstart",
+            "--manifest-path",
+        ])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .arg("--")
+        .arg("--keep")
+        .arg(&keep)
+        .output()
+        .expect("run cargo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keep = keep.canonicalize().unwrap();
+    assert!(
+        stdout.contains(&format!("Kept in {}", keep.display())),
+        "the path is printed at the end:\n{stdout}"
+    );
+    for f in [
+        "quickstart.yaml",
+        "quickstart.key",
+        "secrets/.r2gitops-state.json",
+    ] {
+        assert!(keep.join(f).is_file(), "{f} kept");
+    }
+    let plain = common::age_decrypt(
+        &keep.join("quickstart.key"),
+        &keep.join("secrets/uploader.env.age"),
+    );
+    assert!(String::from_utf8_lossy(&plain).contains("AWS_ACCESS_KEY_ID="));
 }
