@@ -37,8 +37,11 @@ pub use faults::{Call, Faults, Stats};
 /// How to start an emulator.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
-    /// Address of the API listener; the S3 listeners bind the same IP on free ports.
+    /// Address of the API listener; the S3 listeners bind the same IP.
     pub listen: SocketAddr,
+    /// First port of the four S3 listeners (`default`, `eu`, `fedramp`, `us`, in that
+    /// order); free ports when `None`.
+    pub s3_port_base: Option<u16>,
     /// 32 lowercase hex; generated when `None`.
     pub account_id: Option<String>,
     /// The bearer token that may do everything; generated when `None`.
@@ -51,6 +54,7 @@ impl Default for EmulatorConfig {
     fn default() -> Self {
         EmulatorConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            s3_port_base: None,
             account_id: None,
             admin_token: None,
             faults: Faults::default(),
@@ -191,8 +195,9 @@ impl Emulator {
         }));
 
         let mut s3_urls = BTreeMap::new();
-        for j in state::JURISDICTIONS {
-            let listener = TcpListener::bind(SocketAddr::new(config.listen.ip(), 0)).await?;
+        for (i, j) in state::JURISDICTIONS.into_iter().enumerate() {
+            let port = config.s3_port_base.map_or(0, |base| base + i as u16);
+            let listener = TcpListener::bind(SocketAddr::new(config.listen.ip(), port)).await?;
             s3_urls.insert(j.to_string(), format!("http://{}", listener.local_addr()?));
             let mut builder = s3s::service::S3ServiceBuilder::new(s3::Store {
                 inner: inner.clone(),
@@ -276,6 +281,25 @@ impl Emulator {
 
     pub fn reset_stats(&self) {
         *self.inner.stats.lock().unwrap() = Stats::default();
+    }
+
+    /// Shell `export` lines that point r2gitops (and the tests' tools) at this emulator.
+    pub fn env_block(&self) -> String {
+        let s3: Vec<String> = self
+            .s3_urls
+            .iter()
+            .map(|(j, url)| format!("{j}={url}"))
+            .collect();
+        format!(
+            "export CLOUDFLARE_API_BASE_URL={}\n\
+             export CLOUDFLARE_API_TOKEN={}\n\
+             export CLOUDFLARE_ACCOUNT_ID={}\n\
+             export R2GITOPS_S3_ENDPOINTS={}\n",
+            self.api_url,
+            self.inner.admin_token,
+            self.inner.account_id,
+            s3.join(",")
+        )
     }
 
     /// The start-up line of the `cf-emulator` binary.

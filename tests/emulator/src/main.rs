@@ -1,5 +1,6 @@
-//! `cf-emulator`: serve the emulator until SIGTERM/SIGINT. Prints exactly one JSON line on
-//! stdout (`api_url`, `s3_urls`, `account_id`, `admin_token`) once every listener is bound.
+//! `cf-emulator`: serve the emulator until SIGTERM/SIGINT. Once every listener is bound it
+//! prints exactly one JSON line on stdout (`api_url`, `s3_urls`, `account_id`,
+//! `admin_token`), or with `--print-env` the `export` lines that point r2gitops at it.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -11,14 +12,26 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(
     name = "cf-emulator",
-    about = "Cloudflare API v4 (R2 buckets, API tokens) and R2 S3 emulator"
+    version,
+    about = "Cloudflare API v4 (R2 buckets, API tokens) and R2 S3 emulator, for tests and trying r2gitops without an account",
+    after_help = "Try r2gitops against it:\n  cf-emulator --listen 127.0.0.1:8787 --s3-port-base 8790 --print-env\n  (paste the four printed export lines into another shell, then)\n  r2gitops reconcile --dry-run -f r2gitops.yaml\n\nBehaviour switches and their sources: tests/emulator/README.md"
 )]
 struct Args {
-    /// Address of the API listener (S3 listeners bind the same IP on free ports).
+    /// Address of the API listener (the S3 listeners bind the same IP).
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
+    /// First port of the four S3 listeners (default, eu, fedramp, us, in that order);
+    /// free ports when not given.
+    #[arg(long, value_name = "PORT")]
+    s3_port_base: Option<u16>,
+    /// Print `export` lines for CLOUDFLARE_API_BASE_URL, CLOUDFLARE_API_TOKEN,
+    /// CLOUDFLARE_ACCOUNT_ID and R2GITOPS_S3_ENDPOINTS instead of the JSON line.
+    #[arg(long)]
+    print_env: bool,
+    /// The account id (32 lowercase hex); random when not given.
     #[arg(long)]
     account_id: Option<String>,
+    /// The bearer token that may do everything; random when not given.
     #[arg(long)]
     admin_token: Option<String>,
     /// Added to every API call.
@@ -56,24 +69,33 @@ struct Args {
 fn parse_rate(s: &str) -> Result<(u32, Duration), String> {
     let (n, secs) = s
         .split_once('/')
-        .ok_or_else(|| format!("--rate-limit '{s}': expected N/SECONDS"))?;
-    let n = n
-        .parse()
-        .map_err(|_| format!("--rate-limit '{s}': bad count"))?;
+        .ok_or_else(|| format!("'{s}': expected N/SECONDS"))?;
+    let n = n.parse().map_err(|_| format!("'{s}': bad count"))?;
     let secs: u64 = secs
         .trim_end_matches('s')
         .parse()
-        .map_err(|_| format!("--rate-limit '{s}': bad seconds"))?;
+        .map_err(|_| format!("'{s}': bad seconds"))?;
     Ok((n, Duration::from_secs(secs)))
 }
 
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args = Args::parse();
-    let rate_limit = args.rate_limit.as_deref().map(parse_rate).transpose()?;
-    let burst_limit = args.burst_limit.as_deref().map(parse_rate).transpose()?;
+    let rate_limit = args
+        .rate_limit
+        .as_deref()
+        .map(parse_rate)
+        .transpose()
+        .map_err(|e| format!("--rate-limit {e}"))?;
+    let burst_limit = args
+        .burst_limit
+        .as_deref()
+        .map(parse_rate)
+        .transpose()
+        .map_err(|e| format!("--burst-limit {e}"))?;
     let emu = Emulator::start(EmulatorConfig {
         listen: args.listen,
+        s3_port_base: args.s3_port_base,
         account_id: args.account_id,
         admin_token: args.admin_token,
         faults: Faults {
@@ -93,7 +115,11 @@ async fn main() -> Result<(), String> {
     .await
     .map_err(|e| format!("cannot listen: {e}"))?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", emu.startup_line()).map_err(|e| e.to_string())?;
+    if args.print_env {
+        write!(out, "{}", emu.env_block()).map_err(|e| e.to_string())?;
+    } else {
+        writeln!(out, "{}", emu.startup_line()).map_err(|e| e.to_string())?;
+    }
     out.flush().map_err(|e| e.to_string())?;
     drop(out);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
