@@ -10,6 +10,7 @@ command -v age >/dev/null 2>&1 || need_apt+=(age)
 command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
+command -v man >/dev/null 2>&1 || need_apt+=(man-db)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Cloudflare R2 buckets and their S3 credentials, managed declaratively from git"
 )]
 pub struct Cli {
-    /// Log line format (filter with RUST_LOG, default `info`).
+    /// Log line format (on stderr; RUST_LOG filters the lines, info and above when unset).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     #[command(subcommand)]
@@ -37,6 +37,32 @@ pub enum Command {
     Reconcile(ReconcileArgs),
     /// Run as a daemon: reconcile on file changes and on a timer, serve health and metrics.
     Watch(WatchArgs),
+    /// Print a shell completion script (bash, zsh or fish) on stdout.
+    Completions(CompletionsArgs),
+    /// Print a man page (roff) on stdout: `r2gitops man > r2gitops.1`, and one per command
+    /// with `r2gitops man reconcile > r2gitops-reconcile.1`.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// The command whose page to print; the tool's own page when left out.
+    #[arg(value_parser = ["validate", "schema", "reconcile", "watch", "completions"])]
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -56,6 +82,8 @@ pub enum ValidateOutput {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub file: FileArg,
+    /// `text`: "ok: ..." on stdout or the problems on stderr; `json`: one document on
+    /// stdout (format_version 1).
     #[arg(long, value_enum, default_value_t = ValidateOutput::Text)]
     pub output: ValidateOutput,
 }
@@ -73,7 +101,7 @@ pub struct ApiArgs {
     /// Read the API token from this file (trimmed) instead of CLOUDFLARE_API_TOKEN.
     #[arg(long)]
     pub api_token_file: Option<PathBuf>,
-    /// Which family the daemon's own token belongs to (decides the verify endpoint).
+    /// Which family the API token r2gitops uses belongs to (decides the verify endpoint).
     #[arg(long, value_enum, default_value_t = TokenOwnerArg::Account)]
     pub api_token_owner: TokenOwnerArg,
     /// S3 endpoint override per jurisdiction, `JURISDICTION=URL` (repeatable; also
@@ -120,6 +148,8 @@ pub struct ReconcileArgs {
     /// Only with --dry-run: an apply that cannot see outputs could not deliver new values.
     #[arg(long)]
     pub skip_outputs: bool,
+    /// `text` (terraform-like), `json` (one document, format_version 1) or `markdown` (for
+    /// CI job summaries).
     #[arg(long, value_enum, default_value_t = PlanOutput::Text)]
     pub output: PlanOutput,
     #[command(flatten)]
@@ -155,6 +185,8 @@ pub fn main() -> ExitCode {
         Command::Schema => crate::config::cmd::schema(),
         Command::Reconcile(args) => crate::reconcile::cmd(args),
         Command::Watch(args) => crate::daemon::cmd(args),
+        Command::Completions(args) => completions(args.shell),
+        Command::Man(args) => man(args),
     };
     match outcome {
         Ok(code) => code,
@@ -168,6 +200,46 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn completions(shell: CompletionShell) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let shell = match shell {
+        CompletionShell::Bash => Shell::Bash,
+        CompletionShell::Zsh => Shell::Zsh,
+        CompletionShell::Fish => Shell::Fish,
+    };
+    // Into memory first: clap_complete panics when its writer fails (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "r2gitops", &mut script);
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn man(args: &ManArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let page = match args.command.as_deref() {
+        None => cmd,
+        Some(name) => {
+            // clap names are static strings: one per documented command.
+            let title = match name {
+                "validate" => "r2gitops-validate",
+                "schema" => "r2gitops-schema",
+                "reconcile" => "r2gitops-reconcile",
+                "watch" => "r2gitops-watch",
+                _ => "r2gitops-completions",
+            };
+            cmd.find_subcommand(name)
+                .cloned()
+                .ok_or_else(|| format!("no command '{name}'"))?
+                .name(title)
+        }
+    };
+    clap_mangen::Man::new(page).render(&mut std::io::stdout().lock())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Flags that only mean something in a dry run. Checked here rather than with clap's
