@@ -17,6 +17,10 @@ pub struct Cli {
     /// Log line format (on stderr; RUST_LOG filters the lines, info and above when unset).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Colour plans and diagnostics. `auto`: on a terminal, or anywhere with
+    /// CLICOLOR_FORCE=1, and never with NO_COLOR set; files, pipes and CI logs stay plain.
+    #[arg(long, global = true, value_enum, default_value_t = crate::paint::ColorWhen::Auto)]
+    pub color: crate::paint::ColorWhen,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -176,6 +180,7 @@ pub struct WatchArgs {
 /// Parse the command line, run, and map the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    cli.color.apply();
     if let Command::Reconcile(args) = &cli.command {
         check_dry_run_flags(args);
     }

@@ -12,6 +12,7 @@
 //! - `apply`: carries out a plan through the write API and the secrets writer.
 //! - `secrets`: S3 credential derivation, output formats, age encryption, atomic writes.
 //! - `lock`: one writer per inventory (flock on `<state_file>.lock`).
+//! - `paint`: colour for plans, reports and diagnostics on a terminal (pure).
 //! - `reconcile`: one pass: load, observe, diff, (dry-run stops here), apply.
 //! - `signals`: SIGTERM/SIGINT (stop, then abort) and SIGHUP as inputs.
 //! - `daemon`: the `watch` loop and its HTTP status server.
@@ -27,6 +28,7 @@ pub mod inventory;
 pub mod lock;
 pub mod observe;
 pub mod observed;
+pub mod paint;
 pub mod plan;
 pub mod reconcile;
 pub mod secret;

@@ -168,6 +168,20 @@ fn report_section(report: &Report, output: PlanOutput) -> String {
     }
 }
 
+/// Write a rendering to stdout: text in colour where `anstream` allows it (a terminal,
+/// `--color`, NO_COLOR, CLICOLOR_FORCE); JSON and Markdown always plain.
+fn show(text: &str, output: PlanOutput) -> std::io::Result<()> {
+    if output == PlanOutput::Text {
+        let mut out = anstream::stdout().lock();
+        write!(out, "{}", crate::paint::plan(text))?;
+        out.flush()
+    } else {
+        let mut out = std::io::stdout().lock();
+        write!(out, "{text}")?;
+        out.flush()
+    }
+}
+
 /// Load the file and apply run-time overrides; diagnostics go to stderr.
 pub fn load_desired(
     file: &std::path::Path,
@@ -194,12 +208,18 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
     let desired = match load_desired(file, args.api.output_dir.as_deref()) {
         Ok(d) => d,
         Err(diagnostics) => {
-            eprintln!("{diagnostics}");
-            eprintln!(
+            let mut err = anstream::stderr().lock();
+            writeln!(
+                err,
+                "{}",
+                crate::paint::diagnostics(&diagnostics.to_string(), false)
+            )?;
+            writeln!(
+                err,
                 "{title}: {} problem{} found; nothing was planned or changed",
                 diagnostics.len(),
                 if diagnostics.len() == 1 { "" } else { "s" }
-            );
+            )?;
             return Ok(ExitCode::from(1));
         }
     };
@@ -218,9 +238,8 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
         };
         let client = Client::connect(config).await?;
         let (plan, inventory) = plan(&client, &desired, args.skip_outputs, &endpoints).await?;
-        let mut stdout = std::io::stdout().lock();
         if args.dry_run {
-            write!(stdout, "{}", render(&plan, None, &title, args.output))?;
+            show(&render(&plan, None, &title, args.output), args.output)?;
             let code = if plan.refused.is_some() {
                 1
             } else if args.detailed_exitcode && plan.differs() {
@@ -231,14 +250,12 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
             return Ok(ExitCode::from(code));
         }
         if plan.refused.is_some() {
-            write!(stdout, "{}", render(&plan, None, &title, args.output))?;
+            show(&render(&plan, None, &title, args.output), args.output)?;
             return Ok(ExitCode::from(1));
         }
         if args.output != PlanOutput::Json {
-            write!(stdout, "{}", render(&plan, None, &title, args.output))?;
-            stdout.flush()?;
+            show(&render(&plan, None, &title, args.output), args.output)?;
         }
-        drop(stdout);
         let stop = Stop::new();
         let on_stop = stop.clone();
         crate::signals::spawn(Box::new(move || on_stop.request()), None)?;
@@ -252,12 +269,11 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
             &stop,
         )
         .await;
-        let mut stdout = std::io::stdout().lock();
         let text = match args.output {
             PlanOutput::Json => render(&plan, Some(&report), &title, args.output),
             other => report_section(&report, other),
         };
-        write!(stdout, "{text}")?;
+        show(&text, args.output)?;
         Ok(ExitCode::from(if report.has_errors() { 1 } else { 0 }))
     })
 }

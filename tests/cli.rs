@@ -48,18 +48,24 @@ fn the_help_speaks_to_its_command_and_shows_each_default_once() {
         help.contains("--output <OUTPUT>\n          `text` (terraform-like)"),
         "{help}"
     );
-    let log = help
+    // The option's whole entry: its line and the indented lines under it.
+    let log: Vec<&str> = help
         .lines()
         .skip_while(|l| !l.contains("--log-format"))
-        .nth(1)
-        .unwrap();
+        .take_while(|l| l.contains("--log-format") || l.starts_with("          "))
+        .collect();
+    let log = log.join("\n");
     assert_eq!(log.matches("default").count(), 1, "{log}");
     let help = stdout(&["validate", "--help"]);
-    let output = help
+    let output: Vec<&str> = help
         .lines()
-        .find(|l| l.contains("--output <OUTPUT>"))
-        .unwrap();
-    assert!(output.contains("`text`: \"ok: ...\" on stdout"), "{help}");
+        .skip_while(|l| !l.contains("--output <OUTPUT>"))
+        .take(2)
+        .collect();
+    assert!(
+        output.join(" ").contains("`text`: \"ok: ...\" on stdout"),
+        "{help}"
+    );
 }
 
 #[test]
@@ -123,4 +129,42 @@ fn the_man_pages_render_with_man() {
         assert!(text.contains(title), "{args:?}: {text}");
         assert!(text.contains(needle), "{args:?}: {text}");
     }
+}
+
+#[test]
+fn colour_follows_the_terminal_the_flag_and_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, "version: 1\nbuckets:\n  - name: Bad_Name\n").unwrap();
+    let run = |flags: &[&str], env: &[(&str, &str)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_r2gitops"))
+            .args(flags)
+            .arg("validate")
+            .arg("-f")
+            .arg(&file)
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let red = "\x1b[31m";
+    let dim = "\x1b[2m  hint:";
+    // A pipe is not a terminal: plain, as in a file or a CI log.
+    assert!(!run(&[], &[]).contains('\x1b'));
+    let forced = run(&[], &[("CLICOLOR_FORCE", "1")]);
+    assert!(
+        forced.starts_with(red) && forced.contains(dim),
+        "{forced:?}"
+    );
+    assert!(!run(&[], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]).contains('\x1b'));
+    assert!(run(&["--color", "always"], &[("NO_COLOR", "1")]).starts_with(red));
+    assert!(!run(&["--color", "never"], &[("CLICOLOR_FORCE", "1")]).contains('\x1b'));
+    // What the colour wraps is exactly the plain text.
+    assert_eq!(
+        anstream::adapter::strip_str(&forced).to_string(),
+        run(&[], &[])
+    );
 }

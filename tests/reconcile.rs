@@ -518,6 +518,30 @@ async fn the_cli_reports_json_and_markdown_and_refuses_bad_files_and_a_second_wr
     let w = Arc::new(World::new().await);
     w.write(TWO_OF_EACH);
 
+    // Colour only when asked (or on a terminal): a plan in a pipe or a file is plain, and
+    // JSON and Markdown are never painted.
+    let plain = w.run(&["reconcile", "--dry-run"]).await;
+    assert!(!stdout(&plain).contains('\x1b'));
+    let painted = w
+        .run(&["--color", "always", "reconcile", "--dry-run"])
+        .await;
+    assert!(
+        stdout(&painted).contains("\x1b[32m  + create bucket media (default)\x1b[0m\n"),
+        "{:?}",
+        stdout(&painted)
+    );
+    let md = w
+        .run(&[
+            "--color",
+            "always",
+            "reconcile",
+            "--dry-run",
+            "--output",
+            "markdown",
+        ])
+        .await;
+    assert!(!stdout(&md).contains('\x1b'));
+
     let json_plan = w.run(&["reconcile", "--dry-run", "--output", "json"]).await;
     assert_eq!(json_plan.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&json_plan.stdout).unwrap();

@@ -48,9 +48,15 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
     match args.output {
         ValidateOutput::Text => match result {
             Ok(desired) => {
+                let mut err = anstream::stderr().lock();
                 for w in &desired.warnings {
-                    eprintln!("warning: {w}");
+                    write!(
+                        err,
+                        "{}",
+                        crate::paint::diagnostics(&format!("warning: {w}\n"), true)
+                    )?;
                 }
+                drop(err);
                 println!(
                     "ok: {file}: {} buckets, {} tokens",
                     desired.buckets.len(),
@@ -59,8 +65,12 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                 Ok(ExitCode::SUCCESS)
             }
             Err(diagnostics) => {
-                let mut err = std::io::stderr().lock();
-                writeln!(err, "{diagnostics}")?;
+                let mut err = anstream::stderr().lock();
+                writeln!(
+                    err,
+                    "{}",
+                    crate::paint::diagnostics(&diagnostics.to_string(), false)
+                )?;
                 writeln!(
                     err,
                     "{file}: {} problem{} found",
