@@ -275,6 +275,7 @@ async fn reconcile_once(
         endpoints,
         concurrency,
         &Stop::new(),
+        None,
     )
     .await;
     print!("{}", indent(&report.text()));

@@ -13,6 +13,7 @@
 //! - `secrets`: S3 credential derivation, output formats, age encryption, atomic writes.
 //! - `lock`: one writer per inventory (flock on `<state_file>.lock`).
 //! - `paint`: colour for plans, reports and diagnostics on a terminal (pure).
+//! - `progress`: the progress line of a long apply on a terminal.
 //! - `reconcile`: one pass: load, observe, diff, (dry-run stops here), apply.
 //! - `signals`: SIGTERM/SIGINT (stop, then abort) and SIGHUP as inputs.
 //! - `daemon`: the `watch` loop and its HTTP status server.
@@ -30,6 +31,7 @@ pub mod observe;
 pub mod observed;
 pub mod paint;
 pub mod plan;
+pub mod progress;
 pub mod reconcile;
 pub mod secret;
 pub mod secrets;

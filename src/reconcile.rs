@@ -105,6 +105,7 @@ pub async fn plan(
 
 /// The writing half of a pass. Takes the client by value: the write capability is made
 /// here and dropped on return.
+#[allow(clippy::too_many_arguments)]
 pub async fn apply(
     client: Client,
     desired: &Desired,
@@ -113,6 +114,7 @@ pub async fn apply(
     endpoints: &S3Endpoints,
     concurrency: usize,
     stop: &Stop,
+    progress: Option<&dyn crate::apply::Progress>,
 ) -> (Report, Inventory) {
     let writer = OutputWriter::new(
         &desired.settings.output_dir,
@@ -126,6 +128,7 @@ pub async fn apply(
         writer: &writer,
         concurrency,
         stop,
+        progress,
     }
     .apply(plan, inventory)
     .await
@@ -259,6 +262,11 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
         let stop = Stop::new();
         let on_stop = stop.clone();
         crate::signals::spawn(Box::new(move || on_stop.request()), None)?;
+        let progress = if args.output == PlanOutput::Text {
+            crate::progress::TermProgress::for_terminal(plan.steps.len())
+        } else {
+            None
+        };
         let (report, _) = apply(
             client,
             &desired,
@@ -267,8 +275,12 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
             &endpoints,
             concurrency,
             &stop,
+            progress.as_ref().map(|p| p as &dyn crate::apply::Progress),
         )
         .await;
+        if let Some(p) = &progress {
+            p.finish();
+        }
         let text = match args.output {
             PlanOutput::Json => render(&plan, Some(&report), &title, args.output),
             other => report_section(&report, other),

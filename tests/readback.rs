@@ -53,6 +53,7 @@ impl World {
             &endpoints,
             4,
             &Stop::new(),
+            None,
         )
         .await;
         (plan, report)

@@ -75,6 +75,7 @@ impl World {
             &self.endpoints(),
             4,
             &Stop::new(),
+            None,
         )
         .await;
         (plan, report)
@@ -427,6 +428,7 @@ async fn a_token_created_but_never_written_is_rolled_and_never_duplicated() {
         writer: &writer,
         concurrency: 4,
         stop: &Stop::new(),
+        progress: None,
     }
     .apply(&plan, inventory)
     .await;
@@ -811,4 +813,54 @@ tokens:
         .run(&["reconcile", "--dry-run", "--detailed-exitcode"])
         .await;
     assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_apply_on_a_terminal_shows_progress_and_a_pipe_does_not() {
+    let w = Arc::new(World::new().await);
+    w.emu.set_faults(cf_emulator::Faults {
+        latency_ms: 20,
+        ..Default::default()
+    });
+    let buckets: String = (0..25)
+        .map(|i| format!("  - name: bulk-{i:02}\n"))
+        .collect();
+    let file = |extra: &str| {
+        format!(
+            "version: 1\nsettings: {{ recipients: [\"{{recipient}}\"] }}\nbuckets:\n{buckets}{extra}"
+        )
+    };
+    w.write(&file(""));
+    // A real terminal: `script` runs the binary on a pseudo-terminal.
+    let cmd = w.r2gitops(&["reconcile"]);
+    let mut line = String::from("exec");
+    line.push_str(&format!(" '{}'", cmd.get_program().to_string_lossy()));
+    for a in cmd.get_args() {
+        line.push_str(&format!(" '{}'", a.to_string_lossy()));
+    }
+    let mut pty = std::process::Command::new("script");
+    pty.args(["-q", "-e", "-c", &line, "/dev/null"]).env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            pty.env(k, v);
+        }
+    }
+    let out = tokio::task::spawn_blocking(move || pty.output().unwrap())
+        .await
+        .unwrap();
+    let seen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{seen}");
+    assert!(seen.contains("/25 steps, "), "{seen}");
+    assert!(seen.contains(" in flight, ETA "), "{seen}");
+    assert!(seen.contains("Apply complete: 25 done"), "{seen}");
+
+    // As long an apply through a pipe: no progress line, only the plan and the report.
+    let more: String = (25..50)
+        .map(|i| format!("  - name: bulk-{i:02}\n"))
+        .collect();
+    w.write(&file(&more));
+    let piped = w.run(&["reconcile"]).await;
+    assert!(stdout(&piped).contains("Apply complete: 25 done"));
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains("steps, "));
+    assert!(!stdout(&piped).contains("steps, "));
 }

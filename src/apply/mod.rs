@@ -80,6 +80,29 @@ pub struct Applier<'a, W: WriteApi> {
     /// Steps in flight at once (the client bounds its own calls too).
     pub concurrency: usize,
     pub stop: &'a Stop,
+    /// Told as steps start and end (a progress line on a terminal); `None` for nobody.
+    pub progress: Option<&'a dyn Progress>,
+}
+
+/// An observer of an apply's steps. Apply decides nothing from it.
+pub trait Progress: Send + Sync {
+    fn step_started(&self);
+    fn step_finished(&self);
+}
+
+/// Run `step` and tell `progress` when it starts and ends.
+async fn observed<F: std::future::Future<Output = StepReport>>(
+    progress: Option<&dyn Progress>,
+    step: F,
+) -> StepReport {
+    if let Some(p) = progress {
+        p.step_started();
+    }
+    let r = step.await;
+    if let Some(p) = progress {
+        p.step_finished();
+    }
+    r
 }
 
 /// Record what the plan learned without changing Cloudflare (pure).
@@ -262,7 +285,9 @@ impl<W: WriteApi> Applier<'_, W> {
                             ));
                             continue;
                         }
-                        reports.push(self.token_step(s, failed, shared).await);
+                        reports.push(
+                            observed(self.progress, self.token_step(s, failed, shared)).await,
+                        );
                     }
                     reports
                 }
@@ -288,7 +313,7 @@ impl<W: WriteApi> Applier<'_, W> {
         Fut: std::future::Future<Output = StepReport>,
     {
         futures::stream::iter(steps)
-            .map(f)
+            .map(|s| observed(self.progress, f(s)))
             .buffered(self.concurrency.max(1))
             .collect()
             .await

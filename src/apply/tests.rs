@@ -305,6 +305,7 @@ async fn run(fake: &Fake, s: &Setup, p: &Plan, stop: &Stop) -> (Report, Inventor
         writer: &s.writer,
         concurrency: 1,
         stop,
+        progress: None,
     }
     .apply(p, Inventory::default())
     .await
@@ -482,6 +483,7 @@ async fn a_roll_records_the_new_output_and_keeps_the_creation_time() {
         writer: &s.writer,
         concurrency: 1,
         stop: &Stop::new(),
+        progress: None,
     }
     .apply(&p, inv)
     .await;
@@ -601,6 +603,7 @@ async fn run_on(fake: &Fake, s: &Setup, p: &Plan, inv: Inventory) -> (Report, In
         writer: &s.writer,
         concurrency: 1,
         stop: &Stop::new(),
+        progress: None,
     }
     .apply(p, inv)
     .await

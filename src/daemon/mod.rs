@@ -375,6 +375,7 @@ impl Daemon {
                 &self.opts.endpoints,
                 self.opts.api.concurrency.max(1),
                 &shutdown.stop,
+                None,
             )
             .await;
             if report.has_errors() {
