@@ -137,7 +137,51 @@ pub fn decode(bytes: &[u8]) -> Result<&str, ParseError> {
 
 /// Text to a located tree. `Ok(None)` is an empty document (nothing but comments or blanks).
 pub fn parse(text: &str) -> Result<Option<Node>, ParseError> {
-    serde_saphyr::from_str_with_options::<Option<Node>>(text, options()).map_err(from_saphyr)
+    serde_saphyr::from_str_with_options::<Option<Node>>(text, options()).map_err(|e| {
+        let mut e = from_saphyr(e);
+        if e.hint.is_none() {
+            e.hint = unclosed_flow(text, e.line);
+        }
+        e
+    })
+}
+
+/// A hint for the commonest cause of a confusing parser error: a `[` or `{` opened on an
+/// earlier line (or the error's own) and never closed, so the parser reads on into the next
+/// keys. Looks only at lines up to `line` (1-based), outside quotes and comments.
+pub fn unclosed_flow(text: &str, line: usize) -> Option<String> {
+    let mut open: Vec<(usize, usize, char)> = Vec::new();
+    for (i, l) in text.lines().enumerate().take(line.max(1)) {
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for (col, c) in l.chars().enumerate() {
+            let after_space = prev == ' ';
+            prev = c;
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') if after_space => break,
+                (None, '[' | '{') => open.push((i + 1, col + 1, c)),
+                (None, ']' | '}') => {
+                    open.pop();
+                }
+                _ => {}
+            }
+        }
+        // A flow collection left open at the end of a line is legal YAML, but in a file of
+        // this shape it is nearly always a missing bracket.
+        if let Some(&(at, col, c)) = open.last()
+            && at == i + 1
+            && i + 1 < line
+        {
+            let close = if c == '[' { ']' } else { '}' };
+            return Some(format!(
+                "line {at} opens '{c}' at column {col} and does not close it; add the '{close}' (or write the list one item per line)"
+            ));
+        }
+    }
+    None
 }
 
 /// The tree with repeated keys kept as separate entries, or `None` if the text does not
@@ -316,6 +360,28 @@ mod tests {
 
     fn err(text: &str) -> ParseError {
         parse(text).expect_err("must fail")
+    }
+
+    #[test]
+    fn a_bracket_left_open_on_an_earlier_line_gets_a_hint() {
+        let e = err("a:\n  b: [x, y\n  c: 1\n");
+        assert_eq!(
+            e.hint.as_deref(),
+            Some(
+                "line 2 opens '[' at column 6 and does not close it; add the ']' (or write the list one item per line)"
+            ),
+            "{e:?}"
+        );
+        let e = err("a: { b: 1\nc: 2\n");
+        assert!(
+            e.hint
+                .as_deref()
+                .is_some_and(|h| h.starts_with("line 1 opens '{'")),
+            "{e:?}"
+        );
+        // Brackets inside quotes and comments do not count.
+        assert_eq!(unclosed_flow("a: \"[x\"  # [y\nb: :\n", 2), None);
+        assert_eq!(unclosed_flow("a: [x]\nb: :\n", 2), None);
     }
 
     #[test]
