@@ -70,7 +70,12 @@ pub struct ApiArgs {
         default_value = "https://api.cloudflare.com/client/v4"
     )]
     pub api_url: String,
-    /// Read the API token from this file (trimmed) instead of CLOUDFLARE_API_TOKEN.
+    /// Allow an `http://` --api-url to a host that is not loopback (the API token then
+    /// travels in clear).
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// Read the API token from this file (its one non-empty line, trimmed) instead of
+    /// CLOUDFLARE_API_TOKEN. `watch` re-reads it every pass.
     #[arg(long)]
     pub api_token_file: Option<PathBuf>,
     /// Which family the daemon's own token belongs to (decides the verify endpoint).
@@ -146,6 +151,10 @@ pub struct WatchArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    // Before any secret is read (issue 12, finding 9).
+    if let Err(e) = crate::harden::forbid_core_dumps() {
+        tracing::warn!(error = %e, "cannot turn core dumps off; a crash could write secrets to disk");
+    }
     let outcome = match &cli.command {
         Command::Validate(args) => crate::config::cmd::validate(args),
         Command::Schema => crate::config::cmd::schema(),

@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch as tokio_watch};
 
@@ -125,7 +126,8 @@ struct Daemon {
     opts: Options,
     status: http::Shared,
     desired: Option<Desired>,
-    client: Option<Client>,
+    /// The client, and the SHA-256 of the token it holds.
+    client: Option<(Client, [u8; 32])>,
     lock: Option<InventoryLock>,
     failures: u32,
     retry_after: Option<Duration>,
@@ -222,16 +224,26 @@ impl Daemon {
         Ok(())
     }
 
-    /// The client for the desired account, built (and its token verified) once.
+    /// The client for the desired account and the current API token, built (and its token
+    /// verified) once, and again when either changes: the token file is re-read every pass,
+    /// so rotating the daemon's own token needs no restart.
     async fn client(&mut self, desired: &Desired) -> Result<Client, Failed> {
         let config = ClientConfig::from_args(&self.opts.api, desired.account_id.as_deref())
             .map_err(|e| Failed {
                 fatal: true,
                 ..Failed::new(error_chain(&e))
             })?;
-        if let Some(c) = &self.client {
-            if c.account_id() == config.account_id {
+        // A digest, not a second copy of the token, to notice a rotation.
+        let token: [u8; 32] = Sha256::digest(config.api_token.expose().as_bytes()).into();
+        if let Some((c, in_use)) = &self.client {
+            if c.account_id() == config.account_id && *in_use == token {
                 return Ok(c.clone());
+            }
+            if *in_use != token {
+                tracing::info!("the API token changed; verifying the new one");
+                if let Some(path) = &self.opts.api.api_token_file {
+                    crate::secret::warn_if_exposed(crate::cloudflare::config::API_TOKEN_FILE, path);
+                }
             }
             status::add_metrics(&mut self.retired_api, &c.metrics());
             self.client = None;
@@ -241,7 +253,7 @@ impl Daemon {
             fatal: e.is_auth(),
             error: error_chain(&e),
         })?;
-        self.client = Some(client.clone());
+        self.client = Some((client.clone(), token));
         Ok(client)
     }
 
@@ -299,7 +311,7 @@ impl Daemon {
             ),
         }
         let mut api = self.retired_api.clone();
-        if let Some(c) = &self.client {
+        if let Some((c, _)) = &self.client {
             status::add_metrics(&mut api, &c.metrics());
         }
         self.update(|st| {
@@ -500,6 +512,7 @@ pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         &args.api.s3_endpoints,
         std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
     )?;
+    crate::cloudflare::config::preflight(&args.api)?;
     let opts = Options {
         file: args.file.file.clone(),
         interval,

@@ -1,7 +1,7 @@
 //! The four output formats (`env`, `json`, `rclone`, `aws`), rendered in memory.
 //!
-//! Pure: no I/O, no clock. The result is a `SecretString` that goes straight to `encrypt`;
-//! nothing here logs or returns plaintext in any other shape.
+//! Pure: no I/O, no clock. The result is a `SecretBuf` (wiped when dropped) that goes
+//! straight to `encrypt`; nothing here logs or returns plaintext in any other shape.
 //!
 //! Stable contract of each format (consumers parse these; change them only additively):
 //! - `env`: `KEY=value` lines, no quoting (every value is hex, a URL or bucket names):
@@ -26,13 +26,12 @@
 
 use std::fmt::Write as _;
 
-use secrecy::SecretString;
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::config::{OutputFormat, TokenScope, TokenSpec};
-use crate::secret::TokenValue;
+use crate::secret::{SecretBuf, TokenValue};
 
 use super::SecretsError;
 use super::derive::S3Credentials;
@@ -50,14 +49,17 @@ pub struct RenderInput<'a> {
 const API_TOKEN_LABEL: &str =
     "Cloudflare API token value (not an S3 credential): for wrangler and the Cloudflare API";
 
-pub fn render(input: &RenderInput<'_>) -> Result<SecretString, SecretsError> {
-    let text = match input.token.output.format {
-        OutputFormat::Env => env(input),
-        OutputFormat::Json => json(input)?,
-        OutputFormat::Rclone => rclone(input),
-        OutputFormat::Aws => aws(input),
-    };
-    Ok(SecretString::from(text))
+/// The plaintext, in a buffer that is wiped when dropped (and on growth, which the
+/// starting capacity makes rare): drop it as soon as it is encrypted.
+pub fn render(input: &RenderInput<'_>) -> Result<SecretBuf, SecretsError> {
+    let mut out = SecretBuf::with_capacity(2048);
+    match input.token.output.format {
+        OutputFormat::Env => env(input, &mut out),
+        OutputFormat::Json => json(input, &mut out)?,
+        OutputFormat::Rclone => rclone(input, &mut out),
+        OutputFormat::Aws => aws(input, &mut out),
+    }
+    Ok(out)
 }
 
 /// The bucket names the token reaches; `*` for every bucket of the account.
@@ -96,9 +98,9 @@ fn header(input: &RenderInput<'_>, what: &str) -> String {
     )
 }
 
-fn env(input: &RenderInput<'_>) -> String {
+fn env(input: &RenderInput<'_>, s: &mut SecretBuf) {
     let c = input.creds;
-    let mut s = header(input, "S3 credentials");
+    let _ = s.write_str(&header(input, "S3 credentials"));
     let _ = write!(
         s,
         "AWS_ACCESS_KEY_ID={}\n\
@@ -126,7 +128,6 @@ fn env(input: &RenderInput<'_>) -> String {
             input.account_id
         );
     }
-    s
 }
 
 #[derive(Serialize)]
@@ -144,7 +145,7 @@ struct JsonOutput<'a> {
     cloudflare_api_token: Option<&'a str>,
 }
 
-fn json(input: &RenderInput<'_>) -> Result<String, SecretsError> {
+fn json(input: &RenderInput<'_>, s: &mut SecretBuf) -> Result<(), SecretsError> {
     let c = input.creds;
     let out = JsonOutput {
         access_key_id: &c.access_key_id,
@@ -163,9 +164,9 @@ fn json(input: &RenderInput<'_>) -> Result<String, SecretsError> {
         cloudflare_api_token: input.api_token.map(TokenValue::expose),
     };
     // serde_json's own errors could quote input; replace them with a plain one.
-    let mut s = serde_json::to_string_pretty(&out).map_err(|_| render_error(input))?;
-    s.push('\n');
-    Ok(s)
+    serde_json::to_writer_pretty(&mut *s, &out).map_err(|_| render_error(input))?;
+    s.push(b"\n");
+    Ok(())
 }
 
 fn render_error(input: &RenderInput<'_>) -> SecretsError {
@@ -175,9 +176,9 @@ fn render_error(input: &RenderInput<'_>) -> SecretsError {
     }
 }
 
-fn rclone(input: &RenderInput<'_>) -> String {
+fn rclone(input: &RenderInput<'_>, s: &mut SecretBuf) {
     let c = input.creds;
-    let mut s = header(input, "rclone remote");
+    let _ = s.write_str(&header(input, "rclone remote"));
     let _ = write!(
         s,
         "[{}]\n\
@@ -195,8 +196,10 @@ fn rclone(input: &RenderInput<'_>) -> String {
         c.region,
     );
     if !input.token.access.is_admin() {
-        s.push_str("# object-scoped token: R2 denies CreateBucket, so rclone must not try it\n");
-        s.push_str("no_check_bucket = true\n");
+        let _ = s.write_str(
+            "# object-scoped token: R2 denies CreateBucket, so rclone must not try it\n",
+        );
+        let _ = s.write_str("no_check_bucket = true\n");
     }
     if let Some(api) = input.api_token {
         let _ = write!(
@@ -205,13 +208,12 @@ fn rclone(input: &RenderInput<'_>) -> String {
             api.expose()
         );
     }
-    s
 }
 
-fn aws(input: &RenderInput<'_>) -> String {
+fn aws(input: &RenderInput<'_>, s: &mut SecretBuf) {
     let c = input.creds;
     let name = section_name(&input.token.name);
-    let mut s = header(input, "AWS shared-credentials profile");
+    let _ = s.write_str(&header(input, "AWS shared-credentials profile"));
     let _ = write!(
         s,
         "# use: AWS_SHARED_CREDENTIALS_FILE=<this file> AWS_PROFILE={name}\n\
@@ -234,14 +236,12 @@ fn aws(input: &RenderInput<'_>) -> String {
             api.expose()
         );
     }
-    s
 }
 
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
 
-    use secrecy::ExposeSecret;
     use time::macros::datetime;
 
     use super::*;
@@ -297,7 +297,7 @@ mod tests {
             issued_at: datetime!(2026-03-01 12:00:00 +01:00),
         })
         .unwrap();
-        out.expose_secret().to_owned()
+        out.expose_str().unwrap().to_owned()
     }
 
     fn golden_cases() -> Vec<(&'static str, TokenSpec)> {
