@@ -140,9 +140,18 @@ pub struct WatchArgs {
     /// Quiet time after a file change before a pass starts.
     #[arg(long, default_value = "500ms")]
     pub debounce: String,
-    /// Address of the health, metrics and status server.
+    /// Address of the health, metrics and status server. `/status` is served here only
+    /// when it is a loopback address, or with --status-token-file.
     #[arg(long, default_value = "127.0.0.1:9477")]
     pub listen: String,
+    /// A second address, loopback unless --status-token-file is given, that serves
+    /// `/status` (and the probes) when --listen faces the network.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub status_listen: Option<String>,
+    /// Require `Authorization: Bearer <token>` for `/status` on every listener; the file
+    /// holds the token alone, on one line.
+    #[arg(long, value_name = "PATH")]
+    pub status_token_file: Option<PathBuf>,
     #[command(flatten)]
     pub api: ApiArgs,
 }

@@ -8,7 +8,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Sandbox, Watch, until};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Instant;
+
+use common::{Sandbox, Watch, http_get, until};
 
 const YAML: &str = r#"version: 1
 settings: { recipients: ["{recipient}"] }
@@ -20,15 +24,10 @@ tokens:
 "#;
 
 fn watch(sb: &Sandbox, extra: &[&str]) -> Watch {
-    let mut args = vec![
-        "watch",
-        "--listen",
-        "127.0.0.1:0",
-        "--debounce",
-        "100ms",
-        "--interval",
-        "10m",
-    ];
+    let mut args = vec!["watch", "--debounce", "100ms", "--interval", "10m"];
+    if !extra.contains(&"--listen") {
+        args.extend(["--listen", "127.0.0.1:0"]);
+    }
     args.extend_from_slice(extra);
     Watch::start(sb.r2gitops(&args))
 }
@@ -329,4 +328,184 @@ async fn plain_http_to_an_api_that_is_not_loopback_is_refused_unless_insecure_ht
         String::from_utf8_lossy(&out.stdout).contains("create bucket media"),
         "the plan came from the emulator"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_is_not_served_on_a_listener_facing_the_network_but_is_on_the_loopback_one() {
+    let sb = Sandbox::new().await;
+    sb.write(YAML);
+    // A status listener facing the network without a token is refused at start.
+    let mut refused = Watch::start(sb.r2gitops(&[
+        "watch",
+        "--listen",
+        "127.0.0.1:0",
+        "--status-listen",
+        "0.0.0.0:0",
+    ]));
+    assert_eq!(refused.wait_exit(Duration::from_secs(10)).await, Some(1));
+    assert!(
+        refused.log().contains("--status-listen 0.0.0.0:0")
+            && refused.log().contains("--status-token-file"),
+        "{}",
+        refused.log()
+    );
+
+    // The deployment's shape: probes and metrics on all addresses, /status on loopback.
+    let d = watch(
+        &sb,
+        &["--listen", "0.0.0.0:0", "--status-listen", "127.0.0.1:0"],
+    );
+    let port = d.addr.rsplit(':').next().unwrap();
+    let public = format!("127.0.0.1:{port}"); // the 0.0.0.0 listener, reached locally
+    until(Duration::from_secs(15), "ready", || async {
+        http_get(&public, "/readyz", &[]).0 == 200
+    })
+    .await;
+    assert_eq!(http_get(&public, "/healthz", &[]).0, 200);
+    let (code, metrics) = http_get(&public, "/metrics", &[]);
+    assert_eq!(code, 200);
+    let (code, body) = http_get(&public, "/status", &[]);
+    assert_eq!(code, 404, "{body}");
+    for name in ["uploader", "reader", "media", "r2gitops.yaml", "secrets"] {
+        assert!(!body.contains(name), "{name} in the refusal: {body}");
+        assert!(!metrics.contains(name), "{name} in /metrics");
+    }
+
+    let status_addr = d.status_addr.clone().expect("a status_listen address");
+    let (code, body) = http_get(&status_addr, "/status", &[]);
+    assert_eq!(code, 200, "{body}");
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        status["last_pass"]["plan"].to_string().contains("uploader"),
+        "{status}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_needs_the_bearer_token_of_the_status_token_file() {
+    let sb = Sandbox::new().await;
+    sb.write(YAML);
+    let token_file = sb.dir.path().join("status-token");
+    write_secret_file(&token_file, "status-s3cret-0123456789\n");
+    let d = watch(
+        &sb,
+        &[
+            "--listen",
+            "0.0.0.0:0",
+            "--status-token-file",
+            token_file.to_str().unwrap(),
+        ],
+    );
+    let port = d.addr.rsplit(':').next().unwrap();
+    let public = format!("127.0.0.1:{port}");
+    until(Duration::from_secs(15), "ready", || async {
+        http_get(&public, "/readyz", &[]).0 == 200
+    })
+    .await;
+    for headers in [
+        vec![],
+        vec!["Authorization: Bearer wrong"],
+        vec!["Authorization: Bearer status-s3cret-012345678"],
+        vec!["Authorization: Basic status-s3cret-0123456789"],
+    ] {
+        let (code, body) = http_get(&public, "/status", &headers);
+        assert_eq!(code, 401, "{headers:?}: {body}");
+        assert!(!body.contains("uploader"), "{body}");
+    }
+    let (code, body) = http_get(
+        &public,
+        "/status",
+        &["Authorization: Bearer status-s3cret-0123456789"],
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("uploader"), "{body}");
+    assert!(!d.log().contains("status-s3cret"), "the token in the log");
+}
+
+/// Seconds until the server closes `s` (reads EOF or a reset), at most `limit`.
+fn closed_after(mut s: TcpStream, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(start.elapsed()),
+            Ok(_) => continue, // an answer; keep waiting for the close
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(start.elapsed());
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_time_out_and_a_flood_of_them_starves_neither_healthz_nor_a_pass() {
+    let sb = Sandbox::new().await;
+    sb.write(YAML);
+    // 128 open files: enough for the daemon with the connection cap, far too few without.
+    let d = Watch::start(sb.r2gitops_nofile(
+        128,
+        &["watch", "--listen", "127.0.0.1:0", "--interval", "10m"],
+    ));
+    ready(&d).await;
+
+    // Header-read timeout: a silent connection, and a kept-alive one after its answer.
+    let silent = TcpStream::connect(&d.addr).unwrap();
+    let mut kept = TcpStream::connect(&d.addr).unwrap();
+    write!(kept, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let timings = [silent, kept]
+        .map(|s| std::thread::spawn(move || closed_after(s, Duration::from_secs(15))));
+    let timings: Vec<Duration> = timings
+        .into_iter()
+        .map(|t| {
+            t.join()
+                .unwrap()
+                .expect("the server closes an idle connection")
+        })
+        .collect();
+    eprintln!("idle connections closed after {timings:?}");
+    for t in &timings {
+        assert!(
+            (Duration::from_secs(4)..Duration::from_secs(8)).contains(t),
+            "{t:?}"
+        );
+    }
+
+    // The flood: 200 connections that never send a byte, held open throughout.
+    let flood: Vec<TcpStream> = (0..200)
+        .map(|_| TcpStream::connect(&d.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let start = Instant::now();
+    let (code, body) = http_get(&d.addr, "/healthz", &[]);
+    assert_eq!((code, body.as_str()), (200, "ok\n"), "{}", d.log());
+    eprintln!(
+        "/healthz answered in {:?} during the flood",
+        start.elapsed()
+    );
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", d.pid()))
+        .unwrap()
+        .count();
+    eprintln!("the daemon holds {fds} file descriptors during the flood");
+    assert!(
+        fds < 80,
+        "{fds} open files: the connection cap does not hold"
+    );
+    // A pass that must open files and API connections: it rolls a token whose output is
+    // gone and writes the new one.
+    let output = sb.out().join("reader.json.age");
+    std::fs::remove_file(&output).unwrap();
+    let before = d.successes();
+    d.signal("-HUP");
+    until(
+        Duration::from_secs(10),
+        "a pass during the flood",
+        || async { d.successes() > before },
+    )
+    .await;
+    assert!(output.exists(), "the rolled output was written");
+    assert_eq!(d.metric("r2gitops_passes_total{result=\"failure\"}"), 0.0);
+    assert!(!d.log().contains("Too many open files"), "{}", d.log());
+    drop(flood);
 }
