@@ -12,9 +12,11 @@
 //!   the steps in flight finish (a created token always gets its output written) and exits
 //!   0; a second signal aborts at once. SIGHUP starts a pass now.
 //! - One daemon per inventory: the lock on `<state_file>.lock` is held for its lifetime.
+//! - The API token file is re-read every pass; a changed token gets a new client, verified
+//!   before use, so rotating the daemon's own token needs no restart.
 //!
 //! - `status`: readiness, `/status` JSON and `/metrics` text (pure).
-//! - `http`: the status server.
+//! - `http`: the status server (who may read `/status`; bounded connections).
 //! - `watch`: directory watches, debounce, content hash.
 
 pub mod http;
