@@ -212,6 +212,11 @@ impl Client {
             for (k, v) in &call.headers {
                 req = req.header(*k, v);
             }
+            if call.secret_answer {
+                // The connection's read buffer would keep the answer's bytes while it waits
+                // in the pool; closed, its buffers are freed (and wiped, see main.rs).
+                req = req.header(reqwest::header::CONNECTION, "close");
+            }
             if let Some(body) = &call.body {
                 req = req.json(body);
             }
