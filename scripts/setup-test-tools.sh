@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real third-party clients the tests drive, by package name, idempotently:
-# age, rclone and ssh-keygen (Debian), a Python venv at .venv (boto3, Cloudflare's SDK, prometheus_client,
+# age, rclone, ssh-keygen and gdb's gcore (Debian), a Python venv at .venv (boto3, Cloudflare's SDK, prometheus_client,
 # jsonschema, validators for the deploy artifacts), and wrangler (npm) under tests/clients.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,7 @@ command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
 command -v man >/dev/null 2>&1 || need_apt+=(man-db)
+command -v gcore >/dev/null 2>&1 || need_apt+=(gdb)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

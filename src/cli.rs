@@ -102,7 +102,12 @@ pub struct ApiArgs {
         default_value = "https://api.cloudflare.com/client/v4"
     )]
     pub api_url: String,
-    /// Read the API token from this file (trimmed) instead of CLOUDFLARE_API_TOKEN.
+    /// Allow an `http://` --api-url to a host that is not loopback (the API token then
+    /// travels in clear).
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// Read the API token from this file (its one non-empty line, trimmed) instead of
+    /// CLOUDFLARE_API_TOKEN. `watch` re-reads it every pass.
     #[arg(long)]
     pub api_token_file: Option<PathBuf>,
     /// Which family the API token r2gitops uses belongs to (decides the verify endpoint).
@@ -170,9 +175,18 @@ pub struct WatchArgs {
     /// Quiet time after a file change before a pass starts.
     #[arg(long, default_value = "500ms")]
     pub debounce: String,
-    /// Address of the health, metrics and status server.
+    /// Address of the health, metrics and status server. `/status` is served here only
+    /// when it is a loopback address, or with --status-token-file.
     #[arg(long, default_value = "127.0.0.1:9477")]
     pub listen: String,
+    /// A second address, loopback unless --status-token-file is given, that serves
+    /// `/status` (and the probes) when --listen faces the network.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub status_listen: Option<String>,
+    /// Require `Authorization: Bearer <token>` for `/status` on every listener; the file
+    /// holds the token alone, on one line.
+    #[arg(long, value_name = "PATH")]
+    pub status_token_file: Option<PathBuf>,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -185,6 +199,10 @@ pub fn main() -> ExitCode {
         check_dry_run_flags(args);
     }
     init_logging(cli.log_format);
+    // Before any secret is read (issue 12, finding 9).
+    if let Err(e) = crate::harden::forbid_core_dumps() {
+        tracing::warn!(error = %e, "cannot turn core dumps off; a crash could write secrets to disk");
+    }
     let outcome = match &cli.command {
         Command::Validate(args) => crate::config::cmd::validate(args),
         Command::Schema => crate::config::cmd::schema(),

@@ -3,7 +3,9 @@
 //! # Layout
 //! - `cli`: clap types and dispatch to the commands below.
 //! - `config`: the desired-state file: raw serde mirror, validation, typed model, JSON Schema.
-//! - `secret`: types that hold secrets (no `Debug`, no `Display`).
+//! - `secret`: types that hold secrets (no `Debug`, no `Display`, wiped when dropped), and
+//!   the reader of the token files named on the command line.
+//! - `harden`: no core dumps, no same-user ptrace (applied at start).
 //! - `observed`: plain data describing what Cloudflare holds (input of the planner).
 //! - `cloudflare`: the HTTP client: envelope, paging, request budget, retries, typed errors.
 //! - `observe`: builds an `Observed` snapshot through the client.
@@ -25,6 +27,7 @@ pub mod config;
 pub mod daemon;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod harden;
 pub mod inventory;
 pub mod lock;
 pub mod observe;

@@ -208,6 +208,7 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let file = &args.file.file;
     let title = file.display().to_string();
+    crate::cloudflare::config::preflight(&args.api)?;
     let desired = match load_desired(file, args.api.output_dir.as_deref()) {
         Ok(d) => d,
         Err(diagnostics) => {

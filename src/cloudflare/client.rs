@@ -11,6 +11,7 @@ use rand::Rng;
 use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::{OnceCell, Semaphore};
+use zeroize::Zeroize;
 
 use crate::cloudflare::api::{
     CreatedToken, ReadApi, TokenRequest, UpdatedToken, VerifiedToken, WriteApi,
@@ -25,7 +26,7 @@ use crate::observed::{
     GROUP_ADMIN_READ, GROUP_ADMIN_WRITE, GROUP_OBJECT_READ, GROUP_OBJECT_WRITE, ObservedBucket,
     ObservedToken, PermissionGroupIds,
 };
-use crate::secret::TokenValue;
+use crate::secret::{SecretBuf, TokenValue};
 
 /// Counters for the daemon's `/metrics`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -175,6 +176,38 @@ impl Client {
 
     /// Send one call with budget, concurrency limit and retries; decode the envelope.
     async fn send(&self, call: Call<'_>) -> Result<wire::Envelope, ApiError> {
+        let body = self.exchange(&call).await?;
+        serde_json::from_slice(body.expose()).map_err(|e| {
+            ApiError::transport(&call.operation, format!("unexpected answer shape: {e}"))
+        })
+    }
+
+    /// Send a call whose answer holds a secret (a create or roll): its `result` goes
+    /// straight from the wiped body buffer into `T`, never through a `serde_json::Value`.
+    async fn send_secret<T: serde::de::DeserializeOwned>(
+        &self,
+        mut call: Call<'_>,
+    ) -> Result<T, ApiError> {
+        call.secret_answer = true;
+        let body = self.exchange(&call).await?;
+        serde_json::from_slice::<wire::SecretEnvelope<T>>(body.expose())
+            .map(|env| env.result)
+            .map_err(|e| {
+                // serde's message may quote the input: give the position only.
+                ApiError::transport(
+                    &call.operation,
+                    format!(
+                        "unexpected answer shape at line {} column {} (details withheld: the answer holds a secret)",
+                        e.line(),
+                        e.column()
+                    ),
+                )
+            })
+    }
+
+    /// The body of the first successful answer (budget, concurrency limit, retries), in a
+    /// buffer that is wiped when dropped; or the error of the last attempt.
+    async fn exchange(&self, call: &Call<'_>) -> Result<SecretBuf, ApiError> {
         let url = format!("{}{}", self.inner.base, call.path);
         let mut attempt = 0;
         loop {
@@ -194,6 +227,11 @@ impl Client {
             for (k, v) in &call.headers {
                 req = req.header(*k, v);
             }
+            if call.secret_answer {
+                // The connection's read buffer would keep the answer's bytes while it waits
+                // in the pool; closed, its buffers are freed (and wiped, see main.rs).
+                req = req.header(reqwest::header::CONNECTION, "close");
+            }
             if let Some(body) = &call.body {
                 req = req.json(body);
             }
@@ -210,17 +248,22 @@ impl Client {
                         self.inner.metrics.lock().unwrap().rate_limit_pauses += 1;
                         self.inner.budget.pause(w).await;
                     }
-                    let text = resp.text().await.unwrap_or_default();
+                    let body = read_body(resp).await;
                     if call.secret_answer {
                         tracing::trace!(
                             status,
                             "cloudflare answer (body withheld: holds a secret)"
                         );
                     } else {
-                        tracing::trace!(status, body = %text, "cloudflare answer");
+                        tracing::trace!(status, body = %String::from_utf8_lossy(body.expose()), "cloudflare answer");
                     }
-                    let envelope: Option<wire::Envelope> = serde_json::from_str(&text).ok();
-                    (Attempt::Answered(status), wait, Some((status, envelope)))
+                    // Success and errors only: `result` is skipped without being copied.
+                    let outcome: Option<wire::Outcome> = serde_json::from_slice(body.expose()).ok();
+                    (
+                        Attempt::Answered(status),
+                        wait,
+                        Some((status, outcome, body)),
+                    )
                 }
                 Err(e) => {
                     self.count(0);
@@ -234,9 +277,9 @@ impl Client {
                 }
             };
             let succeeded =
-                matches!(&answer, Some((s, Some(env))) if (200..300).contains(s) && env.success);
+                matches!(&answer, Some((s, Some(o), _)) if (200..300).contains(s) && o.success);
             if succeeded {
-                return Ok(answer.unwrap().1.unwrap());
+                return Ok(answer.unwrap().2);
             }
             if should_retry(outcome, attempt, self.inner.max_retries, call.replay_safe) {
                 let jitter: f64 = rand::rng().random();
@@ -248,8 +291,8 @@ impl Client {
                 continue;
             }
             return Err(match answer {
-                Some((status, envelope)) => {
-                    let errors = envelope
+                Some((status, outcome, _)) => {
+                    let errors = outcome
                         .map(|e| e.errors.into_iter().map(Into::into).collect())
                         .unwrap_or_default();
                     let mut err = ApiError::from_answer(&call.operation, status, errors);
@@ -277,6 +320,25 @@ impl Client {
         serde_json::from_value(value)
             .map_err(|e| ApiError::transport(operation, format!("unexpected answer shape: {e}")))
     }
+}
+
+/// The whole body into a buffer that is wiped when dropped (a create or roll answer holds
+/// the new token's value), sized from Content-Length so that it rarely grows. Each chunk
+/// the HTTP stack handed over is wiped too when nothing else holds it. A body cut short
+/// yields what arrived, which then fails to parse.
+async fn read_body(mut resp: reqwest::Response) -> SecretBuf {
+    const DEFAULT: usize = 16 * 1024;
+    let capacity = resp.content_length().map_or(DEFAULT, |n| {
+        usize::try_from(n).unwrap_or(DEFAULT).min(1 << 24)
+    });
+    let mut body = SecretBuf::with_capacity(capacity);
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        body.push(&chunk);
+        if let Ok(mut owned) = chunk.try_into_mut() {
+            owned.as_mut().zeroize();
+        }
+    }
+    body
 }
 
 fn jurisdiction_header(j: Jurisdiction) -> (&'static str, String) {
@@ -486,22 +548,11 @@ impl WriteClient {
         // Token names are not unique: replaying a create whose answer was lost could leave
         // a second token behind. Only answered 429/5xx (nothing created) are retried.
         call.replay_safe = false;
-        call.secret_answer = true;
-        let env = self.read.send(call).await?;
-        let value = env
-            .result
-            .get("value")
-            .and_then(Value::as_str)
-            .map(|v| TokenValue::new(v.to_string()))
-            .ok_or_else(|| ApiError::transport(&op, "the answer carries no token value"))?;
-        let mut result = env.result;
-        if let Some(obj) = result.as_object_mut() {
-            obj.remove("value");
-        }
-        let token = wire::token(Client::decode(&op, result)?, owner);
+        // The value goes from the wiped body buffer straight into `TokenValue`.
+        let created: wire::WireCreated = self.read.send_secret(call).await?;
         Ok(CreatedToken {
-            token,
-            value,
+            token: wire::token(created.token, owner),
+            value: created.value,
             condition_sent_as: key.as_str(),
         })
     }
@@ -663,13 +714,8 @@ impl WriteApi for WriteClient {
         let path = format!("{}/{id}/value", self.read.tokens_base(owner));
         let mut call = Call::new(op.clone(), Method::PUT, path);
         call.body = Some(serde_json::json!({}));
-        call.secret_answer = true;
         // A lost roll answer is lost either way (the old value died on the server); replaying
         // it only yields a value we can then write, so the roll stays replay-safe.
-        let env = self.read.send(call).await?;
-        env.result
-            .as_str()
-            .map(|v| TokenValue::new(v.to_string()))
-            .ok_or_else(|| ApiError::transport(&op, "the answer carries no token value"))
+        self.read.send_secret(call).await
     }
 }

@@ -1,12 +1,17 @@
 //! Where the client's settings come from: flags, environment and the desired-state file.
-//! The token is read once, trimmed, and held only as a `TokenValue`.
+//! The token is read (the daemon re-reads it every pass, so a rotated file needs no
+//! restart), trimmed, and held only as a `TokenValue`; the read buffer is zeroized.
+//! Must not print the token or any byte of its file: errors give the path and counts only.
 
-use std::path::PathBuf;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::cli::{ApiArgs, TokenOwnerArg};
 use crate::config::Owner;
-use crate::secret::TokenValue;
+use crate::secret::{SecretFileError, TokenValue, read_token_file};
+
+/// How errors and warnings name `--api-token-file`.
+pub const API_TOKEN_FILE: &str = "the API token file";
 
 pub struct ClientConfig {
     pub api_url: String,
@@ -27,14 +32,16 @@ pub struct ClientConfig {
 pub enum ConfigError {
     #[error("no Cloudflare API token: set CLOUDFLARE_API_TOKEN or pass --api-token-file")]
     NoToken,
-    #[error("cannot read the API token file '{path}'")]
-    TokenFile {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the API token file '{path}' is empty")]
-    EmptyTokenFile { path: PathBuf },
+    #[error(transparent)]
+    TokenFile(#[from] SecretFileError),
+    #[error(
+        "--api-url: plain http to '{host}', which is not a loopback address, would send the API token in clear\n  hint: use https://, or pass --insecure-http if the path to that host is trusted"
+    )]
+    InsecureApiUrl { host: String },
+    #[error(
+        "--api-url '{0}': expected an https:// URL such as https://api.cloudflare.com/client/v4"
+    )]
+    BadApiUrl(String),
     #[error(
         "no Cloudflare account id: set account_id in the file or CLOUDFLARE_ACCOUNT_ID in the environment"
     )]
@@ -88,19 +95,9 @@ impl ClientConfig {
         env_token: Option<String>,
         env_account: Option<String>,
     ) -> Result<Self, ConfigError> {
+        check_api_url(&args.api_url, args.insecure_http)?;
         let api_token = match &args.api_token_file {
-            Some(path) => {
-                let text =
-                    std::fs::read_to_string(path).map_err(|source| ConfigError::TokenFile {
-                        path: path.clone(),
-                        source,
-                    })?;
-                let token = text.trim();
-                if token.is_empty() {
-                    return Err(ConfigError::EmptyTokenFile { path: path.clone() });
-                }
-                TokenValue::new(token.to_string())
-            }
+            Some(path) => read_token_file(API_TOKEN_FILE, path)?,
             None => match env_token
                 .as_deref()
                 .map(str::trim)
@@ -136,6 +133,51 @@ impl ClientConfig {
             concurrency: args.concurrency.max(1),
             ..ClientConfig::new(args.api_url.as_str(), api_token, owner, account_id)
         })
+    }
+}
+
+/// What a command checks once at start, before anything else: the API URL, and that the
+/// token can be read (a token file with several lines fails here, not at the first pass).
+/// Logs a warning for a token file others can read and for `--insecure-http`.
+pub fn preflight(args: &ApiArgs) -> Result<(), ConfigError> {
+    check_api_url(&args.api_url, args.insecure_http)?;
+    if let Some(path) = &args.api_token_file {
+        drop(read_token_file(API_TOKEN_FILE, path)?);
+    }
+    warn_at_start(args);
+    Ok(())
+}
+
+fn warn_at_start(args: &ApiArgs) {
+    if let Some(path) = &args.api_token_file {
+        crate::secret::warn_if_exposed(API_TOKEN_FILE, path);
+    }
+    if args.insecure_http && args.api_url.starts_with("http://") {
+        tracing::warn!("--insecure-http: the API token is sent in clear over plain http");
+    }
+}
+
+/// `https://` anywhere; `http://` only to a loopback host unless `insecure_http`: the
+/// bearer token would otherwise cross the network in clear.
+pub fn check_api_url(url: &str, insecure_http: bool) -> Result<(), ConfigError> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| ConfigError::BadApiUrl(url.to_string()))?;
+    let host = parsed.host_str().unwrap_or_default();
+    match parsed.scheme() {
+        "https" if !host.is_empty() => Ok(()),
+        "http" if !host.is_empty() => {
+            // The URL parser has already normalised IPv4 forms such as `127.1`.
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let loopback = bare.eq_ignore_ascii_case("localhost")
+                || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            if loopback || insecure_http {
+                Ok(())
+            } else {
+                Err(ConfigError::InsecureApiUrl {
+                    host: host.to_string(),
+                })
+            }
+        }
+        _ => Err(ConfigError::BadApiUrl(url.to_string())),
     }
 }
 
@@ -202,6 +244,31 @@ mod tests {
             ClientConfig::from_parts(&args(&[]), None, Some("t".into()), Some("XYZ".into())),
             Err(ConfigError::BadAccount(_))
         ));
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_loopback_or_insecure_http() {
+        let cases = [
+            ("https://api.cloudflare.com/client/v4", false, true),
+            ("http://127.0.0.1:8080/client/v4", false, true),
+            ("http://127.1:8080/client/v4", false, true),
+            ("http://localhost:8080", false, true),
+            ("http://[::1]:8080", false, true),
+            ("http://api.example.com/client/v4", false, false),
+            ("http://0.0.0.0:8080", false, false),
+            ("http://10.0.0.1", false, false),
+            ("http://api.example.com/client/v4", true, true),
+            ("ftp://api.example.com", true, false),
+            ("api.cloudflare.com", false, false),
+        ];
+        for (url, insecure, ok) in cases {
+            assert_eq!(check_api_url(url, insecure).is_ok(), ok, "{url} {insecure}");
+        }
+        let msg = check_api_url("http://api.example.com/x", false)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("'api.example.com'"), "{msg}");
+        assert!(msg.contains("--insecure-http"), "{msg}");
     }
 
     #[test]

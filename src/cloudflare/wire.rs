@@ -14,6 +14,7 @@ use crate::cloudflare::api::TokenRequest;
 use crate::cloudflare::error::CfError;
 use crate::config::{IpRules, Jurisdiction, LocationHint, Owner, StorageClass};
 use crate::observed::{Effect, ObservedBucket, ObservedToken, Policy, ResourceValue, TokenStatus};
+use crate::secret::TokenValue;
 
 /// The envelope of every answer (API-NOTES §1).
 #[derive(Debug, Deserialize)]
@@ -26,6 +27,30 @@ pub struct Envelope {
     pub result: Value,
     #[serde(default)]
     pub result_info: Option<Value>,
+}
+
+/// Only whether an answer succeeded and its errors: `result` is skipped by the parser
+/// without being copied (it may hold a secret).
+#[derive(Debug, Deserialize)]
+pub struct Outcome {
+    #[serde(default)]
+    pub success: bool,
+    #[serde(default)]
+    pub errors: Vec<WireError>,
+}
+
+/// The envelope of an answer whose `result` holds a secret, decoded straight into `T`.
+#[derive(Deserialize)]
+pub struct SecretEnvelope<T> {
+    pub result: T,
+}
+
+/// The result of a token create: the value (shown once) and the token.
+#[derive(Deserialize)]
+pub struct WireCreated {
+    pub value: TokenValue,
+    #[serde(flatten)]
+    pub token: WireToken,
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,9 +12,11 @@
 //!   the steps in flight finish (a created token always gets its output written) and exits
 //!   0; a second signal aborts at once. SIGHUP starts a pass now.
 //! - One daemon per inventory: the lock on `<state_file>.lock` is held for its lifetime.
+//! - The API token file is re-read every pass; a changed token gets a new client, verified
+//!   before use, so rotating the daemon's own token needs no restart.
 //!
 //! - `status`: readiness, `/status` JSON and `/metrics` text (pure).
-//! - `http`: the status server.
+//! - `http`: the status server (who may read `/status`; bounded connections).
 //! - `watch`: directory watches, debounce, content hash.
 
 pub mod http;
@@ -28,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch as tokio_watch};
 
@@ -125,7 +128,8 @@ struct Daemon {
     opts: Options,
     status: http::Shared,
     desired: Option<Desired>,
-    client: Option<Client>,
+    /// The client, and the SHA-256 of the token it holds.
+    client: Option<(Client, [u8; 32])>,
     lock: Option<InventoryLock>,
     failures: u32,
     retry_after: Option<Duration>,
@@ -222,16 +226,26 @@ impl Daemon {
         Ok(())
     }
 
-    /// The client for the desired account, built (and its token verified) once.
+    /// The client for the desired account and the current API token, built (and its token
+    /// verified) once, and again when either changes: the token file is re-read every pass,
+    /// so rotating the daemon's own token needs no restart.
     async fn client(&mut self, desired: &Desired) -> Result<Client, Failed> {
         let config = ClientConfig::from_args(&self.opts.api, desired.account_id.as_deref())
             .map_err(|e| Failed {
                 fatal: true,
                 ..Failed::new(error_chain(&e))
             })?;
-        if let Some(c) = &self.client {
-            if c.account_id() == config.account_id {
+        // A digest, not a second copy of the token, to notice a rotation.
+        let token: [u8; 32] = Sha256::digest(config.api_token.expose().as_bytes()).into();
+        if let Some((c, in_use)) = &self.client {
+            if c.account_id() == config.account_id && *in_use == token {
                 return Ok(c.clone());
+            }
+            if *in_use != token {
+                tracing::info!("the API token changed; verifying the new one");
+                if let Some(path) = &self.opts.api.api_token_file {
+                    crate::secret::warn_if_exposed(crate::cloudflare::config::API_TOKEN_FILE, path);
+                }
             }
             status::add_metrics(&mut self.retired_api, &c.metrics());
             self.client = None;
@@ -241,7 +255,7 @@ impl Daemon {
             fatal: e.is_auth(),
             error: error_chain(&e),
         })?;
-        self.client = Some(client.clone());
+        self.client = Some((client.clone(), token));
         Ok(client)
     }
 
@@ -301,7 +315,7 @@ impl Daemon {
             ),
         }
         let mut api = self.retired_api.clone();
-        if let Some(c) = &self.client {
+        if let Some((c, _)) = &self.client {
             status::add_metrics(&mut api, &c.metrics());
         }
         self.update(|st| {
@@ -402,11 +416,17 @@ impl Daemon {
     }
 }
 
-/// Run the daemon until `shutdown`. `listener` is already bound (so a bad `--listen`
+/// A bound listener of the status server, and who may read `/status` on it.
+pub struct Listener {
+    pub socket: tokio::net::TcpListener,
+    pub status: http::StatusAccess,
+}
+
+/// Run the daemon until `shutdown`. The listeners are already bound (so a bad `--listen`
 /// fails before anything else).
 pub async fn run(
     opts: Options,
-    listener: tokio::net::TcpListener,
+    listeners: Vec<Listener>,
     shutdown: Shutdown,
     triggers: Arc<Triggers>,
 ) -> Result<(), Box<dyn std::error::Error>> {
@@ -440,10 +460,14 @@ pub async fn run(
         }
     }
 
-    let server = {
-        let s = shutdown.clone();
-        tokio::spawn(http::serve(listener, status, async move { s.wait().await }))
-    };
+    let servers: Vec<_> = listeners
+        .into_iter()
+        .map(|l| {
+            let s = shutdown.clone();
+            let router = http::router(status.clone(), l.status);
+            tokio::spawn(http::serve(l.socket, router, async move { s.wait().await }))
+        })
+        .collect();
     let watcher = {
         let t = triggers.clone();
         tokio::spawn(watch::run(
@@ -480,8 +504,19 @@ pub async fn run(
     }
     tracing::info!("shutting down");
     watcher.abort();
-    let _ = server.await;
+    for server in servers {
+        let _ = server.await;
+    }
     Ok(())
+}
+
+/// How errors and warnings name `--status-token-file`.
+const STATUS_TOKEN_FILE: &str = "the status token file";
+
+fn parse_listen(flag: &str, value: &str) -> Result<SocketAddr, String> {
+    value
+        .parse()
+        .map_err(|_| format!("--{flag} '{value}': expected HOST:PORT, e.g. 127.0.0.1:9477"))
 }
 
 pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
@@ -493,16 +528,31 @@ pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .ok_or_else(|| bad("interval", &args.interval))?;
     let debounce =
         parse_flag_duration(&args.debounce).ok_or_else(|| bad("debounce", &args.debounce))?;
-    let listen: SocketAddr = args.listen.parse().map_err(|_| {
-        format!(
-            "--listen '{}': expected HOST:PORT, e.g. 127.0.0.1:9477",
-            args.listen
+    let listen = parse_listen("listen", &args.listen)?;
+    let status_listen = args
+        .status_listen
+        .as_deref()
+        .map(|a| parse_listen("status-listen", a))
+        .transpose()?;
+    let status_token: Option<Arc<[u8; 32]>> = match &args.status_token_file {
+        Some(path) => {
+            let token = crate::secret::read_token_file(STATUS_TOKEN_FILE, path)?;
+            crate::secret::warn_if_exposed(STATUS_TOKEN_FILE, path);
+            Some(Arc::new(Sha256::digest(token.expose().as_bytes()).into()))
+        }
+        None => None,
+    };
+    if let Some(addr) = status_listen.filter(|a| !a.ip().is_loopback() && status_token.is_none()) {
+        return Err(format!(
+            "--status-listen {addr}: /status shows token names and ids, bucket names and paths\n  hint: bind it to a loopback address (127.0.0.1:PORT), or require a bearer token with --status-token-file"
         )
-    })?;
+        .into());
+    }
     let endpoints = S3Endpoints::from_args(
         &args.api.s3_endpoints,
         std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
     )?;
+    crate::cloudflare::config::preflight(&args.api)?;
     let opts = Options {
         file: args.file.file.clone(),
         interval,
@@ -511,15 +561,46 @@ pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         endpoints,
     };
     reconcile::runtime()?.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-        tracing::info!(
-            file = %opts.file.display(),
-            listen = %listener.local_addr()?,
-            interval = %args.interval,
-            "watching"
-        );
+        let bind = |flag: &'static str, addr: SocketAddr| async move {
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("--{flag}: cannot listen on {addr}: {e}"))
+        };
+        let mut listeners = Vec::new();
+        for (flag, addr) in [("listen", Some(listen)), ("status-listen", status_listen)] {
+            let Some(addr) = addr else { continue };
+            let socket = bind(flag, addr).await?;
+            let status = http::StatusAccess::for_listener(&addr, status_token.as_ref());
+            listeners.push(Listener { socket, status });
+        }
+        let main = &listeners[0];
+        let status_on = |l: &Listener| {
+            format!(
+                "{} ({})",
+                l.socket
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+                l.status.as_str()
+            )
+        };
+        match listeners.get(1) {
+            None => tracing::info!(
+                file = %opts.file.display(),
+                listen = %main.socket.local_addr()?,
+                interval = %args.interval,
+                status = %status_on(main),
+                "watching"
+            ),
+            Some(second) => tracing::info!(
+                file = %opts.file.display(),
+                listen = %main.socket.local_addr()?,
+                status_listen = %second.socket.local_addr()?,
+                interval = %args.interval,
+                status = %format!("{}, {}", status_on(main), status_on(second)),
+                "watching"
+            ),
+        }
         let shutdown = Shutdown::default();
         let triggers = Arc::new(Triggers::default());
         let (s, t) = (shutdown.clone(), triggers.clone());
@@ -527,7 +608,7 @@ pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             Box::new(move || s.request()),
             Some(Box::new(move || t.fire("signal"))),
         )?;
-        run(opts, listener, shutdown, triggers).await?;
+        run(opts, listeners, shutdown, triggers).await?;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -1,7 +1,7 @@
 //! The four output formats (`env`, `json`, `rclone`, `aws`), rendered in memory.
 //!
-//! Pure: no I/O, no clock. The result is a `SecretString` that goes straight to `encrypt`;
-//! nothing here logs or returns plaintext in any other shape.
+//! Pure: no I/O, no clock. The result is a `SecretBuf` (wiped when dropped) that goes
+//! straight to `encrypt`; nothing here logs or returns plaintext in any other shape.
 //!
 //! Stable contract of each format (consumers parse these; change them only additively):
 //! - `env`: `KEY=value` lines, no quoting (every value is hex or a URL):
@@ -32,13 +32,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use secrecy::SecretString;
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::config::{OutputFormat, TokenSpec};
-use crate::secret::TokenValue;
+use crate::secret::{SecretBuf, TokenValue};
 
 use super::SecretsError;
 use super::derive::S3Credentials;
@@ -56,14 +55,17 @@ pub struct RenderInput<'a> {
 const API_TOKEN_LABEL: &str =
     "Cloudflare API token value (not an S3 credential): for wrangler and the Cloudflare API";
 
-pub fn render(input: &RenderInput<'_>) -> Result<SecretString, SecretsError> {
-    let text = match input.token.output.format {
-        OutputFormat::Env => env(input),
-        OutputFormat::Json => json(input)?,
-        OutputFormat::Rclone => rclone(input),
-        OutputFormat::Aws => aws(input),
-    };
-    Ok(SecretString::from(text))
+/// The plaintext, in a buffer that is wiped when dropped (and on growth, which the
+/// starting capacity makes rare): drop it as soon as it is encrypted.
+pub fn render(input: &RenderInput<'_>) -> Result<SecretBuf, SecretsError> {
+    let mut out = SecretBuf::with_capacity(2048);
+    match input.token.output.format {
+        OutputFormat::Env => env(input, &mut out),
+        OutputFormat::Json => json(input, &mut out)?,
+        OutputFormat::Rclone => rclone(input, &mut out),
+        OutputFormat::Aws => aws(input, &mut out),
+    }
+    Ok(out)
 }
 
 /// The details a rendered output shows that may change without its secret changing, by
@@ -105,9 +107,9 @@ fn header(input: &RenderInput<'_>, what: &str) -> String {
     )
 }
 
-fn env(input: &RenderInput<'_>) -> String {
+fn env(input: &RenderInput<'_>, s: &mut SecretBuf) {
     let c = input.creds;
-    let mut s = header(input, "S3 credentials");
+    let _ = s.write_str(&header(input, "S3 credentials"));
     let _ = write!(
         s,
         "AWS_ACCESS_KEY_ID={}\n\
@@ -133,7 +135,6 @@ fn env(input: &RenderInput<'_>) -> String {
             input.account_id
         );
     }
-    s
 }
 
 #[derive(Serialize)]
@@ -150,7 +151,7 @@ struct JsonOutput<'a> {
     cloudflare_api_token: Option<&'a str>,
 }
 
-fn json(input: &RenderInput<'_>) -> Result<String, SecretsError> {
+fn json(input: &RenderInput<'_>, s: &mut SecretBuf) -> Result<(), SecretsError> {
     let c = input.creds;
     let out = JsonOutput {
         access_key_id: &c.access_key_id,
@@ -168,9 +169,9 @@ fn json(input: &RenderInput<'_>) -> Result<String, SecretsError> {
         cloudflare_api_token: input.api_token.map(TokenValue::expose),
     };
     // serde_json's own errors could quote input; replace them with a plain one.
-    let mut s = serde_json::to_string_pretty(&out).map_err(|_| render_error(input))?;
-    s.push('\n');
-    Ok(s)
+    serde_json::to_writer_pretty(&mut *s, &out).map_err(|_| render_error(input))?;
+    s.push(b"\n");
+    Ok(())
 }
 
 fn render_error(input: &RenderInput<'_>) -> SecretsError {
@@ -180,9 +181,9 @@ fn render_error(input: &RenderInput<'_>) -> SecretsError {
     }
 }
 
-fn rclone(input: &RenderInput<'_>) -> String {
+fn rclone(input: &RenderInput<'_>, s: &mut SecretBuf) {
     let c = input.creds;
-    let mut s = header(input, "rclone remote");
+    let _ = s.write_str(&header(input, "rclone remote"));
     let _ = write!(
         s,
         "[{}]\n\
@@ -201,8 +202,8 @@ fn rclone(input: &RenderInput<'_>) -> String {
     );
     // Always: an object-scoped token is denied CreateBucket, and shown only for those it
     // would go stale when the access level changes.
-    s.push_str("# buckets are managed by r2gitops: rclone must not try to create them\n");
-    s.push_str("no_check_bucket = true\n");
+    let _ = s.write_str("# buckets are managed by r2gitops: rclone must not try to create them\n");
+    let _ = s.write_str("no_check_bucket = true\n");
     if let Some(api) = input.api_token {
         let _ = write!(
             s,
@@ -210,13 +211,12 @@ fn rclone(input: &RenderInput<'_>) -> String {
             api.expose()
         );
     }
-    s
 }
 
-fn aws(input: &RenderInput<'_>) -> String {
+fn aws(input: &RenderInput<'_>, s: &mut SecretBuf) {
     let c = input.creds;
     let name = section_name(&input.token.name);
-    let mut s = header(input, "AWS shared-credentials profile");
+    let _ = s.write_str(&header(input, "AWS shared-credentials profile"));
     let _ = write!(
         s,
         "# use: AWS_SHARED_CREDENTIALS_FILE=<this file> AWS_PROFILE={name}\n\
@@ -239,14 +239,12 @@ fn aws(input: &RenderInput<'_>) -> String {
             api.expose()
         );
     }
-    s
 }
 
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
 
-    use secrecy::ExposeSecret;
     use time::macros::datetime;
 
     use super::*;
@@ -302,7 +300,7 @@ mod tests {
             issued_at: datetime!(2026-03-01 12:00:00 +01:00),
         })
         .unwrap();
-        out.expose_secret().to_owned()
+        out.expose_str().unwrap().to_owned()
     }
 
     fn golden_cases() -> Vec<(&'static str, TokenSpec)> {

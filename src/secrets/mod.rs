@@ -26,7 +26,6 @@ pub mod write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -177,8 +176,9 @@ impl OutputWriter {
             &token.name,
             &token.output.recipients,
             token.output.armor,
-            plaintext.expose_secret().as_bytes(),
+            plaintext.expose(),
         )?;
+        // Wiped now, not when this function returns.
         drop(plaintext);
         write::write_atomic(
             &self.output_dir,

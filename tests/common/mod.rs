@@ -245,6 +245,21 @@ impl Sandbox {
     /// emulator (nothing of this machine's environment but PATH).
     pub fn r2gitops(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_r2gitops"));
+        self.configure(&mut cmd, args);
+        cmd
+    }
+
+    /// The same, started through `sh` with `ulimit -n limit`: at most `limit` open files.
+    pub fn r2gitops_nofile(&self, limit: u32, args: &[&str]) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_r2gitops"));
+        self.configure(&mut cmd, args);
+        cmd
+    }
+
+    fn configure(&self, cmd: &mut Command, args: &[&str]) {
         cmd.args(args)
             .arg("-f")
             .arg(self.file())
@@ -255,6 +270,182 @@ impl Sandbox {
             .env("CLOUDFLARE_ACCOUNT_ID", self.emu.account_id())
             .env("R2GITOPS_S3_ENDPOINTS", self.s3_pairs().join(","))
             .env("RUST_LOG", "info");
-        cmd
+    }
+}
+
+// ---- a running `r2gitops watch` ----
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// A `watch` process whose stderr is collected (and echoed with a `daemon:` prefix), with
+/// the addresses it logged at start. Killed when dropped.
+pub struct Watch {
+    pub child: std::process::Child,
+    log: Arc<Mutex<String>>,
+    /// `--listen`'s bound address; empty when the process exited before listening.
+    pub addr: String,
+    /// `--status-listen`'s bound address, when given.
+    pub status_addr: Option<String>,
+}
+
+impl Watch {
+    /// Start `cmd` (an `r2gitops watch` command) and wait for its "watching" line (or its
+    /// exit: then `addr` is empty and `wait_exit` tells the code).
+    pub fn start(mut cmd: Command) -> Watch {
+        let mut child = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    eprintln!("daemon: {line}");
+                    let mut l = log.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+        }
+        let field = |text: &str, name: &str| {
+            text.lines()
+                .find(|l| l.contains("watching"))
+                .and_then(|l| l.split(&format!(" {name}=")).nth(1))
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(str::to_string)
+        };
+        let start = Instant::now();
+        loop {
+            let text = log.lock().unwrap().clone();
+            if let Some(addr) = field(&text, "listen") {
+                let status_addr = field(&text, "status_listen");
+                return Watch {
+                    child,
+                    log,
+                    addr,
+                    status_addr,
+                };
+            }
+            if child.try_wait().unwrap().is_some() {
+                // Let the reader thread catch the last lines.
+                std::thread::sleep(Duration::from_millis(100));
+                return Watch {
+                    child,
+                    log,
+                    addr: String::new(),
+                    status_addr: None,
+                };
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no watching line"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.pid().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    }
+
+    /// GET `path` on `--listen`.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_get(&self.addr, path, &[])
+    }
+
+    /// The number in the sample line of `/metrics` that starts with `prefix`.
+    pub fn metric(&self, prefix: &str) -> f64 {
+        let (_, text) = self.get("/metrics");
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no metric {prefix} in:\n{text}"))
+    }
+
+    /// Successful passes so far.
+    pub fn successes(&self) -> f64 {
+        self.metric("r2gitops_passes_total{result=\"success\"}")
+    }
+
+    /// Wait for the process to end; its exit code.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(100));
+                return status.code();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "still running after {limit:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A bare HTTP/1.0 GET with extra header lines: status and body (status 0 when the server
+/// closed the connection without an answer).
+pub fn http_get(addr: &str, path: &str, headers: &[&str]) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut text = String::new();
+    if s.read_to_string(&mut text).is_err() || text.len() < 12 {
+        return (0, text);
+    }
+    let status = text[9..12].parse().unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, body.to_string())
+}
+
+/// Poll `check` until it holds or `limit` passes; returns the time it took.
+pub async fn until<F, Fut>(limit: Duration, what: &str, check: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
