@@ -282,6 +282,7 @@ fn main() -> ExitCode {
         api_token: TokenValue::new(emu.admin_token()),
         token_owner: Owner::Account,
         account_id: emu.account_id().to_string(),
+        account_source: "the benchmark",
         budget: (1000, Duration::from_secs(300)),
         concurrency: 4,
         connect_timeout: Duration::from_secs(10),

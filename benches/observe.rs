@@ -47,6 +47,7 @@ fn client_config(emu: &Emulator, budget: u32, concurrency: usize) -> ClientConfi
         api_token: TokenValue::new(emu.admin_token()),
         token_owner: Owner::Account,
         account_id: emu.account_id().to_string(),
+        account_source: "the benchmark",
         budget: (budget, Duration::from_secs(300)),
         concurrency,
         connect_timeout: Duration::from_secs(10),

@@ -237,6 +237,7 @@ fn client_config(emu: &Emulator) -> ClientConfig {
         api_token: TokenValue::new(emu.admin_token()),
         token_owner: Owner::Account,
         account_id: emu.account_id().to_owned(),
+        account_source: "the emulator",
         budget: (1000, Duration::from_secs(300)),
         concurrency: 4,
         connect_timeout: Duration::from_secs(10),

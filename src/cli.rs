@@ -110,6 +110,9 @@ pub struct ApiArgs {
     /// CLOUDFLARE_API_TOKEN. `watch` re-reads it every pass.
     #[arg(long)]
     pub api_token_file: Option<PathBuf>,
+    /// The Cloudflare account, when the file has no `account_id` (the file's wins).
+    #[arg(long, env = "CLOUDFLARE_ACCOUNT_ID", value_name = "ID")]
+    pub account_id: Option<String>,
     /// Which family the API token r2gitops uses belongs to (decides the verify endpoint).
     #[arg(long, value_enum, default_value_t = TokenOwnerArg::Account)]
     pub api_token_owner: TokenOwnerArg,

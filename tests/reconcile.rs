@@ -864,3 +864,69 @@ async fn a_long_apply_on_a_terminal_shows_progress_and_a_pipe_does_not() {
     assert!(!String::from_utf8_lossy(&piped.stderr).contains("steps, "));
     assert!(!stdout(&piped).contains("steps, "));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_and_account_errors_say_what_and_where_and_retries_show_progress() {
+    let w = Arc::new(World::new().await);
+    w.write(TWO_OF_EACH);
+    // Nothing listens on port 1: refused, named with the URL, retried with progress.
+    let w2 = w.clone();
+    let refused = tokio::task::spawn_blocking(move || {
+        w2.r2gitops(&["reconcile", "--dry-run"])
+            .env("CLOUDFLARE_API_BASE_URL", "http://127.0.0.1:1/client/v4")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "cannot connect to the Cloudflare API at http://127.0.0.1:1/client/v4: connection refused"
+        ),
+        "{err}"
+    );
+    // 0.5 s plus up to 25 % jitter before the second attempt.
+    let first = err
+        .lines()
+        .find(|l| l.contains("(attempt 2/4)"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        first.contains("verify the API token: connection refused; retrying in 0.5s")
+            || first.contains("retrying in 0.6s"),
+        "{first}"
+    );
+    assert!(err.contains("(attempt 4/4)"), "{err}");
+
+    // Another account than the token's: Cloudflare answers 9109; the hint names the id
+    // used and where it came from.
+    let w2 = w.clone();
+    let wrong = tokio::task::spawn_blocking(move || {
+        w2.r2gitops(&["reconcile", "--dry-run"])
+            .env("CLOUDFLARE_ACCOUNT_ID", "f".repeat(32))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert_eq!(wrong.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "hint: the account id used was {} (from --account-id / CLOUDFLARE_ACCOUNT_ID)",
+            "f".repeat(32)
+        )),
+        "{err}"
+    );
+    assert!(
+        String::from_utf8_lossy(
+            &w.r2gitops(&["reconcile", "--help"])
+                .output()
+                .unwrap()
+                .stdout
+        )
+        .contains("CLOUDFLARE_ACCOUNT_ID"),
+        "the help names the variable"
+    );
+}

@@ -44,6 +44,7 @@ struct Inner {
     token: TokenValue,
     owner: Owner,
     account_id: String,
+    account_source: &'static str,
     budget: Budget,
     in_flight: Semaphore,
     max_retries: u32,
@@ -119,6 +120,7 @@ impl Client {
                 token: config.api_token,
                 owner: config.token_owner,
                 account_id: config.account_id,
+                account_source: config.account_source,
                 budget: Budget::new(config.budget.0, config.budget.1),
                 in_flight: Semaphore::new(config.concurrency),
                 max_retries: config.max_retries,
@@ -210,6 +212,7 @@ impl Client {
     async fn exchange(&self, call: &Call<'_>) -> Result<SecretBuf, ApiError> {
         let url = format!("{}{}", self.inner.base, call.path);
         let mut attempt = 0;
+        let mut cause: Option<&'static str> = None;
         loop {
             self.inner.budget.acquire().await;
             let permit = self
@@ -273,6 +276,7 @@ impl Client {
                         Attempt::Lost
                     };
                     tracing::debug!(path = %call.path, error = %e, "cloudflare request failed");
+                    cause = Some(transport_cause(&e));
                     (outcome, None, None)
                 }
             };
@@ -285,7 +289,19 @@ impl Client {
                 let jitter: f64 = rand::rng().random();
                 let wait = backoff(attempt, retry_after, jitter);
                 self.inner.metrics.lock().unwrap().retries += 1;
-                tracing::debug!(path = %call.path, attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                let why = match (&answer, cause) {
+                    (Some((status, _, _)), _) => format!("HTTP {status}"),
+                    (None, Some(c)) => c.to_string(),
+                    (None, None) => "no answer".to_string(),
+                };
+                // Info, not debug: a pass that waits must say why and for how long.
+                tracing::info!(
+                    "{}: {why}; retrying in {} (attempt {}/{})",
+                    call.operation,
+                    seconds(wait),
+                    attempt + 2,
+                    self.inner.max_retries + 1
+                );
                 tokio::time::sleep(wait).await;
                 attempt += 1;
                 continue;
@@ -297,18 +313,42 @@ impl Client {
                         .unwrap_or_default();
                     let mut err = ApiError::from_answer(&call.operation, status, errors);
                     err.retry_after = retry_after.map(|d| d.as_secs());
+                    // Refused on an account path: most often the wrong account, so say which
+                    // one was used and where it came from.
+                    if call.path.starts_with("/accounts/") && (status == 403 || err.is_code(9109)) {
+                        err.hint = Some(format!(
+                            "the account id used was {} (from {}); check it, and that the API token belongs to that account{}",
+                            self.inner.account_id,
+                            self.inner.account_source,
+                            err.hint
+                                .as_deref()
+                                .map(|h| format!("; {h}"))
+                                .unwrap_or_default()
+                        ));
+                    }
                     err
                 }
-                None => ApiError::transport(
-                    &call.operation,
-                    match outcome {
-                        Attempt::ConnectFailed => {
-                            "cannot connect to the Cloudflare API".to_string()
-                        }
-                        _ => "no answer from the Cloudflare API (timeout or connection lost)"
-                            .to_string(),
-                    },
-                ),
+                None => {
+                    let cause = cause.unwrap_or("no answer");
+                    let mut err = ApiError::transport(
+                        &call.operation,
+                        match outcome {
+                            Attempt::ConnectFailed => format!(
+                                "cannot connect to the Cloudflare API at {}: {cause}",
+                                self.inner.base
+                            ),
+                            _ => format!(
+                                "no answer from the Cloudflare API at {}: {cause}",
+                                self.inner.base
+                            ),
+                        },
+                    );
+                    err.hint = Some(
+                        "check --api-url (CLOUDFLARE_API_BASE_URL), DNS and the network path to it"
+                            .into(),
+                    );
+                    err
+                }
             });
         }
     }
@@ -319,6 +359,56 @@ impl Client {
     ) -> Result<T, ApiError> {
         serde_json::from_value(value)
             .map_err(|e| ApiError::transport(operation, format!("unexpected answer shape: {e}")))
+    }
+}
+
+/// Why a request got no answer, in a person's words: the kind of failure, found in the
+/// error's causes (reqwest wraps hyper, which wraps the I/O or TLS error).
+fn transport_cause(e: &reqwest::Error) -> &'static str {
+    let mut text = String::new();
+    let mut refused = false;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        text.push_str(&s.to_string().to_ascii_lowercase());
+        text.push('\n');
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+        }
+        source = s.source();
+    }
+    classify_cause(e.is_timeout(), refused, &text)
+}
+
+/// The classification itself (pure): timeout, refused, DNS, TLS, else a broken connection.
+fn classify_cause(timeout: bool, refused: bool, text: &str) -> &'static str {
+    if timeout || text.contains("timed out") {
+        "timed out"
+    } else if refused || text.contains("connection refused") {
+        "connection refused"
+    } else if text.contains("dns error")
+        || text.contains("failed to lookup")
+        || text.contains("name or service not known")
+        || text.contains("no address associated")
+    {
+        "DNS lookup failed"
+    } else if text.contains("certificate")
+        || text.contains("tls")
+        || text.contains("handshake")
+        || text.contains("invalid peer")
+    {
+        "TLS handshake failed"
+    } else {
+        "connection failed or was cut"
+    }
+}
+
+/// `2s`, or `0.5s` below ten seconds when not whole.
+fn seconds(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() < 0.05 || s >= 10.0 {
+        format!("{}s", s.round() as u64)
+    } else {
+        format!("{s:.1}s")
     }
 }
 
@@ -717,5 +807,46 @@ impl WriteApi for WriteClient {
         // A lost roll answer is lost either way (the old value died on the server); replaying
         // it only yields a value we can then write, so the roll stays replay-safe.
         self.read.send_secret(call).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_connection_is_named_by_its_kind() {
+        let cases = [
+            (true, false, "operation timed out", "timed out"),
+            (false, true, "tcp connect error", "connection refused"),
+            (
+                false,
+                false,
+                "client error (connect)\ndns error\nfailed to lookup address information: name or service not known",
+                "DNS lookup failed",
+            ),
+            (
+                false,
+                false,
+                "client error (connect)\ninvalid peer certificate: unknownissuer",
+                "TLS handshake failed",
+            ),
+            (
+                false,
+                false,
+                "connection closed before message completed",
+                "connection failed or was cut",
+            ),
+        ];
+        for (timeout, refused, text, want) in cases {
+            assert_eq!(classify_cause(timeout, refused, text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn waits_read_as_seconds() {
+        for (ms, want) in [(500, "0.5s"), (2000, "2s"), (2250, "2.2s"), (12_400, "12s")] {
+            assert_eq!(seconds(std::time::Duration::from_millis(ms)), want);
+        }
     }
 }

@@ -19,6 +19,9 @@ pub struct ClientConfig {
     /// Which family the daemon's own token belongs to (decides the verify endpoint).
     pub token_owner: Owner,
     pub account_id: String,
+    /// Where the account id came from, for hints: `account_id in the file` or
+    /// `--account-id / CLOUDFLARE_ACCOUNT_ID`.
+    pub account_source: &'static str,
     /// At most this many requests per window (Cloudflare allows 1,200 per 300 s).
     pub budget: (u32, Duration),
     pub concurrency: usize,
@@ -43,10 +46,10 @@ pub enum ConfigError {
     )]
     BadApiUrl(String),
     #[error(
-        "no Cloudflare account id: set account_id in the file or CLOUDFLARE_ACCOUNT_ID in the environment"
+        "no Cloudflare account id: set account_id in the file, or pass --account-id (or CLOUDFLARE_ACCOUNT_ID)"
     )]
     NoAccount,
-    #[error("CLOUDFLARE_ACCOUNT_ID '{0}' is not 32 lowercase hex characters")]
+    #[error("--account-id / CLOUDFLARE_ACCOUNT_ID '{0}' is not 32 lowercase hex characters")]
     BadAccount(String),
     #[error("--request-budget '{0}': expected REQUESTS/SECONDS, e.g. 1000/300")]
     BadBudget(String),
@@ -67,6 +70,7 @@ impl ClientConfig {
             api_token,
             token_owner,
             account_id: account_id.into(),
+            account_source: "the caller",
             budget: (1000, Duration::from_secs(300)),
             concurrency: 4,
             connect_timeout: Duration::from_secs(10),
@@ -76,7 +80,7 @@ impl ClientConfig {
     }
 
     /// Flags first, then the environment: `--api-token-file` or `CLOUDFLARE_API_TOKEN`;
-    /// the file's `account_id` or `CLOUDFLARE_ACCOUNT_ID`.
+    /// the file's `account_id`, else `--account-id` or `CLOUDFLARE_ACCOUNT_ID`.
     pub fn from_args(
         args: &ApiArgs,
         account_id_from_file: Option<&str>,
@@ -85,7 +89,7 @@ impl ClientConfig {
             args,
             account_id_from_file,
             std::env::var("CLOUDFLARE_API_TOKEN").ok(),
-            std::env::var("CLOUDFLARE_ACCOUNT_ID").ok(),
+            args.account_id.clone(),
         )
     }
 
@@ -107,8 +111,8 @@ impl ClientConfig {
                 None => return Err(ConfigError::NoToken),
             },
         };
-        let account_id = match account_id_from_file {
-            Some(a) => a.to_string(),
+        let (account_id, account_source) = match account_id_from_file {
+            Some(a) => (a.to_string(), "account_id in the file"),
             None => {
                 let a = env_account
                     .map(|a| a.trim().to_string())
@@ -121,7 +125,7 @@ impl ClientConfig {
                 {
                     return Err(ConfigError::BadAccount(a));
                 }
-                a
+                (a, "--account-id / CLOUDFLARE_ACCOUNT_ID")
             }
         };
         let owner = match args.api_token_owner {
@@ -131,6 +135,7 @@ impl ClientConfig {
         Ok(ClientConfig {
             budget: parse_budget(&args.request_budget)?,
             concurrency: args.concurrency.max(1),
+            account_source,
             ..ClientConfig::new(args.api_url.as_str(), api_token, owner, account_id)
         })
     }

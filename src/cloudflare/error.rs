@@ -62,6 +62,11 @@ impl ApiError {
         self.errors.iter().any(|e| e.code == code)
     }
 
+    /// Whether Cloudflare answered with this error code.
+    pub fn is_code(&self, code: i64) -> bool {
+        self.has_code(code)
+    }
+
     /// The object does not exist (bucket 10006, token 404/7003).
     pub fn is_not_found(&self) -> bool {
         self.has_code(10006) || self.status == Some(404)

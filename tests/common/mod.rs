@@ -98,6 +98,7 @@ pub fn client_config_with_budget(emu: &Emulator, token: &str, budget: u32) -> Cl
         api_token: TokenValue::new(token),
         token_owner: Owner::Account,
         account_id: emu.account_id().to_string(),
+        account_source: "the test",
         budget: (budget, Duration::from_secs(300)),
         concurrency: 4,
         connect_timeout: Duration::from_secs(10),
