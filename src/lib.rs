@@ -12,6 +12,7 @@
 //! - `apply`: carries out a plan through the write API and the secrets writer.
 //! - `secrets`: S3 credential derivation, output formats, age encryption, atomic writes.
 //! - `lock`: one writer per inventory (flock on `<state_file>.lock`).
+//! - `safe_fs`: opens that refuse FIFOs, devices and planted symlinks, and bounded reads.
 //! - `reconcile`: one pass: load, observe, diff, (dry-run stops here), apply.
 //! - `signals`: SIGTERM/SIGINT (stop, then abort) and SIGHUP as inputs.
 //! - `daemon`: the `watch` loop and its HTTP status server.
@@ -29,6 +30,7 @@ pub mod observe;
 pub mod observed;
 pub mod plan;
 pub mod reconcile;
+pub mod safe_fs;
 pub mod secret;
 pub mod secrets;
 pub mod signals;

@@ -160,11 +160,7 @@ pub fn load_desired(
     file: &std::path::Path,
     output_dir: Option<&std::path::Path>,
 ) -> Result<Desired, crate::config::Diagnostics> {
-    let mut desired = crate::config::load(file)?;
-    if let Some(dir) = output_dir {
-        desired.override_output_dir(dir.to_path_buf());
-    }
-    Ok(desired)
+    crate::config::load::load_with_output_dir(file, output_dir)
 }
 
 /// A tokio runtime for one command: two workers are plenty for an I/O-bound pass.

@@ -18,7 +18,9 @@
 //! }
 //! ```
 //! `line` and `column` are 1-based, 0 when the problem concerns the whole file; `path` is ""
-//! for the document itself; `hint` is null when there is none.
+//! for the document itself; `hint` is null when there is none. At most the first 100
+//! diagnostics are listed; when there were more, `"diagnostics_omitted": N` counts the
+//! others (the key is absent otherwise).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -37,6 +39,12 @@ pub struct ValidateReport<'a> {
     pub buckets: Option<usize>,
     pub tokens: Option<usize>,
     pub diagnostics: &'a [Diagnostic],
+    #[serde(skip_serializing_if = "is_zero")]
+    pub diagnostics_omitted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
@@ -74,6 +82,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                         buckets: Some(desired.buckets.len()),
                         tokens: Some(desired.tokens.len()),
                         diagnostics: &[],
+                        diagnostics_omitted: 0,
                     },
                     ExitCode::SUCCESS,
                 ),
@@ -85,6 +94,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                         buckets: None,
                         tokens: None,
                         diagnostics: &diagnostics.0,
+                        diagnostics_omitted: diagnostics.omitted(),
                     },
                     ExitCode::from(1),
                 ),
