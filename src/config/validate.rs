@@ -30,6 +30,8 @@ pub const MIN_ROTATION: Duration = Duration::from_secs(3600);
 /// The secrets writer's temp-file marker (`secrets::write::TEMP_MARKER`; `config` may not
 /// import `secrets`): an output named like that would be deleted as a leftover.
 pub const WRITER_TEMP_MARKER: &str = ".r2gitops-tmp-";
+/// The inventory lock is `<state_file>.lock` (`lock::lock_path`; `config` may not import it).
+pub const LOCK_SUFFIX: &str = ".lock";
 
 /// What `load` gathered from disk for the rules that need it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -696,12 +698,26 @@ fn output(
                 );
             }
             let state_rel = settings.state_file.strip_prefix(&settings.output_dir).ok();
+            let lock_rel = state_rel.map(|s| {
+                let mut lock = normalize(s).into_os_string();
+                lock.push(LOCK_SUFFIX);
+                PathBuf::from(lock)
+            });
             if state_rel.is_some_and(|s| normalize(s) == normal) {
                 c.at(
                     &o.file,
                     &path,
                     format!("'{}' is the state file", sanitize(&file)),
                 );
+            } else if lock_rel.is_some_and(|l| l == normal) {
+                c.hint(
+                    &o.file,
+                    &path,
+                    format!("'{}' is the inventory lock file", sanitize(&file)),
+                    "r2gitops locks the inventory with this file, and a credential written over it would let a second writer in; pick another name",
+                );
+            } else if let Some((message, hint)) = reserved_name_problem(&normal) {
+                c.hint(&o.file, &path, message, hint);
             }
             if let Some((line, _)) = files.get(&normal) {
                 c.hint(
@@ -808,6 +824,30 @@ pub fn output_file_problem(file: &str) -> Option<(String, String)> {
         ));
     }
     None
+}
+
+/// An output named like r2gitops' own files: renaming a credential file over the state file
+/// or its lock (in any directory, since `state_file` may move) would break the inventory or
+/// let a second writer in (issue 12). Temp-file names are refused by `output_file_problem`.
+fn reserved_name_problem(normal: &Path) -> Option<(String, String)> {
+    let name = normal.file_name()?.to_str()?;
+    let lock = format!("{STATE_FILE_NAME}{LOCK_SUFFIX}");
+    let what = if name == STATE_FILE_NAME {
+        "the state file"
+    } else if name == lock {
+        "the inventory lock file"
+    } else {
+        return None;
+    };
+    Some((
+        format!(
+            "output file '{}' is named like {what}",
+            sanitize(&clip(&normal.display().to_string()))
+        ),
+        format!(
+            "'{STATE_FILE_NAME}' and '{lock}' are the names of r2gitops' inventory and its lock, wherever the state file is; pick another name"
+        ),
+    ))
 }
 
 /// `./a//b` and `a/b` are the same file.
@@ -1347,6 +1387,46 @@ mod tests {
                     &token(admin).replace("t.age", ".r2gitops-state.json"),
                 ),
                 "11:20: tokens[0].output.file: '.r2gitops-state.json' is the state file",
+            ),
+            (
+                base(
+                    "",
+                    B,
+                    &token(admin).replace("t.age", ".r2gitops-state.json.lock"),
+                ),
+                "11:20: tokens[0].output.file: '.r2gitops-state.json.lock' is the inventory lock file",
+            ),
+            (
+                base(
+                    "  state_file: secrets/inv.json\n",
+                    B,
+                    &token(admin).replace("t.age", "./inv.json.lock"),
+                ),
+                "12:20: tokens[0].output.file: './inv.json.lock' is the inventory lock file",
+            ),
+            (
+                base(
+                    "  state_file: elsewhere/inv.json\n",
+                    B,
+                    &token(admin).replace("t.age", "team/.r2gitops-state.json"),
+                ),
+                "12:20: tokens[0].output.file: output file 'team/.r2gitops-state.json' is named like the state file",
+            ),
+            (
+                base(
+                    "",
+                    B,
+                    &token(admin).replace("t.age", "team/.r2gitops-state.json.lock"),
+                ),
+                "11:20: tokens[0].output.file: output file 'team/.r2gitops-state.json.lock' is named like the inventory lock file",
+            ),
+            (
+                base(
+                    "",
+                    B,
+                    &token(admin).replace("t.age", "team/.t.age.r2gitops-tmp-0123456789abcdef"),
+                ),
+                "11:20: tokens[0].output.file: output file 'team/.t.age.r2gitops-tmp-0123456789abcdef' is named like an r2gitops temp file",
             ),
             (
                 base(
