@@ -49,7 +49,7 @@ pub fn output_facts(desired: &Desired) -> BTreeMap<String, OutputFact> {
                     Ok(None) => OutputFact::Missing,
                     Ok(Some(sha256)) => OutputFact::Present { sha256 },
                     Err(e) => OutputFact::Unreadable {
-                        reason: e.to_string(),
+                        reason: crate::apply::error_chain(&e),
                     },
                 };
             (t.name.clone(), fact)
