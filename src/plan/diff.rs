@@ -8,7 +8,8 @@
 //!   name or a disabled status -> update in place (same id, same S3 key). Compared as sets,
 //!   CIDRs normalised: Cloudflare's reordering is never drift.
 //! - outputs: unrecorded, missing, altered, moved or re-keyed, or `rotate_every` elapsed ->
-//!   roll (same key id, new secret).
+//!   roll (same key id, new secret). Something the writer refuses at the output path (a
+//!   symlink on the way, a FIFO) -> blocked, neither created nor rolled.
 //! - several managed tokens for one declared name -> keep the inventory's id, else the
 //!   oldest; delete the rest.
 //! - undeclared managed token -> delete with `prune`, else orphan. Undeclared bucket ->
@@ -244,7 +245,10 @@ fn diff_tokens(input: &Input<'_>, plan: &mut Plan, deletes: &mut Vec<Step>, step
         let buckets = bucket_refs(t);
 
         if candidates.is_empty() {
-            if observed.listed_owners.contains(&t.owner) {
+            if let Some(blocked) = unwritable_output(t, input) {
+                // A token created now could never be delivered: its value would be lost.
+                plan.blocked.push(blocked);
+            } else if observed.listed_owners.contains(&t.owner) {
                 steps.push(Step::CreateToken {
                     token: t.name.clone(),
                     owner: t.owner,
@@ -483,26 +487,36 @@ fn set_delta(have: &[IpNet], want: &[IpNet]) -> String {
     parts.join(" ")
 }
 
-fn roll_reason(
-    t: &TokenSpec,
-    record: Option<&crate::inventory::TokenRecord>,
-    input: &Input<'_>,
-) -> Result<Option<RollReason>, Blocked> {
-    let fact = input
-        .outputs
-        .get(&t.name)
-        .cloned()
-        .unwrap_or(OutputFact::Missing);
-    if let OutputFact::Unreadable { reason } = &fact {
-        return Err(Blocked {
+/// The token is blocked when what is at its output path is something the writer refuses
+/// (a symlink on the way, a FIFO): creating or rolling it would mint a value that can never
+/// be written, on every pass (issue 12).
+fn unwritable_output(t: &TokenSpec, input: &Input<'_>) -> Option<Blocked> {
+    match input.outputs.get(&t.name) {
+        Some(OutputFact::Unreadable { reason }) if !input.skip_outputs => Some(Blocked {
             kind: Kind::Token,
             name: t.name.clone(),
             reason: format!(
                 "output file {} cannot be checked: {reason}",
                 t.output.file.display()
             ),
-        });
+        }),
+        _ => None,
     }
+}
+
+fn roll_reason(
+    t: &TokenSpec,
+    record: Option<&crate::inventory::TokenRecord>,
+    input: &Input<'_>,
+) -> Result<Option<RollReason>, Blocked> {
+    if let Some(blocked) = unwritable_output(t, input) {
+        return Err(blocked);
+    }
+    let fact = input
+        .outputs
+        .get(&t.name)
+        .cloned()
+        .unwrap_or(OutputFact::Missing);
     let Some(record) = record else {
         return Ok(Some(RollReason::OutputUnrecorded));
     };
