@@ -250,3 +250,90 @@ impl Sandbox {
         cmd
     }
 }
+
+// ---- `r2gitops watch` as a child process (tests outside tests/daemon.rs) ----
+
+use std::io::{BufRead, BufReader, Read as _, Write as _};
+use std::sync::{Arc, Mutex};
+
+/// A running `r2gitops watch`: its stderr collected as it comes, its listen address read
+/// from the `listen=` log line. Killed on drop.
+pub struct Watch {
+    pub child: std::process::Child,
+    log: Arc<Mutex<String>>,
+    pub addr: String,
+}
+
+impl Watch {
+    /// Spawn `cmd` (a `watch` command listening on `127.0.0.1:0`) and wait up to 10 s for
+    /// its listen line.
+    pub fn spawn(mut cmd: Command) -> Watch {
+        let mut child = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let start = std::time::Instant::now();
+        let addr = loop {
+            let text = log.lock().unwrap().clone();
+            if let Some(rest) = text.split("listen=").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("watch exited {status}:\n{text}");
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "no listen line");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        Watch { child, log, addr }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// A bare HTTP/1.0 GET: status and body.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
+        write!(s, "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr).unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let status = text[9..12].parse().unwrap();
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        (status, body.to_string())
+    }
+
+    /// `/proc/<pid>/status` field in kB (`VmRSS`, `VmHWM`), Linux only.
+    pub fn proc_kb(&self, field: &str) -> Option<u64> {
+        let text = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A random value shaped like a Cloudflare API token (40 characters of [A-Za-z0-9_-]), for
+/// tests that prove a token never leaks.
+pub fn cloudflare_like_token() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    (0..40)
+        .map(|_| CHARS[rand::random_range(0..CHARS.len())] as char)
+        .collect()
+}
