@@ -428,7 +428,7 @@ async fn an_output_dir_open_to_others_is_made_0700_with_a_warning_or_refused_if_
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains(&format!(
-            "the directory '{}' is open to other users (mode 0775) and owned by uid 65534, not by this process (uid 0)",
+            "the directory '{}' is open to other users (mode 0775, owner uid 65534, this process uid 0) and is not r2gitops' own",
             dir.display()
         )),
         "{}",

@@ -77,7 +77,7 @@ pub enum SecretsError {
         source: std::io::Error,
     },
     #[error(
-        "the directory '{path}' is open to other users (mode {mode:04o}) and owned by uid {owner}, not by this process (uid {me}); refusing to write secrets there\n  hint: give it to r2gitops' user with mode 0700, or point --output-dir elsewhere"
+        "the directory '{path}' is open to other users (mode {mode:04o}, owner uid {owner}, this process uid {me}) and is not r2gitops' own; refusing to write secrets there\n  hint: give r2gitops a directory of its own, owned by its user with mode 0700 (a sticky one such as /tmp is never taken over), or point --output-dir elsewhere"
     )]
     SharedDir {
         path: PathBuf,

@@ -168,7 +168,7 @@ pub fn ensure_output_dir(output_dir: &Path) -> Result<(), SecretsError> {
 }
 
 /// Take group and other access away from an existing directory of ours; refuse someone
-/// else's that is open to others.
+/// else's, or a sticky one, that is open to others.
 fn make_private(dir: &Path, meta: &fs::Metadata) -> Result<(), SecretsError> {
     use std::os::unix::fs::MetadataExt;
     let mode = meta.mode() & 0o7777;
@@ -176,7 +176,8 @@ fn make_private(dir: &Path, meta: &fs::Metadata) -> Result<(), SecretsError> {
         return Ok(());
     }
     let me = rustix::process::geteuid().as_raw();
-    if meta.uid() != me {
+    // A sticky directory (/tmp) is shared by design: never made private, even when ours.
+    if meta.uid() != me || mode & 0o1000 != 0 {
         return Err(SecretsError::SharedDir {
             path: dir.to_path_buf(),
             mode,
@@ -358,6 +359,38 @@ mod tests {
         for (p, want) in cases {
             let got = checked_components(Path::new(p)).ok();
             assert_eq!(got, want, "{p}");
+        }
+    }
+
+    #[test]
+    fn an_existing_output_dir_is_made_private_unless_it_is_shared_by_design() {
+        let root = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let cases = [
+            (0o700, Ok(0o700)),
+            (0o755, Ok(0o700)),
+            (0o770, Ok(0o700)),
+            (0o2770, Ok(0o700)),
+            (0o1777, Err("is not r2gitops' own")),
+        ];
+        for (i, (before, want)) in cases.into_iter().enumerate() {
+            let dir = root.path().join(i.to_string());
+            fs::create_dir(&dir).unwrap();
+            fs::set_permissions(&dir, fs::Permissions::from_mode(before)).unwrap();
+            match (ensure_output_dir(&dir), want) {
+                (Ok(()), Ok(after)) => assert_eq!(mode(&dir), after, "{before:o}"),
+                (Err(e), Err(text)) => {
+                    assert!(e.to_string().contains(text), "{before:o}: {e}");
+                    assert_eq!(mode(&dir), before, "{before:o}: left as it was");
+                }
+                (got, _) => panic!("{before:o}: {got:?}"),
+            }
+        }
+
+        let deep = root.path().join("a/b/c");
+        ensure_output_dir(&deep).unwrap();
+        for p in ["a", "a/b", "a/b/c"] {
+            assert_eq!(mode(&root.path().join(p)), 0o700, "{p}");
         }
     }
 }
