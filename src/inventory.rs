@@ -8,6 +8,11 @@
 //! is either rebuilt from Cloudflare (ids, by the name prefix) or only ever *prevents* work
 //! from being skipped (a missing output record means a roll, never a delete). The data and
 //! its updates are pure; `load` and `save` are the only I/O.
+//!
+//! The file is not trusted (issue 12): `settings.state_file` may name any file, and the
+//! inventory may have been edited. Every output path in it must pass the writer's component
+//! rules, or the whole inventory is corrupt (a path is later hashed and possibly deleted);
+//! a reason never quotes a value of the file, only where and what kind of problem.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -15,6 +20,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::config::shape::clip;
+use crate::config::yaml::sanitize;
 use crate::config::{Jurisdiction, Owner, StorageClass};
 use crate::observed::TokenField;
 use crate::secrets::OutputRecord;
@@ -239,24 +246,30 @@ impl Inventory {
         struct VersionOnly {
             version: u32,
         }
-        let v: VersionOnly =
-            serde_json::from_str(text).map_err(|e| ParseError::Invalid(e.to_string()))?;
+        let v: VersionOnly = serde_json::from_str(text).map_err(json_problem)?;
         if v.version != FORMAT_VERSION {
             return Err(ParseError::Version(v.version));
         }
-        let form: FileForm =
-            serde_json::from_str(text).map_err(|e| ParseError::Invalid(e.to_string()))?;
+        let form: FileForm = serde_json::from_str(text).map_err(json_problem)?;
         let mut inv = Inventory::default();
         for (name, t) in form.tokens {
+            let token = sanitize(&clip(&name));
             let owner = match t.owner.as_str() {
                 "account" => Owner::Account,
                 "user" => Owner::User,
-                other => {
+                _ => {
                     return Err(ParseError::Invalid(format!(
-                        "token '{name}': unknown owner '{other}'"
+                        "token '{token}': unknown owner (expected account or user)"
                     )));
                 }
             };
+            if let Some(o) = &t.output
+                && crate::secrets::write::checked_components(&o.path).is_err()
+            {
+                return Err(ParseError::Invalid(format!(
+                    "token '{token}': its output path is not a plain relative path inside output_dir"
+                )));
+            }
             inv.tokens.insert(
                 name,
                 TokenRecord {
@@ -276,8 +289,8 @@ impl Inventory {
         for b in form.buckets {
             let j = Jurisdiction::parse(&b.jurisdiction).ok_or_else(|| {
                 ParseError::Invalid(format!(
-                    "bucket '{}': unknown jurisdiction '{}'",
-                    b.name, b.jurisdiction
+                    "bucket '{}': unknown jurisdiction",
+                    sanitize(&clip(&b.name))
                 ))
             })?;
             let storage_class_refused = match b.storage_class_refused {
@@ -322,10 +335,37 @@ pub enum ParseError {
     Version(u32),
 }
 
-/// Read the inventory; a missing file is an empty inventory (first run, or lost).
+/// A JSON error as where and what kind, without serde's text: that quotes values of the
+/// file (`invalid type: string "..."`), and `state_file` may name a file holding a secret.
+fn json_problem(e: serde_json::Error) -> ParseError {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Io => "cannot be read",
+        Category::Syntax => "is not valid JSON",
+        Category::Data => {
+            "does not fit the inventory format (a missing, unknown or mistyped field)"
+        }
+        Category::Eof => "ends early (EOF)",
+    };
+    ParseError::Invalid(format!("{what} at line {} column {}", e.line(), e.column()))
+}
+
+/// An inventory of a thousand tokens is a few hundred KiB.
+const MAX_INVENTORY_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Read the inventory; a missing file is an empty inventory (first run, or lost). It must be
+/// a regular file (not a symlink, FIFO or device) of bounded size.
 pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+    let corrupt = |reason: String| InventoryError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = match crate::safe_fs::read_bounded(
+        path,
+        MAX_INVENTORY_BYTES,
+        crate::safe_fs::Last::NoSymlink,
+    ) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Inventory::default()),
         Err(source) => {
             return Err(InventoryError::Read {
@@ -334,6 +374,10 @@ pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
             });
         }
     };
+    if bytes.len() as u64 > MAX_INVENTORY_BYTES {
+        return Err(corrupt(format!("larger than {MAX_INVENTORY_BYTES} bytes")));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| corrupt("not valid UTF-8".into()))?;
     Inventory::from_json(&text).map_err(|e| match e {
         ParseError::Invalid(reason) => InventoryError::Corrupt {
             path: path.to_path_buf(),
@@ -451,7 +495,9 @@ mod tests {
                 "{\"version\": 1, \"buckets\": [{\"name\": \"b\", \"jurisdiction\": \"mars\", \"protect\": true}]}",
                 "unknown jurisdiction",
             ),
-            ("{\"version\": 1, \"secret\": \"x\"}", "unknown field"),
+            ("{\"version\": 1, \"secret\": \"x\"}", "does not fit"),
+            ("{\"version\": \"Zq3vX9kLm2Np\"}", "does not fit"),
+            ("Zq3vX9kLm2Np8Rt5", "is not valid JSON at line 1 column 1"),
         ];
         for (text, want) in cases {
             let err = Inventory::from_json(text).unwrap_err();
@@ -460,7 +506,40 @@ mod tests {
                 shown.contains(want) || (want == "version" && err == ParseError::Version(2)),
                 "{text}: {shown}"
             );
+            assert!(
+                !shown.contains("Zq3vX9kLm2Np"),
+                "a value is quoted: {shown}"
+            );
         }
+    }
+
+    /// Issue 12: an edited inventory made a roll delete `../victim.txt`.
+    #[test]
+    fn an_output_path_that_could_leave_output_dir_makes_the_inventory_corrupt() {
+        let text = sample().to_json();
+        for bad in [
+            "../victim.txt",
+            "/etc/passwd",
+            "team/../../victim.txt",
+            "",
+            ".",
+        ] {
+            let edited = text.replace(
+                "\"path\": \"uploader.env.age\"",
+                &format!("\"path\": {}", serde_json::json!(bad)),
+            );
+            assert_ne!(edited, text);
+            match Inventory::from_json(&edited) {
+                Err(ParseError::Invalid(reason)) => assert_eq!(
+                    reason,
+                    "token 'uploader': its output path is not a plain relative path inside output_dir",
+                    "{bad}"
+                ),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        let fine = text.replace("\"uploader.env.age\"", "\"./team/uploader.env.age\"");
+        assert!(Inventory::from_json(&fine).is_ok());
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! - `lock`: one writer per inventory (flock on `<state_file>.lock`).
 //! - `paint`: colour for plans, reports and diagnostics on a terminal (pure).
 //! - `progress`: the progress line of a long apply on a terminal.
+//! - `safe_fs`: opens that refuse FIFOs, devices and planted symlinks, and bounded reads.
 //! - `reconcile`: one pass: load, observe, diff, (dry-run stops here), apply.
 //! - `signals`: SIGTERM/SIGINT (stop, then abort) and SIGHUP as inputs.
 //! - `daemon`: the `watch` loop and its HTTP status server.
@@ -36,6 +37,7 @@ pub mod paint;
 pub mod plan;
 pub mod progress;
 pub mod reconcile;
+pub mod safe_fs;
 pub mod secret;
 pub mod secrets;
 pub mod signals;

@@ -49,7 +49,7 @@ pub fn output_facts(desired: &Desired) -> BTreeMap<String, OutputFact> {
                     Ok(None) => OutputFact::Missing,
                     Ok(Some(sha256)) => OutputFact::Present { sha256 },
                     Err(e) => OutputFact::Unreadable {
-                        reason: e.to_string(),
+                        reason: crate::apply::error_chain(&e),
                     },
                 };
             (t.name.clone(), fact)
@@ -190,11 +190,7 @@ pub fn load_desired(
     file: &std::path::Path,
     output_dir: Option<&std::path::Path>,
 ) -> Result<Desired, crate::config::Diagnostics> {
-    let mut desired = crate::config::load(file)?;
-    if let Some(dir) = output_dir {
-        desired.override_output_dir(dir.to_path_buf());
-    }
-    Ok(desired)
+    crate::config::load::load_with_output_dir(file, output_dir)
 }
 
 /// A tokio runtime for one command: two workers are plenty for an I/O-bound pass.

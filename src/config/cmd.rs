@@ -18,9 +18,11 @@
 //! }
 //! ```
 //! `line` and `column` are 1-based, 0 when the problem concerns the whole file; `path` is ""
-//! for the document itself; `hint` is null when there is none. A valid file may also carry
-//! `"warnings"` of the same shape (e.g. a declared `expires_on` that has passed): printed
-//! as `warning: ...` on stderr in text mode, and never a failure.
+//! for the document itself; `hint` is null when there is none. At most the first 100
+//! diagnostics are listed; when there were more, `"diagnostics_omitted": N` counts the
+//! others (the key is absent otherwise). A valid file may also carry `"warnings"` of the
+//! same shape (e.g. a declared `expires_on` that has passed): printed as `warning: ...` on
+//! stderr in text mode, and never a failure.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -39,7 +41,13 @@ pub struct ValidateReport<'a> {
     pub buckets: Option<usize>,
     pub tokens: Option<usize>,
     pub diagnostics: &'a [Diagnostic],
+    #[serde(skip_serializing_if = "is_zero")]
+    pub diagnostics_omitted: usize,
     pub warnings: &'a [Diagnostic],
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
@@ -90,6 +98,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                         buckets: Some(desired.buckets.len()),
                         tokens: Some(desired.tokens.len()),
                         diagnostics: &[],
+                        diagnostics_omitted: 0,
                         warnings: &desired.warnings,
                     },
                     ExitCode::SUCCESS,
@@ -102,6 +111,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                         buckets: None,
                         tokens: None,
                         diagnostics: &diagnostics.0,
+                        diagnostics_omitted: diagnostics.omitted(),
                         warnings: &[],
                     },
                     ExitCode::from(1),

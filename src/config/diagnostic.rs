@@ -1,7 +1,8 @@
 //! Problems found in a desired-state file, each with file, line, column and field path.
 //!
-//! Owns the shape of a diagnostic and its two renderings (text lines for humans, a stable
-//! JSON object for machines). Must not decide what is a problem: `shape` and `validate` do.
+//! Owns the shape of a diagnostic, its two renderings (text lines for humans, a stable
+//! JSON object for machines) and the cap on how many are kept (`Capped`). Must not decide
+//! what is a problem: `shape` and `validate` do.
 
 use std::fmt;
 
@@ -50,26 +51,123 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Every problem found in one file, in file order.
+/// How many problems of one file are kept and printed; the rest are only counted. A
+/// generated file of 4 MiB holds hundreds of thousands of structural errors, and keeping
+/// them all took hundreds of MB in the daemon and its `/status` (issue 12); nobody reads
+/// past the first screen before fixing the generator.
+pub const MAX_DIAGNOSTICS: usize = 100;
+
+/// Collects problems in any order and keeps only the first `MAX_DIAGNOSTICS` by position
+/// (`T`'s order), counting the others, in memory bounded by twice the cap whatever the
+/// number pushed. A problem that is pushed twice counts once while it is kept; among the
+/// ones dropped, a repeat is counted again (the count is then an upper bound).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostics(pub Vec<Diagnostic>);
+pub struct Capped<T> {
+    kept: Vec<T>,
+    omitted: usize,
+}
+
+impl<T> Default for Capped<T> {
+    fn default() -> Self {
+        Capped {
+            kept: Vec::new(),
+            omitted: 0,
+        }
+    }
+}
+
+impl<T: Ord> Capped<T> {
+    pub fn push(&mut self, item: T) {
+        self.kept.push(item);
+        if self.kept.len() >= 2 * MAX_DIAGNOSTICS {
+            self.trim();
+        }
+    }
+
+    fn trim(&mut self) {
+        self.kept.sort();
+        self.kept.dedup();
+        if self.kept.len() > MAX_DIAGNOSTICS {
+            self.omitted += self.kept.len() - MAX_DIAGNOSTICS;
+            self.kept.truncate(MAX_DIAGNOSTICS);
+        }
+    }
+
+    /// True when nothing was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty() && self.omitted == 0
+    }
+
+    /// The kept problems sorted by position, and how many more there were.
+    pub fn into_parts(mut self) -> (Vec<T>, usize) {
+        self.trim();
+        (self.kept, self.omitted)
+    }
+}
+
+/// Every problem found in one file, in file order: the first `MAX_DIAGNOSTICS`, and the
+/// number of further ones that were not kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostics(pub Vec<Diagnostic>, usize);
 
 impl Diagnostics {
     /// Sorted by position so the output reads top to bottom; file-wide problems come first.
-    pub fn sorted(mut list: Vec<Diagnostic>) -> Self {
-        list.sort_by(|a, b| {
-            (a.line, a.column, &a.path, &a.message).cmp(&(b.line, b.column, &b.path, &b.message))
-        });
-        list.dedup();
-        Diagnostics(list)
+    /// `omitted` more problems were found but not kept.
+    pub fn sorted(list: Vec<Diagnostic>, omitted: usize) -> Self {
+        let mut capped = Capped::default();
+        for d in list {
+            capped.push(ByPosition(d));
+        }
+        let (kept, more) = capped.into_parts();
+        Diagnostics(kept.into_iter().map(|d| d.0).collect(), omitted + more)
     }
 
+    /// A file with exactly one problem.
+    pub fn one(d: Diagnostic) -> Self {
+        Diagnostics(vec![d], 0)
+    }
+
+    /// How many problems were found, kept or not.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.len() + self.1
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
+    }
+
+    /// How many problems were found beyond the ones kept.
+    pub fn omitted(&self) -> usize {
+        self.1
+    }
+
+    /// The line that stands for the problems not kept, when there are any.
+    pub fn omitted_line(&self) -> Option<String> {
+        (self.1 > 0).then(|| {
+            format!(
+                "... and {} more problem{} (only the first {MAX_DIAGNOSTICS} are shown)",
+                self.1,
+                if self.1 == 1 { "" } else { "s" }
+            )
+        })
+    }
+}
+
+/// A diagnostic ordered by position, then path and message (the file is the same for all).
+#[derive(PartialEq, Eq)]
+struct ByPosition(Diagnostic);
+
+impl Ord for ByPosition {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let (a, b) = (&self.0, &other.0);
+        (a.line, a.column, &a.path, &a.message, &a.hint)
+            .cmp(&(b.line, b.column, &b.path, &b.message, &b.hint))
+    }
+}
+
+impl PartialOrd for ByPosition {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -80,6 +178,9 @@ impl fmt::Display for Diagnostics {
                 writeln!(f)?;
             }
             write!(f, "{d}")?;
+        }
+        if let Some(more) = self.omitted_line() {
+            write!(f, "\n{more}")?;
         }
         Ok(())
     }
@@ -123,16 +224,44 @@ mod tests {
 
     #[test]
     fn diagnostics_are_sorted_by_position_and_deduplicated() {
-        let list = Diagnostics::sorted(vec![
-            diag(9, "b", None),
-            diag(2, "a", None),
-            diag(9, "b", None),
-        ]);
+        let list = Diagnostics::sorted(
+            vec![diag(9, "b", None), diag(2, "a", None), diag(9, "b", None)],
+            0,
+        );
         let lines: Vec<usize> = list.0.iter().map(|d| d.line).collect();
         assert_eq!(lines, [2, 9]);
         assert_eq!(
             list.to_string(),
             "r2gitops.yaml:2:3: a: bad\nr2gitops.yaml:9:3: b: bad"
         );
+    }
+
+    #[test]
+    fn only_the_first_problems_by_position_are_kept_and_the_rest_are_counted() {
+        // Pushed from the last line to the first, as a walk in another order would.
+        let mut capped = Capped::default();
+        for line in (1..=250_000).rev() {
+            capped.push(ByPosition(diag(line, "a", None)));
+        }
+        assert!(
+            capped.kept.len() < 2 * MAX_DIAGNOSTICS,
+            "memory stays bounded"
+        );
+        let (kept, omitted) = capped.into_parts();
+        let lines: Vec<usize> = kept.iter().map(|d| d.0.line).collect();
+        assert_eq!(lines, (1..=MAX_DIAGNOSTICS).collect::<Vec<_>>());
+        assert_eq!(omitted, 250_000 - MAX_DIAGNOSTICS);
+
+        let list = Diagnostics::sorted(kept.into_iter().map(|d| d.0).collect(), omitted);
+        assert_eq!(list.len(), 250_000);
+        assert_eq!(list.0.len(), MAX_DIAGNOSTICS);
+        let text = list.to_string();
+        assert_eq!(text.lines().count(), MAX_DIAGNOSTICS + 1);
+        assert!(
+            text.ends_with("\n... and 249900 more problems (only the first 100 are shown)"),
+            "{}",
+            &text[text.len() - 200..]
+        );
+        assert!(Capped::<ByPosition>::default().is_empty());
     }
 }

@@ -1,29 +1,41 @@
-//! `load`: the only I/O of `config`. Reads the file (bounded), parses it (and on a structural
-//! error checks its shape against the schema to report every such problem),
-//! reads what the rules need from disk (the recipients file, symlinks under the output
-//! directory), runs the pure validation, and resolves paths against the file's directory.
+//! `load`: the only I/O of `config`. Reads the file (bounded, a regular file only), parses it
+//! (and on a structural error checks its shape against the schema to report every such
+//! problem), reads what the rules need from disk (the recipients file, confined to the
+//! file's directory; symlinks under the output directory), runs the pure validation, and
+//! resolves paths against the file's directory.
 //!
-//! Must not reach the network or the environment: `validate` runs offline in any CI.
+//! Must not reach the network or the environment: `validate` runs offline in any CI. Must
+//! not read a file a committer names outside the file's own directory tree (issue 12).
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::model::Desired;
 use super::raw::{self, RawDoc};
 use super::shape;
-use super::validate::{self, DEFAULT_OUTPUT_DIR, Facts};
+use super::validate::{self, DEFAULT_OUTPUT_DIR, Facts, Unread};
 use super::yaml;
+use crate::safe_fs::{self, Last};
 
 /// A recipients file is a short list of public keys; more than this is a mistake.
 const MAX_RECIPIENTS_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Read and validate the desired-state file at `path`. Every problem is reported at once.
 pub fn load(path: &Path) -> Result<Desired, Diagnostics> {
+    load_with_output_dir(path, None)
+}
+
+/// `load`, with `--output-dir` replacing `settings.output_dir` (and a default state file
+/// following it) before the output paths are checked: the symlinks that matter are the
+/// ones under the directory that will be written.
+pub fn load_with_output_dir(
+    path: &Path,
+    output_dir: Option<&Path>,
+) -> Result<Desired, Diagnostics> {
     let file = path.display().to_string();
-    let bytes = read_bounded(path, yaml::MAX_FILE_BYTES as u64).map_err(|e| {
+    let bytes = read_file(path).map_err(|e| {
         single(
             &file,
             0,
@@ -38,12 +50,23 @@ pub fn load(path: &Path) -> Result<Desired, Diagnostics> {
         _ => PathBuf::from("."),
     };
     let mut desired = load_bytes(&bytes, &file, &base_dir, &|raw| {
-        gather_facts(raw, &base_dir)
+        gather_facts(raw, &base_dir, output_dir)
     })?;
     desired.source = path.to_path_buf();
     desired.settings.output_dir = base_dir.join(&desired.settings.output_dir);
     desired.settings.state_file = base_dir.join(&desired.settings.state_file);
+    if let Some(dir) = output_dir {
+        desired.override_output_dir(dir.to_path_buf());
+    }
     Ok(desired)
+}
+
+/// The desired-state file's bytes: at most `MAX_FILE_BYTES + 1` of them (`yaml::decode`
+/// refuses more), from a regular file only (a FIFO would hang the read, `/dev/zero` would
+/// never end). A symlink is followed: git-sync publishes checkouts by swapping one. The
+/// daemon hashes the file with this same read.
+pub fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    safe_fs::read_bounded(path, yaml::MAX_FILE_BYTES as u64, Last::MayBeSymlink)
 }
 
 /// Parse and validate file contents. `facts` reads what the rules need from disk (tests and
@@ -70,7 +93,8 @@ pub fn load_bytes(
         }
         desired
     });
-    result.map_err(|list| {
+    result.map_err(|capped| {
+        let (list, omitted) = capped.into_parts();
         Diagnostics::sorted(
             list.into_iter()
                 .map(|v| Diagnostic {
@@ -82,6 +106,7 @@ pub fn load_bytes(
                     hint: v.hint,
                 })
                 .collect(),
+            omitted,
         )
     })
 }
@@ -110,7 +135,7 @@ fn structural_problems(text: &str, file: &str, typed_error: serde_saphyr::Error)
             return single(file, e.line, e.column, &path, e.message, e.hint);
         }
     };
-    let problems = shape::check(&root, raw::json_schema());
+    let (problems, omitted) = shape::check(&root, raw::json_schema()).into_parts();
     if problems.is_empty() {
         // A corner the schema cannot express; still name the field.
         let e = yaml::from_saphyr(typed_error);
@@ -129,6 +154,7 @@ fn structural_problems(text: &str, file: &str, typed_error: serde_saphyr::Error)
                 hint: p.hint,
             })
             .collect(),
+        omitted,
     )
 }
 
@@ -140,47 +166,33 @@ fn single(
     message: String,
     hint: Option<String>,
 ) -> Diagnostics {
-    Diagnostics(vec![Diagnostic {
+    Diagnostics::one(Diagnostic {
         file: file.to_string(),
         line,
         column,
         path: path.to_string(),
         message,
         hint,
-    }])
+    })
 }
 
-/// Read at most `limit + 1` bytes: a larger file is refused by `yaml::decode` without ever
-/// being read whole.
-fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    fs::File::open(path)?
-        .take(limit + 1)
-        .read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
-/// What the pure rules need from disk, read relative to the file's directory.
-pub fn gather_facts(raw: &RawDoc, base_dir: &Path) -> Facts {
+/// What the pure rules need from disk, read relative to the file's directory; output paths
+/// are checked under `output_dir` when given (`--output-dir`), else under the file's own.
+pub fn gather_facts(raw: &RawDoc, base_dir: &Path, output_dir: Option<&Path>) -> Facts {
     let settings = raw.settings.as_ref().map(|s| &s.value);
     let recipients_file = settings
         .and_then(|s| s.recipients_file.as_ref())
         .filter(|f| !f.value.trim().is_empty())
-        .map(|f| {
-            let path = base_dir.join(&f.value);
-            match read_bounded(&path, MAX_RECIPIENTS_FILE_BYTES) {
-                Ok(bytes) if bytes.len() as u64 > MAX_RECIPIENTS_FILE_BYTES => {
-                    Err(format!("larger than {MAX_RECIPIENTS_FILE_BYTES} bytes"))
-                }
-                Ok(bytes) => String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string()),
-                Err(e) => Err(e.to_string()),
-            }
-        });
-    let output_dir = base_dir.join(
-        settings
-            .and_then(|s| s.output_dir.as_ref())
-            .map_or(DEFAULT_OUTPUT_DIR, |d| d.value.as_str()),
-    );
+        .filter(|f| validate::recipients_file_problem(&f.value).is_none())
+        .map(|f| read_recipients_file(base_dir, Path::new(&f.value)));
+    let output_dir = match output_dir {
+        Some(dir) => dir.to_path_buf(),
+        None => base_dir.join(
+            settings
+                .and_then(|s| s.output_dir.as_ref())
+                .map_or(DEFAULT_OUTPUT_DIR, |d| d.value.as_str()),
+        ),
+    };
     let mut escaping_symlinks = BTreeMap::new();
     for token in raw.tokens.iter().flatten() {
         let file = &token.value.output.value.file.value;
@@ -196,6 +208,30 @@ pub fn gather_facts(raw: &RawDoc, base_dir: &Path) -> Facts {
         escaping_symlinks,
         now: Some(time::OffsetDateTime::now_utc()),
     }
+}
+
+/// The recipients file at `rel` (relative, no `..`: `validate` checked) under `base_dir`,
+/// if every symlink on the way stays inside `base_dir`. It is opened by its resolved path,
+/// without following a link, and must be a regular file.
+fn read_recipients_file(base_dir: &Path, rel: &Path) -> Result<String, Unread> {
+    let failed = |e: std::io::Error| Unread::Failed(e.to_string());
+    if let Some(link) = escaping_symlink(base_dir, rel) {
+        return Err(Unread::Escapes(link));
+    }
+    let root = base_dir.canonicalize().map_err(failed)?;
+    let resolved = base_dir.join(rel).canonicalize().map_err(failed)?;
+    if !resolved.starts_with(&root) {
+        // Only a path swapped since the walk above gets here.
+        return Err(Unread::Escapes(format!("'{}'", rel.display())));
+    }
+    let bytes = safe_fs::read_bounded(&resolved, MAX_RECIPIENTS_FILE_BYTES, Last::NoSymlink)
+        .map_err(failed)?;
+    if bytes.len() as u64 > MAX_RECIPIENTS_FILE_BYTES {
+        return Err(Unread::Failed(format!(
+            "larger than {MAX_RECIPIENTS_FILE_BYTES} bytes"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| Unread::Failed("not valid UTF-8".into()))
 }
 
 /// The first symlink on the way from `output_dir` to `rel` that resolves outside

@@ -97,7 +97,8 @@ pub struct RawSettings {
     pub state_file: Option<Sp<String>>,
     /// Default age recipients: `age1...` X25519 or `ssh-ed25519`/`ssh-rsa` public keys.
     pub recipients: Option<Vec<Sp<Recipient>>>,
-    /// A file of recipients (age -R format: one a line, `#` comments), relative to this file.
+    /// A file of recipients (age -R format: one a line, `#` comments), relative to this file
+    /// and inside its directory (no absolute path, no `..`, no symlink leading out).
     #[schemars(length(min = 1))]
     pub recipients_file: Option<Sp<String>>,
     /// The daemon observes and reports but applies nothing.

@@ -8,10 +8,11 @@
 
 use serde_json::Value as J;
 
+use super::diagnostic::Capped;
 use super::yaml::{Node, Value};
 
-/// One structural problem; `validate` and `load` add the file name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One structural problem; `validate` and `load` add the file name. Ordered by position.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Problem {
     pub line: usize,
     pub column: usize,
@@ -21,10 +22,11 @@ pub struct Problem {
 }
 
 /// Walk `root` against `schema`; an empty result means serde will accept the document.
-pub fn check(root: &Node, schema: &J) -> Vec<Problem> {
+/// Keeps the first problems by position and counts the rest (`Capped`).
+pub fn check(root: &Node, schema: &J) -> Capped<Problem> {
     let mut walker = Walker {
         root: schema,
-        problems: Vec::new(),
+        problems: Capped::default(),
     };
     walker.walk(root, schema, "");
     walker.problems
@@ -66,7 +68,7 @@ pub fn join(path: &str, key: &str) -> String {
 
 struct Walker<'a> {
     root: &'a J,
-    problems: Vec<Problem>,
+    problems: Capped<Problem>,
 }
 
 impl<'a> Walker<'a> {
@@ -146,7 +148,7 @@ impl<'a> Walker<'a> {
         for candidate in &candidates {
             let mut trial = Walker {
                 root: self.root,
-                problems: Vec::new(),
+                problems: Capped::default(),
             };
             trial.walk(node, candidate, path);
             if trial.problems.is_empty() {
@@ -281,7 +283,9 @@ impl<'a> Walker<'a> {
         let properties = schema.get("properties").and_then(J::as_object);
         let closed = schema.get("additionalProperties") == Some(&J::Bool(false));
         for (key, value) in entries {
-            let field_path = join(path, &key.name);
+            // A path names the key as messages do: clipped, so that a huge key is not
+            // copied into every problem below it.
+            let field_path = join(path, &super::yaml::sanitize(&clip(&key.name)));
             match properties.and_then(|p| p.get(&key.name)) {
                 Some(field_schema) => self.walk(value, field_schema, &field_path),
                 None if closed => {
@@ -391,6 +395,8 @@ mod tests {
     fn problems(text: &str) -> Vec<String> {
         let node = yaml::parse(text).unwrap().unwrap();
         check(&node, raw::json_schema())
+            .into_parts()
+            .0
             .into_iter()
             .map(|p| {
                 format!(

@@ -14,6 +14,7 @@ use ipnet::IpNet;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::diagnostic::Capped;
 use super::model::*;
 use super::raw::*;
 use super::shape::{clip, did_you_mean};
@@ -29,12 +30,14 @@ pub const MIN_ROTATION: Duration = Duration::from_secs(3600);
 /// The secrets writer's temp-file marker (`secrets::write::TEMP_MARKER`; `config` may not
 /// import `secrets`): an output named like that would be deleted as a leftover.
 pub const WRITER_TEMP_MARKER: &str = ".r2gitops-tmp-";
+/// The inventory lock is `<state_file>.lock` (`lock::lock_path`; `config` may not import it).
+pub const LOCK_SUFFIX: &str = ".lock";
 
 /// What `load` gathered from disk for the rules that need it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
-    /// `settings.recipients_file`: its text, or why it could not be read.
-    pub recipients_file: Option<Result<String, String>>,
+    /// `settings.recipients_file`: its text, or why it was not read.
+    pub recipients_file: Option<Result<String, Unread>>,
     /// Output files (as written in the file) whose path crosses a symlink that leads out of
     /// the output directory, with where it leads.
     pub escaping_symlinks: BTreeMap<String, String>,
@@ -42,8 +45,17 @@ pub struct Facts {
     pub now: Option<OffsetDateTime>,
 }
 
-/// A rule violation before the file name is attached.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why `load` did not read `settings.recipients_file`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unread {
+    /// A symlink on the way leads out of the file's directory (`'LINK' -> TARGET`).
+    Escapes(String),
+    /// The read failed; the reason quotes nothing of the file.
+    Failed(String),
+}
+
+/// A rule violation before the file name is attached. Ordered by position.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Violation {
     pub line: usize,
     pub column: usize,
@@ -53,7 +65,10 @@ pub struct Violation {
 }
 
 struct Collector {
-    list: Vec<Violation>,
+    list: Capped<Violation>,
+    /// Whether a problem was reported under `settings.recipients*` (a later rule stays
+    /// silent then); kept apart because `list` may have dropped it.
+    recipients_problem: bool,
     warnings: Vec<Violation>,
 }
 
@@ -96,20 +111,24 @@ impl Collector {
         message: impl Into<String>,
         hint: Option<String>,
     ) {
+        let path = path.into();
+        self.recipients_problem |= path.starts_with("settings.recipients");
         self.list.push(Violation {
             line,
             column,
-            path: path.into(),
+            path,
             message: message.into(),
             hint,
         });
     }
 }
 
-/// Validate `raw` into the model; `source` is the file as the user named it.
-pub fn validate(raw: &RawDoc, facts: &Facts, source: &Path) -> Result<Desired, Vec<Violation>> {
+/// Validate `raw` into the model; `source` is the file as the user named it. The
+/// violations are capped (`Capped`): the first ones by position, and a count.
+pub fn validate(raw: &RawDoc, facts: &Facts, source: &Path) -> Result<Desired, Capped<Violation>> {
     let mut c = Collector {
-        list: Vec::new(),
+        list: Capped::default(),
+        recipients_problem: false,
         warnings: Vec::new(),
     };
 
@@ -268,47 +287,7 @@ fn settings(
         }
     }
     if let Some(file) = &s.recipients_file {
-        match &facts.recipients_file {
-            Some(Ok(text)) => {
-                let before = recipients.len();
-                for (n, line) in text.lines().enumerate() {
-                    let line = line.trim();
-                    if line.is_empty() || line.starts_with('#') {
-                        continue;
-                    }
-                    match parse_recipient(line) {
-                        Ok(()) => recipients.push(line.to_string()),
-                        Err((message, hint)) => c.push(
-                            file.line,
-                            file.column,
-                            "settings.recipients_file",
-                            format!("{} line {}: {message}", sanitize(&file.value), n + 1),
-                            hint,
-                        ),
-                    }
-                }
-                if recipients.len() == before
-                    && !c.list.iter().any(|v| v.path == "settings.recipients_file")
-                {
-                    c.at(
-                        file,
-                        "settings.recipients_file",
-                        format!("'{}' holds no recipient", sanitize(&file.value)),
-                    );
-                }
-            }
-            Some(Err(why)) => c.hint(
-                file,
-                "settings.recipients_file",
-                format!("cannot read '{}': {why}", sanitize(&file.value)),
-                "the path is relative to the directory of this file",
-            ),
-            None => c.at(
-                file,
-                "settings.recipients_file",
-                format!("'{}' was not read", sanitize(&file.value)),
-            ),
-        }
+        recipients_file(c, file, facts, &mut recipients);
     }
     dedup_keep_order(&mut recipients);
 
@@ -798,12 +777,26 @@ fn output(
                 );
             }
             let state_rel = settings.state_file.strip_prefix(&settings.output_dir).ok();
+            let lock_rel = state_rel.map(|s| {
+                let mut lock = normalize(s).into_os_string();
+                lock.push(LOCK_SUFFIX);
+                PathBuf::from(lock)
+            });
             if state_rel.is_some_and(|s| normalize(s) == normal) {
                 c.at(
                     &o.file,
                     &path,
                     format!("'{}' is the state file", sanitize(&file)),
                 );
+            } else if lock_rel.is_some_and(|l| l == normal) {
+                c.hint(
+                    &o.file,
+                    &path,
+                    format!("'{}' is the inventory lock file", sanitize(&file)),
+                    "r2gitops locks the inventory with this file, and a credential written over it would let a second writer in; pick another name",
+                );
+            } else if let Some((message, hint)) = reserved_name_problem(&normal) {
+                c.hint(&o.file, &path, message, hint);
             }
             if let Some((line, _)) = files.get(&normal) {
                 c.hint(
@@ -839,12 +832,7 @@ fn output(
             list
         }
         None => {
-            if default_recipients.is_empty()
-                && !c
-                    .list
-                    .iter()
-                    .any(|v| v.path.starts_with("settings.recipients"))
-            {
+            if default_recipients.is_empty() && !c.recipients_problem {
                 c.hint(
                     &o.file,
                     format!("{here}.output"),
@@ -917,11 +905,122 @@ pub fn output_file_problem(file: &str) -> Option<(String, String)> {
     None
 }
 
+/// An output named like r2gitops' own files: renaming a credential file over the state file
+/// or its lock (in any directory, since `state_file` may move) would break the inventory or
+/// let a second writer in (issue 12). Temp-file names are refused by `output_file_problem`.
+fn reserved_name_problem(normal: &Path) -> Option<(String, String)> {
+    let name = normal.file_name()?.to_str()?;
+    let lock = format!("{STATE_FILE_NAME}{LOCK_SUFFIX}");
+    let what = if name == STATE_FILE_NAME {
+        "the state file"
+    } else if name == lock {
+        "the inventory lock file"
+    } else {
+        return None;
+    };
+    Some((
+        format!(
+            "output file '{}' is named like {what}",
+            sanitize(&clip(&normal.display().to_string()))
+        ),
+        format!(
+            "'{STATE_FILE_NAME}' and '{lock}' are the names of r2gitops' inventory and its lock, wherever the state file is; pick another name"
+        ),
+    ))
+}
+
 /// `./a//b` and `a/b` are the same file.
 fn normalize(p: &Path) -> PathBuf {
     p.components()
         .filter(|c| matches!(c, Component::Normal(_)))
         .collect()
+}
+
+/// Where `settings.recipients_file` must be: inside the directory of the desired-state
+/// file. Says why a path is not, `None` when its shape is fine (`load` checks symlinks).
+pub fn recipients_file_problem(file: &str) -> Option<&'static str> {
+    let p = Path::new(file);
+    if file.chars().any(char::is_control) {
+        Some("contains a control character")
+    } else if p.has_root() || file.starts_with('\\') {
+        Some("is an absolute path")
+    } else if p.components().any(|c| matches!(c, Component::ParentDir)) {
+        Some("contains '..'")
+    } else {
+        None
+    }
+}
+
+const RECIPIENTS_FILE_INSIDE: &str = "the recipients file must sit in the directory of this file or below it (a relative path without '..', no symlink leading out); r2gitops reads nothing else a committer names";
+
+/// `settings.recipients_file`: its recipients join the defaults. A committer names the file
+/// and it may hold anything (the daemon's API token, issue 12), so no message quotes a
+/// line of it: only the line number and what kind of key was expected.
+fn recipients_file(
+    c: &mut Collector,
+    file: &Sp<String>,
+    facts: &Facts,
+    recipients: &mut Vec<String>,
+) {
+    const PATH: &str = "settings.recipients_file";
+    let name = sanitize(&clip(&file.value));
+    if let Some(why) = recipients_file_problem(&file.value) {
+        c.hint(
+            file,
+            PATH,
+            format!("recipients file '{name}' {why}"),
+            RECIPIENTS_FILE_INSIDE,
+        );
+        return;
+    }
+    match &facts.recipients_file {
+        Some(Ok(text)) => {
+            let mut found = false;
+            let mut bad = false;
+            for (n, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                match classify_recipient(line) {
+                    Ok(()) => {
+                        found = true;
+                        recipients.push(line.to_string());
+                    }
+                    Err(problem) => {
+                        bad = true;
+                        let (message, hint) = problem.unquoted();
+                        c.push(
+                            file.line,
+                            file.column,
+                            PATH,
+                            format!("{name} line {}: {message}", n + 1),
+                            hint,
+                        );
+                    }
+                }
+            }
+            if !found && !bad {
+                c.at(file, PATH, format!("'{name}' holds no recipient"));
+            }
+        }
+        Some(Err(Unread::Escapes(link))) => c.hint(
+            file,
+            PATH,
+            format!(
+                "'{name}' leads out of the directory of this file through the symlink {}",
+                sanitize(link)
+            ),
+            RECIPIENTS_FILE_INSIDE,
+        ),
+        Some(Err(Unread::Failed(why))) => c.hint(
+            file,
+            PATH,
+            format!("cannot read '{name}': {why}"),
+            "the path is relative to the directory of this file",
+        ),
+        None => c.at(file, PATH, format!("'{name}' was not read")),
+    }
 }
 
 /// Check one recipient where it is written; true when it parses.
@@ -935,84 +1034,122 @@ fn check_recipient(c: &mut Collector, r: &Sp<Recipient>, path: &str) -> bool {
     }
 }
 
-/// An age X25519 recipient or an SSH ed25519/rsa public key. Error messages never repeat a
-/// value that looks like a private key.
+/// An age X25519 recipient or an SSH ed25519/rsa public key, as written in the desired-state
+/// file: the message quotes it (clipped), unless it looks like a private key.
 pub fn parse_recipient(text: &str) -> Result<(), (String, Option<String>)> {
+    classify_recipient(text).map_err(|problem| problem.quoted(text))
+}
+
+/// Why a text is not a recipient r2gitops can encrypt to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum BadRecipient {
+    PrivateKey,
+    AgePlugin { plugin: String },
+    Age,
+    SshType { kind: String },
+    RsaTooSmall,
+    RsaTooLarge,
+    Ssh,
+    NotAKey,
+}
+
+fn classify_recipient(text: &str) -> Result<(), BadRecipient> {
     if text.to_ascii_uppercase().starts_with("AGE-SECRET-KEY-")
         || text.contains("PRIVATE KEY")
         || text.to_ascii_uppercase().starts_with("AGE-PLUGIN-")
     {
-        return Err((
-            "this is a private key, not a recipient (value not shown)".into(),
-            Some(
-                "remove it from the file now and rotate it; use the public key (age-keygen -y, or the .pub file)"
-                    .into(),
-            ),
-        ));
+        return Err(BadRecipient::PrivateKey);
     }
-    let shown = sanitize(&clip(text));
-    if text.starts_with("age1") {
-        if let Some(rest) = text.strip_prefix("age1")
-            && let Some(plugin) = rest.split('1').next()
-            && rest.contains('1')
-            && !plugin.is_empty()
-            && age::x25519::Recipient::from_str(text).is_err()
-        {
-            return Err((
-                format!(
-                    "'{shown}' is an age plugin recipient ('{plugin}'), which r2gitops does not support"
-                ),
-                Some("use an X25519 (age-keygen) or SSH ed25519/rsa public key".into()),
-            ));
+    if let Some(rest) = text.strip_prefix("age1") {
+        if age::x25519::Recipient::from_str(text).is_ok() {
+            return Ok(());
         }
-        return age::x25519::Recipient::from_str(text)
-            .map(|_| ())
-            .map_err(|_| {
-                (
-                    format!("'{shown}' is not a valid age X25519 recipient"),
-                    Some(
-                        "copy the public key age-keygen printed (age1 followed by 58 characters)"
-                            .into(),
-                    ),
-                )
-            });
+        return Err(match rest.split('1').next() {
+            Some(plugin) if rest.contains('1') && !plugin.is_empty() => BadRecipient::AgePlugin {
+                plugin: plugin.to_string(),
+            },
+            _ => BadRecipient::Age,
+        });
     }
     if text.starts_with("ssh-") || text.starts_with("ecdsa-") || text.starts_with("sk-") {
         let kind = text.split_whitespace().next().unwrap_or_default();
         if kind != "ssh-ed25519" && kind != "ssh-rsa" {
-            return Err((
-                format!("SSH key type '{}' is not supported", sanitize(&clip(kind))),
-                Some("age encrypts to ssh-ed25519 and ssh-rsa keys only".into()),
-            ));
+            return Err(BadRecipient::SshType {
+                kind: kind.to_string(),
+            });
         }
         use age::ssh::ParseRecipientKeyError as E;
         return match age::ssh::Recipient::from_str(text) {
             Ok(_) => Ok(()),
-            Err(E::RsaModulusTooSmall) => Err((
-                "ssh-rsa key is shorter than 2048 bits".into(),
-                Some("use ssh-ed25519 or an RSA key of 2048 bits or more".into()),
-            )),
-            Err(E::RsaModulusTooLarge) => Err((
-                "ssh-rsa key is longer than age supports (16384 bits)".into(),
-                None,
-            )),
-            Err(E::Unsupported(kind)) => Err((
-                format!("SSH key type '{}' is not supported", sanitize(&clip(&kind))),
-                Some("age encrypts to ssh-ed25519 and ssh-rsa keys only".into()),
-            )),
-            Err(_) => Err((
-                format!("'{shown}' is not a valid SSH public key"),
-                Some(
-                    "paste the whole line of the .pub file: type, base64 key, optional comment"
-                        .into(),
-                ),
-            )),
+            Err(E::RsaModulusTooSmall) => Err(BadRecipient::RsaTooSmall),
+            Err(E::RsaModulusTooLarge) => Err(BadRecipient::RsaTooLarge),
+            Err(E::Unsupported(kind)) => Err(BadRecipient::SshType { kind }),
+            Err(_) => Err(BadRecipient::Ssh),
         };
     }
-    Err((
-        format!("'{shown}' is not an age or SSH public key"),
-        Some("expected age1... (age-keygen) or ssh-ed25519 / ssh-rsa public keys".into()),
-    ))
+    Err(BadRecipient::NotAKey)
+}
+
+impl BadRecipient {
+    fn hint(&self) -> Option<String> {
+        Some(
+            match self {
+                BadRecipient::PrivateKey => "remove it from the file now and rotate it; use the public key (age-keygen -y, or the .pub file)",
+                BadRecipient::AgePlugin { .. } => "use an X25519 (age-keygen) or SSH ed25519/rsa public key",
+                BadRecipient::Age => "copy the public key age-keygen printed (age1 followed by 58 characters)",
+                BadRecipient::SshType { .. } => "age encrypts to ssh-ed25519 and ssh-rsa keys only",
+                BadRecipient::RsaTooSmall => "use ssh-ed25519 or an RSA key of 2048 bits or more",
+                BadRecipient::RsaTooLarge => return None,
+                BadRecipient::Ssh => "paste the whole line of the .pub file: type, base64 key, optional comment",
+                BadRecipient::NotAKey => "expected age1... (age-keygen) or ssh-ed25519 / ssh-rsa public keys",
+            }
+            .into(),
+        )
+    }
+
+    /// For a value of the desired-state file: names it (clipped and sanitized).
+    fn quoted(&self, text: &str) -> (String, Option<String>) {
+        let shown = sanitize(&clip(text));
+        let message = match self {
+            BadRecipient::PrivateKey => {
+                "this is a private key, not a recipient (value not shown)".into()
+            }
+            BadRecipient::AgePlugin { plugin } => format!(
+                "'{shown}' is an age plugin recipient ('{}'), which r2gitops does not support",
+                sanitize(&clip(plugin))
+            ),
+            BadRecipient::Age => format!("'{shown}' is not a valid age X25519 recipient"),
+            BadRecipient::SshType { kind } => {
+                format!("SSH key type '{}' is not supported", sanitize(&clip(kind)))
+            }
+            BadRecipient::RsaTooSmall => "ssh-rsa key is shorter than 2048 bits".into(),
+            BadRecipient::RsaTooLarge => {
+                "ssh-rsa key is longer than age supports (16384 bits)".into()
+            }
+            BadRecipient::Ssh => format!("'{shown}' is not a valid SSH public key"),
+            BadRecipient::NotAKey => format!("'{shown}' is not an age or SSH public key"),
+        };
+        (message, self.hint())
+    }
+
+    /// For a line of a recipients file: what kind of key was expected, never the text.
+    fn unquoted(&self) -> (String, Option<String>) {
+        let message = match self {
+            BadRecipient::PrivateKey => "this is a private key, not a recipient",
+            BadRecipient::AgePlugin { .. } => {
+                "an age plugin recipient, which r2gitops does not support"
+            }
+            BadRecipient::Age => "not a valid age X25519 recipient",
+            BadRecipient::SshType { .. } => {
+                "an SSH key type r2gitops does not support (expected ssh-ed25519 or ssh-rsa)"
+            }
+            BadRecipient::RsaTooSmall => "ssh-rsa key is shorter than 2048 bits",
+            BadRecipient::RsaTooLarge => "ssh-rsa key is longer than age supports (16384 bits)",
+            BadRecipient::Ssh => "not a valid SSH public key",
+            BadRecipient::NotAKey => "not an age or SSH public key",
+        };
+        (format!("{message} (text not shown)"), self.hint())
+    }
 }
 
 fn dedup_keep_order(list: &mut Vec<String>) {
@@ -1039,7 +1176,9 @@ mod tests {
 
     fn run_with(yaml: &str, facts: &Facts) -> Result<Desired, Vec<String>> {
         validate(&doc(yaml), facts, Path::new("r2gitops.yaml")).map_err(|list| {
-            list.into_iter()
+            list.into_parts()
+                .0
+                .into_iter()
                 .map(|v| format!("{}:{}: {}: {}", v.line, v.column, v.path, v.message))
                 .collect()
         })
@@ -1383,6 +1522,46 @@ mod tests {
                 base(
                     "",
                     B,
+                    &token(admin).replace("t.age", ".r2gitops-state.json.lock"),
+                ),
+                "11:20: tokens[0].output.file: '.r2gitops-state.json.lock' is the inventory lock file",
+            ),
+            (
+                base(
+                    "  state_file: secrets/inv.json\n",
+                    B,
+                    &token(admin).replace("t.age", "./inv.json.lock"),
+                ),
+                "12:20: tokens[0].output.file: './inv.json.lock' is the inventory lock file",
+            ),
+            (
+                base(
+                    "  state_file: elsewhere/inv.json\n",
+                    B,
+                    &token(admin).replace("t.age", "team/.r2gitops-state.json"),
+                ),
+                "12:20: tokens[0].output.file: output file 'team/.r2gitops-state.json' is named like the state file",
+            ),
+            (
+                base(
+                    "",
+                    B,
+                    &token(admin).replace("t.age", "team/.r2gitops-state.json.lock"),
+                ),
+                "11:20: tokens[0].output.file: output file 'team/.r2gitops-state.json.lock' is named like the inventory lock file",
+            ),
+            (
+                base(
+                    "",
+                    B,
+                    &token(admin).replace("t.age", "team/.t.age.r2gitops-tmp-0123456789abcdef"),
+                ),
+                "11:20: tokens[0].output.file: output file 'team/.t.age.r2gitops-tmp-0123456789abcdef' is named like an r2gitops temp file",
+            ),
+            (
+                base(
+                    "",
+                    B,
                     &format!(
                         "{}{}",
                         token(admin),
@@ -1421,12 +1600,18 @@ mod tests {
         );
         let cases = [
             (
-                Some(Err("No such file or directory (os error 2)".to_string())),
+                Some(Err(Unread::Failed(
+                    "No such file or directory (os error 2)".to_string(),
+                ))),
                 "4:20: settings.recipients_file: cannot read 'keys/ops.txt': No such file or directory (os error 2)",
             ),
             (
+                Some(Err(Unread::Escapes("'keys' -> /run/secrets".to_string()))),
+                "4:20: settings.recipients_file: 'keys/ops.txt' leads out of the directory of this file through the symlink 'keys' -> /run/secrets",
+            ),
+            (
                 Some(Ok(format!("{AGE}\nnot-a-key\n"))),
-                "4:20: settings.recipients_file: keys/ops.txt line 2: 'not-a-key' is not an age or SSH public key",
+                "4:20: settings.recipients_file: keys/ops.txt line 2: not an age or SSH public key (text not shown)",
             ),
             (
                 Some(Ok("# only a comment\n".into())),
@@ -1440,6 +1625,74 @@ mod tests {
             };
             let got = run_with(&yaml, &facts).expect_err(want);
             assert_eq!(got, vec![want.to_string()]);
+        }
+    }
+
+    /// Issue 12: `recipients_file` pointed at the daemon's API token file printed the token.
+    #[test]
+    fn no_line_of_a_recipients_file_is_ever_quoted() {
+        let token_like = "Zq3vX9kLm2Np8Rt5Wy7Bc4Df6Gh1Jk0Lm3Np5Qr7St";
+        let lines = [
+            token_like.to_string(),
+            format!("age1{token_like}"),
+            format!("age1plugin1{token_like}"),
+            format!("ssh-{token_like} AAAA"),
+            format!("ssh-ed25519 {token_like}"),
+            format!("AGE-SECRET-KEY-1{token_like}"),
+            format!("ecdsa-{token_like}"),
+        ];
+        let yaml = base(
+            "  recipients_file: keys/ops.txt\n",
+            B,
+            &token("    access: admin-read\n"),
+        );
+        for line in lines {
+            let facts = Facts {
+                recipients_file: Some(Ok(format!("# keys\n{line}\n"))),
+                ..Facts::default()
+            };
+            let got = run_with(&yaml, &facts).expect_err(&line);
+            assert_eq!(got.len(), 1, "{got:?}");
+            assert!(got[0].contains("keys/ops.txt line 2: "), "{got:?}");
+            assert!(got[0].ends_with(" (text not shown)"), "{got:?}");
+            // Not the value, nor any 8 characters of it.
+            for window in token_like.as_bytes().windows(8) {
+                let piece = std::str::from_utf8(window).unwrap();
+                assert!(!got[0].contains(piece), "{piece} quoted in {got:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_recipients_file_outside_the_files_directory_is_refused_unread() {
+        let cases = [
+            (
+                "/run/secrets/cloudflare/token",
+                "recipients file '/run/secrets/cloudflare/token' is an absolute path",
+            ),
+            ("../../token", "recipients file '../../token' contains '..'"),
+            (
+                "keys/../../token",
+                "recipients file 'keys/../../token' contains '..'",
+            ),
+        ];
+        for (path, want) in cases {
+            let yaml = base(
+                &format!("  recipients_file: {path}\n"),
+                B,
+                &token("    access: admin-read\n"),
+            );
+            // `load` gathers nothing for such a path; a text here would be ignored.
+            let facts = Facts {
+                recipients_file: Some(Ok(AGE.to_string())),
+                ..Facts::default()
+            };
+            let got = run_with(&yaml, &facts).expect_err(path);
+            assert_eq!(
+                got,
+                [format!("4:20: settings.recipients_file: {want}")],
+                "{path}"
+            );
         }
     }
 

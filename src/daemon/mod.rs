@@ -198,10 +198,14 @@ impl Daemon {
                         "no valid desired state yet; waiting for a valid file"
                     }
                 );
+                if let Some(more) = diagnostics.omitted_line() {
+                    tracing::warn!("{more}");
+                }
                 self.update(|s| {
                     s.file_revision = revision;
                     s.config_valid = false;
                     s.config_errors = diagnostics.0.iter().map(|d| d.to_string()).collect();
+                    s.config_errors.extend(diagnostics.omitted_line());
                 });
                 if kept {
                     Ok(())

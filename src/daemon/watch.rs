@@ -39,9 +39,11 @@ pub fn watch_dirs(file: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// SHA-256 of the file's bytes (`None` when it cannot be read): its revision.
+/// SHA-256 of the file's bytes (`None` when it cannot be read): its revision. Read exactly
+/// as loading reads it (bounded, regular files only): a symlink to `/dev/zero` once made
+/// this read grow without limit (issue 12).
 pub fn revision(file: &Path) -> Option<String> {
-    std::fs::read(file)
+    crate::config::load::read_file(file)
         .ok()
         .map(|b| hex::encode(Sha256::digest(&b)))
 }

@@ -63,13 +63,29 @@ pub enum SecretsError {
     PathOutside { path: PathBuf },
     #[error("refusing to write through symlink '{path}'")]
     Symlink { path: PathBuf },
-    #[error("'{path}' is in the way: expected a {expected}")]
+    #[error("'{path}' is in the way: {found}, expected a {expected}")]
     NotA {
         path: PathBuf,
         expected: &'static str,
+        found: &'static str,
     },
     #[error("writing '{path}'")]
     Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the directory '{path}' is open to other users (mode {mode:04o}, owner uid {owner}, this process uid {me}) and is not r2gitops' own; refusing to write secrets there\n  hint: give r2gitops a directory of its own, owned by its user with mode 0700 (a sticky one such as /tmp is never taken over), or point --output-dir elsewhere"
+    )]
+    SharedDir {
+        path: PathBuf,
+        mode: u32,
+        owner: u32,
+        me: u32,
+    },
+    #[error("reading '{path}'")]
+    Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -217,24 +233,23 @@ impl OutputWriter {
 }
 
 /// Lowercase hex SHA-256 of the file at `output_dir/rel`, `None` when it is missing: the
-/// facts the planner compares with the inventory. A symlink is reported as an error, since
-/// the writer would refuse to replace it.
-pub fn file_sha256(output_dir: &Path, rel: &Path) -> std::io::Result<Option<String>> {
-    let path = output_dir.join(rel);
-    match std::fs::symlink_metadata(&path) {
+/// facts the planner compares with the inventory. Every component is checked as the writer
+/// checks it (`write::existing_output`): a symlinked directory, or a symlink, FIFO or device
+/// at the file, is an error the planner shows as blocked. The file is opened without
+/// following a link and without blocking, so a FIFO cannot hang the pass (issue 12).
+pub fn file_sha256(output_dir: &Path, rel: &Path) -> Result<Option<String>, SecretsError> {
+    let Some(path) = write::existing_output(output_dir, rel)? else {
+        return Ok(None);
+    };
+    let mut file = match crate::safe_fs::open_regular(&path, crate::safe_fs::Last::NoSymlink) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-        Ok(meta) if meta.file_type().is_symlink() => {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("'{}' is a symlink", path.display()),
-            ));
-        }
-        Ok(_) => {}
-    }
-    match std::fs::read(&path) {
-        Ok(bytes) => Ok(Some(hex::encode(Sha256::digest(&bytes)))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+        Err(source) => return Err(SecretsError::Read { path, source }),
+    };
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(|source| SecretsError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Some(hex::encode(hasher.finalize())))
 }

@@ -73,18 +73,66 @@ fn private_dir() -> DirBuilder {
     b
 }
 
-/// Make sure `dir` is a real directory (not a symlink) below `output_dir`, creating it 0700.
-fn ensure_plain_dir(dir: &Path) -> Result<(), SecretsError> {
+/// Whether `dir`, a component below `output_dir`, exists as a real directory; a symlink or
+/// anything else in its place is an error. Creates nothing.
+fn plain_dir_exists(dir: &Path) -> Result<bool, SecretsError> {
     match fs::symlink_metadata(dir) {
         Ok(m) if m.file_type().is_symlink() => Err(SecretsError::Symlink {
             path: dir.to_path_buf(),
         }),
-        Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(SecretsError::NotA {
+        Ok(m) if m.is_dir() => Ok(true),
+        Ok(m) => Err(SecretsError::NotA {
             path: dir.to_path_buf(),
             expected: "directory",
+            found: crate::safe_fs::kind_of(&m),
         }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => match private_dir().create(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_err(dir)(e)),
+    }
+}
+
+/// Whether the output file `target` exists as a regular file; a symlink, FIFO, device or
+/// directory in its place is an error (the writer never replaces one).
+fn plain_file_exists(target: &Path) -> Result<bool, SecretsError> {
+    match fs::symlink_metadata(target) {
+        Ok(m) if m.file_type().is_symlink() => Err(SecretsError::Symlink {
+            path: target.to_path_buf(),
+        }),
+        Ok(m) if !m.is_file() => Err(SecretsError::NotA {
+            path: target.to_path_buf(),
+            expected: "regular file",
+            found: crate::safe_fs::kind_of(&m),
+        }),
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_err(target)(e)),
+    }
+}
+
+/// The path of the output `rel` under `output_dir` if it exists, checked by the writer's
+/// rules at every component (plain relative path, no symlink, directories then a regular
+/// file) without creating or following anything. `None` when it, or a directory on the
+/// way, does not exist yet. The planner's facts come from here, so that what the writer
+/// would refuse shows as blocked rather than as a missing file rolled every pass.
+pub fn existing_output(output_dir: &Path, rel: &Path) -> Result<Option<PathBuf>, SecretsError> {
+    let parts = checked_components(rel)?;
+    let (file_name, dirs) = parts.split_last().expect("checked non-empty");
+    let mut dir = output_dir.to_path_buf();
+    for d in dirs {
+        dir.push(d);
+        if !plain_dir_exists(&dir)? {
+            return Ok(None);
+        }
+    }
+    let target = dir.join(file_name);
+    Ok(plain_file_exists(&target)?.then_some(target))
+}
+
+/// Make sure `dir` is a real directory (not a symlink) below `output_dir`, creating it 0700.
+fn ensure_plain_dir(dir: &Path) -> Result<(), SecretsError> {
+    match plain_dir_exists(dir) {
+        Ok(true) => Ok(()),
+        Ok(false) => match private_dir().create(dir) {
             // A new directory survives a crash only once its parent's entry is on disk.
             Ok(()) => sync_dir(dir.parent().unwrap_or(dir)),
             // Someone else made it meanwhile: check what they made.
@@ -96,24 +144,92 @@ fn ensure_plain_dir(dir: &Path) -> Result<(), SecretsError> {
             },
             Err(e) => Err(io_err(dir)(e)),
         },
-        Err(e) => Err(io_err(dir)(e)),
+        Err(e) => Err(e),
     }
 }
 
-/// Create `output_dir` (and missing ancestors) with mode 0700 if it does not exist.
+/// Make sure `output_dir` is a directory only this user can enter. A missing one is created
+/// 0700 with its missing ancestors, each made durable by an fsync of its parent. An existing
+/// one open to the group or others is set to 0700 with a warning when it is ours, and
+/// refused when it is not: another user's directory could be emptied or watched by them
+/// (issue 12). The state file's directory, which holds the inventory and the lock, goes
+/// through here too.
 pub fn ensure_output_dir(output_dir: &Path) -> Result<(), SecretsError> {
     match fs::metadata(output_dir) {
-        Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(SecretsError::NotA {
+        Ok(m) if m.is_dir() => make_private(output_dir, &m),
+        Ok(m) => Err(SecretsError::NotA {
             path: output_dir.to_path_buf(),
             expected: "directory",
+            found: crate::safe_fs::kind_of(&m),
         }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => private_dir()
-            .recursive(true)
-            .create(output_dir)
-            .map_err(io_err(output_dir)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => create_dirs_synced(output_dir),
         Err(e) => Err(io_err(output_dir)(e)),
     }
+}
+
+/// Take group and other access away from an existing directory of ours; refuse someone
+/// else's, or a sticky one, that is open to others.
+fn make_private(dir: &Path, meta: &fs::Metadata) -> Result<(), SecretsError> {
+    use std::os::unix::fs::MetadataExt;
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    let me = rustix::process::geteuid().as_raw();
+    // A sticky directory (/tmp) is shared by design: never made private, even when ours.
+    if meta.uid() != me || mode & 0o1000 != 0 {
+        return Err(SecretsError::SharedDir {
+            path: dir.to_path_buf(),
+            mode,
+            owner: meta.uid(),
+            me,
+        });
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err(dir))?;
+    tracing::warn!(
+        dir = %dir.display(),
+        was = format!("{mode:04o}"),
+        "the output directory was open to other users; its mode is now 0700"
+    );
+    Ok(())
+}
+
+/// Create `dir` and its missing ancestors, 0700, top down; each new entry is durable only
+/// once its parent directory is fsynced.
+fn create_dirs_synced(dir: &Path) -> Result<(), SecretsError> {
+    let mut missing = Vec::new();
+    let mut here = dir;
+    loop {
+        match fs::metadata(here) {
+            Ok(m) if m.is_dir() => break,
+            Ok(m) => {
+                return Err(SecretsError::NotA {
+                    path: here.to_path_buf(),
+                    expected: "directory",
+                    found: crate::safe_fs::kind_of(&m),
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => missing.push(here),
+            Err(e) => return Err(io_err(here)(e)),
+        }
+        match here.parent() {
+            Some(p) if !p.as_os_str().is_empty() => here = p,
+            _ => break,
+        }
+    }
+    for new in missing.into_iter().rev() {
+        match private_dir().create(new) {
+            Ok(()) => {}
+            // Made meanwhile by someone else (another run creating the same tree).
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && new.is_dir() => continue,
+            Err(e) => return Err(io_err(new)(e)),
+        }
+        sync_dir(match new.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        })?;
+    }
+    Ok(())
 }
 
 /// Atomically replace `output_dir/rel` with `bytes`: temp file (0600, `O_EXCL`) in the same
@@ -133,20 +249,7 @@ pub fn write_atomic(
         ensure_plain_dir(&dir)?;
     }
     let target = dir.join(file_name);
-    match fs::symlink_metadata(&target) {
-        Ok(m) if m.file_type().is_symlink() => {
-            return Err(SecretsError::Symlink { path: target });
-        }
-        Ok(m) if !m.is_file() => {
-            return Err(SecretsError::NotA {
-                path: target,
-                expected: "regular file",
-            });
-        }
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_err(&target)(e)),
-    }
+    plain_file_exists(&target)?;
 
     let temp = dir.join(temp_name(file_name));
     // create_new = O_CREAT|O_EXCL: never opens an existing file and never follows a symlink.
@@ -256,6 +359,38 @@ mod tests {
         for (p, want) in cases {
             let got = checked_components(Path::new(p)).ok();
             assert_eq!(got, want, "{p}");
+        }
+    }
+
+    #[test]
+    fn an_existing_output_dir_is_made_private_unless_it_is_shared_by_design() {
+        let root = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let cases = [
+            (0o700, Ok(0o700)),
+            (0o755, Ok(0o700)),
+            (0o770, Ok(0o700)),
+            (0o2770, Ok(0o700)),
+            (0o1777, Err("is not r2gitops' own")),
+        ];
+        for (i, (before, want)) in cases.into_iter().enumerate() {
+            let dir = root.path().join(i.to_string());
+            fs::create_dir(&dir).unwrap();
+            fs::set_permissions(&dir, fs::Permissions::from_mode(before)).unwrap();
+            match (ensure_output_dir(&dir), want) {
+                (Ok(()), Ok(after)) => assert_eq!(mode(&dir), after, "{before:o}"),
+                (Err(e), Err(text)) => {
+                    assert!(e.to_string().contains(text), "{before:o}: {e}");
+                    assert_eq!(mode(&dir), before, "{before:o}: left as it was");
+                }
+                (got, _) => panic!("{before:o}: {got:?}"),
+            }
+        }
+
+        let deep = root.path().join("a/b/c");
+        ensure_output_dir(&deep).unwrap();
+        for p in ["a", "a/b", "a/b/c"] {
+            assert_eq!(mode(&root.path().join(p)), 0o700, "{p}");
         }
     }
 }

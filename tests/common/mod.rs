@@ -350,8 +350,27 @@ impl Watch {
         }
     }
 
+    /// `start`, for a daemon that must come up: panics if it exits before listening.
+    pub fn spawn(cmd: Command) -> Watch {
+        let w = Watch::start(cmd);
+        assert!(
+            !w.addr.is_empty(),
+            "watch exited before listening:\n{}",
+            w.log()
+        );
+        w
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// `/proc/<pid>/status` field in kB (`VmRSS`, `VmHWM`), Linux only.
+    pub fn proc_kb(&self, field: &str) -> Option<u64> {
+        let text = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
     }
 
     pub fn pid(&self) -> u32 {
@@ -449,4 +468,13 @@ where
         assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A random value shaped like a Cloudflare API token (40 characters of [A-Za-z0-9_-]), for
+/// tests that prove a token never leaks.
+pub fn cloudflare_like_token() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    (0..40)
+        .map(|_| CHARS[rand::random_range(0..CHARS.len())] as char)
+        .collect()
 }

@@ -12,8 +12,9 @@
 //!   fallback; once the inventory knows Cloudflare keeps such a field, it is a replace.
 //!   `revoked (exposed)` -> replace; an unknown status -> blocked; a declared `expires_on`
 //!   that has passed -> blocked, and nothing is sent for that token.
-//! - outputs: unrecorded, missing, altered, moved or re-keyed, or `rotate_every` elapsed ->
-//!   roll (same key id, new secret).
+//! - outputs: unrecorded, missing, altered, moved or re-keyed, a shown detail changed, or
+//!   `rotate_every` elapsed -> roll (same key id, new secret). Something the writer refuses
+//!   at the output path (a symlink on the way, a FIFO) -> blocked, neither created nor rolled.
 //! - several managed tokens for one declared name -> keep the inventory's id, else the
 //!   oldest; delete the rest.
 //! - undeclared managed token -> delete with `prune`, else orphan. Undeclared bucket ->

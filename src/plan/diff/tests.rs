@@ -479,6 +479,12 @@ fn an_unreadable_output_blocks_and_skip_outputs_plans_no_roll() {
         "output file uploader.env.age cannot be checked: it is a symlink"
     );
 
+    // Not created either: the new value could not be delivered.
+    let p = run(&d, &observed(), &Inventory::default(), &outputs);
+    assert_eq!(lines(&p), ["+ create bucket media (default)"]);
+    assert_eq!(p.blocked.len(), 1);
+    assert_eq!(p.blocked[0].name, "uploader");
+
     inv.tokens.clear();
     let p = diff(&Input {
         desired: &d,

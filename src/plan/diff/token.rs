@@ -1,7 +1,8 @@
 //! The token rules of the diff: missing -> create; present with other policies, condition,
 //! validity window, name or status -> update in place (same id, same S3 key); outputs that
-//! cannot be vouched for -> roll; duplicates -> keep one, delete the rest; undeclared and
-//! managed -> delete with `prune`, else orphan.
+//! cannot be vouched for -> roll; an output path the writer refuses (a symlink on the way,
+//! a FIFO) -> blocked, neither created nor rolled; duplicates -> keep one, delete the rest;
+//! undeclared and managed -> delete with `prune`, else orphan.
 
 use std::collections::BTreeSet;
 
@@ -65,6 +66,9 @@ pub(super) fn diff_tokens(
 
         if candidates.is_empty() {
             if let Some(blocked) = expiry_passed {
+                plan.blocked.push(blocked);
+            } else if let Some(blocked) = unwritable_output(t, input) {
+                // A token created now could never be delivered: its value would be lost.
                 plan.blocked.push(blocked);
             } else if observed.listed_owners.contains(&t.owner) {
                 steps.push(Step::CreateToken {
@@ -134,8 +138,12 @@ pub(super) fn diff_tokens(
         };
         match &kept.status {
             TokenStatus::RevokedExposed => {
-                // The replacement writes a fresh output: no roll alongside it.
-                steps.push(replace(ReplaceReason::RevokedExposed));
+                // The replacement writes a fresh output: no roll alongside it. Where it
+                // could not be written, creating it would only lose a value.
+                match unwritable_output(t, input) {
+                    Some(blocked) => plan.blocked.push(blocked),
+                    None => steps.push(replace(ReplaceReason::RevokedExposed)),
+                }
                 continue;
             }
             TokenStatus::Other(status) => {
@@ -359,26 +367,36 @@ fn set_delta(have: &[IpNet], want: &[IpNet]) -> String {
     parts.join(" ")
 }
 
-fn roll_reason(
-    t: &TokenSpec,
-    record: Option<&crate::inventory::TokenRecord>,
-    input: &Input<'_>,
-) -> Result<Option<RollReason>, Blocked> {
-    let fact = input
-        .outputs
-        .get(&t.name)
-        .cloned()
-        .unwrap_or(OutputFact::Missing);
-    if let OutputFact::Unreadable { reason } = &fact {
-        return Err(Blocked {
+/// The token is blocked when what is at its output path is something the writer refuses
+/// (a symlink on the way, a FIFO): creating or rolling it would mint a value that can never
+/// be written, on every pass (issue 12).
+fn unwritable_output(t: &TokenSpec, input: &Input<'_>) -> Option<Blocked> {
+    match input.outputs.get(&t.name) {
+        Some(OutputFact::Unreadable { reason }) if !input.skip_outputs => Some(Blocked {
             kind: Kind::Token,
             name: t.name.clone(),
             reason: format!(
                 "output file {} cannot be checked: {reason}",
                 t.output.file.display()
             ),
-        });
+        }),
+        _ => None,
     }
+}
+
+fn roll_reason(
+    t: &TokenSpec,
+    record: Option<&crate::inventory::TokenRecord>,
+    input: &Input<'_>,
+) -> Result<Option<RollReason>, Blocked> {
+    if let Some(blocked) = unwritable_output(t, input) {
+        return Err(blocked);
+    }
+    let fact = input
+        .outputs
+        .get(&t.name)
+        .cloned()
+        .unwrap_or(OutputFact::Missing);
     let Some(record) = record else {
         return Ok(Some(RollReason::OutputUnrecorded));
     };
