@@ -498,3 +498,29 @@ async fn every_directory_created_is_followed_by_an_fsync_of_its_parent() {
         assert_eq!(mode(&dir), 0o700, "{rel}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_pinned_output_dir_a_committed_state_file_cannot_move_the_inventory_out() {
+    let s = Sandbox::new().await;
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("planted.json");
+    s.write(&ONE_TOKEN.replace(
+        "settings:\n",
+        &format!("settings:\n  state_file: {}\n", target.display()),
+    ));
+    let pinned = s.dir.path().join("pinned");
+    let mut cmd = s.r2gitops(&["reconcile"]);
+    cmd.arg("--output-dir").arg(&pinned);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("settings.state_file: state_file cannot be set while the operator pins the output directory"),
+        "{}",
+        text(&out)
+    );
+    assert!(!target.exists() && !Path::new(&format!("{}.lock", target.display())).exists());
+    assert_eq!(s.emu.stats().total, 0, "refused before any call");
+    // Without the pin the file decides, as documented.
+    let out = run(s.r2gitops(&["reconcile", "--dry-run"])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

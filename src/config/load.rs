@@ -185,6 +185,7 @@ pub fn gather_facts(raw: &RawDoc, base_dir: &Path, output_dir: Option<&Path>) ->
         .filter(|f| !f.value.trim().is_empty())
         .filter(|f| validate::recipients_file_problem(&f.value).is_none())
         .map(|f| read_recipients_file(base_dir, Path::new(&f.value)));
+    let output_dir_pinned = output_dir.is_some();
     let output_dir = match output_dir {
         Some(dir) => dir.to_path_buf(),
         None => base_dir.join(
@@ -207,6 +208,7 @@ pub fn gather_facts(raw: &RawDoc, base_dir: &Path, output_dir: Option<&Path>) ->
         recipients_file,
         escaping_symlinks,
         now: Some(time::OffsetDateTime::now_utc()),
+        output_dir_pinned,
     }
 }
 

@@ -43,6 +43,9 @@ pub struct Facts {
     pub escaping_symlinks: BTreeMap<String, String>,
     /// The time of loading, for warnings about what has already passed; `None` gives none.
     pub now: Option<OffsetDateTime>,
+    /// The operator set `--output-dir` (or R2GITOPS_OUTPUT_DIR): outputs and the inventory
+    /// live there, and the file may not move the inventory elsewhere.
+    pub output_dir_pinned: bool,
 }
 
 /// Why `load` did not read `settings.recipients_file`.
@@ -273,6 +276,18 @@ fn settings(
     let state_file = match &s.state_file {
         Some(f) if f.value.trim().is_empty() => {
             c.at(f, "settings.state_file", "state file must not be empty");
+            output_dir.join(STATE_FILE_NAME)
+        }
+        Some(f) if facts.output_dir_pinned => {
+            // Whoever can commit controls the file; the operator who pinned the output
+            // directory decided where r2gitops writes. The inventory (and its lock) stay
+            // there, so a committed path cannot make the daemon write elsewhere.
+            c.hint(
+                f,
+                "settings.state_file",
+                "state_file cannot be set while the operator pins the output directory (--output-dir or R2GITOPS_OUTPUT_DIR): the inventory lives there",
+                "remove state_file from the file",
+            );
             output_dir.join(STATE_FILE_NAME)
         }
         Some(f) => PathBuf::from(&f.value),
@@ -1194,6 +1209,26 @@ mod tests {
 
     fn token(body: &str) -> String {
         format!("  - name: t\n    output: {{file: t.age, format: env}}\n{body}")
+    }
+
+    #[test]
+    fn a_pinned_output_dir_keeps_the_inventory_in_it() {
+        let yaml = base(
+            "  state_file: /etc/cron.d/x\n",
+            B,
+            &token("    access: admin-read\n"),
+        );
+        assert!(run(&yaml).is_ok(), "not pinned: the file decides");
+        let pinned = Facts {
+            output_dir_pinned: true,
+            ..Facts::default()
+        };
+        assert_eq!(
+            run_with(&yaml, &pinned).unwrap_err(),
+            [
+                "4:15: settings.state_file: state_file cannot be set while the operator pins the output directory (--output-dir or R2GITOPS_OUTPUT_DIR): the inventory lives there"
+            ]
+        );
     }
 
     #[test]
