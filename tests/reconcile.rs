@@ -458,6 +458,9 @@ async fn a_token_created_but_never_written_is_rolled_and_never_duplicated() {
     w.prove_env_output("uploader.env.age", "media", "after-crash.txt");
 
     // Crash window 2: created twice and the inventory lost (two crashed runs in a row).
+    // Cloudflare's issued_on is to the second: the duplicate must be younger by at least
+    // one for "the oldest is kept" to have a defined answer (else ids break the tie).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let admin = w.admin().await;
     let kept = w.tokens_named("r2gitops:uploader").await;
     let policy = admin
