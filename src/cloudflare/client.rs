@@ -335,11 +335,11 @@ impl Client {
                         match outcome {
                             Attempt::ConnectFailed => format!(
                                 "cannot connect to the Cloudflare API at {}: {cause}",
-                                self.inner.base
+                                shown_url(&self.inner.base)
                             ),
                             _ => format!(
                                 "no answer from the Cloudflare API at {}: {cause}",
-                                self.inner.base
+                                shown_url(&self.inner.base)
                             ),
                         },
                     );
@@ -399,6 +399,18 @@ fn classify_cause(timeout: bool, refused: bool, text: &str) -> &'static str {
         "TLS handshake failed"
     } else {
         "connection failed or was cut"
+    }
+}
+
+/// A URL as it may be shown: without any `user:password@` someone put in it.
+fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string().trim_end_matches('/').to_string()
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -841,6 +853,18 @@ mod tests {
         for (timeout, refused, text, want) in cases {
             assert_eq!(classify_cause(timeout, refused, text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn a_url_is_shown_without_credentials() {
+        assert_eq!(
+            shown_url("https://user:secret@api.example.com/client/v4"),
+            "https://api.example.com/client/v4"
+        );
+        assert_eq!(
+            shown_url("http://127.0.0.1:1/client/v4"),
+            "http://127.0.0.1:1/client/v4"
+        );
     }
 
     #[test]
