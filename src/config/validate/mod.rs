@@ -1,0 +1,284 @@
+//! Stage two: the raw document to the typed `Desired`, collecting every rule violation.
+//!
+//! Pure: no I/O, no clock, no environment. What `load` must read from disk (the
+//! recipients file, symlinks under the output directory) arrives as `Facts`. Paths stay as
+//! written in the file; `load` resolves them against the file's directory.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::path::{Component, Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::diagnostic::Capped;
+use super::model::*;
+use super::raw::*;
+use super::shape::{clip, did_you_mean};
+use super::yaml::sanitize;
+
+mod bucket;
+mod output;
+mod settings;
+mod token;
+
+pub use self::bucket::{bucket_name_problem, suggest_bucket_name};
+pub use self::output::output_file_problem;
+pub use self::settings::{parse_recipient, recipients_file_problem};
+use self::{bucket::*, output::*, settings::*, token::*};
+
+/// Cloudflare refuses token names longer than this.
+pub const MAX_TOKEN_NAME: usize = 120;
+
+pub const DEFAULT_PREFIX: &str = "r2gitops:";
+
+pub const DEFAULT_OUTPUT_DIR: &str = "secrets";
+
+pub const STATE_FILE_NAME: &str = ".r2gitops-state.json";
+
+pub const DEFAULT_MAX_DELETIONS: u32 = 10;
+
+pub const MIN_ROTATION: Duration = Duration::from_secs(3600);
+
+/// The secrets writer's temp-file marker (`secrets::write::TEMP_MARKER`; `config` may not
+/// import `secrets`): an output named like that would be deleted as a leftover.
+pub const WRITER_TEMP_MARKER: &str = ".r2gitops-tmp-";
+
+/// The inventory lock is `<state_file>.lock` (`lock::lock_path`; `config` may not import it).
+pub const LOCK_SUFFIX: &str = ".lock";
+
+/// What `load` gathered from disk for the rules that need it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// `settings.recipients_file`: its text, or why it was not read.
+    pub recipients_file: Option<Result<String, Unread>>,
+    /// Output files (as written in the file) whose path crosses a symlink that leads out of
+    /// the output directory, with where it leads.
+    pub escaping_symlinks: BTreeMap<String, String>,
+    /// The time of loading, for warnings about what has already passed; `None` gives none.
+    pub now: Option<OffsetDateTime>,
+    /// The operator set `--output-dir` (or R2GITOPS_OUTPUT_DIR): outputs and the inventory
+    /// live there, and the file may not move the inventory elsewhere.
+    pub output_dir_pinned: bool,
+}
+
+/// Why `load` did not read `settings.recipients_file`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unread {
+    /// A symlink on the way leads out of the file's directory (`'LINK' -> TARGET`).
+    Escapes(String),
+    /// The read failed; the reason quotes nothing of the file.
+    Failed(String),
+}
+
+/// A rule violation before the file name is attached. Ordered by position.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Violation {
+    pub line: usize,
+    pub column: usize,
+    pub path: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+struct Collector {
+    list: Capped<Violation>,
+    /// Whether a problem was reported under `settings.recipients*` (a later rule stays
+    /// silent then); kept apart because `list` may have dropped it.
+    recipients_problem: bool,
+    warnings: Vec<Violation>,
+}
+
+impl Collector {
+    fn warn<T>(
+        &mut self,
+        sp: &Sp<T>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.warnings.push(Violation {
+            line: sp.line,
+            column: sp.column,
+            path: path.into(),
+            message: message.into(),
+            hint: Some(hint.into()),
+        });
+    }
+
+    fn at<T>(&mut self, sp: &Sp<T>, path: impl Into<String>, message: impl Into<String>) {
+        self.push(sp.line, sp.column, path, message, None);
+    }
+
+    fn hint<T>(
+        &mut self,
+        sp: &Sp<T>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.push(sp.line, sp.column, path, message, Some(hint.into()));
+    }
+
+    fn push(
+        &mut self,
+        line: usize,
+        column: usize,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        let path = path.into();
+        self.recipients_problem |= path.starts_with("settings.recipients");
+        self.list.push(Violation {
+            line,
+            column,
+            path,
+            message: message.into(),
+            hint,
+        });
+    }
+}
+
+/// Validate `raw` into the model; `source` is the file as the user named it. The
+/// violations are capped (`Capped`): the first ones by position, and a count.
+pub fn validate(raw: &RawDoc, facts: &Facts, source: &Path) -> Result<Desired, Capped<Violation>> {
+    let mut c = Collector {
+        list: Capped::default(),
+        recipients_problem: false,
+        warnings: Vec::new(),
+    };
+
+    if raw.version.value != 1 {
+        c.hint(
+            &raw.version,
+            "version",
+            format!("unsupported version {}", raw.version.value),
+            "this release of r2gitops reads version: 1",
+        );
+    }
+
+    let account_id = raw.account_id.as_ref().map(|a| {
+        check_account_id(&mut c, a);
+        a.value.clone()
+    });
+
+    let (settings, default_recipients) = settings(&mut c, raw.settings.as_ref(), facts);
+    let buckets = buckets(&mut c, raw.buckets.as_deref().unwrap_or_default());
+    let tokens = tokens(
+        &mut c,
+        raw.tokens.as_deref().unwrap_or_default(),
+        &buckets,
+        &settings,
+        &default_recipients,
+        facts,
+    );
+
+    if settings.prune && buckets.is_empty() && tokens.is_empty() {
+        let prune = raw
+            .settings
+            .as_ref()
+            .and_then(|s| s.value.prune.as_ref())
+            .map_or((1, 1), |p| (p.line, p.column));
+        c.push(
+            prune.0,
+            prune.1,
+            "settings.prune",
+            "refusing to plan the deletion of everything: prune is on and the file declares no bucket and no token",
+            Some("declare what should exist, or set prune: false".into()),
+        );
+    }
+
+    if c.list.is_empty() {
+        Ok(Desired {
+            source: source.to_path_buf(),
+            account_id,
+            settings,
+            buckets,
+            tokens,
+            warnings: c
+                .warnings
+                .into_iter()
+                .map(|v| super::Diagnostic {
+                    file: String::new(),
+                    line: v.line,
+                    column: v.column,
+                    path: v.path,
+                    message: v.message,
+                    hint: v.hint,
+                })
+                .collect(),
+        })
+    } else {
+        Err(c.list)
+    }
+}
+
+fn check_account_id(c: &mut Collector, a: &Sp<String>) {
+    let v = &a.value;
+    if v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if v.bytes().any(|b| b.is_ascii_uppercase()) {
+            c.hint(
+                a,
+                "account_id",
+                "account id must be lowercase hex",
+                format!("write '{}'", v.to_lowercase()),
+            );
+        }
+    } else {
+        c.hint(
+            a,
+            "account_id",
+            format!("'{}' is not an account id (32 lowercase hex characters)", sanitize(&clip(v))),
+            "copy it from the Cloudflare dashboard URL, or leave it out and set CLOUDFLARE_ACCOUNT_ID",
+        );
+    }
+}
+
+fn timestamp(c: &mut Collector, raw: Option<&Sp<String>>, path: &str) -> Option<OffsetDateTime> {
+    let raw = raw?;
+    match OffsetDateTime::parse(raw.value.trim(), &Rfc3339) {
+        Ok(t) => Some(t),
+        Err(_) => {
+            c.hint(
+                raw,
+                path,
+                format!(
+                    "'{}' is not an RFC 3339 timestamp",
+                    sanitize(&clip(&raw.value))
+                ),
+                "write it like 2026-12-01T00:00:00Z",
+            );
+            None
+        }
+    }
+}
+
+/// `90d`, `12h`, `30m`, `3600s`; `None` for anything else or an overflow.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let unit = text.chars().last()?;
+    let digits = &text[..text.len() - unit.len_utf8()];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    let secs = match unit {
+        's' => Some(n),
+        'm' => n.checked_mul(60),
+        'h' => n.checked_mul(3600),
+        'd' => n.checked_mul(86_400),
+        _ => None,
+    }?;
+    Some(Duration::from_secs(secs))
+}
+
+fn dedup_keep_order(list: &mut Vec<String>) {
+    let mut seen = BTreeSet::new();
+    list.retain(|r| seen.insert(r.clone()));
+}
+
+#[cfg(test)]
+mod tests;
