@@ -139,7 +139,7 @@ pub(crate) async fn handle(
             dispatch(&inner, &method, &route, &query, &headers, &body, peer.ip())
         }
     };
-    {
+    let mutating = {
         let mut stats = inner.stats.lock().unwrap();
         stats.total += 1;
         if method != Method::GET {
@@ -151,6 +151,10 @@ pub(crate) async fn handle(
             route: route.template.clone(),
             status: status.as_u16(),
         });
+        (method != Method::GET).then_some(stats.mutating)
+    };
+    if let Some(n) = mutating {
+        inner.hold.maybe_hold(n).await;
     }
     let rl = inner.faults.lock().unwrap().headers(Instant::now());
     let mut resp = reply((status, value.clone()), rl);
@@ -704,6 +708,7 @@ fn tokens(
             };
             let mut v = token.to_json(now);
             v["value"] = json!(token.value);
+            world.issued.push(token.value.clone());
             world.tokens.insert(token.id.clone(), token);
             ok(v)
         }
@@ -764,7 +769,9 @@ fn tokens(
                     let t = world.tokens.get_mut(*id).unwrap();
                     t.value = new_token_value(&mut *rng, family);
                     t.modified_on = now;
-                    ok(json!(t.value))
+                    let value = t.value.clone();
+                    world.issued.push(value.clone());
+                    ok(json!(value))
                 }
                 _ => err(StatusCode::METHOD_NOT_ALLOWED, 7001, "Method not allowed"),
             }

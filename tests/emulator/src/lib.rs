@@ -18,6 +18,7 @@
 mod api;
 mod behaviour;
 mod faults;
+mod hold;
 mod s3;
 mod state;
 
@@ -132,6 +133,7 @@ pub(crate) struct Inner {
     pub stats: Mutex<Stats>,
     pub rng: Mutex<StdRng>,
     pub started: Instant,
+    pub hold: hold::Hold,
 }
 
 /// Everything the emulator holds: buckets keyed by (jurisdiction, name), tokens by id, and
@@ -143,6 +145,8 @@ pub(crate) struct World {
     pub seq: u64,
     pub uploads: BTreeMap<String, s3::Upload>,
     pub upload_seq: u64,
+    /// Every token value ever handed out (creates and rolls), for leak scans.
+    pub issued: Vec<String>,
 }
 
 /// A running emulator. Dropping it does not stop the servers; call `shutdown`.
@@ -173,6 +177,7 @@ impl Emulator {
             faults: Mutex::new(faults::FaultState::new(config.faults)),
             behaviour: Mutex::new(config.behaviour),
             stats: Mutex::new(Stats::default()),
+            hold: hold::Hold::default(),
             rng: Mutex::new(StdRng::from_rng(&mut rng)),
             started: Instant::now(),
         });
@@ -260,6 +265,33 @@ impl Emulator {
     /// `POST /__emulator/tokens/{id}/revoke-exposed`. `false` when there is no such token.
     pub fn revoke_exposed(&self, id: &str) -> bool {
         revoke_exposed(&self.inner, id)
+    }
+
+    /// Hold back the answer of the `k`-th mutating call counted since the last
+    /// `reset_stats` (its effect already applied) until `release`: crash injection.
+    pub fn hold_after_mutating(&self, k: u64) {
+        self.inner.hold.arm(k);
+    }
+
+    /// Whether an answer is being held back now.
+    pub fn holding(&self) -> bool {
+        self.inner.hold.holding()
+    }
+
+    pub fn release(&self) {
+        self.inner.hold.release();
+    }
+
+    /// Every token value the emulator ever issued (creates and rolls), and the S3 secret
+    /// derived from each: what a leak scan must never find.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        use sha2::Digest;
+        let world = self.inner.world.lock().unwrap();
+        world
+            .issued
+            .iter()
+            .flat_map(|v| [v.clone(), hex::encode(sha2::Sha256::digest(v.as_bytes()))])
+            .collect()
     }
 
     /// Names of the buckets of one jurisdiction.
