@@ -158,8 +158,8 @@ async fn crash_at(k: u64, logs: &mut Vec<String>, issued: &mut Vec<String>) -> u
     }
     if finished.is_none() {
         child.kill().unwrap();
-        child.wait().unwrap();
     }
+    child.wait().unwrap();
     s.emu.release();
     let made = s.emu.stats().mutating;
 
