@@ -1,0 +1,523 @@
+//! Plan then apply, as a property (issue 17): for generated desired states, starting
+//! accounts and inventories, applying the plan to an in-memory Cloudflare leaves an account
+//! whose next plan has nothing left to do (blocked items aside); no unmanaged or protected
+//! resource is ever deleted; never more deletions than `max_deletions`, and a refused plan
+//! changes nothing. The observer, the diff and the applier are the real ones; only the HTTP
+//! client is replaced, by a stateful fake of the two API traits.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use proptest::prelude::*;
+use r2gitops::apply::{Applier, Stop};
+use r2gitops::cloudflare::{
+    ApiError, CfError, CreatedToken, ReadApi, TokenRequest, UpdatedToken, VerifiedToken, WriteApi,
+};
+use r2gitops::config::{
+    Access, BucketSpec, Desired, IpRules, Jurisdiction, LocationHint, OutputFormat, OutputSpec,
+    Owner, Settings, StorageClass, TokenScope, TokenSpec,
+};
+use r2gitops::inventory::{BucketRecord, Inventory, TokenRecord};
+use r2gitops::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
+use r2gitops::plan::diff::Input;
+use r2gitops::secret::TokenValue;
+use r2gitops::secrets::{OutputWriter, S3Endpoints};
+use time::OffsetDateTime;
+
+const ACCT: &str = "0123456789abcdef0123456789abcdef";
+const BUCKETS: [&str; 5] = ["alpha", "bravo", "charlie", "delta", "echo"];
+const TOKENS: [&str; 4] = ["t0", "t1", "t2", "t3"];
+
+/// Cloudflare in memory: buckets and tokens, answering as the real client would.
+#[derive(Default)]
+struct Memory {
+    buckets: Mutex<BTreeMap<(Jurisdiction, String), StorageClass>>,
+    tokens: Mutex<BTreeMap<String, ObservedToken>>,
+    next: Mutex<u64>,
+    deleted_buckets: Mutex<Vec<String>>,
+    deleted_tokens: Mutex<Vec<ObservedToken>>,
+}
+
+fn not_found(what: &str) -> ApiError {
+    ApiError::from_answer(
+        what,
+        404,
+        vec![CfError {
+            code: 10006,
+            message: "not found".into(),
+        }],
+    )
+}
+
+impl Memory {
+    fn id(&self) -> String {
+        let mut n = self.next.lock().unwrap();
+        *n += 1;
+        format!("{:032x}", *n)
+    }
+
+    fn bucket(&self, j: Jurisdiction, name: &str, class: StorageClass) -> ObservedBucket {
+        ObservedBucket {
+            name: name.into(),
+            jurisdiction: j,
+            location: None,
+            storage_class: class,
+            creation_date: None,
+        }
+    }
+
+    fn token(&self, id: String, request: &TokenRequest, owner: Owner) -> ObservedToken {
+        ObservedToken {
+            id,
+            name: request.name.clone(),
+            owner,
+            status: request.status.clone().unwrap_or(TokenStatus::Active),
+            issued_on: Some(OffsetDateTime::now_utc()),
+            modified_on: None,
+            not_before: request.not_before,
+            expires_on: request.expires_on,
+            policies: request.policies.clone(),
+            condition: request.condition.clone(),
+        }
+    }
+}
+
+impl ReadApi for Memory {
+    async fn verify(&self) -> Result<VerifiedToken, ApiError> {
+        unreachable!()
+    }
+    async fn list_buckets(&self, j: Jurisdiction) -> Result<Vec<ObservedBucket>, ApiError> {
+        Ok(self
+            .buckets
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((bj, _), _)| *bj == j)
+            .map(|((bj, n), c)| self.bucket(*bj, n, *c))
+            .collect())
+    }
+    async fn get_bucket(
+        &self,
+        j: Jurisdiction,
+        name: &str,
+    ) -> Result<Option<ObservedBucket>, ApiError> {
+        Ok(self
+            .buckets
+            .lock()
+            .unwrap()
+            .get(&(j, name.to_string()))
+            .map(|c| self.bucket(j, name, *c)))
+    }
+    async fn list_tokens(&self, owner: Owner) -> Result<Vec<ObservedToken>, ApiError> {
+        Ok(self
+            .tokens
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|t| t.owner == owner)
+            .cloned()
+            .collect())
+    }
+    async fn permission_groups(&self, _: Owner) -> Result<PermissionGroupIds, ApiError> {
+        Ok(PermissionGroupIds::known())
+    }
+}
+
+impl WriteApi for Memory {
+    async fn create_bucket(
+        &self,
+        j: Jurisdiction,
+        name: &str,
+        _: Option<LocationHint>,
+        class: StorageClass,
+    ) -> Result<ObservedBucket, ApiError> {
+        let mut b = self.buckets.lock().unwrap();
+        if b.contains_key(&(j, name.to_string())) {
+            return Err(ApiError::from_answer(
+                "create",
+                409,
+                vec![CfError {
+                    code: 10004,
+                    message: "exists".into(),
+                }],
+            ));
+        }
+        b.insert((j, name.to_string()), class);
+        Ok(self.bucket(j, name, class))
+    }
+    async fn set_storage_class(
+        &self,
+        j: Jurisdiction,
+        name: &str,
+        class: StorageClass,
+    ) -> Result<ObservedBucket, ApiError> {
+        match self.buckets.lock().unwrap().get_mut(&(j, name.to_string())) {
+            Some(c) => {
+                *c = class;
+                Ok(self.bucket(j, name, class))
+            }
+            None => Err(not_found("patch")),
+        }
+    }
+    async fn delete_bucket(&self, j: Jurisdiction, name: &str) -> Result<(), ApiError> {
+        match self.buckets.lock().unwrap().remove(&(j, name.to_string())) {
+            Some(_) => {
+                self.deleted_buckets.lock().unwrap().push(name.to_string());
+                Ok(())
+            }
+            None => Err(not_found("delete")),
+        }
+    }
+    async fn create_token(
+        &self,
+        owner: Owner,
+        request: &TokenRequest,
+    ) -> Result<CreatedToken, ApiError> {
+        let id = self.id();
+        let token = self.token(id.clone(), request, owner);
+        self.tokens
+            .lock()
+            .unwrap()
+            .insert(id.clone(), token.clone());
+        Ok(CreatedToken {
+            token,
+            value: TokenValue::new(format!("value-{id}")),
+            condition_sent_as: "request_ip",
+        })
+    }
+    async fn update_token(
+        &self,
+        owner: Owner,
+        id: &str,
+        request: &TokenRequest,
+    ) -> Result<UpdatedToken, ApiError> {
+        let mut tokens = self.tokens.lock().unwrap();
+        if !tokens.contains_key(id) {
+            return Err(not_found("update"));
+        }
+        let t = self.token(id.to_string(), request, owner);
+        tokens.insert(id.to_string(), t.clone());
+        Ok(UpdatedToken {
+            token: t,
+            condition_sent_as: "request_ip",
+        })
+    }
+    async fn delete_token(&self, _: Owner, id: &str) -> Result<(), ApiError> {
+        match self.tokens.lock().unwrap().remove(id) {
+            Some(t) => {
+                self.deleted_tokens.lock().unwrap().push(t);
+                Ok(())
+            }
+            None => Err(not_found("delete token")),
+        }
+    }
+    async fn roll_token(&self, _: Owner, id: &str) -> Result<TokenValue, ApiError> {
+        if self.tokens.lock().unwrap().contains_key(id) {
+            Ok(TokenValue::new(format!("rolled-{id}-{}", self.id())))
+        } else {
+            Err(not_found("roll"))
+        }
+    }
+}
+
+/// A generated world: the file, the account, the inventory.
+#[derive(Debug, Clone)]
+struct World {
+    /// (bucket index, protect, class)
+    declared_buckets: Vec<(usize, bool, bool)>,
+    /// (token index, access index, bucket indices among the declared ones)
+    declared_tokens: Vec<(usize, usize, Vec<usize>)>,
+    prune: bool,
+    max_deletions: u32,
+    /// Buckets existing in the account (index, infrequent access).
+    existing_buckets: Vec<(usize, bool)>,
+    /// Inventory records of buckets (index, protect).
+    managed_buckets: Vec<(usize, bool)>,
+    /// Tokens in the account: (name index, managed prefix?, recorded in the inventory?).
+    existing_tokens: Vec<(usize, bool, bool)>,
+}
+
+fn world() -> impl Strategy<Value = World> {
+    (
+        prop::collection::btree_map(0..5usize, (any::<bool>(), any::<bool>()), 0..5),
+        prop::collection::btree_map(
+            0..4usize,
+            (0..4usize, prop::collection::vec(0..5usize, 1..3)),
+            0..4,
+        ),
+        any::<bool>(),
+        0..5u32,
+        prop::collection::btree_map(0..5usize, any::<bool>(), 0..5),
+        prop::collection::btree_map(0..5usize, any::<bool>(), 0..5),
+        prop::collection::vec((0..6usize, any::<bool>(), any::<bool>()), 0..6),
+    )
+        .prop_map(|(db, dt, prune, max, eb, mb, et)| World {
+            declared_buckets: db.into_iter().map(|(i, (p, c))| (i, p, c)).collect(),
+            declared_tokens: dt.into_iter().map(|(i, (a, b))| (i, a, b)).collect(),
+            prune,
+            max_deletions: max,
+            existing_buckets: eb.into_iter().collect(),
+            managed_buckets: mb.into_iter().collect(),
+            existing_tokens: et,
+        })
+}
+
+const ACCESS: [Access; 4] = [
+    Access::ObjectRead,
+    Access::ObjectReadWrite,
+    Access::AdminRead,
+    Access::AdminReadWrite,
+];
+
+fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
+    let buckets: Vec<BucketSpec> = w
+        .declared_buckets
+        .iter()
+        .map(|(i, protect, ia)| BucketSpec {
+            name: BUCKETS[*i].into(),
+            jurisdiction: Jurisdiction::Default,
+            location_hint: None,
+            storage_class: if *ia {
+                StorageClass::InfrequentAccess
+            } else {
+                StorageClass::Standard
+            },
+            protect: *protect,
+        })
+        .collect();
+    let names: Vec<String> = buckets.iter().map(|b| b.name.clone()).collect();
+    let tokens = w
+        .declared_tokens
+        .iter()
+        .filter_map(|(i, a, bs)| {
+            let access = ACCESS[*a];
+            let scope = if access.is_admin() {
+                TokenScope::Account
+            } else {
+                // Only declared buckets may be named; a token naming none is not declared.
+                let mut chosen: Vec<String> = bs
+                    .iter()
+                    .filter_map(|b| names.get(*b % names.len().max(1)).cloned())
+                    .collect();
+                chosen.sort();
+                chosen.dedup();
+                if chosen.is_empty() {
+                    return None;
+                }
+                TokenScope::Buckets(chosen)
+            };
+            Some(TokenSpec {
+                name: TOKENS[*i].into(),
+                owner: Owner::Account,
+                access,
+                scope,
+                jurisdiction: Jurisdiction::Default,
+                not_before: None,
+                expires_on: None,
+                ip: IpRules::default(),
+                rotate_every: None,
+                output: OutputSpec {
+                    file: PathBuf::from(format!("{}.env.age", TOKENS[*i])),
+                    format: OutputFormat::Env,
+                    recipients: vec![recipient.to_string()],
+                    armor: false,
+                    include_api_token: false,
+                    verify: false,
+                },
+            })
+        })
+        .collect();
+    Desired {
+        source: PathBuf::from("r2gitops.yaml"),
+        account_id: Some(ACCT.into()),
+        settings: Settings {
+            token_name_prefix: "r2gitops:".into(),
+            prune: w.prune,
+            max_deletions: w.max_deletions,
+            output_dir: out.to_path_buf(),
+            state_file: out.join(".r2gitops-state.json"),
+            suspend: false,
+        },
+        buckets,
+        tokens,
+        warnings: Vec::new(),
+    }
+}
+
+/// The account and the inventory a world starts from.
+fn start(w: &World, d: &Desired) -> (Memory, Inventory) {
+    let m = Memory::default();
+    for (i, ia) in &w.existing_buckets {
+        m.buckets.lock().unwrap().insert(
+            (Jurisdiction::Default, BUCKETS[*i].into()),
+            if *ia {
+                StorageClass::InfrequentAccess
+            } else {
+                StorageClass::Standard
+            },
+        );
+    }
+    let mut inv = Inventory::default();
+    for (i, protect) in &w.managed_buckets {
+        inv.buckets.insert(
+            (Jurisdiction::Default, BUCKETS[*i].into()),
+            BucketRecord::new(*protect),
+        );
+    }
+    for (k, (i, managed, recorded)) in w.existing_tokens.iter().enumerate() {
+        // Index 4 and 5 are names nobody declares.
+        let base = TOKENS
+            .get(*i)
+            .copied()
+            .unwrap_or(if *i == 4 { "ci" } else { "legacy" });
+        let name = if *managed {
+            format!("r2gitops:{base}")
+        } else {
+            base.to_string()
+        };
+        let id = m.id();
+        let request = TokenRequest {
+            name,
+            policies: Vec::new(),
+            not_before: None,
+            expires_on: None,
+            condition: IpRules::default(),
+            status: None,
+        };
+        m.tokens
+            .lock()
+            .unwrap()
+            .insert(id.clone(), m.token(id.clone(), &request, Owner::Account));
+        if *recorded {
+            inv.tokens.insert(
+                format!("{base}-{k}"),
+                TokenRecord {
+                    id,
+                    owner: Owner::Account,
+                    created_at: OffsetDateTime::now_utc(),
+                    rolled_at: None,
+                    output: None,
+                },
+            );
+        }
+    }
+    let _ = d;
+    (m, inv)
+}
+
+async fn plan(m: &Memory, d: &Desired, inv: &Inventory) -> r2gitops::plan::Plan {
+    let observed = r2gitops::observe::observe(m, ACCT, d, inv).await.unwrap();
+    let outputs = r2gitops::reconcile::output_facts(d);
+    let writer = OutputWriter::new(&d.settings.output_dir, ACCT, S3Endpoints::default());
+    let details = d
+        .tokens
+        .iter()
+        .map(|t| (t.name.clone(), writer.details(t)))
+        .collect();
+    r2gitops::plan::diff(&Input {
+        desired: d,
+        observed: &observed,
+        inventory: inv,
+        outputs: &outputs,
+        details: &details,
+        now: OffsetDateTime::now_utc(),
+        skip_outputs: false,
+    })
+}
+
+fn check(w: World) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("secrets");
+    let recipient = age::x25519::Identity::generate().to_public().to_string();
+    let d = desired(&w, &out, &recipient);
+    let (m, inv) = start(&w, &d);
+    // What r2gitops may ever delete: buckets the inventory manages without protect, and
+    // tokens carrying the prefix or an id the inventory records.
+    let deletable_buckets: BTreeSet<String> = inv
+        .buckets
+        .iter()
+        .filter(|(_, r)| !r.protect)
+        .map(|((_, n), _)| n.clone())
+        .collect();
+    let recorded_ids: BTreeSet<String> = inv.tokens.values().map(|t| t.id.clone()).collect();
+    let before_buckets = m.buckets.lock().unwrap().clone();
+    let before_tokens = m.tokens.lock().unwrap().clone();
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let first = plan(&m, &d, &inv).await;
+        let writer = OutputWriter::new(&out, ACCT, S3Endpoints::default());
+        let (report, inv2) = Applier {
+            api: &m,
+            desired: &d,
+            writer: &writer,
+            concurrency: 2,
+            stop: &Stop::new(),
+            progress: None,
+        }
+        .apply(&first, inv.clone())
+        .await;
+
+        let deleted_b = m.deleted_buckets.lock().unwrap().clone();
+        let deleted_t = m.deleted_tokens.lock().unwrap().clone();
+        prop_assert!(
+            deleted_b.len() + deleted_t.len() <= w.max_deletions as usize,
+            "{} deletions > max {}",
+            deleted_b.len() + deleted_t.len(),
+            w.max_deletions
+        );
+        for b in &deleted_b {
+            prop_assert!(
+                deletable_buckets.contains(b),
+                "deleted {b}, not ours to delete"
+            );
+            prop_assert!(
+                !d.buckets.iter().any(|x| &x.name == b),
+                "deleted the declared bucket {b}"
+            );
+        }
+        for t in &deleted_t {
+            prop_assert!(
+                t.name.starts_with("r2gitops:") || recorded_ids.contains(&t.id),
+                "deleted the unmanaged token {}",
+                t.name
+            );
+        }
+        if let Some(reason) = &first.refused {
+            prop_assert_eq!(&*m.buckets.lock().unwrap(), &before_buckets, "{}", reason);
+            prop_assert_eq!(&*m.tokens.lock().unwrap(), &before_tokens);
+            return Ok(());
+        }
+        prop_assert!(!report.has_errors(), "{}", report.text());
+
+        let next = plan(&m, &d, &inv2).await;
+        let lines: Vec<String> = next
+            .steps
+            .iter()
+            .map(r2gitops::plan::render::step_line)
+            .collect();
+        prop_assert!(
+            next.steps.is_empty(),
+            "after applying\n{:?}\nthe next plan still has\n{lines:?}",
+            first
+                .steps
+                .iter()
+                .map(r2gitops::plan::render::step_line)
+                .collect::<Vec<_>>()
+        );
+        Ok(())
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn applying_a_plan_leaves_nothing_to_do_and_deletes_only_what_is_ours(w in world()) {
+        check(w)?;
+    }
+}
