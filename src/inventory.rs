@@ -54,6 +54,11 @@ pub struct TokenRecord {
     pub owner: Owner,
     pub created_at: OffsetDateTime,
     pub rolled_at: Option<OffsetDateTime>,
+    /// Cloudflare's `modified_on` as read back after r2gitops' own last change of this
+    /// token (create, update, roll). Cloudflare bumps it when a token is rolled, so a later
+    /// value means someone changed the token elsewhere, perhaps killing the value in its
+    /// output. `None`: not known (older inventories, adopted tokens).
+    pub modified_on: Option<OffsetDateTime>,
     /// `None` until an output was written for this id (e.g. adopted after a lost inventory,
     /// or a write that failed after the create).
     pub output: Option<OutputRecord>,
@@ -153,6 +158,12 @@ struct TokenForm {
     created_at: OffsetDateTime,
     #[serde(default, with = "time::serde::rfc3339::option")]
     rolled_at: Option<OffsetDateTime>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    modified_on: Option<OffsetDateTime>,
     #[serde(default)]
     output: Option<OutputForm>,
 }
@@ -202,6 +213,7 @@ impl Inventory {
                             owner: t.owner.as_str().into(),
                             created_at: t.created_at,
                             rolled_at: t.rolled_at,
+                            modified_on: t.modified_on,
                             output: t.output.as_ref().map(|o| OutputForm {
                                 path: o.path.clone(),
                                 ciphertext_sha256: o.ciphertext_sha256.clone(),
@@ -277,6 +289,7 @@ impl Inventory {
                     owner,
                     created_at: t.created_at,
                     rolled_at: t.rolled_at,
+                    modified_on: t.modified_on,
                     output: t.output.map(|o| OutputRecord {
                         path: o.path,
                         ciphertext_sha256: o.ciphertext_sha256,
@@ -430,6 +443,7 @@ mod tests {
                 owner: Owner::User,
                 created_at: datetime!(2026-11-01 10:00 UTC),
                 rolled_at: Some(datetime!(2026-11-20 10:00 UTC)),
+                modified_on: None,
                 output: Some(OutputRecord {
                     path: "uploader.env.age".into(),
                     ciphertext_sha256: "ab".repeat(32),
@@ -445,6 +459,7 @@ mod tests {
                 owner: Owner::Account,
                 created_at: datetime!(2026-11-02 10:00 UTC),
                 rolled_at: None,
+                modified_on: None,
                 output: None,
             },
         );

@@ -97,6 +97,7 @@ mod tests {
                 owner: Owner::User,
                 created_at: time::OffsetDateTime::UNIX_EPOCH,
                 rolled_at: None,
+                modified_on: None,
                 output: None,
             },
         );

@@ -109,6 +109,9 @@ impl ReadApi for Memory {
             .get(&(j, name.to_string()))
             .map(|c| self.bucket(j, name, *c)))
     }
+    async fn get_token(&self, _: Owner, id: &str) -> Result<Option<ObservedToken>, ApiError> {
+        Ok(self.tokens.lock().unwrap().get(id).cloned())
+    }
     async fn list_tokens(&self, owner: Owner) -> Result<Vec<ObservedToken>, ApiError> {
         Ok(self
             .tokens
@@ -397,6 +400,7 @@ fn start(w: &World, d: &Desired) -> (Memory, Inventory) {
                     owner: Owner::Account,
                     created_at: OffsetDateTime::now_utc(),
                     rolled_at: None,
+                    modified_on: None,
                     output: None,
                 },
             );

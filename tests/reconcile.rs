@@ -933,3 +933,36 @@ async fn connection_and_account_errors_say_what_and_where_and_retries_show_progr
         "the help names the variable"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_rolled_in_the_dashboard_is_rolled_again_so_its_file_works() {
+    let w = Arc::new(World::new().await);
+    w.write(TWO_OF_EACH);
+    let (_, report) = w.pass().await;
+    assert!(!report.has_errors(), "{}", report.text());
+    // Cloudflare's modified_on is to the second: the dashboard click comes later.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let id = w.tokens_named("r2gitops:uploader").await[0].clone();
+    let dead = w
+        .admin()
+        .await
+        .roll_token(Owner::Account, &id)
+        .await
+        .unwrap();
+    drop(dead);
+    let dry = w
+        .run(&["reconcile", "--dry-run", "--detailed-exitcode"])
+        .await;
+    assert_eq!(dry.status.code(), Some(2));
+    assert!(
+        stdout(&dry).contains("↻ roll token uploader: changed outside r2gitops at "),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(w.run(&["reconcile"]).await.status.code(), Some(0));
+    w.prove_env_output("uploader.env.age", "media", "after-dashboard-roll.txt");
+    let again = w
+        .run(&["reconcile", "--dry-run", "--detailed-exitcode"])
+        .await;
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+}

@@ -66,6 +66,9 @@ struct Fresh<'a> {
     value: TokenValue,
     /// `None` for a create.
     rolled: Option<Rolled<'a>>,
+    /// Cloudflare's `modified_on` right after this change, to tell a later change made
+    /// elsewhere (a roll in the dashboard) from ours.
+    modified_on: Option<time::OffsetDateTime>,
 }
 
 struct Rolled<'a> {
@@ -122,6 +125,7 @@ pub fn apply_bookkeeping(inv: &mut Inventory, items: &[Bookkeeping], now: Offset
                         owner: *owner,
                         created_at: issued_on.unwrap_or(now),
                         rolled_at: None,
+                        modified_on: None,
                         output: None,
                     },
                 );

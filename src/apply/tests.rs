@@ -91,6 +91,10 @@ impl ReadApi for Fake {
             .contains(name)
             .then(|| bucket(name, j)))
     }
+    async fn get_token(&self, _: Owner, id: &str) -> Result<Option<ObservedToken>, ApiError> {
+        self.call(format!("get token {id}"));
+        Ok(self.tokens.lock().unwrap().get(id).cloned())
+    }
     async fn list_tokens(&self, _: Owner) -> Result<Vec<ObservedToken>, ApiError> {
         unreachable!("apply never lists")
     }
@@ -468,6 +472,7 @@ async fn a_roll_records_the_new_output_and_keeps_the_creation_time() {
             owner: Owner::Account,
             created_at: datetime!(2026-01-01 00:00 UTC),
             rolled_at: None,
+            modified_on: None,
             output: None,
         },
     );
@@ -504,6 +509,7 @@ fn bookkeeping_adopts_forgets_and_tracks() {
             owner: Owner::Account,
             created_at: datetime!(2026-01-01 00:00 UTC),
             rolled_at: None,
+            modified_on: None,
             output: None,
         },
     );
@@ -590,6 +596,7 @@ fn seeded(fake: &Fake, name: &str, condition: IpRules) -> (String, Inventory) {
             owner: Owner::Account,
             created_at: datetime!(2026-01-01 00:00 UTC),
             rolled_at: None,
+            modified_on: None,
             output: None,
         },
     );

@@ -100,6 +100,7 @@ impl<W: WriteApi> Applier<'_, W> {
                         id: &created.token.id,
                         value: created.value,
                         rolled: None,
+                        modified_on: created.token.modified_on,
                     };
                     self.deliver(step, fresh, shared).await
                 }
@@ -162,12 +163,19 @@ impl<W: WriteApi> Applier<'_, W> {
                         RollReason::OutputMoved { from } => Some(from.as_path()),
                         _ => None,
                     };
+                    // A roll answers with the value alone: read the token back for the
+                    // `modified_on` the roll gave it (one call per roll; rolls are rare).
+                    let modified_on = match self.api.get_token(*owner, id).await {
+                        Ok(t) => t.and_then(|t| t.modified_on),
+                        Err(_) => None,
+                    };
                     let fresh = Fresh {
                         token,
                         owner: *owner,
                         id,
                         value,
                         rolled: Some(Rolled { moved_from }),
+                        modified_on,
                     };
                     self.deliver(step, fresh, shared).await
                 }
@@ -272,6 +280,7 @@ impl<W: WriteApi> Applier<'_, W> {
             id: &new_id,
             value: created.value,
             rolled: None,
+            modified_on: created.token.modified_on,
         };
         let mut r = self.deliver(step, fresh, shared).await;
         if !r.outcome.succeeded() {
@@ -304,6 +313,7 @@ impl<W: WriteApi> Applier<'_, W> {
             id,
             value,
             rolled,
+            modified_on,
         } = fresh;
         let spec = self.spec(token).clone();
         let now = OffsetDateTime::now_utc();
@@ -337,6 +347,7 @@ impl<W: WriteApi> Applier<'_, W> {
                 _ => now,
             },
             rolled_at: rolled.is_some().then_some(now),
+            modified_on,
             output: written.as_ref().ok().cloned(),
         };
         shared

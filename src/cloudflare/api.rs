@@ -51,6 +51,12 @@ pub trait ReadApi: Send + Sync {
         jurisdiction: Jurisdiction,
         name: &str,
     ) -> impl Future<Output = Result<Option<ObservedBucket>, ApiError>> + Send;
+    /// One token, or `None` when it does not exist.
+    fn get_token(
+        &self,
+        owner: Owner,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<ObservedToken>, ApiError>> + Send;
     /// Every token of one owner family (page paging to the end), expired ones included.
     fn list_tokens(
         &self,

@@ -521,6 +521,16 @@ impl ReadApi for Client {
         }
     }
 
+    async fn get_token(&self, owner: Owner, id: &str) -> Result<Option<ObservedToken>, ApiError> {
+        let op = format!("read {} token {id}", owner.as_str());
+        let path = format!("{}/{id}", self.tokens_base(owner));
+        match self.send(Call::new(op.clone(), Method::GET, path)).await {
+            Ok(env) => Ok(Some(wire::token(Self::decode(&op, env.result)?, owner))),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn list_tokens(&self, owner: Owner) -> Result<Vec<ObservedToken>, ApiError> {
         let op = format!("list {} tokens", owner.as_str());
         let mut out = Vec::new();
@@ -603,6 +613,9 @@ impl ReadApi for WriteClient {
         name: &str,
     ) -> Result<Option<ObservedBucket>, ApiError> {
         self.read.get_bucket(j, name).await
+    }
+    async fn get_token(&self, owner: Owner, id: &str) -> Result<Option<ObservedToken>, ApiError> {
+        self.read.get_token(owner, id).await
     }
     async fn list_tokens(&self, owner: Owner) -> Result<Vec<ObservedToken>, ApiError> {
         self.read.list_tokens(owner).await

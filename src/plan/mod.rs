@@ -142,6 +142,13 @@ pub enum RollReason {
     Rotation {
         issued_at: OffsetDateTime,
     },
+    /// Cloudflare's `modified_on` moved past what r2gitops recorded at its own last change:
+    /// someone changed the token elsewhere, and a roll there (a dashboard click) leaves the
+    /// output holding a dead secret. Cloudflare bumps `modified_on` on a roll (seen by
+    /// mondoohq/cnspec, 2026-04).
+    ChangedElsewhere {
+        at: OffsetDateTime,
+    },
 }
 
 impl RollReason {
@@ -167,6 +174,10 @@ impl RollReason {
                 "rotate_every elapsed (value issued {})",
                 render::timestamp(*issued_at)
             ),
+            RollReason::ChangedElsewhere { at } => format!(
+                "changed outside r2gitops at {} (a roll there would leave its output dead)",
+                render::timestamp(*at)
+            ),
         }
     }
 
@@ -180,6 +191,7 @@ impl RollReason {
             RollReason::OutputSpecChanged => "output_spec_changed",
             RollReason::OutputDetailChanged { .. } => "output_detail_changed",
             RollReason::Rotation { .. } => "rotation",
+            RollReason::ChangedElsewhere { .. } => "changed_elsewhere",
         }
     }
 }

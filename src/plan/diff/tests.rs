@@ -70,6 +70,7 @@ fn written(t: &TokenSpec, id: &str) -> TokenRecord {
         owner: t.owner,
         created_at: datetime!(2026-11-01 00:00 UTC),
         rolled_at: None,
+        modified_on: None,
         output: Some(OutputRecord {
             path: t.output.file.clone(),
             ciphertext_sha256: sha(t),
@@ -955,4 +956,32 @@ fn an_edited_bucket_list_updates_the_token_and_never_rolls_it() {
             "~ update token uploader: buckets +extra"
         ]
     );
+}
+
+#[test]
+fn a_token_changed_elsewhere_after_our_last_write_is_rolled() {
+    let d = sample();
+    let (mut o, mut inv, outputs) = converged(&d);
+    let ours = datetime!(2026-11-20 10:00 UTC);
+    for r in inv.tokens.values_mut() {
+        r.modified_on = Some(ours);
+    }
+    for t in &mut o.tokens {
+        t.modified_on = Some(ours);
+    }
+    assert!(
+        run(&d, &o, &inv, &outputs).steps.is_empty(),
+        "ours: no roll"
+    );
+    // Someone rolled (or edited) the uploader in the dashboard.
+    o.tokens[0].modified_on = Some(datetime!(2026-11-22 08:00 UTC));
+    assert_eq!(
+        lines(&run(&d, &o, &inv, &outputs)),
+        [
+            "↻ roll token uploader: changed outside r2gitops at 2026-11-22T08:00:00Z (a roll there would leave its output dead)"
+        ]
+    );
+    // Unknown on either side: nothing can be concluded.
+    inv.tokens.get_mut("uploader").unwrap().modified_on = None;
+    assert!(run(&d, &o, &inv, &outputs).steps.is_empty());
 }

@@ -190,7 +190,7 @@ pub(super) fn diff_tokens(
         }
         if !input.skip_outputs {
             let record = record.filter(|r| r.id == kept.id);
-            match roll_reason(t, record, input) {
+            match roll_reason(t, record, kept, input) {
                 Ok(Some(reason)) => {
                     acted = true;
                     steps.push(Step::RollToken {
@@ -387,6 +387,7 @@ fn unwritable_output(t: &TokenSpec, input: &Input<'_>) -> Option<Blocked> {
 fn roll_reason(
     t: &TokenSpec,
     record: Option<&crate::inventory::TokenRecord>,
+    observed: &ObservedToken,
     input: &Input<'_>,
 ) -> Result<Option<RollReason>, Blocked> {
     if let Some(blocked) = unwritable_output(t, input) {
@@ -433,6 +434,11 @@ fn roll_reason(
         if !changes.is_empty() {
             return Ok(Some(RollReason::OutputDetailChanged { changes }));
         }
+    }
+    if let (Some(ours), Some(at)) = (seconds(record.modified_on), seconds(observed.modified_on))
+        && at > ours
+    {
+        return Ok(Some(RollReason::ChangedElsewhere { at }));
     }
     if let Some(period) = t.rotate_every {
         let issued_at = record.value_issued_at();
