@@ -25,7 +25,7 @@ fn file(tokens: usize, buckets: usize, generation: usize) -> String {
         // Each generation widens a rotating slice of the tokens to a second bucket: edits
         // that are updates in place.
         let b = i % buckets;
-        let extra = if (i + generation) % 5 == 0 {
+        let extra = if (i + generation).is_multiple_of(5) {
             format!(", soak-{:03}", (b + 1) % buckets)
         } else {
             String::new()
