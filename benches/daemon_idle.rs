@@ -10,6 +10,9 @@
 //! ready, leaves the wrong number of tokens or files, or does not exit 0 on SIGTERM. Linux
 //! only (`/proc`).
 
+#[path = "common/table.rs"]
+mod table;
+
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -375,6 +378,28 @@ fn main() -> ExitCode {
         );
     }
     let rss_target = format!("< {RSS_TARGET_MB} MB");
+    let bench = "cargo bench --bench daemon_idle";
+    table::row(
+        "daemon: first pass creating 500 tokens and writing 500 age files (emulator, no latency)",
+        &format!("{:.2} s", first_pass.as_secs_f64()),
+        "-",
+        None,
+        bench,
+    );
+    table::row(
+        &format!("idle daemon with 500 managed tokens, RSS over {seconds} s"),
+        &format!("{rss_min:.1}-{rss_max:.1} MB (peak {hwm:.1} MB)"),
+        &rss_target,
+        Some(rss_max < RSS_TARGET_MB),
+        bench,
+    );
+    table::row(
+        &format!("idle daemon, CPU over {window:.0} s"),
+        &format!("{cpu_pct:.3} % of one core"),
+        &format!("< {CPU_TARGET_PCT} %"),
+        Some((cpu_pct * 1000.0).round() / 1000.0 < CPU_TARGET_PCT),
+        bench,
+    );
     row(
         &format!("RSS over {seconds} s: min/avg/max"),
         &format!("{rss_min:.1}/{rss_avg:.1}/{rss_max:.1} MB"),

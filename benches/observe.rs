@@ -6,6 +6,9 @@
 //! pages only. Run: `cargo bench --bench observe`. Exits non-zero if a count differs from
 //! its bound; the wall times are printed, not asserted.
 
+#[path = "common/table.rs"]
+mod table;
+
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -184,6 +187,13 @@ impl Check {
             "total", self.stats.total, bound_total, self.bound_line
         );
         println!("  {:<44} {:>6} {:>6}", "mutating", self.stats.mutating, 0);
+        table::row(
+            &self.title,
+            &format!("{} calls ({ms:.0} ms)", self.stats.total),
+            &format!("{bound_total}: {}", self.bound_line),
+            Some(self.stats.total == bound_total && self.stats.mutating == 0),
+            "cargo bench --bench observe",
+        );
         if self.stats.total != bound_total {
             problems.push(format!(
                 "{}: {} calls in total, lower bound {bound_total}",
