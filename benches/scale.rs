@@ -1,7 +1,7 @@
 //! A no-op pass over a large account (issue 17): 10,000 buckets over the 4 jurisdictions
 //! and 500 managed tokens, all already as declared. Prints the API calls of one `reconcile`
-//! against their lower bound (1 verify + one bucket page per 1,000 buckets per jurisdiction
-//! + one token page per 50 tokens + 1 permission-group list), its wall time at 50 ms per
+//! against their lower bound (1 verify, one bucket page per 1,000 buckets per jurisdiction,
+//! one token page per 50 tokens and 1 permission-group list), its wall time at 50 ms per
 //! call, its peak RSS, and the daemon's RSS after 10 passes (goal < 30 MB). Then what a
 //! user would otherwise run, on the same emulator: a `wrangler r2 bucket create` loop
 //! (timed per bucket) and Terraform's refresh model (one GET per resource plus the lists),
