@@ -237,7 +237,7 @@ async fn run() -> Vec<String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("r2gitops.yaml");
     std::fs::write(&path, desired_yaml()).unwrap();
-    let desired = r2gitops::reconcile::load_desired(&path, None)
+    let desired = r2gitops::reconcile::load_desired(&path, None, false)
         .unwrap_or_else(|e| panic!("generated file is invalid:\n{e}"));
     assert_eq!(
         (desired.buckets.len(), desired.tokens.len()),

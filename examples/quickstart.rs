@@ -105,7 +105,7 @@ async fn run(emu: &Emulator, keep: Option<&Path>) -> Result<()> {
     println!("   recipient:    {recipient}");
     println!("   config:       {}", config_file.display());
 
-    let desired = reconcile::load_desired(&config_file, None)
+    let desired = reconcile::load_desired(&config_file, None, false)
         .map_err(|diagnostics| anyhow!("{}:\n{diagnostics}", config_file.display()))?;
     let endpoints = emulator_endpoints(emu)?;
 

@@ -130,6 +130,10 @@ pub struct ApiArgs {
     /// mounted at a path the git checkout does not know.
     #[arg(long, env = "R2GITOPS_OUTPUT_DIR")]
     pub output_dir: Option<PathBuf>,
+    /// Adopt tokens named by `adopt:` without their value by rolling them, as
+    /// `settings.adopt_by_roll: true` does: their existing S3 keys stop working.
+    #[arg(long)]
+    pub allow_adopt_roll: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

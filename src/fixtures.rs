@@ -22,6 +22,7 @@ pub fn desired() -> Desired {
             output_dir: PathBuf::from("/out"),
             state_file: PathBuf::from("/out/.r2gitops-state.json"),
             suspend: false,
+            adopt_by_roll: false,
         },
         buckets: Vec::new(),
         tokens: Vec::new(),
@@ -52,6 +53,7 @@ pub fn token(name: &str, buckets: &[&str]) -> TokenSpec {
         expires_on: None,
         ip: IpRules::default(),
         rotate_every: None,
+        adopt: None,
         output: OutputSpec {
             file: PathBuf::from(format!("{name}.env.age")),
             format: OutputFormat::Env,

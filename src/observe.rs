@@ -1,7 +1,8 @@
 //! Builds the `Observed` snapshot through the read-only API: one list per jurisdiction and
 //! per token family in use (never one GET per object), plus the permission-group ids once
-//! per process. It keeps only managed tokens (name prefix, or an id the inventory vouches
-//! for): everything else is invisible to the planner, so it can never be touched.
+//! per process. It keeps only managed tokens (name prefix, an id the inventory vouches for,
+//! or an id the file adopts): everything else is invisible to the planner, so it can never
+//! be touched.
 
 use std::collections::BTreeSet;
 
@@ -60,7 +61,16 @@ pub async fn observe<R: ReadApi>(
         api.permission_groups(owner).await?
     };
     let prefix = desired.settings.token_name_prefix.as_str();
-    let vouched: BTreeSet<&str> = inventory.token_ids().collect();
+    // Managed: recorded in the inventory, or named by an `adopt:` (taken over this pass).
+    let vouched: BTreeSet<&str> = inventory
+        .token_ids()
+        .chain(
+            desired
+                .tokens
+                .iter()
+                .filter_map(|t| t.adopt.as_ref().map(|a| a.id.as_str())),
+        )
+        .collect();
     Ok(Observed {
         account_id: account_id.to_string(),
         buckets: buckets.into_iter().flatten().collect(),

@@ -185,12 +185,15 @@ fn show(text: &str, output: PlanOutput) -> std::io::Result<()> {
     }
 }
 
-/// Load the file and apply run-time overrides; diagnostics go to stderr.
+/// Load the file and apply run-time overrides (`--output-dir`, `--allow-adopt-roll`).
 pub fn load_desired(
     file: &std::path::Path,
     output_dir: Option<&std::path::Path>,
+    allow_adopt_roll: bool,
 ) -> Result<Desired, crate::config::Diagnostics> {
-    crate::config::load::load_with_output_dir(file, output_dir)
+    let mut desired = crate::config::load::load_with_output_dir(file, output_dir)?;
+    desired.settings.adopt_by_roll |= allow_adopt_roll;
+    Ok(desired)
 }
 
 /// A tokio runtime for one command: two workers are plenty for an I/O-bound pass.
@@ -205,7 +208,7 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
     let file = &args.file.file;
     let title = file.display().to_string();
     crate::cloudflare::config::preflight(&args.api)?;
-    let desired = match load_desired(file, args.api.output_dir.as_deref()) {
+    let desired = match load_desired(file, args.api.output_dir.as_deref(), args.api.allow_adopt_roll) {
         Ok(d) => d,
         Err(diagnostics) => {
             let mut err = anstream::stderr().lock();

@@ -320,6 +320,7 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
                 expires_on: None,
                 ip: IpRules::default(),
                 rotate_every: None,
+                adopt: None,
                 output: OutputSpec {
                     file: PathBuf::from(format!("{}.env.age", TOKENS[*i])),
                     format: OutputFormat::Env,
@@ -341,6 +342,7 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
             output_dir: out.to_path_buf(),
             state_file: out.join(".r2gitops-state.json"),
             suspend: false,
+            adopt_by_roll: false,
         },
         buckets,
         tokens,

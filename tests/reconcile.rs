@@ -36,7 +36,7 @@ impl World {
     }
 
     fn desired(&self) -> Desired {
-        reconcile::load_desired(&self.file(), None).unwrap()
+        reconcile::load_desired(&self.file(), None, false).unwrap()
     }
 
     async fn client(&self) -> Client {

@@ -48,6 +48,7 @@ fn token(name: &str, file: &str, format: OutputFormat, recipients: Vec<String>) 
         expires_on: None,
         ip: IpRules::default(),
         rotate_every: None,
+        adopt: None,
         output: OutputSpec {
             file: PathBuf::from(file),
             format,

@@ -152,6 +152,7 @@ fn token(
             include_api_token: format == OutputFormat::Env,
             verify: true,
         },
+        adopt: None,
     }
 }
 

@@ -103,6 +103,7 @@ fn token(scope: TokenScope, recipient: String, verify: bool) -> TokenSpec {
         expires_on: None,
         ip: IpRules::default(),
         rotate_every: None,
+        adopt: None,
         output: OutputSpec {
             file: PathBuf::from("app.env.age"),
             format: OutputFormat::Env,

@@ -33,6 +33,9 @@ pub struct Settings {
     /// Resolved against the file's directory; default `<output_dir>/.r2gitops-state.json`.
     pub state_file: PathBuf,
     pub suspend: bool,
+    /// Allow adopting a token whose value nobody supplied by rolling it (its existing S3
+    /// keys stop working).
+    pub adopt_by_roll: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -221,7 +224,19 @@ pub struct TokenSpec {
     pub ip: IpRules,
     /// At least one hour.
     pub rotate_every: Option<Duration>,
+    /// An existing token, not managed yet, that this entry takes over.
+    pub adopt: Option<Adopt>,
     pub output: OutputSpec,
+}
+
+/// `adopt: <id>`, with where it was written (a plan that cannot find the token points at
+/// the line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adopt {
+    /// 32 lowercase hex.
+    pub id: String,
+    pub line: usize,
+    pub column: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -322,6 +337,7 @@ mod tests {
                 output_dir: PathBuf::from(output_dir),
                 state_file: PathBuf::from(state_file),
                 suspend: false,
+                adopt_by_roll: false,
             },
             buckets: Vec::new(),
             tokens: Vec::new(),

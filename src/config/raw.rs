@@ -104,6 +104,10 @@ pub struct RawSettings {
     /// The daemon observes and reports but applies nothing.
     #[schemars(extend("default" = false))]
     pub suspend: Option<Sp<bool>>,
+    /// Adopt tokens named by `adopt:` without their value, by rolling them (their existing
+    /// S3 keys stop working); `r2gitops adopt NAME --value-from-stdin` needs no roll.
+    #[schemars(extend("default" = false))]
+    pub adopt_by_roll: Option<Sp<bool>>,
 }
 
 /// One age recipient: an X25519 key (`age1...`) or an SSH public key (`ssh-ed25519`, `ssh-rsa`).
@@ -177,6 +181,9 @@ pub struct RawToken {
     /// Roll the secret this often: a number and a unit (s, m, h, d), at least 1h.
     #[schemars(regex(pattern = DURATION_PATTERN))]
     pub rotate_every: Option<Sp<String>>,
+    /// The id of an existing token, not managed yet, that this entry takes over (32 hex).
+    #[schemars(regex(pattern = "^[0-9a-f]{32}$"))]
+    pub adopt: Option<Sp<String>>,
     pub output: Sp<RawOutput>,
 }
 

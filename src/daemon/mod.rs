@@ -164,10 +164,11 @@ impl Daemon {
     async fn load(&mut self) -> Result<(), Failed> {
         let file = self.opts.file.clone();
         let output_dir = self.opts.api.output_dir.clone();
+        let allow_adopt_roll = self.opts.api.allow_adopt_roll;
         let (revision, loaded) = tokio::task::spawn_blocking(move || {
             (
                 watch::revision(&file),
-                reconcile::load_desired(&file, output_dir.as_deref()),
+                reconcile::load_desired(&file, output_dir.as_deref(), allow_adopt_roll),
             )
         })
         .await

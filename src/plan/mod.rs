@@ -149,6 +149,9 @@ pub enum RollReason {
     ChangedElsewhere {
         at: OffsetDateTime,
     },
+    /// The file adopts an existing token (`adopt:`) whose value nobody supplied: a roll is
+    /// the only way to issue its credentials, and its existing S3 secret stops working.
+    Adopted,
 }
 
 impl RollReason {
@@ -178,6 +181,9 @@ impl RollReason {
                 "changed outside r2gitops at {} (a roll there would leave its output dead)",
                 render::timestamp(*at)
             ),
+            RollReason::Adopted => {
+                "roll required to issue its credentials (existing S3 keys stop working)".into()
+            }
         }
     }
 
@@ -192,6 +198,7 @@ impl RollReason {
             RollReason::OutputDetailChanged { .. } => "output_detail_changed",
             RollReason::Rotation { .. } => "rotation",
             RollReason::ChangedElsewhere { .. } => "changed_elsewhere",
+            RollReason::Adopted => "adopted",
         }
     }
 }
@@ -407,5 +414,22 @@ impl Plan {
 
     pub fn deletions(&self) -> usize {
         self.steps.iter().filter(|s| s.is_delete()).count()
+    }
+
+    /// Rolls of adopted tokens whose value nobody supplied: each breaks the S3 keys someone
+    /// uses today, so they count against `max_deletions` like deletions do.
+    pub fn adopt_rolls(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s,
+                    Step::RollToken {
+                        reason: RollReason::Adopted,
+                        ..
+                    }
+                )
+            })
+            .count()
     }
 }

@@ -136,6 +136,7 @@ mod tests {
             expires_on: None,
             ip: IpRules::default(),
             rotate_every: None,
+            adopt: None,
             output: OutputSpec {
                 file: "t.env.age".into(),
                 format: OutputFormat::Env,

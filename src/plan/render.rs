@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Plan, Step, Summary};
+use super::{Plan, RollReason, Step, Summary};
 
 /// Version of the JSON document; bumped only on incompatible changes.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -89,6 +89,12 @@ pub fn step_line(step: &Step) -> String {
         Step::ReplaceToken { token, reason, .. } => {
             format!("± replace token {token}: {}", reason.describe())
         }
+        Step::RollToken {
+            token,
+            id,
+            reason: reason @ RollReason::Adopted,
+            ..
+        } => format!("↻ adopt token {token} ({id}): {}", reason.describe()),
         Step::RollToken { token, reason, .. } => {
             format!("↻ roll token {token}: {}", reason.describe())
         }

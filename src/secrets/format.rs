@@ -273,6 +273,7 @@ mod tests {
             expires_on: None,
             ip: IpRules::default(),
             rotate_every: None,
+            adopt: None,
             output: OutputSpec {
                 file: PathBuf::from(format!("{name}.age")),
                 format,

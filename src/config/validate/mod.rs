@@ -27,7 +27,7 @@ mod token;
 
 pub use self::bucket::{bucket_name_problem, suggest_bucket_name};
 pub use self::output::output_file_problem;
-pub use self::settings::{parse_recipient, recipients_file_problem};
+pub use self::settings::{RECIPIENT_PLACEHOLDER, parse_recipient, recipients_file_problem};
 use self::{bucket::*, output::*, settings::*, token::*};
 
 /// Cloudflare refuses token names longer than this.

@@ -17,6 +17,7 @@ pub(super) fn settings(
         recipients: None,
         recipients_file: None,
         suspend: None,
+        adopt_by_roll: None,
     };
     let s = raw.map_or(&empty, |s| &s.value);
 
@@ -98,6 +99,7 @@ pub(super) fn settings(
         output_dir,
         state_file,
         suspend: s.suspend.as_ref().is_some_and(|p| p.value),
+        adopt_by_roll: s.adopt_by_roll.as_ref().is_some_and(|p| p.value),
     };
     (settings, recipients)
 }
@@ -190,7 +192,21 @@ pub(super) fn recipients_file(
 }
 
 /// Check one recipient where it is written; true when it parses.
+/// What `r2gitops import` writes where the recipients go: valid YAML, refused by
+/// validation until someone puts real public keys there.
+pub const RECIPIENT_PLACEHOLDER: &str = "REPLACE-ME-with-age1-public-keys";
+
 pub(super) fn check_recipient(c: &mut Collector, r: &Sp<Recipient>, path: &str) -> bool {
+    if r.value.0.trim() == RECIPIENT_PLACEHOLDER {
+        c.push(
+            r.line,
+            r.column,
+            path,
+            "the recipients are still the placeholder `r2gitops import` wrote",
+            Some("put the public keys of who may decrypt the credential files here: age X25519 keys (`age-keygen -y KEYFILE` prints one, age1...) or ssh-ed25519 / ssh-rsa keys".into()),
+        );
+        return false;
+    }
     match parse_recipient(r.value.0.trim()) {
         Ok(()) => true,
         Err((message, hint)) => {

@@ -15,6 +15,7 @@ pub(super) fn tokens(
         buckets.iter().map(|b| (b.name.as_str(), b)).collect();
     let mut names: HashMap<&str, usize> = HashMap::new();
     let mut files: HashMap<PathBuf, (usize, usize)> = HashMap::new();
+    let mut adopted: HashMap<String, usize> = HashMap::new();
     let mut out = Vec::with_capacity(raw.len());
 
     for (i, t) in raw.iter().enumerate() {
@@ -115,6 +116,33 @@ pub(super) fn tokens(
             &mut files,
         );
 
+        let adopt = t.adopt.as_ref().and_then(|a| {
+            let path = format!("{here}.adopt");
+            let id = a.value.trim();
+            if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                c.hint(
+                    a,
+                    &path,
+                    format!("'{}' is not a token id", sanitize(&clip(id))),
+                    "a token id is 32 lowercase hex characters: `r2gitops import` lists them, or the dashboard's token page shows it",
+                );
+                return None;
+            }
+            if let Some(first) = adopted.insert(id.to_string(), i) {
+                c.at(
+                    a,
+                    &path,
+                    format!("token {id} is adopted twice (also by tokens[{first}])"),
+                );
+                return None;
+            }
+            Some(Adopt {
+                id: id.to_string(),
+                line: a.line,
+                column: a.column,
+            })
+        });
+
         out.push(TokenSpec {
             name: name.value.clone(),
             owner: t.owner.as_ref().map_or(Owner::Account, |o| o.value.into()),
@@ -125,6 +153,7 @@ pub(super) fn tokens(
             expires_on,
             ip,
             rotate_every,
+            adopt,
             output,
         });
     }

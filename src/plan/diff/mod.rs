@@ -20,7 +20,12 @@
 //! - undeclared managed token -> delete with `prune`, else orphan. Undeclared bucket ->
 //!   delete only with `prune`, if the inventory manages it and its last declared `protect`
 //!   was false; else orphan. Unmanaged things are never touched.
-//! - more deletions than `max_deletions` -> the whole plan is refused.
+//! - `adopt: ID` on a token: the existing token becomes the declared one (renamed and
+//!   corrected in place). Without a recorded value that needs a roll, which breaks its S3
+//!   keys: blocked unless `adopt_by_roll`, and counted with the deletions. An id that does
+//!   not exist, or that is managed under another name -> the whole plan is refused, with
+//!   the line of the `adopt:`.
+//! - more deletions (and adopt rolls) than `max_deletions` -> the whole plan is refused.
 
 mod bucket;
 mod token;
@@ -86,11 +91,24 @@ pub fn diff(input: &Input<'_>) -> Plan {
     plan.steps.extend(bucket_deletes);
 
     let deletions = plan.deletions();
+    let adopt_rolls = plan.adopt_rolls();
     let max = input.desired.settings.max_deletions as usize;
-    if deletions > max {
-        plan.refused = Some(format!(
-            "the plan deletes {deletions} objects, more than settings.max_deletions ({max}); nothing will be applied (raise max_deletions, or declare what should stay)"
-        ));
+    if deletions + adopt_rolls > max {
+        let what = if adopt_rolls == 0 {
+            format!("deletes {deletions} objects")
+        } else {
+            format!(
+                "deletes {deletions} objects and rolls {adopt_rolls} adopted tokens whose S3 keys are in use ({} disruptive changes)",
+                deletions + adopt_rolls
+            )
+        };
+        let refusal = format!(
+            "the plan {what}, more than settings.max_deletions ({max}); nothing will be applied (raise max_deletions, or declare what should stay)"
+        );
+        plan.refused = Some(match plan.refused.take() {
+            Some(earlier) => format!("{earlier}; {refusal}"),
+            None => refusal,
+        });
     }
     plan
 }

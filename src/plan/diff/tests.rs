@@ -985,3 +985,154 @@ fn a_token_changed_elsewhere_after_our_last_write_is_rolled() {
     inv.tokens.get_mut("uploader").unwrap().modified_on = None;
     assert!(run(&d, &o, &inv, &outputs).steps.is_empty());
 }
+
+/// A hand-made token for `t`'s declaration, under a dashboard name, with no IP rules.
+fn hand_made(d: &Desired, t: &TokenSpec, id: &str) -> ObservedToken {
+    let mut o = obs_token(d, t, id);
+    o.name = "backup reader (made by hand)".into();
+    o
+}
+
+fn adopting(t: &mut TokenSpec, id: &str) {
+    t.adopt = Some(crate::config::Adopt {
+        id: id.into(),
+        line: 7,
+        column: 12,
+    });
+}
+
+const HAND: &str = "3f2a0000000000000000000000000000";
+
+#[test]
+fn adopting_without_the_value_is_blocked_unless_rolls_are_allowed() {
+    for prune in [false, true] {
+        let mut d = desired();
+        d.settings.prune = prune;
+        d.buckets = vec![bucket("backups")];
+        let mut t = token("backup-reader", &["backups"]);
+        adopting(&mut t, HAND);
+        d.tokens = vec![t];
+        let (mut o, inv, outputs) = converged(&Desired {
+            tokens: Vec::new(),
+            ..d.clone()
+        });
+        o.tokens.push(hand_made(&d, &d.tokens[0], HAND));
+        let p = run(&d, &o, &inv, &outputs);
+        assert!(p.steps.is_empty(), "{:?}", lines(&p));
+        assert!(p.bookkeeping.is_empty(), "nothing recorded: the next pass must ask again");
+        assert_eq!(p.blocked.len(), 1);
+        assert!(
+            p.blocked[0].reason.contains("r2gitops adopt backup-reader --value-from-stdin")
+                && p.blocked[0].reason.contains("--allow-adopt-roll"),
+            "{}",
+            p.blocked[0].reason
+        );
+    }
+}
+
+#[test]
+fn adopting_by_roll_renames_corrects_and_rolls_and_counts_as_disruptive() {
+    let mut d = desired();
+    d.settings.adopt_by_roll = true;
+    d.buckets = vec![bucket("backups")];
+    let mut t = token("backup-reader", &["backups"]);
+    adopting(&mut t, HAND);
+    t.ip.allow = vec!["10.0.0.0/8".parse().unwrap()];
+    d.tokens = vec![t];
+    let (mut o, inv, outputs) = converged(&Desired {
+        tokens: Vec::new(),
+        ..d.clone()
+    });
+    let mut hand = hand_made(&d, &d.tokens[0], HAND);
+    hand.condition = IpRules::default();
+    o.tokens.push(hand);
+    let p = run(&d, &o, &inv, &outputs);
+    assert_eq!(
+        lines(&p),
+        [
+            format!(
+                "~ update token backup-reader: name 'backup reader (made by hand)' -> 'r2gitops:backup-reader', ip allow +10.0.0.0/8"
+            ),
+            format!(
+                "↻ adopt token backup-reader ({HAND}): roll required to issue its credentials (existing S3 keys stop working)"
+            ),
+        ]
+    );
+    assert!(matches!(
+        &p.bookkeeping[..],
+        [Bookkeeping::AdoptToken { token, id, .. }] if token == "backup-reader" && id == HAND
+    ));
+    assert!(p.refused.is_none());
+
+    d.settings.max_deletions = 0;
+    let p = run(&d, &o, &inv, &outputs);
+    assert!(
+        p.refused.as_deref().is_some_and(|r| r.contains("rolls 1 adopted tokens")),
+        "{:?}",
+        p.refused
+    );
+}
+
+#[test]
+fn after_adopt_recorded_the_value_the_plan_only_renames_and_corrects() {
+    let mut d = desired();
+    d.buckets = vec![bucket("backups")];
+    let mut t = token("backup-reader", &["backups"]);
+    adopting(&mut t, HAND);
+    d.tokens = vec![t];
+    let (mut o, mut inv, outputs) = converged(&d);
+    o.tokens = vec![hand_made(&d, &d.tokens[0], HAND)];
+    inv.tokens.insert("backup-reader".into(), written(&d.tokens[0], HAND));
+    let p = run(&d, &o, &inv, &outputs);
+    assert_eq!(
+        lines(&p),
+        [format!(
+            "~ update token backup-reader: name 'backup reader (made by hand)' -> 'r2gitops:backup-reader'"
+        )]
+    );
+    assert!(p.blocked.is_empty() && p.bookkeeping.is_empty());
+
+    // Renamed: `adopt:` may stay, and changes nothing.
+    o.tokens[0].name = "r2gitops:backup-reader".into();
+    let p = run(&d, &o, &inv, &outputs);
+    assert!(p.steps.is_empty() && p.blocked.is_empty() && p.refused.is_none());
+    assert_eq!(p.unchanged, 2);
+}
+
+#[test]
+fn adopting_an_unknown_or_already_managed_token_refuses_the_plan_with_the_line() {
+    let mut d = desired();
+    d.settings.adopt_by_roll = true;
+    d.settings.prune = true;
+    d.buckets = vec![bucket("backups")];
+    d.tokens = vec![
+        token("uploader", &["backups"]),
+        token("backup-reader", &["backups"]),
+    ];
+    let (o, inv, outputs) = converged(&d);
+    let uploader_id = o.tokens[0].id.clone();
+    let cases = [
+        (
+            "ffff0000000000000000000000000000".to_string(),
+            format!(
+                "r2gitops.yaml:7:12: tokens[1].adopt: no account token with id ffff0000000000000000000000000000 in account {ACCT}"
+            ),
+        ),
+        (
+            uploader_id.clone(),
+            format!("r2gitops.yaml:7:12: tokens[1].adopt: token {uploader_id} is already managed as 'uploader'"),
+        ),
+    ];
+    for (id, want) in cases {
+        let mut d = d.clone();
+        adopting(&mut d.tokens[1], &id);
+        let p = run(&d, &o, &inv, &outputs);
+        let refused = p.refused.clone().unwrap_or_default();
+        assert!(refused.starts_with(&want), "{refused}");
+        assert!(
+            !p.steps.iter().any(|s| s.is_delete()),
+            "the entry's own token is never pruned: {:?}",
+            lines(&p)
+        );
+    }
+}

@@ -34,8 +34,9 @@ pub(super) fn diff_tokens(
         t.name.starts_with(prefix.as_str()) || inventory_ids.contains(t.id.as_str())
     };
     let mut claimed: BTreeSet<&str> = BTreeSet::new();
+    let mut adopt_errors: Vec<String> = Vec::new();
 
-    for t in &desired.tokens {
+    for (index, t) in desired.tokens.iter().enumerate() {
         let cf_name = desired.cloudflare_token_name(t);
         let record = input
             .inventory
@@ -43,13 +44,34 @@ pub(super) fn diff_tokens(
             .get(&t.name)
             .filter(|r| r.owner == t.owner);
         let record_id = record.map(|r| r.id.as_str());
-        let candidates: Vec<&ObservedToken> = observed
+        let same_name: Vec<&ObservedToken> = observed
             .tokens
             .iter()
             .filter(|o| managed(o) && o.owner == t.owner)
             .filter(|o| o.name == cf_name || Some(o.id.as_str()) == record_id)
             .filter(|o| !claimed.contains(o.id.as_str()))
             .collect();
+        let adopting = match adoption(t, index, &cf_name, record_id, input) {
+            Ok(Adoption::Not) => None,
+            Ok(Adoption::Target(o)) => Some(o),
+            // Whatever this entry managed before stays its own: never pruned for it.
+            Ok(Adoption::Blocked(b)) => {
+                claimed.extend(same_name.iter().map(|o| o.id.as_str()));
+                plan.blocked.push(b);
+                continue;
+            }
+            Err(e) => {
+                claimed.extend(same_name.iter().map(|o| o.id.as_str()));
+                adopt_errors.push(e);
+                continue;
+            }
+        };
+        let mut candidates: Vec<&ObservedToken> = adopting.into_iter().collect();
+        candidates.extend(
+            same_name
+                .into_iter()
+                .filter(|o| adopting.is_none_or(|a| a.id != o.id)),
+        );
         let want = request(t, &cf_name, input);
         let buckets = bucket_refs(t);
         // A token whose declared expiry has passed could only be created or updated dead:
@@ -88,15 +110,19 @@ pub(super) fn diff_tokens(
             }
             continue;
         }
-        let kept = candidates
-            .iter()
-            .find(|o| Some(o.id.as_str()) == record_id)
+        let kept: &ObservedToken = adopting
+            .or_else(|| {
+                candidates
+                    .iter()
+                    .find(|o| Some(o.id.as_str()) == record_id)
+                    .copied()
+            })
             .or_else(|| {
                 candidates
                     .iter()
                     .min_by_key(|o| (o.issued_on.is_none(), o.issued_on, o.id.clone()))
+                    .copied()
             })
-            .copied()
             .expect("candidates is not empty");
         for dup in candidates.iter().filter(|o| o.id != kept.id) {
             claimed.insert(&dup.id);
@@ -188,6 +214,20 @@ pub(super) fn diff_tokens(
                 fallback,
             });
         }
+        if adopting.is_some() {
+            // Nobody supplied the value (`r2gitops adopt` records it first): only a roll
+            // issues credentials. The guard in `adoption` let it through.
+            match unwritable_output(t, input) {
+                Some(blocked) => plan.blocked.push(blocked),
+                None => steps.push(Step::RollToken {
+                    token: t.name.clone(),
+                    id: kept.id.clone(),
+                    owner: t.owner,
+                    reason: RollReason::Adopted,
+                }),
+            }
+            continue;
+        }
         if !input.skip_outputs {
             let record = record.filter(|r| r.id == kept.id);
             match roll_reason(t, record, kept, input) {
@@ -246,6 +286,10 @@ pub(super) fn diff_tokens(
         }
     }
 
+    if !adopt_errors.is_empty() {
+        plan.refused = Some(adopt_errors.join("; "));
+    }
+
     let declared: BTreeSet<&str> = desired.tokens.iter().map(|t| t.name.as_str()).collect();
     let observed_ids: BTreeSet<&str> = observed.tokens.iter().map(|t| t.id.as_str()).collect();
     for (name, record) in &input.inventory.tokens {
@@ -258,6 +302,98 @@ pub(super) fn diff_tokens(
             });
         }
     }
+}
+
+enum Adoption<'a> {
+    /// No `adopt:`, or it is done (the inventory records that id for this name), or the
+    /// token already carries the managed name: the usual rules apply.
+    Not,
+    /// An existing token to take over in this pass.
+    Target(&'a ObservedToken),
+    /// Taking it over would roll it, and the file does not allow that.
+    Blocked(Blocked),
+}
+
+/// What `adopt:` means for this pass. `Err` is a located message for a plan refusal: the
+/// id is not a token of this account, or it is managed under another name.
+fn adoption<'a>(
+    t: &TokenSpec,
+    index: usize,
+    cf_name: &str,
+    record_id: Option<&str>,
+    input: &Input<'a>,
+) -> Result<Adoption<'a>, String> {
+    let Some(adopt) = &t.adopt else {
+        return Ok(Adoption::Not);
+    };
+    if record_id == Some(adopt.id.as_str()) {
+        return Ok(Adoption::Not);
+    }
+    let at = format!(
+        "{}:{}:{}: tokens[{index}].adopt",
+        input.desired.source.display(),
+        adopt.line,
+        adopt.column
+    );
+    let observed = input.observed;
+    if !observed.listed_owners.contains(&t.owner) {
+        return Ok(Adoption::Blocked(Blocked {
+            kind: Kind::Token,
+            name: t.name.clone(),
+            reason: format!("{} tokens were not observed", t.owner.as_str()),
+        }));
+    }
+    let Some(target) = observed.tokens.iter().find(|o| o.id == adopt.id) else {
+        return Err(format!(
+            "{at}: no {} token with id {} in account {} (`r2gitops import` lists the tokens that can be adopted)",
+            t.owner.as_str(),
+            adopt.id,
+            observed.account_id
+        ));
+    };
+    if target.owner != t.owner {
+        return Err(format!(
+            "{at}: token {} is a {} token, and this entry declares owner {}",
+            adopt.id,
+            target.owner.as_str(),
+            t.owner.as_str()
+        ));
+    }
+    if let Some((other, _)) = input
+        .inventory
+        .tokens
+        .iter()
+        .find(|(name, r)| r.id == adopt.id && *name != &t.name)
+    {
+        return Err(format!(
+            "{at}: token {} is already managed as '{other}'; remove this adopt: (a token has one declared name)",
+            adopt.id
+        ));
+    }
+    let prefix = &input.desired.settings.token_name_prefix;
+    if target.name == cf_name {
+        return Ok(Adoption::Not);
+    }
+    if target.name.starts_with(prefix.as_str()) {
+        return Err(format!(
+            "{at}: token {} is already managed as '{}'; remove this adopt: (a token has one declared name)",
+            adopt.id,
+            &target.name[prefix.len()..]
+        ));
+    }
+    if !input.desired.settings.adopt_by_roll {
+        return Ok(Adoption::Blocked(Blocked {
+            kind: Kind::Token,
+            name: t.name.clone(),
+            reason: format!(
+                "adopting {} without its value needs a roll, which stops its existing S3 keys: \
+                 supply the value with `r2gitops adopt {} --value-from-stdin` (no downtime), \
+                 or allow the roll with settings.adopt_by_roll: true or --allow-adopt-roll",
+                adopt.id, t.name
+            ),
+        }));
+    }
+    Ok(Adoption::Target(target))
 }
 
 fn bucket_refs(t: &TokenSpec) -> Vec<BucketRef> {
