@@ -41,6 +41,9 @@ pub enum Command {
     Reconcile(ReconcileArgs),
     /// Run as a daemon: reconcile on file changes and on a timer, serve health and metrics.
     Watch(WatchArgs),
+    /// Take over an existing token named by `adopt:` with its current value (no downtime):
+    /// verify the value belongs to that id, write its output, record it.
+    Adopt(AdoptArgs),
     /// Print a shell completion script (bash, zsh or fish) on stdout.
     Completions(CompletionsArgs),
     /// Print a man page (roff) on stdout: `r2gitops man > r2gitops.1`, and one per command
@@ -173,6 +176,23 @@ pub struct ReconcileArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("value").required(true).args(["value_from_stdin", "value_file"])))]
+pub struct AdoptArgs {
+    /// The declared token (its entry carries `adopt: <id>`).
+    pub name: String,
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Read the token's current value from stdin (its one non-empty line).
+    #[arg(long)]
+    pub value_from_stdin: bool,
+    /// Read the token's current value from this file (its one non-empty line).
+    #[arg(long, value_name = "PATH")]
+    pub value_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct WatchArgs {
     #[command(flatten)]
     pub file: FileArg,
@@ -215,6 +235,7 @@ pub fn main() -> ExitCode {
         Command::Schema => crate::config::cmd::schema(),
         Command::Reconcile(args) => crate::reconcile::cmd(args),
         Command::Watch(args) => crate::daemon::cmd(args),
+        Command::Adopt(args) => crate::adopt::cmd(args),
         Command::Completions(args) => completions(args.shell),
         Command::Man(args) => man(args),
     };

@@ -21,6 +21,7 @@
 //! - `signals`: SIGTERM/SIGINT (stop, then abort) and SIGHUP as inputs.
 //! - `daemon`: the `watch` loop and its HTTP status server.
 
+pub mod adopt;
 pub mod apply;
 pub mod cli;
 pub mod cloudflare;

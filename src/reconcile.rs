@@ -208,7 +208,11 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
     let file = &args.file.file;
     let title = file.display().to_string();
     crate::cloudflare::config::preflight(&args.api)?;
-    let desired = match load_desired(file, args.api.output_dir.as_deref(), args.api.allow_adopt_roll) {
+    let desired = match load_desired(
+        file,
+        args.api.output_dir.as_deref(),
+        args.api.allow_adopt_roll,
+    ) {
         Ok(d) => d,
         Err(diagnostics) => {
             let mut err = anstream::stderr().lock();

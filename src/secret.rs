@@ -165,11 +165,27 @@ pub const MAX_SECRET_FILE: usize = 4096;
 /// one non-empty line, trimmed. More than one non-empty line is an error, so that a file
 /// holding something else is never sent as a bearer token.
 pub fn read_token_file(what: &'static str, path: &Path) -> Result<TokenValue, SecretFileError> {
+    let file = std::fs::File::open(path).map_err(|source| SecretFileError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_token(what, path, file)
+}
+
+/// As `read_token_file`, from any reader (stdin for `r2gitops adopt --value-from-stdin`);
+/// `path` only names it in errors.
+pub fn read_token(
+    what: &'static str,
+    path: &Path,
+    reader: impl Read,
+) -> Result<TokenValue, SecretFileError> {
     let p = || path.to_path_buf();
     // Sized once, so that reading never reallocates; wiped when dropped.
     let mut buf = Zeroizing::new(Vec::with_capacity(MAX_SECRET_FILE + 1));
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_SECRET_FILE as u64 + 1).read_to_end(&mut buf))
+    reader
+        .take(MAX_SECRET_FILE as u64 + 1)
+        .read_to_end(&mut buf)
         .map_err(|source| SecretFileError::Io {
             what,
             path: p(),

@@ -115,6 +115,16 @@ impl<W: WriteApi> Applier<'_, W> {
             } => match self.api.update_token(*owner, id, request).await {
                 Err(e) => report(step, Outcome::Failed(error_chain(&e))),
                 Ok(updated) => {
+                    // Our own change moved `modified_on`: recorded, so that the next pass
+                    // does not take it for a change made elsewhere (and roll).
+                    let modified_on = updated.token.modified_on;
+                    shared
+                        .update(|inv| {
+                            if let Some(r) = inv.tokens.values_mut().find(|r| &r.id == id) {
+                                r.modified_on = modified_on;
+                            }
+                        })
+                        .await;
                     let found =
                         readback::compare(request, &updated.token, updated.condition_sent_as);
                     if found.is_empty() {

@@ -1019,10 +1019,15 @@ fn adopting_without_the_value_is_blocked_unless_rolls_are_allowed() {
         o.tokens.push(hand_made(&d, &d.tokens[0], HAND));
         let p = run(&d, &o, &inv, &outputs);
         assert!(p.steps.is_empty(), "{:?}", lines(&p));
-        assert!(p.bookkeeping.is_empty(), "nothing recorded: the next pass must ask again");
+        assert!(
+            p.bookkeeping.is_empty(),
+            "nothing recorded: the next pass must ask again"
+        );
         assert_eq!(p.blocked.len(), 1);
         assert!(
-            p.blocked[0].reason.contains("r2gitops adopt backup-reader --value-from-stdin")
+            p.blocked[0]
+                .reason
+                .contains("r2gitops adopt backup-reader --value-from-stdin")
                 && p.blocked[0].reason.contains("--allow-adopt-roll"),
             "{}",
             p.blocked[0].reason
@@ -1050,9 +1055,7 @@ fn adopting_by_roll_renames_corrects_and_rolls_and_counts_as_disruptive() {
     assert_eq!(
         lines(&p),
         [
-            format!(
-                "~ update token backup-reader: name 'backup reader (made by hand)' -> 'r2gitops:backup-reader', ip allow +10.0.0.0/8"
-            ),
+            "~ update token backup-reader: name 'backup reader (made by hand)' -> 'r2gitops:backup-reader', ip allow +10.0.0.0/8".to_string(),
             format!(
                 "↻ adopt token backup-reader ({HAND}): roll required to issue its credentials (existing S3 keys stop working)"
             ),
@@ -1067,7 +1070,9 @@ fn adopting_by_roll_renames_corrects_and_rolls_and_counts_as_disruptive() {
     d.settings.max_deletions = 0;
     let p = run(&d, &o, &inv, &outputs);
     assert!(
-        p.refused.as_deref().is_some_and(|r| r.contains("rolls 1 adopted tokens")),
+        p.refused
+            .as_deref()
+            .is_some_and(|r| r.contains("rolls 1 adopted tokens")),
         "{:?}",
         p.refused
     );
@@ -1082,13 +1087,14 @@ fn after_adopt_recorded_the_value_the_plan_only_renames_and_corrects() {
     d.tokens = vec![t];
     let (mut o, mut inv, outputs) = converged(&d);
     o.tokens = vec![hand_made(&d, &d.tokens[0], HAND)];
-    inv.tokens.insert("backup-reader".into(), written(&d.tokens[0], HAND));
+    inv.tokens
+        .insert("backup-reader".into(), written(&d.tokens[0], HAND));
     let p = run(&d, &o, &inv, &outputs);
     assert_eq!(
         lines(&p),
-        [format!(
+        [
             "~ update token backup-reader: name 'backup reader (made by hand)' -> 'r2gitops:backup-reader'"
-        )]
+        ]
     );
     assert!(p.blocked.is_empty() && p.bookkeeping.is_empty());
 
@@ -1120,7 +1126,9 @@ fn adopting_an_unknown_or_already_managed_token_refuses_the_plan_with_the_line()
         ),
         (
             uploader_id.clone(),
-            format!("r2gitops.yaml:7:12: tokens[1].adopt: token {uploader_id} is already managed as 'uploader'"),
+            format!(
+                "r2gitops.yaml:7:12: tokens[1].adopt: token {uploader_id} is already managed as 'uploader'"
+            ),
         ),
     ];
     for (id, want) in cases {

@@ -1,0 +1,347 @@
+//! `r2gitops adopt NAME --value-from-stdin | --value-file PATH`: take over an existing token
+//! without downtime. Whoever holds the token's value hands it over once; r2gitops checks
+//! that it belongs to the id the file's `adopt:` names (`GET …/tokens/verify` with the
+//! value as bearer), writes the output from it, so the S3 keys in use keep working, and
+//! records the token in the inventory. The rename and the corrections are ordinary plan
+//! steps of the next reconcile; this command prints them.
+//!
+//! The value lives only in `TokenValue` (wiped on drop, redacted in Debug): it reaches the
+//! verify request's header and the output writer, never a log line or an error.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use time::OffsetDateTime;
+
+use crate::cli::AdoptArgs;
+use crate::cloudflare::{ApiError, Client, ClientConfig, ReadApi, VerifiedToken};
+use crate::config::{Desired, TokenSpec};
+use crate::inventory::{self, TokenRecord};
+use crate::observed::TokenStatus;
+use crate::secret::TokenValue;
+use crate::secrets::{OutputWriter, S3Endpoints};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdoptError {
+    #[error("{file}: no token named '{name}' is declared")]
+    NotDeclared { file: PathBuf, name: String },
+    #[error(
+        "{file}: tokens[{index}] ('{name}') has no adopt:\n  hint: add `adopt: <token id>` to it first (`r2gitops import` lists the ids of tokens that can be adopted)"
+    )]
+    NoAdopt {
+        file: PathBuf,
+        index: usize,
+        name: String,
+    },
+    #[error(
+        "the value did not verify as a Cloudflare {owner} token ({detail}); nothing was written\n  hint: it must be the token's current value (a roll in the dashboard replaces it), used from an address its IP rules allow"
+    )]
+    DidNotVerify { owner: &'static str, detail: String },
+    #[error(
+        "the value verifies as token {verified}, not {id} (the adopt: of '{name}'); nothing was written"
+    )]
+    OtherToken {
+        name: String,
+        id: String,
+        verified: String,
+    },
+    #[error("token {id} is not a {owner} token of account {account}; nothing was written")]
+    Gone {
+        id: String,
+        owner: &'static str,
+        account: String,
+    },
+    #[error(
+        "token {id} is already managed as '{other}'; nothing was written\n  hint: a token has one declared name: remove the adopt: from '{name}'"
+    )]
+    ManagedElsewhere {
+        id: String,
+        name: String,
+        other: String,
+    },
+}
+
+/// The declared token `name` and the id its `adopt:` names (pure).
+pub fn target<'a>(desired: &'a Desired, name: &str) -> Result<(&'a TokenSpec, String), AdoptError> {
+    let (index, spec) = desired
+        .tokens
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.name == name)
+        .ok_or_else(|| AdoptError::NotDeclared {
+            file: desired.source.clone(),
+            name: name.to_string(),
+        })?;
+    let adopt = spec.adopt.as_ref().ok_or_else(|| AdoptError::NoAdopt {
+        file: desired.source.clone(),
+        index,
+        name: name.to_string(),
+    })?;
+    Ok((spec, adopt.id.clone()))
+}
+
+/// What the verify answer means for the adoption (pure): the value must belong to `id`.
+pub fn check_verified(
+    spec: &TokenSpec,
+    id: &str,
+    answer: Result<VerifiedToken, ApiError>,
+) -> Result<VerifiedToken, Box<dyn std::error::Error>> {
+    match answer {
+        Ok(v) if v.id == id => Ok(v),
+        Ok(v) => Err(AdoptError::OtherToken {
+            name: spec.name.clone(),
+            id: id.to_string(),
+            verified: v.id,
+        }
+        .into()),
+        Err(e) if e.is_auth() => Err(AdoptError::DidNotVerify {
+            owner: spec.owner.as_str(),
+            // Cloudflare's own words: the client's would speak of r2gitops' API token.
+            detail: match e.errors.first() {
+                Some(c) => format!("Cloudflare answered '{}', code {}", c.message, c.code),
+                None => format!("Cloudflare answered HTTP {}", e.status.unwrap_or(0)),
+            },
+        }
+        .into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn read_value(args: &AdoptArgs) -> Result<TokenValue, crate::secret::SecretFileError> {
+    const WHAT: &str = "the token value";
+    match &args.value_file {
+        Some(path) => {
+            crate::secret::warn_if_exposed("the token value file", path);
+            crate::secret::read_token_file(WHAT, path)
+        }
+        None => crate::secret::read_token(WHAT, Path::new("<stdin>"), std::io::stdin().lock()),
+    }
+}
+
+pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    crate::cloudflare::config::preflight(&args.api)?;
+    let file = &args.file.file;
+    let desired = match crate::reconcile::load_desired(file, args.api.output_dir.as_deref(), false)
+    {
+        Ok(d) => d,
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            eprintln!(
+                "{}: {} problem(s) found; nothing was adopted",
+                file.display(),
+                diagnostics.len()
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let (spec, id) = target(&desired, &args.name)?;
+    let value = read_value(args)?;
+    let config = ClientConfig::from_args(&args.api, desired.account_id.as_deref())?;
+    // The same settings, with the adopted token as bearer, for its verify endpoint only.
+    let as_adopted = ClientConfig::from_args(&args.api, desired.account_id.as_deref())?;
+    let endpoints = S3Endpoints::from_args(
+        &args.api.s3_endpoints,
+        std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
+    )?;
+    crate::reconcile::runtime()?.block_on(async {
+        let _lock = crate::lock::acquire(&desired.settings.state_file)?;
+        let client = Client::connect(config).await?;
+        let probe = Client::new(ClientConfig {
+            api_token: value.clone(),
+            token_owner: spec.owner,
+            ..as_adopted
+        })?;
+        let verified = check_verified(spec, &id, probe.verify().await)?;
+        drop(probe);
+        if verified.status != TokenStatus::Active {
+            tracing::warn!(
+                id = %id,
+                status = verified.status.as_str(),
+                "the adopted token is not active: its S3 keys fail until the next reconcile re-activates it"
+            );
+        }
+        let state_file = desired.settings.state_file.clone();
+        let mut inv = tokio::task::spawn_blocking(move || inventory::load(&state_file))
+            .await
+            .expect("loading does not panic")?;
+        if let Some((other, _)) = inv
+            .tokens
+            .iter()
+            .find(|(n, r)| r.id == id && n.as_str() != spec.name)
+        {
+            return Err(AdoptError::ManagedElsewhere {
+                id: id.clone(),
+                name: spec.name.clone(),
+                other: other.clone(),
+            }
+            .into());
+        }
+        let Some(observed) = client.get_token(spec.owner, &id).await? else {
+            return Err(AdoptError::Gone {
+                id: id.clone(),
+                owner: spec.owner.as_str(),
+                account: client.account_id().to_string(),
+            }
+            .into());
+        };
+        let writer = OutputWriter::new(
+            &desired.settings.output_dir,
+            client.account_id(),
+            endpoints.clone(),
+        );
+        let now = OffsetDateTime::now_utc();
+        let output = {
+            let (writer, spec, id, value) =
+                (writer.clone(), spec.clone(), id.clone(), value.clone());
+            tokio::task::spawn_blocking(move || writer.write(&spec, &id, &value, now))
+                .await
+                .expect("writing does not panic")?
+        };
+        inv.tokens.insert(
+            spec.name.clone(),
+            TokenRecord {
+                id: id.clone(),
+                owner: spec.owner,
+                // The value is at least as old as the token: rotation counts from there.
+                created_at: observed.issued_on.unwrap_or(now),
+                rolled_at: None,
+                modified_on: observed.modified_on,
+                output: Some(output),
+            },
+        );
+        let state_file = desired.settings.state_file.clone();
+        tokio::task::spawn_blocking(move || inventory::save(&state_file, &inv))
+            .await
+            .expect("saving does not panic")?;
+        let mut out = anstream::stdout().lock();
+        writeln!(
+            out,
+            "adopted token {} ({id}): wrote {}; its existing S3 keys keep working",
+            spec.name,
+            spec.output.file.display()
+        )?;
+        let verify = writer.verify(spec, &id, &value).await;
+        drop(value);
+        if let Some(v) = &verify {
+            writeln!(out, "  {v}")?;
+        }
+        let (plan, _) = crate::reconcile::plan(&client, &desired, false, &endpoints).await?;
+        if plan.steps.is_empty() && plan.blocked.is_empty() {
+            writeln!(out, "it is already as declared")?;
+        } else {
+            writeln!(
+                out,
+                "\n`r2gitops reconcile` will now bring it (and anything else pending) to the declared state:\n"
+            )?;
+            write!(
+                out,
+                "{}",
+                crate::paint::plan(&crate::plan::render::text(
+                    &plan,
+                    &file.display().to_string()
+                ))
+            )?;
+        }
+        let failed = verify.as_ref().is_some_and(|v| !v.passed());
+        Ok(ExitCode::from(if failed { 1 } else { 0 }))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudflare::CfError;
+    use crate::config::Owner;
+    use crate::fixtures::{desired, token};
+
+    const ID: &str = "3f2a0000000000000000000000000000";
+
+    fn declared() -> Desired {
+        let mut d = desired();
+        let mut t = token("backup-reader", &["backups"]);
+        t.adopt = Some(crate::config::Adopt {
+            id: ID.into(),
+            line: 3,
+            column: 12,
+        });
+        d.tokens = vec![t, token("uploader", &["backups"])];
+        d
+    }
+
+    #[test]
+    fn the_target_is_the_declared_token_with_its_adopt_id() {
+        let d = declared();
+        let (spec, id) = target(&d, "backup-reader").unwrap();
+        assert_eq!((spec.name.as_str(), id.as_str()), ("backup-reader", ID));
+        let cases = [
+            ("nope", "r2gitops.yaml: no token named 'nope' is declared"),
+            (
+                "uploader",
+                "r2gitops.yaml: tokens[1] ('uploader') has no adopt:",
+            ),
+        ];
+        for (name, want) in cases {
+            let e = target(&d, name).unwrap_err().to_string();
+            assert!(e.starts_with(want), "{e}");
+        }
+    }
+
+    #[test]
+    fn only_a_value_that_verifies_as_the_adopted_id_is_accepted() {
+        let d = declared();
+        let spec = &d.tokens[0];
+        let verified = |id: &str| VerifiedToken {
+            id: id.into(),
+            status: TokenStatus::Active,
+            expires_on: None,
+        };
+        assert!(check_verified(spec, ID, Ok(verified(ID))).is_ok());
+        let other = "ffff0000000000000000000000000000";
+        let e = check_verified(spec, ID, Ok(verified(other)))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!(
+                "the value verifies as token {other}, not {ID} (the adopt: of 'backup-reader'); nothing was written"
+            )
+        );
+        let invalid = ApiError::from_answer(
+            "verify the API token",
+            401,
+            vec![CfError {
+                code: 1000,
+                message: "Invalid API Token".into(),
+            }],
+        );
+        let e = check_verified(spec, ID, Err(invalid))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("the value did not verify as a Cloudflare account token (Cloudflare answered 'Invalid API Token', code 1000)"),
+            "{e}"
+        );
+        // A network failure is not a verdict on the value: it stays what it was.
+        let down = ApiError::transport("verify the API token", "connection refused");
+        let e = check_verified(spec, ID, Err(down)).unwrap_err().to_string();
+        assert!(
+            e.contains("connection refused") && !e.contains("did not verify"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_owner_family_names_the_verify_endpoint_in_errors() {
+        let mut d = declared();
+        d.tokens[0].owner = Owner::User;
+        let e = check_verified(
+            &d.tokens[0],
+            ID,
+            Err(ApiError::from_answer("verify", 401, Vec::new())),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("Cloudflare user token"), "{e}");
+    }
+}

@@ -1,0 +1,254 @@
+//! Taking over hand-made tokens (issue 16), end to end against the emulator with the real
+//! binary, the `age` CLI and boto3: with the value (`r2gitops adopt`, the S3 keys in use
+//! keep working) and by roll (same key id, new secret, old one dead), and the guard that
+//! keeps a roll from happening unasked.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use r2gitops::cloudflare::{ReadApi, WriteApi};
+use r2gitops::config::{Jurisdiction, Owner, StorageClass};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use common::Sandbox;
+
+/// A token made by hand in the dashboard: object read-write on `backups`.
+struct HandMade {
+    id: String,
+    value: String,
+}
+
+impl HandMade {
+    fn secret(&self) -> String {
+        hex::encode(Sha256::digest(self.value.as_bytes()))
+    }
+}
+
+async fn backups(sb: &Sandbox) {
+    common::admin_client(&sb.emu)
+        .await
+        .into_writer()
+        .create_bucket(
+            Jurisdiction::Default,
+            "backups",
+            None,
+            StorageClass::Standard,
+        )
+        .await
+        .unwrap();
+}
+
+async fn hand_made(sb: &Sandbox, name: &str) -> HandMade {
+    let admin = common::admin_client(&sb.emu).await;
+    let mut policy = common::object_read_policy(&sb.emu, "backups");
+    policy.permission_groups = ["2efd5506f9c8494dacb1fa10a3e7d5b6".to_string()].into();
+    let created = admin
+        .into_writer()
+        .create_token(Owner::Account, &common::token_request(name, policy))
+        .await
+        .unwrap();
+    HandMade {
+        id: created.token.id.clone(),
+        value: created.value.expose().to_string(),
+    }
+}
+
+/// put then get through boto3 with `key_id`/`secret`: `Ok(())`, or the first error code.
+fn s3_round_trip(sb: &Sandbox, key_id: &str, secret: &str, key: &str) -> Result<(), String> {
+    let endpoint = &sb.emu.s3_urls()["default"];
+    let op = |op: &str| {
+        json!({
+            "endpoint": endpoint, "key_id": key_id, "secret": secret, "op": op,
+            "bucket": "backups", "key": key, "body": "kept",
+        })
+    };
+    let results = common::s3_ops(&json!([op("put"), op("get")]));
+    for r in results.as_array().unwrap() {
+        if r["ok"] != true {
+            return Err(r["error"].as_str().unwrap_or("?").to_string());
+        }
+    }
+    Ok(())
+}
+
+const FILE: &str = r#"
+version: 1
+settings:
+  recipients: ["{recipient}"]
+buckets:
+  - name: backups
+tokens:
+  - name: backup-reader
+    adopt: ID
+    access: object-read-write
+    buckets: [backups]
+    output: { file: backup-reader.env.age, format: env }
+"#;
+
+fn adopt_with(sb: &Sandbox, value: &str, extra_env: &[(&str, &str)]) -> Output {
+    let mut cmd = sb.r2gitops(&["adopt", "backup-reader", "--value-from-stdin"]);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{value}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+async fn token_name(sb: &Sandbox, id: &str) -> String {
+    common::admin_client(&sb.emu)
+        .await
+        .get_token(Owner::Account, id)
+        .await
+        .unwrap()
+        .expect("the token exists")
+        .name
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopting_with_the_value_keeps_the_s3_keys_in_use_working() {
+    let sb = Sandbox::new().await;
+    backups(&sb).await;
+    let hand = hand_made(&sb, "backup reader (dashboard)").await;
+    let other = hand_made(&sb, "someone else").await;
+    s3_round_trip(&sb, &hand.id, &hand.secret(), "before").expect("the hand-made keys work");
+    sb.write(&FILE.replace("ID", &hand.id));
+
+    // A value that is not a token, then another token's value: refused, nothing written.
+    let o = adopt_with(&sb, "not-a-token-value-at-all-0000000000000", &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("the value did not verify"),
+        "{}",
+        text(&o)
+    );
+    let o = adopt_with(&sb, &other.value, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "the value verifies as token {}, not {}",
+            other.id, hand.id
+        )),
+        "{}",
+        text(&o)
+    );
+    assert!(!sb.out().join("backup-reader.env.age").exists());
+
+    // The right value, logged at trace: it and its S3 secret appear nowhere.
+    let o = adopt_with(&sb, &hand.value, &[("RUST_LOG", "trace")]);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    assert!(all.contains("adopted token backup-reader"), "{all}");
+    assert!(
+        !all.contains(&hand.value) && !all.contains(&hand.secret()),
+        "a secret was printed"
+    );
+    assert!(
+        all.contains("name 'backup reader (dashboard)' -> 'r2gitops:backup-reader'"),
+        "the next plan is shown: {all}"
+    );
+
+    let plain = common::age_decrypt(&sb.identity, &sb.out().join("backup-reader.env.age"));
+    let vars = common::env_vars(&plain);
+    assert_eq!(vars["AWS_ACCESS_KEY_ID"], hand.id);
+    assert_eq!(
+        vars["AWS_SECRET_ACCESS_KEY"],
+        hand.secret(),
+        "the existing secret"
+    );
+
+    // The reconcile renames it in place; the keys in use never stop working.
+    let o = sb.r2gitops(&["reconcile"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("↻"), "no roll: {}", text(&o));
+    assert_eq!(token_name(&sb, &hand.id).await, "r2gitops:backup-reader");
+    s3_round_trip(&sb, &hand.id, &hand.secret(), "after").expect("the same keys still work");
+    let o = sb
+        .r2gitops(&["reconcile", "--dry-run", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "converged: {}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopting_by_roll_needs_consent_and_keeps_the_key_id() {
+    let sb = Sandbox::new().await;
+    backups(&sb).await;
+    let hand = hand_made(&sb, "backup reader (dashboard)").await;
+    sb.write(&FILE.replace("ID", &hand.id));
+
+    // Without consent: blocked, with the way out, and nothing changes.
+    let o = sb.r2gitops(&["reconcile"]).output().unwrap();
+    assert!(
+        text(&o).contains("r2gitops adopt backup-reader --value-from-stdin"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(token_name(&sb, &hand.id).await, "backup reader (dashboard)");
+    s3_round_trip(&sb, &hand.id, &hand.secret(), "untouched").expect("still working");
+    assert!(!sb.out().join("backup-reader.env.age").exists());
+
+    let o = sb
+        .r2gitops(&["reconcile", "--allow-adopt-roll"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "↻ adopt token backup-reader ({}): roll required to issue its credentials (existing S3 keys stop working)",
+            hand.id
+        )),
+        "{}",
+        text(&o)
+    );
+    let plain = common::age_decrypt(&sb.identity, &sb.out().join("backup-reader.env.age"));
+    let vars = common::env_vars(&plain);
+    assert_eq!(vars["AWS_ACCESS_KEY_ID"], hand.id, "the same key id");
+    assert_ne!(vars["AWS_SECRET_ACCESS_KEY"], hand.secret());
+    s3_round_trip(
+        &sb,
+        &vars["AWS_ACCESS_KEY_ID"],
+        &vars["AWS_SECRET_ACCESS_KEY"],
+        "new",
+    )
+    .expect("the new secret works");
+    assert!(
+        s3_round_trip(&sb, &hand.id, &hand.secret(), "old").is_err(),
+        "the old secret is dead"
+    );
+    let o = sb
+        .r2gitops(&["reconcile", "--dry-run", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "adopt: may stay: {}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopting_an_id_that_does_not_exist_is_a_located_error() {
+    let sb = Sandbox::new().await;
+    backups(&sb).await;
+    sb.write(&FILE.replace("ID", "0123456789abcdef0123456789abcdef"));
+    let o = sb.r2gitops(&["reconcile", "--dry-run"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("r2gitops.yaml:9:12: tokens[0].adopt: no account token with id 0123456789abcdef0123456789abcdef"),
+        "{}",
+        text(&o)
+    );
+}
