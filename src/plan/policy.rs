@@ -118,6 +118,87 @@ pub fn describe(policies: &[Policy], account_id: &str, groups: &PermissionGroupI
     }
 }
 
+/// What a declaration must say for `desired_policies` to give back exactly `policies`:
+/// access, scope and (for named buckets) jurisdiction; `Err` says in words why no
+/// declaration can (for `r2gitops import`). Exact by construction: the candidate is mapped
+/// forward again and compared as the diff compares.
+pub fn declaration(
+    policies: &[Policy],
+    account_id: &str,
+    groups: &PermissionGroupIds,
+) -> Result<(Access, TokenScope, Jurisdiction), String> {
+    let [policy] = policies else {
+        return Err(format!(
+            "{} policies; r2gitops declares one",
+            policies.len()
+        ));
+    };
+    if policy.effect != Effect::Allow {
+        return Err("a deny policy".into());
+    }
+    let d = describe(policies, account_id, groups);
+    let Some(access) = d.access else {
+        return Err(if policy.permission_groups.len() > 1 {
+            "several permission groups in one policy".into()
+        } else {
+            "a permission group other than the four R2 ones (object read, object read-write, admin read, admin read-write)".into()
+        });
+    };
+    let Some(buckets) = d.buckets else {
+        return Err(
+            "permission groups or resources other than R2's (another service, zone or account)"
+                .into(),
+        );
+    };
+    let bucket_prefix = format!("{BUCKET_KEY}{account_id}_");
+    let jurisdictions: BTreeSet<Option<Jurisdiction>> = policy
+        .resources
+        .keys()
+        .filter_map(|k| k.strip_prefix(&bucket_prefix))
+        .map(|rest| rest.split_once('_').and_then(|(j, _)| Jurisdiction::parse(j)))
+        .collect();
+    let (scope, jurisdiction) = match (access, buckets.contains("*"), jurisdictions.len()) {
+        (Access::AdminRead | Access::AdminReadWrite, _, _) => {
+            (TokenScope::Account, Jurisdiction::Default)
+        }
+        (_, true, _) => (TokenScope::AllBuckets, Jurisdiction::Default),
+        (_, false, 0) => return Err("object access without any bucket".into()),
+        (_, false, 1) => match jurisdictions.into_iter().next().flatten() {
+            Some(j) => (TokenScope::Buckets(buckets.into_iter().collect()), j),
+            None => return Err("a bucket resource in an unknown jurisdiction".into()),
+        },
+        _ => return Err("buckets in more than one jurisdiction".into()),
+    };
+    let candidate = TokenSpec {
+        name: String::new(),
+        owner: crate::config::Owner::Account,
+        access,
+        scope: scope.clone(),
+        jurisdiction,
+        not_before: None,
+        expires_on: None,
+        ip: crate::config::IpRules::default(),
+        rotate_every: None,
+        adopt: None,
+        output: crate::config::OutputSpec {
+            file: std::path::PathBuf::new(),
+            format: crate::config::OutputFormat::Env,
+            recipients: Vec::new(),
+            armor: false,
+            include_api_token: false,
+            verify: false,
+        },
+    };
+    let back = desired_policies(&candidate, account_id, groups);
+    if back.iter().collect::<BTreeSet<_>>() != policies.iter().collect::<BTreeSet<_>>() {
+        return Err(format!(
+            "{} on resources in a form r2gitops does not write",
+            access.as_str()
+        ));
+    }
+    Ok((access, scope, jurisdiction))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,5 +305,68 @@ mod tests {
         let mut two = p.clone();
         two[0].permission_groups.insert(g.object_write.clone());
         assert_eq!(describe(&two, ACCT, &g).access, None);
+    }
+
+    #[test]
+    fn declarations_read_back_exactly_or_say_why_not() {
+        let g = PermissionGroupIds::known();
+        for (access, scope, j) in [
+            (
+                Access::ObjectReadWrite,
+                TokenScope::Buckets(vec!["a".into(), "b".into()]),
+                Jurisdiction::Eu,
+            ),
+            (Access::ObjectRead, TokenScope::AllBuckets, Jurisdiction::Default),
+            (Access::AdminReadWrite, TokenScope::Account, Jurisdiction::Default),
+        ] {
+            let p = desired_policies(&token(access, scope.clone(), j), ACCT, &g);
+            assert_eq!(declaration(&p, ACCT, &g), Ok((access, scope, j)));
+        }
+
+        let base = desired_policies(
+            &token(
+                Access::ObjectRead,
+                TokenScope::Buckets(vec!["a".into()]),
+                Jurisdiction::Default,
+            ),
+            ACCT,
+            &g,
+        );
+        let with = |f: &dyn Fn(&mut Vec<Policy>)| {
+            let mut p = base.clone();
+            f(&mut p);
+            declaration(&p, ACCT, &g).unwrap_err()
+        };
+        let cases: Vec<(String, &str)> = vec![
+            (with(&|p| p.push(p[0].clone())), "2 policies"),
+            (with(&|p| p[0].effect = Effect::Deny), "a deny policy"),
+            (
+                with(&|p| {
+                    p[0].permission_groups = ["c8fed203ed3043cba015a93ad1616f1f".into()].into()
+                }),
+                "a permission group other than",
+            ),
+            (
+                with(&|p| {
+                    p[0].resources.insert(
+                        bucket_key(ACCT, Jurisdiction::Eu, "b"),
+                        ResourceValue::Str("*".into()),
+                    );
+                }),
+                "buckets in more than one jurisdiction",
+            ),
+            (
+                with(&|p| {
+                    p[0].resources.insert(
+                        "com.cloudflare.api.account.zone.abc".into(),
+                        ResourceValue::Str("*".into()),
+                    );
+                }),
+                "permission groups or resources other than R2's",
+            ),
+        ];
+        for (got, want) in cases {
+            assert!(got.starts_with(want), "{got} / {want}");
+        }
     }
 }
