@@ -25,6 +25,7 @@ pub fn desired() -> Desired {
         },
         buckets: Vec::new(),
         tokens: Vec::new(),
+        temporary_credentials: Vec::new(),
         warnings: Vec::new(),
     }
 }
