@@ -1,8 +1,9 @@
 //! `r2gitops validate` and `r2gitops schema`: offline, no credentials, no network.
 //!
 //! `validate --output text` prints `ok: FILE: N buckets, M tokens` (and `, K temporary
-//! credentials` when there are some) on stdout (exit 0) or every diagnostic on stderr (exit 1). `validate --output json` prints one JSON object on
-//! stdout in both cases (exit 0 or 1). Its shape is stable (`format_version` 1):
+//! credentials` when there are some) on stdout (exit 0) or every diagnostic on stderr (exit
+//! 1). `validate --output json` prints one JSON object on stdout in both cases (exit 0 or
+//! 1). Its shape is stable (`format_version` 1):
 //!
 //! ```json
 //! {
