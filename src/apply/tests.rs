@@ -38,6 +38,10 @@ struct Fake {
     keeps_removed: bool,
     /// Tokens as the server holds them.
     tokens: Mutex<std::collections::BTreeMap<String, ObservedToken>>,
+    /// Temporary credential requests answer 403 / 10000.
+    refuse_temporary: bool,
+    /// Every temporary credential request, in order.
+    temporary: Mutex<Vec<crate::cloudflare::TemporaryRequest>>,
     calls: Mutex<Vec<String>>,
     next_id: Mutex<u32>,
 }
@@ -219,6 +223,25 @@ impl WriteApi for Fake {
         self.call(format!("roll token {id}"));
         Ok(TokenValue::new("cfat_rolled"))
     }
+    async fn issue_temporary(
+        &self,
+        request: &crate::cloudflare::TemporaryRequest,
+    ) -> Result<crate::cloudflare::IssuedTemporary, ApiError> {
+        self.call(format!(
+            "issue temporary on {} under {}",
+            request.bucket, request.parent_access_key_id
+        ));
+        if self.refuse_temporary {
+            return Err(err("issue temporary", 403, 10000, "Authentication error"));
+        }
+        let mut issued = self.temporary.lock().unwrap();
+        issued.push(request.clone());
+        Ok(crate::cloudflare::IssuedTemporary {
+            access_key_id: format!("{:032x}", 0xace + issued.len()),
+            secret_access_key: crate::secret::S3Secret::new(format!("tempsecret{}", issued.len())),
+            session_token: crate::secret::SessionToken::new(format!("tempsession{}", issued.len())),
+        })
+    }
 }
 
 fn bref(name: &str) -> BucketRef {
@@ -295,6 +318,7 @@ fn plan(steps: Vec<Step>) -> Plan {
         bookkeeping: Vec::new(),
         refused: None,
         skip_outputs: false,
+        temporary: Vec::new(),
     }
 }
 

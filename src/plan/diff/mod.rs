@@ -21,9 +21,13 @@
 //!   delete only with `prune`, if the inventory manages it and its last declared `protect`
 //!   was false; else orphan. Unmanaged things are never touched.
 //! - more deletions than `max_deletions` -> the whole plan is refused.
+//! - temporary credentials (issue 18): see `temporary`; issued after their parent's steps.
 
 mod bucket;
+mod temporary;
 mod token;
+
+pub use temporary::TemporaryFacts;
 
 use std::collections::BTreeMap;
 
@@ -59,6 +63,8 @@ pub struct Input<'a> {
     pub details: &'a BTreeMap<String, BTreeMap<String, String>>,
     pub now: OffsetDateTime,
     pub skip_outputs: bool,
+    /// The temporary credentials' output facts (their observed state is the inventory).
+    pub temporary: &'a TemporaryFacts,
 }
 
 pub fn diff(input: &Input<'_>) -> Plan {
@@ -71,6 +77,7 @@ pub fn diff(input: &Input<'_>) -> Plan {
         bookkeeping: Vec::new(),
         refused: None,
         skip_outputs: input.skip_outputs,
+        temporary: Vec::new(),
     };
     let mut bucket_steps = Vec::new();
     let mut bucket_deletes = Vec::new();
@@ -79,10 +86,13 @@ pub fn diff(input: &Input<'_>) -> Plan {
 
     bucket::diff_buckets(input, &mut plan, &mut bucket_steps, &mut bucket_deletes);
     token::diff_tokens(input, &mut plan, &mut token_deletes, &mut token_steps);
+    let mut temporary_steps = Vec::new();
+    temporary::diff_temporary(input, &mut plan, &token_steps, &mut temporary_steps);
 
     plan.steps.extend(bucket_steps);
     plan.steps.extend(token_deletes);
     plan.steps.extend(token_steps);
+    plan.steps.extend(temporary_steps);
     plan.steps.extend(bucket_deletes);
 
     let deletions = plan.deletions();
