@@ -11,7 +11,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: `state` (buckets, tokens, policy rules), `api` (the REST routes), `s3` (the S3
+//! Layout: `state` (buckets, tokens, policy rules), `api` (the REST routes; its child
+//! `temporary` issues temporary credentials and checks them on S3), `s3` (the S3
 //! endpoint on `s3s`), `faults` (latency, 500s, rate limit, stats), `behaviour` (live-API
 //! behaviours that are possible but unconfirmed, each a switch).
 
@@ -31,6 +32,7 @@ use rand::rngs::StdRng;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use api::temporary::TemporaryView;
 pub use behaviour::{Behaviour, ConditionKey};
 pub use faults::{Call, Faults, Stats};
 
@@ -143,6 +145,8 @@ pub(crate) struct World {
     pub seq: u64,
     pub uploads: BTreeMap<String, s3::Upload>,
     pub upload_seq: u64,
+    /// Temporary credentials by access key id (issue 18).
+    pub temporary: BTreeMap<String, api::temporary::TempCred>,
 }
 
 /// A running emulator. Dropping it does not stop the servers; call `shutdown`.
@@ -260,6 +264,12 @@ impl Emulator {
     /// `POST /__emulator/tokens/{id}/revoke-exposed`. `false` when there is no such token.
     pub fn revoke_exposed(&self, id: &str) -> bool {
         revoke_exposed(&self.inner, id)
+    }
+
+    /// Every temporary credential issued, oldest first (never its secret or session
+    /// token). Also `GET /__emulator/temporary-credentials`.
+    pub fn temporary_credentials(&self) -> Vec<TemporaryView> {
+        api::temporary::views(&self.inner)
     }
 
     /// Names of the buckets of one jurisdiction.
