@@ -159,10 +159,16 @@ fn the_examples_show_what_they_promise() {
 
     let partner = &full.temporary_credentials[0];
     assert_eq!(partner.scope.prefixes, ["inbound/partner-a/"]);
-    assert_eq!(partner.refresh_before, std::time::Duration::from_secs(4 * 3600));
+    assert_eq!(
+        partner.refresh_before,
+        std::time::Duration::from_secs(4 * 3600)
+    );
     let manifest = &full.temporary_credentials[1];
     assert_eq!(manifest.scope.objects, ["releases/manifest.json"]);
-    assert_eq!(manifest.refresh_before, std::time::Duration::from_secs(8 * 3600));
+    assert_eq!(
+        manifest.refresh_before,
+        std::time::Duration::from_secs(8 * 3600)
+    );
 
     let multi = config::load(&root.join("multi-jurisdiction.yaml")).unwrap();
     let jurisdictions: std::collections::BTreeSet<Jurisdiction> =

@@ -300,11 +300,8 @@ impl<W: WriteApi> Applier<'_, W> {
                             let r = match temporary::before_issue(reason, &reports, replaced) {
                                 Some(outcome) => report(s, outcome),
                                 None => {
-                                    observed(
-                                        self.progress,
-                                        self.temporary_step(s, failed, shared),
-                                    )
-                                    .await
+                                    observed(self.progress, self.temporary_step(s, failed, shared))
+                                        .await
                                 }
                             };
                             reports.push(r);

@@ -989,7 +989,10 @@ async fn a_credential_is_issued_under_its_parents_new_id_right_after_the_parent_
     for secret in ["tempsecret1", "tempsession1"] {
         assert!(!text.contains(secret), "{secret} in the inventory");
     }
-    assert_eq!(crate::inventory::load(&s.desired.settings.state_file).unwrap(), inv);
+    assert_eq!(
+        crate::inventory::load(&s.desired.settings.state_file).unwrap(),
+        inv
+    );
 }
 
 fn sent_ttl() -> std::time::Duration {

@@ -83,7 +83,10 @@ impl WriteClient {
         // quota), and the credential it held was never written anywhere.
         let wire: WireIssued = self.read.send_secret(call).await?;
         let missing: Vec<&str> = [
-            ("accessKeyId", wire.access_key_id.as_ref().is_none_or(|s| s.is_empty())),
+            (
+                "accessKeyId",
+                wire.access_key_id.as_ref().is_none_or(|s| s.is_empty()),
+            ),
             (
                 "secretAccessKey",
                 wire.secret_access_key
@@ -100,7 +103,11 @@ impl WriteClient {
         .into_iter()
         .filter_map(|(name, absent)| absent.then_some(name))
         .collect();
-        match (wire.access_key_id, wire.secret_access_key, wire.session_token) {
+        match (
+            wire.access_key_id,
+            wire.secret_access_key,
+            wire.session_token,
+        ) {
             (Some(access_key_id), Some(secret_access_key), Some(session_token))
                 if missing.is_empty() =>
             {

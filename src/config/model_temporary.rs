@@ -171,7 +171,10 @@ mod tests {
                 "media-uploads/inbound/partner-a/",
             ),
             (scope(&[], &["x.json"]), "media-uploads/x.json"),
-            (scope(&["a/", "b/"], &["c.json"]), "media-uploads/{a/,b/,c.json}"),
+            (
+                scope(&["a/", "b/"], &["c.json"]),
+                "media-uploads/{a/,b/,c.json}",
+            ),
         ];
         for (s, want) in cases {
             assert_eq!(s.target(), want);

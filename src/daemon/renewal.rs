@@ -236,15 +236,15 @@ mod tests {
         let mut failing = entry("x\"y", None, 20);
         failing.last_error = Some("HTTP 403".into());
         let text = metrics(&[entry("partner-a", Some(25_200), 14_400), failing], NOW);
-        assert!(text.contains(
-            "r2gitops_temporary_credential_expiry_seconds{name=\"partner-a\"} 25200\n"
-        ));
-        assert!(text.contains(
-            "r2gitops_temporary_credential_expiry_seconds{name=\"x\\\"y\"} 0\n"
-        ));
-        assert!(text.contains(
-            "r2gitops_temporary_credential_renewal_failing{name=\"x\\\"y\"} 1\n"
-        ));
+        assert!(
+            text.contains(
+                "r2gitops_temporary_credential_expiry_seconds{name=\"partner-a\"} 25200\n"
+            )
+        );
+        assert!(text.contains("r2gitops_temporary_credential_expiry_seconds{name=\"x\\\"y\"} 0\n"));
+        assert!(
+            text.contains("r2gitops_temporary_credential_renewal_failing{name=\"x\\\"y\"} 1\n")
+        );
         let expired = metrics(&[entry("old", Some(-5), 20)], NOW);
         assert!(expired.contains("{name=\"old\"} -5\n"), "{expired}");
     }
@@ -267,14 +267,20 @@ mod tests {
             step("temporary", "b", Outcome::Done),
         ];
         let (errors, issued, only) = from_report(&report);
-        assert_eq!(errors, BTreeMap::from([("a".to_string(), "HTTP 403".to_string())]));
+        assert_eq!(
+            errors,
+            BTreeMap::from([("a".to_string(), "HTTP 403".to_string())])
+        );
         assert_eq!(issued, ["b"]);
         assert!(only);
         report.steps[0].outcome = Outcome::Failed("HTTP 500".into());
         assert!(!from_report(&report).2, "a token failure fails the pass");
         report.steps[0].outcome = Outcome::Done;
         report.inventory_errors.push("disk full".into());
-        assert!(!from_report(&report).2, "an inventory failure fails the pass");
+        assert!(
+            !from_report(&report).2,
+            "an inventory failure fails the pass"
+        );
     }
 
     #[test]

@@ -18,20 +18,33 @@ pub enum IssueReason {
     Unrecorded,
     /// Its parent gets a new value in this pass (`created`, `rolled` or `replaced`), which
     /// kills the credentials issued under the old one: issued right after.
-    ParentRenewed { parent: String, how: &'static str },
+    ParentRenewed {
+        parent: String,
+        how: &'static str,
+    },
     /// Its parent is updated with a replacement fallback: issued only if the update turns
     /// into a replacement (a new parent id), else nothing is done.
-    ParentMayBeReplaced { parent: String },
+    ParentMayBeReplaced {
+        parent: String,
+    },
     /// Its parent was rolled or replaced since it was issued: it no longer works.
-    ParentChanged { parent: String },
+    ParentChanged {
+        parent: String,
+    },
     /// The declared scope (bucket, access, prefixes, objects, ttl) is not what was issued.
-    ScopeChanged { changes: Vec<String> },
+    ScopeChanged {
+        changes: Vec<String>,
+    },
     /// Its output cannot be vouched for (missing, altered, moved, re-keyed, a shown
     /// detail changed): only a new credential can re-render it.
     Output(RollReason),
-    Expired { at: OffsetDateTime },
+    Expired {
+        at: OffsetDateTime,
+    },
     /// Inside the refresh window: less than `refresh_before` is left.
-    Refresh { expires_in: Duration },
+    Refresh {
+        expires_in: Duration,
+    },
 }
 
 impl IssueReason {

@@ -514,10 +514,26 @@ mod tests {
     #[test]
     fn each_format_carries_the_session_token_in_its_clients_field_and_an_expiry() {
         let cases = [
-            (OutputFormat::Env, "AWS_SESSION_TOKEN=", "R2_EXPIRES_AT=2026-03-01T23:00:00Z"),
-            (OutputFormat::Json, "\"session_token\": ", "\"expires_at\": \"2026-03-01T23:00:00Z\""),
-            (OutputFormat::Rclone, "session_token = ", "expires_at = 2026-03-01T23:00:00Z"),
-            (OutputFormat::Aws, "aws_session_token = ", "expires_at = 2026-03-01T23:00:00Z"),
+            (
+                OutputFormat::Env,
+                "AWS_SESSION_TOKEN=",
+                "R2_EXPIRES_AT=2026-03-01T23:00:00Z",
+            ),
+            (
+                OutputFormat::Json,
+                "\"session_token\": ",
+                "\"expires_at\": \"2026-03-01T23:00:00Z\"",
+            ),
+            (
+                OutputFormat::Rclone,
+                "session_token = ",
+                "expires_at = 2026-03-01T23:00:00Z",
+            ),
+            (
+                OutputFormat::Aws,
+                "aws_session_token = ",
+                "expires_at = 2026-03-01T23:00:00Z",
+            ),
         ];
         for (format, field, expiry) in cases {
             let got = rendered(format);
@@ -579,7 +595,9 @@ mod tests {
         assert_eq!(header("x-amz-security-token"), SESSION);
         let auth = header("authorization");
         assert!(
-            auth.contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"),
+            auth.contains(
+                "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"
+            ),
             "{auth}"
         );
         assert!(!auth.contains(SECRET) && !auth.contains(SESSION));

@@ -47,7 +47,11 @@ pub(super) fn temporary_credentials(
         let name = &t.name;
         let name_path = format!("{here}.name");
         if name.value.trim().is_empty() {
-            c.at(name, &name_path, "temporary credential name must not be empty");
+            c.at(
+                name,
+                &name_path,
+                "temporary credential name must not be empty",
+            );
         } else if name.value.chars().any(char::is_control) {
             c.at(
                 name,
@@ -73,9 +77,9 @@ pub(super) fn temporary_credentials(
         let parent = parents.get(t.parent.value.as_str()).copied();
         if parent.is_none() {
             let hint = match did_you_mean(&t.parent.value, parents.keys().copied()) {
-                Some(s) => format!(
-                    "did you mean '{s}'? the parent must be a token declared under tokens:"
-                ),
+                Some(s) => {
+                    format!("did you mean '{s}'? the parent must be a token declared under tokens:")
+                }
                 None => "the parent must be a token declared under tokens:".to_string(),
             };
             c.hint(
@@ -257,7 +261,11 @@ fn key_paths(
                 format!("{what} '{shown}' contains a control character"),
             );
         } else if !seen.insert(p.as_str()) {
-            c.at(entry, &entry_path, format!("{what} '{shown}' is listed twice"));
+            c.at(
+                entry,
+                &entry_path,
+                format!("{what} '{shown}' is listed twice"),
+            );
         } else {
             out.push(p.clone());
         }
@@ -373,16 +381,15 @@ mod tests {
     }
 
     fn base(buckets: &str, tokens: &str) -> String {
-        format!("version: 1\nsettings:\n  recipients: [{AGE}]\nbuckets:\n{buckets}tokens:\n{tokens}")
+        format!(
+            "version: 1\nsettings:\n  recipients: [{AGE}]\nbuckets:\n{buckets}tokens:\n{tokens}"
+        )
     }
 
     const TOKENS: &str = "  - name: uploader\n    access: object-read-write\n    buckets: [media]\n    output: {file: up.age, format: env}\n  - name: all-reader\n    access: object-read\n    buckets: [\"*\"]\n    output: {file: all.age, format: env}\n  - name: eu-admin\n    access: admin-read\n    jurisdiction: eu\n    output: {file: admin.age, format: env}\n";
 
     fn file(temporary: &str) -> String {
-        format!(
-            "{}temporary_credentials:\n{temporary}",
-            base(B, TOKENS)
-        )
+        format!("{}temporary_credentials:\n{temporary}", base(B, TOKENS))
     }
 
     fn temp(body: &str) -> String {
@@ -475,7 +482,10 @@ mod tests {
         ];
         for (body, want) in cases {
             let got = run(&file(&temp(body))).unwrap_err();
-            assert!(got.iter().any(|g| g == want), "{body}\nwant {want}\ngot {got:?}");
+            assert!(
+                got.iter().any(|g| g == want),
+                "{body}\nwant {want}\ngot {got:?}"
+            );
         }
     }
 
@@ -489,15 +499,17 @@ mod tests {
         let twice = file(&format!("{}{}", entry("a", "a.age"), entry("a", "b.age")));
         let got = run(&twice).unwrap_err();
         assert!(
-            got.iter()
-                .any(|g| g.ends_with("temporary_credentials[1].name: temporary credential 'a' is declared twice")),
+            got.iter().any(|g| g.ends_with(
+                "temporary_credentials[1].name: temporary credential 'a' is declared twice"
+            )),
             "{got:?}"
         );
         let shared = file(&entry("a", "up.age"));
         let got = run(&shared).unwrap_err();
         assert!(
-            got.iter()
-                .any(|g| g.ends_with("temporary_credentials[0].output.file: output file 'up.age' is used twice")),
+            got.iter().any(|g| g.ends_with(
+                "temporary_credentials[0].output.file: output file 'up.age' is used twice"
+            )),
             "{got:?}"
         );
     }

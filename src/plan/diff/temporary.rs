@@ -163,7 +163,8 @@ pub(super) fn diff_temporary(
         {
             continue;
         }
-        plan.bookkeeping.push(Bookkeeping::ForgetTemporary { name: name.clone() });
+        plan.bookkeeping
+            .push(Bookkeeping::ForgetTemporary { name: name.clone() });
         let reason = if r.expires_at <= input.now {
             "no longer declared: forgotten (it has expired)".to_string()
         } else {
@@ -280,7 +281,7 @@ mod tests {
     use crate::config::{Access, Desired, Jurisdiction, OutputFormat, TemporaryScope, TokenSpec};
     use crate::fixtures::{ACCT, bucket, desired, token};
     use crate::inventory::{Inventory, TokenRecord};
-    use crate::observed::{ObservedToken, Observed, PermissionGroupIds, TokenStatus};
+    use crate::observed::{Observed, ObservedToken, PermissionGroupIds, TokenStatus};
     use crate::plan::diff::diff;
     use crate::plan::render::step_line;
     use crate::secrets::OutputRecord;
@@ -450,8 +451,13 @@ mod tests {
         assert!(p.steps.is_empty(), "{:?}", lines(&p));
         assert_eq!(p.unchanged, 3, "bucket, token, temporary credential");
         assert_eq!(
-            p.temporary.iter().map(super::super::super::temporary::kept_line).collect::<Vec<_>>(),
-            ["= temporary partner-a-inbound (object-read-write on media-uploads/inbound/partner-a/, 12h) (expires in 7h)"]
+            p.temporary
+                .iter()
+                .map(super::super::super::temporary::kept_line)
+                .collect::<Vec<_>>(),
+            [
+                "= temporary partner-a-inbound (object-read-write on media-uploads/inbound/partner-a/, 12h) (expires in 7h)"
+            ]
         );
         assert_eq!(p.temporary[0].renew_at, NOW + Duration::from_secs(3 * 3600));
     }
@@ -625,7 +631,9 @@ mod tests {
             assert_eq!(ours.len(), 1, "{what}: {:?}", p.blocked);
             assert_eq!(ours[0].reason, want, "{what}");
             assert!(
-                !p.steps.iter().any(|s| matches!(s, Step::IssueTemporary { .. })),
+                !p.steps
+                    .iter()
+                    .any(|s| matches!(s, Step::IssueTemporary { .. })),
                 "{what}"
             );
         }
@@ -645,7 +653,11 @@ mod tests {
         );
         assert_eq!(p.orphans.len(), 1);
         assert_eq!(p.orphans[0].kind, Kind::Temporary);
-        assert!(p.orphans[0].reason.contains("cannot be revoked"), "{:?}", p.orphans);
+        assert!(
+            p.orphans[0].reason.contains("cannot be revoked"),
+            "{:?}",
+            p.orphans
+        );
     }
 
     #[test]
@@ -670,7 +682,9 @@ mod tests {
         });
         assert_eq!(
             lines(&p),
-            [format!("{ISSUE}: inside its refresh window (expires in 1m)")]
+            [format!(
+                "{ISSUE}: inside its refresh window (expires in 1m)"
+            )]
         );
     }
 }

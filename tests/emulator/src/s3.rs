@@ -67,8 +67,7 @@ const WRITE_OPS: &[&str] = &[
 #[async_trait::async_trait]
 impl s3s::access::S3Access for Access {
     async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
-        if let Some(verdict) = crate::api::temporary::s3_check(&self.inner, self.jurisdiction, cx)
-        {
+        if let Some(verdict) = crate::api::temporary::s3_check(&self.inner, self.jurisdiction, cx) {
             return verdict;
         }
         let Some(creds) = cx.credentials() else {

@@ -96,7 +96,9 @@ fn strings(v: &Value, field: &str) -> Result<Vec<String>, Reply> {
                     .ok_or_else(|| bad_request(&format!("{field}: must be an array of strings")))
             })
             .collect(),
-        Some(_) => Err(bad_request(&format!("{field}: must be an array of strings"))),
+        Some(_) => Err(bad_request(&format!(
+            "{field}: must be an array of strings"
+        ))),
     }
 }
 

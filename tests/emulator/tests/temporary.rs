@@ -22,10 +22,12 @@ async fn world(emu: &Emulator) -> (String, String) {
         assert_eq!(api.create_bucket("default", b).await.0, 200);
     }
     let mut resources = api.bucket_resource("default", "media");
-    resources
-        .as_object_mut()
-        .unwrap()
-        .extend(api.bucket_resource("default", "other").as_object().unwrap().clone());
+    resources.as_object_mut().unwrap().extend(
+        api.bucket_resource("default", "other")
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
     api.create_token("parent", OBJECT_WRITE, resources).await
 }
 
@@ -125,7 +127,10 @@ async fn the_endpoint_answers_the_documented_fields_and_refuses_what_the_parent_
         ),
         (parent.as_str(), "media", "object-read-write", 3600)
     );
-    assert_eq!((t.prefixes.clone(), t.objects.clone()), (vec!["in/".to_string()], vec!["x.json".to_string()]));
+    assert_eq!(
+        (t.prefixes.clone(), t.objects.clone()),
+        (vec!["in/".to_string()], vec!["x.json".to_string()])
+    );
     assert_eq!(t.access_key_id, v["result"]["accessKeyId"]);
 
     let read_only = api
@@ -161,14 +166,25 @@ async fn the_endpoint_answers_the_documented_fields_and_refuses_what_the_parent_
     ];
     for (body, status, code) in refused {
         let (s, v) = api.json(Method::POST, PATH, Some(body.clone())).await;
-        assert_eq!((s, v["errors"][0]["code"].as_i64()), (status, Some(code)), "{body} -> {v}");
+        assert_eq!(
+            (s, v["errors"][0]["code"].as_i64()),
+            (status, Some(code)),
+            "{body} -> {v}"
+        );
     }
     // The caller: the parent itself may mint; a token that is neither it nor an R2 writer
     // may not.
     let own = Api::with_token(&emu, &parent_value);
-    assert_eq!(own.json(Method::POST, PATH, Some(base.clone())).await.0, 200);
+    assert_eq!(
+        own.json(Method::POST, PATH, Some(base.clone())).await.0,
+        200
+    );
     let other = api
-        .create_token("other", OBJECT_WRITE, api.bucket_resource("default", "media"))
+        .create_token(
+            "other",
+            OBJECT_WRITE,
+            api.bucket_resource("default", "media"),
+        )
         .await
         .1;
     let (s, v) = Api::with_token(&emu, &other)
@@ -224,11 +240,22 @@ async fn boto3_with_the_session_token_is_held_to_its_bucket_and_prefixes() {
         let mut unsigned = json!({"op": "list_token_unsigned", "bucket": "media"});
         unsigned["session_token"] = json!(t.session);
         (
-            boto3(&emu, &t, false, vec![op("put", "media", "in/partner-a/y.txt")]),
+            boto3(
+                &emu,
+                &t,
+                false,
+                vec![op("put", "media", "in/partner-a/y.txt")],
+            ),
             boto3(&emu, &t, false, vec![unsigned]),
         )
     });
-    assert_eq!(got, (vec!["Unauthorized".to_string()], vec!["Unauthorized".to_string()]));
+    assert_eq!(
+        got,
+        (
+            vec!["Unauthorized".to_string()],
+            vec!["Unauthorized".to_string()]
+        )
+    );
 
     // Exact objects: that key and nothing else; read-only cannot write it.
     let o = issue(
@@ -267,7 +294,11 @@ async fn expired_credentials_and_those_of_a_rolled_or_deleted_parent_are_refused
     assert_eq!(got, ["Unauthorized"], "expired");
 
     let (s, _) = api
-        .json(Method::PUT, &format!("/accounts/:acct/tokens/{parent}/value"), Some(json!({})))
+        .json(
+            Method::PUT,
+            &format!("/accounts/:acct/tokens/{parent}/value"),
+            Some(json!({})),
+        )
         .await;
     assert_eq!(s, 200);
     let after_roll = issue(&api, body(600)).await;
@@ -277,10 +308,18 @@ async fn expired_credentials_and_those_of_a_rolled_or_deleted_parent_are_refused
             boto3(&emu, &after_roll, true, put()),
         )
     });
-    assert_eq!(got, (vec!["Unauthorized".to_string()], vec!["ok".to_string()]), "rolled");
+    assert_eq!(
+        got,
+        (vec!["Unauthorized".to_string()], vec!["ok".to_string()]),
+        "rolled"
+    );
 
     let (s, _) = api
-        .json(Method::DELETE, &format!("/accounts/:acct/tokens/{parent}"), None)
+        .json(
+            Method::DELETE,
+            &format!("/accounts/:acct/tokens/{parent}"),
+            None,
+        )
         .await;
     assert_eq!(s, 200);
     let got = tokio::task::block_in_place(|| boto3(&emu, &after_roll, true, put()));
@@ -293,7 +332,11 @@ async fn cloudflare_python_sdk_issues_temporary_credentials_that_boto3_uses() {
     let api = Api::admin(&emu);
     api.create_bucket("default", "sdk-temp").await;
     let (parent, _) = api
-        .create_token("sdk-parent", OBJECT_WRITE, api.bucket_resource("default", "sdk-temp"))
+        .create_token(
+            "sdk-parent",
+            OBJECT_WRITE,
+            api.bucket_resource("default", "sdk-temp"),
+        )
         .await;
     let out = tokio::task::block_in_place(|| {
         Command::new(python())
@@ -330,6 +373,12 @@ async fn cloudflare_python_sdk_issues_temporary_credentials_that_boto3_uses() {
             t.ttl_seconds,
             t.prefixes.clone()
         ),
-        ("sdk-temp", parent.as_str(), "object-read-write", 900, vec!["in/".to_string()])
+        (
+            "sdk-temp",
+            parent.as_str(),
+            "object-read-write",
+            900,
+            vec!["in/".to_string()]
+        )
     );
 }
