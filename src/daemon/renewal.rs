@@ -260,12 +260,14 @@ mod tests {
             outcome,
             verify: None,
         };
-        let mut report = Report::default();
-        report.steps = vec![
-            step("token", "uploader", Outcome::Done),
-            step("temporary", "a", Outcome::Failed("HTTP 403".into())),
-            step("temporary", "b", Outcome::Done),
-        ];
+        let mut report = Report {
+            steps: vec![
+                step("token", "uploader", Outcome::Done),
+                step("temporary", "a", Outcome::Failed("HTTP 403".into())),
+                step("temporary", "b", Outcome::Done),
+            ],
+            ..Report::default()
+        };
         let (errors, issued, only) = from_report(&report);
         assert_eq!(
             errors,

@@ -3,7 +3,6 @@
 //! issued and expires, under which parent, for what scope, and what was written. Never the
 //! secret access key or the session token.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -103,11 +102,6 @@ pub(super) fn from_form(name: &str, f: TemporaryForm) -> Result<TemporaryRecord,
         },
         output: f.output.map(super::OutputForm::into_record),
     })
-}
-
-/// The output path as recorded, for callers that only need the path.
-pub fn output_path(r: &TemporaryRecord) -> Option<&PathBuf> {
-    r.output.as_ref().map(|o| &o.path)
 }
 
 #[cfg(test)]

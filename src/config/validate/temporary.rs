@@ -185,7 +185,7 @@ fn parent_covers_bucket(
     let TokenScope::Buckets(names) = &parent.scope else {
         return;
     };
-    if names.iter().any(|n| *n == bucket.value) {
+    if names.contains(&bucket.value) {
         return;
     }
     let hint = if declared.is_some() {
@@ -516,9 +516,9 @@ mod tests {
 
     #[test]
     fn a_temporary_credential_carries_no_api_token() {
-        let got = run(&file(&format!(
-            "  - name: p\n    parent: uploader\n    bucket: media\n    access: object-read\n    ttl: 1h\n    output: {{file: p.age, format: env, include_api_token: true}}\n"
-        )))
+        let got = run(&file(
+            "  - name: p\n    parent: uploader\n    bucket: media\n    access: object-read\n    ttl: 1h\n    output: {file: p.age, format: env, include_api_token: true}\n",
+        ))
         .unwrap_err();
         assert!(
             got.iter().any(|g| g.ends_with(

@@ -596,7 +596,8 @@ mod tests {
 
     #[test]
     fn an_issue_that_cannot_happen_is_blocked() {
-        let cases: Vec<(&str, fn(&mut World), &str)> = vec![
+        type Edit = fn(&mut World);
+        let cases: Vec<(&str, Edit, &str)> = vec![
             (
                 "parent blocked",
                 |w| {
