@@ -191,7 +191,8 @@ fn notes(plan: &Plan) -> Vec<String> {
     let mut notes = Vec::new();
     if plan.skip_outputs {
         notes.push(
-            "Output files were not examined (--skip-outputs): rolls are not planned.".to_string(),
+            "Output files were not examined (--skip-outputs): rolls and temporary credentials are not planned."
+                .to_string(),
         );
     }
     if let Some(r) = &plan.refused {

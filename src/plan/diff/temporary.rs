@@ -14,7 +14,8 @@
 //! - otherwise kept, with the time it has left;
 //! - an issue whose parent cannot be had (blocked, not observed) -> blocked;
 //! - recorded and no longer declared -> forgotten (bookkeeping), shown as an orphan: it
-//!   cannot be revoked, it works until it expires or its parent is rolled.
+//!   cannot be revoked, it works until it expires or its parent is rolled;
+//! - `--skip-outputs`: none is planned (a temporary credential is nothing but its output).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -108,7 +109,14 @@ pub(super) fn diff_temporary(
     token_steps: &[Step],
     steps: &mut Vec<Step>,
 ) {
-    for t in &input.desired.temporary_credentials {
+    // A temporary credential is nothing but its output: with outputs not examined (a CI
+    // machine without them, nor the inventory) there is nothing to plan for it.
+    let declared = if input.skip_outputs {
+        &[][..]
+    } else {
+        &input.desired.temporary_credentials[..]
+    };
+    for t in declared {
         let parent = parent_state(&t.parent, token_steps, plan, input);
         let record = input.inventory.temporary.get(&t.name);
         let blocked = |reason: String| Blocked {
@@ -116,9 +124,7 @@ pub(super) fn diff_temporary(
             name: t.name.clone(),
             reason,
         };
-        if let Some(OutputFact::Unreadable { reason }) = input.temporary.outputs.get(&t.name)
-            && !input.skip_outputs
-        {
+        if let Some(OutputFact::Unreadable { reason }) = input.temporary.outputs.get(&t.name) {
             // A credential issued now could never be delivered.
             plan.blocked.push(blocked(format!(
                 "output file {} cannot be checked: {reason}",
@@ -217,9 +223,7 @@ fn issue_reason(
             parent: t.parent.clone(),
         });
     }
-    if !input.skip_outputs
-        && let Some(why) = output_reason(t, r, input)
-    {
+    if let Some(why) = output_reason(t, r, input) {
         return Some(IssueReason::Output(why));
     }
     if input.now >= r.expires_at {
@@ -662,7 +666,7 @@ mod tests {
     }
 
     #[test]
-    fn skip_outputs_still_renews_what_is_due() {
+    fn skip_outputs_plans_no_temporary_credential_even_one_that_is_due() {
         let mut w = world();
         w.facts.outputs.clear();
         w.inventory
@@ -681,11 +685,10 @@ mod tests {
             skip_outputs: true,
             temporary: &w.facts,
         });
-        assert_eq!(
-            lines(&p),
-            [format!(
-                "{ISSUE}: inside its refresh window (expires in 1m)"
-            )]
-        );
+        assert!(p.steps.is_empty(), "{:?}", lines(&p));
+        assert!(p.temporary.is_empty() && p.blocked.is_empty());
+        w.inventory.temporary.clear();
+        let p = plan(&w);
+        assert_eq!(lines(&p), [ISSUE], "without --skip-outputs it is planned");
     }
 }
