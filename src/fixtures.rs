@@ -26,6 +26,7 @@ pub fn desired() -> Desired {
         },
         buckets: Vec::new(),
         tokens: Vec::new(),
+        temporary_credentials: Vec::new(),
         warnings: Vec::new(),
     }
 }

@@ -1,8 +1,8 @@
 //! The inventory: r2gitops' own non-secret memory, kept in `settings.state_file` (default
 //! `<output_dir>/.r2gitops-state.json`). It records which token id serves each declared
 //! name, when it was created and last rolled, what was written for it (path, SHA-256 of the
-//! ciphertext, recipients/format fingerprint), and which buckets r2gitops manages with their
-//! last declared `protect`.
+//! ciphertext, recipients/format fingerprint), which buckets r2gitops manages with their
+//! last declared `protect`, and each temporary credential it issued (`temporary`).
 //!
 //! It must never hold a secret, and losing it must never cause a deletion: every fact in it
 //! is either rebuilt from Cloudflare (ids, by the name prefix) or only ever *prevents* work
@@ -26,6 +26,9 @@ use crate::config::{Jurisdiction, Owner, StorageClass};
 use crate::observed::TokenField;
 use crate::secrets::OutputRecord;
 
+pub mod temporary;
+pub use temporary::TemporaryRecord;
+
 /// Bumped when the file's meaning changes; an unknown version is refused, not guessed at.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -37,6 +40,8 @@ pub struct Inventory {
     pub buckets: BTreeMap<(Jurisdiction, String), BucketRecord>,
     /// What read-backs taught about this account's API (never a secret).
     pub learned: Learned,
+    /// Declared temporary credential name -> what was issued (issue 18).
+    pub temporary: BTreeMap<String, TemporaryRecord>,
 }
 
 /// Behaviours of the live API that a read-back proved, so that later plans say what will
@@ -134,6 +139,8 @@ struct FileForm {
     buckets: Vec<BucketForm>,
     #[serde(default, skip_serializing_if = "LearnedForm::is_empty")]
     learned: LearnedForm,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    temporary: BTreeMap<String, temporary::TemporaryForm>,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -176,6 +183,26 @@ struct OutputForm {
     fingerprint: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     details: BTreeMap<String, String>,
+}
+
+impl OutputForm {
+    fn from_record(o: &OutputRecord) -> Self {
+        OutputForm {
+            path: o.path.clone(),
+            ciphertext_sha256: o.ciphertext_sha256.clone(),
+            fingerprint: o.fingerprint.clone(),
+            details: o.details.clone(),
+        }
+    }
+
+    fn into_record(self) -> OutputRecord {
+        OutputRecord {
+            path: self.path,
+            ciphertext_sha256: self.ciphertext_sha256,
+            fingerprint: self.fingerprint,
+            details: self.details,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -246,6 +273,11 @@ impl Inventory {
                     .map(|f| f.as_str().to_string())
                     .collect(),
             },
+            temporary: self
+                .temporary
+                .iter()
+                .map(|(name, r)| (name.clone(), temporary::to_form(r)))
+                .collect(),
         };
         let mut text = serde_json::to_string_pretty(&form).expect("plain data serialises");
         text.push('\n');
@@ -332,6 +364,10 @@ impl Inventory {
                 ParseError::Invalid(format!("learned.keeps_removed: unknown field '{f}'"))
             })?;
             inv.learned.keeps_removed.insert(field);
+        }
+        for (name, form) in form.temporary {
+            let record = temporary::from_form(&name, form)?;
+            inv.temporary.insert(name, record);
         }
         Ok(inv)
     }

@@ -9,10 +9,12 @@
 //! - `observed`: plain data describing what Cloudflare holds (input of the planner).
 //! - `cloudflare`: the HTTP client: envelope, paging, request budget, retries, typed errors.
 //! - `observe`: builds an `Observed` snapshot through the client.
-//! - `inventory`: the non-secret state file (`.r2gitops-state.json`).
+//! - `inventory`: the non-secret state file (`.r2gitops-state.json`), including what was
+//!   issued of each temporary credential (`inventory::temporary`).
 //! - `plan`: the pure diff of desired against observed, and its renderings.
 //! - `apply`: carries out a plan through the write API and the secrets writer.
-//! - `secrets`: S3 credential derivation, output formats, age encryption, atomic writes.
+//! - `secrets`: S3 credential derivation, output formats (and those of temporary
+//!   credentials), age encryption, atomic writes.
 //! - `lock`: one writer per inventory (flock on `<state_file>.lock`).
 //! - `paint`: colour for plans, reports and diagnostics on a terminal (pure).
 //! - `progress`: the progress line of a long apply on a terminal.

@@ -17,7 +17,7 @@ use crate::cloudflare::{ApiError, Client, ClientConfig};
 use crate::config::Desired;
 use crate::inventory::{self, Inventory, InventoryError};
 use crate::plan::diff::Input;
-use crate::plan::{OutputFact, Plan, render};
+use crate::plan::{OutputFact, Plan, TemporaryFacts, render};
 use crate::secrets::{OutputWriter, S3Endpoints};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,18 +43,39 @@ pub fn output_facts(desired: &Desired) -> BTreeMap<String, OutputFact> {
     desired
         .tokens
         .iter()
-        .map(|t| {
-            let fact =
-                match crate::secrets::file_sha256(&desired.settings.output_dir, &t.output.file) {
-                    Ok(None) => OutputFact::Missing,
-                    Ok(Some(sha256)) => OutputFact::Present { sha256 },
-                    Err(e) => OutputFact::Unreadable {
-                        reason: crate::apply::error_chain(&e),
-                    },
-                };
-            (t.name.clone(), fact)
-        })
+        .map(|t| (t.name.clone(), output_fact(desired, &t.output.file)))
         .collect()
+}
+
+fn output_fact(desired: &Desired, file: &std::path::Path) -> OutputFact {
+    match crate::secrets::file_sha256(&desired.settings.output_dir, file) {
+        Ok(None) => OutputFact::Missing,
+        Ok(Some(sha256)) => OutputFact::Present { sha256 },
+        Err(e) => OutputFact::Unreadable {
+            reason: crate::apply::error_chain(&e),
+        },
+    }
+}
+
+/// The same for the temporary credentials' outputs, with what each would show now
+/// (blocking I/O).
+pub fn temporary_facts(
+    desired: &Desired,
+    writer: &OutputWriter,
+    skip_outputs: bool,
+) -> TemporaryFacts {
+    let specs = &desired.temporary_credentials;
+    TemporaryFacts {
+        outputs: specs
+            .iter()
+            .filter(|_| !skip_outputs)
+            .map(|t| (t.name.clone(), output_fact(desired, &t.output.file)))
+            .collect(),
+        details: specs
+            .iter()
+            .map(|t| (t.name.clone(), writer.temporary_details(t)))
+            .collect(),
+    }
 }
 
 /// Observe and diff: the read-only half of a pass. Returns the plan and the inventory it
@@ -68,24 +89,26 @@ pub async fn plan(
 ) -> Result<(Plan, Inventory), PassError> {
     let state_file = desired.settings.state_file.clone();
     let d = desired.clone();
-    let (inventory, outputs) = tokio::task::spawn_blocking(move || {
+    let writer = OutputWriter::new(
+        &desired.settings.output_dir,
+        client.account_id(),
+        endpoints.clone(),
+    );
+    let w = writer.clone();
+    let (inventory, outputs, temporary) = tokio::task::spawn_blocking(move || {
         let inventory = inventory::load(&state_file)?;
         let outputs = if skip_outputs {
             BTreeMap::new()
         } else {
             output_facts(&d)
         };
-        Ok::<_, InventoryError>((inventory, outputs))
+        let temporary = temporary_facts(&d, &w, skip_outputs);
+        Ok::<_, InventoryError>((inventory, outputs, temporary))
     })
     .await
     .expect("the blocking read does not panic")?;
     let observed =
         crate::observe::observe(client, client.account_id(), desired, &inventory).await?;
-    let writer = OutputWriter::new(
-        &desired.settings.output_dir,
-        client.account_id(),
-        endpoints.clone(),
-    );
     let details = desired
         .tokens
         .iter()
@@ -99,6 +122,7 @@ pub async fn plan(
         details: &details,
         now: OffsetDateTime::now_utc(),
         skip_outputs,
+        temporary: &temporary,
     });
     Ok((plan, inventory))
 }

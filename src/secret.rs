@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::{Zeroize, Zeroizing};
 
+mod temporary;
+pub use temporary::SessionToken;
+
 /// A Cloudflare API token value: the daemon's own bearer token, or the value of a token it
 /// created or rolled (shown by Cloudflare exactly once).
 pub struct TokenValue(SecretString);

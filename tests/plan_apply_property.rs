@@ -223,6 +223,12 @@ impl WriteApi for Memory {
             None => Err(not_found("delete token")),
         }
     }
+    async fn issue_temporary(
+        &self,
+        _: &r2gitops::cloudflare::TemporaryRequest,
+    ) -> Result<r2gitops::cloudflare::IssuedTemporary, ApiError> {
+        unreachable!("the generated files declare no temporary credentials")
+    }
     async fn roll_token(&self, _: Owner, id: &str) -> Result<TokenValue, ApiError> {
         let at = self.tick();
         if let Some(t) = self.tokens.lock().unwrap().get_mut(id) {
@@ -356,6 +362,7 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
         },
         buckets,
         tokens,
+        temporary_credentials: Vec::new(),
         warnings: Vec::new(),
     }
 }
@@ -439,6 +446,7 @@ async fn plan(m: &Memory, d: &Desired, inv: &Inventory) -> r2gitops::plan::Plan 
         details: &details,
         now: OffsetDateTime::now_utc(),
         skip_outputs: false,
+        temporary: &Default::default(),
     })
 }
 

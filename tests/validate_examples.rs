@@ -103,10 +103,14 @@ fn every_example_loads() {
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", path.display());
         let stdout = String::from_utf8(out.stdout).unwrap();
+        let temporary = match desired.temporary_credentials.len() {
+            0 => String::new(),
+            n => format!(", {n} temporary credentials"),
+        };
         assert_eq!(
             stdout,
             format!(
-                "ok: {}: {} buckets, {} tokens\n",
+                "ok: {}: {} buckets, {} tokens{temporary}\n",
                 path.display(),
                 desired.buckets.len(),
                 desired.tokens.len()
@@ -152,6 +156,19 @@ fn the_examples_show_what_they_promise() {
     for p in properties {
         assert!(text.contains(&format!("{p}:")), "full.yaml lacks field {p}");
     }
+
+    let partner = &full.temporary_credentials[0];
+    assert_eq!(partner.scope.prefixes, ["inbound/partner-a/"]);
+    assert_eq!(
+        partner.refresh_before,
+        std::time::Duration::from_secs(4 * 3600)
+    );
+    let manifest = &full.temporary_credentials[1];
+    assert_eq!(manifest.scope.objects, ["releases/manifest.json"]);
+    assert_eq!(
+        manifest.refresh_before,
+        std::time::Duration::from_secs(8 * 3600)
+    );
 
     let multi = config::load(&root.join("multi-jurisdiction.yaml")).unwrap();
     let jurisdictions: std::collections::BTreeSet<Jurisdiction> =

@@ -137,7 +137,7 @@ fn json_output_lists_every_diagnostic_with_its_fields() {
             "column": 1,
             "path": "setings",
             "message": "unknown field 'setings'",
-            "hint": "did you mean 'settings'? fields here: account_id, buckets, settings, tokens, version",
+            "hint": "did you mean 'settings'? fields here: account_id, buckets, settings, temporary_credentials, tokens, version",
         })
     );
     assert!(diagnostics[1]["hint"].is_null());

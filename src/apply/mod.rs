@@ -3,7 +3,8 @@
 //!
 //! Guarantees:
 //! - Order: bucket creates and updates, then token deletes, then token creates, updates and
-//!   rolls (a token whose bucket could not be created is skipped), then bucket deletes.
+//!   rolls (a token whose bucket could not be created is skipped), each token followed by
+//!   the temporary credentials issued under it, then bucket deletes.
 //!   Independent steps run concurrently (bounded) and go on after one fails.
 //! - A created or rolled token's value goes straight to the secrets writer, and the
 //!   inventory is saved before anything depends on it. A crash in between leaves a token
@@ -19,6 +20,7 @@
 
 mod bucket;
 pub mod report;
+mod temporary;
 mod token;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -143,6 +145,9 @@ pub fn apply_bookkeeping(inv: &mut Inventory, items: &[Bookkeeping], now: Offset
                 inv.buckets
                     .remove(&(bucket.jurisdiction, bucket.name.clone()));
             }
+            Bookkeeping::ForgetTemporary { name } => {
+                inv.temporary.remove(name);
+            }
         }
     }
 }
@@ -251,7 +256,9 @@ impl<W: WriteApi> Applier<'_, W> {
             .await;
         out.steps.extend(reports);
 
-        // One token's update and roll run in order; different tokens run concurrently.
+        // One token's update and roll run in order, then the temporary credentials issued
+        // under it (right after its new value is written); different tokens run
+        // concurrently.
         let mut per_token: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
         let mut order = Vec::new();
         for s in phase(|s| {
@@ -261,9 +268,13 @@ impl<W: WriteApi> Applier<'_, W> {
                     | Step::UpdateToken { .. }
                     | Step::ReplaceToken { .. }
                     | Step::RollToken { .. }
+                    | Step::IssueTemporary { .. }
             )
         }) {
-            let name = s.object_name();
+            let name = match s {
+                Step::IssueTemporary { parent, .. } => parent.as_str(),
+                _ => s.object_name(),
+            };
             if !per_token.contains_key(name) {
                 order.push(name);
             }
@@ -287,6 +298,17 @@ impl<W: WriteApi> Applier<'_, W> {
                                 s,
                                 Outcome::AlreadyDone("the replacement's output was written".into()),
                             ));
+                            continue;
+                        }
+                        if let Step::IssueTemporary { reason, .. } = s {
+                            let r = match temporary::before_issue(reason, &reports, replaced) {
+                                Some(outcome) => report(s, outcome),
+                                None => {
+                                    observed(self.progress, self.temporary_step(s, failed, shared))
+                                        .await
+                                }
+                            };
+                            reports.push(r);
                             continue;
                         }
                         reports.push(

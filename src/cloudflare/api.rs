@@ -12,6 +12,8 @@ pub use crate::observed::TokenRequest;
 use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
 use crate::secret::TokenValue;
 
+pub use crate::cloudflare::client::temporary::{IssuedTemporary, TemporaryRequest};
+
 /// What `GET .../tokens/verify` says about the daemon's own token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedToken {
@@ -112,4 +114,10 @@ pub trait WriteApi: ReadApi {
         owner: Owner,
         id: &str,
     ) -> impl Future<Output = Result<TokenValue, ApiError>> + Send;
+    /// Mint a temporary credential under a parent token (issue 18). Cloudflare keeps no
+    /// record of it: it cannot be listed or read back.
+    fn issue_temporary(
+        &self,
+        request: &TemporaryRequest,
+    ) -> impl Future<Output = Result<IssuedTemporary, ApiError>> + Send;
 }

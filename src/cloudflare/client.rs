@@ -28,6 +28,11 @@ use crate::observed::{
 };
 use crate::secret::{SecretBuf, TokenValue};
 
+// Temporary credentials (issue 18): a child module, so that it sends through `send_secret`.
+#[path = "temporary.rs"]
+pub mod temporary;
+use temporary::{IssuedTemporary, TemporaryRequest};
+
 /// Counters for the daemon's `/metrics`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClientMetrics {
@@ -832,6 +837,13 @@ impl WriteApi for WriteClient {
         // A lost roll answer is lost either way (the old value died on the server); replaying
         // it only yields a value we can then write, so the roll stays replay-safe.
         self.read.send_secret(call).await
+    }
+
+    async fn issue_temporary(
+        &self,
+        request: &TemporaryRequest,
+    ) -> Result<IssuedTemporary, ApiError> {
+        self.post_temporary(request).await
     }
 }
 

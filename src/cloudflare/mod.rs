@@ -3,7 +3,8 @@
 //! never log the API token or a token value.
 //!
 //! - `api`: the `ReadApi` / `WriteApi` capabilities the rest of the program uses.
-//! - `client`: `Client` (read) and `WriteClient` (read + write) over HTTP.
+//! - `client`: `Client` (read) and `WriteClient` (read + write) over HTTP; its child
+//!   `temporary` issues temporary credentials (issue 18).
 //! - `config`: where the token, account and limits come from.
 //! - `budget`: the request budget and the account-wide pause after a 429.
 //! - `retry`: the pure retry decision and backoff.
@@ -19,6 +20,7 @@ pub mod retry;
 pub mod wire;
 
 pub use api::{CreatedToken, ReadApi, TokenRequest, UpdatedToken, VerifiedToken, WriteApi};
+pub use api::{IssuedTemporary, TemporaryRequest};
 pub use client::{Client, ClientMetrics, WriteClient};
 pub use config::{ClientConfig, ConfigError};
 pub use error::{ApiError, CfError};

@@ -1,8 +1,9 @@
 //! `r2gitops validate` and `r2gitops schema`: offline, no credentials, no network.
 //!
-//! `validate --output text` prints `ok: FILE: N buckets, M tokens` on stdout (exit 0) or
-//! every diagnostic on stderr (exit 1). `validate --output json` prints one JSON object on
-//! stdout in both cases (exit 0 or 1). Its shape is stable (`format_version` 1):
+//! `validate --output text` prints `ok: FILE: N buckets, M tokens` (and `, K temporary
+//! credentials` when there are some) on stdout (exit 0) or every diagnostic on stderr (exit
+//! 1). `validate --output json` prints one JSON object on stdout in both cases (exit 0 or
+//! 1). Its shape is stable (`format_version` 1):
 //!
 //! ```json
 //! {
@@ -65,8 +66,13 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                     )?;
                 }
                 drop(err);
+                // Only files that declare some show the count: the common line keeps its form.
+                let temporary = match desired.temporary_credentials.len() {
+                    0 => String::new(),
+                    n => format!(", {n} temporary credentials"),
+                };
                 println!(
-                    "ok: {file}: {} buckets, {} tokens",
+                    "ok: {file}: {} buckets, {} tokens{temporary}",
                     desired.buckets.len(),
                     desired.tokens.len()
                 );

@@ -195,8 +195,14 @@ pub fn gather_facts(raw: &RawDoc, base_dir: &Path, output_dir: Option<&Path>) ->
         ),
     };
     let mut escaping_symlinks = BTreeMap::new();
-    for token in raw.tokens.iter().flatten() {
-        let file = &token.value.output.value.file.value;
+    let temporary = raw.temporary_credentials.iter().flatten();
+    let outputs = raw
+        .tokens
+        .iter()
+        .flatten()
+        .map(|t| &t.value.output.value.file.value)
+        .chain(temporary.map(|t| &t.value.output.value.file.value));
+    for file in outputs {
         if validate::output_file_problem(file).is_some() {
             continue;
         }

@@ -17,6 +17,8 @@ pub struct Desired {
     pub settings: Settings,
     pub buckets: Vec<BucketSpec>,
     pub tokens: Vec<TokenSpec>,
+    /// `temporary_credentials:`, each under a declared token.
+    pub temporary_credentials: Vec<super::TemporarySpec>,
     /// What is valid but probably not meant (a declared expiry that has passed), located
     /// like diagnostics; `validate` prints them, nothing else depends on them.
     pub warnings: Vec<super::Diagnostic>,
@@ -341,6 +343,7 @@ mod tests {
             },
             buckets: Vec::new(),
             tokens: Vec::new(),
+            temporary_credentials: Vec::new(),
             warnings: Vec::new(),
         }
     }

@@ -72,6 +72,9 @@ pub struct RawDoc {
     pub buckets: Option<Vec<Sp<RawBucket>>>,
     /// The R2 API tokens that should exist, each with its encrypted credentials file.
     pub tokens: Option<Vec<Sp<RawToken>>>,
+    /// Short-lived, prefix-scoped S3 credentials issued under declared tokens and renewed
+    /// before they expire, each with its encrypted credentials file.
+    pub temporary_credentials: Option<Vec<Sp<super::raw_temporary::RawTemporary>>>,
 }
 
 /// Settings for the whole file.
@@ -373,7 +376,14 @@ mod tests {
     fn every_object_in_the_schema_forbids_unknown_fields() {
         let schema = json_schema();
         assert_eq!(schema["additionalProperties"], json!(false));
-        for name in ["Settings", "Bucket", "Token", "IpRules", "Output"] {
+        for name in [
+            "Settings",
+            "Bucket",
+            "Token",
+            "IpRules",
+            "Output",
+            "TemporaryCredential",
+        ] {
             assert_eq!(
                 def(schema, name)["additionalProperties"],
                 json!(false),

@@ -428,7 +428,7 @@ mod tests {
         );
         let got = problems(&text);
         let want = [
-            "2:1: buckts: unknown field 'buckts' [did you mean 'buckets'? fields here: account_id, buckets, settings, tokens, version]",
+            "2:1: buckts: unknown field 'buckts' [did you mean 'buckets'? fields here: account_id, buckets, settings, temporary_credentials, tokens, version]",
             "4:10: settings.prune: expected a boolean, found a string ('yes') [write true or false (YAML 1.2 reads yes/no/on/off as strings)]",
             "5:18: settings.max_deletions: -1 is out of range (0..=4294967295)",
             "8:19: buckets[0].jurisdiction: unknown jurisdiction 'europe' [one of: default, eu, fedramp, us]",

@@ -140,7 +140,11 @@ pub fn router(status: Shared, access: StatusAccess) -> Router {
             get({
                 let status = status.clone();
                 move || async move {
-                    let body = status.lock().unwrap().prometheus();
+                    let body = {
+                        let st = status.lock().unwrap();
+                        let now = time::OffsetDateTime::now_utc();
+                        st.prometheus() + &super::renewal::metrics(&st.temporary, now)
+                    };
                     (
                         [(
                             header::CONTENT_TYPE,
@@ -156,7 +160,14 @@ pub fn router(status: Shared, access: StatusAccess) -> Router {
             "/status",
             get(move |headers: HeaderMap| async move {
                 match access.allows(&headers) {
-                    Ok(()) => axum::Json(status.lock().unwrap().json()).into_response(),
+                    Ok(()) => {
+                        let st = status.lock().unwrap();
+                        let mut v = st.json();
+                        let now = time::OffsetDateTime::now_utc();
+                        v["temporary_credentials"] =
+                            super::renewal::status_json(&st.temporary, now);
+                        axum::Json(v).into_response()
+                    }
                     Err(refused) => refused.into_response(),
                 }
             }),

@@ -15,11 +15,19 @@
 //! - The API token file is re-read every pass; a changed token gets a new client, verified
 //!   before use, so rotating the daemon's own token needs no restart.
 //!
+//! - Temporary credentials (issue 18): a renewal is due at `expiry - refresh_before` plus a
+//!   little jitter, and fires a pass trigger like the others (coalesced). A pass whose only
+//!   failures are temporary credentials still counts as a success (`/readyz` stays ready);
+//!   their renewal is retried with the same backoff, and `/status` and
+//!   `r2gitops_temporary_credential_expiry_seconds` show how close each is to expiry.
+//!
 //! - `status`: readiness, `/status` JSON and `/metrics` text (pure).
+//! - `renewal`: when the next renewal is due, and the temporary credentials' metrics (pure).
 //! - `http`: the status server (who may read `/status`; bounded connections).
 //! - `watch`: directory watches, debounce, content hash.
 
 pub mod http;
+pub mod renewal;
 pub mod status;
 pub mod watch;
 
@@ -135,6 +143,11 @@ struct Daemon {
     retry_after: Option<Duration>,
     /// Counters of clients replaced after an account change (exported counters never drop).
     retired_api: crate::cloudflare::ClientMetrics,
+    /// Passes in a row in which a temporary credential failed to be issued.
+    renewal_failures: u32,
+    /// The next renewal, and the retry of a failed one (wall clock).
+    renew_at: Option<OffsetDateTime>,
+    renewal_retry_at: Option<OffsetDateTime>,
 }
 
 /// Why a pass failed, for the backoff and the status.
@@ -158,6 +171,57 @@ impl Failed {
 impl Daemon {
     fn update(&self, f: impl FnOnce(&mut Status)) {
         f(&mut self.status.lock().unwrap());
+    }
+
+    /// What a pass leaves known: the managed counts, each temporary credential's expiry and
+    /// error, and when the next renewal (or the retry of a failed one) is due.
+    fn note_inventory(
+        &mut self,
+        desired: &Desired,
+        inventory: &crate::inventory::Inventory,
+        errors: &std::collections::BTreeMap<String, String>,
+        issued: &[String],
+    ) {
+        let now = OffsetDateTime::now_utc();
+        let previous = self.status.lock().unwrap().temporary.clone();
+        let entries = renewal::entries(desired, inventory, errors, issued, &previous);
+        if errors.is_empty() {
+            self.renewal_failures = 0;
+            self.renewal_retry_at = None;
+        } else {
+            self.renewal_failures += 1;
+            self.renewal_retry_at = Some(now + backoff(self.renewal_failures));
+            for (name, error) in errors {
+                tracing::warn!(
+                    temporary = %name,
+                    error = %error,
+                    retry_in_secs = backoff(self.renewal_failures).as_secs(),
+                    "issuing a temporary credential failed; retrying with backoff"
+                );
+            }
+        }
+        self.renew_at = renewal::next_renewal(&entries, now, rand::rng().random_range(0.0..=1.0));
+        let (b, t) = (inventory.buckets.len(), inventory.tokens.len());
+        self.update(|s| {
+            (s.managed_buckets, s.managed_tokens) = (b, t);
+            s.temporary = entries;
+        });
+    }
+
+    /// When the loop should start a pass for a temporary credential, if any. While passes
+    /// fail, their own backoff decides instead.
+    fn renewal_due(&self) -> Option<(tokio::time::Instant, &'static str)> {
+        if self.failures > 0 {
+            return None;
+        }
+        let (at, why) = match (self.renew_at, self.renewal_retry_at) {
+            (Some(a), Some(r)) if r < a => (r, "renewal retry"),
+            (Some(a), _) => (a, "renewal"),
+            (None, Some(r)) => (r, "renewal retry"),
+            (None, None) => return None,
+        };
+        let wait = Duration::try_from(at - OffsetDateTime::now_utc()).unwrap_or_default();
+        Some((tokio::time::Instant::now() + wait, why))
     }
 
     /// Read and validate the file; keep the last valid state when it fails.
@@ -299,6 +363,7 @@ impl Daemon {
                 roll = s.roll,
                 replace = s.replace,
                 delete = s.delete,
+                issue = s.issue,
                 blocked = s.blocked,
                 orphans = s.orphans,
                 unchanged = s.unchanged,
@@ -370,7 +435,7 @@ impl Daemon {
                 .iter()
                 .map(|b| format!("! blocked {} {}: {}", b.kind.as_str(), b.name, b.reason)),
         );
-        let counts = |inv: &crate::inventory::Inventory| (inv.buckets.len(), inv.tokens.len());
+        let none = std::collections::BTreeMap::new();
         if desired.settings.suspend {
             if plan.has_changes() {
                 tracing::info!(
@@ -378,14 +443,13 @@ impl Daemon {
                     "suspended: drift reported, nothing applied"
                 );
             }
-            let (b, t) = counts(&inventory);
-            self.update(|s| (s.managed_buckets, s.managed_tokens) = (b, t));
+            self.note_inventory(&desired, &inventory, &none, &[]);
             return Ok(Some((PassResult::Suspended, Some(summary), lines, None)));
         }
         if let Some(reason) = &plan.refused {
             return Err(Failed::new(format!("plan refused: {reason}")));
         }
-        let inventory = if plan.has_changes() || !plan.bookkeeping.is_empty() {
+        if plan.has_changes() || !plan.bookkeeping.is_empty() {
             let (report, inventory) = reconcile::apply(
                 client,
                 &desired,
@@ -397,7 +461,9 @@ impl Daemon {
                 None,
             )
             .await;
-            if report.has_errors() {
+            let (errors, issued, only_temporary) = renewal::from_report(&report);
+            self.note_inventory(&desired, &inventory, &errors, &issued);
+            if report.has_errors() && !only_temporary {
                 let first = report
                     .steps
                     .iter()
@@ -407,16 +473,11 @@ impl Daemon {
                     })
                     .or_else(|| report.inventory_errors.first().cloned())
                     .unwrap_or_else(|| "an output self-test failed".into());
-                let (b, t) = counts(&inventory);
-                self.update(|s| (s.managed_buckets, s.managed_tokens) = (b, t));
                 return Err(Failed::new(first));
             }
-            inventory
         } else {
-            inventory
-        };
-        let (b, t) = counts(&inventory);
-        self.update(|s| (s.managed_buckets, s.managed_tokens) = (b, t));
+            self.note_inventory(&desired, &inventory, &none, &[]);
+        }
         Ok(Some((PassResult::Success, Some(summary), lines, None)))
     }
 }
@@ -448,6 +509,9 @@ pub async fn run(
         failures: 0,
         retry_after: None,
         retired_api: Default::default(),
+        renewal_failures: 0,
+        renew_at: None,
+        renewal_retry_at: None,
     };
 
     // Fail fast on what cannot get better by waiting: another daemon on this inventory, a
@@ -485,10 +549,20 @@ pub async fn run(
     triggers.fire("start");
     let mut next_due = tokio::time::Instant::now() + jittered(daemon.opts.interval);
     loop {
+        let renewal = daemon.renewal_due();
+        let renewal_wait = async {
+            match renewal {
+                Some((at, _)) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = triggers.wake.notified() => {}
             _ = tokio::time::sleep_until(next_due) => {
                 triggers.fire(if daemon.failures > 0 { "retry" } else { "interval" });
+            }
+            _ = renewal_wait => {
+                triggers.fire(renewal.map_or("renewal", |(_, why)| why));
             }
             _ = shutdown.wait() => break,
         }

@@ -68,6 +68,8 @@ pub struct Status {
     pub api: ClientMetrics,
     pub suspended: bool,
     pub pass_running: bool,
+    /// Each declared temporary credential: expiry, next renewal, last error (issue 18).
+    pub temporary: Vec<super::renewal::TemporaryEntry>,
 }
 
 impl Status {
@@ -126,6 +128,7 @@ impl Status {
                 "plan": p.plan_lines,
                 "summary": p.summary.map(|s| json!({
                     "create": s.create, "update": s.update, "roll": s.roll, "delete": s.delete,
+                    "issue": s.issue,
                     "blocked": s.blocked, "orphans": s.orphans, "unchanged": s.unchanged,
                 })),
             })),
@@ -208,6 +211,7 @@ impl Status {
             ("roll", s.roll),
             ("replace", s.replace),
             ("delete", s.delete),
+            ("issue", s.issue),
             ("blocked", s.blocked),
             ("orphan", s.orphans),
         ] {

@@ -7,27 +7,31 @@
 //! - `diff`: desired + observed + inventory + output facts + now -> `Plan`.
 //! - `readback`: what Cloudflare stored after a write, compared with what was sent.
 //! - `render`: text (terraform-like), JSON (versioned) and Markdown.
+//! - `temporary`: why a temporary credential is issued, and the ones kept (issue 18).
 
 pub mod diff;
 pub mod policy;
 pub mod readback;
 pub mod render;
+pub mod temporary;
 
 use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
-use crate::config::{Access, Jurisdiction, LocationHint, Owner, StorageClass};
+use crate::config::{Access, Jurisdiction, LocationHint, Owner, StorageClass, TemporaryScope};
 use crate::observed::{TokenField, TokenRequest};
 
-pub use diff::{OutputFact, diff};
+pub use diff::{OutputFact, TemporaryFacts, diff};
+pub use temporary::{IssueReason, KeptTemporary};
 
 /// Everything one pass would do, in execution order, plus what it will not do and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub account_id: String,
     /// Actionable changes, ordered: bucket creates and updates, token deletes, token creates,
-    /// updates and rolls, bucket deletes (tokens stop naming a bucket before it goes).
+    /// updates and rolls, temporary credential issues, bucket deletes (tokens stop naming a
+    /// bucket before it goes).
     pub steps: Vec<Step>,
     /// Declared things the plan cannot bring to the declared state, with the reason.
     pub blocked: Vec<Blocked>,
@@ -42,6 +46,9 @@ pub struct Plan {
     pub refused: Option<String>,
     /// Output files were not examined (`--skip-outputs`): no roll was planned.
     pub skip_outputs: bool,
+    /// Temporary credentials that stay as issued, with the time they have left (they are
+    /// also counted in `unchanged`).
+    pub temporary: Vec<KeptTemporary>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -116,6 +123,18 @@ pub enum Step {
         id: String,
         owner: Owner,
         reason: DeleteReason,
+    },
+    /// Mint a temporary credential under its parent and write its output (issue 18). The
+    /// parent's id is read from the inventory when the step runs: a parent created,
+    /// rolled or replaced in the same pass has its new value written first.
+    IssueTemporary {
+        name: String,
+        /// The parent's declared name.
+        parent: String,
+        scope: TemporaryScope,
+        jurisdiction: Jurisdiction,
+        output: PathBuf,
+        reason: IssueReason,
     },
 }
 
@@ -281,6 +300,7 @@ impl DeleteReason {
 pub enum Kind {
     Bucket,
     Token,
+    Temporary,
 }
 
 impl Kind {
@@ -288,6 +308,7 @@ impl Kind {
         match self {
             Kind::Bucket => "bucket",
             Kind::Token => "token",
+            Kind::Temporary => "temporary",
         }
     }
 }
@@ -325,6 +346,9 @@ pub enum Bookkeeping {
     TrackBucket { bucket: BucketRef, protect: bool },
     /// A managed bucket that no longer exists and is no longer declared.
     ForgetBucket { bucket: BucketRef },
+    /// A temporary credential no longer declared: its record goes (it cannot be revoked;
+    /// it stops working when it expires or its parent is rolled).
+    ForgetTemporary { name: String },
 }
 
 impl Step {
@@ -340,6 +364,7 @@ impl Step {
             Step::RollToken { .. } => "roll",
             Step::ReplaceToken { .. } => "replace",
             Step::DeleteBucket { .. } | Step::DeleteToken { .. } => "delete",
+            Step::IssueTemporary { .. } => "issue",
         }
     }
 
@@ -348,6 +373,7 @@ impl Step {
             Step::CreateBucket { .. } | Step::UpdateBucket { .. } | Step::DeleteBucket { .. } => {
                 Kind::Bucket
             }
+            Step::IssueTemporary { .. } => Kind::Temporary,
             _ => Kind::Token,
         }
     }
@@ -364,6 +390,7 @@ impl Step {
             | Step::RollToken { token, .. }
             | Step::ReplaceToken { token, .. }
             | Step::DeleteToken { token, .. } => token,
+            Step::IssueTemporary { name, .. } => name,
         }
     }
 }
@@ -376,6 +403,8 @@ pub struct Summary {
     pub roll: usize,
     pub replace: usize,
     pub delete: usize,
+    /// Temporary credentials issued.
+    pub issue: usize,
     pub blocked: usize,
     pub orphans: usize,
     pub unchanged: usize,
@@ -395,6 +424,7 @@ impl Plan {
                 "update" => s.update += 1,
                 "roll" => s.roll += 1,
                 "replace" => s.replace += 1,
+                "issue" => s.issue += 1,
                 _ => s.delete += 1,
             }
         }

@@ -155,7 +155,10 @@ pub fn declaration(
         .resources
         .keys()
         .filter_map(|k| k.strip_prefix(&bucket_prefix))
-        .map(|rest| rest.split_once('_').and_then(|(j, _)| Jurisdiction::parse(j)))
+        .map(|rest| {
+            rest.split_once('_')
+                .and_then(|(j, _)| Jurisdiction::parse(j))
+        })
         .collect();
     let (scope, jurisdiction) = match (access, buckets.contains("*"), jurisdictions.len()) {
         (Access::AdminRead | Access::AdminReadWrite, _, _) => {
@@ -316,8 +319,16 @@ mod tests {
                 TokenScope::Buckets(vec!["a".into(), "b".into()]),
                 Jurisdiction::Eu,
             ),
-            (Access::ObjectRead, TokenScope::AllBuckets, Jurisdiction::Default),
-            (Access::AdminReadWrite, TokenScope::Account, Jurisdiction::Default),
+            (
+                Access::ObjectRead,
+                TokenScope::AllBuckets,
+                Jurisdiction::Default,
+            ),
+            (
+                Access::AdminReadWrite,
+                TokenScope::Account,
+                Jurisdiction::Default,
+            ),
         ] {
             let p = desired_policies(&token(access, scope.clone(), j), ACCT, &g);
             assert_eq!(declaration(&p, ACCT, &g), Ok((access, scope, j)));

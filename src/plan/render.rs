@@ -101,6 +101,22 @@ pub fn step_line(step: &Step) -> String {
         Step::DeleteToken {
             token, id, reason, ..
         } => format!("- delete token {token} ({id}): {}", reason.describe()),
+        Step::IssueTemporary {
+            name,
+            scope,
+            reason,
+            ..
+        } => {
+            let line = format!(
+                "+ issue temporary {name} ({})",
+                super::temporary::scope_clause(scope)
+            );
+            // The line of a first issue is the issue's own; every other says why.
+            match reason {
+                super::IssueReason::Unrecorded => line,
+                r => format!("{line}: {}", r.describe()),
+            }
+        }
     }
 }
 
@@ -117,7 +133,7 @@ fn summary_line(s: &Summary) -> String {
         ));
     }
     tail.push(format!("{} unchanged", s.unchanged));
-    if s.create + s.update + s.roll + s.replace + s.delete == 0 {
+    if s.create + s.update + s.roll + s.replace + s.delete + s.issue == 0 {
         if s.blocked > 0 {
             // Nothing to apply, yet the file and Cloudflare differ: never "in sync".
             return format!(
@@ -133,8 +149,13 @@ fn summary_line(s: &Summary) -> String {
     } else {
         String::new()
     };
+    let issue = if s.issue > 0 {
+        format!(" {} to issue,", s.issue)
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {} to create, {} to update, {} to roll,{replace} {} to delete; {}.",
+        "Plan: {} to create, {} to update, {} to roll,{replace}{issue} {} to delete; {}.",
         s.create,
         s.update,
         s.roll,
@@ -163,8 +184,11 @@ fn body_lines(plan: &Plan) -> Vec<String> {
             o.reason
         ));
     }
-    if plan.unchanged > 0 {
-        lines.push(format!("= {} unchanged", plan.unchanged));
+    lines.extend(plan.temporary.iter().map(super::temporary::kept_line));
+    // Kept temporary credentials have their own lines above; the rest are counted.
+    let others = plan.unchanged.saturating_sub(plan.temporary.len());
+    if others > 0 {
+        lines.push(format!("= {others} unchanged"));
     }
     lines
 }
@@ -173,7 +197,8 @@ fn notes(plan: &Plan) -> Vec<String> {
     let mut notes = Vec::new();
     if plan.skip_outputs {
         notes.push(
-            "Output files were not examined (--skip-outputs): rolls are not planned.".to_string(),
+            "Output files were not examined (--skip-outputs): rolls and temporary credentials are not planned."
+                .to_string(),
         );
     }
     if let Some(r) = &plan.refused {
@@ -247,7 +272,7 @@ pub fn json(plan: &Plan, file: &str) -> Value {
         "skip_outputs": plan.skip_outputs,
         "summary": {
             "create": s.create, "update": s.update, "roll": s.roll, "replace": s.replace,
-            "delete": s.delete,
+            "delete": s.delete, "issue": s.issue,
             "blocked": s.blocked, "orphans": s.orphans, "unchanged": s.unchanged,
         },
         "changes": plan.steps.iter().map(step_json).collect::<Vec<_>>(),
@@ -256,6 +281,13 @@ pub fn json(plan: &Plan, file: &str) -> Value {
         })).collect::<Vec<_>>(),
         "orphans": plan.orphans.iter().map(|o| json!({
             "kind": o.kind.as_str(), "name": o.name, "detail": o.detail, "reason": o.reason,
+        })).collect::<Vec<_>>(),
+        "temporary": plan.temporary.iter().map(|k| json!({
+            "name": k.name,
+            "line": super::temporary::kept_line(k),
+            "expires_at": timestamp(k.expires_at),
+            "expires_in_seconds": k.expires_in.as_secs(),
+            "renew_at": timestamp(k.renew_at),
         })).collect::<Vec<_>>(),
     })
 }
@@ -346,6 +378,25 @@ pub fn step_json(step: &Step) -> Value {
                 v["output"] = json!(f.display().to_string());
             }
         }
+        Step::IssueTemporary {
+            parent,
+            scope,
+            jurisdiction,
+            output,
+            reason,
+            ..
+        } => {
+            v["parent"] = json!(parent);
+            v["bucket"] = json!(scope.bucket);
+            v["jurisdiction"] = json!(jurisdiction.as_str());
+            v["access"] = json!(scope.access.as_str());
+            v["prefixes"] = json!(scope.prefixes);
+            v["objects"] = json!(scope.objects);
+            v["ttl_seconds"] = json!(scope.ttl.as_secs());
+            v["output"] = json!(output.display().to_string());
+            v["reason"] = json!(reason.kind());
+            v["detail"] = json!(reason.describe());
+        }
     }
     v
 }
@@ -369,6 +420,7 @@ mod tests {
             bookkeeping: Vec::new(),
             refused: None,
             skip_outputs: false,
+            temporary: Vec::new(),
         }
     }
 

@@ -14,6 +14,7 @@
 //! - `write`: the atomic, symlink-refusing file write and the temp-file sweep.
 //! - `sigv4`: a minimal AWS SigV4 signer (pure).
 //! - `probe`: the optional self-test (one signed ListObjectsV2).
+//! - `temporary`: the outputs and self-test of temporary credentials (issue 18).
 
 pub mod derive;
 pub mod encrypt;
@@ -21,6 +22,7 @@ pub mod endpoints;
 pub mod format;
 pub mod probe;
 pub mod sigv4;
+pub mod temporary;
 pub mod write;
 
 use std::path::{Path, PathBuf};

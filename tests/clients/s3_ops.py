@@ -1,8 +1,10 @@
 """Runs S3 operations with boto3 (a real client nobody here wrote) and reports each outcome.
 
 stdin: JSON list of operations, each
-  {"endpoint", "key_id", "secret", "op", "bucket"?, "key"?, "body"?}
-  op: put | get | list | head_bucket | list_buckets | delete | multipart
+  {"endpoint", "key_id", "secret", "session_token"?, "op", "bucket"?, "key"?, "body"?, "prefix"?}
+  op: put | get | list | head_bucket | list_buckets | delete | multipart | list_token_unsigned
+  With "session_token", boto3 sends it as X-Amz-Security-Token (temporary credentials);
+  list_token_unsigned sends it without signing it (the signature must cover it).
 stdout: JSON list of results, {"ok": true, "body"?: str, "keys"?: [...]} or {"ok": false, "error": code}
 """
 import json
@@ -20,6 +22,7 @@ def client(op):
         endpoint_url=op["endpoint"],
         aws_access_key_id=op["key_id"],
         aws_secret_access_key=op["secret"],
+        aws_session_token=op.get("session_token"),
         region_name="auto",
         config=Config(
             signature_version="s3v4",
@@ -41,7 +44,8 @@ def run(op):
         body = s3.get_object(Bucket=op["bucket"], Key=op["key"])["Body"].read().decode()
         return {"ok": True, "body": body}
     if kind == "list":
-        resp = s3.list_objects_v2(Bucket=op["bucket"])
+        extra = {"Prefix": op["prefix"]} if "prefix" in op else {}
+        resp = s3.list_objects_v2(Bucket=op["bucket"], **extra)
         return {"ok": True, "keys": [o["Key"] for o in resp.get("Contents", [])]}
     if kind == "head_bucket":
         s3.head_bucket(Bucket=op["bucket"])
@@ -59,7 +63,32 @@ def run(op):
         s3.upload_fileobj(io.BytesIO(data), op["bucket"], op["key"], Config=cfg)
         got = s3.get_object(Bucket=op["bucket"], Key=op["key"])["Body"].read()
         return {"ok": got == data, "size": len(got)}
+    if kind == "list_token_unsigned":
+        return list_token_unsigned(op)
     raise SystemExit(f"unknown op {kind}")
+
+
+def list_token_unsigned(op):
+    """ListObjectsV2 signed without the session token, which is then added as a header."""
+    import re
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = f"{op['endpoint']}/{op['bucket']}?list-type=2"
+    req = AWSRequest(method="GET", url=url)
+    S3SigV4Auth(Credentials(op["key_id"], op["secret"]), "s3", "auto").add_auth(req)
+    headers = dict(req.headers.items())
+    headers["X-Amz-Security-Token"] = op["session_token"]
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, headers=headers))
+        return {"ok": True}
+    except urllib.error.HTTPError as e:
+        code = re.search(r"<Code>(.*?)</Code>", e.read().decode())
+        return {"ok": False, "error": code.group(1) if code else str(e.code)}
 
 
 def main():

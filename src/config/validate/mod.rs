@@ -23,6 +23,7 @@ use super::yaml::sanitize;
 mod bucket;
 mod output;
 mod settings;
+mod temporary;
 mod token;
 
 pub use self::bucket::{bucket_name_problem, suggest_bucket_name};
@@ -176,6 +177,16 @@ pub fn validate(raw: &RawDoc, facts: &Facts, source: &Path) -> Result<Desired, C
         &default_recipients,
         facts,
     );
+    let temporary_credentials = temporary::temporary_credentials(
+        &mut c,
+        raw.temporary_credentials.as_deref().unwrap_or_default(),
+        raw.tokens.as_deref().unwrap_or_default(),
+        &tokens,
+        &buckets,
+        &settings,
+        &default_recipients,
+        facts,
+    );
 
     if settings.prune && buckets.is_empty() && tokens.is_empty() {
         let prune = raw
@@ -199,6 +210,7 @@ pub fn validate(raw: &RawDoc, facts: &Facts, source: &Path) -> Result<Desired, C
             settings,
             buckets,
             tokens,
+            temporary_credentials,
             warnings: c
                 .warnings
                 .into_iter()

@@ -26,9 +26,13 @@
 //!   not exist, or that is managed under another name -> the whole plan is refused, with
 //!   the line of the `adopt:`.
 //! - more deletions (and adopt rolls) than `max_deletions` -> the whole plan is refused.
+//! - temporary credentials (issue 18): see `temporary`; issued after their parent's steps.
 
 mod bucket;
+mod temporary;
 mod token;
+
+pub use temporary::TemporaryFacts;
 
 use std::collections::BTreeMap;
 
@@ -64,6 +68,8 @@ pub struct Input<'a> {
     pub details: &'a BTreeMap<String, BTreeMap<String, String>>,
     pub now: OffsetDateTime,
     pub skip_outputs: bool,
+    /// The temporary credentials' output facts (their observed state is the inventory).
+    pub temporary: &'a TemporaryFacts,
 }
 
 pub fn diff(input: &Input<'_>) -> Plan {
@@ -76,6 +82,7 @@ pub fn diff(input: &Input<'_>) -> Plan {
         bookkeeping: Vec::new(),
         refused: None,
         skip_outputs: input.skip_outputs,
+        temporary: Vec::new(),
     };
     let mut bucket_steps = Vec::new();
     let mut bucket_deletes = Vec::new();
@@ -84,10 +91,13 @@ pub fn diff(input: &Input<'_>) -> Plan {
 
     bucket::diff_buckets(input, &mut plan, &mut bucket_steps, &mut bucket_deletes);
     token::diff_tokens(input, &mut plan, &mut token_deletes, &mut token_steps);
+    let mut temporary_steps = Vec::new();
+    temporary::diff_temporary(input, &mut plan, &token_steps, &mut temporary_steps);
 
     plan.steps.extend(bucket_steps);
     plan.steps.extend(token_deletes);
     plan.steps.extend(token_steps);
+    plan.steps.extend(temporary_steps);
     plan.steps.extend(bucket_deletes);
 
     let deletions = plan.deletions();

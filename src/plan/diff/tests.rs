@@ -129,6 +129,8 @@ fn run(d: &Desired, o: &Observed, inv: &Inventory, outputs: &BTreeMap<String, Ou
         details: &now,
         now: NOW,
         skip_outputs: false,
+
+        temporary: &TemporaryFacts::default(),
     })
 }
 
@@ -495,6 +497,8 @@ fn an_unreadable_output_blocks_and_skip_outputs_plans_no_roll() {
         details: &BTreeMap::new(),
         now: NOW,
         skip_outputs: true,
+
+        temporary: &TemporaryFacts::default(),
     });
     assert!(p.steps.is_empty(), "{:?}", lines(&p));
     assert!(p.skip_outputs);
@@ -898,6 +902,8 @@ fn a_refused_storage_class_change_is_blocked_for_a_day_then_tried_again() {
         details: &BTreeMap::new(),
         now: NOW + time::Duration::days(1),
         skip_outputs: false,
+
+        temporary: &TemporaryFacts::default(),
     });
     assert_eq!(
         lines(&later),

@@ -11,7 +11,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: `state` (buckets, tokens, policy rules), `api` (the REST routes), `s3` (the S3
+//! Layout: `state` (buckets, tokens, policy rules), `api` (the REST routes; its child
+//! `temporary` issues temporary credentials and checks them on S3), `s3` (the S3
 //! endpoint on `s3s`), `faults` (latency, 500s, rate limit, stats), `behaviour` (live-API
 //! behaviours that are possible but unconfirmed, each a switch).
 
@@ -32,6 +33,7 @@ use rand::rngs::StdRng;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use api::temporary::TemporaryView;
 pub use behaviour::{Behaviour, ConditionKey};
 pub use faults::{Call, Faults, Stats};
 
@@ -147,6 +149,8 @@ pub(crate) struct World {
     pub upload_seq: u64,
     /// Every token value ever handed out (creates and rolls), for leak scans.
     pub issued: Vec<String>,
+    /// Temporary credentials by access key id (issue 18).
+    pub temporary: BTreeMap<String, api::temporary::TempCred>,
 }
 
 /// A running emulator. Dropping it does not stop the servers; call `shutdown`.
@@ -292,6 +296,12 @@ impl Emulator {
             .iter()
             .flat_map(|v| [v.clone(), hex::encode(sha2::Sha256::digest(v.as_bytes()))])
             .collect()
+    }
+
+    /// Every temporary credential issued, oldest first (never its secret or session
+    /// token). Also `GET /__emulator/temporary-credentials`.
+    pub fn temporary_credentials(&self) -> Vec<TemporaryView> {
+        api::temporary::views(&self.inner)
     }
 
     /// Names of the buckets of one jurisdiction.

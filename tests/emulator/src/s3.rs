@@ -29,6 +29,9 @@ pub(crate) struct Auth {
 impl S3Auth for Auth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
         let world = self.inner.world.lock().unwrap();
+        if let Some(t) = world.temporary.get(access_key) {
+            return Ok(SecretKey::from(t.secret.clone()));
+        }
         match world.tokens.get(access_key) {
             Some(t) => Ok(SecretKey::from(t.s3_secret())),
             None => Err(s3_error!(InvalidAccessKeyId)),
@@ -64,6 +67,9 @@ const WRITE_OPS: &[&str] = &[
 #[async_trait::async_trait]
 impl s3s::access::S3Access for Access {
     async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
+        if let Some(verdict) = crate::api::temporary::s3_check(&self.inner, self.jurisdiction, cx) {
+            return verdict;
+        }
         let Some(creds) = cx.credentials() else {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         };

@@ -1,0 +1,530 @@
+//! `temporary_credentials:` (issue 18): the parent is a declared token that covers the
+//! bucket and the access asked for, the TTL is within Cloudflare's bounds, `refresh_before`
+//! is less than the TTL (default ttl/3), prefixes and objects are non-empty paths without a
+//! leading `/`, and each has its own `output` (checked as a token's, in `output`).
+
+use super::*;
+use crate::config::model_temporary::{
+    MAX_TEMPORARY_TTL, MIN_TEMPORARY_TTL, access_covers, short_duration,
+};
+use crate::config::raw_temporary::{KeyPath, RawTemporary};
+use crate::config::{TemporaryScope, TemporarySpec};
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn temporary_credentials(
+    c: &mut Collector,
+    raw: &[Sp<RawTemporary>],
+    raw_tokens: &[Sp<RawToken>],
+    tokens: &[TokenSpec],
+    buckets: &[BucketSpec],
+    settings: &Settings,
+    default_recipients: &[String],
+    facts: &Facts,
+) -> Vec<TemporarySpec> {
+    let by_bucket: HashMap<&str, &BucketSpec> =
+        buckets.iter().map(|b| (b.name.as_str(), b)).collect();
+    let mut parents: HashMap<&str, &TokenSpec> = HashMap::new();
+    for t in tokens {
+        parents.entry(t.name.as_str()).or_insert(t);
+    }
+    // A token's output file and a temporary credential's may not be the same file.
+    let mut files: HashMap<PathBuf, (usize, usize)> = HashMap::new();
+    for t in raw_tokens {
+        let f = &t.value.output.value.file;
+        if output_file_problem(&f.value).is_none() {
+            files
+                .entry(normalize(Path::new(&f.value)))
+                .or_insert((f.line, f.column));
+        }
+    }
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(raw.len());
+
+    for (i, t) in raw.iter().enumerate() {
+        let here = format!("temporary_credentials[{i}]");
+        let t = &t.value;
+
+        let name = &t.name;
+        let name_path = format!("{here}.name");
+        if name.value.trim().is_empty() {
+            c.at(
+                name,
+                &name_path,
+                "temporary credential name must not be empty",
+            );
+        } else if name.value.chars().any(char::is_control) {
+            c.at(
+                name,
+                &name_path,
+                "temporary credential name must not contain control characters",
+            );
+        }
+        if let Some(first) = names.get(name.value.as_str()) {
+            c.hint(
+                name,
+                &name_path,
+                format!(
+                    "temporary credential '{}' is declared twice",
+                    sanitize(&clip(&name.value))
+                ),
+                format!("first declared on line {first}"),
+            );
+        } else {
+            names.insert(&name.value, name.line);
+        }
+
+        let access: Access = t.access.value.into();
+        let parent = parents.get(t.parent.value.as_str()).copied();
+        if parent.is_none() {
+            let hint = match did_you_mean(&t.parent.value, parents.keys().copied()) {
+                Some(s) => {
+                    format!("did you mean '{s}'? the parent must be a token declared under tokens:")
+                }
+                None => "the parent must be a token declared under tokens:".to_string(),
+            };
+            c.hint(
+                &t.parent,
+                format!("{here}.parent"),
+                format!(
+                    "unknown parent token '{}'",
+                    sanitize(&clip(&t.parent.value))
+                ),
+                hint,
+            );
+        }
+
+        let bucket = &t.bucket;
+        let bucket_path = format!("{here}.bucket");
+        let declared = by_bucket.get(bucket.value.as_str()).copied();
+        if let Some((message, hint)) = bucket_name_problem(&bucket.value) {
+            c.hint(bucket, &bucket_path, message, hint);
+        } else if let Some(p) = parent {
+            parent_covers_bucket(c, p, bucket, declared, &bucket_path, &t.parent);
+        }
+        if let Some(p) = parent
+            && !access_covers(p.access, access)
+        {
+            c.hint(
+                &t.access,
+                format!("{here}.access"),
+                format!(
+                    "{} is more than the parent token '{}' grants ({})",
+                    access.as_str(),
+                    sanitize(&clip(&p.name)),
+                    p.access.as_str()
+                ),
+                "a temporary credential cannot exceed its parent: ask for less, or raise the parent's access",
+            );
+        }
+        let jurisdiction = declared
+            .map(|b| b.jurisdiction)
+            .or(parent.map(|p| p.jurisdiction))
+            .unwrap_or(Jurisdiction::Default);
+
+        let prefixes = key_paths(c, t.prefixes.as_ref(), &here, "prefixes", "prefix");
+        let objects = key_paths(c, t.objects.as_ref(), &here, "objects", "object");
+
+        let ttl = ttl(c, &t.ttl, &format!("{here}.ttl"));
+        let refresh_before = refresh_before(
+            c,
+            t.refresh_before.as_ref(),
+            ttl,
+            &t.ttl,
+            &format!("{here}.refresh_before"),
+        );
+
+        let mut spec_output = output(
+            c,
+            &t.output,
+            &here,
+            settings,
+            default_recipients,
+            facts,
+            &mut files,
+        );
+        if let Some(flag) = &t.output.value.include_api_token
+            && flag.value
+        {
+            c.hint(
+                flag,
+                format!("{here}.output.include_api_token"),
+                "a temporary credential has no Cloudflare API token to include",
+                "remove include_api_token; the parent token's own output can carry it",
+            );
+        }
+        spec_output.include_api_token = false;
+
+        out.push(TemporarySpec {
+            name: name.value.clone(),
+            parent: t.parent.value.clone(),
+            jurisdiction,
+            scope: TemporaryScope {
+                bucket: bucket.value.clone(),
+                access,
+                prefixes,
+                objects,
+                ttl: ttl.unwrap_or(MIN_TEMPORARY_TTL),
+            },
+            refresh_before: refresh_before.unwrap_or_default(),
+            output: spec_output,
+        });
+    }
+    out
+}
+
+/// The parent's policy must reach the bucket: named buckets list it; `["*"]` and admin
+/// tokens reach every bucket of the account.
+fn parent_covers_bucket(
+    c: &mut Collector,
+    parent: &TokenSpec,
+    bucket: &Sp<String>,
+    declared: Option<&BucketSpec>,
+    path: &str,
+    parent_sp: &Sp<String>,
+) {
+    let TokenScope::Buckets(names) = &parent.scope else {
+        return;
+    };
+    if names.contains(&bucket.value) {
+        return;
+    }
+    let hint = if declared.is_some() {
+        format!(
+            "add '{}' to the buckets of token '{}' (line {}), or pick one of its buckets",
+            sanitize(&clip(&bucket.value)),
+            sanitize(&clip(&parent.name)),
+            parent_sp.line
+        )
+    } else {
+        "a temporary credential reaches only a bucket its parent covers; declare the bucket and add it to the parent's buckets".to_string()
+    };
+    c.hint(
+        bucket,
+        path,
+        format!(
+            "the parent token '{}' does not cover bucket '{}' (it covers: {})",
+            sanitize(&clip(&parent.name)),
+            sanitize(&clip(&bucket.value)),
+            names.join(", ")
+        ),
+        hint,
+    );
+}
+
+/// Sorted, deduplicated paths; `None` in the file is an empty list (no restriction).
+fn key_paths(
+    c: &mut Collector,
+    raw: Option<&Sp<Vec<Sp<KeyPath>>>>,
+    here: &str,
+    field: &str,
+    what: &str,
+) -> Vec<String> {
+    let Some(list) = raw else {
+        return Vec::new();
+    };
+    let path = format!("{here}.{field}");
+    if list.value.is_empty() {
+        c.hint(
+            list,
+            &path,
+            format!("{field} is empty"),
+            "list at least one, or remove the line: without prefixes and objects the credential covers the whole bucket",
+        );
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (j, entry) in list.value.iter().enumerate() {
+        let p = &entry.value.0;
+        let entry_path = format!("{path}[{j}]");
+        let shown = sanitize(&clip(p));
+        if p.is_empty() {
+            c.hint(
+                entry,
+                &entry_path,
+                format!("{what} must not be empty"),
+                "an empty prefix is the whole bucket; remove the entry (and the list) for that",
+            );
+        } else if p.starts_with('/') {
+            c.hint(
+                entry,
+                &entry_path,
+                format!("{what} '{shown}' starts with '/'"),
+                format!(
+                    "object keys have no leading slash: write '{}'",
+                    sanitize(&clip(p.trim_start_matches('/')))
+                ),
+            );
+        } else if p.chars().any(char::is_control) {
+            c.at(
+                entry,
+                &entry_path,
+                format!("{what} '{shown}' contains a control character"),
+            );
+        } else if !seen.insert(p.as_str()) {
+            c.at(
+                entry,
+                &entry_path,
+                format!("{what} '{shown}' is listed twice"),
+            );
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out.sort();
+    out
+}
+
+fn ttl(c: &mut Collector, raw: &Sp<String>, path: &str) -> Option<Duration> {
+    let shown = sanitize(&clip(&raw.value));
+    match parse_duration(raw.value.trim()) {
+        None => {
+            c.hint(
+                raw,
+                path,
+                format!("'{shown}' is not a duration"),
+                "a whole number and a unit: s, m, h or d (e.g. 12h, 7d)",
+            );
+            None
+        }
+        Some(d) if d > MAX_TEMPORARY_TTL => {
+            c.hint(
+                raw,
+                path,
+                format!("ttl '{shown}' is longer than 7d"),
+                "Cloudflare issues temporary credentials for at most 7 days (ttlSeconds 604800)",
+            );
+            None
+        }
+        Some(d) if d < MIN_TEMPORARY_TTL => {
+            c.hint(
+                raw,
+                path,
+                format!("ttl '{shown}' is shorter than 1m"),
+                "a credential renewed every few seconds only churns its file; use 1m or more",
+            );
+            None
+        }
+        Some(d) => Some(d),
+    }
+}
+
+fn refresh_before(
+    c: &mut Collector,
+    raw: Option<&Sp<String>>,
+    ttl: Option<Duration>,
+    ttl_sp: &Sp<String>,
+    path: &str,
+) -> Option<Duration> {
+    let Some(raw) = raw else {
+        return ttl.map(|t| Duration::from_secs(t.as_secs() / 3));
+    };
+    let shown = sanitize(&clip(&raw.value));
+    let d = match parse_duration(raw.value.trim()) {
+        Some(d) => d,
+        None => {
+            c.hint(
+                raw,
+                path,
+                format!("'{shown}' is not a duration"),
+                "a whole number and a unit: s, m, h or d (e.g. 4h); the default is ttl/3",
+            );
+            return None;
+        }
+    };
+    if d.is_zero() {
+        c.hint(
+            raw,
+            path,
+            "refresh_before must be more than 0",
+            "with 0 the credential would be renewed only once it has expired; the default is ttl/3",
+        );
+        return None;
+    }
+    let ttl = ttl?;
+    if d >= ttl {
+        c.hint(
+            raw,
+            path,
+            format!(
+                "refresh_before '{shown}' is not less than ttl '{}'",
+                sanitize(&clip(&ttl_sp.value))
+            ),
+            format!(
+                "renewal happens refresh_before ahead of expiry, so it must leave part of the ttl: e.g. {} (ttl/3, the default)",
+                short_duration(Duration::from_secs(ttl.as_secs() / 3))
+            ),
+        );
+        return None;
+    }
+    Some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A real key made with age-keygen for these tests; private half discarded.
+    const AGE: &str = "age1p05a26tp9dn6m60qv4pp0ydcmxj0ndg97peeevu09efesx5u9qzsmqmt4w";
+    const B: &str = "  - name: media\n  - name: logs\n  - name: eu-data\n    jurisdiction: eu\n";
+
+    fn run(yaml: &str) -> Result<Desired, Vec<String>> {
+        let raw: RawDoc =
+            serde_saphyr::from_str_with_options(yaml, super::super::super::yaml::options())
+                .expect("raw parses");
+        validate(&raw, &Facts::default(), Path::new("r2gitops.yaml")).map_err(|list| {
+            list.into_parts()
+                .0
+                .into_iter()
+                .map(|v| format!("{}:{}: {}: {}", v.line, v.column, v.path, v.message))
+                .collect()
+        })
+    }
+
+    fn base(buckets: &str, tokens: &str) -> String {
+        format!(
+            "version: 1\nsettings:\n  recipients: [{AGE}]\nbuckets:\n{buckets}tokens:\n{tokens}"
+        )
+    }
+
+    const TOKENS: &str = "  - name: uploader\n    access: object-read-write\n    buckets: [media]\n    output: {file: up.age, format: env}\n  - name: all-reader\n    access: object-read\n    buckets: [\"*\"]\n    output: {file: all.age, format: env}\n  - name: eu-admin\n    access: admin-read\n    jurisdiction: eu\n    output: {file: admin.age, format: env}\n";
+
+    fn file(temporary: &str) -> String {
+        format!("{}temporary_credentials:\n{temporary}", base(B, TOKENS))
+    }
+
+    fn temp(body: &str) -> String {
+        format!("  - name: p\n    output: {{file: p.age, format: env}}\n{body}")
+    }
+
+    #[test]
+    fn a_valid_entry_becomes_the_model_with_its_defaults() {
+        let d = run(&file(&temp(
+            "    parent: uploader\n    bucket: media\n    prefixes: [inbound/b/, inbound/a/]\n    access: object-read-write\n    ttl: 12h\n",
+        )))
+        .unwrap();
+        let t = &d.temporary_credentials[0];
+        assert_eq!(t.parent, "uploader");
+        assert_eq!(t.jurisdiction, Jurisdiction::Default);
+        assert_eq!(t.scope.prefixes, ["inbound/a/", "inbound/b/"]);
+        assert!(t.scope.objects.is_empty());
+        assert_eq!(t.scope.ttl, Duration::from_secs(12 * 3600));
+        assert_eq!(t.refresh_before, Duration::from_secs(4 * 3600), "ttl/3");
+        assert_eq!(t.output.recipients, [AGE]);
+    }
+
+    #[test]
+    fn the_jurisdiction_is_the_buckets_else_the_parents() {
+        let cases = [
+            ("all-reader", "eu-data", Jurisdiction::Eu),
+            ("eu-admin", "media", Jurisdiction::Default),
+            ("eu-admin", "not-declared", Jurisdiction::Eu),
+        ];
+        for (parent, bucket, want) in cases {
+            let d = run(&file(&temp(&format!(
+                "    parent: {parent}\n    bucket: {bucket}\n    access: object-read\n    ttl: 1h\n"
+            ))))
+            .unwrap_or_else(|e| panic!("{parent} {bucket}: {e:?}"));
+            assert_eq!(d.temporary_credentials[0].jurisdiction, want, "{parent}");
+        }
+    }
+
+    #[test]
+    fn every_rule_is_located_with_its_message() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "    parent: uplaoder\n    bucket: media\n    access: object-read\n    ttl: 1h\n",
+                "25:13: temporary_credentials[0].parent: unknown parent token 'uplaoder'",
+            ),
+            (
+                "    parent: uploader\n    bucket: logs\n    access: object-read\n    ttl: 1h\n",
+                "26:13: temporary_credentials[0].bucket: the parent token 'uploader' does not cover bucket 'logs' (it covers: media)",
+            ),
+            (
+                "    parent: all-reader\n    bucket: media\n    access: object-read-write\n    ttl: 1h\n",
+                "27:13: temporary_credentials[0].access: object-read-write is more than the parent token 'all-reader' grants (object-read)",
+            ),
+            (
+                "    parent: uploader\n    bucket: media\n    access: admin-read\n    ttl: 1h\n",
+                "27:13: temporary_credentials[0].access: admin-read is more than the parent token 'uploader' grants (object-read-write)",
+            ),
+            (
+                "    parent: uploader\n    bucket: media\n    access: object-read\n    ttl: 8d\n",
+                "28:10: temporary_credentials[0].ttl: ttl '8d' is longer than 7d",
+            ),
+            (
+                "    parent: uploader\n    bucket: media\n    access: object-read\n    ttl: 30s\n",
+                "28:10: temporary_credentials[0].ttl: ttl '30s' is shorter than 1m",
+            ),
+            (
+                "    parent: uploader\n    bucket: media\n    access: object-read\n    ttl: 1h\n    refresh_before: 1h\n",
+                "29:21: temporary_credentials[0].refresh_before: refresh_before '1h' is not less than ttl '1h'",
+            ),
+            (
+                "    parent: uploader\n    bucket: media\n    access: object-read\n    ttl: 1h\n    refresh_before: 0s\n",
+                "29:21: temporary_credentials[0].refresh_before: refresh_before must be more than 0",
+            ),
+            (
+                "    parent: uploader\n    bucket: media\n    access: object-read\n    ttl: 1h\n    prefixes: [/inbound/]\n",
+                "29:16: temporary_credentials[0].prefixes[0]: prefix '/inbound/' starts with '/'",
+            ),
+            (
+                "    parent: uploader\n    bucket: media\n    access: object-read\n    ttl: 1h\n    prefixes: [\"\"]\n",
+                "29:16: temporary_credentials[0].prefixes[0]: prefix must not be empty",
+            ),
+            (
+                "    parent: uploader\n    bucket: media\n    access: object-read\n    ttl: 1h\n    prefixes: []\n",
+                "29:15: temporary_credentials[0].prefixes: prefixes is empty",
+            ),
+            (
+                "    parent: uploader\n    bucket: media\n    access: object-read\n    ttl: 1h\n    objects: [a.json, a.json]\n",
+                "29:23: temporary_credentials[0].objects[1]: object 'a.json' is listed twice",
+            ),
+        ];
+        for (body, want) in cases {
+            let got = run(&file(&temp(body))).unwrap_err();
+            assert!(
+                got.iter().any(|g| g == want),
+                "{body}\nwant {want}\ngot {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_an_output_is_never_shared_with_a_token() {
+        let entry = |name: &str, out: &str| {
+            format!(
+                "  - name: {name}\n    parent: uploader\n    bucket: media\n    access: object-read\n    ttl: 1h\n    output: {{file: {out}, format: env}}\n"
+            )
+        };
+        let twice = file(&format!("{}{}", entry("a", "a.age"), entry("a", "b.age")));
+        let got = run(&twice).unwrap_err();
+        assert!(
+            got.iter().any(|g| g.ends_with(
+                "temporary_credentials[1].name: temporary credential 'a' is declared twice"
+            )),
+            "{got:?}"
+        );
+        let shared = file(&entry("a", "up.age"));
+        let got = run(&shared).unwrap_err();
+        assert!(
+            got.iter().any(|g| g.ends_with(
+                "temporary_credentials[0].output.file: output file 'up.age' is used twice"
+            )),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_temporary_credential_carries_no_api_token() {
+        let got = run(&file(
+            "  - name: p\n    parent: uploader\n    bucket: media\n    access: object-read\n    ttl: 1h\n    output: {file: p.age, format: env, include_api_token: true}\n",
+        ))
+        .unwrap_err();
+        assert!(
+            got.iter().any(|g| g.ends_with(
+                "temporary_credentials[0].output.include_api_token: a temporary credential has no Cloudflare API token to include"
+            )),
+            "{got:?}"
+        );
+    }
+}

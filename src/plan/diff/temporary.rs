@@ -1,0 +1,695 @@
+//! The temporary-credential rules of the diff (issue 18). Cloudflare keeps no record of
+//! these credentials: the observed state is the inventory.
+//!
+//! - not recorded -> issue;
+//! - its parent gets a new value in this pass (created, rolled, replaced) -> issue, after
+//!   the parent's step (apply runs a parent's steps and then its children's, in order);
+//! - its parent was rolled or replaced since it was issued (another id, or a value newer
+//!   than the credential) -> issue;
+//! - scope (bucket, access, prefixes, objects, ttl) changed -> issue;
+//! - its output missing, altered, moved, re-keyed, or a shown detail changed -> issue;
+//!   something the writer refuses at the output path -> blocked;
+//! - expired, or inside the refresh window (`now >= expires_at - refresh_before`) -> issue;
+//! - its parent's update may become a replacement -> issue only if it does;
+//! - otherwise kept, with the time it has left;
+//! - an issue whose parent cannot be had (blocked, not observed) -> blocked;
+//! - recorded and no longer declared -> forgotten (bookkeeping), shown as an orphan: it
+//!   cannot be revoked, it works until it expires or its parent is rolled;
+//! - `--skip-outputs`: none is planned (a temporary credential is nothing but its output).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::{Input, OutputFact};
+use crate::config::TemporarySpec;
+use crate::inventory::TemporaryRecord;
+use crate::plan::render::timestamp;
+use crate::plan::{
+    Blocked, Bookkeeping, IssueReason, KeptTemporary, Kind, Orphan, Plan, RollReason, Step,
+};
+
+/// What `reconcile` read from disk for the temporary credentials' outputs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TemporaryFacts {
+    /// What is at each declared credential's output path, by name (empty with
+    /// `skip_outputs`).
+    pub outputs: BTreeMap<String, OutputFact>,
+    /// What each output written now would show (endpoint, jurisdiction), by name.
+    pub details: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Where a parent token stands in this pass.
+enum Parent {
+    /// A new value is written in this pass, before the children run.
+    Renewed(&'static str),
+    /// Updated with a replacement fallback: a new id only if the fallback happens.
+    MayBeReplaced,
+    /// As recorded: its id and when its current value was issued.
+    Present {
+        id: String,
+        value_issued_at: OffsetDateTime,
+    },
+    /// No id can be had in this pass, and why.
+    Unavailable(String),
+}
+
+fn parent_state(name: &str, token_steps: &[Step], plan: &Plan, input: &Input<'_>) -> Parent {
+    let mut may_be_replaced = false;
+    for s in token_steps.iter().filter(|s| s.object_name() == name) {
+        match s {
+            Step::CreateToken { .. } => return Parent::Renewed("created"),
+            Step::ReplaceToken { .. } => return Parent::Renewed("replaced"),
+            Step::RollToken { .. } => return Parent::Renewed("rolled"),
+            Step::UpdateToken { fallback, .. } => may_be_replaced |= fallback.is_some(),
+            _ => {}
+        }
+    }
+    if may_be_replaced {
+        return Parent::MayBeReplaced;
+    }
+    if plan
+        .blocked
+        .iter()
+        .any(|b| b.kind == Kind::Token && b.name == name)
+    {
+        return Parent::Unavailable(format!("its parent token {name} is blocked"));
+    }
+    let adopted = plan.bookkeeping.iter().find_map(|b| match b {
+        Bookkeeping::AdoptToken {
+            token,
+            id,
+            issued_on,
+            ..
+        } if token == name => Some((id.clone(), issued_on.unwrap_or(input.now))),
+        _ => None,
+    });
+    if let Some((id, value_issued_at)) = adopted {
+        return Parent::Present {
+            id,
+            value_issued_at,
+        };
+    }
+    let observed = |id: &str| input.observed.tokens.iter().any(|t| t.id == id);
+    match input.inventory.tokens.get(name) {
+        Some(r) if observed(&r.id) => Parent::Present {
+            id: r.id.clone(),
+            value_issued_at: r.value_issued_at(),
+        },
+        _ => Parent::Unavailable(format!(
+            "its parent token {name} was not found in Cloudflare"
+        )),
+    }
+}
+
+pub(super) fn diff_temporary(
+    input: &Input<'_>,
+    plan: &mut Plan,
+    token_steps: &[Step],
+    steps: &mut Vec<Step>,
+) {
+    // A temporary credential is nothing but its output: with outputs not examined (a CI
+    // machine without them, nor the inventory) there is nothing to plan for it.
+    let declared = if input.skip_outputs {
+        &[][..]
+    } else {
+        &input.desired.temporary_credentials[..]
+    };
+    for t in declared {
+        let parent = parent_state(&t.parent, token_steps, plan, input);
+        let record = input.inventory.temporary.get(&t.name);
+        let blocked = |reason: String| Blocked {
+            kind: Kind::Temporary,
+            name: t.name.clone(),
+            reason,
+        };
+        if let Some(OutputFact::Unreadable { reason }) = input.temporary.outputs.get(&t.name) {
+            // A credential issued now could never be delivered.
+            plan.blocked.push(blocked(format!(
+                "output file {} cannot be checked: {reason}",
+                t.output.file.display()
+            )));
+            continue;
+        }
+        match issue_reason(t, record, &parent, input) {
+            Some(reason) => match parent {
+                Parent::Unavailable(why) => plan
+                    .blocked
+                    .push(blocked(format!("{why}; nothing can be issued under it"))),
+                _ => steps.push(Step::IssueTemporary {
+                    name: t.name.clone(),
+                    parent: t.parent.clone(),
+                    scope: t.scope.clone(),
+                    jurisdiction: t.jurisdiction,
+                    output: t.output.file.clone(),
+                    reason,
+                }),
+            },
+            None => {
+                let r = record.expect("a credential without a record is issued");
+                plan.unchanged += 1;
+                plan.temporary.push(KeptTemporary {
+                    name: t.name.clone(),
+                    scope: r.scope.clone(),
+                    expires_at: r.expires_at,
+                    expires_in: left(r.expires_at, input.now),
+                    renew_at: r.expires_at - t.refresh_before,
+                });
+            }
+        }
+    }
+
+    for (name, r) in &input.inventory.temporary {
+        if input
+            .desired
+            .temporary_credentials
+            .iter()
+            .any(|t| &t.name == name)
+        {
+            continue;
+        }
+        plan.bookkeeping
+            .push(Bookkeeping::ForgetTemporary { name: name.clone() });
+        let reason = if r.expires_at <= input.now {
+            "no longer declared: forgotten (it has expired)".to_string()
+        } else {
+            "no longer declared: forgotten; it cannot be revoked and works until it expires (rolling its parent token ends it now); its output file is left in place".to_string()
+        };
+        plan.orphans.push(Orphan {
+            kind: Kind::Temporary,
+            name: name.clone(),
+            detail: format!("expires {}", timestamp(r.expires_at)),
+            reason,
+        });
+    }
+}
+
+fn left(expires_at: OffsetDateTime, now: OffsetDateTime) -> Duration {
+    Duration::try_from(expires_at - now).unwrap_or_default()
+}
+
+/// Why `t` must be issued in this pass, or `None` when the recorded credential stays.
+fn issue_reason(
+    t: &TemporarySpec,
+    record: Option<&TemporaryRecord>,
+    parent: &Parent,
+    input: &Input<'_>,
+) -> Option<IssueReason> {
+    let Some(r) = record else {
+        return Some(IssueReason::Unrecorded);
+    };
+    if let Parent::Renewed(how) = parent {
+        return Some(IssueReason::ParentRenewed {
+            parent: t.parent.clone(),
+            how,
+        });
+    }
+    let mut changes = Vec::new();
+    if r.parent != t.parent {
+        changes.push(format!("parent {} -> {}", r.parent, t.parent));
+    }
+    changes.extend(r.scope.changes(&t.scope));
+    if !changes.is_empty() {
+        return Some(IssueReason::ScopeChanged { changes });
+    }
+    if let Parent::Present {
+        id,
+        value_issued_at,
+    } = parent
+        && (*id != r.parent_id || *value_issued_at > r.issued_at)
+    {
+        return Some(IssueReason::ParentChanged {
+            parent: t.parent.clone(),
+        });
+    }
+    if let Some(why) = output_reason(t, r, input) {
+        return Some(IssueReason::Output(why));
+    }
+    if input.now >= r.expires_at {
+        return Some(IssueReason::Expired { at: r.expires_at });
+    }
+    if input.now >= r.expires_at - t.refresh_before {
+        return Some(IssueReason::Refresh {
+            expires_in: left(r.expires_at, input.now),
+        });
+    }
+    if matches!(parent, Parent::MayBeReplaced) {
+        return Some(IssueReason::ParentMayBeReplaced {
+            parent: t.parent.clone(),
+        });
+    }
+    None
+}
+
+/// The token rules for outputs (`token::roll_reason`), applied to a temporary credential.
+fn output_reason(t: &TemporarySpec, r: &TemporaryRecord, input: &Input<'_>) -> Option<RollReason> {
+    let Some(out) = &r.output else {
+        return Some(RollReason::OutputUnrecorded);
+    };
+    if out.path != t.output.file {
+        return Some(RollReason::OutputMoved {
+            from: out.path.clone(),
+        });
+    }
+    match input.temporary.outputs.get(&t.name) {
+        None | Some(OutputFact::Missing) => return Some(RollReason::OutputMissing),
+        Some(OutputFact::Present { sha256 }) if *sha256 != out.ciphertext_sha256 => {
+            return Some(RollReason::OutputAltered);
+        }
+        _ => {}
+    }
+    if out.fingerprint != t.output.fingerprint() {
+        return Some(RollReason::OutputSpecChanged);
+    }
+    let now = input.temporary.details.get(&t.name)?;
+    let changes: Vec<(String, String, String)> = now
+        .iter()
+        .filter_map(|(k, to)| {
+            out.details
+                .get(k)
+                .filter(|from| *from != to)
+                .map(|from| (k.clone(), from.clone(), to.clone()))
+        })
+        .collect();
+    (!changes.is_empty()).then_some(RollReason::OutputDetailChanged { changes })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::config::{Access, Desired, Jurisdiction, OutputFormat, TemporaryScope, TokenSpec};
+    use crate::fixtures::{ACCT, bucket, desired, token};
+    use crate::inventory::{Inventory, TokenRecord};
+    use crate::observed::{Observed, ObservedToken, PermissionGroupIds, TokenStatus};
+    use crate::plan::diff::diff;
+    use crate::plan::render::step_line;
+    use crate::secrets::OutputRecord;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
+    const PARENT_ID: &str = "00000000000000000000000000000001";
+
+    fn spec() -> TemporarySpec {
+        let mut out = token("partner", &[]).output;
+        out.file = PathBuf::from("partner-a.env.age");
+        out.format = OutputFormat::Env;
+        TemporarySpec {
+            name: "partner-a-inbound".into(),
+            parent: "uploader".into(),
+            jurisdiction: Jurisdiction::Default,
+            scope: TemporaryScope {
+                bucket: "media-uploads".into(),
+                access: Access::ObjectReadWrite,
+                prefixes: vec!["inbound/partner-a/".into()],
+                objects: Vec::new(),
+                ttl: Duration::from_secs(12 * 3600),
+            },
+            refresh_before: Duration::from_secs(4 * 3600),
+            output: out,
+        }
+    }
+
+    fn endpoint() -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("endpoint".to_string(), format!("https://{ACCT}.example")),
+            ("jurisdiction".to_string(), "default".to_string()),
+        ])
+    }
+
+    /// A converged world: the bucket, the parent token and its output as declared, and the
+    /// temporary credential issued 5 hours ago (7 hours left) with its output in place.
+    struct World {
+        desired: Desired,
+        observed: Observed,
+        inventory: Inventory,
+        facts: TemporaryFacts,
+        token_outputs: BTreeMap<String, OutputFact>,
+    }
+
+    fn obs_token(d: &Desired, t: &TokenSpec, id: &str) -> ObservedToken {
+        ObservedToken {
+            id: id.into(),
+            name: d.cloudflare_token_name(t),
+            owner: t.owner,
+            status: TokenStatus::Active,
+            issued_on: Some(datetime!(2026-11-01 00:00 UTC)),
+            modified_on: None,
+            not_before: t.not_before,
+            expires_on: t.expires_on,
+            policies: crate::plan::policy::desired_policies(t, ACCT, &PermissionGroupIds::known()),
+            condition: t.ip.clone(),
+        }
+    }
+
+    fn world() -> World {
+        let mut d = desired();
+        d.buckets = vec![bucket("media-uploads")];
+        let parent = token("uploader", &["media-uploads"]);
+        d.tokens = vec![parent.clone()];
+        d.temporary_credentials = vec![spec()];
+        let observed = Observed {
+            account_id: ACCT.into(),
+            buckets: vec![crate::observed::ObservedBucket {
+                name: "media-uploads".into(),
+                jurisdiction: Jurisdiction::Default,
+                location: None,
+                storage_class: crate::config::StorageClass::Standard,
+                creation_date: None,
+            }],
+            listed_jurisdictions: Jurisdiction::ALL.into_iter().collect(),
+            tokens: vec![obs_token(&d, &parent, PARENT_ID)],
+            listed_owners: [crate::config::Owner::Account, crate::config::Owner::User]
+                .into_iter()
+                .collect(),
+            permission_groups: PermissionGroupIds::known(),
+        };
+        let mut inventory = Inventory::default();
+        inventory.buckets.insert(
+            (Jurisdiction::Default, "media-uploads".into()),
+            crate::inventory::BucketRecord::new(true),
+        );
+        inventory.tokens.insert(
+            "uploader".into(),
+            TokenRecord {
+                id: PARENT_ID.into(),
+                owner: parent.owner,
+                created_at: datetime!(2026-11-01 00:00 UTC),
+                rolled_at: None,
+                modified_on: None,
+                output: Some(OutputRecord {
+                    path: parent.output.file.clone(),
+                    ciphertext_sha256: "sha-of-uploader".into(),
+                    fingerprint: parent.output.fingerprint(),
+                    details: endpoint(),
+                }),
+            },
+        );
+        let s = spec();
+        inventory.temporary.insert(
+            s.name.clone(),
+            TemporaryRecord {
+                access_key_id: "temp-key-id".into(),
+                parent: "uploader".into(),
+                parent_id: PARENT_ID.into(),
+                issued_at: NOW - Duration::from_secs(5 * 3600),
+                expires_at: NOW + Duration::from_secs(7 * 3600),
+                scope: s.scope.clone(),
+                output: Some(OutputRecord {
+                    path: s.output.file.clone(),
+                    ciphertext_sha256: "sha-of-partner".into(),
+                    fingerprint: s.output.fingerprint(),
+                    details: endpoint(),
+                }),
+            },
+        );
+        let facts = TemporaryFacts {
+            outputs: BTreeMap::from([(
+                s.name.clone(),
+                OutputFact::Present {
+                    sha256: "sha-of-partner".into(),
+                },
+            )]),
+            details: BTreeMap::from([(s.name.clone(), endpoint())]),
+        };
+        let token_outputs = BTreeMap::from([(
+            "uploader".to_string(),
+            OutputFact::Present {
+                sha256: "sha-of-uploader".into(),
+            },
+        )]);
+        World {
+            desired: d,
+            observed,
+            inventory,
+            facts,
+            token_outputs,
+        }
+    }
+
+    fn plan(w: &World) -> Plan {
+        let details = BTreeMap::from([("uploader".to_string(), endpoint())]);
+        diff(&Input {
+            desired: &w.desired,
+            observed: &w.observed,
+            inventory: &w.inventory,
+            outputs: &w.token_outputs,
+            details: &details,
+            now: NOW,
+            skip_outputs: false,
+            temporary: &w.facts,
+        })
+    }
+
+    fn lines(p: &Plan) -> Vec<String> {
+        p.steps.iter().map(step_line).collect()
+    }
+
+    const ISSUE: &str = "+ issue temporary partner-a-inbound (object-read-write on media-uploads/inbound/partner-a/, 12h)";
+
+    #[test]
+    fn a_credential_with_time_left_is_kept_and_shows_it() {
+        let p = plan(&world());
+        assert!(p.steps.is_empty(), "{:?}", lines(&p));
+        assert_eq!(p.unchanged, 3, "bucket, token, temporary credential");
+        assert_eq!(
+            p.temporary
+                .iter()
+                .map(super::super::super::temporary::kept_line)
+                .collect::<Vec<_>>(),
+            [
+                "= temporary partner-a-inbound (object-read-write on media-uploads/inbound/partner-a/, 12h) (expires in 7h)"
+            ]
+        );
+        assert_eq!(p.temporary[0].renew_at, NOW + Duration::from_secs(3 * 3600));
+    }
+
+    #[test]
+    fn issue_rules() {
+        type Edit = fn(&mut World);
+        let cases: Vec<(&str, Edit, Vec<String>)> = vec![
+            (
+                "never issued",
+                |w| {
+                    w.inventory.temporary.clear();
+                },
+                vec![ISSUE.into()],
+            ),
+            (
+                "inside the refresh window",
+                |w| {
+                    let r = w.inventory.temporary.get_mut("partner-a-inbound").unwrap();
+                    r.expires_at = NOW + Duration::from_secs(3 * 3600 + 59 * 60);
+                },
+                vec![format!("{ISSUE}: inside its refresh window (expires in 3h 59m)")],
+            ),
+            (
+                "expired",
+                |w| {
+                    let r = w.inventory.temporary.get_mut("partner-a-inbound").unwrap();
+                    r.expires_at = NOW - Duration::from_secs(60);
+                },
+                vec![format!("{ISSUE}: expired at 2026-11-23T11:59:00Z")],
+            ),
+            (
+                "scope changed",
+                |w| {
+                    let r = w.inventory.temporary.get_mut("partner-a-inbound").unwrap();
+                    r.scope.prefixes = vec!["inbound/".into()];
+                },
+                vec![format!(
+                    "{ISSUE}: scope changed: prefixes +inbound/partner-a/ -inbound/"
+                )],
+            ),
+            (
+                "output missing",
+                |w| {
+                    w.facts
+                        .outputs
+                        .insert("partner-a-inbound".into(), OutputFact::Missing);
+                },
+                vec![format!("{ISSUE}: output file missing")],
+            ),
+            (
+                "output altered",
+                |w| {
+                    w.facts.outputs.insert(
+                        "partner-a-inbound".into(),
+                        OutputFact::Present {
+                            sha256: "edited".into(),
+                        },
+                    );
+                },
+                vec![format!("{ISSUE}: output file changed since it was written")],
+            ),
+            (
+                "recipients changed",
+                |w| {
+                    w.desired.temporary_credentials[0].output.recipients = vec!["age1other".into()];
+                },
+                vec![format!("{ISSUE}: output recipients or format changed")],
+            ),
+            (
+                "parent rolled in this pass: its roll first, then the credential",
+                |w| {
+                    w.token_outputs.insert("uploader".into(), OutputFact::Missing);
+                },
+                vec![
+                    "↻ roll token uploader: output file missing".into(),
+                    format!("{ISSUE}: its parent token uploader is rolled in this pass"),
+                ],
+            ),
+            (
+                "parent deleted out of band: created, then the credential",
+                |w| {
+                    w.observed.tokens.clear();
+                },
+                vec![
+                    "+ create token uploader (object-read-write on media-uploads) -> uploader.env.age".into(),
+                    format!("{ISSUE}: its parent token uploader is created in this pass"),
+                ],
+            ),
+            (
+                "parent rolled after the credential was issued",
+                |w| {
+                    w.inventory.tokens.get_mut("uploader").unwrap().rolled_at =
+                        Some(NOW - Duration::from_secs(3600));
+                },
+                vec![format!(
+                    "{ISSUE}: its parent token uploader was rolled or replaced since it was issued"
+                )],
+            ),
+            (
+                "parent replaced after the credential was issued",
+                |w| {
+                    w.inventory
+                        .temporary
+                        .get_mut("partner-a-inbound")
+                        .unwrap()
+                        .parent_id = "ffffffffffffffffffffffffffffffff".into();
+                },
+                vec![format!(
+                    "{ISSUE}: its parent token uploader was rolled or replaced since it was issued"
+                )],
+            ),
+            (
+                "parent update may become a replacement",
+                |w| {
+                    // The file drops the parent's IP rules: an update with a fallback.
+                    w.observed.tokens[0].condition.allow = vec!["203.0.113.0/24".parse().unwrap()];
+                },
+                vec![
+                    "~ update token uploader: ip allow -203.0.113.0/24 (replaced if Cloudflare keeps the removed IP rules)".into(),
+                    format!(
+                        "{ISSUE}: only if the update of its parent token uploader becomes a replacement"
+                    ),
+                ],
+            ),
+        ];
+        for (what, edit, want) in cases {
+            let mut w = world();
+            edit(&mut w);
+            let p = plan(&w);
+            assert_eq!(lines(&p), want, "{what}");
+            assert!(p.blocked.is_empty(), "{what}: {:?}", p.blocked);
+            assert!(p.temporary.is_empty(), "{what}: also kept");
+        }
+    }
+
+    #[test]
+    fn an_issue_that_cannot_happen_is_blocked() {
+        type Edit = fn(&mut World);
+        let cases: Vec<(&str, Edit, &str)> = vec![
+            (
+                "parent blocked",
+                |w| {
+                    w.inventory.temporary.clear();
+                    w.desired.tokens[0].expires_on = Some(NOW - Duration::from_secs(1));
+                    w.observed.tokens[0].expires_on = Some(NOW - Duration::from_secs(1));
+                },
+                "its parent token uploader is blocked; nothing can be issued under it",
+            ),
+            (
+                "output path refused by the writer",
+                |w| {
+                    w.facts.outputs.insert(
+                        "partner-a-inbound".into(),
+                        OutputFact::Unreadable {
+                            reason: "refusing to write through symlink 'partner-a.env.age'".into(),
+                        },
+                    );
+                },
+                "output file partner-a.env.age cannot be checked: refusing to write through symlink 'partner-a.env.age'",
+            ),
+        ];
+        for (what, edit, want) in cases {
+            let mut w = world();
+            edit(&mut w);
+            let p = plan(&w);
+            let ours: Vec<&Blocked> = p
+                .blocked
+                .iter()
+                .filter(|b| b.kind == Kind::Temporary)
+                .collect();
+            assert_eq!(ours.len(), 1, "{what}: {:?}", p.blocked);
+            assert_eq!(ours[0].reason, want, "{what}");
+            assert!(
+                !p.steps
+                    .iter()
+                    .any(|s| matches!(s, Step::IssueTemporary { .. })),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_credential_no_longer_declared_is_forgotten_and_shown_never_revoked() {
+        let mut w = world();
+        w.desired.temporary_credentials.clear();
+        let p = plan(&w);
+        assert!(p.steps.is_empty());
+        assert_eq!(
+            p.bookkeeping,
+            [Bookkeeping::ForgetTemporary {
+                name: "partner-a-inbound".into()
+            }]
+        );
+        assert_eq!(p.orphans.len(), 1);
+        assert_eq!(p.orphans[0].kind, Kind::Temporary);
+        assert!(
+            p.orphans[0].reason.contains("cannot be revoked"),
+            "{:?}",
+            p.orphans
+        );
+    }
+
+    #[test]
+    fn skip_outputs_plans_no_temporary_credential_even_one_that_is_due() {
+        let mut w = world();
+        w.facts.outputs.clear();
+        w.inventory
+            .temporary
+            .get_mut("partner-a-inbound")
+            .unwrap()
+            .expires_at = NOW + Duration::from_secs(60);
+        let details = BTreeMap::new();
+        let p = diff(&Input {
+            desired: &w.desired,
+            observed: &w.observed,
+            inventory: &w.inventory,
+            outputs: &BTreeMap::new(),
+            details: &details,
+            now: NOW,
+            skip_outputs: true,
+            temporary: &w.facts,
+        });
+        assert!(p.steps.is_empty(), "{:?}", lines(&p));
+        assert!(p.temporary.is_empty() && p.blocked.is_empty());
+        w.inventory.temporary.clear();
+        let p = plan(&w);
+        assert_eq!(lines(&p), [ISSUE], "without --skip-outputs it is planned");
+    }
+}
