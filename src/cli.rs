@@ -41,6 +41,9 @@ pub enum Command {
     Reconcile(ReconcileArgs),
     /// Run as a daemon: reconcile on file changes and on a timer, serve health and metrics.
     Watch(WatchArgs),
+    /// Write a desired-state file from a live account (reads only; changes nothing in
+    /// Cloudflare): buckets protected, managed tokens as entries, adoptable ones commented.
+    Import(ImportArgs),
     /// Take over an existing token named by `adopt:` with its current value (no downtime):
     /// verify the value belongs to that id, write its output, record it.
     Adopt(AdoptArgs),
@@ -176,6 +179,39 @@ pub struct ReconcileArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// Write the file here instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Only buckets of this jurisdiction (repeatable; default: every jurisdiction the
+    /// account can list).
+    #[arg(long, value_name = "J", value_parser = parse_jurisdiction)]
+    pub jurisdiction: Vec<crate::config::Jurisdiction>,
+    /// Overwrite --output when it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// The ownership marker of managed tokens (written to the file when not the default).
+    #[arg(long, default_value = "r2gitops:")]
+    pub token_name_prefix: String,
+    /// An r2gitops inventory: tokens it records are managed too, under their recorded names.
+    #[arg(long, value_name = "PATH")]
+    pub state_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+fn parse_jurisdiction(s: &str) -> Result<crate::config::Jurisdiction, String> {
+    crate::config::Jurisdiction::parse(s).ok_or_else(|| {
+        format!(
+            "'{s}' is not a jurisdiction; one of {}",
+            crate::config::Jurisdiction::ALL
+                .map(|j| j.as_str())
+                .join(", ")
+        )
+    })
+}
+
+#[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("value").required(true).args(["value_from_stdin", "value_file"])))]
 pub struct AdoptArgs {
     /// The declared token (its entry carries `adopt: <id>`).
@@ -236,6 +272,7 @@ pub fn main() -> ExitCode {
         Command::Reconcile(args) => crate::reconcile::cmd(args),
         Command::Watch(args) => crate::daemon::cmd(args),
         Command::Adopt(args) => crate::adopt::cmd(args),
+        Command::Import(args) => crate::import::cmd(args),
         Command::Completions(args) => completions(args.shell),
         Command::Man(args) => man(args),
     };

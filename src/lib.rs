@@ -32,6 +32,7 @@ pub mod daemon;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod harden;
+pub mod import;
 pub mod inventory;
 pub mod lock;
 pub mod observe;

@@ -1,0 +1,202 @@
+//! `r2gitops import`: a live account as a complete, valid desired-state file. It only
+//! reads (lists per jurisdiction and per token family, permission groups once): it never
+//! changes anything in Cloudflare, and it writes one file (or stdout).
+//!
+//! - `Snapshot`: what was read (I/O, here).
+//! - `render`: the file (pure), with the round-trip guarantee: filled-in recipients aside,
+//!   `reconcile --dry-run --skip-outputs --detailed-exitcode` on it exits 0.
+
+pub mod render;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use time::OffsetDateTime;
+
+use crate::cli::ImportArgs;
+use crate::cloudflare::{ApiError, Client, ClientConfig, ReadApi};
+use crate::config::{Jurisdiction, Owner};
+use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds};
+
+/// Everything import read from the account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub account_id: String,
+    pub buckets: Vec<ObservedBucket>,
+    pub tokens: Vec<ObservedToken>,
+    pub groups: PermissionGroupIds,
+    /// The managed-name prefix (tokens carrying it are managed).
+    pub prefix: String,
+    /// Declared names the inventory records, by token id (also managed).
+    pub recorded: BTreeMap<String, String>,
+    /// What could not be listed, and why (a comment in the file).
+    pub unlisted: Vec<String>,
+    /// Configuration block lines per bucket, as they go under the bucket's entry.
+    pub blocks: BTreeMap<(Jurisdiction, String), Vec<String>>,
+}
+
+/// List what import needs. `jurisdictions` given explicitly must all list; of the default
+/// (all), one the account cannot list is noted and skipped. User tokens are listed when the
+/// API token may (an account-owned token may not), else noted.
+pub async fn snapshot<R: ReadApi>(
+    api: &R,
+    account_id: &str,
+    jurisdictions: &[Jurisdiction],
+    explicit: bool,
+    prefix: &str,
+    recorded: BTreeMap<String, String>,
+) -> Result<Snapshot, ApiError> {
+    let mut unlisted = Vec::new();
+    let mut buckets = Vec::new();
+    for j in jurisdictions {
+        match api.list_buckets(*j).await {
+            Ok(found) => buckets.extend(found),
+            // A refusal (4xx), not an outage: this account has no such jurisdiction.
+            Err(e)
+                if !explicit
+                    && *j != Jurisdiction::Default
+                    && e.status
+                        .is_some_and(|s| (400..500).contains(&s) && s != 429) =>
+            {
+                unlisted.push(format!(
+                    "buckets in jurisdiction {} ({})",
+                    j.as_str(),
+                    e.detail
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let mut tokens = api.list_tokens(Owner::Account).await?;
+    match api.list_tokens(Owner::User).await {
+        Ok(found) => tokens.extend(found),
+        Err(e) if e.is_auth() => {
+            unlisted.push(format!("user tokens ({})", e.detail));
+        }
+        Err(e) => return Err(e),
+    }
+    let groups = api.permission_groups(Owner::Account).await?;
+    Ok(Snapshot {
+        account_id: account_id.to_string(),
+        buckets,
+        tokens,
+        groups,
+        prefix: prefix.to_string(),
+        recorded,
+        unlisted,
+        blocks: BTreeMap::new(),
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0} exists; nothing was written\n  hint: pass --force to overwrite it")]
+    Exists(String),
+    #[error("cannot write {path}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Write `text` to `path` through a temp file and a rename: a reader never sees half a file.
+fn write_file(path: &Path, text: &str) -> Result<(), ImportError> {
+    let err = |source| ImportError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.import-{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(text.as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(err)
+}
+
+/// The command line as typed, for the file's first comment (it never holds a secret:
+/// tokens come from the environment or a file).
+fn command_line() -> String {
+    let mut args = std::env::args();
+    args.next();
+    std::iter::once("r2gitops".to_string())
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    if let Some(out) = &args.output
+        && !args.force
+        && std::fs::symlink_metadata(out).is_ok()
+    {
+        return Err(ImportError::Exists(out.display().to_string()).into());
+    }
+    crate::cloudflare::config::preflight(&args.api)?;
+    let config = ClientConfig::from_args(&args.api, None)?;
+    let recorded: BTreeMap<String, String> = match &args.state_file {
+        Some(path) => crate::inventory::load(path)?
+            .tokens
+            .into_iter()
+            .map(|(name, r)| (r.id, name))
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let (jurisdictions, explicit) = if args.jurisdiction.is_empty() {
+        (Jurisdiction::ALL.to_vec(), false)
+    } else {
+        (args.jurisdiction.clone(), true)
+    };
+    let snapshot = crate::reconcile::runtime()?.block_on(async {
+        let client = Client::connect(config).await?;
+        snapshot(
+            &client,
+            client.account_id(),
+            &jurisdictions,
+            explicit,
+            &args.token_name_prefix,
+            recorded,
+        )
+        .await
+    })?;
+    let header = render::Header {
+        command: command_line(),
+        generated_at: OffsetDateTime::now_utc(),
+    };
+    let text = render::file(&snapshot, &header);
+    let sorted = render::sort_tokens(&snapshot, header.generated_at);
+    match &args.output {
+        Some(path) => write_file(path, &text)?,
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    eprintln!(
+        "imported {} buckets and {} managed tokens from account {}; {} tokens can be adopted (commented out), {} cannot be expressed (listed in a comment)",
+        snapshot.buckets.len(),
+        sorted.managed.len(),
+        snapshot.account_id,
+        sorted.adoptable.len(),
+        sorted.not_importable.len()
+    );
+    if let Some(path) = &args.output {
+        eprintln!(
+            "next: put your age public keys in settings.recipients of {}, then `r2gitops reconcile --dry-run -f {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests;

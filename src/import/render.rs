@@ -1,0 +1,428 @@
+//! The desired-state file `r2gitops import` writes, from a `Snapshot` (pure). Every value
+//! is written so that the file, loaded back, plans nothing for what it imports: buckets as
+//! they are, managed tokens through `policy::declaration` (exact by construction), dates
+//! to the second, CIDRs as Cloudflare normalised them.
+//!
+//! Names come from Cloudflare and may hold anything: values are double-quoted with
+//! escapes, and comments never carry a control character (a newline would end the comment
+//! and inject YAML).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use time::OffsetDateTime;
+
+use super::Snapshot;
+use crate::config::validate::RECIPIENT_PLACEHOLDER;
+use crate::config::{Access, Jurisdiction, Owner, StorageClass, TokenScope};
+use crate::observed::{ObservedBucket, ObservedToken, TokenStatus};
+use crate::plan::policy::declaration;
+use crate::plan::render::timestamp;
+
+/// How the file was made, for its opening comment.
+pub struct Header {
+    /// The command line, secrets excluded (it never holds one).
+    pub command: String,
+    pub generated_at: OffsetDateTime,
+}
+
+/// A token as the file declares it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Declared {
+    pub name: String,
+    pub id: String,
+    pub owner: Owner,
+    pub access: Access,
+    pub scope: TokenScope,
+    pub jurisdiction: Jurisdiction,
+    pub not_before: Option<OffsetDateTime>,
+    pub expires_on: Option<OffsetDateTime>,
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+    pub file: String,
+    /// The Cloudflare name of a token that is not managed yet (a commented entry).
+    pub adopt_from: Option<String>,
+}
+
+/// What import makes of each listed token.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sorted {
+    pub managed: Vec<Declared>,
+    pub adoptable: Vec<Declared>,
+    /// (Cloudflare name, id, why).
+    pub not_importable: Vec<(String, String, String)>,
+}
+
+/// Sort the snapshot's tokens into managed entries, adoptable (commented) entries and the
+/// rest, with names and output files unique across all entries.
+pub fn sort_tokens(s: &Snapshot, now: OffsetDateTime) -> Sorted {
+    let mut out = Sorted::default();
+    let (kept, _) = sort_buckets(s);
+    let imported: BTreeSet<(Jurisdiction, &str)> = kept
+        .iter()
+        .map(|b| (b.jurisdiction, b.name.as_str()))
+        .collect();
+    let mut tokens: Vec<&ObservedToken> = s.tokens.iter().collect();
+    // By declared name, oldest first within one (the diff keeps the oldest of duplicates).
+    tokens.sort_by_cached_key(|t| {
+        (
+            managed_name(s, t),
+            t.issued_on.is_none(),
+            t.issued_on,
+            t.owner,
+            t.name.clone(),
+            t.id.clone(),
+        )
+    });
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    let mut files: BTreeSet<String> = BTreeSet::new();
+    let mut kept_by_name: BTreeMap<String, String> = BTreeMap::new();
+
+    for t in tokens {
+        let managed = managed_name(s, t);
+        let refuse = |why: String| (t.name.clone(), t.id.clone(), why);
+        let mapped = match check(s, t, now, &imported) {
+            Ok(m) => m,
+            Err(why) => {
+                out.not_importable.push(refuse(why));
+                continue;
+            }
+        };
+        let (name, adopt_from) = match &managed {
+            Some(name) => {
+                if let Some(kept) = kept_by_name.get(name) {
+                    out.not_importable.push(refuse(format!(
+                        "a second managed token named '{name}': the next reconcile keeps {kept} and deletes this one as a duplicate"
+                    )));
+                    continue;
+                }
+                kept_by_name.insert(name.clone(), t.id.clone());
+                (name.clone(), None)
+            }
+            None => {
+                if !is_token_id(&t.id) {
+                    out.not_importable
+                        .push(refuse("its id is not 32 hex characters".into()));
+                    continue;
+                }
+                (slug(&t.name), Some(t.name.clone()))
+            }
+        };
+        let name = unique(&name, &mut names);
+        let file = unique(&format!("{}.env", slug(&name)), &mut files) + ".age";
+        let (access, scope, jurisdiction) = mapped;
+        let d = Declared {
+            name,
+            id: t.id.clone(),
+            owner: t.owner,
+            access,
+            scope,
+            jurisdiction,
+            not_before: t.not_before.map(to_second),
+            expires_on: t.expires_on.map(to_second),
+            allow: t.condition.allow.iter().map(|n| n.to_string()).collect(),
+            deny: t.condition.deny.iter().map(|n| n.to_string()).collect(),
+            file,
+            adopt_from,
+        };
+        if d.adopt_from.is_some() {
+            out.adoptable.push(d);
+        } else {
+            out.managed.push(d);
+        }
+    }
+    out.not_importable.sort();
+    out
+}
+
+/// The buckets to declare, by jurisdiction then name, and those left out: the file names
+/// a bucket once, so of one name in several jurisdictions only the first is declared.
+pub fn sort_buckets(s: &Snapshot) -> (Vec<&ObservedBucket>, Vec<&ObservedBucket>) {
+    let mut all: Vec<&ObservedBucket> = s.buckets.iter().collect();
+    all.sort_by(|a, b| (a.jurisdiction, &a.name).cmp(&(b.jurisdiction, &b.name)));
+    let mut seen = BTreeSet::new();
+    all.into_iter().partition(|b| seen.insert(b.name.as_str()))
+}
+
+/// The declared name a managed token has: the inventory's, else its name without the
+/// prefix. `None` for a token r2gitops does not manage.
+fn managed_name(s: &Snapshot, t: &ObservedToken) -> Option<String> {
+    s.recorded
+        .get(&t.id)
+        .cloned()
+        .or_else(|| t.name.strip_prefix(s.prefix.as_str()).map(str::to_string))
+}
+
+/// Whether a token can be declared at all: active, not expired, policies the file can
+/// express, buckets the file declares, a name the file accepts.
+fn check(
+    s: &Snapshot,
+    t: &ObservedToken,
+    now: OffsetDateTime,
+    imported: &BTreeSet<(Jurisdiction, &str)>,
+) -> Result<(Access, TokenScope, Jurisdiction), String> {
+    match &t.status {
+        TokenStatus::Active => {}
+        other => {
+            return Err(format!(
+                "its status is {}; a declared token is active",
+                other.as_str()
+            ));
+        }
+    }
+    if let Some(e) = t.expires_on.filter(|e| *e <= now) {
+        return Err(format!("it expired at {}", timestamp(to_second(e))));
+    }
+    if let Some(name) = managed_name(s, t)
+        && (name.trim().is_empty() || name.chars().any(char::is_control))
+    {
+        return Err("its name, without the prefix, is empty or holds control characters".into());
+    }
+    let (access, scope, jurisdiction) = declaration(&t.policies, &s.account_id, &s.groups)?;
+    if let TokenScope::Buckets(names) = &scope
+        && let Some(missing) = names
+            .iter()
+            .find(|n| !imported.contains(&(jurisdiction, n.as_str())))
+    {
+        return Err(format!(
+            "it names bucket '{missing}' ({}), which is not imported (deleted, or its jurisdiction was not listed)",
+            jurisdiction.as_str()
+        ));
+    }
+    Ok((access, scope, jurisdiction))
+}
+
+fn is_token_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+fn to_second(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(0).expect("0 is a valid nanosecond")
+}
+
+/// A name made of `a-z 0-9 -` from anything: `Backup reader (dashboard)` ->
+/// `backup-reader-dashboard`.
+pub fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out: String = out.trim_end_matches('-').chars().take(60).collect();
+    if out.is_empty() { "token".into() } else { out }
+}
+
+/// `base`, or `base-2`, `base-3`… when taken; records the result.
+fn unique(base: &str, taken: &mut BTreeSet<String>) -> String {
+    let mut candidate = base.to_string();
+    let mut n = 2;
+    while taken.contains(&candidate) {
+        candidate = format!("{base}-{n}");
+        n += 1;
+    }
+    taken.insert(candidate.clone());
+    candidate
+}
+
+/// A YAML double-quoted scalar.
+fn quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Text safe inside a `#` comment: no control character, bounded.
+fn comment_text(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .take(120)
+        .collect();
+    quoted(&clean)
+}
+
+fn list(items: &[String]) -> String {
+    format!("[{}]", items.join(", "))
+}
+
+fn grants(d: &Declared) -> String {
+    match &d.scope {
+        TokenScope::Account => format!("{} on the whole account", d.access.as_str()),
+        TokenScope::AllBuckets => format!("{} on every bucket", d.access.as_str()),
+        TokenScope::Buckets(b) => format!(
+            "{} on {}{}",
+            d.access.as_str(),
+            b.join(", "),
+            if d.jurisdiction == Jurisdiction::Default {
+                String::new()
+            } else {
+                format!(" ({})", d.jurisdiction.as_str())
+            }
+        ),
+    }
+}
+
+/// The lines of one token entry (without indentation or comment marks).
+fn entry(d: &Declared) -> Vec<String> {
+    let mut l = vec![format!("- name: {}", quoted(&d.name))];
+    let mut field = |s: String| l.push(format!("  {s}"));
+    if d.adopt_from.is_some() {
+        field(format!("adopt: {}", d.id));
+    }
+    if d.owner == Owner::User {
+        field("owner: user".into());
+    }
+    field(format!("access: {}", d.access.as_str()));
+    match &d.scope {
+        TokenScope::Account => {}
+        TokenScope::AllBuckets => field("buckets: [\"*\"]".into()),
+        TokenScope::Buckets(b) => field(format!("buckets: {}", list(b))),
+    }
+    // Named buckets carry their jurisdiction; admin and `["*"]` tokens get the default
+    // endpoint (the policy does not say which one the user had in mind).
+    if let Some(t) = d.not_before {
+        field(format!("not_before: {}", timestamp(t)));
+    }
+    if let Some(t) = d.expires_on {
+        field(format!("expires_on: {}", timestamp(t)));
+    }
+    if !d.allow.is_empty() || !d.deny.is_empty() {
+        field("ip:".into());
+        let quote = |v: &[String]| v.iter().map(|n| quoted(n)).collect::<Vec<_>>();
+        if !d.allow.is_empty() {
+            field(format!("  allow: {}", list(&quote(&d.allow))));
+        }
+        if !d.deny.is_empty() {
+            field(format!("  deny: {}", list(&quote(&d.deny))));
+        }
+    }
+    field(format!("output: {{ file: {}, format: env }}", d.file));
+    l
+}
+
+/// The whole file.
+pub fn file(s: &Snapshot, header: &Header) -> String {
+    let sorted = sort_tokens(s, header.generated_at);
+    let mut o = String::new();
+    let mut line = |text: &str| {
+        o.push_str(text);
+        o.push('\n');
+    };
+    line(&format!(
+        "# Made by `{}` on {}",
+        header.command.replace(['\n', '\r'], " "),
+        timestamp(to_second(header.generated_at))
+    ));
+    line(&format!("# from Cloudflare account {}.", s.account_id));
+    line("# Next: put your age public keys in settings.recipients, then");
+    line("# `r2gitops reconcile --dry-run` shows nothing to change for what was imported.");
+    line("# Buckets are protected: r2gitops never deletes them while `protect: true`.");
+    for note in &s.unlisted {
+        line(&format!(
+            "# Not listed: {}",
+            note.replace(['\n', '\r'], " ")
+        ));
+    }
+    line("version: 1");
+    line(&format!("account_id: {}", s.account_id));
+    line("settings:");
+    if s.prefix != crate::config::validate::DEFAULT_PREFIX {
+        line(&format!("  token_name_prefix: {}", quoted(&s.prefix)));
+    }
+    line("  prune: false");
+    line(&format!(
+        "  recipients: [{}]   # your age public keys; validate refuses this placeholder",
+        quoted(RECIPIENT_PLACEHOLDER)
+    ));
+
+    let (buckets, left_out) = sort_buckets(s);
+    for b in &left_out {
+        line(&format!(
+            "# Not declared: bucket {} ({}), whose name is declared in another jurisdiction",
+            b.name,
+            b.jurisdiction.as_str()
+        ));
+    }
+    if buckets.is_empty() {
+        line("buckets: []");
+    } else {
+        line("buckets:");
+    }
+    for b in &buckets {
+        line(&format!("  - name: {}", b.name));
+        if b.jurisdiction != Jurisdiction::Default {
+            line(&format!("    jurisdiction: {}", b.jurisdiction.as_str()));
+        }
+        if let Some(hint) = b.location {
+            line(&format!("    location_hint: {}", hint.as_str()));
+        }
+        if b.storage_class != StorageClass::Standard {
+            line(&format!("    storage_class: {}", b.storage_class.as_str()));
+        }
+        line("    protect: true");
+        if let Some(blocks) = s.blocks.get(&(b.jurisdiction, b.name.clone())) {
+            for l in blocks {
+                line(&format!("    {l}"));
+            }
+        }
+    }
+
+    if sorted.managed.is_empty() {
+        line("tokens: []");
+    } else {
+        line("tokens:");
+    }
+    for d in &sorted.managed {
+        for l in entry(d) {
+            line(&format!("  {l}"));
+        }
+    }
+    if !sorted.adoptable.is_empty() {
+        line("");
+        line("  # Tokens r2gitops does not manage yet, which this file can express. To take one");
+        line(
+            "  # over, uncomment its entry, then either hand over its current value (no downtime):",
+        );
+        line("  #     r2gitops adopt NAME --value-from-stdin");
+        line("  # or let the next reconcile roll it (its existing S3 keys stop working), with");
+        line("  # settings.adopt_by_roll: true or `reconcile --allow-adopt-roll`.");
+    }
+    for d in &sorted.adoptable {
+        line("");
+        line(&format!(
+            "  # {} (id {}): {}",
+            comment_text(d.adopt_from.as_deref().unwrap_or_default()),
+            d.id,
+            grants(d)
+        ));
+        for l in entry(d) {
+            line(&format!("  # {l}"));
+        }
+    }
+    if !sorted.not_importable.is_empty() {
+        line("");
+        line("# Tokens this file cannot express (r2gitops never touches them):");
+        for (name, id, why) in &sorted.not_importable {
+            line(&format!(
+                "#   - {} (id {}): {}",
+                comment_text(name),
+                comment_text(id),
+                why.replace(['\n', '\r'], " ")
+            ));
+        }
+    }
+    o
+}

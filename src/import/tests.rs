@@ -1,0 +1,336 @@
+//! The file import writes, from hand-built snapshots: exactly, and valid once the
+//! recipients are filled in (with the commented entries uncommented too).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use time::macros::datetime;
+
+use super::Snapshot;
+use super::render::{Header, file, slug, sort_tokens};
+use crate::config::validate::{Facts, RECIPIENT_PLACEHOLDER};
+use crate::config::{
+    Access, IpRules, Jurisdiction, LocationHint, OutputFormat, OutputSpec, Owner, StorageClass,
+    TokenScope, TokenSpec,
+};
+use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
+use crate::plan::policy::desired_policies;
+
+const ACCT: &str = "0123456789abcdef0123456789abcdef";
+
+fn bucket(name: &str, j: Jurisdiction) -> ObservedBucket {
+    ObservedBucket {
+        name: name.into(),
+        jurisdiction: j,
+        location: None,
+        storage_class: StorageClass::Standard,
+        creation_date: None,
+    }
+}
+
+fn token(n: u8, name: &str, access: Access, scope: TokenScope, j: Jurisdiction) -> ObservedToken {
+    let spec = TokenSpec {
+        name: String::new(),
+        owner: Owner::Account,
+        access,
+        scope,
+        jurisdiction: j,
+        not_before: None,
+        expires_on: None,
+        ip: IpRules::default(),
+        rotate_every: None,
+        adopt: None,
+        output: OutputSpec {
+            file: "x".into(),
+            format: OutputFormat::Env,
+            recipients: Vec::new(),
+            armor: false,
+            include_api_token: false,
+            verify: false,
+        },
+    };
+    ObservedToken {
+        id: format!("{n:032x}"),
+        name: name.into(),
+        owner: Owner::Account,
+        status: TokenStatus::Active,
+        issued_on: Some(datetime!(2026-01-01 00:00 UTC)),
+        modified_on: None,
+        not_before: None,
+        expires_on: None,
+        policies: desired_policies(&spec, ACCT, &PermissionGroupIds::known()),
+        condition: IpRules::default(),
+    }
+}
+
+fn snapshot() -> Snapshot {
+    let mut media = bucket("media", Jurisdiction::Default);
+    media.location = Some(LocationHint::Weur);
+    let mut archive = bucket("archive", Jurisdiction::Eu);
+    archive.storage_class = StorageClass::InfrequentAccess;
+    let media_only = || TokenScope::Buckets(vec!["media".into()]);
+
+    let mut uploader = token(
+        1,
+        "r2gitops:uploader",
+        Access::ObjectReadWrite,
+        media_only(),
+        Jurisdiction::Default,
+    );
+    uploader.expires_on = Some(datetime!(2027-06-30 00:00:00.250 UTC));
+    uploader.condition.allow = vec!["203.0.113.0/24".parse().unwrap()];
+    let mut admin = token(
+        2,
+        "r2gitops:ops admin",
+        Access::AdminRead,
+        TokenScope::Account,
+        Jurisdiction::Default,
+    );
+    admin.owner = Owner::User;
+    let hand = token(
+        3,
+        "Backup reader (dashboard)",
+        Access::ObjectRead,
+        TokenScope::Buckets(vec!["archive".into()]),
+        Jurisdiction::Eu,
+    );
+    let mut two = token(
+        4,
+        "two policies",
+        Access::ObjectRead,
+        media_only(),
+        Jurisdiction::Default,
+    );
+    two.policies.push(two.policies[0].clone());
+    let mut expired = token(
+        5,
+        "r2gitops:old",
+        Access::ObjectRead,
+        media_only(),
+        Jurisdiction::Default,
+    );
+    expired.expires_on = Some(datetime!(2026-01-02 00:00 UTC));
+    let gone = token(
+        6,
+        "r2gitops:gone-bucket",
+        Access::ObjectRead,
+        TokenScope::Buckets(vec!["deleted".into()]),
+        Jurisdiction::Default,
+    );
+    let injection = token(
+        7,
+        "evil\nprune: true",
+        Access::ObjectRead,
+        TokenScope::AllBuckets,
+        Jurisdiction::Default,
+    );
+    Snapshot {
+        account_id: ACCT.into(),
+        buckets: vec![media, archive],
+        tokens: vec![uploader, admin, hand, two, expired, gone, injection],
+        groups: PermissionGroupIds::known(),
+        prefix: "r2gitops:".into(),
+        recorded: BTreeMap::new(),
+        unlisted: vec!["user tokens (the API token may not list them)".into()],
+        blocks: BTreeMap::new(),
+    }
+}
+
+fn header() -> Header {
+    Header {
+        command: "r2gitops import -o r2gitops.yaml".into(),
+        generated_at: datetime!(2026-11-29 08:00:00.5 UTC),
+    }
+}
+
+const EXPECTED: &str = r#"# Made by `r2gitops import -o r2gitops.yaml` on 2026-11-29T08:00:00Z
+# from Cloudflare account 0123456789abcdef0123456789abcdef.
+# Next: put your age public keys in settings.recipients, then
+# `r2gitops reconcile --dry-run` shows nothing to change for what was imported.
+# Buckets are protected: r2gitops never deletes them while `protect: true`.
+# Not listed: user tokens (the API token may not list them)
+version: 1
+account_id: 0123456789abcdef0123456789abcdef
+settings:
+  prune: false
+  recipients: ["REPLACE-ME-with-age1-public-keys"]   # your age public keys; validate refuses this placeholder
+buckets:
+  - name: media
+    location_hint: weur
+    protect: true
+  - name: archive
+    jurisdiction: eu
+    storage_class: InfrequentAccess
+    protect: true
+tokens:
+  - name: "ops admin"
+    owner: user
+    access: admin-read
+    output: { file: ops-admin.env.age, format: env }
+  - name: "uploader"
+    access: object-read-write
+    buckets: [media]
+    expires_on: 2027-06-30T00:00:00Z
+    ip:
+      allow: ["203.0.113.0/24"]
+    output: { file: uploader.env.age, format: env }
+
+  # Tokens r2gitops does not manage yet, which this file can express. To take one
+  # over, uncomment its entry, then either hand over its current value (no downtime):
+  #     r2gitops adopt NAME --value-from-stdin
+  # or let the next reconcile roll it (its existing S3 keys stop working), with
+  # settings.adopt_by_roll: true or `reconcile --allow-adopt-roll`.
+
+  # "Backup reader (dashboard)" (id 00000000000000000000000000000003): object-read on archive (eu)
+  # - name: "backup-reader-dashboard"
+  #   adopt: 00000000000000000000000000000003
+  #   access: object-read
+  #   buckets: [archive]
+  #   output: { file: backup-reader-dashboard.env.age, format: env }
+
+  # "evil?prune: true" (id 00000000000000000000000000000007): object-read on every bucket
+  # - name: "evil-prune-true"
+  #   adopt: 00000000000000000000000000000007
+  #   access: object-read
+  #   buckets: ["*"]
+  #   output: { file: evil-prune-true.env.age, format: env }
+
+# Tokens this file cannot express (r2gitops never touches them):
+#   - "r2gitops:gone-bucket" (id "00000000000000000000000000000006"): it names bucket 'deleted' (default), which is not imported (deleted, or its jurisdiction was not listed)
+#   - "r2gitops:old" (id "00000000000000000000000000000005"): it expired at 2026-01-02T00:00:00Z
+#   - "two policies" (id "00000000000000000000000000000004"): 2 policies; r2gitops declares one
+"#;
+
+#[test]
+fn the_file_says_how_it_was_made_and_sorts_every_token() {
+    let got = file(&snapshot(), &header());
+    if got != EXPECTED {
+        panic!("import wrote:\n{got}");
+    }
+}
+
+/// Load `text` as a desired-state file, without reading anything from disk.
+fn load(text: &str) -> Result<crate::config::Desired, crate::config::Diagnostics> {
+    crate::config::load::load_bytes(
+        text.as_bytes(),
+        "imported.yaml",
+        Path::new("imported.yaml"),
+        &|_| Facts::default(),
+    )
+}
+
+#[test]
+fn the_file_is_valid_once_recipients_are_filled_in_and_with_every_entry_uncommented() {
+    let text = file(&snapshot(), &header());
+    let refused = load(&text).unwrap_err().to_string();
+    assert!(
+        refused.contains(RECIPIENT_PLACEHOLDER) || refused.contains("placeholder"),
+        "{refused}"
+    );
+    let key = age::x25519::Identity::generate().to_public().to_string();
+    let filled = text.replace(RECIPIENT_PLACEHOLDER, &key);
+    let d = load(&filled).unwrap_or_else(|e| panic!("{e}\n{filled}"));
+    assert_eq!(d.buckets.len(), 2);
+    assert!(d.buckets.iter().all(|b| b.protect));
+    let names: Vec<&str> = d.tokens.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["ops admin", "uploader"]);
+    assert!(
+        !d.settings.prune,
+        "the injected 'prune: true' stayed a comment"
+    );
+
+    let uncommented = uncomment_entries(&filled);
+    let d = load(&uncommented).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+    let adopted: Vec<&str> = d
+        .tokens
+        .iter()
+        .filter_map(|t| t.adopt.as_ref().map(|a| a.id.as_str()))
+        .collect();
+    assert_eq!(
+        adopted,
+        [
+            "00000000000000000000000000000003",
+            "00000000000000000000000000000007"
+        ]
+    );
+}
+
+/// What a user does to take the adoptable tokens over: uncomment each entry, from its
+/// `# - name:` line to the blank line after it.
+fn uncomment_entries(text: &str) -> String {
+    let mut inside = false;
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.starts_with("  # - name:") {
+            inside = true;
+        } else if line.trim().is_empty() {
+            inside = false;
+        }
+        let line = match (inside, line.strip_prefix("  # ")) {
+            (true, Some(rest)) => format!("  {rest}"),
+            _ => line.to_string(),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn names_and_files_stay_unique_and_tokens_not_managed_get_a_slug() {
+    let mut s = snapshot();
+    let mut twin = s.tokens[2].clone();
+    twin.id = format!("{:032x}", 9);
+    twin.name = "backup READER dashboard".into();
+    s.tokens.push(twin);
+    let sorted = sort_tokens(&s, header().generated_at);
+    let adoptable: Vec<(&str, &str)> = sorted
+        .adoptable
+        .iter()
+        .map(|d| (d.name.as_str(), d.file.as_str()))
+        .collect();
+    assert_eq!(
+        adoptable,
+        [
+            ("backup-reader-dashboard", "backup-reader-dashboard.env.age"),
+            (
+                "backup-reader-dashboard-2",
+                "backup-reader-dashboard-2.env.age"
+            ),
+            ("evil-prune-true", "evil-prune-true.env.age"),
+        ]
+    );
+    for (name, want) in [
+        ("Backup reader (dashboard)", "backup-reader-dashboard"),
+        ("  --ci--deploy--  ", "ci-deploy"),
+        ("日本語", "token"),
+        ("a_b.c", "a-b-c"),
+    ] {
+        assert_eq!(slug(name), want, "{name}");
+    }
+}
+
+#[test]
+fn a_duplicate_managed_name_keeps_the_oldest_as_the_diff_does() {
+    let mut s = snapshot();
+    let mut newer = s.tokens[0].clone();
+    newer.id = format!("{:032x}", 10);
+    newer.issued_on = Some(datetime!(2026-06-01 00:00 UTC));
+    s.tokens.insert(0, newer);
+    let sorted = sort_tokens(&s, header().generated_at);
+    let uploader = sorted
+        .managed
+        .iter()
+        .find(|d| d.name == "uploader")
+        .unwrap();
+    assert_eq!(uploader.id, format!("{:032x}", 1));
+    assert!(
+        sorted
+            .not_importable
+            .iter()
+            .any(|(_, id, why)| id == &format!("{:032x}", 10)
+                && why.contains("deletes this one as a duplicate")),
+        "{:?}",
+        sorted.not_importable
+    );
+}
