@@ -3,6 +3,8 @@
 //! Append helpers here; do not change the meaning of existing ones.
 #![allow(dead_code)]
 
+pub mod memory;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
