@@ -262,11 +262,22 @@ impl Sandbox {
         cmd
     }
 
+    /// The real binary with `args` and the same environment, but no `-f` (for commands
+    /// that take no desired-state file, such as `import`).
+    pub fn r2gitops_without_file(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_r2gitops"));
+        cmd.args(args);
+        self.environment(&mut cmd);
+        cmd
+    }
+
     fn configure(&self, cmd: &mut Command, args: &[&str]) {
-        cmd.args(args)
-            .arg("-f")
-            .arg(self.file())
-            .env_clear()
+        cmd.args(args).arg("-f").arg(self.file());
+        self.environment(cmd);
+    }
+
+    fn environment(&self, cmd: &mut Command) {
+        cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("CLOUDFLARE_API_BASE_URL", self.emu.api_url())
             .env("CLOUDFLARE_API_TOKEN", self.emu.admin_token())

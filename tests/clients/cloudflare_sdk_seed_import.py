@@ -1,0 +1,67 @@
+"""Seeds an account with Cloudflare's official Python SDK (package `cloudflare`), as a team
+would have made it by hand before r2gitops: the state `r2gitops import` must bring over.
+
+argv: API_URL ACCOUNT_ID (the admin token comes in CLOUDFLARE_API_TOKEN).
+Prints one JSON object: token name -> id, and the hand-made token's value (for the test
+that adopts it with its value).
+"""
+import json
+import os
+import sys
+
+from cloudflare import Cloudflare
+
+api_url, account = sys.argv[1], sys.argv[2]
+cf = Cloudflare(api_token=os.environ["CLOUDFLARE_API_TOKEN"], base_url=api_url, max_retries=0)
+
+cf.r2.buckets.create(account_id=account, name="media", location_hint="weur")
+cf.r2.buckets.create(account_id=account, name="logs", storage_class="InfrequentAccess")
+cf.r2.buckets.create(account_id=account, name="archive-eu", cf_r2_jurisdiction="eu")
+
+OBJECT_READ = "6a018a9f2fc74eb6b293b0c548f38b39"
+OBJECT_WRITE = "2efd5506f9c8494dacb1fa10a3e7d5b6"
+ADMIN_READ = "b4992e1108244f5d8bfbd5744320c2e1"
+
+
+def on_buckets(group, jurisdiction, *names):
+    return [{
+        "effect": "allow",
+        "resources": {f"com.cloudflare.edge.r2.bucket.{account}_{jurisdiction}_{n}": "*" for n in names},
+        "permission_groups": [{"id": group}],
+    }]
+
+
+def on_account(group):
+    return [{
+        "effect": "allow",
+        "resources": {f"com.cloudflare.api.account.{account}": "*"},
+        "permission_groups": [{"id": group}],
+    }]
+
+
+ids = {}
+created = cf.accounts.tokens.create(
+    account_id=account,
+    name="r2gitops:uploader",
+    policies=on_buckets(OBJECT_WRITE, "default", "media", "logs"),
+    condition={"request_ip": {"in": ["203.0.113.0/24"], "not_in": ["203.0.113.7/32"]}},
+    expires_on="2030-01-01T00:00:00Z",
+)
+ids["r2gitops:uploader"] = created.id
+created = cf.accounts.tokens.create(
+    account_id=account, name="r2gitops:ops", policies=on_account(ADMIN_READ)
+)
+ids["r2gitops:ops"] = created.id
+hand = cf.accounts.tokens.create(
+    account_id=account,
+    name="Backup reader (dashboard)",
+    policies=on_buckets(OBJECT_READ, "eu", "archive-eu"),
+)
+ids["Backup reader (dashboard)"] = hand.id
+mixed = cf.accounts.tokens.create(
+    account_id=account,
+    name="mixed",
+    policies=on_buckets(OBJECT_READ, "default", "media") + on_account(ADMIN_READ),
+)
+ids["mixed"] = mixed.id
+print(json.dumps({"ids": ids, "hand_value": hand.value}))

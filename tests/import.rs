@@ -1,0 +1,184 @@
+//! `r2gitops import` end to end (issue 16): an account seeded with Cloudflare's official
+//! Python SDK, imported by the real binary from the emulator, gives exactly the golden file
+//! (ids, account and date normalised), changes nothing in Cloudflare, refuses to overwrite,
+//! and - recipients filled in - plans nothing; its commented entry, uncommented, adopts the
+//! hand-made token with its value.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use serde_json::Value;
+
+use common::Sandbox;
+
+const GOLDEN: &str = "tests/data/golden/import.yaml";
+
+fn seed(sb: &Sandbox) -> Value {
+    let out = std::process::Command::new(common::python())
+        .arg(common::root().join("tests/clients/cloudflare_sdk_seed_import.py"))
+        .arg(sb.emu.api_url())
+        .arg(sb.emu.account_id())
+        .env("CLOUDFLARE_API_TOKEN", sb.emu.admin_token())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "SDK seeding failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The file with what differs per run replaced: the account id, token ids (by name), the
+/// date and the output path in the header.
+fn normalised(file: &str, account: &str, ids: &BTreeMap<String, String>) -> String {
+    let mut s = file.replace(account, "<account>");
+    for (name, id) in ids {
+        s = s.replace(id, &format!("<id of {name}>"));
+    }
+    s.lines()
+        .map(|l| match l.strip_prefix("# Made by `") {
+            Some(_) => "# Made by `r2gitops import -o <file>` on <date>".to_string(),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// What a user does to take the adoptable tokens over: uncomment each entry, from its
+/// `# - name:` line to the blank line after it.
+fn uncomment_entries(text: &str) -> String {
+    let mut inside = false;
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.starts_with("  # - name:") {
+            inside = true;
+        } else if line.trim().is_empty() {
+            inside = false;
+        }
+        match (inside, line.strip_prefix("  # ")) {
+            (true, Some(rest)) => out.push_str(&format!("  {rest}")),
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeded_account_imports_exactly_and_plans_nothing() {
+    let sb = Sandbox::new().await;
+    let seeded = seed(&sb);
+    let ids: BTreeMap<String, String> = seeded["ids"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    let before = sb.emu.stats();
+    let tokens_before = sb.emu.tokens();
+
+    let path = sb.file();
+    let o = sb
+        .r2gitops_without_file(&["import", "-o", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("imported 3 buckets and 2 managed tokens from account")
+            && text(&o).contains("1 tokens can be adopted (commented out), 1 cannot be expressed"),
+        "{}",
+        text(&o)
+    );
+    let after = sb.emu.stats();
+    assert_eq!(
+        after.mutating, before.mutating,
+        "import changed something in Cloudflare"
+    );
+    assert_eq!(sb.emu.tokens(), tokens_before);
+
+    let file = std::fs::read_to_string(&path).unwrap();
+    let got = normalised(&file, sb.emu.account_id(), &ids);
+    let golden = common::root().join(GOLDEN);
+    if std::env::var_os("R2GITOPS_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(&golden).unwrap();
+    assert!(
+        got == want,
+        "import wrote (R2GITOPS_UPDATE_GOLDEN=1 to accept):\n{got}"
+    );
+
+    // Never over an existing file without --force.
+    let o = sb
+        .r2gitops_without_file(&["import", "-o", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("exists; nothing was written"),
+        "{}",
+        text(&o)
+    );
+
+    // As written, validate refuses the placeholder and says what to do.
+    let o = sb.r2gitops(&["validate"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("the recipients are still the placeholder"),
+        "{}",
+        text(&o)
+    );
+
+    // Recipients filled in: nothing to change.
+    sb.write(&file.replace("REPLACE-ME-with-age1-public-keys", "{recipient}"));
+    let o = sb
+        .r2gitops(&[
+            "reconcile",
+            "--dry-run",
+            "--skip-outputs",
+            "--detailed-exitcode",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // Uncommenting the hand-made token's entry and handing over its value adopts it.
+    let adopted =
+        uncomment_entries(&file.replace("REPLACE-ME-with-age1-public-keys", "{recipient}"));
+    sb.write(&adopted);
+    let mut child = sb
+        .r2gitops(&["adopt", "backup-reader-dashboard", "--value-from-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(
+        child.stdin.take().unwrap(),
+        "{}",
+        seeded["hand_value"].as_str().unwrap()
+    )
+    .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = sb.r2gitops(&["reconcile"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = sb
+        .r2gitops(&["reconcile", "--dry-run", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
