@@ -3,7 +3,9 @@
 //! lower bound computed here independently: 1 verify + one list page per 1,000 buckets per
 //! jurisdiction + one list page per 50 tokens (+1 permission-group list, once per process).
 //! A second observation with the same client (the daemon's next pass) must cost the list
-//! pages only. Run: `cargo bench --bench observe`. Exits non-zero if a count differs from
+//! pages only. `r2gitops import` on the same account must cost one list per jurisdiction
+//! and per token family, plus verify and the permission groups (issue 16). Run:
+//! `cargo bench --bench observe`. Exits non-zero if a count differs from
 //! its bound; the wall times are printed, not asserted.
 
 #[path = "common/table.rs"]
@@ -33,6 +35,7 @@ const VERIFY: &str = "GET /accounts/:id/tokens/verify";
 const LIST_BUCKETS: &str = "GET /accounts/:id/r2/buckets";
 const LIST_TOKENS: &str = "GET /accounts/:id/tokens";
 const PERMISSION_GROUPS: &str = "GET /accounts/:id/tokens/permission_groups";
+const LIST_USER_TOKENS: &str = "GET /user/tokens";
 
 fn bucket_name(j: Jurisdiction, i: usize) -> String {
     format!("bench-{}-{i:04}", j.as_str())
@@ -309,9 +312,71 @@ async fn run() -> Vec<String> {
         "the second observation must see every bucket and every managed token"
     );
 
+    // 3. `r2gitops import` (issue 16): every jurisdiction and both token families are
+    //    listed, nothing else is read (no bucket configuration is imported yet).
+    emu.reset_stats();
+    let start = Instant::now();
+    let client = Client::connect(client_config(&emu, 1_000, 4))
+        .await
+        .expect("connect");
+    let snapshot = r2gitops::import::snapshot(
+        &client,
+        client.account_id(),
+        &Jurisdiction::ALL,
+        false,
+        "r2gitops:",
+        Default::default(),
+    )
+    .await
+    .expect("import");
+    let text = r2gitops::import::render::file(
+        &snapshot,
+        &r2gitops::import::render::Header {
+            command: "r2gitops import".into(),
+            generated_at: time::OffsetDateTime::now_utc(),
+        },
+    );
+    let import = Check {
+        title: "import (fresh process: connect + list everything + render)".into(),
+        elapsed: start.elapsed(),
+        stats: emu.stats(),
+        bound: vec![
+            (VERIFY, 1, "Client::connect".to_string()),
+            (
+                LIST_BUCKETS,
+                bucket_pages + (Jurisdiction::ALL.len() - JURISDICTIONS.len()) as u64,
+                format!(
+                    "{bucket_why} + 1 empty page per other jurisdiction ({})",
+                    Jurisdiction::ALL.len() - JURISDICTIONS.len()
+                ),
+            ),
+            (
+                LIST_TOKENS,
+                token_pages,
+                format!("ceil({TOKENS}/{TOKEN_PAGE})"),
+            ),
+            (LIST_USER_TOKENS, 1, "one (empty) page".to_string()),
+            (PERMISSION_GROUPS, 1, "once per process".to_string()),
+        ],
+        bound_line: "lower bound: 1 verify + the list pages + 1 permission-group list".to_string(),
+    };
+    let declared = text.lines().filter(|l| l.starts_with("  - name:")).count();
+    assert_eq!(
+        declared,
+        total_buckets + TOKENS,
+        "import must declare every bucket and every managed token"
+    );
+    println!(
+        "import wrote {} lines ({} KiB) declaring {total_buckets} buckets and {TOKENS} tokens",
+        text.lines().count(),
+        text.len() / 1024
+    );
+
     let mut problems = first.print();
     println!();
     problems.extend(second.print());
+    println!();
+    problems.extend(import.print());
     emu.shutdown().await;
     problems
 }
