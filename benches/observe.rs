@@ -301,7 +301,7 @@ async fn run() -> Vec<String> {
         elapsed: start.elapsed(),
         stats: emu.stats(),
         bound: vec![
-            (LIST_BUCKETS, bucket_pages, bucket_why),
+            (LIST_BUCKETS, bucket_pages, bucket_why.clone()),
             (LIST_TOKENS, token_pages, token_why),
         ],
         bound_line: format!("lower bound: {list_pages} list pages"),
