@@ -22,6 +22,7 @@ pub fn desired() -> Desired {
             output_dir: PathBuf::from("/out"),
             state_file: PathBuf::from("/out/.r2gitops-state.json"),
             suspend: false,
+            config_resync: std::time::Duration::from_secs(3600),
         },
         buckets: Vec::new(),
         tokens: Vec::new(),
@@ -37,6 +38,7 @@ pub fn bucket(name: &str) -> BucketSpec {
         location_hint: None,
         storage_class: StorageClass::Standard,
         protect: true,
+        config: Default::default(),
     }
 }
 

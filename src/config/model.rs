@@ -7,6 +7,9 @@ use std::time::Duration;
 use ipnet::IpNet;
 use time::OffsetDateTime;
 
+mod bucket_config;
+pub use bucket_config::*;
+
 /// The whole desired state, as declared by one file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
@@ -33,6 +36,9 @@ pub struct Settings {
     /// Resolved against the file's directory; default `<output_dir>/.r2gitops-state.json`.
     pub state_file: PathBuf,
     pub suspend: bool,
+    /// How often the daemon re-reads declared bucket configuration nothing changed
+    /// (default 1h).
+    pub config_resync: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -137,6 +143,8 @@ pub struct BucketSpec {
     pub storage_class: StorageClass,
     /// Default true: r2gitops never deletes a protected bucket.
     pub protect: bool,
+    /// CORS, lifecycle, lock and r2.dev blocks; each `None` when not managed.
+    pub config: BucketConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -322,6 +330,7 @@ mod tests {
                 output_dir: PathBuf::from(output_dir),
                 state_file: PathBuf::from(state_file),
                 suspend: false,
+                config_resync: Duration::from_secs(3600),
             },
             buckets: Vec::new(),
             tokens: Vec::new(),
