@@ -72,6 +72,7 @@ pub async fn observe<R: ReadApi>(
             .collect(),
         listed_owners: scope.owners,
         permission_groups,
+        bucket_configs: Default::default(),
     })
 }
 

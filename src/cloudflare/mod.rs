@@ -3,6 +3,7 @@
 //! never log the API token or a token value.
 //!
 //! - `api`: the `ReadApi` / `WriteApi` capabilities the rest of the program uses.
+//! - `bucket_config`: CORS, lifecycle, lock and r2.dev of a bucket: JSON and calls.
 //! - `client`: `Client` (read) and `WriteClient` (read + write) over HTTP.
 //! - `config`: where the token, account and limits come from.
 //! - `budget`: the request budget and the account-wide pause after a 429.
@@ -11,6 +12,7 @@
 //! - `error`: `ApiError`.
 
 pub mod api;
+pub mod bucket_config;
 pub mod budget;
 pub mod client;
 pub mod config;

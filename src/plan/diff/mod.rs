@@ -20,9 +20,13 @@
 //! - undeclared managed token -> delete with `prune`, else orphan. Undeclared bucket ->
 //!   delete only with `prune`, if the inventory manages it and its last declared `protect`
 //!   was false; else orphan. Unmanaged things are never touched.
+//! - bucket configuration (`bucket_config`): an undeclared block is never compared; a
+//!   declared one is exact, compared semantically; `cors: []` deletes; a lock change that
+//!   loosens retention is deletion-class (blocked without prune, counted with it).
 //! - more deletions than `max_deletions` -> the whole plan is refused.
 
 mod bucket;
+mod bucket_config;
 mod token;
 
 use std::collections::BTreeMap;
@@ -77,10 +81,13 @@ pub fn diff(input: &Input<'_>) -> Plan {
     let mut token_deletes = Vec::new();
     let mut token_steps = Vec::new();
 
+    let mut config_steps = Vec::new();
     bucket::diff_buckets(input, &mut plan, &mut bucket_steps, &mut bucket_deletes);
+    bucket_config::diff_bucket_configs(input, &mut plan, &bucket_steps, &mut config_steps);
     token::diff_tokens(input, &mut plan, &mut token_deletes, &mut token_steps);
 
     plan.steps.extend(bucket_steps);
+    plan.steps.extend(config_steps);
     plan.steps.extend(token_deletes);
     plan.steps.extend(token_steps);
     plan.steps.extend(bucket_deletes);
@@ -97,3 +104,5 @@ pub fn diff(input: &Input<'_>) -> Plan {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bucket_config;
