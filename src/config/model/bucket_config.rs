@@ -46,12 +46,12 @@ impl Age {
             'm' => 60,
             _ => 1,
         };
-        let unit = if secs % size(unit) == 0 {
+        let unit = if secs.is_multiple_of(size(unit)) {
             unit
         } else {
             ['d', 'h', 'm', 's']
                 .into_iter()
-                .find(|u| secs % size(*u) == 0)
+                .find(|u| secs.is_multiple_of(size(*u)))
                 .unwrap_or('s')
         };
         format!("{}{unit}", secs / size(unit))
