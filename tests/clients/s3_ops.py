@@ -3,7 +3,8 @@
 stdin: JSON list of operations, each
   {"endpoint", "key_id", "secret", "op", "bucket"?, "key"?, "body"?}
   op: put | get | list | head_bucket | list_buckets | delete | multipart
-stdout: JSON list of results, {"ok": true, "body"?: str, "keys"?: [...]} or {"ok": false, "error": code}
+stdout: JSON list of results, {"ok": true, "body"?: str, "keys"?: [...]} or
+  {"ok": false, "error": code, "status": HTTP status}
 """
 import json
 import sys
@@ -68,7 +69,11 @@ def main():
         try:
             out.append(run(op))
         except ClientError as e:
-            out.append({"ok": False, "error": e.response["Error"]["Code"]})
+            out.append({
+                "ok": False,
+                "error": e.response["Error"]["Code"],
+                "status": e.response["ResponseMetadata"]["HTTPStatusCode"],
+            })
     json.dump(out, sys.stdout)
 
 
