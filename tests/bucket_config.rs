@@ -503,3 +503,17 @@ async fn the_daemon_reads_configuration_once_then_only_what_the_file_or_a_write_
     );
     assert_eq!(w.calls(PUT_LIFECYCLE), 0);
 }
+
+#[test]
+fn the_full_example_declares_all_four_blocks_and_keeps_the_default_rule() {
+    let full = r2gitops::config::load(&common::root().join("examples/full.yaml")).unwrap();
+    let c = &full.buckets[0].config;
+    assert!(c.cors.is_some() && c.lifecycle.is_some() && c.lock.is_some());
+    assert_eq!(c.public_dev_url, Some(false));
+    assert_eq!(full.settings.config_resync, Duration::from_secs(3600));
+    assert!(full.warnings.is_empty(), "{:?}", full.warnings);
+    assert!(
+        !full.buckets[1].config.manages_any(),
+        "the other bucket manages none"
+    );
+}

@@ -50,6 +50,19 @@ pub enum RawCorsMethod {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "LifecycleRule")]
+// For editors: one of each pair, and at least one action. Under `allOf`, which the shape
+// walk does not descend into; `validate` words these rules itself.
+#[schemars(extend("allOf" = [
+    {"not": {"required": ["expire_after", "expire_on"]}},
+    {"not": {"required": ["transition_to_infrequent_access_after", "transition_to_infrequent_access_on"]}},
+    {"anyOf": [
+        {"required": ["expire_after"]},
+        {"required": ["expire_on"]},
+        {"required": ["transition_to_infrequent_access_after"]},
+        {"required": ["transition_to_infrequent_access_on"]},
+        {"required": ["abort_multipart_after"]}
+    ]}
+]))]
 pub struct RawLifecycleRule {
     /// Required, unique in the bucket.
     #[schemars(length(min = 1))]
@@ -81,6 +94,14 @@ pub struct RawLifecycleRule {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "LockRule")]
+// For editors, as for lifecycle rules: exactly one way of saying how long.
+#[schemars(extend("allOf" = [
+    {"oneOf": [
+        {"required": ["retain_for"]},
+        {"required": ["retain_until"]},
+        {"required": ["retain"]}
+    ]}
+]))]
 pub struct RawLockRule {
     /// Required, unique in the bucket.
     #[schemars(length(min = 1))]

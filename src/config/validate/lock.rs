@@ -36,7 +36,7 @@ pub(super) fn lock(
                     &r.id,
                     &here,
                     format!(
-                        "lock rule '{}' says not how long to retain",
+                        "lock rule '{}' does not say how long to retain",
                         sanitize(&clip(&r.id.value))
                     ),
                     "give it one of retain_for (e.g. 365d), retain_until (a date) or retain: indefinite",

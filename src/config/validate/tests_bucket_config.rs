@@ -240,7 +240,7 @@ fn every_lock_rule_is_checked_where_it_is_written() {
         [
             "9:17: buckets[0].lock[0].retain: retain_for and retain are exclusive",
             "10:13: buckets[0].lock[1].id: lock rule id 'a' is used twice",
-            "12:13: buckets[0].lock[2]: lock rule 'none' says not how long to retain",
+            "12:13: buckets[0].lock[2]: lock rule 'none' does not say how long to retain",
             "13:13: buckets[0].lock[3].id: lock rule id must not be empty",
             "14:21: buckets[0].lock[3].retain_for: 'forever' is not a duration",
         ]
