@@ -95,8 +95,17 @@ pub fn diff(input: &Input<'_>) -> Plan {
     let deletions = plan.deletions();
     let max = input.desired.settings.max_deletions as usize;
     if deletions > max {
+        // Loosened lock rules are deletion-class (objects they retained may go): say so.
+        let loosened = plan.steps.iter().any(
+            |s| matches!(s, super::Step::ConfigureBucket { loosens, .. } if !loosens.is_empty()),
+        );
+        let counted = if loosened {
+            " (loosened lock rules included)"
+        } else {
+            ""
+        };
         plan.refused = Some(format!(
-            "the plan deletes {deletions} objects, more than settings.max_deletions ({max}); nothing will be applied (raise max_deletions, or declare what should stay)"
+            "the plan deletes {deletions} objects{counted}, more than settings.max_deletions ({max}); nothing will be applied (raise max_deletions, or declare what should stay)"
         ));
     }
     plan

@@ -494,7 +494,17 @@ fn loosening_a_lock_is_blocked_without_prune_and_counted_as_a_deletion_with_it()
             "{case}"
         );
         let p = plan(&declared("  prune: true\n  max_deletions: 1\n", &body), &o);
-        assert!(p.refused.is_some(), "{case}: counted toward max_deletions");
+        assert_eq!(
+            p.refused.as_deref(),
+            Some(
+                format!(
+                    "the plan deletes {} objects (loosened lock rules included), more than settings.max_deletions (1); nothing will be applied (raise max_deletions, or declare what should stay)",
+                    want.len()
+                )
+                .as_str()
+            ),
+            "{case}: counted toward max_deletions"
+        );
     }
     // Lengthening, widening (a shorter prefix) and adding never loosen.
     let body = "    lock:
