@@ -89,15 +89,6 @@ impl ConfigCache {
         self.entries.clear();
     }
 
-    /// Buckets cached.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Which of `wanted` must be read at `now`, and why; the others have cached values.
     pub fn plan(
         &self,
