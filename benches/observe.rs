@@ -4,9 +4,16 @@
 //! jurisdiction + one list page per 50 tokens (+1 permission-group list, once per process).
 //! A second observation with the same client (the daemon's next pass) must cost the list
 //! pages only. `r2gitops import` on the same account must cost one list per jurisdiction
-//! and per token family, plus verify and the permission groups (issue 16). Run:
-//! `cargo bench --bench observe`. Exits non-zero if a count differs from
-//! its bound; the wall times are printed, not asserted.
+//! and per token family, plus verify and the permission groups (issue 16).
+//!
+//! Bucket configuration (issue 14): 500 of the 2,000 buckets declare CORS and lifecycle. A
+//! one-shot pass must read exactly those 1,000 sub-resources; the daemon (a pass every
+//! `--interval` 10m, `settings.config_resync` 1h, on a simulated clock) must re-read each
+//! once an hour, spread over the passes, and stay within 10% of Cloudflare's budget
+//! (1,200 calls per 5 minutes) in steady state.
+//!
+//! Run: `cargo bench --bench observe`. Exits non-zero if a count differs from its bound or
+//! the steady state exceeds the goal; the wall times are printed, not asserted.
 
 #[path = "common/table.rs"]
 mod table;
@@ -19,6 +26,10 @@ use futures::{StreamExt, TryStreamExt};
 use r2gitops::cloudflare::{Client, ClientConfig, WriteApi};
 use r2gitops::config::{IpRules, Jurisdiction, Owner, StorageClass};
 use r2gitops::inventory::Inventory;
+use r2gitops::observe::{ConfigCache, Reads};
+use r2gitops::observed::bucket_config::{
+    Condition, ConfigValue, ConfigWrite, CorsRule, LifecycleRule,
+};
 use r2gitops::observed::{Effect, Policy, ResourceValue, TokenRequest};
 use r2gitops::secret::TokenValue;
 
@@ -30,6 +41,17 @@ const BUCKET_PAGE: usize = 1_000;
 const TOKEN_PAGE: usize = 50;
 /// Bucket Item Read.
 const OBJECT_READ_GROUP: &str = "6a018a9f2fc74eb6b293b0c548f38b39";
+
+/// Buckets (the first of each jurisdiction's list) that declare CORS and lifecycle.
+const CONFIGURED: usize = 500;
+/// Cloudflare's account budget: 1,200 calls per 5 minutes.
+const CF_BUDGET_PER_HOUR: u64 = 1_200 * 12;
+/// The goal for the daemon's steady state, as a share of that budget.
+const STEADY_GOAL: f64 = 0.10;
+/// `watch --interval` and `settings.config_resync` defaults.
+const INTERVAL: Duration = Duration::from_secs(600);
+const GET_CORS: &str = "GET /accounts/:id/r2/buckets/:name/cors";
+const GET_LIFECYCLE: &str = "GET /accounts/:id/r2/buckets/:name/lifecycle";
 
 const VERIFY: &str = "GET /accounts/:id/tokens/verify";
 const LIST_BUCKETS: &str = "GET /accounts/:id/r2/buckets";
@@ -85,6 +107,20 @@ async fn fill(emu: &Emulator) -> Duration {
         .try_collect::<Vec<_>>()
         .await
         .expect("create the buckets");
+    futures::stream::iter(configured())
+        .map(|(j, name)| {
+            let writer = &writer;
+            async move {
+                for write in config_writes() {
+                    writer.write_config(j, &name, &write).await?;
+                }
+                Ok::<_, r2gitops::cloudflare::ApiError>(())
+            }
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("configure the buckets");
     let account = emu.account_id().to_string();
     futures::stream::iter(0..TOKENS)
         .map(|t| {
@@ -116,6 +152,60 @@ async fn fill(emu: &Emulator) -> Duration {
         .await
         .expect("create the tokens");
     start.elapsed()
+}
+
+/// The buckets that declare CORS and lifecycle: half from each jurisdiction.
+fn configured() -> Vec<(Jurisdiction, String)> {
+    JURISDICTIONS
+        .iter()
+        .flat_map(|j| (0..CONFIGURED / JURISDICTIONS.len()).map(move |i| (*j, bucket_name(*j, i))))
+        .collect()
+}
+
+/// What those buckets hold, as the file below declares it.
+fn config_writes() -> Vec<ConfigWrite> {
+    vec![
+        ConfigWrite::Put(ConfigValue::Cors(vec![CorsRule::new(
+            Some("web".into()),
+            ["https://app.example.com"],
+            ["GET", "PUT"],
+            ["content-type"],
+            [],
+            Some(3600),
+        )])),
+        ConfigWrite::Put(ConfigValue::Lifecycle(vec![
+            LifecycleRule {
+                id: "expire-tmp".into(),
+                enabled: true,
+                prefix: "tmp/".into(),
+                expire: Some(Condition::Age(7 * 86_400)),
+                transitions: Default::default(),
+                abort_multipart_secs: None,
+            },
+            LifecycleRule::cloudflare_default(),
+        ])),
+    ]
+}
+
+const CONFIG_YAML: &str = "    cors:
+      - {id: web, allowed_origins: [https://app.example.com], allowed_methods: [GET, PUT], allowed_headers: [content-type], max_age: 1h}
+    lifecycle:
+      - {id: expire-tmp, prefix: tmp/, expire_after: 7d}
+      - {id: Default Multipart Abort Rule, abort_multipart_after: 7d}
+";
+
+/// The desired-state file that declares all of it (the configuration blocks only with
+/// `with_config`).
+fn desired_yaml_with(with_config: bool) -> String {
+    let configured = configured();
+    let mut s = desired_yaml();
+    if with_config {
+        for (j, name) in configured {
+            let decl = format!("  - name: {name}\n    jurisdiction: {}\n", j.as_str());
+            s = s.replacen(&decl, &format!("{decl}{CONFIG_YAML}"), 1);
+        }
+    }
+    s
 }
 
 /// The desired-state file that declares all of it.
@@ -377,7 +467,158 @@ async fn run() -> Vec<String> {
     problems.extend(second.print());
     println!();
     problems.extend(import.print());
+    problems.extend(config_case(&emu, dir.path(), &inventory, list_pages).await);
     emu.shutdown().await;
+    problems
+}
+
+/// Issue 14: 500 buckets declare CORS and lifecycle.
+async fn config_case(
+    emu: &Emulator,
+    dir: &std::path::Path,
+    inventory: &Inventory,
+    list_pages: u64,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let path = dir.join("configured.yaml");
+    std::fs::write(&path, desired_yaml_with(true)).unwrap();
+    let desired = r2gitops::reconcile::load_desired(&path, None, false)
+        .unwrap_or_else(|e| panic!("generated file is invalid:\n{e}"));
+    let declared = desired
+        .buckets
+        .iter()
+        .filter(|b| b.config.manages_any())
+        .count();
+    assert_eq!(declared, CONFIGURED);
+    let reads = 2 * CONFIGURED as u64;
+    println!(
+        "bucket configuration: {CONFIGURED} of the {} buckets declare cors and lifecycle",
+        desired.buckets.len()
+    );
+
+    // One-shot reconcile: a fresh process reads everything it manages.
+    emu.reset_stats();
+    let start = Instant::now();
+    // The budget is not what is measured here: the calls are counted.
+    let client = Client::connect(client_config(emu, 100_000, 4))
+        .await
+        .expect("connect");
+    let observed = r2gitops::observe::observe(&client, client.account_id(), &desired, inventory)
+        .await
+        .expect("one-shot observation");
+    let stats = emu.stats();
+    let one_shot = stats.total;
+    println!(
+        "  one-shot pass: {one_shot} calls in {:.1} s = 1 verify + {list_pages} list pages + 1 permission-group list + {} cors + {} lifecycle",
+        start.elapsed().as_secs_f64(),
+        stats.by_route.get(GET_CORS).copied().unwrap_or(0),
+        stats.by_route.get(GET_LIFECYCLE).copied().unwrap_or(0),
+    );
+    let want = 1 + list_pages + 1 + reads;
+    if one_shot != want || observed.bucket_configs.len() != CONFIGURED {
+        problems.push(format!(
+            "one-shot: {one_shot} calls for {} buckets read; expected {want} for {CONFIGURED}",
+            observed.bucket_configs.len()
+        ));
+    }
+    let undeclared = stats
+        .by_route
+        .iter()
+        .filter(|(r, _)| r.contains("/:name/") && *r != GET_CORS && *r != GET_LIFECYCLE)
+        .count();
+    if undeclared > 0 {
+        problems.push("one-shot: read a sub-resource the file does not declare".into());
+    }
+    // The converged plan: what the daemon then sees needs nothing.
+    let plan = r2gitops::plan::diff(&r2gitops::plan::diff::Input {
+        desired: &desired,
+        observed: &observed,
+        inventory,
+        outputs: &Default::default(),
+        details: &Default::default(),
+        now: time::OffsetDateTime::now_utc(),
+        skip_outputs: true,
+        temporary: &Default::default(),
+    });
+    let config_steps = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s, r2gitops::plan::Step::ConfigureBucket { .. }))
+        .count();
+    if config_steps != 0 {
+        problems.push(format!(
+            "false drift: {config_steps} configuration steps on a converged account"
+        ));
+    }
+
+    // The daemon: its first pass at t0 reads everything (as above), then a pass every
+    // 10 minutes on a simulated clock. Hour 2 is its steady state.
+    let t0 = std::time::Instant::now();
+    let mut cache = ConfigCache::new(desired.settings.config_resync);
+    let mut per_pass = Vec::new();
+    for k in 0..=12u32 {
+        emu.reset_stats();
+        let now = t0 + INTERVAL * k;
+        r2gitops::observe::observe_with(
+            &client,
+            client.account_id(),
+            &desired,
+            inventory,
+            Reads::Cached {
+                cache: &mut cache,
+                now,
+            },
+        )
+        .await
+        .expect("daemon pass");
+        let s = emu.stats();
+        per_pass.push((
+            s.total,
+            s.by_route.get(GET_CORS).copied().unwrap_or(0)
+                + s.by_route.get(GET_LIFECYCLE).copied().unwrap_or(0),
+        ));
+    }
+    let hour2 = &per_pass[7..=12];
+    let steady: u64 = hour2.iter().map(|(t, _)| t).sum();
+    let config: u64 = hour2.iter().map(|(_, c)| c).sum();
+    let share = steady as f64 / CF_BUDGET_PER_HOUR as f64;
+    println!(
+        "  daemon, first pass: {} calls ({} configuration reads)",
+        per_pass[0].0, per_pass[0].1
+    );
+    println!(
+        "  daemon, configuration reads per 10-minute pass: {:?}",
+        per_pass[1..].iter().map(|(_, c)| c).collect::<Vec<_>>()
+    );
+    println!(
+        "  daemon, steady state: {steady} calls per hour ({} list pages + {config} configuration reads) of Cloudflare's {CF_BUDGET_PER_HOUR} = {:.1}% (goal <= {:.0}%)",
+        steady - config,
+        share * 100.0,
+        STEADY_GOAL * 100.0
+    );
+    if config != reads {
+        problems.push(format!(
+            "daemon: {config} configuration reads in an hour; each of the {reads} once is expected"
+        ));
+    }
+    if per_pass[1..6].iter().any(|(_, c)| *c != 0) {
+        problems.push("daemon: re-read within config_resync of the first read".into());
+    }
+    let (lo, hi) = hour2
+        .iter()
+        .fold((u64::MAX, 0), |(lo, hi), (_, c)| (lo.min(*c), hi.max(*c)));
+    if hi > lo + 4 {
+        problems.push(format!(
+            "daemon: re-reads not spread evenly ({lo}..{hi} per pass)"
+        ));
+    }
+    if share > STEADY_GOAL {
+        problems.push(format!(
+            "daemon: {:.1}% of Cloudflare's budget in steady state, over the {:.0}% goal",
+            share * 100.0,
+            STEADY_GOAL * 100.0
+        ));
+    }
     problems
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real third-party clients the tests drive, by package name, idempotently:
-# age, rclone, ssh-keygen and gdb's gcore (Debian), a Python venv at .venv (boto3, Cloudflare's SDK, prometheus_client,
+# age, rclone, ssh-keygen, gdb's gcore and curl (Debian), a Python venv at .venv (boto3, Cloudflare's SDK, prometheus_client,
 # jsonschema, validators for the deploy artifacts), and wrangler (npm) under tests/clients.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
 command -v man >/dev/null 2>&1 || need_apt+=(man-db)
 command -v gcore >/dev/null 2>&1 || need_apt+=(gdb)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

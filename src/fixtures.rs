@@ -23,6 +23,7 @@ pub fn desired() -> Desired {
             state_file: PathBuf::from("/out/.r2gitops-state.json"),
             suspend: false,
             adopt_by_roll: false,
+            config_resync: std::time::Duration::from_secs(3600),
         },
         buckets: Vec::new(),
         tokens: Vec::new(),
@@ -39,6 +40,7 @@ pub fn bucket(name: &str) -> BucketSpec {
         location_hint: None,
         storage_class: StorageClass::Standard,
         protect: true,
+        config: Default::default(),
     }
 }
 

@@ -6,9 +6,11 @@
 //! - `secret`: types that hold secrets (no `Debug`, no `Display`, wiped when dropped), and
 //!   the reader of the token files named on the command line.
 //! - `harden`: no core dumps, no same-user ptrace (applied at start).
-//! - `observed`: plain data describing what Cloudflare holds (input of the planner).
+//! - `observed`: plain data describing what Cloudflare holds (input of the planner);
+//!   `observed::bucket_config`: a bucket's CORS, lifecycle, lock and r2.dev, canonical.
 //! - `cloudflare`: the HTTP client: envelope, paging, request budget, retries, typed errors.
-//! - `observe`: builds an `Observed` snapshot through the client.
+//! - `observe`: builds an `Observed` snapshot through the client; `observe::bucket_config`
+//!   decides which configuration blocks a pass reads (the daemon's `config_resync` cache).
 //! - `inventory`: the non-secret state file (`.r2gitops-state.json`), including what was
 //!   issued of each temporary credential (`inventory::temporary`).
 //! - `plan`: the pure diff of desired against observed, and its renderings.

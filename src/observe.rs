@@ -1,12 +1,18 @@
 //! Builds the `Observed` snapshot through the read-only API: one list per jurisdiction and
-//! per token family in use (never one GET per object), plus the permission-group ids once
-//! per process. It keeps only managed tokens (name prefix, an id the inventory vouches for,
-//! or an id the file adopts): everything else is invisible to the planner, so it can never
-//! be touched.
+//! per token family in use (never one GET per bucket or token), plus the permission-group
+//! ids once per process. It keeps only managed tokens (name prefix, an id the inventory
+//! vouches for, or an id the file adopts): everything else is invisible to the planner, so
+//! it can never be touched. Bucket configuration is the exception that costs one GET per
+//! declared sub-resource, so it is read only where the file manages it, and the daemon
+//! spaces the re-reads (`bucket_config`).
 
 use std::collections::BTreeSet;
 
 use futures::future::try_join_all;
+
+pub mod bucket_config;
+
+pub use bucket_config::{ConfigCache, Reads};
 
 use crate::cloudflare::{ApiError, ReadApi};
 use crate::config::{Desired, Jurisdiction, Owner};
@@ -38,11 +44,23 @@ pub fn scope(desired: &Desired, inventory: &Inventory) -> Scope {
     }
 }
 
+/// Observe everything the file manages, bucket configuration included (one-shot).
 pub async fn observe<R: ReadApi>(
     api: &R,
     account_id: &str,
     desired: &Desired,
     inventory: &Inventory,
+) -> Result<Observed, ApiError> {
+    observe_with(api, account_id, desired, inventory, Reads::All).await
+}
+
+/// `observe`, reading bucket configuration as `reads` says (the daemon's cache).
+pub async fn observe_with<R: ReadApi>(
+    api: &R,
+    account_id: &str,
+    desired: &Desired,
+    inventory: &Inventory,
+    reads: Reads<'_>,
 ) -> Result<Observed, ApiError> {
     let scope = scope(desired, inventory);
     let buckets = try_join_all(scope.jurisdictions.iter().map(|j| api.list_buckets(*j)));
@@ -71,9 +89,11 @@ pub async fn observe<R: ReadApi>(
                 .filter_map(|t| t.adopt.as_ref().map(|a| a.id.as_str())),
         )
         .collect();
+    let buckets: Vec<_> = buckets.into_iter().flatten().collect();
+    let bucket_configs = bucket_config::read(api, desired, &buckets, reads).await?;
     Ok(Observed {
         account_id: account_id.to_string(),
-        buckets: buckets.into_iter().flatten().collect(),
+        buckets,
         listed_jurisdictions: scope.jurisdictions,
         tokens: tokens
             .into_iter()
@@ -82,6 +102,7 @@ pub async fn observe<R: ReadApi>(
             .collect(),
         listed_owners: scope.owners,
         permission_groups,
+        bucket_configs,
     })
 }
 

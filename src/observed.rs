@@ -7,6 +7,8 @@ use time::OffsetDateTime;
 
 use crate::config::{IpRules, Jurisdiction, LocationHint, Owner, StorageClass};
 
+pub mod bucket_config;
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Observed {
     pub account_id: String,
@@ -19,6 +21,13 @@ pub struct Observed {
     /// Owner families whose tokens were listed.
     pub listed_owners: BTreeSet<Owner>,
     pub permission_groups: PermissionGroupIds,
+    /// The configuration sub-resources read, per bucket: only kinds the file manages, and
+    /// only for buckets that exist. A kind that is absent was not read: nothing may be
+    /// concluded about it.
+    pub bucket_configs: BTreeMap<
+        (Jurisdiction, String),
+        BTreeMap<bucket_config::ConfigKind, bucket_config::ConfigValue>,
+    >,
 }
 
 #[derive(Debug, Clone, PartialEq)]

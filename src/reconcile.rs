@@ -16,6 +16,7 @@ use crate::cli::{PlanOutput, ReconcileArgs};
 use crate::cloudflare::{ApiError, Client, ClientConfig};
 use crate::config::Desired;
 use crate::inventory::{self, Inventory, InventoryError};
+use crate::observe::Reads;
 use crate::plan::diff::Input;
 use crate::plan::{OutputFact, Plan, TemporaryFacts, render};
 use crate::secrets::{OutputWriter, S3Endpoints};
@@ -87,6 +88,18 @@ pub async fn plan(
     skip_outputs: bool,
     endpoints: &S3Endpoints,
 ) -> Result<(Plan, Inventory), PassError> {
+    plan_with(client, desired, skip_outputs, endpoints, Reads::All).await
+}
+
+/// `plan`, reading bucket configuration as `reads` says: the daemon passes its cache, so
+/// that unchanged sub-resources are re-read once per `settings.config_resync`.
+pub async fn plan_with(
+    client: &Client,
+    desired: &Desired,
+    skip_outputs: bool,
+    endpoints: &S3Endpoints,
+    reads: Reads<'_>,
+) -> Result<(Plan, Inventory), PassError> {
     let state_file = desired.settings.state_file.clone();
     let d = desired.clone();
     let writer = OutputWriter::new(
@@ -108,7 +121,8 @@ pub async fn plan(
     .await
     .expect("the blocking read does not panic")?;
     let observed =
-        crate::observe::observe(client, client.account_id(), desired, &inventory).await?;
+        crate::observe::observe_with(client, client.account_id(), desired, &inventory, reads)
+            .await?;
     let details = desired
         .tokens
         .iter()

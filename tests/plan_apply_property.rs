@@ -15,8 +15,8 @@ use proptest::prelude::*;
 use r2gitops::apply::{Applier, Stop};
 use r2gitops::cloudflare::TokenRequest;
 use r2gitops::config::{
-    Access, BucketSpec, Desired, IpRules, Jurisdiction, OutputFormat, OutputSpec, Owner, Settings,
-    StorageClass, TokenScope, TokenSpec,
+    Access, BucketConfig, BucketSpec, CorsMethod, CorsRule, Desired, IpRules, Jurisdiction,
+    OutputFormat, OutputSpec, Owner, Settings, StorageClass, TokenScope, TokenSpec,
 };
 use r2gitops::inventory::{BucketRecord, Inventory, TokenRecord};
 use r2gitops::plan::diff::Input;
@@ -42,6 +42,30 @@ struct World {
     managed_buckets: Vec<(usize, bool)>,
     /// Tokens in the account: (name index, managed prefix?, recorded in the inventory?).
     existing_tokens: Vec<(usize, bool, bool)>,
+    /// Two bits per bucket index: CORS unmanaged, cleared (`[]`) or one rule; r2.dev
+    /// unmanaged or on (issue 14's blocks go through the same plan and apply).
+    config_bits: u16,
+}
+
+/// The configuration blocks bucket `i` declares in world `w`.
+fn config(w: &World, i: usize) -> BucketConfig {
+    let bits = (w.config_bits >> (3 * i)) & 0b111;
+    BucketConfig {
+        cors: match bits & 0b11 {
+            0 => None,
+            1 => Some(Vec::new()),
+            _ => Some(vec![CorsRule {
+                id: Some("web".into()),
+                allowed_origins: vec!["https://example.com".into()],
+                allowed_methods: vec![CorsMethod::Get, CorsMethod::Head],
+                allowed_headers: vec!["x-upload".into()],
+                expose_headers: Vec::new(),
+                max_age: None,
+            }]),
+        },
+        public_dev_url: (bits & 0b100 != 0).then_some(true),
+        ..BucketConfig::default()
+    }
 }
 
 fn world() -> impl Strategy<Value = World> {
@@ -57,8 +81,9 @@ fn world() -> impl Strategy<Value = World> {
         prop::collection::btree_map(0..5usize, any::<bool>(), 0..5),
         prop::collection::btree_map(0..5usize, any::<bool>(), 0..5),
         prop::collection::vec((0..6usize, any::<bool>(), any::<bool>()), 0..6),
+        any::<u16>(),
     )
-        .prop_map(|(db, dt, prune, max, eb, mb, et)| World {
+        .prop_map(|(db, dt, prune, max, eb, mb, et, config_bits)| World {
             declared_buckets: db.into_iter().map(|(i, (p, c))| (i, p, c)).collect(),
             declared_tokens: dt.into_iter().map(|(i, (a, b))| (i, a, b)).collect(),
             prune,
@@ -66,6 +91,7 @@ fn world() -> impl Strategy<Value = World> {
             existing_buckets: eb.into_iter().collect(),
             managed_buckets: mb.into_iter().collect(),
             existing_tokens: et,
+            config_bits,
         })
 }
 
@@ -90,6 +116,7 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
                 StorageClass::Standard
             },
             protect: *protect,
+            config: config(w, *i),
         })
         .collect();
     let names: Vec<String> = buckets.iter().map(|b| b.name.clone()).collect();
@@ -146,6 +173,7 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
             state_file: out.join(".r2gitops-state.json"),
             suspend: false,
             adopt_by_roll: false,
+            config_resync: std::time::Duration::from_secs(3600),
         },
         buckets,
         tokens,

@@ -222,6 +222,9 @@ fn invalid_files_that_break_a_schema_rule_fail_the_schema_too() {
         "version-2",
         "wrong-type-boolean",
         "wrong-type-integer",
+        "cors-method-enum",
+        "lifecycle-both-expiries",
+        "lock-no-retention",
     ];
     let files: Vec<PathBuf> = names
         .iter()

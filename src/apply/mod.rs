@@ -2,9 +2,11 @@
 //! `Report`. Only this module ever holds a `WriteApi`; a dry run never builds it.
 //!
 //! Guarantees:
-//! - Order: bucket creates and updates, then token deletes, then token creates, updates and
-//!   rolls (a token whose bucket could not be created is skipped), each token followed by
-//!   the temporary credentials issued under it, then bucket deletes.
+//! - Order: bucket creates and updates, then bucket configuration (one step per
+//!   sub-resource, skipped when its bucket could not be created), then token deletes, then
+//!   token creates, updates and rolls (a token whose bucket could not be created is
+//!   skipped), each token followed by the temporary credentials issued under it, then
+//!   bucket deletes.
 //!   Independent steps run concurrently (bounded) and go on after one fails.
 //! - A created or rolled token's value goes straight to the secrets writer, and the
 //!   inventory is saved before anything depends on it. A crash in between leaves a token
@@ -19,6 +21,7 @@
 //! - A stop request (SIGTERM) starts nothing new; a step in flight finishes, output included.
 
 mod bucket;
+mod bucket_config;
 pub mod report;
 mod temporary;
 mod token;
@@ -249,6 +252,12 @@ impl<W: WriteApi> Applier<'_, W> {
             })
             .collect();
         out.steps.extend(bucket_reports);
+
+        let configs: Vec<&Step> = phase(|s| matches!(s, Step::ConfigureBucket { .. })).collect();
+        let reports = self
+            .run_all(configs, |s| self.config_step(s, &failed))
+            .await;
+        out.steps.extend(reports);
 
         let deletes: Vec<&Step> = phase(|s| matches!(s, Step::DeleteToken { .. })).collect();
         let reports = self

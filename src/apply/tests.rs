@@ -12,6 +12,7 @@ use super::*;
 use crate::cloudflare::{ApiError, CfError, CreatedToken, ReadApi, UpdatedToken, VerifiedToken};
 use crate::config::{Access, IpRules, Jurisdiction, LocationHint, Owner, StorageClass};
 use crate::fixtures;
+use crate::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
 use crate::observed::{
     ObservedBucket, ObservedToken, PermissionGroupIds, TokenField, TokenRequest, TokenStatus,
 };
@@ -42,6 +43,12 @@ struct Fake {
     refuse_temporary: bool,
     /// Every temporary credential request, in order.
     temporary: Mutex<Vec<crate::cloudflare::TemporaryRequest>>,
+    /// Configuration sub-resources as the server holds them (a new bucket's when absent).
+    configs: Mutex<std::collections::BTreeMap<(String, ConfigKind), ConfigValue>>,
+    /// Configuration writes of these buckets answer 500.
+    fail_config: BTreeSet<String>,
+    /// Configuration writes are accepted and not stored.
+    ignore_config_writes: bool,
     calls: Mutex<Vec<String>>,
     next_id: Mutex<u32>,
 }
@@ -104,6 +111,21 @@ impl ReadApi for Fake {
     }
     async fn permission_groups(&self, _: Owner) -> Result<PermissionGroupIds, ApiError> {
         unreachable!("apply never lists")
+    }
+    async fn read_config(
+        &self,
+        _: Jurisdiction,
+        name: &str,
+        kind: ConfigKind,
+    ) -> Result<Option<ConfigValue>, ApiError> {
+        self.call(format!("read {} {name}", kind.key()));
+        let configs = self.configs.lock().unwrap();
+        Ok(Some(
+            configs
+                .get(&(name.to_string(), kind))
+                .cloned()
+                .unwrap_or_else(|| kind.new_bucket()),
+        ))
     }
 }
 
@@ -220,6 +242,24 @@ impl WriteApi for Fake {
         self.call(format!("delete token {id}"));
         if self.gone.contains(id) || self.tokens.lock().unwrap().remove(id).is_none() {
             return Err(err("delete token", 404, 7003, "not found"));
+        }
+        Ok(())
+    }
+    async fn write_config(
+        &self,
+        _: Jurisdiction,
+        name: &str,
+        write: &ConfigWrite,
+    ) -> Result<(), ApiError> {
+        self.call(format!("{} {} {name}", write.method(), write.kind().key()));
+        if self.fail_config.contains(name) {
+            return Err(err("write config", 500, 10001, "internal error"));
+        }
+        if !self.ignore_config_writes {
+            self.configs
+                .lock()
+                .unwrap()
+                .insert((name.to_string(), write.kind()), write.expected());
         }
         Ok(())
     }
@@ -1081,3 +1121,4 @@ async fn a_refused_issue_fails_its_step_with_cloudflares_code_and_records_nothin
     assert!(inv.temporary.is_empty());
     assert!(!s.dir.path().join("secrets/partner.env.age").exists());
 }
+mod bucket_config;

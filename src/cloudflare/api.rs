@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use crate::cloudflare::error::ApiError;
 use crate::config::{Jurisdiction, LocationHint, Owner, StorageClass};
 pub use crate::observed::TokenRequest;
+use crate::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
 use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
 use crate::secret::TokenValue;
 
@@ -71,6 +72,14 @@ pub trait ReadApi: Send + Sync {
         &self,
         owner: Owner,
     ) -> impl Future<Output = Result<PermissionGroupIds, ApiError>> + Send;
+    /// One configuration sub-resource of a bucket, canonical (a bucket without a CORS
+    /// policy reads as no rules); `None` when the bucket does not exist there (10006).
+    fn read_config(
+        &self,
+        jurisdiction: Jurisdiction,
+        name: &str,
+        kind: ConfigKind,
+    ) -> impl Future<Output = Result<Option<ConfigValue>, ApiError>> + Send;
 }
 
 pub trait WriteApi: ReadApi {
@@ -107,6 +116,14 @@ pub trait WriteApi: ReadApi {
         &self,
         owner: Owner,
         id: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Replace one configuration sub-resource (PUT), or delete the CORS policy. The caller
+    /// reads it back with `read_config`.
+    fn write_config(
+        &self,
+        jurisdiction: Jurisdiction,
+        name: &str,
+        write: &ConfigWrite,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
     /// Same id, new value; the old value is dead at once.
     fn roll_token(

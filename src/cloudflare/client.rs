@@ -22,6 +22,7 @@ use crate::cloudflare::error::ApiError;
 use crate::cloudflare::retry::{Attempt, backoff, should_retry};
 use crate::cloudflare::wire::{self, ConditionKey};
 use crate::config::{Jurisdiction, LocationHint, Owner, StorageClass};
+use crate::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
 use crate::observed::{
     GROUP_ADMIN_READ, GROUP_ADMIN_WRITE, GROUP_OBJECT_READ, GROUP_OBJECT_WRITE, ObservedBucket,
     ObservedToken, PermissionGroupIds,
@@ -79,13 +80,13 @@ pub struct WriteClient {
 }
 
 /// One request, described for `send`.
-struct Call<'a> {
+pub(super) struct Call<'a> {
     operation: String,
     method: Method,
     path: String,
     query: Vec<(&'a str, String)>,
-    headers: Vec<(&'static str, String)>,
-    body: Option<Value>,
+    pub(super) headers: Vec<(&'static str, String)>,
+    pub(super) body: Option<Value>,
     /// Whether a lost answer may be replayed (false for token creates).
     replay_safe: bool,
     /// Whether the body of the answer holds a secret (create, roll): never logged.
@@ -93,7 +94,7 @@ struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    fn new(operation: String, method: Method, path: String) -> Self {
+    pub(super) fn new(operation: String, method: Method, path: String) -> Self {
         Call {
             operation,
             method,
@@ -182,7 +183,7 @@ impl Client {
     }
 
     /// Send one call with budget, concurrency limit and retries; decode the envelope.
-    async fn send(&self, call: Call<'_>) -> Result<wire::Envelope, ApiError> {
+    pub(super) async fn send(&self, call: Call<'_>) -> Result<wire::Envelope, ApiError> {
         let body = self.exchange(&call).await?;
         serde_json::from_slice(body.expose()).map_err(|e| {
             ApiError::transport(&call.operation, format!("unexpected answer shape: {e}"))
@@ -448,11 +449,11 @@ async fn read_body(mut resp: reqwest::Response) -> SecretBuf {
     body
 }
 
-fn jurisdiction_header(j: Jurisdiction) -> (&'static str, String) {
+pub(super) fn jurisdiction_header(j: Jurisdiction) -> (&'static str, String) {
     ("cf-r2-jurisdiction", j.as_str().to_string())
 }
 
-fn bucket_label(name: &str, j: Jurisdiction) -> String {
+pub(super) fn bucket_label(name: &str, j: Jurisdiction) -> String {
     format!("bucket '{name}' ({})", j.as_str())
 }
 
@@ -603,6 +604,15 @@ impl ReadApi for Client {
         .await
         .cloned()
     }
+
+    async fn read_config(
+        &self,
+        j: Jurisdiction,
+        name: &str,
+        kind: ConfigKind,
+    ) -> Result<Option<ConfigValue>, ApiError> {
+        self.get_config(j, name, kind).await
+    }
 }
 
 impl ReadApi for WriteClient {
@@ -627,6 +637,14 @@ impl ReadApi for WriteClient {
     }
     async fn permission_groups(&self, owner: Owner) -> Result<PermissionGroupIds, ApiError> {
         self.read.permission_groups(owner).await
+    }
+    async fn read_config(
+        &self,
+        j: Jurisdiction,
+        name: &str,
+        kind: ConfigKind,
+    ) -> Result<Option<ConfigValue>, ApiError> {
+        self.read.get_config(j, name, kind).await
     }
 }
 
@@ -827,6 +845,15 @@ impl WriteApi for WriteClient {
             .send(Call::new(op, Method::DELETE, path))
             .await
             .map(|_| ())
+    }
+
+    async fn write_config(
+        &self,
+        j: Jurisdiction,
+        name: &str,
+        write: &ConfigWrite,
+    ) -> Result<(), ApiError> {
+        self.put_config(j, name, write).await
     }
 
     async fn roll_token(&self, owner: Owner, id: &str) -> Result<TokenValue, ApiError> {

@@ -3,6 +3,7 @@
 //! never log the API token or a token value.
 //!
 //! - `api`: the `ReadApi` / `WriteApi` capabilities the rest of the program uses.
+//! - `bucket_config`: CORS, lifecycle, lock and r2.dev of a bucket: JSON and calls.
 //! - `client`: `Client` (read) and `WriteClient` (read + write) over HTTP; its child
 //!   `temporary` issues temporary credentials (issue 18).
 //! - `config`: where the token, account and limits come from.
@@ -12,6 +13,7 @@
 //! - `error`: `ApiError`.
 
 pub mod api;
+pub mod bucket_config;
 pub mod budget;
 pub mod client;
 pub mod config;

@@ -7,6 +7,9 @@ use std::time::Duration;
 use ipnet::IpNet;
 use time::OffsetDateTime;
 
+mod bucket_config;
+pub use bucket_config::*;
+
 /// The whole desired state, as declared by one file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
@@ -38,6 +41,9 @@ pub struct Settings {
     /// Allow adopting a token whose value nobody supplied by rolling it (its existing S3
     /// keys stop working).
     pub adopt_by_roll: bool,
+    /// How often the daemon re-reads declared bucket configuration nothing changed
+    /// (default 1h).
+    pub config_resync: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -142,6 +148,8 @@ pub struct BucketSpec {
     pub storage_class: StorageClass,
     /// Default true: r2gitops never deletes a protected bucket.
     pub protect: bool,
+    /// CORS, lifecycle, lock and r2.dev blocks; each `None` when not managed.
+    pub config: BucketConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -340,6 +348,7 @@ mod tests {
                 state_file: PathBuf::from(state_file),
                 suspend: false,
                 adopt_by_roll: false,
+                config_resync: Duration::from_secs(3600),
             },
             buckets: Vec::new(),
             tokens: Vec::new(),

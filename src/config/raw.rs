@@ -13,6 +13,9 @@ use serde_saphyr::Spanned;
 
 use super::model;
 
+mod bucket_config;
+pub use bucket_config::*;
+
 /// R2 bucket names: 3-63 chars of `a-z0-9-`, alphanumeric at both ends.
 pub const BUCKET_NAME_PATTERN: &str = "^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$";
 pub const TOKEN_BUCKET_PATTERN: &str = r"^(\*|[a-z0-9][a-z0-9-]{1,61}[a-z0-9])$";
@@ -111,6 +114,10 @@ pub struct RawSettings {
     /// S3 keys stop working); `r2gitops adopt NAME --value-from-stdin` needs no roll.
     #[schemars(extend("default" = false))]
     pub adopt_by_roll: Option<Sp<bool>>,
+    /// How often the daemon re-reads declared bucket configuration (cors, lifecycle, lock,
+    /// public_dev_url) that neither the file nor r2gitops changed: s, m, h, d units, at least 1m.
+    #[schemars(extend("default" = "1h"), regex(pattern = DURATION_PATTERN))]
+    pub config_resync: Option<Sp<String>>,
 }
 
 /// One age recipient: an X25519 key (`age1...`) or an SSH public key (`ssh-ed25519`, `ssh-rsa`).
@@ -137,6 +144,17 @@ pub struct RawBucket {
     /// r2gitops never deletes a protected bucket, even with prune.
     #[schemars(extend("default" = true))]
     pub protect: Option<Sp<bool>>,
+    /// CORS rules. Absent: not managed (never read, never changed); the list is the whole
+    /// policy; [] removes every rule.
+    pub cors: Option<Sp<Vec<Sp<RawCorsRule>>>>,
+    /// Object lifecycle rules (at most 1,000). Absent: not managed; the list is the whole
+    /// rule set, and replaces Cloudflare's default multipart-abort rule unless it is kept.
+    pub lifecycle: Option<Sp<Vec<Sp<RawLifecycleRule>>>>,
+    /// Retention rules (at most 1,000). Absent: not managed; the list is the whole set.
+    /// Shortening or removing one needs settings.prune and counts toward max_deletions.
+    pub lock: Option<Sp<Vec<Sp<RawLockRule>>>>,
+    /// Public access through the bucket's r2.dev domain. Absent: not managed.
+    pub public_dev_url: Option<Sp<bool>>,
 }
 
 /// An R2 API token and its credentials file.
@@ -383,6 +401,9 @@ mod tests {
             "IpRules",
             "Output",
             "TemporaryCredential",
+            "CorsRule",
+            "LifecycleRule",
+            "LockRule",
         ] {
             assert_eq!(
                 def(schema, name)["additionalProperties"],
@@ -395,7 +416,9 @@ mod tests {
     #[test]
     fn schema_enums_match_the_model_spellings() {
         let schema = json_schema();
-        let cases: [(&str, Vec<&str>); 6] = [
+        let cases: [(&str, Vec<&str>); 8] = [
+            ("CorsMethod", vec!["GET", "PUT", "POST", "DELETE", "HEAD"]),
+            ("Retain", vec!["indefinite"]),
             (
                 "Jurisdiction",
                 model::Jurisdiction::ALL
@@ -438,6 +461,12 @@ mod tests {
             json!(["name", "access", "output"])
         );
         assert_eq!(def(schema, "Output")["required"], json!(["file", "format"]));
+        assert_eq!(
+            def(schema, "CorsRule")["required"],
+            json!(["allowed_origins", "allowed_methods"])
+        );
+        assert_eq!(def(schema, "LifecycleRule")["required"], json!(["id"]));
+        assert_eq!(def(schema, "LockRule")["required"], json!(["id"]));
         assert_eq!(schema["properties"]["version"]["const"], json!(1));
     }
 }

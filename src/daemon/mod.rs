@@ -14,6 +14,9 @@
 //! - One daemon per inventory: the lock on `<state_file>.lock` is held for its lifetime.
 //! - The API token file is re-read every pass; a changed token gets a new client, verified
 //!   before use, so rotating the daemon's own token needs no restart.
+//! - Bucket configuration (CORS, lifecycle, lock, r2.dev) is kept between passes and
+//!   re-read when the file's declaration of a bucket changes, after r2gitops wrote to it,
+//!   or once per `settings.config_resync`, spread over the passes (`observe::bucket_config`).
 //!
 //! - Temporary credentials (issue 18): a renewal is due at `expiry - refresh_before` plus a
 //!   little jitter, and fires a pass trigger like the others (coalesced). A pass whose only
@@ -148,6 +151,8 @@ struct Daemon {
     /// The next renewal, and the retry of a failed one (wall clock).
     renew_at: Option<OffsetDateTime>,
     renewal_retry_at: Option<OffsetDateTime>,
+    /// Bucket configuration read by earlier passes, re-read once per `config_resync`.
+    config_cache: crate::observe::ConfigCache,
 }
 
 /// Why a pass failed, for the backoff and the status.
@@ -318,6 +323,8 @@ impl Daemon {
             }
             status::add_metrics(&mut self.retired_api, &c.metrics());
             self.client = None;
+            // Possibly another account: what was read no longer describes it.
+            self.config_cache.clear();
         }
         let client = Client::connect(config).await.map_err(|e| Failed {
             retry_after: e.retry_after.map(Duration::from_secs),
@@ -420,8 +427,12 @@ impl Daemon {
         let desired = self.desired.clone().expect("load keeps a valid state");
         self.ensure_lock(&desired.settings.state_file)?;
         let client = self.client(&desired).await?;
+        let reads = crate::observe::Reads::Cached {
+            cache: &mut self.config_cache,
+            now: Instant::now(),
+        };
         let planned = tokio::select! {
-            p = reconcile::plan(&client, &desired, false, &self.opts.endpoints) => p,
+            p = reconcile::plan_with(&client, &desired, false, &self.opts.endpoints, reads) => p,
             _ = shutdown.wait() => return Ok(None),
         };
         let (plan, inventory) = planned.map_err(|e| Failed {
@@ -448,6 +459,16 @@ impl Daemon {
         }
         if let Some(reason) = &plan.refused {
             return Err(Failed::new(format!("plan refused: {reason}")));
+        }
+        // What r2gitops writes to a bucket is read afresh by the next pass, whatever the
+        // outcome (the apply's own read-back is not kept: a failed step may have half-done).
+        for step in &plan.steps {
+            if let crate::plan::Step::ConfigureBucket { bucket, .. }
+            | crate::plan::Step::CreateBucket { bucket, .. } = step
+            {
+                self.config_cache
+                    .invalidate(&(bucket.jurisdiction, bucket.name.clone()));
+            }
         }
         if plan.has_changes() || !plan.bookkeeping.is_empty() {
             let (report, inventory) = reconcile::apply(
@@ -512,6 +533,9 @@ pub async fn run(
         renewal_failures: 0,
         renew_at: None,
         renewal_retry_at: None,
+        config_cache: crate::observe::ConfigCache::new(
+            crate::config::validate::DEFAULT_CONFIG_RESYNC,
+        ),
     };
 
     // Fail fast on what cannot get better by waiting: another daemon on this inventory, a

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use time::OffsetDateTime;
 
 use crate::config::{Access, Jurisdiction, LocationHint, Owner, StorageClass, TemporaryScope};
+use crate::observed::bucket_config::ConfigWrite;
 use crate::observed::{TokenField, TokenRequest};
 
 pub use diff::{OutputFact, TemporaryFacts, diff};
@@ -72,6 +73,22 @@ pub enum Step {
     },
     DeleteBucket {
         bucket: BucketRef,
+    },
+    /// One configuration sub-resource of a bucket (CORS, lifecycle, lock, r2.dev): one PUT
+    /// of its whole content, or the CORS DELETE, then a GET to read it back. A step of its
+    /// own, so that one failure blocks no other.
+    ConfigureBucket {
+        bucket: BucketRef,
+        write: ConfigWrite,
+        /// What changes, in words: `+web`, `-legacy`, `expire-tmp 7d→3d`, `false→true`.
+        changes: Vec<String>,
+        /// Lock rules whose retention this shortens or removes, in words. Deletion-class:
+        /// each counts toward `max_deletions`, and the step exists only with `prune`.
+        loosens: Vec<String>,
+        /// The PUT drops Cloudflare's "Default Multipart Abort Rule".
+        removes_default_rule: bool,
+        /// r2.dev turning on: the address the bucket becomes public at, when known.
+        public_url: Option<String>,
     },
     CreateToken {
         /// Declared name (without the prefix).
@@ -356,11 +373,22 @@ impl Step {
         matches!(self, Step::DeleteBucket { .. } | Step::DeleteToken { .. })
     }
 
+    /// How many deletions it stands for, toward `max_deletions`: a delete is one, a lock
+    /// change one per rule whose retention it loosens.
+    pub fn deletion_weight(&self) -> usize {
+        match self {
+            Step::ConfigureBucket { loosens, .. } => loosens.len(),
+            s => usize::from(s.is_delete()),
+        }
+    }
+
     /// `create`, `update`, `roll`, `replace` or `delete`.
     pub fn action(&self) -> &'static str {
         match self {
             Step::CreateBucket { .. } | Step::CreateToken { .. } => "create",
-            Step::UpdateBucket { .. } | Step::UpdateToken { .. } => "update",
+            Step::UpdateBucket { .. } | Step::UpdateToken { .. } | Step::ConfigureBucket { .. } => {
+                "update"
+            }
             Step::RollToken { .. } => "roll",
             Step::ReplaceToken { .. } => "replace",
             Step::DeleteBucket { .. } | Step::DeleteToken { .. } => "delete",
@@ -370,9 +398,10 @@ impl Step {
 
     pub fn kind(&self) -> Kind {
         match self {
-            Step::CreateBucket { .. } | Step::UpdateBucket { .. } | Step::DeleteBucket { .. } => {
-                Kind::Bucket
-            }
+            Step::CreateBucket { .. }
+            | Step::UpdateBucket { .. }
+            | Step::DeleteBucket { .. }
+            | Step::ConfigureBucket { .. } => Kind::Bucket,
             Step::IssueTemporary { .. } => Kind::Temporary,
             _ => Kind::Token,
         }
@@ -384,7 +413,8 @@ impl Step {
         match self {
             Step::CreateBucket { bucket, .. }
             | Step::UpdateBucket { bucket, .. }
-            | Step::DeleteBucket { bucket } => &bucket.name,
+            | Step::DeleteBucket { bucket }
+            | Step::ConfigureBucket { bucket, .. } => &bucket.name,
             Step::CreateToken { token, .. }
             | Step::UpdateToken { token, .. }
             | Step::RollToken { token, .. }
@@ -442,8 +472,9 @@ impl Plan {
         self.has_changes() || !self.blocked.is_empty()
     }
 
+    /// Deletions toward `max_deletions`, loosened lock rules included.
     pub fn deletions(&self) -> usize {
-        self.steps.iter().filter(|s| s.is_delete()).count()
+        self.steps.iter().map(Step::deletion_weight).sum()
     }
 
     /// Rolls of adopted tokens whose value nobody supplied: each breaks the S3 keys someone

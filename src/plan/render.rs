@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{Plan, RollReason, Step, Summary};
+use crate::observed::bucket_config::{ConfigValue, ConfigWrite};
 
 /// Version of the JSON document; bumped only on incompatible changes.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -43,6 +44,9 @@ pub fn step_line(step: &Step) -> String {
             bucket.name,
             bucket.jurisdiction.as_str()
         ),
+        Step::ConfigureBucket { bucket, .. } => {
+            format!("~ update bucket {}: {}", bucket.name, config_change(step))
+        }
         Step::CreateToken {
             token,
             owner,
@@ -120,6 +124,59 @@ pub fn step_line(step: &Step) -> String {
     }
 }
 
+/// What a `ConfigureBucket` step changes, after `update bucket NAME: `:
+/// `cors +web -legacy`, `lifecycle expire-tmp 7d→3d`, `lock contracts 365d→30d ! loosens
+/// retention`, `public_dev_url false→true (bucket becomes public at https://….r2.dev)`.
+pub fn config_change(step: &Step) -> String {
+    let Step::ConfigureBucket {
+        write,
+        changes,
+        loosens,
+        removes_default_rule,
+        public_url,
+        ..
+    } = step
+    else {
+        return String::new();
+    };
+    let mut line = write.kind().key().to_string();
+    if !changes.is_empty() {
+        line.push(' ');
+        line.push_str(&changes.join(" "));
+    } else if *removes_default_rule {
+        line.push_str(" without Cloudflare's default rule");
+    }
+    let turns_public = matches!(
+        write,
+        ConfigWrite::Put(ConfigValue::PublicDevUrl(d)) if d.enabled
+    );
+    if turns_public {
+        match public_url {
+            Some(url) => line.push_str(&format!(" (bucket becomes public at {url})")),
+            None => line.push_str(" (bucket becomes public at its r2.dev address)"),
+        }
+    }
+    if !loosens.is_empty() {
+        line.push_str(" ! loosens retention");
+    }
+    line
+}
+
+/// Lines under a step's line that say more than fits on it: the default lifecycle rule a
+/// PUT removes.
+pub fn step_details(step: &Step) -> Vec<String> {
+    match step {
+        Step::ConfigureBucket {
+            removes_default_rule: true,
+            ..
+        } => vec![format!(
+            "- lifecycle rule \"{}\" (Cloudflare's default)",
+            crate::config::DEFAULT_LIFECYCLE_RULE_ID
+        )],
+        _ => Vec::new(),
+    }
+}
+
 fn summary_line(s: &Summary) -> String {
     let mut tail = Vec::new();
     if s.blocked > 0 {
@@ -166,7 +223,11 @@ fn summary_line(s: &Summary) -> String {
 
 /// Every line of the plan body, without header: changes, blocked, orphans, unchanged.
 fn body_lines(plan: &Plan) -> Vec<String> {
-    let mut lines: Vec<String> = plan.steps.iter().map(step_line).collect();
+    let mut lines: Vec<String> = Vec::new();
+    for step in &plan.steps {
+        lines.push(step_line(step));
+        lines.extend(step_details(step).into_iter().map(|d| format!("  {d}")));
+    }
     for b in &plan.blocked {
         lines.push(format!(
             "! blocked {} {}: {}",
@@ -321,6 +382,23 @@ pub fn step_json(step: &Step) -> Value {
         Step::DeleteBucket { bucket } => {
             v["jurisdiction"] = json!(bucket.jurisdiction.as_str());
             v["reason"] = json!("pruned");
+        }
+        Step::ConfigureBucket {
+            bucket,
+            write,
+            changes,
+            loosens,
+            removes_default_rule,
+            public_url,
+        } => {
+            v["jurisdiction"] = json!(bucket.jurisdiction.as_str());
+            v["config"] = json!(write.kind().key());
+            v["method"] = json!(write.method());
+            v["changes"] = json!(changes);
+            v["loosens_retention"] = json!(loosens);
+            v["removes_default_rule"] = json!(removes_default_rule);
+            v["public_url"] = json!(public_url);
+            v["details"] = json!(step_details(step));
         }
         Step::CreateToken { owner, output, .. } => {
             v["owner"] = json!(owner.as_str());

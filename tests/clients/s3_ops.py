@@ -5,7 +5,8 @@ stdin: JSON list of operations, each
   op: put | get | list | head_bucket | list_buckets | delete | multipart | list_token_unsigned
   With "session_token", boto3 sends it as X-Amz-Security-Token (temporary credentials);
   list_token_unsigned sends it without signing it (the signature must cover it).
-stdout: JSON list of results, {"ok": true, "body"?: str, "keys"?: [...]} or {"ok": false, "error": code}
+stdout: JSON list of results, {"ok": true, "body"?: str, "keys"?: [...]} or
+  {"ok": false, "error": code, "status": HTTP status}
 """
 import json
 import sys
@@ -97,7 +98,11 @@ def main():
         try:
             out.append(run(op))
         except ClientError as e:
-            out.append({"ok": False, "error": e.response["Error"]["Code"]})
+            out.append({
+                "ok": False,
+                "error": e.response["Error"]["Code"],
+                "status": e.response["ResponseMetadata"]["HTTPStatusCode"],
+            })
     json.dump(out, sys.stdout)
 
 

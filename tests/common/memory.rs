@@ -9,6 +9,7 @@ use r2gitops::cloudflare::{
     ApiError, CfError, CreatedToken, ReadApi, TokenRequest, UpdatedToken, VerifiedToken, WriteApi,
 };
 use r2gitops::config::{Jurisdiction, LocationHint, Owner, StorageClass};
+use r2gitops::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
 use r2gitops::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
 use r2gitops::secret::TokenValue;
 use time::OffsetDateTime;
@@ -21,6 +22,8 @@ pub struct Memory {
     pub next: Mutex<u64>,
     pub deleted_buckets: Mutex<Vec<String>>,
     pub deleted_tokens: Mutex<Vec<ObservedToken>>,
+    /// Configuration sub-resources as set (a bucket's default when absent).
+    pub configs: Mutex<BTreeMap<(Jurisdiction, String, ConfigKind), ConfigValue>>,
     /// Seconds of a logical clock: every token write moves `modified_on`, as Cloudflare's does.
     pub clock: Mutex<i64>,
 }
@@ -127,6 +130,29 @@ impl ReadApi for Memory {
     async fn permission_groups(&self, _: Owner) -> Result<PermissionGroupIds, ApiError> {
         Ok(PermissionGroupIds::known())
     }
+    async fn read_config(
+        &self,
+        j: Jurisdiction,
+        name: &str,
+        kind: ConfigKind,
+    ) -> Result<Option<ConfigValue>, ApiError> {
+        if !self
+            .buckets
+            .lock()
+            .unwrap()
+            .contains_key(&(j, name.to_string()))
+        {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.configs
+                .lock()
+                .unwrap()
+                .get(&(j, name.to_string(), kind))
+                .cloned()
+                .unwrap_or_else(|| kind.new_bucket()),
+        ))
+    }
 }
 
 impl WriteApi for Memory {
@@ -226,6 +252,26 @@ impl WriteApi for Memory {
         _: &r2gitops::cloudflare::TemporaryRequest,
     ) -> Result<r2gitops::cloudflare::IssuedTemporary, ApiError> {
         unreachable!("the generated worlds declare no temporary credentials")
+    }
+    async fn write_config(
+        &self,
+        j: Jurisdiction,
+        name: &str,
+        write: &ConfigWrite,
+    ) -> Result<(), ApiError> {
+        if !self
+            .buckets
+            .lock()
+            .unwrap()
+            .contains_key(&(j, name.to_string()))
+        {
+            return Err(not_found("write config"));
+        }
+        self.configs
+            .lock()
+            .unwrap()
+            .insert((j, name.to_string(), write.kind()), write.expected());
+        Ok(())
     }
     async fn roll_token(&self, _: Owner, id: &str) -> Result<TokenValue, ApiError> {
         let at = self.tick();

@@ -1,5 +1,5 @@
 //! `buckets:`: names (with a valid suggestion when one is wrong), jurisdictions, location
-//! hints, storage classes, `protect`.
+//! hints, storage classes, `protect`; the configuration blocks are in `bucket_config`.
 
 use super::*;
 
@@ -22,6 +22,7 @@ pub(super) fn buckets(c: &mut Collector, raw: &[Sp<RawBucket>]) -> Vec<BucketSpe
                 format!("first declared on line {first}"),
             );
         }
+        let config = super::bucket_config::bucket_config(c, b, &format!("buckets[{i}]"));
         out.push(BucketSpec {
             name: b.name.value.clone(),
             jurisdiction: b
@@ -34,6 +35,7 @@ pub(super) fn buckets(c: &mut Collector, raw: &[Sp<RawBucket>]) -> Vec<BucketSpe
                 .as_ref()
                 .map_or(StorageClass::Standard, |s| s.value.into()),
             protect: b.protect.as_ref().is_none_or(|p| p.value),
+            config,
         });
     }
     out

@@ -21,12 +21,18 @@ use super::shape::{clip, did_you_mean};
 use super::yaml::sanitize;
 
 mod bucket;
+mod bucket_config;
+mod cors;
+mod lifecycle;
+mod lock;
 mod output;
 mod settings;
 mod temporary;
 mod token;
 
 pub use self::bucket::{bucket_name_problem, suggest_bucket_name};
+pub use self::bucket_config::MAX_RULES;
+pub use self::cors::{MAX_CORS_AGE_SECS, origin_problem};
 pub use self::output::output_file_problem;
 pub use self::settings::{RECIPIENT_PLACEHOLDER, parse_recipient, recipients_file_problem};
 use self::{bucket::*, output::*, settings::*, token::*};
@@ -43,6 +49,12 @@ pub const STATE_FILE_NAME: &str = ".r2gitops-state.json";
 pub const DEFAULT_MAX_DELETIONS: u32 = 10;
 
 pub const MIN_ROTATION: Duration = Duration::from_secs(3600);
+
+/// `settings.config_resync` when the file does not set it.
+pub const DEFAULT_CONFIG_RESYNC: Duration = Duration::from_secs(3600);
+
+/// Below this, re-reading configuration would cost more calls than it could be worth.
+pub const MIN_CONFIG_RESYNC: Duration = Duration::from_secs(60);
 
 /// The secrets writer's temp-file marker (`secrets::write::TEMP_MARKER`; `config` may not
 /// import `secrets`): an output named like that would be deleted as a leftover.
@@ -294,3 +306,5 @@ fn dedup_keep_order(list: &mut Vec<String>) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bucket_config;

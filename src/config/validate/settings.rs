@@ -18,6 +18,7 @@ pub(super) fn settings(
         recipients_file: None,
         suspend: None,
         adopt_by_roll: None,
+        config_resync: None,
     };
     let s = raw.map_or(&empty, |s| &s.value);
 
@@ -89,6 +90,30 @@ pub(super) fn settings(
     }
     dedup_keep_order(&mut recipients);
 
+    let config_resync = s.config_resync.as_ref().map_or(DEFAULT_CONFIG_RESYNC, |r| {
+        match parse_duration(r.value.trim()) {
+            Some(d) if d >= MIN_CONFIG_RESYNC => d,
+            Some(_) => {
+                c.hint(
+                    r,
+                    "settings.config_resync",
+                    format!("config_resync {} is shorter than 1m", sanitize(&clip(&r.value))),
+                    "re-reading bucket configuration costs one API call per block and bucket; the default is 1h",
+                );
+                DEFAULT_CONFIG_RESYNC
+            }
+            None => {
+                c.hint(
+                    r,
+                    "settings.config_resync",
+                    format!("'{}' is not a duration", sanitize(&clip(&r.value))),
+                    "a number and a unit: s, m, h or d (e.g. 1h)",
+                );
+                DEFAULT_CONFIG_RESYNC
+            }
+        }
+    });
+
     let settings = Settings {
         token_name_prefix,
         prune: s.prune.as_ref().is_some_and(|p| p.value),
@@ -100,6 +125,7 @@ pub(super) fn settings(
         state_file,
         suspend: s.suspend.as_ref().is_some_and(|p| p.value),
         adopt_by_roll: s.adopt_by_roll.as_ref().is_some_and(|p| p.value),
+        config_resync,
     };
     (settings, recipients)
 }

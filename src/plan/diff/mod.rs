@@ -25,10 +25,15 @@
 //!   keys: blocked unless `adopt_by_roll`, and counted with the deletions. An id that does
 //!   not exist, or that is managed under another name -> the whole plan is refused, with
 //!   the line of the `adopt:`.
-//! - more deletions (and adopt rolls) than `max_deletions` -> the whole plan is refused.
+//! - bucket configuration (`bucket_config`): an undeclared block is never compared; a
+//!   declared one is exact, compared semantically; `cors: []` deletes; a lock change that
+//!   loosens retention is deletion-class (blocked without prune, counted with it).
+//! - more deletions (loosened lock rules and adopt rolls included) than `max_deletions` ->
+//!   the whole plan is refused.
 //! - temporary credentials (issue 18): see `temporary`; issued after their parent's steps.
 
 mod bucket;
+mod bucket_config;
 mod temporary;
 mod token;
 
@@ -89,12 +94,15 @@ pub fn diff(input: &Input<'_>) -> Plan {
     let mut token_deletes = Vec::new();
     let mut token_steps = Vec::new();
 
+    let mut config_steps = Vec::new();
     bucket::diff_buckets(input, &mut plan, &mut bucket_steps, &mut bucket_deletes);
+    bucket_config::diff_bucket_configs(input, &mut plan, &bucket_steps, &mut config_steps);
     token::diff_tokens(input, &mut plan, &mut token_deletes, &mut token_steps);
     let mut temporary_steps = Vec::new();
     temporary::diff_temporary(input, &mut plan, &token_steps, &mut temporary_steps);
 
     plan.steps.extend(bucket_steps);
+    plan.steps.extend(config_steps);
     plan.steps.extend(token_deletes);
     plan.steps.extend(token_steps);
     plan.steps.extend(temporary_steps);
@@ -104,11 +112,20 @@ pub fn diff(input: &Input<'_>) -> Plan {
     let adopt_rolls = plan.adopt_rolls();
     let max = input.desired.settings.max_deletions as usize;
     if deletions + adopt_rolls > max {
+        // Loosened lock rules are deletion-class (objects they retained may go): say so.
+        let loosened = plan.steps.iter().any(
+            |s| matches!(s, super::Step::ConfigureBucket { loosens, .. } if !loosens.is_empty()),
+        );
+        let counted = if loosened {
+            " (loosened lock rules included)"
+        } else {
+            ""
+        };
         let what = if adopt_rolls == 0 {
-            format!("deletes {deletions} objects")
+            format!("deletes {deletions} objects{counted}")
         } else {
             format!(
-                "deletes {deletions} objects and rolls {adopt_rolls} adopted tokens whose S3 keys are in use ({} disruptive changes)",
+                "deletes {deletions} objects{counted} and rolls {adopt_rolls} adopted tokens whose S3 keys are in use ({} disruptive changes)",
                 deletions + adopt_rolls
             )
         };
@@ -125,3 +142,5 @@ pub fn diff(input: &Input<'_>) -> Plan {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bucket_config;

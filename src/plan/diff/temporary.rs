@@ -366,6 +366,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             permission_groups: PermissionGroupIds::known(),
+            bucket_configs: Default::default(),
         };
         let mut inventory = Inventory::default();
         inventory.buckets.insert(

@@ -30,6 +30,7 @@ fn observed() -> Observed {
         tokens: Vec::new(),
         listed_owners: [Owner::Account, Owner::User].into_iter().collect(),
         permission_groups: PermissionGroupIds::known(),
+        bucket_configs: Default::default(),
     }
 }
 

@@ -26,16 +26,16 @@ use crate::{Inner, World};
 #[path = "temporary.rs"]
 pub(crate) mod temporary;
 
-type Reply = (StatusCode, Value);
+pub(crate) type Reply = (StatusCode, Value);
 
-fn ok(result: Value) -> Reply {
+pub(crate) fn ok(result: Value) -> Reply {
     (
         StatusCode::OK,
         json!({"success": true, "errors": [], "messages": [], "result": result}),
     )
 }
 
-fn err(status: StatusCode, code: i64, message: &str) -> Reply {
+pub(crate) fn err(status: StatusCode, code: i64, message: &str) -> Reply {
     (
         status,
         json!({"success": false, "errors": [{"code": code, "message": message}], "messages": [], "result": null}),
@@ -50,7 +50,7 @@ fn not_found_route(path: &str) -> Reply {
     )
 }
 
-fn no_bucket() -> Reply {
+pub(crate) fn no_bucket() -> Reply {
     err(
         StatusCode::NOT_FOUND,
         10006,
@@ -58,7 +58,7 @@ fn no_bucket() -> Reply {
     )
 }
 
-fn bad_request(message: &str) -> Reply {
+pub(crate) fn bad_request(message: &str) -> Reply {
     err(StatusCode::BAD_REQUEST, 400, message)
 }
 
@@ -428,6 +428,7 @@ fn buckets(
                 storage_class: storage_class.into(),
                 creation_date: OffsetDateTime::now_utc(),
                 objects: BTreeMap::new(),
+                config: Default::default(),
             };
             let v = b.to_json();
             world.buckets.insert(key, b);
@@ -484,6 +485,14 @@ fn buckets(
                 }
             }
         }
+        // CORS, lifecycle, lock, r2.dev: `bucket_config`.
+        (m, [name, sub @ ..]) if !sub.is_empty() => crate::bucket_config::route(
+            &inner.account_id,
+            world.buckets.get_mut(&(j, name.to_string())),
+            &m,
+            sub,
+            body,
+        ),
         _ => err(StatusCode::METHOD_NOT_ALLOWED, 7001, "Method not allowed"),
     }
 }

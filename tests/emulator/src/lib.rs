@@ -12,15 +12,18 @@
 //! ```
 //!
 //! Layout: `state` (buckets, tokens, policy rules), `api` (the REST routes; its child
-//! `temporary` issues temporary credentials and checks them on S3), `s3` (the S3
-//! endpoint on `s3s`), `faults` (latency, 500s, rate limit, stats), `behaviour` (live-API
-//! behaviours that are possible but unconfirmed, each a switch).
+//! `temporary` issues temporary credentials and checks them on S3), `bucket_config` (CORS,
+//! lifecycle, lock, r2.dev, and what the S3 side enforces of them), `s3` (the S3 endpoint
+//! on `s3s`, CORS preflight), `faults` (latency, 500s, rate limit, stats), `behaviour`
+//! (live-API behaviours that are possible but unconfirmed, each a switch).
 
 mod api;
 mod behaviour;
+mod bucket_config;
 mod faults;
 mod hold;
 mod s3;
+mod s3_cors;
 mod state;
 
 use std::collections::BTreeMap;
@@ -220,7 +223,13 @@ impl Emulator {
                 jurisdiction: j,
             });
             let service = builder.build();
-            tasks.push(tokio::spawn(serve_s3(listener, service, stop_rx.clone())));
+            tasks.push(tokio::spawn(serve_s3(
+                listener,
+                service,
+                stop_rx.clone(),
+                inner.clone(),
+                j,
+            )));
         }
 
         Ok(Emulator {
@@ -317,6 +326,24 @@ impl Emulator {
             .collect()
     }
 
+    /// A bucket's configuration as stored, `None` when there is no such bucket:
+    /// `{"cors": null | [rules], "lifecycle": [rules], "lock": [rules], "public_dev_url":
+    /// bool, "domain": "pub-….r2.dev"}`, rules in Cloudflare's JSON shape.
+    pub fn bucket_config(&self, jurisdiction: &str, name: &str) -> Option<serde_json::Value> {
+        let world = self.inner.world.lock().unwrap();
+        let b = world
+            .buckets
+            .get(&(jurisdiction.to_string(), name.to_string()))?;
+        let (domain, _) = bucket_config::managed_domain(&self.inner.account_id, b);
+        Some(serde_json::json!({
+            "cors": b.config.cors,
+            "lifecycle": b.config.lifecycle,
+            "lock": b.config.lock,
+            "public_dev_url": b.config.public_dev_url,
+            "domain": domain,
+        }))
+    }
+
     pub fn stats(&self) -> Stats {
         self.inner.stats.lock().unwrap().clone()
     }
@@ -368,6 +395,8 @@ async fn serve_s3(
     listener: TcpListener,
     service: s3s::service::S3Service,
     mut stop: watch::Receiver<bool>,
+    inner: Arc<Inner>,
+    jurisdiction: &'static str,
 ) {
     loop {
         let (stream, peer) = tokio::select! {
@@ -378,12 +407,31 @@ async fn serve_s3(
             _ = stop.wait_for(|s| *s) => return,
         };
         let service = service.clone();
+        let inner = inner.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(s3::PeerAddr(peer));
                     let service = service.clone();
-                    async move { service.call(req.map(s3s::Body::from)).await }
+                    let inner = inner.clone();
+                    async move {
+                        // CORS (`s3_cors`): preflights here, headers on the way out.
+                        let path = req.uri().path().to_string();
+                        if req.method() == hyper::Method::OPTIONS {
+                            return Ok(s3_cors::preflight(
+                                &inner,
+                                jurisdiction,
+                                &path,
+                                req.headers(),
+                            ));
+                        }
+                        let cors = s3_cors::pending(req.method(), &path, req.headers());
+                        let mut resp = service.call(req.map(s3s::Body::from)).await?;
+                        if let Some(p) = cors {
+                            s3_cors::decorate(&inner, jurisdiction, &p, resp.headers_mut());
+                        }
+                        Ok::<_, s3s::HttpError>(resp)
+                    }
                 },
             );
             let _ =

@@ -1,6 +1,7 @@
 //! The R2 S3 endpoint of one jurisdiction: SigV4 verified by `s3s` (access key id = token id,
 //! secret = hex sha256 of the token value), each token's policies enforced, objects kept in
-//! memory in the shared world (API-NOTES §3.4, §3.6, §6).
+//! memory in the shared world (API-NOTES §3.4, §3.6, §6), bucket lock rules enforced on
+//! deletes and overwrites (R2-CONFIG-NOTES §3). CORS is answered in `s3_cors`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -193,6 +194,7 @@ impl S3 for Store {
         else {
             return Err(s3_error!(NoSuchBucket));
         };
+        refuse_if_locked(bucket, &input.key)?;
         bucket.objects.insert(
             input.key,
             Object {
@@ -250,6 +252,7 @@ impl S3 for Store {
         else {
             return Err(s3_error!(NoSuchBucket));
         };
+        refuse_if_locked(bucket, &req.input.key)?;
         bucket.objects.remove(&req.input.key);
         Ok(S3Response::new(DeleteObjectOutput::default()))
     }
@@ -412,6 +415,7 @@ impl S3 for Store {
         else {
             return Err(s3_error!(NoSuchBucket));
         };
+        refuse_if_locked(bucket, &upload.key)?;
         bucket.objects.insert(
             upload.key.clone(),
             Object {
@@ -437,6 +441,28 @@ impl S3 for Store {
         world.uploads.remove(&req.input.upload_id);
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
     }
+}
+
+/// A delete or overwrite of an object a bucket lock rule retains: 403 with R2's code
+/// (`10069 ObjectLockedByBucketPolicy`, R2-CONFIG-NOTES §3).
+fn refuse_if_locked(bucket: &crate::state::Bucket, object_key: &str) -> S3Result<()> {
+    let Some(obj) = bucket.objects.get(object_key) else {
+        return Ok(());
+    };
+    if crate::bucket_config::locked(
+        bucket,
+        object_key,
+        obj.last_modified,
+        OffsetDateTime::now_utc(),
+    ) {
+        let mut e = s3s::S3Error::with_message(
+            s3s::S3ErrorCode::Custom("ObjectLockedByBucketPolicy".into()),
+            "The object is retained by a bucket lock rule and cannot be deleted or overwritten. (10069)",
+        );
+        e.set_status_code(hyper::StatusCode::FORBIDDEN);
+        return Err(e);
+    }
+    Ok(())
 }
 
 impl Store {

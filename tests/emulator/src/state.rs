@@ -118,6 +118,8 @@ pub struct Bucket {
     pub storage_class: String,
     pub creation_date: OffsetDateTime,
     pub objects: BTreeMap<String, Object>,
+    /// CORS, lifecycle, lock and r2.dev (`bucket_config`).
+    pub config: crate::bucket_config::BucketConfig,
 }
 
 impl Bucket {

@@ -178,3 +178,56 @@ async fn rclone_copies_a_file_with_an_object_scoped_token() {
     // Listing buckets is an admin operation: an object-scoped token is refused, as on R2.
     assert!(!denied.status.success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudflare_python_sdk_round_trips_cors_lifecycle_locks_and_the_managed_domain() {
+    let emu = start().await;
+    let out = tokio::task::block_in_place(|| {
+        Command::new(python())
+            .arg(workspace_root().join("tests/clients/cloudflare_sdk_bucket_config.py"))
+            .arg(emu.api_url())
+            .arg(emu.account_id())
+            .env("CLOUDFLARE_API_TOKEN", emu.admin_token())
+            .output()
+            .unwrap()
+    });
+    assert!(
+        out.status.success(),
+        "SDK failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        seen["default_rule"],
+        json!([{"id": "Default Multipart Abort Rule", "enabled": true, "abort": 604800}])
+    );
+    assert_eq!(
+        seen["cors"],
+        json!([{"id": "web", "origins": ["https://app.example.com"], "methods": ["GET", "PUT"], "headers": ["content-type"], "expose": ["etag"], "max_age": 3600.0}])
+    );
+    assert_eq!(
+        seen["lifecycle"],
+        json!([{"id": "expire-tmp", "prefix": "tmp/", "expire": 604800, "transition": [86400], "abort": 86400}])
+    );
+    assert_eq!(
+        seen["locks"],
+        json!([
+            {"id": "contracts", "prefix": "contracts/", "type": "Age", "max_age": 31536000},
+            {"id": "legal", "prefix": null, "type": "Indefinite", "max_age": null}
+        ])
+    );
+    let managed = &seen["managed"];
+    assert_eq!(managed["updated"], true);
+    assert_eq!(managed["listed"], true);
+    assert_eq!(managed["same"], true);
+    assert_eq!(
+        emu.bucket_config("default", "sdk-config").unwrap()["domain"],
+        managed["domain"]
+    );
+    assert_eq!(seen["cors_after_delete"], json!(["NotFoundError", 404]));
+    // What the SDK wrote is what the emulator holds, in the EU namespace for the locks.
+    assert_eq!(
+        emu.bucket_config("eu", "sdk-config-eu").unwrap()["lock"][1],
+        json!({"id": "legal", "enabled": true, "condition": {"type": "Indefinite"}})
+    );
+}

@@ -1,0 +1,72 @@
+//! Configuration steps: one PUT (or the CORS DELETE) per sub-resource, then its GET, and
+//! the two compared (`ConfigValue::matches`, the diff's own comparison). Cloudflare may
+//! normalise or refuse silently, so a write is only done when the read-back says so. A
+//! step of a bucket whose create failed is skipped; every other step runs on its own.
+
+use std::collections::BTreeSet;
+
+use super::{Applier, Outcome, StepReport, error_chain, report};
+use crate::cloudflare::WriteApi;
+use crate::observed::bucket_config::{ConfigValue, quote};
+use crate::plan::{BucketRef, Step};
+
+impl<W: WriteApi> Applier<'_, W> {
+    pub(super) async fn config_step(
+        &self,
+        step: &Step,
+        failed: &BTreeSet<BucketRef>,
+    ) -> StepReport {
+        if let Some(r) = self.stopped(step) {
+            return r;
+        }
+        let Step::ConfigureBucket { bucket, write, .. } = step else {
+            unreachable!("config_step gets configuration steps")
+        };
+        if failed.contains(bucket) {
+            return report(
+                step,
+                Outcome::Skipped(format!("bucket {} was not created", bucket.name)),
+            );
+        }
+        let kind = write.kind();
+        let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
+        let outcome = match self.api.write_config(j, name, write).await {
+            Err(e) => Outcome::Failed(error_chain(&e)),
+            Ok(()) => match self.api.read_config(j, name, kind).await {
+                Ok(Some(stored)) if stored.matches(&write.expected()) => Outcome::Done,
+                Ok(Some(stored)) => Outcome::Failed(format!(
+                    "Cloudflare did not store the {} of bucket {name} as sent (sent {}, read back {}); the next pass tries again",
+                    kind.label(),
+                    words(&write.expected()),
+                    words(&stored)
+                )),
+                Ok(None) => Outcome::Failed(format!(
+                    "bucket {name} was gone when its {} were read back",
+                    kind.label()
+                )),
+                Err(e) => Outcome::Failed(format!(
+                    "the write was accepted, but reading it back failed: {}",
+                    error_chain(&e)
+                )),
+            },
+        };
+        let r = report(step, outcome);
+        self.log(&r);
+        r
+    }
+}
+
+/// A sub-resource in a few words, for a failed read-back: `2 rules (web, [*])`, `enabled`.
+fn words(v: &ConfigValue) -> String {
+    let rules = |labels: Vec<String>| match labels.len() {
+        0 => "no rule".to_string(),
+        1 => format!("1 rule ({})", labels[0]),
+        n => format!("{n} rules ({})", labels.join(", ")),
+    };
+    match v {
+        ConfigValue::Cors(r) => rules(r.iter().map(|r| r.label()).collect()),
+        ConfigValue::Lifecycle(r) => rules(r.iter().map(|r| quote(&r.id)).collect()),
+        ConfigValue::Lock(r) => rules(r.iter().map(|r| quote(&r.id)).collect()),
+        ConfigValue::PublicDevUrl(d) => if d.enabled { "enabled" } else { "disabled" }.into(),
+    }
+}
