@@ -187,6 +187,10 @@ pub struct ImportArgs {
     /// account can list).
     #[arg(long, value_name = "J", value_parser = parse_jurisdiction)]
     pub jurisdiction: Vec<crate::config::Jurisdiction>,
+    /// Which bucket configuration blocks to import, comma-separated: cors, lifecycle, lock,
+    /// public_dev_url (one read per bucket and block), or `none`. Default: all of them.
+    #[arg(long, value_name = "BLOCKS", value_delimiter = ',', value_parser = parse_block)]
+    pub with: Vec<BlockArg>,
     /// Overwrite --output when it exists.
     #[arg(long)]
     pub force: bool,
@@ -198,6 +202,44 @@ pub struct ImportArgs {
     pub state_file: Option<PathBuf>,
     #[command(flatten)]
     pub api: ApiArgs,
+}
+
+/// One `--with` value: a configuration block, or `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockArg {
+    Kind(crate::observed::bucket_config::ConfigKind),
+    None,
+}
+
+fn parse_block(s: &str) -> Result<BlockArg, String> {
+    use crate::observed::bucket_config::ConfigKind;
+    if s == "none" {
+        return Ok(BlockArg::None);
+    }
+    crate::import::blocks::parse_kind(s)
+        .map(BlockArg::Kind)
+        .ok_or_else(|| {
+            format!(
+                "'{s}' is not a configuration block; one of {}, or none",
+                ConfigKind::ALL.map(|k| k.key()).join(", ")
+            )
+        })
+}
+
+impl ImportArgs {
+    /// The blocks to read: all without `--with`, none with `--with none`.
+    pub fn blocks(&self) -> Vec<crate::observed::bucket_config::ConfigKind> {
+        if self.with.is_empty() {
+            return crate::observed::bucket_config::ConfigKind::ALL.to_vec();
+        }
+        self.with
+            .iter()
+            .filter_map(|b| match b {
+                BlockArg::Kind(k) => Some(*k),
+                BlockArg::None => None,
+            })
+            .collect()
+    }
 }
 
 fn parse_jurisdiction(s: &str) -> Result<crate::config::Jurisdiction, String> {

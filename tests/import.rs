@@ -41,7 +41,7 @@ fn text(o: &Output) -> String {
 }
 
 /// The file with what differs per run replaced: the account id, token ids (by name), the
-/// date and the output path in the header.
+/// date and the output path in the header, the r2.dev hostname.
 fn normalised(file: &str, account: &str, ids: &BTreeMap<String, String>) -> String {
     let mut s = file.replace(account, "<account>");
     for (name, id) in ids {
@@ -50,7 +50,11 @@ fn normalised(file: &str, account: &str, ids: &BTreeMap<String, String>) -> Stri
     s.lines()
         .map(|l| match l.strip_prefix("# Made by `") {
             Some(_) => "# Made by `r2gitops import -o <file>` on <date>".to_string(),
-            None => l.to_string(),
+            // The r2.dev hostname is a hash of the (random) account.
+            None => match l.find("https://pub-") {
+                Some(at) => format!("{}https://pub-<hash>.r2.dev", &l[..at]),
+                None => l.to_string(),
+            },
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -181,4 +185,51 @@ async fn a_seeded_account_imports_exactly_and_plans_nothing() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_names_the_blocks_read_and_nothing_else_is_read() {
+    let sb = Sandbox::new().await;
+    seed(&sb);
+    let reads = |args: &[&str]| {
+        sb.emu.reset_stats();
+        let mut all = vec!["import"];
+        all.extend_from_slice(args);
+        let o = sb.r2gitops_without_file(&all).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let mut routes: Vec<String> = sb
+            .emu
+            .stats()
+            .by_route
+            .keys()
+            .filter(|r| r.contains("/:name/"))
+            .cloned()
+            .collect();
+        routes.sort();
+        (routes, String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let (routes, file) = reads(&["--with", "cors,lock"]);
+    assert_eq!(
+        routes,
+        [
+            "GET /accounts/:id/r2/buckets/:name/cors",
+            "GET /accounts/:id/r2/buckets/:name/lock"
+        ]
+    );
+    assert!(file.contains("    cors:") && file.contains("    lock:"));
+    assert!(!file.contains("lifecycle:") && !file.contains("public_dev_url"));
+    let (routes, file) = reads(&["--with", "none"]);
+    assert!(routes.is_empty(), "{routes:?}");
+    assert!(!file.contains("    cors:"));
+
+    let o = sb
+        .r2gitops_without_file(&["import", "--with", "corz"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "a usage error");
+    assert!(
+        text(&o).contains("'corz' is not a configuration block; one of cors, lifecycle, lock, public_dev_url, or none"),
+        "{}",
+        text(&o)
+    );
 }

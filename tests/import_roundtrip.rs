@@ -1,7 +1,8 @@
 //! The import round trip, as a property (issue 16): for generated account states (buckets
 //! in several jurisdictions, with location hints and storage classes, one name sometimes in
 //! two jurisdictions; managed and hand-made tokens of every access kind and owner, with and
-//! without IP rules and validity windows; tokens no file can express), `import`, then filling
+//! without IP rules and validity windows; tokens no file can express; every configuration
+//! block, Cloudflare's defaults and shapes no file can say), `import`, then filling
 //! in the recipients, gives a file whose dry run with `--skip-outputs` plans nothing and
 //! blocks nothing (what `--detailed-exitcode` exits 0 for). The real lister, renderer,
 //! loader, observer and diff run against the in-memory Cloudflare.
@@ -20,6 +21,9 @@ use r2gitops::config::{
 };
 use r2gitops::import::render::{Header, file};
 use r2gitops::inventory::Inventory;
+use r2gitops::observed::bucket_config::{
+    Condition, ConfigKind, ConfigValue, CorsRule, LifecycleRule, LockRule, ManagedDomain, Retention,
+};
 use r2gitops::observed::{PermissionGroupIds, TokenStatus};
 use r2gitops::plan::diff::Input;
 use r2gitops::plan::policy::desired_policies;
@@ -45,6 +49,63 @@ struct Bucket {
     place: usize,
     location: Option<usize>,
     infrequent: bool,
+    /// Which configuration the bucket holds (`configuration`), by index.
+    config: Vec<usize>,
+}
+
+/// Configuration a bucket may hold, made in the dashboard or by another tool: each config
+/// block, Cloudflare's defaults, and shapes the file cannot say (left unmanaged).
+fn configuration(i: usize) -> ConfigValue {
+    let day = 86_400;
+    match i {
+        0 => ConfigValue::Cors(vec![CorsRule::new(
+            Some("web".to_string()),
+            ["https://app.example.com", "*"],
+            ["GET", "HEAD"],
+            ["X-Upload"],
+            ["ETag"],
+            Some(3_600),
+        )]),
+        1 => ConfigValue::Lifecycle(vec![
+            LifecycleRule::cloudflare_default(),
+            LifecycleRule {
+                id: "expire-tmp".into(),
+                enabled: true,
+                prefix: "tmp/".into(),
+                expire: Some(Condition::Age(30 * day)),
+                transitions: [Condition::Age(7 * day)].into(),
+                abort_multipart_secs: None,
+            },
+        ]),
+        2 => ConfigValue::Lifecycle(Vec::new()),
+        3 => ConfigValue::Lock(vec![
+            LockRule {
+                id: "keep".into(),
+                enabled: true,
+                prefix: "audit/".into(),
+                retention: Retention::Age(90 * day),
+            },
+            LockRule {
+                id: "legal".into(),
+                enabled: false,
+                prefix: String::new(),
+                retention: Retention::Indefinite,
+            },
+        ]),
+        4 => ConfigValue::PublicDevUrl(ManagedDomain {
+            enabled: true,
+            domain: Some("pub-0123.r2.dev".into()),
+        }),
+        // Two transitions: no file can say it.
+        _ => ConfigValue::Lifecycle(vec![LifecycleRule {
+            id: "two-steps".into(),
+            enabled: true,
+            prefix: String::new(),
+            expire: None,
+            transitions: [Condition::Age(day), Condition::Age(2 * day)].into(),
+            abort_multipart_secs: None,
+        }]),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -77,12 +138,14 @@ fn bucket() -> impl Strategy<Value = Bucket> {
         0..PLACES.len(),
         proptest::option::of(0..6usize),
         any::<bool>(),
+        proptest::collection::vec(0..6usize, 0..3),
     )
-        .prop_map(|(name, place, location, infrequent)| Bucket {
+        .prop_map(|(name, place, location, infrequent, config)| Bucket {
             name,
             place,
             location,
             infrequent,
+            config,
         })
 }
 
@@ -171,6 +234,13 @@ fn account(buckets: &[Bucket], tokens: &[Token], now: OffsetDateTime) -> (Memory
             },
             b.location.map(|i| LocationHint::ALL[i]),
         );
+        for c in &b.config {
+            let value = configuration(*c);
+            m.configs.lock().unwrap().insert(
+                (PLACES[b.place], NAMES[b.name].to_string(), value.kind()),
+                value,
+            );
+        }
     }
     for (i, t) in tokens.iter().enumerate() {
         let access = ACCESS[t.access];
@@ -259,10 +329,14 @@ fn check(buckets: Vec<Bucket>, tokens: Vec<Token>) -> Result<(), TestCaseError> 
         let snap = r2gitops::import::snapshot(
             &m,
             ACCT,
-            &Jurisdiction::ALL,
-            false,
-            "r2gitops:",
-            BTreeMap::new(),
+            r2gitops::import::Scope {
+                jurisdictions: &Jurisdiction::ALL,
+                explicit: false,
+                blocks: &ConfigKind::ALL,
+                prefix: "r2gitops:",
+                recorded: BTreeMap::new(),
+                concurrency: 4,
+            },
         )
         .await
         .unwrap();

@@ -6,6 +6,7 @@
 //! - `render`: the file (pure), with the round-trip guarantee: filled-in recipients aside,
 //!   `reconcile --dry-run --skip-outputs --detailed-exitcode` on it exits 0.
 
+pub mod blocks;
 pub mod render;
 
 use std::collections::BTreeMap;
@@ -18,7 +19,9 @@ use time::OffsetDateTime;
 use crate::cli::ImportArgs;
 use crate::cloudflare::{ApiError, Client, ClientConfig, ReadApi};
 use crate::config::{Jurisdiction, Owner};
+use crate::observed::bucket_config::{ConfigKind, ConfigValue};
 use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds};
+use futures::{StreamExt, TryStreamExt};
 
 /// Everything import read from the account.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,21 +36,39 @@ pub struct Snapshot {
     pub recorded: BTreeMap<String, String>,
     /// What could not be listed, and why (a comment in the file).
     pub unlisted: Vec<String>,
-    /// Configuration block lines per bucket, as they go under the bucket's entry.
-    pub blocks: BTreeMap<(Jurisdiction, String), Vec<String>>,
+    /// The configuration sub-resources read for each declared bucket (`--with`).
+    pub blocks: BTreeMap<(Jurisdiction, String), Vec<ConfigValue>>,
 }
 
-/// List what import needs. `jurisdictions` given explicitly must all list; of the default
-/// (all), one the account cannot list is noted and skipped. User tokens are listed when the
-/// API token may (an account-owned token may not), else noted.
+/// What to list: which jurisdictions (`explicit` when the user named them: then each must
+/// list), which configuration blocks to read per bucket, the managed prefix, and the
+/// declared names the inventory records by token id.
+pub struct Scope<'a> {
+    pub jurisdictions: &'a [Jurisdiction],
+    pub explicit: bool,
+    pub blocks: &'a [ConfigKind],
+    pub prefix: &'a str,
+    pub recorded: BTreeMap<String, String>,
+    /// Configuration reads in flight at once.
+    pub concurrency: usize,
+}
+
+/// List what import needs. Of the default jurisdictions (all), one the account cannot list
+/// is noted and skipped. User tokens are listed when the API token may (an account-owned
+/// token may not), else noted. Then one read per declared bucket and block asked for.
 pub async fn snapshot<R: ReadApi>(
     api: &R,
     account_id: &str,
-    jurisdictions: &[Jurisdiction],
-    explicit: bool,
-    prefix: &str,
-    recorded: BTreeMap<String, String>,
+    scope: Scope<'_>,
 ) -> Result<Snapshot, ApiError> {
+    let Scope {
+        jurisdictions,
+        explicit,
+        blocks: kinds,
+        prefix,
+        recorded,
+        concurrency,
+    } = scope;
     let mut unlisted = Vec::new();
     let mut buckets = Vec::new();
     for j in jurisdictions {
@@ -78,7 +99,7 @@ pub async fn snapshot<R: ReadApi>(
         Err(e) => return Err(e),
     }
     let groups = api.permission_groups(Owner::Account).await?;
-    Ok(Snapshot {
+    let mut snapshot = Snapshot {
         account_id: account_id.to_string(),
         buckets,
         tokens,
@@ -87,7 +108,28 @@ pub async fn snapshot<R: ReadApi>(
         recorded,
         unlisted,
         blocks: BTreeMap::new(),
-    })
+    };
+    // Only buckets the file will declare (a name in two jurisdictions is declared once).
+    let reads: Vec<(Jurisdiction, String, ConfigKind)> = render::sort_buckets(&snapshot)
+        .0
+        .iter()
+        .flat_map(|b| kinds.iter().map(|k| (b.jurisdiction, b.name.clone(), *k)))
+        .collect();
+    let read: Vec<_> = futures::stream::iter(reads)
+        .map(|(j, name, kind)| async move {
+            api.read_config(j, &name, kind)
+                .await
+                .map(|v| ((j, name), v))
+        })
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await?;
+    for (key, value) in read {
+        if let Some(v) = value {
+            snapshot.blocks.entry(key).or_default().push(v);
+        }
+    }
+    Ok(snapshot)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,10 +205,14 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         snapshot(
             &client,
             client.account_id(),
-            &jurisdictions,
-            explicit,
-            &args.token_name_prefix,
-            recorded,
+            Scope {
+                jurisdictions: &jurisdictions,
+                explicit,
+                blocks: &args.blocks(),
+                prefix: &args.token_name_prefix,
+                recorded,
+                concurrency: args.api.concurrency,
+            },
         )
         .await
     })?;

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 
 use super::Snapshot;
+use super::blocks::Block;
 use crate::config::validate::RECIPIENT_PLACEHOLDER;
 use crate::config::{Access, Jurisdiction, Owner, StorageClass, TokenScope};
 use crate::observed::{ObservedBucket, ObservedToken, TokenStatus};
@@ -230,7 +231,7 @@ fn unique(base: &str, taken: &mut BTreeSet<String>) -> String {
 }
 
 /// A YAML double-quoted scalar.
-fn quoted(s: &str) -> String {
+pub(crate) fn quoted(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -373,9 +374,24 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
             line(&format!("    storage_class: {}", b.storage_class.as_str()));
         }
         line("    protect: true");
-        if let Some(blocks) = s.blocks.get(&(b.jurisdiction, b.name.clone())) {
-            for l in blocks {
-                line(&format!("    {l}"));
+        for value in s
+            .blocks
+            .get(&(b.jurisdiction, b.name.clone()))
+            .into_iter()
+            .flatten()
+        {
+            match super::blocks::block(value) {
+                Block::Default => {}
+                Block::Lines(lines) => {
+                    for l in lines {
+                        line(&format!("    {l}"));
+                    }
+                }
+                Block::NotExpressible(why) => line(&format!(
+                    "    # {} not imported (left unmanaged): {}",
+                    value.kind().key(),
+                    why.replace(['\n', '\r'], " ")
+                )),
             }
         }
     }

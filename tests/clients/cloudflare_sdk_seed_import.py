@@ -18,6 +18,44 @@ cf.r2.buckets.create(account_id=account, name="media", location_hint="weur")
 cf.r2.buckets.create(account_id=account, name="logs", storage_class="InfrequentAccess")
 cf.r2.buckets.create(account_id=account, name="archive-eu", cf_r2_jurisdiction="eu")
 
+# Configuration made in the dashboard: CORS and r2.dev on media, a lifecycle rule beside
+# Cloudflare's default on logs, retention on the EU archive.
+cf.r2.buckets.cors.update(
+    "media",
+    account_id=account,
+    rules=[{
+        "id": "web",
+        "allowed": {"origins": ["https://app.example.com"], "methods": ["GET", "HEAD"], "headers": ["Content-Type"]},
+        "max_age_seconds": 3600,
+    }],
+)
+cf.r2.buckets.domains.managed.update("media", account_id=account, enabled=True)
+default_rule = cf.r2.buckets.lifecycle.get("logs", account_id=account).rules[0]
+cf.r2.buckets.lifecycle.update(
+    "logs",
+    account_id=account,
+    rules=[
+        {
+            "id": default_rule.id,
+            "enabled": True,
+            "conditions": {"prefix": ""},
+            "abort_multipart_uploads_transition": {"condition": {"type": "Age", "max_age": 604800}},
+        },
+        {
+            "id": "expire-debug",
+            "enabled": True,
+            "conditions": {"prefix": "debug/"},
+            "delete_objects_transition": {"condition": {"type": "Age", "max_age": 2592000}},
+        },
+    ],
+)
+cf.r2.buckets.locks.update(
+    "archive-eu",
+    account_id=account,
+    cf_r2_jurisdiction="eu",
+    rules=[{"id": "keep-1y", "enabled": True, "prefix": "contracts/", "condition": {"type": "Age", "max_age_seconds": 31536000}}],
+)
+
 OBJECT_READ = "6a018a9f2fc74eb6b293b0c548f38b39"
 OBJECT_WRITE = "2efd5506f9c8494dacb1fa10a3e7d5b6"
 ADMIN_READ = "b4992e1108244f5d8bfbd5744320c2e1"
