@@ -23,6 +23,7 @@ pub fn desired() -> Desired {
             state_file: PathBuf::from("/out/.r2gitops-state.json"),
             suspend: false,
             adopt_by_roll: false,
+            recipients_file: None,
             config_resync: std::time::Duration::from_secs(3600),
         },
         buckets: Vec::new(),

@@ -422,3 +422,40 @@ async fn suspend_reports_drift_and_applies_nothing() {
     assert_eq!(w.emu.stats().mutating, 0);
     assert_eq!(w.bucket_names(Jurisdiction::Default).await, ["unrelated"]);
 }
+
+/// A quiet pass does not parse the file again, but a change to its recipients file alone
+/// (the desired-state file untouched) is still seen: the output is re-issued for the new
+/// recipient.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_recipients_file_is_picked_up_without_touching_the_file() {
+    let w = World::new().await;
+    std::fs::write(w.dir.path().join("keys.txt"), format!("{}\n", w.recipient)).unwrap();
+    w.write(&BASE.replace(
+        r#"recipients: ["{recipient}"]"#,
+        r#"recipients_file: keys.txt"#,
+    ));
+    let d = w.spawn(&["--interval", "1s"]);
+    ready(&d).await;
+    let out = w.dir.path().join("secrets/uploader.env.age");
+    common::age_decrypt(&w.identity, &out);
+
+    let (other, other_recipient) = common::age_keygen(w.dir.path(), "second");
+    std::fs::write(
+        w.dir.path().join("keys.txt"),
+        format!("{other_recipient}\n"),
+    )
+    .unwrap();
+    until(
+        Duration::from_secs(5),
+        "the output is re-issued for the new recipient",
+        || async {
+            std::process::Command::new("age")
+                .args(["-d", "-i"])
+                .arg(&other)
+                .arg(&out)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        },
+    )
+    .await;
+}

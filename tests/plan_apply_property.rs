@@ -173,6 +173,7 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
             state_file: out.join(".r2gitops-state.json"),
             suspend: false,
             adopt_by_roll: false,
+            recipients_file: None,
             config_resync: std::time::Duration::from_secs(3600),
         },
         buckets,

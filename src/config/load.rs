@@ -55,6 +55,11 @@ pub fn load_with_output_dir(
     desired.source = path.to_path_buf();
     desired.settings.output_dir = base_dir.join(&desired.settings.output_dir);
     desired.settings.state_file = base_dir.join(&desired.settings.state_file);
+    desired.settings.recipients_file = desired
+        .settings
+        .recipients_file
+        .as_ref()
+        .map(|f| base_dir.join(f));
     if let Some(dir) = output_dir {
         desired.override_output_dir(dir.to_path_buf());
     }

@@ -41,6 +41,9 @@ pub struct Settings {
     /// Allow adopting a token whose value nobody supplied by rolling it (its existing S3
     /// keys stop working).
     pub adopt_by_roll: bool,
+    /// `recipients_file`, resolved against the file's directory like the other paths (the
+    /// daemon re-reads the file when this one changes too).
+    pub recipients_file: Option<PathBuf>,
     /// How often the daemon re-reads declared bucket configuration nothing changed
     /// (default 1h).
     pub config_resync: Duration,
@@ -348,6 +351,7 @@ mod tests {
                 state_file: PathBuf::from(state_file),
                 suspend: false,
                 adopt_by_roll: false,
+                recipients_file: None,
                 config_resync: Duration::from_secs(3600),
             },
             buckets: Vec::new(),

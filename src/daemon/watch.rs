@@ -48,6 +48,24 @@ pub fn revision(file: &Path) -> Option<String> {
         .map(|b| hex::encode(Sha256::digest(&b)))
 }
 
+/// What a loaded desired state depends on: the file and, when it names one, its recipients
+/// file (a missing recipients file counts as a state too). `None` when the file cannot be
+/// read.
+pub fn inputs_revision(file: &Path, recipients_file: Option<&Path>) -> Option<String> {
+    let mut hash = Sha256::new();
+    hash.update(crate::config::load::read_file(file).ok()?);
+    if let Some(r) = recipients_file {
+        match crate::config::load::read_file(r) {
+            Ok(bytes) => {
+                hash.update(b"\0recipients\0");
+                hash.update(bytes);
+            }
+            Err(_) => hash.update(b"\0no recipients file\0"),
+        }
+    }
+    Some(hex::encode(hash.finalize()))
+}
+
 /// Whether an event may mean the file changed. Opening and reading a file raises access
 /// events, and reading the file is exactly what the check does: following them made an idle
 /// daemon re-read and re-hash its file twice a second, forever.

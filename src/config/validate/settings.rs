@@ -125,6 +125,11 @@ pub(super) fn settings(
         state_file,
         suspend: s.suspend.as_ref().is_some_and(|p| p.value),
         adopt_by_roll: s.adopt_by_roll.as_ref().is_some_and(|p| p.value),
+        recipients_file: s
+            .recipients_file
+            .as_ref()
+            .filter(|f| !f.value.trim().is_empty())
+            .map(|f| PathBuf::from(&f.value)),
         config_resync,
     };
     (settings, recipients)
