@@ -157,7 +157,10 @@ impl<W: WriteApi> Applier<'_, W> {
 
 /// A domain in a few words, for a failed read-back: `zone z1, enabled, min_tls 1.2`.
 fn words(d: &CustomDomain) -> String {
-    let mut out = vec![format!("zone {}", d.zone_label())];
+    let mut out = Vec::new();
+    if d.zone_id.is_some() || d.zone_name.is_some() {
+        out.push(format!("zone {}", d.zone_label()));
+    }
     out.push(if d.enabled { "enabled" } else { "disabled" }.into());
     if let Some(t) = d.min_tls {
         out.push(format!("min_tls {}", t.as_str()));

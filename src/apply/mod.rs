@@ -261,9 +261,7 @@ impl<W: WriteApi> Applier<'_, W> {
             .run_all(configs, |s| async {
                 match s {
                     Step::ConfigureDomain { .. } => self.domain_step(s, &failed).await,
-                    Step::ConfigureNotifications { .. } => {
-                        self.notification_step(s, &failed).await
-                    }
+                    Step::ConfigureNotifications { .. } => self.notification_step(s, &failed).await,
                     _ => self.config_step(s, &failed).await,
                 }
             })

@@ -35,7 +35,11 @@ impl<W: WriteApi> Applier<'_, W> {
         let want: BTreeSet<&NotificationRule> = write.rules.iter().collect();
         let outcome = match self.api.write_notifications(j, name, write).await {
             Err(e) => Outcome::Failed(error_chain(&e)),
-            Ok(()) => match self.api.read_config(j, name, ConfigKind::Notifications).await {
+            Ok(()) => match self
+                .api
+                .read_config(j, name, ConfigKind::Notifications)
+                .await
+            {
                 Ok(Some(ConfigValue::Notifications(queues))) => {
                     let stored: BTreeSet<&NotificationRule> = queues
                         .iter()

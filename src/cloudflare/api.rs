@@ -7,9 +7,9 @@ use std::future::Future;
 use time::OffsetDateTime;
 
 use crate::cloudflare::error::ApiError;
+use crate::config::ZoneRef;
 use crate::config::{Jurisdiction, LocationHint, Owner, StorageClass};
 pub use crate::observed::TokenRequest;
-use crate::config::ZoneRef;
 use crate::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
 use crate::observed::custom_domain::{CustomDomain, DomainWrite, ZoneLookup};
 use crate::observed::notification::{Queue, QueueWrite};

@@ -188,10 +188,13 @@ pub fn decode_zone(v: &Value) -> Result<Zone, String> {
 /// One domain of `GET …/domains/custom[/{domain}]`, canonical: lower case, `minTLS` 1.0
 /// when absent (Cloudflare's documented default).
 pub fn decode_domain(v: &Value) -> Result<CustomDomain, String> {
-    let status = v.get("status").filter(|s| s.is_object()).map(|s| DomainStatus {
-        ownership: text(s, "ownership").unwrap_or("unknown").to_string(),
-        ssl: text(s, "ssl").unwrap_or("unknown").to_string(),
-    });
+    let status = v
+        .get("status")
+        .filter(|s| s.is_object())
+        .map(|s| DomainStatus {
+            ownership: text(s, "ownership").unwrap_or("unknown").to_string(),
+            ssl: text(s, "ssl").unwrap_or("unknown").to_string(),
+        });
     Ok(CustomDomain {
         domain: text(v, "domain")
             .ok_or("a custom domain without 'domain'")?
@@ -236,7 +239,10 @@ mod tests {
         assert!(!d.enabled);
         assert_eq!(d.status.as_ref().unwrap().ownership, "pending");
         // The create answer has no status and no zone name (a degraded answer too).
-        let d = decode_domain(&json!({"domain": "a.example.com", "enabled": true, "zoneId": "z1", "minTLS": "1.2"})).unwrap();
+        let d = decode_domain(
+            &json!({"domain": "a.example.com", "enabled": true, "zoneId": "z1", "minTLS": "1.2"}),
+        )
+        .unwrap();
         assert_eq!(d.min_tls, Some(MinTls::V12));
         assert_eq!((d.zone_name, d.status), (None, None));
         assert_eq!(decode_list(&json!({"domains": null})).unwrap(), []);
@@ -256,7 +262,9 @@ mod tests {
             }
         );
         assert_eq!(
-            decode_zone(&json!({"id": "z", "name": "x.org"})).unwrap().kind,
+            decode_zone(&json!({"id": "z", "name": "x.org"}))
+                .unwrap()
+                .kind,
             ZoneKind::Full
         );
     }

@@ -229,7 +229,10 @@ mod tests {
         let other = answer(500, 10001, "internal").lacking("Zone Read", "custom_domains");
         assert!(other.to_string().contains("internal error (code 10001)"));
         let invalid = answer(401, 1000, "Invalid API Token").lacking("Zone Read", "x");
-        assert!(invalid.to_string().contains("token is invalid"), "not a permission");
+        assert!(
+            invalid.to_string().contains("token is invalid"),
+            "not a permission"
+        );
     }
 
     #[test]

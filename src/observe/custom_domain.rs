@@ -37,7 +37,12 @@ impl ZoneCache {
     }
 
     /// Keep what was found until `now + resync`; forget what was not.
-    pub fn record(&mut self, answers: &BTreeMap<ZoneRef, ZoneLookup>, now: Instant, resync: Duration) {
+    pub fn record(
+        &mut self,
+        answers: &BTreeMap<ZoneRef, ZoneLookup>,
+        now: Instant,
+        resync: Duration,
+    ) {
         for (z, found) in answers {
             match found {
                 ZoneLookup::Found(zone) => {
@@ -51,7 +56,9 @@ impl ZoneCache {
     }
 
     fn get(&self, z: &ZoneRef) -> Option<ZoneLookup> {
-        self.found.get(z).map(|(zone, _)| ZoneLookup::Found(zone.clone()))
+        self.found
+            .get(z)
+            .map(|(zone, _)| ZoneLookup::Found(zone.clone()))
     }
 
     fn retain(&mut self, wanted: &BTreeSet<ZoneRef>) {
@@ -138,7 +145,11 @@ mod tests {
         let t = t0 + Duration::from_secs(600);
         assert_eq!(cache.due(&wanted, t), [b.clone()], "only the missing one");
         assert_eq!(cache.due(&wanted, t0 + hour), [a.clone(), b.clone()]);
-        cache.record(&BTreeMap::from([(a.clone(), ZoneLookup::NotFound)]), t, hour);
+        cache.record(
+            &BTreeMap::from([(a.clone(), ZoneLookup::NotFound)]),
+            t,
+            hour,
+        );
         assert_eq!(cache.due(&wanted, t).len(), 2, "a zone gone is forgotten");
     }
 }

@@ -88,6 +88,9 @@ mod tests {
         assert!(cache.fresh(&names(&["uploads"]), t0).is_some());
         assert!(cache.fresh(&names(&["q1"]), t0).is_some(), "by id too");
         assert!(cache.fresh(&names(&["uploads", "thumbs"]), t0).is_none());
-        assert!(cache.fresh(&names(&["uploads"]), t0 + hour).is_none(), "due");
+        assert!(
+            cache.fresh(&names(&["uploads"]), t0 + hour).is_none(),
+            "due"
+        );
     }
 }

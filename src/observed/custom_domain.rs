@@ -63,7 +63,12 @@ impl CustomDomain {
     /// The same zone: by id where both sides know it, else by name. Two sides that share
     /// neither cannot contradict each other (a degraded answer without `zoneName`).
     pub fn same_zone(&self, other: &CustomDomain) -> bool {
-        match (&self.zone_id, &other.zone_id, &self.zone_name, &other.zone_name) {
+        match (
+            &self.zone_id,
+            &other.zone_id,
+            &self.zone_name,
+            &other.zone_name,
+        ) {
             (Some(a), Some(b), _, _) => a == b,
             (_, _, Some(a), Some(b)) => a == b,
             _ => true,

@@ -223,7 +223,11 @@ mod tests {
         }];
         assert!(same_set(&want, &have));
         let mut more = have.clone();
-        more[0].rules.insert(NotificationRule::declared(&decl("uploads", &[CopyObject], "c/")));
+        more[0].rules.insert(NotificationRule::declared(&decl(
+            "uploads",
+            &[CopyObject],
+            "c/",
+        )));
         assert!(!same_set(&want, &more), "a rule added out of band");
         let empty_other = vec![
             have[0].clone(),
@@ -233,22 +237,38 @@ mod tests {
                 rules: BTreeSet::new(),
             },
         ];
-        assert!(same_set(&want, &empty_other), "a queue without rules is nothing");
+        assert!(
+            same_set(&want, &empty_other),
+            "a queue without rules is nothing"
+        );
         let mut by_id = QueueRules::declared(&[decl("q1", &[PutObject], "a/")]);
         assert!(by_id[0].resolve(&queues).is_some(), "an id resolves too");
         assert_eq!(by_id[0].queue_name.as_deref(), Some("uploads"));
-        assert!(QueueRules::declared(&[decl("nope", &[PutObject], "")])[0]
-            .clone()
-            .resolve(&queues)
-            .is_none());
+        assert!(
+            QueueRules::declared(&[decl("nope", &[PutObject], "")])[0]
+                .clone()
+                .resolve(&queues)
+                .is_none()
+        );
     }
 
     #[test]
     fn labels_and_renderings_use_event_types_where_the_actions_are_exactly_them() {
         use NotificationAction::*;
-        let create = decl("q", &[PutObject, CopyObject, CompleteMultipartUpload], "images/");
-        assert_eq!(NotificationRule::declared(&create).label(), "object-create:images/*");
-        let mixed = decl("q", &[PutObject, CopyObject, CompleteMultipartUpload, DeleteObject], "");
+        let create = decl(
+            "q",
+            &[PutObject, CopyObject, CompleteMultipartUpload],
+            "images/",
+        );
+        assert_eq!(
+            NotificationRule::declared(&create).label(),
+            "object-create:images/*"
+        );
+        let mixed = decl(
+            "q",
+            &[PutObject, CopyObject, CompleteMultipartUpload, DeleteObject],
+            "",
+        );
         assert_eq!(
             NotificationRule::declared(&mixed).label(),
             "object-create+DeleteObject:*"

@@ -46,8 +46,10 @@ pub enum NotificationEvent {
 }
 
 impl NotificationEvent {
-    pub const ALL: [NotificationEvent; 2] =
-        [NotificationEvent::ObjectCreate, NotificationEvent::ObjectDelete];
+    pub const ALL: [NotificationEvent; 2] = [
+        NotificationEvent::ObjectCreate,
+        NotificationEvent::ObjectDelete,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

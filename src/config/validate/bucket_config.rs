@@ -26,9 +26,10 @@ pub(super) fn bucket_config(c: &mut Collector, b: &RawBucket, here: &str) -> Buc
     let custom_domains = b.custom_domains.as_ref().map(|list| {
         super::custom_domain::custom_domains(c, list, &format!("{here}.custom_domains"))
     });
-    let notifications = b.notifications.as_ref().map(|list| {
-        super::notification::notifications(c, list, &format!("{here}.notifications"))
-    });
+    let notifications = b
+        .notifications
+        .as_ref()
+        .map(|list| super::notification::notifications(c, list, &format!("{here}.notifications")));
     BucketConfig {
         cors,
         lifecycle,

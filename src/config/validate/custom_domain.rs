@@ -152,9 +152,7 @@ pub(super) fn unique_domains(c: &mut Collector, raw: &[Sp<RawBucket>]) {
                         "custom domain '{}' is declared twice",
                         sanitize(&clip(&name))
                     ),
-                    format!(
-                        "first declared at {first} (line {line}); a domain serves one bucket"
-                    ),
+                    format!("first declared at {first} (line {line}); a domain serves one bucket"),
                 ),
                 None => {
                     seen.insert(name, (d.value.domain.line, path));

@@ -104,7 +104,13 @@ pub fn overlap(a: &Notification, b: &Notification) -> Option<String> {
         return None;
     }
     // The longer prefix followed by the longer suffix is a key both match.
-    let longest = |x: &str, y: &str| if x.len() >= y.len() { x.to_string() } else { y.to_string() };
+    let longest = |x: &str, y: &str| {
+        if x.len() >= y.len() {
+            x.to_string()
+        } else {
+            y.to_string()
+        }
+    };
     let key = format!(
         "{}…{}",
         longest(&a.prefix, &b.prefix),
@@ -121,7 +127,12 @@ pub fn overlap(a: &Notification, b: &Notification) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn rule(queue: &str, actions: &[NotificationAction], prefix: &str, suffix: &str) -> Notification {
+    fn rule(
+        queue: &str,
+        actions: &[NotificationAction],
+        prefix: &str,
+        suffix: &str,
+    ) -> Notification {
         Notification {
             queue: queue.into(),
             actions: actions.iter().copied().collect(),
@@ -136,14 +147,46 @@ mod tests {
         use NotificationAction::*;
         let cases = [
             // (a, b, overlaps)
-            (rule("q", &[PutObject], "", ""), rule("q", &[PutObject], "images/", ""), true),
-            (rule("q", &[PutObject], "images/", ""), rule("q", &[PutObject], "img/", ""), false),
-            (rule("q", &[PutObject], "a/", ".jpg"), rule("q", &[PutObject], "a/", ".png"), false),
-            (rule("q", &[PutObject], "a/", ".jpg"), rule("q", &[PutObject], "a/b/", ""), true),
-            (rule("q", &[PutObject], "", "x.jpg"), rule("q", &[PutObject], "", ".jpg"), true),
-            (rule("q", &[PutObject], "a/", ""), rule("q", &[CopyObject], "a/", ""), false),
-            (rule("q", &[PutObject], "", ""), rule("other", &[PutObject], "", ""), false),
-            (rule("q", &[PutObject, DeleteObject], "", ""), rule("q", &[DeleteObject], "logs/", ".gz"), true),
+            (
+                rule("q", &[PutObject], "", ""),
+                rule("q", &[PutObject], "images/", ""),
+                true,
+            ),
+            (
+                rule("q", &[PutObject], "images/", ""),
+                rule("q", &[PutObject], "img/", ""),
+                false,
+            ),
+            (
+                rule("q", &[PutObject], "a/", ".jpg"),
+                rule("q", &[PutObject], "a/", ".png"),
+                false,
+            ),
+            (
+                rule("q", &[PutObject], "a/", ".jpg"),
+                rule("q", &[PutObject], "a/b/", ""),
+                true,
+            ),
+            (
+                rule("q", &[PutObject], "", "x.jpg"),
+                rule("q", &[PutObject], "", ".jpg"),
+                true,
+            ),
+            (
+                rule("q", &[PutObject], "a/", ""),
+                rule("q", &[CopyObject], "a/", ""),
+                false,
+            ),
+            (
+                rule("q", &[PutObject], "", ""),
+                rule("other", &[PutObject], "", ""),
+                false,
+            ),
+            (
+                rule("q", &[PutObject, DeleteObject], "", ""),
+                rule("q", &[DeleteObject], "logs/", ".gz"),
+                true,
+            ),
         ];
         for (a, b, want) in cases {
             assert_eq!(overlap(&a, &b).is_some(), want, "{a:?} {b:?}");

@@ -119,7 +119,10 @@ pub(super) fn diff(
             Some(_) => {}
         }
     }
-    for h in have.iter().filter(|h| !want.iter().any(|w| w.domain == h.domain)) {
+    for h in have
+        .iter()
+        .filter(|h| !want.iter().any(|w| w.domain == h.domain))
+    {
         if !input.desired.settings.prune {
             block(
                 plan,

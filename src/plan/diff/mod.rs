@@ -163,3 +163,7 @@ pub fn diff(input: &Input<'_>) -> Plan {
 mod tests;
 #[cfg(test)]
 mod tests_bucket_config;
+#[cfg(test)]
+mod tests_custom_domain;
+#[cfg(test)]
+mod tests_notification;
