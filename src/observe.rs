@@ -95,11 +95,20 @@ pub async fn observe_with<R: ReadApi>(
         .collect();
     let buckets: Vec<_> = buckets.into_iter().flatten().collect();
     let (bucket_configs, zones, queues) = match reads {
-        Reads::All => futures::try_join!(
-            bucket_config::read(api, desired, &buckets, Reads::All),
-            custom_domain::lookup(api, desired, None),
-            notification::list(api, desired, None),
-        )?,
+        Reads::All => {
+            // Zones before queues, so that a token lacking both is told the same thing
+            // every time.
+            let lookups = async {
+                let zones = custom_domain::lookup(api, desired, None).await?;
+                let queues = notification::list(api, desired, None).await?;
+                Ok::<_, ApiError>((zones, queues))
+            };
+            let (configs, (zones, queues)) = futures::try_join!(
+                bucket_config::read(api, desired, &buckets, Reads::All),
+                lookups
+            )?;
+            (configs, zones, queues)
+        }
         Reads::Cached { cache, now } => {
             let configs = bucket_config::read(
                 api,

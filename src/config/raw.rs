@@ -119,7 +119,8 @@ pub struct RawSettings {
     #[schemars(extend("default" = false))]
     pub adopt_by_roll: Option<Sp<bool>>,
     /// How often the daemon re-reads declared bucket configuration (cors, lifecycle, lock,
-    /// public_dev_url) that neither the file nor r2gitops changed: s, m, h, d units, at least 1m.
+    /// public_dev_url, custom_domains, notifications, and the zones and queues they name)
+    /// that neither the file nor r2gitops changed: s, m, h, d units, at least 1m.
     #[schemars(extend("default" = "1h"), regex(pattern = DURATION_PATTERN))]
     pub config_resync: Option<Sp<String>>,
 }
