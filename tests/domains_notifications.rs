@@ -24,6 +24,9 @@ use serde_json::{Value, json};
 
 struct World(common::Sandbox);
 
+/// A rule as the tests compare it: its actions, sorted, and its prefix.
+type Rule = (Vec<String>, String);
+
 impl std::ops::Deref for World {
     type Target = common::Sandbox;
     fn deref(&self) -> &common::Sandbox {
@@ -103,13 +106,13 @@ impl World {
     }
 
     /// The rules per queue name, each as (sorted actions, prefix).
-    fn rules(&self, bucket: &str) -> Vec<(String, Vec<(Vec<String>, String)>)> {
+    fn rules(&self, bucket: &str) -> Vec<(String, Vec<Rule>)> {
         self.emu
             .notification_rules("default", bucket)
             .unwrap()
             .into_iter()
             .map(|(q, rules)| {
-                let mut rules: Vec<(Vec<String>, String)> = rules
+                let mut rules: Vec<Rule> = rules
                     .iter()
                     .map(|r| {
                         let mut a: Vec<String> = r["actions"]

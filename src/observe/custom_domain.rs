@@ -143,7 +143,11 @@ mod tests {
             hour,
         );
         let t = t0 + Duration::from_secs(600);
-        assert_eq!(cache.due(&wanted, t), [b.clone()], "only the missing one");
+        assert_eq!(
+            cache.due(&wanted, t),
+            std::slice::from_ref(&b),
+            "only the missing one"
+        );
         assert_eq!(cache.due(&wanted, t0 + hour), [a.clone(), b.clone()]);
         cache.record(
             &BTreeMap::from([(a.clone(), ZoneLookup::NotFound)]),

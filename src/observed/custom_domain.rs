@@ -262,15 +262,21 @@ mod tests {
             declared(ZoneRef::Id(id.clone()), None),
             declared(ZoneRef::Id(id.clone()), Some(MinTls::V10)),
         ] {
-            assert!(same_set(&[want.clone()], &[have.clone()]), "{want:?}");
-            assert!(same_set(&[have.clone()], &[want]), "symmetric");
+            assert!(
+                same_set(std::slice::from_ref(&want), std::slice::from_ref(&have)),
+                "{want:?}"
+            );
+            assert!(same_set(std::slice::from_ref(&have), &[want]), "symmetric");
         }
         for want in [
             declared(ZoneRef::Name("example.org".into()), None),
             declared(ZoneRef::Id("b".repeat(32)), None),
             declared(ZoneRef::Name("example.com".into()), Some(MinTls::V12)),
         ] {
-            assert!(!same_set(&[want.clone()], &[have.clone()]), "{want:?}");
+            assert!(
+                !same_set(std::slice::from_ref(&want), std::slice::from_ref(&have)),
+                "{want:?}"
+            );
         }
         // A degraded answer without a zone name is compared by the id the lookup found.
         let degraded = observed(Some(&id), None, MinTls::V10);
@@ -293,7 +299,7 @@ mod tests {
             observed(Some(&id), None, MinTls::V12),
         ] {
             let back = CustomDomain::declared(&declare(&have));
-            assert!(same_set(&[back], &[have.clone()]), "{have:?}");
+            assert!(same_set(&[back], std::slice::from_ref(&have)), "{have:?}");
         }
         assert_eq!(
             declare(&observed(Some(&id), Some("example.com"), MinTls::V10)).min_tls,
