@@ -17,13 +17,13 @@ use crate::observed::notification::{NotificationRule, Queue, QueueRules, QueueWr
 /// What a refused queue list names.
 pub const QUEUES_READ: &str = "Queues Read";
 
-/// Queues asked for per page; the answer's `result_info` says whether more follow.
-const QUEUES_PER_PAGE: usize = 100;
 /// A bound on paging, should an answer never say it is done.
 const MAX_QUEUE_PAGES: u32 = 1000;
 
 impl Client {
-    /// Every queue of the account (`GET /accounts/{id}/queues`, paged by `page`).
+    /// Every queue of the account (`GET /accounts/{id}/queues`, paged by `page`). No
+    /// `per_page` is sent: the spec declares none, and the answer's `result_info` says
+    /// whether more pages follow.
     pub async fn queues(&self) -> Result<Vec<Queue>, ApiError> {
         let op = "list the account's queues".to_string();
         let mut out = Vec::new();
@@ -31,7 +31,6 @@ impl Client {
             let path = format!("/accounts/{}/queues", self.account_id());
             let mut call = Call::new(op.clone(), Method::GET, path);
             call.query.push(("page", page.to_string()));
-            call.query.push(("per_page", QUEUES_PER_PAGE.to_string()));
             let env = self
                 .send(call)
                 .await
