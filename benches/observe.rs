@@ -480,6 +480,10 @@ async fn import_case(emu: &Emulator, bucket_pages: u64, token_pages: u64) -> Vec
                 ConfigKind::Lifecycle => GET_LIFECYCLE,
                 ConfigKind::Lock => "GET /accounts/:id/r2/buckets/:name/lock",
                 ConfigKind::PublicDevUrl => "GET /accounts/:id/r2/buckets/:name/domains/managed",
+                ConfigKind::CustomDomains => "GET /accounts/:id/r2/buckets/:name/domains/custom",
+                ConfigKind::Notifications => {
+                    "GET /accounts/:id/event_notifications/r2/:name/configuration"
+                }
             },
             total_buckets,
             format!("one {} read per bucket", kind.key()),

@@ -7,10 +7,13 @@
 //!   the reader of the token files named on the command line.
 //! - `harden`: no core dumps, no same-user ptrace (applied at start).
 //! - `observed`: plain data describing what Cloudflare holds (input of the planner);
-//!   `observed::bucket_config`: a bucket's CORS, lifecycle, lock and r2.dev, canonical.
+//!   `observed::bucket_config`: a bucket's CORS, lifecycle, lock and r2.dev, canonical;
+//!   `observed::custom_domain` and `observed::notification`: its custom domains and event
+//!   notification rules, the zones and queues they name, and the writes of one of each.
 //! - `cloudflare`: the HTTP client: envelope, paging, request budget, retries, typed errors.
 //! - `observe`: builds an `Observed` snapshot through the client; `observe::bucket_config`
-//!   decides which configuration blocks a pass reads (the daemon's `config_resync` cache).
+//!   decides which configuration blocks a pass reads (the daemon's `config_resync` cache);
+//!   `observe::custom_domain` and `observe::notification` look up zones and list queues.
 //! - `inventory`: the non-secret state file (`.r2gitops-state.json`), including what was
 //!   issued of each temporary credential (`inventory::temporary`).
 //! - `plan`: the pure diff of desired against observed, and its renderings.

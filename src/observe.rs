@@ -4,13 +4,17 @@
 //! vouches for, or an id the file adopts): everything else is invisible to the planner, so
 //! it can never be touched. Bucket configuration is the exception that costs one GET per
 //! declared sub-resource, so it is read only where the file manages it, and the daemon
-//! spaces the re-reads (`bucket_config`).
+//! spaces the re-reads (`bucket_config`). Custom domains and notification rules (issue 15)
+//! add a lookup per distinct zone the file names (`custom_domain`) and one queue list
+//! (`notification`), cached by the daemon for `config_resync`.
 
 use std::collections::BTreeSet;
 
 use futures::future::try_join_all;
 
 pub mod bucket_config;
+pub mod custom_domain;
+pub mod notification;
 
 pub use bucket_config::{ConfigCache, Reads};
 
@@ -90,7 +94,37 @@ pub async fn observe_with<R: ReadApi>(
         )
         .collect();
     let buckets: Vec<_> = buckets.into_iter().flatten().collect();
-    let bucket_configs = bucket_config::read(api, desired, &buckets, reads).await?;
+    let (bucket_configs, zones, queues) = match reads {
+        Reads::All => {
+            // Zones before queues, so that a token lacking both is told the same thing
+            // every time.
+            let lookups = async {
+                let zones = custom_domain::lookup(api, desired, None).await?;
+                let queues = notification::list(api, desired, None).await?;
+                Ok::<_, ApiError>((zones, queues))
+            };
+            let (configs, (zones, queues)) = futures::try_join!(
+                bucket_config::read(api, desired, &buckets, Reads::All),
+                lookups
+            )?;
+            (configs, zones, queues)
+        }
+        Reads::Cached { cache, now } => {
+            let configs = bucket_config::read(
+                api,
+                desired,
+                &buckets,
+                Reads::Cached {
+                    cache: &mut *cache,
+                    now,
+                },
+            )
+            .await?;
+            let zones = custom_domain::lookup(api, desired, Some((&mut cache.zones, now))).await?;
+            let queues = notification::list(api, desired, Some((&mut cache.queues, now))).await?;
+            (configs, zones, queues)
+        }
+    };
     Ok(Observed {
         account_id: account_id.to_string(),
         buckets,
@@ -103,6 +137,8 @@ pub async fn observe_with<R: ReadApi>(
         listed_owners: scope.owners,
         permission_groups,
         bucket_configs,
+        zones,
+        queues,
     })
 }
 

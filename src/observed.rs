@@ -8,6 +8,8 @@ use time::OffsetDateTime;
 use crate::config::{IpRules, Jurisdiction, LocationHint, Owner, StorageClass};
 
 pub mod bucket_config;
+pub mod custom_domain;
+pub mod notification;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Observed {
@@ -28,6 +30,11 @@ pub struct Observed {
         (Jurisdiction, String),
         BTreeMap<bucket_config::ConfigKind, bucket_config::ConfigValue>,
     >,
+    /// The zones declared custom domains name, as looked up (issue 15); a zone absent here
+    /// was not looked up.
+    pub zones: BTreeMap<crate::config::ZoneRef, custom_domain::ZoneLookup>,
+    /// The account's queues, when a declared notification rule needed them (issue 15).
+    pub queues: Option<Vec<notification::Queue>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

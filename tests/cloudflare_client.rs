@@ -1,5 +1,6 @@
 //! The Cloudflare client against the emulator: paging, the request budget and 429 pauses,
-//! retries only where safe, fast failure on a bad token. (The log scan is `cloudflare_logs`.)
+//! retries only where safe, fast failure on a bad token; the queue list across pages and the
+//! zone lookup of issue 15. (The log scan is `cloudflare_logs`.)
 
 mod common;
 
@@ -186,4 +187,89 @@ async fn an_invalid_token_fails_fast_with_a_clear_message() {
     );
     assert!(text.contains("hint:"), "{text}");
     assert_eq!(emu.stats().total, 1, "no retry of an auth failure");
+}
+
+#[tokio::test]
+async fn every_queue_is_listed_across_pages_and_a_zone_is_told_apart_by_account_and_type() {
+    use r2gitops::config::ZoneRef;
+    use r2gitops::observed::custom_domain::{ZoneKind, ZoneLookup};
+    let emu = Emulator::start(EmulatorConfig {
+        queues: (0..45).map(|i| format!("q{i:02}")).collect(),
+        zones: [
+            "example.com",
+            "cname.example:partial",
+            "theirs.example@ffffffffffffffffffffffffffffffff",
+        ]
+        .iter()
+        .map(|z| cf_emulator::ZoneSeed::parse(z).unwrap())
+        .collect(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = admin_client(&emu).await;
+    emu.reset_stats();
+    let queues = client.queues().await.unwrap();
+    let names: BTreeSet<String> = queues.iter().map(|q| q.name.clone()).collect();
+    assert_eq!(names.len(), 45, "every queue once");
+    assert_eq!(
+        emu.stats().by_route["GET /accounts/:id/queues"],
+        3,
+        "three pages of the emulator's default 20"
+    );
+    let found = |z: ZoneLookup| match z {
+        ZoneLookup::Found(z) => z,
+        ZoneLookup::NotFound => panic!("not found"),
+    };
+    let mine = found(
+        client
+            .find_zone(&ZoneRef::Name("example.com".into()))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        (mine.account_id.as_str(), &mine.kind),
+        (emu.account_id(), &ZoneKind::Full)
+    );
+    let by_id = found(
+        client
+            .find_zone(&ZoneRef::Id(mine.id.clone()))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(by_id, mine);
+    let partial = found(
+        client
+            .find_zone(&ZoneRef::Name("cname.example".into()))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(partial.kind, ZoneKind::Partial);
+    emu.reset_stats();
+    let theirs = found(
+        client
+            .find_zone(&ZoneRef::Name("theirs.example".into()))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(theirs.account_id, "f".repeat(32));
+    assert_eq!(
+        emu.stats().by_route["GET /zones"],
+        2,
+        "in the account first, then by name alone"
+    );
+    assert_eq!(
+        client
+            .find_zone(&ZoneRef::Name("missing.example".into()))
+            .await
+            .unwrap(),
+        ZoneLookup::NotFound
+    );
+    assert_eq!(
+        client
+            .find_zone(&ZoneRef::Id("0".repeat(32)))
+            .await
+            .unwrap(),
+        ZoneLookup::NotFound
+    );
 }

@@ -24,12 +24,16 @@ use r2gitops::inventory::Inventory;
 use r2gitops::observed::bucket_config::{
     Condition, ConfigKind, ConfigValue, CorsRule, LifecycleRule, LockRule, ManagedDomain, Retention,
 };
+use r2gitops::observed::custom_domain::{CustomDomain, DomainStatus, Zone, ZoneKind};
+use r2gitops::observed::notification::{NotificationRule, Queue, QueueRules};
 use r2gitops::observed::{PermissionGroupIds, TokenStatus};
 use r2gitops::plan::diff::Input;
 use r2gitops::plan::policy::desired_policies;
 use time::OffsetDateTime;
 
 const ACCT: &str = "0123456789abcdef0123456789abcdef";
+const ZONE_ID: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const QUEUE_ID: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 const NAMES: [&str; 5] = ["media", "logs", "backups", "archive", "web"];
 const PLACES: [Jurisdiction; 3] = [
     Jurisdiction::Default,
@@ -55,7 +59,7 @@ struct Bucket {
 
 /// Configuration a bucket may hold, made in the dashboard or by another tool: each config
 /// block, Cloudflare's defaults, and shapes the file cannot say (left unmanaged).
-fn configuration(i: usize) -> ConfigValue {
+fn configuration(i: usize, bucket: &str) -> ConfigValue {
     let day = 86_400;
     match i {
         0 => ConfigValue::Cors(vec![CorsRule::new(
@@ -96,6 +100,38 @@ fn configuration(i: usize) -> ConfigValue {
             enabled: true,
             domain: Some("pub-0123.r2.dev".into()),
         }),
+        5 => ConfigValue::CustomDomains(vec![CustomDomain {
+            domain: format!("{bucket}.example.com"),
+            zone_id: Some(ZONE_ID.into()),
+            zone_name: Some("example.com".into()),
+            enabled: true,
+            min_tls: Some(r2gitops::config::MinTls::V12),
+            status: Some(DomainStatus {
+                ownership: "active".into(),
+                ssl: "pending".into(),
+            }),
+        }]),
+        6 => ConfigValue::Notifications(vec![QueueRules {
+            queue_id: Some(QUEUE_ID.into()),
+            queue_name: Some("uploads".into()),
+            rules: [
+                NotificationRule {
+                    actions: ["PutObject", "CopyObject", "CompleteMultipartUpload"]
+                        .map(String::from)
+                        .into(),
+                    prefix: "images/".into(),
+                    suffix: ".jpg".into(),
+                    description: "thumbnails".into(),
+                },
+                NotificationRule {
+                    actions: ["DeleteObject".to_string()].into(),
+                    prefix: String::new(),
+                    suffix: String::new(),
+                    description: String::new(),
+                },
+            ]
+            .into(),
+        }]),
         // Two transitions: no file can say it.
         _ => ConfigValue::Lifecycle(vec![LifecycleRule {
             id: "two-steps".into(),
@@ -138,7 +174,7 @@ fn bucket() -> impl Strategy<Value = Bucket> {
         0..PLACES.len(),
         proptest::option::of(0..6usize),
         any::<bool>(),
-        proptest::collection::vec(0..6usize, 0..3),
+        proptest::collection::vec(0..8usize, 0..3),
     )
         .prop_map(|(name, place, location, infrequent, config)| Bucket {
             name,
@@ -217,6 +253,16 @@ fn spec(access: Access, scope: TokenScope, j: Jurisdiction) -> TokenSpec {
 /// several jurisdictions, the file declares the first).
 fn account(buckets: &[Bucket], tokens: &[Token], now: OffsetDateTime) -> (Memory, usize) {
     let m = Memory::default();
+    m.zones.lock().unwrap().push(Zone {
+        id: ZONE_ID.into(),
+        name: "example.com".into(),
+        account_id: ACCT.into(),
+        kind: ZoneKind::Full,
+    });
+    m.queues.lock().unwrap().push(Queue {
+        id: QUEUE_ID.into(),
+        name: "uploads".into(),
+    });
     let mut importable = 0;
     let shadowed = |place: usize, name: &str| {
         buckets
@@ -235,7 +281,7 @@ fn account(buckets: &[Bucket], tokens: &[Token], now: OffsetDateTime) -> (Memory
             b.location.map(|i| LocationHint::ALL[i]),
         );
         for c in &b.config {
-            let value = configuration(*c);
+            let value = configuration(*c, NAMES[b.name]);
             m.configs.lock().unwrap().insert(
                 (PLACES[b.place], NAMES[b.name].to_string(), value.kind()),
                 value,
@@ -356,6 +402,27 @@ fn check(buckets: Vec<Bucket>, tokens: Vec<Token>) -> Result<(), TestCaseError> 
         prop_assert_eq!(desired.tokens.len(), importable, "{}", text);
         let names: BTreeSet<&str> = buckets.iter().map(|b| NAMES[b.name]).collect();
         prop_assert_eq!(desired.buckets.len(), names.len());
+        // Every block the file can say is declared exactly; the rest stay unmanaged.
+        for ((j, name, kind), value) in m.configs.lock().unwrap().iter() {
+            let Some(b) = desired
+                .buckets
+                .iter()
+                .find(|b| b.name == *name && b.jurisdiction == *j)
+            else {
+                continue;
+            };
+            let unsayable =
+                matches!(value, ConfigValue::Lifecycle(r) if r.iter().any(|r| r.id == "two-steps"));
+            let declared = ConfigValue::declared(&b.config, *kind);
+            if unsayable || value.matches(&kind.new_bucket()) {
+                prop_assert!(declared.is_none(), "{name} {kind:?}\n{text}");
+            } else {
+                prop_assert!(
+                    declared.as_ref().is_some_and(|d| d.matches(value)),
+                    "{name} {kind:?}: {declared:?}\n{text}"
+                );
+            }
+        }
 
         let inventory = Inventory::default();
         let observed = r2gitops::observe::observe(&m, ACCT, &desired, &inventory)

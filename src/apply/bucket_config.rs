@@ -68,5 +68,11 @@ fn words(v: &ConfigValue) -> String {
         ConfigValue::Lifecycle(r) => rules(r.iter().map(|r| quote(&r.id)).collect()),
         ConfigValue::Lock(r) => rules(r.iter().map(|r| quote(&r.id)).collect()),
         ConfigValue::PublicDevUrl(d) => if d.enabled { "enabled" } else { "disabled" }.into(),
+        ConfigValue::CustomDomains(d) => rules(d.iter().map(|d| d.domain.clone()).collect()),
+        ConfigValue::Notifications(q) => rules(
+            q.iter()
+                .flat_map(|q| q.rules.iter().map(|r| r.label()))
+                .collect(),
+        ),
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Guarantees:
 //! - Order: bucket creates and updates, then bucket configuration (one step per
-//!   sub-resource, skipped when its bucket could not be created), then token deletes, then
+//!   sub-resource, custom domain or notification queue, skipped when its bucket could not
+//!   be created), then token deletes, then
 //!   token creates, updates and rolls (a token whose bucket could not be created is
 //!   skipped), each token followed by the temporary credentials issued under it, then
 //!   bucket deletes.
@@ -22,6 +23,8 @@
 
 mod bucket;
 mod bucket_config;
+mod custom_domain;
+mod notification;
 pub mod report;
 mod temporary;
 mod token;
@@ -253,9 +256,15 @@ impl<W: WriteApi> Applier<'_, W> {
             .collect();
         out.steps.extend(bucket_reports);
 
-        let configs: Vec<&Step> = phase(|s| matches!(s, Step::ConfigureBucket { .. })).collect();
+        let configs: Vec<&Step> = phase(|s| s.config_bucket().is_some()).collect();
         let reports = self
-            .run_all(configs, |s| self.config_step(s, &failed))
+            .run_all(configs, |s| async {
+                match s {
+                    Step::ConfigureDomain { .. } => self.domain_step(s, &failed).await,
+                    Step::ConfigureNotifications { .. } => self.notification_step(s, &failed).await,
+                    _ => self.config_step(s, &failed).await,
+                }
+            })
             .await;
         out.steps.extend(reports);
 

@@ -13,6 +13,8 @@ use crate::cloudflare::{ApiError, CfError, CreatedToken, ReadApi, UpdatedToken, 
 use crate::config::{Access, IpRules, Jurisdiction, LocationHint, Owner, StorageClass};
 use crate::fixtures;
 use crate::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
+use crate::observed::custom_domain::{CustomDomain, DomainWrite};
+use crate::observed::notification::QueueWrite;
 use crate::observed::{
     ObservedBucket, ObservedToken, PermissionGroupIds, TokenField, TokenRequest, TokenStatus,
 };
@@ -49,6 +51,11 @@ struct Fake {
     fail_config: BTreeSet<String>,
     /// Configuration writes are accepted and not stored.
     ignore_config_writes: bool,
+    /// Custom domains attached to some other bucket: an add answers 409 (issue 15).
+    attached_elsewhere: BTreeSet<String>,
+    /// Notification PUTs answer 409 (an overlap Cloudflare refuses), after the DELETE went
+    /// through.
+    refuse_rules: bool,
     calls: Mutex<Vec<String>>,
     next_id: Mutex<u32>,
 }
@@ -119,13 +126,50 @@ impl ReadApi for Fake {
         kind: ConfigKind,
     ) -> Result<Option<ConfigValue>, ApiError> {
         self.call(format!("read {} {name}", kind.key()));
-        let configs = self.configs.lock().unwrap();
-        Ok(Some(
-            configs
-                .get(&(name.to_string(), kind))
-                .cloned()
-                .unwrap_or_else(|| kind.new_bucket()),
-        ))
+        Ok(Some(self.config(name, kind)))
+    }
+    async fn lookup_zone(
+        &self,
+        _: &crate::config::ZoneRef,
+    ) -> Result<crate::observed::custom_domain::ZoneLookup, ApiError> {
+        unreachable!("apply never looks up")
+    }
+    async fn list_queues(&self) -> Result<Vec<crate::observed::notification::Queue>, ApiError> {
+        unreachable!("apply never lists")
+    }
+    async fn get_custom_domain(
+        &self,
+        _: Jurisdiction,
+        name: &str,
+        domain: &str,
+    ) -> Result<Option<CustomDomain>, ApiError> {
+        self.call(format!("GET domain {name} {domain}"));
+        Ok(self.domains(name).into_iter().find(|d| d.domain == domain))
+    }
+}
+
+impl Fake {
+    fn config(&self, name: &str, kind: ConfigKind) -> ConfigValue {
+        self.configs
+            .lock()
+            .unwrap()
+            .get(&(name.to_string(), kind))
+            .cloned()
+            .unwrap_or_else(|| kind.new_bucket())
+    }
+
+    fn domains(&self, name: &str) -> Vec<CustomDomain> {
+        match self.config(name, ConfigKind::CustomDomains) {
+            ConfigValue::CustomDomains(d) => d,
+            _ => unreachable!(),
+        }
+    }
+
+    fn set(&self, name: &str, value: ConfigValue) {
+        self.configs
+            .lock()
+            .unwrap()
+            .insert((name.to_string(), value.kind()), value);
     }
 }
 
@@ -263,6 +307,88 @@ impl WriteApi for Fake {
         }
         Ok(())
     }
+    async fn write_custom_domain(
+        &self,
+        _: Jurisdiction,
+        name: &str,
+        write: &DomainWrite,
+    ) -> Result<(), ApiError> {
+        self.call(format!(
+            "{} domain {name} {}",
+            write.method(),
+            write.domain()
+        ));
+        let mut list = self.domains(name);
+        let at = list.iter().position(|d| d.domain == write.domain());
+        match (write, at) {
+            (DomainWrite::Add { domain, .. }, _) if self.attached_elsewhere.contains(domain) => {
+                return Err(err("add domain", 409, 10080, "domain already exists"));
+            }
+            (DomainWrite::Add { .. }, Some(_)) => {
+                return Err(err("add domain", 409, 10080, "domain already exists"));
+            }
+            (DomainWrite::Add { .. }, None) => {
+                let mut d = write.expected().unwrap();
+                d.zone_name = Some("example.com".into());
+                d.min_tls = d.min_tls.or(Some(crate::config::MinTls::V10));
+                list.push(d);
+            }
+            (
+                DomainWrite::Update {
+                    enabled, min_tls, ..
+                },
+                Some(i),
+            ) => {
+                list[i].enabled = *enabled;
+                list[i].min_tls = min_tls.or(list[i].min_tls);
+            }
+            (DomainWrite::Remove { .. }, Some(i)) => {
+                list.remove(i);
+            }
+            (_, None) => return Err(err("domain", 404, 10081, "no such domain")),
+        }
+        if !self.ignore_config_writes {
+            self.set(name, ConfigValue::CustomDomains(list));
+        }
+        Ok(())
+    }
+    async fn write_notifications(
+        &self,
+        _: Jurisdiction,
+        name: &str,
+        write: &QueueWrite,
+    ) -> Result<(), ApiError> {
+        let ConfigValue::Notifications(mut queues) = self.config(name, ConfigKind::Notifications)
+        else {
+            unreachable!()
+        };
+        if write.clear_first {
+            self.call(format!("DELETE rules {name} {}", write.queue_id));
+            queues.retain(|q| q.queue_id.as_deref() != Some(write.queue_id.as_str()));
+            self.set(name, ConfigValue::Notifications(queues.clone()));
+        }
+        if write.rules.is_empty() {
+            return Ok(());
+        }
+        self.call(format!(
+            "PUT rules {name} {} ({})",
+            write.queue_id,
+            write.rules.len()
+        ));
+        if self.refuse_rules {
+            return Err(err("put rules", 409, 11014, "conflicting rules"));
+        }
+        if self.ignore_config_writes {
+            return Ok(());
+        }
+        queues.push(crate::observed::notification::QueueRules {
+            queue_id: Some(write.queue_id.clone()),
+            queue_name: Some(write.queue_name.clone()),
+            rules: write.rules.iter().cloned().collect(),
+        });
+        self.set(name, ConfigValue::Notifications(queues));
+        Ok(())
+    }
     async fn roll_token(&self, _: Owner, id: &str) -> Result<TokenValue, ApiError> {
         self.call(format!("roll token {id}"));
         Ok(TokenValue::new("cfat_rolled"))
@@ -363,6 +489,7 @@ fn plan(steps: Vec<Step>) -> Plan {
         refused: None,
         skip_outputs: false,
         temporary: Vec::new(),
+        domains: Vec::new(),
     }
 }
 
@@ -1122,3 +1249,5 @@ async fn a_refused_issue_fails_its_step_with_cloudflares_code_and_records_nothin
     assert!(!s.dir.path().join("secrets/partner.env.age").exists());
 }
 mod bucket_config;
+mod custom_domain;
+mod notification;

@@ -7,9 +7,12 @@ use std::future::Future;
 use time::OffsetDateTime;
 
 use crate::cloudflare::error::ApiError;
+use crate::config::ZoneRef;
 use crate::config::{Jurisdiction, LocationHint, Owner, StorageClass};
 pub use crate::observed::TokenRequest;
 use crate::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
+use crate::observed::custom_domain::{CustomDomain, DomainWrite, ZoneLookup};
+use crate::observed::notification::{Queue, QueueWrite};
 use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
 use crate::secret::TokenValue;
 
@@ -80,6 +83,22 @@ pub trait ReadApi: Send + Sync {
         name: &str,
         kind: ConfigKind,
     ) -> impl Future<Output = Result<Option<ConfigValue>, ApiError>> + Send;
+    /// A zone a custom domain names: in the account by name, else anywhere the token sees it
+    /// (the diff blocks a zone of another account); by id. A refusal names Zone Read.
+    fn lookup_zone(
+        &self,
+        zone: &ZoneRef,
+    ) -> impl Future<Output = Result<ZoneLookup, ApiError>> + Send;
+    /// Every queue of the account (paged to the end). A refusal names Queues Read.
+    fn list_queues(&self) -> impl Future<Output = Result<Vec<Queue>, ApiError>> + Send;
+    /// One custom domain of a bucket, with its status; `None` when it is not attached to
+    /// this bucket (an error when the bucket does not exist).
+    fn get_custom_domain(
+        &self,
+        jurisdiction: Jurisdiction,
+        bucket: &str,
+        domain: &str,
+    ) -> impl Future<Output = Result<Option<CustomDomain>, ApiError>> + Send;
 }
 
 pub trait WriteApi: ReadApi {
@@ -124,6 +143,22 @@ pub trait WriteApi: ReadApi {
         jurisdiction: Jurisdiction,
         name: &str,
         write: &ConfigWrite,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Add, update or remove one custom domain. The caller reads it back with
+    /// `get_custom_domain`; a 409 on an add is left to the caller (it may be ours).
+    fn write_custom_domain(
+        &self,
+        jurisdiction: Jurisdiction,
+        bucket: &str,
+        write: &DomainWrite,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Replace one queue's notification rules on a bucket (DELETE, then PUT the list). The
+    /// caller reads it back with `read_config`.
+    fn write_notifications(
+        &self,
+        jurisdiction: Jurisdiction,
+        bucket: &str,
+        write: &QueueWrite,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
     /// Same id, new value; the old value is dead at once.
     fn roll_token(

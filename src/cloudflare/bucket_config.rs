@@ -1,4 +1,4 @@
-//! A bucket's configuration sub-resources over HTTP (R2-CONFIG-NOTES §1-4): Cloudflare's
+//! A bucket's configuration sub-resources over HTTP (R2-CONFIG-NOTES §1-5): Cloudflare's
 //! JSON to the canonical `observed::bucket_config` values and back, and the calls. Every
 //! call carries `cf-r2-jurisdiction` (an EU bucket answers 10006 without it).
 //!
@@ -25,12 +25,8 @@ use crate::observed::bucket_config::{
 pub const NO_CORS_POLICY: i64 = 10059;
 
 impl Client {
-    fn config_path(&self, name: &str, kind: ConfigKind) -> String {
-        format!(
-            "/accounts/{}/r2/buckets/{name}/{}",
-            self.account_id(),
-            kind.api_path()
-        )
+    pub(super) fn config_path(&self, name: &str, kind: ConfigKind) -> String {
+        format!("/accounts/{}/{}", self.account_id(), kind.api_path(name))
     }
 
     /// One sub-resource of a bucket, canonical; `None` when the bucket does not exist.
@@ -54,6 +50,9 @@ impl Client {
             Err(e) if e.is_code(10006) => Ok(None),
             Err(e) if kind == ConfigKind::Cors && no_cors_policy(&e) => {
                 Ok(Some(ConfigValue::Cors(Vec::new())))
+            }
+            Err(e) if kind == ConfigKind::Notifications && super::notification::no_rules(&e) => {
+                Ok(Some(ConfigValue::Notifications(Vec::new())))
             }
             Err(e) => Err(e),
         }
@@ -264,6 +263,12 @@ pub fn decode(kind: ConfigKind, result: &Value) -> Result<ConfigValue, String> {
                 })
                 .collect(),
         ),
+        ConfigKind::CustomDomains => {
+            ConfigValue::CustomDomains(super::custom_domain::decode_list(result)?)
+        }
+        ConfigKind::Notifications => {
+            ConfigValue::Notifications(super::notification::decode_config(result)?)
+        }
         ConfigKind::PublicDevUrl => ConfigValue::PublicDevUrl(ManagedDomain {
             enabled: result
                 .get("enabled")
@@ -348,6 +353,10 @@ pub fn body(value: &ConfigValue) -> Value {
             json!({"id": r.id, "enabled": r.enabled, "prefix": r.prefix, "condition": condition})
         }).collect::<Vec<_>>()}),
         ConfigValue::PublicDevUrl(d) => json!({"enabled": d.enabled}),
+        // Never a whole PUT: one domain or one queue at a time (`custom_domain`, `notification`).
+        ConfigValue::CustomDomains(_) | ConfigValue::Notifications(_) => {
+            unreachable!("custom domains and notifications are written item by item")
+        }
     }
 }
 

@@ -21,8 +21,11 @@ use crate::cloudflare::config::ClientConfig;
 use crate::cloudflare::error::ApiError;
 use crate::cloudflare::retry::{Attempt, backoff, should_retry};
 use crate::cloudflare::wire::{self, ConditionKey};
+use crate::config::ZoneRef;
 use crate::config::{Jurisdiction, LocationHint, Owner, StorageClass};
 use crate::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
+use crate::observed::custom_domain::{CustomDomain, DomainWrite, ZoneLookup};
+use crate::observed::notification::{Queue, QueueWrite};
 use crate::observed::{
     GROUP_ADMIN_READ, GROUP_ADMIN_WRITE, GROUP_OBJECT_READ, GROUP_OBJECT_WRITE, ObservedBucket,
     ObservedToken, PermissionGroupIds,
@@ -84,7 +87,7 @@ pub(super) struct Call<'a> {
     operation: String,
     method: Method,
     path: String,
-    query: Vec<(&'a str, String)>,
+    pub(super) query: Vec<(&'a str, String)>,
     pub(super) headers: Vec<(&'static str, String)>,
     pub(super) body: Option<Value>,
     /// Whether a lost answer may be replayed (false for token creates).
@@ -613,6 +616,23 @@ impl ReadApi for Client {
     ) -> Result<Option<ConfigValue>, ApiError> {
         self.get_config(j, name, kind).await
     }
+
+    async fn lookup_zone(&self, zone: &ZoneRef) -> Result<ZoneLookup, ApiError> {
+        self.find_zone(zone).await
+    }
+
+    async fn list_queues(&self) -> Result<Vec<Queue>, ApiError> {
+        self.queues().await
+    }
+
+    async fn get_custom_domain(
+        &self,
+        j: Jurisdiction,
+        bucket: &str,
+        domain: &str,
+    ) -> Result<Option<CustomDomain>, ApiError> {
+        self.custom_domain(j, bucket, domain).await
+    }
 }
 
 impl ReadApi for WriteClient {
@@ -645,6 +665,20 @@ impl ReadApi for WriteClient {
         kind: ConfigKind,
     ) -> Result<Option<ConfigValue>, ApiError> {
         self.read.get_config(j, name, kind).await
+    }
+    async fn lookup_zone(&self, zone: &ZoneRef) -> Result<ZoneLookup, ApiError> {
+        self.read.find_zone(zone).await
+    }
+    async fn list_queues(&self) -> Result<Vec<Queue>, ApiError> {
+        self.read.queues().await
+    }
+    async fn get_custom_domain(
+        &self,
+        j: Jurisdiction,
+        bucket: &str,
+        domain: &str,
+    ) -> Result<Option<CustomDomain>, ApiError> {
+        self.read.custom_domain(j, bucket, domain).await
     }
 }
 
@@ -854,6 +888,24 @@ impl WriteApi for WriteClient {
         write: &ConfigWrite,
     ) -> Result<(), ApiError> {
         self.put_config(j, name, write).await
+    }
+
+    async fn write_custom_domain(
+        &self,
+        j: Jurisdiction,
+        bucket: &str,
+        write: &DomainWrite,
+    ) -> Result<(), ApiError> {
+        self.put_custom_domain(j, bucket, write).await
+    }
+
+    async fn write_notifications(
+        &self,
+        j: Jurisdiction,
+        bucket: &str,
+        write: &QueueWrite,
+    ) -> Result<(), ApiError> {
+        self.put_queue_rules(j, bucket, write).await
     }
 
     async fn roll_token(&self, owner: Owner, id: &str) -> Result<TokenValue, ApiError> {

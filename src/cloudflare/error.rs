@@ -101,6 +101,26 @@ impl ApiError {
         self.status == Some(429) || self.has_code(971)
     }
 
+    /// A refusal of a lookup the token has no permission for (issue 15), reworded to name
+    /// the permission group it needs and where to grant it; any other error as it was.
+    pub fn lacking(mut self, group: &str, needed_for: &str) -> Self {
+        if !self.is_auth() || self.is_code(1000) {
+            return self;
+        }
+        let answer = match (self.status, self.errors.first()) {
+            (Some(s), Some(e)) => format!("HTTP {s}, code {}", e.code),
+            (Some(s), None) => format!("HTTP {s}"),
+            _ => "refused".to_string(),
+        };
+        self.detail = format!(
+            "the API token lacks the {group} permission group, which {needed_for} need ({answer})"
+        );
+        self.hint = Some(format!(
+            "add {group} to the daemon's token (Cloudflare dashboard, API Tokens, edit the token, Permissions); see README \"Cloudflare permissions\""
+        ));
+        self
+    }
+
     /// A permanent refusal (a 4xx other than 429 and not-found), in Cloudflare's words:
     /// `HTTP 405, code 7001: Method not allowed`. `None` for anything a retry may fix.
     pub fn refusal(&self) -> Option<String> {
@@ -197,6 +217,22 @@ mod tests {
         assert!(text.contains("the Cloudflare API token is invalid (code 1000)"));
         assert!(text.contains("\n  hint: check CLOUDFLARE_API_TOKEN"));
         assert!(e.is_auth());
+    }
+
+    #[test]
+    fn a_refused_lookup_names_the_permission_group_once() {
+        let e = answer(403, 10000, "Authentication error").lacking("Zone Read", "custom_domains");
+        assert_eq!(
+            e.to_string(),
+            "failed to create bucket 'logs' (eu): the API token lacks the Zone Read permission group, which custom_domains need (HTTP 403, code 10000)\n  hint: add Zone Read to the daemon's token (Cloudflare dashboard, API Tokens, edit the token, Permissions); see README \"Cloudflare permissions\""
+        );
+        let other = answer(500, 10001, "internal").lacking("Zone Read", "custom_domains");
+        assert!(other.to_string().contains("internal error (code 10001)"));
+        let invalid = answer(401, 1000, "Invalid API Token").lacking("Zone Read", "x");
+        assert!(
+            invalid.to_string().contains("token is invalid"),
+            "not a permission"
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //!
 //! - `api`: the `ReadApi` / `WriteApi` capabilities the rest of the program uses.
 //! - `bucket_config`: CORS, lifecycle, lock and r2.dev of a bucket: JSON and calls.
+//! - `custom_domain`: zone lookups and a bucket's custom domains (issue 15).
+//! - `notification`: the queue list and a bucket's event notification rules (issue 15).
 //! - `client`: `Client` (read) and `WriteClient` (read + write) over HTTP; its child
 //!   `temporary` issues temporary credentials (issue 18).
 //! - `config`: where the token, account and limits come from.
@@ -17,7 +19,9 @@ pub mod bucket_config;
 pub mod budget;
 pub mod client;
 pub mod config;
+pub mod custom_domain;
 pub mod error;
+pub mod notification;
 pub mod retry;
 pub mod wire;
 

@@ -9,6 +9,10 @@ use time::OffsetDateTime;
 
 mod bucket_config;
 pub use bucket_config::*;
+mod custom_domain;
+pub use custom_domain::*;
+mod notification;
+pub use notification::*;
 
 /// The whole desired state, as declared by one file.
 #[derive(Debug, Clone, PartialEq)]

@@ -15,6 +15,10 @@ use super::model;
 
 mod bucket_config;
 pub use bucket_config::*;
+mod custom_domain;
+pub use custom_domain::*;
+mod notification;
+pub use notification::*;
 
 /// R2 bucket names: 3-63 chars of `a-z0-9-`, alphanumeric at both ends.
 pub const BUCKET_NAME_PATTERN: &str = "^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$";
@@ -115,7 +119,8 @@ pub struct RawSettings {
     #[schemars(extend("default" = false))]
     pub adopt_by_roll: Option<Sp<bool>>,
     /// How often the daemon re-reads declared bucket configuration (cors, lifecycle, lock,
-    /// public_dev_url) that neither the file nor r2gitops changed: s, m, h, d units, at least 1m.
+    /// public_dev_url, custom_domains, notifications, and the zones and queues they name)
+    /// that neither the file nor r2gitops changed: s, m, h, d units, at least 1m.
     #[schemars(extend("default" = "1h"), regex(pattern = DURATION_PATTERN))]
     pub config_resync: Option<Sp<String>>,
 }
@@ -155,6 +160,14 @@ pub struct RawBucket {
     pub lock: Option<Sp<Vec<Sp<RawLockRule>>>>,
     /// Public access through the bucket's r2.dev domain. Absent: not managed.
     pub public_dev_url: Option<Sp<bool>>,
+    /// Hostnames on the account's zones that serve the bucket (at most 50). Absent: not
+    /// managed; the list is the whole set. Removing one deletes its DNS record: it needs
+    /// settings.prune and counts toward max_deletions.
+    pub custom_domains: Option<Sp<Vec<Sp<RawCustomDomain>>>>,
+    /// Event notification rules sending object events to Queues (at most 100). Absent: not
+    /// managed; the list is the whole set, for every queue. Removing every rule of a queue
+    /// needs settings.prune and counts toward max_deletions.
+    pub notifications: Option<Sp<Vec<Sp<RawNotification>>>>,
 }
 
 /// An R2 API token and its credentials file.

@@ -432,7 +432,7 @@ mod tests {
             "4:10: settings.prune: expected a boolean, found a string ('yes') [write true or false (YAML 1.2 reads yes/no/on/off as strings)]",
             "5:18: settings.max_deletions: -1 is out of range (0..=4294967295)",
             "8:19: buckets[0].jurisdiction: unknown jurisdiction 'europe' [one of: default, eu, fedramp, us]",
-            "9:5: buckets[0].color: unknown field 'color' [fields here: cors, jurisdiction, lifecycle, location_hint, lock, name, protect, public_dev_url, storage_class]",
+            "9:5: buckets[0].color: unknown field 'color' [fields here: cors, custom_domains, jurisdiction, lifecycle, location_hint, lock, name, notifications, protect, public_dev_url, storage_class]",
             "14:12: tokens[0].owner: unknown owner 'acount' [did you mean 'account'? one of: account, user]",
             "15:5: tokens[1]: missing field 'name'",
             "15:5: tokens[1]: missing field 'output'",

@@ -467,6 +467,8 @@ impl Daemon {
             ..Failed::new(error_chain(&e))
         })?;
         let summary = plan.summary();
+        let domains = plan.domains.clone();
+        self.update(|st| st.custom_domains = domains);
         let mut lines: Vec<String> = plan.steps.iter().map(step_line).collect();
         lines.extend(
             plan.blocked
@@ -490,11 +492,21 @@ impl Daemon {
         // What r2gitops writes to a bucket is read afresh by the next pass, whatever the
         // outcome (the apply's own read-back is not kept: a failed step may have half-done).
         for step in &plan.steps {
-            if let crate::plan::Step::ConfigureBucket { bucket, .. }
-            | crate::plan::Step::CreateBucket { bucket, .. } = step
-            {
+            let bucket = match step {
+                crate::plan::Step::CreateBucket { bucket, .. } => Some(bucket),
+                s => s.config_bucket(),
+            };
+            if let Some(bucket) = bucket {
                 self.config_cache
                     .invalidate(&(bucket.jurisdiction, bucket.name.clone()));
+            }
+            // A zone or queue id used by a write may be stale if the write fails: ask again.
+            if matches!(
+                step,
+                crate::plan::Step::ConfigureDomain { .. }
+                    | crate::plan::Step::ConfigureNotifications { .. }
+            ) {
+                self.config_cache.forget_lookups();
             }
         }
         if plan.has_changes() || !plan.bookkeeping.is_empty() {

@@ -70,6 +70,9 @@ pub struct Status {
     pub pass_running: bool,
     /// Each declared temporary credential: expiry, next renewal, last error (issue 18).
     pub temporary: Vec<super::renewal::TemporaryEntry>,
+    /// Each attached custom domain of a bucket that declares them, as the last plan saw it
+    /// (issue 15): Cloudflare's progress (ownership, ssl), never drift.
+    pub custom_domains: Vec<crate::plan::DomainInfo>,
 }
 
 impl Status {
@@ -119,6 +122,7 @@ impl Status {
             "pass_running": self.pass_running,
             "last_success": self.last_success.map(timestamp),
             "managed": {"buckets": self.managed_buckets, "tokens": self.managed_tokens},
+            "custom_domains": self.custom_domains.iter().map(crate::plan::render::domain_json).collect::<Vec<_>>(),
             "last_pass": self.last_pass.as_ref().map(|p| json!({
                 "trigger": p.trigger,
                 "started_at": timestamp(p.started_at),

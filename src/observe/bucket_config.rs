@@ -50,11 +50,14 @@ struct Entry {
     due: Instant,
 }
 
-/// The daemon's memory of configuration it read, per bucket.
+/// The daemon's memory of configuration it read, per bucket, and of the zones and queues
+/// declared custom domains and notification rules name (issue 15).
 #[derive(Debug, Clone)]
 pub struct ConfigCache {
     resync: Duration,
     entries: BTreeMap<BucketKey, Entry>,
+    pub(super) zones: super::custom_domain::ZoneCache,
+    pub(super) queues: super::notification::QueueCache,
 }
 
 /// Why a bucket is read this pass.
@@ -71,6 +74,8 @@ impl ConfigCache {
         ConfigCache {
             resync,
             entries: BTreeMap::new(),
+            zones: Default::default(),
+            queues: Default::default(),
         }
     }
 
@@ -87,6 +92,14 @@ impl ConfigCache {
     /// Forget everything (another account).
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.forget_lookups();
+    }
+
+    /// Forget the zones and queues looked up: a write that used them failed, so the next
+    /// pass asks again.
+    pub fn forget_lookups(&mut self) {
+        self.zones.clear();
+        self.queues.clear();
     }
 
     /// Which of `wanted` must be read at `now`, and why; the others have cached values.

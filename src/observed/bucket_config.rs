@@ -8,14 +8,18 @@
 //! seconds, dates are instants, a missing prefix is "", absent and empty lists are alike.
 //! Rules keep their order (a PUT sends the file's order) but compare as sets keyed by id.
 //!
-//! `ConfigKind` is the table of kinds: a new block (custom domains, notifications) adds a
-//! row, a variant of `ConfigValue`, and its conversions; `import` reads every row.
+//! `ConfigKind` is the table of kinds: a new block adds a row, a variant of `ConfigValue`,
+//! and its conversions; `import` reads every row. Custom domains and notifications (issue 15)
+//! are rows too, read and cached like the others, but written item by item (one domain, one
+//! queue) by steps of their own: their values live in `custom_domain` and `notification`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::custom_domain::CustomDomain;
+use super::notification::QueueRules;
 use crate::config::{self, BucketConfig};
 
 /// The sub-resources r2gitops manages, in the order a plan shows them.
@@ -25,14 +29,18 @@ pub enum ConfigKind {
     Lifecycle,
     Lock,
     PublicDevUrl,
+    CustomDomains,
+    Notifications,
 }
 
 impl ConfigKind {
-    pub const ALL: [ConfigKind; 4] = [
+    pub const ALL: [ConfigKind; 6] = [
         ConfigKind::Cors,
         ConfigKind::Lifecycle,
         ConfigKind::Lock,
         ConfigKind::PublicDevUrl,
+        ConfigKind::CustomDomains,
+        ConfigKind::Notifications,
     ];
 
     /// The key in the file, in plans and in JSON.
@@ -42,17 +50,25 @@ impl ConfigKind {
             ConfigKind::Lifecycle => "lifecycle",
             ConfigKind::Lock => "lock",
             ConfigKind::PublicDevUrl => "public_dev_url",
+            ConfigKind::CustomDomains => "custom_domains",
+            ConfigKind::Notifications => "notifications",
         }
     }
 
-    /// The path below `/accounts/{id}/r2/buckets/{name}/`.
-    pub fn api_path(self) -> &'static str {
-        match self {
+    /// The path below `/accounts/{id}/` of the bucket's sub-resource (notifications live
+    /// under another prefix: `event_notifications/r2/{name}/configuration`).
+    pub fn api_path(self, bucket: &str) -> String {
+        let sub = match self {
             ConfigKind::Cors => "cors",
             ConfigKind::Lifecycle => "lifecycle",
             ConfigKind::Lock => "lock",
             ConfigKind::PublicDevUrl => "domains/managed",
-        }
+            ConfigKind::CustomDomains => "domains/custom",
+            ConfigKind::Notifications => {
+                return format!("event_notifications/r2/{bucket}/configuration");
+            }
+        };
+        format!("r2/buckets/{bucket}/{sub}")
     }
 
     /// How messages name it: "the CORS rules of bucket media".
@@ -62,6 +78,8 @@ impl ConfigKind {
             ConfigKind::Lifecycle => "lifecycle rules",
             ConfigKind::Lock => "lock rules",
             ConfigKind::PublicDevUrl => "r2.dev access",
+            ConfigKind::CustomDomains => "custom domains",
+            ConfigKind::Notifications => "event notification rules",
         }
     }
 
@@ -78,6 +96,8 @@ impl ConfigKind {
                 enabled: false,
                 domain: None,
             }),
+            ConfigKind::CustomDomains => ConfigValue::CustomDomains(Vec::new()),
+            ConfigKind::Notifications => ConfigValue::Notifications(Vec::new()),
         }
     }
 }
@@ -89,6 +109,8 @@ pub enum ConfigValue {
     Lifecycle(Vec<LifecycleRule>),
     Lock(Vec<LockRule>),
     PublicDevUrl(ManagedDomain),
+    CustomDomains(Vec<CustomDomain>),
+    Notifications(Vec<QueueRules>),
 }
 
 impl ConfigValue {
@@ -98,6 +120,8 @@ impl ConfigValue {
             ConfigValue::Lifecycle(_) => ConfigKind::Lifecycle,
             ConfigValue::Lock(_) => ConfigKind::Lock,
             ConfigValue::PublicDevUrl(_) => ConfigKind::PublicDevUrl,
+            ConfigValue::CustomDomains(_) => ConfigKind::CustomDomains,
+            ConfigValue::Notifications(_) => ConfigKind::Notifications,
         }
     }
 
@@ -111,6 +135,12 @@ impl ConfigValue {
             (ConfigValue::Lifecycle(a), ConfigValue::Lifecycle(b)) => by_id(a) == by_id(b),
             (ConfigValue::Lock(a), ConfigValue::Lock(b)) => by_id(a) == by_id(b),
             (ConfigValue::PublicDevUrl(a), ConfigValue::PublicDevUrl(b)) => a.enabled == b.enabled,
+            (ConfigValue::CustomDomains(a), ConfigValue::CustomDomains(b)) => {
+                super::custom_domain::same_set(a, b)
+            }
+            (ConfigValue::Notifications(a), ConfigValue::Notifications(b)) => {
+                super::notification::same_set(a, b)
+            }
             _ => false,
         }
     }
@@ -122,6 +152,8 @@ impl ConfigValue {
             ConfigValue::Lifecycle(r) => r.is_empty(),
             ConfigValue::Lock(r) => r.is_empty(),
             ConfigValue::PublicDevUrl(d) => !d.enabled,
+            ConfigValue::CustomDomains(d) => d.is_empty(),
+            ConfigValue::Notifications(q) => q.iter().all(|q| q.rules.is_empty()),
         }
     }
 
@@ -145,6 +177,13 @@ impl ConfigValue {
                     domain: None,
                 })
             }),
+            ConfigKind::CustomDomains => config.custom_domains.as_ref().map(|list| {
+                ConfigValue::CustomDomains(list.iter().map(CustomDomain::declared).collect())
+            }),
+            ConfigKind::Notifications => config
+                .notifications
+                .as_ref()
+                .map(|list| ConfigValue::Notifications(QueueRules::declared(list))),
         }
     }
 }
@@ -421,6 +460,8 @@ impl ConfigWrite {
                     enabled: false,
                     domain: None,
                 }),
+                ConfigKind::CustomDomains => ConfigValue::CustomDomains(Vec::new()),
+                ConfigKind::Notifications => ConfigValue::Notifications(Vec::new()),
             },
         }
     }

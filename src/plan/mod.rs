@@ -21,6 +21,8 @@ use time::OffsetDateTime;
 
 use crate::config::{Access, Jurisdiction, LocationHint, Owner, StorageClass, TemporaryScope};
 use crate::observed::bucket_config::ConfigWrite;
+use crate::observed::custom_domain::{DomainStatus, DomainWrite};
+use crate::observed::notification::QueueWrite;
 use crate::observed::{TokenField, TokenRequest};
 
 pub use diff::{OutputFact, TemporaryFacts, diff};
@@ -50,6 +52,18 @@ pub struct Plan {
     /// Temporary credentials that stay as issued, with the time they have left (they are
     /// also counted in `unchanged`).
     pub temporary: Vec<KeptTemporary>,
+    /// Where Cloudflare is with each attached custom domain of a bucket that declares
+    /// `custom_domains` (issue 15): information, never drift.
+    pub domains: Vec<DomainInfo>,
+}
+
+/// A custom domain's status as the plan reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainInfo {
+    pub bucket: BucketRef,
+    pub domain: String,
+    pub enabled: bool,
+    pub status: DomainStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -89,6 +103,27 @@ pub enum Step {
         removes_default_rule: bool,
         /// r2.dev turning on: the address the bucket becomes public at, when known.
         public_url: Option<String>,
+    },
+    /// One custom domain of a bucket (issue 15): its POST, its PUT (a patch), its DELETE
+    /// (the DNS record goes too: deletion-class, only with `prune`), or for a zone change,
+    /// which Cloudflare cannot make in place, a DELETE then a POST. Then a GET reads it back.
+    ConfigureDomain {
+        bucket: BucketRef,
+        domain: String,
+        /// In order: one write, or a removal then an add.
+        writes: Vec<DomainWrite>,
+        /// What changes, in words: `+assets.example.com (zone example.com)`,
+        /// `assets.example.com min_tls 1.0→1.2`.
+        changes: Vec<String>,
+    },
+    /// One queue's notification rules on a bucket (issue 15): DELETE the queue's rules, then
+    /// PUT the whole list (Cloudflare's PUT only adds, and refuses overlaps); then a GET reads
+    /// them back. No rules left is deletion-class (only with `prune`).
+    ConfigureNotifications {
+        bucket: BucketRef,
+        write: QueueWrite,
+        /// What changes, in words: `+object-create:images/*`, `-DeleteObject:*`.
+        changes: Vec<String>,
     },
     CreateToken {
         /// Declared name (without the prefix).
@@ -374,11 +409,27 @@ impl Step {
     }
 
     /// How many deletions it stands for, toward `max_deletions`: a delete is one, a lock
-    /// change one per rule whose retention it loosens.
+    /// change one per rule whose retention it loosens, a custom domain removed (with its
+    /// DNS record) one, a queue whose rules all go one.
     pub fn deletion_weight(&self) -> usize {
         match self {
             Step::ConfigureBucket { loosens, .. } => loosens.len(),
+            Step::ConfigureDomain { writes, .. } => {
+                usize::from(matches!(writes.as_slice(), [DomainWrite::Remove { .. }]))
+            }
+            Step::ConfigureNotifications { write, .. } => usize::from(write.rules.is_empty()),
             s => usize::from(s.is_delete()),
+        }
+    }
+
+    /// A configuration step of a bucket (any kind): run in the configuration phase, and
+    /// its bucket's configuration is read afresh next pass.
+    pub fn config_bucket(&self) -> Option<&BucketRef> {
+        match self {
+            Step::ConfigureBucket { bucket, .. }
+            | Step::ConfigureDomain { bucket, .. }
+            | Step::ConfigureNotifications { bucket, .. } => Some(bucket),
+            _ => None,
         }
     }
 
@@ -386,9 +437,11 @@ impl Step {
     pub fn action(&self) -> &'static str {
         match self {
             Step::CreateBucket { .. } | Step::CreateToken { .. } => "create",
-            Step::UpdateBucket { .. } | Step::UpdateToken { .. } | Step::ConfigureBucket { .. } => {
-                "update"
-            }
+            Step::UpdateBucket { .. }
+            | Step::UpdateToken { .. }
+            | Step::ConfigureBucket { .. }
+            | Step::ConfigureDomain { .. }
+            | Step::ConfigureNotifications { .. } => "update",
             Step::RollToken { .. } => "roll",
             Step::ReplaceToken { .. } => "replace",
             Step::DeleteBucket { .. } | Step::DeleteToken { .. } => "delete",
@@ -401,7 +454,9 @@ impl Step {
             Step::CreateBucket { .. }
             | Step::UpdateBucket { .. }
             | Step::DeleteBucket { .. }
-            | Step::ConfigureBucket { .. } => Kind::Bucket,
+            | Step::ConfigureBucket { .. }
+            | Step::ConfigureDomain { .. }
+            | Step::ConfigureNotifications { .. } => Kind::Bucket,
             Step::IssueTemporary { .. } => Kind::Temporary,
             _ => Kind::Token,
         }
@@ -414,7 +469,9 @@ impl Step {
             Step::CreateBucket { bucket, .. }
             | Step::UpdateBucket { bucket, .. }
             | Step::DeleteBucket { bucket }
-            | Step::ConfigureBucket { bucket, .. } => &bucket.name,
+            | Step::ConfigureBucket { bucket, .. }
+            | Step::ConfigureDomain { bucket, .. }
+            | Step::ConfigureNotifications { bucket, .. } => &bucket.name,
             Step::CreateToken { token, .. }
             | Step::UpdateToken { token, .. }
             | Step::RollToken { token, .. }

@@ -47,6 +47,34 @@ pub fn step_line(step: &Step) -> String {
         Step::ConfigureBucket { bucket, .. } => {
             format!("~ update bucket {}: {}", bucket.name, config_change(step))
         }
+        Step::ConfigureDomain {
+            bucket, changes, ..
+        } => format!(
+            "~ update bucket {}: custom_domains {}",
+            bucket.name,
+            changes.join(" ")
+        ),
+        Step::ConfigureNotifications {
+            bucket,
+            write,
+            changes,
+        } => {
+            let mut line = format!(
+                "~ update bucket {}: notifications {} {}",
+                bucket.name,
+                write.queue_name,
+                changes.join(" ")
+            );
+            if write.rules.is_empty() {
+                line.push_str(" (every rule of the queue removed)");
+            } else if write.clear_first {
+                line.push_str(&format!(
+                    " (its rules deleted, then {} put)",
+                    rule_count(write.rules.len())
+                ));
+            }
+            line
+        }
         Step::CreateToken {
             token,
             owner,
@@ -162,6 +190,36 @@ pub fn config_change(step: &Step) -> String {
     line
 }
 
+fn rule_count(n: usize) -> String {
+    if n == 1 {
+        "1 rule".into()
+    } else {
+        format!("{n} rules")
+    }
+}
+
+/// A custom domain's status line (`· custom domain assets.example.com (bucket media):
+/// ownership pending, ssl initializing`): information, shown while it is not active.
+pub fn domain_line(d: &super::DomainInfo) -> String {
+    let disabled = if d.enabled { "" } else { ", disabled" };
+    format!(
+        "· custom domain {} (bucket {}): ownership {}, ssl {}{disabled}",
+        d.domain, d.bucket.name, d.status.ownership, d.status.ssl
+    )
+}
+
+/// A custom domain's status as JSON (the plan's `custom_domains`, the daemon's `/status`).
+pub fn domain_json(d: &super::DomainInfo) -> Value {
+    json!({
+        "bucket": d.bucket.name,
+        "jurisdiction": d.bucket.jurisdiction.as_str(),
+        "domain": d.domain,
+        "enabled": d.enabled,
+        "ownership": d.status.ownership,
+        "ssl": d.status.ssl,
+    })
+}
+
 /// Lines under a step's line that say more than fits on it: the default lifecycle rule a
 /// PUT removes.
 pub fn step_details(step: &Step) -> Vec<String> {
@@ -246,6 +304,14 @@ fn body_lines(plan: &Plan) -> Vec<String> {
         ));
     }
     lines.extend(plan.temporary.iter().map(super::temporary::kept_line));
+    // Cloudflare's progress with a domain is information, not drift: shown until it is
+    // active (every one is in the JSON).
+    lines.extend(
+        plan.domains
+            .iter()
+            .filter(|d| !d.status.active())
+            .map(domain_line),
+    );
     // Kept temporary credentials have their own lines above; the rest are counted.
     let others = plan.unchanged.saturating_sub(plan.temporary.len());
     if others > 0 {
@@ -343,6 +409,7 @@ pub fn json(plan: &Plan, file: &str) -> Value {
         "orphans": plan.orphans.iter().map(|o| json!({
             "kind": o.kind.as_str(), "name": o.name, "detail": o.detail, "reason": o.reason,
         })).collect::<Vec<_>>(),
+        "custom_domains": plan.domains.iter().map(domain_json).collect::<Vec<_>>(),
         "temporary": plan.temporary.iter().map(|k| json!({
             "name": k.name,
             "line": super::temporary::kept_line(k),
@@ -399,6 +466,40 @@ pub fn step_json(step: &Step) -> Value {
             v["removes_default_rule"] = json!(removes_default_rule);
             v["public_url"] = json!(public_url);
             v["details"] = json!(step_details(step));
+        }
+        Step::ConfigureDomain {
+            bucket,
+            domain,
+            writes,
+            changes,
+        } => {
+            v["jurisdiction"] = json!(bucket.jurisdiction.as_str());
+            v["config"] = json!("custom_domains");
+            v["domain"] = json!(domain);
+            v["methods"] = json!(writes.iter().map(|w| w.method()).collect::<Vec<_>>());
+            v["changes"] = json!(changes);
+            v["deletion"] = json!(step.deletion_weight() > 0);
+        }
+        Step::ConfigureNotifications {
+            bucket,
+            write,
+            changes,
+        } => {
+            let mut methods = Vec::new();
+            if write.clear_first {
+                methods.push("DELETE");
+            }
+            if !write.rules.is_empty() {
+                methods.push("PUT");
+            }
+            v["jurisdiction"] = json!(bucket.jurisdiction.as_str());
+            v["config"] = json!("notifications");
+            v["queue"] = json!(write.queue_name);
+            v["queue_id"] = json!(write.queue_id);
+            v["methods"] = json!(methods);
+            v["rules"] = json!(write.rules.iter().map(|r| r.label()).collect::<Vec<_>>());
+            v["changes"] = json!(changes);
+            v["deletion"] = json!(step.deletion_weight() > 0);
         }
         Step::CreateToken { owner, output, .. } => {
             v["owner"] = json!(owner.as_str());
@@ -499,6 +600,7 @@ mod tests {
             refused: None,
             skip_outputs: false,
             temporary: Vec::new(),
+            domains: Vec::new(),
         }
     }
 

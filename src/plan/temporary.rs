@@ -167,6 +167,7 @@ mod tests {
                 expires_in: Duration::from_secs(7 * 3600),
                 renew_at: datetime!(2026-11-23 15:00 UTC),
             }],
+            domains: Vec::new(),
         }
     }
 

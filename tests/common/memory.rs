@@ -1,6 +1,7 @@
 //! Cloudflare in memory: a stateful fake of the two API traits for property tests that run
 //! the real observer, diff and applier (issues 16, 17). Every token write moves
-//! `modified_on`, as Cloudflare's does.
+//! `modified_on`, as Cloudflare's does. Zones and queues (issue 15) are lists a test fills;
+//! custom domains and notification rules are stored as written.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -8,8 +9,10 @@ use std::sync::Mutex;
 use r2gitops::cloudflare::{
     ApiError, CfError, CreatedToken, ReadApi, TokenRequest, UpdatedToken, VerifiedToken, WriteApi,
 };
-use r2gitops::config::{Jurisdiction, LocationHint, Owner, StorageClass};
+use r2gitops::config::{Jurisdiction, LocationHint, MinTls, Owner, StorageClass, ZoneRef};
 use r2gitops::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
+use r2gitops::observed::custom_domain::{CustomDomain, DomainWrite, Zone, ZoneLookup};
+use r2gitops::observed::notification::{Queue, QueueRules, QueueWrite};
 use r2gitops::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
 use r2gitops::secret::TokenValue;
 use time::OffsetDateTime;
@@ -26,6 +29,10 @@ pub struct Memory {
     pub configs: Mutex<BTreeMap<(Jurisdiction, String, ConfigKind), ConfigValue>>,
     /// Seconds of a logical clock: every token write moves `modified_on`, as Cloudflare's does.
     pub clock: Mutex<i64>,
+    /// The zones a lookup finds (by id or name).
+    pub zones: Mutex<Vec<Zone>>,
+    /// The account's queues.
+    pub queues: Mutex<Vec<Queue>>,
 }
 
 fn not_found(what: &str) -> ApiError {
@@ -40,6 +47,22 @@ fn not_found(what: &str) -> ApiError {
 }
 
 impl Memory {
+    fn config(&self, j: Jurisdiction, name: &str, kind: ConfigKind) -> ConfigValue {
+        self.configs
+            .lock()
+            .unwrap()
+            .get(&(j, name.to_string(), kind))
+            .cloned()
+            .unwrap_or_else(|| kind.new_bucket())
+    }
+
+    fn exists(&self, j: Jurisdiction, name: &str) -> bool {
+        self.buckets
+            .lock()
+            .unwrap()
+            .contains_key(&(j, name.to_string()))
+    }
+
     pub fn id(&self) -> String {
         let mut n = self.next.lock().unwrap();
         *n += 1;
@@ -152,6 +175,40 @@ impl ReadApi for Memory {
                 .cloned()
                 .unwrap_or_else(|| kind.new_bucket()),
         ))
+    }
+    async fn lookup_zone(&self, zone: &ZoneRef) -> Result<ZoneLookup, ApiError> {
+        Ok(self.lookup_zone_impl(zone))
+    }
+    async fn list_queues(&self) -> Result<Vec<Queue>, ApiError> {
+        Ok(self.queues.lock().unwrap().clone())
+    }
+    async fn get_custom_domain(
+        &self,
+        j: Jurisdiction,
+        name: &str,
+        domain: &str,
+    ) -> Result<Option<CustomDomain>, ApiError> {
+        if !self.exists(j, name) {
+            return Err(not_found("get domain"));
+        }
+        Ok(match self.config(j, name, ConfigKind::CustomDomains) {
+            ConfigValue::CustomDomains(list) => list.into_iter().find(|d| d.domain == domain),
+            _ => None,
+        })
+    }
+}
+
+impl Memory {
+    pub fn lookup_zone_impl(&self, zone: &ZoneRef) -> ZoneLookup {
+        let zones = self.zones.lock().unwrap();
+        zones
+            .iter()
+            .find(|z| match zone {
+                ZoneRef::Id(id) => z.id == *id,
+                ZoneRef::Name(n) => z.name == *n,
+            })
+            .cloned()
+            .map_or(ZoneLookup::NotFound, ZoneLookup::Found)
     }
 }
 
@@ -271,6 +328,91 @@ impl WriteApi for Memory {
             .lock()
             .unwrap()
             .insert((j, name.to_string(), write.kind()), write.expected());
+        Ok(())
+    }
+    async fn write_custom_domain(
+        &self,
+        j: Jurisdiction,
+        name: &str,
+        write: &DomainWrite,
+    ) -> Result<(), ApiError> {
+        if !self.exists(j, name) {
+            return Err(not_found("write domain"));
+        }
+        let ConfigValue::CustomDomains(mut list) = self.config(j, name, ConfigKind::CustomDomains)
+        else {
+            unreachable!()
+        };
+        let at = list.iter().position(|d| d.domain == write.domain());
+        match (write, at) {
+            (DomainWrite::Add { .. }, Some(_)) => {
+                return Err(ApiError::from_answer(
+                    "add domain",
+                    409,
+                    vec![CfError {
+                        code: 10080,
+                        message: "exists".into(),
+                    }],
+                ));
+            }
+            (DomainWrite::Add { zone_id, .. }, None) => {
+                let mut d = write.expected().unwrap();
+                d.zone_name = self
+                    .zones
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find(|z| z.id == *zone_id)
+                    .map(|z| z.name.clone());
+                d.min_tls = d.min_tls.or(Some(MinTls::V10));
+                list.push(d);
+            }
+            (
+                DomainWrite::Update {
+                    enabled, min_tls, ..
+                },
+                Some(i),
+            ) => {
+                list[i].enabled = *enabled;
+                list[i].min_tls = min_tls.or(list[i].min_tls);
+            }
+            (DomainWrite::Remove { .. }, Some(i)) => {
+                list.remove(i);
+            }
+            (_, None) => return Err(not_found("domain")),
+        }
+        self.configs.lock().unwrap().insert(
+            (j, name.to_string(), ConfigKind::CustomDomains),
+            ConfigValue::CustomDomains(list),
+        );
+        Ok(())
+    }
+    async fn write_notifications(
+        &self,
+        j: Jurisdiction,
+        name: &str,
+        write: &QueueWrite,
+    ) -> Result<(), ApiError> {
+        if !self.exists(j, name) {
+            return Err(not_found("write rules"));
+        }
+        let ConfigValue::Notifications(mut queues) =
+            self.config(j, name, ConfigKind::Notifications)
+        else {
+            unreachable!()
+        };
+        queues.retain(|q| q.queue_id.as_deref() != Some(write.queue_id.as_str()));
+        if !write.rules.is_empty() {
+            queues.push(QueueRules {
+                queue_id: Some(write.queue_id.clone()),
+                queue_name: Some(write.queue_name.clone()),
+                rules: write.rules.iter().cloned().collect(),
+            });
+        }
+        self.configs.lock().unwrap().insert(
+            (j, name.to_string(), ConfigKind::Notifications),
+            ConfigValue::Notifications(queues),
+        );
         Ok(())
     }
     async fn roll_token(&self, _: Owner, id: &str) -> Result<TokenValue, ApiError> {

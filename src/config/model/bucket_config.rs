@@ -17,6 +17,10 @@ pub struct BucketConfig {
     pub lock: Option<Vec<LockRule>>,
     /// Public access through the bucket's r2.dev domain.
     pub public_dev_url: Option<bool>,
+    /// Hostnames on the account's zones that serve the bucket (issue 15).
+    pub custom_domains: Option<Vec<super::CustomDomain>>,
+    /// Event notification rules, for every queue (issue 15).
+    pub notifications: Option<Vec<super::Notification>>,
 }
 
 impl BucketConfig {
@@ -26,6 +30,8 @@ impl BucketConfig {
             || self.lifecycle.is_some()
             || self.lock.is_some()
             || self.public_dev_url.is_some()
+            || self.custom_domains.is_some()
+            || self.notifications.is_some()
     }
 }
 

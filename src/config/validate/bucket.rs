@@ -38,6 +38,7 @@ pub(super) fn buckets(c: &mut Collector, raw: &[Sp<RawBucket>]) -> Vec<BucketSpe
             config,
         });
     }
+    super::custom_domain::unique_domains(c, raw);
     out
 }
 

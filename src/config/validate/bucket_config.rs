@@ -1,4 +1,5 @@
-//! The configuration blocks of one bucket (`cors`, `lifecycle`, `lock`, `public_dev_url`):
+//! The configuration blocks of one bucket (`cors`, `lifecycle`, `lock`, `public_dev_url`,
+//! `custom_domains`, `notifications`):
 //! dispatches to one file per kind, and holds what they share: ages with their unit, dates,
 //! unique ids, the 1,000-rule limits, and the warning for Cloudflare's default lifecycle rule.
 
@@ -22,11 +23,20 @@ pub(super) fn bucket_config(c: &mut Collector, b: &RawBucket, here: &str) -> Buc
         .lock
         .as_ref()
         .map(|list| super::lock::lock(c, list, &format!("{here}.lock")));
+    let custom_domains = b.custom_domains.as_ref().map(|list| {
+        super::custom_domain::custom_domains(c, list, &format!("{here}.custom_domains"))
+    });
+    let notifications = b
+        .notifications
+        .as_ref()
+        .map(|list| super::notification::notifications(c, list, &format!("{here}.notifications")));
     BucketConfig {
         cors,
         lifecycle,
         lock,
         public_dev_url: b.public_dev_url.as_ref().map(|p| p.value),
+        custom_domains,
+        notifications,
     }
 }
 

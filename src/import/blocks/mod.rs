@@ -5,8 +5,10 @@
 //! key then stays absent, so r2gitops does not manage that block and plans nothing for it).
 
 mod cors;
+mod custom_domains;
 mod lifecycle;
 mod lock;
+mod notifications;
 mod public_dev_url;
 
 use std::path::Path;
@@ -34,6 +36,8 @@ pub fn block(value: &ConfigValue) -> Block {
         ConfigValue::Lifecycle(rules) => lifecycle::lines(rules),
         ConfigValue::Lock(rules) => lock::lines(rules),
         ConfigValue::PublicDevUrl(d) => Ok(public_dev_url::lines(d)),
+        ConfigValue::CustomDomains(d) => custom_domains::lines(d),
+        ConfigValue::Notifications(q) => notifications::lines(q),
     };
     match lines.and_then(|l| check(value, &l).map(|()| l)) {
         Ok(l) => Block::Lines(l),

@@ -3,9 +3,43 @@
 use std::collections::BTreeSet;
 
 use super::{Block, block};
+use crate::config::MinTls;
 use crate::observed::bucket_config::{
     Condition, ConfigKind, ConfigValue, CorsRule, LifecycleRule, LockRule, ManagedDomain, Retention,
 };
+use crate::observed::custom_domain::{CustomDomain, DomainStatus};
+use crate::observed::notification::{NotificationRule, QueueRules};
+
+fn domain(name: &str, zone: Option<&str>, enabled: bool, min_tls: MinTls) -> CustomDomain {
+    CustomDomain {
+        domain: name.into(),
+        zone_id: Some("0123456789abcdef0123456789abcdef".into()),
+        zone_name: zone.map(str::to_string),
+        enabled,
+        min_tls: Some(min_tls),
+        status: Some(DomainStatus {
+            ownership: "pending".into(),
+            ssl: "initializing".into(),
+        }),
+    }
+}
+
+fn rule(actions: &[&str], prefix: &str, suffix: &str, description: &str) -> NotificationRule {
+    NotificationRule {
+        actions: actions.iter().map(|a| a.to_string()).collect(),
+        prefix: prefix.into(),
+        suffix: suffix.into(),
+        description: description.into(),
+    }
+}
+
+fn queue(name: &str, rules: Vec<NotificationRule>) -> QueueRules {
+    QueueRules {
+        queue_id: Some(format!("{name}-id")),
+        queue_name: Some(name.into()),
+        rules: rules.into_iter().collect(),
+    }
+}
 
 fn cors(id: Option<&str>, origin: &str, max_age: Option<u64>) -> CorsRule {
     CorsRule::new(
@@ -111,6 +145,75 @@ fn exact_blocks_are_written_in_the_files_words() {
             }),
             vec!["public_dev_url: true   # https://pub-abc.r2.dev"],
         ),
+        (
+            // The zone by name; 1.0 is Cloudflare's default and stays unmanaged; the status
+            // is Cloudflare's progress, not configuration.
+            ConfigValue::CustomDomains(vec![
+                domain("assets.example.com", Some("example.com"), true, MinTls::V12),
+                domain("old.example.com", Some("example.com"), false, MinTls::V10),
+            ]),
+            vec![
+                "custom_domains:",
+                "  - domain: \"assets.example.com\"",
+                "    zone: \"example.com\"",
+                "    min_tls: \"1.2\"",
+                "  - domain: \"old.example.com\"",
+                "    zone: \"example.com\"",
+                "    enabled: false",
+            ],
+        ),
+        (
+            ConfigValue::CustomDomains(vec![domain("cdn.example.org", None, true, MinTls::V13)]),
+            vec![
+                "custom_domains:",
+                "  - domain: \"cdn.example.org\"",
+                "    zone: \"0123456789abcdef0123456789abcdef\"",
+                "    min_tls: \"1.3\"",
+            ],
+        ),
+        (
+            ConfigValue::Notifications(vec![
+                queue(
+                    "uploads",
+                    vec![
+                        rule(
+                            &["PutObject", "CopyObject", "CompleteMultipartUpload"],
+                            "images/",
+                            ".jpg",
+                            "thumbnails",
+                        ),
+                        rule(&["DeleteObject"], "", "", ""),
+                    ],
+                ),
+                queue(
+                    "audit",
+                    vec![rule(
+                        &[
+                            "PutObject",
+                            "CopyObject",
+                            "CompleteMultipartUpload",
+                            "DeleteObject",
+                            "LifecycleDeletion",
+                        ],
+                        "",
+                        "",
+                        "",
+                    )],
+                ),
+            ]),
+            vec![
+                "notifications:",
+                "  - queue: \"uploads\"",
+                "    events: [object-create]",
+                "    prefix: \"images/\"",
+                "    suffix: \".jpg\"",
+                "    description: \"thumbnails\"",
+                "  - queue: \"uploads\"",
+                "    actions: [DeleteObject]",
+                "  - queue: \"audit\"",
+                "    events: [object-create, object-delete]",
+            ],
+        ),
     ];
     for (value, want) in cases {
         assert_eq!(
@@ -143,6 +246,23 @@ fn what_the_file_cannot_say_exactly_is_left_out_with_the_reason() {
         (
             ConfigValue::Cors(vec![cors(None, "https://a.example", Some(2 * 86_400))]),
             "max_age",
+        ),
+        (
+            ConfigValue::Notifications(vec![queue(
+                "uploads",
+                vec![rule(&["AbortMultipartUpload"], "", "", "")],
+            )]),
+            "names action AbortMultipartUpload, which r2gitops does not know",
+        ),
+        (
+            // The file's validation refuses a domain outside its zone.
+            ConfigValue::CustomDomains(vec![domain(
+                "assets.example.com",
+                Some("example.org"),
+                true,
+                MinTls::V12,
+            )]),
+            "not in zone",
         ),
     ];
     for (value, want) in cases {

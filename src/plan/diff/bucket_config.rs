@@ -67,6 +67,18 @@ pub(super) fn diff_bucket_configs(
                     None => continue,
                 }
             };
+            // Written item by item, with lookups: their own rules (issue 15).
+            match (&have, &want) {
+                (ConfigValue::CustomDomains(h), ConfigValue::CustomDomains(w)) => {
+                    super::custom_domain::diff(input, plan, &bucket, h, w, steps);
+                    continue;
+                }
+                (ConfigValue::Notifications(h), ConfigValue::Notifications(w)) => {
+                    super::notification::diff(input, plan, &bucket, h, w, steps);
+                    continue;
+                }
+                _ => {}
+            }
             if want.matches(&have) {
                 continue;
             }

@@ -28,12 +28,17 @@
 //! - bucket configuration (`bucket_config`): an undeclared block is never compared; a
 //!   declared one is exact, compared semantically; `cors: []` deletes; a lock change that
 //!   loosens retention is deletion-class (blocked without prune, counted with it).
+//! - custom domains (`custom_domain`) and notification rules (`notification`), issue 15:
+//!   per domain and per queue, after the zone and queue lookups; an unknown zone or queue
+//!   blocks only that item; removing a domain or a queue's rules is deletion-class.
 //! - more deletions (loosened lock rules and adopt rolls included) than `max_deletions` ->
 //!   the whole plan is refused.
 //! - temporary credentials (issue 18): see `temporary`; issued after their parent's steps.
 
 mod bucket;
 mod bucket_config;
+mod custom_domain;
+mod notification;
 mod temporary;
 mod token;
 
@@ -88,6 +93,7 @@ pub fn diff(input: &Input<'_>) -> Plan {
         refused: None,
         skip_outputs: input.skip_outputs,
         temporary: Vec::new(),
+        domains: Vec::new(),
     };
     let mut bucket_steps = Vec::new();
     let mut bucket_deletes = Vec::new();
@@ -112,14 +118,27 @@ pub fn diff(input: &Input<'_>) -> Plan {
     let adopt_rolls = plan.adopt_rolls();
     let max = input.desired.settings.max_deletions as usize;
     if deletions + adopt_rolls > max {
-        // Loosened lock rules are deletion-class (objects they retained may go): say so.
-        let loosened = plan.steps.iter().any(
-            |s| matches!(s, super::Step::ConfigureBucket { loosens, .. } if !loosens.is_empty()),
-        );
-        let counted = if loosened {
-            " (loosened lock rules included)"
+        // Configuration changes can be deletion-class (objects a lock retained may go, a
+        // domain's DNS record goes, a queue stops hearing of events): say which are counted.
+        let kind_of = |s: &super::Step| match s {
+            super::Step::ConfigureBucket { loosens, .. } if !loosens.is_empty() => {
+                Some("loosened lock rules")
+            }
+            super::Step::ConfigureDomain { .. } if s.deletion_weight() > 0 => {
+                Some("removed custom domains")
+            }
+            super::Step::ConfigureNotifications { .. } if s.deletion_weight() > 0 => {
+                Some("queues losing their notification rules")
+            }
+            _ => None,
+        };
+        let kinds: std::collections::BTreeSet<&str> =
+            plan.steps.iter().filter_map(kind_of).collect();
+        let kinds: Vec<&str> = kinds.into_iter().collect();
+        let counted = if kinds.is_empty() {
+            String::new()
         } else {
-            ""
+            format!(" ({} included)", kinds.join(", "))
         };
         let what = if adopt_rolls == 0 {
             format!("deletes {deletions} objects{counted}")
@@ -144,3 +163,7 @@ pub fn diff(input: &Input<'_>) -> Plan {
 mod tests;
 #[cfg(test)]
 mod tests_bucket_config;
+#[cfg(test)]
+mod tests_custom_domain;
+#[cfg(test)]
+mod tests_notification;

@@ -367,6 +367,8 @@ mod tests {
                 .collect(),
             permission_groups: PermissionGroupIds::known(),
             bucket_configs: Default::default(),
+            zones: Default::default(),
+            queues: None,
         };
         let mut inventory = Inventory::default();
         inventory.buckets.insert(

@@ -31,6 +31,8 @@ fn observed() -> Observed {
         listed_owners: [Owner::Account, Owner::User].into_iter().collect(),
         permission_groups: PermissionGroupIds::known(),
         bucket_configs: Default::default(),
+        zones: Default::default(),
+        queues: None,
     }
 }
 

@@ -80,7 +80,12 @@ fn route_template(method: &Method, segs: &[&str]) -> String {
         out.push('/');
         let templ = match (i, segs.first().copied(), segs.get(2).copied()) {
             (1, Some("accounts"), _) => ":id",
+            (1, Some("zones"), _) => ":zone_id",
             (4, Some("accounts"), Some("r2")) => ":name",
+            (7, Some("accounts"), Some("r2")) if segs[5] == "domains" => ":domain",
+            (4, Some("accounts"), Some("event_notifications")) => ":name",
+            (7, Some("accounts"), Some("event_notifications")) => ":queue_id",
+            (3, Some("accounts"), Some("queues")) => ":queue_id",
             (3, Some("accounts"), Some("tokens"))
                 if !matches!(*s, "verify" | "permission_groups") =>
             {
@@ -311,6 +316,43 @@ fn dispatch(
                 ["r2", "temp-access-credentials"] => {
                     temporary::create(inner, &principal, method, body)
                 }
+                [
+                    "event_notifications",
+                    "r2",
+                    bucket,
+                    "configuration",
+                    tail @ ..,
+                ] => {
+                    if let Err(r) = r2_allowed(inner, &principal, *method != Method::GET) {
+                        return r;
+                    }
+                    let j = match jurisdiction(headers) {
+                        Ok(j) => j,
+                        Err(r) => return r,
+                    };
+                    let mut world = inner.world.lock().unwrap();
+                    let mut rng = inner.rng.lock().unwrap();
+                    crate::notification::route(
+                        &mut world,
+                        &mut *rng,
+                        (j, bucket.to_string()),
+                        method,
+                        tail,
+                        body,
+                    )
+                }
+                ["queues", tail @ ..] => {
+                    let may = match &principal {
+                        Principal::Admin => true,
+                        Principal::Token(id) => inner.world.lock().unwrap().tokens[id]
+                            .has_account_group(
+                                &inner.account_id,
+                                &[crate::queues::QUEUES_READ, crate::queues::QUEUES_WRITE],
+                            ),
+                    };
+                    let world = inner.world.lock().unwrap();
+                    crate::queues::route(&world, may, method, tail, query)
+                }
                 ["tokens", tail @ ..] => tokens(
                     inner,
                     &principal,
@@ -325,6 +367,15 @@ fn dispatch(
         }
         ["user", "tokens", tail @ ..] => {
             tokens(inner, &principal, Family::User, method, tail, query, body)
+        }
+        ["zones", tail @ ..] => {
+            let world = inner.world.lock().unwrap();
+            let may = match &principal {
+                Principal::Admin => true,
+                Principal::Token(id) => world.tokens[id]
+                    .has_zone_group(&[crate::zones::ZONE_READ, crate::zones::ZONE_WRITE]),
+            };
+            crate::zones::route(inner, &world, may, method, tail, query)
         }
         _ => not_found_route(&route.template),
     }
@@ -348,16 +399,8 @@ fn jurisdiction(headers: &HeaderMap) -> Result<String, Reply> {
     }
 }
 
-fn buckets(
-    inner: &Inner,
-    who: &Principal,
-    method: &Method,
-    tail: &[&str],
-    query: &BTreeMap<String, String>,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Reply {
-    let write = *method != Method::GET;
+/// Bucket management needs Workers R2 Storage Write (reads: Read too) on the account.
+fn r2_allowed(inner: &Inner, who: &Principal, write: bool) -> Result<(), Reply> {
     if let Principal::Token(id) = who {
         let world = inner.world.lock().unwrap();
         let t = &world.tokens[id];
@@ -367,8 +410,23 @@ fn buckets(
             &[R2_ADMIN_WRITE, R2_ADMIN_READ]
         };
         if !t.has_account_group(&inner.account_id, groups) {
-            return forbidden();
+            return Err(forbidden());
         }
+    }
+    Ok(())
+}
+
+fn buckets(
+    inner: &Inner,
+    who: &Principal,
+    method: &Method,
+    tail: &[&str],
+    query: &BTreeMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Reply {
+    if let Err(r) = r2_allowed(inner, who, *method != Method::GET) {
+        return r;
     }
     let j = match jurisdiction(headers) {
         Ok(j) => j,
@@ -485,6 +543,16 @@ fn buckets(
                 }
             }
         }
+        // Custom domains (issue 15): `custom_domain`, which also sees the zones and the
+        // other buckets (a hostname serves one bucket).
+        (m, [name, "domains", "custom", rest @ ..]) => crate::custom_domain::route(
+            &inner.account_id,
+            &mut world,
+            (j, name.to_string()),
+            &m,
+            rest,
+            body,
+        ),
         // CORS, lifecycle, lock, r2.dev: `bucket_config`.
         (m, [name, sub @ ..]) if !sub.is_empty() => crate::bucket_config::route(
             &inner.account_id,
@@ -980,6 +1048,17 @@ mod tests {
                 "GET /user/tokens/permission_groups",
             ),
             (Method::PUT, "user/tokens/123", "PUT /user/tokens/:token_id"),
+            (Method::GET, "zones/abc", "GET /zones/:zone_id"),
+            (
+                Method::DELETE,
+                "accounts/abc/r2/buckets/media/domains/custom/a.example.com",
+                "DELETE /accounts/:id/r2/buckets/:name/domains/custom/:domain",
+            ),
+            (
+                Method::PUT,
+                "accounts/abc/event_notifications/r2/media/configuration/queues/q1",
+                "PUT /accounts/:id/event_notifications/r2/:name/configuration/queues/:queue_id",
+            ),
         ];
         for (m, path, want) in cases {
             let segs: Vec<&str> = path.split('/').collect();

@@ -35,6 +35,10 @@ pub struct BucketConfig {
     pub lifecycle: Vec<Value>,
     pub lock: Vec<Value>,
     pub public_dev_url: bool,
+    /// Custom domains (`custom_domain`).
+    pub custom_domains: Vec<crate::custom_domain::Domain>,
+    /// Notification rules by queue id (`notification`).
+    pub notifications: std::collections::BTreeMap<String, Vec<crate::notification::Rule>>,
 }
 
 impl Default for BucketConfig {
@@ -45,6 +49,8 @@ impl Default for BucketConfig {
             lifecycle: vec![default_lifecycle_rule()],
             lock: Vec::new(),
             public_dev_url: false,
+            custom_domains: Vec::new(),
+            notifications: Default::default(),
         }
     }
 }

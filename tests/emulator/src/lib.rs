@@ -13,18 +13,23 @@
 //!
 //! Layout: `state` (buckets, tokens, policy rules), `api` (the REST routes; its child
 //! `temporary` issues temporary credentials and checks them on S3), `bucket_config` (CORS,
-//! lifecycle, lock, r2.dev, and what the S3 side enforces of them), `s3` (the S3 endpoint
-//! on `s3s`, CORS preflight), `faults` (latency, 500s, rate limit, stats), `behaviour`
-//! (live-API behaviours that are possible but unconfirmed, each a switch).
+//! lifecycle, lock, r2.dev, and what the S3 side enforces of them), `custom_domain` and
+//! `notification` (issue 15), `zones` and `queues` (the directories those name), `s3` (the
+//! S3 endpoint on `s3s`, CORS preflight), `faults` (latency, 500s, rate limit, stats),
+//! `behaviour` (live-API behaviours that are possible but unconfirmed, each a switch).
 
 mod api;
 mod behaviour;
 mod bucket_config;
+mod custom_domain;
 mod faults;
 mod hold;
+mod notification;
+mod queues;
 mod s3;
 mod s3_cors;
 mod state;
+mod zones;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -39,6 +44,7 @@ use tokio::sync::watch;
 pub use api::temporary::TemporaryView;
 pub use behaviour::{Behaviour, ConditionKey};
 pub use faults::{Call, Faults, Stats};
+pub use zones::ZoneSeed;
 
 /// How to start an emulator.
 #[derive(Debug, Clone)]
@@ -54,6 +60,10 @@ pub struct EmulatorConfig {
     pub admin_token: Option<String>,
     pub faults: Faults,
     pub behaviour: Behaviour,
+    /// Zones custom domains may use (`--zone`).
+    pub zones: Vec<ZoneSeed>,
+    /// Queues notification rules may name (`--queue`).
+    pub queues: Vec<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -65,6 +75,8 @@ impl Default for EmulatorConfig {
             admin_token: None,
             faults: Faults::default(),
             behaviour: Behaviour::default(),
+            zones: Vec::new(),
+            queues: Vec::new(),
         }
     }
 }
@@ -154,6 +166,9 @@ pub(crate) struct World {
     pub issued: Vec<String>,
     /// Temporary credentials by access key id (issue 18).
     pub temporary: BTreeMap<String, api::temporary::TempCred>,
+    /// Zones and queues (issue 15).
+    pub zones: Vec<zones::Zone>,
+    pub queues: Vec<queues::Queue>,
 }
 
 /// A running emulator. Dropping it does not stop the servers; call `shutdown`.
@@ -188,6 +203,15 @@ impl Emulator {
             rng: Mutex::new(StdRng::from_rng(&mut rng)),
             started: Instant::now(),
         });
+        {
+            let mut world = inner.world.lock().unwrap();
+            for z in &config.zones {
+                world.zones.push(zones::Zone::new(z, &inner.account_id));
+            }
+            for q in &config.queues {
+                world.queues.push(queues::Queue::new(q));
+            }
+        }
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
 
@@ -342,6 +366,115 @@ impl Emulator {
             "public_dev_url": b.config.public_dev_url,
             "domain": domain,
         }))
+    }
+
+    /// Add a zone (as `--zone` does); its id. An existing zone of that name is replaced.
+    pub fn add_zone(&self, seed: ZoneSeed) -> String {
+        let zone = zones::Zone::new(&seed, &self.inner.account_id);
+        let id = zone.id.clone();
+        let mut world = self.inner.world.lock().unwrap();
+        world.zones.retain(|z| z.name != zone.name);
+        world.zones.push(zone);
+        id
+    }
+
+    /// Add a queue (as `--queue` does); its id.
+    pub fn add_queue(&self, name: &str) -> String {
+        let q = queues::Queue::new(name);
+        let id = q.id.clone();
+        let mut world = self.inner.world.lock().unwrap();
+        if !world.queues.iter().any(|x| x.name == name) {
+            world.queues.push(q);
+        }
+        id
+    }
+
+    /// The DNS records custom domains made in a zone (by zone name).
+    pub fn dns_records(&self, zone: &str) -> Vec<String> {
+        let world = self.inner.world.lock().unwrap();
+        world
+            .zones
+            .iter()
+            .find(|z| z.name == zone)
+            .map(|z| z.records.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// A bucket's custom domains as stored (the list GET's `domains`); `None` without the
+    /// bucket.
+    pub fn custom_domains(&self, jurisdiction: &str, name: &str) -> Option<serde_json::Value> {
+        let world = self.inner.world.lock().unwrap();
+        let b = world
+            .buckets
+            .get(&(jurisdiction.to_string(), name.to_string()))?;
+        Some(serde_json::json!(
+            b.config
+                .custom_domains
+                .iter()
+                .map(custom_domain::Domain::to_json)
+                .collect::<Vec<_>>()
+        ))
+    }
+
+    /// Move a custom domain's status on (Cloudflare does over minutes); `false` without it.
+    pub fn set_domain_status(
+        &self,
+        jurisdiction: &str,
+        name: &str,
+        domain: &str,
+        ownership: &str,
+        ssl: &str,
+    ) -> bool {
+        let mut world = self.inner.world.lock().unwrap();
+        let Some(b) = world
+            .buckets
+            .get_mut(&(jurisdiction.to_string(), name.to_string()))
+        else {
+            return false;
+        };
+        match b
+            .config
+            .custom_domains
+            .iter_mut()
+            .find(|d| d.domain == domain)
+        {
+            Some(d) => {
+                d.ownership = ownership.into();
+                d.ssl = ssl.into();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A bucket's notification rules as stored, by queue name (queue id when the queue is
+    /// gone), each rule in the GET's shape; `None` without the bucket.
+    pub fn notification_rules(
+        &self,
+        jurisdiction: &str,
+        name: &str,
+    ) -> Option<BTreeMap<String, Vec<serde_json::Value>>> {
+        let world = self.inner.world.lock().unwrap();
+        let b = world
+            .buckets
+            .get(&(jurisdiction.to_string(), name.to_string()))?;
+        Some(
+            b.config
+                .notifications
+                .iter()
+                .map(|(id, rules)| {
+                    let queue = world
+                        .queues
+                        .iter()
+                        .find(|q| q.id == *id)
+                        .map_or(id.clone(), |q| q.name.clone());
+                    (
+                        queue,
+                        rules.iter().map(notification::Rule::to_json).collect(),
+                    )
+                })
+                .collect(),
+        )
     }
 
     pub fn stats(&self) -> Stats {

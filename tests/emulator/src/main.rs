@@ -6,7 +6,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use cf_emulator::{Behaviour, ConditionKey, Emulator, EmulatorConfig, Faults};
+use cf_emulator::{Behaviour, ConditionKey, Emulator, EmulatorConfig, Faults, ZoneSeed};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -64,6 +64,14 @@ struct Args {
     /// 409 with code 10073.
     #[arg(long)]
     global_bucket_names: bool,
+    /// A zone custom domains may use (repeatable): `example.com` (a full zone of this
+    /// account), `cname.example:partial` (a partial, CNAME setup), `theirs.example@<32 hex>`
+    /// (another account's zone).
+    #[arg(long = "zone", value_name = "NAME[:partial][@ACCOUNT]", value_parser = ZoneSeed::parse)]
+    zones: Vec<ZoneSeed>,
+    /// A queue notification rules may name (repeatable).
+    #[arg(long = "queue", value_name = "NAME")]
+    queues: Vec<String>,
 }
 
 fn parse_rate(s: &str) -> Result<(u32, Duration), String> {
@@ -111,6 +119,8 @@ async fn main() -> Result<(), String> {
             storage_class_patch: args.storage_class_patch,
             global_bucket_names: args.global_bucket_names,
         },
+        zones: args.zones,
+        queues: args.queues,
     })
     .await
     .map_err(|e| format!("cannot listen: {e}"))?;

@@ -91,6 +91,21 @@ pub const GROUPS: &[Group] = &[
         name: "DNS Read",
         scope: "com.cloudflare.api.account.zone",
     },
+    Group {
+        id: crate::zones::ZONE_WRITE,
+        name: "Zone Write",
+        scope: "com.cloudflare.api.account.zone",
+    },
+    Group {
+        id: crate::queues::QUEUES_READ,
+        name: "Queues Read",
+        scope: "com.cloudflare.api.account",
+    },
+    Group {
+        id: crate::queues::QUEUES_WRITE,
+        name: "Queues Write",
+        scope: "com.cloudflare.api.account",
+    },
 ];
 
 pub const ACCOUNT_TOKEN_QUOTA: usize = 500;
@@ -118,7 +133,8 @@ pub struct Bucket {
     pub storage_class: String,
     pub creation_date: OffsetDateTime,
     pub objects: BTreeMap<String, Object>,
-    /// CORS, lifecycle, lock and r2.dev (`bucket_config`).
+    /// CORS, lifecycle, lock, r2.dev (`bucket_config`), custom domains and notification
+    /// rules (issue 15).
     pub config: crate::bucket_config::BucketConfig,
 }
 
@@ -277,6 +293,13 @@ impl Token {
     pub fn has_account_group(&self, account_id: &str, groups: &[&str]) -> bool {
         let key = format!("com.cloudflare.api.account.{account_id}");
         self.has_group(groups, |k, v| k == key && v == "*")
+            .unwrap_or(false)
+    }
+
+    /// A zone permission (Zone Read to look zones up), on zones of the account in any of the
+    /// forms a policy names them (one zone, all zones of an account, the whole account).
+    pub fn has_zone_group(&self, groups: &[&str]) -> bool {
+        self.has_group(groups, |k, _| k.starts_with("com.cloudflare.api.account"))
             .unwrap_or(false)
     }
 

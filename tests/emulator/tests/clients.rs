@@ -231,3 +231,73 @@ async fn cloudflare_python_sdk_round_trips_cors_lifecycle_locks_and_the_managed_
         json!({"id": "legal", "enabled": true, "condition": {"type": "Indefinite"}})
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudflare_python_sdk_round_trips_custom_domains_and_event_notifications() {
+    let emu = cf_emulator::Emulator::start(cf_emulator::EmulatorConfig {
+        zones: vec![cf_emulator::ZoneSeed::parse("example.com").unwrap()],
+        queues: vec!["uploads".into(), "audit".into()],
+        ..cf_emulator::EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let out = tokio::task::block_in_place(|| {
+        Command::new(python())
+            .arg(workspace_root().join("tests/clients/cloudflare_sdk_domains.py"))
+            .arg(emu.api_url())
+            .arg(emu.account_id())
+            .env("CLOUDFLARE_API_TOKEN", emu.admin_token())
+            .output()
+            .unwrap()
+    });
+    assert!(
+        out.status.success(),
+        "SDK failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        seen["zones"],
+        json!([{"name": "example.com", "type": "full", "account": true}])
+    );
+    assert_eq!(seen["queues"], json!(["uploads", "audit"]));
+    assert_eq!(
+        seen["created"],
+        json!({"domain": "assets.example.com", "enabled": true, "zone": true, "min_tls": "1.2"})
+    );
+    assert_eq!(
+        seen["listed"],
+        json!([{"domain": "assets.example.com", "zone_name": "example.com", "min_tls": "1.2", "ownership": "pending", "ssl": "initializing"}])
+    );
+    assert_eq!(
+        seen["updated"],
+        json!({"answer": false, "read": false, "min_tls_kept": "1.2"})
+    );
+    assert_eq!(
+        seen["duplicate"],
+        json!(["ConflictError", 409]),
+        "a hostname attached to another bucket"
+    );
+    assert_eq!(seen["deleted"], "assets.example.com");
+    assert_eq!(seen["after_delete"], json!([]));
+    assert_eq!(emu.dns_records("example.com"), Vec::<String>::new());
+    assert_eq!(
+        seen["rules"],
+        json!([
+            {"actions": ["CompleteMultipartUpload", "CopyObject", "PutObject"], "prefix": "images/", "suffix": ".jpg", "description": "thumbnails", "has_id": true},
+            {"actions": ["DeleteObject"], "prefix": "logs/", "suffix": null, "description": null, "has_id": true}
+        ])
+    );
+    assert_eq!(seen["queue_name"], "uploads");
+    assert_eq!(
+        seen["overlap"],
+        json!(["ConflictError", 409]),
+        "the PUT adds, and refuses an overlapping rule"
+    );
+    assert_eq!(
+        seen["config"],
+        json!({"bucket": "sdk-domains", "queues": [["uploads", 2]]})
+    );
+    assert_eq!(seen["after_rule_delete"], json!(["images/"]));
+    assert_eq!(seen["after_delete_all"], json!([]));
+}

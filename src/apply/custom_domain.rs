@@ -1,0 +1,169 @@
+//! Custom-domain steps (issue 15): each write of the step in order (a zone change is a
+//! removal then an add), then the domain's GET, compared with what was sent. A POST answered
+//! 409 reads the domain back: attached to this bucket, it is adopted (and patched if its
+//! settings differ); otherwise the step is blocked, "attached to another bucket" (Terraform
+//! users meet this 409 intermittently: TF #6837). A step of a bucket whose create failed is
+//! skipped; every other step runs on its own.
+
+use std::collections::BTreeSet;
+
+use super::{Applier, Outcome, StepReport, error_chain, report};
+use crate::cloudflare::WriteApi;
+use crate::config::Jurisdiction;
+use crate::observed::custom_domain::{CustomDomain, DomainWrite};
+use crate::plan::{BucketRef, Step};
+
+impl<W: WriteApi> Applier<'_, W> {
+    pub(super) async fn domain_step(
+        &self,
+        step: &Step,
+        failed: &BTreeSet<BucketRef>,
+    ) -> StepReport {
+        if let Some(r) = self.stopped(step) {
+            return r;
+        }
+        let Step::ConfigureDomain { bucket, writes, .. } = step else {
+            unreachable!("domain_step gets custom-domain steps")
+        };
+        if failed.contains(bucket) {
+            return report(
+                step,
+                Outcome::Skipped(format!("bucket {} was not created", bucket.name)),
+            );
+        }
+        let mut outcome = Outcome::Done;
+        for write in writes {
+            outcome = self.one(bucket, write).await;
+            if !outcome.succeeded() {
+                break;
+            }
+        }
+        let r = report(step, outcome);
+        self.log(&r);
+        r
+    }
+
+    async fn one(&self, bucket: &BucketRef, write: &DomainWrite) -> Outcome {
+        let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
+        let domain = write.domain();
+        match self.api.write_custom_domain(j, name, write).await {
+            Ok(()) => self.read_back(j, name, write, Outcome::Done).await,
+            Err(e) if matches!(write, DomainWrite::Add { .. }) && e.status == Some(409) => {
+                match self.api.get_custom_domain(j, name, domain).await {
+                    Ok(Some(found)) => self.adopt(j, name, write, &found).await,
+                    Ok(None) => Outcome::Blocked(format!(
+                        "custom domain {domain} is attached to another bucket (Cloudflare answered 409); remove it there, or declare it on that bucket"
+                    )),
+                    Err(e) => Outcome::Failed(format!(
+                        "the add was refused as a conflict, and reading the domain failed: {}",
+                        error_chain(&e)
+                    )),
+                }
+            }
+            Err(e) if matches!(write, DomainWrite::Remove { .. }) && e.status == Some(404) => {
+                Outcome::AlreadyDone(format!("custom domain {domain} was already removed"))
+            }
+            Err(e) => Outcome::Failed(error_chain(&e)),
+        }
+    }
+
+    /// A 409 for a domain that turns out to be this bucket's (a planned add raced an
+    /// out-of-band one, or a list missed it): keep it, patched to the declared settings.
+    async fn adopt(
+        &self,
+        j: Jurisdiction,
+        name: &str,
+        write: &DomainWrite,
+        found: &CustomDomain,
+    ) -> Outcome {
+        let DomainWrite::Add {
+            domain,
+            enabled,
+            min_tls,
+            ..
+        } = write
+        else {
+            unreachable!("only an add is adopted")
+        };
+        let want = write.expected().expect("an add expects a domain");
+        if !want.same_zone(found) {
+            return Outcome::Failed(format!(
+                "custom domain {domain} is already attached to bucket {name}, but in zone {} (the next pass replaces it)",
+                found.zone_label()
+            ));
+        }
+        if want.settings_match(found) {
+            return Outcome::AlreadyDone(format!(
+                "custom domain {domain} was already attached to bucket {name}; adopted"
+            ));
+        }
+        let patch = DomainWrite::Update {
+            domain: domain.clone(),
+            enabled: *enabled,
+            min_tls: *min_tls,
+        };
+        match self.api.write_custom_domain(j, name, &patch).await {
+            Ok(()) => {
+                self.read_back(
+                    j,
+                    name,
+                    &patch,
+                    Outcome::AlreadyDone(format!(
+                        "custom domain {domain} was already attached to bucket {name}; adopted and updated"
+                    )),
+                )
+                .await
+            }
+            Err(e) => Outcome::Failed(error_chain(&e)),
+        }
+    }
+
+    /// The domain's GET after a write, compared with what was sent; `ok` when it matches.
+    async fn read_back(
+        &self,
+        j: Jurisdiction,
+        name: &str,
+        write: &DomainWrite,
+        ok: Outcome,
+    ) -> Outcome {
+        let domain = write.domain();
+        let stored = match self.api.get_custom_domain(j, name, domain).await {
+            Ok(s) => s,
+            Err(e) => {
+                return Outcome::Failed(format!(
+                    "the write was accepted, but reading it back failed: {}",
+                    error_chain(&e)
+                ));
+            }
+        };
+        match (write.expected(), stored) {
+            (None, None) => ok,
+            (None, Some(_)) => Outcome::Failed(format!(
+                "Cloudflare still lists custom domain {domain} on bucket {name} after removing it; the next pass tries again"
+            )),
+            (Some(_), None) => Outcome::Failed(format!(
+                "custom domain {domain} is not on bucket {name} after the {} was accepted; the next pass tries again",
+                write.method()
+            )),
+            (Some(want), Some(got)) if want.same_zone(&got) && want.settings_match(&got) => ok,
+            (Some(want), Some(got)) => Outcome::Failed(format!(
+                "Cloudflare did not store custom domain {domain} of bucket {name} as sent (sent {}, read back {}); the next pass tries again",
+                words(&want),
+                words(&got)
+            )),
+        }
+    }
+}
+
+/// A domain in a few words, for a failed read-back: `zone z1, enabled, min_tls 1.2`.
+fn words(d: &CustomDomain) -> String {
+    let mut out = Vec::new();
+    if d.zone_id.is_some() || d.zone_name.is_some() {
+        out.push(format!("zone {}", d.zone_label()));
+    }
+    out.push(if d.enabled { "enabled" } else { "disabled" }.into());
+    if let Some(t) = d.min_tls {
+        out.push(format!("min_tls {}", t.as_str()));
+    }
+    out.join(", ")
+}

@@ -1,0 +1,101 @@
+//! The notification rules of the diff (issue 15), for a bucket whose file declares
+//! `notifications` (every rule of the bucket, for every queue; absent is never compared):
+//! - the declared rules of one queue, `events` expanded to their actions, compare as a set
+//!   with the queue's rules on Cloudflare (order, rule ids and empty-versus-null are not
+//!   drift);
+//! - a queue whose rules differ gets one step: DELETE the queue's rules, then PUT the whole
+//!   list, because Cloudflare's PUT only adds and refuses a rule that overlaps one it holds
+//!   (TF #6007). A rule added out of band to a declared queue is removed that way;
+//! - a declared queue the account's queue list does not hold is blocked with its name, and
+//!   the bucket's other steps go on;
+//! - a queue with rules the file does not name at all loses them only with
+//!   `settings.prune` (each such queue counts toward `max_deletions`); without prune it is
+//!   blocked.
+
+use std::collections::BTreeSet;
+
+use super::Input;
+use crate::observed::notification::{NotificationRule, QueueRules, QueueWrite};
+use crate::plan::{Blocked, BucketRef, Kind, Plan, Step};
+
+pub(super) fn diff(
+    input: &Input<'_>,
+    plan: &mut Plan,
+    bucket: &BucketRef,
+    have: &[QueueRules],
+    want: &[QueueRules],
+    steps: &mut Vec<Step>,
+) {
+    let queues = input.observed.queues.as_deref().unwrap_or_default();
+    let mut owned: Vec<QueueRules> = Vec::new();
+    for w in want {
+        let mut w = w.clone();
+        if w.resolve(queues).is_none() {
+            plan.blocked.push(Blocked {
+                kind: Kind::Bucket,
+                name: bucket.name.clone(),
+                reason: format!(
+                    "notifications: unknown queue '{}' (not in the account's queue list)",
+                    w.label()
+                ),
+            });
+            continue;
+        }
+        let held: BTreeSet<NotificationRule> = have
+            .iter()
+            .filter(|h| h.same_queue(&w))
+            .flat_map(|h| h.rules.iter().cloned())
+            .collect();
+        if held != w.rules {
+            let mut changes: Vec<String> = w
+                .rules
+                .difference(&held)
+                .map(|r| format!("+{}", r.label()))
+                .collect();
+            changes.extend(held.difference(&w.rules).map(|r| format!("-{}", r.label())));
+            steps.push(Step::ConfigureNotifications {
+                bucket: bucket.clone(),
+                write: QueueWrite {
+                    queue_id: w.queue_id.clone().unwrap_or_default(),
+                    queue_name: w.label().to_string(),
+                    clear_first: !held.is_empty(),
+                    rules: w.rules.iter().cloned().collect(),
+                },
+                changes,
+            });
+        }
+        owned.push(w);
+    }
+    for h in have.iter().filter(|h| !h.rules.is_empty()) {
+        let declared = owned.iter().any(|w| w.same_queue(h))
+            || want.iter().any(|w| w.queue_name == h.queue_name);
+        let Some(id) = h.queue_id.clone() else {
+            continue;
+        };
+        if declared {
+            continue;
+        }
+        if !input.desired.settings.prune {
+            plan.blocked.push(Blocked {
+                kind: Kind::Bucket,
+                name: bucket.name.clone(),
+                reason: format!(
+                    "notifications: queue '{}' has {} rule(s) the file does not declare; r2gitops removes a queue's rules only with settings.prune: true (each queue counts toward max_deletions)",
+                    h.label(),
+                    h.rules.len()
+                ),
+            });
+            continue;
+        }
+        steps.push(Step::ConfigureNotifications {
+            bucket: bucket.clone(),
+            write: QueueWrite {
+                queue_id: id,
+                queue_name: h.label().to_string(),
+                clear_first: true,
+                rules: Vec::new(),
+            },
+            changes: h.rules.iter().map(|r| format!("-{}", r.label())).collect(),
+        });
+    }
+}
