@@ -26,9 +26,10 @@ fn state_a() -> String {
     let mut t = String::from(
         "version: 1\nsettings: { recipients: [\"{recipient}\"], prune: true, max_deletions: 10 }\nbuckets:\n",
     );
-    for b in ["keep-1", "keep-2"] {
-        t.push_str(&format!("  - {{ name: {b} }}\n"));
-    }
+    t.push_str("  - { name: keep-1 }\n");
+    t.push_str(
+        "  - { name: keep-2, notifications: [{ queue: uploads, events: [object-delete] }] }\n",
+    );
     for b in ["old-1", "old-2"] {
         t.push_str(&format!("  - {{ name: {b}, protect: false }}\n"));
     }
@@ -43,15 +44,25 @@ fn state_a() -> String {
 }
 
 /// The state the crashed run was applying: 8 bucket creates, 16 token creates, 1 update,
-/// 1 roll (the output moved), 2 token deletes and 2 bucket deletes: 30 mutating calls.
+/// 1 roll (the output moved), 2 token deletes and 2 bucket deletes: 30 mutating calls;
+/// then the configuration writes: CORS, lifecycle and lock PUTs, r2.dev on, a custom domain
+/// added, and a queue's notification rules replaced (DELETE, then PUT: a kill can fall
+/// between the two).
 fn state_b() -> String {
     let mut t = String::from(
         "version: 1\nsettings: { recipients: [\"{recipient}\"], prune: true, max_deletions: 10 }\nbuckets:\n",
     );
-    for b in ["keep-1", "keep-2"] {
-        t.push_str(&format!("  - {{ name: {b} }}\n"));
-    }
-    for i in 1..=8 {
+    t.push_str(concat!(
+        "  - name: keep-1\n",
+        "    cors: [{ allowed_origins: [\"https://app.example.com\"], allowed_methods: [GET] }]\n",
+        "    lifecycle: [{ id: expire-tmp, prefix: tmp/, expire_after: 7d }]\n",
+        "    lock: [{ id: keep, prefix: audit/, retain_for: 30d }]\n",
+        "  - name: keep-2\n",
+        "    custom_domains: [{ domain: assets.example.com, zone: example.com }]\n",
+        "    notifications: [{ queue: uploads, events: [object-create], prefix: images/ }]\n",
+        "  - { name: new-1, public_dev_url: true }\n",
+    ));
+    for i in 2..=8 {
         t.push_str(&format!("  - {{ name: new-{i} }}\n"));
     }
     t.push_str("tokens:\n");
@@ -122,6 +133,9 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 /// every file the runs wrote, for the leak scan.
 async fn crash_at(k: u64, logs: &mut Vec<String>, issued: &mut Vec<String>) -> u64 {
     let s = Sandbox::new().await;
+    s.emu
+        .add_zone(cf_emulator::ZoneSeed::parse("example.com").unwrap());
+    s.emu.add_queue("uploads");
     s.write(&state_a());
     let setup = blocking({
         let cmd = reconcile(&s, &s.dir.path().join("setup.log"), &[]);
@@ -220,6 +234,42 @@ async fn crash_at(k: u64, logs: &mut Vec<String>, issued: &mut Vec<String>) -> u
             .iter()
             .all(|b| !b.starts_with("old-"))
     );
+
+    // The configuration stands as declared.
+    let keep1 = s.emu.bucket_config("default", "keep-1").unwrap();
+    assert_eq!(
+        keep1["cors"].as_array().map(Vec::len),
+        Some(1),
+        "k={k}: {keep1}"
+    );
+    assert!(
+        keep1["lifecycle"]
+            .as_array()
+            .is_some_and(|r| r.len() == 1 && r[0]["id"] == "expire-tmp"),
+        "k={k}: {keep1}"
+    );
+    assert_eq!(
+        keep1["lock"].as_array().map(Vec::len),
+        Some(1),
+        "k={k}: {keep1}"
+    );
+    assert_eq!(
+        s.emu.bucket_config("default", "new-1").unwrap()["public_dev_url"],
+        true
+    );
+    let domains = s.emu.custom_domains("default", "keep-2").unwrap();
+    assert_eq!(
+        domains.as_array().map(Vec::len),
+        Some(1),
+        "k={k}: {domains}"
+    );
+    let rules = s.emu.notification_rules("default", "keep-2").unwrap();
+    assert_eq!(
+        rules.get("uploads").map(|r| r.len()),
+        Some(1),
+        "k={k}: {rules:?}"
+    );
+    assert_eq!(rules["uploads"][0]["prefix"], "images/", "k={k}: {rules:?}");
 
     // The inventory matches Cloudflare.
     let out = s.out();
