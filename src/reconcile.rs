@@ -41,41 +41,68 @@ impl PassError {
 
 /// What is on disk at each declared output, hashed (blocking I/O).
 pub fn output_facts(desired: &Desired) -> BTreeMap<String, OutputFact> {
-    desired
-        .tokens
-        .iter()
-        .map(|t| (t.name.clone(), output_fact(desired, &t.output.file)))
-        .collect()
+    Outputs::of(desired).facts()
 }
 
-fn output_fact(desired: &Desired, file: &std::path::Path) -> OutputFact {
-    match crate::secrets::file_sha256(&desired.settings.output_dir, file) {
+/// What the outputs' check needs of a file: its tokens and temporary credentials, not its
+/// buckets (a pass hands this to a blocking thread; a copy of 10,000 buckets per pass
+/// would be the daemon's largest allocation).
+struct Outputs {
+    output_dir: std::path::PathBuf,
+    tokens: Vec<(String, std::path::PathBuf)>,
+    temporary: Vec<crate::config::TemporarySpec>,
+}
+
+impl Outputs {
+    fn of(desired: &Desired) -> Outputs {
+        Outputs {
+            output_dir: desired.settings.output_dir.clone(),
+            tokens: desired
+                .tokens
+                .iter()
+                .map(|t| (t.name.clone(), t.output.file.clone()))
+                .collect(),
+            temporary: desired.temporary_credentials.clone(),
+        }
+    }
+
+    fn facts(&self) -> BTreeMap<String, OutputFact> {
+        self.tokens
+            .iter()
+            .map(|(name, file)| (name.clone(), output_fact(&self.output_dir, file)))
+            .collect()
+    }
+
+    /// The same for the temporary credentials' outputs, with what each would show now.
+    fn temporary_facts(&self, writer: &OutputWriter, skip_outputs: bool) -> TemporaryFacts {
+        TemporaryFacts {
+            outputs: self
+                .temporary
+                .iter()
+                .filter(|_| !skip_outputs)
+                .map(|t| {
+                    (
+                        t.name.clone(),
+                        output_fact(&self.output_dir, &t.output.file),
+                    )
+                })
+                .collect(),
+            details: self
+                .temporary
+                .iter()
+                .map(|t| (t.name.clone(), writer.temporary_details(t)))
+                .collect(),
+        }
+    }
+}
+
+fn output_fact(output_dir: &std::path::Path, file: &std::path::Path) -> OutputFact {
+    match crate::secrets::file_sha256(output_dir, file) {
         Ok(None) => OutputFact::Missing,
         Ok(Some(sha256)) => OutputFact::Present { sha256 },
         Err(e) => OutputFact::Unreadable {
             reason: crate::apply::error_chain(&e),
         },
-    }
-}
-
-/// The same for the temporary credentials' outputs, with what each would show now
-/// (blocking I/O).
-pub fn temporary_facts(
-    desired: &Desired,
-    writer: &OutputWriter,
-    skip_outputs: bool,
-) -> TemporaryFacts {
-    let specs = &desired.temporary_credentials;
-    TemporaryFacts {
-        outputs: specs
-            .iter()
-            .filter(|_| !skip_outputs)
-            .map(|t| (t.name.clone(), output_fact(desired, &t.output.file)))
-            .collect(),
-        details: specs
-            .iter()
-            .map(|t| (t.name.clone(), writer.temporary_details(t)))
-            .collect(),
     }
 }
 
@@ -101,7 +128,7 @@ pub async fn plan_with(
     reads: Reads<'_>,
 ) -> Result<(Plan, Inventory), PassError> {
     let state_file = desired.settings.state_file.clone();
-    let d = desired.clone();
+    let d = Outputs::of(desired);
     let writer = OutputWriter::new(
         &desired.settings.output_dir,
         client.account_id(),
@@ -113,9 +140,9 @@ pub async fn plan_with(
         let outputs = if skip_outputs {
             BTreeMap::new()
         } else {
-            output_facts(&d)
+            d.facts()
         };
-        let temporary = temporary_facts(&d, &w, skip_outputs);
+        let temporary = d.temporary_facts(&w, skip_outputs);
         Ok::<_, InventoryError>((inventory, outputs, temporary))
     })
     .await

@@ -73,10 +73,14 @@ impl Budget {
 
 /// Seconds to wait according to the rate-limit headers of an answer, if they ask for any:
 /// `Retry-After` (seconds or an HTTP date), `Ratelimit: "default";r=0;t=30` (nothing remains
-/// for t seconds; with several items, the latest reset among the exhausted ones), or the older `x-ratelimit-remaining: 0` with `x-ratelimit-reset`.
+/// for t seconds; with several items, the latest reset among the exhausted ones), or the
+/// older `x-ratelimit-remaining: 0` with `x-ratelimit-reset`. An item counts as exhausted
+/// when what remains is no more than `in_flight`, the calls already sent that the answer
+/// may not have counted: they will spend it, and a new call would be the one refused.
 pub fn wait_from_headers(
     headers: &reqwest::header::HeaderMap,
     now: std::time::SystemTime,
+    in_flight: u64,
 ) -> Option<Duration> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(v) = get("retry-after") {
@@ -90,14 +94,16 @@ pub fn wait_from_headers(
     if let Some(v) = get("ratelimit") {
         let exhausted = ratelimit_items(v)
             .into_iter()
-            .filter(|i| i.remaining == Some(0))
+            .filter(|i| i.remaining.is_some_and(|r| r <= in_flight))
             .filter_map(|i| i.reset)
             .max();
         if let Some(t) = exhausted {
             return Some(Duration::from_secs(t));
         }
     }
-    if get("x-ratelimit-remaining").map(str::trim) == Some("0")
+    if get("x-ratelimit-remaining")
+        .and_then(|r| r.trim().parse::<u64>().ok())
+        .is_some_and(|r| r <= in_flight)
         && let Some(reset) = get("x-ratelimit-reset")
     {
         if let Ok(secs) = reset.trim().parse::<u64>() {
@@ -225,11 +231,26 @@ mod tests {
         ];
         for (pairs, want) in cases {
             assert_eq!(
-                wait_from_headers(&headers(&pairs), now).map(|d| d.as_secs()),
+                wait_from_headers(&headers(&pairs), now, 0).map(|d| d.as_secs()),
                 want,
                 "{pairs:?}"
             );
         }
+    }
+
+    #[test]
+    fn what_calls_in_flight_will_spend_counts_as_spent() {
+        let now = std::time::UNIX_EPOCH;
+        let wait = |pairs: &[(&'static str, &str)], in_flight| {
+            wait_from_headers(&headers(pairs), now, in_flight).map(|d| d.as_secs())
+        };
+        let rl = [("ratelimit", "\"default\";r=3;t=12")];
+        assert_eq!(wait(&rl, 2), None, "one call is still free");
+        assert_eq!(wait(&rl, 3), Some(12), "the three in flight take the rest");
+        assert_eq!(wait(&rl, 7), Some(12));
+        let legacy = [("x-ratelimit-remaining", "2"), ("x-ratelimit-reset", "9")];
+        assert_eq!(wait(&legacy, 1), None);
+        assert_eq!(wait(&legacy, 2), Some(9));
     }
 
     #[test]
@@ -278,7 +299,7 @@ mod tests {
     fn the_latest_reset_among_exhausted_items_wins() {
         let now = std::time::UNIX_EPOCH;
         let wait =
-            |v: &str| wait_from_headers(&headers(&[("ratelimit", v)]), now).map(|d| d.as_secs());
+            |v: &str| wait_from_headers(&headers(&[("ratelimit", v)]), now, 0).map(|d| d.as_secs());
         assert_eq!(wait("\"default\";r=0;t=30, \"burst\";r=0;t=4"), Some(30));
         assert_eq!(wait("\"default\";r=9;t=30, \"burst\";r=0;t=4"), Some(4));
         assert_eq!(wait("\"default\";r=9;t=30, \"burst\";r=2;t=4"), None);

@@ -56,6 +56,8 @@ struct Inner {
     account_source: &'static str,
     budget: Budget,
     in_flight: Semaphore,
+    /// The semaphore's size: what is in flight is this less its available permits.
+    concurrency: usize,
     max_retries: u32,
     groups: [OnceCell<PermissionGroupIds>; 2],
     metrics: Mutex<ClientMetrics>,
@@ -132,6 +134,7 @@ impl Client {
                 account_source: config.account_source,
                 budget: Budget::new(config.budget.0, config.budget.1),
                 in_flight: Semaphore::new(config.concurrency),
+                concurrency: config.concurrency,
                 max_retries: config.max_retries,
                 groups: [OnceCell::new(), OnceCell::new()],
                 metrics: Mutex::new(ClientMetrics::default()),
@@ -255,7 +258,13 @@ impl Client {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     self.count(status);
-                    let wait = wait_from_headers(resp.headers(), SystemTime::now());
+                    // Calls sent before this answer may not be counted in its `remaining`
+                    // yet: they will spend it, so what is left for new calls is less.
+                    let others = self
+                        .inner
+                        .concurrency
+                        .saturating_sub(self.inner.in_flight.available_permits());
+                    let wait = wait_from_headers(resp.headers(), SystemTime::now(), others as u64);
                     if let Some(w) = wait.filter(|w| status == 429 || !w.is_zero()) {
                         self.inner.metrics.lock().unwrap().rate_limit_pauses += 1;
                         self.inner.budget.pause(w).await;

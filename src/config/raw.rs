@@ -134,6 +134,8 @@ pub struct Recipient(#[schemars(regex(pattern = RECIPIENT_PATTERN))] pub String)
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Bucket")]
+// The configuration blocks are boxed: most buckets declare none, and a file of 10,000
+// buckets is held as this struct while it is parsed (the daemon's peak memory).
 pub struct RawBucket {
     /// R2 bucket name: 3-63 characters of a-z, 0-9 and '-', alphanumeric at both ends.
     #[schemars(regex(pattern = BUCKET_NAME_PATTERN))]
@@ -151,23 +153,23 @@ pub struct RawBucket {
     pub protect: Option<Sp<bool>>,
     /// CORS rules. Absent: not managed (never read, never changed); the list is the whole
     /// policy; [] removes every rule.
-    pub cors: Option<Sp<Vec<Sp<RawCorsRule>>>>,
+    pub cors: Option<Box<Sp<Vec<Sp<RawCorsRule>>>>>,
     /// Object lifecycle rules (at most 1,000). Absent: not managed; the list is the whole
     /// rule set, and replaces Cloudflare's default multipart-abort rule unless it is kept.
-    pub lifecycle: Option<Sp<Vec<Sp<RawLifecycleRule>>>>,
+    pub lifecycle: Option<Box<Sp<Vec<Sp<RawLifecycleRule>>>>>,
     /// Retention rules (at most 1,000). Absent: not managed; the list is the whole set.
     /// Shortening or removing one needs settings.prune and counts toward max_deletions.
-    pub lock: Option<Sp<Vec<Sp<RawLockRule>>>>,
+    pub lock: Option<Box<Sp<Vec<Sp<RawLockRule>>>>>,
     /// Public access through the bucket's r2.dev domain. Absent: not managed.
     pub public_dev_url: Option<Sp<bool>>,
     /// Hostnames on the account's zones that serve the bucket (at most 50). Absent: not
     /// managed; the list is the whole set. Removing one deletes its DNS record: it needs
     /// settings.prune and counts toward max_deletions.
-    pub custom_domains: Option<Sp<Vec<Sp<RawCustomDomain>>>>,
+    pub custom_domains: Option<Box<Sp<Vec<Sp<RawCustomDomain>>>>>,
     /// Event notification rules sending object events to Queues (at most 100). Absent: not
     /// managed; the list is the whole set, for every queue. Removing every rule of a queue
     /// needs settings.prune and counts toward max_deletions.
-    pub notifications: Option<Sp<Vec<Sp<RawNotification>>>>,
+    pub notifications: Option<Box<Sp<Vec<Sp<RawNotification>>>>>,
 }
 
 /// An R2 API token and its credentials file.

@@ -662,6 +662,9 @@ fn parse_listen(flag: &str, value: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("--{flag} '{value}': expected HOST:PORT, e.g. 127.0.0.1:9477"))
 }
 
+/// Threads for blocking file work (reads, hashes, age files); see `cmd`.
+const BLOCKING_THREADS: usize = 1;
+
 pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let bad = |flag: &str, v: &str| {
         format!("--{flag} '{v}': expected a duration such as 500ms, 30s, 10m or 1h")
@@ -703,10 +706,12 @@ pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         api: args.api.clone(),
         endpoints,
     };
-    // One thread runs the passes and the status server: the daemon waits on the network
-    // almost all the time, and every thread that allocates costs a malloc arena that keeps
-    // what it freed (`cargo bench --bench scale`: peak RSS at 10,000 buckets).
+    // One thread runs the passes and the status server, and one more does the blocking
+    // reads and writes: the daemon waits on the network almost all the time, and every
+    // thread that allocates costs a malloc arena that keeps what it freed (`cargo bench
+    // --bench scale`: peak RSS at 10,000 buckets).
     tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()?
         .block_on(async {
