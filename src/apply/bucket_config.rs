@@ -16,17 +16,11 @@ impl<W: WriteApi> Applier<'_, W> {
         step: &Step,
         failed: &BTreeSet<BucketRef>,
     ) -> StepReport {
-        if let Some(r) = self.stopped(step) {
-            return r;
-        }
         let Step::ConfigureBucket { bucket, write, .. } = step else {
             unreachable!("config_step gets configuration steps")
         };
-        if failed.contains(bucket) {
-            return report(
-                step,
-                Outcome::Skipped(format!("bucket {} was not created", bucket.name)),
-            );
+        if let Some(r) = self.bucket_gate(step, bucket, failed) {
+            return r;
         }
         let kind = write.kind();
         let (j, name) = (bucket.jurisdiction, bucket.name.as_str());

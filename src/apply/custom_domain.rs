@@ -19,17 +19,11 @@ impl<W: WriteApi> Applier<'_, W> {
         step: &Step,
         failed: &BTreeSet<BucketRef>,
     ) -> StepReport {
-        if let Some(r) = self.stopped(step) {
-            return r;
-        }
         let Step::ConfigureDomain { bucket, writes, .. } = step else {
             unreachable!("domain_step gets custom-domain steps")
         };
-        if failed.contains(bucket) {
-            return report(
-                step,
-                Outcome::Skipped(format!("bucket {} was not created", bucket.name)),
-            );
+        if let Some(r) = self.bucket_gate(step, bucket, failed) {
+            return r;
         }
         let mut outcome = Outcome::Done;
         for write in writes {

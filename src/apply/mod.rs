@@ -369,6 +369,24 @@ impl<W: WriteApi> Applier<'_, W> {
             .then(|| report(step, Outcome::Skipped("shutting down".into())))
     }
 
+    /// What a step on an existing bucket's configuration reports instead of running: after
+    /// a stop, or when its bucket's create failed in this pass.
+    fn bucket_gate(
+        &self,
+        step: &Step,
+        bucket: &crate::plan::BucketRef,
+        failed: &std::collections::BTreeSet<crate::plan::BucketRef>,
+    ) -> Option<StepReport> {
+        self.stopped(step).or_else(|| {
+            failed.contains(bucket).then(|| {
+                report(
+                    step,
+                    Outcome::Skipped(format!("bucket {} was not created", bucket.name)),
+                )
+            })
+        })
+    }
+
     fn log(&self, r: &StepReport) {
         match &r.outcome {
             Outcome::Failed(e) => tracing::warn!(step = %r.line, error = %e, "step failed"),

@@ -19,17 +19,11 @@ impl<W: WriteApi> Applier<'_, W> {
         step: &Step,
         failed: &BTreeSet<BucketRef>,
     ) -> StepReport {
-        if let Some(r) = self.stopped(step) {
-            return r;
-        }
         let Step::ConfigureNotifications { bucket, write, .. } = step else {
             unreachable!("notification_step gets notification steps")
         };
-        if failed.contains(bucket) {
-            return report(
-                step,
-                Outcome::Skipped(format!("bucket {} was not created", bucket.name)),
-            );
+        if let Some(r) = self.bucket_gate(step, bucket, failed) {
+            return r;
         }
         let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
         let want: BTreeSet<&NotificationRule> = write.rules.iter().collect();
