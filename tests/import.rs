@@ -17,6 +17,10 @@ use common::Sandbox;
 const GOLDEN: &str = "tests/data/golden/import.yaml";
 
 fn seed(sb: &Sandbox) -> Value {
+    // The zone and queue the seeded custom domain and notification rules name.
+    sb.emu
+        .add_zone(cf_emulator::ZoneSeed::parse("example.com").unwrap());
+    sb.emu.add_queue("uploads");
     let out = std::process::Command::new(common::python())
         .arg(common::root().join("tests/clients/cloudflare_sdk_seed_import.py"))
         .arg(sb.emu.api_url())

@@ -56,6 +56,20 @@ cf.r2.buckets.locks.update(
     rules=[{"id": "keep-1y", "enabled": True, "prefix": "contracts/", "condition": {"type": "Age", "max_age_seconds": 31536000}}],
 )
 
+# A custom domain on media and an upload pipeline on logs (issue 15's blocks).
+zone_id = list(cf.zones.list(name="example.com", account={"id": account}))[0].id
+cf.r2.buckets.domains.custom.create(
+    "media", account_id=account, domain="assets.example.com", zone_id=zone_id, enabled=True, min_tls="1.2",
+)
+queue_id = next(q.queue_id for q in cf.queues.list(account_id=account) if q.queue_name == "uploads")
+cf.r2.buckets.event_notifications.update(
+    queue_id, account_id=account, bucket_name="logs",
+    rules=[
+        {"actions": ["PutObject", "CopyObject", "CompleteMultipartUpload"], "prefix": "incoming/", "suffix": ".gz", "description": "ingest"},
+        {"actions": ["DeleteObject"], "prefix": "incoming/"},
+    ],
+)
+
 OBJECT_READ = "6a018a9f2fc74eb6b293b0c548f38b39"
 OBJECT_WRITE = "2efd5506f9c8494dacb1fa10a3e7d5b6"
 ADMIN_READ = "b4992e1108244f5d8bfbd5744320c2e1"
