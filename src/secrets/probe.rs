@@ -189,6 +189,28 @@ pub async fn verify(
             reason: "the token is not scoped to named buckets (ListBuckets would be denied)".into(),
         };
     };
+    signed_get_until_ok(bucket, settings, "output self-test", |amz_date| {
+        list_objects_request(creds, bucket, amz_date)
+    })
+    .await
+}
+
+/// Send the GET `sign` makes (for an `x-amz-date`) until S3 answers 2xx or
+/// `settings.attempts` run out, pausing twice as long each time: a new credential takes a
+/// moment to reach every edge. `what` names the test in debug logs. The output self-test
+/// and the temporary credentials' share it.
+pub(super) async fn signed_get_until_ok(
+    bucket: &str,
+    settings: &ProbeSettings,
+    what: &'static str,
+    sign: impl Fn(&str) -> Result<(reqwest::Url, SignedHeaders), String>,
+) -> VerifyOutcome {
+    let failed = |attempts, status, error| VerifyOutcome::Failed {
+        bucket: bucket.into(),
+        attempts,
+        status,
+        error,
+    };
     // Idempotent: whoever installs the process-wide provider first wins.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = match reqwest::Client::builder()
@@ -196,30 +218,16 @@ pub async fn verify(
         .build()
     {
         Ok(c) => c,
-        Err(e) => {
-            return VerifyOutcome::Failed {
-                bucket: bucket.into(),
-                attempts: 0,
-                status: None,
-                error: format!("cannot build an HTTP client: {e}"),
-            };
-        }
+        Err(e) => return failed(0, None, format!("cannot build an HTTP client: {e}")),
     };
     let mut pause = settings.first_pause;
     let mut last = (None, String::new());
     let attempts = settings.attempts.max(1);
     for attempt in 1..=attempts {
         let amz_date = sigv4::amz_date(time::OffsetDateTime::now_utc());
-        let (url, headers) = match list_objects_request(creds, bucket, &amz_date) {
+        let (url, headers) = match sign(&amz_date) {
             Ok(r) => r,
-            Err(error) => {
-                return VerifyOutcome::Failed {
-                    bucket: bucket.into(),
-                    attempts: attempt,
-                    status: None,
-                    error,
-                };
-            }
+            Err(error) => return failed(attempt, None, error),
         };
         let mut req = client.get(url);
         for (k, v) in headers {
@@ -238,19 +246,13 @@ pub async fn verify(
                 let code = s3_error_code(&body)
                     .unwrap_or("unexpected answer")
                     .to_owned();
-                tracing::debug!(
-                    bucket,
-                    attempt,
-                    status,
-                    code,
-                    "output self-test not yet passing"
-                );
+                tracing::debug!(bucket, attempt, status, code, "{what} not yet passing");
                 (Some(status), code)
             }
             Err(e) => {
                 // Without the URL: it is harmless, but the message stays short.
                 let e = e.without_url();
-                tracing::debug!(bucket, attempt, error = %e, "output self-test request failed");
+                tracing::debug!(bucket, attempt, error = %e, "{what} request failed");
                 (None, format!("request failed: {e}"))
             }
         };
@@ -259,12 +261,7 @@ pub async fn verify(
             pause = pause.saturating_mul(2);
         }
     }
-    VerifyOutcome::Failed {
-        bucket: bucket.into(),
-        attempts,
-        status: last.0,
-        error: last.1,
-    }
+    failed(attempts, last.0, last.1)
 }
 
 #[cfg(test)]

@@ -22,7 +22,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -31,7 +30,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::derive::REGION;
 use super::format::section_name;
-use super::probe::{ProbeSettings, SignedHeaders, VerifyOutcome};
+use super::probe::{ProbeSettings, SignedHeaders, VerifyOutcome, signed_get_until_ok};
 use super::sigv4::{self, EMPTY_SHA256, Request, Signer};
 use super::{OutputRecord, OutputWriter, SecretsError, encrypt, write};
 use crate::config::{OutputFormat, TemporarySpec};
@@ -347,13 +346,6 @@ pub fn signed_list(
     ))
 }
 
-/// The `<Code>` of an S3 XML error body.
-fn s3_error_code(body: &str) -> Option<&str> {
-    let start = body.find("<Code>")? + "<Code>".len();
-    let len = body[start..].find("</Code>")?;
-    Some(&body[start..start + len])
-}
-
 async fn verify(
     creds: &TemporaryCredentials<'_>,
     endpoint: &str,
@@ -361,73 +353,19 @@ async fn verify(
     settings: &ProbeSettings,
 ) -> VerifyOutcome {
     let bucket = spec.scope.bucket.as_str();
-    let failed = |attempts, status, error| VerifyOutcome::Failed {
-        bucket: bucket.into(),
-        attempts,
-        status,
-        error,
-    };
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = match reqwest::Client::builder()
-        .timeout(settings.request_timeout)
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => return failed(0, None, format!("cannot build an HTTP client: {e}")),
-    };
-    let mut pause: Duration = settings.first_pause;
-    let mut last = (None, String::new());
-    let attempts = settings.attempts.max(1);
-    for attempt in 1..=attempts {
-        let amz_date = sigv4::amz_date(OffsetDateTime::now_utc());
-        let (url, headers) =
-            match signed_list(creds, endpoint, bucket, probe_prefix(spec), &amz_date) {
-                Ok(r) => r,
-                Err(error) => return failed(attempt, None, error),
-            };
-        let mut req = client.get(url);
-        for (k, v) in headers {
-            req = req.header(k, v);
-        }
-        last = match req.send().await {
-            Ok(resp) if resp.status().is_success() => {
-                return VerifyOutcome::Passed {
-                    bucket: bucket.into(),
-                    attempts: attempt,
-                };
-            }
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let body = resp.text().await.unwrap_or_default();
-                let code = s3_error_code(&body)
-                    .unwrap_or("unexpected answer")
-                    .to_owned();
-                tracing::debug!(
-                    bucket,
-                    attempt,
-                    status,
-                    code,
-                    "temporary credential self-test not yet passing"
-                );
-                (Some(status), code)
-            }
-            Err(e) => {
-                let e = e.without_url();
-                tracing::debug!(bucket, attempt, error = %e, "temporary credential self-test request failed");
-                (None, format!("request failed: {e}"))
-            }
-        };
-        if attempt < attempts {
-            tokio::time::sleep(pause).await;
-            pause = pause.saturating_mul(2);
-        }
-    }
-    failed(attempts, last.0, last.1)
+    signed_get_until_ok(
+        bucket,
+        settings,
+        "temporary credential self-test",
+        |amz_date| signed_list(creds, endpoint, bucket, probe_prefix(spec), amz_date),
+    )
+    .await
 }
 
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
+    use std::time::Duration;
 
     use time::macros::datetime;
 
