@@ -459,3 +459,73 @@ async fn a_changed_recipients_file_is_picked_up_without_touching_the_file() {
     )
     .await;
 }
+
+/// Readiness follows the file the daemon last read, not the last one that parsed: a broken
+/// file put back byte for byte (by an editor's rename, by `git checkout`, or by a partial
+/// write that is then completed) makes `/readyz` 200 again within two ticks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_returns_when_a_broken_file_is_restored_to_the_same_bytes() {
+    let w = World::new().await;
+    let good = BASE.replace("{recipient}", &w.recipient);
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(w.dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    w.write(&good);
+    git(&["init", "-q"]);
+    git(&["add", "r2gitops.yaml"]);
+    git(&["commit", "-q", "-m", "good"]);
+
+    let tick = Duration::from_secs(3);
+    let d = w.spawn(&["--interval", "3s"]);
+    ready(&d).await;
+    let not_ready = || async {
+        until(
+            Duration::from_secs(10),
+            "not ready on a broken file",
+            || async { d.get("/readyz").0 == 503 },
+        )
+        .await;
+    };
+    let ready_within_two_ticks = |how: &'static str| {
+        let d = &d;
+        async move {
+            let took = until(2 * tick, how, || async { d.get("/readyz").0 == 200 }).await;
+            eprintln!("{how}: ready {took:?} after the restore");
+        }
+    };
+
+    // An empty file, then the identical good bytes renamed over it (as an editor saves).
+    w.write("");
+    not_ready().await;
+    w.write(&good);
+    ready_within_two_ticks("restored by rename").await;
+
+    // Broken again, then `git checkout` of the committed file.
+    w.write("version: 1\nbuckets: [ {name: media\n");
+    not_ready().await;
+    git(&["checkout", "--", "r2gitops.yaml"]);
+    ready_within_two_ticks("restored by git checkout").await;
+
+    // A partial write in place, seen on its own, then the rest of the same bytes.
+    let file = w.file();
+    let half = good.find("protect").unwrap() + 3;
+    std::fs::write(&file, &good[..half]).unwrap();
+    not_ready().await;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    f.write_all(good[half..].as_bytes()).unwrap();
+    drop(f);
+    ready_within_two_ticks("a partial write completed").await;
+
+    let status: serde_json::Value = serde_json::from_str(&d.get("/status").1).unwrap();
+    assert_eq!(status["config_valid"], true, "{status}");
+    assert_eq!(status["config_errors"], serde_json::json!([]), "{status}");
+}

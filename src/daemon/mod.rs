@@ -140,9 +140,11 @@ struct Daemon {
     status: http::Shared,
     /// Shared with the pass that uses it: a large file is held once, not copied per pass.
     desired: Option<Arc<Desired>>,
-    /// What `desired` was loaded from (the file and its recipients file): while it is the
-    /// same, a pass does not parse the file again (`inputs_revision`).
-    loaded_from: Option<String>,
+    /// What the last parse read (the file and its recipients file, `inputs_revision`),
+    /// whether it succeeded or not: while the inputs are the same, a pass does not parse
+    /// again and the status keeps that parse's verdict. Keyed on the attempt, not on the last
+    /// success, so that a broken file put back byte for byte is parsed (and ready) again.
+    parsed_from: Option<String>,
     /// The client, and the SHA-256 of the token it holds.
     client: Option<(Client, [u8; 32])>,
     lock: Option<InventoryLock>,
@@ -242,14 +244,14 @@ impl Daemon {
             .desired
             .as_ref()
             .and_then(|d| d.settings.recipients_file.clone());
-        let loaded_from = self.loaded_from.clone();
+        let parsed_from = self.parsed_from.clone();
         // Parsing a large file is most of a quiet pass's CPU and its peak memory: skipped
         // while neither the file nor its recipients file changed. What the file's facts
         // checked on disk (symlinks under the output directory) is checked again by the
         // planner and the writer on every pass.
         let (revision, inputs, loaded) = tokio::task::spawn_blocking(move || {
             let inputs = watch::inputs_revision(&file, recipients_file.as_deref());
-            if inputs.is_some() && inputs == loaded_from {
+            if inputs.is_some() && inputs == parsed_from {
                 return (None, inputs, None);
             }
             (
@@ -265,12 +267,16 @@ impl Daemon {
         .await
         .expect("loading does not panic");
         let Some(loaded) = loaded else {
-            return Ok(());
+            // Unchanged since the last parse: its verdict stands (set in the status then).
+            return match self.desired {
+                Some(_) => Ok(()),
+                None => Err(Failed::new("the desired-state file is not valid".into())),
+            };
         };
+        // The inputs read before the parse: a change in between is seen next pass.
+        self.parsed_from = inputs;
         match loaded {
             Ok(desired) => {
-                // The revision read before the parse: a change in between is seen next pass.
-                self.loaded_from = inputs;
                 self.update(|s| {
                     s.file_revision = revision.clone();
                     s.applied_revision = revision;
@@ -564,7 +570,7 @@ pub async fn run(
         opts,
         status: status.clone(),
         desired: None,
-        loaded_from: None,
+        parsed_from: None,
         client: None,
         lock: None,
         failures: 0,
