@@ -43,34 +43,41 @@ pub(super) fn diff(
             });
             continue;
         }
+        // One queue named two ways (its name, its id) is one queue: one write of its rules,
+        // or the second would delete what the first put.
+        match owned.iter_mut().find(|o| o.same_queue(&w)) {
+            Some(o) => o.rules.extend(w.rules),
+            None => owned.push(w),
+        }
+    }
+    for w in &owned {
+        let Some(queue_id) = w.queue_id.clone() else {
+            continue;
+        };
         let held: BTreeSet<&NotificationRule> = have
             .iter()
-            .filter(|h| h.same_queue(&w))
+            .filter(|h| h.same_queue(w))
             .flat_map(|h| h.rules.iter())
             .collect();
         let held: Vec<&NotificationRule> = held.into_iter().collect();
         let declared: Vec<&NotificationRule> = w.rules.iter().collect();
         let (added, removed) = rule_changes(&declared, &held);
-        if !added.is_empty() || !removed.is_empty() || declared.len() != held.len() {
-            let mut changes: Vec<String> =
-                added.iter().map(|r| format!("+{}", r.label())).collect();
-            changes.extend(removed.iter().map(|r| format!("-{}", r.label())));
-            let Some(queue_id) = w.queue_id.clone() else {
-                unreachable!("resolved above")
-            };
-            steps.push(Step::ConfigureNotifications {
-                bucket: bucket.clone(),
-                write: QueueWrite {
-                    queue_id,
-                    queue_name: w.label().to_string(),
-                    clear_first: !held.is_empty(),
-                    rules: w.rules.iter().cloned().collect(),
-                    held: held.into_iter().cloned().collect(),
-                },
-                changes,
-            });
+        if added.is_empty() && removed.is_empty() && declared.len() == held.len() {
+            continue;
         }
-        owned.push(w);
+        let mut changes: Vec<String> = added.iter().map(|r| format!("+{}", r.label())).collect();
+        changes.extend(removed.iter().map(|r| format!("-{}", r.label())));
+        steps.push(Step::ConfigureNotifications {
+            bucket: bucket.clone(),
+            write: QueueWrite {
+                queue_id,
+                queue_name: w.label().to_string(),
+                clear_first: !held.is_empty(),
+                rules: w.rules.iter().cloned().collect(),
+                held: held.into_iter().cloned().collect(),
+            },
+            changes,
+        });
     }
     for h in have.iter().filter(|h| !h.rules.is_empty()) {
         // A queue the file names, even one the queue list could not resolve (blocked above),

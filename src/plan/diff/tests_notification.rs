@@ -376,3 +376,20 @@ fn a_rule_without_a_description_matches_whatever_description_cloudflare_gave_it(
         );
     }
 }
+
+#[test]
+fn a_queue_named_by_its_name_in_one_rule_and_by_its_id_in_another_is_written_once() {
+    let d = declared(
+        "",
+        &block(&format!(
+            "      - {{queue: uploads, events: [object-create], prefix: images/}}\n      - {{queue: {UPLOADS_DASHED}, events: [object-delete], prefix: logs/}}\n"
+        )),
+    );
+    let w = written(&plan(&d, &dashed_world(json!([thumbnails(None)]))));
+    assert_eq!(
+        w.len(),
+        1,
+        "one DELETE and one PUT, not two that undo each other"
+    );
+    assert_eq!((w[0].clear_first, w[0].rules.len()), (true, 2));
+}
