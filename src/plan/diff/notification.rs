@@ -17,7 +17,9 @@
 use std::collections::BTreeSet;
 
 use super::Input;
-use crate::observed::notification::{NotificationRule, QueueRules, QueueWrite, rule_changes};
+use crate::observed::notification::{
+    NotificationRule, QueueRules, QueueWrite, rule_changes, rules_met,
+};
 use crate::plan::{Blocked, BucketRef, Kind, Plan, Step};
 
 pub(super) fn diff(
@@ -61,10 +63,10 @@ pub(super) fn diff(
             .collect();
         let held: Vec<&NotificationRule> = held.into_iter().collect();
         let declared: Vec<&NotificationRule> = w.rules.iter().collect();
-        let (added, removed) = rule_changes(&declared, &held);
-        if added.is_empty() && removed.is_empty() && declared.len() == held.len() {
+        if rules_met(&declared, &held) {
             continue;
         }
+        let (added, removed) = rule_changes(&declared, &held);
         let mut changes: Vec<String> = added.iter().map(|r| format!("+{}", r.label())).collect();
         changes.extend(removed.iter().map(|r| format!("-{}", r.label())));
         steps.push(Step::ConfigureNotifications {
