@@ -330,10 +330,12 @@ fn dispatch(
                         Ok(j) => j,
                         Err(r) => return r,
                     };
+                    let behaviour = inner.behaviour.lock().unwrap().clone();
                     let mut world = inner.world.lock().unwrap();
                     let mut rng = inner.rng.lock().unwrap();
                     crate::notification::route(
                         &mut world,
+                        &behaviour,
                         &mut *rng,
                         (j, bucket.to_string()),
                         method,
