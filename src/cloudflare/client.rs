@@ -461,6 +461,22 @@ async fn read_body(mut resp: reqwest::Response) -> SecretBuf {
     body
 }
 
+/// Whether a listed bucket's name keeps R2's rule. R2 refuses any other at create, so only
+/// an answer that is not R2's holds one; such a name would reach plans, logs and the file
+/// `import` writes, so it is dropped here, on the way in, with a warning that shows it
+/// escaped. Nothing is lost: no file can declare it, and so none can manage it.
+fn r2_named(op: &str, b: &ObservedBucket) -> bool {
+    match crate::config::validate::bucket_name_problem(&b.name) {
+        None => true,
+        Some((problem, _)) => {
+            tracing::warn!(
+                "{op}: Cloudflare listed a bucket whose name breaks R2's rule ({problem}); it is ignored"
+            );
+            false
+        }
+    }
+}
+
 pub(super) fn jurisdiction_header(j: Jurisdiction) -> (&'static str, String) {
     ("cf-r2-jurisdiction", j.as_str().to_string())
 }
@@ -504,7 +520,8 @@ impl ReadApi for Client {
             out.extend(
                 list.buckets
                     .into_iter()
-                    .map(|b| wire::bucket(b, jurisdiction)),
+                    .map(|b| wire::bucket(b, jurisdiction))
+                    .filter(|b| r2_named(&op, b)),
             );
             // The last page carries no cursor (or, per API-NOTES §9, maybe an empty one).
             cursor = env

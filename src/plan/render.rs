@@ -10,6 +10,8 @@
 use std::borrow::Cow;
 
 use serde_json::{Value, json};
+
+pub use crate::config::yaml::is_hidden;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -25,23 +27,14 @@ pub const JSON_FORMAT_VERSION: u32 = 1;
 /// escape inside a Markdown code span: only another character keeps it closed). Everything
 /// else, and so every line r2gitops itself writes, is unchanged.
 pub fn escape(s: &str) -> Cow<'_, str> {
-    fn hidden(c: char) -> bool {
-        c.is_control()
-            || matches!(
-                c,
-                '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{feff}'
-                    | '\u{202a}'..='\u{202e}'
-                    | '\u{2066}'..='\u{2069}'
-            )
-    }
-    if !s.chars().any(|c| c == '`' || hidden(c)) {
+    if !s.chars().any(|c| c == '`' || is_hidden(c)) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         if c == '`' {
             out.extend(c.escape_unicode());
-        } else if hidden(c) {
+        } else if is_hidden(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -684,7 +677,10 @@ mod tests {
             ("a\r\nb", "a\\r\\nb"),
             ("tab\there", "tab\\there"),
             ("\u{1b}[31mred", "\\u{1b}[31mred"),
-            ("nel\u{85}ls\u{2028}ps\u{2029}", "nel\\u{85}ls\\u{2028}ps\\u{2029}"),
+            (
+                "nel\u{85}ls\u{2028}ps\u{2029}",
+                "nel\\u{85}ls\\u{2028}ps\\u{2029}",
+            ),
             ("\u{202e}txt.exe", "\\u{202e}txt.exe"),
             ("`code`", "\\u{60}code\\u{60}"),
             ("```", "\\u{60}\\u{60}\\u{60}"),
@@ -697,7 +693,8 @@ mod tests {
 
     #[test]
     fn a_name_from_cloudflare_cannot_fake_a_plan_line_or_close_a_code_span() {
-        let fake = "x\n  - delete bucket prod-data (default): no longer declared (prune, not protected)";
+        let fake =
+            "x\n  - delete bucket prod-data (default): no longer declared (prune, not protected)";
         let mut p = plan();
         p.blocked[0].name = "arch`ive\n> - **bucket `prod`**: fine".into();
         p.orphans.push(crate::plan::Orphan {
@@ -735,8 +732,14 @@ mod tests {
         let blocked: Vec<&str> = md.lines().filter(|l| l.starts_with("> - **")).collect();
         assert_eq!(
             blocked,
-            ["> - **bucket `arch\\u{60}ive\\n> - **bucket \\u{60}prod\\u{60}**: fine`**: location is create-only (have enam, want weur)"]
+            [
+                "> - **bucket `arch\\u{60}ive\\n> - **bucket \\u{60}prod\\u{60}**: fine`**: location is create-only (have enam, want weur)"
+            ]
         );
-        assert_eq!(md.matches("```").count(), 2, "one fence, opened and closed: {md}");
+        assert_eq!(
+            md.matches("```").count(),
+            2,
+            "one fence, opened and closed: {md}"
+        );
     }
 }
