@@ -19,6 +19,7 @@ use crate::cloudflare::api::{
 use crate::cloudflare::budget::{Budget, wait_from_headers};
 use crate::cloudflare::config::ClientConfig;
 use crate::cloudflare::error::ApiError;
+use crate::cloudflare::limits::{ANSWER_LIMIT, PAGE_LIMIT, Pages, too_large};
 use crate::cloudflare::retry::{Attempt, backoff, should_retry};
 use crate::cloudflare::wire::{self, ConditionKey};
 use crate::config::ZoneRef;
@@ -96,6 +97,9 @@ pub(super) struct Call<'a> {
     replay_safe: bool,
     /// Whether the body of the answer holds a secret (create, roll): never logged.
     secret_answer: bool,
+    /// The largest answer body read (`limits`): `ANSWER_LIMIT`, or `PAGE_LIMIT` for a page
+    /// of a list.
+    pub(super) max_body: usize,
 }
 
 impl<'a> Call<'a> {
@@ -109,6 +113,15 @@ impl<'a> Call<'a> {
             body: None,
             replay_safe: true,
             secret_answer: false,
+            max_body: ANSWER_LIMIT,
+        }
+    }
+
+    /// The same, for one page of a list: a larger body is allowed.
+    pub(super) fn page(operation: String, method: Method, path: String) -> Self {
+        Call {
+            max_body: PAGE_LIMIT,
+            ..Call::new(operation, method, path)
         }
     }
 }
@@ -269,7 +282,11 @@ impl Client {
                         self.inner.metrics.lock().unwrap().rate_limit_pauses += 1;
                         self.inner.budget.pause(w).await;
                     }
-                    let body = read_body(resp).await;
+                    let body = match read_body(resp, call.max_body).await {
+                        Ok(body) => body,
+                        // Not transient: the same server would send the same again.
+                        Err(seen) => return Err(too_large(&call.operation, call.max_body, seen)),
+                    };
                     if call.secret_answer {
                         tracing::trace!(
                             status,
@@ -445,20 +462,32 @@ fn seconds(d: std::time::Duration) -> String {
 /// The whole body into a buffer that is wiped when dropped (a create or roll answer holds
 /// the new token's value), sized from Content-Length so that it rarely grows. Each chunk
 /// the HTTP stack handed over is wiped too when nothing else holds it. A body cut short
-/// yields what arrived, which then fails to parse.
-async fn read_body(mut resp: reqwest::Response) -> SecretBuf {
+/// yields what arrived, which then fails to parse. A body over `limit` bytes is not read
+/// further (nor at all when Content-Length announces it): `Err` with the bytes seen, and
+/// the connection is dropped with the response.
+async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<SecretBuf, u64> {
     const DEFAULT: usize = 16 * 1024;
-    let capacity = resp.content_length().map_or(DEFAULT, |n| {
-        usize::try_from(n).unwrap_or(DEFAULT).min(1 << 24)
-    });
+    if let Some(n) = resp.content_length().filter(|n| *n > limit as u64) {
+        return Err(n);
+    }
+    let capacity = resp
+        .content_length()
+        .map_or(DEFAULT, |n| usize::try_from(n).unwrap_or(DEFAULT));
     let mut body = SecretBuf::with_capacity(capacity);
     while let Ok(Some(chunk)) = resp.chunk().await {
-        body.push(&chunk);
+        let over = body.len() + chunk.len() > limit;
+        if !over {
+            body.push(&chunk);
+        }
+        let seen = (body.len() + chunk.len()) as u64;
         if let Ok(mut owned) = chunk.try_into_mut() {
             owned.as_mut().zeroize();
         }
+        if over {
+            return Err(seen);
+        }
     }
-    body
+    Ok(body)
 }
 
 /// Whether a listed bucket's name keeps R2's rule. R2 refuses any other at create, so only
@@ -508,8 +537,10 @@ impl ReadApi for Client {
         let op = format!("list buckets ({})", jurisdiction.as_str());
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
+        let mut pages = Pages::new(&op);
         loop {
-            let mut call = Call::new(op.clone(), Method::GET, self.buckets_base());
+            pages.next()?;
+            let mut call = Call::page(op.clone(), Method::GET, self.buckets_base());
             call.query.push(("per_page", "1000".into()));
             if let Some(c) = &cursor {
                 call.query.push(("cursor", c.clone()));
@@ -531,8 +562,9 @@ impl ReadApi for Client {
                 .and_then(Value::as_str)
                 .filter(|c| !c.is_empty())
                 .map(str::to_string);
-            if cursor.is_none() {
-                return Ok(out);
+            match &cursor {
+                None => return Ok(out),
+                Some(c) => pages.cursor(c)?,
             }
         }
     }
@@ -569,8 +601,10 @@ impl ReadApi for Client {
     async fn list_tokens(&self, owner: Owner) -> Result<Vec<ObservedToken>, ApiError> {
         let op = format!("list {} tokens", owner.as_str());
         let mut out = Vec::new();
-        for page in 1.. {
-            let mut call = Call::new(op.clone(), Method::GET, self.tokens_base(owner));
+        let mut pages = Pages::new(&op);
+        loop {
+            let page = pages.next()?;
+            let mut call = Call::page(op.clone(), Method::GET, self.tokens_base(owner));
             call.query.push(("per_page", "50".into()));
             call.query.push(("page", page.to_string()));
             // Without it the list hides expired tokens, and a planner that cannot see one
@@ -598,7 +632,7 @@ impl ReadApi for Client {
         cell.get_or_try_init(|| async {
             let op = format!("list {} permission groups", owner.as_str());
             let path = format!("{}/permission_groups", self.tokens_base(owner));
-            match self.send(Call::new(op.clone(), Method::GET, path)).await {
+            match self.send(Call::page(op.clone(), Method::GET, path)).await {
                 Ok(env) => {
                     let groups: Vec<wire::WireGroup> = Self::decode(&op, env.result)?;
                     let ids = wire::group_ids(groups, |name| match name {
