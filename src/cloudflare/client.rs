@@ -63,6 +63,8 @@ struct Inner {
     groups: [OnceCell<PermissionGroupIds>; 2],
     metrics: Mutex<ClientMetrics>,
     condition_key: Mutex<KeyState>,
+    /// The id `verify` gave for `token`.
+    own_id: Mutex<Option<String>>,
 }
 
 /// Which key the IP condition is written under. It starts at `request_ip` (the current
@@ -155,6 +157,7 @@ impl Client {
                     key: ConditionKey::RequestIp,
                     settled: false,
                 }),
+                own_id: Mutex::new(None),
             }),
         })
     }
@@ -521,6 +524,7 @@ impl ReadApi for Client {
             .send(Call::new("verify the API token".into(), Method::GET, path))
             .await?;
         let v: wire::WireVerify = Self::decode("verify the API token", env.result)?;
+        *self.inner.own_id.lock().unwrap() = Some(v.id.clone());
         Ok(VerifiedToken {
             id: v.id,
             status: wire::status(&v.status),
@@ -528,6 +532,10 @@ impl ReadApi for Client {
                 time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339).ok()
             }),
         })
+    }
+
+    fn own_token_id(&self) -> Option<String> {
+        self.inner.own_id.lock().unwrap().clone()
     }
 
     async fn list_buckets(
@@ -698,6 +706,9 @@ impl ReadApi for Client {
 impl ReadApi for WriteClient {
     async fn verify(&self) -> Result<VerifiedToken, ApiError> {
         self.read.verify().await
+    }
+    fn own_token_id(&self) -> Option<String> {
+        self.read.own_token_id()
     }
     async fn list_buckets(&self, j: Jurisdiction) -> Result<Vec<ObservedBucket>, ApiError> {
         self.read.list_buckets(j).await

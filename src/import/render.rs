@@ -453,8 +453,8 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
             "  # over, uncomment its entry, then either hand over its current value (no downtime):",
         );
         line("  #     r2gitops adopt NAME --value-from-stdin");
-        line("  # or let the next reconcile roll it (its existing S3 keys stop working), with");
-        line("  # settings.adopt_by_roll: true or `reconcile --allow-adopt-roll`.");
+        line("  # or let the next reconcile roll it (its existing S3 keys stop working), which");
+        line("  # only an operator can allow: `reconcile --allow-adopt-roll`.");
     }
     for d in &sorted.adoptable {
         line("");
