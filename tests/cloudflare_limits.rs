@@ -21,7 +21,7 @@ const HUGE: u64 = 300 << 20;
 fn config(api_url: &str) -> ClientConfig {
     ClientConfig {
         api_url: api_url.to_string(),
-        api_token: TokenValue::new(&"t".repeat(40)),
+        api_token: TokenValue::new("t".repeat(40)),
         token_owner: Owner::Account,
         account_id: ACCT.to_string(),
         account_source: "the test",

@@ -547,7 +547,7 @@ impl ReadApi for Client {
         let mut cursor: Option<String> = None;
         let mut pages = Pages::new(&op);
         loop {
-            pages.next()?;
+            pages.start()?;
             let mut call = Call::page(op.clone(), Method::GET, self.buckets_base());
             call.query.push(("per_page", "1000".into()));
             if let Some(c) = &cursor {
@@ -611,7 +611,7 @@ impl ReadApi for Client {
         let mut out = Vec::new();
         let mut pages = Pages::new(&op);
         loop {
-            let page = pages.next()?;
+            let page = pages.start()?;
             let mut call = Call::page(op.clone(), Method::GET, self.tokens_base(owner));
             call.query.push(("per_page", "50".into()));
             call.query.push(("page", page.to_string()));

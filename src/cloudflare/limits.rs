@@ -51,8 +51,8 @@ impl<'a> Pages<'a> {
         }
     }
 
-    /// The number (from 1) of the page about to be read; an error past `MAX_PAGES`.
-    pub fn next(&mut self) -> Result<u32, ApiError> {
+    /// Start the next page: its number (from 1); an error past `MAX_PAGES`.
+    pub fn start(&mut self) -> Result<u32, ApiError> {
         if self.read >= MAX_PAGES {
             let mut e = ApiError::transport(
                 self.operation,
@@ -93,11 +93,11 @@ mod tests {
     #[test]
     fn a_list_stops_at_a_repeated_cursor_and_after_max_pages() {
         let mut p = Pages::new("list buckets (default)");
-        assert_eq!(p.next().unwrap(), 1);
+        assert_eq!(p.start().unwrap(), 1);
         p.cursor("a").unwrap();
-        assert_eq!(p.next().unwrap(), 2);
+        assert_eq!(p.start().unwrap(), 2);
         p.cursor("b").unwrap();
-        assert_eq!(p.next().unwrap(), 3);
+        assert_eq!(p.start().unwrap(), 3);
         let e = p.cursor("a").unwrap_err().to_string();
         assert_eq!(
             e,
@@ -105,15 +105,15 @@ mod tests {
         );
         // A cursor is shown escaped, on the error's one line.
         p.cursor("x\n- delete").unwrap();
-        p.next().unwrap();
+        p.start().unwrap();
         let e = p.cursor("x\n- delete").unwrap_err().to_string();
         assert!(e.contains(r#""x\n- delete""#) && !e.contains('\n'), "{e}");
 
         let mut p = Pages::new("list account tokens");
         for n in 1..=MAX_PAGES {
-            assert_eq!(p.next().unwrap(), n);
+            assert_eq!(p.start().unwrap(), n);
         }
-        let e = p.next().unwrap_err().to_string();
+        let e = p.start().unwrap_err().to_string();
         assert!(
             e.starts_with("failed to list account tokens: the list goes on past 1000 pages"),
             "{e}"

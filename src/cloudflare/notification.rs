@@ -27,7 +27,7 @@ impl Client {
         let mut out = Vec::new();
         let mut pages = Pages::new(&op);
         loop {
-            let page = pages.next()?;
+            let page = pages.start()?;
             let path = format!("/accounts/{}/queues", self.account_id());
             let mut call = Call::page(op.clone(), Method::GET, path);
             call.query.push(("page", page.to_string()));
