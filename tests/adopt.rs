@@ -356,6 +356,21 @@ async fn adopt_of_the_daemons_own_token_is_refused_with_0_mutating_calls() {
         .output()
         .unwrap();
     assert!(!text(&o).contains("Invalid API Token"), "{}", text(&o));
+    // `import` run with it does not offer it either.
+    let o = sb
+        .r2gitops_without_file(&["import"])
+        .env("CLOUDFLARE_API_TOKEN", &own_value)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let file = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(file.matches(own_id.as_str()).count(), 1, "{file}");
+    assert!(
+        file.contains(&format!(
+            "# Not listed: token \"{own_id}\" (the API token this import ran with; r2gitops never adopts its own token)"
+        )),
+        "{file}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
