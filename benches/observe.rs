@@ -339,8 +339,9 @@ async fn run() -> Vec<String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("r2gitops.yaml");
     std::fs::write(&path, desired_yaml()).unwrap();
-    let desired = r2gitops::reconcile::load_desired(&path, None, false)
-        .unwrap_or_else(|e| panic!("generated file is invalid:\n{e}"));
+    let desired =
+        r2gitops::reconcile::load_desired(&path, None, r2gitops::config::AdoptRolls::Refused)
+            .unwrap_or_else(|e| panic!("generated file is invalid:\n{e}"));
     assert_eq!(
         (desired.buckets.len(), desired.tokens.len()),
         (total_buckets, TOKENS)
@@ -530,8 +531,9 @@ async fn config_case(
     let mut problems = Vec::new();
     let path = dir.join("configured.yaml");
     std::fs::write(&path, desired_yaml_with(true)).unwrap();
-    let desired = r2gitops::reconcile::load_desired(&path, None, false)
-        .unwrap_or_else(|e| panic!("generated file is invalid:\n{e}"));
+    let desired =
+        r2gitops::reconcile::load_desired(&path, None, r2gitops::config::AdoptRolls::Refused)
+            .unwrap_or_else(|e| panic!("generated file is invalid:\n{e}"));
     let declared = desired
         .buckets
         .iter()

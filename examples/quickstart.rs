@@ -105,8 +105,9 @@ async fn run(emu: &Emulator, keep: Option<&Path>) -> Result<()> {
     println!("   recipient:    {recipient}");
     println!("   config:       {}", config_file.display());
 
-    let desired = reconcile::load_desired(&config_file, None, false)
-        .map_err(|diagnostics| anyhow!("{}:\n{diagnostics}", config_file.display()))?;
+    let desired =
+        reconcile::load_desired(&config_file, None, r2gitops::config::AdoptRolls::Refused)
+            .map_err(|diagnostics| anyhow!("{}:\n{diagnostics}", config_file.display()))?;
     let endpoints = emulator_endpoints(emu)?;
 
     println!("\n== 3. First reconcile: plan, then apply");

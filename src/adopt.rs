@@ -19,6 +19,7 @@ use crate::cloudflare::{ApiError, Client, ClientConfig, ReadApi, VerifiedToken};
 use crate::config::{Desired, TokenSpec};
 use crate::inventory::{self, TokenRecord};
 use crate::observed::TokenStatus;
+use crate::plan::diff::{own_token_refusal, policies_refusal};
 use crate::secret::TokenValue;
 use crate::secrets::{OutputWriter, S3Endpoints};
 
@@ -60,6 +61,24 @@ pub enum AdoptError {
         name: String,
         other: String,
     },
+    /// r2gitops' own token, or one whose policies the file cannot express (the plan's
+    /// `own_token_refusal` and `policies_refusal`).
+    #[error("{at}: {why}; nothing was written")]
+    NotAdoptable { at: String, why: String },
+}
+
+/// Where the `adopt:` of `spec` is, for messages: `file:line:column: tokens[i].adopt`.
+fn adopt_at(desired: &Desired, spec: &TokenSpec) -> String {
+    let index = desired
+        .tokens
+        .iter()
+        .position(|t| t.name == spec.name)
+        .unwrap_or_default();
+    let (line, column) = spec.adopt.as_ref().map_or((0, 0), |a| (a.line, a.column));
+    format!(
+        "{}:{line}:{column}: tokens[{index}].adopt",
+        desired.source.display()
+    )
 }
 
 /// The declared token `name` and the id its `adopt:` names (pure).
@@ -122,8 +141,11 @@ fn read_value(args: &AdoptArgs) -> Result<TokenValue, crate::secret::SecretFileE
 pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     crate::cloudflare::config::preflight(&args.api)?;
     let file = &args.file.file;
-    let desired = match crate::reconcile::load_desired(file, args.api.output_dir.as_deref(), false)
-    {
+    let desired = match crate::reconcile::load_desired(
+        file,
+        args.api.output_dir.as_deref(),
+        crate::config::AdoptRolls::Refused,
+    ) {
         Ok(d) => d,
         Err(diagnostics) => {
             eprintln!("{diagnostics}");
@@ -147,6 +169,15 @@ pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     crate::reconcile::runtime()?.block_on(async {
         let _lock = crate::lock::acquire(&desired.settings.state_file)?;
         let client = Client::connect(config).await?;
+        let own = client.own_token_id();
+        // Checked before the value is used at all: r2gitops' own token is never adopted.
+        let refused = |why| AdoptError::NotAdoptable {
+            at: adopt_at(&desired, spec),
+            why,
+        };
+        if let Some(why) = own_token_refusal(&id, own.as_deref()) {
+            return Err(refused(why).into());
+        }
         let probe = Client::new(ClientConfig {
             api_token: value.clone(),
             token_owner: spec.owner,
@@ -185,6 +216,13 @@ pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             }
             .into());
         };
+        // The next reconcile would replace its policies with the declared ones: what the
+        // file cannot say would be dropped without anyone having read it.
+        let groups = client.permission_groups(spec.owner).await?;
+        if let Some(why) = policies_refusal(&id, &observed.policies, client.account_id(), &groups)
+        {
+            return Err(refused(why).into());
+        }
         let writer = OutputWriter::new(
             &desired.settings.output_dir,
             client.account_id(),

@@ -136,10 +136,32 @@ pub struct ApiArgs {
     /// mounted at a path the git checkout does not know.
     #[arg(long, env = "R2GITOPS_OUTPUT_DIR")]
     pub output_dir: Option<PathBuf>,
-    /// Adopt tokens named by `adopt:` without their value by rolling them, as
-    /// `settings.adopt_by_roll: true` does: their existing S3 keys stop working.
+    /// Adopt tokens named by `adopt:` without their value by rolling them: their existing
+    /// S3 keys stop working. Only the operator can allow this (the file cannot).
     #[arg(long)]
     pub allow_adopt_roll: bool,
+    /// With --allow-adopt-roll: the most adopted tokens one pass may roll; a plan that
+    /// would roll more is refused.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        requires = "allow_adopt_roll"
+    )]
+    pub max_adopt_rolls: u32,
+}
+
+impl ApiArgs {
+    /// What the operator allowed for `adopt:` without a value.
+    pub fn adopt_rolls(&self) -> crate::config::AdoptRolls {
+        if self.allow_adopt_roll {
+            crate::config::AdoptRolls::Allowed {
+                max: self.max_adopt_rolls,
+            }
+        } else {
+            crate::config::AdoptRolls::Refused
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

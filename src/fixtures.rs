@@ -22,7 +22,6 @@ pub fn desired() -> Desired {
             output_dir: PathBuf::from("/out"),
             state_file: PathBuf::from("/out/.r2gitops-state.json"),
             suspend: false,
-            adopt_by_roll: false,
             recipients_file: None,
             config_resync: std::time::Duration::from_secs(3600),
         },
@@ -30,6 +29,7 @@ pub fn desired() -> Desired {
         tokens: Vec::new(),
         temporary_credentials: Vec::new(),
         warnings: Vec::new(),
+        adopt_rolls: crate::config::AdoptRolls::Refused,
     }
 }
 

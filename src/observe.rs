@@ -1,8 +1,8 @@
 //! Builds the `Observed` snapshot through the read-only API: one list per jurisdiction and
 //! per token family in use (never one GET per bucket or token), plus the permission-group
 //! ids once per process. It keeps only managed tokens (name prefix, an id the inventory
-//! vouches for, or an id the file adopts): everything else is invisible to the planner, so
-//! it can never be touched. Bucket configuration is the exception that costs one GET per
+//! vouches for, or an id the file adopts), and never r2gitops' own API token: everything
+//! else is invisible to the planner, so it can never be touched. Bucket configuration is the exception that costs one GET per
 //! declared sub-resource, so it is read only where the file manages it, and the daemon
 //! spaces the re-reads (`bucket_config`). Custom domains and notification rules (issue 15)
 //! add a lookup per distinct zone the file names (`custom_domain`) and one queue list
@@ -93,6 +93,7 @@ pub async fn observe_with<R: ReadApi>(
                 .filter_map(|t| t.adopt.as_ref().map(|a| a.id.as_str())),
         )
         .collect();
+    let own = api.own_token_id();
     let buckets: Vec<_> = buckets.into_iter().flatten().collect();
     let (bucket_configs, zones, queues) = match reads {
         Reads::All => {
@@ -129,11 +130,15 @@ pub async fn observe_with<R: ReadApi>(
         account_id: account_id.to_string(),
         buckets,
         listed_jurisdictions: scope.jurisdictions,
+        // r2gitops' own token is never managed, whatever its name: an update or a roll of it
+        // would lock r2gitops out of every later call.
         tokens: tokens
             .into_iter()
             .flatten()
+            .filter(|t| Some(&t.id) != own.as_ref())
             .filter(|t| t.name.starts_with(prefix) || vouched.contains(t.id.as_str()))
             .collect(),
+        own_token_id: own,
         listed_owners: scope.owners,
         permission_groups,
         bucket_configs,

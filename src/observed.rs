@@ -19,7 +19,11 @@ pub struct Observed {
     pub buckets: Vec<ObservedBucket>,
     pub listed_jurisdictions: BTreeSet<Jurisdiction>,
     /// Managed tokens only: name starts with the prefix, or id recorded in the inventory.
+    /// Never the token r2gitops calls Cloudflare with (`own_token_id`).
     pub tokens: Vec<ObservedToken>,
+    /// The id `verify` gave for r2gitops' own API token, when it was verified: a plan never
+    /// touches that token, whatever its name, and an `adopt:` of it is refused.
+    pub own_token_id: Option<String>,
     /// Owner families whose tokens were listed.
     pub listed_owners: BTreeSet<Owner>,
     pub permission_groups: PermissionGroupIds,

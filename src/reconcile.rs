@@ -250,14 +250,15 @@ fn show(text: &str, output: PlanOutput) -> std::io::Result<()> {
     }
 }
 
-/// Load the file and apply run-time overrides (`--output-dir`, `--allow-adopt-roll`).
+/// Load the file and apply run-time overrides (`--output-dir`, and `--allow-adopt-roll`
+/// with `--max-adopt-rolls`, which only the command line can give).
 pub fn load_desired(
     file: &std::path::Path,
     output_dir: Option<&std::path::Path>,
-    allow_adopt_roll: bool,
+    adopt_rolls: crate::config::AdoptRolls,
 ) -> Result<Desired, crate::config::Diagnostics> {
     let mut desired = crate::config::load::load_with_output_dir(file, output_dir)?;
-    desired.settings.adopt_by_roll |= allow_adopt_roll;
+    desired.adopt_rolls = adopt_rolls;
     Ok(desired)
 }
 
@@ -273,11 +274,7 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
     let file = &args.file.file;
     let title = file.display().to_string();
     crate::cloudflare::config::preflight(&args.api)?;
-    let desired = match load_desired(
-        file,
-        args.api.output_dir.as_deref(),
-        args.api.allow_adopt_roll,
-    ) {
+    let desired = match load_desired(file, args.api.output_dir.as_deref(), args.api.adopt_rolls()) {
         Ok(d) => d,
         Err(diagnostics) => {
             let mut err = anstream::stderr().lock();

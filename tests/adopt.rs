@@ -252,3 +252,267 @@ async fn adopting_an_id_that_does_not_exist_is_a_located_error() {
         text(&o)
     );
 }
+
+/// A token the daemon can run with (Account API Tokens Write + Workers R2 Storage Write on
+/// the account), minted with the emulator's admin token: (id, value).
+async fn daemon_token(sb: &Sandbox) -> (String, String) {
+    use r2gitops::observed::{Effect, Policy, ResourceValue};
+    let policy = Policy {
+        effect: Effect::Allow,
+        permission_groups: [
+            "5bc3f8b21c554832afc660159ab75fa4".to_string(), // Account API Tokens Write
+            "bf7481a1826f439697cb59a20b22293e".to_string(), // Workers R2 Storage Write
+        ]
+        .into(),
+        resources: [(
+            format!("com.cloudflare.api.account.{}", sb.emu.account_id()),
+            ResourceValue::Str("*".into()),
+        )]
+        .into(),
+    };
+    let created = common::admin_client(&sb.emu)
+        .await
+        .into_writer()
+        .create_token(
+            Owner::Account,
+            &common::token_request("r2gitops daemon", policy),
+        )
+        .await
+        .unwrap();
+    (created.token.id, created.value.expose().to_string())
+}
+
+/// The file of `FILE`, adopting `id`, with the committed key that used to grant the roll.
+fn committing_adopt_by_roll(id: &str) -> String {
+    FILE.replace("ID", id).replace(
+        "  recipients: [\"{recipient}\"]\n",
+        "  recipients: [\"{recipient}\"]\n  adopt_by_roll: true\n",
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopt_of_the_daemons_own_token_is_refused_with_0_mutating_calls() {
+    let sb = Sandbox::new().await;
+    backups(&sb).await;
+    let (own_id, own_value) = daemon_token(&sb).await;
+    let before = common::admin_client(&sb.emu)
+        .await
+        .get_token(Owner::Account, &own_id)
+        .await
+        .unwrap()
+        .unwrap();
+    sb.write(&committing_adopt_by_roll(&own_id));
+    sb.emu.reset_stats();
+
+    // Even with the operator's consent to rolls, the plan is refused, located.
+    let o = sb
+        .r2gitops(&["reconcile", "--allow-adopt-roll"])
+        .env("CLOUDFLARE_API_TOKEN", &own_value)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "r2gitops.yaml:10:12: tokens[0].adopt: token {own_id} is the API token r2gitops itself calls Cloudflare with"
+        )),
+        "{}",
+        text(&o)
+    );
+    // The value handed over is refused as well, before it is used.
+    let mut cmd = sb.r2gitops(&["adopt", "backup-reader", "--value-from-stdin"]);
+    cmd.env("CLOUDFLARE_API_TOKEN", &own_value);
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{own_value}").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("is the API token r2gitops itself calls Cloudflare with")
+            && text(&o).contains("nothing was written"),
+        "{}",
+        text(&o)
+    );
+    assert!(!sb.out().join("backup-reader.env.age").exists());
+
+    assert_eq!(sb.emu.stats().mutating, 0, "{:?}", sb.emu.stats().calls);
+    let after = common::admin_client(&sb.emu)
+        .await
+        .get_token(Owner::Account, &own_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (after.name, after.policies, after.modified_on),
+        (before.name, before.policies, before.modified_on)
+    );
+    // And the daemon's token still works.
+    let o = sb
+        .r2gitops(&["reconcile", "--dry-run"])
+        .env("CLOUDFLARE_API_TOKEN", &own_value)
+        .output()
+        .unwrap();
+    assert!(!text(&o).contains("Invalid API Token"), "{}", text(&o));
+    // `import` run with it does not offer it either.
+    let o = sb
+        .r2gitops_without_file(&["import"])
+        .env("CLOUDFLARE_API_TOKEN", &own_value)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let file = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(file.matches(own_id.as_str()).count(), 1, "{file}");
+    assert!(
+        file.contains(&format!(
+            "# Not listed: token \"{own_id}\" (the API token this import ran with; r2gitops never adopts its own token)"
+        )),
+        "{file}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_adopt_by_roll_grants_nothing() {
+    let sb = Sandbox::new().await;
+    backups(&sb).await;
+    let hand = hand_made(&sb, "ci deploy (dashboard)").await;
+    sb.write(&committing_adopt_by_roll(&hand.id));
+
+    sb.emu.reset_stats();
+    let o = sb.r2gitops(&["reconcile"]).output().unwrap();
+    assert_eq!(sb.emu.stats().mutating, 0, "{}", text(&o));
+    assert_eq!(token_name(&sb, &hand.id).await, "ci deploy (dashboard)");
+    s3_round_trip(&sb, &hand.id, &hand.secret(), "untouched").expect("its keys still work");
+    assert!(!sb.out().join("backup-reader.env.age").exists());
+    assert!(
+        text(&o).contains("! blocked token backup-reader: adopting")
+            && text(&o).contains(
+                "or an operator allows the roll with --allow-adopt-roll (the file cannot)"
+            ),
+        "{}",
+        text(&o)
+    );
+
+    let o = sb.r2gitops(&["validate"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("settings.adopt_by_roll is ignored: only the operator can allow adopting a token by rolling it"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopting_a_token_with_permissions_the_file_cannot_express_is_refused_with_0_mutating_calls()
+ {
+    use r2gitops::observed::{Effect, Policy, ResourceValue};
+    let sb = Sandbox::new().await;
+    backups(&sb).await;
+    // A CI token: object read-write on backups, and it may read the account's tokens.
+    let mut object = common::object_read_policy(&sb.emu, "backups");
+    object.permission_groups = ["2efd5506f9c8494dacb1fa10a3e7d5b6".to_string()].into();
+    let tokens_read = Policy {
+        effect: Effect::Allow,
+        permission_groups: ["0cc3a61731504c89b99ec1be78b77aa0".to_string()].into(),
+        resources: [(
+            format!("com.cloudflare.api.account.{}", sb.emu.account_id()),
+            ResourceValue::Str("*".into()),
+        )]
+        .into(),
+    };
+    let mut request = common::token_request("ci", object);
+    request.policies.push(tokens_read);
+    let ci = common::admin_client(&sb.emu)
+        .await
+        .into_writer()
+        .create_token(Owner::Account, &request)
+        .await
+        .unwrap()
+        .token;
+    sb.write(&FILE.replace("ID", &ci.id));
+    sb.emu.reset_stats();
+    let o = sb
+        .r2gitops(&["reconcile", "--allow-adopt-roll"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "r2gitops.yaml:9:12: tokens[0].adopt: token {} holds what no declaration can say (2 policies; r2gitops declares one)",
+            ci.id
+        )),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(sb.emu.stats().mutating, 0, "{:?}", sb.emu.stats().calls);
+    let after = common::admin_client(&sb.emu)
+        .await
+        .get_token(Owner::Account, &ci.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.policies.len(), 2, "it kept both policies");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adopted_tokens_plan_line_names_the_permissions_it_loses() {
+    let sb = Sandbox::new().await;
+    backups(&sb).await;
+    let hand = hand_made(&sb, "backup reader (dashboard)").await;
+    sb.write(
+        &FILE
+            .replace("ID", &hand.id)
+            .replace("access: object-read-write", "access: object-read"),
+    );
+    let o = sb
+        .r2gitops(&["reconcile", "--dry-run", "--allow-adopt-roll"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&o).contains(
+            "~ update token backup-reader: name 'backup reader (dashboard)' -> 'r2gitops:backup-reader', access object-read-write -> object-read, loses Workers R2 Storage Bucket Item Write on bucket backups"
+        ),
+        "{}",
+        text(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_caps_the_adopt_rolls_of_a_pass_with_max_adopt_rolls() {
+    let sb = Sandbox::new().await;
+    backups(&sb).await;
+    let a = hand_made(&sb, "reader a").await;
+    let b = hand_made(&sb, "reader b").await;
+    let second = FILE
+        .split_once("tokens:\n")
+        .unwrap()
+        .1
+        .replace("backup-reader", "other-reader")
+        .replace("ID", &b.id);
+    sb.write(&(FILE.replace("ID", &a.id) + &second));
+
+    sb.emu.reset_stats();
+    let o = sb
+        .r2gitops(&["reconcile", "--allow-adopt-roll"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "the plan rolls 2 adopted tokens whose S3 keys are in use, more than --max-adopt-rolls (1); nothing will be applied"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(sb.emu.stats().mutating, 0, "{:?}", sb.emu.stats().calls);
+
+    let o = sb
+        .r2gitops(&["reconcile", "--allow-adopt-roll", "--max-adopt-rolls", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(token_name(&sb, &a.id).await, "r2gitops:backup-reader");
+    assert_eq!(token_name(&sb, &b.id).await, "r2gitops:other-reader");
+}

@@ -56,7 +56,11 @@ fn normalised(file: &str, account: &str, ids: &BTreeMap<String, String>) -> Stri
             Some(_) => "# Made by `r2gitops import -o <file>` on <date>".to_string(),
             // The r2.dev hostname is a hash of the (random) account.
             None => match l.find("https://pub-") {
-                Some(at) => format!("{}https://pub-<hash>.r2.dev", &l[..at]),
+                Some(at) => format!(
+                    "{}https://pub-<hash>.r2.dev{}",
+                    &l[..at],
+                    if l.ends_with('"') { "\"" } else { "" }
+                ),
                 None => l.to_string(),
             },
         })

@@ -172,7 +172,6 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
             output_dir: out.to_path_buf(),
             state_file: out.join(".r2gitops-state.json"),
             suspend: false,
-            adopt_by_roll: false,
             recipients_file: None,
             config_resync: std::time::Duration::from_secs(3600),
         },
@@ -180,6 +179,7 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
         tokens,
         temporary_credentials: Vec::new(),
         warnings: Vec::new(),
+        adopt_rolls: r2gitops::config::AdoptRolls::Refused,
     }
 }
 

@@ -39,7 +39,9 @@ impl World {
 
     /// One full pass through the library (the code path the CLI and the daemon share).
     async fn pass(&self) -> (r2gitops::plan::Plan, r2gitops::apply::Report) {
-        let desired = reconcile::load_desired(&self.file(), None, false).unwrap();
+        let desired =
+            reconcile::load_desired(&self.file(), None, r2gitops::config::AdoptRolls::Refused)
+                .unwrap();
         let client = common::admin_client(&self.emu).await;
         let (plan, inventory) = reconcile::plan(&client, &desired, false, &self.endpoints())
             .await

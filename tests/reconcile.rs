@@ -36,7 +36,7 @@ impl World {
     }
 
     fn desired(&self) -> Desired {
-        reconcile::load_desired(&self.file(), None, false).unwrap()
+        reconcile::load_desired(&self.file(), None, r2gitops::config::AdoptRolls::Refused).unwrap()
     }
 
     async fn client(&self) -> Client {
@@ -252,7 +252,7 @@ async fn drift_is_corrected_and_out_of_band_buckets_are_left_alone() {
         lines(&plan),
         [
             "+ create token uploader (object-read-write on media) -> uploader.env.age".to_string(),
-            "~ update token log-reader: buckets -stray".into(),
+            "~ update token log-reader: buckets -stray, loses Workers R2 Storage Bucket Item Read on bucket stray (eu)".into(),
         ]
     );
     assert!(

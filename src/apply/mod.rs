@@ -388,9 +388,12 @@ impl<W: WriteApi> Applier<'_, W> {
     }
 
     fn log(&self, r: &StepReport) {
+        // The plan's line, escaped as the plan shows it: a text log line must not be split
+        // by a name from Cloudflare either.
+        let line = crate::plan::render::escape(&r.line);
         match &r.outcome {
-            Outcome::Failed(e) => tracing::warn!(step = %r.line, error = %e, "step failed"),
-            other => tracing::info!(step = %r.line, outcome = other.as_str(), "step"),
+            Outcome::Failed(e) => tracing::warn!(step = %line, error = %e, "step failed"),
+            other => tracing::info!(step = %line, outcome = other.as_str(), "step"),
         }
     }
 }

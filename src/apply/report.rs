@@ -124,7 +124,11 @@ impl Report {
                 Outcome::Skipped(_) => "skipped",
                 Outcome::Blocked(_) => "blocked",
             };
-            out.push_str(&format!("  [{mark}] {}", s.line));
+            // The plan's line, escaped as the plan showed it (it may hold a Cloudflare name).
+            out.push_str(&format!(
+                "  [{mark}] {}",
+                crate::plan::render::escape(&s.line)
+            ));
             if let Some(d) = s.outcome.detail() {
                 out.push_str(&format!(": {d}"));
             }

@@ -99,6 +99,9 @@ impl ReadApi for Fake {
     async fn verify(&self) -> Result<VerifiedToken, ApiError> {
         unreachable!("apply never verifies")
     }
+    fn own_token_id(&self) -> Option<String> {
+        None
+    }
     async fn list_buckets(&self, _: Jurisdiction) -> Result<Vec<ObservedBucket>, ApiError> {
         unreachable!("apply never lists")
     }

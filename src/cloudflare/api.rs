@@ -46,6 +46,9 @@ pub struct UpdatedToken {
 pub trait ReadApi: Send + Sync {
     /// Verify the bearer token at the endpoint of its owner family.
     fn verify(&self) -> impl Future<Output = Result<VerifiedToken, ApiError>> + Send;
+    /// The id the last successful `verify` gave for the bearer token (`None` before one):
+    /// r2gitops' own token, which no plan may touch.
+    fn own_token_id(&self) -> Option<String>;
     /// Every bucket of one jurisdiction (cursor paging to the end).
     fn list_buckets(
         &self,

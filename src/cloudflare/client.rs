@@ -19,6 +19,7 @@ use crate::cloudflare::api::{
 use crate::cloudflare::budget::{Budget, wait_from_headers};
 use crate::cloudflare::config::ClientConfig;
 use crate::cloudflare::error::ApiError;
+use crate::cloudflare::limits::{ANSWER_LIMIT, PAGE_LIMIT, Pages, too_large};
 use crate::cloudflare::retry::{Attempt, backoff, should_retry};
 use crate::cloudflare::wire::{self, ConditionKey};
 use crate::config::ZoneRef;
@@ -62,6 +63,8 @@ struct Inner {
     groups: [OnceCell<PermissionGroupIds>; 2],
     metrics: Mutex<ClientMetrics>,
     condition_key: Mutex<KeyState>,
+    /// The id `verify` gave for `token`.
+    own_id: Mutex<Option<String>>,
 }
 
 /// Which key the IP condition is written under. It starts at `request_ip` (the current
@@ -96,6 +99,9 @@ pub(super) struct Call<'a> {
     replay_safe: bool,
     /// Whether the body of the answer holds a secret (create, roll): never logged.
     secret_answer: bool,
+    /// The largest answer body read (`limits`): `ANSWER_LIMIT`, or `PAGE_LIMIT` for a page
+    /// of a list.
+    pub(super) max_body: usize,
 }
 
 impl<'a> Call<'a> {
@@ -109,6 +115,15 @@ impl<'a> Call<'a> {
             body: None,
             replay_safe: true,
             secret_answer: false,
+            max_body: ANSWER_LIMIT,
+        }
+    }
+
+    /// The same, for one page of a list: a larger body is allowed.
+    pub(super) fn page(operation: String, method: Method, path: String) -> Self {
+        Call {
+            max_body: PAGE_LIMIT,
+            ..Call::new(operation, method, path)
         }
     }
 }
@@ -142,6 +157,7 @@ impl Client {
                     key: ConditionKey::RequestIp,
                     settled: false,
                 }),
+                own_id: Mutex::new(None),
             }),
         })
     }
@@ -269,7 +285,11 @@ impl Client {
                         self.inner.metrics.lock().unwrap().rate_limit_pauses += 1;
                         self.inner.budget.pause(w).await;
                     }
-                    let body = read_body(resp).await;
+                    let body = match read_body(resp, call.max_body).await {
+                        Ok(body) => body,
+                        // Not transient: the same server would send the same again.
+                        Err(seen) => return Err(too_large(&call.operation, call.max_body, seen)),
+                    };
                     if call.secret_answer {
                         tracing::trace!(
                             status,
@@ -445,20 +465,48 @@ fn seconds(d: std::time::Duration) -> String {
 /// The whole body into a buffer that is wiped when dropped (a create or roll answer holds
 /// the new token's value), sized from Content-Length so that it rarely grows. Each chunk
 /// the HTTP stack handed over is wiped too when nothing else holds it. A body cut short
-/// yields what arrived, which then fails to parse.
-async fn read_body(mut resp: reqwest::Response) -> SecretBuf {
+/// yields what arrived, which then fails to parse. A body over `limit` bytes is not read
+/// further (nor at all when Content-Length announces it): `Err` with the bytes seen, and
+/// the connection is dropped with the response.
+async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<SecretBuf, u64> {
     const DEFAULT: usize = 16 * 1024;
-    let capacity = resp.content_length().map_or(DEFAULT, |n| {
-        usize::try_from(n).unwrap_or(DEFAULT).min(1 << 24)
-    });
+    if let Some(n) = resp.content_length().filter(|n| *n > limit as u64) {
+        return Err(n);
+    }
+    let capacity = resp
+        .content_length()
+        .map_or(DEFAULT, |n| usize::try_from(n).unwrap_or(DEFAULT));
     let mut body = SecretBuf::with_capacity(capacity);
     while let Ok(Some(chunk)) = resp.chunk().await {
-        body.push(&chunk);
+        let over = body.len() + chunk.len() > limit;
+        if !over {
+            body.push(&chunk);
+        }
+        let seen = (body.len() + chunk.len()) as u64;
         if let Ok(mut owned) = chunk.try_into_mut() {
             owned.as_mut().zeroize();
         }
+        if over {
+            return Err(seen);
+        }
     }
-    body
+    Ok(body)
+}
+
+/// Whether a listed bucket's name keeps R2's rule. R2 refuses any other at create, so only
+/// an answer that is not R2's holds one; such a name would reach plans, logs and the file
+/// `import` writes, so it is dropped here, on the way in, with a warning that shows it
+/// escaped. Nothing is lost: no file can declare it, and so none can manage it.
+fn r2_named(op: &str, b: &ObservedBucket) -> bool {
+    match crate::config::validate::bucket_name_problem(&b.name) {
+        None => true,
+        Some((problem, _)) => {
+            tracing::warn!(
+                "{op}: Cloudflare listed a bucket whose name breaks R2's rule ({problem}); it is ignored"
+            );
+            false
+        }
+    }
 }
 
 pub(super) fn jurisdiction_header(j: Jurisdiction) -> (&'static str, String) {
@@ -476,6 +524,7 @@ impl ReadApi for Client {
             .send(Call::new("verify the API token".into(), Method::GET, path))
             .await?;
         let v: wire::WireVerify = Self::decode("verify the API token", env.result)?;
+        *self.inner.own_id.lock().unwrap() = Some(v.id.clone());
         Ok(VerifiedToken {
             id: v.id,
             status: wire::status(&v.status),
@@ -485,6 +534,10 @@ impl ReadApi for Client {
         })
     }
 
+    fn own_token_id(&self) -> Option<String> {
+        self.inner.own_id.lock().unwrap().clone()
+    }
+
     async fn list_buckets(
         &self,
         jurisdiction: Jurisdiction,
@@ -492,8 +545,10 @@ impl ReadApi for Client {
         let op = format!("list buckets ({})", jurisdiction.as_str());
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
+        let mut pages = Pages::new(&op);
         loop {
-            let mut call = Call::new(op.clone(), Method::GET, self.buckets_base());
+            pages.start()?;
+            let mut call = Call::page(op.clone(), Method::GET, self.buckets_base());
             call.query.push(("per_page", "1000".into()));
             if let Some(c) = &cursor {
                 call.query.push(("cursor", c.clone()));
@@ -504,7 +559,8 @@ impl ReadApi for Client {
             out.extend(
                 list.buckets
                     .into_iter()
-                    .map(|b| wire::bucket(b, jurisdiction)),
+                    .map(|b| wire::bucket(b, jurisdiction))
+                    .filter(|b| r2_named(&op, b)),
             );
             // The last page carries no cursor (or, per API-NOTES §9, maybe an empty one).
             cursor = env
@@ -514,8 +570,9 @@ impl ReadApi for Client {
                 .and_then(Value::as_str)
                 .filter(|c| !c.is_empty())
                 .map(str::to_string);
-            if cursor.is_none() {
-                return Ok(out);
+            match &cursor {
+                None => return Ok(out),
+                Some(c) => pages.cursor(c)?,
             }
         }
     }
@@ -552,8 +609,10 @@ impl ReadApi for Client {
     async fn list_tokens(&self, owner: Owner) -> Result<Vec<ObservedToken>, ApiError> {
         let op = format!("list {} tokens", owner.as_str());
         let mut out = Vec::new();
-        for page in 1.. {
-            let mut call = Call::new(op.clone(), Method::GET, self.tokens_base(owner));
+        let mut pages = Pages::new(&op);
+        loop {
+            let page = pages.start()?;
+            let mut call = Call::page(op.clone(), Method::GET, self.tokens_base(owner));
             call.query.push(("per_page", "50".into()));
             call.query.push(("page", page.to_string()));
             // Without it the list hides expired tokens, and a planner that cannot see one
@@ -581,7 +640,7 @@ impl ReadApi for Client {
         cell.get_or_try_init(|| async {
             let op = format!("list {} permission groups", owner.as_str());
             let path = format!("{}/permission_groups", self.tokens_base(owner));
-            match self.send(Call::new(op.clone(), Method::GET, path)).await {
+            match self.send(Call::page(op.clone(), Method::GET, path)).await {
                 Ok(env) => {
                     let groups: Vec<wire::WireGroup> = Self::decode(&op, env.result)?;
                     let ids = wire::group_ids(groups, |name| match name {
@@ -647,6 +706,9 @@ impl ReadApi for Client {
 impl ReadApi for WriteClient {
     async fn verify(&self) -> Result<VerifiedToken, ApiError> {
         self.read.verify().await
+    }
+    fn own_token_id(&self) -> Option<String> {
+        self.read.own_token_id()
     }
     async fn list_buckets(&self, j: Jurisdiction) -> Result<Vec<ObservedBucket>, ApiError> {
         self.read.list_buckets(j).await

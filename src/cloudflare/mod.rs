@@ -10,6 +10,7 @@
 //!   `temporary` issues temporary credentials (issue 18).
 //! - `config`: where the token, account and limits come from.
 //! - `budget`: the request budget and the account-wide pause after a 429.
+//! - `limits`: how much of an answer is read (body size, pages per list, repeated cursors).
 //! - `retry`: the pure retry decision and backoff.
 //! - `wire`: Cloudflare's JSON and its canonical conversion to `observed` types.
 //! - `error`: `ApiError`.
@@ -21,6 +22,7 @@ pub mod client;
 pub mod config;
 pub mod custom_domain;
 pub mod error;
+pub mod limits;
 pub mod notification;
 pub mod retry;
 pub mod wire;

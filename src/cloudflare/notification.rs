@@ -10,15 +10,13 @@ use serde_json::{Map, Value, json};
 
 use crate::cloudflare::client::{Call, Client, WriteClient, bucket_label, jurisdiction_header};
 use crate::cloudflare::error::ApiError;
+use crate::cloudflare::limits::Pages;
 use crate::config::Jurisdiction;
 use crate::observed::bucket_config::ConfigKind;
 use crate::observed::notification::{NotificationRule, Queue, QueueId, QueueRules, QueueWrite};
 
 /// What a refused queue list names.
 pub const QUEUES_READ: &str = "Queues Read";
-
-/// A bound on paging, should an answer never say it is done.
-const MAX_QUEUE_PAGES: u32 = 1000;
 
 impl Client {
     /// Every queue of the account (`GET /accounts/{id}/queues`, paged by `page`). No
@@ -27,9 +25,11 @@ impl Client {
     pub async fn queues(&self) -> Result<Vec<Queue>, ApiError> {
         let op = "list the account's queues".to_string();
         let mut out = Vec::new();
-        for page in 1..=MAX_QUEUE_PAGES {
+        let mut pages = Pages::new(&op);
+        loop {
+            let page = pages.start()?;
             let path = format!("/accounts/{}/queues", self.account_id());
-            let mut call = Call::new(op.clone(), Method::GET, path);
+            let mut call = Call::page(op.clone(), Method::GET, path);
             call.query.push(("page", page.to_string()));
             let env = self
                 .send(call)
@@ -56,7 +56,7 @@ impl Client {
             let info = env.result_info.unwrap_or(Value::Null);
             let num = |k: &str| info.get(k).and_then(Value::as_u64);
             let done = match (num("total_pages"), num("total_count"), num("per_page")) {
-                (Some(pages), _, _) => u64::from(page) >= pages,
+                (Some(total_pages), _, _) => u64::from(page) >= total_pages,
                 (None, Some(total), _) => out.len() as u64 >= total,
                 (None, None, Some(per)) => (n as u64) < per,
                 // No paging information: a single page, as the SDKs read it.

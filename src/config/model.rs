@@ -29,6 +29,22 @@ pub struct Desired {
     /// What is valid but probably not meant (a declared expiry that has passed), located
     /// like diagnostics; `validate` prints them, nothing else depends on them.
     pub warnings: Vec<super::Diagnostic>,
+    /// Whether `adopt:` may roll a token nobody handed the value of. Never from the file:
+    /// set from the command line by `reconcile::load_desired`.
+    pub adopt_rolls: AdoptRolls,
+}
+
+/// The operator's consent to adopting tokens by rolling them (`--allow-adopt-roll`), which
+/// stops the S3 keys in use, and how many one pass may roll (`--max-adopt-rolls`). Only the
+/// operator can give it: a committer cannot consent for whoever uses a token, so the file's
+/// `settings.adopt_by_roll` is ignored, with a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AdoptRolls {
+    #[default]
+    Refused,
+    Allowed {
+        max: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,9 +58,6 @@ pub struct Settings {
     /// Resolved against the file's directory; default `<output_dir>/.r2gitops-state.json`.
     pub state_file: PathBuf,
     pub suspend: bool,
-    /// Allow adopting a token whose value nobody supplied by rolling it (its existing S3
-    /// keys stop working).
-    pub adopt_by_roll: bool,
     /// `recipients_file`, resolved against the file's directory like the other paths (the
     /// daemon re-reads the file when this one changes too).
     pub recipients_file: Option<PathBuf>,
@@ -354,7 +367,6 @@ mod tests {
                 output_dir: PathBuf::from(output_dir),
                 state_file: PathBuf::from(state_file),
                 suspend: false,
-                adopt_by_roll: false,
                 recipients_file: None,
                 config_resync: Duration::from_secs(3600),
             },
@@ -362,6 +374,7 @@ mod tests {
             tokens: Vec::new(),
             temporary_credentials: Vec::new(),
             warnings: Vec::new(),
+            adopt_rolls: AdoptRolls::Refused,
         }
     }
 

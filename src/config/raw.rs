@@ -114,9 +114,9 @@ pub struct RawSettings {
     /// The daemon observes and reports but applies nothing.
     #[schemars(extend("default" = false))]
     pub suspend: Option<Sp<bool>>,
-    /// Adopt tokens named by `adopt:` without their value, by rolling them (their existing
-    /// S3 keys stop working); `r2gitops adopt NAME --value-from-stdin` needs no roll.
-    #[schemars(extend("default" = false))]
+    /// Ignored, with a warning: only the operator can allow adopting a token by rolling it
+    /// (`--allow-adopt-roll`). Kept so that files which set it still load.
+    #[schemars(extend("deprecated" = true))]
     pub adopt_by_roll: Option<Sp<bool>>,
     /// How often the daemon re-reads declared bucket configuration (cors, lifecycle, lock,
     /// public_dev_url, custom_domains, notifications, and the zones and queues they name)

@@ -253,11 +253,24 @@ pub fn from_saphyr(err: serde_saphyr::Error) -> ParseError {
     }
 }
 
+/// A character that ends a line somewhere (a control character, Unicode's line and paragraph
+/// separators) or changes how the text around it reads (bidirectional formatting, a BOM):
+/// never shown verbatim on a terminal, in a plan or in a generated file.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{feff}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
 /// Control characters from the file must not reach a terminal verbatim.
 pub fn sanitize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() {
+        if is_hidden(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);

@@ -239,7 +239,7 @@ impl Daemon {
     async fn load(&mut self) -> Result<(), Failed> {
         let file = self.opts.file.clone();
         let output_dir = self.opts.api.output_dir.clone();
-        let allow_adopt_roll = self.opts.api.allow_adopt_roll;
+        let allow_adopt_roll = self.opts.api.adopt_rolls();
         let recipients_file = self
             .desired
             .as_ref()

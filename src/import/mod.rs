@@ -98,6 +98,17 @@ pub async fn snapshot<R: ReadApi>(
         }
         Err(e) => return Err(e),
     }
+    // The token import runs with may be the one the daemon will run with: never offered
+    // for adoption (a plan refuses it).
+    if let Some(own) = api.own_token_id()
+        && let Some(i) = tokens.iter().position(|t| t.id == own)
+    {
+        tokens.remove(i);
+        unlisted.push(format!(
+            "token {} (the API token this import ran with; r2gitops never adopts its own token)",
+            render::quoted(&own)
+        ));
+    }
     let groups = api.permission_groups(Owner::Account).await?;
     let mut snapshot = Snapshot {
         account_id: account_id.to_string(),

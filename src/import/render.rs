@@ -3,9 +3,11 @@
 //! they are, managed tokens through `policy::declaration` (exact by construction), dates
 //! to the second, CIDRs as Cloudflare normalised them.
 //!
-//! Names come from Cloudflare and may hold anything: values are double-quoted with
-//! escapes, and comments never carry a control character (a newline would end the comment
-//! and inject YAML).
+//! Names come from Cloudflare and may hold anything: every name and id is double-quoted
+//! with escapes, in values and in comments alike, and no other text of a comment carries a
+//! character that could end it (a newline would end the comment and inject YAML). A bucket
+//! whose name breaks R2's rule is not declared (a comment says so): no validator would load
+//! the file with it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,11 +15,11 @@ use time::OffsetDateTime;
 
 use super::Snapshot;
 use super::blocks::Block;
-use crate::config::validate::RECIPIENT_PLACEHOLDER;
+use crate::config::validate::{RECIPIENT_PLACEHOLDER, bucket_name_problem};
 use crate::config::{Access, Jurisdiction, Owner, StorageClass, TokenScope};
 use crate::observed::{ObservedBucket, ObservedToken, TokenStatus};
 use crate::plan::policy::declaration;
-use crate::plan::render::timestamp;
+use crate::plan::render::{is_hidden, timestamp};
 
 /// How the file was made, for its opening comment.
 pub struct Header {
@@ -92,7 +94,9 @@ pub fn sort_tokens(s: &Snapshot, now: OffsetDateTime) -> Sorted {
             Some(name) => {
                 if let Some(kept) = kept_by_name.get(name) {
                     out.not_importable.push(refuse(format!(
-                        "a second managed token named '{name}': the next reconcile keeps {kept} and deletes this one as a duplicate"
+                        "a second managed token named {}: the next reconcile keeps {} and deletes this one as a duplicate",
+                        quoted(name),
+                        quoted(kept)
                     )));
                     continue;
                 }
@@ -136,12 +140,26 @@ pub fn sort_tokens(s: &Snapshot, now: OffsetDateTime) -> Sorted {
 }
 
 /// The buckets to declare, by jurisdiction then name, and those left out: the file names
-/// a bucket once, so of one name in several jurisdictions only the first is declared.
+/// a bucket once, so of one name in several jurisdictions only the first is declared. A name
+/// that breaks R2's rule is in neither (`misnamed`).
 pub fn sort_buckets(s: &Snapshot) -> (Vec<&ObservedBucket>, Vec<&ObservedBucket>) {
-    let mut all: Vec<&ObservedBucket> = s.buckets.iter().collect();
+    let mut all: Vec<&ObservedBucket> = s
+        .buckets
+        .iter()
+        .filter(|b| bucket_name_problem(&b.name).is_none())
+        .collect();
     all.sort_by(|a, b| (a.jurisdiction, &a.name).cmp(&(b.jurisdiction, &b.name)));
     let mut seen = BTreeSet::new();
     all.into_iter().partition(|b| seen.insert(b.name.as_str()))
+}
+
+/// Buckets whose name no file can declare (R2 refuses such names; only a server that is not
+/// Cloudflare's would list one).
+fn misnamed(s: &Snapshot) -> Vec<&ObservedBucket> {
+    s.buckets
+        .iter()
+        .filter(|b| bucket_name_problem(&b.name).is_some())
+        .collect()
 }
 
 /// The declared name a managed token has: the inventory's, else its name without the
@@ -185,7 +203,8 @@ fn check(
             .find(|n| !imported.contains(&(jurisdiction, n.as_str())))
     {
         return Err(format!(
-            "it names bucket '{missing}' ({}), which is not imported (deleted, or its jurisdiction was not listed)",
+            "it names bucket {} ({}), which is not imported (deleted, or its jurisdiction was not listed)",
+            quoted(missing),
             jurisdiction.as_str()
         ));
     }
@@ -237,7 +256,7 @@ pub(crate) fn quoted(s: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if is_hidden(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
@@ -245,18 +264,30 @@ pub(crate) fn quoted(s: &str) -> String {
     out
 }
 
-/// Text safe inside a `#` comment: no control character, bounded.
+/// A name in a `#` comment: quoted as a value is, and bounded.
 fn comment_text(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .take(120)
-        .collect();
-    quoted(&clean)
+    let clipped: String = s.chars().take(120).collect();
+    quoted(&clipped)
 }
 
+/// Text of our own in a `#` comment (names in it are `quoted` already): whatever could end
+/// the comment is escaped as `quoted` escapes it.
+pub(crate) fn comment_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if is_hidden(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A YAML flow list of double-quoted names.
 fn list(items: &[String]) -> String {
-    format!("[{}]", items.join(", "))
+    let each: Vec<String> = items.iter().map(|s| quoted(s)).collect();
+    format!("[{}]", each.join(", "))
 }
 
 fn grants(d: &Declared) -> String {
@@ -266,7 +297,7 @@ fn grants(d: &Declared) -> String {
         TokenScope::Buckets(b) => format!(
             "{} on {}{}",
             d.access.as_str(),
-            b.join(", "),
+            b.iter().map(|n| quoted(n)).collect::<Vec<_>>().join(", "),
             if d.jurisdiction == Jurisdiction::Default {
                 String::new()
             } else {
@@ -281,7 +312,7 @@ fn entry(d: &Declared) -> Vec<String> {
     let mut l = vec![format!("- name: {}", quoted(&d.name))];
     let mut field = |s: String| l.push(format!("  {s}"));
     if d.adopt_from.is_some() {
-        field(format!("adopt: {}", d.id));
+        field(format!("adopt: {}", quoted(&d.id)));
     }
     if d.owner == Owner::User {
         field("owner: user".into());
@@ -302,15 +333,17 @@ fn entry(d: &Declared) -> Vec<String> {
     }
     if !d.allow.is_empty() || !d.deny.is_empty() {
         field("ip:".into());
-        let quote = |v: &[String]| v.iter().map(|n| quoted(n)).collect::<Vec<_>>();
         if !d.allow.is_empty() {
-            field(format!("  allow: {}", list(&quote(&d.allow))));
+            field(format!("  allow: {}", list(&d.allow)));
         }
         if !d.deny.is_empty() {
-            field(format!("  deny: {}", list(&quote(&d.deny))));
+            field(format!("  deny: {}", list(&d.deny)));
         }
     }
-    field(format!("output: {{ file: {}, format: env }}", d.file));
+    field(format!(
+        "output: {{ file: {}, format: env }}",
+        quoted(&d.file)
+    ));
     l
 }
 
@@ -324,21 +357,21 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
     };
     line(&format!(
         "# Made by `{}` on {}",
-        header.command.replace(['\n', '\r'], " "),
+        comment_safe(&header.command),
         timestamp(to_second(header.generated_at))
     ));
-    line(&format!("# from Cloudflare account {}.", s.account_id));
+    line(&format!(
+        "# from Cloudflare account {}.",
+        comment_safe(&s.account_id)
+    ));
     line("# Next: put your age public keys in settings.recipients, then");
     line("# `r2gitops reconcile --dry-run` shows nothing to change for what was imported.");
     line("# Buckets are protected: r2gitops never deletes them while `protect: true`.");
     for note in &s.unlisted {
-        line(&format!(
-            "# Not listed: {}",
-            note.replace(['\n', '\r'], " ")
-        ));
+        line(&format!("# Not listed: {}", comment_safe(note)));
     }
     line("version: 1");
-    line(&format!("account_id: {}", s.account_id));
+    line(&format!("account_id: {}", quoted(&s.account_id)));
     line("settings:");
     if s.prefix != crate::config::validate::DEFAULT_PREFIX {
         line(&format!("  token_name_prefix: {}", quoted(&s.prefix)));
@@ -353,7 +386,14 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
     for b in &left_out {
         line(&format!(
             "# Not declared: bucket {} ({}), whose name is declared in another jurisdiction",
-            b.name,
+            quoted(&b.name),
+            b.jurisdiction.as_str()
+        ));
+    }
+    for b in misnamed(s) {
+        line(&format!(
+            "# Not declared: bucket {} ({}), whose name breaks R2's naming rule (a-z, 0-9 and '-', 3 to 63 characters)",
+            comment_text(&b.name),
             b.jurisdiction.as_str()
         ));
     }
@@ -363,7 +403,7 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
         line("buckets:");
     }
     for b in &buckets {
-        line(&format!("  - name: {}", b.name));
+        line(&format!("  - name: {}", quoted(&b.name)));
         if b.jurisdiction != Jurisdiction::Default {
             line(&format!("    jurisdiction: {}", b.jurisdiction.as_str()));
         }
@@ -390,7 +430,7 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
                 Block::NotExpressible(why) => line(&format!(
                     "    # {} not imported (left unmanaged): {}",
                     value.kind().key(),
-                    why.replace(['\n', '\r'], " ")
+                    comment_safe(&why)
                 )),
             }
         }
@@ -413,16 +453,16 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
             "  # over, uncomment its entry, then either hand over its current value (no downtime):",
         );
         line("  #     r2gitops adopt NAME --value-from-stdin");
-        line("  # or let the next reconcile roll it (its existing S3 keys stop working), with");
-        line("  # settings.adopt_by_roll: true or `reconcile --allow-adopt-roll`.");
+        line("  # or let the next reconcile roll it (its existing S3 keys stop working), which");
+        line("  # only an operator can allow: `reconcile --allow-adopt-roll`.");
     }
     for d in &sorted.adoptable {
         line("");
         line(&format!(
             "  # {} (id {}): {}",
             comment_text(d.adopt_from.as_deref().unwrap_or_default()),
-            d.id,
-            grants(d)
+            quoted(&d.id),
+            comment_safe(&grants(d))
         ));
         for l in entry(d) {
             line(&format!("  # {l}"));
@@ -436,7 +476,7 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
                 "#   - {} (id {}): {}",
                 comment_text(name),
                 comment_text(id),
-                why.replace(['\n', '\r'], " ")
+                comment_safe(why)
             ));
         }
     }

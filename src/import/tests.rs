@@ -150,15 +150,15 @@ const EXPECTED: &str = r#"# Made by `r2gitops import -o r2gitops.yaml` on 2026-1
 # Buckets are protected: r2gitops never deletes them while `protect: true`.
 # Not listed: user tokens (the API token may not list them)
 version: 1
-account_id: 0123456789abcdef0123456789abcdef
+account_id: "0123456789abcdef0123456789abcdef"
 settings:
   prune: false
   recipients: ["REPLACE-ME-with-age1-public-keys"]   # your age public keys; validate refuses this placeholder
 buckets:
-  - name: media
+  - name: "media"
     location_hint: weur
     protect: true
-  - name: archive
+  - name: "archive"
     jurisdiction: eu
     storage_class: InfrequentAccess
     protect: true
@@ -166,37 +166,37 @@ tokens:
   - name: "ops admin"
     owner: user
     access: admin-read
-    output: { file: ops-admin.env.age, format: env }
+    output: { file: "ops-admin.env.age", format: env }
   - name: "uploader"
     access: object-read-write
-    buckets: [media]
+    buckets: ["media"]
     expires_on: 2027-06-30T00:00:00Z
     ip:
       allow: ["203.0.113.0/24"]
-    output: { file: uploader.env.age, format: env }
+    output: { file: "uploader.env.age", format: env }
 
   # Tokens r2gitops does not manage yet, which this file can express. To take one
   # over, uncomment its entry, then either hand over its current value (no downtime):
   #     r2gitops adopt NAME --value-from-stdin
-  # or let the next reconcile roll it (its existing S3 keys stop working), with
-  # settings.adopt_by_roll: true or `reconcile --allow-adopt-roll`.
+  # or let the next reconcile roll it (its existing S3 keys stop working), which
+  # only an operator can allow: `reconcile --allow-adopt-roll`.
 
-  # "Backup reader (dashboard)" (id 00000000000000000000000000000003): object-read on archive (eu)
+  # "Backup reader (dashboard)" (id "00000000000000000000000000000003"): object-read on "archive" (eu)
   # - name: "backup-reader-dashboard"
-  #   adopt: 00000000000000000000000000000003
+  #   adopt: "00000000000000000000000000000003"
   #   access: object-read
-  #   buckets: [archive]
-  #   output: { file: backup-reader-dashboard.env.age, format: env }
+  #   buckets: ["archive"]
+  #   output: { file: "backup-reader-dashboard.env.age", format: env }
 
-  # "evil?prune: true" (id 00000000000000000000000000000007): object-read on every bucket
+  # "evil\u000aprune: true" (id "00000000000000000000000000000007"): object-read on every bucket
   # - name: "evil-prune-true"
-  #   adopt: 00000000000000000000000000000007
+  #   adopt: "00000000000000000000000000000007"
   #   access: object-read
   #   buckets: ["*"]
-  #   output: { file: evil-prune-true.env.age, format: env }
+  #   output: { file: "evil-prune-true.env.age", format: env }
 
 # Tokens this file cannot express (r2gitops never touches them):
-#   - "r2gitops:gone-bucket" (id "00000000000000000000000000000006"): it names bucket 'deleted' (default), which is not imported (deleted, or its jurisdiction was not listed)
+#   - "r2gitops:gone-bucket" (id "00000000000000000000000000000006"): it names bucket "deleted" (default), which is not imported (deleted, or its jurisdiction was not listed)
 #   - "r2gitops:old" (id "00000000000000000000000000000005"): it expired at 2026-01-02T00:00:00Z
 #   - "two policies" (id "00000000000000000000000000000004"): 2 policies; r2gitops declares one
 "#;
@@ -332,5 +332,96 @@ fn a_duplicate_managed_name_keeps_the_oldest_as_the_diff_does() {
                 && why.contains("deletes this one as a duplicate")),
         "{:?}",
         sorted.not_importable
+    );
+}
+
+#[test]
+fn names_from_cloudflare_cannot_inject_yaml_and_the_file_loads_with_exactly_the_declared_buckets() {
+    use crate::observed::bucket_config::{ConfigValue, LifecycleRule};
+    let hostile = [
+        "prod\n    public_dev_url: true",
+        "prod\r\nprune: true",
+        "logs\u{2028}    public_dev_url: true",
+        "x\"y",
+        "ab",
+        "Media",
+    ];
+    let mut s = snapshot();
+    s.buckets
+        .extend(hostile.iter().map(|n| bucket(n, Jurisdiction::Default)));
+    let mut rule = LifecycleRule::cloudflare_default();
+    rule.id = "keep\n    public_dev_url: true".into();
+    s.blocks.insert(
+        (Jurisdiction::Default, "media".into()),
+        vec![ConfigValue::Lifecycle(vec![rule])],
+    );
+    let mut ci = token(
+        8,
+        "CI `deploy`\u{2029}settings:\n  prune: true",
+        Access::ObjectRead,
+        TokenScope::Buckets(vec!["media".into()]),
+        Jurisdiction::Default,
+    );
+    ci.id = "0000000000000000000000000000000a".into();
+    s.tokens.push(ci);
+    let mut odd = token(
+        9,
+        "odd",
+        Access::ObjectRead,
+        TokenScope::AllBuckets,
+        Jurisdiction::Default,
+    );
+    odd.id = "not-hex\n    public_dev_url: true".into();
+    s.tokens.push(odd);
+    s.unlisted
+        .push("buckets in jurisdiction eu (no\nprune: true)".into());
+
+    let text = file(&s, &header());
+    assert!(
+        !text.contains(['\r', '\u{2028}', '\u{2029}']),
+        "a raw line break reached the file:\n{text}"
+    );
+    for line in text.lines() {
+        let body = line.trim_start();
+        assert!(
+            !body.starts_with("public_dev_url") && !body.starts_with("prune: true"),
+            "an injected key:\n{text}"
+        );
+    }
+    // Every hostile bucket is named once, quoted, in a comment.
+    for name in hostile {
+        assert!(
+            text.contains(&format!(
+                "# Not declared: bucket {} (default), whose name breaks R2's naming rule",
+                super::render::quoted(name)
+            )),
+            "{name:?}:\n{text}"
+        );
+    }
+
+    let key = age::x25519::Identity::generate().to_public().to_string();
+    let filled = text.replace(RECIPIENT_PLACEHOLDER, &key);
+    let uncommented = uncomment_entries(&filled);
+    for text in [&filled, &uncommented] {
+        let d = load(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let buckets: Vec<&str> = d.buckets.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(buckets, ["media", "archive"], "{text}");
+        assert!(d.buckets.iter().all(|b| b.config.public_dev_url.is_none()));
+        assert!(!d.settings.prune, "{text}");
+        let media = &d.buckets[0].config.lifecycle.as_ref().expect("lifecycle")[0];
+        assert_eq!(
+            media.id, "keep\n    public_dev_url: true",
+            "the id round-trips"
+        );
+    }
+    let d = load(&uncommented).unwrap();
+    let adopted: Vec<&str> = d
+        .tokens
+        .iter()
+        .filter_map(|t| t.adopt.as_ref().map(|a| a.id.as_str()))
+        .collect();
+    assert!(
+        adopted.contains(&"0000000000000000000000000000000a"),
+        "{adopted:?}"
     );
 }

@@ -535,7 +535,7 @@ impl Plan {
     }
 
     /// Rolls of adopted tokens whose value nobody supplied: each breaks the S3 keys someone
-    /// uses today, so they count against `max_deletions` like deletions do.
+    /// uses today, so they count against the operator's `--max-adopt-rolls`.
     pub fn adopt_rolls(&self) -> usize {
         self.steps
             .iter()

@@ -1,6 +1,7 @@
 //! The Cloudflare policies a declared token stands for (API-NOTES §3.4, §3.5), and the
 //! reverse: a description of observed policies in the file's own terms (access, buckets), so
-//! that a plan can say `buckets +logs` instead of dumping JSON. Pure.
+//! that a plan can say `buckets +logs` instead of dumping JSON, and what a change of
+//! policies takes away (`lost`), in Cloudflare's words. Pure.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -202,6 +203,171 @@ pub fn declaration(
     Ok((access, scope, jurisdiction))
 }
 
+/// What a token holding `have` would no longer be allowed once its policies are `want`,
+/// in Cloudflare's words: one `loses <permission group> on <where>` per group, for a plan
+/// line. A grant is kept when `want` holds it or one that includes it (Item Write includes
+/// Item Read; Storage Write includes everything R2; Storage Read includes Item Read; the
+/// account includes every bucket, every bucket includes each). Grants in any other form
+/// are kept only by the same grant.
+pub fn lost(
+    have: &[Policy],
+    want: &[Policy],
+    account_id: &str,
+    groups: &PermissionGroupIds,
+) -> Vec<String> {
+    let want = grants(want, account_id, groups);
+    let mut by_group: BTreeMap<Level, Vec<String>> = BTreeMap::new();
+    for h in grants(have, account_id, groups) {
+        if !want.iter().any(|w| w.covers(&h)) {
+            let places = by_group.entry(h.level.clone()).or_default();
+            let place = h.scope.words();
+            if !places.contains(&place) {
+                places.push(place);
+            }
+        }
+    }
+    by_group
+        .into_iter()
+        .map(|(level, places)| format!("loses {} on {}", level.words(), places.join(", ")))
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    AdminWrite,
+    AdminRead,
+    ItemWrite,
+    ItemRead,
+    Other(String),
+}
+
+impl Level {
+    fn includes(&self, other: &Level) -> bool {
+        use Level::*;
+        match (self, other) {
+            (AdminWrite, AdminWrite | AdminRead | ItemWrite | ItemRead) => true,
+            (AdminRead, AdminRead | ItemRead) | (ItemWrite, ItemWrite | ItemRead) => true,
+            (a, b) => a == b,
+        }
+    }
+
+    fn words(&self) -> String {
+        match self {
+            Level::AdminWrite => crate::observed::GROUP_ADMIN_WRITE.into(),
+            Level::AdminRead => crate::observed::GROUP_ADMIN_READ.into(),
+            Level::ItemWrite => crate::observed::GROUP_OBJECT_WRITE.into(),
+            Level::ItemRead => crate::observed::GROUP_OBJECT_READ.into(),
+            Level::Other(id) => format!("permission group {id}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scope {
+    Account,
+    EveryBucket,
+    Bucket(String),
+    /// A resource in a form r2gitops does not write: the key and its value, as JSON.
+    Other(String, String),
+}
+
+impl Scope {
+    fn includes(&self, other: &Scope) -> bool {
+        match (self, other) {
+            (Scope::Account, Scope::Account | Scope::EveryBucket | Scope::Bucket(_)) => true,
+            (Scope::EveryBucket, Scope::EveryBucket | Scope::Bucket(_)) => true,
+            (a, b) => a == b,
+        }
+    }
+
+    fn words(&self) -> String {
+        match self {
+            Scope::Account => "the account".into(),
+            Scope::EveryBucket => "every bucket".into(),
+            Scope::Bucket(b) => format!("bucket {b}"),
+            Scope::Other(key, _) => key.clone(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Grant {
+    level: Level,
+    scope: Scope,
+}
+
+impl Grant {
+    fn covers(&self, h: &Grant) -> bool {
+        let exotic =
+            |g: &Grant| matches!(g.level, Level::Other(_)) || matches!(g.scope, Scope::Other(..));
+        if exotic(h) || exotic(self) {
+            return self.level == h.level && self.scope == h.scope;
+        }
+        self.level.includes(&h.level) && self.scope.includes(&h.scope)
+    }
+}
+
+/// Every (group, resource) an allow policy grants; deny policies grant nothing.
+fn grants(policies: &[Policy], account_id: &str, groups: &PermissionGroupIds) -> Vec<Grant> {
+    let levels: BTreeMap<String, Level> = [
+        (&groups.admin_write, Level::AdminWrite),
+        (&groups.admin_read, Level::AdminRead),
+        (&groups.object_write, Level::ItemWrite),
+        (&groups.object_read, Level::ItemRead),
+    ]
+    .into_iter()
+    .map(|(id, l)| (id.to_ascii_lowercase(), l))
+    .collect();
+    let account = format!("{ACCOUNT_KEY}{account_id}");
+    let bucket_prefix = format!("{BUCKET_KEY}{account_id}_");
+    let scope = |key: &String, value: &ResourceValue| {
+        let star = matches!(value, ResourceValue::Str(v) if v == "*");
+        if key == &account && star {
+            return Scope::Account;
+        }
+        if let ResourceValue::Map(m) = value
+            && key == &account
+            && m.len() == 1
+            && m.get(ALL_BUCKETS).is_some_and(|v| v == "*")
+        {
+            return Scope::EveryBucket;
+        }
+        match key
+            .strip_prefix(&bucket_prefix)
+            .and_then(|r| r.split_once('_'))
+        {
+            Some((j, name)) if star => Scope::Bucket(match j {
+                "default" => name.to_string(),
+                _ => format!("{name} ({j})"),
+            }),
+            _ => Scope::Other(
+                key.clone(),
+                match value {
+                    ResourceValue::Str(v) => serde_json::json!(v),
+                    ResourceValue::Map(m) => serde_json::json!(m),
+                }
+                .to_string(),
+            ),
+        }
+    };
+    let mut out = Vec::new();
+    for p in policies.iter().filter(|p| p.effect == Effect::Allow) {
+        for g in &p.permission_groups {
+            let level = levels
+                .get(&g.to_ascii_lowercase())
+                .cloned()
+                .unwrap_or_else(|| Level::Other(g.clone()));
+            for (key, value) in &p.resources {
+                out.push(Grant {
+                    level: level.clone(),
+                    scope: scope(key, value),
+                });
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,6 +474,88 @@ mod tests {
         let mut two = p.clone();
         two[0].permission_groups.insert(g.object_write.clone());
         assert_eq!(describe(&two, ACCT, &g).access, None);
+    }
+
+    #[test]
+    fn a_change_of_policies_names_what_it_takes_away_and_nothing_it_keeps() {
+        use Access::*;
+        use TokenScope::{Account as Acct, AllBuckets as Every, Buckets};
+        let g = PermissionGroupIds::known();
+        let b = |names: &[&str]| Buckets(names.iter().map(|n| n.to_string()).collect());
+        let of = |a, s, j| desired_policies(&token(a, s, j), ACCT, &g);
+        let d = Jurisdiction::Default;
+        let cases: Vec<(Vec<Policy>, Vec<Policy>, Vec<&str>)> = vec![
+            (
+                of(ObjectRead, b(&["a"]), d),
+                of(ObjectRead, b(&["a"]), d),
+                vec![],
+            ),
+            // More is never a loss: write includes read, every bucket includes each.
+            (
+                of(ObjectRead, b(&["a"]), d),
+                of(ObjectReadWrite, b(&["a"]), d),
+                vec![],
+            ),
+            (
+                of(ObjectRead, b(&["a"]), d),
+                of(ObjectRead, Every, d),
+                vec![],
+            ),
+            (
+                of(ObjectReadWrite, Every, d),
+                of(AdminReadWrite, Acct, d),
+                vec![],
+            ),
+            (of(ObjectRead, b(&["a"]), d), of(AdminRead, Acct, d), vec![]),
+            (
+                of(AdminReadWrite, Acct, d),
+                of(ObjectRead, b(&["a"]), d),
+                vec!["loses Workers R2 Storage Write on the account"],
+            ),
+            (
+                of(ObjectReadWrite, b(&["a", "b"]), d),
+                of(ObjectRead, b(&["a"]), d),
+                vec!["loses Workers R2 Storage Bucket Item Write on bucket a, bucket b"],
+            ),
+            (
+                of(ObjectRead, Every, d),
+                of(ObjectRead, b(&["a"]), d),
+                vec!["loses Workers R2 Storage Bucket Item Read on every bucket"],
+            ),
+            (
+                of(ObjectRead, b(&["a"]), Jurisdiction::Eu),
+                of(ObjectRead, b(&["a"]), d),
+                vec!["loses Workers R2 Storage Bucket Item Read on bucket a (eu)"],
+            ),
+            (
+                of(AdminRead, Acct, d),
+                of(ObjectReadWrite, Every, d),
+                vec!["loses Workers R2 Storage Read on the account"],
+            ),
+        ];
+        for (have, want, lose) in cases {
+            assert_eq!(lost(&have, &want, ACCT, &g), lose, "{have:?} -> {want:?}");
+        }
+
+        // A grant in another form is kept only by the same grant; a deny grants nothing.
+        let mut foreign = of(ObjectRead, b(&["a"]), d);
+        foreign[0]
+            .permission_groups
+            .insert("c8fed203ed3043cba015a93ad1616f1f".into());
+        foreign[0].resources.insert(
+            "com.cloudflare.api.account.zone.z1".into(),
+            ResourceValue::Str("*".into()),
+        );
+        assert_eq!(
+            lost(&foreign, &of(AdminReadWrite, Acct, d), ACCT, &g),
+            [
+                "loses Workers R2 Storage Bucket Item Read on com.cloudflare.api.account.zone.z1",
+                "loses permission group c8fed203ed3043cba015a93ad1616f1f on com.cloudflare.api.account.zone.z1, bucket a",
+            ]
+        );
+        let mut deny = of(AdminReadWrite, Acct, d);
+        deny[0].effect = Effect::Deny;
+        assert!(lost(&deny, &of(ObjectRead, b(&["a"]), d), ACCT, &g).is_empty());
     }
 
     #[test]

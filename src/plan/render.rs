@@ -1,7 +1,17 @@
 //! How a plan is shown: terraform-like text, versioned JSON for tools, Markdown for CI job
 //! summaries. Pure. A plan holds no secret, so nothing here can print one.
+//!
+//! Names in a plan come from Cloudflare too (a token's name, a rule's id, a domain's status)
+//! and may hold anything. Text and Markdown pass every line through `escape` where they are
+//! assembled (`text`, `markdown`), never per call site: a newline in a name cannot end a line
+//! and fake another, and a backtick cannot close a Markdown code span. JSON needs no more
+//! than serde's escaping.
+
+use std::borrow::Cow;
 
 use serde_json::{Value, json};
+
+pub use crate::config::yaml::is_hidden;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -10,6 +20,28 @@ use crate::observed::bucket_config::{ConfigValue, ConfigWrite};
 
 /// Version of the JSON document; bumped only on incompatible changes.
 pub const JSON_FORMAT_VERSION: u32 = 1;
+
+/// `s` as a line of a text or Markdown plan may show it: control characters, line and
+/// paragraph separators and bidirectional formatting characters as `\n`, `\u{202e}`…
+/// (what `char::escape_default` writes), and a backtick as `\u{60}` (a backslash does not
+/// escape inside a Markdown code span: only another character keeps it closed). Everything
+/// else, and so every line r2gitops itself writes, is unchanged.
+pub fn escape(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| c == '`' || is_hidden(c)) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c == '`' {
+            out.extend(c.escape_unicode());
+        } else if is_hidden(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 pub fn timestamp(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
@@ -336,16 +368,21 @@ fn notes(plan: &Plan) -> Vec<String> {
 
 /// The plan as text. `title` names the file and account, e.g. `r2gitops.yaml`.
 pub fn text(plan: &Plan, title: &str) -> String {
-    let mut out = format!("r2gitops plan for {title} (account {}):\n", plan.account_id);
+    let mut out = escape(&format!(
+        "r2gitops plan for {title} (account {}):",
+        plan.account_id
+    ))
+    .into_owned();
+    out.push('\n');
     for l in body_lines(plan) {
         out.push_str("  ");
-        out.push_str(&l);
+        out.push_str(&escape(&l));
         out.push('\n');
     }
     out.push_str(&summary_line(&plan.summary()));
     out.push('\n');
     for n in notes(plan) {
-        out.push_str(&n);
+        out.push_str(&escape(&n));
         out.push('\n');
     }
     out
@@ -354,11 +391,12 @@ pub fn text(plan: &Plan, title: &str) -> String {
 /// The plan as Markdown, for CI job summaries (`$GITHUB_STEP_SUMMARY`).
 pub fn markdown(plan: &Plan, title: &str) -> String {
     let mut out = format!(
-        "### r2gitops plan: `{title}`\n\n**{}**\n\n",
+        "### r2gitops plan: `{}`\n\n**{}**\n\n",
+        escape(title),
         summary_line(&plan.summary())
     );
     for n in notes(plan) {
-        out.push_str(&format!("> {n}\n\n"));
+        out.push_str(&format!("> {}\n\n", escape(&n)));
     }
     if !plan.blocked.is_empty() {
         // A CI job summary must not bury what keeps Cloudflare from matching the file.
@@ -370,8 +408,8 @@ pub fn markdown(plan: &Plan, title: &str) -> String {
             out.push_str(&format!(
                 "> - **{} `{}`**: {}\n",
                 b.kind.as_str(),
-                b.name,
-                b.reason
+                escape(&b.name),
+                escape(&b.reason)
             ));
         }
         out.push('\n');
@@ -380,7 +418,7 @@ pub fn markdown(plan: &Plan, title: &str) -> String {
     if !lines.is_empty() {
         out.push_str("```diff\n");
         for l in lines {
-            out.push_str(&l);
+            out.push_str(&escape(&l));
             out.push('\n');
         }
         out.push_str("```\n");
@@ -627,5 +665,81 @@ mod tests {
 
     fn text_of(p: &Plan) -> String {
         text(p, "f")
+    }
+
+    #[test]
+    fn escaping_leaves_plain_text_alone_and_shows_what_could_break_a_line() {
+        let cases = [
+            ("uploader", "uploader"),
+            ("name 'a' -> 'r2gitops:b'", "name 'a' -> 'r2gitops:b'"),
+            ("caf\u{e9} \u{1f600}", "caf\u{e9} \u{1f600}"),
+            ("a\nb", "a\\nb"),
+            ("a\r\nb", "a\\r\\nb"),
+            ("tab\there", "tab\\there"),
+            ("\u{1b}[31mred", "\\u{1b}[31mred"),
+            (
+                "nel\u{85}ls\u{2028}ps\u{2029}",
+                "nel\\u{85}ls\\u{2028}ps\\u{2029}",
+            ),
+            ("\u{202e}txt.exe", "\\u{202e}txt.exe"),
+            ("`code`", "\\u{60}code\\u{60}"),
+            ("```", "\\u{60}\\u{60}\\u{60}"),
+        ];
+        for (raw, shown) in cases {
+            assert_eq!(escape(raw), shown, "{raw:?}");
+        }
+        assert!(matches!(escape("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_name_from_cloudflare_cannot_fake_a_plan_line_or_close_a_code_span() {
+        let fake =
+            "x\n  - delete bucket prod-data (default): no longer declared (prune, not protected)";
+        let mut p = plan();
+        p.blocked[0].name = "arch`ive\n> - **bucket `prod`**: fine".into();
+        p.orphans.push(crate::plan::Orphan {
+            kind: Kind::Token,
+            name: fake.into(),
+            detail: "0123".into(),
+            reason: "no longer declared; prune is off, so it is kept".into(),
+        });
+        p.steps.push(Step::UpdateToken {
+            token: "uploader".into(),
+            id: "0123".into(),
+            owner: crate::config::Owner::Account,
+            request: crate::observed::TokenRequest {
+                name: "r2gitops:uploader".into(),
+                policies: Vec::new(),
+                not_before: None,
+                expires_on: None,
+                condition: Default::default(),
+                status: None,
+            },
+            changes: vec![format!("name '{fake}' -> 'r2gitops:uploader'")],
+            buckets: Vec::new(),
+            fallback: None,
+        });
+        let text = text(&p, "r2gitops.yaml");
+        let md = markdown(&p, "r2gitops.yaml");
+        for out in [&text, &md] {
+            assert!(
+                !out.lines().any(|l| l.trim_start().starts_with("- delete")),
+                "a line was faked:\n{out}"
+            );
+            assert!(out.contains("x\\n  - delete bucket prod-data"), "{out}");
+        }
+        // Markdown: one line per item, and the only backticks are the renderer's own.
+        let blocked: Vec<&str> = md.lines().filter(|l| l.starts_with("> - **")).collect();
+        assert_eq!(
+            blocked,
+            [
+                "> - **bucket `arch\\u{60}ive\\n> - **bucket \\u{60}prod\\u{60}**: fine`**: location is create-only (have enam, want weur)"
+            ]
+        );
+        assert_eq!(
+            md.matches("```").count(),
+            2,
+            "one fence, opened and closed: {md}"
+        );
     }
 }

@@ -115,6 +115,10 @@ impl ReadApi for Memory {
     async fn verify(&self) -> Result<VerifiedToken, ApiError> {
         unreachable!()
     }
+    /// The fake's callers hold no token of the account.
+    fn own_token_id(&self) -> Option<String> {
+        None
+    }
     async fn list_buckets(&self, j: Jurisdiction) -> Result<Vec<ObservedBucket>, ApiError> {
         Ok(self
             .buckets

@@ -239,6 +239,7 @@ pub fn validate(raw: &RawDoc, facts: &Facts, source: &Path) -> Result<Desired, C
                     hint: v.hint,
                 })
                 .collect(),
+            adopt_rolls: AdoptRolls::Refused,
         })
     } else {
         Err(c.list)

@@ -114,6 +114,18 @@ pub(super) fn settings(
         }
     });
 
+    if let Some(a) = &s.adopt_by_roll {
+        // A warning, not an error: ignoring it fails safe (the adopt stays blocked, and the
+        // plan says how to allow it), while an error would stop every other change of a
+        // file that was valid until now, for a key that can no longer do anything.
+        c.warn(
+            a,
+            "settings.adopt_by_roll",
+            "settings.adopt_by_roll is ignored: only the operator can allow adopting a token by rolling it",
+            "remove it; an operator who accepts the roll runs `reconcile --allow-adopt-roll` (or `watch --allow-adopt-roll`), or hands over the value with `r2gitops adopt NAME --value-from-stdin`",
+        );
+    }
+
     let settings = Settings {
         token_name_prefix,
         prune: s.prune.as_ref().is_some_and(|p| p.value),
@@ -124,7 +136,6 @@ pub(super) fn settings(
         output_dir,
         state_file,
         suspend: s.suspend.as_ref().is_some_and(|p| p.value),
-        adopt_by_roll: s.adopt_by_roll.as_ref().is_some_and(|p| p.value),
         recipients_file: s
             .recipients_file
             .as_ref()

@@ -108,6 +108,31 @@ fn a_declared_expiry_that_has_passed_is_a_located_warning_not_an_error() {
 }
 
 #[test]
+fn a_committed_adopt_by_roll_grants_nothing_and_is_a_located_warning() {
+    for value in ["true", "false"] {
+        let yaml = base(&format!("  adopt_by_roll: {value}\n"), B, "");
+        let d = run(&yaml).expect("a file that sets it still loads");
+        assert_eq!(d.adopt_rolls, AdoptRolls::Refused, "{value}");
+        let w: Vec<String> = d.warnings.iter().map(|w| w.located_message()).collect();
+        assert_eq!(
+            w,
+            [
+                "4:18: settings.adopt_by_roll: settings.adopt_by_roll is ignored: only the operator can allow adopting a token by rolling it"
+            ]
+        );
+        assert!(
+            d.warnings[0]
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.contains("--allow-adopt-roll")),
+            "{:?}",
+            d.warnings[0].hint
+        );
+    }
+    assert!(run(&base("", B, "")).unwrap().warnings.is_empty());
+}
+
+#[test]
 fn a_valid_file_becomes_the_model_with_defaults() {
     let d = run(&base(
         "",

@@ -16,7 +16,7 @@ pub(super) fn lines(domains: &[CustomDomain]) -> Result<Vec<String>, String> {
         if d.zone.as_str().is_empty() {
             return Err(format!(
                 "Cloudflare names no zone for domain {}",
-                observed.domain
+                quoted(&observed.domain)
             ));
         }
         l.push(format!("  - domain: {}", quoted(&d.domain)));

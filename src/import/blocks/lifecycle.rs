@@ -9,7 +9,10 @@ fn when(what: &str, c: &Condition) -> Result<String, String> {
     match c {
         Condition::Age(s) => Ok(format!("{what}_after: {}", age(*s))),
         Condition::Date(t) => Ok(format!("{what}_on: {}", show_date(*t))),
-        Condition::Other(raw) => Err(format!("a condition r2gitops does not know ({raw})")),
+        Condition::Other(raw) => Err(format!(
+            "a condition r2gitops does not know ({})",
+            quoted(raw)
+        )),
     }
 }
 
@@ -38,7 +41,7 @@ pub(super) fn lines(rules: &[LifecycleRule]) -> Result<Vec<String>, String> {
             n => {
                 return Err(format!(
                     "rule {} has {n} storage-class transitions; the file declares one",
-                    r.id
+                    quoted(&r.id)
                 ));
             }
         }

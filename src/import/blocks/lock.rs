@@ -23,8 +23,9 @@ pub(super) fn lines(rules: &[LockRule]) -> Result<Vec<String>, String> {
             Retention::Indefinite => "retain: indefinite".into(),
             Retention::Other(raw) => {
                 return Err(format!(
-                    "rule {} retains by a condition r2gitops does not know ({raw})",
-                    r.id
+                    "rule {} retains by a condition r2gitops does not know ({})",
+                    quoted(&r.id),
+                    quoted(raw)
                 ));
             }
         });

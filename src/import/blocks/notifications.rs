@@ -15,8 +15,9 @@ pub(super) fn lines(queues: &[QueueRules]) -> Result<Vec<String>, String> {
                 .map(|a| {
                     NotificationAction::parse(a).ok_or_else(|| {
                         format!(
-                            "a rule of queue {} names action {a}, which r2gitops does not know",
-                            q.label()
+                            "a rule of queue {} names action {}, which r2gitops does not know",
+                            quoted(q.label()),
+                            quoted(a)
                         )
                     })
                 })

@@ -7,8 +7,8 @@ pub(super) fn lines(d: &ManagedDomain) -> Vec<String> {
     if let Some(domain) = d.domain.as_ref().filter(|_| d.enabled) {
         // Where it is public now, for whoever reviews the file.
         l[0].push_str(&format!(
-            "   # https://{}",
-            domain.replace(['\n', '\r'], "")
+            "   # {}",
+            crate::import::render::quoted(&format!("https://{domain}"))
         ));
     }
     l

@@ -143,7 +143,7 @@ fn exact_blocks_are_written_in_the_files_words() {
                 enabled: true,
                 domain: Some("pub-abc.r2.dev".into()),
             }),
-            vec!["public_dev_url: true   # https://pub-abc.r2.dev"],
+            vec!["public_dev_url: true   # \"https://pub-abc.r2.dev\""],
         ),
         (
             // The zone by name; 1.0 is Cloudflare's default and stays unmanaged; the status
@@ -232,11 +232,11 @@ fn what_the_file_cannot_say_exactly_is_left_out_with_the_reason() {
                 None,
                 &[Condition::Age(86_400), Condition::Age(2 * 86_400)],
             )]),
-            "rule two-steps has 2 storage-class transitions",
+            "rule \"two-steps\" has 2 storage-class transitions",
         ),
         (
             ConfigValue::Lock(vec![lock("odd", Retention::Other("Legal".into()), true)]),
-            "rule odd retains by a condition r2gitops does not know (Legal)",
+            "rule \"odd\" retains by a condition r2gitops does not know (\"Legal\")",
         ),
         (
             // Cloudflare stores it; the file's validation refuses a path in an origin.
@@ -252,7 +252,7 @@ fn what_the_file_cannot_say_exactly_is_left_out_with_the_reason() {
                 "uploads",
                 vec![rule(&["AbortMultipartUpload"], "", "", "")],
             )]),
-            "names action AbortMultipartUpload, which r2gitops does not know",
+            "names action \"AbortMultipartUpload\", which r2gitops does not know",
         ),
         (
             // The file's validation refuses a domain outside its zone.

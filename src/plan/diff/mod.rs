@@ -21,18 +21,20 @@
 //!   delete only with `prune`, if the inventory manages it and its last declared `protect`
 //!   was false; else orphan. Unmanaged things are never touched.
 //! - `adopt: ID` on a token: the existing token becomes the declared one (renamed and
-//!   corrected in place). Without a recorded value that needs a roll, which breaks its S3
-//!   keys: blocked unless `adopt_by_roll`, and counted with the deletions. An id that does
-//!   not exist, or that is managed under another name -> the whole plan is refused, with
-//!   the line of the `adopt:`.
+//!   corrected in place; the update names every permission it loses). Without a recorded
+//!   value that needs a roll, which breaks its S3 keys: blocked unless the operator allowed
+//!   it (`Desired::adopt_rolls`, never the file), and at most `--max-adopt-rolls` of them.
+//!   An id that is r2gitops' own token, that does not exist, whose policies the file cannot
+//!   express, or that is managed under another name -> the whole plan is refused, with the
+//!   line of the `adopt:`.
 //! - bucket configuration (`bucket_config`): an undeclared block is never compared; a
 //!   declared one is exact, compared semantically; `cors: []` deletes; a lock change that
 //!   loosens retention is deletion-class (blocked without prune, counted with it).
 //! - custom domains (`custom_domain`) and notification rules (`notification`), issue 15:
 //!   per domain and per queue, after the zone and queue lookups; an unknown zone or queue
 //!   blocks only that item; removing a domain or a queue's rules is deletion-class.
-//! - more deletions (loosened lock rules and adopt rolls included) than `max_deletions` ->
-//!   the whole plan is refused.
+//! - more deletions (loosened lock rules included) than `max_deletions`, or more adopt
+//!   rolls than the operator's `--max-adopt-rolls` -> the whole plan is refused.
 //! - temporary credentials (issue 18): see `temporary`; issued after their parent's steps.
 
 mod bucket;
@@ -43,6 +45,7 @@ mod temporary;
 mod token;
 
 pub use temporary::TemporaryFacts;
+pub use token::{own_token_refusal, policies_refusal};
 
 use std::collections::BTreeMap;
 
@@ -115,9 +118,8 @@ pub fn diff(input: &Input<'_>) -> Plan {
     plan.steps.extend(bucket_deletes);
 
     let deletions = plan.deletions();
-    let adopt_rolls = plan.adopt_rolls();
     let max = input.desired.settings.max_deletions as usize;
-    if deletions + adopt_rolls > max {
+    if deletions > max {
         // Configuration changes can be deletion-class (objects a lock retained may go, a
         // domain's DNS record goes, a queue stops hearing of events): say which are counted.
         let kind_of = |s: &super::Step| match s {
@@ -140,23 +142,34 @@ pub fn diff(input: &Input<'_>) -> Plan {
         } else {
             format!(" ({} included)", kinds.join(", "))
         };
-        let what = if adopt_rolls == 0 {
-            format!("deletes {deletions} objects{counted}")
-        } else {
+        refuse(
+            &mut plan,
             format!(
-                "deletes {deletions} objects{counted} and rolls {adopt_rolls} adopted tokens whose S3 keys are in use ({} disruptive changes)",
-                deletions + adopt_rolls
-            )
-        };
-        let refusal = format!(
-            "the plan {what}, more than settings.max_deletions ({max}); nothing will be applied (raise max_deletions, or declare what should stay)"
+                "the plan deletes {deletions} objects{counted}, more than settings.max_deletions ({max}); nothing will be applied (raise max_deletions, or declare what should stay)"
+            ),
         );
-        plan.refused = Some(match plan.refused.take() {
-            Some(earlier) => format!("{earlier}; {refusal}"),
-            None => refusal,
-        });
+    }
+    // The operator's bound, not the file's: a committer could raise max_deletions.
+    let adopt_rolls = plan.adopt_rolls();
+    if let crate::config::AdoptRolls::Allowed { max } = input.desired.adopt_rolls
+        && adopt_rolls > max as usize
+    {
+        refuse(
+            &mut plan,
+            format!(
+                "the plan rolls {adopt_rolls} adopted tokens whose S3 keys are in use, more than --max-adopt-rolls ({max}); nothing will be applied (raise --max-adopt-rolls, or hand values over with r2gitops adopt NAME --value-from-stdin)"
+            ),
+        );
     }
     plan
+}
+
+/// Add `refusal` to the plan's refusals.
+fn refuse(plan: &mut Plan, refusal: String) {
+    plan.refused = Some(match plan.refused.take() {
+        Some(earlier) => format!("{earlier}; {refusal}"),
+        None => refusal,
+    });
 }
 
 #[cfg(test)]

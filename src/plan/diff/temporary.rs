@@ -367,6 +367,7 @@ mod tests {
                 .collect(),
             permission_groups: PermissionGroupIds::known(),
             bucket_configs: Default::default(),
+            own_token_id: None,
             zones: Default::default(),
             queues: None,
         };

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use super::*;
-use crate::config::IpRules;
+use crate::config::{AdoptRolls, IpRules};
 use crate::config::{
     BucketSpec, Jurisdiction, LocationHint, OutputFormat, Owner, StorageClass, TokenScope,
     TokenSpec,
@@ -33,6 +33,7 @@ fn observed() -> Observed {
         bucket_configs: Default::default(),
         zones: Default::default(),
         queues: None,
+        own_token_id: None,
     }
 }
 
@@ -285,7 +286,9 @@ fn token_drift_is_updated_in_place_and_reordering_is_not_drift() {
                     .resources
                     .insert(key, crate::observed::ResourceValue::Str("*".into()));
             },
-            Some("~ update token uploader: buckets -logs"),
+            Some(
+                "~ update token uploader: buckets -logs, loses Workers R2 Storage Bucket Item Write on bucket logs",
+            ),
         ),
         (
             "access downgraded out of band",
@@ -303,7 +306,7 @@ fn token_drift_is_updated_in_place_and_reordering_is_not_drift() {
                 );
             },
             Some(
-                "~ update token uploader: policies differ from the declaration (edited out of band)",
+                "~ update token uploader: policies differ from the declaration (edited out of band), loses Workers R2 Storage Bucket Item Write on com.cloudflare.api.account.zone.1",
             ),
         ),
         (
@@ -1045,9 +1048,9 @@ fn adopting_without_the_value_is_blocked_unless_rolls_are_allowed() {
 }
 
 #[test]
-fn adopting_by_roll_renames_corrects_and_rolls_and_counts_as_disruptive() {
+fn adopting_by_roll_renames_corrects_and_rolls_within_the_operators_cap() {
     let mut d = desired();
-    d.settings.adopt_by_roll = true;
+    d.adopt_rolls = AdoptRolls::Allowed { max: 1 };
     d.buckets = vec![bucket("backups")];
     let mut t = token("backup-reader", &["backups"]);
     adopting(&mut t, HAND);
@@ -1076,14 +1079,99 @@ fn adopting_by_roll_renames_corrects_and_rolls_and_counts_as_disruptive() {
     ));
     assert!(p.refused.is_none());
 
+    // The file's max_deletions has no say (a committer could raise it); the operator's
+    // cap does.
     d.settings.max_deletions = 0;
+    assert!(run(&d, &o, &inv, &outputs).refused.is_none());
+    d.adopt_rolls = AdoptRolls::Allowed { max: 0 };
     let p = run(&d, &o, &inv, &outputs);
-    assert!(
-        p.refused
-            .as_deref()
-            .is_some_and(|r| r.contains("rolls 1 adopted tokens")),
-        "{:?}",
-        p.refused
+    assert_eq!(
+        p.refused.as_deref(),
+        Some(
+            "the plan rolls 1 adopted tokens whose S3 keys are in use, more than --max-adopt-rolls (0); nothing will be applied (raise --max-adopt-rolls, or hand values over with r2gitops adopt NAME --value-from-stdin)"
+        )
+    );
+}
+
+#[test]
+fn adopting_the_daemons_own_token_or_one_the_file_cannot_express_refuses_the_plan() {
+    let mut d = desired();
+    d.adopt_rolls = AdoptRolls::Allowed { max: 10 };
+    d.buckets = vec![bucket("backups")];
+    let mut t = token("backup-reader", &["backups"]);
+    adopting(&mut t, HAND);
+    d.tokens = vec![t];
+    let (mut o, mut inv, outputs) = converged(&Desired {
+        tokens: Vec::new(),
+        ..d.clone()
+    });
+    let at = "r2gitops.yaml:7:12: tokens[0].adopt";
+
+    // r2gitops' own token: observe never lists it, and the plan says why it is refused,
+    // even where an inventory records it for this very name.
+    o.own_token_id = Some(HAND.into());
+    let own = format!(
+        "{at}: token {HAND} is the API token r2gitops itself calls Cloudflare with (verify names it); taking it over would rewrite or roll r2gitops' own access, so no file may adopt it"
+    );
+    for recorded in [false, true] {
+        if recorded {
+            inv.tokens
+                .insert("backup-reader".into(), written(&d.tokens[0], HAND));
+        }
+        let p = run(&d, &o, &inv, &outputs);
+        assert_eq!(
+            p.refused.as_deref(),
+            Some(own.as_str()),
+            "recorded: {recorded}"
+        );
+        assert!(p.steps.is_empty(), "{:?}", lines(&p));
+    }
+    inv.tokens.clear();
+    o.own_token_id = Some("ffff0000000000000000000000000000".into());
+
+    // A CI token that can also edit Workers scripts: no declaration says that.
+    let mut ci = hand_made(&d, &d.tokens[0], HAND);
+    ci.policies[0]
+        .permission_groups
+        .insert("e086da7e2179491d91ee5f35b3ca210a".into());
+    o.tokens.push(ci);
+    let p = run(&d, &o, &inv, &outputs);
+    assert_eq!(
+        p.refused.as_deref(),
+        Some(
+            format!(
+                "{at}: token {HAND} holds what no declaration can say (permission groups or resources other than R2's (another service, zone or account)); adopting it would drop that, so r2gitops leaves it alone"
+            )
+            .as_str()
+        )
+    );
+    assert!(p.steps.is_empty(), "{:?}", lines(&p));
+}
+
+#[test]
+fn an_adopted_tokens_update_names_the_permissions_it_loses() {
+    let mut d = desired();
+    d.adopt_rolls = AdoptRolls::Allowed { max: 1 };
+    d.buckets = vec![bucket("backups"), bucket("logs")];
+    let mut t = token("backup-reader", &["backups"]);
+    t.access = crate::config::Access::ObjectRead;
+    adopting(&mut t, HAND);
+    d.tokens = vec![t];
+    let (mut o, inv, outputs) = converged(&Desired {
+        tokens: Vec::new(),
+        ..d.clone()
+    });
+    // By hand: read-write on backups and logs.
+    let mut wide = d.tokens[0].clone();
+    wide.access = crate::config::Access::ObjectReadWrite;
+    wide.scope = crate::config::TokenScope::Buckets(vec!["backups".into(), "logs".into()]);
+    let mut hand = hand_made(&d, &wide, HAND);
+    hand.condition = IpRules::default();
+    o.tokens.push(hand);
+    let p = run(&d, &o, &inv, &outputs);
+    assert_eq!(
+        lines(&p)[0],
+        "~ update token backup-reader: name 'backup reader (made by hand)' -> 'r2gitops:backup-reader', access object-read-write -> object-read, buckets -logs, loses Workers R2 Storage Bucket Item Write on bucket backups, bucket logs"
     );
 }
 
@@ -1117,7 +1205,7 @@ fn after_adopt_recorded_the_value_the_plan_only_renames_and_corrects() {
 #[test]
 fn adopting_an_unknown_or_already_managed_token_refuses_the_plan_with_the_line() {
     let mut d = desired();
-    d.settings.adopt_by_roll = true;
+    d.adopt_rolls = AdoptRolls::Allowed { max: 1 };
     d.settings.prune = true;
     d.buckets = vec![bucket("backups")];
     d.tokens = vec![

@@ -2,7 +2,9 @@
 //! validity window, name or status -> update in place (same id, same S3 key); outputs that
 //! cannot be vouched for -> roll; an output path the writer refuses (a symlink on the way,
 //! a FIFO) -> blocked, neither created nor rolled; duplicates -> keep one, delete the rest;
-//! undeclared and managed -> delete with `prune`, else orphan.
+//! undeclared and managed -> delete with `prune`, else orphan. An `adopt:` of r2gitops' own
+//! token, or of one whose policies no declaration can say, refuses the plan; one that needs
+//! a roll waits for the operator's `--allow-adopt-roll`.
 
 use std::collections::BTreeSet;
 
@@ -10,10 +12,12 @@ use ipnet::IpNet;
 use time::OffsetDateTime;
 
 use super::{Input, OutputFact};
-use crate::config::{TokenScope, TokenSpec};
-use crate::observed::{ObservedToken, Policy, TokenField, TokenRequest, TokenStatus};
+use crate::config::{AdoptRolls, TokenScope, TokenSpec};
+use crate::observed::{
+    ObservedToken, PermissionGroupIds, Policy, TokenField, TokenRequest, TokenStatus,
+};
 use crate::plan::ReplaceReason;
-use crate::plan::policy::{describe, desired_policies};
+use crate::plan::policy::{declaration, describe, desired_policies, lost};
 use crate::plan::readback::seconds;
 use crate::plan::render::timestamp;
 use crate::plan::{
@@ -310,12 +314,35 @@ enum Adoption<'a> {
     Not,
     /// An existing token to take over in this pass.
     Target(&'a ObservedToken),
-    /// Taking it over would roll it, and the file does not allow that.
+    /// Taking it over would roll it, and the operator did not allow that.
     Blocked(Blocked),
 }
 
+/// Why the token `id` cannot be taken over because it is r2gitops' own API token (`own`,
+/// from `verify`), or `None`. Pure; the plan and `r2gitops adopt` ask the same.
+pub fn own_token_refusal(id: &str, own: Option<&str>) -> Option<String> {
+    (own == Some(id)).then(|| format!(
+        "token {id} is the API token r2gitops itself calls Cloudflare with (verify names it); taking it over would rewrite or roll r2gitops' own access, so no file may adopt it"
+    ))
+}
+
+/// Why the token `id` cannot be taken over because its policies grant what no declaration
+/// can say (the rule `import` applies), which a takeover would silently drop; or `None`.
+pub fn policies_refusal(
+    id: &str,
+    policies: &[Policy],
+    account_id: &str,
+    groups: &PermissionGroupIds,
+) -> Option<String> {
+    let why = declaration(policies, account_id, groups).err()?;
+    Some(format!(
+        "token {id} holds what no declaration can say ({why}); adopting it would drop that, so r2gitops leaves it alone"
+    ))
+}
+
 /// What `adopt:` means for this pass. `Err` is a located message for a plan refusal: the
-/// id is not a token of this account, or it is managed under another name.
+/// id is r2gitops' own token, not a token of this account, one whose policies the file
+/// cannot express, or one managed under another name.
 fn adoption<'a>(
     t: &TokenSpec,
     index: usize,
@@ -326,9 +353,6 @@ fn adoption<'a>(
     let Some(adopt) = &t.adopt else {
         return Ok(Adoption::Not);
     };
-    if record_id == Some(adopt.id.as_str()) {
-        return Ok(Adoption::Not);
-    }
     let at = format!(
         "{}:{}:{}: tokens[{index}].adopt",
         input.desired.source.display(),
@@ -336,6 +360,14 @@ fn adoption<'a>(
         adopt.column
     );
     let observed = input.observed;
+    // Before anything else, the inventory included: whatever recorded it, r2gitops' own
+    // token is never taken over.
+    if let Some(why) = own_token_refusal(&adopt.id, observed.own_token_id.as_deref()) {
+        return Err(format!("{at}: {why}"));
+    }
+    if record_id == Some(adopt.id.as_str()) {
+        return Ok(Adoption::Not);
+    }
     if !observed.listed_owners.contains(&t.owner) {
         return Ok(Adoption::Blocked(Blocked {
             kind: Kind::Token,
@@ -345,7 +377,7 @@ fn adoption<'a>(
     }
     let Some(target) = observed.tokens.iter().find(|o| o.id == adopt.id) else {
         return Err(format!(
-            "{at}: no {} token with id {} in account {} (`r2gitops import` lists the tokens that can be adopted)",
+            "{at}: no {} token with id {} in account {} (r2gitops import lists the tokens that can be adopted)",
             t.owner.as_str(),
             adopt.id,
             observed.account_id
@@ -381,14 +413,22 @@ fn adoption<'a>(
             &target.name[prefix.len()..]
         ));
     }
-    if !input.desired.settings.adopt_by_roll {
+    if let Some(why) = policies_refusal(
+        &adopt.id,
+        &target.policies,
+        &observed.account_id,
+        &observed.permission_groups,
+    ) {
+        return Err(format!("{at}: {why}"));
+    }
+    if input.desired.adopt_rolls == AdoptRolls::Refused {
         return Ok(Adoption::Blocked(Blocked {
             kind: Kind::Token,
             name: t.name.clone(),
             reason: format!(
                 "adopting {} without its value needs a roll, which stops its existing S3 keys: \
-                 supply the value with `r2gitops adopt {} --value-from-stdin` (no downtime), \
-                 or allow the roll with settings.adopt_by_roll: true or --allow-adopt-roll",
+                 supply the value with 'r2gitops adopt {} --value-from-stdin' (no downtime), \
+                 or an operator allows the roll with --allow-adopt-roll (the file cannot)",
                 adopt.id, t.name
             ),
         }));
@@ -470,6 +510,9 @@ fn token_changes(have: &ObservedToken, want: &TokenRequest, input: &Input<'_>) -
         if changes.len() == before {
             changes.push("policies differ from the declaration (edited out of band)".into());
         }
+        // Named in Cloudflare's words: what a reviewer must see before a token loses it
+        // (a takeover once cost a CI token a permission nobody had read).
+        changes.extend(lost(&have.policies, &want.policies, account, groups));
     }
     for (field, h, w) in [
         ("not_before", have.not_before, want.not_before),
