@@ -38,7 +38,9 @@ pub use self::cors::{MAX_CORS_AGE_SECS, origin_problem};
 pub use self::custom_domain::{MAX_CUSTOM_DOMAINS, hostname_problem};
 pub use self::notification::{MAX_NOTIFICATION_RULES, overlap};
 pub use self::output::output_file_problem;
-pub use self::settings::{RECIPIENT_PLACEHOLDER, parse_recipient, recipients_file_problem};
+pub use self::settings::{
+    RECIPIENT_PLACEHOLDER, inside_problem, parse_recipient, recipients_file_problem,
+};
 use self::{bucket::*, output::*, settings::*, token::*};
 
 /// Cloudflare refuses token names longer than this.
@@ -80,6 +82,9 @@ pub struct Facts {
     /// The operator set `--output-dir` (or R2GITOPS_OUTPUT_DIR): outputs and the inventory
     /// live there, and the file may not move the inventory elsewhere.
     pub output_dir_pinned: bool,
+    /// `settings.output_dir` and `settings.state_file` (by field path) whose path crosses a
+    /// symlink leading out of the file's directory, with where it leads (`'LINK' -> TARGET`).
+    pub escaping_settings: BTreeMap<&'static str, String>,
 }
 
 /// Why `load` did not read `settings.recipients_file`.
