@@ -600,7 +600,11 @@ async fn a_committed_output_dir_outside_the_files_tree_is_refused_and_writes_not
                 .replace("settings:\n", &format!("settings:\n{settings}"))
                 .replace("t.env.age", ".bashrc"),
         );
-        for args in [&["validate"][..], &["reconcile"][..], &["reconcile", "--dry-run"][..]] {
+        for args in [
+            &["validate"][..],
+            &["reconcile"][..],
+            &["reconcile", "--dry-run"][..],
+        ] {
             let out = run(s.r2gitops(args)).await;
             let all = text(&out);
             assert_eq!(out.status.code(), Some(1), "{args:?} {settings}: {all}");
@@ -614,12 +618,19 @@ async fn a_committed_output_dir_outside_the_files_tree_is_refused_and_writes_not
                 "located in the file: {line}"
             );
         }
-        assert_eq!(tree(home.path()), before, "{settings}: the directory was touched");
+        assert_eq!(
+            tree(home.path()),
+            before,
+            "{settings}: the directory was touched"
+        );
         assert!(!s.out().exists(), "{settings}: nothing is written anywhere");
     }
     assert_eq!(s.emu.stats().total, 0, "refused before any call");
     // The operator's --output-dir may point anywhere: the pin is theirs, not the file's.
-    s.write(&ONE_TOKEN.replace("settings:\n", &format!("settings:\n  output_dir: {outside}\n")));
+    s.write(&ONE_TOKEN.replace(
+        "settings:\n",
+        &format!("settings:\n  output_dir: {outside}\n"),
+    ));
     let pinned = s.dir.path().join("pinned");
     let mut cmd = s.r2gitops(&["reconcile"]);
     cmd.arg("--output-dir").arg(&pinned);

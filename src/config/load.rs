@@ -222,8 +222,14 @@ pub fn gather_facts(raw: &RawDoc, base_dir: &Path, output_dir: Option<&Path>) ->
     let mut escaping_settings = BTreeMap::new();
     if !output_dir_pinned {
         let fields = [
-            ("settings.output_dir", settings.and_then(|s| s.output_dir.as_ref())),
-            ("settings.state_file", settings.and_then(|s| s.state_file.as_ref())),
+            (
+                "settings.output_dir",
+                settings.and_then(|s| s.output_dir.as_ref()),
+            ),
+            (
+                "settings.state_file",
+                settings.and_then(|s| s.state_file.as_ref()),
+            ),
         ];
         for (field, value) in fields {
             let Some(value) = value.filter(|v| !v.value.trim().is_empty()) else {

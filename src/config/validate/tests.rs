@@ -43,7 +43,10 @@ fn a_pinned_output_dir_keeps_the_inventory_in_it() {
         B,
         &token("    access: admin-read\n"),
     );
-    assert!(run(&yaml).is_ok(), "not pinned: the file decides, inside its tree");
+    assert!(
+        run(&yaml).is_ok(),
+        "not pinned: the file decides, inside its tree"
+    );
     let pinned = Facts {
         output_dir_pinned: true,
         ..Facts::default()
