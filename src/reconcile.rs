@@ -256,7 +256,17 @@ pub fn load_desired(
     output_dir: Option<&std::path::Path>,
     allow_adopt_roll: bool,
 ) -> Result<Desired, crate::config::Diagnostics> {
-    let mut desired = crate::config::load::load_with_output_dir(file, output_dir)?;
+    load_desired_limited(file, output_dir, allow_adopt_roll, Default::default())
+}
+
+/// `load_desired`, with the bounds the operator set (`--min-temporary-ttl`).
+pub fn load_desired_limited(
+    file: &std::path::Path,
+    output_dir: Option<&std::path::Path>,
+    allow_adopt_roll: bool,
+    limits: crate::config::cost::OperatorLimits,
+) -> Result<Desired, crate::config::Diagnostics> {
+    let mut desired = crate::config::load::load_with(file, output_dir, limits)?;
     desired.settings.adopt_by_roll |= allow_adopt_roll;
     Ok(desired)
 }
@@ -273,10 +283,11 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
     let file = &args.file.file;
     let title = file.display().to_string();
     crate::cloudflare::config::preflight(&args.api)?;
-    let desired = match load_desired(
+    let desired = match load_desired_limited(
         file,
         args.api.output_dir.as_deref(),
         args.api.allow_adopt_roll,
+        args.api.limits.operator(),
     ) {
         Ok(d) => d,
         Err(diagnostics) => {

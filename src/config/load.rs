@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::cost::OperatorLimits;
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::model::Desired;
 use super::raw::{self, RawDoc};
@@ -35,6 +36,15 @@ pub fn load_with_output_dir(
     path: &Path,
     output_dir: Option<&Path>,
 ) -> Result<Desired, Diagnostics> {
+    load_with(path, output_dir, OperatorLimits::default())
+}
+
+/// `load_with_output_dir`, with the bounds the operator set on the command line.
+pub fn load_with(
+    path: &Path,
+    output_dir: Option<&Path>,
+    limits: OperatorLimits,
+) -> Result<Desired, Diagnostics> {
     let file = path.display().to_string();
     let bytes = read_file(path).map_err(|e| {
         single(
@@ -50,8 +60,9 @@ pub fn load_with_output_dir(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut desired = load_bytes(&bytes, &file, &base_dir, &|raw| {
-        gather_facts(raw, &base_dir, output_dir)
+    let mut desired = load_bytes(&bytes, &file, &base_dir, &|raw| Facts {
+        limits,
+        ..gather_facts(raw, &base_dir, output_dir)
     })?;
     desired.source = path.to_path_buf();
     desired.settings.output_dir = base_dir.join(&desired.settings.output_dir);
@@ -249,6 +260,7 @@ pub fn gather_facts(raw: &RawDoc, base_dir: &Path, output_dir: Option<&Path>) ->
         now: Some(time::OffsetDateTime::now_utc()),
         output_dir_pinned,
         escaping_settings,
+        limits: OperatorLimits::default(),
     }
 }
 

@@ -240,6 +240,7 @@ impl Daemon {
         let file = self.opts.file.clone();
         let output_dir = self.opts.api.output_dir.clone();
         let allow_adopt_roll = self.opts.api.allow_adopt_roll;
+        let limits = self.opts.api.limits.operator();
         let recipients_file = self
             .desired
             .as_ref()
@@ -257,10 +258,11 @@ impl Daemon {
             (
                 watch::revision(&file),
                 inputs,
-                Some(reconcile::load_desired(
+                Some(reconcile::load_desired_limited(
                     &file,
                     output_dir.as_deref(),
                     allow_adopt_roll,
+                    limits,
                 )),
             )
         })
