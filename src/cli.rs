@@ -92,8 +92,8 @@ pub enum ValidateOutput {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub file: FileArg,
-    /// `text`: "ok: ..." and the file's API cost on stdout, or the problems on stderr;
-    /// `json`: one document on stdout (format_version 1).
+    /// `text`: "ok: ..." on stdout with the file's API cost an hour ("cost: ..."), or the
+    /// problems on stderr; `json`: one document on stdout (format_version 1).
     #[arg(long, value_enum, default_value_t = ValidateOutput::Text)]
     pub output: ValidateOutput,
     /// The daemon's `watch --interval`, for the cost line (passes an hour).
