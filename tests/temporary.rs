@@ -642,3 +642,33 @@ async fn a_renewal_issues_the_credential_without_observing_the_whole_account() {
     assert_eq!(v["last_pass"]["trigger"], "renewal", "{v}");
     assert_eq!(v["ready"], true, "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_passes_never_postpone_the_intervals_full_pass() {
+    let sb = Sandbox::new().await;
+    sb.write(
+        &YAML
+            .replace("ttl: 12h", "ttl: 1m\n    refresh_before: 40s")
+            .replace("verify: true", "verify: false"),
+    );
+    // Renewals every ~20 s, a full pass due every 45 s (+/-10%).
+    let d = Watch::spawn(sb.r2gitops(&[
+        "watch",
+        "--listen",
+        "127.0.0.1:0",
+        "--interval",
+        "45s",
+        "--min-temporary-ttl",
+        "1m",
+    ]));
+    until(Duration::from_secs(60), "an interval pass", || async {
+        d.log().contains("trigger=\"interval\" scope=\"full\"")
+    })
+    .await;
+    let log = d.log();
+    let before = &log[..log.find("trigger=\"interval\"").unwrap()];
+    assert!(
+        before.matches("scope=\"renewals\"").count() >= 1,
+        "renewals ran before the interval's pass:\n{log}"
+    );
+}
