@@ -20,6 +20,45 @@ if [ -n "$out" ]; then
 fi
 echo "systemd-analyze verify: ok ($(ls "$tmp" | wc -l) units)"
 
+# One user for both services, and a checkout the daemon only reads. Two users on one state
+# directory fight over its ownership (systemd chowns a StateDirectory= to the unit's user),
+# and a checkout inside the daemon's writable state directory is one it could rewrite.
+svc() { # the values of KEY in the [Service] section of UNIT, one a line
+  awk -v key="$2" '
+    /^\[/ { in_service = ($0 == "[Service]") }
+    in_service && index($0, key "=") == 1 { print substr($0, length(key) + 2) }
+  ' "deploy/systemd/$1"
+}
+fail() { echo "deploy/systemd: $*" >&2; exit 1; }
+daemon=r2gitops.service pull=r2gitops-git-pull.service
+for unit in $daemon $pull; do
+  [ -z "$(svc $unit DynamicUser)" ] || fail "$unit: DynamicUser= gives each unit a user of its own"
+done
+user=$(svc $daemon User)
+[ -n "$user" ] || fail "$daemon: no User="
+[ "$(svc $pull User)" = "$user" ] || fail "$pull runs as '$(svc $pull User)', $daemon as '$user'"
+[ "$(svc $pull Group)" = "$(svc $daemon Group)" ] || fail "the two units' Group= differ"
+# The sysusers file creates exactly that user, with no home a committer could write to.
+mkdir -p "$tmp/root/etc"
+: > "$tmp/root/etc/passwd"; : > "$tmp/root/etc/group"
+systemd-sysusers --root="$tmp/root" "$PWD/deploy/systemd/r2gitops.sysusers" >"$tmp/sysusers.log" 2>&1 ||
+  fail "systemd-sysusers refuses r2gitops.sysusers: $(cat "$tmp/sysusers.log")"
+home=$(awk -F: -v u="$user" '$1 == u { print $6 }' "$tmp/root/etc/passwd")
+[ -n "$home" ] || fail "r2gitops.sysusers does not create the user '$user'"
+[ "$home" = / ] || fail "the user '$user' has the home $home (git reads ~/.gitconfig)"
+# The checkout: where the env file's R2GITOPS_FILE lies, and what the pull unit writes.
+file=$(sed -n 's/^R2GITOPS_FILE=//p' deploy/systemd/r2gitops.env)
+checkout=/var/lib/$(svc $pull StateDirectory)
+[ "$(svc $pull WorkingDirectory)" = "$checkout" ] || fail "$pull does not pull in its StateDirectory $checkout"
+case "$file" in "$checkout"/*) ;; *) fail "R2GITOPS_FILE $file is not in the checkout $checkout" ;; esac
+state=/var/lib/$(svc $daemon StateDirectory)
+case "$checkout/" in "$state"/*) fail "the checkout $checkout is inside the daemon's writable $state" ;; esac
+[ "$(svc $daemon ProtectSystem)" = strict ] || fail "$daemon: ProtectSystem=strict keeps the rest read-only"
+svc $daemon ReadOnlyPaths | tr ' ' '\n' | grep -qx "$checkout" || fail "$daemon does not list $checkout in ReadOnlyPaths="
+svc $daemon ReadWritePaths | grep -q . && fail "$daemon: ReadWritePaths= would reopen what ProtectSystem=strict closes"
+svc $pull InaccessiblePaths | tr ' ' '\n' | sed 's/^-//' | grep -qx "$state" || fail "$pull can see the daemon's outputs in $state"
+echo "systemd units: one user ($user); checkout $checkout read-only to the daemon, state $state hidden from the pull"
+
 # Every manifest the kustomization lists, and no manifest it forgets, except the Secret
 # template: listed, `kubectl apply -k` would overwrite the real API token with REPLACE_ME.
 manifests=$(sed -n 's/^  - \(.*\.yaml\)$/deploy\/kubernetes\/\1/p' deploy/kubernetes/kustomization.yaml)

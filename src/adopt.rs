@@ -141,10 +141,11 @@ fn read_value(args: &AdoptArgs) -> Result<TokenValue, crate::secret::SecretFileE
 pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     crate::cloudflare::config::preflight(&args.api)?;
     let file = &args.file.file;
-    let desired = match crate::reconcile::load_desired(
+    let desired = match crate::reconcile::load_desired_limited(
         file,
         args.api.output_dir.as_deref(),
         crate::config::AdoptRolls::Refused,
+        args.api.limits.operator(),
     ) {
         Ok(d) => d,
         Err(diagnostics) => {

@@ -92,10 +92,42 @@ pub enum ValidateOutput {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub file: FileArg,
-    /// `text`: "ok: ..." on stdout or the problems on stderr; `json`: one document on
-    /// stdout (format_version 1).
+    /// `text`: "ok: ..." on stdout with the file's API cost an hour ("cost: ..."), or the
+    /// problems on stderr; `json`: one document on stdout (format_version 1).
     #[arg(long, value_enum, default_value_t = ValidateOutput::Text)]
     pub output: ValidateOutput,
+    /// The daemon's `watch --interval`, for the cost line (passes an hour).
+    #[arg(long, default_value = "10m", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Bounds on what a committed file may make the daemon spend: the operator's, on the
+/// command line, never the file's. `validate` takes them too, so that CI checks a file
+/// against the daemon's own bounds.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// The shortest `ttl` a temporary credential may declare (at least 1m); renewals of
+    /// one credential are at least a third of it apart (`ttl - refresh_before`).
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_min_temporary_ttl)]
+    pub min_temporary_ttl: crate::config::cost::OperatorLimits,
+}
+
+impl LimitArgs {
+    pub fn operator(&self) -> crate::config::cost::OperatorLimits {
+        self.min_temporary_ttl
+    }
+}
+
+fn parse_min_temporary_ttl(s: &str) -> Result<crate::config::cost::OperatorLimits, String> {
+    crate::config::cost::OperatorLimits::parse_min_temporary_ttl(s)
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::validate::parse_duration(s.trim())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("'{s}': expected a duration such as 30s, 10m or 1h"))
 }
 
 /// How to reach Cloudflare; shared by `reconcile` and `watch`.
@@ -140,6 +172,8 @@ pub struct ApiArgs {
     /// S3 keys stop working. Only the operator can allow this (the file cannot).
     #[arg(long)]
     pub allow_adopt_roll: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// With --allow-adopt-roll: the most adopted tokens one pass may roll; a plan that
     /// would roll more is refused.
     #[arg(

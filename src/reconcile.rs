@@ -168,6 +168,53 @@ pub async fn plan_with(
     Ok((plan, inventory))
 }
 
+/// The plan of a renewal between the daemon's full passes: the temporary credentials alone,
+/// under the parents the last full pass of this same desired state found usable
+/// (`plan::diff::renewals`). It reads the inventory and the credentials' outputs, and makes
+/// no API call: what it plans costs one issue call per credential due.
+pub async fn plan_renewals(
+    client: &Client,
+    desired: &Desired,
+    endpoints: &S3Endpoints,
+    parents: &std::collections::BTreeSet<String>,
+) -> Result<(Plan, Inventory), PassError> {
+    let state_file = desired.settings.state_file.clone();
+    let d = Outputs {
+        tokens: Vec::new(),
+        ..Outputs::of(desired)
+    };
+    let writer = OutputWriter::new(
+        &desired.settings.output_dir,
+        client.account_id(),
+        endpoints.clone(),
+    );
+    let (inventory, temporary) = tokio::task::spawn_blocking(move || {
+        let inventory = inventory::load(&state_file)?;
+        let temporary = d.temporary_facts(&writer, false);
+        Ok::<_, InventoryError>((inventory, temporary))
+    })
+    .await
+    .expect("the blocking read does not panic")?;
+    let nothing = crate::observed::Observed {
+        account_id: client.account_id().to_string(),
+        ..Default::default()
+    };
+    let plan = crate::plan::diff::renewals(
+        &Input {
+            desired,
+            observed: &nothing,
+            inventory: &inventory,
+            outputs: &BTreeMap::new(),
+            details: &BTreeMap::new(),
+            now: OffsetDateTime::now_utc(),
+            skip_outputs: false,
+            temporary: &temporary,
+        },
+        parents,
+    );
+    Ok((plan, inventory))
+}
+
 /// The writing half of a pass. Takes the client by value: the write capability is made
 /// here and dropped on return.
 #[allow(clippy::too_many_arguments)]
@@ -257,7 +304,17 @@ pub fn load_desired(
     output_dir: Option<&std::path::Path>,
     adopt_rolls: crate::config::AdoptRolls,
 ) -> Result<Desired, crate::config::Diagnostics> {
-    let mut desired = crate::config::load::load_with_output_dir(file, output_dir)?;
+    load_desired_limited(file, output_dir, adopt_rolls, Default::default())
+}
+
+/// `load_desired`, with the bounds the operator set (`--min-temporary-ttl`).
+pub fn load_desired_limited(
+    file: &std::path::Path,
+    output_dir: Option<&std::path::Path>,
+    adopt_rolls: crate::config::AdoptRolls,
+    limits: crate::config::cost::OperatorLimits,
+) -> Result<Desired, crate::config::Diagnostics> {
+    let mut desired = crate::config::load::load_with(file, output_dir, limits)?;
     desired.adopt_rolls = adopt_rolls;
     Ok(desired)
 }
@@ -274,7 +331,12 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
     let file = &args.file.file;
     let title = file.display().to_string();
     crate::cloudflare::config::preflight(&args.api)?;
-    let desired = match load_desired(file, args.api.output_dir.as_deref(), args.api.adopt_rolls()) {
+    let desired = match load_desired_limited(
+        file,
+        args.api.output_dir.as_deref(),
+        args.api.adopt_rolls(),
+        args.api.limits.operator(),
+    ) {
         Ok(d) => d,
         Err(diagnostics) => {
             let mut err = anstream::stderr().lock();

@@ -509,3 +509,90 @@ async fn idle_connections_time_out_and_a_flood_of_them_starves_neither_healthz_n
     assert!(!d.log().contains("Too many open files"), "{}", d.log());
     drop(flood);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_on_a_network_listener_names_no_id_path_or_token() {
+    let sb = Sandbox::new().await;
+    let with_temporary = format!(
+        "{YAML}temporary_credentials:\n  - {{ name: partner-inbound, parent: uploader, bucket: media, access: object-read, ttl: 12h, output: {{ file: partner.env.age, format: env }} }}\n"
+    );
+    sb.write(&with_temporary);
+    let d = watch(
+        &sb,
+        &["--listen", "0.0.0.0:0", "--status-listen", "127.0.0.1:0"],
+    );
+    let port = d.addr.rsplit(':').next().unwrap();
+    let public = format!("127.0.0.1:{port}"); // the 0.0.0.0 listener, reached locally
+    let local = d.status_addr.clone().expect("a status_listen address");
+    until(Duration::from_secs(15), "ready", || async {
+        http_get(&public, "/readyz", &[]).0 == 200
+    })
+    .await;
+
+    // A pass that fails with an error naming the file's path, an id and the account.
+    let unknown_id = "0123456789abcdef0123456789abcdef";
+    sb.write(&with_temporary.replace(
+        "{ name: reader, ",
+        &format!("{{ name: reader, adopt: {unknown_id}, "),
+    ));
+    until(Duration::from_secs(15), "the pass fails", || async {
+        http_get(&public, "/readyz", &[]).0 == 503
+    })
+    .await;
+    let (_, body) = http_get(&public, "/readyz", &[]);
+    assert_eq!(
+        body, "not ready: the last pass failed\n",
+        "a fixed reason class"
+    );
+    let (_, metrics) = http_get(&public, "/metrics", &[]);
+    let mut names: Vec<String> = sb
+        .emu
+        .tokens()
+        .into_iter()
+        .flat_map(|t| [t.id, t.name])
+        .filter(|n| n.len() >= 8)
+        .collect();
+    names.extend(
+        [
+            unknown_id,
+            sb.emu.account_id(),
+            sb.emu.admin_token(),
+            &sb.dir.path().display().to_string(),
+            "uploader",
+            "reader",
+            "partner-inbound",
+            "media",
+            "r2gitops.yaml",
+        ]
+        .map(str::to_string),
+    );
+    for name in &names {
+        assert!(!body.contains(name.as_str()), "{name} in /readyz: {body}");
+        assert!(
+            !metrics.contains(name.as_str()),
+            "{name} in /metrics:\n{metrics}"
+        );
+    }
+    // Without names, the temporary credentials still show on the network listener.
+    assert!(
+        metrics.contains("r2gitops_temporary_credentials_renewal_failing 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("r2gitops_temporary_credential_soonest_expiry_seconds "),
+        "{metrics}"
+    );
+
+    // The loopback listener, where /status is open, says why, and names the series.
+    let (code, detail) = http_get(&local, "/readyz", &[]);
+    assert_eq!(code, 503);
+    assert!(
+        detail.starts_with("not ready: the last pass failed: ") && detail.contains(unknown_id),
+        "{detail}"
+    );
+    let (_, metrics) = http_get(&local, "/metrics", &[]);
+    assert!(
+        metrics.contains("r2gitops_temporary_credential_expiry_seconds{name=\"partner-inbound\"}"),
+        "{metrics}"
+    );
+}

@@ -520,7 +520,122 @@ async fn with_a_pinned_output_dir_a_committed_state_file_cannot_move_the_invento
     );
     assert!(!target.exists() && !Path::new(&format!("{}.lock", target.display())).exists());
     assert_eq!(s.emu.stats().total, 0, "refused before any call");
-    // Without the pin the file decides, as documented.
+    // Without the pin the file decides, inside its own directory tree only.
     let out = run(s.r2gitops(&["reconcile", "--dry-run"])).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("settings.state_file: state file '"),
+        "{}",
+        text(&out)
+    );
+    s.write(&ONE_TOKEN.replace("settings:\n", "settings:\n  state_file: inv/state.json\n"));
+    let out = run(s.r2gitops(&["reconcile"])).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(s.dir.path().join("inv/state.json").exists());
+}
+
+/// A snapshot of a directory tree: each entry's path, mode and content digest.
+fn tree(dir: &Path) -> Vec<(String, u32, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        out.push((d.display().to_string(), mode(&d), String::new()));
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let digest = hex::encode(Sha256::digest(fs::read(&p).unwrap()));
+                out.push((p.display().to_string(), mode(&p), digest));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_output_dir_outside_the_files_tree_is_refused_and_writes_nothing() {
+    let s = Sandbox::new().await;
+    // Someone's home: a dotfile in a directory others may read.
+    let home = tempfile::tempdir().unwrap();
+    fs::write(home.path().join(".bashrc"), "export PS1='$ '\n").unwrap();
+    fs::set_permissions(home.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let outside = home.path().display().to_string();
+    let link = s.dir.path().join("out-link");
+    symlink(home.path(), &link).unwrap();
+    let before = tree(home.path());
+    let cases = [
+        // (the settings lines, the field refused, the message's end)
+        (
+            format!("  output_dir: {outside}\n"),
+            "settings.output_dir",
+            "is an absolute path",
+        ),
+        (
+            "  output_dir: ../elsewhere\n".to_string(),
+            "settings.output_dir",
+            "contains '..'",
+        ),
+        (
+            "  output_dir: out-link\n".to_string(),
+            "settings.output_dir",
+            "leads out of the directory of this file through the symlink 'out-link'",
+        ),
+        (
+            format!("  state_file: {outside}/.bashrc\n"),
+            "settings.state_file",
+            "is an absolute path",
+        ),
+        (
+            "  state_file: out-link/.bashrc\n".to_string(),
+            "settings.state_file",
+            "leads out of the directory of this file through the symlink 'out-link'",
+        ),
+    ];
+    for (settings, field, why) in &cases {
+        // The bashrc is the output file too: the plan would replace it with ciphertext.
+        s.write(
+            &ONE_TOKEN
+                .replace("settings:\n", &format!("settings:\n{settings}"))
+                .replace("t.env.age", ".bashrc"),
+        );
+        for args in [
+            &["validate"][..],
+            &["reconcile"][..],
+            &["reconcile", "--dry-run"][..],
+        ] {
+            let out = run(s.r2gitops(args)).await;
+            let all = text(&out);
+            assert_eq!(out.status.code(), Some(1), "{args:?} {settings}: {all}");
+            let line = all
+                .lines()
+                .find(|l| l.contains(&format!(": {field}: ")))
+                .unwrap_or_else(|| panic!("{args:?} {settings}: no {field} error: {all}"));
+            assert!(line.contains(why), "{args:?} {settings}: {line}");
+            assert!(
+                line.starts_with(&format!("{}:", s.file().display())),
+                "located in the file: {line}"
+            );
+        }
+        assert_eq!(
+            tree(home.path()),
+            before,
+            "{settings}: the directory was touched"
+        );
+        assert!(!s.out().exists(), "{settings}: nothing is written anywhere");
+    }
+    assert_eq!(s.emu.stats().total, 0, "refused before any call");
+    // The operator's --output-dir may point anywhere: the pin is theirs, not the file's.
+    s.write(&ONE_TOKEN.replace(
+        "settings:\n",
+        &format!("settings:\n  output_dir: {outside}\n"),
+    ));
+    let pinned = s.dir.path().join("pinned");
+    let mut cmd = s.r2gitops(&["reconcile"]);
+    cmd.arg("--output-dir").arg(&pinned);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(pinned.join("t.env.age").exists());
+    assert_eq!(tree(home.path()), before);
 }

@@ -392,6 +392,9 @@ async fn the_daemon_renews_a_one_minute_credential_at_least_twice_within_two_min
         "10m",
         "--debounce",
         "100ms",
+        // The operator allows a ttl below the 15m a file may declare alone.
+        "--min-temporary-ttl",
+        "1m",
     ]));
     let file = sb.out().join("partner-a.env.age");
     until(Duration::from_secs(15), "first issue", || async {
@@ -567,4 +570,105 @@ async fn a_failing_renewal_keeps_the_daemon_ready_shows_in_metrics_and_is_retrie
     .await;
     assert!(d.log().contains("trigger=\"renewal retry\""), "{}", d.log());
     assert_eq!(d.metric("r2gitops_passes_total{result=\"failure\"}"), 0.0);
+}
+
+/// 60 credentials each renewed by a full pass (list every bucket, every token, re-read
+/// what is due) drove several times Cloudflare's limit: a renewal issues, nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_issues_the_credential_without_observing_the_whole_account() {
+    let sb = Sandbox::new().await;
+    sb.write(
+        &YAML
+            .replace(
+                "  - { name: other }\n",
+                "  - { name: other, cors: [], public_dev_url: false }\n",
+            )
+            .replace("ttl: 12h", "ttl: 1m\n    refresh_before: 40s")
+            .replace("verify: true", "verify: false"),
+    );
+    let d = Watch::spawn(sb.r2gitops(&[
+        "watch",
+        "--listen",
+        "127.0.0.1:0",
+        "--interval",
+        "10m",
+        "--min-temporary-ttl",
+        "1m",
+    ]));
+    let file = sb.out().join("partner-a.env.age");
+    until(Duration::from_secs(15), "the first full pass", || async {
+        digest(&file).is_some() && d.get("/readyz").0 == 200
+    })
+    .await;
+    let first = digest(&file);
+    let passes = d.successes();
+    sb.emu.reset_stats();
+    // Renewal due 20 s after the issue (ttl 1m - refresh_before 40s), plus jitter.
+    until(Duration::from_secs(45), "the renewal pass", || async {
+        digest(&file) != first && d.successes() > passes
+    })
+    .await;
+    let stats = sb.emu.stats();
+    assert_eq!(
+        stats.by_route,
+        std::collections::BTreeMap::from([(
+            "POST /accounts/:id/r2/temp-access-credentials".to_string(),
+            1
+        )]),
+        "a renewal pass calls Cloudflare once per credential due, and for nothing else\n{}",
+        d.log()
+    );
+    assert!(
+        d.log().contains("trigger=\"renewal\" scope=\"renewals\""),
+        "{}",
+        d.log()
+    );
+    // What it wrote works.
+    let creds = env_output(&sb, "partner-a.env.age");
+    let got = tokio::task::block_in_place(|| {
+        boto3(
+            &sb,
+            &creds,
+            vec![op(
+                "put",
+                "media-uploads",
+                "inbound/partner-a/after-renewal",
+            )],
+        )
+    });
+    assert_eq!(got, ["ok"]);
+    // The next renewal is again only an issue, and the interval's resync stays a full pass.
+    let v: Value = serde_json::from_str(&d.get("/status").1).unwrap();
+    assert_eq!(v["last_pass"]["trigger"], "renewal", "{v}");
+    assert_eq!(v["ready"], true, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_passes_never_postpone_the_intervals_full_pass() {
+    let sb = Sandbox::new().await;
+    sb.write(
+        &YAML
+            .replace("ttl: 12h", "ttl: 1m\n    refresh_before: 40s")
+            .replace("verify: true", "verify: false"),
+    );
+    // Renewals every ~20 s, a full pass due every 45 s (+/-10%).
+    let d = Watch::spawn(sb.r2gitops(&[
+        "watch",
+        "--listen",
+        "127.0.0.1:0",
+        "--interval",
+        "45s",
+        "--min-temporary-ttl",
+        "1m",
+    ]));
+    until(Duration::from_secs(60), "an interval pass", || async {
+        d.log().contains("trigger=\"interval\" scope=\"full\"")
+    })
+    .await;
+    let log = d.log();
+    let before = &log[..log.find("trigger=\"interval\"").unwrap()];
+    assert!(
+        before.matches("scope=\"renewals\"").count() >= 1,
+        "renewals ran before the interval's pass:\n{log}"
+    );
 }

@@ -107,15 +107,18 @@ fn every_example_loads() {
             0 => String::new(),
             n => format!(", {n} temporary credentials"),
         };
+        let cost = config::cost::estimate(&desired, config::cost::DEFAULT_INTERVAL);
         assert_eq!(
             stdout,
             format!(
-                "ok: {}: {} buckets, {} tokens{temporary}\n",
+                "ok: {}: {} buckets, {} tokens{temporary}\n{}\n",
                 path.display(),
                 desired.buckets.len(),
-                desired.tokens.len()
+                desired.tokens.len(),
+                cost.line()
             )
         );
+        assert!(cost.percent_of_limit() < 1.0, "{}", cost.line());
     }
 }
 

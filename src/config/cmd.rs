@@ -1,8 +1,9 @@
 //! `r2gitops validate` and `r2gitops schema`: offline, no credentials, no network.
 //!
 //! `validate --output text` prints `ok: FILE: N buckets, M tokens` (and `, K temporary
-//! credentials` when there are some) on stdout (exit 0) or every diagnostic on stderr (exit
-//! 1). `validate --output json` prints one JSON object on stdout in both cases (exit 0 or
+//! credentials` when there are some) and a `cost:` line (what the file costs the daemon in
+//! API calls an hour, `config::cost`, at `--interval`) on stdout (exit 0), or every
+//! diagnostic on stderr (exit 1). `validate --output json` prints one JSON object on stdout in both cases (exit 0 or
 //! 1). Its shape is stable (`format_version` 1):
 //!
 //! ```json
@@ -23,7 +24,9 @@
 //! diagnostics are listed; when there were more, `"diagnostics_omitted": N` counts the
 //! others (the key is absent otherwise). A valid file may also carry `"warnings"` of the
 //! same shape (e.g. a declared `expires_on` that has passed): printed as `warning: ...` on
-//! stderr in text mode, and never a failure.
+//! stderr in text mode, and never a failure. A valid file also has `"cost"`:
+//! `interval_seconds`, `calls_per_hour`, `list_pages_per_hour`, `config_reads_per_hour`,
+//! `renewals_per_hour`, `config_resync_seconds` and `percent_of_cloudflare_limit`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -45,6 +48,35 @@ pub struct ValidateReport<'a> {
     #[serde(skip_serializing_if = "is_zero")]
     pub diagnostics_omitted: usize,
     pub warnings: &'a [Diagnostic],
+    /// What the file costs the daemon an hour (`config::cost`); only for a valid file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostReport>,
+}
+
+/// The `cost` member of `--output json`.
+#[derive(Debug, Serialize)]
+pub struct CostReport {
+    pub interval_seconds: u64,
+    pub calls_per_hour: u64,
+    pub list_pages_per_hour: u64,
+    pub config_reads_per_hour: u64,
+    pub renewals_per_hour: u64,
+    pub config_resync_seconds: u64,
+    pub percent_of_cloudflare_limit: f64,
+}
+
+impl CostReport {
+    fn of(c: &super::cost::Cost) -> CostReport {
+        CostReport {
+            interval_seconds: c.interval.as_secs(),
+            calls_per_hour: c.calls_per_hour().ceil() as u64,
+            list_pages_per_hour: c.list_calls_per_hour().ceil() as u64,
+            config_reads_per_hour: c.config_calls_per_hour().ceil() as u64,
+            renewals_per_hour: c.renewals_per_hour.ceil() as u64,
+            config_resync_seconds: c.config_resync.as_secs(),
+            percent_of_cloudflare_limit: (c.percent_of_limit() * 10.0).round() / 10.0,
+        }
+    }
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -53,7 +85,11 @@ fn is_zero(n: &usize) -> bool {
 
 pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let file = args.file.file.display().to_string();
-    let result = super::load(&args.file.file);
+    let result = super::load::load_with(&args.file.file, None, args.limits.operator());
+    let cost = result
+        .as_ref()
+        .ok()
+        .map(|d| super::cost::estimate(d, args.interval));
     match args.output {
         ValidateOutput::Text => match result {
             Ok(desired) => {
@@ -76,6 +112,9 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                     desired.buckets.len(),
                     desired.tokens.len()
                 );
+                if let Some(cost) = &cost {
+                    println!("{}", cost.line());
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Err(diagnostics) => {
@@ -106,6 +145,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                         diagnostics: &[],
                         diagnostics_omitted: 0,
                         warnings: &desired.warnings,
+                        cost: cost.as_ref().map(CostReport::of),
                     },
                     ExitCode::SUCCESS,
                 ),
@@ -119,6 +159,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                         diagnostics: &diagnostics.0,
                         diagnostics_omitted: diagnostics.omitted(),
                         warnings: &[],
+                        cost: None,
                     },
                     ExitCode::from(1),
                 ),

@@ -5,12 +5,14 @@
 //! resolves paths against the file's directory.
 //!
 //! Must not reach the network or the environment: `validate` runs offline in any CI. Must
-//! not read a file a committer names outside the file's own directory tree (issue 12).
+//! not read a file a committer names outside the file's own directory tree, nor let the
+//! file place outputs or the inventory outside it unless the operator pinned them.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::cost::OperatorLimits;
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::model::Desired;
 use super::raw::{self, RawDoc};
@@ -34,6 +36,15 @@ pub fn load_with_output_dir(
     path: &Path,
     output_dir: Option<&Path>,
 ) -> Result<Desired, Diagnostics> {
+    load_with(path, output_dir, OperatorLimits::default())
+}
+
+/// `load_with_output_dir`, with the bounds the operator set on the command line.
+pub fn load_with(
+    path: &Path,
+    output_dir: Option<&Path>,
+    limits: OperatorLimits,
+) -> Result<Desired, Diagnostics> {
     let file = path.display().to_string();
     let bytes = read_file(path).map_err(|e| {
         single(
@@ -49,8 +60,9 @@ pub fn load_with_output_dir(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut desired = load_bytes(&bytes, &file, &base_dir, &|raw| {
-        gather_facts(raw, &base_dir, output_dir)
+    let mut desired = load_bytes(&bytes, &file, &base_dir, &|raw| Facts {
+        limits,
+        ..gather_facts(raw, &base_dir, output_dir)
     })?;
     desired.source = path.to_path_buf();
     desired.settings.output_dir = base_dir.join(&desired.settings.output_dir);
@@ -215,11 +227,40 @@ pub fn gather_facts(raw: &RawDoc, base_dir: &Path, output_dir: Option<&Path>) ->
             escaping_symlinks.insert(file.clone(), link);
         }
     }
+    // Unpinned, the output directory and the state file are the committer's to name: a
+    // symlink on the way may not lead out of the file's directory (`validate` checks the
+    // shape of the paths).
+    let mut escaping_settings = BTreeMap::new();
+    if !output_dir_pinned {
+        let fields = [
+            (
+                "settings.output_dir",
+                settings.and_then(|s| s.output_dir.as_ref()),
+            ),
+            (
+                "settings.state_file",
+                settings.and_then(|s| s.state_file.as_ref()),
+            ),
+        ];
+        for (field, value) in fields {
+            let Some(value) = value.filter(|v| !v.value.trim().is_empty()) else {
+                continue;
+            };
+            if validate::inside_problem(&value.value).is_some() {
+                continue;
+            }
+            if let Some(link) = escaping_symlink(base_dir, Path::new(&value.value)) {
+                escaping_settings.insert(field, link);
+            }
+        }
+    }
     Facts {
         recipients_file,
         escaping_symlinks,
         now: Some(time::OffsetDateTime::now_utc()),
         output_dir_pinned,
+        escaping_settings,
+        limits: OperatorLimits::default(),
     }
 }
 
@@ -312,13 +353,13 @@ mod tests {
             "conf/other.yaml",
             &doc(
                 &format!(
-                    "  recipients: [{AGE}]\n  output_dir: /var/lib/r2\n  state_file: state/inv.json\n"
+                    "  recipients: [{AGE}]\n  output_dir: out/r2\n  state_file: state/inv.json\n"
                 ),
                 "t.age",
             ),
         );
         let d = load(&p).unwrap();
-        assert_eq!(d.settings.output_dir, PathBuf::from("/var/lib/r2"));
+        assert_eq!(d.settings.output_dir, dir.path().join("conf/out/r2"));
         assert_eq!(
             d.settings.state_file,
             dir.path().join("conf/state/inv.json")

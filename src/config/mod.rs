@@ -12,6 +12,7 @@
 //! located tree is built only when it fails.
 
 pub mod cmd;
+pub mod cost;
 pub mod diagnostic;
 pub mod load;
 pub mod model;

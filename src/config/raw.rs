@@ -98,11 +98,12 @@ pub struct RawSettings {
     /// Refuse any plan that deletes more than this many things.
     #[schemars(extend("default" = 10))]
     pub max_deletions: Option<Sp<u32>>,
-    /// Where credential files go, relative to this file's directory.
+    /// Where credential files go, relative to this file's directory and inside it (no
+    /// absolute path, no `..`, no symlink leading out); `--output-dir` replaces it.
     #[schemars(extend("default" = "secrets"), length(min = 1))]
     pub output_dir: Option<Sp<String>>,
-    /// The non-secret inventory, relative to this file's directory
-    /// (default `<output_dir>/.r2gitops-state.json`).
+    /// The non-secret inventory, relative to this file's directory and inside it
+    /// (default `<output_dir>/.r2gitops-state.json`; not settable under `--output-dir`).
     #[schemars(length(min = 1))]
     pub state_file: Option<Sp<String>>,
     /// Default age recipients: `age1...` X25519 or `ssh-ed25519`/`ssh-rsa` public keys.

@@ -2,10 +2,13 @@
 //! succeeded), `/metrics` (Prometheus text) and `/status` (JSON). Read-only: it never
 //! triggers or changes anything.
 //!
-//! Two audiences (issue 12, finding 2). Probes and `/metrics` hold no names or ids and may
-//! face the pod network. `/status` shows token names and ids (S3 access key ids), bucket
-//! names, output paths and errors: with `--status-token-file` it needs that bearer token on
-//! every listener; without, it is served on loopback listeners only and is a 404 elsewhere.
+//! Two audiences. Probes and `/metrics` may face the pod network. `/status` shows token
+//! names and ids (S3 access key ids), bucket names, output paths and errors: with
+//! `--status-token-file` it needs that bearer token on every listener; without, it is
+//! served on loopback listeners only and is a 404 elsewhere. Only where `/status` is open
+//! (loopback, no status token) do `/readyz` give the error behind "not ready" and
+//! `/metrics` label temporary credentials by name; elsewhere `/readyz` gives the reason
+//! class alone and `/metrics` aggregates without names.
 //!
 //! Connections are bounded (finding 3): at most `MAX_CONNECTIONS` at once, and when a new
 //! one arrives at the cap, the one idle longest is closed to make room (never one whose
@@ -118,6 +121,9 @@ impl IntoResponse for Refusal {
 }
 
 pub fn router(status: Shared, access: StatusAccess) -> Router {
+    // Names, ids, paths and error texts only where anyone who reaches the listener may
+    // read `/status` anyway; probes and scrapes never present the bearer token.
+    let names = matches!(access, StatusAccess::Open);
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
@@ -125,11 +131,15 @@ pub fn router(status: Shared, access: StatusAccess) -> Router {
             get({
                 let status = status.clone();
                 move || async move {
-                    match status.lock().unwrap().ready() {
+                    match status.lock().unwrap().readiness() {
                         Ok(()) => (StatusCode::OK, "ready\n".to_string()),
-                        Err(why) => (
+                        Err(why) if names => (
                             StatusCode::SERVICE_UNAVAILABLE,
                             format!("not ready: {why}\n"),
+                        ),
+                        Err(why) => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            format!("not ready: {}\n", why.class),
                         ),
                     }
                 }
@@ -143,7 +153,7 @@ pub fn router(status: Shared, access: StatusAccess) -> Router {
                     let body = {
                         let st = status.lock().unwrap();
                         let now = time::OffsetDateTime::now_utc();
-                        st.prometheus() + &super::renewal::metrics(&st.temporary, now)
+                        st.prometheus() + &super::renewal::metrics(&st.temporary, now, names)
                     };
                     (
                         [(

@@ -18,11 +18,18 @@
 //!   re-read when the file's declaration of a bucket changes, after r2gitops wrote to it,
 //!   or once per `settings.config_resync`, spread over the passes (`observe::bucket_config`).
 //!
-//! - Temporary credentials (issue 18): a renewal is due at `expiry - refresh_before` plus a
-//!   little jitter, and fires a pass trigger like the others (coalesced). A pass whose only
-//!   failures are temporary credentials still counts as a success (`/readyz` stays ready);
-//!   their renewal is retried with the same backoff, and `/status` and
+//! - Temporary credentials: a renewal is due at `expiry - refresh_before` plus a little
+//!   jitter, and fires a pass trigger like the others (coalesced). A pass asked only by
+//!   renewals, of the desired state the last successful full pass planned from, renews
+//!   without observing the account: the same temporary-credential rules under the parents
+//!   that pass found usable, one issue call per credential due (`plan::diff::renewals`).
+//!   Any other trigger, a reload or a failure makes the next pass full, and renewal passes
+//!   leave the interval's resync where it was. A pass whose only failures are temporary
+//!   credentials still counts as a success (`/readyz` stays ready); their renewal is
+//!   retried with the same backoff, and `/status` and
 //!   `r2gitops_temporary_credential_expiry_seconds` show how close each is to expiry.
+//! - The file's API cost an hour (`config::cost`, at `--interval`) is logged once per
+//!   desired state loaded; `settings.config_resync` arrives bounded by that model.
 //!
 //! - `status`: readiness, `/status` JSON and `/metrics` text (pure).
 //! - `renewal`: when the next renewal is due, and the temporary credentials' metrics (pure).
@@ -79,23 +86,58 @@ fn jittered(interval: Duration) -> Duration {
 /// Coalescing triggers: the first reason since the last pass is kept, later ones merge.
 #[derive(Default)]
 pub struct Triggers {
-    pending: Mutex<Option<String>>,
+    pending: Mutex<Option<Fired>>,
     wake: Notify,
 }
 
+/// What the next pass is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fired {
+    /// The first reason since the last pass.
+    pub why: String,
+    /// Every trigger merged into it was a temporary credential's renewal: the pass may
+    /// renew without observing the account (`Daemon::renewal_basis`).
+    pub renewal_only: bool,
+}
+
 impl Triggers {
+    /// A trigger for a full pass (start, file change, interval, signal, retry).
     pub fn fire(&self, why: &str) {
+        self.push(why, false);
+    }
+
+    /// A temporary credential's renewal (or its retry) is due.
+    pub fn fire_renewal(&self, why: &str) {
+        self.push(why, true);
+    }
+
+    fn push(&self, why: &str, renewal: bool) {
         let mut p = self.pending.lock().unwrap();
-        if p.is_none() {
-            *p = Some(why.to_string());
+        match p.as_mut() {
+            None => {
+                *p = Some(Fired {
+                    why: why.to_string(),
+                    renewal_only: renewal,
+                })
+            }
+            Some(f) => f.renewal_only &= renewal,
         }
         drop(p);
         self.wake.notify_one();
     }
 
-    fn take(&self) -> Option<String> {
+    fn take(&self) -> Option<Fired> {
         self.pending.lock().unwrap().take()
     }
+}
+
+/// What the last full pass established for the renewals after it: the desired state it
+/// planned from (the same `Arc`: a reload is a new one), and the parent tokens it found
+/// usable. A renewal pass issues under these at their inventory ids and observes nothing;
+/// any other trigger, or another desired state, makes a full pass again.
+struct RenewalBasis {
+    desired: std::sync::Weak<Desired>,
+    parents: std::collections::BTreeSet<String>,
 }
 
 /// The daemon's shutdown input: `Stop` for the applier (checked between steps) and a
@@ -159,6 +201,10 @@ struct Daemon {
     renewal_retry_at: Option<OffsetDateTime>,
     /// Bucket configuration read by earlier passes, re-read once per `config_resync`.
     config_cache: crate::observe::ConfigCache,
+    /// Set by a full pass that succeeded; renewals until the next full pass use it.
+    renewal_basis: Option<RenewalBasis>,
+    /// The desired state whose API cost was last logged.
+    costed: std::sync::Weak<Desired>,
 }
 
 /// Why a pass failed, for the backoff and the status.
@@ -240,6 +286,7 @@ impl Daemon {
         let file = self.opts.file.clone();
         let output_dir = self.opts.api.output_dir.clone();
         let allow_adopt_roll = self.opts.api.adopt_rolls();
+        let limits = self.opts.api.limits.operator();
         let recipients_file = self
             .desired
             .as_ref()
@@ -257,10 +304,11 @@ impl Daemon {
             (
                 watch::revision(&file),
                 inputs,
-                Some(reconcile::load_desired(
+                Some(reconcile::load_desired_limited(
                     &file,
                     output_dir.as_deref(),
                     allow_adopt_roll,
+                    limits,
                 )),
             )
         })
@@ -369,18 +417,21 @@ impl Daemon {
     }
 
     /// One pass. Returns when its steps in flight are done (or at once if shutdown comes
-    /// during observation, which has no side effects).
-    async fn pass(&mut self, trigger: &str, shutdown: &Shutdown) {
+    /// during observation, which has no side effects), and whether it was a full pass (a
+    /// renewal pass observes nothing, so it does not count as the interval's resync).
+    async fn pass(&mut self, fired: &Fired, shutdown: &Shutdown) -> bool {
+        let trigger = fired.why.as_str();
         let started = Instant::now();
         let started_at = OffsetDateTime::now_utc();
         self.update(|s| s.pass_running = true);
-        let outcome = self.run_pass(shutdown).await;
+        let mut full = true;
+        let outcome = self.run_pass(fired.renewal_only, &mut full, shutdown).await;
         let duration_secs = started.elapsed().as_secs_f64();
         let (result, summary, plan_lines, error) = match outcome {
             Ok(Some(done)) => done,
             Ok(None) => {
                 self.update(|s| s.pass_running = false);
-                return; // interrupted by shutdown before anything was applied
+                return full; // interrupted by shutdown before anything was applied
             }
             Err(f) => {
                 self.retry_after = f.retry_after;
@@ -394,9 +445,11 @@ impl Daemon {
             self.retry_after = None;
         }
         let s = summary.unwrap_or_default();
+        let scope = if full { "full" } else { "renewals" };
         match &error {
             None => tracing::info!(
                 trigger,
+                scope,
                 result = result.as_str(),
                 create = s.create,
                 update = s.update,
@@ -412,6 +465,7 @@ impl Daemon {
             ),
             Some(e) => tracing::warn!(
                 trigger,
+                scope,
                 result = result.as_str(),
                 create = s.create,
                 update = s.update,
@@ -441,11 +495,29 @@ impl Daemon {
             });
             st.api = api;
         });
+        full
+    }
+
+    /// Log what the desired state costs the daemon an hour, once per state loaded.
+    fn log_cost(&mut self, desired: &Arc<Desired>) {
+        if self.costed.ptr_eq(&Arc::downgrade(desired)) {
+            return;
+        }
+        self.costed = Arc::downgrade(desired);
+        let cost = crate::config::cost::estimate(desired, self.opts.interval);
+        tracing::info!(
+            calls_per_hour = cost.calls_per_hour().ceil() as u64,
+            config_resync_secs = cost.config_resync.as_secs(),
+            "{}",
+            cost.line()
+        );
     }
 
     #[allow(clippy::type_complexity)]
     async fn run_pass(
         &mut self,
+        renewal_only: bool,
+        full: &mut bool,
         shutdown: &Shutdown,
     ) -> Result<
         Option<(
@@ -458,23 +530,64 @@ impl Daemon {
     > {
         self.load().await?;
         let desired = self.desired.clone().expect("load keeps a valid state");
+        self.log_cost(&desired);
         self.ensure_lock(&desired.settings.state_file)?;
         let client = self.client(&desired).await?;
-        let reads = crate::observe::Reads::Cached {
-            cache: &mut self.config_cache,
-            now: Instant::now(),
-        };
-        let planned = tokio::select! {
-            p = reconcile::plan_with(&client, &desired, false, &self.opts.endpoints, reads) => p,
-            _ = shutdown.wait() => return Ok(None),
+        // Renewing needs no observation while nothing but renewals is asked and the desired
+        // state is the one the last successful full pass planned from: 60 credentials each
+        // renewed by a full observation used several times Cloudflare's budget.
+        let basis = self
+            .renewal_basis
+            .as_ref()
+            .filter(|b| renewal_only && std::ptr::eq(b.desired.as_ptr(), Arc::as_ptr(&desired)))
+            .map(|b| b.parents.clone());
+        *full = basis.is_none();
+        if *full {
+            self.renewal_basis = None;
+        }
+        let planned = match &basis {
+            Some(parents) => {
+                reconcile::plan_renewals(&client, &desired, &self.opts.endpoints, parents).await
+            }
+            None => {
+                let reads = crate::observe::Reads::Cached {
+                    cache: &mut self.config_cache,
+                    now: Instant::now(),
+                };
+                tokio::select! {
+                    p = reconcile::plan_with(&client, &desired, false, &self.opts.endpoints, reads) => p,
+                    _ = shutdown.wait() => return Ok(None),
+                }
+            }
         };
         let (plan, inventory) = planned.map_err(|e| Failed {
             retry_after: e.retry_after(),
             ..Failed::new(error_chain(&e))
         })?;
         let summary = plan.summary();
-        let domains = plan.domains.clone();
-        self.update(|st| st.custom_domains = domains);
+        if *full {
+            let domains = plan.domains.clone();
+            self.update(|st| st.custom_domains = domains);
+        }
+        // The parents this plan can issue under, for the renewals until the next full pass.
+        let usable_parents = || {
+            desired
+                .temporary_credentials
+                .iter()
+                .map(|t| t.parent.clone())
+                .filter(|p| {
+                    !plan
+                        .blocked
+                        .iter()
+                        .any(|b| b.kind == crate::plan::Kind::Token && b.name == *p)
+                })
+                .collect()
+        };
+        let basis_after =
+            (*full && !desired.temporary_credentials.is_empty()).then(|| RenewalBasis {
+                desired: Arc::downgrade(&desired),
+                parents: usable_parents(),
+            });
         let mut lines: Vec<String> = plan.steps.iter().map(step_line).collect();
         lines.extend(
             plan.blocked
@@ -544,6 +657,9 @@ impl Daemon {
         } else {
             self.note_inventory(&desired, &inventory, &none, &[]);
         }
+        if let Some(b) = basis_after {
+            self.renewal_basis = Some(b);
+        }
         Ok(Some((PassResult::Success, Some(summary), lines, None)))
     }
 }
@@ -582,6 +698,8 @@ pub async fn run(
         config_cache: crate::observe::ConfigCache::new(
             crate::config::validate::DEFAULT_CONFIG_RESYNC,
         ),
+        renewal_basis: None,
+        costed: std::sync::Weak::new(),
     };
 
     // Fail fast on what cannot get better by waiting: another daemon on this inventory, a
@@ -632,24 +750,27 @@ pub async fn run(
                 triggers.fire(if daemon.failures > 0 { "retry" } else { "interval" });
             }
             _ = renewal_wait => {
-                triggers.fire(renewal.map_or("renewal", |(_, why)| why));
+                triggers.fire_renewal(renewal.map_or("renewal", |(_, why)| why));
             }
             _ = shutdown.wait() => break,
         }
         if shutdown.stop.requested() {
             break;
         }
-        let Some(why) = triggers.take() else { continue };
-        daemon.pass(&why, &shutdown).await;
+        let Some(fired) = triggers.take() else {
+            continue;
+        };
+        let full = daemon.pass(&fired, &shutdown).await;
         if shutdown.stop.requested() {
             break;
         }
-        let wait = if daemon.failures > 0 {
-            backoff(daemon.failures).max(daemon.retry_after.unwrap_or_default())
-        } else {
-            jittered(daemon.opts.interval)
-        };
-        next_due = tokio::time::Instant::now() + wait;
+        // A renewal pass observed nothing: the interval's resync stays due when it was.
+        if daemon.failures > 0 {
+            let wait = backoff(daemon.failures).max(daemon.retry_after.unwrap_or_default());
+            next_due = tokio::time::Instant::now() + wait;
+        } else if full {
+            next_due = tokio::time::Instant::now() + jittered(daemon.opts.interval);
+        }
     }
     tracing::info!("shutting down");
     watcher.abort();
@@ -813,7 +934,23 @@ mod tests {
         t.fire("file change");
         t.fire("interval");
         t.fire("signal");
-        assert_eq!(t.take().as_deref(), Some("file change"));
+        assert_eq!(t.take().map(|f| f.why).as_deref(), Some("file change"));
         assert_eq!(t.take(), None);
+    }
+
+    #[test]
+    fn a_pass_is_for_renewals_only_while_every_merged_trigger_is_a_renewal() {
+        let t = Triggers::default();
+        t.fire_renewal("renewal");
+        t.fire_renewal("renewal retry");
+        let f = t.take().unwrap();
+        assert_eq!((f.why.as_str(), f.renewal_only), ("renewal", true));
+        t.fire_renewal("renewal");
+        t.fire("file change");
+        let f = t.take().unwrap();
+        assert_eq!((f.why.as_str(), f.renewal_only), ("renewal", false));
+        t.fire("interval");
+        t.fire_renewal("renewal");
+        assert!(!t.take().unwrap().renewal_only);
     }
 }

@@ -129,9 +129,31 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The `/metrics` lines of the temporary credentials.
-pub fn metrics(entries: &[TemporaryEntry], now: OffsetDateTime) -> String {
+/// The `/metrics` lines of the temporary credentials: two series without names (the one
+/// closest to expiry, how many are failing) for any listener, and with `names` one series
+/// per credential, labelled by its name.
+pub fn metrics(entries: &[TemporaryEntry], now: OffsetDateTime, names: bool) -> String {
     let mut out = String::new();
+    let g = "r2gitops_temporary_credential_soonest_expiry_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {g} Seconds until the temporary credential closest to expiry expires (0 or less: expired, or never issued)."
+    );
+    let _ = writeln!(out, "# TYPE {g} gauge");
+    if let Some(soonest) = entries.iter().map(|e| expiry_seconds(e, now)).min() {
+        let _ = writeln!(out, "{g} {soonest}");
+    }
+    let g = "r2gitops_temporary_credentials_renewal_failing";
+    let _ = writeln!(
+        out,
+        "# HELP {g} Temporary credentials whose last attempt to be issued failed (each is retried with backoff)."
+    );
+    let _ = writeln!(out, "# TYPE {g} gauge");
+    let failing = entries.iter().filter(|e| e.last_error.is_some()).count();
+    let _ = writeln!(out, "{g} {failing}");
+    if !names {
+        return out;
+    }
     let g = "r2gitops_temporary_credential_expiry_seconds";
     let _ = writeln!(
         out,
@@ -235,7 +257,11 @@ mod tests {
     fn metrics_show_seconds_left_per_name_and_never_a_value() {
         let mut failing = entry("x\"y", None, 20);
         failing.last_error = Some("HTTP 403".into());
-        let text = metrics(&[entry("partner-a", Some(25_200), 14_400), failing], NOW);
+        let text = metrics(
+            &[entry("partner-a", Some(25_200), 14_400), failing],
+            NOW,
+            true,
+        );
         assert!(
             text.contains(
                 "r2gitops_temporary_credential_expiry_seconds{name=\"partner-a\"} 25200\n"
@@ -245,8 +271,37 @@ mod tests {
         assert!(
             text.contains("r2gitops_temporary_credential_renewal_failing{name=\"x\\\"y\"} 1\n")
         );
-        let expired = metrics(&[entry("old", Some(-5), 20)], NOW);
+        let expired = metrics(&[entry("old", Some(-5), 20)], NOW, true);
         assert!(expired.contains("{name=\"old\"} -5\n"), "{expired}");
+    }
+
+    #[test]
+    fn without_names_the_metrics_aggregate_and_label_nothing() {
+        let mut failing = entry("partner-b", Some(600), 20);
+        failing.last_error = Some("HTTP 403".into());
+        let list = [entry("partner-a", Some(25_200), 14_400), failing];
+        let text = metrics(&list, NOW, false);
+        assert!(!text.contains("partner"), "{text}");
+        assert!(!text.contains('{'), "no labels: {text}");
+        assert!(
+            text.contains("r2gitops_temporary_credential_soonest_expiry_seconds 600\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("r2gitops_temporary_credentials_renewal_failing 1\n"),
+            "{text}"
+        );
+        let named = metrics(&list, NOW, true);
+        assert!(
+            named.starts_with(&text),
+            "the same aggregates, then the named series"
+        );
+        let none = metrics(&[], NOW, false);
+        assert!(
+            !none.contains("\nr2gitops_temporary_credential_soonest_expiry_seconds ")
+                && none.contains("\nr2gitops_temporary_credentials_renewal_failing 0\n"),
+            "{none}"
+        );
     }
 
     #[test]

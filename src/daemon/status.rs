@@ -75,21 +75,45 @@ pub struct Status {
     pub custom_domains: Vec<crate::plan::DomainInfo>,
 }
 
+/// Why the daemon is not ready: a fixed class, and the error behind it when there is one.
+/// The detail names files, ids and tokens, so it is shown only where `/status` is open; a
+/// probe on a listener facing the network gets the class alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotReady {
+    pub class: &'static str,
+    pub detail: Option<String>,
+}
+
+impl std::fmt::Display for NotReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.detail {
+            Some(d) => write!(f, "{}: {d}", self.class),
+            None => f.write_str(self.class),
+        }
+    }
+}
+
 impl Status {
     /// Ready: the file is valid and the last pass succeeded (a suspended pass counts: it
     /// observed and planned without error).
-    pub fn ready(&self) -> Result<(), String> {
+    pub fn readiness(&self) -> Result<(), NotReady> {
+        let not = |class, detail| Err(NotReady { class, detail });
         if !self.config_valid {
-            return Err("the desired-state file is not valid".into());
+            return not("the desired-state file is not valid", None);
         }
         match &self.last_pass {
-            None => Err("no pass has completed yet".into()),
-            Some(p) if p.result == PassResult::Failure => Err(format!(
-                "the last pass failed: {}",
-                p.error.as_deref().unwrap_or("see the logs")
-            )),
+            None => not("no pass has completed yet", None),
+            Some(p) if p.result == PassResult::Failure => not(
+                "the last pass failed",
+                Some(p.error.clone().unwrap_or_else(|| "see the logs".into())),
+            ),
             Some(_) => Ok(()),
         }
+    }
+
+    /// `readiness` with its detail, as `/status` and a loopback `/readyz` show it.
+    pub fn ready(&self) -> Result<(), String> {
+        self.readiness().map_err(|n| n.to_string())
     }
 
     pub fn record_pass(&mut self, pass: LastPass) {
@@ -288,6 +312,24 @@ mod tests {
         assert_eq!(s.ready(), Ok(()));
         s.config_valid = false;
         assert!(s.ready().is_err());
+    }
+
+    #[test]
+    fn the_reason_class_of_a_failed_pass_holds_none_of_its_error() {
+        let mut s = Status {
+            config_valid: true,
+            ..Status::default()
+        };
+        let mut failed = pass(PassResult::Failure, 0.2);
+        failed.error =
+            Some("/srv/r2gitops.yaml:7:28: tokens[1].adopt: no token with id 0123".into());
+        s.record_pass(failed);
+        let n = s.readiness().unwrap_err();
+        assert_eq!(n.class, "the last pass failed");
+        assert_eq!(
+            n.to_string(),
+            "the last pass failed: /srv/r2gitops.yaml:7:28: tokens[1].adopt: no token with id 0123"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::diagnostic::Capped;
 use super::model::*;
+use super::model_temporary::short_duration;
 use super::raw::*;
 use super::shape::{clip, did_you_mean};
 use super::yaml::sanitize;
@@ -38,7 +39,9 @@ pub use self::cors::{MAX_CORS_AGE_SECS, origin_problem};
 pub use self::custom_domain::{MAX_CUSTOM_DOMAINS, hostname_problem};
 pub use self::notification::{MAX_NOTIFICATION_RULES, overlap};
 pub use self::output::output_file_problem;
-pub use self::settings::{RECIPIENT_PLACEHOLDER, parse_recipient, recipients_file_problem};
+pub use self::settings::{
+    RECIPIENT_PLACEHOLDER, inside_problem, parse_recipient, recipients_file_problem,
+};
 use self::{bucket::*, output::*, settings::*, token::*};
 
 /// Cloudflare refuses token names longer than this.
@@ -80,6 +83,11 @@ pub struct Facts {
     /// The operator set `--output-dir` (or R2GITOPS_OUTPUT_DIR): outputs and the inventory
     /// live there, and the file may not move the inventory elsewhere.
     pub output_dir_pinned: bool,
+    /// `settings.output_dir` and `settings.state_file` (by field path) whose path crosses a
+    /// symlink leading out of the file's directory, with where it leads (`'LINK' -> TARGET`).
+    pub escaping_settings: BTreeMap<&'static str, String>,
+    /// What the operator allows on the command line (`--min-temporary-ttl`).
+    pub limits: super::cost::OperatorLimits,
 }
 
 /// Why `load` did not read `settings.recipients_file`.
@@ -204,6 +212,9 @@ pub fn validate(raw: &RawDoc, facts: &Facts, source: &Path) -> Result<Desired, C
         facts,
     );
 
+    let mut settings = settings;
+    resync_floor(&mut c, raw, &mut settings, &buckets);
+
     if settings.prune && buckets.is_empty() && tokens.is_empty() {
         let prune = raw
             .settings
@@ -244,6 +255,36 @@ pub fn validate(raw: &RawDoc, facts: &Facts, source: &Path) -> Result<Desired, C
     } else {
         Err(c.list)
     }
+}
+
+/// `config_resync` is raised to what a quarter of Cloudflare's limit can pay for
+/// (`cost::config_resync_floor`): 300 fully configured buckets re-read every minute used the
+/// whole budget in seconds. A declared value that is raised gets a warning; the daemon runs
+/// by the raised one.
+fn resync_floor(c: &mut Collector, raw: &RawDoc, settings: &mut Settings, buckets: &[BucketSpec]) {
+    use super::cost;
+    let reads = cost::config_reads_per_resync(buckets);
+    let floor = cost::config_resync_floor(reads);
+    if settings.config_resync >= floor {
+        return;
+    }
+    let declared = raw
+        .settings
+        .as_ref()
+        .and_then(|s| s.value.config_resync.as_ref());
+    if let Some(r) = declared {
+        c.warn(
+            r,
+            "settings.config_resync",
+            format!(
+                "config_resync {} is raised to {}: re-reading {reads} configuration blocks, zones and queue lists more often would spend more than a quarter of Cloudflare's 1,200 calls per 5 minutes",
+                sanitize(&clip(r.value.trim())),
+                short_duration(floor)
+            ),
+            "the daemon re-reads at most this often; r2gitops still reads a block at once after writing it, and `reconcile` always reads everything",
+        );
+    }
+    settings.config_resync = floor;
 }
 
 fn check_account_id(c: &mut Collector, a: &Sp<String>) {

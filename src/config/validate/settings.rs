@@ -1,5 +1,7 @@
 //! `settings:` and the recipients it names: prefix, prune, output directory, state file,
-//! recipients and the recipients file (confined to the file's directory, never quoted).
+//! recipients and the recipients file. What a committer names on disk (the recipients file,
+//! and the output directory and state file unless the operator pinned them) is confined to
+//! the file's directory tree; the recipients file is never quoted.
 
 use super::*;
 
@@ -54,6 +56,14 @@ pub(super) fn settings(
             );
             PathBuf::from(DEFAULT_OUTPUT_DIR)
         }
+        // Pinned: the operator's directory replaces this one, which is never written.
+        Some(d) if !facts.output_dir_pinned => {
+            if confined(c, d, "settings.output_dir", "output directory", facts) {
+                PathBuf::from(&d.value)
+            } else {
+                PathBuf::from(DEFAULT_OUTPUT_DIR)
+            }
+        }
         Some(d) => PathBuf::from(&d.value),
         None => PathBuf::from(DEFAULT_OUTPUT_DIR),
     };
@@ -74,7 +84,10 @@ pub(super) fn settings(
             );
             output_dir.join(STATE_FILE_NAME)
         }
-        Some(f) => PathBuf::from(&f.value),
+        Some(f) if confined(c, f, "settings.state_file", "state file", facts) => {
+            PathBuf::from(&f.value)
+        }
+        Some(_) => output_dir.join(STATE_FILE_NAME),
         None => output_dir.join(STATE_FILE_NAME),
     };
 
@@ -149,6 +162,12 @@ pub(super) fn settings(
 /// Where `settings.recipients_file` must be: inside the directory of the desired-state
 /// file. Says why a path is not, `None` when its shape is fine (`load` checks symlinks).
 pub fn recipients_file_problem(file: &str) -> Option<&'static str> {
+    inside_problem(file)
+}
+
+/// Why a path a committer wrote does not stay inside the directory of the desired-state
+/// file (`None`: its shape does; `load` checks the symlinks on the way).
+pub fn inside_problem(file: &str) -> Option<&'static str> {
     let p = Path::new(file);
     if file.chars().any(char::is_control) {
         Some("contains a control character")
@@ -159,6 +178,34 @@ pub fn recipients_file_problem(file: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// Without `--output-dir`, whoever commits the file would otherwise choose where r2gitops
+/// writes: an absolute `output_dir` replaced a `.bashrc` with ciphertext and made its
+/// directory 0700. The operator's pin may point anywhere; the file may not.
+pub(super) const WRITES_INSIDE: &str = "without --output-dir, outputs and the inventory stay in the directory of this file or below it (a relative path without '..', no symlink leading out); the operator can place them anywhere with --output-dir (or R2GITOPS_OUTPUT_DIR)";
+
+/// `settings.output_dir` or `settings.state_file` when the operator has not pinned the
+/// output directory: inside the file's directory tree. False (reported) when not.
+fn confined(c: &mut Collector, value: &Sp<String>, path: &str, what: &str, facts: &Facts) -> bool {
+    let name = sanitize(&clip(&value.value));
+    if let Some(why) = inside_problem(&value.value) {
+        c.hint(value, path, format!("{what} '{name}' {why}"), WRITES_INSIDE);
+        return false;
+    }
+    if let Some(link) = facts.escaping_settings.get(path) {
+        c.hint(
+            value,
+            path,
+            format!(
+                "{what} '{name}' leads out of the directory of this file through the symlink {}",
+                sanitize(link)
+            ),
+            WRITES_INSIDE,
+        );
+        return false;
+    }
+    true
 }
 
 pub(super) const RECIPIENTS_FILE_INSIDE: &str = "the recipients file must sit in the directory of this file or below it (a relative path without '..', no symlink leading out); r2gitops reads nothing else a committer names";

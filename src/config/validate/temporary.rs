@@ -2,8 +2,13 @@
 //! bucket and the access asked for, the TTL is within Cloudflare's bounds, `refresh_before`
 //! is less than the TTL (default ttl/3), prefixes and objects are non-empty paths without a
 //! leading `/`, and each has its own `output` (checked as a token's, in `output`).
+//!
+//! The renewal cadence is bounded (`config::cost`): ttl at least the operator's
+//! `--min-temporary-ttl` (15m by default), `ttl - refresh_before` at least a third of it,
+//! and at most `MAX_TEMPORARY_CREDENTIALS` in a file.
 
 use super::*;
+use crate::config::cost::{MAX_TEMPORARY_CREDENTIALS, OperatorLimits};
 use crate::config::model_temporary::{
     MAX_TEMPORARY_TTL, MIN_TEMPORARY_TTL, access_covers, short_duration,
 };
@@ -39,6 +44,17 @@ pub(super) fn temporary_credentials(
     }
     let mut names: HashMap<&str, usize> = HashMap::new();
     let mut out = Vec::with_capacity(raw.len());
+    if let Some(first_over) = raw.get(MAX_TEMPORARY_CREDENTIALS) {
+        c.hint(
+            &first_over.value.name,
+            format!("temporary_credentials[{MAX_TEMPORARY_CREDENTIALS}]"),
+            format!(
+                "{} temporary credentials; a file may declare at most {MAX_TEMPORARY_CREDENTIALS}",
+                raw.len()
+            ),
+            "each is issued anew on its own schedule, one API call each time, from the same Cloudflare budget as everything else; give several consumers one credential with more prefixes",
+        );
+    }
 
     for (i, t) in raw.iter().enumerate() {
         let here = format!("temporary_credentials[{i}]");
@@ -124,13 +140,14 @@ pub(super) fn temporary_credentials(
         let prefixes = key_paths(c, t.prefixes.as_ref(), &here, "prefixes", "prefix");
         let objects = key_paths(c, t.objects.as_ref(), &here, "objects", "object");
 
-        let ttl = ttl(c, &t.ttl, &format!("{here}.ttl"));
+        let ttl = ttl(c, &t.ttl, &format!("{here}.ttl"), &facts.limits);
         let refresh_before = refresh_before(
             c,
             t.refresh_before.as_ref(),
             ttl,
             &t.ttl,
             &format!("{here}.refresh_before"),
+            &facts.limits,
         );
 
         let mut spec_output = output(
@@ -274,7 +291,16 @@ fn key_paths(
     out
 }
 
-fn ttl(c: &mut Collector, raw: &Sp<String>, path: &str) -> Option<Duration> {
+/// How the operator lowers the cadence bounds (never the file).
+const LOWER_WITH_FLAG: &str =
+    "the operator of the daemon may allow less with --min-temporary-ttl (at least 1m)";
+
+fn ttl(
+    c: &mut Collector,
+    raw: &Sp<String>,
+    path: &str,
+    limits: &OperatorLimits,
+) -> Option<Duration> {
     let shown = sanitize(&clip(&raw.value));
     match parse_duration(raw.value.trim()) {
         None => {
@@ -295,12 +321,20 @@ fn ttl(c: &mut Collector, raw: &Sp<String>, path: &str) -> Option<Duration> {
             );
             None
         }
-        Some(d) if d < MIN_TEMPORARY_TTL => {
+        Some(d) if d < limits.min_temporary_ttl.max(MIN_TEMPORARY_TTL) => {
+            let min = short_duration(limits.min_temporary_ttl.max(MIN_TEMPORARY_TTL));
+            let hint = if limits.min_temporary_ttl > MIN_TEMPORARY_TTL {
+                format!(
+                    "each renewal is an API call from the Cloudflare budget every other client of the account's user shares; {LOWER_WITH_FLAG}"
+                )
+            } else {
+                "a credential renewed every few seconds only churns its file; use 1m or more".into()
+            };
             c.hint(
                 raw,
                 path,
-                format!("ttl '{shown}' is shorter than 1m"),
-                "a credential renewed every few seconds only churns its file; use 1m or more",
+                format!("ttl '{shown}' is shorter than {min}"),
+                hint,
             );
             None
         }
@@ -314,6 +348,7 @@ fn refresh_before(
     ttl: Option<Duration>,
     ttl_sp: &Sp<String>,
     path: &str,
+    limits: &OperatorLimits,
 ) -> Option<Duration> {
     let Some(raw) = raw else {
         return ttl.map(|t| Duration::from_secs(t.as_secs() / 3));
@@ -356,6 +391,26 @@ fn refresh_before(
         );
         return None;
     }
+    // 60 credentials with ttl 1m and refresh_before 59s drove 3-4 times Cloudflare's limit.
+    let every = ttl - d;
+    let min = limits.min_renewal_interval();
+    if every < min {
+        c.hint(
+            raw,
+            path,
+            format!(
+                "refresh_before '{shown}' renews every {} (ttl {} - refresh_before), more often than every {}",
+                short_duration(every),
+                sanitize(&clip(&ttl_sp.value)),
+                short_duration(min)
+            ),
+            format!(
+                "each renewal is an API call; use at most {} (or leave it out: ttl/3), or a longer ttl; {LOWER_WITH_FLAG}",
+                short_duration(ttl - min)
+            ),
+        );
+        return None;
+    }
     Some(d)
 }
 
@@ -368,10 +423,18 @@ mod tests {
     const B: &str = "  - name: media\n  - name: logs\n  - name: eu-data\n    jurisdiction: eu\n";
 
     fn run(yaml: &str) -> Result<Desired, Vec<String>> {
+        run_with(yaml, OperatorLimits::default())
+    }
+
+    fn run_with(yaml: &str, limits: OperatorLimits) -> Result<Desired, Vec<String>> {
         let raw: RawDoc =
             serde_saphyr::from_str_with_options(yaml, super::super::super::yaml::options())
                 .expect("raw parses");
-        validate(&raw, &Facts::default(), Path::new("r2gitops.yaml")).map_err(|list| {
+        let facts = Facts {
+            limits,
+            ..Facts::default()
+        };
+        validate(&raw, &facts, Path::new("r2gitops.yaml")).map_err(|list| {
             list.into_parts()
                 .0
                 .into_iter()
@@ -453,7 +516,7 @@ mod tests {
             ),
             (
                 "    parent: uploader\n    bucket: media\n    access: object-read\n    ttl: 30s\n",
-                "28:10: temporary_credentials[0].ttl: ttl '30s' is shorter than 1m",
+                "28:10: temporary_credentials[0].ttl: ttl '30s' is shorter than 15m",
             ),
             (
                 "    parent: uploader\n    bucket: media\n    access: object-read\n    ttl: 1h\n    refresh_before: 1h\n",
@@ -487,6 +550,93 @@ mod tests {
                 "{body}\nwant {want}\ngot {got:?}"
             );
         }
+    }
+
+    /// 60 credentials with ttl 1m and refresh_before 59s drove 3-4 times Cloudflare's limit:
+    /// the ttl and the time between two issues of one credential are bounded, and only the
+    /// operator lowers the bounds.
+    #[test]
+    fn the_renewal_cadence_is_bounded_unless_the_operator_allows_less() {
+        let one_minute = OperatorLimits::parse_min_temporary_ttl("1m").unwrap();
+        let default = OperatorLimits::default();
+        // (ttl, refresh_before, limits, the diagnostic or None)
+        let cases: &[(&str, Option<&str>, OperatorLimits, Option<&str>)] = &[
+            ("15m", None, default, None),
+            ("15m", Some("10m"), default, None),
+            (
+                "14m",
+                None,
+                default,
+                Some("28:10: temporary_credentials[0].ttl: ttl '14m' is shorter than 15m"),
+            ),
+            (
+                "1m",
+                Some("59s"),
+                default,
+                Some("28:10: temporary_credentials[0].ttl: ttl '1m' is shorter than 15m"),
+            ),
+            (
+                "15m",
+                Some("11m"),
+                default,
+                Some(
+                    "29:21: temporary_credentials[0].refresh_before: refresh_before '11m' renews every 4m (ttl 15m - refresh_before), more often than every 5m",
+                ),
+            ),
+            ("12h", Some("715m"), default, None),
+            (
+                "12h",
+                Some("716m"),
+                default,
+                Some(
+                    "29:21: temporary_credentials[0].refresh_before: refresh_before '716m' renews every 4m (ttl 12h - refresh_before), more often than every 5m",
+                ),
+            ),
+            ("1m", None, one_minute, None),
+            ("1m", Some("40s"), one_minute, None),
+            (
+                "1m",
+                Some("59s"),
+                one_minute,
+                Some(
+                    "29:21: temporary_credentials[0].refresh_before: refresh_before '59s' renews every 1s (ttl 1m - refresh_before), more often than every 20s",
+                ),
+            ),
+            (
+                "30s",
+                None,
+                one_minute,
+                Some("28:10: temporary_credentials[0].ttl: ttl '30s' is shorter than 1m"),
+            ),
+        ];
+        for (ttl, refresh, limits, want) in cases {
+            let refresh = refresh.map_or(String::new(), |r| format!("    refresh_before: {r}\n"));
+            let yaml = file(&temp(&format!(
+                "    parent: uploader\n    bucket: media\n    access: object-read\n    ttl: {ttl}\n{refresh}"
+            )));
+            match (run_with(&yaml, *limits), want) {
+                (Ok(_), None) => {}
+                (Err(got), Some(want)) => assert_eq!(got, [want.to_string()], "{ttl} {refresh}"),
+                (got, want) => panic!("{ttl} {refresh}: want {want:?}, got {:?}", got.err()),
+            }
+        }
+    }
+
+    #[test]
+    fn at_most_100_temporary_credentials_may_be_declared() {
+        let entry = |i: usize| {
+            format!(
+                "  - {{ name: p{i}, parent: uploader, bucket: media, access: object-read, ttl: 1h, output: {{ file: p{i}.age, format: env }} }}\n"
+            )
+        };
+        let list = |n: usize| file(&(0..n).map(entry).collect::<String>());
+        assert_eq!(run(&list(100)).unwrap().temporary_credentials.len(), 100);
+        assert_eq!(
+            run(&list(101)).unwrap_err(),
+            [
+                "123:13: temporary_credentials[100]: 101 temporary credentials; a file may declare at most 100"
+            ]
+        );
     }
 
     #[test]

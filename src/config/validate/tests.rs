@@ -39,11 +39,14 @@ fn token(body: &str) -> String {
 #[test]
 fn a_pinned_output_dir_keeps_the_inventory_in_it() {
     let yaml = base(
-        "  state_file: /etc/cron.d/x\n",
+        "  state_file: inv/state.json\n",
         B,
         &token("    access: admin-read\n"),
     );
-    assert!(run(&yaml).is_ok(), "not pinned: the file decides");
+    assert!(
+        run(&yaml).is_ok(),
+        "not pinned: the file decides, inside its tree"
+    );
     let pinned = Facts {
         output_dir_pinned: true,
         ..Facts::default()
@@ -54,6 +57,77 @@ fn a_pinned_output_dir_keeps_the_inventory_in_it() {
             "4:15: settings.state_file: state_file cannot be set while the operator pins the output directory (--output-dir or R2GITOPS_OUTPUT_DIR): the inventory lives there"
         ]
     );
+}
+
+/// An absolute `output_dir` replaced a `.bashrc` with ciphertext: unpinned, the file keeps
+/// its outputs and inventory in its own directory tree, as it does its recipients file.
+#[test]
+fn unpinned_output_dir_and_state_file_stay_inside_the_files_tree() {
+    let link = |field: &'static str| Facts {
+        escaping_settings: BTreeMap::from([(field, "'out' -> /home/ops".to_string())]),
+        ..Facts::default()
+    };
+    let none = Facts::default();
+    let cases: &[(&str, &Facts, Option<&str>)] = &[
+        ("  output_dir: out/secrets\n", &none, None),
+        ("  output_dir: ./out\n", &none, None),
+        ("  state_file: inv/state.json\n", &none, None),
+        (
+            "  output_dir: /home/ops\n",
+            &none,
+            Some("4:15: settings.output_dir: output directory '/home/ops' is an absolute path"),
+        ),
+        (
+            "  output_dir: ../ops\n",
+            &none,
+            Some("4:15: settings.output_dir: output directory '../ops' contains '..'"),
+        ),
+        (
+            "  output_dir: out/../../ops\n",
+            &none,
+            Some("4:15: settings.output_dir: output directory 'out/../../ops' contains '..'"),
+        ),
+        (
+            "  output_dir: out\n",
+            &link("settings.output_dir"),
+            Some(
+                "4:15: settings.output_dir: output directory 'out' leads out of the directory of this file through the symlink 'out' -> /home/ops",
+            ),
+        ),
+        (
+            "  state_file: /etc/cron.d/x\n",
+            &none,
+            Some("4:15: settings.state_file: state file '/etc/cron.d/x' is an absolute path"),
+        ),
+        (
+            "  state_file: ../x.json\n",
+            &none,
+            Some("4:15: settings.state_file: state file '../x.json' contains '..'"),
+        ),
+        (
+            "  state_file: out/x.json\n",
+            &link("settings.state_file"),
+            Some(
+                "4:15: settings.state_file: state file 'out/x.json' leads out of the directory of this file through the symlink 'out' -> /home/ops",
+            ),
+        ),
+    ];
+    for (settings, facts, want) in cases {
+        let yaml = base(settings, B, &token("    access: admin-read\n"));
+        match (run_with(&yaml, facts), want) {
+            (Ok(_), None) => {}
+            (Err(got), Some(want)) => assert_eq!(got, [want.to_string()], "{settings}"),
+            (got, want) => panic!("{settings}: want {want:?}, got {:?}", got.err()),
+        }
+        // The operator's pin decides instead: the file's output_dir is never written.
+        if settings.contains("output_dir") {
+            let pinned = Facts {
+                output_dir_pinned: true,
+                ..Facts::default()
+            };
+            assert!(run_with(&yaml, &pinned).is_ok(), "pinned: {settings}");
+        }
+    }
 }
 
 #[test]

@@ -332,3 +332,65 @@ fn config_resync_defaults_to_an_hour_and_is_at_least_a_minute() {
         ["4:18: settings.config_resync: config_resync 30s is shorter than 1m"]
     );
 }
+
+/// 300 fully configured buckets with `config_resync: 1m` used Cloudflare's whole budget in
+/// seconds: the period is raised to what a quarter of the limit pays for.
+#[test]
+fn config_resync_is_raised_to_what_its_re_reads_cost_against_a_quarter_of_the_limit() {
+    let file = |settings: &str, n: usize| {
+        let buckets: String = (0..n)
+            .map(|i| {
+                format!(
+                    "  - {{ name: b{i:04}, cors: [], lifecycle: [], lock: [], public_dev_url: false, custom_domains: [], notifications: [] }}\n"
+                )
+            })
+            .collect();
+        format!("version: 1\nsettings:\n  recipients: [{AGE}]\n{settings}buckets:\n{buckets}")
+    };
+    let load = |yaml: &str| {
+        let raw: RawDoc = serde_saphyr::from_str_with_options(yaml, super::super::yaml::options())
+            .unwrap_or_else(|e| panic!("{e}"));
+        validate(&raw, &Facts::default(), Path::new("r2gitops.yaml"))
+            .unwrap_or_else(|e| panic!("{:?}", e.into_parts().0))
+    };
+    // (settings, buckets, the period the daemon runs by, the warning)
+    let cases: &[(&str, usize, u64, Option<&str>)] = &[
+        ("  config_resync: 1m\n", 5, 60, None),
+        (
+            "  config_resync: 1m\n",
+            300,
+            30 * 60,
+            Some(
+                "4:18: settings.config_resync: config_resync 1m is raised to 30m: re-reading 1800 configuration blocks, zones and queue lists more often would spend more than a quarter of Cloudflare's 1,200 calls per 5 minutes",
+            ),
+        ),
+        ("  config_resync: 2h\n", 300, 2 * 3600, None),
+        // The default is raised too, without a warning: the file did not ask for it.
+        ("", 1000, 100 * 60, None),
+        ("", 300, 3600, None),
+    ];
+    for (settings, n, want, warning) in cases {
+        let d = load(&file(settings, *n));
+        assert_eq!(
+            d.settings.config_resync,
+            Duration::from_secs(*want),
+            "{settings} {n}"
+        );
+        let got: Vec<String> = d
+            .warnings
+            .iter()
+            .filter(|w| w.path == "settings.config_resync")
+            .map(|w| format!("{}:{}: {}: {}", w.line, w.column, w.path, w.message))
+            .collect();
+        assert_eq!(
+            got,
+            warning.map(|w| vec![w.to_string()]).unwrap_or_default()
+        );
+        let cost = crate::config::cost::estimate(&d, crate::config::cost::DEFAULT_INTERVAL);
+        assert!(
+            cost.config_calls_per_hour() <= crate::config::cost::CONFIG_READS_PER_HOUR as f64,
+            "{settings} {n}: {}",
+            cost.line()
+        );
+    }
+}

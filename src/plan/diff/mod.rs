@@ -36,6 +36,7 @@
 //! - more deletions (loosened lock rules included) than `max_deletions`, or more adopt
 //!   rolls than the operator's `--max-adopt-rolls` -> the whole plan is refused.
 //! - temporary credentials (issue 18): see `temporary`; issued after their parent's steps.
+//!   `renewals` plans them alone, for the daemon's renewals between full passes.
 
 mod bucket;
 mod bucket_config;
@@ -85,8 +86,8 @@ pub struct Input<'a> {
     pub temporary: &'a TemporaryFacts,
 }
 
-pub fn diff(input: &Input<'_>) -> Plan {
-    let mut plan = Plan {
+fn empty_plan(input: &Input<'_>) -> Plan {
+    Plan {
         account_id: input.observed.account_id.clone(),
         steps: Vec::new(),
         blocked: Vec::new(),
@@ -97,7 +98,27 @@ pub fn diff(input: &Input<'_>) -> Plan {
         skip_outputs: input.skip_outputs,
         temporary: Vec::new(),
         domains: Vec::new(),
-    };
+    }
+}
+
+/// The temporary credentials alone, between full passes: `parents` are the tokens the last
+/// full pass of this same desired state found usable. Nothing else is compared, so the
+/// input's observation may be empty (a renewal observes nothing).
+pub fn renewals(input: &Input<'_>, parents: &std::collections::BTreeSet<String>) -> Plan {
+    let mut plan = empty_plan(input);
+    let mut steps = Vec::new();
+    temporary::diff_temporary(
+        input,
+        &mut plan,
+        temporary::Parents::Vouched(parents),
+        &mut steps,
+    );
+    plan.steps = steps;
+    plan
+}
+
+pub fn diff(input: &Input<'_>) -> Plan {
+    let mut plan = empty_plan(input);
     let mut bucket_steps = Vec::new();
     let mut bucket_deletes = Vec::new();
     let mut token_deletes = Vec::new();
@@ -108,7 +129,12 @@ pub fn diff(input: &Input<'_>) -> Plan {
     bucket_config::diff_bucket_configs(input, &mut plan, &bucket_steps, &mut config_steps);
     token::diff_tokens(input, &mut plan, &mut token_deletes, &mut token_steps);
     let mut temporary_steps = Vec::new();
-    temporary::diff_temporary(input, &mut plan, &token_steps, &mut temporary_steps);
+    temporary::diff_temporary(
+        input,
+        &mut plan,
+        temporary::Parents::ThisPass(&token_steps),
+        &mut temporary_steps,
+    );
 
     plan.steps.extend(bucket_steps);
     plan.steps.extend(config_steps);

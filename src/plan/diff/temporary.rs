@@ -16,8 +16,12 @@
 //! - recorded and no longer declared -> forgotten (bookkeeping), shown as an orphan: it
 //!   cannot be revoked, it works until it expires or its parent is rolled;
 //! - `--skip-outputs`: none is planned (a temporary credential is nothing but its output).
+//!
+//! The same rules plan a renewal between the daemon's full passes (`renewals`), with the
+//! parents a full pass of the same desired state found usable: renewing costs one issue
+//! call per credential due, not an observation of the whole account.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -103,10 +107,32 @@ fn parent_state(name: &str, token_steps: &[Step], plan: &Plan, input: &Input<'_>
     }
 }
 
+/// Where the parents' state comes from.
+pub(super) enum Parents<'a> {
+    /// This pass's token steps and observation (a full pass).
+    ThisPass(&'a [Step]),
+    /// The tokens a full pass of this same desired state found usable (neither blocked nor
+    /// missing), at their inventory ids: a renewal between full passes observes nothing.
+    Vouched(&'a BTreeSet<String>),
+}
+
+/// A parent the last full pass vouched for, as the inventory records it now.
+fn vouched_state(name: &str, vouched: &BTreeSet<String>, input: &Input<'_>) -> Parent {
+    match input.inventory.tokens.get(name) {
+        Some(r) if vouched.contains(name) => Parent::Present {
+            id: r.id.clone(),
+            value_issued_at: r.value_issued_at(),
+        },
+        _ => Parent::Unavailable(format!(
+            "its parent token {name} was not usable in the last full pass"
+        )),
+    }
+}
+
 pub(super) fn diff_temporary(
     input: &Input<'_>,
     plan: &mut Plan,
-    token_steps: &[Step],
+    parents: Parents<'_>,
     steps: &mut Vec<Step>,
 ) {
     // A temporary credential is nothing but its output: with outputs not examined (a CI
@@ -117,7 +143,10 @@ pub(super) fn diff_temporary(
         &input.desired.temporary_credentials[..]
     };
     for t in declared {
-        let parent = parent_state(&t.parent, token_steps, plan, input);
+        let parent = match parents {
+            Parents::ThisPass(token_steps) => parent_state(&t.parent, token_steps, plan, input),
+            Parents::Vouched(names) => vouched_state(&t.parent, names, input),
+        };
         let record = input.inventory.temporary.get(&t.name);
         let blocked = |reason: String| Blocked {
             kind: Kind::Temporary,
@@ -647,6 +676,88 @@ mod tests {
                 "{what}"
             );
         }
+    }
+
+    /// A renewal between full passes: the same rules, with an empty observation and the
+    /// parents the last full pass vouched for.
+    fn renewal_plan(w: &World, vouched: &[&str]) -> Plan {
+        let details = BTreeMap::new();
+        let outputs = BTreeMap::new();
+        let nothing = Observed {
+            account_id: ACCT.into(),
+            ..Observed::default()
+        };
+        crate::plan::diff::renewals(
+            &Input {
+                desired: &w.desired,
+                observed: &nothing,
+                inventory: &w.inventory,
+                outputs: &outputs,
+                details: &details,
+                now: NOW,
+                skip_outputs: false,
+                temporary: &w.facts,
+            },
+            &vouched.iter().map(|v| v.to_string()).collect(),
+        )
+    }
+
+    #[test]
+    fn a_renewal_between_full_passes_plans_only_the_credentials_by_the_same_rules() {
+        type Edit = fn(&mut World);
+        let due: Edit = |w| {
+            let r = w.inventory.temporary.get_mut("partner-a-inbound").unwrap();
+            r.expires_at = NOW + Duration::from_secs(3 * 3600 + 59 * 60);
+        };
+        let cases: Vec<(&str, Edit, Vec<String>)> = vec![
+            ("time left", |_| {}, vec![]),
+            (
+                "inside the refresh window",
+                due,
+                vec![format!(
+                    "{ISSUE}: inside its refresh window (expires in 3h 59m)"
+                )],
+            ),
+            (
+                "output missing",
+                |w| {
+                    w.facts
+                        .outputs
+                        .insert("partner-a-inbound".into(), OutputFact::Missing);
+                },
+                vec![format!("{ISSUE}: output file missing")],
+            ),
+            (
+                "issued under another parent id",
+                |w| {
+                    w.inventory
+                        .temporary
+                        .get_mut("partner-a-inbound")
+                        .unwrap()
+                        .parent_id = "ffffffffffffffffffffffffffffffff".into();
+                },
+                vec![format!(
+                    "{ISSUE}: its parent token uploader was rolled or replaced since it was issued"
+                )],
+            ),
+        ];
+        for (what, edit, want) in cases {
+            let mut w = world();
+            edit(&mut w);
+            let p = renewal_plan(&w, &["uploader"]);
+            assert_eq!(lines(&p), want, "{what}");
+            assert_eq!(lines(&plan(&w)), want, "{what}: as a full pass plans it");
+            assert!(p.blocked.is_empty() && p.refused.is_none(), "{what}");
+        }
+        // A parent the full pass did not vouch for (blocked, or not found): nothing issued.
+        let mut w = world();
+        due(&mut w);
+        let p = renewal_plan(&w, &[]);
+        assert!(p.steps.is_empty(), "{:?}", lines(&p));
+        assert_eq!(
+            p.blocked[0].reason,
+            "its parent token uploader was not usable in the last full pass; nothing can be issued under it"
+        );
     }
 
     #[test]
