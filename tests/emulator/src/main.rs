@@ -64,6 +64,18 @@ struct Args {
     /// 409 with code 10073.
     #[arg(long)]
     global_bucket_names: bool,
+    /// Custom-domain GETs answer degraded, as when Cloudflare's certificate backend is
+    /// unreachable: status unknown, no minTLS, zoneName or ciphers.
+    #[arg(long)]
+    degraded_domains: bool,
+    /// For this long after a custom domain's removal, a POST of that hostname answers 409
+    /// "Domain already in use".
+    #[arg(long, value_name = "MS")]
+    domain_release_ms: Option<u64>,
+    /// For this long after a bucket's create, its configuration and custom-domain routes
+    /// answer 404 / 10006 and its notification routes 404 / 10085.
+    #[arg(long, value_name = "MS")]
+    post_create_lag_ms: Option<u64>,
     /// A zone custom domains may use (repeatable): `example.com` (a full zone of this
     /// account), `cname.example:partial` (a partial, CNAME setup), `theirs.example@<32 hex>`
     /// (another account's zone).
@@ -118,6 +130,9 @@ async fn main() -> Result<(), String> {
             sticky_token_fields: args.sticky_token_fields,
             storage_class_patch: args.storage_class_patch,
             global_bucket_names: args.global_bucket_names,
+            degraded_domains: args.degraded_domains,
+            domain_release: args.domain_release_ms.map(Duration::from_millis),
+            post_create_lag: args.post_create_lag_ms.map(Duration::from_millis),
         },
         zones: args.zones,
         queues: args.queues,
