@@ -73,7 +73,7 @@ impl Client {
 /// A bucket without any notification rule may answer 404 rather than an empty list (not
 /// documented); a 404 that names neither a missing bucket nor a missing route is read so.
 pub fn no_rules(e: &ApiError) -> bool {
-    e.status == Some(404) && !e.is_code(10006) && !e.is_code(7003) && !e.is_code(7000)
+    e.status == Some(404) && !e.is_bucket_missing() && !e.is_code(7003) && !e.is_code(7000)
 }
 
 impl WriteClient {
