@@ -7,31 +7,34 @@
 
 use std::collections::BTreeSet;
 
+use super::settle::{Buckets, bucket_unknown};
 use super::{Applier, Outcome, StepReport, error_chain, report};
 use crate::cloudflare::WriteApi;
 use crate::observed::bucket_config::{ConfigKind, ConfigValue};
 use crate::observed::notification::NotificationRule;
-use crate::plan::{BucketRef, Step};
+use crate::plan::Step;
 
 impl<W: WriteApi> Applier<'_, W> {
-    pub(super) async fn notification_step(
-        &self,
-        step: &Step,
-        failed: &BTreeSet<BucketRef>,
-    ) -> StepReport {
+    pub(super) async fn notification_step(&self, step: &Step, buckets: &Buckets) -> StepReport {
         let Step::ConfigureNotifications { bucket, write, .. } = step else {
             unreachable!("notification_step gets notification steps")
         };
-        if let Some(r) = self.bucket_gate(step, bucket, failed) {
+        if let Some(r) = self.bucket_gate(step, bucket, &buckets.failed) {
             return r;
         }
         let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
         let want: BTreeSet<&NotificationRule> = write.rules.iter().collect();
-        let outcome = match self.api.write_notifications(j, name, write).await {
+        let written = self
+            .after_create(buckets, bucket, || {
+                self.api.write_notifications(j, name, write)
+            })
+            .await;
+        let outcome = match written {
             Err(e) => Outcome::Failed(error_chain(&e)),
             Ok(()) => match self
-                .api
-                .read_config(j, name, ConfigKind::Notifications)
+                .after_create(buckets, bucket, || {
+                    self.api.read_config(j, name, ConfigKind::Notifications)
+                })
                 .await
             {
                 Ok(Some(ConfigValue::Notifications(queues))) => {
@@ -58,9 +61,7 @@ impl<W: WriteApi> Applier<'_, W> {
                         ))
                     }
                 }
-                Ok(_) => Outcome::Failed(format!(
-                    "bucket {name} was gone when its notification rules were read back"
-                )),
+                Ok(_) => Outcome::Failed(bucket_unknown(buckets, bucket, "notification rules")),
                 Err(e) => Outcome::Failed(format!(
                     "the write was accepted, but reading it back failed: {}",
                     error_chain(&e)

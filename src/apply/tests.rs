@@ -18,7 +18,7 @@ use crate::observed::notification::QueueWrite;
 use crate::observed::{
     ObservedBucket, ObservedToken, PermissionGroupIds, TokenField, TokenRequest, TokenStatus,
 };
-use crate::plan::DeleteReason;
+use crate::plan::{BucketRef, DeleteReason};
 use crate::secrets::S3Endpoints;
 
 /// Answers as Cloudflare would, from a few rules: names in `fail_buckets` fail to create
