@@ -297,6 +297,11 @@ impl Emulator {
         *self.inner.behaviour.lock().unwrap() = behaviour;
     }
 
+    /// The behaviour switches now (to change one of them with `set_behaviour`).
+    pub fn behaviour(&self) -> Behaviour {
+        self.inner.behaviour.lock().unwrap().clone()
+    }
+
     /// Every token as stored, in creation order (expired and revoked ones included).
     pub fn tokens(&self) -> Vec<TokenView> {
         token_views(&self.inner)
