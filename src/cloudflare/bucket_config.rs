@@ -29,7 +29,8 @@ impl Client {
         format!("/accounts/{}/{}", self.account_id(), kind.api_path(name))
     }
 
-    /// One sub-resource of a bucket, canonical; `None` when the bucket does not exist.
+    /// One sub-resource of a bucket, canonical; `None` when the bucket is not known there
+    /// (NoSuchBucket or BucketNotFound: gone, or created moments ago).
     pub async fn get_config(
         &self,
         jurisdiction: Jurisdiction,
