@@ -11,6 +11,7 @@
 
 use super::settle::{Backoff, Buckets};
 use super::{Applier, Outcome, StepReport, error_chain, report};
+use crate::cloudflare::custom_domain::DOMAIN_NOT_FOUND;
 use crate::cloudflare::{ApiError, WriteApi};
 use crate::observed::custom_domain::{CustomDomain, DomainWrite};
 use crate::plan::{BucketRef, Step};
@@ -86,8 +87,8 @@ impl<W: WriteApi> Applier<'_, W> {
             }
             Err(e)
                 if matches!(write, DomainWrite::Remove { .. })
-                    && e.status == Some(404)
-                    && !e.is_bucket_missing() =>
+                    && (e.is_code(DOMAIN_NOT_FOUND)
+                        || (e.status == Some(404) && !e.is_bucket_missing())) =>
             {
                 Outcome::AlreadyDone(format!("custom domain {domain} was already removed"))
             }

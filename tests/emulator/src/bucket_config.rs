@@ -272,7 +272,10 @@ fn lifecycle_rule(r: &Value) -> Result<Value, String> {
     out.insert("enabled".into(), json!(required_bool(r, "enabled")?));
     // A rule without a prefix covers the whole bucket: the live API takes `conditions: {}`
     // back as its GET shows the default rule (wrangler's `lifecycle add` re-sends it so).
-    let conditions = r.get("conditions").ok_or("conditions is required")?;
+    let conditions = r
+        .get("conditions")
+        .filter(|c| c.is_object())
+        .ok_or("conditions (an object) is required")?;
     match conditions.get("prefix") {
         None | Some(Value::Null) => out.insert("conditions".into(), json!({})),
         Some(Value::String(p)) => out.insert("conditions".into(), json!({"prefix": p})),
