@@ -5,10 +5,14 @@
 //! unknown queue are blocked while the other steps go on; a 409 on a domain attached to
 //! another bucket is blocked; a missing Zone Read or Queues Read is one clear error; removal
 //! needs prune; the daemon reports domain status in `/status` and keeps its lookups for
-//! `config_resync`. The emulator shows the live API catching up throughout: a new bucket's
-//! sub-resources answer NoSuchBucket / BucketNotFound for a while, and a hostname just
-//! removed stays in use for a while; a degraded domain answer plans nothing and says so; a
-//! domain left detached fails the pass.
+//! `config_resync`. The emulator answers notifications as the live API does (dashed queue
+//! ids, generated descriptions, 404 for no rules): a queue declared by id converges and is
+//! never pruned, a rule without a description is not re-put, and a PUT refused after the
+//! DELETE (the stricter overlap rule) puts the held rules back and fails the pass. It also
+//! shows the live API catching up throughout: a new bucket's sub-resources answer
+//! NoSuchBucket / BucketNotFound for a while, and a hostname just removed stays in use for a
+//! while; a degraded domain answer plans nothing and says so; a domain left detached fails
+//! the pass.
 
 mod common;
 
@@ -53,10 +57,15 @@ fn catching_up() -> Behaviour {
 
 impl World {
     /// A sandbox whose account has the zones example.com and assets.example.com, a partial
-    /// zone, another account's zone, and the queues uploads and audit; its emulator shows
-    /// the post-create lag and the hostname release.
+    /// zone, another account's zone, and the queues uploads and audit; its notification
+    /// answers are the live API's, and it shows the post-create lag and the hostname
+    /// release.
     async fn new() -> Arc<World> {
-        let w = World(common::Sandbox::with_behaviour(catching_up()).await);
+        World::with(catching_up()).await
+    }
+
+    async fn with(behaviour: cf_emulator::Behaviour) -> Arc<World> {
+        let w = World(common::Sandbox::with_behaviour(behaviour.live_notifications()).await);
         for z in [
             "example.com",
             "assets.example.com",
@@ -281,7 +290,7 @@ async fn drift_is_repaired_and_a_rule_added_out_of_band_to_a_declared_queue_goes
             Jurisdiction::Default,
             "media",
             &QueueWrite {
-                queue_id: uploads.clone(),
+                queue_id: uploads.as_str().into(),
                 queue_name: "uploads".into(),
                 clear_first: false,
                 rules: vec![NotificationRule {
@@ -290,6 +299,7 @@ async fn drift_is_repaired_and_a_rule_added_out_of_band_to_a_declared_queue_goes
                     suffix: String::new(),
                     description: String::new(),
                 }],
+                held: Vec::new(),
             },
         )
         .await
@@ -649,6 +659,144 @@ async fn the_daemon_reports_domain_status_and_keeps_its_lookups_for_config_resyn
     assert_eq!(status["custom_domains"][0]["ssl"], "active");
 }
 
+/// Each rule's id, per queue name, as the emulator holds them: unchanged ids mean the rules
+/// were not deleted and put again.
+fn rule_ids(w: &World, bucket: &str) -> Vec<(String, Vec<String>)> {
+    w.emu
+        .notification_rules("default", bucket)
+        .unwrap()
+        .into_iter()
+        .map(|(q, rules)| {
+            let mut ids: Vec<String> = rules
+                .iter()
+                .map(|r| r["ruleId"].as_str().unwrap().to_string())
+                .collect();
+            ids.sort();
+            (q, ids)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_converged_queue_declared_by_id_makes_no_mutating_call_on_the_second_pass() {
+    let w = World::new().await;
+    let uploads = w.emu.add_queue("uploads");
+    let audit = w.emu.add_queue("audit");
+    // By id, with prune: the configuration GET names both queues dashed.
+    let body = BOTH
+        .replace("queue: uploads", &format!("queue: {uploads}"))
+        .replace("queue: audit", &format!("queue: \"{audit}\""));
+    w.write(&file("  prune: true\n", &body));
+    let out = w.run(&["reconcile"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    has(&out, "Apply complete: 4 done, 0 failed");
+    let ids = rule_ids(&w, "media");
+    assert_eq!(ids.len(), 2, "both queues hold their rules");
+    w.emu.reset_stats();
+    let dry = w
+        .run(&["reconcile", "--dry-run", "--detailed-exitcode"])
+        .await;
+    assert_eq!(dry.status.code(), Some(0), "{}", stdout(&dry));
+    has(&dry, "No changes. 1 unchanged.");
+    for _ in 0..2 {
+        let again = w.run(&["reconcile"]).await;
+        assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+        has(&again, "No changes. 1 unchanged.");
+    }
+    assert_eq!(w.emu.stats().mutating, 0, "no DELETE, no PUT");
+    assert_eq!(rule_ids(&w, "media"), ids, "the rules were never touched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_without_a_description_is_not_re_put_every_pass() {
+    let w = World::new().await;
+    // `audit` declares no description: Cloudflare generates one.
+    w.write(&file("", BOTH));
+    assert_eq!(w.run(&["reconcile"]).await.status.code(), Some(0));
+    let held = w.emu.notification_rules("default", "media").unwrap();
+    let generated = held["audit"][0]["description"].as_str().unwrap();
+    assert!(!generated.is_empty(), "the emulator made one up");
+    assert_eq!(held["uploads"][0]["description"], "thumbnails");
+    let ids = rule_ids(&w, "media");
+    w.emu.reset_stats();
+    let dry = w
+        .run(&["reconcile", "--dry-run", "--detailed-exitcode"])
+        .await;
+    assert_eq!(dry.status.code(), Some(0), "{}", stdout(&dry));
+    let again = w.run(&["reconcile"]).await;
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    assert_eq!(w.calls(DELETE_RULES) + w.calls(PUT_RULES), 0);
+    assert_eq!(rule_ids(&w, "media"), ids);
+    // A description the file declares is still managed.
+    w.write(&file("", &BOTH.replace("thumbnails", "thumbs")));
+    let out = w.run(&["reconcile"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(w.calls(PUT_RULES), 1, "uploads only");
+    assert_eq!(
+        w.emu.notification_rules("default", "media").unwrap()["uploads"][0]["description"],
+        "thumbs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_put_after_the_delete_puts_the_held_rules_back_and_fails_the_pass() {
+    // The stricter overlap rule: key ranges that overlap clash even with other actions.
+    let w = World::with(cf_emulator::Behaviour {
+        overlap_by_keys: true,
+        ..catching_up()
+    })
+    .await;
+    let thumbs = "    notifications:
+      - queue: uploads
+        events: [object-create]
+        prefix: images/
+        suffix: .jpg
+        description: thumbnails
+";
+    w.write(&file("", thumbs));
+    assert_eq!(w.run(&["reconcile"]).await.status.code(), Some(0));
+    let before = w.rules("media");
+    // The pair of examples/full.yaml: the same keys, other actions.
+    w.write(&file(
+        "",
+        &format!(
+            "{thumbs}      - queue: uploads\n        actions: [DeleteObject, LifecycleDeletion]\n        prefix: images/\n"
+        ),
+    ));
+    w.emu.reset_stats();
+    let out = w.run(&["reconcile"]).await;
+    assert_eq!(out.status.code(), Some(1), "a failed step fails the pass");
+    let text = stdout(&out);
+    assert!(
+        text.contains("[FAILED] ~ update bucket media: notifications uploads +object-delete:images/* (its rules deleted, then 2 rules put): Cloudflare refused the new rules after their DELETE"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the 1 rule(s) queue uploads held were put back"),
+        "{text}"
+    );
+    assert_eq!(
+        w.rules("media"),
+        before,
+        "what the queue held is there again"
+    );
+    assert_eq!(
+        w.emu.notification_rules("default", "media").unwrap()["uploads"][0]["description"],
+        "thumbnails"
+    );
+    assert_eq!(
+        (w.calls(DELETE_RULES), w.calls(PUT_RULES)),
+        (1, 2),
+        "the DELETE, the refused PUT, the PUT that restores"
+    );
+    let validate = w.run(&["validate"]).await;
+    assert!(
+        stderr(&validate).contains("warning:") && stderr(&validate).contains("images/"),
+        "validate warns about the pair: {}",
+        stderr(&validate)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_domain_left_detached_fails_the_pass_with_exit_1() {
     let w = World::new().await;
@@ -676,7 +824,7 @@ async fn a_domain_left_detached_fails_the_pass_with_exit_1() {
     assert!(w.domains("media").is_empty(), "detached");
 
     // Once Cloudflare lets go of the hostname, the next pass adds it back.
-    w.emu.set_behaviour(catching_up());
+    w.emu.set_behaviour(catching_up().live_notifications());
     let out = w.run(&["reconcile"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     has(

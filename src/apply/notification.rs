@@ -1,18 +1,24 @@
 //! Notification steps (issue 15): the queue's rules deleted, the whole list put (one call
 //! each, `WriteApi::write_notifications`), then the bucket's notification configuration read
-//! back and the queue's rules compared, as a set, with what was put. A DELETE that went
-//! through before a refused PUT leaves the queue without rules: the step fails saying so, and
-//! the next pass puts the list (there is nothing left to delete). A step of a bucket whose
-//! create failed is skipped; every other step runs on its own.
+//! back and the queue's rules compared with what was put, by `NotificationRule::is_met_by`
+//! (a description the file leaves out is Cloudflare's to make up). A step of a bucket whose
+//! create failed is skipped; on a bucket this pass created, each call rides out the
+//! post-create lag (`settle`); every other step runs on its own.
+//!
+//! A PUT refused after the DELETE went through would leave the queue without rules, and its
+//! events unsent, until a pass puts them. Cloudflare's overlap rule is in doubt (only rules
+//! sharing an action clash, cloudflare-docs PR #19130; any overlapping key range does,
+//! alchemy), so a file may hold a pair it refuses: the rules the queue held are put back at
+//! once, and the step fails saying so.
 
 use std::collections::BTreeSet;
 
 use super::settle::{Buckets, bucket_unknown};
 use super::{Applier, Outcome, StepReport, error_chain, report};
-use crate::cloudflare::WriteApi;
+use crate::cloudflare::{ApiError, WriteApi};
 use crate::observed::bucket_config::{ConfigKind, ConfigValue};
-use crate::observed::notification::NotificationRule;
-use crate::plan::Step;
+use crate::observed::notification::{NotificationRule, QueueWrite, rules_met};
+use crate::plan::{BucketRef, Step};
 
 impl<W: WriteApi> Applier<'_, W> {
     pub(super) async fn notification_step(&self, step: &Step, buckets: &Buckets) -> StepReport {
@@ -22,54 +28,132 @@ impl<W: WriteApi> Applier<'_, W> {
         if let Some(r) = self.bucket_gate(step, bucket, &buckets.failed) {
             return r;
         }
-        let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
-        let want: BTreeSet<&NotificationRule> = write.rules.iter().collect();
-        let written = self
-            .after_create(buckets, bucket, || {
-                self.api.write_notifications(j, name, write)
-            })
-            .await;
-        let outcome = match written {
-            Err(e) => Outcome::Failed(error_chain(&e)),
-            Ok(()) => match self
-                .after_create(buckets, bucket, || {
-                    self.api.read_config(j, name, ConfigKind::Notifications)
-                })
-                .await
-            {
-                Ok(Some(ConfigValue::Notifications(queues))) => {
-                    let stored: BTreeSet<&NotificationRule> = queues
-                        .iter()
-                        .filter(|q| q.queue_id.as_deref() == Some(write.queue_id.as_str()))
-                        .flat_map(|q| q.rules.iter())
-                        .collect();
-                    if stored == want {
-                        Outcome::Done
-                    } else {
-                        let show = |s: &BTreeSet<&NotificationRule>| {
-                            if s.is_empty() {
-                                "no rule".to_string()
-                            } else {
-                                s.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ")
-                            }
-                        };
-                        Outcome::Failed(format!(
-                            "Cloudflare did not store the notification rules of queue {} on bucket {name} as sent (sent {}, read back {}); the next pass tries again",
-                            write.queue_name,
-                            show(&want),
-                            show(&stored)
-                        ))
-                    }
-                }
-                Ok(_) => Outcome::Failed(bucket_unknown(buckets, bucket, "notification rules")),
-                Err(e) => Outcome::Failed(format!(
-                    "the write was accepted, but reading it back failed: {}",
-                    error_chain(&e)
-                )),
-            },
+        let outcome = match self.replace_rules(buckets, bucket, write).await {
+            Err(outcome) => outcome,
+            Ok(()) => self.read_back_rules(buckets, bucket, write).await,
         };
         let r = report(step, outcome);
         self.log(&r);
         r
     }
+
+    /// The DELETE (when the queue holds rules), then the PUT (when there is a list), then,
+    /// should Cloudflare refuse the PUT, the held rules put back.
+    async fn replace_rules(
+        &self,
+        buckets: &Buckets,
+        bucket: &BucketRef,
+        write: &QueueWrite,
+    ) -> Result<(), Outcome> {
+        let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
+        let send = |w: &QueueWrite| {
+            let w = w.clone();
+            async move {
+                self.after_create(buckets, bucket, || {
+                    self.api.write_notifications(j, name, &w)
+                })
+                .await
+            }
+        };
+        if write.clear_first {
+            let delete = QueueWrite {
+                rules: Vec::new(),
+                ..write.clone()
+            };
+            send(&delete)
+                .await
+                .map_err(|e| Outcome::Failed(error_chain(&e)))?;
+        }
+        if write.rules.is_empty() {
+            return Ok(());
+        }
+        let put = QueueWrite {
+            clear_first: false,
+            ..write.clone()
+        };
+        let Err(e) = send(&put).await else {
+            return Ok(());
+        };
+        if !write.clear_first || write.held.is_empty() {
+            return Err(Outcome::Failed(error_chain(&e)));
+        }
+        if !refused(&e) {
+            // No answer, or a server error: the PUT may have gone through. The next pass
+            // reads what the queue holds and puts what is missing.
+            return Err(Outcome::Failed(format!(
+                "{}; its rules had been deleted first, so queue {} may hold none on bucket {name} until the next pass",
+                error_chain(&e),
+                write.queue_name
+            )));
+        }
+        let back = QueueWrite {
+            clear_first: false,
+            rules: write.held.clone(),
+            ..write.clone()
+        };
+        let n = write.held.len();
+        let q = &write.queue_name;
+        Err(Outcome::Failed(match send(&back).await {
+            Ok(()) => format!(
+                "Cloudflare refused the new rules after their DELETE ({}); the {n} rule(s) queue {q} held were put back. Rules of one queue whose keys overlap, even for different actions, may be what it refuses: see the warnings of `r2gitops validate`",
+                error_chain(&e)
+            ),
+            Err(again) => format!(
+                "Cloudflare refused the new rules after their DELETE ({}), and putting back the {n} rule(s) queue {q} held failed too ({}): queue {q} has no rules on bucket {name} now, and its events are not sent until a pass puts them",
+                error_chain(&e),
+                error_chain(&again)
+            ),
+        }))
+    }
+
+    async fn read_back_rules(
+        &self,
+        buckets: &Buckets,
+        bucket: &BucketRef,
+        write: &QueueWrite,
+    ) -> Outcome {
+        let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
+        match self
+            .after_create(buckets, bucket, || {
+                self.api.read_config(j, name, ConfigKind::Notifications)
+            })
+            .await
+        {
+            Ok(Some(ConfigValue::Notifications(queues))) => {
+                let stored: BTreeSet<&NotificationRule> = queues
+                    .iter()
+                    .filter(|q| q.queue_id.as_ref() == Some(&write.queue_id))
+                    .flat_map(|q| q.rules.iter())
+                    .collect();
+                let stored: Vec<&NotificationRule> = stored.into_iter().collect();
+                let want: Vec<&NotificationRule> = write.rules.iter().collect();
+                if rules_met(&want, &stored) {
+                    return Outcome::Done;
+                }
+                let show = |s: &[&NotificationRule]| {
+                    if s.is_empty() {
+                        "no rule".to_string()
+                    } else {
+                        s.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ")
+                    }
+                };
+                Outcome::Failed(format!(
+                    "Cloudflare did not store the notification rules of queue {} on bucket {name} as sent (sent {}, read back {}); the next pass tries again",
+                    write.queue_name,
+                    show(&want),
+                    show(&stored)
+                ))
+            }
+            Ok(_) => Outcome::Failed(bucket_unknown(buckets, bucket, "notification rules")),
+            Err(e) => Outcome::Failed(format!(
+                "the write was accepted, but reading it back failed: {}",
+                error_chain(&e)
+            )),
+        }
+    }
+}
+
+/// Cloudflare answered, and said no (4xx): the PUT did not go through.
+fn refused(e: &ApiError) -> bool {
+    e.status.is_some_and(|s| (400..500).contains(&s))
 }

@@ -53,9 +53,13 @@ struct Fake {
     ignore_config_writes: bool,
     /// Custom domains attached to some other bucket: an add answers 409 (issue 15).
     attached_elsewhere: BTreeSet<String>,
-    /// Notification PUTs answer 409 (an overlap Cloudflare refuses), after the DELETE went
-    /// through.
-    refuse_rules: bool,
+    /// The next this many notification PUTs answer 409 (an overlap Cloudflare refuses).
+    refuse_puts: Mutex<u32>,
+    /// Notification PUTs answer 500 (whether they were stored is unknown).
+    fail_puts: bool,
+    /// Notification rules are stored as the live API shows them: the queue named by a
+    /// dashed UUID, a rule sent without a description given one.
+    live_rules: bool,
     /// Per bucket, how many more configuration, domain or notification calls answer as the
     /// post-create lag does (10006; 10085 for notifications; a read finds no bucket); under
     /// `<bucket>:reads`, reads only.
@@ -420,7 +424,7 @@ impl WriteApi for Fake {
         };
         if write.clear_first {
             self.call(format!("DELETE rules {name} {}", write.queue_id));
-            queues.retain(|q| q.queue_id.as_deref() != Some(write.queue_id.as_str()));
+            queues.retain(|q| q.queue_id.as_ref() != Some(&write.queue_id));
             self.set(name, ConfigValue::Notifications(queues.clone()));
         }
         if write.rules.is_empty() {
@@ -431,17 +435,51 @@ impl WriteApi for Fake {
             write.queue_id,
             write.rules.len()
         ));
-        if self.refuse_rules {
-            return Err(err("put rules", 409, 11014, "conflicting rules"));
+        if self.fail_puts {
+            return Err(err("put rules", 500, 10001, "internal error"));
+        }
+        {
+            let mut refuse = self.refuse_puts.lock().unwrap();
+            if *refuse > 0 {
+                *refuse -= 1;
+                return Err(err("put rules", 409, 11020, "conflicting rules"));
+            }
         }
         if self.ignore_config_writes {
             return Ok(());
         }
-        queues.push(crate::observed::notification::QueueRules {
+        let mut stored = crate::observed::notification::QueueRules {
             queue_id: Some(write.queue_id.clone()),
             queue_name: Some(write.queue_name.clone()),
             rules: write.rules.iter().cloned().collect(),
-        });
+        };
+        if self.live_rules {
+            let id = write.queue_id.to_string();
+            // The configuration GET's dashed form, which decodes to the list's.
+            stored.queue_id = Some(
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    &id[..8],
+                    &id[8..12],
+                    &id[12..16],
+                    &id[16..20],
+                    &id[20..]
+                )
+                .as_str()
+                .into(),
+            );
+            stored.rules = stored
+                .rules
+                .into_iter()
+                .map(|mut r| {
+                    if r.description.is_empty() {
+                        r.description = format!("generated for {}", r.label());
+                    }
+                    r
+                })
+                .collect();
+        }
+        queues.push(stored);
         self.set(name, ConfigValue::Notifications(queues));
         Ok(())
     }

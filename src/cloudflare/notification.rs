@@ -12,7 +12,7 @@ use crate::cloudflare::client::{Call, Client, WriteClient, bucket_label, jurisdi
 use crate::cloudflare::error::ApiError;
 use crate::config::Jurisdiction;
 use crate::observed::bucket_config::ConfigKind;
-use crate::observed::notification::{NotificationRule, Queue, QueueRules, QueueWrite};
+use crate::observed::notification::{NotificationRule, Queue, QueueId, QueueRules, QueueWrite};
 
 /// What a refused queue list names.
 pub const QUEUES_READ: &str = "Queues Read";
@@ -42,7 +42,7 @@ impl Client {
                 let name = q.get("queue_name").and_then(Value::as_str);
                 match (id, name) {
                     (Some(id), Some(name)) => out.push(Queue {
-                        id: id.to_string(),
+                        id: QueueId::new(id),
                         name: name.to_string(),
                     }),
                     _ => {
@@ -70,8 +70,9 @@ impl Client {
     }
 }
 
-/// A bucket without any notification rule may answer 404 rather than an empty list (not
-/// documented); a 404 that names neither a missing bucket nor a missing route is read so.
+/// A bucket without any notification rule answers 404, code 11015 (a queue without rules,
+/// 11011: distilled's codes, alchemy's live tests) rather than an empty list; a 404 that
+/// names neither a missing bucket nor a missing route is read so.
 pub fn no_rules(e: &ApiError) -> bool {
     e.status == Some(404) && !e.is_bucket_missing() && !e.is_code(7003) && !e.is_code(7000)
 }
@@ -176,7 +177,8 @@ pub fn decode_config(result: &Value) -> Result<Vec<QueueRules>, String> {
         .map(|q| {
             let text = |k: &str| q.get(k).and_then(Value::as_str).map(str::to_string);
             Ok(QueueRules {
-                queue_id: text("queueId"),
+                // Dashed here, 32 hex in the queue list and the paths: one form.
+                queue_id: text("queueId").as_deref().map(QueueId::new),
                 queue_name: text("queueName"),
                 rules: match q.get("rules") {
                     None | Some(Value::Null) => Default::default(),
@@ -191,6 +193,18 @@ pub fn decode_config(result: &Value) -> Result<Vec<QueueRules>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dashed_queue_id_decodes_to_the_32_hex_form_of_the_queue_list_and_the_paths() {
+        let v = json!({"bucketName": "media", "queues": [
+            {"queueId": "9af92711-53ee-4b1c-a0b5-c0ffee000001", "queueName": "uploads", "rules": [{"actions": ["PutObject"]}]}
+        ]});
+        let q = decode_config(&v).unwrap();
+        assert_eq!(
+            q[0].queue_id.as_ref().map(QueueId::as_str),
+            Some("9af9271153ee4b1ca0b5c0ffee000001")
+        );
+    }
 
     #[test]
     fn a_configuration_decodes_to_rule_sets_and_a_rule_body_back() {

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::cloudflare::{ApiError, ReadApi};
 use crate::config::Desired;
-use crate::observed::notification::Queue;
+use crate::observed::notification::{Queue, QueueId};
 
 /// The queue list and when it is due again.
 #[derive(Debug, Clone, Default)]
@@ -28,7 +28,7 @@ impl QueueCache {
         let (list, due) = self.list.as_ref()?;
         let all = wanted
             .iter()
-            .all(|w| list.iter().any(|q| q.id == *w || q.name == *w));
+            .all(|w| list.iter().any(|q| q.id == QueueId::new(w) || q.name == *w));
         (*due > now && all).then_some(list.as_slice())
     }
 }

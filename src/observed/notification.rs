@@ -4,11 +4,58 @@
 //!
 //! Canonical: a rule is its actions (a set), prefix, suffix and description, a missing one
 //! "" (Terraform treats empty and null alike too); Cloudflare's `ruleId` and `createdAt` are
-//! not part of it. A queue's rules compare as a set: order and ids are never drift.
+//! not part of it. A queue's rules compare as a set: order and ids are never drift. A queue
+//! id is one `QueueId` whichever form Cloudflare wrote it in, and a declared rule without a
+//! description leaves Cloudflare's (it makes one up) unmanaged: `NotificationRule::is_met_by`
+//! is the one comparison the diff, the read-back and import share.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Serialize;
 
 use crate::config::{self, NotificationAction, NotificationEvent};
+
+/// A queue's id in one form, 32 lowercase hex digits. The configuration GET names a queue by
+/// a dashed UUID (`9af92711-53ee-4b1c-a0b5-…`), while the queue list and the PUT and DELETE
+/// paths use 32 hex (alchemy `Cloudflare/R2/BucketEventNotification.ts`, with live tests).
+/// Anything that is neither form (a queue name, while a declaration is unresolved) is kept
+/// as written.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct QueueId(String);
+
+impl QueueId {
+    pub fn new(written: &str) -> QueueId {
+        let t = written.trim();
+        let hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
+        let dashed = t.len() == 36
+            && t.char_indices()
+                .all(|(i, c)| (c == '-') == matches!(i, 8 | 13 | 18 | 23))
+            && hex(&t.replace('-', ""));
+        if dashed || (t.len() == 32 && hex(t)) {
+            QueueId(t.replace('-', "").to_ascii_lowercase())
+        } else {
+            QueueId(t.to_string())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for QueueId {
+    fn from(s: &str) -> QueueId {
+        QueueId::new(s)
+    }
+}
+
+impl fmt::Display for QueueId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// One rule, canonical. Actions are kept as Cloudflare spells them, so that one r2gitops
 /// does not know (wrangler lists AbortMultipartUpload) still shows as a difference.
@@ -17,10 +64,21 @@ pub struct NotificationRule {
     pub actions: BTreeSet<String>,
     pub prefix: String,
     pub suffix: String,
+    /// In a declaration, "" is not managed: Cloudflare makes up a description for a rule
+    /// sent without one (alchemy compares descriptions only where declared, too).
     pub description: String,
 }
 
 impl NotificationRule {
+    /// Whether `held`, as Cloudflare holds it, is this declared rule: the same actions and
+    /// keys, and the same description where this one declares one.
+    pub fn is_met_by(&self, held: &NotificationRule) -> bool {
+        self.actions == held.actions
+            && self.prefix == held.prefix
+            && self.suffix == held.suffix
+            && (self.description.is_empty() || self.description == held.description)
+    }
+
     pub fn declared(n: &config::Notification) -> Self {
         NotificationRule {
             actions: n.actions.iter().map(|a| a.as_str().to_string()).collect(),
@@ -53,7 +111,7 @@ impl NotificationRule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueRules {
     /// Cloudflare's; in a declaration, set once the queue list resolves it.
-    pub queue_id: Option<String>,
+    pub queue_id: Option<QueueId>,
     /// Cloudflare's; in a declaration, the name or id as written until resolved.
     pub queue_name: Option<String>,
     pub rules: BTreeSet<NotificationRule>,
@@ -88,11 +146,22 @@ impl QueueRules {
         let written = self.queue_name.clone()?;
         let q = queues
             .iter()
-            .find(|q| q.id == written)
+            .find(|q| q.id == QueueId::new(&written))
             .or_else(|| queues.iter().find(|q| q.name == written))?;
         self.queue_id = Some(q.id.clone());
         self.queue_name = Some(q.name.clone());
         Some(())
+    }
+
+    /// Whether this (declared, perhaps unresolved) queue is the one `held` names: by id
+    /// where both sides know it, else by name, else by what the file wrote as an id.
+    pub fn names(&self, held: &QueueRules) -> bool {
+        self.same_queue(held)
+            || (self.queue_id.is_none()
+                && self
+                    .queue_name
+                    .as_deref()
+                    .is_some_and(|w| held.queue_id.as_ref() == Some(&QueueId::new(w))))
     }
 
     /// The same queue: by id where both sides know it, else by name.
@@ -107,24 +176,54 @@ impl QueueRules {
     pub fn label(&self) -> &str {
         self.queue_name
             .as_deref()
-            .or(self.queue_id.as_deref())
+            .or(self.queue_id.as_ref().map(QueueId::as_str))
             .unwrap_or("?")
     }
 }
 
-/// Two sides hold the same rules for every queue (queues without rules do not count).
-pub fn same_set(a: &[QueueRules], b: &[QueueRules]) -> bool {
-    let covered = |x: &[QueueRules], y: &[QueueRules]| {
-        x.iter().filter(|q| !q.rules.is_empty()).all(|q| {
-            let theirs: BTreeSet<&NotificationRule> = y
-                .iter()
-                .filter(|o| o.same_queue(q))
-                .flat_map(|o| o.rules.iter())
-                .collect();
-            theirs == q.rules.iter().collect()
-        })
-    };
-    covered(a, b) && covered(b, a)
+/// What turns one queue's `held` rules into the declared `want`: the declared rules no held
+/// rule meets, and the held rules that meet no declared one. Both empty: nothing to do.
+pub fn rule_changes<'a>(
+    want: &[&'a NotificationRule],
+    held: &[&'a NotificationRule],
+) -> (Vec<&'a NotificationRule>, Vec<&'a NotificationRule>) {
+    let added = want
+        .iter()
+        .filter(|w| !held.iter().any(|h| w.is_met_by(h)))
+        .copied()
+        .collect();
+    let removed = held
+        .iter()
+        .filter(|h| !want.iter().any(|w| w.is_met_by(h)))
+        .copied()
+        .collect();
+    (added, removed)
+}
+
+/// Whether one queue's `held` rules are the declared `want`, as a set.
+pub fn rules_met(want: &[&NotificationRule], held: &[&NotificationRule]) -> bool {
+    let (added, removed) = rule_changes(want, held);
+    // Rules of one queue never share actions and keys, so no match stands for two.
+    added.is_empty() && removed.is_empty() && want.len() == held.len()
+}
+
+/// The declared side `want` and Cloudflare's `held` hold the same rules for every queue
+/// (queues without rules do not count).
+pub fn same_set(want: &[QueueRules], held: &[QueueRules]) -> bool {
+    want.iter()
+        .chain(held)
+        .filter(|q| !q.rules.is_empty())
+        .all(|q| rules_met(&of_queue(want, q), &of_queue(held, q)))
+}
+
+/// Every rule one side holds for queue `q`, once each.
+fn of_queue<'a>(side: &'a [QueueRules], q: &QueueRules) -> Vec<&'a NotificationRule> {
+    let rules: BTreeSet<&NotificationRule> = side
+        .iter()
+        .filter(|o| o.same_queue(q))
+        .flat_map(|o| o.rules.iter())
+        .collect();
+    rules.into_iter().collect()
 }
 
 /// What the file would declare for the rules Cloudflare holds (`r2gitops import`): one
@@ -164,7 +263,7 @@ pub fn as_events(actions: &BTreeSet<NotificationAction>) -> Option<Vec<Notificat
 /// A queue of the account (`GET /accounts/{id}/queues`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queue {
-    pub id: String,
+    pub id: QueueId,
     pub name: String,
 }
 
@@ -172,21 +271,16 @@ pub struct Queue {
 /// PUT adds, and refuses a rule that overlaps one it holds), then the whole list is put.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueWrite {
-    pub queue_id: String,
+    pub queue_id: QueueId,
     /// For messages.
     pub queue_name: String,
     /// `DELETE …/queues/{id}` first (the queue holds rules now).
     pub clear_first: bool,
     /// `PUT …/queues/{id}` with these; empty: nothing is put (the queue's rules are removed).
     pub rules: Vec<NotificationRule>,
-}
-
-/// Rules per queue id, for the read-back.
-pub fn by_queue(queues: &[QueueRules]) -> BTreeMap<&str, &BTreeSet<NotificationRule>> {
-    queues
-        .iter()
-        .filter_map(|q| Some((q.queue_id.as_deref()?, &q.rules)))
-        .collect()
+    /// What the queue held when the plan was made (descriptions as Cloudflare keeps them),
+    /// put back at once should Cloudflare refuse `rules` after the DELETE.
+    pub held: Vec<NotificationRule>,
 }
 
 #[cfg(test)]
@@ -250,6 +344,65 @@ mod tests {
                 .resolve(&queues)
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_queue_id_is_one_form_whether_written_dashed_or_as_32_hex() {
+        let hex = "9af9271153ee4b1ca0b5c0ffee000001";
+        // (written, canonical)
+        let cases = [
+            (hex, hex),
+            ("9af92711-53ee-4b1c-a0b5-c0ffee000001", hex),
+            ("9AF92711-53EE-4B1C-A0B5-C0FFEE000001", hex),
+            (" 9af9271153ee4b1ca0b5c0ffee000001 ", hex),
+            // Not an id: kept as written (a queue name, or something Cloudflare never sent).
+            ("uploads", "uploads"),
+            (
+                "9af9-271153ee4b1ca0b5c0ffee000001",
+                "9af9-271153ee4b1ca0b5c0ffee000001",
+            ),
+            (
+                "9af92711-53ee-4b1c-a0b5-c0ffee00000g",
+                "9af92711-53ee-4b1c-a0b5-c0ffee00000g",
+            ),
+        ];
+        for (written, canonical) in cases {
+            assert_eq!(QueueId::new(written).as_str(), canonical, "{written}");
+        }
+        let queues = [Queue {
+            id: hex.into(),
+            name: "uploads".into(),
+        }];
+        let held = QueueRules {
+            queue_id: Some("9af92711-53ee-4b1c-a0b5-c0ffee000001".into()),
+            queue_name: Some("uploads".into()),
+            rules: BTreeSet::new(),
+        };
+        for written in [hex, "9af92711-53ee-4b1c-a0b5-c0ffee000001", "uploads"] {
+            let mut want =
+                QueueRules::declared(&[decl(written, &[NotificationAction::PutObject], "")]);
+            assert!(want[0].names(&held), "unresolved, {written} names it");
+            want[0].resolve(&queues).unwrap();
+            assert!(want[0].same_queue(&held), "resolved, {written} is it");
+        }
+    }
+
+    #[test]
+    fn a_declared_rule_without_a_description_is_met_by_any_description() {
+        let mut want =
+            NotificationRule::declared(&decl("q", &[NotificationAction::PutObject], "a/"));
+        let mut held = want.clone();
+        held.description = "made up by Cloudflare".into();
+        assert!(want.is_met_by(&held));
+        assert!(rules_met(&[&want], &[&held]));
+        want.description = "mine".into();
+        assert!(!want.is_met_by(&held), "a declared description is managed");
+        let (added, removed) = rule_changes(&[&want], &[&held]);
+        assert_eq!((added, removed), (vec![&want], vec![&held]));
+        held.prefix = "b/".into();
+        want.description.clear();
+        assert!(!want.is_met_by(&held), "keys still count");
+        assert!(!rules_met(&[], &[&held]), "a held rule nothing declares");
     }
 
     #[test]

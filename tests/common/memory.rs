@@ -401,7 +401,7 @@ impl WriteApi for Memory {
         else {
             unreachable!()
         };
-        queues.retain(|q| q.queue_id.as_deref() != Some(write.queue_id.as_str()));
+        queues.retain(|q| q.queue_id.as_ref() != Some(&write.queue_id));
         if !write.rules.is_empty() {
             queues.push(QueueRules {
                 queue_id: Some(write.queue_id.clone()),

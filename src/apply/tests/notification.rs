@@ -1,9 +1,10 @@
 //! Notification steps against the fake: the queue's rules deleted, then the whole list put,
 //! then read back; a queue with no rules yet gets a PUT alone; removing a queue's rules is a
-//! DELETE alone; a PUT refused after the DELETE fails loudly, and the next plan puts again.
+//! DELETE alone; a PUT refused after the DELETE puts the held rules back and fails loudly;
+//! the read-back leaves a description the file does not declare to Cloudflare.
 
 use super::*;
-use crate::observed::notification::{NotificationRule, QueueRules};
+use crate::observed::notification::{NotificationRule, QueueId, QueueRules};
 
 fn rule(actions: &[&str], prefix: &str) -> NotificationRule {
     NotificationRule {
@@ -14,17 +15,28 @@ fn rule(actions: &[&str], prefix: &str) -> NotificationRule {
     }
 }
 
-fn configure(bucket: &str, clear_first: bool, rules: Vec<NotificationRule>) -> Step {
+const Q1: &str = "9af9271153ee4b1ca0b5c0ffee000001";
+
+fn configure(bucket: &str, held: Vec<NotificationRule>, rules: Vec<NotificationRule>) -> Step {
     Step::ConfigureNotifications {
         bucket: bref(bucket),
         write: QueueWrite {
-            queue_id: "q1".into(),
+            queue_id: Q1.into(),
             queue_name: "uploads".into(),
-            clear_first,
+            clear_first: !held.is_empty(),
             rules,
+            held,
         },
         changes: vec!["+x".into()],
     }
+}
+
+fn holding(rules: &[NotificationRule]) -> ConfigValue {
+    ConfigValue::Notifications(vec![QueueRules {
+        queue_id: Some(Q1.into()),
+        queue_name: Some("uploads".into()),
+        rules: rules.iter().cloned().collect(),
+    }])
 }
 
 fn held(fake: &Fake, bucket: &str) -> Vec<QueueRules> {
@@ -38,32 +50,26 @@ fn held(fake: &Fake, bucket: &str) -> Vec<QueueRules> {
 async fn a_change_deletes_the_queues_rules_then_puts_the_whole_list_then_reads_back() {
     let s = setup(&[]);
     let fake = Fake::default();
-    fake.set(
-        "media",
-        ConfigValue::Notifications(vec![QueueRules {
-            queue_id: Some("q1".into()),
-            queue_name: Some("uploads".into()),
-            rules: [rule(&["PutObject"], ""), rule(&["DeleteObject"], "x/")].into(),
-        }]),
-    );
+    let before = [rule(&["PutObject"], ""), rule(&["DeleteObject"], "x/")];
+    fake.set("media", holding(&before));
     let want = vec![
         rule(&["PutObject"], "images/"),
         rule(&["DeleteObject"], "x/"),
     ];
     let p = plan(vec![
-        configure("media", true, want.clone()),
-        configure("fresh", false, vec![rule(&["CopyObject"], "")]),
+        configure("media", before.to_vec(), want.clone()),
+        configure("fresh", Vec::new(), vec![rule(&["CopyObject"], "")]),
     ]);
     let (report, _) = run(&fake, &s, &p, &Stop::new()).await;
     assert!(!report.has_errors(), "{:?}", report.steps);
     assert_eq!(
         fake.calls(),
         [
-            "DELETE rules media q1",
-            "PUT rules media q1 (2)",
-            "read notifications media",
-            "PUT rules fresh q1 (1)",
-            "read notifications fresh",
+            format!("DELETE rules media {Q1}"),
+            format!("PUT rules media {Q1} (2)"),
+            "read notifications media".into(),
+            format!("PUT rules fresh {Q1} (1)"),
+            "read notifications fresh".into(),
         ]
     );
     assert_eq!(
@@ -74,52 +80,126 @@ async fn a_change_deletes_the_queues_rules_then_puts_the_whole_list_then_reads_b
 }
 
 #[tokio::test]
-async fn removing_a_queues_rules_is_a_delete_alone_and_a_refused_put_fails_loudly() {
+async fn removing_a_queues_rules_is_a_delete_alone_and_a_put_that_does_not_stick_fails() {
     let s = setup(&[]);
-    let fake = Fake {
-        refuse_rules: true,
-        ..Fake::default()
-    };
-    let existing = QueueRules {
-        queue_id: Some("q1".into()),
-        queue_name: Some("uploads".into()),
-        rules: [rule(&["PutObject"], "")].into(),
-    };
-    fake.set("gone", ConfigValue::Notifications(vec![existing.clone()]));
-    fake.set("media", ConfigValue::Notifications(vec![existing]));
-    let p = plan(vec![
-        configure("gone", true, Vec::new()),
-        configure("media", true, vec![rule(&["PutObject"], "a/")]),
-    ]);
+    let fake = Fake::default();
+    let existing = [rule(&["PutObject"], "")];
+    fake.set("gone", holding(&existing));
+    let p = plan(vec![configure("gone", existing.to_vec(), Vec::new())]);
     let (report, _) = run(&fake, &s, &p, &Stop::new()).await;
     assert_eq!(outcomes(&report)[0].1, "done");
+    assert_eq!(
+        fake.calls(),
+        [
+            format!("DELETE rules gone {Q1}"),
+            "read notifications gone".into()
+        ]
+    );
     assert!(held(&fake, "gone").is_empty());
-    assert_eq!(outcomes(&report)[1].1, "failed");
-    assert!(
-        report.steps[1]
-            .outcome
-            .detail()
-            .unwrap()
-            .contains("conflicting rules (code 11014)"),
-        "{:?}",
-        report.steps[1]
-    );
-    assert!(
-        held(&fake, "media").is_empty(),
-        "the DELETE went through: the next pass sees no rules and puts the list"
-    );
     let ignoring = Fake {
         ignore_config_writes: true,
         ..Fake::default()
     };
     let p = plan(vec![configure(
         "media",
-        false,
+        Vec::new(),
         vec![rule(&["PutObject"], "a/")],
     )]);
     let (report, _) = run(&ignoring, &s, &p, &Stop::new()).await;
     assert_eq!(
         report.steps[0].outcome.detail().unwrap(),
         "Cloudflare did not store the notification rules of queue uploads on bucket media as sent (sent PutObject:a/*, read back no rule); the next pass tries again"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_put_after_the_delete_puts_the_held_rules_back_and_fails_saying_so() {
+    let s = setup(&[]);
+    let mut before = rule(&["PutObject"], "");
+    before.description = "made up by Cloudflare".into();
+    let want = vec![rule(&["PutObject"], "a/"), rule(&["DeleteObject"], "")];
+    // (PUTs refused, held rules after, words)
+    let cases = [
+        (
+            1,
+            vec![before.clone()],
+            "Cloudflare refused the new rules after their DELETE (failed to put rules: conflicting rules (code 11020)); the 1 rule(s) queue uploads held were put back. Rules of one queue whose keys overlap, even for different actions, may be what it refuses: see the warnings of `r2gitops validate`",
+        ),
+        (
+            2,
+            Vec::new(),
+            "Cloudflare refused the new rules after their DELETE (failed to put rules: conflicting rules (code 11020)), and putting back the 1 rule(s) queue uploads held failed too (failed to put rules: conflicting rules (code 11020)): queue uploads has no rules on bucket media now, and its events are not sent until a pass puts them",
+        ),
+    ];
+    for (refusals, after, words) in cases {
+        let fake = Fake {
+            refuse_puts: Mutex::new(refusals),
+            ..Fake::default()
+        };
+        fake.set("media", holding(std::slice::from_ref(&before)));
+        let p = plan(vec![configure("media", vec![before.clone()], want.clone())]);
+        let (report, _) = run(&fake, &s, &p, &Stop::new()).await;
+        assert_eq!(outcomes(&report)[0].1, "failed");
+        assert_eq!(report.steps[0].outcome.detail().unwrap(), words);
+        assert_eq!(
+            fake.calls(),
+            [
+                format!("DELETE rules media {Q1}"),
+                format!("PUT rules media {Q1} (2)"),
+                format!("PUT rules media {Q1} (1)"),
+            ],
+            "the DELETE, the refused PUT, the PUT of what was held; no read-back"
+        );
+        let now: Vec<NotificationRule> = held(&fake, "media")
+            .into_iter()
+            .flat_map(|q| q.rules)
+            .collect();
+        assert_eq!(now, after, "with the description Cloudflare gave it");
+    }
+    // A server error may have stored the PUT: nothing is put back, the next pass reads.
+    let fake = Fake {
+        fail_puts: true,
+        ..Fake::default()
+    };
+    fake.set("media", holding(std::slice::from_ref(&before)));
+    let p = plan(vec![configure("media", vec![before], want)]);
+    let (report, _) = run(&fake, &s, &p, &Stop::new()).await;
+    assert_eq!(
+        report.steps[0].outcome.detail().unwrap(),
+        "failed to put rules: Cloudflare had an internal error (code 10001); its rules had been deleted first, so queue uploads may hold none on bucket media until the next pass"
+    );
+    assert_eq!(fake.calls().len(), 2, "the DELETE and the PUT");
+}
+
+#[tokio::test]
+async fn the_read_back_leaves_a_generated_description_alone_and_names_queues_in_one_form() {
+    let s = setup(&[]);
+    let fake = Fake {
+        live_rules: true,
+        ..Fake::default()
+    };
+    let mut described = rule(&["DeleteObject"], "logs/");
+    described.description = "audit".into();
+    let p = plan(vec![configure(
+        "media",
+        Vec::new(),
+        vec![rule(&["PutObject"], "images/"), described],
+    )]);
+    let (report, _) = run(&fake, &s, &p, &Stop::new()).await;
+    assert_eq!(outcomes(&report)[0].1, "done", "{:?}", report.steps);
+    let held = held(&fake, "media");
+    assert_eq!(
+        held[0].queue_id,
+        Some(QueueId::new("9af92711-53ee-4b1c-a0b5-c0ffee000001")),
+        "the dashed form Cloudflare wrote is the 32-hex one the step names"
+    );
+    let descriptions: BTreeSet<&str> = held[0]
+        .rules
+        .iter()
+        .map(|r| r.description.as_str())
+        .collect();
+    assert_eq!(
+        descriptions,
+        BTreeSet::from(["audit", "generated for PutObject:images/*"])
     );
 }

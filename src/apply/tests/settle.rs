@@ -48,9 +48,10 @@ fn notifications() -> Step {
     Step::ConfigureNotifications {
         bucket: bref("media"),
         write: QueueWrite {
-            queue_id: "q1".into(),
+            queue_id: "0123456789abcdef0123456789abcdef".into(),
             queue_name: "uploads".into(),
             clear_first: false,
+            held: Vec::new(),
             rules: vec![NotificationRule {
                 actions: ["PutObject".to_string()].into(),
                 prefix: String::new(),

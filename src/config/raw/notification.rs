@@ -29,7 +29,8 @@ pub struct RawNotification {
     pub prefix: Option<Sp<String>>,
     /// Only objects whose key ends with this ("" or absent: any).
     pub suffix: Option<Sp<String>>,
-    /// A label Cloudflare keeps with the rule.
+    /// A label Cloudflare keeps with the rule. Left out, it is not managed (Cloudflare
+    /// makes one up).
     pub description: Option<Sp<String>>,
 }
 

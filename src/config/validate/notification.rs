@@ -2,6 +2,11 @@
 //! to their actions), at most 100 rules per bucket, and no two rules for one queue that
 //! overlap, which Cloudflare refuses: the same action on a key both could match (one prefix
 //! starts the other and one suffix ends the other). An overlap names both rules.
+//!
+//! Rules of one queue whose keys overlap for different actions are a warning: Cloudflare's
+//! staff say only a shared action clashes (cloudflare-docs PR #19130), alchemy's live tests
+//! say any overlapping key range does. Should Cloudflare refuse the pair, a reconcile puts
+//! the queue's held rules back and fails.
 
 use super::*;
 
@@ -65,6 +70,20 @@ pub(super) fn notifications(
             description: text(&r.description),
         };
         for (k, earlier) in out.iter().enumerate() {
+            if let Some(key) = keys_overlap(earlier, &this)
+                && overlap(earlier, &this).is_none()
+            {
+                c.warn(
+                    rule,
+                    &here,
+                    format!(
+                        "this rule's keys overlap {path}[{k}] (line {}) for queue '{}', for other actions: both match a key like '{key}'",
+                        list.value[k].line,
+                        sanitize(&clip(&this.queue))
+                    ),
+                    "Cloudflare may refuse rules of one queue whose keys overlap even when their actions differ (alchemy saw it live; Cloudflare's docs say only a shared action clashes); if a reconcile says the held rules were put back, give the rules prefixes or suffixes that cannot both match, or merge them",
+                );
+            }
             if let Some(words) = overlap(earlier, &this) {
                 c.hint(
                     rule,
@@ -86,15 +105,22 @@ pub(super) fn notifications(
 /// Whether two rules could both fire for one object and action, in words (the actions, and
 /// a key both match); `None` when they cannot. Rules of different queues never overlap.
 pub fn overlap(a: &Notification, b: &Notification) -> Option<String> {
-    if a.queue != b.queue {
-        return None;
-    }
     let shared: Vec<&str> = a
         .actions
         .intersection(&b.actions)
         .map(|x| x.as_str())
         .collect();
     if shared.is_empty() {
+        return None;
+    }
+    let key = keys_overlap(a, b)?;
+    Some(format!("{} on a key like '{key}'", shared.join(", ")))
+}
+
+/// A key both rules of one queue match, whatever their actions, for messages (escaped);
+/// `None` when no key can match both, or the queues differ.
+pub fn keys_overlap(a: &Notification, b: &Notification) -> Option<String> {
+    if a.queue != b.queue {
         return None;
     }
     let compatible = |x: &str, y: &str, f: fn(&str, &str) -> bool| f(x, y) || f(y, x);
@@ -116,11 +142,7 @@ pub fn overlap(a: &Notification, b: &Notification) -> Option<String> {
         longest(&a.prefix, &b.prefix),
         longest(&a.suffix, &b.suffix)
     );
-    Some(format!(
-        "{} on a key like '{}'",
-        shared.join(", "),
-        sanitize(&clip(&key))
-    ))
+    Some(sanitize(&clip(&key)))
 }
 
 #[cfg(test)]
@@ -198,5 +220,64 @@ mod tests {
         )
         .unwrap();
         assert_eq!(words, "PutObject on a key like 'images/….jpg'");
+    }
+
+    fn warnings(rules: &str) -> Vec<(String, Option<String>)> {
+        let yaml = format!(
+            "version: 1\nsettings:\n  recipients: [age1p05a26tp9dn6m60qv4pp0ydcmxj0ndg97peeevu09efesx5u9qzsmqmt4w]\nbuckets:\n  - name: media\n    notifications:\n{rules}"
+        );
+        let raw =
+            serde_saphyr::from_str_with_options(&yaml, crate::config::yaml::options()).unwrap();
+        validate(
+            &raw,
+            &Facts::default(),
+            std::path::Path::new("r2gitops.yaml"),
+        )
+        .unwrap_or_else(|e| panic!("{:?}", e.into_parts().0))
+        .warnings
+        .into_iter()
+        .map(|w| (w.located_message(), w.hint))
+        .collect()
+    }
+
+    #[test]
+    fn rules_of_one_queue_whose_key_ranges_overlap_across_different_actions_warn() {
+        // The pair of examples/full.yaml: object-create on images/….jpg, deletes on images/.
+        let got = warnings(
+            "      - {queue: uploads, events: [object-create], prefix: images/, suffix: .jpg}\n      - {queue: uploads, actions: [DeleteObject, LifecycleDeletion], prefix: images/}\n",
+        );
+        assert_eq!(
+            got,
+            [(
+                "8:9: buckets[0].notifications[1]: this rule's keys overlap buckets[0].notifications[0] (line 7) for queue 'uploads', for other actions: both match a key like 'images/….jpg'".to_string(),
+                Some("Cloudflare may refuse rules of one queue whose keys overlap even when their actions differ (alchemy saw it live; Cloudflare's docs say only a shared action clashes); if a reconcile says the held rules were put back, give the rules prefixes or suffixes that cannot both match, or merge them".to_string())
+            )]
+        );
+        // (rules, warns)
+        let cases = [
+            // Disjoint keys: nothing to say.
+            (
+                "{queue: q, events: [object-create], prefix: a/}\n      - {queue: q, events: [object-delete], prefix: b/}",
+                false,
+            ),
+            (
+                "{queue: q, actions: [PutObject], suffix: .png}\n      - {queue: q, actions: [DeleteObject], suffix: .jpg}",
+                false,
+            ),
+            // Other queues never clash.
+            (
+                "{queue: q, events: [object-create]}\n      - {queue: other, events: [object-delete]}",
+                false,
+            ),
+            // Everything against a prefix, other actions.
+            (
+                "{queue: q, events: [object-create]}\n      - {queue: q, events: [object-delete], prefix: logs/}",
+                true,
+            ),
+        ];
+        for (rules, warns) in cases {
+            let got = warnings(&format!("      - {rules}\n"));
+            assert_eq!(got.len(), usize::from(warns), "{rules}: {got:?}");
+        }
     }
 }

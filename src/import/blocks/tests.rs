@@ -35,7 +35,7 @@ fn rule(actions: &[&str], prefix: &str, suffix: &str, description: &str) -> Noti
 
 fn queue(name: &str, rules: Vec<NotificationRule>) -> QueueRules {
     QueueRules {
-        queue_id: Some(format!("{name}-id")),
+        queue_id: Some(format!("{name}-id").as_str().into()),
         queue_name: Some(name.into()),
         rules: rules.into_iter().collect(),
     }

@@ -2,10 +2,12 @@
 //! `notifications` (every rule of the bucket, for every queue; absent is never compared):
 //! - the declared rules of one queue, `events` expanded to their actions, compare as a set
 //!   with the queue's rules on Cloudflare (order, rule ids and empty-versus-null are not
-//!   drift);
+//!   drift; a rule declared without a description leaves the one Cloudflare made up alone);
+//!   queues compare by `QueueId`, whichever form Cloudflare wrote the id in;
 //! - a queue whose rules differ gets one step: DELETE the queue's rules, then PUT the whole
 //!   list, because Cloudflare's PUT only adds and refuses a rule that overlaps one it holds
-//!   (TF #6007). A rule added out of band to a declared queue is removed that way;
+//!   (TF #6007). A rule added out of band to a declared queue is removed that way. The step
+//!   carries what the queue held, to be put back should the PUT be refused;
 //! - a declared queue the account's queue list does not hold is blocked with its name, and
 //!   the bucket's other steps go on;
 //! - a queue with rules the file does not name at all loses them only with
@@ -15,7 +17,9 @@
 use std::collections::BTreeSet;
 
 use super::Input;
-use crate::observed::notification::{NotificationRule, QueueRules, QueueWrite};
+use crate::observed::notification::{
+    NotificationRule, QueueRules, QueueWrite, rule_changes, rules_met,
+};
 use crate::plan::{Blocked, BucketRef, Kind, Plan, Step};
 
 pub(super) fn diff(
@@ -41,34 +45,46 @@ pub(super) fn diff(
             });
             continue;
         }
-        let held: BTreeSet<NotificationRule> = have
-            .iter()
-            .filter(|h| h.same_queue(&w))
-            .flat_map(|h| h.rules.iter().cloned())
-            .collect();
-        if held != w.rules {
-            let mut changes: Vec<String> = w
-                .rules
-                .difference(&held)
-                .map(|r| format!("+{}", r.label()))
-                .collect();
-            changes.extend(held.difference(&w.rules).map(|r| format!("-{}", r.label())));
-            steps.push(Step::ConfigureNotifications {
-                bucket: bucket.clone(),
-                write: QueueWrite {
-                    queue_id: w.queue_id.clone().unwrap_or_default(),
-                    queue_name: w.label().to_string(),
-                    clear_first: !held.is_empty(),
-                    rules: w.rules.iter().cloned().collect(),
-                },
-                changes,
-            });
+        // One queue named two ways (its name, its id) is one queue: one write of its rules,
+        // or the second would delete what the first put.
+        match owned.iter_mut().find(|o| o.same_queue(&w)) {
+            Some(o) => o.rules.extend(w.rules),
+            None => owned.push(w),
         }
-        owned.push(w);
+    }
+    for w in &owned {
+        let Some(queue_id) = w.queue_id.clone() else {
+            continue;
+        };
+        let held: BTreeSet<&NotificationRule> = have
+            .iter()
+            .filter(|h| h.same_queue(w))
+            .flat_map(|h| h.rules.iter())
+            .collect();
+        let held: Vec<&NotificationRule> = held.into_iter().collect();
+        let declared: Vec<&NotificationRule> = w.rules.iter().collect();
+        if rules_met(&declared, &held) {
+            continue;
+        }
+        let (added, removed) = rule_changes(&declared, &held);
+        let mut changes: Vec<String> = added.iter().map(|r| format!("+{}", r.label())).collect();
+        changes.extend(removed.iter().map(|r| format!("-{}", r.label())));
+        steps.push(Step::ConfigureNotifications {
+            bucket: bucket.clone(),
+            write: QueueWrite {
+                queue_id,
+                queue_name: w.label().to_string(),
+                clear_first: !held.is_empty(),
+                rules: w.rules.iter().cloned().collect(),
+                held: held.into_iter().cloned().collect(),
+            },
+            changes,
+        });
     }
     for h in have.iter().filter(|h| !h.rules.is_empty()) {
-        let declared = owned.iter().any(|w| w.same_queue(h))
-            || want.iter().any(|w| w.queue_name == h.queue_name);
+        // A queue the file names, even one the queue list could not resolve (blocked above),
+        // is never pruned as undeclared.
+        let declared = owned.iter().any(|w| w.same_queue(h)) || want.iter().any(|w| w.names(h));
         let Some(id) = h.queue_id.clone() else {
             continue;
         };
@@ -94,6 +110,7 @@ pub(super) fn diff(
                 queue_name: h.label().to_string(),
                 clear_first: true,
                 rules: Vec::new(),
+                held: h.rules.iter().cloned().collect(),
             },
             changes: h.rules.iter().map(|r| format!("-{}", r.label())).collect(),
         });

@@ -278,3 +278,118 @@ fn overlapping_rules_of_one_queue_never_reach_the_diff() {
         }
     }
 }
+
+/// A 32-hex queue id as the queue list gives it, and the dashed UUID the configuration GET
+/// names it by (alchemy `BucketEventNotification.ts`).
+const UPLOADS_ID: &str = "9af9271153ee4b1ca0b5c0ffee000001";
+const UPLOADS_DASHED: &str = "9af92711-53ee-4b1c-a0b5-c0ffee000001";
+
+fn dashed_world(rules: Value) -> Observed {
+    let mut o = observed(
+        &[(
+            ConfigKind::Notifications,
+            json!({"bucketName": "media", "queues": [queue(UPLOADS_DASHED, "uploads", rules)]}),
+        )],
+        true,
+    );
+    o.queues = Some(vec![Queue {
+        id: UPLOADS_ID.into(),
+        name: "uploads".into(),
+    }]);
+    o
+}
+
+fn thumbnails(description: Option<&str>) -> Value {
+    let mut r = json!({"ruleId": "r1", "actions": ["PutObject", "CopyObject", "CompleteMultipartUpload"], "prefix": "images/"});
+    if let Some(d) = description {
+        r["description"] = json!(d);
+    }
+    r
+}
+
+#[test]
+fn a_queue_cloudflare_names_by_a_dashed_uuid_is_the_queue_the_list_names_by_32_hex() {
+    let held = dashed_world(json!([thumbnails(Some("thumbnails"))]));
+    let upper = UPLOADS_ID.to_uppercase();
+    // (how the file names the queue, prune)
+    for (queue, prune) in [
+        ("uploads", false),
+        (UPLOADS_ID, false),
+        (UPLOADS_ID, true),
+        (UPLOADS_DASHED, true),
+        (upper.as_str(), true),
+    ] {
+        let settings = if prune { "  prune: true\n" } else { "" };
+        let d = declared(
+            settings,
+            &block(&format!(
+                "      - {{queue: \"{queue}\", events: [object-create], prefix: images/, description: thumbnails}}\n"
+            )),
+        );
+        let p = plan(&d, &held);
+        assert!(
+            p.steps.is_empty() && p.blocked.is_empty(),
+            "{queue} (prune {prune}): {:?}",
+            lines(&p)
+        );
+    }
+    // A change clears the queue first (its PUT would be refused, 409, otherwise), on the
+    // 32-hex path.
+    let d = declared(
+        "  prune: true\n",
+        &block(&format!(
+            "      - {{queue: {UPLOADS_ID}, events: [object-create], prefix: img/}}\n"
+        )),
+    );
+    let w = written(&plan(&d, &held));
+    assert_eq!(w.len(), 1, "one step, no prune of the same queue");
+    assert_eq!(
+        (w[0].queue_id.to_string(), w[0].clear_first),
+        (UPLOADS_ID.to_string(), true)
+    );
+}
+
+#[test]
+fn a_rule_without_a_description_matches_whatever_description_cloudflare_gave_it() {
+    // (declared description, held description, converged)
+    let cases = [
+        (None, Some("PutObject, CopyObject on images/*"), true),
+        (None, None, true),
+        (Some("thumbnails"), Some("thumbnails"), true),
+        (Some("thumbnails"), Some("generated"), false),
+        (Some("thumbnails"), None, false),
+    ];
+    for (want, have, converged) in cases {
+        let description = want.map_or(String::new(), |d| format!(", description: {d}"));
+        let d = declared(
+            "",
+            &block(&format!(
+                "      - {{queue: uploads, events: [object-create], prefix: images/{description}}}\n"
+            )),
+        );
+        let p = plan(&d, &dashed_world(json!([thumbnails(have)])));
+        assert_eq!(
+            p.steps.is_empty(),
+            converged,
+            "{want:?} {have:?}: {:?}",
+            lines(&p)
+        );
+    }
+}
+
+#[test]
+fn a_queue_named_by_its_name_in_one_rule_and_by_its_id_in_another_is_written_once() {
+    let d = declared(
+        "",
+        &block(&format!(
+            "      - {{queue: uploads, events: [object-create], prefix: images/}}\n      - {{queue: {UPLOADS_DASHED}, events: [object-delete], prefix: logs/}}\n"
+        )),
+    );
+    let w = written(&plan(&d, &dashed_world(json!([thumbnails(None)]))));
+    assert_eq!(
+        w.len(),
+        1,
+        "one DELETE and one PUT, not two that undo each other"
+    );
+    assert_eq!((w[0].clear_first, w[0].rules.len()), (true, 2));
+}

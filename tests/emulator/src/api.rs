@@ -330,8 +330,8 @@ fn dispatch(
                         Ok(j) => j,
                         Err(r) => return r,
                     };
-                    let mut world = inner.world.lock().unwrap();
                     let behaviour = inner.behaviour.lock().unwrap().clone();
+                    let mut world = inner.world.lock().unwrap();
                     if let Some(lagging) = world
                         .buckets
                         .get(&(j.clone(), bucket.to_string()))
@@ -344,6 +344,7 @@ fn dispatch(
                     let mut rng = inner.rng.lock().unwrap();
                     crate::notification::route(
                         &mut world,
+                        &behaviour,
                         &mut *rng,
                         (j, bucket.to_string()),
                         method,

@@ -73,4 +73,32 @@ pub struct Behaviour {
     /// (BucketNotFound) (alchemy `r2BucketEndpointConsistencySchedule`,
     /// `r2EventNotificationConsistencySchedule`).
     pub post_create_lag: Option<Duration>,
+    /// The notification configuration GETs name a queue by a dashed UUID
+    /// (`9af92711-53ee-4b1c-…`), while the queue list and the PUT/DELETE paths use 32 hex
+    /// (alchemy `BucketEventNotification.ts`, with live tests).
+    pub dashed_queue_ids: bool,
+    /// A rule PUT without `description` is stored with one the server makes up (alchemy:
+    /// "Cloudflare auto-generates one when omitted"; the text is not published).
+    pub generated_descriptions: bool,
+    /// A bucket without rules answers the configuration GET 404 / 11015 rather than 200
+    /// with an empty list, and a DELETE of a queue without rules 404 / 11011 (distilled's
+    /// `NoEventNotificationConfig`, `EventNotificationConfigNotFound`).
+    pub no_rules_404: bool,
+    /// Rules of one queue clash when their key ranges overlap, whatever their actions
+    /// (alchemy's docs and live test comment), not only when they share an action
+    /// (Cloudflare staff, cloudflare-docs PR #19130).
+    pub overlap_by_keys: bool,
+}
+
+impl Behaviour {
+    /// The notification behaviours seen live: dashed queue ids, generated descriptions,
+    /// 404s for no rules. The overlap rule stays as given (the sources disagree).
+    pub fn live_notifications(self) -> Self {
+        Behaviour {
+            dashed_queue_ids: true,
+            generated_descriptions: true,
+            no_rules_404: true,
+            ..self
+        }
+    }
 }

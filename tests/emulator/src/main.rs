@@ -76,6 +76,22 @@ struct Args {
     /// answer 404 / 10006 and its notification routes 404 / 10085.
     #[arg(long, value_name = "MS")]
     post_create_lag_ms: Option<u64>,
+    /// The notification configuration GETs name queues by dashed UUIDs (the queue list and
+    /// the PUT/DELETE paths keep 32 hex), as the live API does.
+    #[arg(long)]
+    dashed_queue_ids: bool,
+    /// A notification rule PUT without a description is stored with a generated one, as
+    /// the live API does.
+    #[arg(long)]
+    generated_descriptions: bool,
+    /// A bucket without notification rules answers 404 / 11015 (a DELETE of a queue without
+    /// rules 404 / 11011) instead of an empty list, as the live API does.
+    #[arg(long)]
+    no_rules_404: bool,
+    /// Notification rules of one queue clash when their key ranges overlap, even with
+    /// disjoint actions (the stricter rule alchemy reports).
+    #[arg(long)]
+    overlap_by_keys: bool,
     /// A zone custom domains may use (repeatable): `example.com` (a full zone of this
     /// account), `cname.example:partial` (a partial, CNAME setup), `theirs.example@<32 hex>`
     /// (another account's zone).
@@ -133,6 +149,10 @@ async fn main() -> Result<(), String> {
             degraded_domains: args.degraded_domains,
             domain_release: args.domain_release_ms.map(Duration::from_millis),
             post_create_lag: args.post_create_lag_ms.map(Duration::from_millis),
+            dashed_queue_ids: args.dashed_queue_ids,
+            generated_descriptions: args.generated_descriptions,
+            no_rules_404: args.no_rules_404,
+            overlap_by_keys: args.overlap_by_keys,
         },
         zones: args.zones,
         queues: args.queues,

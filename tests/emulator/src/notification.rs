@@ -1,26 +1,30 @@
-//! A bucket's event notification rules (issue 15; R2-CONFIG-NOTES §5; shapes as in
+//! A bucket's event notification rules (issue 15; R2-CONFIG-NOTES §5, §11; shapes as in
 //! cloudflare-python 5.9 `r2.buckets.event_notifications` and wrangler's
 //! `r2/helpers/notification.ts`), under `/accounts/{id}/event_notifications/r2/{bucket}`:
 //!
 //! - GET `/configuration`: `{bucketName, queues: [{queueId, queueName, rules}]}`, queues with
 //!   rules only; a rule has `ruleId`, `createdAt`, `actions`, and `prefix`, `suffix`,
-//!   `description` when set.
-//! - GET `/configuration/queues/{queue_id}`: that queue's rules; 404 (code 11015, the
-//!   emulator's) when it has none, as Terraform's read expects.
+//!   `description` when set. With `no_rules_404`, a bucket without rules is 404 / 11015.
+//! - GET `/configuration/queues/{queue_id}`: that queue's rules; 404 when it has none
+//!   (11015 when the bucket has none at all, else 11011) or is unknown (11000).
 //! - PUT `/configuration/queues/{queue_id}` `{rules}` ADDS rules, as the live API does
 //!   (terraform-provider-cloudflare #6007). A rule that overlaps one the queue holds (a shared
 //!   action, one prefix starting the other and one suffix ending the other: cloudflare-docs
-//!   #17949 / PR #19130) is refused 409; two overlapping rules in one body 400; both code 11014
-//!   (`invalid_r2_event_notification_configuration`, seen live on workers-sdk #6748). An
-//!   unknown queue is 404, code 11000. At most 100 rules per bucket.
+//!   #17949 / PR #19130; any action with `overlap_by_keys`) is refused 409, code 11020; two
+//!   overlapping rules in one body 400, code 11014. An unknown queue is 404, code 11000. At
+//!   most 100 rules per bucket.
 //! - DELETE `/configuration/queues/{queue_id}`: every rule of the queue, or with
-//!   `{ruleIds: [...]}` only those.
+//!   `{ruleIds: [...]}` only those; an unknown queue is 404 / 11000.
+//!
+//! `dashed_queue_ids` names queues in both GETs as dashed UUIDs; `generated_descriptions`
+//! stores a description of the server's own for a rule sent without one.
 
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use crate::World;
 use crate::api::{Reply, bad_request, err, no_bucket, ok};
+use crate::behaviour::Behaviour;
 use crate::state::{random_hex, rfc3339};
 use axum::http::{Method, StatusCode};
 
@@ -63,9 +67,10 @@ impl Rule {
         v
     }
 
-    /// Whether one object and action could fire both rules.
-    pub fn overlaps(&self, other: &Rule) -> bool {
-        let shared = self.actions.iter().any(|a| other.actions.contains(a));
+    /// Whether one object and action could fire both rules; with `by_keys`, whether one
+    /// object could match both, whatever their actions.
+    pub fn overlaps(&self, other: &Rule, by_keys: bool) -> bool {
+        let shared = by_keys || self.actions.iter().any(|a| other.actions.contains(a));
         let (p1, p2) = (
             self.prefix.as_deref().unwrap_or(""),
             other.prefix.as_deref().unwrap_or(""),
@@ -80,11 +85,44 @@ impl Rule {
     }
 }
 
+/// 409 / 11020 for a rule overlapping one held (distilled's code); 400 / 11014 for an
+/// invalid body (seen live on workers-sdk #6748).
 fn conflict(status: StatusCode, message: &str) -> Reply {
+    let code = if status == StatusCode::CONFLICT {
+        11020
+    } else {
+        11014
+    };
     err(
         status,
-        11014,
+        code,
         &format!("workers.api.error.invalid_r2_event_notification_configuration: {message}"),
+    )
+}
+
+/// A 32-hex queue id as a dashed UUID (8-4-4-4-12).
+pub fn dashed(id: &str) -> String {
+    if id.len() != 32 {
+        return id.to_string();
+    }
+    format!(
+        "{}-{}-{}-{}-{}",
+        &id[..8],
+        &id[8..12],
+        &id[12..16],
+        &id[16..20],
+        &id[20..]
+    )
+}
+
+/// The emulator's own description for a rule sent without one (Cloudflare's text is not
+/// published): its actions and the keys it covers.
+fn generated_description(r: &Rule) -> String {
+    format!(
+        "{} on {}*{}",
+        r.actions.join(", "),
+        r.prefix.as_deref().unwrap_or(""),
+        r.suffix.as_deref().unwrap_or("")
     )
 }
 
@@ -134,6 +172,7 @@ fn rule(v: &Value, rng: &mut impl rand::Rng) -> Result<Rule, String> {
 /// `key`.
 pub(crate) fn route(
     world: &mut World,
+    behaviour: &Behaviour,
     rng: &mut impl rand::Rng,
     key: (String, String),
     method: &Method,
@@ -150,8 +189,41 @@ pub(crate) fn route(
             .find(|q| q.id == id)
             .map(|q| q.name.clone())
     };
+    let shown_id = |id: &str| {
+        if behaviour.dashed_queue_ids {
+            dashed(id)
+        } else {
+            id.to_string()
+        }
+    };
+    let no_queue = || err(StatusCode::NOT_FOUND, 11000, "Queue does not exist");
+    let bucket_has_none = |world: &World| {
+        world.buckets[&key]
+            .config
+            .notifications
+            .values()
+            .all(Vec::is_empty)
+    };
+    let none_here = |world: &World| {
+        if bucket_has_none(world) {
+            err(
+                StatusCode::NOT_FOUND,
+                11015,
+                "There is no event notification configuration for this bucket.",
+            )
+        } else {
+            err(
+                StatusCode::NOT_FOUND,
+                11011,
+                "There is no event notification configuration for this bucket and queue.",
+            )
+        }
+    };
     match (method.clone(), rest) {
         (Method::GET, []) => {
+            if behaviour.no_rules_404 && bucket_has_none(world) {
+                return none_here(world);
+            }
             let b = &world.buckets[&key];
             let queues: Vec<Value> = b
                 .config
@@ -160,7 +232,7 @@ pub(crate) fn route(
                 .filter(|(_, rules)| !rules.is_empty())
                 .map(|(id, rules)| {
                     json!({
-                        "queueId": id,
+                        "queueId": shown_id(id),
                         "queueName": queue_name(world, id),
                         "rules": rules.iter().map(Rule::to_json).collect::<Vec<_>>(),
                     })
@@ -168,21 +240,22 @@ pub(crate) fn route(
                 .collect();
             ok(json!({"bucketName": key.1, "queues": queues}))
         }
-        (Method::GET, ["queues", id]) => match world.buckets[&key].config.notifications.get(*id) {
-            Some(rules) if !rules.is_empty() => ok(json!({
-                "queueId": id,
-                "queueName": queue_name(world, id),
-                "rules": rules.iter().map(Rule::to_json).collect::<Vec<_>>(),
-            })),
-            _ => err(
-                StatusCode::NOT_FOUND,
-                11015,
-                "There is no event notification configuration for this bucket and queue.",
-            ),
-        },
+        (Method::GET, ["queues", id]) => {
+            if queue_name(world, id).is_none() {
+                return no_queue();
+            }
+            match world.buckets[&key].config.notifications.get(*id) {
+                Some(rules) if !rules.is_empty() => ok(json!({
+                    "queueId": shown_id(id),
+                    "queueName": queue_name(world, id),
+                    "rules": rules.iter().map(Rule::to_json).collect::<Vec<_>>(),
+                })),
+                _ => none_here(world),
+            }
+        }
         (Method::PUT, ["queues", id]) => {
             if queue_name(world, id).is_none() {
-                return err(StatusCode::NOT_FOUND, 11000, "Queue does not exist");
+                return no_queue();
             }
             let Ok(v) = serde_json::from_slice::<Value>(bytes) else {
                 return bad_request("Malformed JSON in request body");
@@ -193,12 +266,18 @@ pub(crate) fn route(
             let mut new = Vec::new();
             for (i, r) in list.iter().enumerate() {
                 match rule(r, rng) {
-                    Ok(r) => new.push(r),
+                    Ok(mut r) => {
+                        if behaviour.generated_descriptions && r.description.is_none() {
+                            r.description = Some(generated_description(&r));
+                        }
+                        new.push(r)
+                    }
                     Err(why) => return bad_request(&format!("rules[{i}]: {why}")),
                 }
             }
+            let by_keys = behaviour.overlap_by_keys;
             for (i, a) in new.iter().enumerate() {
-                if let Some(j) = new[..i].iter().position(|b| a.overlaps(b)) {
+                if let Some(j) = new[..i].iter().position(|b| a.overlaps(b, by_keys)) {
                     return conflict(
                         StatusCode::BAD_REQUEST,
                         &format!("rules[{i}] overlaps rules[{j}]"),
@@ -207,7 +286,10 @@ pub(crate) fn route(
             }
             let b = world.buckets.get_mut(&key).expect("checked above");
             let held = b.config.notifications.entry(id.to_string()).or_default();
-            if let Some(r) = new.iter().find(|n| held.iter().any(|h| h.overlaps(n))) {
+            if let Some(r) = new
+                .iter()
+                .find(|n| held.iter().any(|h| h.overlaps(n, by_keys)))
+            {
                 return conflict(
                     StatusCode::CONFLICT,
                     &format!(
@@ -228,6 +310,17 @@ pub(crate) fn route(
             ok(json!({}))
         }
         (Method::DELETE, ["queues", id]) => {
+            if queue_name(world, id).is_none() {
+                return no_queue();
+            }
+            let holds = world.buckets[&key]
+                .config
+                .notifications
+                .get(*id)
+                .is_some_and(|r| !r.is_empty());
+            if behaviour.no_rules_404 && !holds {
+                return none_here(world);
+            }
             let ids: Option<Vec<String>> = serde_json::from_slice::<Map<String, Value>>(bytes)
                 .ok()
                 .and_then(|m| m.get("ruleIds").and_then(Value::as_array).cloned())
@@ -269,10 +362,29 @@ mod tests {
     #[test]
     fn the_documented_example_overlaps_and_disjoint_keys_do_not() {
         // cloudflare-docs PR #19130: PutObject on everything and PutObject on `a/` overlap.
-        assert!(r(&["PutObject"], "", "").overlaps(&r(&["PutObject"], "a/", "")));
-        assert!(!r(&["PutObject"], "a/", "").overlaps(&r(&["CopyObject"], "a/", "")));
-        assert!(!r(&["PutObject"], "a/", "").overlaps(&r(&["PutObject"], "b/", "")));
-        assert!(!r(&["PutObject"], "", ".png").overlaps(&r(&["PutObject"], "", ".jpg")));
-        assert!(r(&["PutObject"], "a/", ".jpg").overlaps(&r(&["PutObject"], "", "x.jpg")));
+        assert!(r(&["PutObject"], "", "").overlaps(&r(&["PutObject"], "a/", ""), false));
+        assert!(!r(&["PutObject"], "a/", "").overlaps(&r(&["CopyObject"], "a/", ""), false));
+        assert!(!r(&["PutObject"], "a/", "").overlaps(&r(&["PutObject"], "b/", ""), false));
+        assert!(!r(&["PutObject"], "", ".png").overlaps(&r(&["PutObject"], "", ".jpg"), false));
+        assert!(r(&["PutObject"], "a/", ".jpg").overlaps(&r(&["PutObject"], "", "x.jpg"), false));
+    }
+
+    #[test]
+    fn by_keys_disjoint_actions_on_overlapping_keys_clash_and_disjoint_keys_never_do() {
+        // alchemy: "rejects rule sets whose prefix/suffix key ranges overlap, even when their
+        // actions are disjoint".
+        assert!(r(&["PutObject"], "a/", "").overlaps(&r(&["DeleteObject"], "", ""), true));
+        assert!(r(&["PutObject"], "a/", ".jpg").overlaps(&r(&["DeleteObject"], "a/", ""), true));
+        assert!(!r(&["PutObject"], "a/", "").overlaps(&r(&["DeleteObject"], "b/", ""), true));
+        assert!(!r(&["PutObject"], "", ".png").overlaps(&r(&["PutObject"], "", ".jpg"), true));
+    }
+
+    #[test]
+    fn a_queue_id_is_dashed_as_a_uuid() {
+        assert_eq!(
+            dashed("9af9271153ee4b1ca0b5000000000001"),
+            "9af92711-53ee-4b1c-a0b5-000000000001"
+        );
+        assert_eq!(dashed("short"), "short");
     }
 }

@@ -374,3 +374,67 @@ async fn wrangler_adds_a_lifecycle_rule_next_to_the_default_one_it_sends_back_un
         assert!(listed.contains(id), "{listed}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudflare_python_sdk_reads_the_live_notification_answers() {
+    let emu = cf_emulator::Emulator::start(cf_emulator::EmulatorConfig {
+        queues: vec!["uploads".into(), "audit".into()],
+        behaviour: cf_emulator::Behaviour {
+            overlap_by_keys: true,
+            ..cf_emulator::Behaviour::default()
+        }
+        .live_notifications(),
+        ..cf_emulator::EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let out = tokio::task::block_in_place(|| {
+        Command::new(python())
+            .arg(workspace_root().join("tests/clients/cloudflare_sdk_notifications_live.py"))
+            .arg(emu.api_url())
+            .arg(emu.account_id())
+            .env("CLOUDFLARE_API_TOKEN", emu.admin_token())
+            .output()
+            .unwrap()
+    });
+    assert!(
+        out.status.success(),
+        "SDK failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let uploads = emu.add_queue("uploads");
+    let dashed = format!(
+        "{}-{}-{}-{}-{}",
+        &uploads[..8],
+        &uploads[8..12],
+        &uploads[12..16],
+        &uploads[16..20],
+        &uploads[20..]
+    );
+    assert!(
+        seen["listed_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|id| id.as_str().unwrap().len() == 32),
+        "the queue list keeps 32 hex: {seen}"
+    );
+    assert_eq!(seen["empty_list"], json!(["NotFoundError", 404]));
+    let generated = "DeleteObject on logs/*";
+    assert_eq!(
+        seen["config"],
+        json!([{"queue_id": dashed, "queue_name": "uploads", "descriptions": [generated, "thumbnails"]}])
+    );
+    assert_eq!(
+        seen["get"],
+        json!({"queue_id": dashed, "descriptions": [generated, "thumbnails"]})
+    );
+    assert_eq!(seen["queue_without_rules"], json!(["NotFoundError", 404]));
+    assert_eq!(
+        seen["overlap_by_keys"],
+        json!(["ConflictError", 409]),
+        "disjoint actions on overlapping keys, under the stricter rule"
+    );
+    assert_eq!(seen["after_delete"], json!(["NotFoundError", 404]));
+}

@@ -1,19 +1,25 @@
-//! The queue directory and the event-notification routes (issue 15; R2-CONFIG-NOTES §5): the
-//! queue list paged with `result_info`; Queues Read needed to list; a PUT that adds rules and
-//! refuses one overlapping a rule the queue holds (409) or another rule of the same body
-//! (400), both code 11014; the bucket's configuration per queue; DELETE of all of a queue's
-//! rules or of `ruleIds`.
+//! The queue directory and the event-notification routes (issue 15; R2-CONFIG-NOTES §5, §11):
+//! the queue list paged with `result_info`; Queues Read needed to list; a PUT that adds rules
+//! and refuses one overlapping a rule the queue holds (409 / 11020) or another rule of the
+//! same body (400 / 11014); the bucket's configuration per queue; DELETE of all of a queue's
+//! rules or of `ruleIds`; and the live switches: dashed queue ids, generated descriptions,
+//! 404s for no rules, and the overlap by key range alone.
 
 mod support;
 
-use cf_emulator::{Emulator, EmulatorConfig};
+use cf_emulator::{Behaviour, Emulator, EmulatorConfig};
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::*;
 
 async fn with_queues(names: &[&str]) -> Emulator {
+    with(names, Behaviour::default()).await
+}
+
+async fn with(names: &[&str], behaviour: Behaviour) -> Emulator {
     Emulator::start(EmulatorConfig {
         queues: names.iter().map(|s| s.to_string()).collect(),
+        behaviour,
         ..EmulatorConfig::default()
     })
     .await
@@ -108,7 +114,7 @@ async fn a_put_adds_rules_and_refuses_overlaps_and_a_delete_takes_all_or_the_nam
         Some(json!({"rules": [images]})),
     )
     .await;
-    assert_eq!((s, code(&v)), (409, 11014), "{v}");
+    assert_eq!((s, code(&v)), (409, 11020), "{v}");
     // The documented example: everything and images/ for one action overlap.
     let (s, v) = rules(
         &api,
@@ -117,7 +123,7 @@ async fn a_put_adds_rules_and_refuses_overlaps_and_a_delete_takes_all_or_the_nam
         Some(json!({"rules": [{"actions": ["PutObject"]}]})),
     )
     .await;
-    assert_eq!((s, code(&v)), (409, 11014));
+    assert_eq!((s, code(&v)), (409, 11020));
     let (s, v) = rules(
         &api,
         Method::PUT,
@@ -185,7 +191,29 @@ async fn a_put_adds_rules_and_refuses_overlaps_and_a_delete_takes_all_or_the_nam
             .is_empty()
     );
     let (s, v) = rules(&api, Method::GET, &format!("/queues/{uploads}"), None).await;
-    assert_eq!((s, code(&v)), (404, 11015));
+    assert_eq!(
+        (s, code(&v)),
+        (404, 11015),
+        "the bucket has no rules at all"
+    );
+    let (s, v) = rules(
+        &api,
+        Method::GET,
+        &format!("/queues/{}", "9".repeat(32)),
+        None,
+    )
+    .await;
+    assert_eq!((s, code(&v)), (404, 11000), "an unknown queue");
+    let (s, v) = rules(
+        &api,
+        Method::DELETE,
+        &format!("/queues/{}", "9".repeat(32)),
+        None,
+    )
+    .await;
+    assert_eq!((s, code(&v)), (404, 11000), "an unknown queue");
+    let (s, _) = rules(&api, Method::DELETE, &format!("/queues/{uploads}"), None).await;
+    assert_eq!(s, 200, "by default a DELETE of no rules is fine");
     let (s, v) = api
         .json(
             Method::GET,
@@ -194,4 +222,120 @@ async fn a_put_adds_rules_and_refuses_overlaps_and_a_delete_takes_all_or_the_nam
         )
         .await;
     assert_eq!((s, code(&v)), (404, 10006));
+}
+
+#[tokio::test]
+async fn live_switches_dash_queue_ids_generate_descriptions_and_answer_404_for_no_rules() {
+    let emu = with(
+        &["uploads", "audit"],
+        Behaviour::default().live_notifications(),
+    )
+    .await;
+    let api = Api::admin(&emu);
+    api.create_bucket("default", "media").await;
+    let uploads = emu.add_queue("uploads");
+    let audit = emu.add_queue("audit");
+    let (s, v) = rules(&api, Method::GET, "", None).await;
+    assert_eq!((s, code(&v)), (404, 11015), "a bucket without rules");
+    let (s, v) = rules(&api, Method::DELETE, &format!("/queues/{uploads}"), None).await;
+    assert_eq!(
+        (s, code(&v)),
+        (404, 11015),
+        "nothing to delete on the bucket"
+    );
+
+    let (s, v) = rules(
+        &api,
+        Method::PUT,
+        &format!("/queues/{uploads}"),
+        Some(json!({"rules": [
+            {"actions": ["PutObject"], "prefix": "images/", "description": "thumbs"},
+            {"actions": ["DeleteObject"], "prefix": "logs/"}
+        ]})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, v) = rules(&api, Method::GET, "", None).await;
+    let q = &v["result"]["queues"][0];
+    let dashed = format!(
+        "{}-{}-{}-{}-{}",
+        &uploads[..8],
+        &uploads[8..12],
+        &uploads[12..16],
+        &uploads[16..20],
+        &uploads[20..]
+    );
+    assert_eq!(q["queueId"], dashed.as_str(), "a dashed UUID");
+    let (_, one) = rules(&api, Method::GET, &format!("/queues/{uploads}"), None).await;
+    assert_eq!(one["result"]["queueId"], dashed.as_str());
+    let descriptions: Vec<&str> = q["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["description"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        descriptions,
+        ["thumbs", "DeleteObject on logs/*"],
+        "a description sent is kept; one left out is generated"
+    );
+    // The paths keep 32 hex: a dashed id there names no queue.
+    let (s, v) = rules(&api, Method::DELETE, &format!("/queues/{dashed}"), None).await;
+    assert_eq!((s, code(&v)), (404, 11000));
+    let (s, v) = rules(&api, Method::GET, &format!("/queues/{audit}"), None).await;
+    assert_eq!((s, code(&v)), (404, 11011), "a queue without rules");
+    let (s, v) = rules(&api, Method::DELETE, &format!("/queues/{audit}"), None).await;
+    assert_eq!((s, code(&v)), (404, 11011));
+    let (s, _) = rules(&api, Method::DELETE, &format!("/queues/{uploads}"), None).await;
+    assert_eq!(s, 200);
+    let (s, v) = rules(&api, Method::GET, "", None).await;
+    assert_eq!((s, code(&v)), (404, 11015), "no rules again");
+}
+
+#[tokio::test]
+async fn by_key_range_rules_with_disjoint_actions_clash_and_by_default_they_do_not() {
+    for (by_keys, refused) in [(false, false), (true, true)] {
+        let emu = with(
+            &["uploads"],
+            Behaviour {
+                overlap_by_keys: by_keys,
+                ..Behaviour::default()
+            },
+        )
+        .await;
+        let api = Api::admin(&emu);
+        api.create_bucket("default", "media").await;
+        let uploads = emu.add_queue("uploads");
+        let path = format!("/queues/{uploads}");
+        let create = json!({"actions": ["PutObject"], "prefix": "images/", "suffix": ".jpg"});
+        let delete = json!({"actions": ["DeleteObject"], "prefix": "images/"});
+        let (s, v) = rules(
+            &api,
+            Method::PUT,
+            &path,
+            Some(json!({"rules": [create, delete]})),
+        )
+        .await;
+        let want = if refused { (400, 11014) } else { (200, 0) };
+        assert_eq!((s, if s == 200 { 0 } else { code(&v) }), want, "{v}");
+        rules(&api, Method::DELETE, &path, None).await;
+        assert_eq!(
+            rules(&api, Method::PUT, &path, Some(json!({"rules": [create]})))
+                .await
+                .0,
+            200
+        );
+        let (s, v) = rules(&api, Method::PUT, &path, Some(json!({"rules": [delete]}))).await;
+        let want = if refused { (409, 11020) } else { (200, 0) };
+        assert_eq!((s, if s == 200 { 0 } else { code(&v) }), want, "{v}");
+        // Disjoint key ranges never clash.
+        let (s, _) = rules(
+            &api,
+            Method::PUT,
+            &path,
+            Some(json!({"rules": [{"actions": ["DeleteObject"], "prefix": "logs/"}]})),
+        )
+        .await;
+        assert_eq!(s, 200);
+    }
 }
