@@ -3,7 +3,10 @@
 //! call; drift repaired; `[]` clears; an absent key leaves out-of-band rules alone; the
 //! default-rule plan line; lock loosening refused without prune; an EU bucket; a preflight
 //! through the S3 endpoint with curl honours the rules; a locked object cannot be deleted
-//! with boto3; the daemon reads configuration once, and again only for what changed.
+//! with boto3; the daemon reads configuration once, and again only for what changed. The
+//! emulator shows the post-create lag throughout (a new bucket's sub-resources answer
+//! NoSuchBucket for a while, as the live API's do); a bucket created in the pass gets its
+//! configuration through it.
 
 mod common;
 
@@ -25,9 +28,19 @@ impl std::ops::Deref for World {
     }
 }
 
+/// How long a new bucket's sub-resources do not know it in these tests.
+const POST_CREATE_LAG: Duration = Duration::from_millis(1000);
+
 impl World {
+    /// A sandbox whose emulator shows the post-create lag.
     async fn new() -> Arc<World> {
-        Arc::new(World(common::Sandbox::new().await))
+        Arc::new(World(
+            common::Sandbox::with_behaviour(cf_emulator::Behaviour {
+                post_create_lag: Some(POST_CREATE_LAG),
+                ..cf_emulator::Behaviour::default()
+            })
+            .await,
+        ))
     }
 
     /// The real binary (off the runtime's workers: it blocks).
@@ -109,6 +122,8 @@ const GET_CORS: &str = "GET /accounts/:id/r2/buckets/:name/cors";
 const PUT_CORS: &str = "PUT /accounts/:id/r2/buckets/:name/cors";
 const DELETE_CORS: &str = "DELETE /accounts/:id/r2/buckets/:name/cors";
 const PUT_LIFECYCLE: &str = "PUT /accounts/:id/r2/buckets/:name/lifecycle";
+const PUT_LOCK: &str = "PUT /accounts/:id/r2/buckets/:name/lock";
+const PUT_MANAGED: &str = "PUT /accounts/:id/r2/buckets/:name/domains/managed";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_four_are_set_a_second_pass_changes_nothing_and_drift_is_repaired() {
@@ -200,6 +215,42 @@ async fn all_four_are_set_a_second_pass_changes_nothing_and_drift_is_repaired() 
     let repaired = w.config("default", "media");
     assert_eq!(repaired["cors"], c["cors"]);
     assert_eq!(repaired["public_dev_url"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_of_a_bucket_created_this_pass_survives_the_post_create_lag() {
+    let w = World::new().await;
+    w.write(ALL_FOUR);
+    let apply = w.run(&["reconcile"]).await;
+    assert_eq!(apply.status.code(), Some(0), "{}", stdout(&apply));
+    assert!(
+        stdout(&apply).contains("Apply complete: 5 done, 0 failed"),
+        "{}",
+        stdout(&apply)
+    );
+    // Every kind's write met the lag (404 / 10006) before it went through.
+    let stats = w.emu.stats();
+    for route in [PUT_CORS, PUT_LIFECYCLE, PUT_LOCK, PUT_MANAGED] {
+        let answers: Vec<u16> = stats
+            .calls
+            .iter()
+            .filter(|c| c.route == route)
+            .map(|c| c.status)
+            .collect();
+        assert!(
+            answers.first() == Some(&404) && answers.last() == Some(&200),
+            "{route}: {answers:?}"
+        );
+    }
+    let c = w.config("default", "media");
+    assert_eq!(c["cors"][0]["id"], "web");
+    assert_eq!(c["lifecycle"][0]["id"], "expire-tmp");
+    assert_eq!(c["lock"][0]["id"], "contracts");
+    assert_eq!(c["public_dev_url"], true);
+    let again = w
+        .run(&["reconcile", "--dry-run", "--detailed-exitcode"])
+        .await;
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,12 +390,13 @@ async fn an_eu_bucket_gets_its_configuration_in_its_own_jurisdiction() {
     assert_eq!(c["cors"][0]["id"], "web");
     assert_eq!(c["lock"][0]["id"], "contracts");
     assert_eq!(c["public_dev_url"], true);
-    // Without the header every one of those calls would have been 10006.
-    assert!(w.emu.stats().calls.iter().all(|c| c.status < 300));
     w.emu.reset_stats();
     assert_eq!(w.run(&["reconcile"]).await.status.code(), Some(0));
     assert_eq!(w.emu.stats().mutating, 0);
     assert_eq!(w.calls(GET_CORS), 1);
+    // Past the post-create lag, without the header every one of those calls would have
+    // been 10006.
+    assert!(w.emu.stats().calls.iter().all(|c| c.status < 300));
 }
 
 /// `curl -i -X OPTIONS` against an S3 endpoint: status and the `Access-Control-*` lines.
@@ -427,6 +479,9 @@ async fn a_locked_object_cannot_be_deleted_through_boto3() {
         .unwrap();
     assert!(r[0]["ok"] == true && r[1]["ok"] == true, "{r}");
 
+    // The first pass created the bucket moments ago: until its configuration endpoints know
+    // it, a pass could only say it did not read its configuration.
+    tokio::time::sleep(POST_CREATE_LAG).await;
     w.write(&with_token(
         "    lock:\n      - {id: contracts, prefix: contracts/, retain_for: 365d}\n",
     ));

@@ -8,7 +8,11 @@
 //! `config_resync`. The emulator answers notifications as the live API does (dashed queue
 //! ids, generated descriptions, 404 for no rules): a queue declared by id converges and is
 //! never pruned, a rule without a description is not re-put, and a PUT refused after the
-//! DELETE (the stricter overlap rule) puts the held rules back and fails the pass.
+//! DELETE (the stricter overlap rule) puts the held rules back and fails the pass. It also
+//! shows the live API catching up throughout: a new bucket's sub-resources answer
+//! NoSuchBucket / BucketNotFound for a while, and a hostname just removed stays in use for a
+//! while; a degraded domain answer plans nothing and says so; a domain left detached fails
+//! the pass.
 
 mod common;
 
@@ -17,7 +21,7 @@ use std::process::Output;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cf_emulator::ZoneSeed;
+use cf_emulator::{Behaviour, ZoneSeed};
 use r2gitops::cloudflare::{TokenRequest, WriteApi};
 use r2gitops::config::{IpRules, Jurisdiction, Owner};
 use r2gitops::observed::custom_domain::DomainWrite;
@@ -37,12 +41,27 @@ impl std::ops::Deref for World {
     }
 }
 
+/// How long a new bucket's sub-resources do not know it, and a removed hostname stays in
+/// use, in these tests (the live API: a few seconds each).
+const POST_CREATE_LAG: Duration = Duration::from_millis(1000);
+const DOMAIN_RELEASE: Duration = Duration::from_millis(2000);
+
+/// The live API catching up, as these tests run against it.
+fn catching_up() -> Behaviour {
+    Behaviour {
+        post_create_lag: Some(POST_CREATE_LAG),
+        domain_release: Some(DOMAIN_RELEASE),
+        ..Behaviour::default()
+    }
+}
+
 impl World {
     /// A sandbox whose account has the zones example.com and assets.example.com, a partial
     /// zone, another account's zone, and the queues uploads and audit; its notification
-    /// answers are the live API's.
+    /// answers are the live API's, and it shows the post-create lag and the hostname
+    /// release.
     async fn new() -> Arc<World> {
-        World::with(cf_emulator::Behaviour::default()).await
+        World::with(catching_up()).await
     }
 
     async fn with(behaviour: cf_emulator::Behaviour) -> Arc<World> {
@@ -321,8 +340,20 @@ async fn drift_is_repaired_and_a_rule_added_out_of_band_to_a_declared_queue_goes
     assert_eq!(w.emu.stats().mutating, 0);
 }
 
+const POST_DOMAIN: &str = "POST /accounts/:id/r2/buckets/:name/domains/custom";
+
+/// How often `route` answered `status` since the last reset.
+fn answered(w: &World, route: &str, status: u16) -> usize {
+    w.emu
+        .stats()
+        .calls
+        .iter()
+        .filter(|c| c.route == route && c.status == status)
+        .count()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_zone_change_removes_the_domain_and_adds_it_in_the_new_zone() {
+async fn a_zone_change_retries_the_add_while_the_hostname_is_in_use_and_converges() {
     let w = World::new().await;
     w.write(&file("", BOTH));
     assert_eq!(w.run(&["reconcile"]).await.status.code(), Some(0));
@@ -335,8 +366,19 @@ async fn a_zone_change_removes_the_domain_and_adds_it_in_the_new_zone() {
         &dry,
         "~ update bucket media: custom_domains assets.example.com zone example.com→assets.example.com (removed, then added: the zone is create-only)",
     );
+    w.emu.reset_stats();
     let out = w.run(&["reconcile"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    has(&out, "Apply complete: 1 done, 0 failed");
+    assert!(
+        answered(&w, POST_DOMAIN, 409) >= 1,
+        "the hostname was still in use after its removal"
+    );
+    assert_eq!(
+        answered(&w, POST_DOMAIN, 200),
+        1,
+        "then the add went through"
+    );
     assert_eq!(
         w.domains("media"),
         [(
@@ -404,6 +446,8 @@ async fn a_domain_attached_to_another_bucket_answers_409_and_is_blocked() {
         .create_bucket(Jurisdiction::Default, "other", None, Default::default())
         .await
         .unwrap();
+    // This client does not wait out the post-create lag: the test does.
+    tokio::time::sleep(POST_CREATE_LAG).await;
     let zone = w.emu.add_zone(ZoneSeed::parse("example.com").unwrap());
     admin
         .write_custom_domain(
@@ -699,7 +743,7 @@ async fn a_refused_put_after_the_delete_puts_the_held_rules_back_and_fails_the_p
     // The stricter overlap rule: key ranges that overlap clash even with other actions.
     let w = World::with(cf_emulator::Behaviour {
         overlap_by_keys: true,
-        ..cf_emulator::Behaviour::default()
+        ..catching_up()
     })
     .await;
     let thumbs = "    notifications:
@@ -751,4 +795,113 @@ async fn a_refused_put_after_the_delete_puts_the_held_rules_back_and_fails_the_p
         "validate warns about the pair: {}",
         stderr(&validate)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domain_left_detached_fails_the_pass_with_exit_1() {
+    let w = World::new().await;
+    w.write(&file("", BOTH));
+    assert_eq!(w.run(&["reconcile"]).await.status.code(), Some(0));
+    // The hostname stays in use longer than r2gitops waits for it.
+    w.emu.set_behaviour(Behaviour {
+        domain_release: Some(Duration::from_secs(120)),
+        ..w.emu.behaviour()
+    });
+    w.write(&file(
+        "",
+        &BOTH.replace("zone: example.com", "zone: assets.example.com"),
+    ));
+    let out = w.run(&["reconcile"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("Cloudflare still refused to add custom domain assets.example.com again as in use (409)")
+            && text.contains("custom domain assets.example.com was removed from bucket media for its zone change and is detached now; the next pass adds it again"),
+        "{text}"
+    );
+    assert!(!text.contains("attached to another bucket"), "{text}");
+    has(&out, "1 failed");
+    assert!(w.domains("media").is_empty(), "detached");
+
+    // Once Cloudflare lets go of the hostname, the next pass adds it back.
+    w.emu.set_behaviour(catching_up().live_notifications());
+    let out = w.run(&["reconcile"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    has(
+        &out,
+        "custom_domains +assets.example.com (zone assets.example.com, min_tls 1.2)",
+    );
+    assert_eq!(w.domains("media")[0].1, "assets.example.com");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_degraded_domain_answer_plans_nothing_and_says_degraded() {
+    let w = World::new().await;
+    w.write(&file("", BOTH));
+    assert_eq!(w.run(&["reconcile"]).await.status.code(), Some(0));
+    // Cloudflare's certificate backend stops answering: status unknown, no minTLS, no
+    // zoneName (TF #7046). The declared min_tls 1.2 is unknown, not 1.0.
+    w.emu.set_behaviour(Behaviour {
+        degraded_domains: true,
+        ..w.emu.behaviour()
+    });
+    w.emu.reset_stats();
+    let dry = w
+        .run(&["reconcile", "--dry-run", "--detailed-exitcode"])
+        .await;
+    assert_eq!(dry.status.code(), Some(0), "{}", stdout(&dry));
+    has(
+        &dry,
+        "· custom domain assets.example.com (bucket media): ownership unknown, ssl unknown (degraded answer: Cloudflare's certificate backend did not answer, so min_tls and the zone name are unknown and not compared)",
+    );
+    has(&dry, "No changes. 1 unchanged.");
+    let out = w.run(&["reconcile"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(
+        w.emu.stats().mutating,
+        0,
+        "no PUT of the min_tls it cannot see"
+    );
+    assert_eq!(w.domains("media")[0].3.as_deref(), Some("1.2"), "kept");
+
+    let d =
+        common::Watch::spawn(w.r2gitops(&["watch", "--interval", "1s", "--listen", "127.0.0.1:0"]));
+    common::until(Duration::from_secs(20), "a pass", || async {
+        d.successes() >= 1.0
+    })
+    .await;
+    let status: Value = serde_json::from_str(&d.get("/status").1).unwrap();
+    let domain = &status["custom_domains"][0];
+    assert_eq!(domain["degraded"], true, "{status}");
+    assert!(
+        domain["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("degraded answer"),
+        "{status}"
+    );
+    assert_eq!(w.emu.stats().mutating, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domains_and_notifications_of_a_bucket_created_this_pass_survive_the_post_create_lag() {
+    let w = World::new().await;
+    w.write(&file("", BOTH));
+    let out = w.run(&["reconcile"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    has(&out, "Apply complete: 4 done, 0 failed");
+    // The emulator answered 10006 on the domain route and 10085 on the notification route
+    // (both 404) before they knew the bucket.
+    assert!(
+        answered(&w, POST_DOMAIN, 404) >= 1 && answered(&w, PUT_RULES, 404) >= 1,
+        "the lag was met: {:?}",
+        w.emu.stats().calls
+    );
+    assert_eq!(w.domains("media").len(), 1);
+    assert_eq!(w.rules("media").len(), 2);
+    w.emu.reset_stats();
+    let again = w
+        .run(&["reconcile", "--dry-run", "--detailed-exitcode"])
+        .await;
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
 }

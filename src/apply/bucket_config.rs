@@ -1,32 +1,34 @@
 //! Configuration steps: one PUT (or the CORS DELETE) per sub-resource, then its GET, and
 //! the two compared (`ConfigValue::matches`, the diff's own comparison). Cloudflare may
 //! normalise or refuse silently, so a write is only done when the read-back says so. A
-//! step of a bucket whose create failed is skipped; every other step runs on its own.
+//! step of a bucket whose create failed is skipped; every other step runs on its own. On a
+//! bucket this pass created, both calls ride out the post-create lag (`settle`).
 
-use std::collections::BTreeSet;
-
+use super::settle::{Buckets, bucket_unknown};
 use super::{Applier, Outcome, StepReport, error_chain, report};
 use crate::cloudflare::WriteApi;
 use crate::observed::bucket_config::{ConfigValue, quote};
-use crate::plan::{BucketRef, Step};
+use crate::plan::Step;
 
 impl<W: WriteApi> Applier<'_, W> {
-    pub(super) async fn config_step(
-        &self,
-        step: &Step,
-        failed: &BTreeSet<BucketRef>,
-    ) -> StepReport {
+    pub(super) async fn config_step(&self, step: &Step, buckets: &Buckets) -> StepReport {
         let Step::ConfigureBucket { bucket, write, .. } = step else {
             unreachable!("config_step gets configuration steps")
         };
-        if let Some(r) = self.bucket_gate(step, bucket, failed) {
+        if let Some(r) = self.bucket_gate(step, bucket, &buckets.failed) {
             return r;
         }
         let kind = write.kind();
         let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
-        let outcome = match self.api.write_config(j, name, write).await {
+        let written = self
+            .after_create(buckets, bucket, || self.api.write_config(j, name, write))
+            .await;
+        let outcome = match written {
             Err(e) => Outcome::Failed(error_chain(&e)),
-            Ok(()) => match self.api.read_config(j, name, kind).await {
+            Ok(()) => match self
+                .after_create(buckets, bucket, || self.api.read_config(j, name, kind))
+                .await
+            {
                 Ok(Some(stored)) if stored.matches(&write.expected()) => Outcome::Done,
                 Ok(Some(stored)) => Outcome::Failed(format!(
                     "Cloudflare did not store the {} of bucket {name} as sent (sent {}, read back {}); the next pass tries again",
@@ -34,10 +36,7 @@ impl<W: WriteApi> Applier<'_, W> {
                     words(&write.expected()),
                     words(&stored)
                 )),
-                Ok(None) => Outcome::Failed(format!(
-                    "bucket {name} was gone when its {} were read back",
-                    kind.label()
-                )),
+                Ok(None) => Outcome::Failed(bucket_unknown(buckets, bucket, kind.label())),
                 Err(e) => Outcome::Failed(format!(
                     "the write was accepted, but reading it back failed: {}",
                     error_chain(&e)

@@ -2,49 +2,80 @@
 //! removal then an add), then the domain's GET, compared with what was sent. A POST answered
 //! 409 reads the domain back: attached to this bucket, it is adopted (and patched if its
 //! settings differ); otherwise the step is blocked, "attached to another bucket" (Terraform
-//! users meet this 409 intermittently: TF #6837). A step of a bucket whose create failed is
-//! skipped; every other step runs on its own.
+//! users meet this 409 intermittently: TF #6837). After the removal of a zone change, the
+//! hostname is "in use" (409) for a few seconds: the add is asked again with
+//! `Backoff::RELEASE` before anything is concluded. A domain the step removed and did not put
+//! back is detached: the step fails (exit 1), it is never blocked. A step of a bucket whose
+//! create failed is skipped; on a bucket this pass created, every call rides out the
+//! post-create lag (`settle`). Every other step runs on its own.
 
-use std::collections::BTreeSet;
-
+use super::settle::{Backoff, Buckets};
 use super::{Applier, Outcome, StepReport, error_chain, report};
-use crate::cloudflare::WriteApi;
-use crate::config::Jurisdiction;
+use crate::cloudflare::custom_domain::DOMAIN_NOT_FOUND;
+use crate::cloudflare::{ApiError, WriteApi};
 use crate::observed::custom_domain::{CustomDomain, DomainWrite};
 use crate::plan::{BucketRef, Step};
 
 impl<W: WriteApi> Applier<'_, W> {
-    pub(super) async fn domain_step(
-        &self,
-        step: &Step,
-        failed: &BTreeSet<BucketRef>,
-    ) -> StepReport {
+    pub(super) async fn domain_step(&self, step: &Step, buckets: &Buckets) -> StepReport {
         let Step::ConfigureDomain { bucket, writes, .. } = step else {
             unreachable!("domain_step gets custom-domain steps")
         };
-        if let Some(r) = self.bucket_gate(step, bucket, failed) {
+        if let Some(r) = self.bucket_gate(step, bucket, &buckets.failed) {
             return r;
         }
         let mut outcome = Outcome::Done;
+        let mut removed = false;
         for write in writes {
-            outcome = self.one(bucket, write).await;
+            outcome = self.one(buckets, bucket, write, removed).await;
             if !outcome.succeeded() {
                 break;
             }
+            removed |= matches!(write, DomainWrite::Remove { .. });
+        }
+        if removed && !outcome.succeeded() {
+            outcome = detached(bucket, writes, outcome);
         }
         let r = report(step, outcome);
         self.log(&r);
         r
     }
 
-    async fn one(&self, bucket: &BucketRef, write: &DomainWrite) -> Outcome {
+    /// One write and its read-back. `after_removal`: this step removed the domain just
+    /// before (a zone change), so a 409 on its add is the hostname not yet released.
+    async fn one(
+        &self,
+        buckets: &Buckets,
+        bucket: &BucketRef,
+        write: &DomainWrite,
+        after_removal: bool,
+    ) -> Outcome {
         let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
         let domain = write.domain();
-        match self.api.write_custom_domain(j, name, write).await {
-            Ok(()) => self.read_back(j, name, write, Outcome::Done).await,
+        let send = || {
+            self.after_create(buckets, bucket, || {
+                self.api.write_custom_domain(j, name, write)
+            })
+        };
+        let written = if after_removal && matches!(write, DomainWrite::Add { .. }) {
+            self.settle(Backoff::RELEASE, in_use, send).await
+        } else {
+            send().await
+        };
+        match written {
+            Ok(()) => self.read_back(buckets, bucket, write, Outcome::Done).await,
             Err(e) if matches!(write, DomainWrite::Add { .. }) && e.status == Some(409) => {
-                match self.api.get_custom_domain(j, name, domain).await {
-                    Ok(Some(found)) => self.adopt(j, name, write, &found).await,
+                let found = self
+                    .after_create(buckets, bucket, || {
+                        self.api.get_custom_domain(j, name, domain)
+                    })
+                    .await;
+                match found {
+                    Ok(Some(found)) => self.adopt(buckets, bucket, write, &found).await,
+                    Ok(None) if after_removal => Outcome::Failed(format!(
+                        "Cloudflare still refused to add custom domain {domain} again as in use (409) {} s after its removal",
+                        Backoff::RELEASE.total().as_secs()
+                    )),
                     Ok(None) => Outcome::Blocked(format!(
                         "custom domain {domain} is attached to another bucket (Cloudflare answered 409); remove it there, or declare it on that bucket"
                     )),
@@ -54,7 +85,11 @@ impl<W: WriteApi> Applier<'_, W> {
                     )),
                 }
             }
-            Err(e) if matches!(write, DomainWrite::Remove { .. }) && e.status == Some(404) => {
+            Err(e)
+                if matches!(write, DomainWrite::Remove { .. })
+                    && (e.is_code(DOMAIN_NOT_FOUND)
+                        || (e.status == Some(404) && !e.is_bucket_missing())) =>
+            {
                 Outcome::AlreadyDone(format!("custom domain {domain} was already removed"))
             }
             Err(e) => Outcome::Failed(error_chain(&e)),
@@ -65,11 +100,12 @@ impl<W: WriteApi> Applier<'_, W> {
     /// out-of-band one, or a list missed it): keep it, patched to the declared settings.
     async fn adopt(
         &self,
-        j: Jurisdiction,
-        name: &str,
+        buckets: &Buckets,
+        bucket: &BucketRef,
         write: &DomainWrite,
         found: &CustomDomain,
     ) -> Outcome {
+        let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
         let DomainWrite::Add {
             domain,
             enabled,
@@ -96,11 +132,16 @@ impl<W: WriteApi> Applier<'_, W> {
             enabled: *enabled,
             min_tls: *min_tls,
         };
-        match self.api.write_custom_domain(j, name, &patch).await {
+        let patched = self
+            .after_create(buckets, bucket, || {
+                self.api.write_custom_domain(j, name, &patch)
+            })
+            .await;
+        match patched {
             Ok(()) => {
                 self.read_back(
-                    j,
-                    name,
+                    buckets,
+                    bucket,
                     &patch,
                     Outcome::AlreadyDone(format!(
                         "custom domain {domain} was already attached to bucket {name}; adopted and updated"
@@ -115,13 +156,19 @@ impl<W: WriteApi> Applier<'_, W> {
     /// The domain's GET after a write, compared with what was sent; `ok` when it matches.
     async fn read_back(
         &self,
-        j: Jurisdiction,
-        name: &str,
+        buckets: &Buckets,
+        bucket: &BucketRef,
         write: &DomainWrite,
         ok: Outcome,
     ) -> Outcome {
+        let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
         let domain = write.domain();
-        let stored = match self.api.get_custom_domain(j, name, domain).await {
+        let stored = self
+            .after_create(buckets, bucket, || {
+                self.api.get_custom_domain(j, name, domain)
+            })
+            .await;
+        let stored = match stored {
             Ok(s) => s,
             Err(e) => {
                 return Outcome::Failed(format!(
@@ -147,6 +194,22 @@ impl<W: WriteApi> Applier<'_, W> {
             )),
         }
     }
+}
+
+/// A 409 on an add: after a removal, the hostname not yet released.
+fn in_use(answer: &Result<(), ApiError>) -> bool {
+    matches!(answer, Err(e) if e.status == Some(409))
+}
+
+/// What a step that removed its domain and did not put it back reports: a failure, whatever
+/// stopped it (a blocked add included), since the domain no longer serves the bucket.
+fn detached(bucket: &BucketRef, writes: &[DomainWrite], outcome: Outcome) -> Outcome {
+    let domain = writes.first().map(DomainWrite::domain).unwrap_or_default();
+    let why = outcome.detail().unwrap_or("the add did not complete");
+    Outcome::Failed(format!(
+        "{why}; custom domain {domain} was removed from bucket {} for its zone change and is detached now; the next pass adds it again",
+        bucket.name
+    ))
 }
 
 /// A domain in a few words, for a failed read-back: `zone z1, enabled, min_tls 1.2`.

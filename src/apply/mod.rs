@@ -15,6 +15,8 @@
 //!   that was lost without a roll.
 //! - Idempotent under retry: a create answered 409 adopts (once a GET proves the bucket is
 //!   there in the declared jurisdiction), a delete of something gone is done.
+//! - The configuration of a bucket this pass created rides out Cloudflare's post-create lag
+//!   (`settle`): an answer that does not know the bucket yet is asked again, bounded.
 //! - Every write is read back: what Cloudflare answers is compared with what was sent
 //!   (`plan::readback`). A created token that came back different is deleted before its
 //!   value goes anywhere; an update that did not stick fails loudly, or, where the plan
@@ -26,10 +28,11 @@ mod bucket_config;
 mod custom_domain;
 mod notification;
 pub mod report;
+mod settle;
 mod temporary;
 mod token;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,7 +44,7 @@ use crate::cloudflare::WriteApi;
 use crate::config::Desired;
 use crate::inventory::{self, BucketRecord, Inventory, TokenRecord};
 use crate::plan::render::step_line;
-use crate::plan::{Bookkeeping, BucketRef, Plan, Step};
+use crate::plan::{Bookkeeping, Plan, Step};
 use crate::secret::TokenValue;
 use crate::secrets::OutputWriter;
 
@@ -246,23 +249,27 @@ impl<W: WriteApi> Applier<'_, W> {
         let bucket_reports = self
             .run_all(buckets.clone(), |s| self.bucket_step(s, &shared))
             .await;
-        let failed: BTreeSet<BucketRef> = buckets
-            .iter()
-            .zip(&bucket_reports)
-            .filter_map(|(s, r)| match s {
-                Step::CreateBucket { bucket, .. } if !r.outcome.succeeded() => Some(bucket.clone()),
-                _ => None,
-            })
-            .collect();
+        let mut phased = settle::Buckets::default();
+        for (s, r) in buckets.iter().zip(&bucket_reports) {
+            if let Step::CreateBucket { bucket, .. } = s {
+                let set = if r.outcome.succeeded() {
+                    &mut phased.created
+                } else {
+                    &mut phased.failed
+                };
+                set.insert(bucket.clone());
+            }
+        }
         out.steps.extend(bucket_reports);
+        let failed = &phased.failed;
 
         let configs: Vec<&Step> = phase(|s| s.config_bucket().is_some()).collect();
         let reports = self
             .run_all(configs, |s| async {
                 match s {
-                    Step::ConfigureDomain { .. } => self.domain_step(s, &failed).await,
-                    Step::ConfigureNotifications { .. } => self.notification_step(s, &failed).await,
-                    _ => self.config_step(s, &failed).await,
+                    Step::ConfigureDomain { .. } => self.domain_step(s, &phased).await,
+                    Step::ConfigureNotifications { .. } => self.notification_step(s, &phased).await,
+                    _ => self.config_step(s, &phased).await,
                 }
             })
             .await;
@@ -301,7 +308,6 @@ impl<W: WriteApi> Applier<'_, W> {
         let groups: Vec<Vec<&Step>> = order.iter().map(|n| per_token[n].clone()).collect();
         let reports: Vec<Vec<StepReport>> = futures::stream::iter(groups)
             .map(|steps| {
-                let failed = &failed;
                 let shared = &shared;
                 async move {
                     let mut reports: Vec<StepReport> = Vec::new();

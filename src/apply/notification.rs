@@ -2,7 +2,8 @@
 //! each, `WriteApi::write_notifications`), then the bucket's notification configuration read
 //! back and the queue's rules compared with what was put, by `NotificationRule::is_met_by`
 //! (a description the file leaves out is Cloudflare's to make up). A step of a bucket whose
-//! create failed is skipped; every other step runs on its own.
+//! create failed is skipped; on a bucket this pass created, each call rides out the
+//! post-create lag (`settle`); every other step runs on its own.
 //!
 //! A PUT refused after the DELETE went through would leave the queue without rules, and its
 //! events unsent, until a pass puts them. Cloudflare's overlap rule is in doubt (only rules
@@ -12,29 +13,24 @@
 
 use std::collections::BTreeSet;
 
+use super::settle::{Buckets, bucket_unknown};
 use super::{Applier, Outcome, StepReport, error_chain, report};
 use crate::cloudflare::{ApiError, WriteApi};
-use crate::config::Jurisdiction;
 use crate::observed::bucket_config::{ConfigKind, ConfigValue};
 use crate::observed::notification::{NotificationRule, QueueWrite, rules_met};
 use crate::plan::{BucketRef, Step};
 
 impl<W: WriteApi> Applier<'_, W> {
-    pub(super) async fn notification_step(
-        &self,
-        step: &Step,
-        failed: &BTreeSet<BucketRef>,
-    ) -> StepReport {
+    pub(super) async fn notification_step(&self, step: &Step, buckets: &Buckets) -> StepReport {
         let Step::ConfigureNotifications { bucket, write, .. } = step else {
             unreachable!("notification_step gets notification steps")
         };
-        if let Some(r) = self.bucket_gate(step, bucket, failed) {
+        if let Some(r) = self.bucket_gate(step, bucket, &buckets.failed) {
             return r;
         }
-        let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
-        let outcome = match self.replace_rules(j, name, write).await {
+        let outcome = match self.replace_rules(buckets, bucket, write).await {
             Err(outcome) => outcome,
-            Ok(()) => self.read_back_rules(j, name, write).await,
+            Ok(()) => self.read_back_rules(buckets, bucket, write).await,
         };
         let r = report(step, outcome);
         self.log(&r);
@@ -45,17 +41,26 @@ impl<W: WriteApi> Applier<'_, W> {
     /// should Cloudflare refuse the PUT, the held rules put back.
     async fn replace_rules(
         &self,
-        j: Jurisdiction,
-        name: &str,
+        buckets: &Buckets,
+        bucket: &BucketRef,
         write: &QueueWrite,
     ) -> Result<(), Outcome> {
+        let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
+        let send = |w: &QueueWrite| {
+            let w = w.clone();
+            async move {
+                self.after_create(buckets, bucket, || {
+                    self.api.write_notifications(j, name, &w)
+                })
+                .await
+            }
+        };
         if write.clear_first {
             let delete = QueueWrite {
                 rules: Vec::new(),
                 ..write.clone()
             };
-            self.api
-                .write_notifications(j, name, &delete)
+            send(&delete)
                 .await
                 .map_err(|e| Outcome::Failed(error_chain(&e)))?;
         }
@@ -66,7 +71,7 @@ impl<W: WriteApi> Applier<'_, W> {
             clear_first: false,
             ..write.clone()
         };
-        let Err(e) = self.api.write_notifications(j, name, &put).await else {
+        let Err(e) = send(&put).await else {
             return Ok(());
         };
         if !write.clear_first || write.held.is_empty() {
@@ -88,25 +93,30 @@ impl<W: WriteApi> Applier<'_, W> {
         };
         let n = write.held.len();
         let q = &write.queue_name;
-        Err(Outcome::Failed(
-            match self.api.write_notifications(j, name, &back).await {
-                Ok(()) => format!(
-                    "Cloudflare refused the new rules after their DELETE ({}); the {n} rule(s) queue {q} held were put back. Rules of one queue whose keys overlap, even for different actions, may be what it refuses: see the warnings of `r2gitops validate`",
-                    error_chain(&e)
-                ),
-                Err(again) => format!(
-                    "Cloudflare refused the new rules after their DELETE ({}), and putting back the {n} rule(s) queue {q} held failed too ({}): queue {q} has no rules on bucket {name} now, and its events are not sent until a pass puts them",
-                    error_chain(&e),
-                    error_chain(&again)
-                ),
-            },
-        ))
+        Err(Outcome::Failed(match send(&back).await {
+            Ok(()) => format!(
+                "Cloudflare refused the new rules after their DELETE ({}); the {n} rule(s) queue {q} held were put back. Rules of one queue whose keys overlap, even for different actions, may be what it refuses: see the warnings of `r2gitops validate`",
+                error_chain(&e)
+            ),
+            Err(again) => format!(
+                "Cloudflare refused the new rules after their DELETE ({}), and putting back the {n} rule(s) queue {q} held failed too ({}): queue {q} has no rules on bucket {name} now, and its events are not sent until a pass puts them",
+                error_chain(&e),
+                error_chain(&again)
+            ),
+        }))
     }
 
-    async fn read_back_rules(&self, j: Jurisdiction, name: &str, write: &QueueWrite) -> Outcome {
+    async fn read_back_rules(
+        &self,
+        buckets: &Buckets,
+        bucket: &BucketRef,
+        write: &QueueWrite,
+    ) -> Outcome {
+        let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
         match self
-            .api
-            .read_config(j, name, ConfigKind::Notifications)
+            .after_create(buckets, bucket, || {
+                self.api.read_config(j, name, ConfigKind::Notifications)
+            })
             .await
         {
             Ok(Some(ConfigValue::Notifications(queues))) => {
@@ -134,9 +144,7 @@ impl<W: WriteApi> Applier<'_, W> {
                     show(&stored)
                 ))
             }
-            Ok(_) => Outcome::Failed(format!(
-                "bucket {name} was gone when its notification rules were read back"
-            )),
+            Ok(_) => Outcome::Failed(bucket_unknown(buckets, bucket, "notification rules")),
             Err(e) => Outcome::Failed(format!(
                 "the write was accepted, but reading it back failed: {}",
                 error_chain(&e)

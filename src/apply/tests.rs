@@ -18,7 +18,7 @@ use crate::observed::notification::QueueWrite;
 use crate::observed::{
     ObservedBucket, ObservedToken, PermissionGroupIds, TokenField, TokenRequest, TokenStatus,
 };
-use crate::plan::DeleteReason;
+use crate::plan::{BucketRef, DeleteReason};
 use crate::secrets::S3Endpoints;
 
 /// Answers as Cloudflare would, from a few rules: names in `fail_buckets` fail to create
@@ -60,6 +60,14 @@ struct Fake {
     /// Notification rules are stored as the live API shows them: the queue named by a
     /// dashed UUID, a rule sent without a description given one.
     live_rules: bool,
+    /// Per bucket, how many more configuration, domain or notification calls answer as the
+    /// post-create lag does (10006; 10085 for notifications; a read finds no bucket); under
+    /// `<bucket>:reads`, reads only.
+    lagging: Mutex<std::collections::BTreeMap<String, u32>>,
+    /// After a domain's removal, this many adds of that hostname answer 409 "in use".
+    in_use_for: u32,
+    /// Hostnames removed, with the 409s they still answer.
+    released: Mutex<std::collections::BTreeMap<String, u32>>,
     calls: Mutex<Vec<String>>,
     next_id: Mutex<u32>,
 }
@@ -88,6 +96,26 @@ fn bucket(name: &str, j: Jurisdiction) -> ObservedBucket {
 impl Fake {
     fn call(&self, c: String) {
         self.calls.lock().unwrap().push(c);
+    }
+
+    /// Whether this call on `name`'s sub-resources meets the post-create lag (and counts it).
+    fn lags(&self, name: &str) -> bool {
+        self.lag(name)
+    }
+
+    fn read_lags(&self, name: &str) -> bool {
+        self.lag(name) || self.lag(&format!("{name}:reads"))
+    }
+
+    fn lag(&self, key: &str) -> bool {
+        let mut lagging = self.lagging.lock().unwrap();
+        match lagging.get_mut(key) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
     }
 
     fn calls(&self) -> Vec<String> {
@@ -133,6 +161,9 @@ impl ReadApi for Fake {
         kind: ConfigKind,
     ) -> Result<Option<ConfigValue>, ApiError> {
         self.call(format!("read {} {name}", kind.key()));
+        if self.read_lags(name) {
+            return Ok(None);
+        }
         Ok(Some(self.config(name, kind)))
     }
     async fn lookup_zone(
@@ -151,6 +182,9 @@ impl ReadApi for Fake {
         domain: &str,
     ) -> Result<Option<CustomDomain>, ApiError> {
         self.call(format!("GET domain {name} {domain}"));
+        if self.read_lags(name) {
+            return Err(err("domain", 404, 10006, "bucket does not exist"));
+        }
         Ok(self.domains(name).into_iter().find(|d| d.domain == domain))
     }
 }
@@ -303,6 +337,9 @@ impl WriteApi for Fake {
         write: &ConfigWrite,
     ) -> Result<(), ApiError> {
         self.call(format!("{} {} {name}", write.method(), write.kind().key()));
+        if self.lags(name) {
+            return Err(err("write config", 404, 10006, "bucket does not exist"));
+        }
         if self.fail_config.contains(name) {
             return Err(err("write config", 500, 10001, "internal error"));
         }
@@ -325,8 +362,24 @@ impl WriteApi for Fake {
             write.method(),
             write.domain()
         ));
+        if self.lags(name) {
+            return Err(err("domain", 404, 10006, "bucket does not exist"));
+        }
         let mut list = self.domains(name);
         let at = list.iter().position(|d| d.domain == write.domain());
+        if let DomainWrite::Add { domain, .. } = write
+            && let Some(n) = self.released.lock().unwrap().get_mut(domain)
+            && *n > 0
+        {
+            *n -= 1;
+            return Err(err("add domain", 409, 10080, "Domain already in use"));
+        }
+        if let (DomainWrite::Remove { domain }, Some(_)) = (write, at) {
+            self.released
+                .lock()
+                .unwrap()
+                .insert(domain.clone(), self.in_use_for);
+        }
         match (write, at) {
             (DomainWrite::Add { domain, .. }, _) if self.attached_elsewhere.contains(domain) => {
                 return Err(err("add domain", 409, 10080, "domain already exists"));
@@ -352,7 +405,7 @@ impl WriteApi for Fake {
             (DomainWrite::Remove { .. }, Some(i)) => {
                 list.remove(i);
             }
-            (_, None) => return Err(err("domain", 404, 10081, "no such domain")),
+            (_, None) => return Err(err("domain", 404, 10053, "no such domain")),
         }
         if !self.ignore_config_writes {
             self.set(name, ConfigValue::CustomDomains(list));
@@ -365,6 +418,9 @@ impl WriteApi for Fake {
         name: &str,
         write: &QueueWrite,
     ) -> Result<(), ApiError> {
+        if self.lags(name) {
+            return Err(err("notifications", 404, 10085, "bucket_not_found"));
+        }
         let ConfigValue::Notifications(mut queues) = self.config(name, ConfigKind::Notifications)
         else {
             unreachable!()
@@ -1292,3 +1348,4 @@ async fn a_refused_issue_fails_its_step_with_cloudflares_code_and_records_nothin
 mod bucket_config;
 mod custom_domain;
 mod notification;
+mod settle;

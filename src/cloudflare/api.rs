@@ -79,7 +79,8 @@ pub trait ReadApi: Send + Sync {
         owner: Owner,
     ) -> impl Future<Output = Result<PermissionGroupIds, ApiError>> + Send;
     /// One configuration sub-resource of a bucket, canonical (a bucket without a CORS
-    /// policy reads as no rules); `None` when the bucket does not exist there (10006).
+    /// policy reads as no rules); `None` when the bucket is not known there (10006, or
+    /// 10085 on the notification routes), never "no rules".
     fn read_config(
         &self,
         jurisdiction: Jurisdiction,

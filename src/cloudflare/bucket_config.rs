@@ -29,7 +29,8 @@ impl Client {
         format!("/accounts/{}/{}", self.account_id(), kind.api_path(name))
     }
 
-    /// One sub-resource of a bucket, canonical; `None` when the bucket does not exist.
+    /// One sub-resource of a bucket, canonical; `None` when the bucket is not known there
+    /// (NoSuchBucket or BucketNotFound: gone, or created moments ago).
     pub async fn get_config(
         &self,
         jurisdiction: Jurisdiction,
@@ -47,7 +48,7 @@ impl Client {
             Ok(env) => decode(kind, &env.result)
                 .map(Some)
                 .map_err(|why| ApiError::transport(&op, format!("unexpected answer shape: {why}"))),
-            Err(e) if e.is_code(10006) => Ok(None),
+            Err(e) if e.is_bucket_missing() => Ok(None),
             Err(e) if kind == ConfigKind::Cors && no_cors_policy(&e) => {
                 Ok(Some(ConfigValue::Cors(Vec::new())))
             }
@@ -64,7 +65,7 @@ impl Client {
 /// bucket nor a missing route is read the same way.
 fn no_cors_policy(e: &ApiError) -> bool {
     e.is_code(NO_CORS_POLICY)
-        || (e.status == Some(404) && !e.is_code(10006) && !e.is_code(7003) && !e.is_code(7000))
+        || (e.status == Some(404) && !e.is_bucket_missing() && !e.is_code(7003) && !e.is_code(7000))
 }
 
 impl WriteClient {
@@ -492,5 +493,30 @@ mod tests {
         assert!(!no_cors_policy(&e(404, 10006)), "the bucket is gone");
         assert!(!no_cors_policy(&e(404, 7003)), "wrong route");
         assert!(!no_cors_policy(&e(500, 10001)));
+    }
+
+    #[test]
+    fn a_bucket_cloudflare_does_not_know_yet_never_reads_as_no_rules() {
+        // NoSuchBucket and BucketNotFound, as a new bucket's sub-resources answer for a
+        // while after its create: the bucket is unknown there, its rules are not "none".
+        let e = |code| {
+            ApiError::from_answer(
+                "read",
+                404,
+                vec![crate::cloudflare::CfError {
+                    code,
+                    message: "x".into(),
+                }],
+            )
+        };
+        for code in [10006, 10085] {
+            assert!(e(code).is_bucket_missing(), "{code}");
+            assert!(!no_cors_policy(&e(code)), "{code}: CORS");
+            assert!(
+                !super::super::notification::no_rules(&e(code)),
+                "{code}: notifications"
+            );
+        }
+        assert!(!e(10059).is_bucket_missing());
     }
 }

@@ -18,6 +18,9 @@ use crate::observed::custom_domain::{
 /// What a refused zone lookup names.
 pub const ZONE_READ: &str = "Zone Read";
 
+/// A domain the bucket does not have: 404 with DomainNotFound (distilled's code).
+pub const DOMAIN_NOT_FOUND: i64 = 10053;
+
 impl Client {
     fn domain_path(&self, bucket: &str, domain: &str) -> String {
         format!(
@@ -83,8 +86,9 @@ impl Client {
             Ok(env) => decode_domain(&env.result)
                 .map(Some)
                 .map_err(|why| shape(&op, why)),
-            Err(e) if e.is_code(10006) => Err(e),
-            Err(e) if e.status == Some(404) => Ok(None),
+            // The bucket unknown (gone, or new and not yet known here) is not "not attached".
+            Err(e) if e.is_bucket_missing() => Err(e),
+            Err(e) if e.is_code(DOMAIN_NOT_FOUND) || e.status == Some(404) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -185,8 +189,10 @@ pub fn decode_zone(v: &Value) -> Result<Zone, String> {
     })
 }
 
-/// One domain of `GET …/domains/custom[/{domain}]`, canonical: lower case, `minTLS` 1.0
-/// when absent (Cloudflare's documented default).
+/// One domain of `GET …/domains/custom[/{domain}]`, canonical: lower case; an absent
+/// `minTLS` is Cloudflare's documented default, 1.0, except in a degraded answer (both
+/// statuses `unknown`: the certificate backend did not answer, and `minTLS`, `zoneName` and
+/// `ciphers` are left out, TF #7046), where it is unknown.
 pub fn decode_domain(v: &Value) -> Result<CustomDomain, String> {
     let status = v
         .get("status")
@@ -205,6 +211,7 @@ pub fn decode_domain(v: &Value) -> Result<CustomDomain, String> {
         // Required by the spec; an answer without it reads as the create default.
         enabled: v.get("enabled").and_then(Value::as_bool).unwrap_or(true),
         min_tls: match v.get("minTLS").and_then(Value::as_str) {
+            None if status.as_ref().is_some_and(DomainStatus::degraded) => None,
             None => Some(MinTls::V10),
             // A version r2gitops does not know cannot be compared: left unmanaged.
             Some(t) => MinTls::parse(t),
@@ -247,6 +254,36 @@ mod tests {
         assert_eq!((d.zone_name, d.status), (None, None));
         assert_eq!(decode_list(&json!({"domains": null})).unwrap(), []);
         assert!(decode_domain(&json!({"enabled": true})).is_err());
+    }
+
+    #[test]
+    fn a_degraded_answer_leaves_what_it_omits_unknown_not_defaulted() {
+        // (answer, min_tls, zone name, degraded)
+        let degraded = json!({"domain": "a.example.com", "enabled": true, "zoneId": "z1",
+                              "status": {"ownership": "unknown", "ssl": "unknown"}});
+        let healthy = json!({"domain": "a.example.com", "enabled": true, "zoneId": "z1",
+                             "zoneName": "example.com",
+                             "status": {"ownership": "active", "ssl": "active"}});
+        let one_unknown = json!({"domain": "a.example.com", "enabled": true, "zoneId": "z1",
+                                 "status": {"ownership": "active", "ssl": "unknown"}});
+        let mut degraded_with_tls = degraded.clone();
+        degraded_with_tls["minTLS"] = json!("1.2");
+        let cases = [
+            (degraded, None, None, true),
+            (degraded_with_tls, Some(MinTls::V12), None, true),
+            (healthy, Some(MinTls::V10), Some("example.com"), false),
+            (one_unknown, Some(MinTls::V10), None, false),
+        ];
+        for (answer, tls, zone, is_degraded) in cases {
+            let d = decode_domain(&answer).unwrap();
+            assert_eq!(d.min_tls, tls, "{answer}");
+            assert_eq!(d.zone_name.as_deref(), zone, "{answer}");
+            assert_eq!(
+                d.status.as_ref().is_some_and(DomainStatus::degraded),
+                is_degraded,
+                "{answer}"
+            );
+        }
     }
 
     #[test]

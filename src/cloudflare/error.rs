@@ -72,6 +72,14 @@ impl ApiError {
         self.has_code(10006) || self.status == Some(404)
     }
 
+    /// Cloudflare does not know the bucket here: NoSuchBucket (10006) or BucketNotFound
+    /// (10085, the notification routes'). Right after a create it can be the lag before
+    /// the sub-resource endpoints know a new bucket (alchemy retries both), so neither
+    /// ever reads as "no rules" or "not attached".
+    pub fn is_bucket_missing(&self) -> bool {
+        self.has_code(10006) || self.has_code(10085)
+    }
+
     /// A create found the name taken (409, 10004, 10073).
     pub fn is_already_exists(&self) -> bool {
         (self.status == Some(409) || self.has_code(10004) || self.has_code(10073))
@@ -145,7 +153,7 @@ fn describe(e: &CfError) -> String {
         10001 => "Cloudflare had an internal error",
         10004 | 10073 => "bucket already exists",
         10005 => "bucket name is invalid",
-        10006 => "bucket does not exist",
+        10006 | 10085 => "bucket does not exist",
         10008 => "bucket is not empty",
         10042 => "R2 is not enabled on this account",
         _ => "",
@@ -264,6 +272,7 @@ mod tests {
             ),
             (answer(409, 10008, "whatever"), "not_empty"),
             (answer(404, 10006, "missing"), "not_found"),
+            (answer(404, 10085, "bucket_not_found"), "not_found"),
             (answer(404, 7003, "no route"), "not_found"),
             (answer(403, 10000, "auth"), "auth"),
             (answer(429, 971, "slow down"), "rate"),

@@ -74,7 +74,7 @@ impl Client {
 /// 11011: distilled's codes, alchemy's live tests) rather than an empty list; a 404 that
 /// names neither a missing bucket nor a missing route is read so.
 pub fn no_rules(e: &ApiError) -> bool {
-    e.status == Some(404) && !e.is_code(10006) && !e.is_code(7003) && !e.is_code(7000)
+    e.status == Some(404) && !e.is_bucket_missing() && !e.is_code(7003) && !e.is_code(7000)
 }
 
 impl WriteClient {

@@ -182,7 +182,8 @@ fn kinds(config: &BucketConfig) -> impl Iterator<Item = ConfigKind> + '_ {
 }
 
 /// Read (or take from the cache) the declared sub-resources of every existing declared
-/// bucket. A bucket that vanished between the list and the read is left out.
+/// bucket. A bucket whose configuration endpoints do not know it (it vanished between the
+/// list and the read, or was created moments ago) is left out; the diff blocks it.
 pub async fn read<R: ReadApi>(
     api: &R,
     desired: &Desired,

@@ -3,9 +3,10 @@
 //! lookups found them, and one write of one domain. No I/O, no client types.
 //!
 //! Canonical: domains and zone names lower case without a trailing dot; an observed domain
-//! without `minTLS` has Cloudflare's documented default, 1.0. A declared `min_tls` that is
-//! absent is not managed, so it matches any value. `status` (ownership, ssl) is Cloudflare's
-//! progress, shown as information and never compared.
+//! without `minTLS` has Cloudflare's documented default, 1.0, unless the answer was degraded
+//! (`DomainStatus::degraded`), where what it leaves out is unknown. A `min_tls` that is
+//! absent on either side (not managed, or not known) matches any value. `status` (ownership,
+//! ssl) is Cloudflare's progress, shown as information and never compared.
 
 use crate::config::{self, MinTls, ZoneRef};
 
@@ -21,6 +22,13 @@ impl DomainStatus {
     pub fn active(&self) -> bool {
         self.ownership == "active" && self.ssl == "active"
     }
+
+    /// Both `unknown`: Cloudflare's certificate backend did not answer, and the GET left out
+    /// `minTLS`, `zoneName` and `ciphers` (TF #7046, `preserveStateOnDegradedResponse`,
+    /// detects it the same way). Those fields are unknown, not their defaults.
+    pub fn degraded(&self) -> bool {
+        self.ownership == "unknown" && self.ssl == "unknown"
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +39,8 @@ pub struct CustomDomain {
     /// Cloudflare's; in a declaration, the zone name the file gives or the lookup found.
     pub zone_name: Option<String>,
     pub enabled: bool,
-    /// Declared: `None` is not managed. Observed: always set (absent reads as 1.0).
+    /// Declared: `None` is not managed. Observed: `None` only in a degraded answer (absent
+    /// otherwise reads as 1.0).
     pub min_tls: Option<MinTls>,
     /// Observed only.
     pub status: Option<DomainStatus>,

@@ -230,26 +230,40 @@ fn rule_count(n: usize) -> String {
     }
 }
 
+/// What a plan and `/status` say of a degraded domain answer (TF #7046).
+pub const DEGRADED_ANSWER: &str = "degraded answer: Cloudflare's certificate backend did not answer, so min_tls and the zone name are unknown and not compared";
+
 /// A custom domain's status line (`· custom domain assets.example.com (bucket media):
 /// ownership pending, ssl initializing`): information, shown while it is not active.
 pub fn domain_line(d: &super::DomainInfo) -> String {
     let disabled = if d.enabled { "" } else { ", disabled" };
+    let degraded = if d.status.degraded() {
+        format!(" ({DEGRADED_ANSWER})")
+    } else {
+        String::new()
+    };
     format!(
-        "· custom domain {} (bucket {}): ownership {}, ssl {}{disabled}",
+        "· custom domain {} (bucket {}): ownership {}, ssl {}{disabled}{degraded}",
         d.domain, d.bucket.name, d.status.ownership, d.status.ssl
     )
 }
 
-/// A custom domain's status as JSON (the plan's `custom_domains`, the daemon's `/status`).
+/// A custom domain's status as JSON (the plan's `custom_domains`, the daemon's `/status`);
+/// a degraded answer carries `"degraded": true` and a `note` saying so.
 pub fn domain_json(d: &super::DomainInfo) -> Value {
-    json!({
+    let mut v = json!({
         "bucket": d.bucket.name,
         "jurisdiction": d.bucket.jurisdiction.as_str(),
         "domain": d.domain,
         "enabled": d.enabled,
         "ownership": d.status.ownership,
         "ssl": d.status.ssl,
-    })
+    });
+    if d.status.degraded() {
+        v["degraded"] = json!(true);
+        v["note"] = json!(DEGRADED_ANSWER);
+    }
+    v
 }
 
 /// Lines under a step's line that say more than fits on it: the default lifecycle rule a

@@ -54,6 +54,19 @@ pub(super) fn diff_bucket_configs(
             .bucket_configs
             .get(&(b.jurisdiction, b.name.clone()));
         let before = (steps.len(), plan.blocked.len());
+        // Listed, but its configuration endpoints said there is no such bucket: just created
+        // (their post-create lag) or just deleted. Nothing is known of it, and the plan says
+        // so rather than passing over it.
+        if !created && read.is_none() {
+            plan.blocked.push(Blocked {
+                kind: Kind::Bucket,
+                name: b.name.clone(),
+                reason: format!(
+                    "configuration of bucket {} was not read: Cloudflare lists the bucket, but its configuration endpoints answered that there is no such bucket (it was created moments ago, or deleted since the list); the next pass reads it again",
+                    b.name
+                ),
+            });
+        }
         for kind in ConfigKind::ALL {
             let Some(want) = ConfigValue::declared(&b.config, kind) else {
                 continue;
@@ -63,7 +76,7 @@ pub(super) fn diff_bucket_configs(
             } else {
                 match read.and_then(|r| r.get(&kind)) {
                     Some(v) => v.clone(),
-                    // Not read (the bucket vanished between the list and the read).
+                    // Not read (blocked above).
                     None => continue,
                 }
             };

@@ -553,3 +553,21 @@ fn every_block_of_one_bucket_is_a_step_of_its_own() {
     assert_eq!(kinds, ConfigKind::ALL[..4], "the four written whole");
     assert_eq!(p.summary().update, 4);
 }
+
+#[test]
+fn a_listed_bucket_whose_configuration_could_not_be_read_is_blocked_not_passed_over() {
+    // Its configuration endpoints answered NoSuchBucket / BucketNotFound (created moments
+    // ago by another pass, or just deleted): neither "no rules" nor silence.
+    let d = declared("", CORS);
+    let mut o = observed(&[], true);
+    o.bucket_configs.clear();
+    let p = plan(&d, &o);
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+    assert_eq!(
+        lines(&p),
+        [
+            "! blocked bucket media: configuration of bucket media was not read: Cloudflare lists the bucket, but its configuration endpoints answered that there is no such bucket (it was created moments ago, or deleted since the list); the next pass reads it again"
+        ]
+    );
+    assert!(p.differs());
+}

@@ -391,3 +391,57 @@ fn a_bucket_about_to_be_created_gets_its_domains_added_after_it() {
         ]
     );
 }
+
+#[test]
+fn a_degraded_answer_plans_nothing_for_what_it_leaves_out_and_says_degraded() {
+    // The certificate backend did not answer: status unknown, no minTLS and no zoneName
+    // (TF #7046). A declared min_tls 1.2 is not drift against an unknown one, the zone is
+    // compared by id, and the status line says why those were not compared.
+    let degraded = json!([{"domain": "assets.example.com", "enabled": true, "zoneId": ZONE_ID,
+                           "status": {"ownership": "unknown", "ssl": "unknown"}}]);
+    let d = declared(
+        "",
+        &domains_block(
+            "      - {domain: assets.example.com, zone: example.com, min_tls: \"1.2\"}\n",
+        ),
+    );
+    let p = plan(&d, &with_domains(degraded.clone(), true, &[]));
+    assert!(
+        p.steps.is_empty() && p.blocked.is_empty(),
+        "{:?}",
+        lines(&p)
+    );
+    assert!(!p.differs());
+    assert_eq!(
+        lines(&p),
+        [
+            "· custom domain assets.example.com (bucket media): ownership unknown, ssl unknown (degraded answer: Cloudflare's certificate backend did not answer, so min_tls and the zone name are unknown and not compared)"
+        ]
+    );
+    let json = crate::plan::render::domain_json(&p.domains[0]);
+    assert_eq!(json["degraded"], true);
+    assert!(
+        json["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("degraded answer")
+    );
+
+    // What the answer does carry still counts: `enabled` differs, one PUT that patches it
+    // and names the declared min_tls (the PUT keeps what it leaves out).
+    let disabled = json!([{"domain": "assets.example.com", "enabled": false, "zoneId": ZONE_ID,
+                           "status": {"ownership": "unknown", "ssl": "unknown"}}]);
+    let p = plan(&d, &with_domains(disabled, true, &[]));
+    assert_eq!(
+        writes(&p),
+        [vec![DomainWrite::Update {
+            domain: "assets.example.com".into(),
+            enabled: true,
+            min_tls: Some(MinTls::V12),
+        }]]
+    );
+    assert_eq!(
+        lines(&p)[0],
+        "~ update bucket media: custom_domains assets.example.com enabled false→true"
+    );
+}

@@ -332,6 +332,15 @@ fn dispatch(
                     };
                     let behaviour = inner.behaviour.lock().unwrap().clone();
                     let mut world = inner.world.lock().unwrap();
+                    if let Some(lagging) = world
+                        .buckets
+                        .get(&(j.clone(), bucket.to_string()))
+                        .and_then(|b| {
+                            crate::lag::new_bucket(&behaviour, b, crate::lag::Routes::Notifications)
+                        })
+                    {
+                        return lagging;
+                    }
                     let mut rng = inner.rng.lock().unwrap();
                     crate::notification::route(
                         &mut world,
@@ -545,16 +554,33 @@ fn buckets(
                 }
             }
         }
+        // A new bucket's sub-resources may not know it yet (`lag`).
+        (_, [name, sub @ ..])
+            if !sub.is_empty()
+                && let Some(lagging) = world
+                    .buckets
+                    .get(&(j.clone(), name.to_string()))
+                    .and_then(|b| {
+                        let behaviour = inner.behaviour.lock().unwrap();
+                        crate::lag::new_bucket(&behaviour, b, crate::lag::Routes::Config)
+                    }) =>
+        {
+            lagging
+        }
         // Custom domains (issue 15): `custom_domain`, which also sees the zones and the
         // other buckets (a hostname serves one bucket).
-        (m, [name, "domains", "custom", rest @ ..]) => crate::custom_domain::route(
-            &inner.account_id,
-            &mut world,
-            (j, name.to_string()),
-            &m,
-            rest,
-            body,
-        ),
+        (m, [name, "domains", "custom", rest @ ..]) => {
+            let behaviour = inner.behaviour.lock().unwrap().clone();
+            crate::custom_domain::route(
+                &inner.account_id,
+                &behaviour,
+                &mut world,
+                (j, name.to_string()),
+                &m,
+                rest,
+                body,
+            )
+        }
         // CORS, lifecycle, lock, r2.dev: `bucket_config`.
         (m, [name, sub @ ..]) if !sub.is_empty() => crate::bucket_config::route(
             &inner.account_id,

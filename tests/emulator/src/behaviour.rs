@@ -2,7 +2,12 @@
 //! prove r2gitops right in every world rather than in the one our notes guess at. Sources
 //! for each are in `API-NOTES.md` §11 and in this crate's README. The default is the most
 //! likely live behaviour: `request_ip` understood, `request.ip` still accepted, removed
-//! token fields cleared, storage class patchable, bucket names per jurisdiction.
+//! token fields cleared, storage class patchable, bucket names per jurisdiction. Three
+//! behaviours the live API shows only some of the time (a degraded domain answer, a hostname
+//! still in use after its removal, a new bucket its sub-resource endpoints do not know yet)
+//! are off unless a test turns them on.
+
+use std::time::Duration;
 
 /// Which key of a token's `condition` the server understands. A condition under any other
 /// key is silently dropped, as a server ignores a field it does not know.
@@ -56,6 +61,18 @@ pub struct Behaviour {
     /// Bucket names are unique per account across jurisdictions: a name taken in another
     /// jurisdiction answers 409 with code 10073 (the docs of 10073).
     pub global_bucket_names: bool,
+    /// Custom-domain GETs answer as when Cloudflare's certificate backend is unreachable:
+    /// status `unknown` / `unknown`, no `minTLS`, `zoneName` or `ciphers` (Terraform PR
+    /// #7046, `preserveStateOnDegradedResponse`).
+    pub degraded_domains: bool,
+    /// For this long after a custom domain's removal, a POST of that hostname answers 409
+    /// "Domain already in use" (alchemy `Bucket.ts` retries it 2 s × 8).
+    pub domain_release: Option<Duration>,
+    /// For this long after a bucket's create, its configuration and custom-domain routes
+    /// answer 404 / 10006 (NoSuchBucket) and its notification routes 404 / 10085
+    /// (BucketNotFound) (alchemy `r2BucketEndpointConsistencySchedule`,
+    /// `r2EventNotificationConsistencySchedule`).
+    pub post_create_lag: Option<Duration>,
     /// The notification configuration GETs name a queue by a dashed UUID
     /// (`9af92711-53ee-4b1c-…`), while the queue list and the PUT/DELETE paths use 32 hex
     /// (alchemy `BucketEventNotification.ts`, with live tests).

@@ -270,13 +270,17 @@ fn lifecycle_rule(r: &Value) -> Result<Value, String> {
     let mut out = Map::new();
     out.insert("id".into(), json!(required_str(r, "id")?));
     out.insert("enabled".into(), json!(required_bool(r, "enabled")?));
-    let prefix = r
+    // A rule without a prefix covers the whole bucket: the live API takes `conditions: {}`
+    // back as its GET shows the default rule (wrangler's `lifecycle add` re-sends it so).
+    let conditions = r
         .get("conditions")
-        .ok_or("conditions is required")?
-        .get("prefix")
-        .and_then(Value::as_str)
-        .ok_or("conditions.prefix is required")?;
-    out.insert("conditions".into(), json!({"prefix": prefix}));
+        .filter(|c| c.is_object())
+        .ok_or("conditions (an object) is required")?;
+    match conditions.get("prefix") {
+        None | Some(Value::Null) => out.insert("conditions".into(), json!({})),
+        Some(Value::String(p)) => out.insert("conditions".into(), json!({"prefix": p})),
+        Some(_) => return Err("conditions.prefix must be a string".into()),
+    };
     if let Some(t) = r.get("deleteObjectsTransition").filter(|t| !t.is_null()) {
         out.insert(
             "deleteObjectsTransition".into(),

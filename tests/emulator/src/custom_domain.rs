@@ -11,12 +11,19 @@
 //!   partial zones, docs PR #22011).
 //! - POST creates a proxied record in the zone and DELETE removes it; a new domain's status
 //!   is ownership `pending`, ssl `initializing` (`Emulator::set_domain_status` moves it on).
-//! - At most 50 per bucket. An unknown domain answers 404, code 10081 (the emulator's).
+//! - At most 50 per bucket. An unknown domain answers 404, code 10053 (distilled's
+//!   DomainNotFound).
+//! - Behind switches (`lag`, `Behaviour`): a degraded GET (status `unknown` / `unknown`, no
+//!   `minTLS`, `zoneName` or `ciphers`: Terraform PR #7046), and a hostname that stays "in
+//!   use" (409) for a while after its removal (alchemy `Bucket.ts`).
 
 use serde_json::{Map, Value, json};
 
+use std::time::Instant;
+
 use crate::World;
 use crate::api::{Reply, bad_request, err, no_bucket, ok};
+use crate::behaviour::Behaviour;
 use axum::http::{Method, StatusCode};
 
 pub const MAX_DOMAINS: usize = 50;
@@ -53,6 +60,26 @@ impl Domain {
         v
     }
 
+    /// As a GET shows it when Cloudflare's certificate backend is unreachable (Terraform PR
+    /// #7046): both statuses `unknown`, and `minTLS`, `zoneName` and `ciphers` left out.
+    fn degraded_json(&self) -> Value {
+        json!({
+            "domain": self.domain,
+            "enabled": self.enabled,
+            "status": {"ownership": "unknown", "ssl": "unknown"},
+            "zoneId": self.zone_id,
+        })
+    }
+
+    /// A GET's answer: degraded when the switch says so.
+    fn shown(&self, behaviour: &Behaviour) -> Value {
+        if behaviour.degraded_domains {
+            self.degraded_json()
+        } else {
+            self.to_json()
+        }
+    }
+
     fn answer(&self, with_zone: bool) -> Value {
         let mut v = json!({"domain": self.domain, "enabled": self.enabled});
         if with_zone {
@@ -71,7 +98,7 @@ impl Domain {
 fn unknown(domain: &str) -> Reply {
     err(
         StatusCode::NOT_FOUND,
-        10081,
+        10053,
         &format!("The custom domain {domain} does not exist on this bucket."),
     )
 }
@@ -107,6 +134,7 @@ fn ciphers(m: &Map<String, Value>) -> Result<Option<Vec<String>>, Reply> {
 /// Route `domains/custom[/{domain}]` (`rest` is what follows `custom`) of bucket `(j, name)`.
 pub(crate) fn route(
     account: &str,
+    behaviour: &Behaviour,
     world: &mut World,
     key: (String, String),
     method: &Method,
@@ -120,10 +148,10 @@ pub(crate) fn route(
         (Method::GET, []) => {
             let b = &world.buckets[&key];
             ok(
-                json!({"domains": b.config.custom_domains.iter().map(Domain::to_json).collect::<Vec<_>>()}),
+                json!({"domains": b.config.custom_domains.iter().map(|d| d.shown(behaviour)).collect::<Vec<_>>()}),
             )
         }
-        (Method::POST, []) => add(account, world, &key, bytes),
+        (Method::POST, []) => add(account, behaviour, world, &key, bytes),
         (Method::GET, [domain]) => {
             let d = domain.to_ascii_lowercase();
             match world.buckets[&key]
@@ -132,7 +160,7 @@ pub(crate) fn route(
                 .iter()
                 .find(|x| x.domain == d)
             {
-                Some(x) => ok(x.to_json()),
+                Some(x) => ok(x.shown(behaviour)),
                 None => unknown(&d),
             }
         }
@@ -179,13 +207,20 @@ pub(crate) fn route(
             if let Some(z) = world.zones.iter_mut().find(|z| z.id == gone.zone_id) {
                 z.records.remove(&gone.domain);
             }
+            world.released.insert(gone.domain.clone(), Instant::now());
             ok(json!({"domain": gone.domain}))
         }
         _ => err(StatusCode::METHOD_NOT_ALLOWED, 7001, "Method not allowed"),
     }
 }
 
-fn add(account: &str, world: &mut World, key: &(String, String), bytes: &[u8]) -> Reply {
+fn add(
+    account: &str,
+    behaviour: &Behaviour,
+    world: &mut World,
+    key: &(String, String),
+    bytes: &[u8],
+) -> Reply {
     let m = match body(bytes) {
         Ok(m) => m,
         Err(r) => return r,
@@ -212,6 +247,10 @@ fn add(account: &str, world: &mut World, key: &(String, String), bytes: &[u8]) -
             10080,
             &format!("The custom domain {domain} already exists."),
         );
+    }
+    let removed = world.released.get(&domain).copied();
+    if crate::lag::still_in_use(behaviour, removed, Instant::now()) {
+        return crate::lag::in_use(&domain);
     }
     let zone_ok = world.zones.iter().find(|z| {
         z.id == zone_id

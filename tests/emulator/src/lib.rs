@@ -16,7 +16,8 @@
 //! lifecycle, lock, r2.dev, and what the S3 side enforces of them), `custom_domain` and
 //! `notification` (issue 15), `zones` and `queues` (the directories those name), `s3` (the
 //! S3 endpoint on `s3s`, CORS preflight), `faults` (latency, 500s, rate limit, stats),
-//! `behaviour` (live-API behaviours that are possible but unconfirmed, each a switch).
+//! `behaviour` (live-API behaviours that are possible but unconfirmed, each a switch), `lag`
+//! (the live API catching up: a new bucket's sub-resources, a hostname just removed).
 
 mod api;
 mod behaviour;
@@ -24,6 +25,7 @@ mod bucket_config;
 mod custom_domain;
 mod faults;
 mod hold;
+mod lag;
 mod notification;
 mod queues;
 mod s3;
@@ -169,6 +171,8 @@ pub(crate) struct World {
     /// Zones and queues (issue 15).
     pub zones: Vec<zones::Zone>,
     pub queues: Vec<queues::Queue>,
+    /// When each custom-domain hostname was last removed (`lag`, the hostname release).
+    pub released: BTreeMap<String, Instant>,
 }
 
 /// A running emulator. Dropping it does not stop the servers; call `shutdown`.
@@ -291,6 +295,11 @@ impl Emulator {
     /// Replace the behaviour switches while running.
     pub fn set_behaviour(&self, behaviour: Behaviour) {
         *self.inner.behaviour.lock().unwrap() = behaviour;
+    }
+
+    /// The behaviour switches now (to change one of them with `set_behaviour`).
+    pub fn behaviour(&self) -> Behaviour {
+        self.inner.behaviour.lock().unwrap().clone()
     }
 
     /// Every token as stored, in creation order (expired and revoked ones included).

@@ -64,6 +64,18 @@ struct Args {
     /// 409 with code 10073.
     #[arg(long)]
     global_bucket_names: bool,
+    /// Custom-domain GETs answer degraded, as when Cloudflare's certificate backend is
+    /// unreachable: status unknown, no minTLS, zoneName or ciphers.
+    #[arg(long)]
+    degraded_domains: bool,
+    /// For this long after a custom domain's removal, a POST of that hostname answers 409
+    /// "Domain already in use".
+    #[arg(long, value_name = "MS")]
+    domain_release_ms: Option<u64>,
+    /// For this long after a bucket's create, its configuration and custom-domain routes
+    /// answer 404 / 10006 and its notification routes 404 / 10085.
+    #[arg(long, value_name = "MS")]
+    post_create_lag_ms: Option<u64>,
     /// The notification configuration GETs name queues by dashed UUIDs (the queue list and
     /// the PUT/DELETE paths keep 32 hex), as the live API does.
     #[arg(long)]
@@ -134,6 +146,9 @@ async fn main() -> Result<(), String> {
             sticky_token_fields: args.sticky_token_fields,
             storage_class_patch: args.storage_class_patch,
             global_bucket_names: args.global_bucket_names,
+            degraded_domains: args.degraded_domains,
+            domain_release: args.domain_release_ms.map(Duration::from_millis),
+            post_create_lag: args.post_create_lag_ms.map(Duration::from_millis),
             dashed_queue_ids: args.dashed_queue_ids,
             generated_descriptions: args.generated_descriptions,
             no_rules_404: args.no_rules_404,

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use cf_emulator::{Behaviour, ConditionKey, Emulator, EmulatorConfig, Faults};
+use cf_emulator::{Behaviour, ConditionKey, Emulator, EmulatorConfig, Faults, ZoneSeed};
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::*;
@@ -265,4 +265,130 @@ async fn the_ratelimit_header_lists_every_window_and_the_burst_refuses_too() {
     }
     assert_eq!(statuses, [200, 200, 429]);
     assert_eq!(headers[1], "\"default\";r=98;t=60, \"burst\";r=0;t=4");
+}
+
+/// A domain route of bucket `media`: (status, envelope).
+async fn domain(api: &Api<'_>, method: Method, rest: &str, body: Option<Value>) -> (u16, Value) {
+    api.json(
+        method,
+        &format!("/accounts/:acct/r2/buckets/media/domains/custom{rest}"),
+        body,
+    )
+    .await
+}
+
+fn code(v: &Value) -> Option<i64> {
+    v["errors"][0]["code"].as_i64()
+}
+
+#[tokio::test]
+async fn degraded_domain_reads_answer_unknown_status_without_min_tls_zone_name_or_ciphers() {
+    let emu = start().await;
+    let zone = emu.add_zone(ZoneSeed::parse("example.com").unwrap());
+    let api = Api::admin(&emu);
+    api.create_bucket("default", "media").await;
+    let (s, _) = domain(
+        &api,
+        Method::POST,
+        "",
+        Some(
+            json!({"domain": "assets.example.com", "zoneId": zone, "enabled": true,
+                    "minTLS": "1.2", "ciphers": ["ECDHE-RSA-AES128-GCM-SHA256"]}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let healthy = domain(&api, Method::GET, "/assets.example.com", None)
+        .await
+        .1;
+    assert_eq!(healthy["result"]["minTLS"], "1.2");
+    emu.set_behaviour(Behaviour {
+        degraded_domains: true,
+        ..Behaviour::default()
+    });
+    let degraded = json!({"domain": "assets.example.com", "enabled": true, "zoneId": zone,
+                          "status": {"ownership": "unknown", "ssl": "unknown"}});
+    let (s, one) = domain(&api, Method::GET, "/assets.example.com", None).await;
+    assert_eq!((s, &one["result"]), (200, &degraded));
+    let (_, list) = domain(&api, Method::GET, "", None).await;
+    assert_eq!(list["result"]["domains"], json!([degraded]));
+    assert_eq!(
+        emu.custom_domains("default", "media").unwrap()[0]["minTLS"],
+        "1.2",
+        "only the answer is degraded: what is stored is kept"
+    );
+}
+
+#[tokio::test]
+async fn a_hostname_just_removed_stays_in_use_for_the_release_time() {
+    let emu = start_with(Behaviour {
+        domain_release: Some(Duration::from_millis(700)),
+        ..Behaviour::default()
+    })
+    .await;
+    let zone = emu.add_zone(ZoneSeed::parse("example.com").unwrap());
+    let api = Api::admin(&emu);
+    api.create_bucket("default", "media").await;
+    let add = json!({"domain": "assets.example.com", "zoneId": zone, "enabled": true});
+    assert_eq!(
+        domain(&api, Method::POST, "", Some(add.clone())).await.0,
+        200
+    );
+    assert_eq!(
+        domain(&api, Method::DELETE, "/assets.example.com", None)
+            .await
+            .0,
+        200
+    );
+    let (s, v) = domain(&api, Method::POST, "", Some(add.clone())).await;
+    assert_eq!((s, code(&v)), (409, Some(10080)), "{v}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Domain already in use"),
+        "{v}"
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        domain(&api, Method::POST, "", Some(add)).await.0,
+        200,
+        "released"
+    );
+}
+
+#[tokio::test]
+async fn a_new_buckets_sub_resources_answer_not_found_until_the_create_reaches_them() {
+    let emu = start_with(Behaviour {
+        post_create_lag: Some(Duration::from_millis(700)),
+        ..Behaviour::default()
+    })
+    .await;
+    let api = Api::admin(&emu);
+    assert_eq!(api.create_bucket("default", "fresh").await.0, 200);
+    let routes = [
+        ("/accounts/:acct/r2/buckets/fresh/cors", 10006),
+        ("/accounts/:acct/r2/buckets/fresh/lifecycle", 10006),
+        ("/accounts/:acct/r2/buckets/fresh/lock", 10006),
+        ("/accounts/:acct/r2/buckets/fresh/domains/managed", 10006),
+        ("/accounts/:acct/r2/buckets/fresh/domains/custom", 10006),
+        (
+            "/accounts/:acct/event_notifications/r2/fresh/configuration",
+            10085,
+        ),
+    ];
+    for (path, want) in routes {
+        let (s, v) = api.json(Method::GET, path, None).await;
+        assert_eq!((s, code(&v)), (404, Some(want)), "{path}");
+    }
+    let (s, _) = api
+        .json(Method::GET, "/accounts/:acct/r2/buckets/fresh", None)
+        .await;
+    assert_eq!(s, 200, "the bucket itself is there");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    for (path, _) in routes {
+        let (s, v) = api.json(Method::GET, path, None).await;
+        assert_ne!(code(&v), Some(10006), "{path}: {s} {v}");
+        assert_ne!(code(&v), Some(10085), "{path}: {s} {v}");
+    }
 }

@@ -303,6 +303,79 @@ async fn cloudflare_python_sdk_round_trips_custom_domains_and_event_notification
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn wrangler_adds_a_lifecycle_rule_next_to_the_default_one_it_sends_back_unchanged() {
+    // wrangler's `lifecycle add` GETs the rules and PUTs them back with its own appended:
+    // the default rule goes back exactly as the GET showed it, `conditions: {}` without a
+    // prefix, which the live API accepts (R2-CONFIG-NOTES §11, wrangler `r2/lifecycle.ts`).
+    let emu = start().await;
+    let api = Api::admin(&emu);
+    api.create_bucket("default", "wr-lifecycle").await;
+    let listed = tokio::task::block_in_place(|| {
+        wrangler(
+            &emu,
+            &[
+                "r2",
+                "bucket",
+                "lifecycle",
+                "add",
+                "wr-lifecycle",
+                "expire-logs",
+                "logs/",
+                "--expire-days",
+                "30",
+                "--force",
+            ],
+        );
+        wrangler(
+            &emu,
+            &[
+                "r2",
+                "bucket",
+                "lifecycle",
+                "add",
+                "wr-lifecycle",
+                "all",
+                "--expire-days",
+                "90",
+                "--force",
+            ],
+        );
+        wrangler(&emu, &["r2", "bucket", "lifecycle", "list", "wr-lifecycle"])
+    });
+    let rules = emu.bucket_config("default", "wr-lifecycle").unwrap()["lifecycle"].clone();
+    let by_id = |id: &str| {
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no rule {id} in {rules}"))
+    };
+    assert_eq!(rules.as_array().unwrap().len(), 3, "{rules}");
+    assert_eq!(
+        by_id("Default Multipart Abort Rule")["conditions"],
+        json!({})
+    );
+    assert_eq!(
+        by_id("expire-logs")["conditions"],
+        json!({"prefix": "logs/"})
+    );
+    assert_eq!(
+        by_id("expire-logs")["deleteObjectsTransition"]["condition"],
+        json!({"type": "Age", "maxAge": 30 * 86400})
+    );
+    assert_eq!(
+        by_id("all")["conditions"],
+        json!({}),
+        "no prefix: the whole bucket"
+    );
+    for id in ["Default Multipart Abort Rule", "expire-logs", "all"] {
+        assert!(listed.contains(id), "{listed}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn cloudflare_python_sdk_reads_the_live_notification_answers() {
     let emu = cf_emulator::Emulator::start(cf_emulator::EmulatorConfig {
         queues: vec!["uploads".into(), "audit".into()],

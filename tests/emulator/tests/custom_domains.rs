@@ -208,7 +208,31 @@ async fn a_domain_is_added_read_patched_and_removed_with_its_dns_record() {
         None,
     )
     .await;
-    assert_eq!((s, code(&v)), (404, 10081));
+    assert_eq!((s, code(&v)), (404, 10053));
+}
+
+#[tokio::test]
+async fn an_unknown_domain_answers_404_with_code_10053() {
+    // distilled's DomainNotFound (R2-CONFIG-NOTES §11), on GET, PUT and DELETE alike.
+    let emu = with_zones().await;
+    let api = Api::admin(&emu);
+    api.create_bucket("default", "media").await;
+    for (method, body) in [
+        (Method::GET, None),
+        (Method::PUT, Some(json!({"enabled": false}))),
+        (Method::DELETE, None),
+    ] {
+        let (s, v) = domains(
+            &api,
+            method.clone(),
+            "media",
+            "/nope.example.com",
+            None,
+            body,
+        )
+        .await;
+        assert_eq!((s, code(&v)), (404, 10053), "{method}");
+    }
 }
 
 #[tokio::test]
