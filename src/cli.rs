@@ -57,9 +57,25 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ManArgs {
     /// The command whose page to print; the tool's own page when left out.
-    #[arg(value_parser = ["validate", "schema", "reconcile", "watch", "completions"])]
+    #[arg(value_parser = MAN_PAGES.map(|(name, _)| name))]
     pub command: Option<String>,
 }
+
+/// Each command with a man page of its own, and the page's title (`r2gitops man NAME`).
+pub const MAN_PAGES: [(&str, &str); 8] = [
+    ("validate", "r2gitops-validate"),
+    ("schema", "r2gitops-schema"),
+    ("reconcile", "r2gitops-reconcile"),
+    ("watch", "r2gitops-watch"),
+    ("import", "r2gitops-import"),
+    ("adopt", "r2gitops-adopt"),
+    ("completions", "r2gitops-completions"),
+    ("man", "r2gitops-man"),
+];
+
+/// Usage errors exit 64 (EX_USAGE, sysexits.h), so that a CI step that accepts 2 ("changes
+/// pending" with --detailed-exitcode) never passes a mistyped flag.
+pub const EXIT_USAGE: u8 = 64;
 
 #[derive(Debug, Clone, Args)]
 pub struct CompletionsArgs {
@@ -98,9 +114,9 @@ pub struct ValidateArgs {
     pub output: ValidateOutput,
 }
 
-/// How to reach Cloudflare; shared by `reconcile` and `watch`.
+/// How to reach Cloudflare: every command that calls the API (`import` needs only this).
 #[derive(Debug, Clone, Args)]
-pub struct ApiArgs {
+pub struct ConnectArgs {
     /// Cloudflare API base URL.
     #[arg(
         long,
@@ -122,16 +138,24 @@ pub struct ApiArgs {
     /// Which family the API token r2gitops uses belongs to (decides the verify endpoint).
     #[arg(long, value_enum, default_value_t = TokenOwnerArg::Account)]
     pub api_token_owner: TokenOwnerArg,
-    /// S3 endpoint override per jurisdiction, `JURISDICTION=URL` (repeatable; also
-    /// R2GITOPS_S3_ENDPOINTS as comma-separated pairs).
-    #[arg(long = "s3-endpoint", value_name = "JURISDICTION=URL")]
-    pub s3_endpoints: Vec<String>,
     /// Client-side request budget, `REQUESTS/SECONDS` (Cloudflare allows 1200/300).
     #[arg(long, default_value = "1000/300")]
     pub request_budget: String,
     /// API calls in flight at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+}
+
+/// How to reach Cloudflare, and where outputs go; shared by `reconcile`, `watch` and
+/// `adopt`. Its connection fields are read through `Deref` (`args.api.api_url`).
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// S3 endpoint override per jurisdiction, `JURISDICTION=URL` (repeatable; also
+    /// R2GITOPS_S3_ENDPOINTS as comma-separated pairs).
+    #[arg(long = "s3-endpoint", value_name = "JURISDICTION=URL")]
+    pub s3_endpoints: Vec<String>,
     /// Overrides `settings.output_dir` (and so the default state file), e.g. a volume
     /// mounted at a path the git checkout does not know.
     #[arg(long, env = "R2GITOPS_OUTPUT_DIR")]
@@ -140,6 +164,13 @@ pub struct ApiArgs {
     /// `settings.adopt_by_roll: true` does: their existing S3 keys stop working.
     #[arg(long)]
     pub allow_adopt_roll: bool,
+}
+
+impl std::ops::Deref for ApiArgs {
+    type Target = ConnectArgs;
+    fn deref(&self) -> &ConnectArgs {
+        &self.connect
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -180,18 +211,20 @@ pub struct ReconcileArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
-    /// Write the file here instead of stdout.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Write the file here instead of stdout (`--output` is a format in the other commands,
+    /// so this one is `--out`).
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
     /// Only buckets of this jurisdiction (repeatable; default: every jurisdiction the
     /// account can list).
     #[arg(long, value_name = "J", value_parser = parse_jurisdiction)]
     pub jurisdiction: Vec<crate::config::Jurisdiction>,
     /// Which bucket configuration blocks to import, comma-separated: cors, lifecycle, lock,
-    /// public_dev_url (one read per bucket and block), or `none`. Default: all of them.
+    /// public_dev_url, custom_domains, notifications (one read per bucket and block), or
+    /// `none`. Default: all of them.
     #[arg(long, value_name = "BLOCKS", value_delimiter = ',', value_parser = parse_block)]
     pub with: Vec<BlockArg>,
-    /// Overwrite --output when it exists.
+    /// Overwrite --out when it exists.
     #[arg(long)]
     pub force: bool,
     /// The ownership marker of managed tokens (written to the file when not the default).
@@ -200,8 +233,9 @@ pub struct ImportArgs {
     /// An r2gitops inventory: tokens it records are managed too, under their recorded names.
     #[arg(long, value_name = "PATH")]
     pub state_file: Option<PathBuf>,
+    // Only what reaching Cloudflare needs: import writes no output and adopts nothing.
     #[command(flatten)]
-    pub api: ApiArgs,
+    pub api: ConnectArgs,
 }
 
 /// One `--with` value: a configuration block, or `none`.
@@ -298,10 +332,15 @@ pub struct WatchArgs {
 
 /// Parse the command line, run, and map the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     cli.color.apply();
-    if let Command::Reconcile(args) = &cli.command {
-        check_dry_run_flags(args);
+    if let Command::Reconcile(args) = &cli.command
+        && let Err(e) = check_dry_run_flags(args)
+    {
+        return usage_error(e);
     }
     init_logging(cli.log_format);
     // Before any secret is read (issue 12, finding 9).
@@ -347,6 +386,17 @@ fn completions(shell: CompletionShell) -> Result<ExitCode, Box<dyn std::error::E
     Ok(ExitCode::SUCCESS)
 }
 
+/// Print a clap error and map it to an exit code: `--help` and `--version` are successes
+/// (stdout), anything else is a usage error (stderr, `EXIT_USAGE`).
+fn usage_error(e: clap::Error) -> ExitCode {
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::from(EXIT_USAGE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn man(args: &ManArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
@@ -355,13 +405,10 @@ fn man(args: &ManArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         None => cmd,
         Some(name) => {
             // clap names are static strings: one per documented command.
-            let title = match name {
-                "validate" => "r2gitops-validate",
-                "schema" => "r2gitops-schema",
-                "reconcile" => "r2gitops-reconcile",
-                "watch" => "r2gitops-watch",
-                _ => "r2gitops-completions",
-            };
+            let (_, title) = MAN_PAGES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .ok_or_else(|| format!("no command '{name}'"))?;
             cmd.find_subcommand(name)
                 .cloned()
                 .ok_or_else(|| format!("no command '{name}'"))?
@@ -374,8 +421,8 @@ fn man(args: &ManArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
 
 /// Flags that only mean something in a dry run. Checked here rather than with clap's
 /// `requires`, whose usage line lists every argument an environment variable set (it made
-/// `--api-url` look required). Exits 2 like any usage error.
-fn check_dry_run_flags(args: &ReconcileArgs) {
+/// `--api-url` look required). A usage error like any other.
+fn check_dry_run_flags(args: &ReconcileArgs) -> Result<(), clap::Error> {
     use clap::CommandFactory;
     let misuse = if args.dry_run {
         None
@@ -396,18 +443,20 @@ fn check_dry_run_flags(args: &ReconcileArgs) {
         let sub = cmd
             .find_subcommand_mut("reconcile")
             .expect("reconcile is a subcommand");
-        sub.error(clap::error::ErrorKind::MissingRequiredArgument, message)
-            .exit();
+        return Err(sub.error(clap::error::ErrorKind::MissingRequiredArgument, message));
     }
+    Ok(())
 }
 
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    use std::io::IsTerminal;
+    // The choice plans and diagnostics follow (`--color`, NO_COLOR, CLICOLOR_FORCE, a
+    // terminal), resolved for stderr after `ColorWhen::apply`.
+    let ansi = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(ansi && format == LogFormat::Text)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

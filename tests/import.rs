@@ -230,7 +230,7 @@ async fn with_names_the_blocks_read_and_nothing_else_is_read() {
         .r2gitops_without_file(&["import", "--with", "corz"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2), "a usage error");
+    assert_eq!(o.status.code(), Some(64), "a usage error");
     assert!(
         text(&o).contains("'corz' is not a configuration block; one of cors, lifecycle, lock, public_dev_url, custom_domains, notifications, or none"),
         "{}",

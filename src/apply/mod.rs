@@ -95,10 +95,26 @@ pub struct Applier<'a, W: WriteApi> {
     pub progress: Option<&'a dyn Progress>,
 }
 
-/// An observer of an apply's steps. Apply decides nothing from it.
+/// An observer of an apply's steps: a progress line, or the daemon's log. Apply decides
+/// nothing from it, and logs steps only at debug itself: the command that printed the plan
+/// prints the report, so an info line per step would show each step twice on a terminal.
 pub trait Progress: Send + Sync {
     fn step_started(&self);
-    fn step_finished(&self);
+    fn step_finished(&self, report: &StepReport);
+}
+
+/// The daemon's observer: one log line per finished step (it prints no report).
+pub struct LogSteps;
+
+impl Progress for LogSteps {
+    fn step_started(&self) {}
+
+    fn step_finished(&self, r: &StepReport) {
+        match &r.outcome {
+            Outcome::Failed(e) => tracing::warn!(step = %r.line, error = %e, "step failed"),
+            other => tracing::info!(step = %r.line, outcome = other.as_str(), "step"),
+        }
+    }
 }
 
 /// Run `step` and tell `progress` when it starts and ends.
@@ -111,7 +127,7 @@ async fn observed<F: std::future::Future<Output = StepReport>>(
     }
     let r = step.await;
     if let Some(p) = progress {
-        p.step_finished();
+        p.step_finished(&r);
     }
     r
 }
@@ -387,10 +403,11 @@ impl<W: WriteApi> Applier<'_, W> {
         })
     }
 
+    /// Debug only: who shows steps is the observer's choice (`Progress`).
     fn log(&self, r: &StepReport) {
         match &r.outcome {
-            Outcome::Failed(e) => tracing::warn!(step = %r.line, error = %e, "step failed"),
-            other => tracing::info!(step = %r.line, outcome = other.as_str(), "step"),
+            Outcome::Failed(e) => tracing::debug!(step = %r.line, error = %e, "step failed"),
+            other => tracing::debug!(step = %r.line, outcome = other.as_str(), "step"),
         }
     }
 }

@@ -524,7 +524,7 @@ impl Daemon {
                 &self.opts.endpoints,
                 self.opts.api.concurrency.max(1),
                 &shutdown.stop,
-                None,
+                Some(&crate::apply::LogSteps),
             )
             .await;
             let (errors, issued, only_temporary) = renewal::from_report(&report);

@@ -179,7 +179,7 @@ fn command_line() -> String {
 }
 
 pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    if let Some(out) = &args.output
+    if let Some(out) = &args.out
         && !args.force
         && std::fs::symlink_metadata(out).is_ok()
     {
@@ -222,7 +222,7 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     };
     let text = render::file(&snapshot, &header);
     let sorted = render::sort_tokens(&snapshot, header.generated_at);
-    match &args.output {
+    match &args.out {
         Some(path) => write_file(path, &text)?,
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
@@ -234,7 +234,7 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         sorted.adoptable.len(),
         sorted.not_importable.len()
     );
-    if let Some(path) = &args.output {
+    if let Some(path) = &args.out {
         eprintln!(
             "next: put your age public keys in settings.recipients of {}, then `r2gitops reconcile --dry-run -f {}`",
             path.display(),
