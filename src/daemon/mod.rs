@@ -213,9 +213,11 @@ impl Daemon {
         }
         self.renew_at = renewal::next_renewal(&entries, now, rand::rng().random_range(0.0..=1.0));
         let (b, t) = (inventory.buckets.len(), inventory.tokens.len());
+        let rotations = crate::plan::NextRotation::of(desired, inventory);
         self.update(|s| {
             (s.managed_buckets, s.managed_tokens) = (b, t);
             s.temporary = entries;
+            s.rotations = rotations;
         });
     }
 

@@ -16,6 +16,7 @@ pub mod render;
 pub mod temporary;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
@@ -55,6 +56,45 @@ pub struct Plan {
     /// Where Cloudflare is with each attached custom domain of a bucket that declares
     /// `custom_domains` (issue 15): information, never drift.
     pub domains: Vec<DomainInfo>,
+    /// When each token with `rotate_every` that this pass does not renew is next rolled.
+    pub rotations: Vec<NextRotation>,
+}
+
+/// The next scheduled rotation of a token kept as it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NextRotation {
+    pub token: String,
+    pub id: String,
+    pub every: Duration,
+    /// The current value's issue time plus `every`: the first pass from then on rolls it.
+    pub due: OffsetDateTime,
+}
+
+impl NextRotation {
+    /// Each declared token with `rotate_every` that the inventory records, as of that
+    /// inventory (the daemon's `/status` after an apply, which may have just rolled one).
+    pub fn of(
+        desired: &crate::config::Desired,
+        inventory: &crate::inventory::Inventory,
+    ) -> Vec<Self> {
+        desired
+            .tokens
+            .iter()
+            .filter_map(|t| {
+                let every = t.rotate_every?;
+                let r = inventory
+                    .tokens
+                    .get(&t.name)
+                    .filter(|r| r.owner == t.owner)?;
+                Some(NextRotation {
+                    token: t.name.clone(),
+                    id: r.id.clone(),
+                    every,
+                    due: r.value_issued_at() + every,
+                })
+            })
+            .collect()
+    }
 }
 
 /// A custom domain's status as the plan reports it.
@@ -134,6 +174,8 @@ pub enum Step {
         /// Declared buckets the token names (the apply waits for their creation).
         buckets: Vec<BucketRef>,
         output: PathBuf,
+        /// Shown to the reviewer with the request's restrictions (never sent: it is ours).
+        rotate_every: Option<Duration>,
     },
     UpdateToken {
         token: String,
@@ -160,6 +202,7 @@ pub enum Step {
         buckets: Vec<BucketRef>,
         output: PathBuf,
         reason: ReplaceReason,
+        rotate_every: Option<Duration>,
     },
     RollToken {
         token: String,

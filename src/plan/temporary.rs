@@ -168,6 +168,7 @@ mod tests {
                 renew_at: datetime!(2026-11-23 15:00 UTC),
             }],
             domains: Vec::new(),
+            rotations: Vec::new(),
         }
     }
 

@@ -94,6 +94,7 @@ pub fn diff(input: &Input<'_>) -> Plan {
         skip_outputs: input.skip_outputs,
         temporary: Vec::new(),
         domains: Vec::new(),
+        rotations: Vec::new(),
     };
     let mut bucket_steps = Vec::new();
     let mut bucket_deletes = Vec::new();

@@ -1153,3 +1153,30 @@ fn adopting_an_unknown_or_already_managed_token_refuses_the_plan_with_the_line()
         );
     }
 }
+
+#[test]
+fn a_kept_token_shows_when_it_is_next_rotated_and_a_rolled_one_does_not() {
+    let mut d = desired();
+    d.buckets = vec![bucket("media")];
+    d.tokens = vec![token("kept", &["media"]), token("due", &["media"])];
+    let week = Duration::from_secs(7 * 86400);
+    d.tokens[0].rotate_every = Some(week);
+    d.tokens[1].rotate_every = Some(week);
+    let (o, mut inv, outputs) = converged(&d);
+    inv.tokens.get_mut("kept").unwrap().rolled_at = Some(datetime!(2026-11-20 06:00 UTC));
+    let p = run(&d, &o, &inv, &outputs);
+    assert_eq!(
+        lines(&p),
+        ["↻ roll token due: rotate_every elapsed (value issued 2026-11-01T00:00:00Z)"]
+    );
+    assert_eq!(
+        p.rotations,
+        [crate::plan::NextRotation {
+            token: "kept".into(),
+            id: o.tokens[0].id.clone(),
+            every: week,
+            due: datetime!(2026-11-27 06:00 UTC),
+        }]
+    );
+    assert_eq!(crate::plan::NextRotation::of(&d, &inv)[0], p.rotations[0]);
+}

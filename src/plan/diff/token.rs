@@ -17,7 +17,8 @@ use crate::plan::policy::{describe, desired_policies};
 use crate::plan::readback::seconds;
 use crate::plan::render::timestamp;
 use crate::plan::{
-    Blocked, Bookkeeping, BucketRef, DeleteReason, Kind, Orphan, Plan, RollReason, Step,
+    Blocked, Bookkeeping, BucketRef, DeleteReason, Kind, NextRotation, Orphan, Plan, RollReason,
+    Step,
 };
 
 pub(super) fn diff_tokens(
@@ -100,6 +101,7 @@ pub(super) fn diff_tokens(
                     request: want,
                     buckets,
                     output: t.output.file.clone(),
+                    rotate_every: t.rotate_every,
                 });
             } else {
                 plan.blocked.push(Blocked {
@@ -161,6 +163,7 @@ pub(super) fn diff_tokens(
             buckets: buckets.clone(),
             output: t.output.file.clone(),
             reason,
+            rotate_every: t.rotate_every,
         };
         match &kept.status {
             TokenStatus::RevokedExposed => {
@@ -228,11 +231,13 @@ pub(super) fn diff_tokens(
             }
             continue;
         }
+        let record = record.filter(|r| r.id == kept.id);
+        let mut renewed = false;
         if !input.skip_outputs {
-            let record = record.filter(|r| r.id == kept.id);
             match roll_reason(t, record, kept, input) {
                 Ok(Some(reason)) => {
                     acted = true;
+                    renewed = true;
                     steps.push(Step::RollToken {
                         token: t.name.clone(),
                         id: kept.id.clone(),
@@ -246,6 +251,15 @@ pub(super) fn diff_tokens(
                     plan.blocked.push(blocked);
                 }
             }
+        }
+        // A reviewer and `/status` see when the value in use is next rolled.
+        if let (false, Some(every), Some(r)) = (renewed, t.rotate_every, record) {
+            plan.rotations.push(NextRotation {
+                token: t.name.clone(),
+                id: kept.id.clone(),
+                every,
+                due: r.value_issued_at() + every,
+            });
         }
         if !acted {
             plan.unchanged += 1;
