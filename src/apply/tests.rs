@@ -523,6 +523,7 @@ fn plan(steps: Vec<Step>) -> Plan {
         steps,
         blocked: Vec::new(),
         orphans: Vec::new(),
+        elsewhere: Vec::new(),
         unchanged: 0,
         bookkeeping: Vec::new(),
         refused: None,

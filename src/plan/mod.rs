@@ -41,6 +41,10 @@ pub struct Plan {
     pub blocked: Vec<Blocked>,
     /// Managed things no longer declared that are kept, with the reason.
     pub orphans: Vec<Orphan>,
+    /// Tokens that carry the managed-name prefix but that this file neither declares nor
+    /// records in its inventory: another desired-state file on the account manages them
+    /// (or an inventory was lost). Never touched; listed so that a reviewer sees them.
+    pub elsewhere: Vec<Orphan>,
     /// Declared buckets and tokens already as declared.
     pub unchanged: usize,
     /// Non-secret inventory facts learned from Cloudflare (adoptions, forgotten entries);

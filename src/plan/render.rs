@@ -374,6 +374,9 @@ fn body_lines(plan: &Plan) -> Vec<String> {
             o.reason
         ));
     }
+    if let Some(line) = elsewhere_line(&plan.elsewhere) {
+        lines.push(line);
+    }
     lines.extend(plan.temporary.iter().map(super::temporary::kept_line));
     // Cloudflare's progress with a domain is information, not drift: shown until it is
     // active (every one is in the JSON).
@@ -389,6 +392,29 @@ fn body_lines(plan: &Plan) -> Vec<String> {
         lines.push(format!("= {others} unchanged"));
     }
     lines
+}
+
+/// One line for the tokens managed elsewhere: seen, never touched (their ids are in the
+/// JSON). `· 2 tokens managed elsewhere (…), never touched: r2gitops:a, r2gitops:b`.
+pub fn elsewhere_line(elsewhere: &[super::Orphan]) -> Option<String> {
+    const SHOWN: usize = 5;
+    let (first, rest) = match elsewhere.len() {
+        0 => return None,
+        n => (&elsewhere[..n.min(SHOWN)], n.saturating_sub(SHOWN)),
+    };
+    let mut names: Vec<String> = first.iter().map(|o| o.name.clone()).collect();
+    if rest > 0 {
+        names.push(format!("and {rest} more"));
+    }
+    Some(format!(
+        "· {} managed elsewhere (named with the prefix, but neither declared here nor in this file's inventory: another file's, or a lost inventory's), never touched: {}",
+        if elsewhere.len() == 1 {
+            "1 token".to_string()
+        } else {
+            format!("{} tokens", elsewhere.len())
+        },
+        names.join(", ")
+    ))
 }
 
 fn notes(plan: &Plan) -> Vec<String> {
@@ -479,6 +505,9 @@ pub fn json(plan: &Plan, file: &str) -> Value {
         })).collect::<Vec<_>>(),
         "orphans": plan.orphans.iter().map(|o| json!({
             "kind": o.kind.as_str(), "name": o.name, "detail": o.detail, "reason": o.reason,
+        })).collect::<Vec<_>>(),
+        "elsewhere": plan.elsewhere.iter().map(|o| json!({
+            "kind": o.kind.as_str(), "name": o.name, "id": o.detail, "reason": o.reason,
         })).collect::<Vec<_>>(),
         "custom_domains": plan.domains.iter().map(domain_json).collect::<Vec<_>>(),
         "rotations": plan.rotations.iter().map(rotation_json).collect::<Vec<_>>(),
@@ -685,6 +714,7 @@ mod tests {
                 reason: "location is create-only (have enam, want weur)".into(),
             }],
             orphans: Vec::new(),
+            elsewhere: Vec::new(),
             unchanged: 3,
             bookkeeping: Vec::new(),
             refused: None,

@@ -156,6 +156,7 @@ mod tests {
             }],
             blocked: Vec::new(),
             orphans: Vec::new(),
+            elsewhere: Vec::new(),
             unchanged: 3,
             bookkeeping: Vec::new(),
             refused: None,

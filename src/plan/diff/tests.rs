@@ -1180,3 +1180,62 @@ fn a_kept_token_shows_when_it_is_next_rotated_and_a_rolled_one_does_not() {
     );
     assert_eq!(crate::plan::NextRotation::of(&d, &inv)[0], p.rotations[0]);
 }
+
+#[test]
+fn a_token_another_file_manages_is_never_pruned_or_orphaned_only_shown() {
+    // (prune, recorded in this inventory) -> (deleted, orphaned, shown as elsewhere)
+    let cases = [
+        (true, false, (false, false, true)),
+        (false, false, (false, false, true)),
+        (true, true, (true, false, false)),
+        (false, true, (false, true, false)),
+    ];
+    for (prune, recorded, want) in cases {
+        let mut d = desired();
+        d.settings.prune = prune;
+        d.buckets = vec![bucket("media")];
+        d.tokens = vec![token("uploader", &["media"])];
+        let (mut o, mut inv, outputs) = converged(&d);
+        let theirs = token("assets-writer", &["media"]);
+        let id = "abababababababababababababababab";
+        o.tokens.push(obs_token(&d, &theirs, id));
+        if recorded {
+            inv.tokens.insert(theirs.name.clone(), written(&theirs, id));
+        }
+        let p = run(&d, &o, &inv, &outputs);
+        let deleted = p
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::DeleteToken { id: i, .. } if i == id));
+        let got = (deleted, !p.orphans.is_empty(), !p.elsewhere.is_empty());
+        assert_eq!(got, want, "prune={prune} recorded={recorded}: {p:?}");
+        if !recorded {
+            assert_eq!(p.steps, [], "nothing is done about it");
+            assert_eq!(p.elsewhere[0].name, "r2gitops:assets-writer");
+            assert_eq!(p.elsewhere[0].detail, id);
+            assert!(!p.differs(), "another file's token is no difference");
+        }
+    }
+}
+
+#[test]
+fn a_lost_inventory_deletes_nothing_even_with_prune() {
+    let mut d = sample();
+    d.settings.prune = true;
+    let (mut o, _, outputs) = converged(&d);
+    let gone = token("old-ci", &["media"]);
+    o.tokens
+        .push(obs_token(&d, &gone, "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"));
+    let p = run(&d, &o, &Inventory::default(), &outputs);
+    assert!(!p.steps.iter().any(Step::is_delete), "{:?}", lines(&p));
+    assert_eq!(p.deletions(), 0);
+    assert_eq!(p.elsewhere.len(), 1);
+    // The declared tokens are taken back by their names (and rolled: no record of output).
+    assert_eq!(
+        p.steps
+            .iter()
+            .filter(|s| matches!(s, Step::RollToken { .. }))
+            .count(),
+        2
+    );
+}

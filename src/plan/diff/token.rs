@@ -2,7 +2,8 @@
 //! validity window, name or status -> update in place (same id, same S3 key); outputs that
 //! cannot be vouched for -> roll; an output path the writer refuses (a symlink on the way,
 //! a FIFO) -> blocked, neither created nor rolled; duplicates -> keep one, delete the rest;
-//! undeclared and managed -> delete with `prune`, else orphan.
+//! undeclared and recorded in this inventory -> delete with `prune`, else orphan;
+//! undeclared, prefixed and not recorded -> another file's: shown, never touched.
 
 use std::collections::BTreeSet;
 
@@ -268,6 +269,18 @@ pub(super) fn diff_tokens(
 
     for o in &observed.tokens {
         if claimed.contains(o.id.as_str()) || !managed(o) {
+            continue;
+        }
+        // The prefix names tokens some r2gitops file manages; only this file's inventory
+        // says which are this file's. Another file's token (or one a lost inventory knew)
+        // is never deleted or orphaned from here, only shown.
+        if !inventory_ids.contains(o.id.as_str()) {
+            plan.elsewhere.push(Orphan {
+                kind: Kind::Token,
+                name: o.name.clone(),
+                detail: o.id.clone(),
+                reason: "not declared here and not in this file's inventory: another file manages it (or an inventory was lost); never touched".into(),
+            });
             continue;
         }
         if desired.settings.prune {
