@@ -450,8 +450,8 @@ async fn a_token_created_but_never_written_is_rolled_and_never_duplicated() {
     assert_eq!(
         rolls,
         [
-            "↻ roll token uploader: no record of its output (inventory lost or a write interrupted)",
-            "↻ roll token log-reader: no record of its output (inventory lost or a write interrupted)",
+            "↻ roll token uploader: no record of its output (a new or lost inventory, or an interrupted write); any secret in use stops working",
+            "↻ roll token log-reader: no record of its output (a new or lost inventory, or an interrupted write); any secret in use stops working",
         ]
     );
     let (_, report) = w.pass().await;

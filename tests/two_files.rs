@@ -128,7 +128,7 @@ async fn two_files_on_one_account_never_touch_each_others_tokens() {
         let text = two.run(which, &["reconcile", "--dry-run"]);
         let text = String::from_utf8_lossy(&text.stdout);
         assert!(
-            text.contains(&format!("· 1 token managed elsewhere (")) && text.contains(&cf_name),
+            text.contains("· 1 token managed elsewhere (") && text.contains(&cf_name),
             "{which}: {text}"
         );
         assert!(!text.contains("delete token"), "{which}: {text}");

@@ -276,7 +276,7 @@ impl RollReason {
     pub fn describe(&self) -> String {
         match self {
             RollReason::OutputUnrecorded => {
-                "no record of its output (inventory lost or a write interrupted)".into()
+                "no record of its output (a new or lost inventory, or an interrupted write); any secret in use stops working".into()
             }
             RollReason::OutputMissing => "output file missing".into(),
             RollReason::OutputAltered => "output file changed since it was written".into(),
@@ -303,6 +303,14 @@ impl RollReason {
                 "roll required to issue its credentials (existing S3 keys stop working)".into()
             }
         }
+    }
+
+    /// r2gitops never held the value in use (a first run after `import` or a lost
+    /// inventory; an adoption without the value): the roll breaks whoever uses it. Such a
+    /// first run must rotate with overlap (a second credential, the first retired later)
+    /// once that exists, never roll: `diff`'s `renew` is the one place that decides.
+    pub fn value_unheld(&self) -> bool {
+        matches!(self, RollReason::OutputUnrecorded | RollReason::Adopted)
     }
 
     /// A stable machine-readable name, for JSON and metrics.

@@ -376,12 +376,16 @@ fn roll_reasons() {
         (
             "inventory lost",
             |_, inv, _| inv.tokens.clear(),
-            Some("no record of its output (inventory lost or a write interrupted)"),
+            Some(
+                "no record of its output (a new or lost inventory, or an interrupted write); any secret in use stops working",
+            ),
         ),
         (
             "create answered, write never happened",
             |_, inv, _| inv.tokens.get_mut("uploader").unwrap().output = None,
-            Some("no record of its output (inventory lost or a write interrupted)"),
+            Some(
+                "no record of its output (a new or lost inventory, or an interrupted write); any secret in use stops working",
+            ),
         ),
         (
             "file deleted",

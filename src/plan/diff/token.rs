@@ -223,12 +223,7 @@ pub(super) fn diff_tokens(
             // issues credentials. The guard in `adoption` let it through.
             match unwritable_output(t, input) {
                 Some(blocked) => plan.blocked.push(blocked),
-                None => steps.push(Step::RollToken {
-                    token: t.name.clone(),
-                    id: kept.id.clone(),
-                    owner: t.owner,
-                    reason: RollReason::Adopted,
-                }),
+                None => steps.push(renew(t, kept, RollReason::Adopted)),
             }
             continue;
         }
@@ -239,12 +234,7 @@ pub(super) fn diff_tokens(
                 Ok(Some(reason)) => {
                     acted = true;
                     renewed = true;
-                    steps.push(Step::RollToken {
-                        token: t.name.clone(),
-                        id: kept.id.clone(),
-                        owner: t.owner,
-                        reason,
-                    });
+                    steps.push(renew(t, kept, reason));
                 }
                 Ok(None) => {}
                 Err(blocked) => {
@@ -328,6 +318,20 @@ pub(super) fn diff_tokens(
                 token: name.clone(),
             });
         }
+    }
+}
+
+/// The step that gives a kept token a new value its output can hold: a roll (same access
+/// key id, new secret). Where the value in use was never held (`RollReason::value_unheld`:
+/// a first run after `import`, a lost inventory, an adoption without the value), rotation
+/// with overlap takes the roll's place here once it exists, so that the secret in use keeps
+/// working until its consumers have the new one.
+fn renew(t: &TokenSpec, kept: &ObservedToken, reason: RollReason) -> Step {
+    Step::RollToken {
+        token: t.name.clone(),
+        id: kept.id.clone(),
+        owner: t.owner,
+        reason,
     }
 }
 
