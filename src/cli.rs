@@ -44,8 +44,8 @@ pub enum Command {
     /// Write a desired-state file from a live account (reads only; changes nothing in
     /// Cloudflare): buckets protected, managed tokens as entries, adoptable ones commented.
     Import(ImportArgs),
-    /// Take over an existing token named by `adopt:` with its current value (no downtime):
-    /// verify the value belongs to that id, write its output, record it.
+    /// Take over an existing token with its current value (no downtime): verify the value
+    /// belongs to the entry's token (`adopt:`, or its name), write its output, record it.
     Adopt(AdoptArgs),
     /// Print a shell completion script (bash, zsh or fish) on stdout.
     Completions(CompletionsArgs),
@@ -290,7 +290,8 @@ fn parse_jurisdiction(s: &str) -> Result<crate::config::Jurisdiction, String> {
 #[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("value").required(true).args(["value_from_stdin", "value_file"])))]
 pub struct AdoptArgs {
-    /// The declared token (its entry carries `adopt: <id>`).
+    /// The declared token: its entry's `adopt: <id>`, or (without `adopt:`) the token that
+    /// already carries its Cloudflare name, as `import` declares managed tokens.
     pub name: String,
     #[command(flatten)]
     pub file: FileArg,
