@@ -521,7 +521,7 @@ async fn readiness_returns_when_a_broken_file_is_restored_to_the_same_bytes() {
         .append(true)
         .open(&file)
         .unwrap();
-    f.write_all(good[half..].as_bytes()).unwrap();
+    f.write_all(&good.as_bytes()[half..]).unwrap();
     drop(f);
     ready_within_two_ticks("a partial write completed").await;
 
