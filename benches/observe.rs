@@ -443,7 +443,7 @@ async fn import_case(emu: &Emulator, bucket_pages: u64, token_pages: u64) -> Vec
             explicit: false,
             blocks: &kinds,
             prefix: "r2gitops:",
-            recorded: Default::default(),
+            recorded: None,
             concurrency: 8,
         },
     )

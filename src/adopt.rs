@@ -5,6 +5,10 @@
 //! records the token in the inventory. The rename and the corrections are ordinary plan
 //! steps of the next reconcile; this command prints them.
 //!
+//! An entry without `adopt:` (a managed token as `import` writes it) takes the token that
+//! already carries its Cloudflare name: the value says which, and it must carry that name.
+//! Without this, the first reconcile would have to roll it (no record of its output).
+//!
 //! The value lives only in `TokenValue` (wiped on drop, redacted in Debug): it reaches the
 //! verify request's header and the output writer, never a log line or an error.
 
@@ -28,12 +32,13 @@ pub enum AdoptError {
     #[error("{file}: no token named '{name}' is declared")]
     NotDeclared { file: PathBuf, name: String },
     #[error(
-        "{file}: tokens[{index}] ('{name}') has no adopt:\n  hint: add `adopt: <token id>` to it first (`r2gitops import` lists the ids of tokens that can be adopted)"
+        "the value verifies as token {verified} ('{found}'), and tokens[{index}] has no adopt: and manages only a token named '{cf_name}'; nothing was written\n  hint: to take that token over, add `adopt: {verified}` to the entry first"
     )]
-    NoAdopt {
-        file: PathBuf,
+    NotThisEntry {
         index: usize,
-        name: String,
+        cf_name: String,
+        verified: String,
+        found: String,
     },
     #[error(
         "the value did not verify as a Cloudflare {owner} token ({detail}); nothing was written\n  hint: it must be the token's current value (a roll in the dashboard replaces it), used from an address its IP rules allow"
@@ -81,8 +86,12 @@ fn adopt_at(desired: &Desired, spec: &TokenSpec) -> String {
     )
 }
 
-/// The declared token `name` and the id its `adopt:` names (pure).
-pub fn target<'a>(desired: &'a Desired, name: &str) -> Result<(&'a TokenSpec, String), AdoptError> {
+/// The declared token `name`, its index, and the id its `adopt:` names (pure). `None`:
+/// no `adopt:`, so the token already carrying the entry's Cloudflare name is meant.
+pub fn target<'a>(
+    desired: &'a Desired,
+    name: &str,
+) -> Result<(usize, &'a TokenSpec, Option<String>), AdoptError> {
     let (index, spec) = desired
         .tokens
         .iter()
@@ -92,29 +101,46 @@ pub fn target<'a>(desired: &'a Desired, name: &str) -> Result<(&'a TokenSpec, St
             file: desired.source.clone(),
             name: name.to_string(),
         })?;
-    let adopt = spec.adopt.as_ref().ok_or_else(|| AdoptError::NoAdopt {
-        file: desired.source.clone(),
-        index,
-        name: name.to_string(),
-    })?;
-    Ok((spec, adopt.id.clone()))
+    Ok((index, spec, spec.adopt.as_ref().map(|a| a.id.clone())))
 }
 
-/// What the verify answer means for the adoption (pure): the value must belong to `id`.
+/// For an entry without `adopt:`: the verified token must be the one carrying the entry's
+/// Cloudflare name (pure). Another token is taken over only through `adopt:`.
+pub fn check_named(
+    desired: &Desired,
+    index: usize,
+    verified: &str,
+    found: &str,
+) -> Result<(), AdoptError> {
+    let cf_name = desired.cloudflare_token_name(&desired.tokens[index]);
+    if found == cf_name {
+        return Ok(());
+    }
+    Err(AdoptError::NotThisEntry {
+        index,
+        cf_name,
+        verified: verified.to_string(),
+        found: crate::config::yaml::sanitize(found),
+    })
+}
+
+/// What the verify answer means for the adoption (pure): the value must belong to `id`
+/// (any id when the entry has no `adopt:`; `check_named` then checks the token's name).
 pub fn check_verified(
     spec: &TokenSpec,
-    id: &str,
+    id: Option<&str>,
     answer: Result<VerifiedToken, ApiError>,
 ) -> Result<VerifiedToken, Box<dyn std::error::Error>> {
-    match answer {
-        Ok(v) if v.id == id => Ok(v),
-        Ok(v) => Err(AdoptError::OtherToken {
+    match (answer, id) {
+        (Ok(v), None) => Ok(v),
+        (Ok(v), Some(id)) if v.id == id => Ok(v),
+        (Ok(v), Some(id)) => Err(AdoptError::OtherToken {
             name: spec.name.clone(),
             id: id.to_string(),
             verified: v.id,
         }
         .into()),
-        Err(e) if e.is_auth() => Err(AdoptError::DidNotVerify {
+        (Err(e), _) if e.is_auth() => Err(AdoptError::DidNotVerify {
             owner: spec.owner.as_str(),
             // Cloudflare's own words: the client's would speak of r2gitops' API token.
             detail: match e.errors.first() {
@@ -123,7 +149,7 @@ pub fn check_verified(
             },
         }
         .into()),
-        Err(e) => Err(e.into()),
+        (Err(e), _) => Err(e.into()),
     }
 }
 
@@ -158,7 +184,7 @@ pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             return Ok(ExitCode::from(1));
         }
     };
-    let (spec, id) = target(&desired, &args.name)?;
+    let (index, spec, adopt_id) = target(&desired, &args.name)?;
     let value = read_value(args)?;
     let config = ClientConfig::from_args(&args.api, desired.account_id.as_deref())?;
     // The same settings, with the adopted token as bearer, for its verify endpoint only.
@@ -176,7 +202,10 @@ pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             at: adopt_at(&desired, spec),
             why,
         };
-        if let Some(why) = own_token_refusal(&id, own.as_deref()) {
+        if let Some(why) = adopt_id
+            .as_deref()
+            .and_then(|id| own_token_refusal(id, own.as_deref()))
+        {
             return Err(refused(why).into());
         }
         let probe = Client::new(ClientConfig {
@@ -184,8 +213,13 @@ pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             token_owner: spec.owner,
             ..as_adopted
         })?;
-        let verified = check_verified(spec, &id, probe.verify().await)?;
+        let verified = check_verified(spec, adopt_id.as_deref(), probe.verify().await)?;
         drop(probe);
+        let id = verified.id.clone();
+        // Adopted by name, the id is known only now: it must not be r2gitops' own either.
+        if let Some(why) = own_token_refusal(&id, own.as_deref()) {
+            return Err(refused(why).into());
+        }
         if verified.status != TokenStatus::Active {
             tracing::warn!(
                 id = %id,
@@ -217,6 +251,9 @@ pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             }
             .into());
         };
+        if adopt_id.is_none() {
+            check_named(&desired, index, &id, &observed.name)?;
+        }
         // The next reconcile would replace its policies with the declared ones: what the
         // file cannot say would be dropped without anyone having read it.
         let groups = client.permission_groups(spec.owner).await?;
@@ -311,19 +348,31 @@ mod tests {
     #[test]
     fn the_target_is_the_declared_token_with_its_adopt_id() {
         let d = declared();
-        let (spec, id) = target(&d, "backup-reader").unwrap();
-        assert_eq!((spec.name.as_str(), id.as_str()), ("backup-reader", ID));
-        let cases = [
-            ("nope", "r2gitops.yaml: no token named 'nope' is declared"),
-            (
-                "uploader",
-                "r2gitops.yaml: tokens[1] ('uploader') has no adopt:",
-            ),
-        ];
-        for (name, want) in cases {
-            let e = target(&d, name).unwrap_err().to_string();
-            assert!(e.starts_with(want), "{e}");
-        }
+        let (_, spec, id) = target(&d, "backup-reader").unwrap();
+        assert_eq!(
+            (spec.name.as_str(), id.as_deref()),
+            ("backup-reader", Some(ID))
+        );
+        let e = target(&d, "nope").unwrap_err().to_string();
+        assert!(
+            e.starts_with("r2gitops.yaml: no token named 'nope' is declared"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_entry_without_adopt_takes_over_only_the_token_carrying_its_name() {
+        let d = declared();
+        let (index, _, id) = target(&d, "uploader").unwrap();
+        assert_eq!((index, id), (1, None));
+        assert!(check_named(&d, index, ID, "r2gitops:uploader").is_ok());
+        let e = check_named(&d, index, ID, "CI deploy\nkey")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("the value verifies as token {ID} ('CI deploy\\nkey'), and tokens[1] has no adopt: and manages only a token named 'r2gitops:uploader'; nothing was written")),
+            "{e}"
+        );
     }
 
     #[test]
@@ -335,9 +384,9 @@ mod tests {
             status: TokenStatus::Active,
             expires_on: None,
         };
-        assert!(check_verified(spec, ID, Ok(verified(ID))).is_ok());
+        assert!(check_verified(spec, Some(ID), Ok(verified(ID))).is_ok());
         let other = "ffff0000000000000000000000000000";
-        let e = check_verified(spec, ID, Ok(verified(other)))
+        let e = check_verified(spec, Some(ID), Ok(verified(other)))
             .unwrap_err()
             .to_string();
         assert_eq!(
@@ -354,7 +403,7 @@ mod tests {
                 message: "Invalid API Token".into(),
             }],
         );
-        let e = check_verified(spec, ID, Err(invalid))
+        let e = check_verified(spec, Some(ID), Err(invalid))
             .unwrap_err()
             .to_string();
         assert!(
@@ -363,7 +412,9 @@ mod tests {
         );
         // A network failure is not a verdict on the value: it stays what it was.
         let down = ApiError::transport("verify the API token", "connection refused");
-        let e = check_verified(spec, ID, Err(down)).unwrap_err().to_string();
+        let e = check_verified(spec, Some(ID), Err(down))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("connection refused") && !e.contains("did not verify"),
             "{e}"
@@ -376,7 +427,7 @@ mod tests {
         d.tokens[0].owner = Owner::User;
         let e = check_verified(
             &d.tokens[0],
-            ID,
+            Some(ID),
             Err(ApiError::from_answer("verify", 401, Vec::new())),
         )
         .unwrap_err()

@@ -44,8 +44,8 @@ pub enum Command {
     /// Write a desired-state file from a live account (reads only; changes nothing in
     /// Cloudflare): buckets protected, managed tokens as entries, adoptable ones commented.
     Import(ImportArgs),
-    /// Take over an existing token named by `adopt:` with its current value (no downtime):
-    /// verify the value belongs to that id, write its output, record it.
+    /// Take over an existing token with its current value (no downtime): verify the value
+    /// belongs to the entry's token (`adopt:`, or its name), write its output, record it.
     Adopt(AdoptArgs),
     /// Print a shell completion script (bash, zsh or fish) on stdout.
     Completions(CompletionsArgs),
@@ -57,9 +57,25 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ManArgs {
     /// The command whose page to print; the tool's own page when left out.
-    #[arg(value_parser = ["validate", "schema", "reconcile", "watch", "completions"])]
+    #[arg(value_parser = MAN_PAGES.map(|(name, _)| name))]
     pub command: Option<String>,
 }
+
+/// Each command with a man page of its own, and the page's title (`r2gitops man NAME`).
+pub const MAN_PAGES: [(&str, &str); 8] = [
+    ("validate", "r2gitops-validate"),
+    ("schema", "r2gitops-schema"),
+    ("reconcile", "r2gitops-reconcile"),
+    ("watch", "r2gitops-watch"),
+    ("import", "r2gitops-import"),
+    ("adopt", "r2gitops-adopt"),
+    ("completions", "r2gitops-completions"),
+    ("man", "r2gitops-man"),
+];
+
+/// Usage errors exit 64 (EX_USAGE, sysexits.h), so that a CI step that accepts 2 ("changes
+/// pending" with --detailed-exitcode) never passes a mistyped flag.
+pub const EXIT_USAGE: u8 = 64;
 
 #[derive(Debug, Clone, Args)]
 pub struct CompletionsArgs {
@@ -130,9 +146,9 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| format!("'{s}': expected a duration such as 30s, 10m or 1h"))
 }
 
-/// How to reach Cloudflare; shared by `reconcile` and `watch`.
+/// How to reach Cloudflare: every command that calls the API (`import` needs only this).
 #[derive(Debug, Clone, Args)]
-pub struct ApiArgs {
+pub struct ConnectArgs {
     /// Cloudflare API base URL.
     #[arg(
         long,
@@ -154,16 +170,24 @@ pub struct ApiArgs {
     /// Which family the API token r2gitops uses belongs to (decides the verify endpoint).
     #[arg(long, value_enum, default_value_t = TokenOwnerArg::Account)]
     pub api_token_owner: TokenOwnerArg,
-    /// S3 endpoint override per jurisdiction, `JURISDICTION=URL` (repeatable; also
-    /// R2GITOPS_S3_ENDPOINTS as comma-separated pairs).
-    #[arg(long = "s3-endpoint", value_name = "JURISDICTION=URL")]
-    pub s3_endpoints: Vec<String>,
     /// Client-side request budget, `REQUESTS/SECONDS` (Cloudflare allows 1200/300).
     #[arg(long, default_value = "1000/300")]
     pub request_budget: String,
     /// API calls in flight at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+}
+
+/// How to reach Cloudflare, and where outputs go; shared by `reconcile`, `watch` and
+/// `adopt`. Its connection fields are read through `Deref` (`args.api.api_url`).
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// S3 endpoint override per jurisdiction, `JURISDICTION=URL` (repeatable; also
+    /// R2GITOPS_S3_ENDPOINTS as comma-separated pairs).
+    #[arg(long = "s3-endpoint", value_name = "JURISDICTION=URL")]
+    pub s3_endpoints: Vec<String>,
     /// Overrides `settings.output_dir` (and so the default state file), e.g. a volume
     /// mounted at a path the git checkout does not know.
     #[arg(long, env = "R2GITOPS_OUTPUT_DIR")]
@@ -195,6 +219,13 @@ impl ApiArgs {
         } else {
             crate::config::AdoptRolls::Refused
         }
+    }
+}
+
+impl std::ops::Deref for ApiArgs {
+    type Target = ConnectArgs;
+    fn deref(&self) -> &ConnectArgs {
+        &self.connect
     }
 }
 
@@ -236,18 +267,20 @@ pub struct ReconcileArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
-    /// Write the file here instead of stdout.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Write the file here instead of stdout (`--output` is a format in the other commands,
+    /// so this one is `--out`).
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
     /// Only buckets of this jurisdiction (repeatable; default: every jurisdiction the
     /// account can list).
     #[arg(long, value_name = "J", value_parser = parse_jurisdiction)]
     pub jurisdiction: Vec<crate::config::Jurisdiction>,
     /// Which bucket configuration blocks to import, comma-separated: cors, lifecycle, lock,
-    /// public_dev_url (one read per bucket and block), or `none`. Default: all of them.
+    /// public_dev_url, custom_domains, notifications (one read per bucket and block), or
+    /// `none`. Default: all of them.
     #[arg(long, value_name = "BLOCKS", value_delimiter = ',', value_parser = parse_block)]
     pub with: Vec<BlockArg>,
-    /// Overwrite --output when it exists.
+    /// Overwrite --out when it exists.
     #[arg(long)]
     pub force: bool,
     /// The ownership marker of managed tokens (written to the file when not the default).
@@ -256,8 +289,9 @@ pub struct ImportArgs {
     /// An r2gitops inventory: tokens it records are managed too, under their recorded names.
     #[arg(long, value_name = "PATH")]
     pub state_file: Option<PathBuf>,
+    // Only what reaching Cloudflare needs: import writes no output and adopts nothing.
     #[command(flatten)]
-    pub api: ApiArgs,
+    pub api: ConnectArgs,
 }
 
 /// One `--with` value: a configuration block, or `none`.
@@ -312,7 +346,8 @@ fn parse_jurisdiction(s: &str) -> Result<crate::config::Jurisdiction, String> {
 #[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("value").required(true).args(["value_from_stdin", "value_file"])))]
 pub struct AdoptArgs {
-    /// The declared token (its entry carries `adopt: <id>`).
+    /// The declared token: its entry's `adopt: <id>`, or (without `adopt:`) the token that
+    /// already carries its Cloudflare name, as `import` declares managed tokens.
     pub name: String,
     #[command(flatten)]
     pub file: FileArg,
@@ -354,10 +389,15 @@ pub struct WatchArgs {
 
 /// Parse the command line, run, and map the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     cli.color.apply();
-    if let Command::Reconcile(args) = &cli.command {
-        check_dry_run_flags(args);
+    if let Command::Reconcile(args) = &cli.command
+        && let Err(e) = check_dry_run_flags(args)
+    {
+        return usage_error(e);
     }
     init_logging(cli.log_format);
     // Before any secret is read (issue 12, finding 9).
@@ -403,6 +443,17 @@ fn completions(shell: CompletionShell) -> Result<ExitCode, Box<dyn std::error::E
     Ok(ExitCode::SUCCESS)
 }
 
+/// Print a clap error and map it to an exit code: `--help` and `--version` are successes
+/// (stdout), anything else is a usage error (stderr, `EXIT_USAGE`).
+fn usage_error(e: clap::Error) -> ExitCode {
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::from(EXIT_USAGE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn man(args: &ManArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
@@ -411,13 +462,10 @@ fn man(args: &ManArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         None => cmd,
         Some(name) => {
             // clap names are static strings: one per documented command.
-            let title = match name {
-                "validate" => "r2gitops-validate",
-                "schema" => "r2gitops-schema",
-                "reconcile" => "r2gitops-reconcile",
-                "watch" => "r2gitops-watch",
-                _ => "r2gitops-completions",
-            };
+            let (_, title) = MAN_PAGES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .ok_or_else(|| format!("no command '{name}'"))?;
             cmd.find_subcommand(name)
                 .cloned()
                 .ok_or_else(|| format!("no command '{name}'"))?
@@ -430,8 +478,8 @@ fn man(args: &ManArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
 
 /// Flags that only mean something in a dry run. Checked here rather than with clap's
 /// `requires`, whose usage line lists every argument an environment variable set (it made
-/// `--api-url` look required). Exits 2 like any usage error.
-fn check_dry_run_flags(args: &ReconcileArgs) {
+/// `--api-url` look required). A usage error like any other.
+fn check_dry_run_flags(args: &ReconcileArgs) -> Result<(), clap::Error> {
     use clap::CommandFactory;
     let misuse = if args.dry_run {
         None
@@ -452,18 +500,20 @@ fn check_dry_run_flags(args: &ReconcileArgs) {
         let sub = cmd
             .find_subcommand_mut("reconcile")
             .expect("reconcile is a subcommand");
-        sub.error(clap::error::ErrorKind::MissingRequiredArgument, message)
-            .exit();
+        return Err(sub.error(clap::error::ErrorKind::MissingRequiredArgument, message));
     }
+    Ok(())
 }
 
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    use std::io::IsTerminal;
+    // The choice plans and diagnostics follow (`--color`, NO_COLOR, CLICOLOR_FORCE, a
+    // terminal), resolved for stderr after `ColorWhen::apply`.
+    let ansi = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(ansi && format == LogFormat::Text)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

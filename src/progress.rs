@@ -72,7 +72,7 @@ impl Progress for TermProgress {
         self.update(|s| s.in_flight += 1);
     }
 
-    fn step_finished(&self) {
+    fn step_finished(&self, _: &crate::apply::StepReport) {
         self.update(|s| {
             s.in_flight = s.in_flight.saturating_sub(1);
             s.done += 1;

@@ -1,6 +1,7 @@
 //! The command line itself, through the real binary: every option is described, the help
 //! speaks to the command it belongs to, completions generate for bash, zsh and fish (and
-//! bash accepts its script), and the man pages render with `man -l`.
+//! bash accepts its script), the man pages render with `man -l`, usage errors exit 64, and
+//! log lines follow the colour choice.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -99,7 +100,7 @@ fn completions_generate_for_three_shells_and_bash_accepts_its_script() {
 
     assert!(stdout(&["completions", "zsh"]).starts_with("#compdef r2gitops"));
     assert!(stdout(&["completions", "fish"]).contains("complete -c r2gitops"));
-    assert_eq!(r2gitops(&["completions", "tcsh"]).status.code(), Some(2));
+    assert_eq!(r2gitops(&["completions", "tcsh"]).status.code(), Some(64));
 }
 
 #[test]
@@ -167,4 +168,170 @@ fn colour_follows_the_terminal_the_flag_and_the_environment() {
         anstream::adapter::strip_str(&forced).to_string(),
         run(&[], &[])
     );
+}
+
+#[test]
+fn a_usage_error_exits_64_so_that_a_step_accepting_2_never_passes_it() {
+    for args in [
+        vec!["reconcile", "--dry-rn"],
+        vec![
+            "reconcile",
+            "--dry-run",
+            "--detailed-exitcode",
+            "--output",
+            "yaml",
+        ],
+        vec!["reconcile", "--detailed-exitcode"],
+        vec!["import", "--with", "corz"],
+        vec!["import", "--output", "x.yaml"],
+        vec!["frobnicate"],
+        vec![],
+    ] {
+        let out = r2gitops(&args);
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {out:?}");
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?}: no plan on stdout: {out:?}"
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("error: ") || err.contains("Usage: r2gitops"),
+            "{args:?}: {out:?}"
+        );
+    }
+    for args in [
+        vec!["--help"],
+        vec!["reconcile", "--help"],
+        vec!["--version"],
+    ] {
+        assert_eq!(r2gitops(&args).status.code(), Some(0), "{args:?}");
+    }
+}
+
+#[test]
+fn every_command_has_a_man_page() {
+    let cmd = Cli::command();
+    let names: Vec<&str> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name())
+        .filter(|n| *n != "help")
+        .collect();
+    assert!(
+        names.contains(&"import") && names.contains(&"adopt"),
+        "{names:?}"
+    );
+    for name in names {
+        let page = stdout(&["man", name]);
+        assert!(
+            page.contains(&format!(".TH r2gitops-{name} 1")),
+            "{name}: {}",
+            &page[..page.len().min(200)]
+        );
+    }
+}
+
+#[test]
+fn import_writes_with_out_and_offers_only_flags_that_do_something() {
+    let help = stdout(&["import", "--help"]);
+    assert!(help.contains("-o, --out <FILE>"), "{help}");
+    // A read-only command writes no output and adopts nothing.
+    for flag in [
+        "--output ",
+        "--output-dir",
+        "--allow-adopt-roll",
+        "--s3-endpoint",
+    ] {
+        assert!(!help.contains(flag), "import --help offers {flag}:\n{help}");
+    }
+    let with: String = help
+        .lines()
+        .skip_while(|l| !l.contains("--with <BLOCKS>"))
+        .take_while(|l| l.contains("--with") || l.starts_with("          "))
+        .collect::<Vec<_>>()
+        .join(" ");
+    for kind in r2gitops::observed::bucket_config::ConfigKind::ALL {
+        assert!(
+            with.contains(kind.key()),
+            "--with help omits {}: {with}",
+            kind.key()
+        );
+    }
+    // `--out` and `-o` write the file; `--output` is a format elsewhere, never a file here.
+    let out = r2gitops(&["import", "--output", "x.yaml"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--out"),
+        "the error points at --out: {out:?}"
+    );
+}
+
+/// A run that logs a warning at start (an API token file others can read) and then stops
+/// at an invalid file, before any network call; its stderr, through a pipe or, with
+/// `tty`, through a terminal (`script` from util-linux).
+fn logged(flags: &[&str], env: &[(&str, &str)], tty: bool) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, "version: 1\nbuckets:\n  - name: Bad_Name\n").unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "not-a-real-token\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut args: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+    args.extend(
+        [
+            "reconcile",
+            "--dry-run",
+            "--account-id",
+            "023e105f4ecef8ad9ca31a8372d0c353",
+            "--api-token-file",
+            token.to_str().unwrap(),
+            "-f",
+            file.to_str().unwrap(),
+        ]
+        .map(String::from),
+    );
+    let bin = env!("CARGO_BIN_EXE_r2gitops");
+    let mut cmd = if tty {
+        let line = std::iter::once(bin.to_string())
+            .chain(args.iter().map(|a| format!("'{a}'")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut c = Command::new("script");
+        c.args(["-qec", &format!("{line} 2>&1"), "/dev/null"]);
+        c
+    } else {
+        let mut c = Command::new(bin);
+        c.args(&args);
+        c
+    };
+    let out = cmd
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("CLOUDFLARE_API_TOKEN")
+        .env("TERM", "xterm-256color")
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = if tty { out.stdout } else { out.stderr };
+    let text = String::from_utf8(text).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("is readable by others"))
+        .unwrap_or_else(|| panic!("no warning logged: {text:?}"));
+    line.to_string()
+}
+
+#[test]
+fn log_lines_follow_color_and_no_color_as_plans_do() {
+    let esc = '\x1b';
+    // A terminal colours them, unless told not to.
+    assert!(logged(&[], &[], true).contains(esc));
+    assert!(!logged(&["--color", "never"], &[], true).contains(esc));
+    assert!(!logged(&[], &[("NO_COLOR", "1")], true).contains(esc));
+    // A pipe does not, unless told to.
+    assert!(!logged(&[], &[], false).contains(esc));
+    assert!(logged(&["--color", "always"], &[], false).contains(esc));
+    assert!(logged(&[], &[("CLICOLOR_FORCE", "1")], false).contains(esc));
+    // JSON lines are never painted.
+    assert!(!logged(&["--color", "always", "--log-format", "json"], &[], false).contains(esc));
 }

@@ -234,9 +234,133 @@ async fn with_names_the_blocks_read_and_nothing_else_is_read() {
         .r2gitops_without_file(&["import", "--with", "corz"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2), "a usage error");
+    assert_eq!(o.status.code(), Some(64), "a usage error");
     assert!(
         text(&o).contains("'corz' is not a configuration block; one of cors, lifecycle, lock, public_dev_url, custom_domains, notifications, or none"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// Plan as JSON: (action, name, reason) of each change.
+fn changes(o: &Output) -> Vec<(String, String, String)> {
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+            (s("action"), s("name"), s("reason"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_run_of_an_imported_file_does_what_its_header_says() {
+    let sb = Sandbox::new().await;
+    let seeded = seed(&sb);
+    let path = sb.file();
+    let o = sb
+        .r2gitops_without_file(&["import", "--out", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("the first `reconcile` rolls the 2 managed tokens"),
+        "{}",
+        text(&o)
+    );
+    let file = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        file.contains("# `r2gitops reconcile --dry-run --skip-outputs` shows nothing to change in Cloudflare\n")
+            && file.contains("# The first `reconcile` rolls every token declared below (same access key id, new\n")
+            && file.contains("#     r2gitops adopt NAME --value-file PATH\n"),
+        "{file}"
+    );
+    sb.write(&file.replace("REPLACE-ME-with-age1-public-keys", "{recipient}"));
+
+    // Exactly what the header says: no change in Cloudflare, and a roll of each managed
+    // token because there is no record of its output.
+    let dry = |extra: &[&str]| {
+        let mut args = vec![
+            "reconcile",
+            "--dry-run",
+            "--detailed-exitcode",
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        sb.r2gitops(&args).output().unwrap()
+    };
+    let o = dry(&["--skip-outputs"]);
+    assert_eq!(
+        (o.status.code(), changes(&o)),
+        (Some(0), vec![]),
+        "{}",
+        text(&o)
+    );
+    let o = dry(&[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let roll = |name: &str| {
+        (
+            "roll".to_string(),
+            name.to_string(),
+            "output_unrecorded".to_string(),
+        )
+    };
+    assert_eq!(changes(&o), [roll("ops"), roll("uploader")]);
+
+    // Handing over a value keeps it: `adopt` works on an imported entry (no `adopt:`).
+    let value = seeded["values"]["r2gitops:ops"].as_str().unwrap();
+    let value_file = sb.dir.path().join("ops.value");
+    std::fs::write(&value_file, format!("{value}\n")).unwrap();
+    let o = sb
+        .r2gitops(&["adopt", "ops", "--value-file", value_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = dry(&[]);
+    assert_eq!(changes(&o), [roll("uploader")], "{}", text(&o));
+    // A value that belongs to another token is refused for an entry without `adopt:`.
+    let other = sb.dir.path().join("uploader.value");
+    std::fs::write(&other, seeded["hand_value"].as_str().unwrap()).unwrap();
+    let o = sb
+        .r2gitops(&["adopt", "uploader", "--value-file", other.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("manages only a token named 'r2gitops:uploader'; nothing was written"),
+        "{}",
+        text(&o)
+    );
+
+    // The run itself: ops keeps the secret in use (boto3 with the key derived from the
+    // original value still lists), uploader is rolled.
+    let o = sb.r2gitops(&["reconcile"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let secret = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(value.as_bytes()))
+    };
+    let vars = common::env_vars(&common::age_decrypt(
+        &sb.identity,
+        &sb.out().join("ops.env.age"),
+    ));
+    assert_eq!(
+        vars["AWS_SECRET_ACCESS_KEY"], secret,
+        "the output holds the value in use"
+    );
+    let listed = common::s3_ops(&serde_json::json!([{
+        "endpoint": vars["AWS_ENDPOINT_URL"], "key_id": seeded["ids"]["r2gitops:ops"],
+        "secret": secret, "op": "list_buckets",
+    }]));
+    assert_eq!(listed[0]["ok"], true, "{listed}");
+    let o = dry(&[]);
+    assert_eq!(
+        (o.status.code(), changes(&o)),
+        (Some(0), vec![]),
         "{}",
         text(&o)
     );

@@ -380,7 +380,7 @@ fn check(buckets: Vec<Bucket>, tokens: Vec<Token>) -> Result<(), TestCaseError> 
                 explicit: false,
                 blocks: &ConfigKind::ALL,
                 prefix: "r2gitops:",
-                recorded: BTreeMap::new(),
+                recorded: None,
                 concurrency: 4,
             },
         )

@@ -213,12 +213,25 @@ tokens:
     );
     let dry = w.run(&["reconcile", "--dry-run"]).await;
     assert!(!stdout(&dry).contains("request"), "{}", stdout(&dry));
-    let out = w
-        .run(&["reconcile", "--concurrency", "1", "--output", "json"])
-        .await;
+    let out = {
+        let w = w.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = w.r2gitops(&["reconcile", "--concurrency", "1", "--output", "json"]);
+            cmd.env("RUST_LOG", "r2gitops=debug").output().unwrap()
+        })
+        .await
+        .unwrap()
+    };
     assert_eq!(out.status.code(), Some(0));
     assert!(!stdout(&out).contains("request_ip") && !stdout(&out).contains("request.ip"));
     let log = String::from_utf8_lossy(&out.stderr);
+    // Internal detail: at debug, once.
+    assert!(
+        log.lines()
+            .filter(|l| l.contains("Cloudflare keeps token IP conditions"))
+            .all(|l| l.contains("DEBUG")),
+        "{log}"
+    );
     assert_eq!(
         log.matches("Cloudflare keeps token IP conditions under 'request.ip'")
             .count(),

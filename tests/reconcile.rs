@@ -8,6 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
+use std::time::Duration;
 
 use r2gitops::apply::{Applier, Outcome, Stop};
 use r2gitops::cloudflare::{Client, ReadApi, WriteApi, WriteClient};
@@ -449,8 +450,8 @@ async fn a_token_created_but_never_written_is_rolled_and_never_duplicated() {
     assert_eq!(
         rolls,
         [
-            "↻ roll token uploader: no record of its output (inventory lost or a write interrupted)",
-            "↻ roll token log-reader: no record of its output (inventory lost or a write interrupted)",
+            "↻ roll token uploader: no record of its output (a new or lost inventory, or an interrupted write); any secret in use stops working",
+            "↻ roll token log-reader: no record of its output (a new or lost inventory, or an interrupted write); any secret in use stops working",
         ]
     );
     let (_, report) = w.pass().await;
@@ -585,8 +586,8 @@ async fn the_cli_reports_json_and_markdown_and_refuses_bad_files_and_a_second_wr
         let misuse = w.cli(&["reconcile", flag]);
         assert_eq!(
             misuse.status.code(),
-            Some(2),
-            "a usage error, never an apply"
+            Some(64),
+            "a usage error (EX_USAGE), never an apply"
         );
         let err = String::from_utf8_lossy(&misuse.stderr);
         assert!(
@@ -965,4 +966,56 @@ async fn a_token_rolled_in_the_dashboard_is_rolled_again_so_its_file_works() {
         .run(&["reconcile", "--dry-run", "--detailed-exitcode"])
         .await;
     assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applied_step_is_shown_once_by_the_report_and_never_logged_at_info() {
+    let w = Arc::new(World::new().await);
+    w.write(
+        r#"
+version: 1
+settings: { recipients: ["{recipient}"] }
+buckets: [{ name: media }]
+tokens:
+  - { name: reader, access: object-read, buckets: [media], ip: { allow: [10.0.0.0/8] }, output: { file: reader.env.age, format: env } }
+"#,
+    );
+    let out = w.run(&["reconcile"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let report = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    for line in ["+ create bucket media", "+ create token reader"] {
+        assert_eq!(report.matches(line).count(), 2, "plan and report: {report}");
+        assert!(!log.contains(line), "logged too: {log}");
+    }
+    // Which key Cloudflare keeps IP conditions under is internal detail: debug only.
+    assert!(!log.contains("IP conditions"), "{log}");
+
+    // The daemon prints no report: its log has one line per step.
+    w.write(
+        r#"
+version: 1
+settings: { recipients: ["{recipient}"] }
+buckets: [{ name: media }, { name: logs }]
+"#,
+    );
+    let d = common::Watch::spawn(w.r2gitops(&[
+        "watch",
+        "--listen",
+        "127.0.0.1:0",
+        "--interval",
+        "10m",
+    ]));
+    common::until(
+        Duration::from_secs(10),
+        "the daemon creates logs",
+        || async { d.log().contains("+ create bucket logs") },
+    )
+    .await;
+    assert_eq!(
+        d.log().matches("+ create bucket logs").count(),
+        1,
+        "{}",
+        d.log()
+    );
 }

@@ -98,10 +98,28 @@ pub struct Applier<'a, W: WriteApi> {
     pub progress: Option<&'a dyn Progress>,
 }
 
-/// An observer of an apply's steps. Apply decides nothing from it.
+/// An observer of an apply's steps: a progress line, or the daemon's log. Apply decides
+/// nothing from it, and logs steps only at debug itself: the command that printed the plan
+/// prints the report, so an info line per step would show each step twice on a terminal.
 pub trait Progress: Send + Sync {
     fn step_started(&self);
-    fn step_finished(&self);
+    fn step_finished(&self, report: &StepReport);
+}
+
+/// The daemon's observer: one log line per finished step (it prints no report).
+pub struct LogSteps;
+
+impl Progress for LogSteps {
+    fn step_started(&self) {}
+
+    fn step_finished(&self, r: &StepReport) {
+        // Escaped as the plan shows it: a name from Cloudflare must not split a log line.
+        let line = crate::plan::render::escape(&r.line);
+        match &r.outcome {
+            Outcome::Failed(e) => tracing::warn!(step = %line, error = %e, "step failed"),
+            other => tracing::info!(step = %line, outcome = other.as_str(), "step"),
+        }
+    }
 }
 
 /// Run `step` and tell `progress` when it starts and ends.
@@ -114,7 +132,7 @@ async fn observed<F: std::future::Future<Output = StepReport>>(
     }
     let r = step.await;
     if let Some(p) = progress {
-        p.step_finished();
+        p.step_finished(&r);
     }
     r
 }
@@ -393,13 +411,14 @@ impl<W: WriteApi> Applier<'_, W> {
         })
     }
 
+    /// Debug only: who shows steps is the observer's choice (`Progress`).
     fn log(&self, r: &StepReport) {
         // The plan's line, escaped as the plan shows it: a text log line must not be split
         // by a name from Cloudflare either.
         let line = crate::plan::render::escape(&r.line);
         match &r.outcome {
-            Outcome::Failed(e) => tracing::warn!(step = %line, error = %e, "step failed"),
-            other => tracing::info!(step = %line, outcome = other.as_str(), "step"),
+            Outcome::Failed(e) => tracing::debug!(step = %line, error = %e, "step failed"),
+            other => tracing::debug!(step = %line, outcome = other.as_str(), "step"),
         }
     }
 }

@@ -572,6 +572,7 @@ fn create_token(name: &str, bucket: &str) -> Step {
         },
         buckets: vec![bref(bucket)],
         output: PathBuf::from(format!("{name}.env.age")),
+        rotate_every: None,
     }
 }
 
@@ -581,12 +582,14 @@ fn plan(steps: Vec<Step>) -> Plan {
         steps,
         blocked: Vec::new(),
         orphans: Vec::new(),
+        elsewhere: Vec::new(),
         unchanged: 0,
         bookkeeping: Vec::new(),
         refused: None,
         skip_outputs: false,
         temporary: Vec::new(),
         domains: Vec::new(),
+        rotations: Vec::new(),
     }
 }
 
@@ -1077,6 +1080,7 @@ async fn a_revoked_token_is_replaced_and_a_failed_replacement_keeps_the_old_one(
         buckets: vec![bref("media")],
         output: PathBuf::from("a.env.age"),
         reason: crate::plan::ReplaceReason::RevokedExposed,
+        rotate_every: None,
     };
     let (report, inv) = run_on(&fake, &s, &plan(vec![replace(IpRules::default())]), inv).await;
     assert_eq!(report.steps[0].outcome.as_str(), "replaced");

@@ -771,7 +771,8 @@ impl WriteClient {
         let mut state = self.read.inner.condition_key.lock().unwrap();
         if !state.settled {
             *state = KeyState { key, settled: true };
-            tracing::info!(
+            // Internal detail (the plan never shows the key): debug, once.
+            tracing::debug!(
                 key = key.as_str(),
                 "Cloudflare keeps token IP conditions under '{}'; using it for the rest of the process",
                 key.as_str()

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::cli::{ApiArgs, TokenOwnerArg};
+use crate::cli::{ConnectArgs, TokenOwnerArg};
 use crate::config::Owner;
 use crate::secret::{SecretFileError, TokenValue, read_token_file};
 
@@ -82,7 +82,7 @@ impl ClientConfig {
     /// Flags first, then the environment: `--api-token-file` or `CLOUDFLARE_API_TOKEN`;
     /// the file's `account_id`, else `--account-id` or `CLOUDFLARE_ACCOUNT_ID`.
     pub fn from_args(
-        args: &ApiArgs,
+        args: &ConnectArgs,
         account_id_from_file: Option<&str>,
     ) -> Result<Self, ConfigError> {
         Self::from_parts(
@@ -94,7 +94,7 @@ impl ClientConfig {
     }
 
     fn from_parts(
-        args: &ApiArgs,
+        args: &ConnectArgs,
         account_id_from_file: Option<&str>,
         env_token: Option<String>,
         env_account: Option<String>,
@@ -144,7 +144,7 @@ impl ClientConfig {
 /// What a command checks once at start, before anything else: the API URL, and that the
 /// token can be read (a token file with several lines fails here, not at the first pass).
 /// Logs a warning for a token file others can read and for `--insecure-http`.
-pub fn preflight(args: &ApiArgs) -> Result<(), ConfigError> {
+pub fn preflight(args: &ConnectArgs) -> Result<(), ConfigError> {
     check_api_url(&args.api_url, args.insecure_http)?;
     if let Some(path) = &args.api_token_file {
         drop(read_token_file(API_TOKEN_FILE, path)?);
@@ -153,7 +153,7 @@ pub fn preflight(args: &ApiArgs) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn warn_at_start(args: &ApiArgs) {
+fn warn_at_start(args: &ConnectArgs) {
     if let Some(path) = &args.api_token_file {
         crate::secret::warn_if_exposed(API_TOKEN_FILE, path);
     }
@@ -209,10 +209,10 @@ mod tests {
     #[derive(Parser)]
     struct T {
         #[command(flatten)]
-        api: ApiArgs,
+        api: ConnectArgs,
     }
 
-    fn args(extra: &[&str]) -> ApiArgs {
+    fn args(extra: &[&str]) -> ConnectArgs {
         let mut argv = vec!["t"];
         argv.extend_from_slice(extra);
         T::try_parse_from(argv).unwrap().api

@@ -259,9 +259,11 @@ impl Daemon {
         }
         self.renew_at = renewal::next_renewal(&entries, now, rand::rng().random_range(0.0..=1.0));
         let (b, t) = (inventory.buckets.len(), inventory.tokens.len());
+        let rotations = crate::plan::NextRotation::of(desired, inventory);
         self.update(|s| {
             (s.managed_buckets, s.managed_tokens) = (b, t);
             s.temporary = entries;
+            s.rotations = rotations;
         });
     }
 
@@ -637,7 +639,7 @@ impl Daemon {
                 &self.opts.endpoints,
                 self.opts.api.concurrency.max(1),
                 &shutdown.stop,
-                None,
+                Some(&crate::apply::LogSteps),
             )
             .await;
             let (errors, issued, only_temporary) = renewal::from_report(&report);

@@ -73,6 +73,8 @@ pub struct Status {
     /// Each attached custom domain of a bucket that declares them, as the last plan saw it
     /// (issue 15): Cloudflare's progress (ownership, ssl), never drift.
     pub custom_domains: Vec<crate::plan::DomainInfo>,
+    /// When each token with `rotate_every` is next rolled, as the last plan saw it.
+    pub rotations: Vec<crate::plan::NextRotation>,
 }
 
 /// Why the daemon is not ready: a fixed class, and the error behind it when there is one.
@@ -147,6 +149,7 @@ impl Status {
             "last_success": self.last_success.map(timestamp),
             "managed": {"buckets": self.managed_buckets, "tokens": self.managed_tokens},
             "custom_domains": self.custom_domains.iter().map(crate::plan::render::domain_json).collect::<Vec<_>>(),
+            "rotations": self.rotations.iter().map(crate::plan::render::rotation_json).collect::<Vec<_>>(),
             "last_pass": self.last_pass.as_ref().map(|p| json!({
                 "trigger": p.trigger,
                 "started_at": timestamp(p.started_at),
@@ -329,6 +332,24 @@ mod tests {
         assert_eq!(
             n.to_string(),
             "the last pass failed: /srv/r2gitops.yaml:7:28: tokens[1].adopt: no token with id 0123"
+        );
+    }
+
+    #[test]
+    fn status_shows_when_each_rotating_token_is_next_rolled() {
+        let s = Status {
+            rotations: vec![crate::plan::NextRotation {
+                token: "ci".into(),
+                id: "3f2a".into(),
+                every: std::time::Duration::from_secs(86_400),
+                due: datetime!(2026-11-24 10:00 UTC),
+            }],
+            ..Status::default()
+        };
+        assert_eq!(
+            s.json()["rotations"],
+            json!([{"token": "ci", "id": "3f2a", "rotate_every_seconds": 86_400,
+                    "next_rotation": "2026-11-24T10:00:00Z"}])
         );
     }
 

@@ -30,10 +30,13 @@ pub struct Snapshot {
     pub buckets: Vec<ObservedBucket>,
     pub tokens: Vec<ObservedToken>,
     pub groups: PermissionGroupIds,
-    /// The managed-name prefix (tokens carrying it are managed).
+    /// The managed-name prefix.
     pub prefix: String,
-    /// Declared names the inventory records, by token id (also managed).
-    pub recorded: BTreeMap<String, String>,
+    /// Declared names the inventory given with `--state-file` records, by token id. With
+    /// one, exactly these tokens are managed (a token that only carries the prefix belongs
+    /// to another file, as the planner sees it); without (`None`), every token carrying
+    /// the prefix is taken as managed.
+    pub recorded: Option<BTreeMap<String, String>>,
     /// What could not be listed, and why (a comment in the file).
     pub unlisted: Vec<String>,
     /// The configuration sub-resources read for each declared bucket (`--with`).
@@ -42,13 +45,13 @@ pub struct Snapshot {
 
 /// What to list: which jurisdictions (`explicit` when the user named them: then each must
 /// list), which configuration blocks to read per bucket, the managed prefix, and the
-/// declared names the inventory records by token id.
+/// declared names the inventory records by token id (`Snapshot::recorded`).
 pub struct Scope<'a> {
     pub jurisdictions: &'a [Jurisdiction],
     pub explicit: bool,
     pub blocks: &'a [ConfigKind],
     pub prefix: &'a str,
-    pub recorded: BTreeMap<String, String>,
+    pub recorded: Option<BTreeMap<String, String>>,
     /// Configuration reads in flight at once.
     pub concurrency: usize,
 }
@@ -190,7 +193,7 @@ fn command_line() -> String {
 }
 
 pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    if let Some(out) = &args.output
+    if let Some(out) = &args.out
         && !args.force
         && std::fs::symlink_metadata(out).is_ok()
     {
@@ -198,13 +201,15 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     }
     crate::cloudflare::config::preflight(&args.api)?;
     let config = ClientConfig::from_args(&args.api, None)?;
-    let recorded: BTreeMap<String, String> = match &args.state_file {
-        Some(path) => crate::inventory::load(path)?
-            .tokens
-            .into_iter()
-            .map(|(name, r)| (r.id, name))
-            .collect(),
-        None => BTreeMap::new(),
+    let recorded: Option<BTreeMap<String, String>> = match &args.state_file {
+        Some(path) => Some(
+            crate::inventory::load(path)?
+                .tokens
+                .into_iter()
+                .map(|(name, r)| (r.id, name))
+                .collect(),
+        ),
+        None => None,
     };
     let (jurisdictions, explicit) = if args.jurisdiction.is_empty() {
         (Jurisdiction::ALL.to_vec(), false)
@@ -233,7 +238,7 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     };
     let text = render::file(&snapshot, &header);
     let sorted = render::sort_tokens(&snapshot, header.generated_at);
-    match &args.output {
+    match &args.out {
         Some(path) => write_file(path, &text)?,
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
@@ -245,7 +250,19 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         sorted.adoptable.len(),
         sorted.not_importable.len()
     );
-    if let Some(path) = &args.output {
+    if !sorted.elsewhere.is_empty() {
+        eprintln!(
+            "{} tokens carry the prefix but are not in the inventory given: another file manages them (listed in a comment, never declared)",
+            sorted.elsewhere.len()
+        );
+    }
+    if !sorted.managed.is_empty() {
+        eprintln!(
+            "the first `reconcile` rolls the {} managed tokens (no record of their credential files; the secrets in use stop working) unless their values are handed over first: `r2gitops adopt NAME --value-file PATH`",
+            sorted.managed.len()
+        );
+    }
+    if let Some(path) = &args.out {
         eprintln!(
             "next: put your age public keys in settings.recipients of {}, then `r2gitops reconcile --dry-run -f {}`",
             path.display(),

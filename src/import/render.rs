@@ -53,6 +53,9 @@ pub struct Sorted {
     pub adoptable: Vec<Declared>,
     /// (Cloudflare name, id, why).
     pub not_importable: Vec<(String, String, String)>,
+    /// (Cloudflare name, id) of tokens another file manages: they carry the prefix, and the
+    /// inventory given does not record them. Never declared here.
+    pub elsewhere: Vec<(String, String)>,
 }
 
 /// Sort the snapshot's tokens into managed entries, adoptable (commented) entries and the
@@ -81,6 +84,10 @@ pub fn sort_tokens(s: &Snapshot, now: OffsetDateTime) -> Sorted {
     let mut kept_by_name: BTreeMap<String, String> = BTreeMap::new();
 
     for t in tokens {
+        if another_files(s, t) {
+            out.elsewhere.push((t.name.clone(), t.id.clone()));
+            continue;
+        }
         let managed = managed_name(s, t);
         let refuse = |why: String| (t.name.clone(), t.id.clone(), why);
         let mapped = match check(s, t, now, &imported) {
@@ -165,10 +172,19 @@ fn misnamed(s: &Snapshot) -> Vec<&ObservedBucket> {
 /// The declared name a managed token has: the inventory's, else its name without the
 /// prefix. `None` for a token r2gitops does not manage.
 fn managed_name(s: &Snapshot, t: &ObservedToken) -> Option<String> {
+    match &s.recorded {
+        Some(recorded) => recorded.get(&t.id).cloned(),
+        None => None,
+    }
+    .or_else(|| t.name.strip_prefix(s.prefix.as_str()).map(str::to_string))
+}
+
+/// A token that carries the prefix while the inventory given does not record it: another
+/// desired-state file manages it (the planner leaves it alone for the same reason).
+fn another_files(s: &Snapshot, t: &ObservedToken) -> bool {
     s.recorded
-        .get(&t.id)
-        .cloned()
-        .or_else(|| t.name.strip_prefix(s.prefix.as_str()).map(str::to_string))
+        .as_ref()
+        .is_some_and(|r| !r.contains_key(&t.id) && t.name.starts_with(s.prefix.as_str()))
 }
 
 /// Whether a token can be declared at all: active, not expired, policies the file can
@@ -365,7 +381,17 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
         comment_safe(&s.account_id)
     ));
     line("# Next: put your age public keys in settings.recipients, then");
-    line("# `r2gitops reconcile --dry-run` shows nothing to change for what was imported.");
+    line("# `r2gitops reconcile --dry-run --skip-outputs` shows nothing to change in Cloudflare");
+    line("# for what was imported.");
+    if !sorted.managed.is_empty() {
+        // The plan (without --skip-outputs) shows it too: `↻ roll token NAME: no record of
+        // its output …`. Rotation with overlap would keep the old secret working a while.
+        line("# The first `reconcile` rolls every token declared below (same access key id, new");
+        line("# secret), because r2gitops has no record of a credential file it wrote for it:");
+        line("# the secret in use stops working. To keep it, hand its current value over first");
+        line("# (then it is not rolled):");
+        line("#     r2gitops adopt NAME --value-file PATH");
+    }
     line("# Buckets are protected: r2gitops never deletes them while `protect: true`.");
     for note in &s.unlisted {
         line(&format!("# Not listed: {}", comment_safe(note)));
@@ -466,6 +492,18 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
         ));
         for l in entry(d) {
             line(&format!("  # {l}"));
+        }
+    }
+    if !sorted.elsewhere.is_empty() {
+        line("");
+        line("# Tokens another file manages (they carry the prefix, and the inventory given");
+        line("# with --state-file does not record them); this file never touches them:");
+        for (name, id) in &sorted.elsewhere {
+            line(&format!(
+                "#   - {} (id {})",
+                comment_text(name),
+                comment_text(id)
+            ));
         }
     }
     if !sorted.not_importable.is_empty() {

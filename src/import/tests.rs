@@ -130,7 +130,7 @@ fn snapshot() -> Snapshot {
         tokens: vec![uploader, admin, hand, two, expired, gone, injection],
         groups: PermissionGroupIds::known(),
         prefix: "r2gitops:".into(),
-        recorded: BTreeMap::new(),
+        recorded: None,
         unlisted: vec!["user tokens (the API token may not list them)".into()],
         blocks: BTreeMap::new(),
     }
@@ -146,7 +146,13 @@ fn header() -> Header {
 const EXPECTED: &str = r#"# Made by `r2gitops import -o r2gitops.yaml` on 2026-11-29T08:00:00Z
 # from Cloudflare account 0123456789abcdef0123456789abcdef.
 # Next: put your age public keys in settings.recipients, then
-# `r2gitops reconcile --dry-run` shows nothing to change for what was imported.
+# `r2gitops reconcile --dry-run --skip-outputs` shows nothing to change in Cloudflare
+# for what was imported.
+# The first `reconcile` rolls every token declared below (same access key id, new
+# secret), because r2gitops has no record of a credential file it wrote for it:
+# the secret in use stops working. To keep it, hand its current value over first
+# (then it is not rolled):
+#     r2gitops adopt NAME --value-file PATH
 # Buckets are protected: r2gitops never deletes them while `protect: true`.
 # Not listed: user tokens (the API token may not list them)
 version: 1
@@ -424,4 +430,61 @@ fn names_from_cloudflare_cannot_inject_yaml_and_the_file_loads_with_exactly_the_
         adopted.contains(&"0000000000000000000000000000000a"),
         "{adopted:?}"
     );
+}
+
+#[test]
+fn the_header_says_what_the_first_run_does_to_managed_tokens_and_how_to_keep_them() {
+    let with = file(&snapshot(), &header());
+    let head: String = with
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !head.contains("`r2gitops reconcile --dry-run` shows nothing to change"),
+        "a promise the plan breaks: {head}"
+    );
+    for needle in [
+        "`r2gitops reconcile --dry-run --skip-outputs` shows nothing to change in Cloudflare",
+        "The first `reconcile` rolls every token declared below",
+        "the secret in use stops working",
+        "r2gitops adopt NAME --value-file PATH",
+    ] {
+        assert!(head.contains(needle), "{needle}: {head}");
+    }
+    // No managed token: nothing is rolled, so nothing is said about it.
+    let mut s = snapshot();
+    s.tokens.retain(|t| !t.name.starts_with("r2gitops:"));
+    let without = file(&s, &header());
+    assert!(!without.contains("rolls every token"), "{without}");
+}
+
+#[test]
+fn with_an_inventory_a_token_it_does_not_record_is_another_files_and_never_declared() {
+    let mut s = snapshot();
+    let theirs = format!("{:032x}", 2);
+    // The inventory records only the uploader; "r2gitops:ops admin" is another file's.
+    s.recorded = Some(BTreeMap::from([(
+        format!("{:032x}", 1),
+        "uploader".to_string(),
+    )]));
+    let sorted = sort_tokens(&s, header().generated_at);
+    let managed: Vec<&str> = sorted.managed.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(managed, ["uploader"]);
+    let mut elsewhere: Vec<&str> = sorted.elsewhere.iter().map(|(n, _)| n.as_str()).collect();
+    elsewhere.sort();
+    assert_eq!(
+        elsewhere,
+        ["r2gitops:gone-bucket", "r2gitops:old", "r2gitops:ops admin"]
+    );
+    let text = file(&s, &header());
+    assert!(
+        text.contains("# Tokens another file manages (they carry the prefix, and the inventory given\n# with --state-file does not record them); this file never touches them:\n")
+            && text.contains(&format!("#   - \"r2gitops:ops admin\" (id \"{theirs}\")\n")),
+        "{text}"
+    );
+    assert!(!text.contains("- name: \"ops admin\""), "{text}");
+    // Without an inventory, the prefix is all there is: it is declared.
+    s.recorded = None;
+    assert!(file(&s, &header()).contains("- name: \"ops admin\""));
 }

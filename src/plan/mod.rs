@@ -16,6 +16,7 @@ pub mod render;
 pub mod temporary;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
@@ -40,6 +41,10 @@ pub struct Plan {
     pub blocked: Vec<Blocked>,
     /// Managed things no longer declared that are kept, with the reason.
     pub orphans: Vec<Orphan>,
+    /// Tokens that carry the managed-name prefix but that this file neither declares nor
+    /// records in its inventory: another desired-state file on the account manages them
+    /// (or an inventory was lost). Never touched; listed so that a reviewer sees them.
+    pub elsewhere: Vec<Orphan>,
     /// Declared buckets and tokens already as declared.
     pub unchanged: usize,
     /// Non-secret inventory facts learned from Cloudflare (adoptions, forgotten entries);
@@ -55,6 +60,45 @@ pub struct Plan {
     /// Where Cloudflare is with each attached custom domain of a bucket that declares
     /// `custom_domains` (issue 15): information, never drift.
     pub domains: Vec<DomainInfo>,
+    /// When each token with `rotate_every` that this pass does not renew is next rolled.
+    pub rotations: Vec<NextRotation>,
+}
+
+/// The next scheduled rotation of a token kept as it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NextRotation {
+    pub token: String,
+    pub id: String,
+    pub every: Duration,
+    /// The current value's issue time plus `every`: the first pass from then on rolls it.
+    pub due: OffsetDateTime,
+}
+
+impl NextRotation {
+    /// Each declared token with `rotate_every` that the inventory records, as of that
+    /// inventory (the daemon's `/status` after an apply, which may have just rolled one).
+    pub fn of(
+        desired: &crate::config::Desired,
+        inventory: &crate::inventory::Inventory,
+    ) -> Vec<Self> {
+        desired
+            .tokens
+            .iter()
+            .filter_map(|t| {
+                let every = t.rotate_every?;
+                let r = inventory
+                    .tokens
+                    .get(&t.name)
+                    .filter(|r| r.owner == t.owner)?;
+                Some(NextRotation {
+                    token: t.name.clone(),
+                    id: r.id.clone(),
+                    every,
+                    due: r.value_issued_at() + every,
+                })
+            })
+            .collect()
+    }
 }
 
 /// A custom domain's status as the plan reports it.
@@ -134,6 +178,8 @@ pub enum Step {
         /// Declared buckets the token names (the apply waits for their creation).
         buckets: Vec<BucketRef>,
         output: PathBuf,
+        /// Shown to the reviewer with the request's restrictions (never sent: it is ours).
+        rotate_every: Option<Duration>,
     },
     UpdateToken {
         token: String,
@@ -160,6 +206,7 @@ pub enum Step {
         buckets: Vec<BucketRef>,
         output: PathBuf,
         reason: ReplaceReason,
+        rotate_every: Option<Duration>,
     },
     RollToken {
         token: String,
@@ -229,7 +276,7 @@ impl RollReason {
     pub fn describe(&self) -> String {
         match self {
             RollReason::OutputUnrecorded => {
-                "no record of its output (inventory lost or a write interrupted)".into()
+                "no record of its output (a new or lost inventory, or an interrupted write); any secret in use stops working".into()
             }
             RollReason::OutputMissing => "output file missing".into(),
             RollReason::OutputAltered => "output file changed since it was written".into(),
@@ -256,6 +303,14 @@ impl RollReason {
                 "roll required to issue its credentials (existing S3 keys stop working)".into()
             }
         }
+    }
+
+    /// r2gitops never held the value in use (a first run after `import` or a lost
+    /// inventory; an adoption without the value): the roll breaks whoever uses it. Such a
+    /// first run must rotate with overlap (a second credential, the first retired later)
+    /// once that exists, never roll: `diff`'s `renew` is the one place that decides.
+    pub fn value_unheld(&self) -> bool {
+        matches!(self, RollReason::OutputUnrecorded | RollReason::Adopted)
     }
 
     /// A stable machine-readable name, for JSON and metrics.

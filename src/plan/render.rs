@@ -267,7 +267,8 @@ pub fn domain_json(d: &super::DomainInfo) -> Value {
 }
 
 /// Lines under a step's line that say more than fits on it: the default lifecycle rule a
-/// PUT removes.
+/// PUT removes; the restrictions of a token about to be created (a reviewer must see
+/// everything it will be allowed to do).
 pub fn step_details(step: &Step) -> Vec<String> {
     match step {
         Step::ConfigureBucket {
@@ -277,8 +278,78 @@ pub fn step_details(step: &Step) -> Vec<String> {
             "- lifecycle rule \"{}\" (Cloudflare's default)",
             crate::config::DEFAULT_LIFECYCLE_RULE_ID
         )],
+        Step::CreateToken {
+            request,
+            rotate_every,
+            ..
+        }
+        | Step::ReplaceToken {
+            request,
+            rotate_every,
+            ..
+        } => restriction_lines(request, *rotate_every),
         _ => Vec::new(),
     }
+}
+
+/// A new token's restrictions, one per line, under the file's key names.
+fn restriction_lines(
+    request: &crate::observed::TokenRequest,
+    rotate_every: Option<std::time::Duration>,
+) -> Vec<String> {
+    let nets = |n: &[ipnet::IpNet]| {
+        n.iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut lines = Vec::new();
+    if !request.condition.allow.is_empty() {
+        lines.push(format!("ip allow: {}", nets(&request.condition.allow)));
+    }
+    if !request.condition.deny.is_empty() {
+        lines.push(format!("ip deny: {}", nets(&request.condition.deny)));
+    }
+    if let Some(t) = request.not_before {
+        lines.push(format!("not_before: {}", timestamp(t)));
+    }
+    if let Some(t) = request.expires_on {
+        lines.push(format!("expires_on: {}", timestamp(t)));
+    }
+    if let Some(every) = rotate_every {
+        lines.push(format!(
+            "rotate_every: {}",
+            crate::config::model_temporary::short_duration(every)
+        ));
+    }
+    lines
+}
+
+/// The same restrictions as JSON members of a create or replace.
+fn restriction_json(
+    v: &mut Value,
+    request: &crate::observed::TokenRequest,
+    rotate_every: Option<std::time::Duration>,
+) {
+    let nets = |n: &[ipnet::IpNet]| n.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    v["ip"] = json!({
+        "allow": nets(&request.condition.allow),
+        "deny": nets(&request.condition.deny),
+    });
+    v["not_before"] = json!(request.not_before.map(timestamp));
+    v["expires_on"] = json!(request.expires_on.map(timestamp));
+    v["rotate_every_seconds"] = json!(rotate_every.map(|d| d.as_secs()));
+}
+
+/// A token's next scheduled rotation as JSON (the plan's `rotations`, the daemon's
+/// `/status`).
+pub fn rotation_json(r: &super::NextRotation) -> Value {
+    json!({
+        "token": r.token,
+        "id": r.id,
+        "rotate_every_seconds": r.every.as_secs(),
+        "next_rotation": timestamp(r.due),
+    })
 }
 
 fn summary_line(s: &Summary) -> String {
@@ -349,6 +420,9 @@ fn body_lines(plan: &Plan) -> Vec<String> {
             o.reason
         ));
     }
+    if let Some(line) = elsewhere_line(&plan.elsewhere) {
+        lines.push(line);
+    }
     lines.extend(plan.temporary.iter().map(super::temporary::kept_line));
     // Cloudflare's progress with a domain is information, not drift: shown until it is
     // active (every one is in the JSON).
@@ -364,6 +438,29 @@ fn body_lines(plan: &Plan) -> Vec<String> {
         lines.push(format!("= {others} unchanged"));
     }
     lines
+}
+
+/// One line for the tokens managed elsewhere: seen, never touched (their ids are in the
+/// JSON). `· 2 tokens managed elsewhere (…), never touched: r2gitops:a, r2gitops:b`.
+pub fn elsewhere_line(elsewhere: &[super::Orphan]) -> Option<String> {
+    const SHOWN: usize = 5;
+    let (first, rest) = match elsewhere.len() {
+        0 => return None,
+        n => (&elsewhere[..n.min(SHOWN)], n.saturating_sub(SHOWN)),
+    };
+    let mut names: Vec<String> = first.iter().map(|o| o.name.clone()).collect();
+    if rest > 0 {
+        names.push(format!("and {rest} more"));
+    }
+    Some(format!(
+        "· {} managed elsewhere (named with the prefix, but neither declared here nor in this file's inventory: another file's, or a lost inventory's), never touched: {}",
+        if elsewhere.len() == 1 {
+            "1 token".to_string()
+        } else {
+            format!("{} tokens", elsewhere.len())
+        },
+        names.join(", ")
+    ))
 }
 
 fn notes(plan: &Plan) -> Vec<String> {
@@ -461,7 +558,11 @@ pub fn json(plan: &Plan, file: &str) -> Value {
         "orphans": plan.orphans.iter().map(|o| json!({
             "kind": o.kind.as_str(), "name": o.name, "detail": o.detail, "reason": o.reason,
         })).collect::<Vec<_>>(),
+        "elsewhere": plan.elsewhere.iter().map(|o| json!({
+            "kind": o.kind.as_str(), "name": o.name, "id": o.detail, "reason": o.reason,
+        })).collect::<Vec<_>>(),
         "custom_domains": plan.domains.iter().map(domain_json).collect::<Vec<_>>(),
+        "rotations": plan.rotations.iter().map(rotation_json).collect::<Vec<_>>(),
         "temporary": plan.temporary.iter().map(|k| json!({
             "name": k.name,
             "line": super::temporary::kept_line(k),
@@ -553,9 +654,20 @@ pub fn step_json(step: &Step) -> Value {
             v["changes"] = json!(changes);
             v["deletion"] = json!(step.deletion_weight() > 0);
         }
-        Step::CreateToken { owner, output, .. } => {
+        Step::CreateToken {
+            owner,
+            output,
+            access,
+            buckets,
+            request,
+            rotate_every,
+            ..
+        } => {
             v["owner"] = json!(owner.as_str());
             v["output"] = json!(output.display().to_string());
+            v["access"] = json!(access.as_str());
+            v["buckets"] = json!(buckets.iter().map(|b| &b.name).collect::<Vec<_>>());
+            restriction_json(&mut v, request, *rotate_every);
         }
         Step::UpdateToken {
             id,
@@ -574,6 +686,10 @@ pub fn step_json(step: &Step) -> Value {
             owner,
             output,
             reason,
+            access,
+            buckets,
+            request,
+            rotate_every,
             ..
         } => {
             v["id"] = json!(old_id);
@@ -581,6 +697,9 @@ pub fn step_json(step: &Step) -> Value {
             v["output"] = json!(output.display().to_string());
             v["reason"] = json!(reason.kind());
             v["detail"] = json!(reason.describe());
+            v["access"] = json!(access.as_str());
+            v["buckets"] = json!(buckets.iter().map(|b| &b.name).collect::<Vec<_>>());
+            restriction_json(&mut v, request, *rotate_every);
         }
         Step::RollToken {
             id, owner, reason, ..
@@ -647,12 +766,14 @@ mod tests {
                 reason: "location is create-only (have enam, want weur)".into(),
             }],
             orphans: Vec::new(),
+            elsewhere: Vec::new(),
             unchanged: 3,
             bookkeeping: Vec::new(),
             refused: None,
             skip_outputs: false,
             temporary: Vec::new(),
             domains: Vec::new(),
+            rotations: Vec::new(),
         }
     }
 
@@ -754,6 +875,128 @@ mod tests {
             md.matches("```").count(),
             2,
             "one fence, opened and closed: {md}"
+        );
+    }
+
+    fn create(ip: (&[&str], &[&str]), times: (bool, bool), every: Option<u64>) -> Step {
+        use crate::config::{Access, IpRules, Jurisdiction, Owner};
+        use time::macros::datetime;
+        let nets = |n: &[&str]| n.iter().map(|n| n.parse().unwrap()).collect::<Vec<_>>();
+        Step::CreateToken {
+            token: "reader".into(),
+            owner: Owner::Account,
+            access: Access::ObjectRead,
+            request: crate::observed::TokenRequest {
+                name: "r2gitops:reader".into(),
+                policies: Vec::new(),
+                not_before: times.0.then_some(datetime!(2026-12-01 00:00 UTC)),
+                expires_on: times.1.then_some(datetime!(2027-06-01 12:00 UTC)),
+                condition: IpRules {
+                    allow: nets(ip.0),
+                    deny: nets(ip.1),
+                },
+                status: None,
+            },
+            buckets: vec![crate::plan::BucketRef {
+                jurisdiction: Jurisdiction::Default,
+                name: "media".into(),
+            }],
+            output: "reader.env.age".into(),
+            rotate_every: every.map(std::time::Duration::from_secs),
+        }
+    }
+
+    #[test]
+    fn a_new_tokens_restrictions_are_shown_in_text_markdown_and_json() {
+        let line = "+ create token reader (object-read on media) -> reader.env.age";
+        let cases: [(Step, &[&str]); 4] = [
+            (create((&[], &[]), (false, false), None), &[]),
+            (
+                create(
+                    (&["10.0.0.0/8", "192.168.0.0/16"], &[]),
+                    (false, false),
+                    None,
+                ),
+                &["ip allow: 10.0.0.0/8, 192.168.0.0/16"],
+            ),
+            (
+                create((&[], &["10.1.0.0/16"]), (true, false), None),
+                &["ip deny: 10.1.0.0/16", "not_before: 2026-12-01T00:00:00Z"],
+            ),
+            (
+                create(
+                    (&["10.0.0.0/8"], &["10.1.0.0/16"]),
+                    (true, true),
+                    Some(90 * 86_400),
+                ),
+                &[
+                    "ip allow: 10.0.0.0/8",
+                    "ip deny: 10.1.0.0/16",
+                    "not_before: 2026-12-01T00:00:00Z",
+                    "expires_on: 2027-06-01T12:00:00Z",
+                    "rotate_every: 90d",
+                ],
+            ),
+        ];
+        for (step, want) in cases {
+            let mut p = plan();
+            p.blocked.clear();
+            p.steps = vec![step];
+            let under: String = want.iter().map(|l| format!("    {l}\n")).collect();
+            let t = text_of(&p);
+            assert!(
+                t.contains(&format!("  {line}\n{under}  = 3 unchanged")),
+                "{t}"
+            );
+            let md = markdown(&p, "f");
+            let under: String = want.iter().map(|l| format!("  {l}\n")).collect();
+            assert!(
+                md.contains(&format!("```diff\n{line}\n{under}= 3 unchanged")),
+                "{md}"
+            );
+            let v = json(&p, "f");
+            let c = &v["changes"][0];
+            assert_eq!(
+                (c["access"].as_str(), &c["buckets"]),
+                (Some("object-read"), &serde_json::json!(["media"]))
+            );
+            let has = |prefix: &str| want.iter().find_map(|l| l.strip_prefix(prefix));
+            let listed = |key: &str| {
+                c["ip"][key]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.as_str().unwrap())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            assert_eq!(listed("allow"), has("ip allow: ").unwrap_or(""), "{c}");
+            assert_eq!(listed("deny"), has("ip deny: ").unwrap_or(""), "{c}");
+            assert_eq!(c["not_before"].as_str(), has("not_before: "), "{c}");
+            assert_eq!(c["expires_on"].as_str(), has("expires_on: "), "{c}");
+            assert_eq!(
+                c["rotate_every_seconds"].as_u64(),
+                has("rotate_every: ").map(|_| 90 * 86_400),
+                "{c}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_next_rotation_of_a_kept_token_is_in_the_json() {
+        let mut p = plan();
+        p.rotations = vec![crate::plan::NextRotation {
+            token: "ci".into(),
+            id: "3f2a".into(),
+            every: std::time::Duration::from_secs(30 * 86_400),
+            due: time::macros::datetime!(2027-01-15 08:00 UTC),
+        }];
+        assert_eq!(
+            json(&p, "f")["rotations"],
+            serde_json::json!([{
+                "token": "ci", "id": "3f2a", "rotate_every_seconds": 2_592_000,
+                "next_rotation": "2027-01-15T08:00:00Z",
+            }])
         );
     }
 }

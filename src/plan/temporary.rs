@@ -156,6 +156,7 @@ mod tests {
             }],
             blocked: Vec::new(),
             orphans: Vec::new(),
+            elsewhere: Vec::new(),
             unchanged: 3,
             bookkeeping: Vec::new(),
             refused: None,
@@ -168,6 +169,7 @@ mod tests {
                 renew_at: datetime!(2026-11-23 15:00 UTC),
             }],
             domains: Vec::new(),
+            rotations: Vec::new(),
         }
     }
 

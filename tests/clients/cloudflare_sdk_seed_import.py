@@ -2,8 +2,8 @@
 would have made it by hand before r2gitops: the state `r2gitops import` must bring over.
 
 argv: API_URL ACCOUNT_ID (the admin token comes in CLOUDFLARE_API_TOKEN).
-Prints one JSON object: token name -> id, and the hand-made token's value (for the test
-that adopts it with its value).
+Prints one JSON object: token name -> id, the hand-made token's value and the managed
+tokens' values (for the tests that hand them over with `r2gitops adopt`).
 """
 import json
 import os
@@ -92,6 +92,7 @@ def on_account(group):
 
 
 ids = {}
+values = {}
 created = cf.accounts.tokens.create(
     account_id=account,
     name="r2gitops:uploader",
@@ -100,10 +101,12 @@ created = cf.accounts.tokens.create(
     expires_on="2030-01-01T00:00:00Z",
 )
 ids["r2gitops:uploader"] = created.id
+values["r2gitops:uploader"] = created.value
 created = cf.accounts.tokens.create(
     account_id=account, name="r2gitops:ops", policies=on_account(ADMIN_READ)
 )
 ids["r2gitops:ops"] = created.id
+values["r2gitops:ops"] = created.value
 hand = cf.accounts.tokens.create(
     account_id=account,
     name="Backup reader (dashboard)",
@@ -116,4 +119,4 @@ mixed = cf.accounts.tokens.create(
     policies=on_buckets(OBJECT_READ, "default", "media") + on_account(ADMIN_READ),
 )
 ids["mixed"] = mixed.id
-print(json.dumps({"ids": ids, "hand_value": hand.value}))
+print(json.dumps({"ids": ids, "hand_value": hand.value, "values": values}))

@@ -17,7 +17,10 @@
 //!   at the output path (a symlink on the way, a FIFO) -> blocked, neither created nor rolled.
 //! - several managed tokens for one declared name -> keep the inventory's id, else the
 //!   oldest; delete the rest.
-//! - undeclared managed token -> delete with `prune`, else orphan. Undeclared bucket ->
+//! - undeclared token this inventory records -> delete with `prune`, else orphan. One
+//!   that only carries the prefix belongs to another file on the account (or to a lost
+//!   inventory): listed in `elsewhere`, never touched, so two files never prune each
+//!   other's tokens and a lost inventory never causes a deletion. Undeclared bucket ->
 //!   delete only with `prune`, if the inventory manages it and its last declared `protect`
 //!   was false; else orphan. Unmanaged things are never touched.
 //! - `adopt: ID` on a token: the existing token becomes the declared one (renamed and
@@ -92,12 +95,14 @@ fn empty_plan(input: &Input<'_>) -> Plan {
         steps: Vec::new(),
         blocked: Vec::new(),
         orphans: Vec::new(),
+        elsewhere: Vec::new(),
         unchanged: 0,
         bookkeeping: Vec::new(),
         refused: None,
         skip_outputs: input.skip_outputs,
         temporary: Vec::new(),
         domains: Vec::new(),
+        rotations: Vec::new(),
     }
 }
 

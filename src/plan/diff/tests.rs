@@ -379,12 +379,16 @@ fn roll_reasons() {
         (
             "inventory lost",
             |_, inv, _| inv.tokens.clear(),
-            Some("no record of its output (inventory lost or a write interrupted)"),
+            Some(
+                "no record of its output (a new or lost inventory, or an interrupted write); any secret in use stops working",
+            ),
         ),
         (
             "create answered, write never happened",
             |_, inv, _| inv.tokens.get_mut("uploader").unwrap().output = None,
-            Some("no record of its output (inventory lost or a write interrupted)"),
+            Some(
+                "no record of its output (a new or lost inventory, or an interrupted write); any secret in use stops working",
+            ),
         ),
         (
             "file deleted",
@@ -1240,4 +1244,90 @@ fn adopting_an_unknown_or_already_managed_token_refuses_the_plan_with_the_line()
             lines(&p)
         );
     }
+}
+
+#[test]
+fn a_kept_token_shows_when_it_is_next_rotated_and_a_rolled_one_does_not() {
+    let mut d = desired();
+    d.buckets = vec![bucket("media")];
+    d.tokens = vec![token("kept", &["media"]), token("due", &["media"])];
+    let week = Duration::from_secs(7 * 86400);
+    d.tokens[0].rotate_every = Some(week);
+    d.tokens[1].rotate_every = Some(week);
+    let (o, mut inv, outputs) = converged(&d);
+    inv.tokens.get_mut("kept").unwrap().rolled_at = Some(datetime!(2026-11-20 06:00 UTC));
+    let p = run(&d, &o, &inv, &outputs);
+    assert_eq!(
+        lines(&p),
+        ["↻ roll token due: rotate_every elapsed (value issued 2026-11-01T00:00:00Z)"]
+    );
+    assert_eq!(
+        p.rotations,
+        [crate::plan::NextRotation {
+            token: "kept".into(),
+            id: o.tokens[0].id.clone(),
+            every: week,
+            due: datetime!(2026-11-27 06:00 UTC),
+        }]
+    );
+    assert_eq!(crate::plan::NextRotation::of(&d, &inv)[0], p.rotations[0]);
+}
+
+#[test]
+fn a_token_another_file_manages_is_never_pruned_or_orphaned_only_shown() {
+    // (prune, recorded in this inventory) -> (deleted, orphaned, shown as elsewhere)
+    let cases = [
+        (true, false, (false, false, true)),
+        (false, false, (false, false, true)),
+        (true, true, (true, false, false)),
+        (false, true, (false, true, false)),
+    ];
+    for (prune, recorded, want) in cases {
+        let mut d = desired();
+        d.settings.prune = prune;
+        d.buckets = vec![bucket("media")];
+        d.tokens = vec![token("uploader", &["media"])];
+        let (mut o, mut inv, outputs) = converged(&d);
+        let theirs = token("assets-writer", &["media"]);
+        let id = "abababababababababababababababab";
+        o.tokens.push(obs_token(&d, &theirs, id));
+        if recorded {
+            inv.tokens.insert(theirs.name.clone(), written(&theirs, id));
+        }
+        let p = run(&d, &o, &inv, &outputs);
+        let deleted = p
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::DeleteToken { id: i, .. } if i == id));
+        let got = (deleted, !p.orphans.is_empty(), !p.elsewhere.is_empty());
+        assert_eq!(got, want, "prune={prune} recorded={recorded}: {p:?}");
+        if !recorded {
+            assert_eq!(p.steps, [], "nothing is done about it");
+            assert_eq!(p.elsewhere[0].name, "r2gitops:assets-writer");
+            assert_eq!(p.elsewhere[0].detail, id);
+            assert!(!p.differs(), "another file's token is no difference");
+        }
+    }
+}
+
+#[test]
+fn a_lost_inventory_deletes_nothing_even_with_prune() {
+    let mut d = sample();
+    d.settings.prune = true;
+    let (mut o, _, outputs) = converged(&d);
+    let gone = token("old-ci", &["media"]);
+    o.tokens
+        .push(obs_token(&d, &gone, "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"));
+    let p = run(&d, &o, &Inventory::default(), &outputs);
+    assert!(!p.steps.iter().any(Step::is_delete), "{:?}", lines(&p));
+    assert_eq!(p.deletions(), 0);
+    assert_eq!(p.elsewhere.len(), 1);
+    // The declared tokens are taken back by their names (and rolled: no record of output).
+    assert_eq!(
+        p.steps
+            .iter()
+            .filter(|s| matches!(s, Step::RollToken { .. }))
+            .count(),
+        2
+    );
 }

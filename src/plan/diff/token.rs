@@ -2,9 +2,10 @@
 //! validity window, name or status -> update in place (same id, same S3 key); outputs that
 //! cannot be vouched for -> roll; an output path the writer refuses (a symlink on the way,
 //! a FIFO) -> blocked, neither created nor rolled; duplicates -> keep one, delete the rest;
-//! undeclared and managed -> delete with `prune`, else orphan. An `adopt:` of r2gitops' own
-//! token, or of one whose policies no declaration can say, refuses the plan; one that needs
-//! a roll waits for the operator's `--allow-adopt-roll`.
+//! undeclared and recorded in this inventory -> delete with `prune`, else orphan;
+//! undeclared, prefixed and not recorded -> another file's: shown, never touched. An
+//! `adopt:` of r2gitops' own token, or of one whose policies no declaration can say,
+//! refuses the plan; one that needs a roll waits for the operator's `--allow-adopt-roll`.
 
 use std::collections::BTreeSet;
 
@@ -21,7 +22,8 @@ use crate::plan::policy::{declaration, describe, desired_policies, lost};
 use crate::plan::readback::seconds;
 use crate::plan::render::timestamp;
 use crate::plan::{
-    Blocked, Bookkeeping, BucketRef, DeleteReason, Kind, Orphan, Plan, RollReason, Step,
+    Blocked, Bookkeeping, BucketRef, DeleteReason, Kind, NextRotation, Orphan, Plan, RollReason,
+    Step,
 };
 
 pub(super) fn diff_tokens(
@@ -104,6 +106,7 @@ pub(super) fn diff_tokens(
                     request: want,
                     buckets,
                     output: t.output.file.clone(),
+                    rotate_every: t.rotate_every,
                 });
             } else {
                 plan.blocked.push(Blocked {
@@ -165,6 +168,7 @@ pub(super) fn diff_tokens(
             buckets: buckets.clone(),
             output: t.output.file.clone(),
             reason,
+            rotate_every: t.rotate_every,
         };
         match &kept.status {
             TokenStatus::RevokedExposed => {
@@ -223,26 +227,18 @@ pub(super) fn diff_tokens(
             // issues credentials. The guard in `adoption` let it through.
             match unwritable_output(t, input) {
                 Some(blocked) => plan.blocked.push(blocked),
-                None => steps.push(Step::RollToken {
-                    token: t.name.clone(),
-                    id: kept.id.clone(),
-                    owner: t.owner,
-                    reason: RollReason::Adopted,
-                }),
+                None => steps.push(renew(t, kept, RollReason::Adopted)),
             }
             continue;
         }
+        let record = record.filter(|r| r.id == kept.id);
+        let mut renewed = false;
         if !input.skip_outputs {
-            let record = record.filter(|r| r.id == kept.id);
             match roll_reason(t, record, kept, input) {
                 Ok(Some(reason)) => {
                     acted = true;
-                    steps.push(Step::RollToken {
-                        token: t.name.clone(),
-                        id: kept.id.clone(),
-                        owner: t.owner,
-                        reason,
-                    });
+                    renewed = true;
+                    steps.push(renew(t, kept, reason));
                 }
                 Ok(None) => {}
                 Err(blocked) => {
@@ -251,6 +247,15 @@ pub(super) fn diff_tokens(
                 }
             }
         }
+        // A reviewer and `/status` see when the value in use is next rolled.
+        if let (false, Some(every), Some(r)) = (renewed, t.rotate_every, record) {
+            plan.rotations.push(NextRotation {
+                token: t.name.clone(),
+                id: kept.id.clone(),
+                every,
+                due: r.value_issued_at() + every,
+            });
+        }
         if !acted {
             plan.unchanged += 1;
         }
@@ -258,6 +263,18 @@ pub(super) fn diff_tokens(
 
     for o in &observed.tokens {
         if claimed.contains(o.id.as_str()) || !managed(o) {
+            continue;
+        }
+        // The prefix names tokens some r2gitops file manages; only this file's inventory
+        // says which are this file's. Another file's token (or one a lost inventory knew)
+        // is never deleted or orphaned from here, only shown.
+        if !inventory_ids.contains(o.id.as_str()) {
+            plan.elsewhere.push(Orphan {
+                kind: Kind::Token,
+                name: o.name.clone(),
+                detail: o.id.clone(),
+                reason: "not declared here and not in this file's inventory: another file manages it (or an inventory was lost); never touched".into(),
+            });
             continue;
         }
         if desired.settings.prune {
@@ -305,6 +322,20 @@ pub(super) fn diff_tokens(
                 token: name.clone(),
             });
         }
+    }
+}
+
+/// The step that gives a kept token a new value its output can hold: a roll (same access
+/// key id, new secret). Where the value in use was never held (`RollReason::value_unheld`:
+/// a first run after `import`, a lost inventory, an adoption without the value), rotation
+/// with overlap takes the roll's place here once it exists, so that the secret in use keeps
+/// working until its consumers have the new one.
+fn renew(t: &TokenSpec, kept: &ObservedToken, reason: RollReason) -> Step {
+    Step::RollToken {
+        token: t.name.clone(),
+        id: kept.id.clone(),
+        owner: t.owner,
+        reason,
     }
 }
 

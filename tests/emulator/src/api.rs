@@ -459,7 +459,7 @@ fn buckets(
                 );
             }
             let location = match req.get("locationHint").and_then(Value::as_str) {
-                None => "enam".to_string(),
+                None => automatic_location(&j).to_string(),
                 Some(l)
                     if ["apac", "eeur", "enam", "weur", "wnam", "oc"]
                         .contains(&l.to_ascii_lowercase().as_str()) =>
@@ -590,6 +590,17 @@ fn buckets(
             body,
         ),
         _ => err(StatusCode::METHOD_NOT_ALLOWED, 7001, "Method not allowed"),
+    }
+}
+
+/// Where a bucket created without a hint is put. R2's "Automatic" picks the region closest
+/// to the caller (docs `r2/reference/data-location.mdx`), and a jurisdiction keeps the data
+/// inside it, so an EU bucket is in Europe: `weur`. The US jurisdictions (and the default)
+/// get `enam`, the emulator's caller's region as before.
+fn automatic_location(jurisdiction: &str) -> &'static str {
+    match jurisdiction {
+        "eu" => "weur",
+        _ => "enam",
     }
 }
 

@@ -100,6 +100,22 @@ async fn buckets_are_invisible_from_another_jurisdiction() {
 }
 
 #[tokio::test]
+async fn a_bucket_created_without_a_hint_is_located_where_its_jurisdiction_can_be() {
+    let emu = start().await;
+    let api = Api::admin(&emu);
+    for (j, want) in [
+        ("eu", "WEUR"),
+        ("default", "ENAM"),
+        ("fedramp", "ENAM"),
+        ("us", "ENAM"),
+    ] {
+        let (s, v) = api.create_bucket(j, "placed").await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["result"]["location"], want, "{j}: {v}");
+    }
+}
+
+#[tokio::test]
 async fn bucket_create_conflicts_bad_names_patch_and_delete() {
     let emu = start().await;
     let api = Api::admin(&emu);
