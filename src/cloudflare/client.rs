@@ -549,7 +549,11 @@ impl ReadApi for Client {
         loop {
             pages.start()?;
             let mut call = Call::page(op.clone(), Method::GET, self.buckets_base());
-            call.query.push(("per_page", "1000".into()));
+            // One constant with the cost model, which counts these pages.
+            call.query.push((
+                "per_page",
+                crate::config::cost::BUCKETS_PER_PAGE.to_string(),
+            ));
             if let Some(c) = &cursor {
                 call.query.push(("cursor", c.clone()));
             }
@@ -613,7 +617,8 @@ impl ReadApi for Client {
         loop {
             let page = pages.start()?;
             let mut call = Call::page(op.clone(), Method::GET, self.tokens_base(owner));
-            call.query.push(("per_page", "50".into()));
+            call.query
+                .push(("per_page", crate::config::cost::TOKENS_PER_PAGE.to_string()));
             call.query.push(("page", page.to_string()));
             // Without it the list hides expired tokens, and a planner that cannot see one
             // creates another on every pass (API-NOTES §11).

@@ -32,7 +32,8 @@ pub const CLOUDFLARE_CALLS_PER_HOUR: u64 = 14_400;
 /// the rest to passes, applies and the user's other clients.
 pub const CONFIG_READS_PER_HOUR: u64 = CLOUDFLARE_CALLS_PER_HOUR / 4;
 
-/// The `per_page` the client asks of the bucket and token lists (`cloudflare::client`).
+/// The `per_page` the client asks of the bucket and token lists: `cloudflare::client` sends
+/// these, so the model and the calls cannot drift apart.
 pub const BUCKETS_PER_PAGE: u64 = 1000;
 pub const TOKENS_PER_PAGE: u64 = 50;
 
