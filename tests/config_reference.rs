@@ -116,7 +116,7 @@ fn render(schema: &Value) -> String {
         out.push_str("| key | type | required | default | description |\n");
         out.push_str("| --- | --- | --- | --- | --- |\n");
         let mut patterns = Vec::new();
-        for (key, field) in ordered(object) {
+        for (key, field) in ordered(object, path) {
             let child = join(path, key);
             let mut kind = kind(field, defs, &child, &sections);
             if let Some(pattern) = long_pattern(field, defs) {
@@ -165,7 +165,7 @@ fn render(schema: &Value) -> String {
 
 /// The top level in the order files are written; elsewhere the required keys first (in
 /// the order they are declared), then the rest by name.
-fn ordered(object: &Value) -> Vec<(&String, &Value)> {
+fn ordered<'a>(object: &'a Value, path: &str) -> Vec<(&'a String, &'a Value)> {
     const TOP: [&str; 6] = [
         "version",
         "account_id",
@@ -188,7 +188,7 @@ fn ordered(object: &Value) -> Vec<(&String, &Value)> {
     fields.sort_by_key(|(key, _)| {
         let rank = TOP
             .iter()
-            .position(|k| k == key)
+            .position(|k| path.is_empty() && k == key)
             .or_else(|| {
                 required
                     .iter()
@@ -261,7 +261,7 @@ fn collect(
         return;
     }
     sections.push((path.to_string(), object.clone(), Vec::new()));
-    for (key, field) in ordered(object) {
+    for (key, field) in ordered(object, path) {
         let (child, resolved) = match field.get("items") {
             Some(items) => (format!("{}[]", join(path, key)), target(items, defs)),
             None => (join(path, key), target(field, defs)),
