@@ -44,8 +44,9 @@ def pages():
     return [p for p in found if "node_modules" not in p.parts]
 
 
-def blocks(path, text):
+def blocks(path, text, report=True):
     """Split a page into prose lines (with line numbers) and fenced blocks."""
+    say = problem if report else (lambda *_: None)
     prose, fences = [], []
     lines = text.split("\n")
     i = 0
@@ -57,13 +58,13 @@ def blocks(path, text):
             continue
         fence, info, start = m.group(2), m.group(3).strip(), i
         if not info:
-            problem(path, start + 1, "a code fence without a language (write ```text for output)")
+            say(path, start + 1, "a code fence without a language (write ```text for output)")
         j = i + 1
         while j < len(lines) and not re.match(rf"^ {{0,3}}{fence[0]}{{{len(fence)},}}\s*$", lines[j]):
             j += 1
         if j == len(lines):
-            problem(path, start + 1, f"the code fence opened here is never closed")
-        before = [l for l in lines[max(0, start - 2):start] if l.strip()]
+            say(path, start + 1, "the code fence opened here is never closed")
+        before = [l.strip() for l in lines[max(0, start - 2):start] if l.strip()]
         fences.append((start + 1, info.split()[0] if info else "", "\n".join(lines[i + 1:j]), before))
         i = j + 1
     return prose, fences
@@ -78,7 +79,7 @@ def slug(heading):
 
 def anchors(path, cache={}):
     if path not in cache:
-        prose, _ = blocks(path, path.read_text(encoding="utf-8"))
+        prose, _ = blocks(path, path.read_text(encoding="utf-8"), report=False)
         seen, found = {}, set()
         for _, line in prose:
             m = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)

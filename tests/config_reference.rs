@@ -73,7 +73,11 @@ fn render(schema: &Value) -> String {
         "<!-- Generated from `r2gitops schema` by tests/config_reference.rs; do not edit.\n     \
          Regenerate: R2GITOPS_UPDATE_GOLDEN=1 cargo test --test config_reference -->\n\n",
     );
-    let _ = writeln!(out, "{}\n", one_line(str_of(&schema["description"])));
+    let _ = writeln!(
+        out,
+        "{}\n",
+        prose(&one_line(str_of(&schema["description"])))
+    );
     out.push_str(
         "Every key of the desired-state file (`r2gitops.yaml`), generated from the JSON Schema \
          that `r2gitops schema` prints, so it always matches the binary. An absent key takes \
@@ -95,7 +99,7 @@ fn render(schema: &Value) -> String {
         if !path.is_empty()
             && let Some(d) = object.get("description")
         {
-            let _ = writeln!(out, "{}\n", one_line(str_of(d)));
+            let _ = writeln!(out, "{}\n", prose(&one_line(str_of(d))));
         }
         if !also.is_empty() {
             let _ = writeln!(
@@ -132,7 +136,7 @@ fn render(schema: &Value) -> String {
                 .get("default")
                 .map(|d| format!("`{}`", cell(&d.to_string())))
                 .unwrap_or_default();
-            let mut description = one_line(describe(field, defs));
+            let mut description = prose(&one_line(describe(field, defs)));
             if field.get("deprecated") == Some(&Value::Bool(true)) {
                 description = format!("**Deprecated.** {description}");
             }
@@ -446,4 +450,20 @@ fn one_line(s: &str) -> String {
 /// A table cell cannot hold a bare `|`.
 fn cell(s: &str) -> String {
     s.replace('|', "\\|")
+}
+
+/// Prose from a doc comment: outside its code spans, `*` (as in `object-*`) and `<` are
+/// literal, not emphasis or HTML.
+fn prose(s: &str) -> String {
+    s.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                part.to_string()
+            } else {
+                part.replace('*', "\\*").replace('<', "&lt;")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
 }
