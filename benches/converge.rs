@@ -9,7 +9,7 @@
 //! 3. edit -> converged in the daemon, median over 20 edits, at 0 and 50 ms per call.
 //!
 //! Run: `cargo bench --bench converge` (several minutes: the rate limit is the point).
-//! `R2GITOPS_BENCH_QUICK=1` shrinks every size for a smoke run. Rows for the README table
+//! `R2GITOPS_BENCH_QUICK=1` shrinks every size for a smoke run. Rows for the table of docs/performance.md
 //! are printed as `BENCH|...` lines (`scripts/bench.sh` gathers them).
 
 #[path = "common/table.rs"]

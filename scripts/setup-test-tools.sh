@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real third-party clients the tests drive, by package name, idempotently:
 # age, rclone, ssh-keygen, gdb's gcore and curl (Debian), a Python venv at .venv (boto3, Cloudflare's SDK, prometheus_client,
-# jsonschema, validators for the deploy artifacts), and wrangler (npm) under tests/clients.
+# jsonschema, validators for the deploy artifacts), wrangler (npm) under tests/clients, and the
+# Markdown linter (npm, markdownlint-cli2) under scripts/docs-tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,4 +30,7 @@ fi
 
 if [ -f tests/clients/package.json ] && [ ! -x tests/clients/node_modules/.bin/wrangler ]; then
   (cd tests/clients && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+if [ ! -x scripts/docs-tools/node_modules/.bin/markdownlint-cli2 ]; then
+  (cd scripts/docs-tools && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 fi

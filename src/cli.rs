@@ -472,7 +472,7 @@ fn man(args: &ManArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 .name(title)
         }
     };
-    clap_mangen::Man::new(page).render(&mut std::io::stdout().lock())?;
+    crate::manpage::render(page, args.command.as_deref(), &mut std::io::stdout().lock())?;
     Ok(ExitCode::SUCCESS)
 }
 

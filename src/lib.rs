@@ -29,6 +29,7 @@
 //! - `reconcile`: one pass: load, observe, diff, (dry-run stops here), apply.
 //! - `signals`: SIGTERM/SIGINT (stop, then abort) and SIGHUP as inputs.
 //! - `daemon`: the `watch` loop and its HTTP status server.
+//! - `manpage`: the man pages' EXIT STATUS, ENVIRONMENT, FILES and EXAMPLES (pure text).
 
 pub mod adopt;
 pub mod apply;
@@ -42,6 +43,7 @@ pub mod harden;
 pub mod import;
 pub mod inventory;
 pub mod lock;
+pub mod manpage;
 pub mod observe;
 pub mod observed;
 pub mod paint;

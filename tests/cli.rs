@@ -230,6 +230,95 @@ fn every_command_has_a_man_page() {
     }
 }
 
+/// `man -l` of `r2gitops man ARGS`, as a reader sees it.
+fn rendered_man_page(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("page.1");
+    std::fs::write(&file, stdout(args)).unwrap();
+    let out = Command::new("man")
+        .arg("-l")
+        .arg(&file)
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "200")
+        .output()
+        .expect("man is installed by scripts/setup-test-tools.sh");
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn every_man_page_says_its_exit_status_environment_files_and_examples() {
+    let cmd = Cli::command();
+    let commands = cmd
+        .get_subcommands()
+        .map(|c| c.get_name())
+        .filter(|n| *n != "help");
+    for name in std::iter::once(None).chain(commands.map(Some)) {
+        let args: Vec<&str> = std::iter::once("man").chain(name).collect();
+        let text = rendered_man_page(&args);
+        // A section heading is a line of its own, flush left.
+        let headings: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with(' '))
+            .collect();
+        for section in ["EXIT STATUS", "ENVIRONMENT", "FILES", "EXAMPLES"] {
+            assert!(
+                headings.contains(&section),
+                "{name:?}: no {section}: {headings:?}"
+            );
+        }
+        // The lines under a heading, up to the next heading.
+        let section = |title: &str| -> String {
+            text.lines()
+                .skip_while(|l| *l != title)
+                .skip(1)
+                .take_while(|l| l.is_empty() || l.starts_with(' '))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let exit = section("EXIT STATUS");
+        let env = section("ENVIRONMENT");
+        assert!(
+            exit.contains("       0 ") && exit.contains("       64 "),
+            "{name:?}: {exit}"
+        );
+        assert!(
+            env.contains("RUST_LOG") && env.contains("NO_COLOR"),
+            "{name:?}: {env}"
+        );
+        // What the command reaches Cloudflare with, including the token read by hand.
+        if matches!(
+            name,
+            None | Some("reconcile" | "watch" | "import" | "adopt")
+        ) {
+            for var in [
+                "CLOUDFLARE_API_TOKEN",
+                "CLOUDFLARE_API_BASE_URL",
+                "CLOUDFLARE_ACCOUNT_ID",
+            ] {
+                assert!(env.contains(var), "{name:?}: {var} missing: {env}");
+            }
+        }
+        if matches!(name, Some("reconcile" | "watch" | "adopt")) {
+            for var in ["R2GITOPS_S3_ENDPOINTS", "R2GITOPS_OUTPUT_DIR"] {
+                assert!(env.contains(var), "{name:?}: {var} missing: {env}");
+            }
+            assert!(
+                section("FILES").contains(".r2gitops-state.json"),
+                "{name:?}"
+            );
+        }
+        // Every example names the tool: a reader can paste it.
+        let examples = section("EXAMPLES");
+        assert!(examples.contains("r2gitops"), "{name:?}: {examples}");
+    }
+    let reconcile = rendered_man_page(&["man", "reconcile"]);
+    assert!(
+        reconcile.contains("--dry-run --detailed-exitcode: changes are pending"),
+        "{reconcile}"
+    );
+}
+
 #[test]
 fn import_writes_with_out_and_offers_only_flags_that_do_something() {
     let help = stdout(&["import", "--help"]);

@@ -1,5 +1,5 @@
 //! One row of the benchmark table that `scripts/bench.sh` gathers from every bench and the
-//! README shows: what was measured, the figure, its goal, whether it met it, and the
+//! performance page (docs/performance.md) shows: what was measured, the figure, its goal, whether it met it, and the
 //! command that reproduces it. Rows are printed as `BENCH|what|figure|goal|verdict|command`.
 #![allow(dead_code)]
 

@@ -1,0 +1,487 @@
+//! The man pages: clap_mangen renders what the clap definitions hold (NAME, SYNOPSIS,
+//! DESCRIPTION, OPTIONS, COMMANDS), and this module adds what they cannot: EXIT STATUS,
+//! ENVIRONMENT, FILES, EXAMPLES and SEE ALSO for each command. The environment variables
+//! that a flag reads are taken from clap (`#[arg(env = …)]`), so that list cannot drift;
+//! the ones read elsewhere are listed here. Pure text: it must not read the environment or
+//! the file system, and it knows nothing of what the commands do beyond their documentation.
+
+use std::io::Write;
+
+/// One `term`: `description` entry of a man-page section.
+type Entry = (&'static str, &'static str);
+
+/// The sections of one page that clap does not hold.
+struct Extra {
+    exit_status: &'static [Entry],
+    /// Variables no flag reads through clap (read by hand, or by a library).
+    environment: &'static [Entry],
+    files: &'static [Entry],
+    /// Each example: what it does, then the command line.
+    examples: &'static [Entry],
+}
+
+const EXIT_USAGE: Entry = (
+    "64",
+    "A command-line usage error (EX_USAGE): an unknown or mistyped flag, a bad value, a flag without the one it needs. Nothing was done.",
+);
+
+const LOGGING: [Entry; 3] = [
+    (
+        "RUST_LOG",
+        "Filters the log lines on stderr (e.g. debug, or r2gitops=trace); info and above when unset. No level logs a secret.",
+    ),
+    (
+        "NO_COLOR",
+        "When set (to anything), plans, diagnostics and log lines are never coloured, whatever --color auto would choose.",
+    ),
+    (
+        "CLICOLOR_FORCE",
+        "Set to 1: colour even when stderr or stdout is not a terminal (NO_COLOR still wins; --color always overrides both).",
+    ),
+];
+
+const API_TOKEN: Entry = (
+    "CLOUDFLARE_API_TOKEN",
+    "The API token r2gitops itself runs with, when --api-token-file is not given. See docs/permissions.md for the permission groups it needs.",
+);
+
+const S3_ENDPOINTS: Entry = (
+    "R2GITOPS_S3_ENDPOINTS",
+    "S3 endpoint per jurisdiction written into outputs, as comma-separated JURISDICTION=URL pairs (an emulator's endpoints); --s3-endpoint adds to it.",
+);
+
+const DESIRED_FILE: Entry = (
+    "r2gitops.yaml",
+    "The desired-state file (-f/--file), committed to git. Its paths (settings.output_dir, settings.state_file, settings.recipients_file) are relative to its directory.",
+);
+
+const OUTPUTS: Entry = (
+    "<output_dir>/<output.file>",
+    "Each token's (and temporary credential's) S3 credentials, age-encrypted to its recipients, mode 0600, in a 0700 directory; output_dir is settings.output_dir (default secrets/ beside the file) or --output-dir.",
+);
+
+const INVENTORY: Entry = (
+    "<output_dir>/.r2gitops-state.json",
+    "The inventory (settings.state_file): non-secret token ids, timestamps, output paths and hashes. Lost, it is rebuilt from Cloudflare and never causes a deletion.",
+);
+
+const LOCK: Entry = (
+    "<state_file>.lock",
+    "Held (flock) by an applying reconcile, a watch daemon or adopt: one writer per inventory.",
+);
+
+const TOKEN_FILE: Entry = (
+    "--api-token-file PATH",
+    "The API token, alone on one line; a file others can read gets a warning. watch re-reads it every pass.",
+);
+
+/// The tool's own page and each command's, by `r2gitops man NAME`.
+fn extra(command: Option<&str>) -> Extra {
+    match command {
+        None => Extra {
+            exit_status: &[
+                ("0", "Success (reconcile --dry-run: the plan was shown)."),
+                (
+                    "1",
+                    "An error: an invalid file, a refused plan, a failed step, the inventory lock held by another r2gitops.",
+                ),
+                (
+                    "2",
+                    "reconcile --dry-run --detailed-exitcode: the file and Cloudflare differ.",
+                ),
+                EXIT_USAGE,
+            ],
+            environment: &[API_TOKEN, S3_ENDPOINTS],
+            files: &[DESIRED_FILE, OUTPUTS, INVENTORY, LOCK],
+            examples: &[
+                ("Check a file offline, in any CI.", "r2gitops validate"),
+                (
+                    "Show the plan; exit 2 when changes are pending.",
+                    "r2gitops reconcile --dry-run --detailed-exitcode",
+                ),
+                ("Apply the plan once.", "r2gitops reconcile"),
+                ("Run as a daemon.", "r2gitops watch --interval 10m"),
+                (
+                    "Write a file from an existing account.",
+                    "r2gitops import -o r2gitops.yaml",
+                ),
+            ],
+        },
+        Some("validate") => Extra {
+            exit_status: &[
+                ("0", "The file is valid (warnings may have been printed)."),
+                (
+                    "1",
+                    "The file is invalid or cannot be read; every problem is reported with its file, line, column and field.",
+                ),
+                EXIT_USAGE,
+            ],
+            environment: &[],
+            files: &[
+                DESIRED_FILE,
+                (
+                    "settings.recipients_file",
+                    "A file of age recipients, one a line; read and checked too.",
+                ),
+            ],
+            examples: &[
+                (
+                    "Check the file in the current directory.",
+                    "r2gitops validate",
+                ),
+                (
+                    "Check another file against the daemon's bounds, as JSON.",
+                    "r2gitops validate -f team/r2gitops.yaml --min-temporary-ttl 1h --output json",
+                ),
+            ],
+        },
+        Some("schema") => Extra {
+            exit_status: &[
+                ("0", "The schema was printed."),
+                ("1", "stdout could not be written."),
+                EXIT_USAGE,
+            ],
+            environment: &[],
+            files: &[(
+                "r2gitops.schema.json",
+                "Where editors look for it when the desired-state file starts with # yaml-language-server: $schema=./r2gitops.schema.json.",
+            )],
+            examples: &[(
+                "Save the schema for an editor.",
+                "r2gitops schema > r2gitops.schema.json",
+            )],
+        },
+        Some("reconcile") => Extra {
+            exit_status: &[
+                ("0", "Success; with --dry-run, the plan was shown."),
+                (
+                    "1",
+                    "An error, an invalid file, a refused plan (more deletions than settings.max_deletions), a failed step, or the inventory lock held by another r2gitops.",
+                ),
+                (
+                    "2",
+                    "With --dry-run --detailed-exitcode: changes are pending (or something is blocked).",
+                ),
+                EXIT_USAGE,
+            ],
+            environment: &[API_TOKEN, S3_ENDPOINTS],
+            files: &[DESIRED_FILE, OUTPUTS, INVENTORY, LOCK, TOKEN_FILE],
+            examples: &[
+                (
+                    "The plan in CI, without the output files: exit 2 when changes are pending.",
+                    "r2gitops reconcile --dry-run --skip-outputs --detailed-exitcode --output markdown",
+                ),
+                (
+                    "Apply the plan once.",
+                    "r2gitops reconcile -f r2gitops.yaml",
+                ),
+                (
+                    "Apply, adopting at most one token without its value by rolling it.",
+                    "r2gitops reconcile --allow-adopt-roll --max-adopt-rolls 1",
+                ),
+            ],
+        },
+        Some("watch") => Extra {
+            exit_status: &[
+                (
+                    "0",
+                    "Stopped by SIGTERM or SIGINT after finishing the step in flight.",
+                ),
+                (
+                    "1",
+                    "Could not start: a bad flag value, an unreadable token file, a listener that cannot bind, or the inventory lock held by another r2gitops (naming its PID).",
+                ),
+                EXIT_USAGE,
+            ],
+            environment: &[API_TOKEN, S3_ENDPOINTS],
+            files: &[
+                DESIRED_FILE,
+                OUTPUTS,
+                INVENTORY,
+                LOCK,
+                TOKEN_FILE,
+                (
+                    "--status-token-file PATH",
+                    "The bearer token /status then requires on every listener, alone on one line.",
+                ),
+            ],
+            examples: &[
+                (
+                    "The daemon, with probes and metrics on loopback.",
+                    "r2gitops watch --interval 10m --listen 127.0.0.1:9477",
+                ),
+                (
+                    "Metrics facing the network, /status on loopback beside it.",
+                    "r2gitops watch --listen 0.0.0.0:9477 --status-listen 127.0.0.1:9478",
+                ),
+                ("Start a pass now.", "kill -HUP $(pidof r2gitops)"),
+            ],
+        },
+        Some("import") => Extra {
+            exit_status: &[
+                ("0", "The file was written."),
+                (
+                    "1",
+                    "An error: Cloudflare could not be read, or --out exists (without --force).",
+                ),
+                EXIT_USAGE,
+            ],
+            environment: &[API_TOKEN],
+            files: &[
+                (
+                    "--out FILE",
+                    "The desired-state file written (stdout without it); never overwritten without --force.",
+                ),
+                (
+                    "--state-file PATH",
+                    "An inventory whose tokens are declared as managed, under their recorded names.",
+                ),
+            ],
+            examples: &[
+                (
+                    "Write down an account: every bucket and token, every configuration block.",
+                    "r2gitops import -o r2gitops.yaml",
+                ),
+                (
+                    "Only EU buckets, without their configuration.",
+                    "r2gitops import --jurisdiction eu --with none --out eu.yaml",
+                ),
+            ],
+        },
+        Some("adopt") => Extra {
+            exit_status: &[
+                (
+                    "0",
+                    "The value belongs to the token: its output was written and the token recorded.",
+                ),
+                (
+                    "1",
+                    "The value was refused (it verified as another token, or not at all), or another error.",
+                ),
+                EXIT_USAGE,
+            ],
+            environment: &[API_TOKEN, S3_ENDPOINTS],
+            files: &[DESIRED_FILE, OUTPUTS, INVENTORY, LOCK],
+            examples: &[
+                (
+                    "Hand over a token's current value, with no downtime.",
+                    "r2gitops adopt backup-reader --value-from-stdin < value.txt",
+                ),
+                (
+                    "The same from a file.",
+                    "r2gitops adopt backup-reader --value-file /run/secrets/backup-reader",
+                ),
+            ],
+        },
+        Some("completions") => Extra {
+            exit_status: &[
+                ("0", "The script was printed."),
+                ("1", "stdout could not be written."),
+                EXIT_USAGE,
+            ],
+            environment: &[],
+            files: &[(
+                "/etc/bash_completion.d/r2gitops",
+                "Where bash-completion loads a script from (zsh: a directory on $fpath, as _r2gitops; fish: ~/.config/fish/completions/r2gitops.fish).",
+            )],
+            examples: &[
+                (
+                    "Bash completion for every user.",
+                    "r2gitops completions bash > /etc/bash_completion.d/r2gitops",
+                ),
+                (
+                    "Fish completion for one user.",
+                    "r2gitops completions fish > ~/.config/fish/completions/r2gitops.fish",
+                ),
+            ],
+        },
+        Some("man") => Extra {
+            exit_status: &[
+                ("0", "The page was printed."),
+                ("1", "stdout could not be written."),
+                EXIT_USAGE,
+            ],
+            environment: &[],
+            files: &[(
+                "r2gitops.1, r2gitops-COMMAND.1",
+                "The pages, e.g. under /usr/local/share/man/man1.",
+            )],
+            examples: &[
+                ("The tool's page.", "r2gitops man > r2gitops.1"),
+                (
+                    "Every command's page.",
+                    "for c in validate schema reconcile watch import adopt completions man; do r2gitops man $c > r2gitops-$c.1; done",
+                ),
+                (
+                    "Read one without installing it.",
+                    "r2gitops man reconcile > /tmp/r.1 && man -l /tmp/r.1",
+                ),
+            ],
+        },
+        Some(_) => Extra {
+            exit_status: &[("0", "Success."), ("1", "An error."), EXIT_USAGE],
+            environment: &[],
+            files: &[],
+            examples: &[],
+        },
+    }
+}
+
+/// Render the page of `command` (the tool's own without one): clap_mangen's sections, then
+/// EXIT STATUS, ENVIRONMENT, FILES, EXAMPLES, SEE ALSO, then the version.
+pub fn render(
+    page: clap::Command,
+    command: Option<&str>,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
+    let version = env!("CARGO_PKG_VERSION");
+    let man = clap_mangen::Man::new(page.clone())
+        .source(format!("r2gitops {version}"))
+        .manual("r2gitops manual");
+    man.render_title(w)?;
+    man.render_name_section(w)?;
+    man.render_synopsis_section(w)?;
+    man.render_description_section(w)?;
+    if page.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(w)?;
+    }
+    if page.has_subcommands() {
+        man.render_subcommands_section(w)?;
+    }
+    let extra = extra(command);
+    section(w, "EXIT STATUS", extra.exit_status)?;
+    let mut environment: Vec<(String, String)> = environment_from_flags(&page);
+    for (name, text) in extra.environment.iter().chain(LOGGING.iter()) {
+        if !environment.iter().any(|(n, _)| n == name) {
+            environment.push((name.to_string(), text.to_string()));
+        }
+    }
+    section_owned(w, "ENVIRONMENT", &environment)?;
+    if !extra.files.is_empty() {
+        section(w, "FILES", extra.files)?;
+    }
+    if !extra.examples.is_empty() {
+        writeln!(w, ".SH EXAMPLES")?;
+        for (what, line) in extra.examples {
+            writeln!(
+                w,
+                ".PP\n{}\n.PP\n.RS 4\n.nf\n{}\n.fi\n.RE",
+                text(what),
+                text(line)
+            )?;
+        }
+    }
+    writeln!(w, ".SH \"SEE ALSO\"")?;
+    let pages: Vec<String> = crate::cli::MAN_PAGES
+        .iter()
+        .filter(|(name, _)| Some(*name) != command)
+        .map(|(_, title)| format!("\\fB{}\\fR(1)", text(title)))
+        .chain(command.map(|_| "\\fBr2gitops\\fR(1)".to_string()))
+        .chain(["\\fBage\\fR(1)".to_string()])
+        .collect();
+    writeln!(w, "{}", pages.join(", "))?;
+    writeln!(
+        w,
+        ".PP\nThe book: docs/README.md in the source tree (the configuration reference, plans, outputs, the daemon, permissions, deployment, troubleshooting)."
+    )?;
+    writeln!(w, ".SH VERSION\nv{}", text(version))
+}
+
+/// Every variable a flag of `page` (or of its commands, on the tool's page) reads through
+/// clap, with the flag's help; each once.
+fn environment_from_flags(page: &clap::Command) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    for cmd in std::iter::once(page).chain(page.get_subcommands()) {
+        for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+            let Some(name) = arg.get_env().and_then(|e| e.to_str()) else {
+                continue;
+            };
+            if found.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            let long = arg.get_long().map(|l| format!("--{l}")).unwrap_or_default();
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            found.push((name.to_string(), format!("As {long}: {help}")));
+        }
+    }
+    found
+}
+
+fn section(w: &mut dyn Write, title: &str, entries: &[Entry]) -> std::io::Result<()> {
+    let owned: Vec<(String, String)> = entries
+        .iter()
+        .map(|(t, d)| (t.to_string(), d.to_string()))
+        .collect();
+    section_owned(w, title, &owned)
+}
+
+fn section_owned(
+    w: &mut dyn Write,
+    title: &str,
+    entries: &[(String, String)],
+) -> std::io::Result<()> {
+    if title.contains(' ') {
+        writeln!(w, ".SH \"{title}\"")?;
+    } else {
+        writeln!(w, ".SH {title}")?;
+    }
+    for (term, description) in entries {
+        writeln!(w, ".TP\n\\fB{}\\fR\n{}", text(term), text(description))?;
+    }
+    Ok(())
+}
+
+/// Escape text for roff: backslashes and hyphens, and a leading dot or quote that would
+/// read as a request.
+fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for line in s.lines() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        if line.starts_with('.') || line.starts_with('\'') {
+            out.push_str("\\&");
+        }
+        for c in line.chars() {
+            match c {
+                '\\' => out.push_str("\\e"),
+                '-' => out.push_str("\\-"),
+                c => out.push(c),
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roff_text_cannot_start_a_request_or_swallow_a_backslash() {
+        for (input, want) in [
+            (".hidden", "\\&.hidden"),
+            ("'quoted", "\\&'quoted"),
+            ("a\\b", "a\\eb"),
+            ("--dry-run", "\\-\\-dry\\-run"),
+            ("plain", "plain"),
+        ] {
+            assert_eq!(text(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn every_page_has_an_exit_status_with_the_usage_error() {
+        for (name, _) in crate::cli::MAN_PAGES
+            .iter()
+            .map(|(n, t)| (Some(*n), *t))
+            .chain([(None, "r2gitops")])
+        {
+            let extra = extra(name);
+            assert!(extra.exit_status.iter().any(|(c, _)| *c == "0"), "{name:?}");
+            assert!(extra.exit_status.contains(&EXIT_USAGE), "{name:?}");
+            assert!(!extra.examples.is_empty(), "{name:?}");
+            assert!(!extra.files.is_empty(), "{name:?}");
+        }
+    }
+}
