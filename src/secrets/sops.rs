@@ -313,8 +313,9 @@ mod tests {
     /// A minimal reader of what `encrypt_yaml` writes, standing in for sops' decrypt: the
     /// data key from the age stanza, then every `ENC[...]` opened with its path as the
     /// additional data, and the MAC recomputed. The real `sops` judges the same files in
-    /// `tests/kubernetes_sops.rs`; this pins the rules in a unit table.
-    fn open(identity: &age::x25519::Identity, yaml: &str) -> (Vec<(String, String)>, bool) {
+    /// `tests/kubernetes_sops.rs`; this pins the rules in a unit table. Returns the leaves
+    /// (in key order: `serde_json` sorts them) and the MAC as stored.
+    fn open(identity: &age::x25519::Identity, yaml: &str) -> (Vec<(String, String)>, String) {
         let value: serde_json::Value = serde_saphyr::from_str(yaml).unwrap();
         let sops = &value["sops"];
         let enc = sops["age"][0]["enc"].as_str().unwrap();
@@ -343,12 +344,10 @@ mod tests {
             String::from_utf8(pt).unwrap()
         };
         let mut leaves = Vec::new();
-        let mut mac = Sha512::new();
         fn walk(
             v: &serde_json::Value,
             path: &mut Vec<String>,
             out: &mut Vec<(String, String)>,
-            mac: &mut Sha512,
             open: &dyn Fn(&str, &str) -> String,
         ) {
             match v {
@@ -358,7 +357,7 @@ mod tests {
                             continue;
                         }
                         path.push(k.clone());
-                        walk(v, path, out, mac, open);
+                        walk(v, path, out, open);
                         path.pop();
                     }
                 }
@@ -369,16 +368,14 @@ mod tests {
                     } else {
                         s.clone()
                     };
-                    mac.update(plain.as_bytes());
                     out.push((parts.join("."), plain));
                 }
                 other => panic!("unexpected {other}"),
             }
         }
-        walk(&value, &mut Vec::new(), &mut leaves, &mut mac, &open_value);
+        walk(&value, &mut Vec::new(), &mut leaves, &open_value);
         let lastmodified = sops["lastmodified"].as_str().unwrap();
-        let stored = open_value(sops["mac"].as_str().unwrap(), lastmodified);
-        (leaves, stored == hex::encode_upper(mac.finalize()))
+        (leaves, open_value(sops["mac"].as_str().unwrap(), lastmodified))
     }
 
     #[test]
@@ -387,20 +384,27 @@ mod tests {
         let now = time::macros::datetime!(2026-03-01 12:00:00.5 +01:00);
         let yaml = encrypt_yaml("t", &doc(), &[id.to_public().to_string()], now).unwrap();
         let yaml = String::from_utf8(yaml).unwrap();
-        let (leaves, mac_ok) = open(&id, &yaml);
-        assert!(mac_ok, "{yaml}");
-        assert_eq!(
-            leaves,
-            [
-                ("apiVersion", "v1"),
-                ("kind", "Secret"),
-                ("metadata.name", "r2-media"),
-                ("metadata.labels.data", "x"),
-                ("stringData.AWS_SECRET_ACCESS_KEY", "s3cr3t\"\n"),
-                ("stringData.EMPTY", ""),
-            ]
+        let (mut leaves, mac) = open(&id, &yaml);
+        // Document order, every leaf, keys excluded (sops' `Tree.Encrypt`).
+        let in_order = [
+            ("apiVersion", "v1"),
+            ("kind", "Secret"),
+            ("metadata.name", "r2-media"),
+            ("metadata.labels.data", "x"),
+            ("stringData.AWS_SECRET_ACCESS_KEY", "s3cr3t\"\n"),
+            ("stringData.EMPTY", ""),
+        ];
+        let mut want_mac = Sha512::new();
+        for (_, v) in in_order {
+            want_mac.update(v.as_bytes());
+        }
+        assert_eq!(mac, hex::encode_upper(want_mac.finalize()), "{yaml}");
+        let mut want: Vec<(String, String)> = in_order
             .map(|(k, v)| (k.to_string(), v.to_string()))
-        );
+            .to_vec();
+        leaves.sort();
+        want.sort();
+        assert_eq!(leaves, want);
         assert!(!yaml.contains("s3cr3t"), "{yaml}");
         // A label named `data` matches the regex too: sops would expect it encrypted.
         assert!(yaml.contains("\"data\": \"ENC[AES256_GCM,"), "{yaml}");
