@@ -49,6 +49,7 @@ pub(super) fn kubernetes(
             "remove armor",
         );
     }
+    let block = k;
     let k = &k.value;
     let mut ok = true;
     let name = match &k.name {

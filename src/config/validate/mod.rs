@@ -364,3 +364,5 @@ fn dedup_keep_order(list: &mut Vec<String>) {
 mod tests;
 #[cfg(test)]
 mod tests_bucket_config;
+#[cfg(test)]
+mod tests_kubernetes;
