@@ -72,8 +72,8 @@ pub(super) fn kubernetes(
             let name = format!("r2-{default_name}");
             if let Some(why) = dns_subdomain_problem(&name) {
                 ok = false;
-            c.hint(
-                    &k.namespace,
+                c.hint(
+                    block,
                     &path,
                     format!(
                         "the default Secret name '{}' {why}",

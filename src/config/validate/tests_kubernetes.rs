@@ -96,7 +96,7 @@ fn kubernetes_rules_are_located() {
     let err = run(&yaml).unwrap_err();
     assert_eq!(
         err,
-        ["9:71: tokens[0].output.kubernetes: the default Secret name 'r2-Media_Reader' is not a DNS subdomain (lowercase letters, digits, '-' and '.')"]
+        ["9:59: tokens[0].output.kubernetes: the default Secret name 'r2-Media_Reader' is not a DNS subdomain (lowercase letters, digits, '-' and '.')"]
     );
 }
 
