@@ -395,3 +395,49 @@ fn fleet_at(dir: &Path) -> Fleet {
         clone,
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_publishes_and_status_and_metrics_show_the_last_commit() {
+    let sb = Sandbox::new().await;
+    let f = fleet(&sb);
+    sb.write(&yaml(&format!("{{ repository: fleet, branch: {BRANCH} }}")));
+    let w = common::Watch::spawn(sb.r2gitops(&[
+        "watch",
+        "--listen",
+        "127.0.0.1:0",
+        "--debounce",
+        "100ms",
+    ]));
+    common::until(
+        std::time::Duration::from_secs(60),
+        "a published commit",
+        || async { w.get("/status").1.contains("\"last_commit\":\"") },
+    )
+    .await;
+    let head = git(&f.remote, &["rev-parse", BRANCH]).trim().to_string();
+    let (_, body) = w.get("/status");
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["publish"]["last_commit"], head, "{body}");
+    assert_eq!(status["publish"]["branch"], BRANCH);
+    assert_eq!(status["publish"]["error"], serde_json::Value::Null);
+    assert_eq!(w.metric("r2gitops_publish_total{result=\"commit\"}"), 1.0);
+    assert_eq!(w.metric("r2gitops_publish_failing"), 0.0);
+    let (_, metrics) = w.get("/metrics");
+    assert!(metrics.contains(&format!(
+        "r2gitops_publish_last_commit_info{{commit=\"{head}\"}} 1"
+    )));
+
+    // The remote goes away: the failure is shown, the pass itself is not failed by it.
+    std::fs::rename(&f.remote, f.remote.with_extension("moved")).unwrap();
+    sb.write(&yaml(&format!("{{ repository: fleet, branch: {BRANCH} }}")).replace("ttl: 12h", "ttl: 11h"));
+    common::until(
+        std::time::Duration::from_secs(60),
+        "a publish failure",
+        || async { w.metric("r2gitops_publish_failing") == 1.0 },
+    )
+    .await;
+    let (_, body) = w.get("/status");
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(status["publish"]["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+    assert_eq!(status["publish"]["last_commit"], head);
+}
