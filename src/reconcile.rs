@@ -254,7 +254,12 @@ pub async fn publish_preview(
     auth: &crate::publish::GitAuth,
 ) -> Option<crate::plan::PublishPreview> {
     desired.settings.publish.as_ref()?;
-    let (d, i, p, a) = (desired.clone(), inventory.clone(), plan.clone(), auth.clone());
+    let (d, i, p, a) = (
+        desired.clone(),
+        inventory.clone(),
+        plan.clone(),
+        auth.clone(),
+    );
     tokio::task::spawn_blocking(move || crate::publish::preview(&d, &i, &p, &a))
         .await
         .ok()
@@ -273,10 +278,11 @@ pub async fn publish(
     desired.settings.publish.as_ref()?;
     let reasons = crate::publish::reasons(plan);
     let (d, i, a) = (desired.clone(), inventory.clone(), auth.clone());
-    let done = tokio::task::spawn_blocking(move || crate::publish::after_pass(&d, &i, &reasons, &a))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| crate::apply::error_chain(&e)));
+    let done =
+        tokio::task::spawn_blocking(move || crate::publish::after_pass(&d, &i, &reasons, &a))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| crate::apply::error_chain(&e)));
     match &done {
         Ok(crate::publish::Published::Commit { commit, files }) => {
             tracing::info!(commit = %commit, files, "published")

@@ -180,7 +180,12 @@ async fn every_kubernetes_sops_output_is_a_secret_the_real_sops_decrypts_and_its
     let (text, writer) = decrypted(&sb, "clusters/prod/media/r2-media-writer.sops.yaml");
     assert_eq!(writer["metadata"]["name"], "media-writer-r2");
     let d = &writer["stringData"];
-    for key in ["R2_ACCOUNT_ID", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "R2_ENDPOINT"] {
+    for key in [
+        "R2_ACCOUNT_ID",
+        "R2_ACCESS_KEY_ID",
+        "R2_SECRET_ACCESS_KEY",
+        "R2_ENDPOINT",
+    ] {
         assert!(d.get(key).is_some(), "{key} missing: {d}");
     }
     assert!(d.get("R2_BUCKET").is_none());
@@ -190,7 +195,11 @@ async fn every_kubernetes_sops_output_is_a_secret_the_real_sops_decrypts_and_its
     // The temporary credential: its session token and expiry ride along, and work.
     let (text, inbound) = decrypted(&sb, "clusters/prod/media/r2-media-inbound.sops.yaml");
     let d = &inbound["stringData"];
-    assert!(d["AWS_SESSION_TOKEN"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(
+        d["AWS_SESSION_TOKEN"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
     assert_eq!(
         d["AWS_CREDENTIAL_EXPIRATION"],
         inbound["metadata"]["annotations"]["r2gitops.io/expires-at"]
@@ -206,10 +215,7 @@ async fn every_kubernetes_sops_output_is_a_secret_the_real_sops_decrypts_and_its
     assert_eq!(logs["metadata"]["name"], "r2-logs-reader");
     assert_eq!(logs["stringData"]["R2_BUCKET"], "logs");
     assert!(kubernetes_validate(tmp.path(), "logs.yaml", &plain).0);
-    assert_eq!(
-        boto3_from_env(&logs["stringData"], &["list:logs"]),
-        ["ok"]
-    );
+    assert_eq!(boto3_from_env(&logs["stringData"], &["list:logs"]), ["ok"]);
 
     // The encrypted files themselves hold no secret in the clear (the access key id is the
     // token's id, shown in an annotation on purpose).
@@ -236,7 +242,9 @@ async fn every_kubernetes_sops_output_is_a_secret_the_real_sops_decrypts_and_its
 /// Replace the first `ENC[...]` field `field` (`data` or `tag`) under the line holding
 /// `key` with a different value of the same length.
 fn tamper(text: &str, key: &str, field: &str) -> String {
-    let start = text.find(key).unwrap_or_else(|| panic!("{key} not in the file"));
+    let start = text
+        .find(key)
+        .unwrap_or_else(|| panic!("{key} not in the file"));
     let at = start + text[start..].find(&format!("{field}:")).unwrap() + field.len() + 1;
     let mut bytes = text.as_bytes().to_vec();
     bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
@@ -248,12 +256,17 @@ async fn sops_refuses_a_tampered_value_a_tampered_mac_and_a_tampered_unencrypted
     let sb = Sandbox::new().await;
     sb.write(YAML);
     reconcile(&sb);
-    let path = sb.out().join("clusters/prod/media/r2-media-reader.sops.yaml");
+    let path = sb
+        .out()
+        .join("clusters/prod/media/r2-media-reader.sops.yaml");
     let original = std::fs::read_to_string(&path).unwrap();
     assert!(sops_decrypt(&sb, &path).0, "the untouched file decrypts");
 
     let cases = [
-        ("a value's ciphertext", tamper(&original, "\"AWS_REGION\"", "data")),
+        (
+            "a value's ciphertext",
+            tamper(&original, "\"AWS_REGION\"", "data"),
+        ),
         ("a value's tag", tamper(&original, "\"AWS_REGION\"", "tag")),
         ("the MAC", tamper(&original, "mac:", "data")),
         // Not encrypted, but covered by the MAC: a moved Secret is refused.

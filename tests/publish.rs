@@ -92,7 +92,10 @@ struct Fleet {
 fn fleet(sb: &Sandbox) -> Fleet {
     let home = tempfile::tempdir().unwrap();
     let remote = home.path().join("fleet.git");
-    git(home.path(), &["init", "-q", "--bare", "-b", "main", "fleet.git"]);
+    git(
+        home.path(),
+        &["init", "-q", "--bare", "-b", "main", "fleet.git"],
+    );
     let clone = sb.dir.path().join("fleet");
     git(
         sb.dir.path(),
@@ -160,16 +163,16 @@ async fn a_reconcile_publishes_one_commit_of_encrypted_files_and_git_log_holds_n
         assert!(on_branch == on_disk, "{rel} differs on the branch");
     }
     // Encrypted: SOPS files carry ENC[...] values and a MAC, the env file is age.
-    let sops = git(
-        &f.remote,
-        &["show", &format!("{BRANCH}:{}", PUBLISHED[2])],
-    );
+    let sops = git(&f.remote, &["show", &format!("{BRANCH}:{}", PUBLISHED[2])]);
     assert!(sops.contains("\"AWS_SECRET_ACCESS_KEY\": \"ENC[AES256_GCM,"));
     let env = std::fs::read(sb.out().join(PUBLISHED[0])).unwrap();
     assert!(env.starts_with(b"age-encryption.org/v1\n"));
     // The message says what and why, and no value.
     let log = git(&f.remote, &["log", "-p", "--format=%an <%ae>%n%B", BRANCH]);
-    assert!(log.starts_with("r2gitops <r2gitops@localhost>\nr2gitops: publish 3 credential files\n"), "{log}");
+    assert!(
+        log.starts_with("r2gitops <r2gitops@localhost>\nr2gitops: publish 3 credential files\n"),
+        "{log}"
+    );
     assert!(log.contains("+ create token media-reader"), "{log}");
     let mut secrets = sb.emu.issued_secrets();
     secrets.push(sb.emu.admin_token().to_string());
@@ -182,7 +185,11 @@ async fn a_reconcile_publishes_one_commit_of_encrypted_files_and_git_log_holds_n
             .env("SOPS_AGE_KEY_FILE", &sb.identity)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value =
             serde_saphyr::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
         ((), v)
@@ -196,7 +203,10 @@ async fn a_reconcile_publishes_one_commit_of_encrypted_files_and_git_log_holds_n
         git(&f.remote, &["log", "-p", "--all", "--format=%H %B"])
     );
     for s in &secrets {
-        assert!(!everything.contains(s.as_str()), "a secret is in git log -p");
+        assert!(
+            !everything.contains(s.as_str()),
+            "a secret is in git log -p"
+        );
     }
     // Nothing was written into the clone's work tree or its branches.
     assert_eq!(git(&f.clone, &["status", "--porcelain"]), "");
@@ -232,11 +242,7 @@ git update-ref refs/heads/{BRANCH} $new $old
         ),
     )
     .unwrap();
-    std::fs::set_permissions(
-        &hook,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -253,7 +259,11 @@ async fn a_concurrent_push_to_the_branch_is_rebuilt_over_not_lost() {
     assert!(out.contains("Published 1 file in commit "), "{out}");
     assert!(f.remote.join("raced").exists(), "the race happened");
     let now = commits(&f);
-    assert_eq!(now.len(), 3, "ours on top of the other writer's, on top of the first");
+    assert_eq!(
+        now.len(),
+        3,
+        "ours on top of the other writer's, on top of the first"
+    );
     assert_eq!(now[2], first[0]);
     let other = git(&f.remote, &["log", "-1", "--format=%s", &now[1]]);
     assert_eq!(other.trim(), "a concurrent push");
@@ -268,7 +278,9 @@ async fn a_concurrent_push_to_the_branch_is_rebuilt_over_not_lost() {
     let on_branch = git(&f.remote, &["show", &format!("{BRANCH}:{}", PUBLISHED[2])]);
     assert_eq!(
         on_branch.as_bytes(),
-        std::fs::read(sb.out().join(PUBLISHED[2])).unwrap().as_slice(),
+        std::fs::read(sb.out().join(PUBLISHED[2]))
+            .unwrap()
+            .as_slice(),
         "the new Secret is the one on the branch"
     );
 }
@@ -291,18 +303,26 @@ async fn a_rotation_is_on_the_branch_when_the_pass_that_rolls_it_returns() {
     std::fs::write(&state, serde_json::to_string_pretty(&inv).unwrap()).unwrap();
 
     let out = reconciled(&sb);
-    assert!(out.contains("roll token media-reader: rotate_every elapsed"), "{out}");
+    assert!(
+        out.contains("roll token media-reader: rotate_every elapsed"),
+        "{out}"
+    );
     // Before any later pass could retire the old key, the new Secret is published.
     assert_eq!(commits(&f).len(), 2);
     let after = git(&f.remote, &["show", &format!("{BRANCH}:{}", PUBLISHED[2])]);
     assert_ne!(before, after);
     assert_eq!(
         after.as_bytes(),
-        std::fs::read(sb.out().join(PUBLISHED[2])).unwrap().as_slice()
+        std::fs::read(sb.out().join(PUBLISHED[2]))
+            .unwrap()
+            .as_slice()
     );
     let message = git(&f.remote, &["log", "-1", "--format=%B", BRANCH]);
     assert!(
-        message.contains(&format!("- {}: ↻ roll token media-reader: rotate_every elapsed", PUBLISHED[2])),
+        message.contains(&format!(
+            "- {}: ↻ roll token media-reader: rotate_every elapsed",
+            PUBLISHED[2]
+        )),
         "{message}"
     );
 }
@@ -429,7 +449,10 @@ async fn the_daemon_publishes_and_status_and_metrics_show_the_last_commit() {
 
     // The remote goes away: the failure is shown, the pass itself is not failed by it.
     std::fs::rename(&f.remote, f.remote.with_extension("moved")).unwrap();
-    sb.write(&yaml(&format!("{{ repository: fleet, branch: {BRANCH} }}")).replace("ttl: 12h", "ttl: 11h"));
+    sb.write(
+        &yaml(&format!("{{ repository: fleet, branch: {BRANCH} }}"))
+            .replace("ttl: 12h", "ttl: 11h"),
+    );
     common::until(
         std::time::Duration::from_secs(60),
         "a publish failure",
@@ -438,6 +461,11 @@ async fn the_daemon_publishes_and_status_and_metrics_show_the_last_commit() {
     .await;
     let (_, body) = w.get("/status");
     let status: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert!(status["publish"]["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+    assert!(
+        status["publish"]["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
     assert_eq!(status["publish"]["last_commit"], head);
 }

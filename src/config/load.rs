@@ -79,7 +79,9 @@ pub fn load_with_pins(
         };
         if pins.repository.is_some() {
             // The operator's clone replaces the file's: its path is not the file's to check.
-            facts.escaping_settings.remove("settings.publish.repository");
+            facts
+                .escaping_settings
+                .remove("settings.publish.repository");
         }
         facts
     })?;

@@ -300,7 +300,10 @@ impl OutputFormat {
 
     /// Whether the output renders a Kubernetes Secret (and needs `output.kubernetes`).
     pub fn is_kubernetes(self) -> bool {
-        matches!(self, OutputFormat::Kubernetes | OutputFormat::KubernetesSops)
+        matches!(
+            self,
+            OutputFormat::Kubernetes | OutputFormat::KubernetesSops
+        )
     }
 
     /// The suffix a published file of this format keeps, so that nothing in a repository

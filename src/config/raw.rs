@@ -475,7 +475,17 @@ mod tests {
                     "admin-read-write",
                 ],
             ),
-            ("Format", vec!["env", "json", "rclone", "aws", "kubernetes", "kubernetes-sops"]),
+            (
+                "Format",
+                vec![
+                    "env",
+                    "json",
+                    "rclone",
+                    "aws",
+                    "kubernetes",
+                    "kubernetes-sops",
+                ],
+            ),
         ];
         for (name, want) in cases {
             assert_eq!(def(schema, name)["enum"], json!(want), "{name}");

@@ -521,9 +521,10 @@ impl Daemon {
         };
         let (branch, repository) = (
             spec.branch.clone(),
-            spec.repository
-                .file_name()
-                .map_or_else(|| spec.repository.display().to_string(), |n| n.to_string_lossy().into_owned()),
+            spec.repository.file_name().map_or_else(
+                || spec.repository.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
         );
         let now = OffsetDateTime::now_utc();
         self.update(|s| {

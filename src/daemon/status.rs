@@ -147,7 +147,12 @@ impl PublishStatus {
         header(o, g, "gauge", "1 when the last publish to git failed.");
         let _ = writeln!(o, "{g} {}", u8::from(self.last_error.is_some()));
         let g = "r2gitops_publish_last_commit_timestamp_seconds";
-        header(o, g, "gauge", "Unix time of the last commit pushed (0: never).");
+        header(
+            o,
+            g,
+            "gauge",
+            "Unix time of the last commit pushed (0: never).",
+        );
         let at = self.last_commit_at.map_or(0, |t| t.unix_timestamp());
         let _ = writeln!(o, "{g} {at}");
         if let Some(commit) = self

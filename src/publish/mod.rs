@@ -64,7 +64,11 @@ pub struct PublishArgs {
     pub publish_ssh_key: Option<PathBuf>,
     /// A git credential helper for HTTPS remotes (replaces every configured one), e.g.
     /// `store --file /run/secrets/git-credentials`.
-    #[arg(long, env = "R2GITOPS_PUBLISH_CREDENTIAL_HELPER", value_name = "HELPER")]
+    #[arg(
+        long,
+        env = "R2GITOPS_PUBLISH_CREDENTIAL_HELPER",
+        value_name = "HELPER"
+    )]
     pub publish_credential_helper: Option<String>,
 }
 
@@ -115,7 +119,9 @@ pub enum PublishError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the push to {branch} was rejected {attempts} times (others kept pushing); the next pass tries again")]
+    #[error(
+        "the push to {branch} was rejected {attempts} times (others kept pushing); the next pass tries again"
+    )]
     Contended { branch: String, attempts: usize },
     #[error(transparent)]
     Git(#[from] GitError),
@@ -187,8 +193,9 @@ fn read_output(output_dir: &Path, item: &Item) -> Result<Option<Vec<u8>>, Publis
     else {
         return Ok(None);
     };
-    let bytes = crate::safe_fs::read_bounded(&path, MAX_FILE_BYTES, crate::safe_fs::Last::NoSymlink)
-        .map_err(read_err)?;
+    let bytes =
+        crate::safe_fs::read_bounded(&path, MAX_FILE_BYTES, crate::safe_fs::Last::NoSymlink)
+            .map_err(read_err)?;
     if hex::encode(Sha256::digest(&bytes)) != item.record.ciphertext_sha256 {
         tracing::warn!(file = %item.rel.display(), "not published: the output changed since it was written (the next pass rolls it)");
         return Ok(None);
@@ -221,16 +228,18 @@ pub fn encrypted(format: OutputFormat, bytes: &[u8]) -> Result<(), &'static str>
     if !sops.get("mac").is_some_and(enc) {
         return Err("no encrypted MAC");
     }
-    if !sops
+    if sops
         .get("age")
         .and_then(|a| a.as_array())
-        .is_some_and(|a| !a.is_empty())
+        .is_none_or(|a| a.is_empty())
     {
         return Err("no age recipient");
     }
     for key in ["data", "stringData"] {
         if let Some(values) = doc.get(key) {
-            let values = values.as_object().ok_or("a data block that is not a mapping")?;
+            let values = values
+                .as_object()
+                .ok_or("a data block that is not a mapping")?;
             if !values
                 .values()
                 .all(|v| enc(v) || v.as_str().is_some_and(str::is_empty))
@@ -273,7 +282,9 @@ fn git_dir(repo: &Path, auth: &GitAuth) -> Result<PathBuf, PublishError> {
         auth,
         env: Vec::new(),
     };
-    let dir = g.ok(&["rev-parse", "--absolute-git-dir"], None).map_err(|_| not())?;
+    let dir = g
+        .ok(&["rev-parse", "--absolute-git-dir"], None)
+        .map_err(|_| not())?;
     Ok(PathBuf::from(dir))
 }
 
@@ -313,7 +324,11 @@ fn lexical(p: &Path) -> PathBuf {
 /// desired-state file, if it is one. Same repository: the same clone, or a remote URL it
 /// shares. Its branch: the one checked out, its upstream, or any branch whose tip contains
 /// the checked-out commit (a git-sync checkout is detached).
-fn check_not_watched(desired: &Desired, spec: &PublishSpec, auth: &GitAuth) -> Result<(), PublishError> {
+fn check_not_watched(
+    desired: &Desired,
+    spec: &PublishSpec,
+    auth: &GitAuth,
+) -> Result<(), PublishError> {
     let file_dir = match desired.source.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -360,7 +375,12 @@ fn check_not_watched(desired: &Desired, spec: &PublishSpec, auth: &GitAuth) -> R
         branches.insert(b);
     }
     if let Ok(u) = watched.ok(
-        &["rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}"],
+        &[
+            "rev-parse",
+            "--abbrev-ref",
+            "--symbolic-full-name",
+            "@{upstream}",
+        ],
         None,
     ) && let Some((_, b)) = u.split_once('/')
     {
@@ -472,7 +492,10 @@ fn publish_files(
     // The blobs once: they do not change between attempts.
     let mut blobs = Vec::with_capacity(files.len());
     for (item, bytes) in files {
-        let blob = plain.ok(&["hash-object", "-w", "--no-filters", "--stdin"], Some(bytes))?;
+        let blob = plain.ok(
+            &["hash-object", "-w", "--no-filters", "--stdin"],
+            Some(bytes),
+        )?;
         blobs.push((item, blob));
     }
     for _attempt in 0..MAX_PUSH_ATTEMPTS {
@@ -490,7 +513,10 @@ fn publish_files(
                     ],
                     None,
                 )?;
-                Some(plain.ok(&["rev-parse", "--verify", &format!("{tracking}^{{commit}}")], None)?)
+                Some(plain.ok(
+                    &["rev-parse", "--verify", &format!("{tracking}^{{commit}}")],
+                    None,
+                )?)
             }
             // `--exit-code`: 2 means the remote has no such branch (yet).
             Some(2) => None,
@@ -511,11 +537,17 @@ fn publish_files(
         for (item, blob) in &blobs {
             info.push_str(&format!("100644 {blob}\t{}\n", item.path));
         }
-        staged.ok(&["update-index", "--add", "--index-info"], Some(info.as_bytes()))?;
+        staged.ok(
+            &["update-index", "--add", "--index-info"],
+            Some(info.as_bytes()),
+        )?;
         let tree = staged.ok(&["write-tree"], None)?;
         let changed: BTreeSet<String> = match &base {
             Some(b) => staged
-                .ok(&["diff-index", "--cached", "--name-only", "--no-renames", b], None)?
+                .ok(
+                    &["diff-index", "--cached", "--name-only", "--no-renames", b],
+                    None,
+                )?
                 .lines()
                 .map(str::to_string)
                 .collect(),
@@ -600,7 +632,12 @@ fn commit_message(
 /// outputs this plan writes, and those whose file differs from the branch as last fetched
 /// (all of them before the first fetch). Local reads only: no fetch, nothing written.
 /// Blocking.
-pub fn preview(desired: &Desired, inventory: &Inventory, plan: &Plan, auth: &GitAuth) -> Option<PublishPreview> {
+pub fn preview(
+    desired: &Desired,
+    inventory: &Inventory,
+    plan: &Plan,
+    auth: &GitAuth,
+) -> Option<PublishPreview> {
     let spec = desired.settings.publish.as_ref()?;
     let written = reasons(plan);
     let plain = git::Git {
@@ -610,21 +647,33 @@ pub fn preview(desired: &Desired, inventory: &Inventory, plan: &Plan, auth: &Git
     };
     let tracking = tracking_ref(&spec.branch);
     let known = plain
-        .ok(&["rev-parse", "--verify", "-q", &format!("{tracking}^{{commit}}")], None)
+        .ok(
+            &[
+                "rev-parse",
+                "--verify",
+                "-q",
+                &format!("{tracking}^{{commit}}"),
+            ],
+            None,
+        )
         .is_ok();
     let mut files = 0;
-    let declared = desired
-        .tokens
-        .iter()
-        .map(|t| (&t.name, &t.output))
-        .chain(desired.temporary_credentials.iter().map(|t| (&t.name, &t.output)));
+    let declared = desired.tokens.iter().map(|t| (&t.name, &t.output)).chain(
+        desired
+            .temporary_credentials
+            .iter()
+            .map(|t| (&t.name, &t.output)),
+    );
     let recorded = items(desired, spec, inventory);
     for (name, output) in declared {
         if written.contains_key(name) {
             files += 1;
             continue;
         }
-        let Some(item) = recorded.iter().find(|i| &i.owner == name && i.rel == output.file) else {
+        let Some(item) = recorded
+            .iter()
+            .find(|i| &i.owner == name && i.rel == output.file)
+        else {
             continue;
         };
         if !known {
@@ -635,7 +684,15 @@ pub fn preview(desired: &Desired, inventory: &Inventory, plan: &Plan, auth: &Git
             continue;
         };
         let here = plain.ok(&["hash-object", "--no-filters", "--stdin"], Some(&bytes));
-        let there = plain.ok(&["rev-parse", "-q", "--verify", &format!("{tracking}:{}", item.path)], None);
+        let there = plain.ok(
+            &[
+                "rev-parse",
+                "-q",
+                "--verify",
+                &format!("{tracking}:{}", item.path),
+            ],
+            None,
+        );
         if here.ok() != there.ok() {
             files += 1;
         }
@@ -643,10 +700,10 @@ pub fn preview(desired: &Desired, inventory: &Inventory, plan: &Plan, auth: &Git
     Some(PublishPreview {
         files,
         branch: spec.branch.clone(),
-        repository: spec
-            .repository
-            .file_name()
-            .map_or_else(|| spec.repository.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        repository: spec.repository.file_name().map_or_else(
+            || spec.repository.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
     })
 }
 
@@ -657,7 +714,8 @@ mod tests {
     #[test]
     fn only_ciphertext_passes_for_publishing() {
         let age_ok = b"age-encryption.org/v1\n-> X25519 abc\n";
-        let armored = b"-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n";
+        let armored =
+            b"-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n";
         assert_eq!(encrypted(OutputFormat::Env, age_ok), Ok(()));
         assert_eq!(encrypted(OutputFormat::Kubernetes, armored), Ok(()));
         assert!(encrypted(OutputFormat::Env, b"AWS_SECRET_ACCESS_KEY=x\n").is_err());
@@ -668,7 +726,10 @@ mod tests {
         };
         let enc = "\"ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]\"";
         let f = OutputFormat::KubernetesSops;
-        assert_eq!(encrypted(f, sops(&format!("K: {enc}"), enc).as_bytes()), Ok(()));
+        assert_eq!(
+            encrypted(f, sops(&format!("K: {enc}"), enc).as_bytes()),
+            Ok(())
+        );
         assert_eq!(encrypted(f, sops("K: \"\"", enc).as_bytes()), Ok(()));
         assert_eq!(
             encrypted(f, sops("K: plain", enc).as_bytes()),

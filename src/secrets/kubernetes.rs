@@ -62,10 +62,13 @@ pub fn encode(
     values: &Values<'_>,
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, SecretsError> {
-    let spec = output.kubernetes.as_ref().ok_or_else(|| SecretsError::Render {
-        token: token.to_owned(),
-        format: output.format.as_str(),
-    })?;
+    let spec = output
+        .kubernetes
+        .as_ref()
+        .ok_or_else(|| SecretsError::Render {
+            token: token.to_owned(),
+            format: output.format.as_str(),
+        })?;
     let doc = manifest(spec, owner, values);
     match output.format {
         OutputFormat::KubernetesSops => sops::encrypt_yaml(token, &doc, &output.recipients, now),
@@ -83,7 +86,10 @@ pub fn encode(
 
 /// What a token's Secret shows that may change without its secret (a roll re-renders it):
 /// the one bucket `R2_BUCKET` names and the expiry annotation.
-pub fn details(bucket: Option<&str>, expires_at: Option<OffsetDateTime>) -> BTreeMap<String, String> {
+pub fn details(
+    bucket: Option<&str>,
+    expires_at: Option<OffsetDateTime>,
+) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("bucket".to_string(), bucket.unwrap_or_default().to_string()),
         (
@@ -252,7 +258,10 @@ mod tests {
             "r2gitops"
         );
         let a = &m["metadata"]["annotations"];
-        assert_eq!(a["r2gitops.io/token-id"], "f00dfacef00dfacef00dfacef00dface");
+        assert_eq!(
+            a["r2gitops.io/token-id"],
+            "f00dfacef00dfacef00dfacef00dface"
+        );
         assert_eq!(a["r2gitops.io/generation"], "2026-03-01T11:00:00Z");
         assert!(a.get("r2gitops.io/expires-at").is_none());
         let keys: Vec<&str> = m["stringData"]
@@ -320,7 +329,10 @@ mod tests {
         let doc = manifest(&s, &owner(), &values(None));
         let m: serde_json::Value =
             serde_saphyr::from_str(sops::plain_yaml(&doc).expose_str().unwrap()).unwrap();
-        assert_eq!(m["metadata"]["labels"]["app.kubernetes.io/managed-by"], "flux");
+        assert_eq!(
+            m["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "flux"
+        );
     }
 
     #[test]
@@ -335,11 +347,22 @@ mod tests {
             verify: false,
             kubernetes: Some(spec(KeyStyle::Aws)),
         };
-        let ct = encode("t", &output, &owner(), &values(None), OffsetDateTime::UNIX_EPOCH).unwrap();
+        let ct = encode(
+            "t",
+            &output,
+            &owner(),
+            &values(None),
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
         assert!(ct.starts_with(b"age-encryption.org/v1\n"));
         let plain = age::decrypt(&id, &ct).unwrap();
-        let m: serde_json::Value = serde_saphyr::from_str(std::str::from_utf8(&plain).unwrap()).unwrap();
-        assert_eq!(m["stringData"]["AWS_ACCESS_KEY_ID"], "f00dfacef00dfacef00dfacef00dface");
+        let m: serde_json::Value =
+            serde_saphyr::from_str(std::str::from_utf8(&plain).unwrap()).unwrap();
+        assert_eq!(
+            m["stringData"]["AWS_ACCESS_KEY_ID"],
+            "f00dfacef00dfacef00dfacef00dface"
+        );
         assert!(m.get("sops").is_none());
     }
 }

@@ -16,7 +16,6 @@
 //! is encrypted in place, and the data key lives in a wiped array. What it returns holds no
 //! secret (it is meant to be committed). No file I/O, no clock (the caller passes `now`).
 
-
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::aead::consts::U32;
 use aes_gcm::aes::Aes256;
@@ -375,7 +374,10 @@ mod tests {
         }
         walk(&value, &mut Vec::new(), &mut leaves, &open_value);
         let lastmodified = sops["lastmodified"].as_str().unwrap();
-        (leaves, open_value(sops["mac"].as_str().unwrap(), lastmodified))
+        (
+            leaves,
+            open_value(sops["mac"].as_str().unwrap(), lastmodified),
+        )
     }
 
     #[test]

@@ -56,13 +56,10 @@ pub(super) fn kubernetes(
         Some(n) => {
             if let Some(why) = dns_subdomain_problem(&n.value) {
                 ok = false;
-            c.hint(
+                c.hint(
                     n,
                     format!("{path}.name"),
-                    format!(
-                        "Secret name '{}' {why}",
-                        sanitize(&clip(&n.value))
-                    ),
+                    format!("Secret name '{}' {why}", sanitize(&clip(&n.value))),
                     NAME_RULE,
                 );
             }
@@ -75,10 +72,7 @@ pub(super) fn kubernetes(
                 c.hint(
                     block,
                     &path,
-                    format!(
-                        "the default Secret name '{}' {why}",
-                        sanitize(&clip(&name))
-                    ),
+                    format!("the default Secret name '{}' {why}", sanitize(&clip(&name))),
                     "set output.kubernetes.name",
                 );
             }
@@ -158,7 +152,9 @@ pub fn dns_label_problem(s: &str) -> Option<&'static str> {
         [first, .., last] | [first @ last]
             if !ok_end(*first) || !ok_end(*last) || !bytes.iter().all(|b| ok_inner(*b)) =>
         {
-            Some("is not a DNS label (lowercase letters, digits and '-', alphanumeric at both ends)")
+            Some(
+                "is not a DNS label (lowercase letters, digits and '-', alphanumeric at both ends)",
+            )
         }
         _ => None,
     }

@@ -39,8 +39,8 @@ pub use self::bucket::{bucket_name_problem, suggest_bucket_name};
 pub use self::bucket_config::MAX_RULES;
 pub use self::cors::{MAX_CORS_AGE_SECS, origin_problem};
 pub use self::custom_domain::{MAX_CUSTOM_DOMAINS, hostname_problem};
-pub use self::notification::{MAX_NOTIFICATION_RULES, overlap};
 pub use self::kubernetes::{dns_label_problem, dns_subdomain_problem, label_key_problem};
+pub use self::notification::{MAX_NOTIFICATION_RULES, overlap};
 pub use self::output::output_file_problem;
 pub use self::publish::{PublishPins, branch_problem, has_dot_git, parse_author, prefix_problem};
 pub use self::settings::{

@@ -45,7 +45,12 @@ pub(super) fn publish(
                 c.at(r, path, "publish repository must not be empty");
             } else if let Some(why) = inside_problem(&r.value) {
                 ok = false;
-                c.hint(r, path, format!("publish repository '{name}' {why}"), PUBLISH_INSIDE);
+                c.hint(
+                    r,
+                    path,
+                    format!("publish repository '{name}' {why}"),
+                    PUBLISH_INSIDE,
+                );
             } else if let Some(link) = facts.escaping_settings.get(path) {
                 ok = false;
                 c.hint(

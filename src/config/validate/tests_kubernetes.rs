@@ -96,7 +96,9 @@ fn kubernetes_rules_are_located() {
     let err = run(&yaml).unwrap_err();
     assert_eq!(
         err,
-        ["9:59: tokens[0].output.kubernetes: the default Secret name 'r2-Media_Reader' is not a DNS subdomain (lowercase letters, digits, '-' and '.')"]
+        [
+            "9:59: tokens[0].output.kubernetes: the default Secret name 'r2-Media_Reader' is not a DNS subdomain (lowercase letters, digits, '-' and '.')"
+        ]
     );
 }
 
@@ -228,7 +230,10 @@ fn branch_names_follow_git_check_ref_format() {
     for ok in ["r2gitops-outputs", "a/b", "feature/x.y", "v1"] {
         assert_eq!(branch_problem(ok), None, "{ok}");
     }
-    for bad in ["", "a b", "-x", "a..b", "a/", "/a", "a//b", "a.lock", ".a", "a/.b", "a~1", "a^", "a:b", "@", "a@{1}", "x."] {
+    for bad in [
+        "", "a b", "-x", "a..b", "a/", "/a", "a//b", "a.lock", ".a", "a/.b", "a~1", "a^", "a:b",
+        "@", "a@{1}", "x.",
+    ] {
         assert!(branch_problem(bad).is_some(), "{bad:?}");
     }
 }
