@@ -497,6 +497,20 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
         };
         if args.output != PlanOutput::Json {
             text.push_str(&publish_line(&published));
+        } else if let Some(outcome) = &published
+            && let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text)
+        {
+            v["published"] = match outcome {
+                Ok(crate::publish::Published::Commit { commit, files }) => {
+                    serde_json::json!({"result": "commit", "commit": commit, "files": files})
+                }
+                Ok(crate::publish::Published::Unchanged) => {
+                    serde_json::json!({"result": "unchanged"})
+                }
+                Err(e) => serde_json::json!({"result": "failure", "error": e}),
+            };
+            text = serde_json::to_string_pretty(&v).expect("plain data");
+            text.push('\n');
         }
         show(&text, args.output)?;
         let failed = report.has_errors() || matches!(published, Some(Err(_)));
