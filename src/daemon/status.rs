@@ -155,15 +155,22 @@ impl PublishStatus {
         );
         let at = self.last_commit_at.map_or(0, |t| t.unix_timestamp());
         let _ = writeln!(o, "{g} {at}");
+    }
+
+    /// The last commit pushed, as a label: an id, so only where `/status` is open (as the
+    /// temporary credentials' named series).
+    pub fn commit_metric(&self) -> String {
+        let mut o = String::new();
         if let Some(commit) = self
             .last_commit
             .as_ref()
             .filter(|c| c.bytes().all(|b| b.is_ascii_hexdigit()))
         {
             let g = "r2gitops_publish_last_commit_info";
-            header(o, g, "gauge", "The last commit pushed, as a label.");
+            header(&mut o, g, "gauge", "The last commit pushed, as a label.");
             let _ = writeln!(o, "{g}{{commit=\"{commit}\"}} 1");
         }
+        o
     }
 }
 
@@ -472,7 +479,9 @@ mod tests {
         assert_eq!(j["last_commit"], commit);
         assert_eq!(j["error"], "git push failed");
         assert_eq!(j["branch"], "r2gitops-outputs");
-        let text = s.prometheus();
+        let mut text = s.prometheus();
+        assert!(!text.contains("commit=\""), "no id where /status is closed");
+        text.push_str(&s.publish.as_ref().unwrap().commit_metric());
         assert!(text.contains("r2gitops_publish_total{result=\"commit\"} 1\n"));
         assert!(text.contains("r2gitops_publish_total{result=\"failure\"} 1\n"));
         assert!(text.contains("r2gitops_publish_failing 1\n"));
