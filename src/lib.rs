@@ -26,7 +26,8 @@
 //! - `paint`: colour for plans, reports and diagnostics on a terminal (pure).
 //! - `progress`: the progress line of a long apply on a terminal.
 //! - `safe_fs`: opens that refuse FIFOs, devices and planted symlinks, and bounded reads.
-//! - `reconcile`: one pass: load, observe, diff, (dry-run stops here), apply.
+//! - `reconcile`: one pass: load, observe, diff, (dry-run stops here), apply, publish.
+//! - `publish`: commit changed (encrypted) outputs to a git branch with the real `git`.
 //! - `signals`: SIGTERM/SIGINT (stop, then abort) and SIGHUP as inputs.
 //! - `daemon`: the `watch` loop and its HTTP status server.
 //! - `manpage`: the man pages' EXIT STATUS, ENVIRONMENT, FILES and EXAMPLES (pure text).
@@ -49,6 +50,7 @@ pub mod observed;
 pub mod paint;
 pub mod plan;
 pub mod progress;
+pub mod publish;
 pub mod reconcile;
 pub mod safe_fs;
 pub mod secret;

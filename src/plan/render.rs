@@ -403,6 +403,9 @@ fn body_lines(plan: &Plan) -> Vec<String> {
         lines.push(step_line(step));
         lines.extend(step_details(step).into_iter().map(|d| format!("  {d}")));
     }
+    if let Some(p) = plan.publish.as_ref().filter(|p| p.files > 0) {
+        lines.push(p.line());
+    }
     for b in &plan.blocked {
         lines.push(format!(
             "! blocked {} {}: {}",
@@ -563,6 +566,9 @@ pub fn json(plan: &Plan, file: &str) -> Value {
         })).collect::<Vec<_>>(),
         "custom_domains": plan.domains.iter().map(domain_json).collect::<Vec<_>>(),
         "rotations": plan.rotations.iter().map(rotation_json).collect::<Vec<_>>(),
+        "publish": plan.publish.as_ref().map(|p| json!({
+            "files": p.files, "branch": p.branch, "repository": p.repository, "line": p.line(),
+        })),
         "temporary": plan.temporary.iter().map(|k| json!({
             "name": k.name,
             "line": super::temporary::kept_line(k),
@@ -774,6 +780,7 @@ mod tests {
             temporary: Vec::new(),
             domains: Vec::new(),
             rotations: Vec::new(),
+            publish: None,
         }
     }
 
