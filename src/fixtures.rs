@@ -25,6 +25,9 @@ pub fn desired() -> Desired {
             recipients_file: None,
             config_resync: std::time::Duration::from_secs(3600),
             publish: None,
+            rotation_overlap: None,
+            readiness_timeout: std::time::Duration::from_secs(60),
+            token_watch: std::time::Duration::from_secs(60),
         },
         buckets: Vec::new(),
         tokens: Vec::new(),
@@ -58,6 +61,7 @@ pub fn token(name: &str, buckets: &[&str]) -> TokenSpec {
         expires_on: None,
         ip: IpRules::default(),
         rotate_every: None,
+        rotation_overlap: std::time::Duration::from_secs(3600),
         adopt: None,
         output: OutputSpec {
             file: PathBuf::from(format!("{name}.env.age")),

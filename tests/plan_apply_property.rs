@@ -150,6 +150,7 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
                 expires_on: None,
                 ip: IpRules::default(),
                 rotate_every: None,
+                rotation_overlap: std::time::Duration::from_secs(3600),
                 adopt: None,
                 output: OutputSpec {
                     file: PathBuf::from(format!("{}.env.age", TOKENS[*i])),
@@ -176,6 +177,9 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
             recipients_file: None,
             config_resync: std::time::Duration::from_secs(3600),
             publish: None,
+            rotation_overlap: None,
+            readiness_timeout: std::time::Duration::from_secs(60),
+            token_watch: std::time::Duration::from_secs(60),
         },
         buckets,
         tokens,

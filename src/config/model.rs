@@ -69,6 +69,14 @@ pub struct Settings {
     /// `settings.publish`, or the operator's `--publish-repository`: the git branch that
     /// changed outputs are committed to. `None`: nothing is published.
     pub publish: Option<PublishSpec>,
+    /// `settings.rotation_overlap` as declared (`None`: the default). Each token's own
+    /// resolution (`TokenSpec::rotation_overlap`) is what the plan uses.
+    pub rotation_overlap: Option<Duration>,
+    /// How long a new token may take to pass its signed S3 probe (default 60s).
+    pub readiness_timeout: Duration,
+    /// The daemon's token-status poll between full passes (default 1m, at least 15s),
+    /// raised by `validate` to what 5% of Cloudflare's budget pays for (`cost`).
+    pub token_watch: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -259,6 +267,9 @@ pub struct TokenSpec {
     pub ip: IpRules,
     /// At least one hour.
     pub rotate_every: Option<Duration>,
+    /// How long the old key keeps working after a rotation (its own, else the settings',
+    /// else the default); zero rolls in place.
+    pub rotation_overlap: Duration,
     /// An existing token, not managed yet, that this entry takes over.
     pub adopt: Option<Adopt>,
     pub output: OutputSpec,
@@ -405,6 +416,9 @@ mod tests {
                 recipients_file: None,
                 config_resync: Duration::from_secs(3600),
                 publish: None,
+                rotation_overlap: None,
+                readiness_timeout: Duration::from_secs(60),
+                token_watch: Duration::from_secs(60),
             },
             buckets: Vec::new(),
             tokens: Vec::new(),

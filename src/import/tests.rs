@@ -39,6 +39,7 @@ fn token(n: u8, name: &str, access: Access, scope: TokenScope, j: Jurisdiction) 
         expires_on: None,
         ip: IpRules::default(),
         rotate_every: None,
+        rotation_overlap: std::time::Duration::from_secs(3600),
         adopt: None,
         output: OutputSpec {
             file: "x".into(),

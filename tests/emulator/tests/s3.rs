@@ -359,7 +359,11 @@ async fn a_new_or_rolled_token_is_an_unknown_key_on_s3_until_it_has_propagated()
 
     // A deleted token's key stops working at once.
     let (status, _) = api
-        .json(Method::DELETE, &format!("/accounts/:acct/tokens/{id}"), None)
+        .json(
+            Method::DELETE,
+            &format!("/accounts/:acct/tokens/{id}"),
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(put(&creds(&id, &rolled))["error"], "InvalidAccessKeyId");
