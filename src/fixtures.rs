@@ -34,6 +34,7 @@ pub fn desired() -> Desired {
         temporary_credentials: Vec::new(),
         warnings: Vec::new(),
         adopt_rolls: crate::config::AdoptRolls::Refused,
+        rotate_now: Default::default(),
     }
 }
 
@@ -61,7 +62,8 @@ pub fn token(name: &str, buckets: &[&str]) -> TokenSpec {
         expires_on: None,
         ip: IpRules::default(),
         rotate_every: None,
-        rotation_overlap: std::time::Duration::from_secs(3600),
+        // Roll in place, as before rotation with overlap: the roll tables stay roll tables.
+        rotation_overlap: std::time::Duration::ZERO,
         adopt: None,
         output: OutputSpec {
             file: PathBuf::from(format!("{name}.env.age")),

@@ -26,7 +26,9 @@ use crate::config::{Jurisdiction, Owner, StorageClass};
 use crate::observed::TokenField;
 use crate::secrets::OutputRecord;
 
+pub mod retiring;
 pub mod temporary;
+pub use retiring::RetiringRecord;
 pub use temporary::TemporaryRecord;
 
 /// Bumped when the file's meaning changes; an unknown version is refused, not guessed at.
@@ -42,6 +44,8 @@ pub struct Inventory {
     pub learned: Learned,
     /// Declared temporary credential name -> what was issued (issue 18).
     pub temporary: BTreeMap<String, TemporaryRecord>,
+    /// Old keys of rotated tokens, kept working until their `retire_at` (`retiring`).
+    pub retiring: Vec<RetiringRecord>,
 }
 
 /// Behaviours of the live API that a read-back proved, so that later plans say what will
@@ -141,6 +145,8 @@ struct FileForm {
     learned: LearnedForm,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     temporary: BTreeMap<String, temporary::TemporaryForm>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    retiring: Vec<retiring::RetiringForm>,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -278,6 +284,7 @@ impl Inventory {
                 .iter()
                 .map(|(name, r)| (name.clone(), temporary::to_form(r)))
                 .collect(),
+            retiring: self.retiring.iter().map(retiring::to_form).collect(),
         };
         let mut text = serde_json::to_string_pretty(&form).expect("plain data serialises");
         text.push('\n');
@@ -369,12 +376,23 @@ impl Inventory {
             let record = temporary::from_form(&name, form)?;
             inv.temporary.insert(name, record);
         }
+        for form in form.retiring {
+            inv.retiring.push(retiring::from_form(form)?);
+        }
         Ok(inv)
     }
 
     /// Every token id the inventory vouches for (managed whatever their current name).
     pub fn token_ids(&self) -> impl Iterator<Item = &str> {
-        self.tokens.values().map(|t| t.id.as_str())
+        self.tokens
+            .values()
+            .map(|t| t.id.as_str())
+            .chain(self.retiring.iter().map(|r| r.id.as_str()))
+    }
+
+    /// The retiring record of token `id`, if the inventory keeps it through an overlap.
+    pub fn retiring(&self, id: &str) -> Option<&RetiringRecord> {
+        self.retiring.iter().find(|r| r.id == id)
     }
 }
 
@@ -513,6 +531,12 @@ mod tests {
             },
         );
         inv.learned.keeps_removed.insert(TokenField::IpRules);
+        inv.retiring.push(RetiringRecord {
+            token: "uploader".into(),
+            id: "00112233445566778899aabbccddeeff".into(),
+            owner: Owner::User,
+            retire_at: datetime!(2026-11-20 11:00 UTC),
+        });
         inv
     }
 
@@ -526,9 +550,11 @@ mod tests {
     fn a_file_without_learned_facts_or_refusals_keeps_its_old_form() {
         let mut inv = sample();
         inv.learned = Learned::default();
+        inv.retiring.clear();
         inv.buckets.retain(|_, b| b.storage_class_refused.is_none());
         let text = inv.to_json();
         assert!(!text.contains("learned"), "{text}");
+        assert!(!text.contains("retiring"), "{text}");
         assert!(!text.contains("storage_class_refused"), "{text}");
         assert_eq!(Inventory::from_json(&text), Ok(inv));
     }

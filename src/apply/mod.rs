@@ -172,6 +172,9 @@ pub fn apply_bookkeeping(inv: &mut Inventory, items: &[Bookkeeping], now: Offset
                 inv.buckets
                     .remove(&(bucket.jurisdiction, bucket.name.clone()));
             }
+            Bookkeeping::ForgetRetiring { id } => {
+                inv.retiring.retain(|r| &r.id != id);
+            }
             Bookkeeping::ForgetTemporary { name } => {
                 inv.temporary.remove(name);
             }
@@ -223,6 +226,7 @@ fn report(step: &Step, outcome: Outcome) -> StepReport {
         name: step.object_name().to_string(),
         outcome,
         verify: None,
+        readiness: None,
     }
 }
 
@@ -293,9 +297,15 @@ impl<W: WriteApi> Applier<'_, W> {
             .await;
         out.steps.extend(reports);
 
-        let deletes: Vec<&Step> = phase(|s| matches!(s, Step::DeleteToken { .. })).collect();
+        let deletes: Vec<&Step> =
+            phase(|s| matches!(s, Step::DeleteToken { .. } | Step::RetireToken { .. })).collect();
         let reports = self
-            .run_all(deletes, |s| self.delete_token(s, &shared))
+            .run_all(deletes, |s| async {
+                match s {
+                    Step::RetireToken { .. } => self.retire_token(s, &shared).await,
+                    _ => self.delete_token(s, &shared).await,
+                }
+            })
             .await;
         out.steps.extend(reports);
 
@@ -311,6 +321,7 @@ impl<W: WriteApi> Applier<'_, W> {
                     | Step::UpdateToken { .. }
                     | Step::ReplaceToken { .. }
                     | Step::RollToken { .. }
+                    | Step::RotateToken { .. }
                     | Step::IssueTemporary { .. }
             )
         }) {

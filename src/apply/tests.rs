@@ -590,6 +590,7 @@ fn plan(steps: Vec<Step>) -> Plan {
         temporary: Vec::new(),
         domains: Vec::new(),
         rotations: Vec::new(),
+        retiring: Vec::new(),
         publish: None,
     }
 }

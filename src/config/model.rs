@@ -34,6 +34,9 @@ pub struct Desired {
     /// Whether `adopt:` may roll a token nobody handed the value of. Never from the file:
     /// set from the command line by `reconcile::load_desired`.
     pub adopt_rolls: AdoptRolls,
+    /// Tokens `r2gitops rotate NAME` rotates now, each with whether the old key is revoked
+    /// as soon as the new one is delivered (`--revoke-old`). Never from the file.
+    pub rotate_now: std::collections::BTreeMap<String, bool>,
 }
 
 /// The operator's consent to adopting tokens by rolling them (`--allow-adopt-roll`), which
@@ -425,6 +428,7 @@ mod tests {
             temporary_credentials: Vec::new(),
             warnings: Vec::new(),
             adopt_rolls: AdoptRolls::Refused,
+            rotate_now: Default::default(),
         }
     }
 

@@ -339,6 +339,8 @@ impl Status {
             ("update", s.update),
             ("roll", s.roll),
             ("replace", s.replace),
+            ("rotate", s.rotate),
+            ("retire", s.retire),
             ("delete", s.delete),
             ("issue", s.issue),
             ("blocked", s.blocked),

@@ -267,6 +267,7 @@ pub fn validate(raw: &RawDoc, facts: &Facts, source: &Path) -> Result<Desired, C
                 })
                 .collect(),
             adopt_rolls: AdoptRolls::Refused,
+            rotate_now: Default::default(),
         })
     } else {
         Err(c.list)

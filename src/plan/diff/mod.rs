@@ -103,6 +103,7 @@ fn empty_plan(input: &Input<'_>) -> Plan {
         temporary: Vec::new(),
         domains: Vec::new(),
         rotations: Vec::new(),
+        retiring: Vec::new(),
         publish: None,
     }
 }
@@ -212,3 +213,5 @@ mod tests_bucket_config;
 mod tests_custom_domain;
 #[cfg(test)]
 mod tests_notification;
+#[cfg(test)]
+mod tests_rotation;

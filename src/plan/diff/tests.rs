@@ -20,9 +20,9 @@ use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenSt
 use crate::plan::{Bookkeeping, BucketRef, DeleteReason, ReplaceReason, RollReason, Step};
 use crate::secrets::OutputRecord;
 
-const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
+pub(super) const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
 
-fn observed() -> Observed {
+pub(super) fn observed() -> Observed {
     Observed {
         account_id: ACCT.into(),
         buckets: Vec::new(),
@@ -48,7 +48,7 @@ fn obs_bucket(b: &BucketSpec) -> ObservedBucket {
 }
 
 /// The token Cloudflare would hold after creating `t` as declared in `d`.
-fn obs_token(d: &Desired, t: &TokenSpec, id: &str) -> ObservedToken {
+pub(super) fn obs_token(d: &Desired, t: &TokenSpec, id: &str) -> ObservedToken {
     ObservedToken {
         id: id.into(),
         name: d.cloudflare_token_name(t),
@@ -63,12 +63,12 @@ fn obs_token(d: &Desired, t: &TokenSpec, id: &str) -> ObservedToken {
     }
 }
 
-fn sha(t: &TokenSpec) -> String {
+pub(super) fn sha(t: &TokenSpec) -> String {
     format!("sha-of-{}", t.name)
 }
 
 /// The inventory record and the output file of a token written as declared.
-fn written(t: &TokenSpec, id: &str) -> TokenRecord {
+pub(super) fn written(t: &TokenSpec, id: &str) -> TokenRecord {
     TokenRecord {
         id: id.into(),
         owner: t.owner,
@@ -85,7 +85,7 @@ fn written(t: &TokenSpec, id: &str) -> TokenRecord {
 }
 
 /// A world where everything in `d` exists exactly as declared and was written by us.
-fn converged(d: &Desired) -> (Observed, Inventory, BTreeMap<String, OutputFact>) {
+pub(super) fn converged(d: &Desired) -> (Observed, Inventory, BTreeMap<String, OutputFact>) {
     let mut o = observed();
     let mut inv = Inventory::default();
     let mut outputs = BTreeMap::new();
@@ -119,7 +119,12 @@ fn details(t: &TokenSpec) -> BTreeMap<String, String> {
     ])
 }
 
-fn run(d: &Desired, o: &Observed, inv: &Inventory, outputs: &BTreeMap<String, OutputFact>) -> Plan {
+pub(super) fn run(
+    d: &Desired,
+    o: &Observed,
+    inv: &Inventory,
+    outputs: &BTreeMap<String, OutputFact>,
+) -> Plan {
     let now: BTreeMap<String, BTreeMap<String, String>> = d
         .tokens
         .iter()
@@ -138,7 +143,7 @@ fn run(d: &Desired, o: &Observed, inv: &Inventory, outputs: &BTreeMap<String, Ou
     })
 }
 
-fn lines(p: &Plan) -> Vec<String> {
+pub(super) fn lines(p: &Plan) -> Vec<String> {
     p.steps.iter().map(crate::plan::render::step_line).collect()
 }
 
