@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-benches=(validate observe bad_file daemon_idle scale converge)
+benches=(validate observe bad_file daemon_idle scale converge rotation)
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
 status=0

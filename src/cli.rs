@@ -39,6 +39,9 @@ pub enum Command {
     Schema,
     /// Make Cloudflare match the file once (or show the plan with --dry-run).
     Reconcile(ReconcileArgs),
+    /// Rotate one token now, with its overlap: a new key is issued, proven and written, and
+    /// the old one retired when the overlap ends (at once with --revoke-old).
+    Rotate(RotateArgs),
     /// Run as a daemon: reconcile on file changes and on a timer, serve health and metrics.
     Watch(WatchArgs),
     /// Write a desired-state file from a live account (reads only; changes nothing in
@@ -62,10 +65,11 @@ pub struct ManArgs {
 }
 
 /// Each command with a man page of its own, and the page's title (`r2gitops man NAME`).
-pub const MAN_PAGES: [(&str, &str); 8] = [
+pub const MAN_PAGES: [(&str, &str); 9] = [
     ("validate", "r2gitops-validate"),
     ("schema", "r2gitops-schema"),
     ("reconcile", "r2gitops-reconcile"),
+    ("rotate", "r2gitops-rotate"),
     ("watch", "r2gitops-watch"),
     ("import", "r2gitops-import"),
     ("adopt", "r2gitops-adopt"),
@@ -268,6 +272,18 @@ pub struct ReconcileArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct RotateArgs {
+    /// The declared token to rotate.
+    pub name: String,
+    /// For a leaked secret: delete the old key as soon as the new one is delivered, instead
+    /// of after the token's rotation_overlap.
+    #[arg(long)]
+    pub revoke_old: bool,
+    #[command(flatten)]
+    pub reconcile: ReconcileArgs,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
     /// Write the file here instead of stdout (`--output` is a format in the other commands,
     /// so this one is `--out`).
@@ -396,7 +412,12 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     cli.color.apply();
-    if let Command::Reconcile(args) = &cli.command
+    let reconcile_args = match &cli.command {
+        Command::Reconcile(args) => Some(args),
+        Command::Rotate(args) => Some(&args.reconcile),
+        _ => None,
+    };
+    if let Some(args) = reconcile_args
         && let Err(e) = check_dry_run_flags(args)
     {
         return usage_error(e);
@@ -410,6 +431,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => crate::config::cmd::validate(args),
         Command::Schema => crate::config::cmd::schema(),
         Command::Reconcile(args) => crate::reconcile::cmd(args),
+        Command::Rotate(args) => crate::reconcile::rotate_cmd(args),
         Command::Watch(args) => crate::daemon::cmd(args),
         Command::Adopt(args) => crate::adopt::cmd(args),
         Command::Import(args) => crate::import::cmd(args),

@@ -46,6 +46,10 @@ pub struct Inventory {
     pub temporary: BTreeMap<String, TemporaryRecord>,
     /// Old keys of rotated tokens, kept working until their `retire_at` (`retiring`).
     pub retiring: Vec<RetiringRecord>,
+    /// Declared names with a token create in flight, saved before the call: a crash before
+    /// the new token is recorded leaves one whose value nobody holds, which the next pass
+    /// may roll (rather than rotate around it) when it finds it under the name.
+    pub pending: BTreeSet<String>,
 }
 
 /// Behaviours of the live API that a read-back proved, so that later plans say what will
@@ -71,6 +75,11 @@ pub struct TokenRecord {
     /// `None` until an output was written for this id (e.g. adopted after a lost inventory,
     /// or a write that failed after the create).
     pub output: Option<OutputRecord>,
+    /// The record was made from Cloudflare (a lost inventory, a name found), not from a value
+    /// r2gitops issued: the value in use is unknown and may be live, so renewing it rotates
+    /// with overlap. False for every value r2gitops issued (a create, roll or rotation whose
+    /// write failed leaves a value nobody holds: a roll breaks nobody).
+    pub unheld: bool,
 }
 
 impl TokenRecord {
@@ -147,6 +156,8 @@ struct FileForm {
     temporary: BTreeMap<String, temporary::TemporaryForm>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     retiring: Vec<retiring::RetiringForm>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pending: BTreeSet<String>,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -179,6 +190,8 @@ struct TokenForm {
     modified_on: Option<OffsetDateTime>,
     #[serde(default)]
     output: Option<OutputForm>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    unheld: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -253,6 +266,7 @@ impl Inventory {
                                 fingerprint: o.fingerprint.clone(),
                                 details: o.details.clone(),
                             }),
+                            unheld: t.unheld,
                         },
                     )
                 })
@@ -285,6 +299,7 @@ impl Inventory {
                 .map(|(name, r)| (name.clone(), temporary::to_form(r)))
                 .collect(),
             retiring: self.retiring.iter().map(retiring::to_form).collect(),
+            pending: self.pending.clone(),
         };
         let mut text = serde_json::to_string_pretty(&form).expect("plain data serialises");
         text.push('\n');
@@ -335,6 +350,7 @@ impl Inventory {
                         fingerprint: o.fingerprint,
                         details: o.details,
                     }),
+                    unheld: t.unheld,
                 },
             );
         }
@@ -379,6 +395,7 @@ impl Inventory {
         for form in form.retiring {
             inv.retiring.push(retiring::from_form(form)?);
         }
+        inv.pending = form.pending;
         Ok(inv)
     }
 
@@ -504,6 +521,7 @@ mod tests {
                     fingerprint: "cd".repeat(32),
                     details: [("endpoint".to_string(), "https://x".to_string())].into(),
                 }),
+                unheld: false,
             },
         );
         inv.tokens.insert(
@@ -515,6 +533,7 @@ mod tests {
                 rolled_at: None,
                 modified_on: None,
                 output: None,
+                unheld: true,
             },
         );
         inv.buckets
@@ -537,6 +556,7 @@ mod tests {
             owner: Owner::User,
             retire_at: datetime!(2026-11-20 11:00 UTC),
         });
+        inv.pending.insert("uploader".into());
         inv
     }
 
@@ -551,6 +571,7 @@ mod tests {
         let mut inv = sample();
         inv.learned = Learned::default();
         inv.retiring.clear();
+        inv.pending.clear();
         inv.buckets.retain(|_, b| b.storage_class_refused.is_none());
         let text = inv.to_json();
         assert!(!text.contains("learned"), "{text}");

@@ -404,6 +404,20 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    cmd_rotating(args, None)
+}
+
+/// `r2gitops rotate NAME [--revoke-old]`: a pass that rotates NAME now (with its overlap)
+/// and plans nothing else but what that token's rotation needs (its temporary credentials,
+/// its retirements); it prints the plan first and takes the lock as an apply does.
+pub fn rotate_cmd(args: &crate::cli::RotateArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    cmd_rotating(&args.reconcile, Some((args.name.as_str(), args.revoke_old)))
+}
+
+fn cmd_rotating(
+    args: &ReconcileArgs,
+    rotate: Option<(&str, bool)>,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let file = &args.file.file;
     let title = file.display().to_string();
     crate::cloudflare::config::preflight(&args.api)?;
@@ -431,6 +445,19 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
             return Ok(ExitCode::from(1));
         }
     };
+    let mut desired = desired;
+    if let Some((name, revoke_old)) = rotate {
+        if !desired.tokens.iter().any(|t| t.name == name) {
+            writeln!(
+                anstream::stderr().lock(),
+                "{title}: no token named '{}' is declared; nothing was planned or changed",
+                crate::plan::render::escape(name)
+            )?;
+            return Ok(ExitCode::from(1));
+        }
+        desired.rotate_now.insert(name.to_string(), revoke_old);
+    }
+    let desired = desired;
     let config = ClientConfig::from_args(&args.api, desired.account_id.as_deref())?;
     let endpoints = S3Endpoints::from_args(
         &args.api.s3_endpoints,
@@ -446,6 +473,9 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
         };
         let client = Client::connect(config).await?;
         let (mut plan, inventory) = plan(&client, &desired, args.skip_outputs, &endpoints).await?;
+        if let Some((name, _)) = rotate {
+            only_token(&mut plan, name);
+        }
         let auth = args.api.publish.auth();
         if !args.skip_outputs {
             plan.publish = publish_preview(&desired, &inventory, &plan, &auth).await;
@@ -516,4 +546,13 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
         let failed = report.has_errors() || matches!(published, Some(Err(_)));
         Ok(ExitCode::from(if failed { 1 } else { 0 }))
     })
+}
+
+/// Keep what `r2gitops rotate NAME` does: NAME's token steps (its rotation, its old keys'
+/// retirements) and the temporary credentials issued under it.
+fn only_token(plan: &mut Plan, name: &str) {
+    plan.steps.retain(|s| match s {
+        crate::plan::Step::IssueTemporary { parent, .. } => parent == name,
+        s => s.kind() == crate::plan::Kind::Token && s.object_name() == name,
+    });
 }

@@ -150,7 +150,9 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
                 expires_on: None,
                 ip: IpRules::default(),
                 rotate_every: None,
-                rotation_overlap: std::time::Duration::from_secs(3600),
+                // Rolled in place: the in-memory API has no S3 side to prove a new key against
+                // (rotation is covered through the binary: tests/rotation.rs, crash_injection).
+                rotation_overlap: std::time::Duration::ZERO,
                 adopt: None,
                 output: OutputSpec {
                     file: PathBuf::from(format!("{}.env.age", TOKENS[*i])),
@@ -246,6 +248,7 @@ fn start(w: &World, d: &Desired) -> (Memory, Inventory) {
                     rolled_at: None,
                     modified_on: None,
                     output: None,
+                    unheld: false,
                 },
             );
         }

@@ -104,10 +104,11 @@ async fn due(sb: &Sandbox, overlap: &str) -> (common::Watch, S3Credentials) {
     )
     .await;
     backdate(&sb.out().join(".r2gitops-state.json"));
+    // A long interval: the rotation is the start pass's, the retirement its own trigger's.
     let d = common::Watch::start(sb.r2gitops(&[
         "watch",
         "--interval",
-        "2s",
+        "10m",
         "--listen",
         "127.0.0.1:0",
     ]));
@@ -147,6 +148,15 @@ async fn a_consumer_of_the_old_file_keeps_working_through_the_overlap_and_the_ne
         2,
         "both keys live through the overlap"
     );
+    let (code, status) = d.get("/status");
+    assert_eq!(code, 200);
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["retiring"][0]["id"], old_id.as_str(), "{status}");
+    assert!(status["retiring"][0]["retire_at"].is_string(), "{status}");
+    assert_eq!(d.metric("r2gitops_tokens_retiring"), 1.0);
+    // Proven after the emulator's 3 s propagation delay.
+    assert_eq!(d.metric("r2gitops_rotation_readiness_seconds_count"), 1.0);
+    assert!(d.metric("r2gitops_rotation_readiness_seconds_sum") >= 2.5);
 
     // The old key keeps working until retire_at, then fails; one token remains.
     let rotated = Instant::now();
@@ -174,6 +184,15 @@ async fn a_consumer_of_the_old_file_keeps_working_through_the_overlap_and_the_ne
     assert_eq!(read(&new).await, 200);
     common::until(Duration::from_secs(10), "one token left", || async {
         tokens(&sb).await == [new.access_key_id.clone()]
+    })
+    .await;
+    assert!(
+        d.log().contains("trigger=\"retirement\""),
+        "retired by its own trigger, not the 10m interval:\n{}",
+        d.log()
+    );
+    common::until(Duration::from_secs(5), "no key retiring", || async {
+        d.metric("r2gitops_tokens_retiring") == 0.0
     })
     .await;
 }
@@ -267,4 +286,118 @@ async fn a_new_key_not_ready_within_readiness_timeout_is_deleted_and_the_old_one
         "the old key works through its overlap"
     );
     assert_eq!(tokens(&sb).await.len(), 2);
+}
+
+/// With the defaults (`--interval 10m`, `token_watch: 1m`), a token Cloudflare revokes as
+/// exposed is replaced within one token watch: a working file within `token_watch` + 5 s.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_revoked_as_exposed_is_replaced_within_one_token_watch() {
+    let sb = sandbox(Duration::from_millis(500)).await;
+    sb.write(&file("30m", ""));
+    assert!(reconcile(&sb).status.success());
+    let old = credentials(&sb);
+    common::until(
+        Duration::from_secs(10),
+        "the first key propagates",
+        || async { read(&old).await == 200 },
+    )
+    .await;
+    let d = common::Watch::start(sb.r2gitops(&["watch", "--listen", "127.0.0.1:0"]));
+    common::until(Duration::from_secs(30), "the start pass", || async {
+        d.successes() >= 1.0
+    })
+    .await;
+
+    assert!(sb.emu.revoke_exposed(&old.access_key_id));
+    let revoked = Instant::now();
+    let new = loop {
+        assert!(
+            revoked.elapsed() < Duration::from_secs(65),
+            "no working replacement within token_watch + 5 s:\n{}",
+            d.log()
+        );
+        let now = credentials(&sb);
+        if now.access_key_id != old.access_key_id && read(&now).await == 200 {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_ne!(read(&old).await, 200, "the exposed key is dead");
+    assert_eq!(tokens(&sb).await, [new.access_key_id.clone()]);
+    assert!(d.log().contains("trigger=\"token watch\""), "{}", d.log());
+    assert_eq!(d.metric("r2gitops_exposure_to_delivery_seconds_count"), 1.0);
+    let (_, status) = d.get("/status");
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["token_watch"]["interval_seconds"], 60, "{status}");
+    assert_eq!(status["token_watch"]["stretched"], false, "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn r2gitops_rotate_rotates_one_token_now_and_revoke_old_deletes_the_old_key_once_delivered() {
+    let sb = sandbox(Duration::from_millis(500)).await;
+    sb.write(&file("30m", ""));
+    assert!(reconcile(&sb).status.success());
+    let first = credentials(&sb);
+
+    // Nothing is due: `rotate` plans the rotation anyway, and nothing else.
+    let dry = sb
+        .r2gitops(&["rotate", "reader", "--dry-run"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert_eq!(dry.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "± rotate token reader: rotation requested (r2gitops rotate); new key issued, old key {} retired after 30m overlap",
+            &first.access_key_id[..8]
+        )),
+        "{text}"
+    );
+    assert_eq!(tokens(&sb).await, [first.access_key_id.clone()]);
+
+    let out = sb.r2gitops(&["rotate", "reader"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let second = credentials(&sb);
+    assert_ne!(second.access_key_id, first.access_key_id);
+    assert_eq!(read(&second).await, 200);
+    assert_eq!(
+        read(&first).await,
+        200,
+        "the old key works through the overlap"
+    );
+    assert_eq!(tokens(&sb).await.len(), 2);
+
+    // A leaked secret: the old key goes as soon as the new one is delivered.
+    let out = sb
+        .r2gitops(&["rotate", "reader", "--revoke-old"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("deleted once the new output is written (--revoke-old)"),
+        "{text}"
+    );
+    let third = credentials(&sb);
+    assert_eq!(read(&third).await, 200);
+    assert_ne!(read(&second).await, 200, "revoked at once");
+    // The first rotation's old key is still in its overlap.
+    let mut left = tokens(&sb).await;
+    left.sort();
+    let mut want = vec![first.access_key_id.clone(), third.access_key_id.clone()];
+    want.sort();
+    assert_eq!(left, want);
+
+    let out = sb.r2gitops(&["rotate", "nobody"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no token named 'nobody' is declared"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

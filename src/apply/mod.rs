@@ -156,6 +156,9 @@ pub fn apply_bookkeeping(inv: &mut Inventory, items: &[Bookkeeping], now: Offset
                         rolled_at: None,
                         modified_on: None,
                         output: None,
+                        // The value in use is not r2gitops' (it may be live), unless a create of
+                        // r2gitops' own under this name was in flight (`pending`).
+                        unheld: !inv.pending.contains(token),
                     },
                 );
             }

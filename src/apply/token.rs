@@ -93,7 +93,7 @@ impl<W: WriteApi> Applier<'_, W> {
                 owner,
                 request,
                 ..
-            } => match self.create_verified(token, *owner, request).await {
+            } => match self.create_verified(token, *owner, request, shared).await {
                 Err(e) => report(step, Outcome::Failed(e)),
                 Ok(created) => {
                     let fresh = Fresh {
@@ -209,12 +209,26 @@ impl<W: WriteApi> Applier<'_, W> {
         token: &str,
         owner: Owner,
         request: &TokenRequest,
+        shared: &Shared,
     ) -> Result<CreatedToken, String> {
-        let created = self
-            .api
-            .create_token(owner, request)
-            .await
-            .map_err(|e| error_chain(&e))?;
+        // Before the call: a crash after Cloudflare made the token and before it is recorded
+        // leaves a token whose value nobody holds, and the next pass must know it.
+        shared
+            .update(|inv| {
+                inv.pending.insert(token.to_string());
+            })
+            .await;
+        let created = match self.api.create_token(owner, request).await {
+            Ok(c) => c,
+            Err(e) => {
+                shared
+                    .update(|inv| {
+                        inv.pending.remove(token);
+                    })
+                    .await;
+                return Err(error_chain(&e));
+            }
+        };
         let found = readback::compare(request, &created.token, created.condition_sent_as);
         if found.is_empty() {
             return Ok(created);
@@ -222,6 +236,11 @@ impl<W: WriteApi> Applier<'_, W> {
         let id = created.token.id.clone();
         // The value dies here, never written anywhere.
         drop(created);
+        shared
+            .update(|inv| {
+                inv.pending.remove(token);
+            })
+            .await;
         let text = readback::message(token, &found);
         tracing::error!(token = %token, id = %id, "{text}: deleting the new token");
         match self.api.delete_token(owner, &id).await {
@@ -276,7 +295,7 @@ impl<W: WriteApi> Applier<'_, W> {
             status: None,
             ..request.clone()
         };
-        let created = match self.create_verified(token, owner, &create).await {
+        let created = match self.create_verified(token, owner, &create, shared).await {
             Ok(c) => c,
             Err(e) => {
                 return report(
@@ -341,7 +360,7 @@ impl<W: WriteApi> Applier<'_, W> {
             unreachable!("rotate gets rotations");
         };
         let owner = *owner;
-        let created = match self.create_verified(token, owner, request).await {
+        let created = match self.create_verified(token, owner, request, shared).await {
             Ok(c) => c,
             Err(e) => {
                 return report(
@@ -364,6 +383,11 @@ impl<W: WriteApi> Applier<'_, W> {
             Ok(ready) => ready,
             Err(why) => {
                 drop(created);
+                shared
+                    .update(|inv| {
+                        inv.pending.remove(token.as_str());
+                    })
+                    .await;
                 let gone = match self.api.delete_token(owner, &new_id).await {
                     Ok(()) => "it was deleted".to_string(),
                     Err(e) if e.is_not_found() => "it is gone".to_string(),
@@ -390,6 +414,7 @@ impl<W: WriteApi> Applier<'_, W> {
             rolled_at: None,
             modified_on: created.token.modified_on,
             output: None,
+            unheld: false,
         };
         shared
             .update(|inv| {
@@ -401,6 +426,7 @@ impl<W: WriteApi> Applier<'_, W> {
                     retire_at,
                 });
                 inv.tokens.insert(token.clone(), record);
+                inv.pending.remove(token.as_str());
             })
             .await;
         let fresh = Fresh {
@@ -516,10 +542,12 @@ impl<W: WriteApi> Applier<'_, W> {
             rolled_at: rolled.is_some().then_some(now),
             modified_on,
             output: written.as_ref().ok().cloned(),
+            unheld: false,
         };
         shared
             .update(|inv| {
                 inv.tokens.insert(token.to_string(), record);
+                inv.pending.remove(token);
             })
             .await;
         let mut r = match &written {

@@ -175,12 +175,7 @@ pub fn step_line(step: &Step) -> String {
             rotate_every,
             ..
         } => {
-            let why = match (reason, rotate_every) {
-                (RollReason::Rotation { .. }, Some(every)) => {
-                    format!("rotate_every {} elapsed", short_duration(*every))
-                }
-                (r, _) => r.describe(),
-            };
+            let why = rotate_reason(reason, *rotate_every);
             let old = super::id8(old_id);
             if *revoke_old {
                 format!(
@@ -212,6 +207,21 @@ pub fn step_line(step: &Step) -> String {
                 r => format!("{line}: {}", r.describe()),
             }
         }
+    }
+}
+
+/// Why a token is rotated, in the words of a rotation: its old value keeps working, so the
+/// roll's warnings ("any secret in use stops working") do not apply.
+pub fn rotate_reason(reason: &RollReason, rotate_every: Option<std::time::Duration>) -> String {
+    match (reason, rotate_every) {
+        (RollReason::Rotation { .. }, Some(every)) => {
+            format!("rotate_every {} elapsed", short_duration(every))
+        }
+        (RollReason::OutputUnrecorded, _) => {
+            "no record of its output (a new or lost inventory, or an interrupted write)".into()
+        }
+        (RollReason::Adopted, _) => "adopted without its value".into(),
+        (r, _) => r.describe(),
     }
 }
 
@@ -803,7 +813,7 @@ pub fn step_json(step: &Step) -> Value {
             v["owner"] = json!(owner.as_str());
             v["output"] = json!(output.display().to_string());
             v["reason"] = json!(reason.kind());
-            v["detail"] = json!(reason.describe());
+            v["detail"] = json!(rotate_reason(reason, *rotate_every));
             v["access"] = json!(access.as_str());
             v["buckets"] = json!(buckets.iter().map(|b| &b.name).collect::<Vec<_>>());
             v["overlap_seconds"] = json!(if *revoke_old { 0 } else { overlap.as_secs() });

@@ -255,7 +255,8 @@ impl OutputWriter {
         timeout: std::time::Duration,
     ) -> Result<probe::Ready, String> {
         let creds = self.credentials(token, token_id, value);
-        probe::ready(&creds, &token.scope, timeout).await
+        let ip_restricted = !token.ip.allow.is_empty() || !token.ip.deny.is_empty();
+        probe::ready(&creds, &token.scope, ip_restricted, timeout).await
     }
 
     /// The `output.verify` self-test: `None` when the output does not ask for it, else the

@@ -205,10 +205,13 @@ pub fn readiness_pause(attempt: u32) -> Duration {
 /// Prove that a new pair works before anything is written with it: ListObjectsV2 with
 /// `max-keys=1` on the first named bucket, or ListBuckets for a token without named
 /// buckets, retried with backoff until it passes or `timeout` has passed. `Err` says what
-/// the last answer was.
+/// the last answer was. A token with IP rules may refuse this host: its `AccessDenied`
+/// (not R2's `InvalidAccessKeyId` for a key it does not know yet) proves that the key has
+/// propagated, which is what the probe is for.
 pub async fn ready(
     creds: &S3Credentials,
     scope: &TokenScope,
+    ip_restricted: bool,
     timeout: Duration,
 ) -> Result<Ready, String> {
     let started = std::time::Instant::now();
@@ -247,6 +250,12 @@ pub async fn ready(
                 let code = s3_error_code(&body)
                     .unwrap_or("unexpected answer")
                     .to_owned();
+                if ip_restricted && status == 403 && code == "AccessDenied" {
+                    return Ok(Ready {
+                        attempts: attempt,
+                        elapsed: started.elapsed(),
+                    });
+                }
                 tracing::debug!(attempt, status, code, "readiness probe not yet passing");
                 format!("{code} (HTTP {status})")
             }

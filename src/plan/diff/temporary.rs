@@ -420,6 +420,7 @@ mod tests {
                     fingerprint: parent.output.fingerprint(),
                     details: endpoint(),
                 }),
+                unheld: false,
             },
         );
         let s = spec();

@@ -81,6 +81,7 @@ pub(super) fn written(t: &TokenSpec, id: &str) -> TokenRecord {
             fingerprint: t.output.fingerprint(),
             details: details(t),
         }),
+        unheld: false,
     }
 }
 

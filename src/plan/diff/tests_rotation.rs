@@ -112,6 +112,27 @@ fn reasons_where_the_old_secret_may_be_in_use_rotate_and_dead_ones_roll_or_repla
             ("rotate", "output_unrecorded"),
         ),
         (
+            "recorded from Cloudflare, never written: the value in use may be live",
+            |_, inv, _, _| {
+                let r = inv.tokens.get_mut("reader").unwrap();
+                (r.output, r.unheld) = (None, true);
+            },
+            ("rotate", "output_unrecorded"),
+        ),
+        (
+            "found unrecorded while a create of ours was in flight: nobody holds the value",
+            |_, inv, _, _| {
+                inv.tokens.clear();
+                inv.pending.insert("reader".into());
+            },
+            ("roll", "output_unrecorded"),
+        ),
+        (
+            "issued here, never written: nobody holds the value",
+            |_, inv, _, _| inv.tokens.get_mut("reader").unwrap().output = None,
+            ("roll", "output_unrecorded"),
+        ),
+        (
             "rolled elsewhere: the old secret is dead already",
             |_, inv, _, o| {
                 inv.tokens.get_mut("reader").unwrap().modified_on =

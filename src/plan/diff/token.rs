@@ -330,8 +330,8 @@ pub(super) fn diff_tokens(
 /// may still be in use (`RollReason::overlaps`) and the token has an overlap, a rotation: a
 /// new token, proven, delivered, and the old one retired after the overlap. Otherwise a
 /// roll (same access key id, new secret): the old secret is dead already (rolled
-/// elsewhere), the overlap is 0, or the value in use is one a rotation of this pass issued
-/// and never delivered (a crash between the create and the write: nobody holds it).
+/// elsewhere), the overlap is 0, or the value is one r2gitops issued and never delivered
+/// (a create, roll or rotation whose write failed or was interrupted: nobody holds it).
 fn renew(
     t: &TokenSpec,
     kept: &ObservedToken,
@@ -339,13 +339,12 @@ fn renew(
     want: &TokenRequest,
     input: &Input<'_>,
 ) -> Step {
-    let undelivered = reason == RollReason::OutputUnrecorded
-        && input
-            .inventory
-            .tokens
-            .get(&t.name)
-            .is_some_and(|r| r.id == kept.id && r.output.is_none())
-        && input.inventory.retiring.iter().any(|r| r.token == t.name);
+    let issued_here = match input.inventory.tokens.get(&t.name) {
+        Some(r) if r.id == kept.id => r.output.is_none() && !r.unheld,
+        // Found under its name, unrecorded: ours if a create of ours was in flight.
+        _ => input.inventory.pending.contains(&t.name),
+    };
+    let undelivered = reason == RollReason::OutputUnrecorded && issued_here;
     if reason.overlaps() && !t.rotation_overlap.is_zero() && !undelivered {
         return Step::RotateToken {
             token: t.name.clone(),
