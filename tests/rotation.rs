@@ -220,7 +220,7 @@ async fn with_rotation_overlap_0_the_same_consumer_is_cut_off() {
         d.log()
     );
     // A roll keeps the key id: one token, and the old file's secret is dead.
-    assert_eq!(tokens(&sb).await, [old.access_key_id.clone()]);
+    assert_eq!(tokens(&sb).await, std::slice::from_ref(&old.access_key_id));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -261,7 +261,7 @@ async fn a_new_key_not_ready_within_readiness_timeout_is_deleted_and_the_old_one
         std::fs::read(sb.out().join("reader.env.age")).unwrap(),
         before
     );
-    assert_eq!(tokens(&sb).await, [old.access_key_id.clone()]);
+    assert_eq!(tokens(&sb).await, std::slice::from_ref(&old.access_key_id));
 
     // Given time, the same rotation passes once the key has propagated (about 10 s).
     sb.write(&file("30m", "  readiness_timeout: 30s\n"));
@@ -323,7 +323,7 @@ async fn a_token_revoked_as_exposed_is_replaced_within_one_token_watch() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     assert_ne!(read(&old).await, 200, "the exposed key is dead");
-    assert_eq!(tokens(&sb).await, [new.access_key_id.clone()]);
+    assert_eq!(tokens(&sb).await, std::slice::from_ref(&new.access_key_id));
     assert!(d.log().contains("trigger=\"token watch\""), "{}", d.log());
     assert_eq!(d.metric("r2gitops_exposure_to_delivery_seconds_count"), 1.0);
     let (_, status) = d.get("/status");
@@ -353,7 +353,10 @@ async fn r2gitops_rotate_rotates_one_token_now_and_revoke_old_deletes_the_old_ke
         )),
         "{text}"
     );
-    assert_eq!(tokens(&sb).await, [first.access_key_id.clone()]);
+    assert_eq!(
+        tokens(&sb).await,
+        std::slice::from_ref(&first.access_key_id)
+    );
 
     let out = sb.r2gitops(&["rotate", "reader"]).output().unwrap();
     assert_eq!(
