@@ -22,7 +22,7 @@
 use std::time::Duration;
 
 use super::model::{BucketSpec, Desired, Owner};
-use super::model_temporary::{MIN_TEMPORARY_TTL, TemporarySpec, short_duration};
+use super::model::temporary::{MIN_TEMPORARY_TTL, TemporarySpec, short_duration};
 use super::validate::MIN_CONFIG_RESYNC;
 
 /// Cloudflare's limit per user: 1,200 calls per 5 minutes.

@@ -319,7 +319,7 @@ fn restriction_lines(
     if let Some(every) = rotate_every {
         lines.push(format!(
             "rotate_every: {}",
-            crate::config::model_temporary::short_duration(every)
+            crate::config::model::temporary::short_duration(every)
         ));
     }
     lines

@@ -16,7 +16,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::diagnostic::Capped;
 use super::model::*;
-use super::model_temporary::short_duration;
+use super::model::temporary::short_duration;
 use super::raw::*;
 use super::shape::{clip, did_you_mean};
 use super::yaml::sanitize;

@@ -33,8 +33,7 @@ use crate::observed::{
 };
 use crate::secret::{SecretBuf, TokenValue};
 
-// Temporary credentials (issue 18): a child module, so that it sends through `send_secret`.
-#[path = "temporary.rs"]
+// Temporary credentials: a child module, so that it sends through `send_secret`.
 pub mod temporary;
 use temporary::{IssuedTemporary, TemporaryRequest};
 

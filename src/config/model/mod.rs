@@ -13,6 +13,7 @@ mod custom_domain;
 pub use custom_domain::*;
 mod notification;
 pub use notification::*;
+pub mod temporary;
 
 /// The whole desired state, as declared by one file.
 #[derive(Debug, Clone, PartialEq)]
