@@ -1,7 +1,12 @@
 //! r2gitops: Cloudflare R2 buckets and their S3 credentials, managed declaratively from git.
 //!
 //! # Layout
-//! - `cli`: clap types and dispatch to the commands below.
+//! - `cli`: `Cli` and `Command` (clap), and dispatch to the commands below; each command's
+//!   argument struct is in its own module (`validate`, `reconcile`, `daemon`, `import`,
+//!   `adopt`).
+//! - `args`: argument groups several commands share (the file, how to reach Cloudflare,
+//!   where outputs go, the operator's bounds) and the client settings they make.
+//! - `validate`: the `validate` and `schema` commands (offline).
 //! - `config`: the desired-state file: raw serde mirror, validation, typed model, JSON Schema;
 //!   `config::cost`: what a file costs the daemon in API calls an hour, and the bounds on
 //!   what a committer can make it spend.
@@ -33,6 +38,7 @@
 
 pub mod adopt;
 pub mod apply;
+pub mod args;
 pub mod cli;
 pub mod cloudflare;
 pub mod config;
@@ -54,3 +60,4 @@ pub mod safe_fs;
 pub mod secret;
 pub mod secrets;
 pub mod signals;
+pub mod validate;

@@ -9,17 +9,48 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
+use clap::{Args, ValueEnum};
 use time::OffsetDateTime;
 
 use crate::apply::{Applier, Report, Stop};
-use crate::cli::{PlanOutput, ReconcileArgs};
-use crate::cloudflare::{ApiError, Client, ClientConfig};
+use crate::args::{ApiArgs, FileArg};
+use crate::cloudflare::{ApiError, Client};
 use crate::config::Desired;
 use crate::inventory::{self, Inventory, InventoryError};
 use crate::observe::Reads;
 use crate::plan::diff::Input;
 use crate::plan::{OutputFact, Plan, TemporaryFacts, render};
 use crate::secrets::{OutputWriter, S3Endpoints};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanOutput {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Show the plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: exit 2 when the file and Cloudflare differ (changes pending, or
+    /// something blocked), 0 when they match.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan Cloudflare resources only; ignore output files (for CI machines without them).
+    /// Only with --dry-run: an apply that cannot see outputs could not deliver new values.
+    #[arg(long)]
+    pub skip_outputs: bool,
+    /// `text` (terraform-like), `json` (one document, format_version 1) or `markdown` (for
+    /// CI job summaries).
+    #[arg(long, value_enum, default_value_t = PlanOutput::Text)]
+    pub output: PlanOutput,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PassError {
@@ -330,7 +361,7 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let file = &args.file.file;
     let title = file.display().to_string();
-    crate::cloudflare::config::preflight(&args.api)?;
+    args.api.preflight()?;
     let desired = match load_desired_limited(
         file,
         args.api.output_dir.as_deref(),
@@ -354,7 +385,7 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
             return Ok(ExitCode::from(1));
         }
     };
-    let config = ClientConfig::from_args(&args.api, desired.account_id.as_deref())?;
+    let config = args.api.client_config(desired.account_id.as_deref())?;
     let endpoints = S3Endpoints::from_args(
         &args.api.s3_endpoints,
         std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),

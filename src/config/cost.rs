@@ -21,8 +21,8 @@
 
 use std::time::Duration;
 
-use super::model::{BucketSpec, Desired, Owner};
 use super::model::temporary::{MIN_TEMPORARY_TTL, TemporarySpec, short_duration};
+use super::model::{BucketSpec, Desired, Owner};
 use super::validate::MIN_CONFIG_RESYNC;
 
 /// Cloudflare's limit per user: 1,200 calls per 5 minutes.

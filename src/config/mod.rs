@@ -11,7 +11,6 @@
 //! rules need typed values). A valid file is parsed once: the typed pass runs first and the
 //! located tree is built only when it fails.
 
-pub mod cmd;
 pub mod cost;
 pub mod diagnostic;
 pub mod load;
@@ -23,5 +22,5 @@ pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use load::load;
-pub use model::*;
 pub use model::temporary::{TemporaryScope, TemporarySpec};
+pub use model::*;

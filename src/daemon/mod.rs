@@ -47,14 +47,15 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use clap::Args;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch as tokio_watch};
 
 use crate::apply::{Stop, error_chain};
-use crate::cli::{ApiArgs, WatchArgs};
-use crate::cloudflare::{Client, ClientConfig};
+use crate::args::{ApiArgs, FileArg};
+use crate::cloudflare::Client;
 use crate::config::Desired;
 use crate::lock::InventoryLock;
 use crate::plan::render::step_line;
@@ -387,7 +388,10 @@ impl Daemon {
     /// verified) once, and again when either changes: the token file is re-read every pass,
     /// so rotating the daemon's own token needs no restart.
     async fn client(&mut self, desired: &Desired) -> Result<Client, Failed> {
-        let config = ClientConfig::from_args(&self.opts.api, desired.account_id.as_deref())
+        let config = self
+            .opts
+            .api
+            .client_config(desired.account_id.as_deref())
             .map_err(|e| Failed {
                 fatal: true,
                 ..Failed::new(error_chain(&e))
@@ -782,6 +786,32 @@ pub async fn run(
     Ok(())
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Resync period for drift correction (jittered by +/-10%).
+    #[arg(long, default_value = "10m")]
+    pub interval: String,
+    /// Quiet time after a file change before a pass starts.
+    #[arg(long, default_value = "500ms")]
+    pub debounce: String,
+    /// Address of the health, metrics and status server. `/status` is served here only
+    /// when it is a loopback address, or with --status-token-file.
+    #[arg(long, default_value = "127.0.0.1:9477")]
+    pub listen: String,
+    /// A second address, loopback unless --status-token-file is given, that serves
+    /// `/status` (and the probes) when --listen faces the network.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub status_listen: Option<String>,
+    /// Require `Authorization: Bearer <token>` for `/status` on every listener; the file
+    /// holds the token alone, on one line.
+    #[arg(long, value_name = "PATH")]
+    pub status_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
 /// How errors and warnings name `--status-token-file`.
 const STATUS_TOKEN_FILE: &str = "the status token file";
 
@@ -827,7 +857,7 @@ pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         &args.api.s3_endpoints,
         std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
     )?;
-    crate::cloudflare::config::preflight(&args.api)?;
+    args.api.preflight()?;
     let opts = Options {
         file: args.file.file.clone(),
         interval,

@@ -15,8 +15,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::diagnostic::Capped;
-use super::model::*;
 use super::model::temporary::short_duration;
+use super::model::*;
 use super::raw::*;
 use super::shape::{clip, did_you_mean};
 use super::yaml::sanitize;
