@@ -23,7 +23,7 @@ use clap::Args;
 use crate::args::{ApiArgs, FileArg};
 use crate::cloudflare::{ApiError, Client, ClientConfig, ReadApi, VerifiedToken};
 use crate::config::{Desired, TokenSpec};
-use crate::inventory::{self, TokenRecord};
+use crate::inventory::TokenRecord;
 use crate::observed::TokenStatus;
 use crate::plan::diff::{own_token_refusal, policies_refusal};
 use crate::secret::TokenValue;
@@ -214,7 +214,7 @@ pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
     )?;
     crate::reconcile::runtime()?.block_on(async {
-        let _lock = crate::lock::acquire(&desired.settings.state_file)?;
+        let _lock = crate::state::lock::acquire(&desired.settings.state_file)?;
         let client = Client::connect(config).await?;
         let own = client.own_token_id();
         // Checked before the value is used at all: r2gitops' own token is never adopted.
@@ -248,7 +248,7 @@ pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             );
         }
         let state_file = desired.settings.state_file.clone();
-        let mut inv = tokio::task::spawn_blocking(move || inventory::load(&state_file))
+        let mut inv = tokio::task::spawn_blocking(move || crate::state::load(&state_file))
             .await
             .expect("loading does not panic")?;
         if let Some((other, _)) = inv
@@ -307,7 +307,7 @@ pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             },
         );
         let state_file = desired.settings.state_file.clone();
-        tokio::task::spawn_blocking(move || inventory::save(&state_file, &inv))
+        tokio::task::spawn_blocking(move || crate::state::save(&state_file, &inv))
             .await
             .expect("saving does not panic")?;
         let mut out = anstream::stdout().lock();

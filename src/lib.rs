@@ -21,13 +21,15 @@
 //! - `observe`: builds an `Observed` snapshot through the client; `observe::bucket_config`
 //!   decides which configuration blocks a pass reads (the daemon's `config_resync` cache);
 //!   `observe::custom_domain` and `observe::notification` look up zones and list queues.
-//! - `inventory`: the non-secret state file (`.r2gitops-state.json`), including what was
-//!   issued of each temporary credential (`inventory::temporary`).
+//! - `inventory`: the non-secret records r2gitops keeps (token ids, outputs written,
+//!   managed buckets, what was issued of each temporary credential), plain data.
+//! - `state`: the inventory's file: its versioned form, load and save, and the one-writer
+//!   lock (`state::lock`, flock on `<state_file>.lock`).
 //! - `plan`: the pure diff of desired against observed, and its renderings.
 //! - `apply`: carries out a plan through the write API and the secrets writer.
 //! - `secrets`: S3 credential derivation, output formats (and those of temporary
 //!   credentials), age encryption, atomic writes.
-//! - `lock`: one writer per inventory (flock on `<state_file>.lock`).
+//! - `error`: an error and its causes on one line (reports, logs, status).
 //! - `paint`: colour for plans, reports and diagnostics on a terminal (pure).
 //! - `progress`: the progress line of a long apply on a terminal.
 //! - `safe_fs`: opens that refuse FIFOs, devices and planted symlinks, and bounded reads.
@@ -43,12 +45,12 @@ pub mod cli;
 pub mod cloudflare;
 pub mod config;
 pub mod daemon;
+pub mod error;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod harden;
 pub mod import;
 pub mod inventory;
-pub mod lock;
 pub mod manpage;
 pub mod observe;
 pub mod observed;
@@ -60,4 +62,5 @@ pub mod safe_fs;
 pub mod secret;
 pub mod secrets;
 pub mod signals;
+pub mod state;
 pub mod validate;

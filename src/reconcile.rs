@@ -16,11 +16,12 @@ use crate::apply::{Applier, Report, Stop};
 use crate::args::{ApiArgs, FileArg};
 use crate::cloudflare::{ApiError, Client};
 use crate::config::Desired;
-use crate::inventory::{self, Inventory, InventoryError};
+use crate::inventory::Inventory;
 use crate::observe::Reads;
 use crate::plan::diff::Input;
 use crate::plan::{OutputFact, Plan, TemporaryFacts, render};
 use crate::secrets::{OutputWriter, S3Endpoints};
+use crate::state::{self, InventoryError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanOutput {
@@ -132,7 +133,7 @@ fn output_fact(output_dir: &std::path::Path, file: &std::path::Path) -> OutputFa
         Ok(None) => OutputFact::Missing,
         Ok(Some(sha256)) => OutputFact::Present { sha256 },
         Err(e) => OutputFact::Unreadable {
-            reason: crate::apply::error_chain(&e),
+            reason: crate::error::error_chain(&e),
         },
     }
 }
@@ -167,7 +168,7 @@ pub async fn plan_with(
     );
     let w = writer.clone();
     let (inventory, outputs, temporary) = tokio::task::spawn_blocking(move || {
-        let inventory = inventory::load(&state_file)?;
+        let inventory = state::load(&state_file)?;
         let outputs = if skip_outputs {
             BTreeMap::new()
         } else {
@@ -220,7 +221,7 @@ pub async fn plan_renewals(
         endpoints.clone(),
     );
     let (inventory, temporary) = tokio::task::spawn_blocking(move || {
-        let inventory = inventory::load(&state_file)?;
+        let inventory = state::load(&state_file)?;
         let temporary = d.temporary_facts(&writer, false);
         Ok::<_, InventoryError>((inventory, temporary))
     })
@@ -396,7 +397,7 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
         let _lock = if args.dry_run {
             None
         } else {
-            Some(crate::lock::acquire(&desired.settings.state_file)?)
+            Some(crate::state::lock::acquire(&desired.settings.state_file)?)
         };
         let client = Client::connect(config).await?;
         let (plan, inventory) = plan(&client, &desired, args.skip_outputs, &endpoints).await?;

@@ -60,7 +60,7 @@ pub struct ValidateArgs {
 }
 
 fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
-    crate::config::validate::parse_duration(s.trim())
+    crate::config::parse_duration(s.trim())
         .filter(|d| !d.is_zero())
         .ok_or_else(|| format!("'{s}': expected a duration such as 30s, 10m or 1h"))
 }

@@ -666,7 +666,7 @@ async fn a_token_whose_bucket_failed_is_skipped_and_independent_steps_go_on() {
         .unwrap();
     assert_eq!(on_disk, out.ciphertext_sha256);
     // The inventory on disk is what apply returned.
-    let saved = crate::inventory::load(&s.desired.settings.state_file).unwrap();
+    let saved = crate::state::load(&s.desired.settings.state_file).unwrap();
     assert_eq!(saved, inv);
     assert!(s.dir.path().join("secrets/b.env.age").exists());
 }
@@ -1265,7 +1265,7 @@ async fn a_credential_is_issued_under_its_parents_new_id_right_after_the_parent_
         assert!(!text.contains(secret), "{secret} in the inventory");
     }
     assert_eq!(
-        crate::inventory::load(&s.desired.settings.state_file).unwrap(),
+        crate::state::load(&s.desired.settings.state_file).unwrap(),
         inv
     );
 }

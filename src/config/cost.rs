@@ -21,9 +21,9 @@
 
 use std::time::Duration;
 
+use super::model::MIN_CONFIG_RESYNC;
 use super::model::temporary::{MIN_TEMPORARY_TTL, TemporarySpec, short_duration};
 use super::model::{BucketSpec, Desired, Owner};
-use super::validate::MIN_CONFIG_RESYNC;
 
 /// Cloudflare's limit per user: 1,200 calls per 5 minutes.
 pub const CLOUDFLARE_CALLS_PER_HOUR: u64 = 14_400;
@@ -65,7 +65,7 @@ impl Default for OperatorLimits {
 impl OperatorLimits {
     /// `--min-temporary-ttl` as given: a duration of at least 1m.
     pub fn parse_min_temporary_ttl(text: &str) -> Result<OperatorLimits, String> {
-        match super::validate::parse_duration(text.trim()) {
+        match super::model::parse_duration(text.trim()) {
             Some(d) if d >= MIN_TEMPORARY_TTL => Ok(OperatorLimits {
                 min_temporary_ttl: d,
             }),

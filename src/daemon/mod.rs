@@ -53,14 +53,15 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch as tokio_watch};
 
-use crate::apply::{Stop, error_chain};
+use crate::apply::Stop;
 use crate::args::{ApiArgs, FileArg};
 use crate::cloudflare::Client;
 use crate::config::Desired;
-use crate::lock::InventoryLock;
+use crate::error::error_chain;
 use crate::plan::render::step_line;
 use crate::reconcile;
 use crate::secrets::S3Endpoints;
+use crate::state::lock::InventoryLock;
 use status::{LastPass, PassResult, Status};
 
 /// Backoff after failed passes: 5 s, doubling, capped at 5 minutes.
@@ -76,7 +77,7 @@ pub fn parse_flag_duration(text: &str) -> Option<Duration> {
     if let Some(ms) = text.strip_suffix("ms") {
         return ms.parse().ok().map(Duration::from_millis);
     }
-    crate::config::validate::parse_duration(text)
+    crate::config::parse_duration(text)
 }
 
 /// The interval with +/-10% jitter, so that many daemons do not poll in step.
@@ -372,11 +373,11 @@ impl Daemon {
 
     /// Hold the lock of the current state file (it moves if the file's settings do).
     fn ensure_lock(&mut self, state_file: &Path) -> Result<(), Failed> {
-        let want = crate::lock::lock_path(state_file);
+        let want = crate::state::lock::lock_path(state_file);
         if self.lock.as_ref().is_some_and(|l| l.path == want) {
             return Ok(());
         }
-        let lock = crate::lock::acquire(state_file).map_err(|e| Failed {
+        let lock = crate::state::lock::acquire(state_file).map_err(|e| Failed {
             fatal: true,
             ..Failed::new(error_chain(&e))
         })?;
@@ -701,9 +702,7 @@ pub async fn run(
         renewal_failures: 0,
         renew_at: None,
         renewal_retry_at: None,
-        config_cache: crate::observe::ConfigCache::new(
-            crate::config::validate::DEFAULT_CONFIG_RESYNC,
-        ),
+        config_cache: crate::observe::ConfigCache::new(crate::config::DEFAULT_CONFIG_RESYNC),
         renewal_basis: None,
         costed: std::sync::Weak::new(),
     };

@@ -189,7 +189,7 @@ pub async fn snapshot<R: ReadApi>(
         tokens.remove(i);
         unlisted.push(format!(
             "token {} (the API token this import ran with; r2gitops never adopts its own token)",
-            render::quoted(&own)
+            blocks::quoted(&own)
         ));
     }
     let groups = api.permission_groups(Owner::Account).await?;
@@ -283,7 +283,7 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let config = args.api.client_config(None)?;
     let recorded: Option<BTreeMap<String, String>> = match &args.state_file {
         Some(path) => Some(
-            crate::inventory::load(path)?
+            crate::state::load(path)?
                 .tokens
                 .into_iter()
                 .map(|(name, r)| (r.id, name))

@@ -27,6 +27,12 @@ use crate::observed::notification::QueueWrite;
 use crate::observed::{TokenField, TokenRequest};
 
 pub use diff::{OutputFact, TemporaryFacts, diff};
+
+/// An instant as plans, reports and the status show it: RFC 3339.
+pub fn timestamp(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
 pub use temporary::{IssueReason, KeptTemporary};
 
 /// Everything one pass would do, in execution order, plus what it will not do and why.
@@ -293,11 +299,11 @@ impl RollReason {
             }
             RollReason::Rotation { issued_at } => format!(
                 "rotate_every elapsed (value issued {})",
-                render::timestamp(*issued_at)
+                timestamp(*issued_at)
             ),
             RollReason::ChangedElsewhere { at } => format!(
                 "changed outside r2gitops at {} (a roll there would leave its output dead)",
-                render::timestamp(*at)
+                timestamp(*at)
             ),
             RollReason::Adopted => {
                 "roll required to issue its credentials (existing S3 keys stop working)".into()

@@ -12,10 +12,8 @@ use std::borrow::Cow;
 use serde_json::{Value, json};
 
 pub use crate::config::yaml::is_hidden;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use super::{Plan, RollReason, Step, Summary};
+use super::{Plan, RollReason, Step, Summary, timestamp};
 use crate::observed::bucket_config::{ConfigValue, ConfigWrite};
 
 /// Version of the JSON document; bumped only on incompatible changes.
@@ -41,10 +39,6 @@ pub fn escape(s: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
-}
-
-pub fn timestamp(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
 /// One line per change, as `terraform plan` would show it (without the leading indent).

@@ -7,7 +7,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::RollReason;
-use super::render::timestamp;
+use super::timestamp;
 use crate::config::TemporaryScope;
 use crate::config::model::temporary::{human_duration, short_duration};
 

@@ -14,7 +14,8 @@ use tokio::sync::{OnceCell, Semaphore};
 use zeroize::Zeroize;
 
 use crate::cloudflare::api::{
-    CreatedToken, ReadApi, TokenRequest, UpdatedToken, VerifiedToken, WriteApi,
+    CreatedToken, IssuedTemporary, ReadApi, TemporaryRequest, TokenRequest, UpdatedToken,
+    VerifiedToken, WriteApi,
 };
 use crate::cloudflare::budget::{Budget, wait_from_headers};
 use crate::cloudflare::config::ClientConfig;
@@ -35,7 +36,6 @@ use crate::secret::{SecretBuf, TokenValue};
 
 // Temporary credentials: a child module, so that it sends through `send_secret`.
 pub mod temporary;
-use temporary::{IssuedTemporary, TemporaryRequest};
 
 /// Counters for the daemon's `/metrics`.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -1,7 +1,7 @@
 //! `cors:` from the observed rules.
 
+use super::quoted;
 use super::{age, list};
-use crate::import::render::quoted;
 use crate::observed::bucket_config::CorsRule;
 
 pub(super) fn lines(rules: &[CorsRule]) -> Result<Vec<String>, String> {

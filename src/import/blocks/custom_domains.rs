@@ -3,7 +3,7 @@
 //! `min_tls` only when it is not Cloudflare's default. `status` is Cloudflare's progress,
 //! not configuration, so it is not written.
 
-use crate::import::render::quoted;
+use super::quoted;
 use crate::observed::custom_domain::{self, CustomDomain};
 
 pub(super) fn lines(domains: &[CustomDomain]) -> Result<Vec<String>, String> {

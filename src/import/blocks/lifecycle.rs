@@ -2,7 +2,7 @@
 //! would plan its removal).
 
 use super::age;
-use crate::import::render::quoted;
+use super::quoted;
 use crate::observed::bucket_config::{Condition, LifecycleRule, show_date};
 
 fn when(what: &str, c: &Condition) -> Result<String, String> {

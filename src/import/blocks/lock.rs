@@ -1,7 +1,7 @@
 //! `lock:` from the observed retention rules.
 
 use super::age;
-use crate::import::render::quoted;
+use super::quoted;
 use crate::observed::bucket_config::{LockRule, Retention, show_date};
 
 pub(super) fn lines(rules: &[LockRule]) -> Result<Vec<String>, String> {

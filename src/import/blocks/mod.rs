@@ -14,6 +14,7 @@ mod public_dev_url;
 use std::path::Path;
 
 use crate::config::validate::Facts;
+use crate::config::yaml::is_hidden;
 use crate::observed::bucket_config::{ConfigKind, ConfigValue};
 
 /// What import writes for one observed sub-resource.
@@ -78,10 +79,7 @@ fn age(secs: u64) -> String {
 
 /// A YAML flow list of double-quoted strings.
 fn list<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
-    let quoted: Vec<String> = items
-        .into_iter()
-        .map(|s| super::render::quoted(s))
-        .collect();
+    let quoted: Vec<String> = items.into_iter().map(|s| quoted(s)).collect();
     format!("[{}]", quoted.join(", "))
 }
 
@@ -92,3 +90,18 @@ pub fn parse_kind(s: &str) -> Option<ConfigKind> {
 
 #[cfg(test)]
 mod tests;
+
+/// A YAML double-quoted scalar.
+pub(crate) fn quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if is_hidden(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -1,8 +1,8 @@
 //! `notifications:` from a bucket's event notification rules: one entry per rule, by queue
 //! name, as `events:` where its actions are exactly event types, else as `actions:`.
 
+use super::quoted;
 use crate::config::NotificationAction;
-use crate::import::render::quoted;
 use crate::observed::notification::{QueueRules, as_events};
 
 pub(super) fn lines(queues: &[QueueRules]) -> Result<Vec<String>, String> {

@@ -8,7 +8,7 @@ pub(super) fn lines(d: &ManagedDomain) -> Vec<String> {
         // Where it is public now, for whoever reviews the file.
         l[0].push_str(&format!(
             "   # {}",
-            crate::import::render::quoted(&format!("https://{domain}"))
+            super::quoted(&format!("https://{domain}"))
         ));
     }
     l
