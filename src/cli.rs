@@ -63,21 +63,9 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ManArgs {
     /// The command whose page to print; the tool's own page when left out.
-    #[arg(value_parser = MAN_PAGES.map(|(name, _)| name))]
+    #[arg(value_parser = crate::manpage::MAN_PAGES.map(|(name, _)| name))]
     pub command: Option<String>,
 }
-
-/// Each command with a man page of its own, and the page's title (`r2gitops man NAME`).
-pub const MAN_PAGES: [(&str, &str); 8] = [
-    ("validate", "r2gitops-validate"),
-    ("schema", "r2gitops-schema"),
-    ("reconcile", "r2gitops-reconcile"),
-    ("watch", "r2gitops-watch"),
-    ("import", "r2gitops-import"),
-    ("adopt", "r2gitops-adopt"),
-    ("completions", "r2gitops-completions"),
-    ("man", "r2gitops-man"),
-];
 
 /// Usage errors exit 64 (EX_USAGE, sysexits.h), so that a CI step that accepts 2 ("changes
 /// pending" with --detailed-exitcode) never passes a mistyped flag.
@@ -172,7 +160,7 @@ fn man(args: &ManArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         None => cmd,
         Some(name) => {
             // clap names are static strings: one per documented command.
-            let (_, title) = MAN_PAGES
+            let (_, title) = crate::manpage::MAN_PAGES
                 .iter()
                 .find(|(n, _)| *n == name)
                 .ok_or_else(|| format!("no command '{name}'"))?;
