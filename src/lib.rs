@@ -16,7 +16,7 @@
 //! - `observed`: plain data describing what Cloudflare holds (input of the planner);
 //!   `observed::bucket_config`: a bucket's CORS, lifecycle, lock and r2.dev, canonical;
 //!   `observed::custom_domain` and `observed::notification`: its custom domains and event
-//!   notification rules, the zones and queues they name, and the writes of one of each.
+//!   notification rules, and the zones and queues they name.
 //! - `cloudflare`: the HTTP client: envelope, paging, request budget, retries, typed errors.
 //! - `observe`: builds an `Observed` snapshot through the client; `observe::bucket_config`
 //!   decides which configuration blocks a pass reads (the daemon's `config_resync` cache);
@@ -25,7 +25,9 @@
 //!   managed buckets, what was issued of each temporary credential), plain data.
 //! - `state`: the inventory's file: its versioned form, load and save, and the one-writer
 //!   lock (`state::lock`, flock on `<state_file>.lock`).
-//! - `plan`: the pure diff of desired against observed, and its renderings.
+//! - `plan`: the pure diff of desired against observed, and its renderings; `plan::write`:
+//!   the write intents it hands the applier (a sub-resource, a custom domain, a queue's
+//!   rules).
 //! - `apply`: carries out a plan through the write API and the secrets writer.
 //! - `secrets`: S3 credential derivation, output formats (and those of temporary
 //!   credentials), age encryption, atomic writes.

@@ -13,7 +13,8 @@ use super::settle::{Backoff, Buckets};
 use super::{Applier, Outcome, StepReport, error_chain, report};
 use crate::cloudflare::custom_domain::DOMAIN_NOT_FOUND;
 use crate::cloudflare::{ApiError, WriteApi};
-use crate::observed::custom_domain::{CustomDomain, DomainWrite};
+use crate::observed::custom_domain::CustomDomain;
+use crate::plan::DomainWrite;
 use crate::plan::{BucketRef, Step};
 
 impl<W: WriteApi> Applier<'_, W> {

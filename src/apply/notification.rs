@@ -17,7 +17,8 @@ use super::settle::{Buckets, bucket_unknown};
 use super::{Applier, Outcome, StepReport, error_chain, report};
 use crate::cloudflare::{ApiError, WriteApi};
 use crate::observed::bucket_config::{ConfigKind, ConfigValue};
-use crate::observed::notification::{NotificationRule, QueueWrite, rules_met};
+use crate::observed::notification::{NotificationRule, rules_met};
+use crate::plan::QueueWrite;
 use crate::plan::{BucketRef, Step};
 
 impl<W: WriteApi> Applier<'_, W> {

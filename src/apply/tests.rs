@@ -12,12 +12,14 @@ use super::*;
 use crate::cloudflare::{ApiError, CfError, CreatedToken, ReadApi, UpdatedToken, VerifiedToken};
 use crate::config::{Access, IpRules, Jurisdiction, LocationHint, Owner, StorageClass};
 use crate::fixtures;
-use crate::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
-use crate::observed::custom_domain::{CustomDomain, DomainWrite};
-use crate::observed::notification::QueueWrite;
+use crate::observed::bucket_config::{ConfigKind, ConfigValue};
+use crate::observed::custom_domain::CustomDomain;
 use crate::observed::{
     ObservedBucket, ObservedToken, PermissionGroupIds, TokenField, TokenRequest, TokenStatus,
 };
+use crate::plan::ConfigWrite;
+use crate::plan::DomainWrite;
+use crate::plan::QueueWrite;
 use crate::plan::{BucketRef, DeleteReason};
 use crate::secrets::S3Endpoints;
 

@@ -10,10 +10,13 @@ use crate::cloudflare::error::ApiError;
 use crate::config::ZoneRef;
 use crate::config::{Jurisdiction, LocationHint, Owner, StorageClass};
 pub use crate::observed::TokenRequest;
-use crate::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
-use crate::observed::custom_domain::{CustomDomain, DomainWrite, ZoneLookup};
-use crate::observed::notification::{Queue, QueueWrite};
+use crate::observed::bucket_config::{ConfigKind, ConfigValue};
+use crate::observed::custom_domain::{CustomDomain, ZoneLookup};
+use crate::observed::notification::Queue;
 use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
+use crate::plan::ConfigWrite;
+use crate::plan::DomainWrite;
+use crate::plan::QueueWrite;
 use crate::secret::{S3Secret, SessionToken, TokenValue};
 
 /// What `GET .../tokens/verify` says about the daemon's own token.

@@ -100,6 +100,21 @@ impl ConfigKind {
             ConfigKind::Notifications => ConfigValue::Notifications(Vec::new()),
         }
     }
+
+    /// What it holds once cleared: after its DELETE, or an empty PUT.
+    pub fn cleared(self) -> ConfigValue {
+        match self {
+            ConfigKind::Cors => ConfigValue::Cors(Vec::new()),
+            ConfigKind::Lifecycle => ConfigValue::Lifecycle(Vec::new()),
+            ConfigKind::Lock => ConfigValue::Lock(Vec::new()),
+            ConfigKind::PublicDevUrl => ConfigValue::PublicDevUrl(ManagedDomain {
+                enabled: false,
+                domain: None,
+            }),
+            ConfigKind::CustomDomains => ConfigValue::CustomDomains(Vec::new()),
+            ConfigKind::Notifications => ConfigValue::Notifications(Vec::new()),
+        }
+    }
 }
 
 /// One sub-resource's whole content.
@@ -430,47 +445,4 @@ impl LockRule {
 pub struct ManagedDomain {
     pub enabled: bool,
     pub domain: Option<String>,
-}
-
-/// One write of a sub-resource: a PUT of the whole content, or a DELETE (only CORS has
-/// one: lifecycle and lock are cleared with an empty PUT, r2.dev with `enabled: false`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum ConfigWrite {
-    Put(ConfigValue),
-    Delete(ConfigKind),
-}
-
-impl ConfigWrite {
-    pub fn kind(&self) -> ConfigKind {
-        match self {
-            ConfigWrite::Put(v) => v.kind(),
-            ConfigWrite::Delete(k) => *k,
-        }
-    }
-
-    /// What Cloudflare should hold afterwards, for the read-back.
-    pub fn expected(&self) -> ConfigValue {
-        match self {
-            ConfigWrite::Put(v) => v.clone(),
-            ConfigWrite::Delete(k) => match k {
-                ConfigKind::Cors => ConfigValue::Cors(Vec::new()),
-                ConfigKind::Lifecycle => ConfigValue::Lifecycle(Vec::new()),
-                ConfigKind::Lock => ConfigValue::Lock(Vec::new()),
-                ConfigKind::PublicDevUrl => ConfigValue::PublicDevUrl(ManagedDomain {
-                    enabled: false,
-                    domain: None,
-                }),
-                ConfigKind::CustomDomains => ConfigValue::CustomDomains(Vec::new()),
-                ConfigKind::Notifications => ConfigValue::Notifications(Vec::new()),
-            },
-        }
-    }
-
-    /// `PUT` or `DELETE`.
-    pub fn method(&self) -> &'static str {
-        match self {
-            ConfigWrite::Put(_) => "PUT",
-            ConfigWrite::Delete(_) => "DELETE",
-        }
-    }
 }

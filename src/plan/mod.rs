@@ -8,12 +8,14 @@
 //! - `readback`: what Cloudflare stored after a write, compared with what was sent.
 //! - `render`: text (terraform-like), JSON (versioned) and Markdown.
 //! - `temporary`: why a temporary credential is issued, and the ones kept (issue 18).
+//! - `write`: the write intents of configuration steps, each with what its read-back expects.
 
 pub mod diff;
 pub mod policy;
 pub mod readback;
 pub mod render;
 pub mod temporary;
+pub mod write;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,9 +23,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::config::{Access, Jurisdiction, LocationHint, Owner, StorageClass, TemporaryScope};
-use crate::observed::bucket_config::ConfigWrite;
-use crate::observed::custom_domain::{DomainStatus, DomainWrite};
-use crate::observed::notification::QueueWrite;
+use crate::observed::custom_domain::DomainStatus;
 use crate::observed::{TokenField, TokenRequest};
 
 pub use diff::{OutputFact, TemporaryFacts, diff};
@@ -34,6 +34,7 @@ pub fn timestamp(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 pub use temporary::{IssueReason, KeptTemporary};
+pub use write::{ConfigWrite, DomainWrite, QueueWrite};
 
 /// Everything one pass would do, in execution order, plus what it will not do and why.
 #[derive(Debug, Clone, PartialEq)]

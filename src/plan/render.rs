@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 pub use crate::config::yaml::is_hidden;
 
 use super::{Plan, RollReason, Step, Summary, timestamp};
-use crate::observed::bucket_config::{ConfigValue, ConfigWrite};
+use crate::observed::bucket_config::ConfigValue;
+use crate::plan::ConfigWrite;
 
 /// Version of the JSON document; bumped only on incompatible changes.
 pub const JSON_FORMAT_VERSION: u32 = 1;

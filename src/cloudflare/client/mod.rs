@@ -25,13 +25,16 @@ use crate::cloudflare::retry::{Attempt, backoff, should_retry};
 use crate::cloudflare::wire::{self, ConditionKey};
 use crate::config::ZoneRef;
 use crate::config::{Jurisdiction, LocationHint, Owner, StorageClass};
-use crate::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
-use crate::observed::custom_domain::{CustomDomain, DomainWrite, ZoneLookup};
-use crate::observed::notification::{Queue, QueueWrite};
+use crate::observed::bucket_config::{ConfigKind, ConfigValue};
+use crate::observed::custom_domain::{CustomDomain, ZoneLookup};
+use crate::observed::notification::Queue;
 use crate::observed::{
     GROUP_ADMIN_READ, GROUP_ADMIN_WRITE, GROUP_OBJECT_READ, GROUP_OBJECT_WRITE, ObservedBucket,
     ObservedToken, PermissionGroupIds,
 };
+use crate::plan::ConfigWrite;
+use crate::plan::DomainWrite;
+use crate::plan::QueueWrite;
 use crate::secret::{SecretBuf, TokenValue};
 
 // Temporary credentials: a child module, so that it sends through `send_secret`.

@@ -16,8 +16,9 @@ use std::collections::{BTreeMap, HashMap};
 use super::Input;
 use crate::config::{Age, BucketSpec, When};
 use crate::observed::bucket_config::{
-    ConfigKind, ConfigValue, ConfigWrite, CorsRule, LifecycleRule, LockRule, by_id, quote,
+    ConfigKind, ConfigValue, CorsRule, LifecycleRule, LockRule, by_id, quote,
 };
+use crate::plan::ConfigWrite;
 use crate::plan::{Blocked, BucketRef, Kind, Plan, Step};
 
 pub(super) fn diff_bucket_configs(
