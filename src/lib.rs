@@ -14,7 +14,9 @@
 //!   the reader of the token files named on the command line.
 //! - `harden`: no core dumps, no same-user ptrace (applied at start).
 //! - `observed`: plain data describing what Cloudflare holds (input of the planner);
-//!   `observed::bucket_config`: a bucket's CORS, lifecycle, lock and r2.dev, canonical;
+//!   `observed::bucket_config`: a bucket's configuration kinds (CORS, lifecycle, lock,
+//!   r2.dev, custom domains, notifications), canonical: one trait (`SubResource`), one
+//!   table (`kinds!`), one file per kind;
 //!   `observed::custom_domain` and `observed::notification`: its custom domains and event
 //!   notification rules, and the zones and queues they name.
 //! - `cloudflare`: the HTTP client: envelope, paging, request budget, retries, typed errors.

@@ -85,26 +85,13 @@ impl OperatorLimits {
     }
 }
 
-/// Configuration blocks a bucket declares: one GET each per re-read.
-fn declared_blocks(b: &BucketSpec) -> u64 {
-    let c = &b.config;
-    [
-        c.cors.is_some(),
-        c.lifecycle.is_some(),
-        c.lock.is_some(),
-        c.public_dev_url.is_some(),
-        c.custom_domains.is_some(),
-        c.notifications.is_some(),
-    ]
-    .into_iter()
-    .map(u64::from)
-    .sum()
-}
-
 /// Calls one configuration re-read of the whole file costs: every declared block of every
 /// bucket, a lookup per distinct zone, and one queue list (one page) when rules are declared.
 pub fn config_reads_per_resync(buckets: &[BucketSpec]) -> u64 {
-    let blocks: u64 = buckets.iter().map(declared_blocks).sum();
+    let blocks: u64 = buckets
+        .iter()
+        .map(|b| b.config.declared_blocks() as u64)
+        .sum();
     let zones: std::collections::BTreeSet<_> = buckets
         .iter()
         .flat_map(|b| b.config.custom_domains.iter().flatten())

@@ -58,6 +58,7 @@ use crate::args::{ApiArgs, FileArg};
 use crate::cloudflare::Client;
 use crate::config::Desired;
 use crate::error::error_chain;
+use crate::plan::Step;
 use crate::plan::render::step_line;
 use crate::reconcile;
 use crate::secrets::S3Endpoints;
@@ -617,23 +618,13 @@ impl Daemon {
         }
         // What r2gitops writes to a bucket is read afresh by the next pass, whatever the
         // outcome (the apply's own read-back is not kept: a failed step may have half-done).
-        for step in &plan.steps {
-            let bucket = match step {
-                crate::plan::Step::CreateBucket { bucket, .. } => Some(bucket),
-                s => s.config_bucket(),
-            };
-            if let Some(bucket) = bucket {
-                self.config_cache
-                    .invalidate(&(bucket.jurisdiction, bucket.name.clone()));
-            }
-            // A zone or queue id used by a write may be stale if the write fails: ask again.
-            if matches!(
-                step,
-                crate::plan::Step::ConfigureDomain { .. }
-                    | crate::plan::Step::ConfigureNotifications { .. }
-            ) {
-                self.config_cache.forget_lookups();
-            }
+        for bucket in plan.steps.iter().filter_map(Step::changes_config_of) {
+            self.config_cache
+                .invalidate(&(bucket.jurisdiction, bucket.name.clone()));
+        }
+        // A zone or queue id used by a write may be stale if the write fails: ask again.
+        if plan.steps.iter().any(Step::uses_lookups) {
+            self.config_cache.forget_lookups();
         }
         if plan.has_changes() || !plan.bookkeeping.is_empty() {
             let (report, inventory) = reconcile::apply(

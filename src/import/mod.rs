@@ -189,7 +189,7 @@ pub async fn snapshot<R: ReadApi>(
         tokens.remove(i);
         unlisted.push(format!(
             "token {} (the API token this import ran with; r2gitops never adopts its own token)",
-            blocks::quoted(&own)
+            crate::config::yaml::quoted(&own)
         ));
     }
     let groups = api.permission_groups(Owner::Account).await?;

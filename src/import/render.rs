@@ -14,8 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 
 use super::Snapshot;
-use super::blocks::{Block, quoted};
+use super::blocks::Block;
 use crate::config::validate::{RECIPIENT_PLACEHOLDER, bucket_name_problem};
+use crate::config::yaml::quoted;
 use crate::config::{Access, Jurisdiction, Owner, StorageClass, TokenScope};
 use crate::observed::{ObservedBucket, ObservedToken, TokenStatus};
 use crate::plan::policy::declaration;

@@ -495,6 +495,24 @@ impl Step {
         }
     }
 
+    /// The bucket whose configuration this step creates or writes: what was read of it is
+    /// stale afterwards, whatever the outcome.
+    pub fn changes_config_of(&self) -> Option<&BucketRef> {
+        match self {
+            Step::CreateBucket { bucket, .. } => Some(bucket),
+            s => s.config_bucket(),
+        }
+    }
+
+    /// Whether its writes name a zone or a queue by the id a lookup found (stale, should
+    /// the write fail).
+    pub fn uses_lookups(&self) -> bool {
+        matches!(
+            self,
+            Step::ConfigureDomain { .. } | Step::ConfigureNotifications { .. }
+        )
+    }
+
     /// `create`, `update`, `roll`, `replace` or `delete`.
     pub fn action(&self) -> &'static str {
         match self {

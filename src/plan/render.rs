@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 pub use crate::config::yaml::is_hidden;
 
 use super::{Plan, RollReason, Step, Summary, timestamp};
-use crate::observed::bucket_config::ConfigValue;
 use crate::plan::ConfigWrite;
 
 /// Version of the JSON document; bumped only on incompatible changes.
@@ -201,10 +200,7 @@ pub fn config_change(step: &Step) -> String {
     } else if *removes_default_rule {
         line.push_str(" without Cloudflare's default rule");
     }
-    let turns_public = matches!(
-        write,
-        ConfigWrite::Put(ConfigValue::PublicDevUrl(d)) if d.enabled
-    );
+    let turns_public = matches!(write, ConfigWrite::Put(v) if v.makes_public());
     if turns_public {
         match public_url {
             Some(url) => line.push_str(&format!(" (bucket becomes public at {url})")),
