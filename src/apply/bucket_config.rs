@@ -6,6 +6,7 @@
 
 use super::settle::{Buckets, bucket_unknown};
 use super::{Applier, Outcome, StepReport, error_chain, report};
+use crate::cloudflare::ReadApi;
 use crate::cloudflare::WriteApi;
 use crate::plan::Step;
 
@@ -25,7 +26,9 @@ impl<W: WriteApi> Applier<'_, W> {
         let outcome = match written {
             Err(e) => Outcome::Failed(error_chain(&e)),
             Ok(()) => match self
-                .after_create(buckets, bucket, || self.api.read_config(j, name, kind))
+                .after_create(buckets, bucket, || {
+                    self.api.reader().read_config(j, name, kind)
+                })
                 .await
             {
                 Ok(Some(stored)) if stored.matches(&write.expected()) => Outcome::Done,

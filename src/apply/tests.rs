@@ -217,6 +217,10 @@ impl Fake {
 }
 
 impl WriteApi for Fake {
+    type Reader = Self;
+    fn reader(&self) -> &Self {
+        self
+    }
     async fn create_bucket(
         &self,
         j: Jurisdiction,

@@ -127,7 +127,12 @@ pub trait ReadApi: Send + Sync {
     ) -> impl Future<Output = Result<Option<CustomDomain>, ApiError>> + Send;
 }
 
-pub trait WriteApi: ReadApi {
+/// The write capability. Its reads (a write's read-back) go through its own read half,
+/// delegated once (`reader`), not method by method.
+pub trait WriteApi: Send + Sync {
+    type Reader: ReadApi;
+    /// The read half of the same client.
+    fn reader(&self) -> &Self::Reader;
     fn create_bucket(
         &self,
         jurisdiction: Jurisdiction,

@@ -220,6 +220,10 @@ impl Memory {
 }
 
 impl WriteApi for Memory {
+    type Reader = Self;
+    fn reader(&self) -> &Self {
+        self
+    }
     async fn create_bucket(
         &self,
         j: Jurisdiction,
