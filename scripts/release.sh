@@ -79,11 +79,17 @@ if [ -z "$binary" ]; then
     "--remap-path-prefix=$target_dir=/target"
   )
   case "$target" in
-    *-linux-gnu) flags+=("-C" "target-feature=+crt-static") ;;
+    *-linux-gnu)
+      # getrandom finds glibc's getrandom() through dlsym, which a static binary has not,
+      # and falls back to /dev/random and /dev/urandom: absent from an empty root. This
+      # calls the function (the getrandom syscall) directly.
+      flags+=("-C" "target-feature=+crt-static" "--cfg" 'getrandom_backend="linux_getrandom"')
+      ;;
   esac
-  # RUSTFLAGS with --target reach only the target's code, never build scripts or proc
+  # Flags given with --target reach only the target's code, never build scripts or proc
   # macros (a static proc macro cannot be loaded).
-  RUSTFLAGS="${flags[*]}" cargo build --locked --profile dist --target "$target" --bin r2gitops
+  CARGO_ENCODED_RUSTFLAGS=$(IFS=$'\x1f'; echo "${flags[*]}") RUSTFLAGS= \
+    cargo build --locked --profile dist --target "$target" --bin r2gitops
   binary=$target_dir/$target/dist/r2gitops
   case "$target" in
     *-linux-gnu | *-linux-musl)
@@ -112,8 +118,9 @@ cp LICENSE README.md "$dir/"
 "$binary" completions zsh > "$dir/completions/_r2gitops"
 "$binary" completions fish > "$dir/completions/r2gitops.fish"
 "$binary" man > "$dir/man/r2gitops.1"
-# One page per command, as `r2gitops man` lists them ("[possible values: …]").
-pages=$("$binary" man --help | sed -n 's/.*\[possible values: \(.*\)\].*/\1/p' | tr -d ',')
+# One page per command, as `r2gitops man --help` lists its argument's values.
+pages=$("$binary" man --help | awk '/^Arguments:/ { a = 1 } /^Options:/ { a = 0 } a' |
+  sed -n 's/.*\[possible values: \(.*\)\].*/\1/p' | tr -d ',')
 [ -n "$pages" ] || { echo "release.sh: \`r2gitops man --help\` lists no pages" >&2; exit 1; }
 for c in $pages; do
   "$binary" man "$c" > "$dir/man/r2gitops-$c.1"
