@@ -57,6 +57,7 @@ if [ "$code" -eq 0 ] && [ "${R2GITOPS_ACTION_SKIP_NO_CHANGES:-true}" = true ] &&
   exit 0
 fi
 
+# shellcheck disable=SC2016 # the backticks below are Markdown's
 {
   echo "$marker"
   case "$code" in

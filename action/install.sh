@@ -16,7 +16,7 @@ version=${R2GITOPS_VERSION:-}
 version=${version#v}
 [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]] ||
   fail "version '${R2GITOPS_VERSION:-}' is not a release such as 0.1.0: pin one (never latest), so that every run installs the same bytes"
-repository=${R2GITOPS_REPOSITORY:-r2gitops/r2gitops}
+repository=${R2GITOPS_REPOSITORY:-example-org/r2gitops}
 server=${GITHUB_SERVER_URL:-https://github.com}
 
 # The archives that run here, best first: the musl build, else the static glibc one
@@ -38,7 +38,7 @@ else
   url=$server/$repository/releases/download/v$version
   get() { curl --fail --silent --show-error --location --retry 3 --proto '=https,http' -o "$2" "$url/$1"; }
   get SHA256SUMS "$tmp/SHA256SUMS" || fail "cannot download $url/SHA256SUMS"
-  archive= want=
+  archive='' want=''
   for t in $targets; do
     name=r2gitops-$version-$t.tar.gz
     want=$(awk -v n="$name" '$2 == n || $2 == "*" n { print $1 }' "$tmp/SHA256SUMS")

@@ -88,7 +88,7 @@ if [ -z "$binary" ]; then
   esac
   # Flags given with --target reach only the target's code, never build scripts or proc
   # macros (a static proc macro cannot be loaded).
-  CARGO_ENCODED_RUSTFLAGS=$(IFS=$'\x1f'; echo "${flags[*]}") RUSTFLAGS= \
+  CARGO_ENCODED_RUSTFLAGS=$(IFS=$'\x1f'; echo "${flags[*]}") RUSTFLAGS='' \
     cargo build --locked --profile dist --target "$target" --bin r2gitops
   binary=$target_dir/$target/dist/r2gitops
   case "$target" in
