@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const TOKEN: &str = "ghs_test-token-of-the-job";
-const REPOSITORY: &str = "r2gitops/r2gitops";
+const REPOSITORY: &str = "example-org/r2gitops";
 
 /// The release directory the server serves: an archive and its SHA256SUMS.
 fn release_dir() -> PathBuf {
