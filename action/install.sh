@@ -23,7 +23,7 @@ server=${GITHUB_SERVER_URL:-https://github.com}
 # (scripts/release.sh names both). Both are static: any Linux distribution runs them.
 case "${RUNNER_OS:-}/${RUNNER_ARCH:-}" in
   Linux/X64) arch=x64 targets="x86_64-unknown-linux-musl x86_64-unknown-linux-gnu-static" ;;
-  Linux/ARM64) arch=arm64 targets="aarch64-unknown-linux-musl aarch64-unknown-linux-gnu-static" ;;
+  Linux/ARM64) arch=arm64 targets="aarch64-unknown-linux-musl" ;;
   macOS/ARM64) arch=arm64 targets="aarch64-apple-darwin" ;;
   macOS/X64) arch=x64 targets="x86_64-apple-darwin" ;;
   *) fail "no r2gitops release for ${RUNNER_OS:-?}/${RUNNER_ARCH:-?} (Linux and macOS, X64 and ARM64)" ;;

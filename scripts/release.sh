@@ -134,7 +134,7 @@ tar=$(command -v gtar || command -v tar)
 (
   cd "$stage"
   LC_ALL=C "$tar" --sort=name --format=gnu --owner=0 --group=0 --numeric-owner \
-    --mtime="@$SOURCE_DATE_EPOCH" -cf - "$base" | gzip -9n > "$out/$base.tar.gz"
+    --mtime="@$SOURCE_DATE_EPOCH" -cf - "$base" | gzip -n > "$out/$base.tar.gz"
 )
 
 sha256() { if command -v sha256sum >/dev/null; then sha256sum "$@"; else shasum -a 256 "$@"; fi; }
