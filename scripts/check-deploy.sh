@@ -103,7 +103,7 @@ for f in action.yml .github/workflows/action-selftest.yml deploy/github-actions/
   deploy/node_modules/.bin/action-validator "$f" >/dev/null || { deploy/node_modules/.bin/action-validator "$f"; exit 1; }
 done
 echo "action-validator: ok"
-shellcheck action/*.sh scripts/release.sh scripts/check-release.sh deploy/container/build.sh
+shellcheck action/*.sh scripts/release.sh scripts/check-release.sh scripts/bench-install.sh deploy/container/build.sh
 echo "shellcheck: ok (the action's steps, the release and image scripts)"
 
 # The action's inputs and outputs, by their documented names; steps take inputs only
