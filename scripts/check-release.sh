@@ -108,7 +108,8 @@ port=${port%%/*}
 if out_no_ca=$(CLOUDFLARE_API_TOKEN=$CLOUDFLARE_API_TOKEN in_root reconcile --dry-run --file /r2gitops.yaml 2>&1); then
   fail "reconcile ran without CA certificates"
 fi
-grep -qi 'certificate' <<<"$out_no_ca" || fail "no CA certificates, and the error does not say so: $out_no_ca"
+grep -q '^error: failed to build the HTTP client: .*No CA certificates' <<<"$out_no_ca" ||
+  fail "no CA certificates, and the error does not say so: $out_no_ca"
 # What a container runtime puts there: CA certificates (the image's), hosts, resolv.conf.
 mkdir -p "$chroot_root/etc/ssl/certs"
 cp /etc/ssl/certs/ca-certificates.crt "$chroot_root/etc/ssl/certs/"
