@@ -84,6 +84,9 @@ mod tests {
     use crate::config::{Access, Jurisdiction, Owner, TemporaryScope};
     use crate::plan::{Blocked, BucketRef, DomainInfo, KeptTemporary, Kind, NextRotation, Orphan};
 
+    /// A change to a plan, named for the assertion message.
+    type Edit = Box<dyn Fn(&mut Plan)>;
+
     fn bucket() -> BucketRef {
         BucketRef {
             jurisdiction: Jurisdiction::Default,
@@ -166,7 +169,7 @@ mod tests {
             detail: "0123".into(),
             reason: "no longer declared; prune is off, so it is kept".into(),
         };
-        let cases: Vec<(&str, Box<dyn Fn(&mut Plan)>)> = vec![
+        let cases: Vec<(&str, Edit)> = vec![
             ("unchanged count", Box::new(|p| p.unchanged = 40)),
             ("skip_outputs", Box::new(|p| p.skip_outputs = true)),
             (
@@ -221,7 +224,7 @@ mod tests {
         let base = plan_id(&plan());
         let mut with_issue = plan();
         with_issue.steps.push(issue(300, 3600));
-        let cases: Vec<(&str, Box<dyn Fn(&mut Plan)>)> = vec![
+        let cases: Vec<(&str, Edit)> = vec![
             (
                 "another account",
                 Box::new(|p| p.account_id = "other".into()),
