@@ -40,6 +40,8 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "check-release: $*" >&2; exit 1; }
 
+# One date for every archive of this run, even if HEAD moves meanwhile.
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
 start=$(date +%s)
 bash scripts/release.sh "$version" "$out"
 seconds=$(($(date +%s) - start))
@@ -77,8 +79,7 @@ if [ -n "${R2GITOPS_RELEASE_REPRO:-}" ]; then
   [ -z "$(git status --porcelain --untracked-files=no)" ] || fail "R2GITOPS_RELEASE_REPRO compares a build of HEAD: commit first"
   mkdir -p "$tmp/src"
   git archive HEAD | tar -x -C "$tmp/src"
-  (cd "$tmp/src" && CARGO_TARGET_DIR=$tmp/target SOURCE_DATE_EPOCH=$(git -C "$root" log -1 --format=%ct) \
-    bash scripts/release.sh "$version" "$tmp/second" >/dev/null)
+  (cd "$tmp/src" && CARGO_TARGET_DIR=$tmp/target bash scripts/release.sh "$version" "$tmp/second" >/dev/null)
   cmp "$archive" "$tmp/second/$name" ||
     fail "a second build in another directory gave different bytes ($(sha256sum "$tmp/second/$name" | cut -d' ' -f1))"
   echo "reproducible: a second build from $tmp/src gave the same $name"
