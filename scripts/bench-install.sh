@@ -59,7 +59,7 @@ step "$root/action/install.sh" > "$tmp/install.log"
 step "$root/action/plan.sh" > "$tmp/plan.log"
 t1=$(now)
 grep -q 'Plan id: ' "$tmp/plan.log" || { cat "$tmp/install.log" "$tmp/plan.log" >&2; exit 1; }
-calc() { awk "BEGIN { print $* }"; }
+calc() { awk "BEGIN { print ($*) }"; }
 action=$(calc "$t1 - $t0")
 
 plan_with() { # BINARY: the plan the action prints, with that binary
