@@ -161,7 +161,8 @@ echo "empty root: --version, validate, and reconcile --dry-run through /etc/host
 
 # 5. The container image, run with runc.
 store=$tmp/buildah
-R2GITOPS_BUILDAH_STORE=$store bash deploy/container/build.sh "$archive" "localhost/r2gitops:$version" "$tmp/oci" >/dev/null
+R2GITOPS_BUILDAH_STORE=$store bash deploy/container/build.sh "$archive" "localhost/r2gitops:$version" "$tmp/oci" \
+  > "$tmp/image.log" 2>&1 || { cat "$tmp/image.log" >&2; fail "the image did not build"; }
 umoci unpack --image "$tmp/oci:$version" "$tmp/bundle" >/dev/null
 cfg=$tmp/bundle/config.json
 [ "$(jq -c '[.process.user.uid, .process.user.gid]' "$cfg")" = '[65532,65532]' ] || fail "the image does not run as 65532:65532"
