@@ -263,6 +263,10 @@ pub struct ReconcileArgs {
     /// CI job summaries).
     #[arg(long, value_enum, default_value_t = PlanOutput::Text)]
     pub output: PlanOutput,
+    /// Apply only if the plan computed now is the one reviewed: its `Plan id:` (plan_id in
+    /// JSON). Another plan changes nothing and exits 1.
+    #[arg(long, value_name = "ID", value_parser = crate::plan::id::parse)]
+    pub expect_plan: Option<String>,
     #[command(flatten)]
     pub api: ApiArgs,
 }

@@ -18,7 +18,8 @@
 //!   `observe::custom_domain` and `observe::notification` look up zones and list queues.
 //! - `inventory`: the non-secret state file (`.r2gitops-state.json`), including what was
 //!   issued of each temporary credential (`inventory::temporary`).
-//! - `plan`: the pure diff of desired against observed, and its renderings.
+//! - `plan`: the pure diff of desired against observed, and its renderings; `plan::id`: the
+//!   plan's id, the SHA-256 of its canonical form (`reconcile --expect-plan`).
 //! - `apply`: carries out a plan through the write API and the secrets writer.
 //! - `secrets`: S3 credential derivation, output formats (and those of temporary
 //!   credentials), age encryption, atomic writes.

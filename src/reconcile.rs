@@ -106,6 +106,16 @@ fn output_fact(output_dir: &std::path::Path, file: &std::path::Path) -> OutputFa
     }
 }
 
+/// `--expect-plan` named another plan than the one computed: nothing is applied.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the plan changed since review: the reviewed plan was {reviewed}, this one is {id}; nothing was changed (review the plan above, then apply it with --expect-plan {id})"
+)]
+pub struct PlanChanged {
+    pub reviewed: String,
+    pub id: String,
+}
+
 /// Observe and diff: the read-only half of a pass. Returns the plan and the inventory it
 /// was computed from (to be handed to `apply`). `endpoints` decide what the outputs would
 /// show, so that a changed endpoint rolls the tokens whose files name the old one.
@@ -446,6 +456,18 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
         };
         let client = Client::connect(config).await?;
         let (mut plan, inventory) = plan(&client, &desired, args.skip_outputs, &endpoints).await?;
+        if let Some(reviewed) = &args.expect_plan {
+            let id = crate::plan::id::plan_id(&plan);
+            if *reviewed != id {
+                // The plan it is now, so that the operator sees what changed; then nothing.
+                show(&render(&plan, None, &title, args.output), args.output)?;
+                return Err(PlanChanged {
+                    reviewed: reviewed.clone(),
+                    id,
+                }
+                .into());
+            }
+        }
         let auth = args.api.publish.auth();
         if !args.skip_outputs {
             plan.publish = publish_preview(&desired, &inventory, &plan, &auth).await;

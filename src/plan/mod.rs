@@ -7,9 +7,11 @@
 //! - `diff`: desired + observed + inventory + output facts + now -> `Plan`.
 //! - `readback`: what Cloudflare stored after a write, compared with what was sent.
 //! - `render`: text (terraform-like), JSON (versioned) and Markdown.
+//! - `id`: the plan's id, the SHA-256 of its canonical form (`--expect-plan`).
 //! - `temporary`: why a temporary credential is issued, and the ones kept (issue 18).
 
 pub mod diff;
+pub mod id;
 pub mod policy;
 pub mod readback;
 pub mod render;

@@ -495,6 +495,7 @@ pub fn text(plan: &Plan, title: &str) -> String {
     }
     out.push_str(&summary_line(&plan.summary()));
     out.push('\n');
+    out.push_str(&format!("Plan id: {}\n", super::id::plan_id(plan)));
     for n in notes(plan) {
         out.push_str(&escape(&n));
         out.push('\n');
@@ -505,9 +506,10 @@ pub fn text(plan: &Plan, title: &str) -> String {
 /// The plan as Markdown, for CI job summaries (`$GITHUB_STEP_SUMMARY`).
 pub fn markdown(plan: &Plan, title: &str) -> String {
     let mut out = format!(
-        "### r2gitops plan: `{}`\n\n**{}**\n\n",
+        "### r2gitops plan: `{}`\n\n**{}**\n\nPlan id: `{}`\n\n",
         escape(title),
-        summary_line(&plan.summary())
+        summary_line(&plan.summary()),
+        super::id::plan_id(plan)
     );
     for n in notes(plan) {
         out.push_str(&format!("> {}\n\n", escape(&n)));
@@ -546,6 +548,7 @@ pub fn json(plan: &Plan, file: &str) -> Value {
     json!({
         "format_version": JSON_FORMAT_VERSION,
         "file": file,
+        "plan_id": super::id::plan_id(plan),
         "account_id": plan.account_id,
         "refused": plan.refused,
         "skip_outputs": plan.skip_outputs,
@@ -790,7 +793,7 @@ mod tests {
         assert!(p.differs() && !p.has_changes());
         let text = text(&p, "r2gitops.yaml");
         assert!(
-            text.ends_with("No changes can be applied, but Cloudflare does not match the file: 1 blocked, 3 unchanged.\n"),
+            text.contains("\nNo changes can be applied, but Cloudflare does not match the file: 1 blocked, 3 unchanged.\nPlan id: "),
             "{text}"
         );
         let md = markdown(&p, "r2gitops.yaml");
@@ -801,8 +804,30 @@ mod tests {
         let mut synced = plan();
         synced.blocked.clear();
         assert!(!synced.differs());
-        assert!(text_of(&synced).ends_with("No changes. 3 unchanged.\n"));
+        assert!(text_of(&synced).contains("\nNo changes. 3 unchanged.\nPlan id: "));
         assert!(!markdown(&synced, "f").contains("WARNING"));
+    }
+
+    #[test]
+    fn text_markdown_and_json_carry_the_plan_id() {
+        let p = plan();
+        let id = crate::plan::id::plan_id(&p);
+        let text = text_of(&p);
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("Plan id: "))
+                .collect::<Vec<_>>(),
+            [format!("Plan id: {id}")],
+            "{text}"
+        );
+        let md = markdown(&p, "f");
+        assert!(
+            md.starts_with(&format!(
+                "### r2gitops plan: `f`\n\n**No changes can be applied, but Cloudflare does not match the file: 1 blocked, 3 unchanged.**\n\nPlan id: `{id}`\n\n"
+            )),
+            "{md}"
+        );
+        assert_eq!(json(&p, "f")["plan_id"], serde_json::json!(id));
     }
 
     fn text_of(p: &Plan) -> String {
