@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the deploy artifacts with the real validators: systemd-analyze verify (units),
-# kubernetes-validate (manifests), actionlint (the GitHub Actions workflow).
+# kubernetes-validate (manifests), actionlint and action-validator (the GitHub Action and
+# the workflows), shellcheck (their scripts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-test-tools.sh >/dev/null
@@ -81,6 +82,44 @@ fi
 .venv/bin/kubernetes-validate --strict --quiet $manifests "$template"
 echo "kubernetes-validate: ok ($(wc -w <<<"$manifests") manifests and the Secret template)"
 
+# The Flux example (docs/kubernetes.md): r2gitops validates its desired state,
+# kubernetes-validate its core manifests (Flux's own kinds have no schema offline), and the
+# names that tie it together agree: the branch, the decryption Secret, the path Flux applies,
+# and the Secret the Deployment reads.
+flux=examples/flux
+"${CARGO_TARGET_DIR:-$PWD/target}/debug/r2gitops" validate -f "$flux/r2gitops.yaml" >/dev/null
+.venv/bin/kubernetes-validate --strict --quiet "$flux"/clusters/prod/media/*.yaml "$flux/clusters/prod/flux-system/sops-age.secret.yaml"
+.venv/bin/python - "$flux" <<'PY'
+import pathlib, sys, yaml
+root = pathlib.Path(sys.argv[1])
+docs = [d for f in sorted(root.glob("clusters/**/*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
+def one(kind, name):
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind} {name}: {len(found)} found"
+    return found[0]
+desired = yaml.safe_load((root / "r2gitops.yaml").read_text())
+branch = desired["settings"]["publish"]["branch"]
+repo = one("GitRepository", "r2gitops-outputs")
+assert repo["spec"]["ref"]["branch"] == branch, "the GitRepository watches another branch"
+ks = one("Kustomization", "r2gitops-outputs")
+assert ks["spec"]["sourceRef"]["name"] == "r2gitops-outputs"
+assert ks["spec"]["decryption"]["provider"] == "sops", "no SOPS decryption"
+one("Secret", ks["spec"]["decryption"]["secretRef"]["name"])
+path = ks["spec"]["path"].removeprefix("./").rstrip("/") + "/"
+deployments = [d for d in docs if d["kind"] == "Deployment"]
+for t in desired["tokens"]:
+    out = t["output"]
+    if out["format"] != "kubernetes-sops":
+        continue
+    assert out["file"].startswith(path), f"{out['file']} is outside the path Flux applies ({path})"
+    k = out["kubernetes"]
+    readers = [d for d in deployments if d["metadata"]["namespace"] == k["namespace"] and any(
+        e.get("secretRef", {}).get("name") == k.get("name", "r2-" + t["name"])
+        for c in d["spec"]["template"]["spec"]["containers"] for e in c.get("envFrom", []))]
+    assert readers, f"no Deployment in {k['namespace']} reads the Secret of {t['name']}"
+print(f"flux example: ok ({len(docs)} manifests, branch {branch})")
+PY
+
 # The container: a build context without target/, .venv or node_modules, and a default
 # command that pins the output directory to the volume (without it every new git-sync
 # worktree would make every output "missing" and roll every token).
@@ -92,5 +131,27 @@ grep -q -- '"--output-dir' <<<"$cmd" || { echo "the Dockerfile's CMD has no --ou
 grep -q '^VOLUME \["/data"\]' deploy/container/Dockerfile || { echo "the Dockerfile declares no /data volume" >&2; exit 1; }
 echo "container: ok (.dockerignore, CMD pins --output-dir on the /data volume)"
 
-.venv/bin/actionlint deploy/github-actions/*.yml
+# The workflows (this repository's and the copyable ones) and, through the self-test's
+# `uses: ./`, action.yml's inputs; shellcheck on every run: script (actionlint runs it).
+.venv/bin/actionlint .github/workflows/*.yml deploy/github-actions/*.yml
 echo "actionlint: ok"
+# action-validator (GitHub's schemas) on action.yml and the workflows whose keys its schema
+# knows; release.yml's `attestations: write` permission is newer than its schema.
+for f in action.yml .github/workflows/action-selftest.yml deploy/github-actions/*.yml; do
+  deploy/node_modules/.bin/action-validator "$f" >/dev/null || { deploy/node_modules/.bin/action-validator "$f"; exit 1; }
+done
+echo "action-validator: ok"
+shellcheck action/*.sh scripts/release.sh scripts/check-release.sh scripts/bench-install.sh deploy/container/build.sh
+echo "shellcheck: ok (the action's steps, the release and image scripts)"
+
+# The action's inputs and outputs, by their documented names; steps take inputs only
+# through env: (never pasted into a script), and no step is skipped by an `if:` the
+# tests could not see.
+action_keys() { .venv/bin/python -c 'import json,sys,yaml; a=yaml.safe_load(open("action.yml")); print(" ".join(sorted(a[sys.argv[1]])))' "$1"; }
+[ "$(action_keys inputs)" = "command comment file github-token skip-no-changes version" ] || { echo "action.yml inputs: $(action_keys inputs)" >&2; exit 1; }
+[ "$(action_keys outputs)" = "exitcode has-changes plan-json" ] || { echo "action.yml outputs: $(action_keys outputs)" >&2; exit 1; }
+if grep -nE '^\s+run:.*\$\{\{' action.yml || grep -nE '^\s+if:' action.yml; then
+  echo "action.yml: an expression in a run: script, or a step behind if: (above)" >&2
+  exit 1
+fi
+echo "action.yml: inputs and outputs as documented"

@@ -187,11 +187,12 @@ fn read_value(args: &AdoptArgs) -> Result<TokenValue, crate::secret::SecretFileE
 pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     args.api.preflight()?;
     let file = &args.file.file;
-    let desired = match crate::reconcile::load_desired_limited(
+    let desired = match crate::reconcile::load_desired_pinned(
         file,
         args.api.output_dir.as_deref(),
         crate::config::AdoptRolls::Refused,
         args.api.limits.operator(),
+        &args.api.publish.pins(),
     ) {
         Ok(d) => d,
         Err(diagnostics) => {

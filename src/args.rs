@@ -102,6 +102,8 @@ pub struct ApiArgs {
         requires = "allow_adopt_roll"
     )]
     pub max_adopt_rolls: u32,
+    #[command(flatten)]
+    pub publish: crate::publish::PublishArgs,
 }
 
 impl ApiArgs {

@@ -24,6 +24,7 @@ pub fn desired() -> Desired {
             suspend: false,
             recipients_file: None,
             config_resync: std::time::Duration::from_secs(3600),
+            publish: None,
         },
         buckets: Vec::new(),
         tokens: Vec::new(),
@@ -65,6 +66,7 @@ pub fn token(name: &str, buckets: &[&str]) -> TokenSpec {
             armor: false,
             include_api_token: false,
             verify: false,
+            kubernetes: None,
         },
     }
 }

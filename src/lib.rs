@@ -29,7 +29,8 @@
 //!   lock (`state::lock`, flock on `<state_file>.lock`).
 //! - `plan`: the pure diff of desired against observed, and its renderings; `plan::write`:
 //!   the write intents it hands the applier (a sub-resource, a custom domain, a queue's
-//!   rules).
+//!   rules); `plan::id`: the plan's id, the SHA-256 of its canonical form
+//!   (`reconcile --expect-plan`).
 //! - `apply`: carries out a plan through the write API and the secrets writer.
 //! - `secrets`: S3 credential derivation, output formats (and those of temporary
 //!   credentials), age encryption, atomic writes.
@@ -37,7 +38,8 @@
 //! - `paint`: colour for plans, reports and diagnostics on a terminal (pure).
 //! - `progress`: the progress line of a long apply on a terminal.
 //! - `safe_fs`: opens that refuse FIFOs, devices and planted symlinks, and bounded reads.
-//! - `reconcile`: one pass: load, observe, diff, (dry-run stops here), apply.
+//! - `reconcile`: one pass: load, observe, diff, (dry-run stops here), apply, publish.
+//! - `publish`: commit changed (encrypted) outputs to a git branch with the real `git`.
 //! - `signals`: SIGTERM/SIGINT (stop, then abort) and SIGHUP as inputs.
 //! - `daemon`: the `watch` loop and its HTTP status server.
 //! - `manpage`: the man pages' EXIT STATUS, ENVIRONMENT, FILES and EXAMPLES (pure text).
@@ -61,6 +63,7 @@ pub mod observed;
 pub mod paint;
 pub mod plan;
 pub mod progress;
+pub mod publish;
 pub mod reconcile;
 pub mod safe_fs;
 pub mod secret;

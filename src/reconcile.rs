@@ -49,6 +49,10 @@ pub struct ReconcileArgs {
     /// CI job summaries).
     #[arg(long, value_enum, default_value_t = PlanOutput::Text)]
     pub output: PlanOutput,
+    /// Apply only if the plan computed now is the one reviewed: its `Plan id:` (plan_id in
+    /// JSON). Another plan changes nothing and exits 1.
+    #[arg(long, value_name = "ID", value_parser = crate::plan::id::parse)]
+    pub expect_plan: Option<String>,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -136,6 +140,16 @@ fn output_fact(output_dir: &std::path::Path, file: &std::path::Path) -> OutputFa
             reason: crate::error::error_chain(&e),
         },
     }
+}
+
+/// `--expect-plan` named another plan than the one computed: nothing is applied.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the plan changed since review: the reviewed plan was {reviewed}, this one is {id}; nothing was changed (review the plan above, then apply it with --expect-plan {id})"
+)]
+pub struct PlanChanged {
+    pub reviewed: String,
+    pub id: String,
 }
 
 /// Observe and diff: the read-only half of a pass. Returns the plan and the inventory it
@@ -278,6 +292,70 @@ pub async fn apply(
     .await
 }
 
+/// What the plan would publish (`↗ publish …`), read from the clone on a blocking thread.
+pub async fn publish_preview(
+    desired: &Desired,
+    inventory: &Inventory,
+    plan: &Plan,
+    auth: &crate::publish::GitAuth,
+) -> Option<crate::plan::PublishPreview> {
+    desired.settings.publish.as_ref()?;
+    let (d, i, p, a) = (
+        desired.clone(),
+        inventory.clone(),
+        plan.clone(),
+        auth.clone(),
+    );
+    tokio::task::spawn_blocking(move || crate::publish::preview(&d, &i, &p, &a))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Publish after an apply (`settings.publish`): right after the outputs are written, in the
+/// same pass, so that a retirement in a later pass finds the new Secret on the branch.
+/// `None` without publishing.
+pub async fn publish(
+    desired: &Desired,
+    inventory: &Inventory,
+    plan: &Plan,
+    auth: &crate::publish::GitAuth,
+) -> Option<Result<crate::publish::Published, String>> {
+    desired.settings.publish.as_ref()?;
+    let reasons = crate::publish::reasons(plan);
+    let (d, i, a) = (desired.clone(), inventory.clone(), auth.clone());
+    let done =
+        tokio::task::spawn_blocking(move || crate::publish::after_pass(&d, &i, &reasons, &a))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| crate::error::error_chain(&e)));
+    match &done {
+        Ok(crate::publish::Published::Commit { commit, files }) => {
+            tracing::info!(commit = %commit, files, "published")
+        }
+        Ok(crate::publish::Published::Unchanged) => {
+            tracing::debug!("nothing to publish")
+        }
+        Err(e) => tracing::warn!(error = %e, "publishing failed; the next pass tries again"),
+    }
+    Some(done)
+}
+
+/// The report's line for a publish.
+fn publish_line(published: &Option<Result<crate::publish::Published, String>>) -> String {
+    match published {
+        None => String::new(),
+        Some(Ok(crate::publish::Published::Commit { commit, files })) => format!(
+            "Published {files} file{} in commit {commit}.\n",
+            if *files == 1 { "" } else { "s" }
+        ),
+        Some(Ok(crate::publish::Published::Unchanged)) => {
+            "Published: the branch already holds every output.\n".to_string()
+        }
+        Some(Err(e)) => format!("[FAILED] publishing: {e}\n"),
+    }
+}
+
 /// The plan in the chosen format, with the report when there is one.
 pub fn render(plan: &Plan, report: Option<&Report>, title: &str, output: PlanOutput) -> String {
     match output {
@@ -346,7 +424,19 @@ pub fn load_desired_limited(
     adopt_rolls: crate::config::AdoptRolls,
     limits: crate::config::cost::OperatorLimits,
 ) -> Result<Desired, crate::config::Diagnostics> {
-    let mut desired = crate::config::load::load_with(file, output_dir, limits)?;
+    load_desired_pinned(file, output_dir, adopt_rolls, limits, &Default::default())
+}
+
+/// `load_desired_limited`, with what the operator pinned of publishing
+/// (`--publish-repository`, `--publish-branch`, `--publish-prefix`).
+pub fn load_desired_pinned(
+    file: &std::path::Path,
+    output_dir: Option<&std::path::Path>,
+    adopt_rolls: crate::config::AdoptRolls,
+    limits: crate::config::cost::OperatorLimits,
+    pins: &crate::config::validate::PublishPins,
+) -> Result<Desired, crate::config::Diagnostics> {
+    let mut desired = crate::config::load::load_with_pins(file, output_dir, limits, pins)?;
     desired.adopt_rolls = adopt_rolls;
     Ok(desired)
 }
@@ -363,11 +453,12 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
     let file = &args.file.file;
     let title = file.display().to_string();
     args.api.preflight()?;
-    let desired = match load_desired_limited(
+    let desired = match load_desired_pinned(
         file,
         args.api.output_dir.as_deref(),
         args.api.adopt_rolls(),
         args.api.limits.operator(),
+        &args.api.publish.pins(),
     ) {
         Ok(d) => d,
         Err(diagnostics) => {
@@ -400,7 +491,23 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
             Some(crate::state::lock::acquire(&desired.settings.state_file)?)
         };
         let client = Client::connect(config).await?;
-        let (plan, inventory) = plan(&client, &desired, args.skip_outputs, &endpoints).await?;
+        let (mut plan, inventory) = plan(&client, &desired, args.skip_outputs, &endpoints).await?;
+        if let Some(reviewed) = &args.expect_plan {
+            let id = crate::plan::id::plan_id(&plan);
+            if *reviewed != id {
+                // The plan it is now, so that the operator sees what changed; then nothing.
+                show(&render(&plan, None, &title, args.output), args.output)?;
+                return Err(PlanChanged {
+                    reviewed: reviewed.clone(),
+                    id,
+                }
+                .into());
+            }
+        }
+        let auth = args.api.publish.auth();
+        if !args.skip_outputs {
+            plan.publish = publish_preview(&desired, &inventory, &plan, &auth).await;
+        }
         if args.dry_run {
             show(&render(&plan, None, &title, args.output), args.output)?;
             let code = if plan.refused.is_some() {
@@ -427,7 +534,7 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
         } else {
             None
         };
-        let (report, _) = apply(
+        let (report, inventory) = apply(
             client,
             &desired,
             &plan,
@@ -441,11 +548,30 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
         if let Some(p) = &progress {
             p.finish();
         }
-        let text = match args.output {
+        let published = publish(&desired, &inventory, &plan, &auth).await;
+        let mut text = match args.output {
             PlanOutput::Json => render(&plan, Some(&report), &title, args.output),
             other => report_section(&report, other),
         };
+        if args.output != PlanOutput::Json {
+            text.push_str(&publish_line(&published));
+        } else if let Some(outcome) = &published
+            && let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text)
+        {
+            v["published"] = match outcome {
+                Ok(crate::publish::Published::Commit { commit, files }) => {
+                    serde_json::json!({"result": "commit", "commit": commit, "files": files})
+                }
+                Ok(crate::publish::Published::Unchanged) => {
+                    serde_json::json!({"result": "unchanged"})
+                }
+                Err(e) => serde_json::json!({"result": "failure", "error": e}),
+            };
+            text = serde_json::to_string_pretty(&v).expect("plain data");
+            text.push('\n');
+        }
         show(&text, args.output)?;
-        Ok(ExitCode::from(if report.has_errors() { 1 } else { 0 }))
+        let failed = report.has_errors() || matches!(published, Some(Err(_)));
+        Ok(ExitCode::from(if failed { 1 } else { 0 }))
     })
 }

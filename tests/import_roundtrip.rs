@@ -244,6 +244,7 @@ fn spec(access: Access, scope: TokenScope, j: Jurisdiction) -> TokenSpec {
             armor: false,
             include_api_token: false,
             verify: false,
+            kubernetes: None,
         },
     }
 }

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 const PURE: [&str; 4] = ["config", "observed", "plan", "inventory"];
 
 /// What the pure core must not name: the modules that talk to Cloudflare, write files or
-/// run the process (`state` is the inventory's file side; the commands sit on top), and
+/// run the process or git (`state` is the inventory's file side; the commands sit on top), and
 /// the async runtime and HTTP crates.
-const IMPURE_MODULES: [&str; 14] = [
+const IMPURE_MODULES: [&str; 15] = [
     "cloudflare",
     "secrets",
     "daemon",
@@ -33,6 +33,7 @@ const IMPURE_MODULES: [&str; 14] = [
     "adopt",
     "progress",
     "signals",
+    "publish",
 ];
 const IMPURE_CRATES: [&str; 2] = ["tokio", "reqwest"];
 

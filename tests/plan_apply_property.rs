@@ -158,6 +158,7 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
                     armor: false,
                     include_api_token: false,
                     verify: false,
+                    kubernetes: None,
                 },
             })
         })
@@ -174,6 +175,7 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
             suspend: false,
             recipients_file: None,
             config_resync: std::time::Duration::from_secs(3600),
+            publish: None,
         },
         buckets,
         tokens,

@@ -56,6 +56,7 @@ fn token(name: &str, file: &str, format: OutputFormat, recipients: Vec<String>) 
             armor: false,
             include_api_token: false,
             verify: false,
+            kubernetes: None,
         },
     }
 }

@@ -56,6 +56,7 @@ fn token(scope: TokenScope, recipient: String) -> TokenSpec {
             armor: false,
             include_api_token: true,
             verify: true,
+            kubernetes: None,
         },
     }
 }

@@ -151,6 +151,7 @@ fn token(
             armor: format == OutputFormat::Json,
             include_api_token: format == OutputFormat::Env,
             verify: true,
+            kubernetes: None,
         },
         adopt: None,
     }

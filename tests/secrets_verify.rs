@@ -111,6 +111,7 @@ fn token(scope: TokenScope, recipient: String, verify: bool) -> TokenSpec {
             armor: false,
             include_api_token: true,
             verify,
+            kubernetes: None,
         },
     }
 }

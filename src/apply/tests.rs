@@ -596,6 +596,7 @@ fn plan(steps: Vec<Step>) -> Plan {
         temporary: Vec::new(),
         domains: Vec::new(),
         rotations: Vec::new(),
+        publish: None,
     }
 }
 

@@ -45,6 +45,17 @@ pub fn load_with(
     output_dir: Option<&Path>,
     limits: OperatorLimits,
 ) -> Result<Desired, Diagnostics> {
+    load_with_pins(path, output_dir, limits, &validate::PublishPins::default())
+}
+
+/// `load_with`, with what the operator pinned of publishing (`--publish-repository`,
+/// `--publish-branch`, `--publish-prefix`).
+pub fn load_with_pins(
+    path: &Path,
+    output_dir: Option<&Path>,
+    limits: OperatorLimits,
+    pins: &validate::PublishPins,
+) -> Result<Desired, Diagnostics> {
     let file = path.display().to_string();
     let bytes = read_file(path).map_err(|e| {
         single(
@@ -60,9 +71,19 @@ pub fn load_with(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut desired = load_bytes(&bytes, &file, &base_dir, &|raw| Facts {
-        limits,
-        ..gather_facts(raw, &base_dir, output_dir)
+    let mut desired = load_bytes(&bytes, &file, &base_dir, &|raw| {
+        let mut facts = Facts {
+            limits,
+            publish_pins: pins.clone(),
+            ..gather_facts(raw, &base_dir, output_dir)
+        };
+        if pins.repository.is_some() {
+            // The operator's clone replaces the file's: its path is not the file's to check.
+            facts
+                .escaping_settings
+                .remove("settings.publish.repository");
+        }
+        facts
     })?;
     desired.source = path.to_path_buf();
     desired.settings.output_dir = base_dir.join(&desired.settings.output_dir);
@@ -72,6 +93,11 @@ pub fn load_with(
         .recipients_file
         .as_ref()
         .map(|f| base_dir.join(f));
+    if let Some(publish) = &mut desired.settings.publish
+        && pins.repository.is_none()
+    {
+        publish.repository = base_dir.join(&publish.repository);
+    }
     if let Some(dir) = output_dir {
         desired.override_output_dir(dir.to_path_buf());
     }
@@ -231,27 +257,31 @@ pub fn gather_facts(raw: &RawDoc, base_dir: &Path, output_dir: Option<&Path>) ->
     // symlink on the way may not lead out of the file's directory (`validate` checks the
     // shape of the paths).
     let mut escaping_settings = BTreeMap::new();
-    if !output_dir_pinned {
-        let fields = [
-            (
-                "settings.output_dir",
-                settings.and_then(|s| s.output_dir.as_ref()),
-            ),
-            (
-                "settings.state_file",
-                settings.and_then(|s| s.state_file.as_ref()),
-            ),
-        ];
-        for (field, value) in fields {
-            let Some(value) = value.filter(|v| !v.value.trim().is_empty()) else {
-                continue;
-            };
-            if validate::inside_problem(&value.value).is_some() {
-                continue;
-            }
-            if let Some(link) = escaping_symlink(base_dir, Path::new(&value.value)) {
-                escaping_settings.insert(field, link);
-            }
+    let unpinned = [
+        (
+            "settings.output_dir",
+            settings.and_then(|s| s.output_dir.as_ref()),
+        ),
+        (
+            "settings.state_file",
+            settings.and_then(|s| s.state_file.as_ref()),
+        ),
+    ];
+    let unpinned = unpinned.into_iter().filter(|_| !output_dir_pinned);
+    // The publish clone is the committer's to name too, unless `--publish-repository` pins
+    // it (`load_with_pins` then drops this fact).
+    let publish = settings
+        .and_then(|s| s.publish.as_ref())
+        .and_then(|p| p.value.repository.as_ref());
+    for (field, value) in unpinned.chain([("settings.publish.repository", publish)]) {
+        let Some(value) = value.filter(|v| !v.value.trim().is_empty()) else {
+            continue;
+        };
+        if validate::inside_problem(&value.value).is_some() {
+            continue;
+        }
+        if let Some(link) = escaping_symlink(base_dir, Path::new(&value.value)) {
+            escaping_settings.insert(field, link);
         }
     }
     Facts {
@@ -261,6 +291,7 @@ pub fn gather_facts(raw: &RawDoc, base_dir: &Path, output_dir: Option<&Path>) ->
         output_dir_pinned,
         escaping_settings,
         limits: OperatorLimits::default(),
+        publish_pins: Default::default(),
     }
 }
 

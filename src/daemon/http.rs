@@ -153,7 +153,12 @@ pub fn router(status: Shared, access: StatusAccess) -> Router {
                     let body = {
                         let st = status.lock().unwrap();
                         let now = time::OffsetDateTime::now_utc();
-                        st.prometheus() + &super::renewal::metrics(&st.temporary, now, names)
+                        let mut text =
+                            st.prometheus() + &super::renewal::metrics(&st.temporary, now, names);
+                        if let Some(p) = st.publish.as_ref().filter(|_| names) {
+                            text.push_str(&p.commit_metric());
+                        }
+                        text
                     };
                     (
                         [(

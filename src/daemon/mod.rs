@@ -292,6 +292,7 @@ impl Daemon {
         let output_dir = self.opts.api.output_dir.clone();
         let allow_adopt_roll = self.opts.api.adopt_rolls();
         let limits = self.opts.api.limits.operator();
+        let pins = self.opts.api.publish.pins();
         let recipients_file = self
             .desired
             .as_ref()
@@ -309,11 +310,12 @@ impl Daemon {
             (
                 watch::revision(&file),
                 inputs,
-                Some(reconcile::load_desired_limited(
+                Some(reconcile::load_desired_pinned(
                     &file,
                     output_dir.as_deref(),
                     allow_adopt_roll,
                     limits,
+                    &pins,
                 )),
             )
         })
@@ -506,6 +508,39 @@ impl Daemon {
         full
     }
 
+    /// Publish to git when the file asks (`settings.publish`), and record the outcome for
+    /// `/status` and `/metrics`. A failure is logged and retried by the next pass; it does
+    /// not fail the pass (Cloudflare and the outputs are as declared).
+    async fn publish(
+        &mut self,
+        desired: &Desired,
+        inventory: &crate::inventory::Inventory,
+        plan: &crate::plan::Plan,
+    ) {
+        let Some(spec) = &desired.settings.publish else {
+            self.update(|s| s.publish = None);
+            return;
+        };
+        let auth = self.opts.api.publish.auth();
+        let Some(outcome) = reconcile::publish(desired, inventory, plan, &auth).await else {
+            return;
+        };
+        let (branch, repository) = (
+            spec.branch.clone(),
+            spec.repository.file_name().map_or_else(
+                || spec.repository.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+        );
+        let now = OffsetDateTime::now_utc();
+        self.update(|s| {
+            // Counters survive a change of target: exported counters never go down.
+            let p = s.publish.get_or_insert_with(Default::default);
+            (p.branch, p.repository) = (branch, repository);
+            p.record(now, &outcome);
+        });
+    }
+
     /// Log what the desired state costs the daemon an hour, once per state loaded.
     fn log_cost(&mut self, desired: &Arc<Desired>) {
         if self.costed.ptr_eq(&Arc::downgrade(desired)) {
@@ -597,6 +632,13 @@ impl Daemon {
                 parents: usable_parents(),
             });
         let mut lines: Vec<String> = plan.steps.iter().map(step_line).collect();
+        let auth = self.opts.api.publish.auth();
+        if let Some(p) = reconcile::publish_preview(&desired, &inventory, &plan, &auth)
+            .await
+            .filter(|p| p.files > 0)
+        {
+            lines.push(p.line());
+        }
         lines.extend(
             plan.blocked
                 .iter()
@@ -640,6 +682,9 @@ impl Daemon {
             .await;
             let (errors, issued, only_temporary) = renewal::from_report(&report);
             self.note_inventory(&desired, &inventory, &errors, &issued);
+            // Right after the outputs are written, whatever else failed: what was written
+            // is on the branch before any later pass (a retirement) depends on it.
+            self.publish(&desired, &inventory, &plan).await;
             if report.has_errors() && !only_temporary {
                 let first = report
                     .steps
@@ -654,6 +699,8 @@ impl Daemon {
             }
         } else {
             self.note_inventory(&desired, &inventory, &none, &[]);
+            // Level-triggered: a publish that failed earlier is caught up by a quiet pass.
+            self.publish(&desired, &inventory, &plan).await;
         }
         if let Some(b) = basis_after {
             self.renewal_basis = Some(b);

@@ -75,6 +75,103 @@ pub struct Status {
     pub custom_domains: Vec<crate::plan::DomainInfo>,
     /// When each token with `rotate_every` is next rolled, as the last plan saw it.
     pub rotations: Vec<crate::plan::NextRotation>,
+    /// Publishing to git (`settings.publish`): the last commit pushed and the last failure.
+    pub publish: Option<PublishStatus>,
+}
+
+/// What the daemon knows of its publishing: never a value (commits hold ciphertext only).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PublishStatus {
+    pub branch: String,
+    /// The clone's directory name.
+    pub repository: String,
+    /// The last commit this daemon pushed (40 hex), and when.
+    pub last_commit: Option<String>,
+    pub last_commit_at: Option<OffsetDateTime>,
+    /// The last attempt, and its error when it failed (`None`: it succeeded).
+    pub last_attempt_at: Option<OffsetDateTime>,
+    pub last_error: Option<String>,
+    pub commits: u64,
+    pub unchanged: u64,
+    pub failures: u64,
+}
+
+impl PublishStatus {
+    /// Record one attempt's outcome.
+    pub fn record(
+        &mut self,
+        at: OffsetDateTime,
+        outcome: &Result<crate::publish::Published, String>,
+    ) {
+        self.last_attempt_at = Some(at);
+        match outcome {
+            Ok(crate::publish::Published::Commit { commit, .. }) => {
+                self.commits += 1;
+                self.last_commit = Some(commit.clone());
+                self.last_commit_at = Some(at);
+                self.last_error = None;
+            }
+            Ok(crate::publish::Published::Unchanged) => {
+                self.unchanged += 1;
+                self.last_error = None;
+            }
+            Err(e) => {
+                self.failures += 1;
+                self.last_error = Some(e.clone());
+            }
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "branch": self.branch,
+            "repository": self.repository,
+            "last_commit": self.last_commit,
+            "last_commit_at": self.last_commit_at.map(timestamp),
+            "last_attempt_at": self.last_attempt_at.map(timestamp),
+            "error": self.last_error,
+        })
+    }
+
+    fn prometheus(&self, o: &mut String) {
+        let c = "r2gitops_publish_total";
+        header(o, c, "counter", "Publishes to git after a pass, by result.");
+        for (result, n) in [
+            ("commit", self.commits),
+            ("unchanged", self.unchanged),
+            ("failure", self.failures),
+        ] {
+            let _ = writeln!(o, "{c}{{result=\"{result}\"}} {n}");
+        }
+        let g = "r2gitops_publish_failing";
+        header(o, g, "gauge", "1 when the last publish to git failed.");
+        let _ = writeln!(o, "{g} {}", u8::from(self.last_error.is_some()));
+        let g = "r2gitops_publish_last_commit_timestamp_seconds";
+        header(
+            o,
+            g,
+            "gauge",
+            "Unix time of the last commit pushed (0: never).",
+        );
+        let at = self.last_commit_at.map_or(0, |t| t.unix_timestamp());
+        let _ = writeln!(o, "{g} {at}");
+    }
+
+    /// The last commit pushed, as a label: an id, so only where `/status` is open (as the
+    /// temporary credentials' named series).
+    pub fn commit_metric(&self) -> String {
+        let mut o = String::new();
+        if let Some(commit) = self
+            .last_commit
+            .as_ref()
+            .filter(|c| c.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            let g = "r2gitops_publish_last_commit_info";
+            header(&mut o, g, "gauge", "The last commit pushed, as a label.");
+            let _ = writeln!(o, "{g}{{commit=\"{commit}\"}} 1");
+        }
+        o
+    }
 }
 
 /// Why the daemon is not ready: a fixed class, and the error behind it when there is one.
@@ -150,6 +247,7 @@ impl Status {
             "managed": {"buckets": self.managed_buckets, "tokens": self.managed_tokens},
             "custom_domains": self.custom_domains.iter().map(crate::plan::render::domain_json).collect::<Vec<_>>(),
             "rotations": self.rotations.iter().map(crate::plan::render::rotation_json).collect::<Vec<_>>(),
+            "publish": self.publish.as_ref().map(PublishStatus::json),
             "last_pass": self.last_pass.as_ref().map(|p| json!({
                 "trigger": p.trigger,
                 "started_at": timestamp(p.started_at),
@@ -265,6 +363,9 @@ impl Status {
         let c = "r2gitops_rate_limit_pauses_total";
         header(o, c, "counter", "Times a rate limit paused every API call.");
         let _ = writeln!(o, "{c} {}", self.api.rate_limit_pauses);
+        if let Some(p) = &self.publish {
+            p.prometheus(o);
+        }
         out
     }
 }
@@ -351,6 +452,46 @@ mod tests {
             json!([{"token": "ci", "id": "3f2a", "rotate_every_seconds": 86_400,
                     "next_rotation": "2026-11-24T10:00:00Z"}])
         );
+    }
+
+    #[test]
+    fn status_and_metrics_show_the_last_published_commit_and_failure() {
+        let mut p = PublishStatus {
+            branch: "r2gitops-outputs".into(),
+            repository: "fleet".into(),
+            ..PublishStatus::default()
+        };
+        let at = datetime!(2026-11-24 10:00 UTC);
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        p.record(
+            at,
+            &Ok(crate::publish::Published::Commit {
+                commit: commit.into(),
+                files: 2,
+            }),
+        );
+        p.record(at, &Err("git push failed".into()));
+        let s = Status {
+            publish: Some(p),
+            ..Status::default()
+        };
+        let j = &s.json()["publish"];
+        assert_eq!(j["last_commit"], commit);
+        assert_eq!(j["error"], "git push failed");
+        assert_eq!(j["branch"], "r2gitops-outputs");
+        let mut text = s.prometheus();
+        assert!(!text.contains("commit=\""), "no id where /status is closed");
+        text.push_str(&s.publish.as_ref().unwrap().commit_metric());
+        assert!(text.contains("r2gitops_publish_total{result=\"commit\"} 1\n"));
+        assert!(text.contains("r2gitops_publish_total{result=\"failure\"} 1\n"));
+        assert!(text.contains("r2gitops_publish_failing 1\n"));
+        assert!(text.contains(&format!(
+            "r2gitops_publish_last_commit_info{{commit=\"{commit}\"}} 1\n"
+        )));
+        assert!(text.contains(&format!(
+            "r2gitops_publish_last_commit_timestamp_seconds {}\n",
+            at.unix_timestamp()
+        )));
     }
 
     #[test]

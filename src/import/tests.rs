@@ -47,6 +47,7 @@ fn token(n: u8, name: &str, access: Access, scope: TokenScope, j: Jurisdiction) 
             armor: false,
             include_api_token: false,
             verify: false,
+            kubernetes: None,
         },
     };
     ObservedToken {

@@ -7,10 +7,12 @@
 //! - `diff`: desired + observed + inventory + output facts + now -> `Plan`.
 //! - `readback`: what Cloudflare stored after a write, compared with what was sent.
 //! - `render`: text (terraform-like), JSON (versioned) and Markdown.
+//! - `id`: the plan's id, the SHA-256 of its canonical form (`--expect-plan`).
 //! - `temporary`: why a temporary credential is issued, and the ones kept (issue 18).
 //! - `write`: the write intents of configuration steps, each with what its read-back expects.
 
 pub mod diff;
+pub mod id;
 pub mod policy;
 pub mod readback;
 pub mod render;
@@ -69,6 +71,30 @@ pub struct Plan {
     pub domains: Vec<DomainInfo>,
     /// When each token with `rotate_every` that this pass does not renew is next rolled.
     pub rotations: Vec<NextRotation>,
+    /// What the pass would commit to `settings.publish`'s branch (set by the caller, which
+    /// reads the clone; `None` without publishing).
+    pub publish: Option<PublishPreview>,
+}
+
+/// The files a pass would publish: `↗ publish 3 files to r2gitops-outputs (fleet)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishPreview {
+    pub files: usize,
+    pub branch: String,
+    /// The clone's directory name.
+    pub repository: String,
+}
+
+impl PublishPreview {
+    pub fn line(&self) -> String {
+        format!(
+            "↗ publish {} file{} to {} ({})",
+            self.files,
+            if self.files == 1 { "" } else { "s" },
+            self.branch,
+            self.repository
+        )
+    }
 }
 
 /// The next scheduled rotation of a token kept as it is.

@@ -191,6 +191,7 @@ pub fn declaration(
             armor: false,
             include_api_token: false,
             verify: false,
+            kubernetes: None,
         },
     };
     let back = desired_policies(&candidate, account_id, groups);
@@ -394,6 +395,7 @@ mod tests {
                 armor: false,
                 include_api_token: false,
                 verify: false,
+                kubernetes: None,
             },
         }
     }

@@ -394,6 +394,9 @@ fn body_lines(plan: &Plan) -> Vec<String> {
         lines.push(step_line(step));
         lines.extend(step_details(step).into_iter().map(|d| format!("  {d}")));
     }
+    if let Some(p) = plan.publish.as_ref().filter(|p| p.files > 0) {
+        lines.push(p.line());
+    }
     for b in &plan.blocked {
         lines.push(format!(
             "! blocked {} {}: {}",
@@ -483,6 +486,7 @@ pub fn text(plan: &Plan, title: &str) -> String {
     }
     out.push_str(&summary_line(&plan.summary()));
     out.push('\n');
+    out.push_str(&format!("Plan id: {}\n", super::id::plan_id(plan)));
     for n in notes(plan) {
         out.push_str(&escape(&n));
         out.push('\n');
@@ -493,9 +497,10 @@ pub fn text(plan: &Plan, title: &str) -> String {
 /// The plan as Markdown, for CI job summaries (`$GITHUB_STEP_SUMMARY`).
 pub fn markdown(plan: &Plan, title: &str) -> String {
     let mut out = format!(
-        "### r2gitops plan: `{}`\n\n**{}**\n\n",
+        "### r2gitops plan: `{}`\n\n**{}**\n\nPlan id: `{}`\n\n",
         escape(title),
-        summary_line(&plan.summary())
+        summary_line(&plan.summary()),
+        super::id::plan_id(plan)
     );
     for n in notes(plan) {
         out.push_str(&format!("> {}\n\n", escape(&n)));
@@ -534,6 +539,7 @@ pub fn json(plan: &Plan, file: &str) -> Value {
     json!({
         "format_version": JSON_FORMAT_VERSION,
         "file": file,
+        "plan_id": super::id::plan_id(plan),
         "account_id": plan.account_id,
         "refused": plan.refused,
         "skip_outputs": plan.skip_outputs,
@@ -554,6 +560,9 @@ pub fn json(plan: &Plan, file: &str) -> Value {
         })).collect::<Vec<_>>(),
         "custom_domains": plan.domains.iter().map(domain_json).collect::<Vec<_>>(),
         "rotations": plan.rotations.iter().map(rotation_json).collect::<Vec<_>>(),
+        "publish": plan.publish.as_ref().map(|p| json!({
+            "files": p.files, "branch": p.branch, "repository": p.repository, "line": p.line(),
+        })),
         "temporary": plan.temporary.iter().map(|k| json!({
             "name": k.name,
             "line": super::temporary::kept_line(k),
@@ -765,6 +774,7 @@ mod tests {
             temporary: Vec::new(),
             domains: Vec::new(),
             rotations: Vec::new(),
+            publish: None,
         }
     }
 
@@ -774,7 +784,7 @@ mod tests {
         assert!(p.differs() && !p.has_changes());
         let text = text(&p, "r2gitops.yaml");
         assert!(
-            text.ends_with("No changes can be applied, but Cloudflare does not match the file: 1 blocked, 3 unchanged.\n"),
+            text.contains("\nNo changes can be applied, but Cloudflare does not match the file: 1 blocked, 3 unchanged.\nPlan id: "),
             "{text}"
         );
         let md = markdown(&p, "r2gitops.yaml");
@@ -785,8 +795,30 @@ mod tests {
         let mut synced = plan();
         synced.blocked.clear();
         assert!(!synced.differs());
-        assert!(text_of(&synced).ends_with("No changes. 3 unchanged.\n"));
+        assert!(text_of(&synced).contains("\nNo changes. 3 unchanged.\nPlan id: "));
         assert!(!markdown(&synced, "f").contains("WARNING"));
+    }
+
+    #[test]
+    fn text_markdown_and_json_carry_the_plan_id() {
+        let p = plan();
+        let id = crate::plan::id::plan_id(&p);
+        let text = text_of(&p);
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("Plan id: "))
+                .collect::<Vec<_>>(),
+            [format!("Plan id: {id}")],
+            "{text}"
+        );
+        let md = markdown(&p, "f");
+        assert!(
+            md.starts_with(&format!(
+                "### r2gitops plan: `f`\n\n**No changes can be applied, but Cloudflare does not match the file: 1 blocked, 3 unchanged.**\n\nPlan id: `{id}`\n\n"
+            )),
+            "{md}"
+        );
+        assert_eq!(json(&p, "f")["plan_id"], serde_json::json!(id));
     }
 
     fn text_of(p: &Plan) -> String {

@@ -170,6 +170,7 @@ mod tests {
             }],
             domains: Vec::new(),
             rotations: Vec::new(),
+            publish: None,
         }
     }
 
@@ -183,7 +184,8 @@ mod tests {
         assert_eq!(
             t,
             format!(
-                "r2gitops plan for r2gitops.yaml (account acct):\n  {ISSUE}\n  {KEPT}\n  = 2 unchanged\nPlan: 0 to create, 0 to update, 0 to roll, 1 to issue, 0 to delete; 3 unchanged.\n"
+                "r2gitops plan for r2gitops.yaml (account acct):\n  {ISSUE}\n  {KEPT}\n  = 2 unchanged\nPlan: 0 to create, 0 to update, 0 to roll, 1 to issue, 0 to delete; 3 unchanged.\nPlan id: {}\n",
+                crate::plan::id::plan_id(&plan())
             )
         );
         let md = markdown(&plan(), "r2gitops.yaml");
@@ -194,7 +196,7 @@ mod tests {
         let mut only_kept = plan();
         only_kept.steps.clear();
         assert!(
-            text(&only_kept, "f").ends_with("No changes. 3 unchanged.\n"),
+            text(&only_kept, "f").contains("\nNo changes. 3 unchanged.\nPlan id: "),
             "an unchanged credential is no change"
         );
     }

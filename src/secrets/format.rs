@@ -64,6 +64,10 @@ pub fn render(input: &RenderInput<'_>) -> Result<SecretBuf, SecretsError> {
         OutputFormat::Json => json(input, &mut out)?,
         OutputFormat::Rclone => rclone(input, &mut out),
         OutputFormat::Aws => aws(input, &mut out),
+        // Rendered as a Secret by `kubernetes` (the writer never calls this for them).
+        OutputFormat::Kubernetes | OutputFormat::KubernetesSops => {
+            return Err(render_error(input));
+        }
     }
     Ok(out)
 }
@@ -281,6 +285,7 @@ mod tests {
                 armor: false,
                 include_api_token: api,
                 verify: false,
+                kubernetes: None,
             },
         }
     }

@@ -3,13 +3,15 @@
 //! `output_dir`. Optionally prove the new credentials with one signed S3 request.
 //!
 //! Owns every byte of plaintext credentials: they exist only in memory (in `secrecy` types or
-//! short-lived buffers) and leave this module only as age ciphertext. It must not log, print
+//! short-lived buffers) and leave this module only as age or SOPS ciphertext. It must not log, print
 //! or return a secret, must not decide *when* to write (the planner does), and holds no age
 //! identity: what it writes it cannot read back, by design.
 //!
 //! - `endpoints`: the S3 endpoint of each jurisdiction, and the test/emulator overrides.
 //! - `derive`: token id + value -> access key id, secret access key, endpoint, region.
-//! - `format`: the four output formats (pure render).
+//! - `format`: the age formats of a token's output (pure render).
+//! - `kubernetes`: the Secret manifest of the `kubernetes` and `kubernetes-sops` formats.
+//! - `sops`: SOPS encryption of a YAML document (AES-256-GCM values, age-wrapped data key).
 //! - `encrypt`: age encryption in memory to X25519 and SSH recipients.
 //! - `write`: the atomic, symlink-refusing file write and the temp-file sweep.
 //! - `sigv4`: a minimal AWS SigV4 signer (pure).
@@ -20,8 +22,10 @@ pub mod derive;
 pub mod encrypt;
 pub mod endpoints;
 pub mod format;
+pub mod kubernetes;
 pub mod probe;
 pub mod sigv4;
+pub mod sops;
 pub mod temporary;
 pub mod write;
 
@@ -140,7 +144,7 @@ impl OutputWriter {
     /// the endpoint; the secret stays in its `S3Secret`).
     /// What an output written now for `token` would show that may change (for the plan).
     pub fn details(&self, token: &TokenSpec) -> std::collections::BTreeMap<String, String> {
-        format::details(
+        token_details(
             &self.endpoints.url(&self.account_id, token.jurisdiction),
             token,
         )
@@ -167,22 +171,46 @@ impl OutputWriter {
     ) -> Result<OutputRecord, SecretsError> {
         let creds = self.credentials(token, token_id, value);
         let api_token = token.output.include_api_token.then_some(value);
-        let plaintext = format::render(&format::RenderInput {
-            token,
-            token_id,
-            account_id: &self.account_id,
-            creds: &creds,
-            api_token,
-            issued_at,
-        })?;
-        let ciphertext = encrypt::encrypt(
-            &token.name,
-            &token.output.recipients,
-            token.output.armor,
-            plaintext.expose(),
-        )?;
-        // Wiped now, not when this function returns.
-        drop(plaintext);
+        let ciphertext = if token.output.format.is_kubernetes() {
+            kubernetes::encode(
+                &token.name,
+                &token.output,
+                &kubernetes::Owner {
+                    name: &token.name,
+                    id: ("r2gitops.io/token-id", token_id),
+                    issued_at,
+                },
+                &kubernetes::Values {
+                    account_id: &self.account_id,
+                    access_key_id: &creds.access_key_id,
+                    secret_access_key: creds.secret_access_key.expose(),
+                    session_token: None,
+                    endpoint: &creds.endpoint,
+                    bucket: one_bucket(token),
+                    expires_at: token.expires_on,
+                    api_token: api_token.map(TokenValue::expose),
+                },
+                issued_at,
+            )?
+        } else {
+            let plaintext = format::render(&format::RenderInput {
+                token,
+                token_id,
+                account_id: &self.account_id,
+                creds: &creds,
+                api_token,
+                issued_at,
+            })?;
+            let ciphertext = encrypt::encrypt(
+                &token.name,
+                &token.output.recipients,
+                token.output.armor,
+                plaintext.expose(),
+            )?;
+            // Wiped now, not when this function returns.
+            drop(plaintext);
+            ciphertext
+        };
         write::write_atomic(
             &self.output_dir,
             &token.output.file,
@@ -193,7 +221,7 @@ impl OutputWriter {
             path: token.output.file.clone(),
             ciphertext_sha256: hex::encode(Sha256::digest(&ciphertext)),
             fingerprint: token.output.fingerprint(),
-            details: format::details(&creds.endpoint, token),
+            details: token_details(&creds.endpoint, token),
         })
     }
 
@@ -217,6 +245,25 @@ impl OutputWriter {
         let creds = self.credentials(token, token_id, value);
         Some(probe::verify(&creds, &token.scope, &self.probe).await)
     }
+}
+
+/// The bucket a token's Secret names in `R2_BUCKET`: its one bucket, if it names one.
+fn one_bucket(token: &TokenSpec) -> Option<&str> {
+    match &token.scope {
+        crate::config::TokenScope::Buckets(list) if list.len() == 1 => Some(&list[0]),
+        _ => None,
+    }
+}
+
+/// What a token's output shows that may change without its secret: the endpoint and
+/// jurisdiction of every format, and what a Secret shows besides (its one bucket, its
+/// expiry). Only the kubernetes formats record the latter, so no other output rolls.
+fn token_details(endpoint: &str, token: &TokenSpec) -> std::collections::BTreeMap<String, String> {
+    let mut d = format::details(endpoint, token);
+    if token.output.format.is_kubernetes() {
+        d.extend(kubernetes::details(one_bucket(token), token.expires_on));
+    }
+    d
 }
 
 /// Lowercase hex SHA-256 of the file at `output_dir/rel`, `None` when it is missing: the

@@ -69,6 +69,13 @@ pub fn render(input: &RenderInput<'_>) -> Result<SecretBuf, SecretsError> {
         OutputFormat::Json => json(input, &mut out)?,
         OutputFormat::Rclone => rclone(input, &mut out),
         OutputFormat::Aws => aws(input, &mut out),
+        // Rendered as a Secret by `kubernetes` (the writer never calls this for them).
+        OutputFormat::Kubernetes | OutputFormat::KubernetesSops => {
+            return Err(SecretsError::Render {
+                token: input.spec.name.clone(),
+                format: input.spec.output.format.as_str(),
+            });
+        }
     }
     Ok(out)
 }
@@ -234,21 +241,45 @@ impl OutputWriter {
         expires_at: OffsetDateTime,
     ) -> Result<OutputRecord, SecretsError> {
         let endpoint = self.temporary_endpoint(spec);
-        let plaintext = render(&RenderInput {
-            spec,
-            account_id: &self.account_id,
-            endpoint: &endpoint,
-            creds,
-            issued_at,
-            expires_at,
-        })?;
-        let ciphertext = encrypt::encrypt(
-            &spec.name,
-            &spec.output.recipients,
-            spec.output.armor,
-            plaintext.expose(),
-        )?;
-        drop(plaintext);
+        let ciphertext = if spec.output.format.is_kubernetes() {
+            super::kubernetes::encode(
+                &spec.name,
+                &spec.output,
+                &super::kubernetes::Owner {
+                    name: &spec.name,
+                    id: ("r2gitops.io/access-key-id", creds.access_key_id),
+                    issued_at,
+                },
+                &super::kubernetes::Values {
+                    account_id: &self.account_id,
+                    access_key_id: creds.access_key_id,
+                    secret_access_key: creds.secret_access_key.expose(),
+                    session_token: Some(creds.session_token.expose()),
+                    endpoint: &endpoint,
+                    bucket: Some(&spec.scope.bucket),
+                    expires_at: Some(expires_at),
+                    api_token: None,
+                },
+                issued_at,
+            )?
+        } else {
+            let plaintext = render(&RenderInput {
+                spec,
+                account_id: &self.account_id,
+                endpoint: &endpoint,
+                creds,
+                issued_at,
+                expires_at,
+            })?;
+            let ciphertext = encrypt::encrypt(
+                &spec.name,
+                &spec.output.recipients,
+                spec.output.armor,
+                plaintext.expose(),
+            )?;
+            drop(plaintext);
+            ciphertext
+        };
         write::write_atomic(
             &self.output_dir,
             &spec.output.file,
@@ -398,6 +429,7 @@ mod tests {
                 armor: false,
                 include_api_token: false,
                 verify: false,
+                kubernetes: None,
             },
         }
     }

@@ -140,7 +140,17 @@ impl Client {
             .timeout(config.request_timeout)
             .user_agent(concat!("r2gitops/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ApiError::transport("build the HTTP client", e.to_string()))?;
+            .map_err(|e| {
+                // With its causes: "builder error" alone hides that there are no CA
+                // certificates (an empty container without /etc/ssl/certs).
+                let mut text = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(cause) = source {
+                    text.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                ApiError::transport("build the HTTP client", text)
+            })?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,

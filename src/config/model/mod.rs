@@ -13,6 +13,8 @@ mod custom_domain;
 pub use custom_domain::*;
 mod notification;
 pub use notification::*;
+mod kubernetes;
+pub use kubernetes::*;
 pub mod temporary;
 
 /// The inventory's name in `output_dir` when `settings.state_file` is not set.
@@ -92,6 +94,9 @@ pub struct Settings {
     /// How often the daemon re-reads declared bucket configuration nothing changed
     /// (default 1h).
     pub config_resync: Duration,
+    /// `settings.publish`, or the operator's `--publish-repository`: the git branch that
+    /// changed outputs are committed to. `None`: nothing is published.
+    pub publish: Option<PublishSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -303,6 +308,10 @@ pub enum OutputFormat {
     Json,
     Rclone,
     Aws,
+    /// A plain Secret manifest, age-encrypted.
+    Kubernetes,
+    /// A Secret manifest whose values are SOPS-encrypted (the file is plaintext YAML).
+    KubernetesSops,
 }
 
 impl OutputFormat {
@@ -312,6 +321,25 @@ impl OutputFormat {
             OutputFormat::Json => "json",
             OutputFormat::Rclone => "rclone",
             OutputFormat::Aws => "aws",
+            OutputFormat::Kubernetes => "kubernetes",
+            OutputFormat::KubernetesSops => "kubernetes-sops",
+        }
+    }
+
+    /// Whether the output renders a Kubernetes Secret (and needs `output.kubernetes`).
+    pub fn is_kubernetes(self) -> bool {
+        matches!(
+            self,
+            OutputFormat::Kubernetes | OutputFormat::KubernetesSops
+        )
+    }
+
+    /// The suffix a published file of this format keeps, so that nothing in a repository
+    /// looks like a plaintext file: `.sops.yaml` for SOPS, `.age` for every age file.
+    pub fn published_suffix(self) -> &'static str {
+        match self {
+            OutputFormat::KubernetesSops => ".sops.yaml",
+            _ => ".age",
         }
     }
 }
@@ -330,6 +358,8 @@ pub struct OutputSpec {
     pub include_api_token: bool,
     /// After writing, prove the credentials with one signed S3 request.
     pub verify: bool,
+    /// The Secret of a `kubernetes` / `kubernetes-sops` output; `None` for the others.
+    pub kubernetes: Option<KubernetesSpec>,
 }
 
 impl Desired {
@@ -373,6 +403,11 @@ impl OutputSpec {
             hasher.update(r.as_bytes());
             hasher.update(b"\n");
         }
+        // Only outputs that render a Secret hash these lines: every other output keeps the
+        // fingerprint it was recorded with (a changed one would roll it).
+        if let Some(k) = &self.kubernetes {
+            hasher.update(k.fingerprint_lines());
+        }
         hex::encode(hasher.finalize())
     }
 }
@@ -394,6 +429,7 @@ mod tests {
                 suspend: false,
                 recipients_file: None,
                 config_resync: Duration::from_secs(3600),
+                publish: None,
             },
             buckets: Vec::new(),
             tokens: Vec::new(),

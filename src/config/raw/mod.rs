@@ -19,6 +19,8 @@ mod custom_domain;
 pub use custom_domain::*;
 mod notification;
 pub use notification::*;
+mod kubernetes;
+pub use kubernetes::*;
 pub mod temporary;
 
 /// R2 bucket names: 3-63 chars of `a-z0-9-`, alphanumeric at both ends.
@@ -125,6 +127,8 @@ pub struct RawSettings {
     /// that neither the file nor r2gitops changed: s, m, h, d units, at least 1m.
     #[schemars(extend("default" = "1h"), regex(pattern = DURATION_PATTERN))]
     pub config_resync: Option<Sp<String>>,
+    /// Commit changed outputs (only ever encrypted files) to a git branch, for Flux.
+    pub publish: Option<Sp<RawPublish>>,
 }
 
 /// One age recipient: an X25519 key (`age1...`) or an SSH public key (`ssh-ed25519`, `ssh-rsa`).
@@ -262,6 +266,8 @@ pub struct RawOutput {
     /// After writing, prove the credentials with one signed S3 request.
     #[schemars(extend("default" = false))]
     pub verify: Option<Sp<bool>>,
+    /// The Secret of a `kubernetes` or `kubernetes-sops` output (required for those).
+    pub kubernetes: Option<Sp<RawKubernetes>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -319,6 +325,13 @@ pub enum RawFormat {
     Json,
     Rclone,
     Aws,
+    // A plain Kubernetes Secret manifest, age-encrypted like the other formats.
+    Kubernetes,
+    // A Kubernetes Secret whose values are SOPS-encrypted to the recipients (plaintext YAML
+    // otherwise, safe to commit; Flux's kustomize-controller decrypts it). (Plain comments:
+    // a doc comment would turn the schema's `enum` into a `oneOf`.)
+    #[serde(rename = "kubernetes-sops")]
+    KubernetesSops,
 }
 
 impl From<RawJurisdiction> for model::Jurisdiction {
@@ -381,6 +394,8 @@ impl From<RawFormat> for model::OutputFormat {
             RawFormat::Json => model::OutputFormat::Json,
             RawFormat::Rclone => model::OutputFormat::Rclone,
             RawFormat::Aws => model::OutputFormat::Aws,
+            RawFormat::Kubernetes => model::OutputFormat::Kubernetes,
+            RawFormat::KubernetesSops => model::OutputFormat::KubernetesSops,
         }
     }
 }
@@ -461,7 +476,17 @@ mod tests {
                     "admin-read-write",
                 ],
             ),
-            ("Format", vec!["env", "json", "rclone", "aws"]),
+            (
+                "Format",
+                vec![
+                    "env",
+                    "json",
+                    "rclone",
+                    "aws",
+                    "kubernetes",
+                    "kubernetes-sops",
+                ],
+            ),
         ];
         for (name, want) in cases {
             assert_eq!(def(schema, name)["enum"], json!(want), "{name}");

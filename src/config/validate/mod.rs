@@ -25,10 +25,12 @@ mod bucket;
 mod bucket_config;
 mod cors;
 mod custom_domain;
+mod kubernetes;
 mod lifecycle;
 mod lock;
 mod notification;
 mod output;
+mod publish;
 mod settings;
 mod temporary;
 mod token;
@@ -37,8 +39,10 @@ pub use self::bucket::{bucket_name_problem, suggest_bucket_name};
 pub use self::bucket_config::MAX_RULES;
 pub use self::cors::{MAX_CORS_AGE_SECS, origin_problem};
 pub use self::custom_domain::{MAX_CUSTOM_DOMAINS, hostname_problem};
+pub use self::kubernetes::{dns_label_problem, dns_subdomain_problem, label_key_problem};
 pub use self::notification::{MAX_NOTIFICATION_RULES, overlap};
 pub use self::output::output_file_problem;
+pub use self::publish::{PublishPins, branch_problem, has_dot_git, parse_author, prefix_problem};
 pub use self::settings::{
     RECIPIENT_PLACEHOLDER, inside_problem, parse_recipient, recipients_file_problem,
 };
@@ -82,6 +86,8 @@ pub struct Facts {
     pub escaping_settings: BTreeMap<&'static str, String>,
     /// What the operator allows on the command line (`--min-temporary-ttl`).
     pub limits: super::cost::OperatorLimits,
+    /// `--publish-repository`, `--publish-branch`, `--publish-prefix`.
+    pub publish_pins: PublishPins,
 }
 
 /// Why `load` did not read `settings.recipients_file`.
@@ -205,6 +211,10 @@ pub fn validate(raw: &RawDoc, facts: &Facts, source: &Path) -> Result<Desired, C
         &default_recipients,
         facts,
     );
+
+    if settings.publish.is_some() {
+        publish::published_outputs(&mut c, raw);
+    }
 
     let mut settings = settings;
     resync_floor(&mut c, raw, &mut settings, &buckets);
@@ -330,3 +340,5 @@ fn dedup_keep_order(list: &mut Vec<String>) {
 mod tests;
 #[cfg(test)]
 mod tests_bucket_config;
+#[cfg(test)]
+mod tests_kubernetes;

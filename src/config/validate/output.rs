@@ -1,5 +1,5 @@
 //! A token's `output:`: the file (relative, inside `output_dir`, no reserved name), the
-//! format, and the recipients it is encrypted to.
+//! format, the recipients it is encrypted to, and the Secret a kubernetes format renders.
 
 use super::*;
 
@@ -8,6 +8,7 @@ pub(super) fn output(
     c: &mut Collector,
     raw: &Sp<RawOutput>,
     here: &str,
+    name: &str,
     settings: &Settings,
     default_recipients: &[String],
     facts: &Facts,
@@ -107,6 +108,7 @@ pub(super) fn output(
         armor: o.armor.as_ref().is_some_and(|b| b.value),
         include_api_token: o.include_api_token.as_ref().is_some_and(|b| b.value),
         verify: o.verify.as_ref().is_some_and(|b| b.value),
+        kubernetes: super::kubernetes::kubernetes(c, raw, here, name),
     }
 }
 

@@ -21,6 +21,7 @@ pub(super) fn settings(
         suspend: None,
         adopt_by_roll: None,
         config_resync: None,
+        publish: None,
     };
     let s = raw.map_or(&empty, |s| &s.value);
 
@@ -155,6 +156,7 @@ pub(super) fn settings(
             .filter(|f| !f.value.trim().is_empty())
             .map(|f| PathBuf::from(&f.value)),
         config_resync,
+        publish: super::publish::publish(c, s.publish.as_ref(), facts),
     };
     (settings, recipients)
 }

@@ -154,6 +154,7 @@ pub(super) fn temporary_credentials(
             c,
             &t.output,
             &here,
+            &name.value,
             settings,
             default_recipients,
             facts,

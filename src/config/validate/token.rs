@@ -110,6 +110,7 @@ pub(super) fn tokens(
             c,
             &t.output,
             &here,
+            &name.value,
             settings,
             default_recipients,
             facts,

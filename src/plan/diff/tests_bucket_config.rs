@@ -83,13 +83,14 @@ pub(super) fn plan(d: &Desired, o: &Observed) -> Plan {
     })
 }
 
-/// The plan's lines (steps, their detail lines, blocked), as `render::text` shows them.
+/// The plan's lines (steps, their detail lines, blocked), as `render::text` shows them,
+/// without the summary and the plan id.
 pub(super) fn lines(p: &Plan) -> Vec<String> {
     crate::plan::render::text(p, "f")
         .lines()
         .skip(1)
         .map(|l| l.trim_start().to_string())
-        .filter(|l| !l.starts_with('=') && !l.starts_with("Plan:") && !l.starts_with("No changes"))
+        .filter(|l| !l.starts_with('=') && !l.starts_with("Plan") && !l.starts_with("No changes"))
         .collect()
 }
 
