@@ -206,9 +206,3 @@ fn refuse(plan: &mut Plan, refusal: String) {
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_bucket_config;
-#[cfg(test)]
-mod tests_custom_domain;
-#[cfg(test)]
-mod tests_notification;

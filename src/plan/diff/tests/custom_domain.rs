@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::tests_bucket_config::{declared, lines, observed, plan};
+use super::bucket_config::{declared, lines, observed, plan};
 use crate::config::{MinTls, ZoneRef};
 use crate::fixtures::ACCT;
 use crate::observed::Observed;

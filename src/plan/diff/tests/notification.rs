@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::tests_bucket_config::{declared, lines, observed, plan};
+use super::bucket_config::{declared, lines, observed, plan};
 use crate::observed::Observed;
 use crate::observed::bucket_config::ConfigKind;
 use crate::observed::notification::{NotificationRule, Queue};
