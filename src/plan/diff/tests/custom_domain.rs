@@ -1,4 +1,4 @@
-//! Table tests of the custom-domain rules of the diff (issue 15). Declarations are YAML
+//! Table tests of the custom-domain rules of the diff. Declarations are YAML
 //! validated like a file; what Cloudflare holds is its JSON through the client's decoder;
 //! zone lookups are what `GET /zones` answered.
 
