@@ -12,11 +12,9 @@ use std::borrow::Cow;
 use serde_json::{Value, json};
 
 pub use crate::config::yaml::is_hidden;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use super::{Plan, RollReason, Step, Summary};
-use crate::observed::bucket_config::{ConfigValue, ConfigWrite};
+use super::{Plan, RollReason, Step, Summary, timestamp};
+use crate::plan::ConfigWrite;
 
 /// Version of the JSON document; bumped only on incompatible changes.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -41,10 +39,6 @@ pub fn escape(s: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
-}
-
-pub fn timestamp(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
 /// One line per change, as `terraform plan` would show it (without the leading indent).
@@ -206,10 +200,7 @@ pub fn config_change(step: &Step) -> String {
     } else if *removes_default_rule {
         line.push_str(" without Cloudflare's default rule");
     }
-    let turns_public = matches!(
-        write,
-        ConfigWrite::Put(ConfigValue::PublicDevUrl(d)) if d.enabled
-    );
+    let turns_public = matches!(write, ConfigWrite::Put(v) if v.makes_public());
     if turns_public {
         match public_url {
             Some(url) => line.push_str(&format!(" (bucket becomes public at {url})")),
@@ -319,7 +310,7 @@ fn restriction_lines(
     if let Some(every) = rotate_every {
         lines.push(format!(
             "rotate_every: {}",
-            crate::config::model_temporary::short_duration(every)
+            crate::config::model::temporary::short_duration(every)
         ));
     }
     lines
@@ -589,6 +580,13 @@ pub fn step_json(step: &Step) -> Value {
         "name": step.object_name(),
         "line": step_line(step),
     });
+    bucket_fields(&mut v, step);
+    token_fields(&mut v, step);
+    v
+}
+
+/// The fields of a bucket step (create, update, delete, configure).
+fn bucket_fields(v: &mut Value, step: &Step) {
     match step {
         Step::CreateBucket {
             bucket,
@@ -663,6 +661,13 @@ pub fn step_json(step: &Step) -> Value {
             v["changes"] = json!(changes);
             v["deletion"] = json!(step.deletion_weight() > 0);
         }
+        _ => {}
+    }
+}
+
+/// The fields of a token step and of a temporary credential's issue.
+fn token_fields(v: &mut Value, step: &Step) {
+    match step {
         Step::CreateToken {
             owner,
             output,
@@ -676,7 +681,7 @@ pub fn step_json(step: &Step) -> Value {
             v["output"] = json!(output.display().to_string());
             v["access"] = json!(access.as_str());
             v["buckets"] = json!(buckets.iter().map(|b| &b.name).collect::<Vec<_>>());
-            restriction_json(&mut v, request, *rotate_every);
+            restriction_json(v, request, *rotate_every);
         }
         Step::UpdateToken {
             id,
@@ -708,7 +713,7 @@ pub fn step_json(step: &Step) -> Value {
             v["detail"] = json!(reason.describe());
             v["access"] = json!(access.as_str());
             v["buckets"] = json!(buckets.iter().map(|b| &b.name).collect::<Vec<_>>());
-            restriction_json(&mut v, request, *rotate_every);
+            restriction_json(v, request, *rotate_every);
         }
         Step::RollToken {
             id, owner, reason, ..
@@ -756,8 +761,8 @@ pub fn step_json(step: &Step) -> Value {
             v["reason"] = json!(reason.kind());
             v["detail"] = json!(reason.describe());
         }
+        _ => {}
     }
-    v
 }
 
 #[cfg(test)]
