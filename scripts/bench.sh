@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every benchmark, in release builds, and one table of their figures with the goal beside
-# each. `--docs` (or its old name `--readme`) also rewrites the table of docs/performance.md
-# (between the bench markers) from this run's output: the page is never hand-edited. Takes
-# 10-15 minutes on 2 cores (the rate-limit benchmark waits for Cloudflare's pace on purpose).
-# R2GITOPS_BENCH_QUICK=1 shrinks every size for a smoke run (its figures must not go into
-# the page).
+# each (the last row, the install path's time, from scripts/bench-install.sh). `--docs` (or
+# its old name `--readme`) also rewrites the table of docs/performance.md (between the bench
+# markers) from this run's output: the page is never hand-edited. Takes 10-15 minutes on 2
+# cores (the rate-limit benchmark waits for Cloudflare's pace on purpose), plus the cold
+# `cargo install` of the last row. R2GITOPS_BENCH_QUICK=1 shrinks every size for a smoke run
+# (its figures must not go into the page).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,12 @@ for b in "${benches[@]}"; do
     status=1
   fi
 done
+
+echo "== bash scripts/bench-install.sh" >&2
+if ! bash scripts/bench-install.sh | tee /dev/stderr | grep '^BENCH|' >> "$rows"; then
+  echo "== bench-install: FAILED (or missed a goal)" >&2
+  status=1
+fi
 
 table=$(python3 - "$rows" <<'PY'
 import sys

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the deploy artifacts with the real validators: systemd-analyze verify (units),
-# kubernetes-validate (manifests), actionlint (the GitHub Actions workflow).
+# kubernetes-validate (manifests), actionlint and action-validator (the GitHub Action and
+# the workflows), shellcheck (their scripts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-test-tools.sh >/dev/null
@@ -130,5 +131,27 @@ grep -q -- '"--output-dir' <<<"$cmd" || { echo "the Dockerfile's CMD has no --ou
 grep -q '^VOLUME \["/data"\]' deploy/container/Dockerfile || { echo "the Dockerfile declares no /data volume" >&2; exit 1; }
 echo "container: ok (.dockerignore, CMD pins --output-dir on the /data volume)"
 
-.venv/bin/actionlint deploy/github-actions/*.yml
+# The workflows (this repository's and the copyable ones) and, through the self-test's
+# `uses: ./`, action.yml's inputs; shellcheck on every run: script (actionlint runs it).
+.venv/bin/actionlint .github/workflows/*.yml deploy/github-actions/*.yml
 echo "actionlint: ok"
+# action-validator (GitHub's schemas) on action.yml and the workflows whose keys its schema
+# knows; release.yml's `attestations: write` permission is newer than its schema.
+for f in action.yml .github/workflows/action-selftest.yml deploy/github-actions/*.yml; do
+  deploy/node_modules/.bin/action-validator "$f" >/dev/null || { deploy/node_modules/.bin/action-validator "$f"; exit 1; }
+done
+echo "action-validator: ok"
+shellcheck action/*.sh scripts/release.sh scripts/check-release.sh scripts/bench-install.sh deploy/container/build.sh
+echo "shellcheck: ok (the action's steps, the release and image scripts)"
+
+# The action's inputs and outputs, by their documented names; steps take inputs only
+# through env: (never pasted into a script), and no step is skipped by an `if:` the
+# tests could not see.
+action_keys() { .venv/bin/python -c 'import json,sys,yaml; a=yaml.safe_load(open("action.yml")); print(" ".join(sorted(a[sys.argv[1]])))' "$1"; }
+[ "$(action_keys inputs)" = "command comment file github-token skip-no-changes version" ] || { echo "action.yml inputs: $(action_keys inputs)" >&2; exit 1; }
+[ "$(action_keys outputs)" = "exitcode has-changes plan-json" ] || { echo "action.yml outputs: $(action_keys outputs)" >&2; exit 1; }
+if grep -nE '^\s+run:.*\$\{\{' action.yml || grep -nE '^\s+if:' action.yml; then
+  echo "action.yml: an expression in a run: script, or a step behind if: (above)" >&2
+  exit 1
+fi
+echo "action.yml: inputs and outputs as documented"

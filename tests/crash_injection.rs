@@ -1,6 +1,7 @@
-//! Exhaustive crash injection (issue 17): a reconcile that needs N >= 30 mutating calls
+//! Exhaustive crash injection: a reconcile that needs N >= 30 mutating calls
 //! (bucket creates and deletes, token creates, an update, a roll of a moved output, a
-//! rotation with overlap of another (create, probe, write, record), token deletes) is killed with SIGKILL right after its k-th mutating call has taken effect at
+//! rotation with overlap of another (create, probe, write, record), token deletes) is
+//! killed with SIGKILL right after its k-th mutating call has taken effect at
 //! the emulator (the emulator holds that call's answer, so the kill is exact, not timed),
 //! then run again. After every k: exactly one token per declared name, every output opens
 //! with the age CLI and works through boto3, at most one retiring key is recorded and none

@@ -12,12 +12,10 @@ use std::borrow::Cow;
 use serde_json::{Value, json};
 
 pub use crate::config::yaml::is_hidden;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use super::{Plan, RollReason, Step, Summary};
-use crate::config::model_temporary::short_duration;
-use crate::observed::bucket_config::{ConfigValue, ConfigWrite};
+use super::{Plan, RollReason, Step, Summary, timestamp};
+use crate::config::model::temporary::short_duration;
+use crate::plan::ConfigWrite;
 
 /// Version of the JSON document; bumped only on incompatible changes.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -42,10 +40,6 @@ pub fn escape(s: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
-}
-
-pub fn timestamp(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
 /// One line per change, as `terraform plan` would show it (without the leading indent).
@@ -247,10 +241,7 @@ pub fn config_change(step: &Step) -> String {
     } else if *removes_default_rule {
         line.push_str(" without Cloudflare's default rule");
     }
-    let turns_public = matches!(
-        write,
-        ConfigWrite::Put(ConfigValue::PublicDevUrl(d)) if d.enabled
-    );
+    let turns_public = matches!(write, ConfigWrite::Put(v) if v.makes_public());
     if turns_public {
         match public_url {
             Some(url) => line.push_str(&format!(" (bucket becomes public at {url})")),
@@ -365,7 +356,7 @@ fn restriction_lines(
     if let Some(every) = rotate_every {
         lines.push(format!(
             "rotate_every: {}",
-            crate::config::model_temporary::short_duration(every)
+            crate::config::model::temporary::short_duration(every)
         ));
     }
     lines
@@ -395,7 +386,7 @@ pub fn retiring_line(r: &super::RetiringKey) -> String {
         r.token,
         super::id8(&r.id),
         timestamp(r.retire_at),
-        crate::config::model_temporary::human_duration(r.remaining)
+        crate::config::model::temporary::human_duration(r.remaining)
     )
 }
 
@@ -575,6 +566,7 @@ pub fn text(plan: &Plan, title: &str) -> String {
     }
     out.push_str(&summary_line(&plan.summary()));
     out.push('\n');
+    out.push_str(&format!("Plan id: {}\n", super::id::plan_id(plan)));
     for n in notes(plan) {
         out.push_str(&escape(&n));
         out.push('\n');
@@ -585,9 +577,10 @@ pub fn text(plan: &Plan, title: &str) -> String {
 /// The plan as Markdown, for CI job summaries (`$GITHUB_STEP_SUMMARY`).
 pub fn markdown(plan: &Plan, title: &str) -> String {
     let mut out = format!(
-        "### r2gitops plan: `{}`\n\n**{}**\n\n",
+        "### r2gitops plan: `{}`\n\n**{}**\n\nPlan id: `{}`\n\n",
         escape(title),
-        summary_line(&plan.summary())
+        summary_line(&plan.summary()),
+        super::id::plan_id(plan)
     );
     for n in notes(plan) {
         out.push_str(&format!("> {}\n\n", escape(&n)));
@@ -626,6 +619,7 @@ pub fn json(plan: &Plan, file: &str) -> Value {
     json!({
         "format_version": JSON_FORMAT_VERSION,
         "file": file,
+        "plan_id": super::id::plan_id(plan),
         "account_id": plan.account_id,
         "refused": plan.refused,
         "skip_outputs": plan.skip_outputs,
@@ -667,6 +661,13 @@ pub fn step_json(step: &Step) -> Value {
         "name": step.object_name(),
         "line": step_line(step),
     });
+    bucket_fields(&mut v, step);
+    token_fields(&mut v, step);
+    v
+}
+
+/// The fields of a bucket step (create, update, delete, configure).
+fn bucket_fields(v: &mut Value, step: &Step) {
     match step {
         Step::CreateBucket {
             bucket,
@@ -741,6 +742,13 @@ pub fn step_json(step: &Step) -> Value {
             v["changes"] = json!(changes);
             v["deletion"] = json!(step.deletion_weight() > 0);
         }
+        _ => {}
+    }
+}
+
+/// The fields of a token step and of a temporary credential's issue.
+fn token_fields(v: &mut Value, step: &Step) {
+    match step {
         Step::CreateToken {
             owner,
             output,
@@ -754,7 +762,7 @@ pub fn step_json(step: &Step) -> Value {
             v["output"] = json!(output.display().to_string());
             v["access"] = json!(access.as_str());
             v["buckets"] = json!(buckets.iter().map(|b| &b.name).collect::<Vec<_>>());
-            restriction_json(&mut v, request, *rotate_every);
+            restriction_json(v, request, *rotate_every);
         }
         Step::UpdateToken {
             id,
@@ -786,7 +794,7 @@ pub fn step_json(step: &Step) -> Value {
             v["detail"] = json!(reason.describe());
             v["access"] = json!(access.as_str());
             v["buckets"] = json!(buckets.iter().map(|b| &b.name).collect::<Vec<_>>());
-            restriction_json(&mut v, request, *rotate_every);
+            restriction_json(v, request, *rotate_every);
         }
         Step::RollToken {
             id, owner, reason, ..
@@ -818,7 +826,7 @@ pub fn step_json(step: &Step) -> Value {
             v["buckets"] = json!(buckets.iter().map(|b| &b.name).collect::<Vec<_>>());
             v["overlap_seconds"] = json!(if *revoke_old { 0 } else { overlap.as_secs() });
             v["revoke_old"] = json!(revoke_old);
-            restriction_json(&mut v, request, *rotate_every);
+            restriction_json(v, request, *rotate_every);
         }
         Step::RetireToken {
             name,
@@ -871,8 +879,8 @@ pub fn step_json(step: &Step) -> Value {
             v["reason"] = json!(reason.kind());
             v["detail"] = json!(reason.describe());
         }
+        _ => {}
     }
-    v
 }
 
 #[cfg(test)]
@@ -909,7 +917,7 @@ mod tests {
         assert!(p.differs() && !p.has_changes());
         let text = text(&p, "r2gitops.yaml");
         assert!(
-            text.ends_with("No changes can be applied, but Cloudflare does not match the file: 1 blocked, 3 unchanged.\n"),
+            text.contains("\nNo changes can be applied, but Cloudflare does not match the file: 1 blocked, 3 unchanged.\nPlan id: "),
             "{text}"
         );
         let md = markdown(&p, "r2gitops.yaml");
@@ -920,8 +928,30 @@ mod tests {
         let mut synced = plan();
         synced.blocked.clear();
         assert!(!synced.differs());
-        assert!(text_of(&synced).ends_with("No changes. 3 unchanged.\n"));
+        assert!(text_of(&synced).contains("\nNo changes. 3 unchanged.\nPlan id: "));
         assert!(!markdown(&synced, "f").contains("WARNING"));
+    }
+
+    #[test]
+    fn text_markdown_and_json_carry_the_plan_id() {
+        let p = plan();
+        let id = crate::plan::id::plan_id(&p);
+        let text = text_of(&p);
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("Plan id: "))
+                .collect::<Vec<_>>(),
+            [format!("Plan id: {id}")],
+            "{text}"
+        );
+        let md = markdown(&p, "f");
+        assert!(
+            md.starts_with(&format!(
+                "### r2gitops plan: `f`\n\n**No changes can be applied, but Cloudflare does not match the file: 1 blocked, 3 unchanged.**\n\nPlan id: `{id}`\n\n"
+            )),
+            "{md}"
+        );
+        assert_eq!(json(&p, "f")["plan_id"], serde_json::json!(id));
     }
 
     fn text_of(p: &Plan) -> String {

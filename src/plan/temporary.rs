@@ -1,4 +1,4 @@
-//! The plan's data for temporary credentials (issue 18): why one is issued, and the ones kept
+//! The plan's data for temporary credentials: why one is issued, and the ones kept
 //! with how long they have left. Plain data, no clock: durations were computed by `diff`
 //! from its `now`.
 
@@ -7,9 +7,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::RollReason;
-use super::render::timestamp;
+use super::timestamp;
 use crate::config::TemporaryScope;
-use crate::config::model_temporary::{human_duration, short_duration};
+use crate::config::model::temporary::{human_duration, short_duration};
 
 /// Why a temporary credential is issued in this pass.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,7 +185,8 @@ mod tests {
         assert_eq!(
             t,
             format!(
-                "r2gitops plan for r2gitops.yaml (account acct):\n  {ISSUE}\n  {KEPT}\n  = 2 unchanged\nPlan: 0 to create, 0 to update, 0 to roll, 1 to issue, 0 to delete; 3 unchanged.\n"
+                "r2gitops plan for r2gitops.yaml (account acct):\n  {ISSUE}\n  {KEPT}\n  = 2 unchanged\nPlan: 0 to create, 0 to update, 0 to roll, 1 to issue, 0 to delete; 3 unchanged.\nPlan id: {}\n",
+                crate::plan::id::plan_id(&plan())
             )
         );
         let md = markdown(&plan(), "r2gitops.yaml");
@@ -196,7 +197,7 @@ mod tests {
         let mut only_kept = plan();
         only_kept.steps.clear();
         assert!(
-            text(&only_kept, "f").ends_with("No changes. 3 unchanged.\n"),
+            text(&only_kept, "f").contains("\nNo changes. 3 unchanged.\nPlan id: "),
             "an unchanged credential is no change"
         );
     }

@@ -265,7 +265,7 @@ pub async fn ready(
         if started.elapsed() + pause > timeout {
             return Err(format!(
                 "{what} did not succeed within {} ({attempt} attempts; last: {last})",
-                crate::config::model_temporary::short_duration(timeout)
+                crate::config::model::temporary::short_duration(timeout)
             ));
         }
         tokio::time::sleep(pause).await;

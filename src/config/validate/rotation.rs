@@ -4,21 +4,10 @@
 //! is bounded by `cost::token_watch_floor`.
 
 use super::*;
-
-/// The overlap of a token that neither it nor `settings` declares.
-pub const DEFAULT_ROTATION_OVERLAP: Duration = Duration::from_secs(3600);
-
-/// Longer, and a key nobody uses lives on for a month: a rotation is meant to end.
-pub const MAX_ROTATION_OVERLAP: Duration = Duration::from_secs(30 * 86_400);
-
-pub const DEFAULT_READINESS_TIMEOUT: Duration = Duration::from_secs(60);
-pub const MIN_READINESS_TIMEOUT: Duration = Duration::from_secs(1);
-/// A probe retried for longer holds the pass (and the lock) for nothing.
-pub const MAX_READINESS_TIMEOUT: Duration = Duration::from_secs(600);
-
-pub const DEFAULT_TOKEN_WATCH: Duration = Duration::from_secs(60);
-/// Below this, polling only spends the budget: a pass itself takes seconds.
-pub const MIN_TOKEN_WATCH: Duration = Duration::from_secs(15);
+pub use crate::config::model::{
+    DEFAULT_READINESS_TIMEOUT, DEFAULT_ROTATION_OVERLAP, DEFAULT_TOKEN_WATCH,
+    MAX_READINESS_TIMEOUT, MAX_ROTATION_OVERLAP, MIN_READINESS_TIMEOUT, MIN_TOKEN_WATCH,
+};
 
 /// A declared overlap: `0`, or a duration of at most 30d.
 pub(super) fn overlap(c: &mut Collector, raw: &Sp<String>, path: &str) -> Option<Duration> {

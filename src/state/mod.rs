@@ -1,0 +1,541 @@
+//! The inventory's file (`settings.state_file`, default `<output_dir>/.r2gitops-state.json`):
+//! its explicit, versioned on-disk form, `load` and `save`, and the one-writer lock
+//! (`lock`). The records themselves are `inventory`'s, plain data the planner reads.
+//!
+//! The file is not trusted: `settings.state_file` may name any file, and the inventory may
+//! have been edited. Every output path in it must pass the writer's component rules, or the
+//! whole inventory is corrupt (a path is later hashed and possibly deleted); a reason never
+//! quotes a value of the file, only where and what kind of problem.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::config::shape::clip;
+use crate::config::yaml::sanitize;
+use crate::config::{Jurisdiction, Owner, StorageClass};
+use crate::inventory::{BucketRecord, Inventory, OutputRecord, Refusal, TokenRecord};
+use crate::observed::TokenField;
+
+pub mod lock;
+mod retiring;
+mod temporary;
+
+/// Bumped when the file's meaning changes; an unknown version is refused, not guessed at.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error("cannot read the inventory '{path}'")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the inventory '{path}' is not valid ({reason}); move it aside to have it rebuilt from Cloudflare (tokens whose output cannot be vouched for are then rolled)"
+    )]
+    Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "the inventory '{path}' has format version {found}; this r2gitops understands version {FORMAT_VERSION}"
+    )]
+    Version { path: PathBuf, found: u32 },
+    #[error("cannot write the inventory '{path}'")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: crate::secrets::SecretsError,
+    },
+}
+
+// ---- on-disk form: explicit, versioned, stable field names ----
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileForm {
+    version: u32,
+    #[serde(default)]
+    tokens: BTreeMap<String, TokenForm>,
+    #[serde(default)]
+    buckets: Vec<BucketForm>,
+    #[serde(default, skip_serializing_if = "LearnedForm::is_empty")]
+    learned: LearnedForm,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    temporary: BTreeMap<String, temporary::TemporaryForm>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    retiring: Vec<retiring::RetiringForm>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pending: BTreeSet<String>,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LearnedForm {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    keeps_removed: Vec<String>,
+}
+
+impl LearnedForm {
+    fn is_empty(&self) -> bool {
+        self.keeps_removed.is_empty()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenForm {
+    id: String,
+    owner: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    rolled_at: Option<OffsetDateTime>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    modified_on: Option<OffsetDateTime>,
+    #[serde(default)]
+    output: Option<OutputForm>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    unheld: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutputForm {
+    path: PathBuf,
+    ciphertext_sha256: String,
+    fingerprint: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    details: BTreeMap<String, String>,
+}
+
+impl OutputForm {
+    fn from_record(o: &OutputRecord) -> Self {
+        OutputForm {
+            path: o.path.clone(),
+            ciphertext_sha256: o.ciphertext_sha256.clone(),
+            fingerprint: o.fingerprint.clone(),
+            details: o.details.clone(),
+        }
+    }
+
+    fn into_record(self) -> OutputRecord {
+        OutputRecord {
+            path: self.path,
+            ciphertext_sha256: self.ciphertext_sha256,
+            fingerprint: self.fingerprint,
+            details: self.details,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BucketForm {
+    name: String,
+    jurisdiction: String,
+    protect: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    storage_class_refused: Option<RefusalForm>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefusalForm {
+    to: String,
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
+    detail: String,
+}
+
+/// The JSON text of the file (pure).
+pub fn to_json(inventory: &Inventory) -> String {
+    let form = FileForm {
+        version: FORMAT_VERSION,
+        tokens: inventory
+            .tokens
+            .iter()
+            .map(|(name, t)| {
+                (
+                    name.clone(),
+                    TokenForm {
+                        id: t.id.clone(),
+                        owner: t.owner.as_str().into(),
+                        created_at: t.created_at,
+                        rolled_at: t.rolled_at,
+                        modified_on: t.modified_on,
+                        output: t.output.as_ref().map(|o| OutputForm {
+                            path: o.path.clone(),
+                            ciphertext_sha256: o.ciphertext_sha256.clone(),
+                            fingerprint: o.fingerprint.clone(),
+                            details: o.details.clone(),
+                        }),
+                        unheld: t.unheld,
+                    },
+                )
+            })
+            .collect(),
+        buckets: inventory
+            .buckets
+            .iter()
+            .map(|((j, name), b)| BucketForm {
+                name: name.clone(),
+                jurisdiction: j.as_str().into(),
+                protect: b.protect,
+                storage_class_refused: b.storage_class_refused.as_ref().map(|r| RefusalForm {
+                    to: r.to.as_str().into(),
+                    at: r.at,
+                    detail: r.detail.clone(),
+                }),
+            })
+            .collect(),
+        learned: LearnedForm {
+            keeps_removed: inventory
+                .learned
+                .keeps_removed
+                .iter()
+                .map(|f| f.as_str().to_string())
+                .collect(),
+        },
+        temporary: inventory
+            .temporary
+            .iter()
+            .map(|(name, r)| (name.clone(), temporary::to_form(r)))
+            .collect(),
+        retiring: inventory.retiring.iter().map(retiring::to_form).collect(),
+        pending: inventory.pending.clone(),
+    };
+    let mut text = serde_json::to_string_pretty(&form).expect("plain data serialises");
+    text.push('\n');
+    text
+}
+
+/// Parse the file's text (pure); `Err` carries the reason for `InventoryError`.
+pub fn from_json(text: &str) -> Result<Inventory, ParseError> {
+    #[derive(Deserialize)]
+    struct VersionOnly {
+        version: u32,
+    }
+    let v: VersionOnly = serde_json::from_str(text).map_err(json_problem)?;
+    if v.version != FORMAT_VERSION {
+        return Err(ParseError::Version(v.version));
+    }
+    let form: FileForm = serde_json::from_str(text).map_err(json_problem)?;
+    let mut inv = Inventory::default();
+    for (name, t) in form.tokens {
+        let token = sanitize(&clip(&name));
+        let owner = match t.owner.as_str() {
+            "account" => Owner::Account,
+            "user" => Owner::User,
+            _ => {
+                return Err(ParseError::Invalid(format!(
+                    "token '{token}': unknown owner (expected account or user)"
+                )));
+            }
+        };
+        if let Some(o) = &t.output
+            && crate::secrets::write::checked_components(&o.path).is_err()
+        {
+            return Err(ParseError::Invalid(format!(
+                "token '{token}': its output path is not a plain relative path inside output_dir"
+            )));
+        }
+        inv.tokens.insert(
+            name,
+            TokenRecord {
+                id: t.id,
+                owner,
+                created_at: t.created_at,
+                rolled_at: t.rolled_at,
+                modified_on: t.modified_on,
+                output: t.output.map(|o| OutputRecord {
+                    path: o.path,
+                    ciphertext_sha256: o.ciphertext_sha256,
+                    fingerprint: o.fingerprint,
+                    details: o.details,
+                }),
+                unheld: t.unheld,
+            },
+        );
+    }
+    for b in form.buckets {
+        let j = Jurisdiction::parse(&b.jurisdiction).ok_or_else(|| {
+            ParseError::Invalid(format!(
+                "bucket '{}': unknown jurisdiction",
+                sanitize(&clip(&b.name))
+            ))
+        })?;
+        let storage_class_refused = match b.storage_class_refused {
+            None => None,
+            Some(r) => Some(Refusal {
+                to: StorageClass::parse(&r.to).ok_or_else(|| {
+                    ParseError::Invalid(format!(
+                        "bucket '{}': unknown storage class '{}'",
+                        b.name, r.to
+                    ))
+                })?,
+                at: r.at,
+                detail: r.detail,
+            }),
+        };
+        inv.buckets.insert(
+            (j, b.name),
+            BucketRecord {
+                protect: b.protect,
+                storage_class_refused,
+            },
+        );
+    }
+    for f in form.learned.keeps_removed {
+        let field = TokenField::parse(&f).ok_or_else(|| {
+            ParseError::Invalid(format!("learned.keeps_removed: unknown field '{f}'"))
+        })?;
+        inv.learned.keeps_removed.insert(field);
+    }
+    for (name, form) in form.temporary {
+        let record = temporary::from_form(&name, form)?;
+        inv.temporary.insert(name, record);
+    }
+    for form in form.retiring {
+        inv.retiring.push(retiring::from_form(form)?);
+    }
+    inv.pending = form.pending;
+    Ok(inv)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParseError {
+    Invalid(String),
+    Version(u32),
+}
+
+/// A JSON error as where and what kind, without serde's text: that quotes values of the
+/// file (`invalid type: string "..."`), and `state_file` may name a file holding a secret.
+fn json_problem(e: serde_json::Error) -> ParseError {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Io => "cannot be read",
+        Category::Syntax => "is not valid JSON",
+        Category::Data => {
+            "does not fit the inventory format (a missing, unknown or mistyped field)"
+        }
+        Category::Eof => "ends early (EOF)",
+    };
+    ParseError::Invalid(format!("{what} at line {} column {}", e.line(), e.column()))
+}
+
+/// An inventory of a thousand tokens is a few hundred KiB.
+const MAX_INVENTORY_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Read the inventory; a missing file is an empty inventory (first run, or lost). It must be
+/// a regular file (not a symlink, FIFO or device) of bounded size.
+pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
+    let corrupt = |reason: String| InventoryError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = match crate::safe_fs::read_bounded(
+        path,
+        MAX_INVENTORY_BYTES,
+        crate::safe_fs::Last::NoSymlink,
+    ) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Inventory::default()),
+        Err(source) => {
+            return Err(InventoryError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    if bytes.len() as u64 > MAX_INVENTORY_BYTES {
+        return Err(corrupt(format!("larger than {MAX_INVENTORY_BYTES} bytes")));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| corrupt("not valid UTF-8".into()))?;
+    from_json(&text).map_err(|e| match e {
+        ParseError::Invalid(reason) => InventoryError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        },
+        ParseError::Version(found) => InventoryError::Version {
+            path: path.to_path_buf(),
+            found,
+        },
+    })
+}
+
+/// Write the inventory atomically (temp file, fsync, rename, fsync of the directory), mode
+/// 0600, refusing symlinks: the same writer as the credential files.
+pub fn save(path: &Path, inventory: &Inventory) -> Result<(), InventoryError> {
+    let err = |source| InventoryError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(d), Some(n)) => (
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            },
+            n,
+        ),
+        _ => {
+            return Err(err(crate::secrets::SecretsError::PathOutside {
+                path: path.to_path_buf(),
+            }));
+        }
+    };
+    crate::secrets::write::write_atomic(dir, Path::new(name), to_json(inventory).as_bytes(), None)
+        .map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Learned;
+    use time::macros::datetime;
+
+    fn sample() -> Inventory {
+        let mut inv = Inventory::default();
+        inv.tokens.insert(
+            "uploader".into(),
+            TokenRecord {
+                id: "0123456789abcdef0123456789abcdef".into(),
+                owner: Owner::User,
+                created_at: datetime!(2026-11-01 10:00 UTC),
+                rolled_at: Some(datetime!(2026-11-20 10:00 UTC)),
+                modified_on: None,
+                output: Some(OutputRecord {
+                    path: "uploader.env.age".into(),
+                    ciphertext_sha256: "ab".repeat(32),
+                    fingerprint: "cd".repeat(32),
+                    details: [("endpoint".to_string(), "https://x".to_string())].into(),
+                }),
+                unheld: false,
+            },
+        );
+        inv.tokens.insert(
+            "adopted".into(),
+            TokenRecord {
+                id: "fedcba9876543210fedcba9876543210".into(),
+                owner: Owner::Account,
+                created_at: datetime!(2026-11-02 10:00 UTC),
+                rolled_at: None,
+                modified_on: None,
+                output: None,
+                unheld: true,
+            },
+        );
+        inv.buckets
+            .insert((Jurisdiction::Eu, "logs".into()), BucketRecord::new(false));
+        inv.buckets.insert(
+            (Jurisdiction::Default, "cold".into()),
+            BucketRecord {
+                protect: true,
+                storage_class_refused: Some(Refusal {
+                    to: StorageClass::InfrequentAccess,
+                    at: datetime!(2026-11-21 10:00 UTC),
+                    detail: "HTTP 405, code 7001: Method not allowed".into(),
+                }),
+            },
+        );
+        inv.learned.keeps_removed.insert(TokenField::IpRules);
+        inv.retiring.push(crate::inventory::RetiringRecord {
+            token: "uploader".into(),
+            id: "00112233445566778899aabbccddeeff".into(),
+            owner: Owner::User,
+            retire_at: datetime!(2026-11-20 11:00 UTC),
+        });
+        inv.pending.insert("uploader".into());
+        inv
+    }
+
+    #[test]
+    fn the_file_round_trips() {
+        let inv = sample();
+        assert_eq!(from_json(&to_json(&inv)), Ok(inv));
+    }
+
+    #[test]
+    fn a_file_without_learned_facts_or_refusals_keeps_its_old_form() {
+        let mut inv = sample();
+        inv.learned = Learned::default();
+        inv.retiring.clear();
+        inv.pending.clear();
+        inv.buckets.retain(|_, b| b.storage_class_refused.is_none());
+        let text = to_json(&inv);
+        assert!(!text.contains("learned"), "{text}");
+        assert!(
+            !text.contains("retiring") && !text.contains("pending"),
+            "{text}"
+        );
+        assert!(!text.contains("storage_class_refused"), "{text}");
+        assert_eq!(from_json(&text), Ok(inv));
+    }
+
+    #[test]
+    fn unreadable_files_are_refused_with_a_reason() {
+        let cases = [
+            ("", "EOF"),
+            ("{\"version\": 2}", "version"),
+            (
+                "{\"version\": 1, \"tokens\": {\"a\": {\"id\": \"x\", \"owner\": \"team\", \"created_at\": \"2026-01-01T00:00:00Z\"}}}",
+                "unknown owner",
+            ),
+            (
+                "{\"version\": 1, \"buckets\": [{\"name\": \"b\", \"jurisdiction\": \"mars\", \"protect\": true}]}",
+                "unknown jurisdiction",
+            ),
+            ("{\"version\": 1, \"secret\": \"x\"}", "does not fit"),
+            ("{\"version\": \"Zq3vX9kLm2Np\"}", "does not fit"),
+            ("Zq3vX9kLm2Np8Rt5", "is not valid JSON at line 1 column 1"),
+        ];
+        for (text, want) in cases {
+            let err = from_json(text).unwrap_err();
+            let shown = format!("{err:?}");
+            assert!(
+                shown.contains(want) || (want == "version" && err == ParseError::Version(2)),
+                "{text}: {shown}"
+            );
+            assert!(
+                !shown.contains("Zq3vX9kLm2Np"),
+                "a value is quoted: {shown}"
+            );
+        }
+    }
+
+    /// Issue 12: an edited inventory made a roll delete `../victim.txt`.
+    #[test]
+    fn an_output_path_that_could_leave_output_dir_makes_the_inventory_corrupt() {
+        let text = to_json(&sample());
+        for bad in [
+            "../victim.txt",
+            "/etc/passwd",
+            "team/../../victim.txt",
+            "",
+            ".",
+        ] {
+            let edited = text.replace(
+                "\"path\": \"uploader.env.age\"",
+                &format!("\"path\": {}", serde_json::json!(bad)),
+            );
+            assert_ne!(edited, text);
+            match from_json(&edited) {
+                Err(ParseError::Invalid(reason)) => assert_eq!(
+                    reason,
+                    "token 'uploader': its output path is not a plain relative path inside output_dir",
+                    "{bad}"
+                ),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        let fine = text.replace("\"uploader.env.age\"", "\"./team/uploader.env.age\"");
+        assert!(from_json(&fine).is_ok());
+    }
+}
