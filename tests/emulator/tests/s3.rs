@@ -317,7 +317,8 @@ async fn deleting_a_bucket_that_holds_objects_is_refused_with_409() {
 async fn a_new_or_rolled_token_is_an_unknown_key_on_s3_until_it_has_propagated() {
     let emu = Emulator::start(cf_emulator::EmulatorConfig {
         behaviour: cf_emulator::Behaviour {
-            propagation_delay: Some(std::time::Duration::from_secs(2)),
+            // Long enough that two boto3 runs (a second each on a loaded machine) fit inside it.
+            propagation_delay: Some(std::time::Duration::from_secs(6)),
             ..Default::default()
         },
         ..Default::default()
@@ -339,7 +340,7 @@ async fn a_new_or_rolled_token_is_an_unknown_key_on_s3_until_it_has_propagated()
         (Some("InvalidAccessKeyId"), Some(403)),
         "{fresh}"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(6100)).await;
     assert_eq!(put(&creds(&id, &value))["ok"], true, "propagated");
 
     // A roll: the old secret dies at once, the new one propagates like a new token.
@@ -353,7 +354,7 @@ async fn a_new_or_rolled_token_is_an_unknown_key_on_s3_until_it_has_propagated()
     let rolled = v["result"].as_str().unwrap().to_string();
     assert_eq!(put(&creds(&id, &value))["error"], "InvalidAccessKeyId");
     assert_eq!(put(&creds(&id, &rolled))["error"], "InvalidAccessKeyId");
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(6100)).await;
     assert_eq!(put(&creds(&id, &value))["error"], "SignatureDoesNotMatch");
     assert_eq!(put(&creds(&id, &rolled))["ok"], true);
 
