@@ -85,7 +85,20 @@ fn is_zero(n: &usize) -> bool {
 
 pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let file = args.file.file.display().to_string();
-    let result = super::load::load_with(&args.file.file, None, args.limits.operator());
+    let policy = args
+        .policy
+        .load(&args.file.file)?
+        .map(|policy| super::policy::Enforced {
+            policy,
+            interval: args.interval,
+        });
+    let result = super::load::load_with_pins(
+        &args.file.file,
+        None,
+        args.limits.operator(),
+        &Default::default(),
+        policy.as_ref(),
+    );
     let cost = result
         .as_ref()
         .ok()
@@ -114,6 +127,12 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                 );
                 if let Some(cost) = &cost {
                     println!("{}", cost.line());
+                }
+                if let Some(p) = &policy {
+                    println!(
+                        "policy: {} (sha256 {}): every declaration is allowed",
+                        p.policy.file, p.policy.sha256
+                    );
                 }
                 Ok(ExitCode::SUCCESS)
             }

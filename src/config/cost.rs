@@ -205,7 +205,7 @@ impl Cost {
 }
 
 /// A rate as a reader wants it: whole from 10 up, else to one decimal (`0.3`, `6`, `12`).
-fn num(x: f64) -> String {
+pub fn num(x: f64) -> String {
     let tenth = (x * 10.0).round() / 10.0;
     if x >= 10.0 || tenth.fract() == 0.0 {
         thousands(x.round() as u64)

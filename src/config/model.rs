@@ -34,6 +34,10 @@ pub struct Desired {
     /// Whether `adopt:` may roll a token nobody handed the value of. Never from the file:
     /// set from the command line by `reconcile::load_desired`.
     pub adopt_rolls: AdoptRolls,
+    /// The operator's policy this state passed (`--policy`), for what only a plan can
+    /// check: an adopted token's current grants, and prune's bucket deletes. Never from the
+    /// file.
+    pub policy: Option<std::sync::Arc<super::policy::Policy>>,
 }
 
 /// The operator's consent to adopting tokens by rolling them (`--allow-adopt-roll`), which
@@ -411,6 +415,7 @@ mod tests {
             temporary_credentials: Vec::new(),
             warnings: Vec::new(),
             adopt_rolls: AdoptRolls::Refused,
+            policy: None,
         }
     }
 

@@ -41,6 +41,9 @@ pub struct Snapshot {
     pub unlisted: Vec<String>,
     /// The configuration sub-resources read for each declared bucket (`--with`).
     pub blocks: BTreeMap<(Jurisdiction, String), Vec<ConfigValue>>,
+    /// The operator's policy (`--policy`): what it does not allow is a comment with the
+    /// reason, never a declaration.
+    pub policy: Option<std::sync::Arc<crate::config::policy::Policy>>,
 }
 
 /// What to list: which jurisdictions (`explicit` when the user named them: then each must
@@ -122,6 +125,7 @@ pub async fn snapshot<R: ReadApi>(
         recorded,
         unlisted,
         blocks: BTreeMap::new(),
+        policy: None,
     };
     // Only buckets the file will declare (a name in two jurisdictions is declared once).
     let reads: Vec<(Jurisdiction, String, ConfigKind)> = render::sort_buckets(&snapshot)
@@ -216,7 +220,14 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     } else {
         (args.jurisdiction.clone(), true)
     };
-    let snapshot = crate::reconcile::runtime()?.block_on(async {
+    // Judged against the file being written, as `validate --policy` will judge it.
+    let policy = match &args.policy {
+        Some(path) => Some(std::sync::Arc::new(crate::config::policy::load::load(
+            path, None, true,
+        )?)),
+        None => None,
+    };
+    let mut snapshot = crate::reconcile::runtime()?.block_on(async {
         let client = Client::connect(config).await?;
         snapshot(
             &client,
@@ -232,6 +243,7 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         )
         .await
     })?;
+    snapshot.policy = policy;
     let header = render::Header {
         command: command_line(),
         generated_at: OffsetDateTime::now_utc(),

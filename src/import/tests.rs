@@ -126,6 +126,7 @@ fn snapshot() -> Snapshot {
         Jurisdiction::Default,
     );
     Snapshot {
+        policy: None,
         account_id: ACCT.into(),
         buckets: vec![media, archive],
         tokens: vec![uploader, admin, hand, two, expired, gone, injection],
