@@ -167,10 +167,14 @@ fn read_value(args: &AdoptArgs) -> Result<TokenValue, crate::secret::SecretFileE
 pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     crate::cloudflare::config::preflight(&args.api)?;
     let file = &args.file.file;
-    let policy = args.api.policy.load(file)?.map(|policy| crate::config::policy::Enforced {
-        policy,
-        interval: crate::config::cost::DEFAULT_INTERVAL,
-    });
+    let policy = args
+        .api
+        .policy
+        .load(file)?
+        .map(|policy| crate::config::policy::Enforced {
+            policy,
+            interval: crate::config::cost::DEFAULT_INTERVAL,
+        });
     let desired = match crate::reconcile::load_desired_pinned(
         file,
         args.api.output_dir.as_deref(),

@@ -141,8 +141,10 @@ impl PolicyArgs {
     pub fn load(
         &self,
         file: &std::path::Path,
-    ) -> Result<Option<std::sync::Arc<crate::config::policy::Policy>>, crate::config::policy::load::PolicyError>
-    {
+    ) -> Result<
+        Option<std::sync::Arc<crate::config::policy::Policy>>,
+        crate::config::policy::load::PolicyError,
+    > {
         let Some(path) = &self.policy else {
             return Ok(None);
         };

@@ -409,8 +409,7 @@ pub fn load_desired_pinned(
     pins: &crate::config::validate::PublishPins,
     policy: Option<&crate::config::policy::Enforced>,
 ) -> Result<Desired, crate::config::Diagnostics> {
-    let mut desired =
-        crate::config::load::load_with_pins(file, output_dir, limits, pins, policy)?;
+    let mut desired = crate::config::load::load_with_pins(file, output_dir, limits, pins, policy)?;
     desired.adopt_rolls = adopt_rolls;
     Ok(desired)
 }
@@ -427,10 +426,14 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
     let file = &args.file.file;
     let title = file.display().to_string();
     crate::cloudflare::config::preflight(&args.api)?;
-    let policy = args.api.policy.load(file)?.map(|policy| crate::config::policy::Enforced {
-        policy,
-        interval: crate::config::cost::DEFAULT_INTERVAL,
-    });
+    let policy = args
+        .api
+        .policy
+        .load(file)?
+        .map(|policy| crate::config::policy::Enforced {
+            policy,
+            interval: crate::config::cost::DEFAULT_INTERVAL,
+        });
     let desired = match load_desired_pinned(
         file,
         args.api.output_dir.as_deref(),

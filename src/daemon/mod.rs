@@ -323,7 +323,9 @@ impl Daemon {
                 tracing::warn!(policy = %path.display(), error = %error, "the policy does not load; keeping the last good one");
                 let kept = self.policy.clone();
                 self.update(|s| {
-                    s.policy = kept.as_deref().map(|p| status::PolicyStatus::of(p, Some(error)))
+                    s.policy = kept
+                        .as_deref()
+                        .map(|p| status::PolicyStatus::of(p, Some(error)))
                 });
             }
         }
@@ -412,7 +414,9 @@ impl Daemon {
                     .as_ref()
                     .is_some_and(|d| d.policy.as_ref().map(|p| p.sha256.as_str()) != in_force)
                 {
-                    tracing::warn!("the last valid desired state was checked under another policy; it is not kept");
+                    tracing::warn!(
+                        "the last valid desired state was checked under another policy; it is not kept"
+                    );
                     self.desired = None;
                     self.renewal_basis = None;
                 }

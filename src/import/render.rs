@@ -467,7 +467,11 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
             b.jurisdiction.as_str()
         ));
     }
-    for b in s.buckets.iter().filter(|b| bucket_name_problem(&b.name).is_none()) {
+    for b in s
+        .buckets
+        .iter()
+        .filter(|b| bucket_name_problem(&b.name).is_none())
+    {
         if let Some(why) = bucket_outside_policy(s, b) {
             line(&format!(
                 "# Not declared: bucket {} ({}), outside the policy: {}",

@@ -66,7 +66,12 @@ impl Found<'_> {
 
 /// Every way `desired` (validated from `raw`) steps outside `policy`, capped like the
 /// rules' violations. Empty when it passes.
-pub fn check(policy: &Policy, raw: &RawDoc, desired: &Desired, cx: Context<'_>) -> Capped<Violation> {
+pub fn check(
+    policy: &Policy,
+    raw: &RawDoc,
+    desired: &Desired,
+    cx: Context<'_>,
+) -> Capped<Violation> {
     let mut f = Found {
         policy,
         list: Capped::default(),

@@ -36,7 +36,11 @@ pub enum PolicyError {
 
 /// Read and parse the policy at `path`. `desired_file`: the desired-state file it will
 /// judge, whose repository the policy may not be in unless `in_repo` (`--policy-in-repo`).
-pub fn load(path: &Path, desired_file: Option<&Path>, in_repo: bool) -> Result<Policy, PolicyError> {
+pub fn load(
+    path: &Path,
+    desired_file: Option<&Path>,
+    in_repo: bool,
+) -> Result<Policy, PolicyError> {
     let shown = path.display().to_string();
     let read = |source| PolicyError::Read {
         path: shown.clone(),
@@ -64,7 +68,8 @@ pub fn load(path: &Path, desired_file: Option<&Path>, in_repo: bool) -> Result<P
             });
         }
     }
-    let bytes = safe_fs::read_bounded(&resolved, MAX_POLICY_BYTES, Last::NoSymlink).map_err(read)?;
+    let bytes =
+        safe_fs::read_bounded(&resolved, MAX_POLICY_BYTES, Last::NoSymlink).map_err(read)?;
     if bytes.len() as u64 > MAX_POLICY_BYTES {
         return Err(read(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
@@ -166,7 +171,10 @@ mod tests {
         let e = load(&root.path().join("none.yaml"), None, false).unwrap_err();
         assert_eq!(
             e.to_string(),
-            format!("cannot read the policy {}", root.path().join("none.yaml").display())
+            format!(
+                "cannot read the policy {}",
+                root.path().join("none.yaml").display()
+            )
         );
     }
 

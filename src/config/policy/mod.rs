@@ -172,11 +172,9 @@ impl Policy {
                 set,
                 &allows,
             )),
-            TokenScope::AllBuckets => Some(self.refuse(
-                "buckets: [\"*\"] (every bucket)",
-                set,
-                &allows,
-            )),
+            TokenScope::AllBuckets => {
+                Some(self.refuse("buckets: [\"*\"] (every bucket)", set, &allows))
+            }
             TokenScope::Buckets(names) => names.iter().find_map(|n| self.bucket_name(n)),
         }
     }

@@ -43,13 +43,7 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Policy, Diagnostics> {
             }));
         }
         Err(e) => {
-            return Err(shape::diagnose(
-                text,
-                file,
-                e,
-                raw::json_schema(),
-                EMPTY,
-            ));
+            return Err(shape::diagnose(text, file, e, raw::json_schema(), EMPTY));
         }
     };
     let mut c = Capped::default();
@@ -100,7 +94,11 @@ fn set<T, U>(sp: &Sp<T>, value: U) -> Set<U> {
 }
 
 /// A duration bound: `90d`, `12h`, `15m`; more than zero.
-fn duration(c: &mut Capped<Violation>, raw: Option<&Sp<String>>, path: &str) -> Option<Set<Duration>> {
+fn duration(
+    c: &mut Capped<Violation>,
+    raw: Option<&Sp<String>>,
+    path: &str,
+) -> Option<Set<Duration>> {
     let raw = raw?;
     match parse_duration(raw.value.trim()) {
         Some(d) if !d.is_zero() => Some(set(raw, d)),
@@ -237,8 +235,7 @@ fn values(c: &mut Capped<Violation>, raw: &RawPolicy) -> Policy {
     if let Some(t) = &raw.temporary_credentials {
         let t = &t.value;
         policy.temporary_max = t.max.as_ref().map(|m| set(m, m.value));
-        policy.temporary_min_ttl =
-            duration(c, t.min_ttl.as_ref(), "temporary_credentials.min_ttl");
+        policy.temporary_min_ttl = duration(c, t.min_ttl.as_ref(), "temporary_credentials.min_ttl");
     }
     if let Some(a) = &raw.api {
         policy.max_calls_per_hour = a.value.max_calls_per_hour.as_ref().map(|m| set(m, m.value));
