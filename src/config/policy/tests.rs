@@ -290,20 +290,20 @@ fn each_key_refuses_what_it_bounds_located_in_the_file_and_naming_the_policy() {
             format!(
                 "{good}temporary_credentials:\n  - {{name: u1, parent: reader, bucket: team-a-media, access: object-read, ttl: 1h, output: {{file: u1.age, format: env}}}}\n  - {{name: u2, parent: reader, bucket: team-a-media, access: object-read, ttl: 1h, output: {{file: u2.age, format: env}}}}\n"
             ),
-            "r2gitops.yaml:18:11: temporary_credentials[1]: 2 temporary credentials is not allowed by the policy (policy.yaml:15:8 allows at most 1)".into(),
+            "r2gitops.yaml:17:12: temporary_credentials[1]: 2 temporary credentials is not allowed by the policy (policy.yaml:15:8 allows at most 1)".into(),
         ),
         (
             "temporary_credentials.min_ttl",
             format!(
                 "{good}temporary_credentials:\n  - {{name: u1, parent: reader, bucket: team-a-media, access: object-read, ttl: 15m, output: {{file: u1.age, format: env}}}}\n"
             ),
-            "r2gitops.yaml:17:89: temporary_credentials[0].ttl: ttl 15m is not allowed by the policy (policy.yaml:16:12 allows at least 30m)".into(),
+            "r2gitops.yaml:16:80: temporary_credentials[0].ttl: ttl 15m is not allowed by the policy (policy.yaml:16:12 allows at least 30m)".into(),
         ),
         (
             "api.max_calls_per_hour",
             good.clone(),
             // 6 passes an hour at 10m, 2 list pages each: 12 > 5.
-            "r2gitops.yaml:1:10: a projected cost of about 12 API calls an hour at --interval 10m (12 list pages, 0 configuration reads, 0 renewals) is not allowed by the policy (policy.yaml:2:23 allows at most 5)".into(),
+            "r2gitops.yaml:1:10: a projected cost of about 12 API calls an hour at --interval 10m (12 list pages, 0 configuration reads, 0 renewals) is not allowed by the policy (policy.yaml:3:23 allows at most 5)".into(),
         ),
     ];
     for (key, file, want) in cases {
