@@ -226,7 +226,7 @@ impl Status {
             return not(
                 "policy",
                 Some(format!(
-                    "the desired-state file violates the operator's policy ({} violation{}); the last good state is kept",
+                    "the desired-state file violates the operator's policy ({} violation{})",
                     self.policy_violations,
                     if self.policy_violations == 1 { "" } else { "s" }
                 )),
