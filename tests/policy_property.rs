@@ -38,12 +38,16 @@ const RECIPIENTS: [&str; 3] = [
     "age153n36pqq2qqrhn70mv5n3fskekmwvf7plkq6a05qvaa8uqsmw96qdg3kxw",
 ];
 
+/// A token: its access, its buckets (indices; `None`: every bucket) and its own
+/// recipients (`None`: the defaults).
+type Token = (usize, Option<BTreeSet<usize>>, Option<BTreeSet<usize>>);
+
 /// A generated file: buckets (index, public_dev_url, custom domain zone), tokens
 /// (access, buckets by index or every bucket, own recipients), default recipients.
 #[derive(Debug, Clone)]
 struct File {
     buckets: BTreeMap<usize, (Option<bool>, Option<usize>)>,
-    tokens: Vec<(usize, Option<BTreeSet<usize>>, Option<BTreeSet<usize>>)>,
+    tokens: Vec<Token>,
     recipients: BTreeSet<usize>,
 }
 

@@ -513,12 +513,12 @@ fn under_a_policy_buckets_and_tokens_outside_it_are_comments_with_the_reason() {
     );
     has("# Tokens outside the policy (--policy); this file does not declare them:");
     has(&format!(
-        "#   - \"r2gitops:ops admin\" (id \"{}\"): admin-read is not allowed by the policy (policy.yaml:2:11 allows object-read, object-read-write)",
-        format!("{:032x}", 2)
+        "#   - \"r2gitops:ops admin\" (id \"{:032x}\"): admin-read is not allowed by the policy (policy.yaml:2:11 allows object-read, object-read-write)",
+        2
     ));
     has(&format!(
-        "#   - \"Backup reader (dashboard)\" (id \"{}\"): bucket 'archive' is not allowed by the policy (policy.yaml:4:10 allows media)",
-        format!("{:032x}", 3)
+        "#   - \"Backup reader (dashboard)\" (id \"{:032x}\"): bucket 'archive' is not allowed by the policy (policy.yaml:4:10 allows media)",
+        3
     ));
     // What is inside stays declared, and the file is valid under the policy once the
     // recipients are filled in.
