@@ -341,3 +341,43 @@ buckets:
         ]
     );
 }
+
+/// `examples/platform/`: the worked example of docs/policy.md, two teams each with a file
+/// and a policy (kept in the repository only as an example, hence `--policy-in-repo`).
+#[test]
+fn each_teams_file_passes_its_own_policy_and_the_other_teams_refuses_it() {
+    let dir = common::root().join("examples/platform");
+    let run = |team: &str, policy: &str| {
+        Command::new(env!("CARGO_BIN_EXE_r2gitops"))
+            .args([
+                "--color",
+                "never",
+                "validate",
+                "--policy-in-repo",
+                "--policy",
+            ])
+            .arg(dir.join(format!("{policy}.policy.yaml")))
+            .arg("-f")
+            .arg(dir.join(format!("{team}.yaml")))
+            .output()
+            .unwrap()
+    };
+    for (team, other) in [("team-a", "team-b"), ("team-b", "team-a")] {
+        let own = run(team, team);
+        assert_eq!(
+            own.status.code(),
+            Some(0),
+            "{team}: {}",
+            String::from_utf8_lossy(&own.stderr)
+        );
+        let refused = run(team, other);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{team} under {other}");
+        // Each bucket of the team is outside the other's names, and its key is not theirs.
+        assert!(stderr.contains("buckets[0].name: bucket"), "{stderr}");
+        assert!(
+            stderr.contains("settings.recipients[0]: recipient"),
+            "{stderr}"
+        );
+    }
+}
