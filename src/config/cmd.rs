@@ -26,7 +26,8 @@
 //! same shape (e.g. a declared `expires_on` that has passed): printed as `warning: ...` on
 //! stderr in text mode, and never a failure. A valid file also has `"cost"`:
 //! `interval_seconds`, `calls_per_hour`, `list_pages_per_hour`, `config_reads_per_hour`,
-//! `renewals_per_hour`, `config_resync_seconds` and `percent_of_cloudflare_limit`.
+//! `renewals_per_hour`, `rotations_per_hour`, `config_resync_seconds` and
+//! `percent_of_cloudflare_limit`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -61,6 +62,7 @@ pub struct CostReport {
     pub list_pages_per_hour: u64,
     pub config_reads_per_hour: u64,
     pub renewals_per_hour: u64,
+    pub rotations_per_hour: u64,
     pub config_resync_seconds: u64,
     pub percent_of_cloudflare_limit: f64,
 }
@@ -73,6 +75,7 @@ impl CostReport {
             list_pages_per_hour: c.list_calls_per_hour().ceil() as u64,
             config_reads_per_hour: c.config_calls_per_hour().ceil() as u64,
             renewals_per_hour: c.renewals_per_hour.ceil() as u64,
+            rotations_per_hour: c.rotations_per_hour.ceil() as u64,
             config_resync_seconds: c.config_resync.as_secs(),
             percent_of_cloudflare_limit: (c.percent_of_limit() * 10.0).round() / 10.0,
         }
