@@ -212,12 +212,13 @@ fn load(yaml: &str, policy: Option<&Policy>) -> Result<Desired, r2gitops::config
         policy: std::sync::Arc::new(p.clone()),
         interval: std::time::Duration::from_secs(600),
     });
-    r2gitops::config::load::load_bytes(yaml.as_bytes(), "r2gitops.yaml", Path::new("."), &|_| {
-        Facts {
-            policy: enforced.clone(),
-            ..Facts::default()
-        }
-    })
+    r2gitops::config::load::load_bytes_under(
+        yaml.as_bytes(),
+        "r2gitops.yaml",
+        Path::new("."),
+        enforced.as_ref(),
+        &|_| Facts::default(),
+    )
 }
 
 /// An empty account, every zone of the pool found in it.

@@ -79,11 +79,10 @@ pub fn load_with_pins(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut desired = load_bytes(&bytes, &file, &base_dir, &|raw| {
+    let mut desired = load_bytes_under(&bytes, &file, &base_dir, policy, &|raw| {
         let mut facts = Facts {
             limits,
             publish_pins: pins.clone(),
-            policy: policy.cloned(),
             ..gather_facts(raw, &base_dir, output_dir)
         };
         if pins.repository.is_some() {
@@ -129,6 +128,19 @@ pub fn load_bytes(
     source: &Path,
     facts: &dyn Fn(&RawDoc) -> Facts,
 ) -> Result<Desired, Diagnostics> {
+    load_bytes_under(bytes, file, source, None, facts)
+}
+
+/// `load_bytes`, then, once the file is otherwise valid, the operator's policy: its
+/// violations are the file's diagnostics (`Diagnostics::is_policy`), and a file that
+/// passes carries the policy for the plan.
+pub fn load_bytes_under(
+    bytes: &[u8],
+    file: &str,
+    source: &Path,
+    policy: Option<&super::policy::Enforced>,
+    facts: &dyn Fn(&RawDoc) -> Facts,
+) -> Result<Desired, Diagnostics> {
     let parse_error = |e: yaml::ParseError| single(file, e.line, e.column, "", e.message, e.hint);
     let text = yaml::decode(bytes).map_err(parse_error)?;
     // The typed pass alone decides a well-formed file (the common case, parsed once). Only
@@ -145,7 +157,7 @@ pub fn load_bytes(
         }
         desired
     });
-    let Some(enforced) = &facts.policy else {
+    let Some(enforced) = policy else {
         return result.map_err(|capped| diagnostics(file, capped));
     };
     let mut desired = result.map_err(|capped| diagnostics(file, capped))?;
@@ -286,7 +298,6 @@ pub fn gather_facts(raw: &RawDoc, base_dir: &Path, output_dir: Option<&Path>) ->
         escaping_settings,
         limits: OperatorLimits::default(),
         publish_pins: Default::default(),
-        policy: None,
     }
 }
 

@@ -15,6 +15,7 @@ mod notification;
 pub use notification::*;
 mod kubernetes;
 pub use kubernetes::*;
+pub mod policy;
 
 /// The whole desired state, as declared by one file.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +38,7 @@ pub struct Desired {
     /// The operator's policy this state passed (`--policy`), for what only a plan can
     /// check: an adopted token's current grants, and prune's bucket deletes. Never from the
     /// file.
-    pub policy: Option<std::sync::Arc<super::policy::Policy>>,
+    pub policy: Option<std::sync::Arc<policy::Policy>>,
 }
 
 /// The operator's consent to adopting tokens by rolling them (`--allow-adopt-roll`), which

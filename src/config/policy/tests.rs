@@ -36,13 +36,16 @@ fn check_file(
         policy: Arc::new(p.clone()),
         interval: Duration::from_secs(600),
     };
-    crate::config::load::load_bytes(file.as_bytes(), "r2gitops.yaml", Path::new("."), &|_| {
-        Facts {
+    crate::config::load::load_bytes_under(
+        file.as_bytes(),
+        "r2gitops.yaml",
+        Path::new("."),
+        Some(&enforced),
+        &|_| Facts {
             now: Some(datetime!(2026-12-01 00:00 UTC)),
-            policy: Some(enforced.clone()),
             ..Facts::default()
-        }
-    })
+        },
+    )
 }
 
 fn violations(file: &str, p: &Policy) -> Vec<String> {

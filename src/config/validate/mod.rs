@@ -96,8 +96,6 @@ pub struct Facts {
     pub limits: super::cost::OperatorLimits,
     /// `--publish-repository`, `--publish-branch`, `--publish-prefix`.
     pub publish_pins: PublishPins,
-    /// `--policy`: checked by `load` once the rules pass.
-    pub policy: Option<super::policy::Enforced>,
 }
 
 /// Why `load` did not read `settings.recipients_file`.
