@@ -1,4 +1,4 @@
-//! Bucket configuration end to end (issue 14): the real binary against the emulator, the
+//! Bucket configuration end to end: the real binary against the emulator, the
 //! emulator's state read directly. All four blocks set, then a second pass with no mutating
 //! call; drift repaired; `[]` clears; an absent key leaves out-of-band rules alone; the
 //! default-rule plan line; lock loosening refused without prune; an EU bucket; a preflight
@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use r2gitops::cloudflare::WriteApi;
 use r2gitops::config::Jurisdiction;
-use r2gitops::observed::bucket_config::{ConfigValue, ConfigWrite, CorsRule};
+use r2gitops::observed::bucket_config::{ConfigValue, CorsRule};
+use r2gitops::plan::ConfigWrite;
 use serde_json::{Value, json};
 
 struct World(common::Sandbox);

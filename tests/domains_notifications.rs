@@ -1,4 +1,4 @@
-//! Custom domains and event notifications end to end (issue 15): the real binary against the
+//! Custom domains and event notifications end to end: the real binary against the
 //! emulator, whose state is read directly. A domain attached and notifications set, then a
 //! pass with no mutating call; drift repaired (a rule added out of band to a declared queue
 //! is removed); a zone change re-adds the domain; an unknown, partial or foreign zone and an
@@ -24,9 +24,10 @@ use std::time::Duration;
 use cf_emulator::{Behaviour, ZoneSeed};
 use r2gitops::cloudflare::{TokenRequest, WriteApi};
 use r2gitops::config::{IpRules, Jurisdiction, Owner};
-use r2gitops::observed::custom_domain::DomainWrite;
-use r2gitops::observed::notification::{NotificationRule, QueueWrite};
+use r2gitops::observed::notification::NotificationRule;
 use r2gitops::observed::{Effect, Policy, ResourceValue};
+use r2gitops::plan::DomainWrite;
+use r2gitops::plan::QueueWrite;
 use serde_json::{Value, json};
 
 struct World(common::Sandbox);

@@ -11,10 +11,10 @@ use proptest::prelude::*;
 use r2gitops::config::policy::{Enforced, Policy, glob};
 use r2gitops::config::validate::Facts;
 use r2gitops::config::{Access, Desired, Jurisdiction, Owner, TokenScope, ZoneRef};
-use r2gitops::observed::custom_domain::{DomainWrite, Zone, ZoneKind, ZoneLookup};
+use r2gitops::observed::custom_domain::{Zone, ZoneKind, ZoneLookup};
 use r2gitops::observed::{Observed, PermissionGroupIds};
-use r2gitops::plan::Step;
 use r2gitops::plan::diff::Input;
+use r2gitops::plan::{DomainWrite, Step};
 
 const ACCT: &str = "0123456789abcdef0123456789abcdef";
 const BUCKETS: [&str; 4] = [

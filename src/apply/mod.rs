@@ -18,7 +18,7 @@
 //! - The configuration of a bucket this pass created rides out Cloudflare's post-create lag
 //!   (`settle`): an answer that does not know the bucket yet is asked again, bounded.
 //! - Every write is read back: what Cloudflare answers is compared with what was sent
-//!   (`plan::readback`). A created token that came back different is deleted before its
+//!   (tokens: `plan::readback`; a bucket's configuration, every kind: `read_back`). A created token that came back different is deleted before its
 //!   value goes anywhere; an update that did not stick fails loudly, or, where the plan
 //!   allows it, becomes a replacement (create, write, then delete the old token).
 //! - A stop request (SIGTERM) starts nothing new; a step in flight finishes, output included.
@@ -27,6 +27,7 @@ mod bucket;
 mod bucket_config;
 mod custom_domain;
 mod notification;
+mod read_back;
 pub mod report;
 mod settle;
 mod temporary;
@@ -42,7 +43,8 @@ use time::OffsetDateTime;
 
 use crate::cloudflare::WriteApi;
 use crate::config::Desired;
-use crate::inventory::{self, BucketRecord, Inventory, TokenRecord};
+use crate::error::error_chain;
+use crate::inventory::{BucketRecord, Inventory, TokenRecord};
 use crate::plan::render::step_line;
 use crate::plan::{Bookkeeping, Plan, Step};
 use crate::secret::TokenValue;
@@ -192,7 +194,7 @@ impl Shared {
         change(&mut inv);
         let snapshot = inv.clone();
         let path = self.state_file.clone();
-        let saved = tokio::task::spawn_blocking(move || inventory::save(&path, &snapshot)).await;
+        let saved = tokio::task::spawn_blocking(move || crate::state::save(&path, &snapshot)).await;
         let error = match saved {
             Ok(Ok(())) => return,
             Ok(Err(e)) => error_chain(&e),
@@ -201,18 +203,6 @@ impl Shared {
         tracing::error!(error = %error, "saving the inventory failed");
         self.errors.lock().unwrap().push(error);
     }
-}
-
-/// An error and its causes on one line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn report(step: &Step, outcome: Outcome) -> StepReport {

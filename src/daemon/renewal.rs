@@ -1,4 +1,4 @@
-//! The daemon's side of temporary credentials (issue 18): when the next renewal is due, and
+//! The daemon's side of temporary credentials: when the next renewal is due, and
 //! how close each credential is to expiry, for `/status` and
 //! `r2gitops_temporary_credential_expiry_seconds`. Pure: `now` and the jitter's dice are
 //! inputs. A renewal is an ordinary pass trigger (coalesced with the others); the pass
@@ -15,7 +15,7 @@ use crate::apply::{Outcome, Report};
 use crate::config::Desired;
 use crate::inventory::Inventory;
 use crate::plan::Kind;
-use crate::plan::render::timestamp;
+use crate::plan::timestamp;
 use crate::secrets::VerifyOutcome;
 
 /// At most this much jitter is added to a renewal (and at most a tenth of its

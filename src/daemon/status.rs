@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::cloudflare::ClientMetrics;
 use crate::plan::Summary;
-use crate::plan::render::timestamp;
+use crate::plan::timestamp;
 
 /// Upper bounds (seconds) of the pass-duration histogram.
 pub const DURATION_BUCKETS: [f64; 11] = [
@@ -68,10 +68,10 @@ pub struct Status {
     pub api: ClientMetrics,
     pub suspended: bool,
     pub pass_running: bool,
-    /// Each declared temporary credential: expiry, next renewal, last error (issue 18).
+    /// Each declared temporary credential: expiry, next renewal, last error.
     pub temporary: Vec<super::renewal::TemporaryEntry>,
-    /// Each attached custom domain of a bucket that declares them, as the last plan saw it
-    /// (issue 15): Cloudflare's progress (ownership, ssl), never drift.
+    /// Each attached custom domain of a bucket that declares them, as the last plan saw it:
+    /// Cloudflare's progress (ownership, ssl), never drift.
     pub custom_domains: Vec<crate::plan::DomainInfo>,
     /// When each token with `rotate_every` is next rolled, as the last plan saw it.
     pub rotations: Vec<crate::plan::NextRotation>,

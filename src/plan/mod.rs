@@ -8,7 +8,8 @@
 //! - `readback`: what Cloudflare stored after a write, compared with what was sent.
 //! - `render`: text (terraform-like), JSON (versioned) and Markdown.
 //! - `id`: the plan's id, the SHA-256 of its canonical form (`--expect-plan`).
-//! - `temporary`: why a temporary credential is issued, and the ones kept (issue 18).
+//! - `temporary`: why a temporary credential is issued, and the ones kept.
+//! - `write`: the write intents of configuration steps, each with what its read-back expects.
 
 pub mod diff;
 pub mod id;
@@ -16,6 +17,7 @@ pub mod policy;
 pub mod readback;
 pub mod render;
 pub mod temporary;
+pub mod write;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,13 +25,18 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::config::{Access, Jurisdiction, LocationHint, Owner, StorageClass, TemporaryScope};
-use crate::observed::bucket_config::ConfigWrite;
-use crate::observed::custom_domain::{DomainStatus, DomainWrite};
-use crate::observed::notification::QueueWrite;
+use crate::observed::custom_domain::DomainStatus;
 use crate::observed::{TokenField, TokenRequest};
 
 pub use diff::{OutputFact, TemporaryFacts, diff};
+
+/// An instant as plans, reports and the status show it: RFC 3339.
+pub fn timestamp(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
 pub use temporary::{IssueReason, KeptTemporary};
+pub use write::{ConfigWrite, DomainWrite, QueueWrite};
 
 /// Everything one pass would do, in execution order, plus what it will not do and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +67,7 @@ pub struct Plan {
     /// also counted in `unchanged`).
     pub temporary: Vec<KeptTemporary>,
     /// Where Cloudflare is with each attached custom domain of a bucket that declares
-    /// `custom_domains` (issue 15): information, never drift.
+    /// `custom_domains`: information, never drift.
     pub domains: Vec<DomainInfo>,
     /// When each token with `rotate_every` that this pass does not renew is next rolled.
     pub rotations: Vec<NextRotation>,
@@ -174,7 +181,7 @@ pub enum Step {
         /// r2.dev turning on: the address the bucket becomes public at, when known.
         public_url: Option<String>,
     },
-    /// One custom domain of a bucket (issue 15): its POST, its PUT (a patch), its DELETE
+    /// One custom domain of a bucket: its POST, its PUT (a patch), its DELETE
     /// (the DNS record goes too: deletion-class, only with `prune`), or for a zone change,
     /// which Cloudflare cannot make in place, a DELETE then a POST. Then a GET reads it back.
     ConfigureDomain {
@@ -186,7 +193,7 @@ pub enum Step {
         /// `assets.example.com min_tls 1.0→1.2`.
         changes: Vec<String>,
     },
-    /// One queue's notification rules on a bucket (issue 15): DELETE the queue's rules, then
+    /// One queue's notification rules on a bucket: DELETE the queue's rules, then
     /// PUT the whole list (Cloudflare's PUT only adds, and refuses overlaps); then a GET reads
     /// them back. No rules left is deletion-class (only with `prune`).
     ConfigureNotifications {
@@ -249,7 +256,7 @@ pub enum Step {
         owner: Owner,
         reason: DeleteReason,
     },
-    /// Mint a temporary credential under its parent and write its output (issue 18). The
+    /// Mint a temporary credential under its parent and write its output. The
     /// parent's id is read from the inventory when the step runs: a parent created,
     /// rolled or replaced in the same pass has its new value written first.
     IssueTemporary {
@@ -319,11 +326,11 @@ impl RollReason {
             }
             RollReason::Rotation { issued_at } => format!(
                 "rotate_every elapsed (value issued {})",
-                render::timestamp(*issued_at)
+                timestamp(*issued_at)
             ),
             RollReason::ChangedElsewhere { at } => format!(
                 "changed outside r2gitops at {} (a roll there would leave its output dead)",
-                render::timestamp(*at)
+                timestamp(*at)
             ),
             RollReason::Adopted => {
                 "roll required to issue its credentials (existing S3 keys stop working)".into()
@@ -512,6 +519,24 @@ impl Step {
             | Step::ConfigureNotifications { bucket, .. } => Some(bucket),
             _ => None,
         }
+    }
+
+    /// The bucket whose configuration this step creates or writes: what was read of it is
+    /// stale afterwards, whatever the outcome.
+    pub fn changes_config_of(&self) -> Option<&BucketRef> {
+        match self {
+            Step::CreateBucket { bucket, .. } => Some(bucket),
+            s => s.config_bucket(),
+        }
+    }
+
+    /// Whether its writes name a zone or a queue by the id a lookup found (stale, should
+    /// the write fail).
+    pub fn uses_lookups(&self) -> bool {
+        matches!(
+            self,
+            Step::ConfigureDomain { .. } | Step::ConfigureNotifications { .. }
+        )
     }
 
     /// `create`, `update`, `roll`, `replace` or `delete`.

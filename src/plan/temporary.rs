@@ -1,4 +1,4 @@
-//! The plan's data for temporary credentials (issue 18): why one is issued, and the ones kept
+//! The plan's data for temporary credentials: why one is issued, and the ones kept
 //! with how long they have left. Plain data, no clock: durations were computed by `diff`
 //! from its `now`.
 
@@ -7,9 +7,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::RollReason;
-use super::render::timestamp;
+use super::timestamp;
 use crate::config::TemporaryScope;
-use crate::config::model_temporary::{human_duration, short_duration};
+use crate::config::model::temporary::{human_duration, short_duration};
 
 /// Why a temporary credential is issued in this pass.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,6 +1,6 @@
 //! Cloudflare in memory: a stateful fake of the two API traits for property tests that run
 //! the real observer, diff and applier (issues 16, 17). Every token write moves
-//! `modified_on`, as Cloudflare's does. Zones and queues (issue 15) are lists a test fills;
+//! `modified_on`, as Cloudflare's does. Zones and queues are lists a test fills;
 //! custom domains and notification rules are stored as written.
 
 use std::collections::BTreeMap;
@@ -10,10 +10,13 @@ use r2gitops::cloudflare::{
     ApiError, CfError, CreatedToken, ReadApi, TokenRequest, UpdatedToken, VerifiedToken, WriteApi,
 };
 use r2gitops::config::{Jurisdiction, LocationHint, MinTls, Owner, StorageClass, ZoneRef};
-use r2gitops::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
-use r2gitops::observed::custom_domain::{CustomDomain, DomainWrite, Zone, ZoneLookup};
-use r2gitops::observed::notification::{Queue, QueueRules, QueueWrite};
+use r2gitops::observed::bucket_config::{ConfigKind, ConfigValue};
+use r2gitops::observed::custom_domain::{CustomDomain, Zone, ZoneLookup};
+use r2gitops::observed::notification::{Queue, QueueRules};
 use r2gitops::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
+use r2gitops::plan::ConfigWrite;
+use r2gitops::plan::DomainWrite;
+use r2gitops::plan::QueueWrite;
 use r2gitops::secret::TokenValue;
 use time::OffsetDateTime;
 
@@ -217,6 +220,10 @@ impl Memory {
 }
 
 impl WriteApi for Memory {
+    type Reader = Self;
+    fn reader(&self) -> &Self {
+        self
+    }
     async fn create_bucket(
         &self,
         j: Jurisdiction,

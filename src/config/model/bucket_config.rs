@@ -1,4 +1,4 @@
-//! The validated configuration blocks of a bucket (issue 14). `None` for a block means the
+//! The validated configuration blocks of a bucket. `None` for a block means the
 //! file does not manage it: r2gitops never reads nor writes it. `Some(list)` is the whole
 //! configuration, `Some([])` included. Values here passed validation; ages keep the unit
 //! the file used, so that a plan can show them that way.
@@ -17,21 +17,33 @@ pub struct BucketConfig {
     pub lock: Option<Vec<LockRule>>,
     /// Public access through the bucket's r2.dev domain.
     pub public_dev_url: Option<bool>,
-    /// Hostnames on the account's zones that serve the bucket (issue 15).
+    /// Hostnames on the account's zones that serve the bucket.
     pub custom_domains: Option<Vec<super::CustomDomain>>,
-    /// Event notification rules, for every queue (issue 15).
+    /// Event notification rules, for every queue.
     pub notifications: Option<Vec<super::Notification>>,
 }
 
 impl BucketConfig {
+    /// Whether each block is declared: the one list of the blocks here.
+    fn declared(&self) -> [bool; 6] {
+        [
+            self.cors.is_some(),
+            self.lifecycle.is_some(),
+            self.lock.is_some(),
+            self.public_dev_url.is_some(),
+            self.custom_domains.is_some(),
+            self.notifications.is_some(),
+        ]
+    }
+
     /// Whether the file manages any block of this bucket (only then is anything read).
     pub fn manages_any(&self) -> bool {
-        self.cors.is_some()
-            || self.lifecycle.is_some()
-            || self.lock.is_some()
-            || self.public_dev_url.is_some()
-            || self.custom_domains.is_some()
-            || self.notifications.is_some()
+        self.declared().contains(&true)
+    }
+
+    /// How many blocks the file declares: one GET each when the bucket is read.
+    pub fn declared_blocks(&self) -> usize {
+        self.declared().into_iter().filter(|d| *d).count()
     }
 }
 

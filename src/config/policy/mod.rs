@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use super::model::temporary::short_duration;
 use super::model::{Access, IpRules, TokenScope, ZoneRef};
-use super::model_temporary::short_duration;
 
 pub mod check;
 pub mod glob;

@@ -10,9 +10,10 @@ use sha2::{Digest, Sha256};
 use super::raw::{self, RawPolicy};
 use super::{Policy, Set, glob};
 use crate::config::diagnostic::{Capped, Diagnostic, Diagnostics};
+use crate::config::parse_duration;
 use crate::config::raw::Sp;
 use crate::config::shape::{self, clip};
-use crate::config::validate::{self, Violation, hostname_problem, parse_duration};
+use crate::config::validate::{self, Violation, hostname_problem};
 use crate::config::yaml::{self, sanitize};
 
 /// Parse a policy. `file` is how the operator named it (diagnostics and messages cite it).

@@ -1,4 +1,4 @@
-//! `temporary_credentials:` (issue 18): the parent is a declared token that covers the
+//! `temporary_credentials:`: the parent is a declared token that covers the
 //! bucket and the access asked for, the TTL is within Cloudflare's bounds, `refresh_before`
 //! is less than the TTL (default ttl/3), prefixes and objects are non-empty paths without a
 //! leading `/`, and each has its own `output` (checked as a token's, in `output`).
@@ -9,10 +9,10 @@
 
 use super::*;
 use crate::config::cost::{MAX_TEMPORARY_CREDENTIALS, OperatorLimits};
-use crate::config::model_temporary::{
+use crate::config::model::temporary::{
     MAX_TEMPORARY_TTL, MIN_TEMPORARY_TTL, access_covers, short_duration,
 };
-use crate::config::raw_temporary::{KeyPath, RawTemporary};
+use crate::config::raw::temporary::{KeyPath, RawTemporary};
 use crate::config::{TemporaryScope, TemporarySpec};
 
 #[allow(clippy::too_many_arguments)]

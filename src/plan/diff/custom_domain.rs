@@ -1,4 +1,4 @@
-//! The custom-domain rules of the diff (issue 15), for a bucket whose file declares
+//! The custom-domain rules of the diff, for a bucket whose file declares
 //! `custom_domains` (the set is the whole set; absent is never compared):
 //! - the key is the domain; a declared zone compares with Cloudflare's by id or by name,
 //!   after the lookup named both;
@@ -13,7 +13,8 @@
 
 use super::Input;
 use crate::config::ZoneRef;
-use crate::observed::custom_domain::{CustomDomain, DomainWrite, Zone, ZoneKind, ZoneLookup};
+use crate::observed::custom_domain::{CustomDomain, Zone, ZoneKind, ZoneLookup};
+use crate::plan::DomainWrite;
 use crate::plan::{Blocked, BucketRef, DomainInfo, Kind, Plan, Step};
 
 pub(super) fn diff(

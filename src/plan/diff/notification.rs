@@ -1,4 +1,4 @@
-//! The notification rules of the diff (issue 15), for a bucket whose file declares
+//! The notification rules of the diff, for a bucket whose file declares
 //! `notifications` (every rule of the bucket, for every queue; absent is never compared):
 //! - the declared rules of one queue, `events` expanded to their actions, compare as a set
 //!   with the queue's rules on Cloudflare (order, rule ids and empty-versus-null are not
@@ -17,9 +17,8 @@
 use std::collections::BTreeSet;
 
 use super::Input;
-use crate::observed::notification::{
-    NotificationRule, QueueRules, QueueWrite, rule_changes, rules_met,
-};
+use crate::observed::notification::{NotificationRule, QueueRules, rule_changes, rules_met};
+use crate::plan::QueueWrite;
 use crate::plan::{Blocked, BucketRef, Kind, Plan, Step};
 
 pub(super) fn diff(

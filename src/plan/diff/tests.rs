@@ -1,5 +1,9 @@
 //! Table tests of the diff rules. Worlds are built by hand: no file, no server, no clock.
 
+mod bucket_config;
+mod custom_domain;
+mod notification;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,11 +18,11 @@ use crate::config::{
     TokenSpec,
 };
 use crate::fixtures::{ACCT, bucket, desired, token};
+use crate::inventory::OutputRecord;
 use crate::inventory::{BucketRecord, Inventory, TokenRecord};
 use crate::observed::TokenField;
 use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
 use crate::plan::{Bookkeeping, BucketRef, DeleteReason, ReplaceReason, RollReason, Step};
-use crate::secrets::OutputRecord;
 
 const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
 

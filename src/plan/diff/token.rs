@@ -20,7 +20,7 @@ use crate::observed::{
 use crate::plan::ReplaceReason;
 use crate::plan::policy::{declaration, describe, desired_policies, lost};
 use crate::plan::readback::seconds;
-use crate::plan::render::timestamp;
+use crate::plan::timestamp;
 use crate::plan::{
     Blocked, Bookkeeping, BucketRef, DeleteReason, Kind, NextRotation, Orphan, Plan, RollReason,
     Step,
@@ -609,7 +609,7 @@ fn set_delta(have: &[IpNet], want: &[IpNet]) -> String {
 
 /// The token is blocked when what is at its output path is something the writer refuses
 /// (a symlink on the way, a FIFO): creating or rolling it would mint a value that can never
-/// be written, on every pass (issue 12).
+/// be written, on every pass.
 fn unwritable_output(t: &TokenSpec, input: &Input<'_>) -> Option<Blocked> {
     match input.outputs.get(&t.name) {
         Some(OutputFact::Unreadable { reason }) if !input.skip_outputs => Some(Blocked {

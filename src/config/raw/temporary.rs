@@ -1,4 +1,4 @@
-//! The serde mirror of `temporary_credentials:` (issue 18), part of `raw`'s version-1 format.
+//! The serde mirror of `temporary_credentials:`, part of `raw`'s version-1 format.
 //!
 //! Shapes only, as in `raw`: field names, types, patterns, with the position of every value.
 //! The rules (the parent exists and covers the bucket and the access, TTL bounds,
@@ -7,7 +7,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::raw::{BUCKET_NAME_PATTERN, DURATION_PATTERN, RawAccess, RawOutput, Sp};
+use super::{BUCKET_NAME_PATTERN, DURATION_PATTERN, RawAccess, RawOutput, Sp};
 
 /// A key path a temporary credential is scoped to: not empty, no leading `/`.
 pub const KEY_PATH_PATTERN: &str = "^[^/]";

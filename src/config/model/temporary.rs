@@ -1,9 +1,9 @@
-//! The validated `temporary_credentials:` entries (issue 18). Every value here has passed
+//! The validated `temporary_credentials:` entries. Every value here has passed
 //! `validate::temporary`; plan, apply and secrets trust it.
 
 use std::time::Duration;
 
-use super::model::{Access, Jurisdiction, OutputSpec};
+use super::{Access, Jurisdiction, OutputSpec};
 
 /// Cloudflare's bounds on `ttlSeconds` (2024 OpenAPI and the 2026 SDKs: maximum 604800,
 /// no minimum declared).
