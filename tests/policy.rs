@@ -3,7 +3,8 @@
 //! and a reconcile that makes 0 mutating calls; a policy inside the repository refused
 //! unless `--policy-in-repo`; and `watch` under a policy: a violating commit refused with
 //! the last good state kept, a fixed commit applied, SIGHUP with a tightened policy
-//! refusing from the next pass, and a broken policy on SIGHUP keeping the old one.
+//! refusing from the next pass, and a broken policy on SIGHUP keeping the old one; an
+//! `adopt:` of a token that holds more than the policy, and `import` under a policy.
 
 mod common;
 
@@ -610,4 +611,70 @@ tokens:
     );
     assert_eq!(s.emu.stats().mutating, 0, "{text}");
     assert!(!s.out().join("reader.env.age").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_under_a_policy_writes_what_it_does_not_allow_as_comments_and_the_file_passes_it() {
+    let s = common::Sandbox::new().await;
+    let admin = common::admin_client(&s.emu).await.into_writer();
+    for b in ["team-a-data", "payroll"] {
+        admin
+            .create_bucket(
+                Jurisdiction::Default,
+                b,
+                None,
+                r2gitops::config::StorageClass::Standard,
+            )
+            .await
+            .unwrap();
+    }
+    admin
+        .create_token(
+            r2gitops::config::Owner::Account,
+            &common::token_request(
+                "payroll reader",
+                common::object_read_policy(&s.emu, "payroll"),
+            ),
+        )
+        .await
+        .unwrap();
+    let ops = Ops::new();
+    ops.write("version: 1\nbuckets:\n  names: [\"team-a-*\"]\n");
+    let arg = ops.policy().display().to_string();
+    let out = s
+        .r2gitops_without_file(&["import", "--with", "none", "--policy", &arg])
+        .output()
+        .unwrap();
+    let file = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        file.contains(&format!(
+            "# Not declared: bucket \"payroll\" (default), outside the policy: bucket 'payroll' is not allowed by the policy ({arg}:3:10 allows team-a-*)"
+        )),
+        "{file}"
+    );
+    assert!(
+        file.contains("# Tokens outside the policy (--policy); this file does not declare them:")
+            && file.contains("\"payroll reader\""),
+        "{file}"
+    );
+    assert!(file.contains("  - name: \"team-a-data\""), "{file}");
+    // With a recipient filled in, the imported file passes the policy it was imported under.
+    s.write(&file.replace(
+        r2gitops::config::validate::RECIPIENT_PLACEHOLDER,
+        "{recipient}",
+    ));
+    let out = s
+        .r2gitops(&["validate", "--policy", &arg])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{file}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
