@@ -119,20 +119,27 @@ fn is_zero(n: &usize) -> bool {
 
 pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let file = args.file.file.display().to_string();
-    let policy = args
-        .policy
-        .load(&args.file.file)?
-        .map(|policy| crate::config::policy::Enforced {
-            policy,
-            interval: args.interval,
-        });
-    let result = crate::config::load::load_with_pins(
-        &args.file.file,
-        None,
-        args.limits.operator(),
-        &Default::default(),
-        policy.as_ref(),
-    );
+    // A policy that does not parse is reported as the file's problems are (located in
+    // the policy), so that `--output json` stays one document.
+    let (policy, result) = match args.policy.load(&args.file.file) {
+        Err(crate::config::policy::load::PolicyError::Invalid(diagnostics)) => {
+            (None, Err(diagnostics))
+        }
+        loaded => {
+            let policy = loaded?.map(|policy| crate::config::policy::Enforced {
+                policy,
+                interval: args.interval,
+            });
+            let result = crate::config::load::load_with_pins(
+                &args.file.file,
+                None,
+                args.limits.operator(),
+                &Default::default(),
+                policy.as_ref(),
+            );
+            (policy, result)
+        }
+    };
     let cost = result
         .as_ref()
         .ok()

@@ -336,6 +336,17 @@ async fn a_policy_with_an_unknown_key_is_an_error_in_the_policy_and_stops_the_da
         stderr.contains(&format!("{arg}:3:3: buckets.nmes: ")),
         "{stderr}"
     );
+    // One JSON document still, the problem located in the policy.
+    let out = s
+        .r2gitops(&["validate", "--output", "json", "--policy", &arg])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["diagnostics"][0]["file"], arg.as_str(), "{report}");
+    assert_eq!(report["diagnostics"][0]["line"], 3);
+    assert_eq!(report["diagnostics"][0]["path"], "buckets.nmes");
     let mut w =
         common::Watch::start(s.r2gitops(&["watch", "--listen", "127.0.0.1:0", "--policy", &arg]));
     assert_eq!(
