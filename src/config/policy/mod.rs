@@ -10,7 +10,8 @@
 //! - `load`: the only I/O: reads the policy file (bounded, a regular file), and refuses one
 //!   inside the watched repository unless the operator says otherwise.
 //!
-//! The rules are the methods of `Policy` below, one per bound, each saying why a value is
+//! The data (`Policy`, `Set`) is `config::model::policy`, for the plan to carry without
+//! reaching back here. The rules are the methods of `Policy` below, one per bound, each saying why a value is
 //! not allowed: `check` applies them to what a file declares, the planner to a token that
 //! `adopt:` takes over, and `import` to what it reads from the account. Must not resolve
 //! anything from the desired-state file: the policy path is the operator's.
