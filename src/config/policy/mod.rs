@@ -11,9 +11,10 @@
 //!   inside the watched repository unless the operator says otherwise.
 //!
 //! The data (`Policy`, `Set`) is `config::model::policy`, for the plan to carry without
-//! reaching back here. The rules are the methods of `Policy` below, one per bound, each saying why a value is
-//! not allowed: `check` applies them to what a file declares, the planner to a token that
-//! `adopt:` takes over, and `import` to what it reads from the account. Must not resolve
+//! reaching back here. The rules are the methods of `Policy` below, one per bound, each
+//! saying why a value is not allowed: `check` applies them to what a file declares, the
+//! planner to a token that `adopt:` takes over, and `import` to what it reads from the
+//! account. Must not resolve
 //! anything from the desired-state file: the policy path is the operator's.
 
 use std::time::Duration;
