@@ -14,8 +14,8 @@
 //! reaching back here. The rules are the methods of `Policy` below, one per bound, each
 //! saying why a value is not allowed: `check` applies them to what a file declares, the
 //! planner to a token that `adopt:` takes over, and `import` to what it reads from the
-//! account. Must not resolve
-//! anything from the desired-state file: the policy path is the operator's.
+//! account. Must not resolve anything from the desired-state file: the policy path is
+//! the operator's.
 
 use std::time::Duration;
 
