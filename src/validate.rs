@@ -28,7 +28,10 @@
 //! stderr in text mode, and never a failure. A valid file also has `"cost"`:
 //! `interval_seconds`, `calls_per_hour`, `list_pages_per_hour`, `config_reads_per_hour`,
 //! `renewals_per_hour`, `rotations_per_hour`, `config_resync_seconds` and
-//! `percent_of_cloudflare_limit`.
+//! `percent_of_cloudflare_limit`. Under `--policy`, a valid file has `"policy"`: `path`
+//! and `sha256` of the policy it passed (never its content); its violations are the
+//! file's diagnostics, and the problems of a policy that does not parse are diagnostics
+//! located in the policy.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -83,6 +86,16 @@ pub struct ValidateReport<'a> {
     /// What the file costs the daemon an hour (`config::cost`); only for a valid file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<CostReport>,
+    /// The policy a valid file passed (`--policy`): where it is and which bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyReport>,
+}
+
+/// The `policy` member of `--output json`.
+#[derive(Debug, Serialize)]
+pub struct PolicyReport {
+    pub path: String,
+    pub sha256: String,
 }
 
 /// The `cost` member of `--output json`.
@@ -206,6 +219,10 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                         diagnostics_omitted: 0,
                         warnings: &desired.warnings,
                         cost: cost.as_ref().map(CostReport::of),
+                        policy: policy.as_ref().map(|p| PolicyReport {
+                            path: p.policy.file.clone(),
+                            sha256: p.policy.sha256.clone(),
+                        }),
                     },
                     ExitCode::SUCCESS,
                 ),
@@ -220,6 +237,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                         diagnostics_omitted: diagnostics.omitted(),
                         warnings: &[],
                         cost: None,
+                        policy: None,
                     },
                     ExitCode::from(1),
                 ),

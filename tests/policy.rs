@@ -236,6 +236,20 @@ async fn each_key_of_the_policy_refuses_its_violation_located_in_both_files_with
     assert!(stdout.contains("\ncost: about "), "{stdout}");
     let sha = hex::encode(Sha256::digest(std::fs::read(&policy).unwrap()));
     assert!(stdout.contains(&format!("(sha256 {sha})")), "{stdout}");
+    let out = s
+        .r2gitops(&["validate", "--output", "json", "--policy", policy_arg])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["policy"],
+        serde_json::json!({"path": policy_arg, "sha256": sha}),
+        "{report}"
+    );
+    assert!(
+        report["cost"]["calls_per_hour"].as_u64().unwrap() > 0,
+        "{report}"
+    );
 
     let mut rows = violations();
     let cost = ops.dir.path().join("cost.yaml");
