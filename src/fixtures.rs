@@ -35,6 +35,7 @@ pub fn desired() -> Desired {
         warnings: Vec::new(),
         adopt_rolls: crate::config::AdoptRolls::Refused,
         rotate_now: Default::default(),
+        policy: None,
     }
 }
 

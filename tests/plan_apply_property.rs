@@ -189,6 +189,7 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
         warnings: Vec::new(),
         adopt_rolls: r2gitops::config::AdoptRolls::Refused,
         rotate_now: Default::default(),
+        policy: None,
     }
 }
 

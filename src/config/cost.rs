@@ -16,6 +16,8 @@
 //! - the token watch: the token pages of every owner family in use, every
 //!   `settings.token_watch` (the daemon's poll for tokens revoked as exposed, expired or
 //!   missing, between full passes).
+//! - rotations: a roll and its read-back (or a rotation's create and its retirement) per
+//!   token every `rotate_every` (at least `1h`).
 //!
 //! Three of these a committer controls: `config_resync` is raised to what a quarter of the
 //! limit can pay for, `token_watch` (at least 15s) to what 5% of it pays for, and
@@ -179,6 +181,8 @@ pub struct Cost {
     pub token_watch_pages: u64,
     /// As the daemon runs it (`settings.token_watch`, bounded by `validate`).
     pub token_watch: Duration,
+    /// Rolls of tokens with `rotate_every`, and their read-backs.
+    pub rotations_per_hour: f64,
 }
 
 impl Cost {
@@ -203,6 +207,7 @@ impl Cost {
             + self.config_calls_per_hour()
             + self.renewals_per_hour
             + self.token_watch_calls_per_hour()
+            + self.rotations_per_hour
     }
 
     /// The share of Cloudflare's limit, in percent.
@@ -213,7 +218,7 @@ impl Cost {
     /// `validate`'s line.
     pub fn line(&self) -> String {
         format!(
-            "cost: about {} API calls an hour in the daemon at --interval {}: {} list pages ({} passes of {}), {} configuration reads ({} every {}), {} renewals, {} token watch pages ({} every {}); {}% of Cloudflare's {} an hour (1,200 per 5 minutes per user)",
+            "cost: about {} API calls an hour in the daemon at --interval {}: {} list pages ({} passes of {}), {} configuration reads ({} every {}), {} renewals{}, {} token watch pages ({} every {}); {}% of Cloudflare's {} an hour (1,200 per 5 minutes per user)",
             num(self.calls_per_hour()),
             short_duration(self.interval),
             num(self.list_calls_per_hour()),
@@ -223,6 +228,7 @@ impl Cost {
             self.config_reads_per_resync,
             short_duration(self.config_resync),
             num(self.renewals_per_hour),
+            self.rotations(),
             num(self.token_watch_calls_per_hour()),
             self.token_watch_pages,
             short_duration(self.token_watch),
@@ -232,8 +238,20 @@ impl Cost {
     }
 }
 
+impl Cost {
+    /// `, N rotations` for a file whose tokens rotate, else nothing (the common line keeps
+    /// its form).
+    pub fn rotations(&self) -> String {
+        if self.rotations_per_hour > 0.0 {
+            format!(", {} rotations", num(self.rotations_per_hour))
+        } else {
+            String::new()
+        }
+    }
+}
+
 /// A rate as a reader wants it: whole from 10 up, else to one decimal (`0.3`, `6`, `12`).
-fn num(x: f64) -> String {
+pub fn num(x: f64) -> String {
     let tenth = (x * 10.0).round() / 10.0;
     if x >= 10.0 || tenth.fract() == 0.0 {
         thousands(x.round() as u64)
@@ -268,6 +286,13 @@ pub fn estimate(desired: &Desired, interval: Duration) -> Cost {
             .sum(),
         token_watch_pages: token_pages(&desired.tokens),
         token_watch: desired.settings.token_watch,
+        // A roll, then the GET that reads its `modified_on` back.
+        rotations_per_hour: desired
+            .tokens
+            .iter()
+            .filter_map(|t| t.rotate_every)
+            .map(|every| 2.0 * 3600.0 / every.as_secs_f64().max(1.0))
+            .sum(),
     }
 }
 
@@ -428,6 +453,30 @@ mod tests {
             c.line(),
             "cost: about 2.1 API calls an hour in the daemon at --interval 1h: 1 list pages (1 passes of 1), 0 configuration reads (0 every 1h), 0.1 renewals, 1 token watch pages (1 every 1h); 0% of Cloudflare's 14,400 an hour (1,200 per 5 minutes per user)"
         );
+    }
+
+    #[test]
+    fn a_rotating_token_costs_a_roll_and_its_read_back_every_rotate_every() {
+        let mut d = crate::fixtures::desired();
+        d.tokens = (0..3)
+            .map(|i| crate::fixtures::token(&format!("t{i}"), &[]))
+            .collect();
+        d.tokens[0].rotate_every = Some(Duration::from_secs(HOUR));
+        d.tokens[1].rotate_every = Some(Duration::from_secs(2 * HOUR));
+        d.settings.token_watch = Duration::from_secs(HOUR);
+        let c = estimate(&d, Duration::from_secs(HOUR));
+        assert_eq!(c.rotations_per_hour, 3.0);
+        // One list page a pass, one token watch page an hour.
+        assert_eq!(c.calls_per_hour(), 1.0 + 3.0 + 1.0);
+        assert!(
+            c.line()
+                .contains(", 0 renewals, 3 rotations, 1 token watch pages (1 every 1h); "),
+            "{}",
+            c.line()
+        );
+        // Without rotate_every the line keeps its form.
+        d.tokens.iter_mut().for_each(|t| t.rotate_every = None);
+        assert!(!estimate(&d, DEFAULT_INTERVAL).line().contains("rotations"));
     }
 
     #[test]

@@ -105,6 +105,31 @@ pub struct Status {
     pub exposure_sum: f64,
     /// Publishing to git (`settings.publish`): the last commit pushed and the last failure.
     pub publish: Option<PublishStatus>,
+    /// The operator's policy (`--policy`): its path and SHA-256, never its content.
+    pub policy: Option<PolicyStatus>,
+    /// Violations of the policy in the file as last read (0 when it passes, or fails for
+    /// another reason).
+    pub policy_violations: usize,
+}
+
+/// The policy as `/status` shows it: where it is and which bytes, never what it says (an
+/// allow-list of recipients and names is the operator's, not every reader's).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PolicyStatus {
+    pub path: String,
+    pub sha256: String,
+    /// The last SIGHUP's reload error, when it failed (the policy above is still in force).
+    pub reload_error: Option<String>,
+}
+
+impl PolicyStatus {
+    pub fn of(policy: &crate::config::policy::Policy, reload_error: Option<String>) -> Self {
+        PolicyStatus {
+            path: policy.file.clone(),
+            sha256: policy.sha256.clone(),
+            reload_error,
+        }
+    }
 }
 
 /// What the daemon knows of its publishing: never a value (commits hold ciphertext only).
@@ -225,6 +250,16 @@ impl Status {
     /// observed and planned without error).
     pub fn readiness(&self) -> Result<(), NotReady> {
         let not = |class, detail| Err(NotReady { class, detail });
+        if !self.config_valid && self.policy_violations > 0 {
+            return not(
+                "policy",
+                Some(format!(
+                    "the desired-state file violates the operator's policy ({} violation{})",
+                    self.policy_violations,
+                    if self.policy_violations == 1 { "" } else { "s" }
+                )),
+            );
+        }
         if !self.config_valid {
             return not("the desired-state file is not valid", None);
         }
@@ -313,6 +348,12 @@ impl Status {
                 "token": r.token, "id": r.id, "retire_at": timestamp(r.retire_at),
             })).collect::<Vec<_>>(),
             "publish": self.publish.as_ref().map(PublishStatus::json),
+            "policy": self.policy.as_ref().map(|p| json!({
+                "path": p.path,
+                "sha256": p.sha256,
+                "reload_error": p.reload_error,
+                "violations": self.policy_violations,
+            })),
             "last_pass": self.last_pass.as_ref().map(|p| json!({
                 "trigger": p.trigger,
                 "started_at": timestamp(p.started_at),
@@ -469,6 +510,16 @@ impl Status {
         let c = "r2gitops_rate_limit_pauses_total";
         header(o, c, "counter", "Times a rate limit paused every API call.");
         let _ = writeln!(o, "{c} {}", self.api.rate_limit_pauses);
+        if self.policy.is_some() {
+            let g = "r2gitops_policy_violations";
+            header(
+                o,
+                g,
+                "gauge",
+                "Violations of the operator's policy in the desired-state file as last read.",
+            );
+            let _ = writeln!(o, "{g} {}", self.policy_violations);
+        }
         if let Some(p) = &self.publish {
             p.prometheus(o);
         }

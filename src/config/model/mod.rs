@@ -15,6 +15,7 @@ mod notification;
 pub use notification::*;
 mod kubernetes;
 pub use kubernetes::*;
+pub mod policy;
 pub mod temporary;
 
 /// The inventory's name in `output_dir` when `settings.state_file` is not set.
@@ -82,6 +83,10 @@ pub struct Desired {
     /// Tokens `r2gitops rotate NAME` rotates now, each with whether the old key is revoked
     /// as soon as the new one is delivered (`--revoke-old`). Never from the file.
     pub rotate_now: std::collections::BTreeMap<String, bool>,
+    /// The operator's policy this state passed (`--policy`), for what only a plan can
+    /// check: an adopted token's current grants, and prune's bucket deletes. Never from the
+    /// file.
+    pub policy: Option<std::sync::Arc<policy::Policy>>,
 }
 
 /// The operator's consent to adopting tokens by rolling them (`--allow-adopt-roll`), which
@@ -471,6 +476,7 @@ mod tests {
             warnings: Vec::new(),
             adopt_rolls: AdoptRolls::Refused,
             rotate_now: Default::default(),
+            policy: None,
         }
     }
 
