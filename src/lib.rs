@@ -24,6 +24,8 @@
 //! - `secrets`: S3 credential derivation, output formats (and those of temporary
 //!   credentials), age encryption, atomic writes.
 //! - `lock`: one writer per inventory (flock on `<state_file>.lock`).
+//! - `lease`: the lease on a shared (`r2://`) inventory: its record and the decisions to
+//!   acquire, take over, renew, stop, and fence writes by epoch (pure).
 //! - `paint`: colour for plans, reports and diagnostics on a terminal (pure).
 //! - `progress`: the progress line of a long apply on a terminal.
 //! - `safe_fs`: opens that refuse FIFOs, devices and planted symlinks, and bounded reads.
@@ -44,6 +46,7 @@ pub(crate) mod fixtures;
 pub mod harden;
 pub mod import;
 pub mod inventory;
+pub mod lease;
 pub mod lock;
 pub mod manpage;
 pub mod observe;
