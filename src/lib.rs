@@ -23,6 +23,8 @@
 //! - `apply`: carries out a plan through the write API and the secrets writer.
 //! - `secrets`: S3 credential derivation, output formats (and those of temporary
 //!   credentials), age encryption, atomic writes.
+//! - `state_r2`: the inventory as an R2 object (`--state r2://BUCKET/KEY`): conditional
+//!   saves, its lease, the S3 calls.
 //! - `lock`: one writer per inventory (flock on `<state_file>.lock`).
 //! - `lease`: the lease on a shared (`r2://`) inventory: its record and the decisions to
 //!   acquire, take over, renew, stop, and fence writes by epoch (pure).
@@ -60,3 +62,4 @@ pub mod safe_fs;
 pub mod secret;
 pub mod secrets;
 pub mod signals;
+pub mod state_r2;
