@@ -5,8 +5,10 @@
 //! not read, write, sleep or look at the clock.
 //!
 //! The rules (the same as Terraform's S3 `use_lockfile` and Kubernetes' Lease, with epochs):
-//! - acquire an absent lease by creating it (epoch 1);
-//! - take over an expired one by replacing the ETag that was read, with `epoch + 1`;
+//! - acquire an absent lease by creating it, with the epoch after the one the inventory
+//!   carries (a released lease is deleted, so the inventory keeps the epochs monotonic);
+//! - take over an expired one by replacing the ETag that was read, with `epoch + 1` (or
+//!   the inventory's + 1, if that is higher);
 //! - renew every TTL/3 by replacing our own ETag (same epoch, new `expires_at`);
 //! - a holder whose last renewal is older than 2·TTL/3 (one renewal missed) starts no new
 //!   step: the remaining TTL/3 is the margin for a step in flight and for clock skew between
@@ -98,8 +100,9 @@ pub enum Acquire {
     },
 }
 
-/// Decide how `me` acquires the lease given what was read.
-pub fn acquire(seen: &Seen, me: &str, now: OffsetDateTime, ttl: Duration) -> Acquire {
+/// Decide how `me` acquires the lease given what was read; `floor` is the epoch the
+/// inventory carries (0: none).
+pub fn acquire(seen: &Seen, floor: u64, me: &str, now: OffsetDateTime, ttl: Duration) -> Acquire {
     let fresh = |epoch| Lease {
         holder: me.to_string(),
         epoch,
@@ -107,9 +110,9 @@ pub fn acquire(seen: &Seen, me: &str, now: OffsetDateTime, ttl: Duration) -> Acq
         expires_at: now + ttl,
     };
     match seen {
-        Seen::Absent => Acquire::Create(fresh(1)),
+        Seen::Absent => Acquire::Create(fresh(floor + 1)),
         Seen::Present { lease, etag } if lease.expired(now) => Acquire::TakeOver {
-            lease: fresh(lease.epoch + 1),
+            lease: fresh(lease.epoch.max(floor) + 1),
             if_match: etag.clone(),
         },
         Seen::Present { lease, .. } => Acquire::Held {
@@ -224,10 +227,11 @@ mod tests {
 
     #[test]
     fn acquire_decisions() {
-        let cases: Vec<(&str, Seen, Acquire)> = vec![
+        let cases: Vec<(&str, Seen, u64, Acquire)> = vec![
             (
                 "an absent lease is created at epoch 1",
                 Seen::Absent,
+                0,
                 Acquire::Create(Lease {
                     holder: "me".into(),
                     epoch: 1,
@@ -238,6 +242,7 @@ mod tests {
             (
                 "an expired lease is taken over with the next epoch, on the ETag read",
                 present(lease("old", 7, -1)),
+                3,
                 Acquire::TakeOver {
                     lease: Lease {
                         holder: "me".into(),
@@ -251,6 +256,7 @@ mod tests {
             (
                 "a lease expiring exactly now is expired",
                 present(lease("old", 2, 0)),
+                0,
                 Acquire::TakeOver {
                     lease: Lease {
                         holder: "me".into(),
@@ -264,14 +270,40 @@ mod tests {
             (
                 "a live lease is refused, naming its holder and expiry",
                 present(lease("ci-runner/42/ab12", 3, 1)),
+                9,
                 Acquire::Held {
                     holder: "ci-runner/42/ab12".into(),
                     expires_at: T0 + Duration::seconds(1),
                 },
             ),
+            (
+                "after a release the epoch continues from the inventory's",
+                Seen::Absent,
+                5,
+                Acquire::Create(Lease {
+                    holder: "me".into(),
+                    epoch: 6,
+                    acquired_at: T0,
+                    expires_at: T0 + TTL,
+                }),
+            ),
+            (
+                "a takeover goes past the inventory's epoch when it is ahead of the lease",
+                present(lease("old", 2, -5)),
+                4,
+                Acquire::TakeOver {
+                    lease: Lease {
+                        holder: "me".into(),
+                        epoch: 5,
+                        acquired_at: T0,
+                        expires_at: T0 + TTL,
+                    },
+                    if_match: "\"e1\"".into(),
+                },
+            ),
         ];
-        for (what, seen, want) in cases {
-            assert_eq!(acquire(&seen, "me", T0, TTL), want, "{what}");
+        for (what, seen, floor, want) in cases {
+            assert_eq!(acquire(&seen, floor, "me", T0, TTL), want, "{what}");
         }
     }
 

@@ -10,6 +10,7 @@
 pub mod credentials;
 pub mod document;
 pub mod object;
+pub mod session;
 pub mod url;
 
 use time::{Duration, OffsetDateTime};
@@ -227,15 +228,17 @@ impl R2State {
     }
 
     /// One attempt to take the lease as `holder`: `Ok(Err(..))` when someone else holds it
-    /// (their name and expiry) or won the race for it.
+    /// (their name and expiry) or won the race for it. `floor` is the epoch the inventory
+    /// carries.
     pub async fn try_acquire(
         &self,
         holder: &str,
+        floor: u64,
         ttl: Duration,
     ) -> Result<Result<Held, (String, OffsetDateTime)>, StateError> {
         let seen = self.read_lease().await?;
         let now = OffsetDateTime::now_utc();
-        let (lease, cond) = match lease::acquire(&seen, holder, now, ttl) {
+        let (lease, cond) = match lease::acquire(&seen, floor, holder, now, ttl) {
             Acquire::Held { holder, expires_at } => return Ok(Err((holder, expires_at))),
             Acquire::Create(l) => (l, None),
             Acquire::TakeOver { lease, if_match } => (lease, Some(if_match)),
@@ -274,7 +277,10 @@ impl R2State {
     ) -> Result<Held, StateError> {
         let deadline = OffsetDateTime::now_utc() + timeout;
         loop {
-            match self.try_acquire(holder, ttl).await? {
+            // The inventory's epoch, read each time: a holder that wrote and released
+            // meanwhile moved it on.
+            let floor = self.read().await?.1.stored_epoch;
+            match self.try_acquire(holder, floor, ttl).await? {
                 Ok(held) => return Ok(held),
                 Err((other, expires_at)) => {
                     let now = OffsetDateTime::now_utc();
