@@ -29,10 +29,9 @@ use r2gitops::config::{IpRules, Jurisdiction, Owner, StorageClass};
 use r2gitops::inventory::Inventory;
 use r2gitops::observe::{ConfigCache, Reads};
 use r2gitops::observed::bucket_config::ConfigKind;
-use r2gitops::observed::bucket_config::{
-    Condition, ConfigValue, ConfigWrite, CorsRule, LifecycleRule,
-};
+use r2gitops::observed::bucket_config::{Condition, ConfigValue, CorsRule, LifecycleRule};
 use r2gitops::observed::{Effect, Policy, ResourceValue, TokenRequest};
+use r2gitops::plan::ConfigWrite;
 use r2gitops::secret::TokenValue;
 
 const BUCKETS_PER_JURISDICTION: usize = 1_000;

@@ -18,14 +18,34 @@ use std::process::ExitCode;
 
 use time::OffsetDateTime;
 
-use crate::cli::AdoptArgs;
+use clap::Args;
+
+use crate::args::{ApiArgs, FileArg};
 use crate::cloudflare::{ApiError, Client, ClientConfig, ReadApi, VerifiedToken};
 use crate::config::{Desired, TokenSpec};
-use crate::inventory::{self, TokenRecord};
+use crate::inventory::TokenRecord;
 use crate::observed::TokenStatus;
 use crate::plan::diff::{own_token_refusal, policies_refusal};
 use crate::secret::TokenValue;
 use crate::secrets::{OutputWriter, S3Endpoints};
+
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("value").required(true).args(["value_from_stdin", "value_file"])))]
+pub struct AdoptArgs {
+    /// The declared token: its entry's `adopt: <id>`, or (without `adopt:`) the token that
+    /// already carries its Cloudflare name, as `import` declares managed tokens.
+    pub name: String,
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Read the token's current value from stdin (its one non-empty line).
+    #[arg(long)]
+    pub value_from_stdin: bool,
+    /// Read the token's current value from this file (its one non-empty line).
+    #[arg(long, value_name = "PATH")]
+    pub value_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdoptError {
@@ -165,7 +185,7 @@ fn read_value(args: &AdoptArgs) -> Result<TokenValue, crate::secret::SecretFileE
 }
 
 pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    crate::cloudflare::config::preflight(&args.api)?;
+    args.api.preflight()?;
     let file = &args.file.file;
     let desired = match crate::reconcile::load_desired_pinned(
         file,
@@ -187,15 +207,15 @@ pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     };
     let (index, spec, adopt_id) = target(&desired, &args.name)?;
     let value = read_value(args)?;
-    let config = ClientConfig::from_args(&args.api, desired.account_id.as_deref())?;
+    let config = args.api.client_config(desired.account_id.as_deref())?;
     // The same settings, with the adopted token as bearer, for its verify endpoint only.
-    let as_adopted = ClientConfig::from_args(&args.api, desired.account_id.as_deref())?;
+    let as_adopted = args.api.client_config(desired.account_id.as_deref())?;
     let endpoints = S3Endpoints::from_args(
         &args.api.s3_endpoints,
         std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
     )?;
     crate::reconcile::runtime()?.block_on(async {
-        let _lock = crate::lock::acquire(&desired.settings.state_file)?;
+        let _lock = crate::state::lock::acquire(&desired.settings.state_file)?;
         let client = Client::connect(config).await?;
         let own = client.own_token_id();
         // Checked before the value is used at all: r2gitops' own token is never adopted.
@@ -229,7 +249,7 @@ pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             );
         }
         let state_file = desired.settings.state_file.clone();
-        let mut inv = tokio::task::spawn_blocking(move || inventory::load(&state_file))
+        let mut inv = tokio::task::spawn_blocking(move || crate::state::load(&state_file))
             .await
             .expect("loading does not panic")?;
         if let Some((other, _)) = inv
@@ -288,7 +308,7 @@ pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             },
         );
         let state_file = desired.settings.state_file.clone();
-        tokio::task::spawn_blocking(move || inventory::save(&state_file, &inv))
+        tokio::task::spawn_blocking(move || crate::state::save(&state_file, &inv))
             .await
             .expect("saving does not panic")?;
         let mut out = anstream::stdout().lock();

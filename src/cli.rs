@@ -1,11 +1,17 @@
-//! Command-line interface: clap types, logging set-up, and dispatch. Each command lives in
-//! the module that owns its logic; this file only parses, runs, prints the error chain once
-//! and maps the outcome to an exit code.
+//! Command-line interface: `Cli` and `Command`, logging set-up, and dispatch. Each command
+//! lives in the module that owns its logic, with its argument struct (groups several share
+//! are in `args`); this file only parses, runs, prints the error chain once and maps the
+//! outcome to an exit code.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::adopt::AdoptArgs;
+use crate::daemon::WatchArgs;
+use crate::import::ImportArgs;
+use crate::reconcile::ReconcileArgs;
+use crate::validate::ValidateArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -57,21 +63,9 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ManArgs {
     /// The command whose page to print; the tool's own page when left out.
-    #[arg(value_parser = MAN_PAGES.map(|(name, _)| name))]
+    #[arg(value_parser = crate::manpage::MAN_PAGES.map(|(name, _)| name))]
     pub command: Option<String>,
 }
-
-/// Each command with a man page of its own, and the page's title (`r2gitops man NAME`).
-pub const MAN_PAGES: [(&str, &str); 8] = [
-    ("validate", "r2gitops-validate"),
-    ("schema", "r2gitops-schema"),
-    ("reconcile", "r2gitops-reconcile"),
-    ("watch", "r2gitops-watch"),
-    ("import", "r2gitops-import"),
-    ("adopt", "r2gitops-adopt"),
-    ("completions", "r2gitops-completions"),
-    ("man", "r2gitops-man"),
-];
 
 /// Usage errors exit 64 (EX_USAGE, sysexits.h), so that a CI step that accepts 2 ("changes
 /// pending" with --detailed-exitcode) never passes a mistyped flag.
@@ -89,308 +83,6 @@ pub enum CompletionShell {
     Bash,
     Zsh,
     Fish,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct FileArg {
-    /// The desired-state file.
-    #[arg(short = 'f', long = "file", default_value = "r2gitops.yaml")]
-    pub file: PathBuf,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ValidateOutput {
-    Text,
-    Json,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct ValidateArgs {
-    #[command(flatten)]
-    pub file: FileArg,
-    /// `text`: "ok: ..." on stdout with the file's API cost an hour ("cost: ..."), or the
-    /// problems on stderr; `json`: one document on stdout (format_version 1).
-    #[arg(long, value_enum, default_value_t = ValidateOutput::Text)]
-    pub output: ValidateOutput,
-    /// The daemon's `watch --interval`, for the cost line (passes an hour).
-    #[arg(long, default_value = "10m", value_parser = parse_interval)]
-    pub interval: std::time::Duration,
-    #[command(flatten)]
-    pub limits: LimitArgs,
-}
-
-/// Bounds on what a committed file may make the daemon spend: the operator's, on the
-/// command line, never the file's. `validate` takes them too, so that CI checks a file
-/// against the daemon's own bounds.
-#[derive(Debug, Clone, Args)]
-pub struct LimitArgs {
-    /// The shortest `ttl` a temporary credential may declare (at least 1m); renewals of
-    /// one credential are at least a third of it apart (`ttl - refresh_before`).
-    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_min_temporary_ttl)]
-    pub min_temporary_ttl: crate::config::cost::OperatorLimits,
-}
-
-impl LimitArgs {
-    pub fn operator(&self) -> crate::config::cost::OperatorLimits {
-        self.min_temporary_ttl
-    }
-}
-
-fn parse_min_temporary_ttl(s: &str) -> Result<crate::config::cost::OperatorLimits, String> {
-    crate::config::cost::OperatorLimits::parse_min_temporary_ttl(s)
-}
-
-fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
-    crate::config::validate::parse_duration(s.trim())
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("'{s}': expected a duration such as 30s, 10m or 1h"))
-}
-
-/// How to reach Cloudflare: every command that calls the API (`import` needs only this).
-#[derive(Debug, Clone, Args)]
-pub struct ConnectArgs {
-    /// Cloudflare API base URL.
-    #[arg(
-        long,
-        env = "CLOUDFLARE_API_BASE_URL",
-        default_value = "https://api.cloudflare.com/client/v4"
-    )]
-    pub api_url: String,
-    /// Allow an `http://` --api-url to a host that is not loopback (the API token then
-    /// travels in clear).
-    #[arg(long)]
-    pub insecure_http: bool,
-    /// Read the API token from this file (its one non-empty line, trimmed) instead of
-    /// CLOUDFLARE_API_TOKEN. `watch` re-reads it every pass.
-    #[arg(long)]
-    pub api_token_file: Option<PathBuf>,
-    /// The Cloudflare account, when the file has no `account_id` (the file's wins).
-    #[arg(long, env = "CLOUDFLARE_ACCOUNT_ID", value_name = "ID")]
-    pub account_id: Option<String>,
-    /// Which family the API token r2gitops uses belongs to (decides the verify endpoint).
-    #[arg(long, value_enum, default_value_t = TokenOwnerArg::Account)]
-    pub api_token_owner: TokenOwnerArg,
-    /// Client-side request budget, `REQUESTS/SECONDS` (Cloudflare allows 1200/300).
-    #[arg(long, default_value = "1000/300")]
-    pub request_budget: String,
-    /// API calls in flight at once.
-    #[arg(long, default_value_t = 4)]
-    pub concurrency: usize,
-}
-
-/// How to reach Cloudflare, and where outputs go; shared by `reconcile`, `watch` and
-/// `adopt`. Its connection fields are read through `Deref` (`args.api.api_url`).
-#[derive(Debug, Clone, Args)]
-pub struct ApiArgs {
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-    /// S3 endpoint override per jurisdiction, `JURISDICTION=URL` (repeatable; also
-    /// R2GITOPS_S3_ENDPOINTS as comma-separated pairs).
-    #[arg(long = "s3-endpoint", value_name = "JURISDICTION=URL")]
-    pub s3_endpoints: Vec<String>,
-    /// Overrides `settings.output_dir` (and so the default state file), e.g. a volume
-    /// mounted at a path the git checkout does not know.
-    #[arg(long, env = "R2GITOPS_OUTPUT_DIR")]
-    pub output_dir: Option<PathBuf>,
-    /// Adopt tokens named by `adopt:` without their value by rolling them: their existing
-    /// S3 keys stop working. Only the operator can allow this (the file cannot).
-    #[arg(long)]
-    pub allow_adopt_roll: bool,
-    #[command(flatten)]
-    pub limits: LimitArgs,
-    /// With --allow-adopt-roll: the most adopted tokens one pass may roll; a plan that
-    /// would roll more is refused.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 1,
-        requires = "allow_adopt_roll"
-    )]
-    pub max_adopt_rolls: u32,
-    #[command(flatten)]
-    pub publish: crate::publish::PublishArgs,
-}
-
-impl ApiArgs {
-    /// What the operator allowed for `adopt:` without a value.
-    pub fn adopt_rolls(&self) -> crate::config::AdoptRolls {
-        if self.allow_adopt_roll {
-            crate::config::AdoptRolls::Allowed {
-                max: self.max_adopt_rolls,
-            }
-        } else {
-            crate::config::AdoptRolls::Refused
-        }
-    }
-}
-
-impl std::ops::Deref for ApiArgs {
-    type Target = ConnectArgs;
-    fn deref(&self) -> &ConnectArgs {
-        &self.connect
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TokenOwnerArg {
-    Account,
-    User,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PlanOutput {
-    Text,
-    Json,
-    Markdown,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct ReconcileArgs {
-    #[command(flatten)]
-    pub file: FileArg,
-    /// Show the plan; change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// With --dry-run: exit 2 when the file and Cloudflare differ (changes pending, or
-    /// something blocked), 0 when they match.
-    #[arg(long)]
-    pub detailed_exitcode: bool,
-    /// Plan Cloudflare resources only; ignore output files (for CI machines without them).
-    /// Only with --dry-run: an apply that cannot see outputs could not deliver new values.
-    #[arg(long)]
-    pub skip_outputs: bool,
-    /// `text` (terraform-like), `json` (one document, format_version 1) or `markdown` (for
-    /// CI job summaries).
-    #[arg(long, value_enum, default_value_t = PlanOutput::Text)]
-    pub output: PlanOutput,
-    /// Apply only if the plan computed now is the one reviewed: its `Plan id:` (plan_id in
-    /// JSON). Another plan changes nothing and exits 1.
-    #[arg(long, value_name = "ID", value_parser = crate::plan::id::parse)]
-    pub expect_plan: Option<String>,
-    #[command(flatten)]
-    pub api: ApiArgs,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct ImportArgs {
-    /// Write the file here instead of stdout (`--output` is a format in the other commands,
-    /// so this one is `--out`).
-    #[arg(short = 'o', long = "out", value_name = "FILE")]
-    pub out: Option<PathBuf>,
-    /// Only buckets of this jurisdiction (repeatable; default: every jurisdiction the
-    /// account can list).
-    #[arg(long, value_name = "J", value_parser = parse_jurisdiction)]
-    pub jurisdiction: Vec<crate::config::Jurisdiction>,
-    /// Which bucket configuration blocks to import, comma-separated: cors, lifecycle, lock,
-    /// public_dev_url, custom_domains, notifications (one read per bucket and block), or
-    /// `none`. Default: all of them.
-    #[arg(long, value_name = "BLOCKS", value_delimiter = ',', value_parser = parse_block)]
-    pub with: Vec<BlockArg>,
-    /// Overwrite --out when it exists.
-    #[arg(long)]
-    pub force: bool,
-    /// The ownership marker of managed tokens (written to the file when not the default).
-    #[arg(long, default_value = "r2gitops:")]
-    pub token_name_prefix: String,
-    /// An r2gitops inventory: tokens it records are managed too, under their recorded names.
-    #[arg(long, value_name = "PATH")]
-    pub state_file: Option<PathBuf>,
-    // Only what reaching Cloudflare needs: import writes no output and adopts nothing.
-    #[command(flatten)]
-    pub api: ConnectArgs,
-}
-
-/// One `--with` value: a configuration block, or `none`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlockArg {
-    Kind(crate::observed::bucket_config::ConfigKind),
-    None,
-}
-
-fn parse_block(s: &str) -> Result<BlockArg, String> {
-    use crate::observed::bucket_config::ConfigKind;
-    if s == "none" {
-        return Ok(BlockArg::None);
-    }
-    crate::import::blocks::parse_kind(s)
-        .map(BlockArg::Kind)
-        .ok_or_else(|| {
-            format!(
-                "'{s}' is not a configuration block; one of {}, or none",
-                ConfigKind::ALL.map(|k| k.key()).join(", ")
-            )
-        })
-}
-
-impl ImportArgs {
-    /// The blocks to read: all without `--with`, none with `--with none`.
-    pub fn blocks(&self) -> Vec<crate::observed::bucket_config::ConfigKind> {
-        if self.with.is_empty() {
-            return crate::observed::bucket_config::ConfigKind::ALL.to_vec();
-        }
-        self.with
-            .iter()
-            .filter_map(|b| match b {
-                BlockArg::Kind(k) => Some(*k),
-                BlockArg::None => None,
-            })
-            .collect()
-    }
-}
-
-fn parse_jurisdiction(s: &str) -> Result<crate::config::Jurisdiction, String> {
-    crate::config::Jurisdiction::parse(s).ok_or_else(|| {
-        format!(
-            "'{s}' is not a jurisdiction; one of {}",
-            crate::config::Jurisdiction::ALL
-                .map(|j| j.as_str())
-                .join(", ")
-        )
-    })
-}
-
-#[derive(Debug, Clone, Args)]
-#[command(group(clap::ArgGroup::new("value").required(true).args(["value_from_stdin", "value_file"])))]
-pub struct AdoptArgs {
-    /// The declared token: its entry's `adopt: <id>`, or (without `adopt:`) the token that
-    /// already carries its Cloudflare name, as `import` declares managed tokens.
-    pub name: String,
-    #[command(flatten)]
-    pub file: FileArg,
-    /// Read the token's current value from stdin (its one non-empty line).
-    #[arg(long)]
-    pub value_from_stdin: bool,
-    /// Read the token's current value from this file (its one non-empty line).
-    #[arg(long, value_name = "PATH")]
-    pub value_file: Option<PathBuf>,
-    #[command(flatten)]
-    pub api: ApiArgs,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct WatchArgs {
-    #[command(flatten)]
-    pub file: FileArg,
-    /// Resync period for drift correction (jittered by +/-10%).
-    #[arg(long, default_value = "10m")]
-    pub interval: String,
-    /// Quiet time after a file change before a pass starts.
-    #[arg(long, default_value = "500ms")]
-    pub debounce: String,
-    /// Address of the health, metrics and status server. `/status` is served here only
-    /// when it is a loopback address, or with --status-token-file.
-    #[arg(long, default_value = "127.0.0.1:9477")]
-    pub listen: String,
-    /// A second address, loopback unless --status-token-file is given, that serves
-    /// `/status` (and the probes) when --listen faces the network.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub status_listen: Option<String>,
-    /// Require `Authorization: Bearer <token>` for `/status` on every listener; the file
-    /// holds the token alone, on one line.
-    #[arg(long, value_name = "PATH")]
-    pub status_token_file: Option<PathBuf>,
-    #[command(flatten)]
-    pub api: ApiArgs,
 }
 
 /// Parse the command line, run, and map the outcome to an exit code.
@@ -411,8 +103,8 @@ pub fn main() -> ExitCode {
         tracing::warn!(error = %e, "cannot turn core dumps off; a crash could write secrets to disk");
     }
     let outcome = match &cli.command {
-        Command::Validate(args) => crate::config::cmd::validate(args),
-        Command::Schema => crate::config::cmd::schema(),
+        Command::Validate(args) => crate::validate::validate(args),
+        Command::Schema => crate::validate::schema(),
         Command::Reconcile(args) => crate::reconcile::cmd(args),
         Command::Watch(args) => crate::daemon::cmd(args),
         Command::Adopt(args) => crate::adopt::cmd(args),
@@ -468,7 +160,7 @@ fn man(args: &ManArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         None => cmd,
         Some(name) => {
             // clap names are static strings: one per documented command.
-            let (_, title) = MAN_PAGES
+            let (_, title) = crate::manpage::MAN_PAGES
                 .iter()
                 .find(|(n, _)| *n == name)
                 .ok_or_else(|| format!("no command '{name}'"))?;

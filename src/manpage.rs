@@ -7,6 +7,18 @@
 
 use std::io::Write;
 
+/// Each command with a man page of its own, and the page's title (`r2gitops man NAME`).
+pub const MAN_PAGES: [(&str, &str); 8] = [
+    ("validate", "r2gitops-validate"),
+    ("schema", "r2gitops-schema"),
+    ("reconcile", "r2gitops-reconcile"),
+    ("watch", "r2gitops-watch"),
+    ("import", "r2gitops-import"),
+    ("adopt", "r2gitops-adopt"),
+    ("completions", "r2gitops-completions"),
+    ("man", "r2gitops-man"),
+];
+
 /// One `term`: `description` entry of a man-page section.
 type Entry = (&'static str, &'static str);
 
@@ -372,7 +384,7 @@ pub fn render(
         }
     }
     writeln!(w, ".SH \"SEE ALSO\"")?;
-    let pages: Vec<String> = crate::cli::MAN_PAGES
+    let pages: Vec<String> = MAN_PAGES
         .iter()
         .filter(|(name, _)| Some(*name) != command)
         .map(|(_, title)| format!("\\fB{}\\fR(1)", text(title)))
@@ -472,7 +484,7 @@ mod tests {
 
     #[test]
     fn every_page_has_an_exit_status_with_the_usage_error() {
-        for (name, _) in crate::cli::MAN_PAGES
+        for (name, _) in MAN_PAGES
             .iter()
             .map(|(n, t)| (Some(*n), *t))
             .chain([(None, "r2gitops")])

@@ -9,17 +9,53 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
+use clap::{Args, ValueEnum};
 use time::OffsetDateTime;
 
 use crate::apply::{Applier, Report, Stop};
-use crate::cli::{PlanOutput, ReconcileArgs};
-use crate::cloudflare::{ApiError, Client, ClientConfig};
+use crate::args::{ApiArgs, FileArg};
+use crate::cloudflare::{ApiError, Client};
 use crate::config::Desired;
-use crate::inventory::{self, Inventory, InventoryError};
+use crate::inventory::Inventory;
 use crate::observe::Reads;
 use crate::plan::diff::Input;
 use crate::plan::{OutputFact, Plan, TemporaryFacts, render};
 use crate::secrets::{OutputWriter, S3Endpoints};
+use crate::state::{self, InventoryError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanOutput {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Show the plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: exit 2 when the file and Cloudflare differ (changes pending, or
+    /// something blocked), 0 when they match.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan Cloudflare resources only; ignore output files (for CI machines without them).
+    /// Only with --dry-run: an apply that cannot see outputs could not deliver new values.
+    #[arg(long)]
+    pub skip_outputs: bool,
+    /// `text` (terraform-like), `json` (one document, format_version 1) or `markdown` (for
+    /// CI job summaries).
+    #[arg(long, value_enum, default_value_t = PlanOutput::Text)]
+    pub output: PlanOutput,
+    /// Apply only if the plan computed now is the one reviewed: its `Plan id:` (plan_id in
+    /// JSON). Another plan changes nothing and exits 1.
+    #[arg(long, value_name = "ID", value_parser = crate::plan::id::parse)]
+    pub expect_plan: Option<String>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PassError {
@@ -101,7 +137,7 @@ fn output_fact(output_dir: &std::path::Path, file: &std::path::Path) -> OutputFa
         Ok(None) => OutputFact::Missing,
         Ok(Some(sha256)) => OutputFact::Present { sha256 },
         Err(e) => OutputFact::Unreadable {
-            reason: crate::apply::error_chain(&e),
+            reason: crate::error::error_chain(&e),
         },
     }
 }
@@ -146,7 +182,7 @@ pub async fn plan_with(
     );
     let w = writer.clone();
     let (inventory, outputs, temporary) = tokio::task::spawn_blocking(move || {
-        let inventory = inventory::load(&state_file)?;
+        let inventory = state::load(&state_file)?;
         let outputs = if skip_outputs {
             BTreeMap::new()
         } else {
@@ -199,7 +235,7 @@ pub async fn plan_renewals(
         endpoints.clone(),
     );
     let (inventory, temporary) = tokio::task::spawn_blocking(move || {
-        let inventory = inventory::load(&state_file)?;
+        let inventory = state::load(&state_file)?;
         let temporary = d.temporary_facts(&writer, false);
         Ok::<_, InventoryError>((inventory, temporary))
     })
@@ -292,7 +328,7 @@ pub async fn publish(
         tokio::task::spawn_blocking(move || crate::publish::after_pass(&d, &i, &reasons, &a))
             .await
             .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| crate::apply::error_chain(&e)));
+            .and_then(|r| r.map_err(|e| crate::error::error_chain(&e)));
     match &done {
         Ok(crate::publish::Published::Commit { commit, files }) => {
             tracing::info!(commit = %commit, files, "published")
@@ -416,7 +452,7 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let file = &args.file.file;
     let title = file.display().to_string();
-    crate::cloudflare::config::preflight(&args.api)?;
+    args.api.preflight()?;
     let desired = match load_desired_pinned(
         file,
         args.api.output_dir.as_deref(),
@@ -441,7 +477,7 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
             return Ok(ExitCode::from(1));
         }
     };
-    let config = ClientConfig::from_args(&args.api, desired.account_id.as_deref())?;
+    let config = args.api.client_config(desired.account_id.as_deref())?;
     let endpoints = S3Endpoints::from_args(
         &args.api.s3_endpoints,
         std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
@@ -452,7 +488,7 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
         let _lock = if args.dry_run {
             None
         } else {
-            Some(crate::lock::acquire(&desired.settings.state_file)?)
+            Some(crate::state::lock::acquire(&desired.settings.state_file)?)
         };
         let client = Client::connect(config).await?;
         let (mut plan, inventory) = plan(&client, &desired, args.skip_outputs, &endpoints).await?;

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use r2gitops::cloudflare::WriteApi;
 use r2gitops::config::Jurisdiction;
-use r2gitops::observed::bucket_config::{ConfigValue, ConfigWrite, CorsRule};
+use r2gitops::observed::bucket_config::{ConfigValue, CorsRule};
+use r2gitops::plan::ConfigWrite;
 use serde_json::{Value, json};
 
 struct World(common::Sandbox);

@@ -24,9 +24,10 @@ use std::time::Duration;
 use cf_emulator::{Behaviour, ZoneSeed};
 use r2gitops::cloudflare::{TokenRequest, WriteApi};
 use r2gitops::config::{IpRules, Jurisdiction, Owner};
-use r2gitops::observed::custom_domain::DomainWrite;
-use r2gitops::observed::notification::{NotificationRule, QueueWrite};
+use r2gitops::observed::notification::NotificationRule;
 use r2gitops::observed::{Effect, Policy, ResourceValue};
+use r2gitops::plan::DomainWrite;
+use r2gitops::plan::QueueWrite;
 use serde_json::{Value, json};
 
 struct World(common::Sandbox);

@@ -618,7 +618,7 @@ async fn the_cli_reports_json_and_markdown_and_refuses_bad_files_and_a_second_wr
 
     // A second writer on the same inventory is refused, naming the holder.
     let desired = w.desired();
-    let lock = r2gitops::lock::acquire(&desired.settings.state_file).unwrap();
+    let lock = r2gitops::state::lock::acquire(&desired.settings.state_file).unwrap();
     let second = w.run(&["reconcile"]).await;
     assert_eq!(second.status.code(), Some(1));
     let err = String::from_utf8_lossy(&second.stderr);

@@ -194,7 +194,7 @@ fn the_archive_holds_the_binary_where_bin_dir_says_with_license_readme_completio
         format!("{base}/man/"),
         format!("{base}/man/r2gitops.1"),
     ];
-    for (page, _) in r2gitops::cli::MAN_PAGES {
+    for (page, _) in r2gitops::manpage::MAN_PAGES {
         want.push(format!("{base}/man/r2gitops-{page}.1"));
     }
     want.push(format!("{base}/r2gitops"));

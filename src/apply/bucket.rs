@@ -2,6 +2,7 @@
 //! jurisdiction), storage-class update, delete.
 
 use super::{Applier, Outcome, Shared, StepReport, error_chain, report};
+use crate::cloudflare::ReadApi;
 use crate::cloudflare::WriteApi;
 use time::OffsetDateTime;
 
@@ -57,7 +58,12 @@ impl<W: WriteApi> Applier<'_, W> {
                     // per account across jurisdictions (docs of code 10073). Adopt only
                     // what a GET in the declared jurisdiction shows.
                     Err(e) if e.is_already_exists() => {
-                        match self.api.get_bucket(bucket.jurisdiction, &bucket.name).await {
+                        match self
+                            .api
+                            .reader()
+                            .get_bucket(bucket.jurisdiction, &bucket.name)
+                            .await
+                        {
                             Ok(Some(_)) => (
                                 Outcome::AlreadyDone("it already existed; adopted".into()),
                                 true,

@@ -6,8 +6,8 @@
 
 use super::settle::{Buckets, bucket_unknown};
 use super::{Applier, Outcome, StepReport, error_chain, report};
+use crate::cloudflare::ReadApi;
 use crate::cloudflare::WriteApi;
-use crate::observed::bucket_config::{ConfigValue, quote};
 use crate::plan::Step;
 
 impl<W: WriteApi> Applier<'_, W> {
@@ -26,15 +26,17 @@ impl<W: WriteApi> Applier<'_, W> {
         let outcome = match written {
             Err(e) => Outcome::Failed(error_chain(&e)),
             Ok(()) => match self
-                .after_create(buckets, bucket, || self.api.read_config(j, name, kind))
+                .after_create(buckets, bucket, || {
+                    self.api.reader().read_config(j, name, kind)
+                })
                 .await
             {
                 Ok(Some(stored)) if stored.matches(&write.expected()) => Outcome::Done,
                 Ok(Some(stored)) => Outcome::Failed(format!(
                     "Cloudflare did not store the {} of bucket {name} as sent (sent {}, read back {}); the next pass tries again",
                     kind.label(),
-                    words(&write.expected()),
-                    words(&stored)
+                    write.expected().summary(),
+                    stored.summary()
                 )),
                 Ok(None) => Outcome::Failed(bucket_unknown(buckets, bucket, kind.label())),
                 Err(e) => Outcome::Failed(format!(
@@ -46,26 +48,5 @@ impl<W: WriteApi> Applier<'_, W> {
         let r = report(step, outcome);
         self.log(&r);
         r
-    }
-}
-
-/// A sub-resource in a few words, for a failed read-back: `2 rules (web, [*])`, `enabled`.
-fn words(v: &ConfigValue) -> String {
-    let rules = |labels: Vec<String>| match labels.len() {
-        0 => "no rule".to_string(),
-        1 => format!("1 rule ({})", labels[0]),
-        n => format!("{n} rules ({})", labels.join(", ")),
-    };
-    match v {
-        ConfigValue::Cors(r) => rules(r.iter().map(|r| r.label()).collect()),
-        ConfigValue::Lifecycle(r) => rules(r.iter().map(|r| quote(&r.id)).collect()),
-        ConfigValue::Lock(r) => rules(r.iter().map(|r| quote(&r.id)).collect()),
-        ConfigValue::PublicDevUrl(d) => if d.enabled { "enabled" } else { "disabled" }.into(),
-        ConfigValue::CustomDomains(d) => rules(d.iter().map(|d| d.domain.clone()).collect()),
-        ConfigValue::Notifications(q) => rules(
-            q.iter()
-                .flat_map(|q| q.rules.iter().map(|r| r.label()))
-                .collect(),
-        ),
     }
 }

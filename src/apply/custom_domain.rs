@@ -11,9 +11,11 @@
 
 use super::settle::{Backoff, Buckets};
 use super::{Applier, Outcome, StepReport, error_chain, report};
+use crate::cloudflare::ReadApi;
 use crate::cloudflare::custom_domain::DOMAIN_NOT_FOUND;
 use crate::cloudflare::{ApiError, WriteApi};
-use crate::observed::custom_domain::{CustomDomain, DomainWrite};
+use crate::observed::custom_domain::CustomDomain;
+use crate::plan::DomainWrite;
 use crate::plan::{BucketRef, Step};
 
 impl<W: WriteApi> Applier<'_, W> {
@@ -67,7 +69,7 @@ impl<W: WriteApi> Applier<'_, W> {
             Err(e) if matches!(write, DomainWrite::Add { .. }) && e.status == Some(409) => {
                 let found = self
                     .after_create(buckets, bucket, || {
-                        self.api.get_custom_domain(j, name, domain)
+                        self.api.reader().get_custom_domain(j, name, domain)
                     })
                     .await;
                 match found {
@@ -165,7 +167,7 @@ impl<W: WriteApi> Applier<'_, W> {
         let domain = write.domain();
         let stored = self
             .after_create(buckets, bucket, || {
-                self.api.get_custom_domain(j, name, domain)
+                self.api.reader().get_custom_domain(j, name, domain)
             })
             .await;
         let stored = match stored {

@@ -42,7 +42,8 @@ use time::OffsetDateTime;
 
 use crate::cloudflare::WriteApi;
 use crate::config::Desired;
-use crate::inventory::{self, BucketRecord, Inventory, TokenRecord};
+use crate::error::error_chain;
+use crate::inventory::{BucketRecord, Inventory, TokenRecord};
 use crate::plan::render::step_line;
 use crate::plan::{Bookkeeping, Plan, Step};
 use crate::secret::TokenValue;
@@ -192,7 +193,7 @@ impl Shared {
         change(&mut inv);
         let snapshot = inv.clone();
         let path = self.state_file.clone();
-        let saved = tokio::task::spawn_blocking(move || inventory::save(&path, &snapshot)).await;
+        let saved = tokio::task::spawn_blocking(move || crate::state::save(&path, &snapshot)).await;
         let error = match saved {
             Ok(Ok(())) => return,
             Ok(Err(e)) => error_chain(&e),
@@ -201,18 +202,6 @@ impl Shared {
         tracing::error!(error = %error, "saving the inventory failed");
         self.errors.lock().unwrap().push(error);
     }
-}
-
-/// An error and its causes on one line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn report(step: &Step, outcome: Outcome) -> StepReport {

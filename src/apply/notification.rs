@@ -15,9 +15,11 @@ use std::collections::BTreeSet;
 
 use super::settle::{Buckets, bucket_unknown};
 use super::{Applier, Outcome, StepReport, error_chain, report};
+use crate::cloudflare::ReadApi;
 use crate::cloudflare::{ApiError, WriteApi};
 use crate::observed::bucket_config::{ConfigKind, ConfigValue};
-use crate::observed::notification::{NotificationRule, QueueWrite, rules_met};
+use crate::observed::notification::{NotificationRule, rules_met};
+use crate::plan::QueueWrite;
 use crate::plan::{BucketRef, Step};
 
 impl<W: WriteApi> Applier<'_, W> {
@@ -115,7 +117,9 @@ impl<W: WriteApi> Applier<'_, W> {
         let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
         match self
             .after_create(buckets, bucket, || {
-                self.api.read_config(j, name, ConfigKind::Notifications)
+                self.api
+                    .reader()
+                    .read_config(j, name, ConfigKind::Notifications)
             })
             .await
         {

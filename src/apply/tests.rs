@@ -12,12 +12,14 @@ use super::*;
 use crate::cloudflare::{ApiError, CfError, CreatedToken, ReadApi, UpdatedToken, VerifiedToken};
 use crate::config::{Access, IpRules, Jurisdiction, LocationHint, Owner, StorageClass};
 use crate::fixtures;
-use crate::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
-use crate::observed::custom_domain::{CustomDomain, DomainWrite};
-use crate::observed::notification::QueueWrite;
+use crate::observed::bucket_config::{ConfigKind, ConfigValue};
+use crate::observed::custom_domain::CustomDomain;
 use crate::observed::{
     ObservedBucket, ObservedToken, PermissionGroupIds, TokenField, TokenRequest, TokenStatus,
 };
+use crate::plan::ConfigWrite;
+use crate::plan::DomainWrite;
+use crate::plan::QueueWrite;
 use crate::plan::{BucketRef, DeleteReason};
 use crate::secrets::S3Endpoints;
 
@@ -215,6 +217,10 @@ impl Fake {
 }
 
 impl WriteApi for Fake {
+    type Reader = Self;
+    fn reader(&self) -> &Self {
+        self
+    }
     async fn create_bucket(
         &self,
         j: Jurisdiction,
@@ -667,7 +673,7 @@ async fn a_token_whose_bucket_failed_is_skipped_and_independent_steps_go_on() {
         .unwrap();
     assert_eq!(on_disk, out.ciphertext_sha256);
     // The inventory on disk is what apply returned.
-    let saved = crate::inventory::load(&s.desired.settings.state_file).unwrap();
+    let saved = crate::state::load(&s.desired.settings.state_file).unwrap();
     assert_eq!(saved, inv);
     assert!(s.dir.path().join("secrets/b.env.age").exists());
 }
@@ -1266,7 +1272,7 @@ async fn a_credential_is_issued_under_its_parents_new_id_right_after_the_parent_
         assert!(!text.contains(secret), "{secret} in the inventory");
     }
     assert_eq!(
-        crate::inventory::load(&s.desired.settings.state_file).unwrap(),
+        crate::state::load(&s.desired.settings.state_file).unwrap(),
         inv
     );
 }

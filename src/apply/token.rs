@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use time::OffsetDateTime;
 
 use super::{Applier, Fresh, Outcome, Rolled, Shared, StepReport, error_chain, report};
+use crate::cloudflare::ReadApi;
 use crate::cloudflare::{CreatedToken, WriteApi};
 use crate::config::{Owner, TokenSpec};
 use crate::inventory::TokenRecord;
@@ -175,7 +176,7 @@ impl<W: WriteApi> Applier<'_, W> {
                     };
                     // A roll answers with the value alone: read the token back for the
                     // `modified_on` the roll gave it (one call per roll; rolls are rare).
-                    let modified_on = match self.api.get_token(*owner, id).await {
+                    let modified_on = match self.api.reader().get_token(*owner, id).await {
                         Ok(t) => t.and_then(|t| t.modified_on),
                         Err(_) => None,
                     };

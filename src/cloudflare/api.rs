@@ -10,13 +10,14 @@ use crate::cloudflare::error::ApiError;
 use crate::config::ZoneRef;
 use crate::config::{Jurisdiction, LocationHint, Owner, StorageClass};
 pub use crate::observed::TokenRequest;
-use crate::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
-use crate::observed::custom_domain::{CustomDomain, DomainWrite, ZoneLookup};
-use crate::observed::notification::{Queue, QueueWrite};
+use crate::observed::bucket_config::{ConfigKind, ConfigValue};
+use crate::observed::custom_domain::{CustomDomain, ZoneLookup};
+use crate::observed::notification::Queue;
 use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
-use crate::secret::TokenValue;
-
-pub use crate::cloudflare::client::temporary::{IssuedTemporary, TemporaryRequest};
+use crate::plan::ConfigWrite;
+use crate::plan::DomainWrite;
+use crate::plan::QueueWrite;
+use crate::secret::{S3Secret, SessionToken, TokenValue};
 
 /// What `GET .../tokens/verify` says about the daemon's own token.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +42,27 @@ pub struct CreatedToken {
 pub struct UpdatedToken {
     pub token: ObservedToken,
     pub condition_sent_as: &'static str,
+}
+
+/// The request body (`r2_temp_access_creds_request`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemporaryRequest {
+    pub bucket: String,
+    /// The parent token's id (its S3 access key id).
+    pub parent_access_key_id: String,
+    /// `object-read-only`, `object-read-write`, `admin-read-only` or `admin-read-write`.
+    pub permission: &'static str,
+    pub ttl_seconds: u64,
+    pub prefixes: Vec<String>,
+    pub objects: Vec<String>,
+}
+
+/// A freshly issued credential: write it before anything else, it cannot be fetched again.
+/// Deliberately no `Debug`.
+pub struct IssuedTemporary {
+    pub access_key_id: String,
+    pub secret_access_key: S3Secret,
+    pub session_token: SessionToken,
 }
 
 pub trait ReadApi: Send + Sync {
@@ -105,7 +127,12 @@ pub trait ReadApi: Send + Sync {
     ) -> impl Future<Output = Result<Option<CustomDomain>, ApiError>> + Send;
 }
 
-pub trait WriteApi: ReadApi {
+/// The write capability. Its reads (a write's read-back) go through its own read half,
+/// delegated once (`reader`), not method by method.
+pub trait WriteApi: Send + Sync {
+    type Reader: ReadApi;
+    /// The read half of the same client.
+    fn reader(&self) -> &Self::Reader;
     fn create_bucket(
         &self,
         jurisdiction: Jurisdiction,

@@ -17,9 +17,9 @@ use crate::cloudflare::client::{Call, Client, WriteClient, bucket_label, jurisdi
 use crate::cloudflare::error::ApiError;
 use crate::config::Jurisdiction;
 use crate::observed::bucket_config::{
-    Condition, ConfigKind, ConfigValue, ConfigWrite, CorsRule, LifecycleRule, LockRule,
-    ManagedDomain, Retention,
+    Condition, ConfigKind, ConfigValue, CorsRule, LifecycleRule, LockRule, ManagedDomain, Retention,
 };
+use crate::plan::ConfigWrite;
 
 /// GET `/cors` of a bucket without a policy: "The CORS configuration does not exist".
 pub const NO_CORS_POLICY: i64 = 10059;

@@ -1,17 +1,51 @@
-//! Where the client's settings come from: flags, environment and the desired-state file.
-//! The token is read (the daemon re-reads it every pass, so a rotated file needs no
-//! restart), trimmed, and held only as a `TokenValue`; the read buffer is zeroized.
-//! Must not print the token or any byte of its file: errors give the path and counts only.
+//! Where the client's settings come from: the plain `Connection` the command layer builds
+//! from its flags (`args::ConnectArgs`), the environment and the desired-state file. The
+//! token is read (the daemon re-reads it every pass, so a rotated file needs no restart),
+//! trimmed, and held only as a `TokenValue`; the read buffer is zeroized. Knows no CLI
+//! types. Must not print the token or any byte of its file: errors give the path and
+//! counts only.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{ConnectArgs, TokenOwnerArg};
 use crate::config::Owner;
 use crate::secret::{SecretFileError, TokenValue, read_token_file};
 
 /// How errors and warnings name `--api-token-file`.
 pub const API_TOKEN_FILE: &str = "the API token file";
+
+/// How to reach Cloudflare, as plain values (the command layer fills it from its flags).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection {
+    pub api_url: String,
+    /// Plain `http://` allowed to a host that is not loopback.
+    pub insecure_http: bool,
+    /// Where the API token is read from; `None`: the environment's.
+    pub api_token_file: Option<PathBuf>,
+    /// The account when the file names none (`--account-id`, `CLOUDFLARE_ACCOUNT_ID`).
+    pub account_id: Option<String>,
+    pub token_owner: Owner,
+    /// `REQUESTS/SECONDS`.
+    pub request_budget: String,
+    pub concurrency: usize,
+}
+
+impl Connection {
+    /// The command line's defaults: Cloudflare's API, an account token, 1,000 requests per
+    /// 300 s, 4 calls in flight.
+    pub fn new(api_url: impl Into<String>) -> Self {
+        Connection {
+            api_url: api_url.into(),
+            insecure_http: false,
+            api_token_file: None,
+            account_id: None,
+            token_owner: Owner::Account,
+            request_budget: "1000/300".into(),
+            concurrency: 4,
+        }
+    }
+}
 
 pub struct ClientConfig {
     pub api_url: String,
@@ -79,28 +113,15 @@ impl ClientConfig {
         }
     }
 
-    /// Flags first, then the environment: `--api-token-file` or `CLOUDFLARE_API_TOKEN`;
-    /// the file's `account_id`, else `--account-id` or `CLOUDFLARE_ACCOUNT_ID`.
-    pub fn from_args(
-        args: &ConnectArgs,
-        account_id_from_file: Option<&str>,
-    ) -> Result<Self, ConfigError> {
-        Self::from_parts(
-            args,
-            account_id_from_file,
-            std::env::var("CLOUDFLARE_API_TOKEN").ok(),
-            args.account_id.clone(),
-        )
-    }
-
-    fn from_parts(
-        args: &ConnectArgs,
+    /// `conn` first, then the environment: its `api_token_file`, else `env_token`
+    /// (`CLOUDFLARE_API_TOKEN`); the file's `account_id`, else `conn.account_id`.
+    pub fn from_connection(
+        conn: &Connection,
         account_id_from_file: Option<&str>,
         env_token: Option<String>,
-        env_account: Option<String>,
     ) -> Result<Self, ConfigError> {
-        check_api_url(&args.api_url, args.insecure_http)?;
-        let api_token = match &args.api_token_file {
+        check_api_url(&conn.api_url, conn.insecure_http)?;
+        let api_token = match &conn.api_token_file {
             Some(path) => read_token_file(API_TOKEN_FILE, path)?,
             None => match env_token
                 .as_deref()
@@ -114,7 +135,9 @@ impl ClientConfig {
         let (account_id, account_source) = match account_id_from_file {
             Some(a) => (a.to_string(), "account_id in the file"),
             None => {
-                let a = env_account
+                let a = conn
+                    .account_id
+                    .as_deref()
                     .map(|a| a.trim().to_string())
                     .filter(|a| !a.is_empty())
                     .ok_or(ConfigError::NoAccount)?;
@@ -128,37 +151,17 @@ impl ClientConfig {
                 (a, "--account-id / CLOUDFLARE_ACCOUNT_ID")
             }
         };
-        let owner = match args.api_token_owner {
-            TokenOwnerArg::Account => Owner::Account,
-            TokenOwnerArg::User => Owner::User,
-        };
         Ok(ClientConfig {
-            budget: parse_budget(&args.request_budget)?,
-            concurrency: args.concurrency.max(1),
+            budget: parse_budget(&conn.request_budget)?,
+            concurrency: conn.concurrency.max(1),
             account_source,
-            ..ClientConfig::new(args.api_url.as_str(), api_token, owner, account_id)
+            ..ClientConfig::new(
+                conn.api_url.as_str(),
+                api_token,
+                conn.token_owner,
+                account_id,
+            )
         })
-    }
-}
-
-/// What a command checks once at start, before anything else: the API URL, and that the
-/// token can be read (a token file with several lines fails here, not at the first pass).
-/// Logs a warning for a token file others can read and for `--insecure-http`.
-pub fn preflight(args: &ConnectArgs) -> Result<(), ConfigError> {
-    check_api_url(&args.api_url, args.insecure_http)?;
-    if let Some(path) = &args.api_token_file {
-        drop(read_token_file(API_TOKEN_FILE, path)?);
-    }
-    warn_at_start(args);
-    Ok(())
-}
-
-fn warn_at_start(args: &ConnectArgs) {
-    if let Some(path) = &args.api_token_file {
-        crate::secret::warn_if_exposed(API_TOKEN_FILE, path);
-    }
-    if args.insecure_http && args.api_url.starts_with("http://") {
-        tracing::warn!("--insecure-http: the API token is sent in clear over plain http");
     }
 }
 
@@ -204,18 +207,13 @@ pub fn parse_budget(s: &str) -> Result<(u32, Duration), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
-    #[derive(Parser)]
-    struct T {
-        #[command(flatten)]
-        api: ConnectArgs,
-    }
-
-    fn args(extra: &[&str]) -> ConnectArgs {
-        let mut argv = vec!["t"];
-        argv.extend_from_slice(extra);
-        T::try_parse_from(argv).unwrap().api
+    fn conn(token_file: Option<&std::path::Path>, account: Option<String>) -> Connection {
+        Connection {
+            api_token_file: token_file.map(Into::into),
+            account_id: account,
+            ..Connection::new("https://api.cloudflare.com/client/v4")
+        }
     }
 
     #[test]
@@ -223,14 +221,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("token");
         std::fs::write(&file, "  from-file\n").unwrap();
-        let a = args(&["--api-token-file", file.to_str().unwrap()]);
-        let c = ClientConfig::from_parts(&a, Some("acct"), Some("from-env".into()), None).unwrap();
+        let a = conn(Some(&file), None);
+        let c = ClientConfig::from_connection(&a, Some("acct"), Some("from-env".into())).unwrap();
         assert_eq!(c.api_token.expose(), "from-file");
-        let c = ClientConfig::from_parts(&args(&[]), Some("acct"), Some(" from-env ".into()), None)
-            .unwrap();
+        let c = ClientConfig::from_connection(
+            &conn(None, None),
+            Some("acct"),
+            Some(" from-env ".into()),
+        )
+        .unwrap();
         assert_eq!(c.api_token.expose(), "from-env");
         assert!(matches!(
-            ClientConfig::from_parts(&args(&[]), Some("acct"), None, None),
+            ClientConfig::from_connection(&conn(None, None), Some("acct"), None),
             Err(ConfigError::NoToken)
         ));
     }
@@ -238,15 +240,16 @@ mod tests {
     #[test]
     fn the_account_comes_from_the_file_else_the_environment() {
         let acct = "023e105f4ecef8ad9ca31a8372d0c353".to_string();
-        let c = ClientConfig::from_parts(&args(&[]), None, Some("t".into()), Some(acct.clone()))
-            .unwrap();
+        let c =
+            ClientConfig::from_connection(&conn(None, Some(acct.clone())), None, Some("t".into()))
+                .unwrap();
         assert_eq!(c.account_id, acct);
         assert!(matches!(
-            ClientConfig::from_parts(&args(&[]), None, Some("t".into()), None),
+            ClientConfig::from_connection(&conn(None, None), None, Some("t".into())),
             Err(ConfigError::NoAccount)
         ));
         assert!(matches!(
-            ClientConfig::from_parts(&args(&[]), None, Some("t".into()), Some("XYZ".into())),
+            ClientConfig::from_connection(&conn(None, Some("XYZ".into())), None, Some("t".into())),
             Err(ConfigError::BadAccount(_))
         ));
     }

@@ -11,9 +11,8 @@ use serde_json::{Map, Value, json};
 use crate::cloudflare::client::{Call, Client, WriteClient, bucket_label, jurisdiction_header};
 use crate::cloudflare::error::ApiError;
 use crate::config::{Jurisdiction, MinTls, ZoneRef};
-use crate::observed::custom_domain::{
-    CustomDomain, DomainStatus, DomainWrite, Zone, ZoneKind, ZoneLookup,
-};
+use crate::observed::custom_domain::{CustomDomain, DomainStatus, Zone, ZoneKind, ZoneLookup};
+use crate::plan::DomainWrite;
 
 /// What a refused zone lookup names.
 pub const ZONE_READ: &str = "Zone Read";

@@ -13,7 +13,8 @@ use crate::cloudflare::error::ApiError;
 use crate::cloudflare::limits::Pages;
 use crate::config::Jurisdiction;
 use crate::observed::bucket_config::ConfigKind;
-use crate::observed::notification::{NotificationRule, Queue, QueueId, QueueRules, QueueWrite};
+use crate::observed::notification::{NotificationRule, Queue, QueueId, QueueRules};
+use crate::plan::QueueWrite;
 
 /// What a refused queue list names.
 pub const QUEUES_READ: &str = "Queues Read";

@@ -10,10 +10,11 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::cloudflare::api::TokenRequest;
 use crate::cloudflare::error::CfError;
 use crate::config::{IpRules, Jurisdiction, LocationHint, Owner, StorageClass};
-use crate::observed::{Effect, ObservedBucket, ObservedToken, Policy, ResourceValue, TokenStatus};
+use crate::observed::{
+    Effect, ObservedBucket, ObservedToken, Policy, ResourceValue, TokenRequest, TokenStatus,
+};
 use crate::secret::TokenValue;
 
 /// The envelope of every answer (API-NOTES §1).

@@ -21,9 +21,9 @@
 
 use std::time::Duration;
 
+use super::model::MIN_CONFIG_RESYNC;
+use super::model::temporary::{MIN_TEMPORARY_TTL, TemporarySpec, short_duration};
 use super::model::{BucketSpec, Desired, Owner};
-use super::model_temporary::{MIN_TEMPORARY_TTL, TemporarySpec, short_duration};
-use super::validate::MIN_CONFIG_RESYNC;
 
 /// Cloudflare's limit per user: 1,200 calls per 5 minutes.
 pub const CLOUDFLARE_CALLS_PER_HOUR: u64 = 14_400;
@@ -65,7 +65,7 @@ impl Default for OperatorLimits {
 impl OperatorLimits {
     /// `--min-temporary-ttl` as given: a duration of at least 1m.
     pub fn parse_min_temporary_ttl(text: &str) -> Result<OperatorLimits, String> {
-        match super::validate::parse_duration(text.trim()) {
+        match super::model::parse_duration(text.trim()) {
             Some(d) if d >= MIN_TEMPORARY_TTL => Ok(OperatorLimits {
                 min_temporary_ttl: d,
             }),
@@ -85,26 +85,13 @@ impl OperatorLimits {
     }
 }
 
-/// Configuration blocks a bucket declares: one GET each per re-read.
-fn declared_blocks(b: &BucketSpec) -> u64 {
-    let c = &b.config;
-    [
-        c.cors.is_some(),
-        c.lifecycle.is_some(),
-        c.lock.is_some(),
-        c.public_dev_url.is_some(),
-        c.custom_domains.is_some(),
-        c.notifications.is_some(),
-    ]
-    .into_iter()
-    .map(u64::from)
-    .sum()
-}
-
 /// Calls one configuration re-read of the whole file costs: every declared block of every
 /// bucket, a lookup per distinct zone, and one queue list (one page) when rules are declared.
 pub fn config_reads_per_resync(buckets: &[BucketSpec]) -> u64 {
-    let blocks: u64 = buckets.iter().map(declared_blocks).sum();
+    let blocks: u64 = buckets
+        .iter()
+        .map(|b| b.config.declared_blocks() as u64)
+        .sum();
     let zones: std::collections::BTreeSet<_> = buckets
         .iter()
         .flat_map(|b| b.config.custom_domains.iter().flatten())

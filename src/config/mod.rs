@@ -11,19 +11,16 @@
 //! rules need typed values). A valid file is parsed once: the typed pass runs first and the
 //! located tree is built only when it fails.
 
-pub mod cmd;
 pub mod cost;
 pub mod diagnostic;
 pub mod load;
 pub mod model;
-pub mod model_temporary;
 pub mod raw;
-pub mod raw_temporary;
 pub mod shape;
 pub mod validate;
 pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use load::load;
+pub use model::temporary::{TemporaryScope, TemporarySpec};
 pub use model::*;
-pub use model_temporary::{TemporaryScope, TemporarySpec};

@@ -47,19 +47,22 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use clap::Args;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch as tokio_watch};
 
-use crate::apply::{Stop, error_chain};
-use crate::cli::{ApiArgs, WatchArgs};
-use crate::cloudflare::{Client, ClientConfig};
+use crate::apply::Stop;
+use crate::args::{ApiArgs, FileArg};
+use crate::cloudflare::Client;
 use crate::config::Desired;
-use crate::lock::InventoryLock;
+use crate::error::error_chain;
+use crate::plan::Step;
 use crate::plan::render::step_line;
 use crate::reconcile;
 use crate::secrets::S3Endpoints;
+use crate::state::lock::InventoryLock;
 use status::{LastPass, PassResult, Status};
 
 /// Backoff after failed passes: 5 s, doubling, capped at 5 minutes.
@@ -75,7 +78,7 @@ pub fn parse_flag_duration(text: &str) -> Option<Duration> {
     if let Some(ms) = text.strip_suffix("ms") {
         return ms.parse().ok().map(Duration::from_millis);
     }
-    crate::config::validate::parse_duration(text)
+    crate::config::parse_duration(text)
 }
 
 /// The interval with +/-10% jitter, so that many daemons do not poll in step.
@@ -373,11 +376,11 @@ impl Daemon {
 
     /// Hold the lock of the current state file (it moves if the file's settings do).
     fn ensure_lock(&mut self, state_file: &Path) -> Result<(), Failed> {
-        let want = crate::lock::lock_path(state_file);
+        let want = crate::state::lock::lock_path(state_file);
         if self.lock.as_ref().is_some_and(|l| l.path == want) {
             return Ok(());
         }
-        let lock = crate::lock::acquire(state_file).map_err(|e| Failed {
+        let lock = crate::state::lock::acquire(state_file).map_err(|e| Failed {
             fatal: true,
             ..Failed::new(error_chain(&e))
         })?;
@@ -389,7 +392,10 @@ impl Daemon {
     /// verified) once, and again when either changes: the token file is re-read every pass,
     /// so rotating the daemon's own token needs no restart.
     async fn client(&mut self, desired: &Desired) -> Result<Client, Failed> {
-        let config = ClientConfig::from_args(&self.opts.api, desired.account_id.as_deref())
+        let config = self
+            .opts
+            .api
+            .client_config(desired.account_id.as_deref())
             .map_err(|e| Failed {
                 fatal: true,
                 ..Failed::new(error_chain(&e))
@@ -654,23 +660,13 @@ impl Daemon {
         }
         // What r2gitops writes to a bucket is read afresh by the next pass, whatever the
         // outcome (the apply's own read-back is not kept: a failed step may have half-done).
-        for step in &plan.steps {
-            let bucket = match step {
-                crate::plan::Step::CreateBucket { bucket, .. } => Some(bucket),
-                s => s.config_bucket(),
-            };
-            if let Some(bucket) = bucket {
-                self.config_cache
-                    .invalidate(&(bucket.jurisdiction, bucket.name.clone()));
-            }
-            // A zone or queue id used by a write may be stale if the write fails: ask again.
-            if matches!(
-                step,
-                crate::plan::Step::ConfigureDomain { .. }
-                    | crate::plan::Step::ConfigureNotifications { .. }
-            ) {
-                self.config_cache.forget_lookups();
-            }
+        for bucket in plan.steps.iter().filter_map(Step::changes_config_of) {
+            self.config_cache
+                .invalidate(&(bucket.jurisdiction, bucket.name.clone()));
+        }
+        // A zone or queue id used by a write may be stale if the write fails: ask again.
+        if plan.steps.iter().any(Step::uses_lookups) {
+            self.config_cache.forget_lookups();
         }
         if plan.has_changes() || !plan.bookkeeping.is_empty() {
             let (report, inventory) = reconcile::apply(
@@ -744,9 +740,7 @@ pub async fn run(
         renewal_failures: 0,
         renew_at: None,
         renewal_retry_at: None,
-        config_cache: crate::observe::ConfigCache::new(
-            crate::config::validate::DEFAULT_CONFIG_RESYNC,
-        ),
+        config_cache: crate::observe::ConfigCache::new(crate::config::DEFAULT_CONFIG_RESYNC),
         renewal_basis: None,
         costed: std::sync::Weak::new(),
     };
@@ -829,6 +823,32 @@ pub async fn run(
     Ok(())
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Resync period for drift correction (jittered by +/-10%).
+    #[arg(long, default_value = "10m")]
+    pub interval: String,
+    /// Quiet time after a file change before a pass starts.
+    #[arg(long, default_value = "500ms")]
+    pub debounce: String,
+    /// Address of the health, metrics and status server. `/status` is served here only
+    /// when it is a loopback address, or with --status-token-file.
+    #[arg(long, default_value = "127.0.0.1:9477")]
+    pub listen: String,
+    /// A second address, loopback unless --status-token-file is given, that serves
+    /// `/status` (and the probes) when --listen faces the network.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub status_listen: Option<String>,
+    /// Require `Authorization: Bearer <token>` for `/status` on every listener; the file
+    /// holds the token alone, on one line.
+    #[arg(long, value_name = "PATH")]
+    pub status_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
 /// How errors and warnings name `--status-token-file`.
 const STATUS_TOKEN_FILE: &str = "the status token file";
 
@@ -874,7 +894,7 @@ pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         &args.api.s3_endpoints,
         std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
     )?;
-    crate::cloudflare::config::preflight(&args.api)?;
+    args.api.preflight()?;
     let opts = Options {
         file: args.file.file.clone(),
         interval,

@@ -15,7 +15,7 @@ use crate::apply::{Outcome, Report};
 use crate::config::Desired;
 use crate::inventory::Inventory;
 use crate::plan::Kind;
-use crate::plan::render::timestamp;
+use crate::plan::timestamp;
 use crate::secrets::VerifyOutcome;
 
 /// At most this much jitter is added to a renewal (and at most a tenth of its

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::cloudflare::ClientMetrics;
 use crate::plan::Summary;
-use crate::plan::render::timestamp;
+use crate::plan::timestamp;
 
 /// Upper bounds (seconds) of the pass-duration histogram.
 pub const DURATION_BUCKETS: [f64; 11] = [

@@ -11,17 +11,97 @@ pub mod render;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use time::OffsetDateTime;
 
-use crate::cli::ImportArgs;
-use crate::cloudflare::{ApiError, Client, ClientConfig, ReadApi};
+use clap::Args;
+
+use crate::args::ConnectArgs;
+use crate::cloudflare::{ApiError, Client, ReadApi};
 use crate::config::{Jurisdiction, Owner};
 use crate::observed::bucket_config::{ConfigKind, ConfigValue};
 use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds};
 use futures::{StreamExt, TryStreamExt};
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// Write the file here instead of stdout (`--output` is a format in the other commands,
+    /// so this one is `--out`).
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Only buckets of this jurisdiction (repeatable; default: every jurisdiction the
+    /// account can list).
+    #[arg(long, value_name = "J", value_parser = parse_jurisdiction)]
+    pub jurisdiction: Vec<crate::config::Jurisdiction>,
+    /// Which bucket configuration blocks to import, comma-separated: cors, lifecycle, lock,
+    /// public_dev_url, custom_domains, notifications (one read per bucket and block), or
+    /// `none`. Default: all of them.
+    #[arg(long, value_name = "BLOCKS", value_delimiter = ',', value_parser = parse_block)]
+    pub with: Vec<BlockArg>,
+    /// Overwrite --out when it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// The ownership marker of managed tokens (written to the file when not the default).
+    #[arg(long, default_value = "r2gitops:")]
+    pub token_name_prefix: String,
+    /// An r2gitops inventory: tokens it records are managed too, under their recorded names.
+    #[arg(long, value_name = "PATH")]
+    pub state_file: Option<PathBuf>,
+    // Only what reaching Cloudflare needs: import writes no output and adopts nothing.
+    #[command(flatten)]
+    pub api: ConnectArgs,
+}
+
+/// One `--with` value: a configuration block, or `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockArg {
+    Kind(crate::observed::bucket_config::ConfigKind),
+    None,
+}
+
+fn parse_block(s: &str) -> Result<BlockArg, String> {
+    use crate::observed::bucket_config::ConfigKind;
+    if s == "none" {
+        return Ok(BlockArg::None);
+    }
+    crate::import::blocks::parse_kind(s)
+        .map(BlockArg::Kind)
+        .ok_or_else(|| {
+            format!(
+                "'{s}' is not a configuration block; one of {}, or none",
+                ConfigKind::ALL.map(|k| k.key()).join(", ")
+            )
+        })
+}
+
+impl ImportArgs {
+    /// The blocks to read: all without `--with`, none with `--with none`.
+    pub fn blocks(&self) -> Vec<crate::observed::bucket_config::ConfigKind> {
+        if self.with.is_empty() {
+            return crate::observed::bucket_config::ConfigKind::ALL.to_vec();
+        }
+        self.with
+            .iter()
+            .filter_map(|b| match b {
+                BlockArg::Kind(k) => Some(*k),
+                BlockArg::None => None,
+            })
+            .collect()
+    }
+}
+
+fn parse_jurisdiction(s: &str) -> Result<crate::config::Jurisdiction, String> {
+    crate::config::Jurisdiction::parse(s).ok_or_else(|| {
+        format!(
+            "'{s}' is not a jurisdiction; one of {}",
+            crate::config::Jurisdiction::ALL
+                .map(|j| j.as_str())
+                .join(", ")
+        )
+    })
+}
 
 /// Everything import read from the account.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,7 +189,7 @@ pub async fn snapshot<R: ReadApi>(
         tokens.remove(i);
         unlisted.push(format!(
             "token {} (the API token this import ran with; r2gitops never adopts its own token)",
-            render::quoted(&own)
+            crate::config::yaml::quoted(&own)
         ));
     }
     let groups = api.permission_groups(Owner::Account).await?;
@@ -199,11 +279,11 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     {
         return Err(ImportError::Exists(out.display().to_string()).into());
     }
-    crate::cloudflare::config::preflight(&args.api)?;
-    let config = ClientConfig::from_args(&args.api, None)?;
+    args.api.preflight()?;
+    let config = args.api.client_config(None)?;
     let recorded: Option<BTreeMap<String, String>> = match &args.state_file {
         Some(path) => Some(
-            crate::inventory::load(path)?
+            crate::state::load(path)?
                 .tokens
                 .into_iter()
                 .map(|(name, r)| (r.id, name))

@@ -16,10 +16,12 @@ use time::OffsetDateTime;
 use super::Snapshot;
 use super::blocks::Block;
 use crate::config::validate::{RECIPIENT_PLACEHOLDER, bucket_name_problem};
+use crate::config::yaml::quoted;
 use crate::config::{Access, Jurisdiction, Owner, StorageClass, TokenScope};
 use crate::observed::{ObservedBucket, ObservedToken, TokenStatus};
 use crate::plan::policy::declaration;
-use crate::plan::render::{is_hidden, timestamp};
+use crate::plan::render::is_hidden;
+use crate::plan::timestamp;
 
 /// How the file was made, for its opening comment.
 pub struct Header {
@@ -263,21 +265,6 @@ fn unique(base: &str, taken: &mut BTreeSet<String>) -> String {
     }
     taken.insert(candidate.clone());
     candidate
-}
-
-/// A YAML double-quoted scalar.
-pub(crate) fn quoted(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if is_hidden(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// A name in a `#` comment: quoted as a value is, and bounded.

@@ -400,7 +400,7 @@ fn names_from_cloudflare_cannot_inject_yaml_and_the_file_loads_with_exactly_the_
         assert!(
             text.contains(&format!(
                 "# Not declared: bucket {} (default), whose name breaks R2's naming rule",
-                super::render::quoted(name)
+                crate::config::yaml::quoted(name)
             )),
             "{name:?}:\n{text}"
         );

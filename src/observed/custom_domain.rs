@@ -1,6 +1,6 @@
 //! A bucket's custom domains (issue 15) as plain, canonical data: what Cloudflare holds
 //! (`GET …/domains/custom`), what the file declares, the zones the file names as the
-//! lookups found them, and one write of one domain. No I/O, no client types.
+//! lookups found them (its writes are `plan::DomainWrite`). No I/O, no client types.
 //!
 //! Canonical: domains and zone names lower case without a trailing dot; an observed domain
 //! without `minTLS` has Cloudflare's documented default, 1.0, unless the answer was degraded
@@ -163,76 +163,6 @@ pub struct Zone {
 pub enum ZoneLookup {
     Found(Zone),
     NotFound,
-}
-
-/// One write of one custom domain; the caller reads it back with its GET.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DomainWrite {
-    /// `POST …/domains/custom`: creates the proxied DNS record.
-    Add {
-        domain: String,
-        zone_id: String,
-        enabled: bool,
-        min_tls: Option<MinTls>,
-    },
-    /// `PUT …/domains/custom/{domain}`: patches `enabled` and `minTLS` (absent keeps it).
-    Update {
-        domain: String,
-        enabled: bool,
-        min_tls: Option<MinTls>,
-    },
-    /// `DELETE …/domains/custom/{domain}`: the DNS record goes too.
-    Remove { domain: String },
-}
-
-impl DomainWrite {
-    pub fn domain(&self) -> &str {
-        match self {
-            DomainWrite::Add { domain, .. }
-            | DomainWrite::Update { domain, .. }
-            | DomainWrite::Remove { domain } => domain,
-        }
-    }
-
-    pub fn method(&self) -> &'static str {
-        match self {
-            DomainWrite::Add { .. } => "POST",
-            DomainWrite::Update { .. } => "PUT",
-            DomainWrite::Remove { .. } => "DELETE",
-        }
-    }
-
-    /// What the read-back should find: the domain as sent, or nothing after a removal.
-    pub fn expected(&self) -> Option<CustomDomain> {
-        match self {
-            DomainWrite::Add {
-                domain,
-                zone_id,
-                enabled,
-                min_tls,
-            } => Some(CustomDomain {
-                domain: domain.clone(),
-                zone_id: Some(zone_id.clone()),
-                zone_name: None,
-                enabled: *enabled,
-                min_tls: *min_tls,
-                status: None,
-            }),
-            DomainWrite::Update {
-                domain,
-                enabled,
-                min_tls,
-            } => Some(CustomDomain {
-                domain: domain.clone(),
-                zone_id: None,
-                zone_name: None,
-                enabled: *enabled,
-                min_tls: *min_tls,
-                status: None,
-            }),
-            DomainWrite::Remove { .. } => None,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! A bucket's event notification rules (issue 15) as plain, canonical data: per queue, the
 //! set of rules (`GET …/event_notifications/r2/{bucket}/configuration`), what the file
-//! declares, the account's queues as listed, and one write of one queue's rules. No I/O.
+//! declares, and the account's queues as listed (its writes are `plan::QueueWrite`). No I/O.
 //!
 //! Canonical: a rule is its actions (a set), prefix, suffix and description, a missing one
 //! "" (Terraform treats empty and null alike too); Cloudflare's `ruleId` and `createdAt` are
@@ -265,22 +265,6 @@ pub fn as_events(actions: &BTreeSet<NotificationAction>) -> Option<Vec<Notificat
 pub struct Queue {
     pub id: QueueId,
     pub name: String,
-}
-
-/// One write of one queue's rules on a bucket: the queue's rules are deleted (Cloudflare's
-/// PUT adds, and refuses a rule that overlaps one it holds), then the whole list is put.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueWrite {
-    pub queue_id: QueueId,
-    /// For messages.
-    pub queue_name: String,
-    /// `DELETE …/queues/{id}` first (the queue holds rules now).
-    pub clear_first: bool,
-    /// `PUT …/queues/{id}` with these; empty: nothing is put (the queue's rules are removed).
-    pub rules: Vec<NotificationRule>,
-    /// What the queue held when the plan was made (descriptions as Cloudflare keeps them),
-    /// put back at once should Cloudflare refuse `rules` after the DELETE.
-    pub held: Vec<NotificationRule>,
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! - `render`: text (terraform-like), JSON (versioned) and Markdown.
 //! - `id`: the plan's id, the SHA-256 of its canonical form (`--expect-plan`).
 //! - `temporary`: why a temporary credential is issued, and the ones kept (issue 18).
+//! - `write`: the write intents of configuration steps, each with what its read-back expects.
 
 pub mod diff;
 pub mod id;
@@ -16,6 +17,7 @@ pub mod policy;
 pub mod readback;
 pub mod render;
 pub mod temporary;
+pub mod write;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,13 +25,18 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::config::{Access, Jurisdiction, LocationHint, Owner, StorageClass, TemporaryScope};
-use crate::observed::bucket_config::ConfigWrite;
-use crate::observed::custom_domain::{DomainStatus, DomainWrite};
-use crate::observed::notification::QueueWrite;
+use crate::observed::custom_domain::DomainStatus;
 use crate::observed::{TokenField, TokenRequest};
 
 pub use diff::{OutputFact, TemporaryFacts, diff};
+
+/// An instant as plans, reports and the status show it: RFC 3339.
+pub fn timestamp(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
 pub use temporary::{IssueReason, KeptTemporary};
+pub use write::{ConfigWrite, DomainWrite, QueueWrite};
 
 /// Everything one pass would do, in execution order, plus what it will not do and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -319,11 +326,11 @@ impl RollReason {
             }
             RollReason::Rotation { issued_at } => format!(
                 "rotate_every elapsed (value issued {})",
-                render::timestamp(*issued_at)
+                timestamp(*issued_at)
             ),
             RollReason::ChangedElsewhere { at } => format!(
                 "changed outside r2gitops at {} (a roll there would leave its output dead)",
-                render::timestamp(*at)
+                timestamp(*at)
             ),
             RollReason::Adopted => {
                 "roll required to issue its credentials (existing S3 keys stop working)".into()
@@ -512,6 +519,24 @@ impl Step {
             | Step::ConfigureNotifications { bucket, .. } => Some(bucket),
             _ => None,
         }
+    }
+
+    /// The bucket whose configuration this step creates or writes: what was read of it is
+    /// stale afterwards, whatever the outcome.
+    pub fn changes_config_of(&self) -> Option<&BucketRef> {
+        match self {
+            Step::CreateBucket { bucket, .. } => Some(bucket),
+            s => s.config_bucket(),
+        }
+    }
+
+    /// Whether its writes name a zone or a queue by the id a lookup found (stale, should
+    /// the write fail).
+    pub fn uses_lookups(&self) -> bool {
+        matches!(
+            self,
+            Step::ConfigureDomain { .. } | Step::ConfigureNotifications { .. }
+        )
     }
 
     /// `create`, `update`, `roll`, `replace` or `delete`.

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::config::IpRules;
 use crate::observed::{ObservedToken, Policy, TokenField, TokenRequest, TokenStatus};
-use crate::plan::render::timestamp;
+use crate::plan::timestamp;
 
 /// One field Cloudflare did not store as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,11 +12,9 @@ use std::borrow::Cow;
 use serde_json::{Value, json};
 
 pub use crate::config::yaml::is_hidden;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use super::{Plan, RollReason, Step, Summary};
-use crate::observed::bucket_config::{ConfigValue, ConfigWrite};
+use super::{Plan, RollReason, Step, Summary, timestamp};
+use crate::plan::ConfigWrite;
 
 /// Version of the JSON document; bumped only on incompatible changes.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -41,10 +39,6 @@ pub fn escape(s: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
-}
-
-pub fn timestamp(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
 /// One line per change, as `terraform plan` would show it (without the leading indent).
@@ -206,10 +200,7 @@ pub fn config_change(step: &Step) -> String {
     } else if *removes_default_rule {
         line.push_str(" without Cloudflare's default rule");
     }
-    let turns_public = matches!(
-        write,
-        ConfigWrite::Put(ConfigValue::PublicDevUrl(d)) if d.enabled
-    );
+    let turns_public = matches!(write, ConfigWrite::Put(v) if v.makes_public());
     if turns_public {
         match public_url {
             Some(url) => line.push_str(&format!(" (bucket becomes public at {url})")),
@@ -319,7 +310,7 @@ fn restriction_lines(
     if let Some(every) = rotate_every {
         lines.push(format!(
             "rotate_every: {}",
-            crate::config::model_temporary::short_duration(every)
+            crate::config::model::temporary::short_duration(every)
         ));
     }
     lines

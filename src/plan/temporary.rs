@@ -7,9 +7,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::RollReason;
-use super::render::timestamp;
+use super::timestamp;
 use crate::config::TemporaryScope;
-use crate::config::model_temporary::{human_duration, short_duration};
+use crate::config::model::temporary::{human_duration, short_duration};
 
 /// Why a temporary credential is issued in this pass.
 #[derive(Debug, Clone, PartialEq)]

@@ -32,8 +32,8 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Desired, OutputFormat, PublishSpec};
 use crate::inventory::Inventory;
+use crate::inventory::OutputRecord;
 use crate::plan::{Plan, PublishPreview, Step};
-use crate::secrets::OutputRecord;
 
 pub use git::{GitAuth, GitError};
 
@@ -189,7 +189,7 @@ fn read_output(output_dir: &Path, item: &Item) -> Result<Option<Vec<u8>>, Publis
         source,
     };
     let Some(path) = crate::secrets::write::existing_output(output_dir, &item.rel)
-        .map_err(|e| read_err(std::io::Error::other(crate::apply::error_chain(&e))))?
+        .map_err(|e| read_err(std::io::Error::other(crate::error::error_chain(&e))))?
     else {
         return Ok(None);
     };

@@ -36,6 +36,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::config::TokenSpec;
+use crate::inventory::OutputRecord;
 use crate::secret::TokenValue;
 
 pub use derive::S3Credentials;
@@ -96,22 +97,6 @@ pub enum SecretsError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// What the inventory records about an output once its rename has happened: enough for
-/// the planner to see a missing, altered or re-keyed file without ever decrypting it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputRecord {
-    /// Relative to `output_dir` (exactly `OutputSpec::file`).
-    pub path: PathBuf,
-    /// Lowercase hex SHA-256 of the bytes on disk (the ciphertext).
-    pub ciphertext_sha256: String,
-    /// Equals `OutputSpec::fingerprint()` of the spec it was written for.
-    pub fingerprint: String,
-    /// What the file shows that can change without its secret (`format::details`): a
-    /// change means the file is stale, and only a roll can re-render it. Empty in records
-    /// written before it existed (nothing is then known to differ).
-    pub details: std::collections::BTreeMap<String, String>,
 }
 
 /// Writes credential outputs for one account under one `output_dir`. Cheap to clone, so a

@@ -10,10 +10,13 @@ use r2gitops::cloudflare::{
     ApiError, CfError, CreatedToken, ReadApi, TokenRequest, UpdatedToken, VerifiedToken, WriteApi,
 };
 use r2gitops::config::{Jurisdiction, LocationHint, MinTls, Owner, StorageClass, ZoneRef};
-use r2gitops::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
-use r2gitops::observed::custom_domain::{CustomDomain, DomainWrite, Zone, ZoneLookup};
-use r2gitops::observed::notification::{Queue, QueueRules, QueueWrite};
+use r2gitops::observed::bucket_config::{ConfigKind, ConfigValue};
+use r2gitops::observed::custom_domain::{CustomDomain, Zone, ZoneLookup};
+use r2gitops::observed::notification::{Queue, QueueRules};
 use r2gitops::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
+use r2gitops::plan::ConfigWrite;
+use r2gitops::plan::DomainWrite;
+use r2gitops::plan::QueueWrite;
 use r2gitops::secret::TokenValue;
 use time::OffsetDateTime;
 
@@ -217,6 +220,10 @@ impl Memory {
 }
 
 impl WriteApi for Memory {
+    type Reader = Self;
+    fn reader(&self) -> &Self {
+        self
+    }
     async fn create_bucket(
         &self,
         j: Jurisdiction,

@@ -24,14 +24,26 @@ pub struct BucketConfig {
 }
 
 impl BucketConfig {
+    /// Whether each block is declared: the one list of the blocks here.
+    fn declared(&self) -> [bool; 6] {
+        [
+            self.cors.is_some(),
+            self.lifecycle.is_some(),
+            self.lock.is_some(),
+            self.public_dev_url.is_some(),
+            self.custom_domains.is_some(),
+            self.notifications.is_some(),
+        ]
+    }
+
     /// Whether the file manages any block of this bucket (only then is anything read).
     pub fn manages_any(&self) -> bool {
-        self.cors.is_some()
-            || self.lifecycle.is_some()
-            || self.lock.is_some()
-            || self.public_dev_url.is_some()
-            || self.custom_domains.is_some()
-            || self.notifications.is_some()
+        self.declared().contains(&true)
+    }
+
+    /// How many blocks the file declares: one GET each when the bucket is read.
+    pub fn declared_blocks(&self) -> usize {
+        self.declared().into_iter().filter(|d| *d).count()
     }
 }
 

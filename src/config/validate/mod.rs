@@ -15,8 +15,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::diagnostic::Capped;
+use super::model::temporary::short_duration;
 use super::model::*;
-use super::model_temporary::short_duration;
 use super::raw::*;
 use super::shape::{clip, did_you_mean};
 use super::yaml::sanitize;
@@ -47,6 +47,8 @@ pub use self::settings::{
     RECIPIENT_PLACEHOLDER, inside_problem, parse_recipient, recipients_file_problem,
 };
 use self::{bucket::*, output::*, settings::*, token::*};
+use super::model::parse_duration;
+use super::model::{MIN_CONFIG_RESYNC, STATE_FILE_NAME};
 
 /// Cloudflare refuses token names longer than this.
 pub const MAX_TOKEN_NAME: usize = 120;
@@ -55,23 +57,15 @@ pub const DEFAULT_PREFIX: &str = "r2gitops:";
 
 pub const DEFAULT_OUTPUT_DIR: &str = "secrets";
 
-pub const STATE_FILE_NAME: &str = ".r2gitops-state.json";
-
 pub const DEFAULT_MAX_DELETIONS: u32 = 10;
 
 pub const MIN_ROTATION: Duration = Duration::from_secs(3600);
-
-/// `settings.config_resync` when the file does not set it.
-pub const DEFAULT_CONFIG_RESYNC: Duration = Duration::from_secs(3600);
-
-/// Below this, re-reading configuration would cost more calls than it could be worth.
-pub const MIN_CONFIG_RESYNC: Duration = Duration::from_secs(60);
 
 /// The secrets writer's temp-file marker (`secrets::write::TEMP_MARKER`; `config` may not
 /// import `secrets`): an output named like that would be deleted as a leftover.
 pub const WRITER_TEMP_MARKER: &str = ".r2gitops-tmp-";
 
-/// The inventory lock is `<state_file>.lock` (`lock::lock_path`; `config` may not import it).
+/// The inventory lock is `<state_file>.lock` (`state::lock::lock_path`; `config` may not import it).
 pub const LOCK_SUFFIX: &str = ".lock";
 
 /// What `load` gathered from disk for the rules that need it.
@@ -335,24 +329,6 @@ fn timestamp(c: &mut Collector, raw: Option<&Sp<String>>, path: &str) -> Option<
             None
         }
     }
-}
-
-/// `90d`, `12h`, `30m`, `3600s`; `None` for anything else or an overflow.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let unit = text.chars().last()?;
-    let digits = &text[..text.len() - unit.len_utf8()];
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n: u64 = digits.parse().ok()?;
-    let secs = match unit {
-        's' => Some(n),
-        'm' => n.checked_mul(60),
-        'h' => n.checked_mul(3600),
-        'd' => n.checked_mul(86_400),
-        _ => None,
-    }?;
-    Some(Duration::from_secs(secs))
 }
 
 fn dedup_keep_order(list: &mut Vec<String>) {

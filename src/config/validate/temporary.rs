@@ -9,10 +9,10 @@
 
 use super::*;
 use crate::config::cost::{MAX_TEMPORARY_CREDENTIALS, OperatorLimits};
-use crate::config::model_temporary::{
+use crate::config::model::temporary::{
     MAX_TEMPORARY_TTL, MIN_TEMPORARY_TTL, access_covers, short_duration,
 };
-use crate::config::raw_temporary::{KeyPath, RawTemporary};
+use crate::config::raw::temporary::{KeyPath, RawTemporary};
 use crate::config::{TemporaryScope, TemporarySpec};
 
 #[allow(clippy::too_many_arguments)]

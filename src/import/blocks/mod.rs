@@ -1,15 +1,9 @@
-//! Configuration blocks as `import` writes them (pure). One file per kind renders an
-//! observed value the way the file declares it; `block` then loads the rendering back
-//! through the real validator and compares it with `ConfigValue::matches`, the plan's own
-//! comparison: a block is written only when it is exact, else a comment says why not (the
-//! key then stays absent, so r2gitops does not manage that block and plans nothing for it).
-
-mod cors;
-mod custom_domains;
-mod lifecycle;
-mod lock;
-mod notifications;
-mod public_dev_url;
+//! Configuration blocks as `import` writes them (pure). Each kind renders an observed value
+//! the way the file declares it (`SubResource::import_lines`, in the kind's own file);
+//! `block` then loads the rendering back through the real validator and compares it with
+//! `ConfigValue::matches`, the plan's own comparison: a block is written only when it is
+//! exact, else a comment says why not (the key then stays absent, so r2gitops does not
+//! manage that block and plans nothing for it).
 
 use std::path::Path;
 
@@ -31,15 +25,10 @@ pub fn block(value: &ConfigValue) -> Block {
     if value.matches(&value.kind().new_bucket()) {
         return Block::Default;
     }
-    let lines = match value {
-        ConfigValue::Cors(rules) => cors::lines(rules),
-        ConfigValue::Lifecycle(rules) => lifecycle::lines(rules),
-        ConfigValue::Lock(rules) => lock::lines(rules),
-        ConfigValue::PublicDevUrl(d) => Ok(public_dev_url::lines(d)),
-        ConfigValue::CustomDomains(d) => custom_domains::lines(d),
-        ConfigValue::Notifications(q) => notifications::lines(q),
-    };
-    match lines.and_then(|l| check(value, &l).map(|()| l)) {
+    match value
+        .import_lines()
+        .and_then(|l| check(value, &l).map(|()| l))
+    {
         Ok(l) => Block::Lines(l),
         Err(why) => Block::NotExpressible(why),
     }
@@ -69,20 +58,6 @@ fn check(value: &ConfigValue, lines: &[String]) -> Result<(), String> {
             value.kind().label()
         )),
     }
-}
-
-/// An age as the file writes it: in the largest unit that divides it.
-fn age(secs: u64) -> String {
-    crate::config::Age::show(secs, 'd')
-}
-
-/// A YAML flow list of double-quoted strings.
-fn list<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
-    let quoted: Vec<String> = items
-        .into_iter()
-        .map(|s| super::render::quoted(s))
-        .collect();
-    format!("[{}]", quoted.join(", "))
 }
 
 /// The kinds `--with` names, by their file keys.

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::Input;
-use crate::plan::render::timestamp;
+use crate::plan::timestamp;
 use crate::plan::{Blocked, Bookkeeping, BucketRef, Kind, Orphan, Plan, Step};
 
 /// How long a permanent refusal of a storage-class change is remembered: long enough not

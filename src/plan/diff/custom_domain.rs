@@ -13,7 +13,8 @@
 
 use super::Input;
 use crate::config::ZoneRef;
-use crate::observed::custom_domain::{CustomDomain, DomainWrite, Zone, ZoneKind, ZoneLookup};
+use crate::observed::custom_domain::{CustomDomain, Zone, ZoneKind, ZoneLookup};
+use crate::plan::DomainWrite;
 use crate::plan::{Blocked, BucketRef, DomainInfo, Kind, Plan, Step};
 
 pub(super) fn diff(

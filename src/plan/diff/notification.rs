@@ -17,9 +17,8 @@
 use std::collections::BTreeSet;
 
 use super::Input;
-use crate::observed::notification::{
-    NotificationRule, QueueRules, QueueWrite, rule_changes, rules_met,
-};
+use crate::observed::notification::{NotificationRule, QueueRules, rule_changes, rules_met};
+use crate::plan::QueueWrite;
 use crate::plan::{Blocked, BucketRef, Kind, Plan, Step};
 
 pub(super) fn diff(

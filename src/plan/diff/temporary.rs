@@ -29,7 +29,7 @@ use time::OffsetDateTime;
 use super::{Input, OutputFact};
 use crate::config::TemporarySpec;
 use crate::inventory::TemporaryRecord;
-use crate::plan::render::timestamp;
+use crate::plan::timestamp;
 use crate::plan::{
     Blocked, Bookkeeping, IssueReason, KeptTemporary, Kind, Orphan, Plan, RollReason, Step,
 };
@@ -313,11 +313,11 @@ mod tests {
     use super::*;
     use crate::config::{Access, Desired, Jurisdiction, OutputFormat, TemporaryScope, TokenSpec};
     use crate::fixtures::{ACCT, bucket, desired, token};
+    use crate::inventory::OutputRecord;
     use crate::inventory::{Inventory, TokenRecord};
     use crate::observed::{Observed, ObservedToken, PermissionGroupIds, TokenStatus};
     use crate::plan::diff::diff;
     use crate::plan::render::step_line;
-    use crate::secrets::OutputRecord;
 
     const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
     const PARENT_ID: &str = "00000000000000000000000000000001";

@@ -14,11 +14,11 @@ use crate::config::{
     TokenSpec,
 };
 use crate::fixtures::{ACCT, bucket, desired, token};
+use crate::inventory::OutputRecord;
 use crate::inventory::{BucketRecord, Inventory, TokenRecord};
 use crate::observed::TokenField;
 use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
 use crate::plan::{Bookkeeping, BucketRef, DeleteReason, ReplaceReason, RollReason, Step};
-use crate::secrets::OutputRecord;
 
 const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
 

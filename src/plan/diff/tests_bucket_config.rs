@@ -13,8 +13,9 @@ use super::*;
 use crate::cloudflare::bucket_config::decode;
 use crate::config::{Desired, Jurisdiction, StorageClass};
 use crate::fixtures::ACCT;
-use crate::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
+use crate::observed::bucket_config::{ConfigKind, ConfigValue};
 use crate::observed::{ObservedBucket, PermissionGroupIds};
+use crate::plan::ConfigWrite;
 use crate::plan::Step;
 
 const AGE: &str = "age1p05a26tp9dn6m60qv4pp0ydcmxj0ndg97peeevu09efesx5u9qzsmqmt4w";

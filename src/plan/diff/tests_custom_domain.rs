@@ -9,7 +9,8 @@ use crate::config::{MinTls, ZoneRef};
 use crate::fixtures::ACCT;
 use crate::observed::Observed;
 use crate::observed::bucket_config::ConfigKind;
-use crate::observed::custom_domain::{DomainWrite, Zone, ZoneKind, ZoneLookup};
+use crate::observed::custom_domain::{Zone, ZoneKind, ZoneLookup};
+use crate::plan::DomainWrite;
 use crate::plan::Step;
 
 const ZONE_ID: &str = "023e105f4ecef8ad9ca31a8372d0c353";

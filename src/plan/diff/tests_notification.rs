@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use super::tests_bucket_config::{declared, lines, observed, plan};
 use crate::observed::Observed;
 use crate::observed::bucket_config::ConfigKind;
-use crate::observed::notification::{NotificationRule, Queue, QueueWrite};
+use crate::observed::notification::{NotificationRule, Queue};
+use crate::plan::QueueWrite;
 use crate::plan::Step;
 
 fn with_rules(queues: Value) -> Observed {

@@ -20,7 +20,7 @@ use crate::observed::{
 use crate::plan::ReplaceReason;
 use crate::plan::policy::{declaration, describe, desired_policies, lost};
 use crate::plan::readback::seconds;
-use crate::plan::render::timestamp;
+use crate::plan::timestamp;
 use crate::plan::{
     Blocked, Bookkeeping, BucketRef, DeleteReason, Kind, NextRotation, Orphan, Plan, RollReason,
     Step,

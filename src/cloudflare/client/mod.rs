@@ -14,7 +14,8 @@ use tokio::sync::{OnceCell, Semaphore};
 use zeroize::Zeroize;
 
 use crate::cloudflare::api::{
-    CreatedToken, ReadApi, TokenRequest, UpdatedToken, VerifiedToken, WriteApi,
+    CreatedToken, IssuedTemporary, ReadApi, TemporaryRequest, TokenRequest, UpdatedToken,
+    VerifiedToken, WriteApi,
 };
 use crate::cloudflare::budget::{Budget, wait_from_headers};
 use crate::cloudflare::config::ClientConfig;
@@ -24,19 +25,20 @@ use crate::cloudflare::retry::{Attempt, backoff, should_retry};
 use crate::cloudflare::wire::{self, ConditionKey};
 use crate::config::ZoneRef;
 use crate::config::{Jurisdiction, LocationHint, Owner, StorageClass};
-use crate::observed::bucket_config::{ConfigKind, ConfigValue, ConfigWrite};
-use crate::observed::custom_domain::{CustomDomain, DomainWrite, ZoneLookup};
-use crate::observed::notification::{Queue, QueueWrite};
+use crate::observed::bucket_config::{ConfigKind, ConfigValue};
+use crate::observed::custom_domain::{CustomDomain, ZoneLookup};
+use crate::observed::notification::Queue;
 use crate::observed::{
     GROUP_ADMIN_READ, GROUP_ADMIN_WRITE, GROUP_OBJECT_READ, GROUP_OBJECT_WRITE, ObservedBucket,
     ObservedToken, PermissionGroupIds,
 };
+use crate::plan::ConfigWrite;
+use crate::plan::DomainWrite;
+use crate::plan::QueueWrite;
 use crate::secret::{SecretBuf, TokenValue};
 
-// Temporary credentials (issue 18): a child module, so that it sends through `send_secret`.
-#[path = "temporary.rs"]
+// Temporary credentials: a child module, so that it sends through `send_secret`.
 pub mod temporary;
-use temporary::{IssuedTemporary, TemporaryRequest};
 
 /// Counters for the daemon's `/metrics`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -718,53 +720,11 @@ impl ReadApi for Client {
     }
 }
 
-impl ReadApi for WriteClient {
-    async fn verify(&self) -> Result<VerifiedToken, ApiError> {
-        self.read.verify().await
-    }
-    fn own_token_id(&self) -> Option<String> {
-        self.read.own_token_id()
-    }
-    async fn list_buckets(&self, j: Jurisdiction) -> Result<Vec<ObservedBucket>, ApiError> {
-        self.read.list_buckets(j).await
-    }
-    async fn get_bucket(
-        &self,
-        j: Jurisdiction,
-        name: &str,
-    ) -> Result<Option<ObservedBucket>, ApiError> {
-        self.read.get_bucket(j, name).await
-    }
-    async fn get_token(&self, owner: Owner, id: &str) -> Result<Option<ObservedToken>, ApiError> {
-        self.read.get_token(owner, id).await
-    }
-    async fn list_tokens(&self, owner: Owner) -> Result<Vec<ObservedToken>, ApiError> {
-        self.read.list_tokens(owner).await
-    }
-    async fn permission_groups(&self, owner: Owner) -> Result<PermissionGroupIds, ApiError> {
-        self.read.permission_groups(owner).await
-    }
-    async fn read_config(
-        &self,
-        j: Jurisdiction,
-        name: &str,
-        kind: ConfigKind,
-    ) -> Result<Option<ConfigValue>, ApiError> {
-        self.read.get_config(j, name, kind).await
-    }
-    async fn lookup_zone(&self, zone: &ZoneRef) -> Result<ZoneLookup, ApiError> {
-        self.read.find_zone(zone).await
-    }
-    async fn list_queues(&self) -> Result<Vec<Queue>, ApiError> {
-        self.read.queues().await
-    }
-    async fn get_custom_domain(
-        &self,
-        j: Jurisdiction,
-        bucket: &str,
-        domain: &str,
-    ) -> Result<Option<CustomDomain>, ApiError> {
-        self.read.custom_domain(j, bucket, domain).await
+/// A `WriteClient` reads as its `Client` does: one delegation, not a forwarding per method.
+impl std::ops::Deref for WriteClient {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.read
     }
 }
 
@@ -840,6 +800,11 @@ fn both_keys(first: ConditionKey) -> &'static str {
 }
 
 impl WriteApi for WriteClient {
+    type Reader = Client;
+    fn reader(&self) -> &Client {
+        &self.read
+    }
+
     async fn create_bucket(
         &self,
         jurisdiction: Jurisdiction,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::model::{Access, Jurisdiction, OutputSpec};
+use super::{Access, Jurisdiction, OutputSpec};
 
 /// Cloudflare's bounds on `ttlSeconds` (2024 OpenAPI and the 2026 SDKs: maximum 604800,
 /// no minimum declared).

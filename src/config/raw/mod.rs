@@ -21,6 +21,7 @@ mod notification;
 pub use notification::*;
 mod kubernetes;
 pub use kubernetes::*;
+pub mod temporary;
 
 /// R2 bucket names: 3-63 chars of `a-z0-9-`, alphanumeric at both ends.
 pub const BUCKET_NAME_PATTERN: &str = "^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$";
@@ -83,7 +84,7 @@ pub struct RawDoc {
     pub tokens: Option<Vec<Sp<RawToken>>>,
     /// Short-lived, prefix-scoped S3 credentials issued under declared tokens and renewed
     /// before they expire, each with its encrypted credentials file.
-    pub temporary_credentials: Option<Vec<Sp<super::raw_temporary::RawTemporary>>>,
+    pub temporary_credentials: Option<Vec<Sp<temporary::RawTemporary>>>,
 }
 
 /// Settings for the whole file.

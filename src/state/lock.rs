@@ -66,7 +66,7 @@ pub fn acquire(state_file: &Path) -> Result<InventoryLock, LockError> {
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::secrets::write::ensure_output_dir(dir)
-            .map_err(|e| io(io::Error::other(crate::apply::error_chain(&e))))?;
+            .map_err(|e| io(io::Error::other(crate::error::error_chain(&e))))?;
     }
     let (mut file, created) = open(&path)?;
     match file.try_lock() {

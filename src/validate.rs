@@ -1,4 +1,5 @@
-//! `r2gitops validate` and `r2gitops schema`: offline, no credentials, no network.
+//! `r2gitops validate` and `r2gitops schema`: offline, no credentials, no network. The
+//! file's rules are `config`'s; this module runs them and prints the verdict.
 //!
 //! `validate --output text` prints `ok: FILE: N buckets, M tokens` (and `, K temporary
 //! credentials` when there are some) and a `cost:` line (what the file costs the daemon in
@@ -31,10 +32,38 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::diagnostic::Diagnostic;
-use crate::cli::{ValidateArgs, ValidateOutput};
+use crate::args::{FileArg, LimitArgs};
+use crate::config::diagnostic::Diagnostic;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValidateOutput {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// `text`: "ok: ..." on stdout with the file's API cost an hour ("cost: ..."), or the
+    /// problems on stderr; `json`: one document on stdout (format_version 1).
+    #[arg(long, value_enum, default_value_t = ValidateOutput::Text)]
+    pub output: ValidateOutput,
+    /// The daemon's `watch --interval`, for the cost line (passes an hour).
+    #[arg(long, default_value = "10m", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::parse_duration(s.trim())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("'{s}': expected a duration such as 30s, 10m or 1h"))
+}
 
 /// The `--output json` object (see the module doc).
 #[derive(Debug, Serialize)]
@@ -66,7 +95,7 @@ pub struct CostReport {
 }
 
 impl CostReport {
-    fn of(c: &super::cost::Cost) -> CostReport {
+    fn of(c: &crate::config::cost::Cost) -> CostReport {
         CostReport {
             interval_seconds: c.interval.as_secs(),
             calls_per_hour: c.calls_per_hour().ceil() as u64,
@@ -85,11 +114,11 @@ fn is_zero(n: &usize) -> bool {
 
 pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let file = args.file.file.display().to_string();
-    let result = super::load::load_with(&args.file.file, None, args.limits.operator());
+    let result = crate::config::load::load_with(&args.file.file, None, args.limits.operator());
     let cost = result
         .as_ref()
         .ok()
-        .map(|d| super::cost::estimate(d, args.interval));
+        .map(|d| crate::config::cost::estimate(d, args.interval));
     match args.output {
         ValidateOutput::Text => match result {
             Ok(desired) => {
@@ -173,7 +202,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
 pub fn schema() -> Result<ExitCode, Box<dyn std::error::Error>> {
     println!(
         "{}",
-        serde_json::to_string_pretty(super::raw::json_schema())?
+        serde_json::to_string_pretty(crate::config::raw::json_schema())?
     );
     Ok(ExitCode::SUCCESS)
 }

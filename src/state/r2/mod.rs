@@ -1,6 +1,6 @@
 //! The inventory in R2 (`--state r2://BUCKET/KEY`): one object read with its ETag and saved
 //! only with `If-Match: <etag>` (or `If-None-Match: *` for the first save), and its lease
-//! `KEY.lease` (`crate::lease` decides, this module carries it out). A 412 means another
+//! `KEY.lease` (`crate::state::lease` decides, this module carries it out). A 412 means another
 //! runner wrote: the pass stops and nothing is overwritten. Every error names the URL, and
 //! none falls back to an empty inventory.
 //!
@@ -15,7 +15,7 @@ pub mod url;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::lease::{self, Acquire, Lease, Seen};
+use crate::state::lease::{self, Acquire, Lease, Seen};
 pub use credentials::{CredentialsError, StateCredentials};
 pub use document::Document;
 use object::{Bucket, Cond, ObjectError};

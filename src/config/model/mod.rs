@@ -15,6 +15,34 @@ mod notification;
 pub use notification::*;
 mod kubernetes;
 pub use kubernetes::*;
+pub mod temporary;
+
+/// The inventory's name in `output_dir` when `settings.state_file` is not set.
+pub const STATE_FILE_NAME: &str = ".r2gitops-state.json";
+
+/// `settings.config_resync` when the file does not set it.
+pub const DEFAULT_CONFIG_RESYNC: Duration = Duration::from_secs(3600);
+
+/// Below this, re-reading configuration would cost more calls than it could be worth.
+pub const MIN_CONFIG_RESYNC: Duration = Duration::from_secs(60);
+
+/// `90d`, `12h`, `30m`, `3600s`; `None` for anything else or an overflow.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let unit = text.chars().last()?;
+    let digits = &text[..text.len() - unit.len_utf8()];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    let secs = match unit {
+        's' => Some(n),
+        'm' => n.checked_mul(60),
+        'h' => n.checked_mul(3600),
+        'd' => n.checked_mul(86_400),
+        _ => None,
+    }?;
+    Some(Duration::from_secs(secs))
+}
 
 /// The whole desired state, as declared by one file.
 #[derive(Debug, Clone, PartialEq)]
@@ -342,12 +370,9 @@ impl Desired {
     /// Apply `--output-dir` / `R2GITOPS_OUTPUT_DIR`: replaces `settings.output_dir`, and a
     /// state file left at its default (`<output_dir>/.r2gitops-state.json`) follows it.
     pub fn override_output_dir(&mut self, dir: PathBuf) {
-        let default_state = self
-            .settings
-            .output_dir
-            .join(super::validate::STATE_FILE_NAME);
+        let default_state = self.settings.output_dir.join(STATE_FILE_NAME);
         if self.settings.state_file == default_state {
-            self.settings.state_file = dir.join(super::validate::STATE_FILE_NAME);
+            self.settings.state_file = dir.join(STATE_FILE_NAME);
         }
         self.settings.output_dir = dir;
     }

@@ -7,7 +7,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::raw::{BUCKET_NAME_PATTERN, DURATION_PATTERN, RawAccess, RawOutput, Sp};
+use super::{BUCKET_NAME_PATTERN, DURATION_PATTERN, RawAccess, RawOutput, Sp};
 
 /// A key path a temporary credential is scoped to: not empty, no leading `/`.
 pub const KEY_PATH_PATTERN: &str = "^[^/]";

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use time::{Duration, OffsetDateTime};
 
 use super::{Cursor, Held, R2State, StateError};
-use crate::lease::{self, Standing};
+use crate::state::lease::{self, Standing};
 
 pub struct Session {
     pub state: R2State,
@@ -141,7 +141,7 @@ impl Session {
                 if e.is_conflict() {
                     self.lost.store(true, Ordering::SeqCst);
                 }
-                tracing::warn!(state = %self.url(), error = %crate::apply::error_chain(&e), "renewing the state lease failed");
+                tracing::warn!(state = %self.url(), error = %crate::error::error_chain(&e), "renewing the state lease failed");
                 Err(e)
             }
         }
@@ -153,7 +153,7 @@ impl Session {
         if let Some(h) = held
             && let Err(e) = self.state.release(&h).await
         {
-            tracing::warn!(state = %self.url(), error = %crate::apply::error_chain(&e), "releasing the state lease failed; it expires at its expires_at");
+            tracing::warn!(state = %self.url(), error = %crate::error::error_chain(&e), "releasing the state lease failed; it expires at its expires_at");
         }
     }
 }

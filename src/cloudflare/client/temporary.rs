@@ -12,29 +12,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Call, WriteClient};
+use crate::cloudflare::api::{IssuedTemporary, TemporaryRequest};
 use crate::cloudflare::error::ApiError;
 use crate::secret::{S3Secret, SessionToken};
-
-/// The request body (`r2_temp_access_creds_request`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TemporaryRequest {
-    pub bucket: String,
-    /// The parent token's id (its S3 access key id).
-    pub parent_access_key_id: String,
-    /// `object-read-only`, `object-read-write`, `admin-read-only` or `admin-read-write`.
-    pub permission: &'static str,
-    pub ttl_seconds: u64,
-    pub prefixes: Vec<String>,
-    pub objects: Vec<String>,
-}
-
-/// A freshly issued credential: write it before anything else, it cannot be fetched again.
-/// Deliberately no `Debug`.
-pub struct IssuedTemporary {
-    pub access_key_id: String,
-    pub secret_access_key: S3Secret,
-    pub session_token: SessionToken,
-}
 
 /// `r2_temp_access_creds_response`: every field is optional in the SDKs' types.
 #[derive(Deserialize)]

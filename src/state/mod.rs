@@ -1,20 +1,13 @@
-//! The inventory: r2gitops' own non-secret memory, kept in `settings.state_file` (default
-//! `<output_dir>/.r2gitops-state.json`). It records which token id serves each declared
-//! name, when it was created and last rolled, what was written for it (path, SHA-256 of the
-//! ciphertext, recipients/format fingerprint), which buckets r2gitops manages with their
-//! last declared `protect`, and each temporary credential it issued (`temporary`).
+//! The inventory's file (`settings.state_file`, default `<output_dir>/.r2gitops-state.json`):
+//! its explicit, versioned on-disk form, `load` and `save`, and the one-writer lock
+//! (`lock`). The records themselves are `inventory`'s, plain data the planner reads.
 //!
-//! It must never hold a secret, and losing it must never cause a deletion: every fact in it
-//! is either rebuilt from Cloudflare (ids, by the name prefix) or only ever *prevents* work
-//! from being skipped (a missing output record means a roll, never a delete). The data and
-//! its updates are pure; `load` and `save` are the only I/O.
-//!
-//! The file is not trusted (issue 12): `settings.state_file` may name any file, and the
-//! inventory may have been edited. Every output path in it must pass the writer's component
-//! rules, or the whole inventory is corrupt (a path is later hashed and possibly deleted);
-//! a reason never quotes a value of the file, only where and what kind of problem.
+//! The file is not trusted: `settings.state_file` may name any file, and the inventory may
+//! have been edited. Every output path in it must pass the writer's component rules, or the
+//! whole inventory is corrupt (a path is later hashed and possibly deleted); a reason never
+//! quotes a value of the file, only where and what kind of problem.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -23,85 +16,16 @@ use time::OffsetDateTime;
 use crate::config::shape::clip;
 use crate::config::yaml::sanitize;
 use crate::config::{Jurisdiction, Owner, StorageClass};
+use crate::inventory::{BucketRecord, Inventory, OutputRecord, Refusal, TokenRecord};
 use crate::observed::TokenField;
-use crate::secrets::OutputRecord;
 
-pub mod temporary;
-pub use temporary::TemporaryRecord;
+pub mod lease;
+pub mod lock;
+pub mod r2;
+mod temporary;
 
 /// Bumped when the file's meaning changes; an unknown version is refused, not guessed at.
 pub const FORMAT_VERSION: u32 = 1;
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Inventory {
-    /// Declared token name (without the prefix) -> what r2gitops knows of it.
-    pub tokens: BTreeMap<String, TokenRecord>,
-    /// Buckets r2gitops created or adopted, with their last declared `protect`.
-    pub buckets: BTreeMap<(Jurisdiction, String), BucketRecord>,
-    /// What read-backs taught about this account's API (never a secret).
-    pub learned: Learned,
-    /// Declared temporary credential name -> what was issued (issue 18).
-    pub temporary: BTreeMap<String, TemporaryRecord>,
-}
-
-/// Behaviours of the live API that a read-back proved, so that later plans say what will
-/// really happen instead of trying what is known not to work.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Learned {
-    /// Token fields Cloudflare keeps when an update leaves them out: removing one needs a
-    /// replacement.
-    pub keeps_removed: BTreeSet<TokenField>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenRecord {
-    pub id: String,
-    pub owner: Owner,
-    pub created_at: OffsetDateTime,
-    pub rolled_at: Option<OffsetDateTime>,
-    /// Cloudflare's `modified_on` as read back after r2gitops' own last change of this
-    /// token (create, update, roll). Cloudflare bumps it when a token is rolled, so a later
-    /// value means someone changed the token elsewhere, perhaps killing the value in its
-    /// output. `None`: not known (older inventories, adopted tokens).
-    pub modified_on: Option<OffsetDateTime>,
-    /// `None` until an output was written for this id (e.g. adopted after a lost inventory,
-    /// or a write that failed after the create).
-    pub output: Option<OutputRecord>,
-}
-
-impl TokenRecord {
-    /// When the current value was issued: the start of the `rotate_every` period.
-    pub fn value_issued_at(&self) -> OffsetDateTime {
-        self.rolled_at.unwrap_or(self.created_at)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BucketRecord {
-    pub protect: bool,
-    /// Cloudflare's last permanent refusal to change the storage class, so that a refused
-    /// change is reported as blocked instead of retried on every pass.
-    pub storage_class_refused: Option<Refusal>,
-}
-
-impl BucketRecord {
-    pub fn new(protect: bool) -> Self {
-        BucketRecord {
-            protect,
-            storage_class_refused: None,
-        }
-    }
-}
-
-/// A write Cloudflare refused for good (a 4xx other than 429), with its words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    /// The storage class that was asked for.
-    pub to: StorageClass,
-    pub at: OffsetDateTime,
-    /// `HTTP 405, code 7001: Method not allowed`.
-    pub detail: String,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
@@ -224,158 +148,151 @@ struct RefusalForm {
     detail: String,
 }
 
-impl Inventory {
-    /// The JSON text of the file (pure).
-    pub fn to_json(&self) -> String {
-        let form = FileForm {
-            version: FORMAT_VERSION,
-            tokens: self
-                .tokens
+/// The JSON text of the file (pure).
+pub fn to_json(inventory: &Inventory) -> String {
+    let form = FileForm {
+        version: FORMAT_VERSION,
+        tokens: inventory
+            .tokens
+            .iter()
+            .map(|(name, t)| {
+                (
+                    name.clone(),
+                    TokenForm {
+                        id: t.id.clone(),
+                        owner: t.owner.as_str().into(),
+                        created_at: t.created_at,
+                        rolled_at: t.rolled_at,
+                        modified_on: t.modified_on,
+                        output: t.output.as_ref().map(|o| OutputForm {
+                            path: o.path.clone(),
+                            ciphertext_sha256: o.ciphertext_sha256.clone(),
+                            fingerprint: o.fingerprint.clone(),
+                            details: o.details.clone(),
+                        }),
+                    },
+                )
+            })
+            .collect(),
+        buckets: inventory
+            .buckets
+            .iter()
+            .map(|((j, name), b)| BucketForm {
+                name: name.clone(),
+                jurisdiction: j.as_str().into(),
+                protect: b.protect,
+                storage_class_refused: b.storage_class_refused.as_ref().map(|r| RefusalForm {
+                    to: r.to.as_str().into(),
+                    at: r.at,
+                    detail: r.detail.clone(),
+                }),
+            })
+            .collect(),
+        learned: LearnedForm {
+            keeps_removed: inventory
+                .learned
+                .keeps_removed
                 .iter()
-                .map(|(name, t)| {
-                    (
-                        name.clone(),
-                        TokenForm {
-                            id: t.id.clone(),
-                            owner: t.owner.as_str().into(),
-                            created_at: t.created_at,
-                            rolled_at: t.rolled_at,
-                            modified_on: t.modified_on,
-                            output: t.output.as_ref().map(|o| OutputForm {
-                                path: o.path.clone(),
-                                ciphertext_sha256: o.ciphertext_sha256.clone(),
-                                fingerprint: o.fingerprint.clone(),
-                                details: o.details.clone(),
-                            }),
-                        },
-                    )
-                })
+                .map(|f| f.as_str().to_string())
                 .collect(),
-            buckets: self
-                .buckets
-                .iter()
-                .map(|((j, name), b)| BucketForm {
-                    name: name.clone(),
-                    jurisdiction: j.as_str().into(),
-                    protect: b.protect,
-                    storage_class_refused: b.storage_class_refused.as_ref().map(|r| RefusalForm {
-                        to: r.to.as_str().into(),
-                        at: r.at,
-                        detail: r.detail.clone(),
-                    }),
-                })
-                .collect(),
-            learned: LearnedForm {
-                keeps_removed: self
-                    .learned
-                    .keeps_removed
-                    .iter()
-                    .map(|f| f.as_str().to_string())
-                    .collect(),
-            },
-            temporary: self
-                .temporary
-                .iter()
-                .map(|(name, r)| (name.clone(), temporary::to_form(r)))
-                .collect(),
-        };
-        let mut text = serde_json::to_string_pretty(&form).expect("plain data serialises");
-        text.push('\n');
-        text
-    }
+        },
+        temporary: inventory
+            .temporary
+            .iter()
+            .map(|(name, r)| (name.clone(), temporary::to_form(r)))
+            .collect(),
+    };
+    let mut text = serde_json::to_string_pretty(&form).expect("plain data serialises");
+    text.push('\n');
+    text
+}
 
-    /// Parse the file's text (pure); `Err` carries the reason for `InventoryError`.
-    pub fn from_json(text: &str) -> Result<Inventory, ParseError> {
-        #[derive(Deserialize)]
-        struct VersionOnly {
-            version: u32,
-        }
-        let v: VersionOnly = serde_json::from_str(text).map_err(json_problem)?;
-        if v.version != FORMAT_VERSION {
-            return Err(ParseError::Version(v.version));
-        }
-        let form: FileForm = serde_json::from_str(text).map_err(json_problem)?;
-        let mut inv = Inventory::default();
-        for (name, t) in form.tokens {
-            let token = sanitize(&clip(&name));
-            let owner = match t.owner.as_str() {
-                "account" => Owner::Account,
-                "user" => Owner::User,
-                _ => {
-                    return Err(ParseError::Invalid(format!(
-                        "token '{token}': unknown owner (expected account or user)"
-                    )));
-                }
-            };
-            if let Some(o) = &t.output
-                && crate::secrets::write::checked_components(&o.path).is_err()
-            {
+/// Parse the file's text (pure); `Err` carries the reason for `InventoryError`.
+pub fn from_json(text: &str) -> Result<Inventory, ParseError> {
+    #[derive(Deserialize)]
+    struct VersionOnly {
+        version: u32,
+    }
+    let v: VersionOnly = serde_json::from_str(text).map_err(json_problem)?;
+    if v.version != FORMAT_VERSION {
+        return Err(ParseError::Version(v.version));
+    }
+    let form: FileForm = serde_json::from_str(text).map_err(json_problem)?;
+    let mut inv = Inventory::default();
+    for (name, t) in form.tokens {
+        let token = sanitize(&clip(&name));
+        let owner = match t.owner.as_str() {
+            "account" => Owner::Account,
+            "user" => Owner::User,
+            _ => {
                 return Err(ParseError::Invalid(format!(
-                    "token '{token}': its output path is not a plain relative path inside output_dir"
+                    "token '{token}': unknown owner (expected account or user)"
                 )));
             }
-            inv.tokens.insert(
-                name,
-                TokenRecord {
-                    id: t.id,
-                    owner,
-                    created_at: t.created_at,
-                    rolled_at: t.rolled_at,
-                    modified_on: t.modified_on,
-                    output: t.output.map(|o| OutputRecord {
-                        path: o.path,
-                        ciphertext_sha256: o.ciphertext_sha256,
-                        fingerprint: o.fingerprint,
-                        details: o.details,
-                    }),
-                },
-            );
+        };
+        if let Some(o) = &t.output
+            && crate::secrets::write::checked_components(&o.path).is_err()
+        {
+            return Err(ParseError::Invalid(format!(
+                "token '{token}': its output path is not a plain relative path inside output_dir"
+            )));
         }
-        for b in form.buckets {
-            let j = Jurisdiction::parse(&b.jurisdiction).ok_or_else(|| {
-                ParseError::Invalid(format!(
-                    "bucket '{}': unknown jurisdiction",
-                    sanitize(&clip(&b.name))
-                ))
-            })?;
-            let storage_class_refused = match b.storage_class_refused {
-                None => None,
-                Some(r) => Some(Refusal {
-                    to: StorageClass::parse(&r.to).ok_or_else(|| {
-                        ParseError::Invalid(format!(
-                            "bucket '{}': unknown storage class '{}'",
-                            b.name, r.to
-                        ))
-                    })?,
-                    at: r.at,
-                    detail: r.detail,
+        inv.tokens.insert(
+            name,
+            TokenRecord {
+                id: t.id,
+                owner,
+                created_at: t.created_at,
+                rolled_at: t.rolled_at,
+                modified_on: t.modified_on,
+                output: t.output.map(|o| OutputRecord {
+                    path: o.path,
+                    ciphertext_sha256: o.ciphertext_sha256,
+                    fingerprint: o.fingerprint,
+                    details: o.details,
                 }),
-            };
-            inv.buckets.insert(
-                (j, b.name),
-                BucketRecord {
-                    protect: b.protect,
-                    storage_class_refused,
-                },
-            );
-        }
-        for f in form.learned.keeps_removed {
-            let field = TokenField::parse(&f).ok_or_else(|| {
-                ParseError::Invalid(format!("learned.keeps_removed: unknown field '{f}'"))
-            })?;
-            inv.learned.keeps_removed.insert(field);
-        }
-        for (name, form) in form.temporary {
-            let record = temporary::from_form(&name, form)?;
-            inv.temporary.insert(name, record);
-        }
-        Ok(inv)
+            },
+        );
     }
-
-    /// Every token id the inventory vouches for (managed whatever their current name).
-    pub fn token_ids(&self) -> impl Iterator<Item = &str> {
-        self.tokens.values().map(|t| t.id.as_str())
+    for b in form.buckets {
+        let j = Jurisdiction::parse(&b.jurisdiction).ok_or_else(|| {
+            ParseError::Invalid(format!(
+                "bucket '{}': unknown jurisdiction",
+                sanitize(&clip(&b.name))
+            ))
+        })?;
+        let storage_class_refused = match b.storage_class_refused {
+            None => None,
+            Some(r) => Some(Refusal {
+                to: StorageClass::parse(&r.to).ok_or_else(|| {
+                    ParseError::Invalid(format!(
+                        "bucket '{}': unknown storage class '{}'",
+                        b.name, r.to
+                    ))
+                })?,
+                at: r.at,
+                detail: r.detail,
+            }),
+        };
+        inv.buckets.insert(
+            (j, b.name),
+            BucketRecord {
+                protect: b.protect,
+                storage_class_refused,
+            },
+        );
     }
+    for f in form.learned.keeps_removed {
+        let field = TokenField::parse(&f).ok_or_else(|| {
+            ParseError::Invalid(format!("learned.keeps_removed: unknown field '{f}'"))
+        })?;
+        inv.learned.keeps_removed.insert(field);
+    }
+    for (name, form) in form.temporary {
+        let record = temporary::from_form(&name, form)?;
+        inv.temporary.insert(name, record);
+    }
+    Ok(inv)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -427,7 +344,7 @@ pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
         return Err(corrupt(format!("larger than {MAX_INVENTORY_BYTES} bytes")));
     }
     let text = String::from_utf8(bytes).map_err(|_| corrupt("not valid UTF-8".into()))?;
-    Inventory::from_json(&text).map_err(|e| match e {
+    from_json(&text).map_err(|e| match e {
         ParseError::Invalid(reason) => InventoryError::Corrupt {
             path: path.to_path_buf(),
             reason,
@@ -461,13 +378,14 @@ pub fn save(path: &Path, inventory: &Inventory) -> Result<(), InventoryError> {
             }));
         }
     };
-    crate::secrets::write::write_atomic(dir, Path::new(name), inventory.to_json().as_bytes(), None)
+    crate::secrets::write::write_atomic(dir, Path::new(name), to_json(inventory).as_bytes(), None)
         .map_err(err)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::Learned;
     use time::macros::datetime;
 
     fn sample() -> Inventory {
@@ -519,7 +437,7 @@ mod tests {
     #[test]
     fn the_file_round_trips() {
         let inv = sample();
-        assert_eq!(Inventory::from_json(&inv.to_json()), Ok(inv));
+        assert_eq!(from_json(&to_json(&inv)), Ok(inv));
     }
 
     #[test]
@@ -527,10 +445,10 @@ mod tests {
         let mut inv = sample();
         inv.learned = Learned::default();
         inv.buckets.retain(|_, b| b.storage_class_refused.is_none());
-        let text = inv.to_json();
+        let text = to_json(&inv);
         assert!(!text.contains("learned"), "{text}");
         assert!(!text.contains("storage_class_refused"), "{text}");
-        assert_eq!(Inventory::from_json(&text), Ok(inv));
+        assert_eq!(from_json(&text), Ok(inv));
     }
 
     #[test]
@@ -551,7 +469,7 @@ mod tests {
             ("Zq3vX9kLm2Np8Rt5", "is not valid JSON at line 1 column 1"),
         ];
         for (text, want) in cases {
-            let err = Inventory::from_json(text).unwrap_err();
+            let err = from_json(text).unwrap_err();
             let shown = format!("{err:?}");
             assert!(
                 shown.contains(want) || (want == "version" && err == ParseError::Version(2)),
@@ -567,7 +485,7 @@ mod tests {
     /// Issue 12: an edited inventory made a roll delete `../victim.txt`.
     #[test]
     fn an_output_path_that_could_leave_output_dir_makes_the_inventory_corrupt() {
-        let text = sample().to_json();
+        let text = to_json(&sample());
         for bad in [
             "../victim.txt",
             "/etc/passwd",
@@ -580,7 +498,7 @@ mod tests {
                 &format!("\"path\": {}", serde_json::json!(bad)),
             );
             assert_ne!(edited, text);
-            match Inventory::from_json(&edited) {
+            match from_json(&edited) {
                 Err(ParseError::Invalid(reason)) => assert_eq!(
                     reason,
                     "token 'uploader': its output path is not a plain relative path inside output_dir",
@@ -590,19 +508,6 @@ mod tests {
             }
         }
         let fine = text.replace("\"uploader.env.age\"", "\"./team/uploader.env.age\"");
-        assert!(Inventory::from_json(&fine).is_ok());
-    }
-
-    #[test]
-    fn the_rotation_period_starts_at_the_last_roll_else_at_creation() {
-        let inv = sample();
-        assert_eq!(
-            inv.tokens["uploader"].value_issued_at(),
-            datetime!(2026-11-20 10:00 UTC)
-        );
-        assert_eq!(
-            inv.tokens["adopted"].value_issued_at(),
-            datetime!(2026-11-02 10:00 UTC)
-        );
+        assert!(from_json(&fine).is_ok());
     }
 }

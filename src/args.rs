@@ -1,0 +1,225 @@
+//! Argument groups several commands share (the desired-state file, how to reach Cloudflare,
+//! where outputs go, the operator's bounds), and what they turn into at the command layer:
+//! the client's settings (`ConnectArgs::client_config`) and the checks a command makes once
+//! at start (`ConnectArgs::preflight`). Each command's own argument struct lives in its
+//! command's module; `cli` holds only `Cli` and `Command`. Must not import a command module
+//! (they import this), nor `cli`.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::cloudflare::config::{API_TOKEN_FILE, ClientConfig, ConfigError, Connection};
+use crate::config::Owner;
+use crate::secret::read_token_file;
+
+#[derive(Debug, Clone, Args)]
+pub struct FileArg {
+    /// The desired-state file.
+    #[arg(short = 'f', long = "file", default_value = "r2gitops.yaml")]
+    pub file: PathBuf,
+}
+
+/// Bounds on what a committed file may make the daemon spend: the operator's, on the
+/// command line, never the file's. `validate` takes them too, so that CI checks a file
+/// against the daemon's own bounds.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// The shortest `ttl` a temporary credential may declare (at least 1m); renewals of
+    /// one credential are at least a third of it apart (`ttl - refresh_before`).
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_min_temporary_ttl)]
+    pub min_temporary_ttl: crate::config::cost::OperatorLimits,
+}
+
+impl LimitArgs {
+    pub fn operator(&self) -> crate::config::cost::OperatorLimits {
+        self.min_temporary_ttl
+    }
+}
+
+fn parse_min_temporary_ttl(s: &str) -> Result<crate::config::cost::OperatorLimits, String> {
+    crate::config::cost::OperatorLimits::parse_min_temporary_ttl(s)
+}
+
+/// How to reach Cloudflare: every command that calls the API (`import` needs only this).
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// Cloudflare API base URL.
+    #[arg(
+        long,
+        env = "CLOUDFLARE_API_BASE_URL",
+        default_value = "https://api.cloudflare.com/client/v4"
+    )]
+    pub api_url: String,
+    /// Allow an `http://` --api-url to a host that is not loopback (the API token then
+    /// travels in clear).
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// Read the API token from this file (its one non-empty line, trimmed) instead of
+    /// CLOUDFLARE_API_TOKEN. `watch` re-reads it every pass.
+    #[arg(long)]
+    pub api_token_file: Option<PathBuf>,
+    /// The Cloudflare account, when the file has no `account_id` (the file's wins).
+    #[arg(long, env = "CLOUDFLARE_ACCOUNT_ID", value_name = "ID")]
+    pub account_id: Option<String>,
+    /// Which family the API token r2gitops uses belongs to (decides the verify endpoint).
+    #[arg(long, value_enum, default_value_t = TokenOwnerArg::Account)]
+    pub api_token_owner: TokenOwnerArg,
+    /// Client-side request budget, `REQUESTS/SECONDS` (Cloudflare allows 1200/300).
+    #[arg(long, default_value = "1000/300")]
+    pub request_budget: String,
+    /// API calls in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+}
+
+/// How to reach Cloudflare, and where outputs go; shared by `reconcile`, `watch` and
+/// `adopt`. Its connection fields are read through `Deref` (`args.api.api_url`).
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// S3 endpoint override per jurisdiction, `JURISDICTION=URL` (repeatable; also
+    /// R2GITOPS_S3_ENDPOINTS as comma-separated pairs).
+    #[arg(long = "s3-endpoint", value_name = "JURISDICTION=URL")]
+    pub s3_endpoints: Vec<String>,
+    /// Overrides `settings.output_dir` (and so the default state file), e.g. a volume
+    /// mounted at a path the git checkout does not know.
+    #[arg(long, env = "R2GITOPS_OUTPUT_DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Adopt tokens named by `adopt:` without their value by rolling them: their existing
+    /// S3 keys stop working. Only the operator can allow this (the file cannot).
+    #[arg(long)]
+    pub allow_adopt_roll: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// With --allow-adopt-roll: the most adopted tokens one pass may roll; a plan that
+    /// would roll more is refused.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        requires = "allow_adopt_roll"
+    )]
+    pub max_adopt_rolls: u32,
+    #[command(flatten)]
+    pub publish: crate::publish::PublishArgs,
+}
+
+impl ApiArgs {
+    /// What the operator allowed for `adopt:` without a value.
+    pub fn adopt_rolls(&self) -> crate::config::AdoptRolls {
+        if self.allow_adopt_roll {
+            crate::config::AdoptRolls::Allowed {
+                max: self.max_adopt_rolls,
+            }
+        } else {
+            crate::config::AdoptRolls::Refused
+        }
+    }
+}
+
+impl std::ops::Deref for ApiArgs {
+    type Target = ConnectArgs;
+    fn deref(&self) -> &ConnectArgs {
+        &self.connect
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenOwnerArg {
+    Account,
+    User,
+}
+
+impl ConnectArgs {
+    /// The flags as the client's plain settings (clap has read the environment already).
+    pub fn connection(&self) -> Connection {
+        Connection {
+            api_url: self.api_url.clone(),
+            insecure_http: self.insecure_http,
+            api_token_file: self.api_token_file.clone(),
+            account_id: self.account_id.clone(),
+            token_owner: match self.api_token_owner {
+                TokenOwnerArg::Account => Owner::Account,
+                TokenOwnerArg::User => Owner::User,
+            },
+            request_budget: self.request_budget.clone(),
+            concurrency: self.concurrency,
+        }
+    }
+
+    /// Flags first, then the environment: `--api-token-file` or `CLOUDFLARE_API_TOKEN`;
+    /// the file's `account_id`, else `--account-id` or `CLOUDFLARE_ACCOUNT_ID`.
+    pub fn client_config(
+        &self,
+        account_id_from_file: Option<&str>,
+    ) -> Result<ClientConfig, ConfigError> {
+        ClientConfig::from_connection(
+            &self.connection(),
+            account_id_from_file,
+            std::env::var("CLOUDFLARE_API_TOKEN").ok(),
+        )
+    }
+
+    /// What a command checks once at start, before anything else: the API URL, and that the
+    /// token can be read (a token file with several lines fails here, not at the first pass).
+    /// Logs a warning for a token file others can read and for `--insecure-http`.
+    pub fn preflight(&self) -> Result<(), ConfigError> {
+        crate::cloudflare::config::check_api_url(&self.api_url, self.insecure_http)?;
+        if let Some(path) = &self.api_token_file {
+            drop(read_token_file(API_TOKEN_FILE, path)?);
+        }
+        if let Some(path) = &self.api_token_file {
+            crate::secret::warn_if_exposed(API_TOKEN_FILE, path);
+        }
+        if self.insecure_http && self.api_url.starts_with("http://") {
+            tracing::warn!("--insecure-http: the API token is sent in clear over plain http");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        api: ConnectArgs,
+    }
+
+    fn args(extra: &[&str]) -> ConnectArgs {
+        let mut argv = vec!["t"];
+        argv.extend_from_slice(extra);
+        T::try_parse_from(argv).unwrap().api
+    }
+
+    #[test]
+    fn the_flags_become_the_clients_plain_settings() {
+        let c = args(&[
+            "--api-url",
+            "http://127.0.0.1:1/client/v4",
+            "--api-token-file",
+            "/t",
+            "--api-token-owner",
+            "user",
+            "--request-budget",
+            "10/5",
+            "--concurrency",
+            "2",
+        ])
+        .connection();
+        assert_eq!(c.api_url, "http://127.0.0.1:1/client/v4");
+        assert_eq!(c.api_token_file, Some(PathBuf::from("/t")));
+        assert_eq!(c.token_owner, Owner::User);
+        assert_eq!((c.request_budget.as_str(), c.concurrency), ("10/5", 2));
+        let d = args(&[]).connection();
+        assert_eq!(
+            (d.token_owner, d.request_budget.as_str()),
+            (Owner::Account, "1000/300")
+        );
+    }
+}
