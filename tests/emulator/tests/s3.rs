@@ -348,9 +348,16 @@ async fn conditional_puts_create_once_and_replace_only_the_etag_they_read() {
         (&json!("PreconditionFailed"), &json!(412)),
         "If-None-Match: * on an existing key"
     );
-    assert_eq!(r[2]["body"], "v1", "a refused write leaves the object alone");
+    assert_eq!(
+        r[2]["body"], "v1",
+        "a refused write leaves the object alone"
+    );
     let e1 = r[0]["etag"].as_str().unwrap().to_string();
-    assert_eq!(r[2]["etag"], e1.as_str(), "GET answers the ETag the PUT gave");
+    assert_eq!(
+        r[2]["etag"],
+        e1.as_str(),
+        "GET answers the ETag the PUT gave"
+    );
     assert!(e1.starts_with('"') && !e1.starts_with("W/"), "strong: {e1}");
 
     let r = tokio::task::block_in_place(|| {
@@ -449,13 +456,15 @@ async fn concurrent_conditional_puts_on_one_key_serialize_and_exactly_one_wins()
     let got = tokio::task::block_in_place(|| {
         boto3(&emu, "default", &c, vec![op("get", "state", "inv.lease")])
     });
-    assert_eq!(got[0]["body"], won[0]["body"], "the winner's body is stored");
+    assert_eq!(
+        got[0]["body"], won[0]["body"],
+        "the winner's body is stored"
+    );
 
     // Takeovers: every thread read the same ETag; one replaces it.
     let etag = got[0]["etag"].as_str().unwrap().to_string();
-    let r = tokio::task::block_in_place(|| {
-        boto3(&emu, "default", &c, vec![race(("if_match", &etag))])
-    });
+    let r =
+        tokio::task::block_in_place(|| boto3(&emu, "default", &c, vec![race(("if_match", &etag))]));
     let results = r[0]["results"].as_array().unwrap();
     let won: Vec<&Value> = results.iter().filter(|x| x["ok"] == true).collect();
     assert_eq!(won.len(), 1, "takeovers: {results:?}");
