@@ -1,6 +1,7 @@
 //! The inventory and its lease in R2 (`--state r2://BUCKET/KEY`), through the binary against
 //! the emulator's conditional writes: runners with no shared disk share one inventory, two
-//! applies started together never both apply, and bad state input stops before any change.
+//! applies started together never both apply, a partitioned old holder is fenced by epoch,
+//! and bad state input stops before any change.
 
 mod common;
 
@@ -377,5 +378,65 @@ async fn bad_state_input_is_an_error_naming_the_url_with_no_change_and_no_empty_
     assert_eq!(
         got[0]["body"], "{\"version\": 1, \"tokens\": ",
         "the corrupt object is left as it was"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_old_holder_stops_and_its_late_inventory_write_is_refused_by_epoch() {
+    use r2gitops::state::r2::session::Session;
+    use r2gitops::state::r2::{R2State, StateCredentials, StateError, StateUrl};
+    let w = World::new().await;
+    let open = |ttl: i64| {
+        let url = StateUrl::parse(STATE).unwrap().unwrap();
+        let creds =
+            StateCredentials::from_env(STATE, Some(w.key_id.clone()), Some(w.secret.clone()), None)
+                .unwrap();
+        let endpoint = w.sb.emu.s3_urls()["default"].clone();
+        Session::new(
+            R2State::new(url, endpoint, creds).unwrap(),
+            time::Duration::seconds(ttl),
+        )
+    };
+    let (old, new) = (open(3), open(3));
+    old.take_lease("old/1/a", time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(old.epoch(), 1);
+    assert_eq!(old.load().await.unwrap(), None);
+    old.save("{\"version\": 1, \"tokens\": {}}").await.unwrap();
+    // What the old holder last saw: its ETag, at epoch 1.
+    let (_, mut stale) = old.state.read().await.unwrap();
+    assert_eq!(stale.stored_epoch, 1);
+    // The new one waits for the old lease, which is never renewed (a partition).
+    new.take_lease("new/2/b", time::Duration::seconds(10))
+        .await
+        .unwrap();
+    assert_eq!(new.epoch(), 2, "a takeover increments the epoch");
+    assert!(new.load().await.unwrap().is_some());
+    assert!(!old.may_mutate(), "an overdue holder starts nothing");
+    assert!(matches!(
+        old.save("{\"version\": 1, \"tokens\": {}}").await,
+        Err(StateError::LeaseLost { .. })
+    ));
+    // Were it to write anyway (its own clock wrong), the object has moved on: 412, and
+    // after a re-read the fence refuses before sending anything.
+    let late = old.state.save("{\"version\": 1}", 1, &mut stale).await;
+    assert!(matches!(late, Err(StateError::Conflict { .. })), "{late:?}");
+    let (_, mut fresh) = old.state.read().await.unwrap();
+    assert_eq!(fresh.stored_epoch, 2);
+    let late = old.state.save("{\"version\": 1}", 1, &mut fresh).await;
+    assert!(
+        matches!(late, Err(StateError::Fenced { .. })),
+        "a write under an older epoch is refused: {late:?}"
+    );
+    let got = w.s3(json!([{"op": "get", "key": KEY}]));
+    let doc: Value = serde_json::from_str(got[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["epoch"], 2, "the new holder's write stands");
+    new.save("{\"version\": 1, \"tokens\": {}}").await.unwrap();
+    new.release().await;
+    let got = w.s3(json!([{"op": "get", "key": format!("{KEY}.lease")}]));
+    assert_eq!(
+        got[0]["error"], "NoSuchKey",
+        "released by a conditional delete"
     );
 }

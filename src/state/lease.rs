@@ -103,11 +103,12 @@ pub enum Acquire {
 /// Decide how `me` acquires the lease given what was read; `floor` is the epoch the
 /// inventory carries (0: none).
 pub fn acquire(seen: &Seen, floor: u64, me: &str, now: OffsetDateTime, ttl: Duration) -> Acquire {
+    let stamp = whole_seconds(now);
     let fresh = |epoch| Lease {
         holder: me.to_string(),
         epoch,
-        acquired_at: now,
-        expires_at: now + ttl,
+        acquired_at: stamp,
+        expires_at: stamp + ttl,
     };
     match seen {
         Seen::Absent => Acquire::Create(fresh(floor + 1)),
@@ -120,6 +121,12 @@ pub fn acquire(seen: &Seen, floor: u64, me: &str, now: OffsetDateTime, ttl: Dura
             expires_at: lease.expires_at,
         },
     }
+}
+
+/// The record keeps whole seconds (readable in a refusal; the TTL is seconds long), rounded
+/// down, so that a lease never claims more than it was given.
+fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(0).expect("0 is a valid nanosecond")
 }
 
 /// The interval between renewals: TTL/3, so that one missed renewal still leaves a third.
@@ -137,7 +144,7 @@ pub fn renew_due(renewed_at: OffsetDateTime, now: OffsetDateTime, ttl: Duration)
 /// Written with `If-Match` on the ETag of our last write.
 pub fn renewed(lease: &Lease, now: OffsetDateTime, ttl: Duration) -> Lease {
     Lease {
-        expires_at: now + ttl,
+        expires_at: whole_seconds(now) + ttl,
         ..lease.clone()
     }
 }
@@ -330,6 +337,19 @@ mod tests {
             );
         }
         assert_eq!(renew_every(TTL), Duration::seconds(10));
+    }
+
+    #[test]
+    fn records_keep_whole_seconds() {
+        let now = T0 + Duration::milliseconds(1_750);
+        let Acquire::Create(l) = acquire(&Seen::Absent, 0, "me", now, TTL) else {
+            panic!("an absent lease is created")
+        };
+        assert_eq!(
+            (l.acquired_at, l.expires_at),
+            (T0 + Duration::seconds(1), T0 + Duration::seconds(31))
+        );
+        assert_eq!(renewed(&l, now, TTL).expires_at, T0 + Duration::seconds(31));
     }
 
     #[test]

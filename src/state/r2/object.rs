@@ -228,7 +228,7 @@ impl Bucket {
         let mut resp = req
             .send()
             .await
-            .map_err(|e| ObjectError::Unreachable(e.without_url().to_string()))?;
+            .map_err(|e| ObjectError::Unreachable(crate::error::error_chain(&e.without_url())))?;
         let status = resp.status().as_u16();
         let etag = resp
             .headers()
@@ -245,7 +245,7 @@ impl Bucket {
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| ObjectError::Unreachable(e.without_url().to_string()))?
+            .map_err(|e| ObjectError::Unreachable(crate::error::error_chain(&e.without_url())))?
         {
             if out.len() + chunk.len() > cap {
                 if status == 200 && max > 0 {
