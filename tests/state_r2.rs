@@ -167,16 +167,15 @@ async fn a_second_ci_runner_with_no_shared_disk_reads_the_inventory_from_r2_and_
     let (a, b, c) = (w.runner("a"), w.runner("b"), w.runner("c"));
     let w2 = w.clone();
     let (first, b2) = (a.clone(), b.clone());
-    let (applied, second, dry) = tokio::task::spawn_blocking(move || {
+    let (applied, second) = tokio::task::spawn_blocking(move || {
         let applied = run(w2.cmd(&first, &["reconcile", "--state", STATE]));
         copy_outputs(&first, &b2);
         w2.sb.emu.reset_stats();
         let second = run(w2.cmd(&b2, &["reconcile", "--state", STATE]));
-        (applied, second, ())
+        (applied, second)
     })
     .await
     .unwrap();
-    let _ = dry;
     assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
     assert!(text(&applied).contains("Apply complete: 3 done, 0 failed"));
     assert!(
