@@ -62,6 +62,11 @@ const S3_ENDPOINTS: Entry = (
     "S3 endpoint per jurisdiction written into outputs, as comma-separated JURISDICTION=URL pairs (an emulator's endpoints); --s3-endpoint adds to it.",
 );
 
+const STATE_CREDENTIALS: Entry = (
+    "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN",
+    "With --state r2://BUCKET/KEY: the S3 credentials of the state bucket (the session token only for temporary ones), unless --state-credentials-file is given.",
+);
+
 const DESIRED_FILE: Entry = (
     "r2gitops.yaml",
     "The desired-state file (-f/--file), committed to git. Its paths (settings.output_dir, settings.state_file, settings.recipients_file) are relative to its directory.",
@@ -168,7 +173,7 @@ fn extra(command: Option<&str>) -> Extra {
                 ("0", "Success; with --dry-run, the plan was shown."),
                 (
                     "1",
-                    "An error, an invalid file, a refused plan (more deletions than settings.max_deletions), a failed step, or the inventory lock held by another r2gitops.",
+                    "An error, an invalid file, a refused plan (more deletions than settings.max_deletions), a failed step, the inventory lock (or the --state lease) held by another r2gitops, or the --state object written by another runner during the pass.",
                 ),
                 (
                     "2",
@@ -176,9 +181,13 @@ fn extra(command: Option<&str>) -> Extra {
                 ),
                 EXIT_USAGE,
             ],
-            environment: &[API_TOKEN, S3_ENDPOINTS],
+            environment: &[API_TOKEN, S3_ENDPOINTS, STATE_CREDENTIALS],
             files: &[DESIRED_FILE, OUTPUTS, INVENTORY, LOCK, TOKEN_FILE],
             examples: &[
+                (
+                    "Apply with the inventory and its lease in R2, waiting up to a minute for another runner.",
+                    "r2gitops reconcile --state r2://r2gitops-state/prod.json --lock-timeout 1m",
+                ),
                 (
                     "The plan in CI, without the output files: exit 2 when changes are pending.",
                     "r2gitops reconcile --dry-run --skip-outputs --detailed-exitcode --output markdown",
