@@ -8,13 +8,14 @@
 use std::io::Write;
 
 /// Each command with a man page of its own, and the page's title (`r2gitops man NAME`).
-pub const MAN_PAGES: [(&str, &str); 8] = [
+pub const MAN_PAGES: [(&str, &str); 9] = [
     ("validate", "r2gitops-validate"),
     ("schema", "r2gitops-schema"),
     ("reconcile", "r2gitops-reconcile"),
     ("watch", "r2gitops-watch"),
     ("import", "r2gitops-import"),
     ("adopt", "r2gitops-adopt"),
+    ("state", "r2gitops-state"),
     ("completions", "r2gitops-completions"),
     ("man", "r2gitops-man"),
 ];
@@ -316,6 +317,35 @@ fn extra(command: Option<&str>) -> Extra {
                 ),
             ],
         },
+        Some("state") => Extra {
+            exit_status: &[
+                (
+                    "0",
+                    "The inventory was printed, or migrated and read back equal.",
+                ),
+                (
+                    "1",
+                    "An error: the state unreadable or invalid, a lock or lease held by another r2gitops, a destination that already holds an inventory. Nothing was changed.",
+                ),
+                EXIT_USAGE,
+            ],
+            environment: &[S3_ENDPOINTS, STATE_CREDENTIALS],
+            files: &[INVENTORY, LOCK],
+            examples: &[
+                (
+                    "Print the inventory in R2.",
+                    "r2gitops state show --state r2://r2gitops-state/prod.json",
+                ),
+                (
+                    "Move the local inventory to R2.",
+                    "r2gitops state migrate --to r2://r2gitops-state/prod.json",
+                ),
+                (
+                    "And back to a file.",
+                    "r2gitops state migrate --state r2://r2gitops-state/prod.json --to secrets/.r2gitops-state.json",
+                ),
+            ],
+        },
         Some("man") => Extra {
             exit_status: &[
                 ("0", "The page was printed."),
@@ -331,7 +361,7 @@ fn extra(command: Option<&str>) -> Extra {
                 ("The tool's page.", "r2gitops man > r2gitops.1"),
                 (
                     "Every command's page.",
-                    "for c in validate schema reconcile watch import adopt completions man; do r2gitops man $c > r2gitops-$c.1; done",
+                    "for c in validate schema reconcile watch import adopt state completions man; do r2gitops man $c > r2gitops-$c.1; done",
                 ),
                 (
                     "Read one without installing it.",

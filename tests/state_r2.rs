@@ -439,3 +439,59 @@ async fn a_partitioned_old_holder_stops_and_its_late_inventory_write_is_refused_
         "released by a conditional delete"
     );
 }
+
+fn plan_id(o: &Output) -> String {
+    text(o)
+        .lines()
+        .find_map(|l| l.strip_prefix("Plan id: "))
+        .unwrap_or_else(|| panic!("no plan id: {}", text(o)))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_local_to_r2_and_back_keeps_the_inventory_and_the_plan() {
+    let w = Arc::new(World::new().await);
+    let a = w.runner("a");
+    let w2 = w.clone();
+    let a2 = a.clone();
+    let outs = tokio::task::spawn_blocking(move || {
+        let applied = run(w2.cmd(&a2, &["reconcile"]));
+        w2.sb.emu.reset_stats();
+        let local_plan = run(w2.cmd(&a2, &["reconcile", "--dry-run"]));
+        let to_r2 = run(w2.cmd(&a2, &["state", "migrate", "--to", STATE]));
+        let show = run(w2.cmd(&a2, &["state", "show", "--state", STATE]));
+        let r2_plan = run(w2.cmd(&a2, &["reconcile", "--dry-run", "--state", STATE]));
+        let again = run(w2.cmd(&a2, &["state", "migrate", "--to", STATE]));
+        let back = a2.join("back.json");
+        let to_local = run(w2.cmd(
+            &a2,
+            &["state", "migrate", "--state", STATE, "--to", back.to_str().unwrap()],
+        ));
+        [applied, local_plan, to_r2, show, r2_plan, again, to_local]
+    })
+    .await
+    .unwrap();
+    let [applied, local_plan, to_r2, show, r2_plan, again, to_local] = outs;
+    assert_eq!(applied.status.code(), Some(0));
+    let original: Value =
+        serde_json::from_slice(&std::fs::read(a.join("secrets/.r2gitops-state.json")).unwrap())
+            .unwrap();
+    assert!(original["tokens"]["uploader"]["output"].is_object());
+    assert_eq!(to_r2.status.code(), Some(0), "{}", text(&to_r2));
+    assert!(text(&to_r2).contains("migrated the inventory (2 tokens, 1 buckets"));
+    assert_eq!(show.status.code(), Some(0), "{}", text(&show));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&show.stdout).unwrap(),
+        original,
+        "state show prints the inventory as R2 holds it"
+    );
+    assert!(text(&r2_plan).contains("No changes."), "{}", text(&r2_plan));
+    assert_eq!(plan_id(&r2_plan), plan_id(&local_plan), "the plan is unchanged");
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again).contains("already holds an inventory; nothing was changed"));
+    assert_eq!(to_local.status.code(), Some(0), "{}", text(&to_local));
+    let back: Value =
+        serde_json::from_slice(&std::fs::read(a.join("back.json")).unwrap()).unwrap();
+    assert_eq!(back, original, "local -> R2 -> local keeps the inventory");
+    assert_eq!(w.sb.emu.stats().mutating, 0, "migration calls no Cloudflare API");
+}
