@@ -21,7 +21,7 @@ use crate::observe::Reads;
 use crate::plan::diff::Input;
 use crate::plan::{OutputFact, Plan, TemporaryFacts, render};
 use crate::secrets::{OutputWriter, S3Endpoints};
-use crate::state::{self, InventoryError, Store};
+use crate::state::{InventoryError, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanOutput {
@@ -242,7 +242,19 @@ pub async fn plan_renewals(
     endpoints: &S3Endpoints,
     parents: &std::collections::BTreeSet<String>,
 ) -> Result<(Plan, Inventory), PassError> {
-    let state_file = desired.settings.state_file.clone();
+    let store = Store::File(desired.settings.state_file.clone());
+    plan_renewals_in(&store, client, desired, endpoints, parents).await
+}
+
+/// `plan_renewals`, reading the inventory from `store`.
+pub async fn plan_renewals_in(
+    store: &Store,
+    client: &Client,
+    desired: &Desired,
+    endpoints: &S3Endpoints,
+    parents: &std::collections::BTreeSet<String>,
+) -> Result<(Plan, Inventory), PassError> {
+    let inventory = store.load().await?;
     let d = Outputs {
         tokens: Vec::new(),
         ..Outputs::of(desired)
@@ -252,13 +264,9 @@ pub async fn plan_renewals(
         client.account_id(),
         endpoints.clone(),
     );
-    let (inventory, temporary) = tokio::task::spawn_blocking(move || {
-        let inventory = state::load(&state_file)?;
-        let temporary = d.temporary_facts(&writer, false);
-        Ok::<_, InventoryError>((inventory, temporary))
-    })
-    .await
-    .expect("the blocking read does not panic")?;
+    let temporary = tokio::task::spawn_blocking(move || d.temporary_facts(&writer, false))
+        .await
+        .expect("the blocking read does not panic");
     let nothing = crate::observed::Observed {
         account_id: client.account_id().to_string(),
         ..Default::default()

@@ -92,11 +92,16 @@ impl World {
     /// `r2gitops ARGS -f DIR/r2gitops.yaml` with the state's S3 credentials in the
     /// environment and DIR as working directory (outputs under DIR/secrets).
     fn cmd(&self, dir: &Path, args: &[&str]) -> Command {
+        self.cmd_out(dir, &dir.join("secrets"), args)
+    }
+
+    /// The same with the outputs in `out` (a volume replicas share).
+    fn cmd_out(&self, dir: &Path, out: &Path, args: &[&str]) -> Command {
         let mut cmd = self.sb.r2gitops_without_file(args);
         cmd.arg("-f")
             .arg(dir.join("r2gitops.yaml"))
             .arg("--output-dir")
-            .arg(dir.join("secrets"))
+            .arg(out)
             .env("AWS_ACCESS_KEY_ID", &self.key_id)
             .env("AWS_SECRET_ACCESS_KEY", &self.secret)
             .current_dir(dir);
@@ -465,7 +470,14 @@ async fn migrating_local_to_r2_and_back_keeps_the_inventory_and_the_plan() {
         let back = a2.join("back.json");
         let to_local = run(w2.cmd(
             &a2,
-            &["state", "migrate", "--state", STATE, "--to", back.to_str().unwrap()],
+            &[
+                "state",
+                "migrate",
+                "--state",
+                STATE,
+                "--to",
+                back.to_str().unwrap(),
+            ],
         ));
         [applied, local_plan, to_r2, show, r2_plan, again, to_local]
     })
@@ -486,12 +498,96 @@ async fn migrating_local_to_r2_and_back_keeps_the_inventory_and_the_plan() {
         "state show prints the inventory as R2 holds it"
     );
     assert!(text(&r2_plan).contains("No changes."), "{}", text(&r2_plan));
-    assert_eq!(plan_id(&r2_plan), plan_id(&local_plan), "the plan is unchanged");
+    assert_eq!(
+        plan_id(&r2_plan),
+        plan_id(&local_plan),
+        "the plan is unchanged"
+    );
     assert_eq!(again.status.code(), Some(1));
     assert!(text(&again).contains("already holds an inventory; nothing was changed"));
     assert_eq!(to_local.status.code(), Some(0), "{}", text(&to_local));
-    let back: Value =
-        serde_json::from_slice(&std::fs::read(a.join("back.json")).unwrap()).unwrap();
+    let back: Value = serde_json::from_slice(&std::fs::read(a.join("back.json")).unwrap()).unwrap();
     assert_eq!(back, original, "local -> R2 -> local keeps the inventory");
-    assert_eq!(w.sb.emu.stats().mutating, 0, "migration calls no Cloudflare API");
+    assert_eq!(
+        w.sb.emu.stats().mutating,
+        0,
+        "migration calls no Cloudflare API"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_daemons_one_leads_and_the_standby_takes_over_a_killed_leader_rolling_nothing() {
+    use common::{Watch, until};
+    use std::time::{Duration, Instant};
+    let w = Arc::new(World::new().await);
+    let (a, b) = (w.runner("a"), w.runner("b"));
+    let shared = w.sb.dir.path().join("shared-volume");
+    let args = [
+        "watch",
+        "--listen",
+        "127.0.0.1:0",
+        "--interval",
+        "1h",
+        "--state",
+        STATE,
+        "--lease-ttl",
+        "3s",
+    ];
+    let leader = Watch::spawn(w.cmd_out(&a, &shared, &args));
+    until(
+        Duration::from_secs(60),
+        "the first daemon converges",
+        || async { leader.successes() >= 1.0 },
+    )
+    .await;
+    assert_eq!(leader.metric("r2gitops_leader "), 1.0);
+    let mut standby = Watch::spawn(w.cmd_out(&b, &shared, &args));
+    until(Duration::from_secs(30), "the second stands by", || async {
+        standby.metric("r2gitops_passes_total{result=\"standby\"}") >= 1.0
+    })
+    .await;
+    assert_eq!(standby.metric("r2gitops_leader "), 0.0);
+    assert_eq!(standby.get("/readyz").0, 200, "a standby is ready");
+    assert_eq!(standby.successes(), 0.0, "a standby reconciles nothing");
+    let (_, status) = standby.get("/status");
+    let status: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["role"], "standby");
+    let ids: Vec<String> = w.sb.emu.tokens().iter().map(|t| t.id.clone()).collect();
+
+    w.sb.emu.reset_stats();
+    let mut leader = leader;
+    leader.signal("-KILL");
+    let killed = Instant::now();
+    let _ = leader.wait_exit(Duration::from_secs(10)).await;
+    until(
+        Duration::from_secs(30),
+        "the standby takes over and converges",
+        || async { standby.metric("r2gitops_leader ") == 1.0 && standby.successes() >= 1.0 },
+    )
+    .await;
+    let failover = killed.elapsed();
+    eprintln!(
+        "failover: {:.1} s (TTL 3 s, poll 1 s)",
+        failover.as_secs_f64()
+    );
+    assert!(
+        failover < Duration::from_secs(3 + 1 + 6),
+        "within TTL + poll (and a loaded machine's pass): {failover:?}"
+    );
+    assert_eq!(
+        w.sb.emu.stats().mutating,
+        0,
+        "the takeover rolls and rotates nothing"
+    );
+    let after: Vec<String> = w.sb.emu.tokens().iter().map(|t| t.id.clone()).collect();
+    assert_eq!(after, ids, "one token per name, the same ones");
+
+    // SIGTERM releases the lease at once.
+    standby.signal("-TERM");
+    assert_eq!(standby.wait_exit(Duration::from_secs(20)).await, Some(0));
+    let got = w.s3(json!([{"op": "get", "key": format!("{KEY}.lease")}]));
+    assert_eq!(
+        got[0]["error"], "NoSuchKey",
+        "released by a conditional delete"
+    );
 }

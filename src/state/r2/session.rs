@@ -52,6 +52,12 @@ impl Session {
         Ok(())
     }
 
+    /// Drop a lease that can no longer be used (lost or overdue), without writing: another
+    /// runner may hold it already. The next `take_lease` starts afresh.
+    pub fn forget(&self) {
+        self.held.lock().unwrap().take();
+    }
+
     /// The lease held now, if any.
     pub fn held(&self) -> Option<Held> {
         self.held.lock().unwrap().clone()
