@@ -317,6 +317,8 @@ impl StateArgs {
         let endpoint = endpoints.url(account_id, self.state_jurisdiction);
         let state = R2State::new(url, endpoint, creds)?;
         let ttl = time::Duration::try_from(self.lease_ttl).expect("bounded by the parser");
-        Ok(Some(std::sync::Arc::new(Session::new(state, ttl))))
+        Ok(Some(std::sync::Arc::new(
+            Session::new(state, ttl).in_jurisdiction(self.state_jurisdiction),
+        )))
     }
 }

@@ -219,7 +219,7 @@ pub async fn plan_in(
         .iter()
         .map(|t| (t.name.clone(), writer.details(t)))
         .collect();
-    let plan = crate::plan::diff(&Input {
+    let mut plan = crate::plan::diff(&Input {
         desired,
         observed: &observed,
         inventory: &inventory,
@@ -229,6 +229,17 @@ pub async fn plan_in(
         skip_outputs,
         temporary: &temporary,
     });
+    // A committer may not manage, delete or open up the bucket that holds the state.
+    if let Store::R2(session) = store
+        && plan.refused.is_none()
+    {
+        plan.refused = crate::state::r2::guard::refusal(
+            desired,
+            &plan.steps,
+            &session.state.url.bucket,
+            session.jurisdiction,
+        );
+    }
     Ok((plan, inventory))
 }
 

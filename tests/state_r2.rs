@@ -591,3 +591,38 @@ async fn of_two_daemons_one_leads_and_the_standby_takes_over_a_killed_leader_rol
         "released by a conditional delete"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_could_write_or_delete_the_state_bucket_is_refused_before_any_change() {
+    let w = Arc::new(World::new().await);
+    let a = w.runner("a");
+    let yaml = std::fs::read_to_string(a.join("r2gitops.yaml"))
+        .unwrap()
+        .replace(
+            "buckets: [media]\n    output: { file: uploader",
+            "buckets: [media, state]\n    output: { file: uploader",
+        )
+        .replace(
+            "  - name: media\n",
+            "  - name: media\n  - name: state\n    protect: false\n",
+        );
+    let cases = [
+        (yaml.clone(), "with protect: false"),
+        (
+            yaml.replace("  - name: state\n    protect: false\n", "  - name: state\n"),
+            "token 'uploader' (object-read-write) could write the state bucket 'state' (default)",
+        ),
+    ];
+    for (file, words) in cases {
+        std::fs::write(a.join("r2gitops.yaml"), &file).unwrap();
+        let w2 = w.clone();
+        let a2 = a.clone();
+        let out =
+            tokio::task::spawn_blocking(move || run(w2.cmd(&a2, &["reconcile", "--state", STATE])))
+                .await
+                .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains(words), "{}", text(&out));
+    }
+    assert_eq!(w.sb.emu.stats().mutating, 0);
+}

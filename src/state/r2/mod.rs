@@ -9,6 +9,7 @@
 
 pub mod credentials;
 pub mod document;
+pub mod guard;
 pub mod object;
 pub mod session;
 pub mod url;

@@ -16,6 +16,8 @@ pub struct Session {
     held: Mutex<Option<Held>>,
     ttl: Duration,
     lost: AtomicBool,
+    /// The state bucket's jurisdiction (for the guard on what the file may do to it).
+    pub jurisdiction: crate::config::Jurisdiction,
 }
 
 impl Session {
@@ -26,7 +28,14 @@ impl Session {
             held: Mutex::new(None),
             ttl,
             lost: AtomicBool::new(false),
+            jurisdiction: crate::config::Jurisdiction::Default,
         }
+    }
+
+    /// The session of a bucket in jurisdiction `j`.
+    pub fn in_jurisdiction(mut self, j: crate::config::Jurisdiction) -> Session {
+        self.jurisdiction = j;
+        self
     }
 
     pub fn url(&self) -> String {
