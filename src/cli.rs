@@ -101,7 +101,7 @@ pub fn main() -> ExitCode {
         return usage_error(e);
     }
     init_logging(cli.log_format);
-    // Before any secret is read (issue 12, finding 9).
+    // Before any secret is read: a core file would hold it.
     if let Err(e) = crate::harden::forbid_core_dumps() {
         tracing::warn!(error = %e, "cannot turn core dumps off; a crash could write secrets to disk");
     }

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-/// Every heap block is wiped when freed (issue 12, finding 9). Our own secret buffers are
+/// Every heap block is wiped when freed. Our own secret buffers are
 /// wiped explicitly, but buffers inside the HTTP stack (a connection's read buffer) and
 /// inside age (its 64 KiB plaintext chunk) are freed as they are, and a core of the daemon
 /// still held the last created or rolled value without this.

@@ -2,7 +2,7 @@
 //! would block the open or the read forever, a device that never ends (`/dev/zero`), a
 //! symlink planted where a file is expected, a file far larger than it should be. Every read
 //! of a path a committer can influence (the desired-state file, the recipients file, output
-//! files, the lock, the inventory) goes through here (issue 12).
+//! files, the lock, the inventory) goes through here.
 //!
 //! Owns the open flags and the regular-file check. Must not decide which paths are allowed
 //! (`config` and `secrets` do) and must not log.

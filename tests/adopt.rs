@@ -1,4 +1,4 @@
-//! Taking over hand-made tokens (issue 16), end to end against the emulator with the real
+//! Taking over hand-made tokens, end to end against the emulator with the real
 //! binary, the `age` CLI and boto3: with the value (`r2gitops adopt`, the S3 keys in use
 //! keep working) and by roll (same key id, new secret, old one dead), and the guard that
 //! keeps a roll from happening unasked.

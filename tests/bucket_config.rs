@@ -1,4 +1,4 @@
-//! Bucket configuration end to end (issue 14): the real binary against the emulator, the
+//! Bucket configuration end to end: the real binary against the emulator, the
 //! emulator's state read directly. All four blocks set, then a second pass with no mutating
 //! call; drift repaired; `[]` clears; an absent key leaves out-of-band rules alone; the
 //! default-rule plan line; lock loosening refused without prune; an EU bucket; a preflight

@@ -1,6 +1,6 @@
 //! The Cloudflare client against the emulator: paging, the request budget and 429 pauses,
 //! retries only where safe, fast failure on a bad token; the queue list across pages and the
-//! zone lookup of issue 15. (The log scan is `cloudflare_logs`.)
+//! zone lookup of custom domains. (The log scan is `cloudflare_logs`.)
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Exhaustive crash injection (issue 17): a reconcile that needs N >= 30 mutating calls
+//! Exhaustive crash injection: a reconcile that needs N >= 30 mutating calls
 //! (bucket creates and deletes, token creates, an update, a roll of a moved output, token
 //! deletes) is killed with SIGKILL right after its k-th mutating call has taken effect at
 //! the emulator (the emulator holds that call's answer, so the kill is exact, not timed),

@@ -1,4 +1,4 @@
-//! Custom domains and event notifications end to end (issue 15): the real binary against the
+//! Custom domains and event notifications end to end: the real binary against the
 //! emulator, whose state is read directly. A domain attached and notifications set, then a
 //! pass with no mutating call; drift repaired (a rule added out of band to a declared queue
 //! is removed); a zone change re-adds the domain; an unknown, partial or foreign zone and an

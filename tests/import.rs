@@ -1,4 +1,4 @@
-//! `r2gitops import` end to end (issue 16): an account seeded with Cloudflare's official
+//! `r2gitops import` end to end: an account seeded with Cloudflare's official
 //! Python SDK, imported by the real binary from the emulator, gives exactly the golden file
 //! (ids, account and date normalised), changes nothing in Cloudflare, refuses to overwrite,
 //! and - recipients filled in - plans nothing; its commented entry, uncommented, adopts the

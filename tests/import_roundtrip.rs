@@ -1,4 +1,4 @@
-//! The import round trip, as a property (issue 16): for generated account states (buckets
+//! The import round trip, as a property: for generated account states (buckets
 //! in several jurisdictions, with location hints and storage classes, one name sometimes in
 //! two jurisdictions; managed and hand-made tokens of every access kind and owner, with and
 //! without IP rules and validity windows; tokens no file can express; every configuration

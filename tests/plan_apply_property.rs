@@ -1,4 +1,4 @@
-//! Plan then apply, as a property (issue 17): for generated desired states, starting
+//! Plan then apply, as a property: for generated desired states, starting
 //! accounts and inventories, applying the plan to an in-memory Cloudflare leaves an account
 //! whose next plan has nothing left to do (blocked items aside); no unmanaged or protected
 //! resource is ever deleted; never more deletions than `max_deletions`, and a refused plan
@@ -43,7 +43,7 @@ struct World {
     /// Tokens in the account: (name index, managed prefix?, recorded in the inventory?).
     existing_tokens: Vec<(usize, bool, bool)>,
     /// Two bits per bucket index: CORS unmanaged, cleared (`[]`) or one rule; r2.dev
-    /// unmanaged or on (issue 14's blocks go through the same plan and apply).
+    /// unmanaged or on (configuration blocks go through the same plan and apply).
     config_bits: u16,
 }
 

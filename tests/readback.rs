@@ -1,4 +1,4 @@
-//! Self-verifying writes (issue 11) against the emulator in each live-API world it can
+//! Self-verifying writes against the emulator in each live-API world it can
 //! show: whichever IP-condition key Cloudflare keeps, whether removed fields stick, tokens
 //! revoked as exposed, expiry while the daemon runs, bucket names unique per account, and
 //! a refused storage-class change. Results are read from the emulator's own state, never

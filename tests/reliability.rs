@@ -1,4 +1,4 @@
-//! The daemon under stress (issue 17), as a real process against the emulator:
+//! The daemon under stress, as a real process against the emulator:
 //! - a fault soak: 20% of API calls fail, a tight rate limit answers 429s, every call takes
 //!   100 ms, and the file is edited every few seconds; at the end everything is converged,
 //!   no token is duplicated, every failed pass was followed by a successful one, nothing

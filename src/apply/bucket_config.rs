@@ -1,12 +1,11 @@
 //! Configuration steps: one PUT (or the CORS DELETE) per sub-resource, then its GET, and
-//! the two compared (`ConfigValue::matches`, the diff's own comparison). Cloudflare may
+//! the two compared (`read_back`, by the diff's own comparison). Cloudflare may
 //! normalise or refuse silently, so a write is only done when the read-back says so. A
 //! step of a bucket whose create failed is skipped; every other step runs on its own. On a
 //! bucket this pass created, both calls ride out the post-create lag (`settle`).
 
-use super::settle::{Buckets, bucket_unknown};
+use super::settle::Buckets;
 use super::{Applier, Outcome, StepReport, error_chain, report};
-use crate::cloudflare::ReadApi;
 use crate::cloudflare::WriteApi;
 use crate::plan::Step;
 
@@ -18,32 +17,13 @@ impl<W: WriteApi> Applier<'_, W> {
         if let Some(r) = self.bucket_gate(step, bucket, &buckets.failed) {
             return r;
         }
-        let kind = write.kind();
         let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
         let written = self
             .after_create(buckets, bucket, || self.api.write_config(j, name, write))
             .await;
         let outcome = match written {
             Err(e) => Outcome::Failed(error_chain(&e)),
-            Ok(()) => match self
-                .after_create(buckets, bucket, || {
-                    self.api.reader().read_config(j, name, kind)
-                })
-                .await
-            {
-                Ok(Some(stored)) if stored.matches(&write.expected()) => Outcome::Done,
-                Ok(Some(stored)) => Outcome::Failed(format!(
-                    "Cloudflare did not store the {} of bucket {name} as sent (sent {}, read back {}); the next pass tries again",
-                    kind.label(),
-                    write.expected().summary(),
-                    stored.summary()
-                )),
-                Ok(None) => Outcome::Failed(bucket_unknown(buckets, bucket, kind.label())),
-                Err(e) => Outcome::Failed(format!(
-                    "the write was accepted, but reading it back failed: {}",
-                    error_chain(&e)
-                )),
-            },
+            Ok(()) => self.read_back(buckets, bucket, write, Outcome::Done).await,
         };
         let r = report(step, outcome);
         self.log(&r);

@@ -1,5 +1,5 @@
-//! Custom-domain steps (issue 15): each write of the step in order (a zone change is a
-//! removal then an add), then the domain's GET, compared with what was sent. A POST answered
+//! Custom-domain steps: each write of the step in order (a zone change is a removal then an
+//! add), then the domain's GET, compared with what was sent (`read_back`). A POST answered
 //! 409 reads the domain back: attached to this bucket, it is adopted (and patched if its
 //! settings differ); otherwise the step is blocked, "attached to another bucket" (Terraform
 //! users meet this 409 intermittently: TF #6837). After the removal of a zone change, the
@@ -154,48 +154,6 @@ impl<W: WriteApi> Applier<'_, W> {
             Err(e) => Outcome::Failed(error_chain(&e)),
         }
     }
-
-    /// The domain's GET after a write, compared with what was sent; `ok` when it matches.
-    async fn read_back(
-        &self,
-        buckets: &Buckets,
-        bucket: &BucketRef,
-        write: &DomainWrite,
-        ok: Outcome,
-    ) -> Outcome {
-        let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
-        let domain = write.domain();
-        let stored = self
-            .after_create(buckets, bucket, || {
-                self.api.reader().get_custom_domain(j, name, domain)
-            })
-            .await;
-        let stored = match stored {
-            Ok(s) => s,
-            Err(e) => {
-                return Outcome::Failed(format!(
-                    "the write was accepted, but reading it back failed: {}",
-                    error_chain(&e)
-                ));
-            }
-        };
-        match (write.expected(), stored) {
-            (None, None) => ok,
-            (None, Some(_)) => Outcome::Failed(format!(
-                "Cloudflare still lists custom domain {domain} on bucket {name} after removing it; the next pass tries again"
-            )),
-            (Some(_), None) => Outcome::Failed(format!(
-                "custom domain {domain} is not on bucket {name} after the {} was accepted; the next pass tries again",
-                write.method()
-            )),
-            (Some(want), Some(got)) if want.same_zone(&got) && want.settings_match(&got) => ok,
-            (Some(want), Some(got)) => Outcome::Failed(format!(
-                "Cloudflare did not store custom domain {domain} of bucket {name} as sent (sent {}, read back {}); the next pass tries again",
-                words(&want),
-                words(&got)
-            )),
-        }
-    }
 }
 
 /// A 409 on an add: after a removal, the hostname not yet released.
@@ -212,17 +170,4 @@ fn detached(bucket: &BucketRef, writes: &[DomainWrite], outcome: Outcome) -> Out
         "{why}; custom domain {domain} was removed from bucket {} for its zone change and is detached now; the next pass adds it again",
         bucket.name
     ))
-}
-
-/// A domain in a few words, for a failed read-back: `zone z1, enabled, min_tls 1.2`.
-fn words(d: &CustomDomain) -> String {
-    let mut out = Vec::new();
-    if d.zone_id.is_some() || d.zone_name.is_some() {
-        out.push(format!("zone {}", d.zone_label()));
-    }
-    out.push(if d.enabled { "enabled" } else { "disabled" }.into());
-    if let Some(t) = d.min_tls {
-        out.push(format!("min_tls {}", t.as_str()));
-    }
-    out.join(", ")
 }

@@ -18,7 +18,7 @@
 //! - The configuration of a bucket this pass created rides out Cloudflare's post-create lag
 //!   (`settle`): an answer that does not know the bucket yet is asked again, bounded.
 //! - Every write is read back: what Cloudflare answers is compared with what was sent
-//!   (`plan::readback`). A created token that came back different is deleted before its
+//!   (tokens: `plan::readback`; a bucket's configuration, every kind: `read_back`). A created token that came back different is deleted before its
 //!   value goes anywhere; an update that did not stick fails loudly, or, where the plan
 //!   allows it, becomes a replacement (create, write, then delete the old token).
 //! - A stop request (SIGTERM) starts nothing new; a step in flight finishes, output included.
@@ -27,6 +27,7 @@ mod bucket;
 mod bucket_config;
 mod custom_domain;
 mod notification;
+mod read_back;
 pub mod report;
 mod settle;
 mod temporary;

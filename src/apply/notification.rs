@@ -1,7 +1,6 @@
-//! Notification steps (issue 15): the queue's rules deleted, the whole list put (one call
-//! each, `WriteApi::write_notifications`), then the bucket's notification configuration read
-//! back and the queue's rules compared with what was put, by `NotificationRule::is_met_by`
-//! (a description the file leaves out is Cloudflare's to make up). A step of a bucket whose
+//! Notification steps: the queue's rules deleted, the whole list put (one call each,
+//! `WriteApi::write_notifications`), then read back (`read_back`: the bucket's notification
+//! configuration, the queue's rules in it met by what was put). A step of a bucket whose
 //! create failed is skipped; on a bucket this pass created, each call rides out the
 //! post-create lag (`settle`); every other step runs on its own.
 //!
@@ -11,14 +10,9 @@
 //! alchemy), so a file may hold a pair it refuses: the rules the queue held are put back at
 //! once, and the step fails saying so.
 
-use std::collections::BTreeSet;
-
-use super::settle::{Buckets, bucket_unknown};
+use super::settle::Buckets;
 use super::{Applier, Outcome, StepReport, error_chain, report};
-use crate::cloudflare::ReadApi;
 use crate::cloudflare::{ApiError, WriteApi};
-use crate::observed::bucket_config::{ConfigKind, ConfigValue};
-use crate::observed::notification::{NotificationRule, rules_met};
 use crate::plan::QueueWrite;
 use crate::plan::{BucketRef, Step};
 
@@ -32,7 +26,7 @@ impl<W: WriteApi> Applier<'_, W> {
         }
         let outcome = match self.replace_rules(buckets, bucket, write).await {
             Err(outcome) => outcome,
-            Ok(()) => self.read_back_rules(buckets, bucket, write).await,
+            Ok(()) => self.read_back(buckets, bucket, write, Outcome::Done).await,
         };
         let r = report(step, outcome);
         self.log(&r);
@@ -106,54 +100,6 @@ impl<W: WriteApi> Applier<'_, W> {
                 error_chain(&again)
             ),
         }))
-    }
-
-    async fn read_back_rules(
-        &self,
-        buckets: &Buckets,
-        bucket: &BucketRef,
-        write: &QueueWrite,
-    ) -> Outcome {
-        let (j, name) = (bucket.jurisdiction, bucket.name.as_str());
-        match self
-            .after_create(buckets, bucket, || {
-                self.api
-                    .reader()
-                    .read_config(j, name, ConfigKind::Notifications)
-            })
-            .await
-        {
-            Ok(Some(ConfigValue::Notifications(queues))) => {
-                let stored: BTreeSet<&NotificationRule> = queues
-                    .iter()
-                    .filter(|q| q.queue_id.as_ref() == Some(&write.queue_id))
-                    .flat_map(|q| q.rules.iter())
-                    .collect();
-                let stored: Vec<&NotificationRule> = stored.into_iter().collect();
-                let want: Vec<&NotificationRule> = write.rules.iter().collect();
-                if rules_met(&want, &stored) {
-                    return Outcome::Done;
-                }
-                let show = |s: &[&NotificationRule]| {
-                    if s.is_empty() {
-                        "no rule".to_string()
-                    } else {
-                        s.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ")
-                    }
-                };
-                Outcome::Failed(format!(
-                    "Cloudflare did not store the notification rules of queue {} on bucket {name} as sent (sent {}, read back {}); the next pass tries again",
-                    write.queue_name,
-                    show(&want),
-                    show(&stored)
-                ))
-            }
-            Ok(_) => Outcome::Failed(bucket_unknown(buckets, bucket, "notification rules")),
-            Err(e) => Outcome::Failed(format!(
-                "the write was accepted, but reading it back failed: {}",
-                error_chain(&e)
-            )),
-        }
     }
 }
 

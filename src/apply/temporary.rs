@@ -1,4 +1,4 @@
-//! Temporary credential steps (issue 18): issue under the parent's current id, write the
+//! Temporary credential steps: issue under the parent's current id, write the
 //! output at once, record it, and prove it works where `output.verify` asks.
 //!
 //! There is no read-back: Cloudflare keeps no record of a temporary credential and has no

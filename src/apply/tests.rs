@@ -53,7 +53,7 @@ struct Fake {
     fail_config: BTreeSet<String>,
     /// Configuration writes are accepted and not stored.
     ignore_config_writes: bool,
-    /// Custom domains attached to some other bucket: an add answers 409 (issue 15).
+    /// Custom domains attached to some other bucket: an add answers 409.
     attached_elsewhere: BTreeSet<String>,
     /// The next this many notification PUTs answer 409 (an overlap Cloudflare refuses).
     refuse_puts: Mutex<u32>,
@@ -1173,7 +1173,7 @@ async fn a_bucket_name_taken_elsewhere_is_not_adopted_and_a_refused_class_change
     assert!(fake.calls().contains(&"get bucket media".to_string()));
 }
 
-// ---- temporary credentials (issue 18) ----
+// ---- temporary credentials ----
 
 /// `setup` plus one temporary credential `partner` under `parent` on `bucket`.
 fn setup_temporary(parent: &str, bucket: &str) -> Setup {

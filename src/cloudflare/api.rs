@@ -197,7 +197,7 @@ pub trait WriteApi: Send + Sync {
         owner: Owner,
         id: &str,
     ) -> impl Future<Output = Result<TokenValue, ApiError>> + Send;
-    /// Mint a temporary credential under a parent token (issue 18). Cloudflare keeps no
+    /// Mint a temporary credential under a parent token. Cloudflare keeps no
     /// record of it: it cannot be listed or read back.
     fn issue_temporary(
         &self,

@@ -109,7 +109,7 @@ impl ApiError {
         self.status == Some(429) || self.has_code(971)
     }
 
-    /// A refusal of a lookup the token has no permission for (issue 15), reworded to name
+    /// A refusal of a lookup the token has no permission for, reworded to name
     /// the permission group it needs and where to grant it; any other error as it was.
     pub fn lacking(mut self, group: &str, needed_for: &str) -> Self {
         if !self.is_auth() || self.is_code(1000) {

@@ -4,10 +4,10 @@
 //!
 //! - `api`: the `ReadApi` / `WriteApi` capabilities the rest of the program uses.
 //! - `bucket_config`: CORS, lifecycle, lock and r2.dev of a bucket: JSON and calls.
-//! - `custom_domain`: zone lookups and a bucket's custom domains (issue 15).
-//! - `notification`: the queue list and a bucket's event notification rules (issue 15).
+//! - `custom_domain`: zone lookups and a bucket's custom domains.
+//! - `notification`: the queue list and a bucket's event notification rules.
 //! - `client`: `Client` (read) and `WriteClient` (read + write) over HTTP; its child
-//!   `temporary` issues temporary credentials (issue 18).
+//!   `temporary` issues temporary credentials.
 //! - `config`: where the token, account and limits come from.
 //! - `budget`: the request budget and the account-wide pause after a 429.
 //! - `limits`: how much of an answer is read (body size, pages per list, repeated cursors).

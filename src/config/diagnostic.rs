@@ -53,7 +53,7 @@ impl fmt::Display for Diagnostic {
 
 /// How many problems of one file are kept and printed; the rest are only counted. A
 /// generated file of 4 MiB holds hundreds of thousands of structural errors, and keeping
-/// them all took hundreds of MB in the daemon and its `/status` (issue 12); nobody reads
+/// them all took hundreds of MB in the daemon and its `/status`; nobody reads
 /// past the first screen before fixing the generator.
 pub const MAX_DIAGNOSTICS: usize = 100;
 

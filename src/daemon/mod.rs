@@ -447,7 +447,12 @@ impl Daemon {
         let mut full = true;
         let outcome = self.run_pass(fired.renewal_only, &mut full, shutdown).await;
         let duration_secs = started.elapsed().as_secs_f64();
-        let (result, summary, plan_lines, error) = match outcome {
+        let PassDone {
+            result,
+            summary,
+            lines: plan_lines,
+            error,
+        } = match outcome {
             Ok(Some(done)) => done,
             Ok(None) => {
                 self.update(|s| s.pass_running = false);
@@ -455,7 +460,12 @@ impl Daemon {
             }
             Err(f) => {
                 self.retry_after = f.retry_after;
-                (PassResult::Failure, None, Vec::new(), Some(f.error))
+                PassDone {
+                    result: PassResult::Failure,
+                    summary: None,
+                    lines: Vec::new(),
+                    error: Some(f.error),
+                }
             }
         };
         if result == PassResult::Failure {
@@ -574,15 +584,7 @@ impl Daemon {
         renewal_only: bool,
         full: &mut bool,
         shutdown: &Shutdown,
-    ) -> Result<
-        Option<(
-            PassResult,
-            Option<crate::plan::Summary>,
-            Vec<String>,
-            Option<String>,
-        )>,
-        Failed,
-    > {
+    ) -> Result<Option<PassDone>, Failed> {
         self.load().await?;
         let desired = self.desired.clone().expect("load keeps a valid state");
         self.log_cost(&desired);
@@ -593,7 +595,12 @@ impl Daemon {
             }
             Some(session) => {
                 if !self.lead(&session).await? {
-                    return Ok(Some((PassResult::Standby, None, Vec::new(), None)));
+                    return Ok(Some(PassDone {
+                        result: PassResult::Standby,
+                        summary: None,
+                        lines: Vec::new(),
+                        error: None,
+                    }));
                 }
                 Store::R2(session)
             }
@@ -683,7 +690,12 @@ impl Daemon {
                 );
             }
             self.note_inventory(&desired, &inventory, &none, &[]);
-            return Ok(Some((PassResult::Suspended, Some(summary), lines, None)));
+            return Ok(Some(PassDone {
+                result: PassResult::Suspended,
+                summary: Some(summary),
+                lines,
+                error: None,
+            }));
         }
         if let Some(reason) = &plan.refused {
             return Err(Failed::new(format!("plan refused: {reason}")));
@@ -738,7 +750,12 @@ impl Daemon {
         if let Some(b) = basis_after {
             self.renewal_basis = Some(b);
         }
-        Ok(Some((PassResult::Success, Some(summary), lines, None)))
+        Ok(Some(PassDone {
+            result: PassResult::Success,
+            summary: Some(summary),
+            lines,
+            error: None,
+        }))
     }
 }
 
@@ -834,6 +851,17 @@ fn spawn_renewer(
             }
         }
     })
+}
+
+/// What one pass came to, for its log line and `/status`.
+struct PassDone {
+    result: PassResult,
+    /// The plan's counts (none when the pass failed before it had a plan).
+    summary: Option<crate::plan::Summary>,
+    /// The plan's lines, as `/status` shows them.
+    lines: Vec<String>,
+    /// Why it failed.
+    error: Option<String>,
 }
 
 /// A bound listener of the status server, and who may read `/status` on it.

@@ -1,4 +1,4 @@
-//! The daemon's side of temporary credentials (issue 18): when the next renewal is due, and
+//! The daemon's side of temporary credentials: when the next renewal is due, and
 //! how close each credential is to expiry, for `/status` and
 //! `r2gitops_temporary_credential_expiry_seconds`. Pure: `now` and the jitter's dice are
 //! inputs. A renewal is an ordinary pass trigger (coalesced with the others); the pass

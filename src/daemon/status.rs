@@ -72,10 +72,10 @@ pub struct Status {
     pub api: ClientMetrics,
     pub suspended: bool,
     pub pass_running: bool,
-    /// Each declared temporary credential: expiry, next renewal, last error (issue 18).
+    /// Each declared temporary credential: expiry, next renewal, last error.
     pub temporary: Vec<super::renewal::TemporaryEntry>,
-    /// Each attached custom domain of a bucket that declares them, as the last plan saw it
-    /// (issue 15): Cloudflare's progress (ownership, ssl), never drift.
+    /// Each attached custom domain of a bucket that declares them, as the last plan saw it:
+    /// Cloudflare's progress (ownership, ssl), never drift.
     pub custom_domains: Vec<crate::plan::DomainInfo>,
     /// When each token with `rotate_every` is next rolled, as the last plan saw it.
     pub rotations: Vec<crate::plan::NextRotation>,

@@ -41,7 +41,7 @@ pub fn watch_dirs(file: &Path) -> Vec<PathBuf> {
 
 /// SHA-256 of the file's bytes (`None` when it cannot be read): its revision. Read exactly
 /// as loading reads it (bounded, regular files only): a symlink to `/dev/zero` once made
-/// this read grow without limit (issue 12).
+/// this read grow without limit.
 pub fn revision(file: &Path) -> Option<String> {
     crate::config::load::read_file(file)
         .ok()

@@ -31,7 +31,7 @@ pub struct Inventory {
     pub buckets: BTreeMap<(Jurisdiction, String), BucketRecord>,
     /// What read-backs taught about this account's API (never a secret).
     pub learned: Learned,
-    /// Declared temporary credential name -> what was issued (issue 18).
+    /// Declared temporary credential name -> what was issued.
     pub temporary: BTreeMap<String, TemporaryRecord>,
 }
 

@@ -1,4 +1,4 @@
-//! Reading bucket configuration (issue 14), within Cloudflare's request budget: one GET per
+//! Reading bucket configuration, within Cloudflare's request budget: one GET per
 //! declared sub-resource of an existing bucket, never one the file does not manage.
 //!
 //! A one-shot `reconcile` reads everything the file manages (`Reads::All`). The daemon keeps
@@ -51,7 +51,7 @@ struct Entry {
 }
 
 /// The daemon's memory of configuration it read, per bucket, and of the zones and queues
-/// declared custom domains and notification rules name (issue 15).
+/// declared custom domains and notification rules name.
 #[derive(Debug, Clone)]
 pub struct ConfigCache {
     resync: Duration,

@@ -1,4 +1,4 @@
-//! Looking up the zones declared custom domains name (issue 15), within the read budget: one
+//! Looking up the zones declared custom domains name, within the read budget: one
 //! lookup per distinct zone of the file (never one per bucket or domain), only when some
 //! bucket declares `custom_domains`. The daemon keeps zones it found for
 //! `settings.config_resync`; a zone not found is looked up again next pass (it may just have

@@ -4,7 +4,7 @@
 //! vouches for, or an id the file adopts), and never r2gitops' own API token: everything
 //! else is invisible to the planner, so it can never be touched. Bucket configuration is the exception that costs one GET per
 //! declared sub-resource, so it is read only where the file manages it, and the daemon
-//! spaces the re-reads (`bucket_config`). Custom domains and notification rules (issue 15)
+//! spaces the re-reads (`bucket_config`). Custom domains and notification rules
 //! add a lookup per distinct zone the file names (`custom_domain`) and one queue list
 //! (`notification`), cached by the daemon for `config_resync`.
 

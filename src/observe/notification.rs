@@ -1,4 +1,4 @@
-//! Listing the account's queues for declared notification rules (issue 15), within the read
+//! Listing the account's queues for declared notification rules, within the read
 //! budget: one list per pass at most (paged), never one call per bucket or rule, and only
 //! when some bucket declares a rule. The daemon keeps the list for
 //! `settings.config_resync`, and lists again at once when the file names a queue the cached

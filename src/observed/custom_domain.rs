@@ -1,4 +1,4 @@
-//! A bucket's custom domains (issue 15) as plain, canonical data: what Cloudflare holds
+//! A bucket's custom domains as plain, canonical data: what Cloudflare holds
 //! (`GET …/domains/custom`), what the file declares, the zones the file names as the
 //! lookups found them (its writes are `plan::DomainWrite`). No I/O, no client types.
 //!

@@ -34,10 +34,10 @@ pub struct Observed {
         (Jurisdiction, String),
         BTreeMap<bucket_config::ConfigKind, bucket_config::ConfigValue>,
     >,
-    /// The zones declared custom domains name, as looked up (issue 15); a zone absent here
+    /// The zones declared custom domains name, as looked up; a zone absent here
     /// was not looked up.
     pub zones: BTreeMap<crate::config::ZoneRef, custom_domain::ZoneLookup>,
-    /// The account's queues, when a declared notification rule needed them (issue 15).
+    /// The account's queues, when a declared notification rule needed them.
     pub queues: Option<Vec<notification::Queue>>,
 }
 

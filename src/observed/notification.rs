@@ -1,4 +1,4 @@
-//! A bucket's event notification rules (issue 15) as plain, canonical data: per queue, the
+//! A bucket's event notification rules as plain, canonical data: per queue, the
 //! set of rules (`GET …/event_notifications/r2/{bucket}/configuration`), what the file
 //! declares, and the account's queues as listed (its writes are `plan::QueueWrite`). No I/O.
 //!

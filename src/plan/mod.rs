@@ -8,7 +8,7 @@
 //! - `readback`: what Cloudflare stored after a write, compared with what was sent.
 //! - `render`: text (terraform-like), JSON (versioned) and Markdown.
 //! - `id`: the plan's id, the SHA-256 of its canonical form (`--expect-plan`).
-//! - `temporary`: why a temporary credential is issued, and the ones kept (issue 18).
+//! - `temporary`: why a temporary credential is issued, and the ones kept.
 //! - `write`: the write intents of configuration steps, each with what its read-back expects.
 
 pub mod diff;
@@ -67,7 +67,7 @@ pub struct Plan {
     /// also counted in `unchanged`).
     pub temporary: Vec<KeptTemporary>,
     /// Where Cloudflare is with each attached custom domain of a bucket that declares
-    /// `custom_domains` (issue 15): information, never drift.
+    /// `custom_domains`: information, never drift.
     pub domains: Vec<DomainInfo>,
     /// When each token with `rotate_every` that this pass does not renew is next rolled.
     pub rotations: Vec<NextRotation>,
@@ -181,7 +181,7 @@ pub enum Step {
         /// r2.dev turning on: the address the bucket becomes public at, when known.
         public_url: Option<String>,
     },
-    /// One custom domain of a bucket (issue 15): its POST, its PUT (a patch), its DELETE
+    /// One custom domain of a bucket: its POST, its PUT (a patch), its DELETE
     /// (the DNS record goes too: deletion-class, only with `prune`), or for a zone change,
     /// which Cloudflare cannot make in place, a DELETE then a POST. Then a GET reads it back.
     ConfigureDomain {
@@ -193,7 +193,7 @@ pub enum Step {
         /// `assets.example.com min_tls 1.0→1.2`.
         changes: Vec<String>,
     },
-    /// One queue's notification rules on a bucket (issue 15): DELETE the queue's rules, then
+    /// One queue's notification rules on a bucket: DELETE the queue's rules, then
     /// PUT the whole list (Cloudflare's PUT only adds, and refuses overlaps); then a GET reads
     /// them back. No rules left is deletion-class (only with `prune`).
     ConfigureNotifications {
@@ -256,7 +256,7 @@ pub enum Step {
         owner: Owner,
         reason: DeleteReason,
     },
-    /// Mint a temporary credential under its parent and write its output (issue 18). The
+    /// Mint a temporary credential under its parent and write its output. The
     /// parent's id is read from the inventory when the step runs: a parent created,
     /// rolled or replaced in the same pass has its new value written first.
     IssueTemporary {

@@ -3,7 +3,7 @@
 //! times as instants to the second). Pure. Nothing here can reach Cloudflare, and the
 //! emulator shares our assumptions, so every write is checked rather than trusted: a server
 //! that silently drops a field must never leave a credential less restricted than the file
-//! declares without a loud error (issue 11).
+//! declares without a loud error.
 
 use std::collections::BTreeSet;
 

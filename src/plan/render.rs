@@ -580,6 +580,13 @@ pub fn step_json(step: &Step) -> Value {
         "name": step.object_name(),
         "line": step_line(step),
     });
+    bucket_fields(&mut v, step);
+    token_fields(&mut v, step);
+    v
+}
+
+/// The fields of a bucket step (create, update, delete, configure).
+fn bucket_fields(v: &mut Value, step: &Step) {
     match step {
         Step::CreateBucket {
             bucket,
@@ -654,6 +661,13 @@ pub fn step_json(step: &Step) -> Value {
             v["changes"] = json!(changes);
             v["deletion"] = json!(step.deletion_weight() > 0);
         }
+        _ => {}
+    }
+}
+
+/// The fields of a token step and of a temporary credential's issue.
+fn token_fields(v: &mut Value, step: &Step) {
+    match step {
         Step::CreateToken {
             owner,
             output,
@@ -667,7 +681,7 @@ pub fn step_json(step: &Step) -> Value {
             v["output"] = json!(output.display().to_string());
             v["access"] = json!(access.as_str());
             v["buckets"] = json!(buckets.iter().map(|b| &b.name).collect::<Vec<_>>());
-            restriction_json(&mut v, request, *rotate_every);
+            restriction_json(v, request, *rotate_every);
         }
         Step::UpdateToken {
             id,
@@ -699,7 +713,7 @@ pub fn step_json(step: &Step) -> Value {
             v["detail"] = json!(reason.describe());
             v["access"] = json!(access.as_str());
             v["buckets"] = json!(buckets.iter().map(|b| &b.name).collect::<Vec<_>>());
-            restriction_json(&mut v, request, *rotate_every);
+            restriction_json(v, request, *rotate_every);
         }
         Step::RollToken {
             id, owner, reason, ..
@@ -747,8 +761,8 @@ pub fn step_json(step: &Step) -> Value {
             v["reason"] = json!(reason.kind());
             v["detail"] = json!(reason.describe());
         }
+        _ => {}
     }
-    v
 }
 
 #[cfg(test)]

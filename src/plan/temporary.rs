@@ -1,4 +1,4 @@
-//! The plan's data for temporary credentials (issue 18): why one is issued, and the ones kept
+//! The plan's data for temporary credentials: why one is issued, and the ones kept
 //! with how long they have left. Plain data, no clock: durations were computed by `diff`
 //! from its `now`.
 

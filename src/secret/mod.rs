@@ -1,8 +1,8 @@
 //! Types that carry secrets, and the one reader of secret files named on the command line.
 //! None of the types implements `Debug` or `Display`, so a secret cannot reach a log line, a
 //! panic message or an error by accident; reading one needs an explicit `expose()` at the
-//! place that really needs the bytes. Every buffer here is wiped before its memory is freed
-//! (issue 12, finding 9): a core of the daemon must not hold a value it handled.
+//! place that really needs the bytes. Every buffer here is wiped before its memory is freed:
+//! a core of the daemon must not hold a value it handled.
 //!
 //! Must not print, log or return in an error any byte of a secret or of a secret file.
 

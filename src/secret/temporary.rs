@@ -1,4 +1,4 @@
-//! The secrets of a temporary credential (issue 18): its session token, and the secret access
+//! The secrets of a temporary credential: its session token, and the secret access
 //! key Cloudflare issues with it (an `S3Secret`, decoded here). Like the rest of `secret`: no
 //! `Debug`, no `Display`, wiped when dropped, and decoded straight from the answer's bytes.
 

@@ -16,7 +16,7 @@
 //! - `write`: the atomic, symlink-refusing file write and the temp-file sweep.
 //! - `sigv4`: a minimal AWS SigV4 signer (pure).
 //! - `probe`: the optional self-test (one signed ListObjectsV2).
-//! - `temporary`: the outputs and self-test of temporary credentials (issue 18).
+//! - `temporary`: the outputs and self-test of temporary credentials.
 
 pub mod derive;
 pub mod encrypt;
@@ -270,7 +270,7 @@ fn token_details(endpoint: &str, token: &TokenSpec) -> std::collections::BTreeMa
 /// facts the planner compares with the inventory. Every component is checked as the writer
 /// checks it (`write::existing_output`): a symlinked directory, or a symlink, FIFO or device
 /// at the file, is an error the planner shows as blocked. The file is opened without
-/// following a link and without blocking, so a FIFO cannot hang the pass (issue 12).
+/// following a link and without blocking, so a FIFO cannot hang the pass.
 pub fn file_sha256(output_dir: &Path, rel: &Path) -> Result<Option<String>, SecretsError> {
     let Some(path) = write::existing_output(output_dir, rel)? else {
         return Ok(None);

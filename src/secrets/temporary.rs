@@ -1,4 +1,4 @@
-//! Outputs of temporary credentials (issue 18): the four formats with the session token in
+//! Outputs of temporary credentials: the four formats with the session token in
 //! the field each client expects and an `expires_at` everywhere, written like a token's
 //! output (age, atomic, 0600, no symlinks), and the `verify` self-test: one signed S3 call
 //! that carries the session token.

@@ -152,7 +152,7 @@ fn ensure_plain_dir(dir: &Path) -> Result<(), SecretsError> {
 /// 0700 with its missing ancestors, each made durable by an fsync of its parent. An existing
 /// one open to the group or others is set to 0700 with a warning when it is ours, and
 /// refused when it is not: another user's directory could be emptied or watched by them
-/// (issue 12). The state file's directory, which holds the inventory and the lock, goes
+///. The state file's directory, which holds the inventory and the lock, goes
 /// through here too.
 pub fn ensure_output_dir(output_dir: &Path) -> Result<(), SecretsError> {
     match fs::metadata(output_dir) {

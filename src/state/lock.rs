@@ -4,7 +4,7 @@
 //! The lock is taken on `<state_file>.lock`, not on the state file itself: the inventory is
 //! replaced by rename on every save, which would leave a lock on the old inode behind.
 //!
-//! The lock file sits where a committer may have put something first (issue 12): it is
+//! The lock file sits where a committer may have put something first: it is
 //! opened without following a symlink and must be a regular file; a file r2gitops did not
 //! create is never truncated or written. Only a file that already looks like one of ours
 //! (owned by us, one link, holding nothing but a pid) gets the new holder's pid.

@@ -1,6 +1,6 @@
 //! Cloudflare in memory: a stateful fake of the two API traits for property tests that run
 //! the real observer, diff and applier (issues 16, 17). Every token write moves
-//! `modified_on`, as Cloudflare's does. Zones and queues (issue 15) are lists a test fills;
+//! `modified_on`, as Cloudflare's does. Zones and queues are lists a test fills;
 //! custom domains and notification rules are stored as written.
 
 use std::collections::BTreeMap;

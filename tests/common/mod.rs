@@ -202,7 +202,7 @@ impl Sandbox {
         Sandbox::with_behaviour(cf_emulator::Behaviour::default()).await
     }
 
-    /// A sandbox whose emulator shows one of the live-API behaviours of issue 11.
+    /// A sandbox whose emulator shows one of the live-API behaviours it can switch on (`cf_emulator::Behaviour`).
     pub async fn with_behaviour(behaviour: cf_emulator::Behaviour) -> Sandbox {
         let emu = Emulator::start(cf_emulator::EmulatorConfig {
             behaviour,

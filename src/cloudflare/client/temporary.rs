@@ -1,4 +1,4 @@
-//! `POST /accounts/{account_id}/r2/temp-access-credentials` (issue 18; R2-CONFIG-NOTES §7,
+//! `POST /accounts/{account_id}/r2/temp-access-credentials` (R2-CONFIG-NOTES §7,
 //! API-NOTES §4; request and response shapes as in cloudflare-typescript and
 //! cloudflare-python's `r2.temporary_credentials.create`).
 //!

@@ -1,4 +1,4 @@
-//! The validated configuration blocks of a bucket (issue 14). `None` for a block means the
+//! The validated configuration blocks of a bucket. `None` for a block means the
 //! file does not manage it: r2gitops never reads nor writes it. `Some(list)` is the whole
 //! configuration, `Some([])` included. Values here passed validation; ages keep the unit
 //! the file used, so that a plan can show them that way.
@@ -17,9 +17,9 @@ pub struct BucketConfig {
     pub lock: Option<Vec<LockRule>>,
     /// Public access through the bucket's r2.dev domain.
     pub public_dev_url: Option<bool>,
-    /// Hostnames on the account's zones that serve the bucket (issue 15).
+    /// Hostnames on the account's zones that serve the bucket.
     pub custom_domains: Option<Vec<super::CustomDomain>>,
-    /// Event notification rules, for every queue (issue 15).
+    /// Event notification rules, for every queue.
     pub notifications: Option<Vec<super::Notification>>,
 }
 

@@ -1,4 +1,4 @@
-//! A bucket's validated custom domains (issue 15). `BucketConfig::custom_domains` is `None`
+//! A bucket's validated custom domains. `BucketConfig::custom_domains` is `None`
 //! when the file does not manage them; `Some(list)` is the whole set. Domains and zone names
 //! are lower case without a trailing dot.
 

@@ -1,4 +1,4 @@
-//! A bucket's validated event notification rules (issue 15). `BucketConfig::notifications`
+//! A bucket's validated event notification rules. `BucketConfig::notifications`
 //! is `None` when the file does not manage them; `Some(list)` is every rule of the bucket,
 //! for every queue. `events` are already expanded to the actions they stand for.
 

@@ -1,4 +1,4 @@
-//! The validated `temporary_credentials:` entries (issue 18). Every value here has passed
+//! The validated `temporary_credentials:` entries. Every value here has passed
 //! `validate::temporary`; plan, apply and secrets trust it.
 
 use std::time::Duration;

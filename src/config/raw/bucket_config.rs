@@ -1,4 +1,4 @@
-//! The serde mirror of a bucket's configuration blocks (issue 14): `cors`, `lifecycle`,
+//! The serde mirror of a bucket's configuration blocks: `cors`, `lifecycle`,
 //! `lock` and `public_dev_url`. Shapes only, with positions; every rule (origins, unique ids,
 //! one of each condition pair, ordering of ages, limits) lives in `validate`. No I/O.
 

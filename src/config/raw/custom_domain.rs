@@ -1,4 +1,4 @@
-//! The serde mirror of `buckets[].custom_domains` (issue 15). Shapes only, with positions;
+//! The serde mirror of `buckets[].custom_domains`. Shapes only, with positions;
 //! what a domain or a zone must look like, uniqueness and the 50-domain limit live in
 //! `validate::custom_domain`. No I/O.
 

@@ -1,4 +1,4 @@
-//! The serde mirror of `buckets[].notifications` (issue 15). Shapes only, with positions;
+//! The serde mirror of `buckets[].notifications`. Shapes only, with positions;
 //! "at least one event or action", overlapping rules and the 100-rule limit live in
 //! `validate::notification`. No I/O.
 

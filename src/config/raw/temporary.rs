@@ -1,4 +1,4 @@
-//! The serde mirror of `temporary_credentials:` (issue 18), part of `raw`'s version-1 format.
+//! The serde mirror of `temporary_credentials:`, part of `raw`'s version-1 format.
 //!
 //! Shapes only, as in `raw`: field names, types, patterns, with the position of every value.
 //! The rules (the parent exists and covers the bucket and the access, TTL bounds,

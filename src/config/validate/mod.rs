@@ -338,7 +338,3 @@ fn dedup_keep_order(list: &mut Vec<String>) {
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_bucket_config;
-#[cfg(test)]
-mod tests_kubernetes;

@@ -165,7 +165,7 @@ pub fn output_file_problem(file: &str) -> Option<(String, String)> {
 
 /// An output named like r2gitops' own files: renaming a credential file over the state file
 /// or its lock (in any directory, since `state_file` may move) would break the inventory or
-/// let a second writer in (issue 12). Temp-file names are refused by `output_file_problem`.
+/// let a second writer in. Temp-file names are refused by `output_file_problem`.
 pub(super) fn reserved_name_problem(normal: &Path) -> Option<(String, String)> {
     let name = normal.file_name()?.to_str()?;
     let lock = format!("{STATE_FILE_NAME}{LOCK_SUFFIX}");

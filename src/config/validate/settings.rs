@@ -213,7 +213,7 @@ fn confined(c: &mut Collector, value: &Sp<String>, path: &str, what: &str, facts
 pub(super) const RECIPIENTS_FILE_INSIDE: &str = "the recipients file must sit in the directory of this file or below it (a relative path without '..', no symlink leading out); r2gitops reads nothing else a committer names";
 
 /// `settings.recipients_file`: its recipients join the defaults. A committer names the file
-/// and it may hold anything (the daemon's API token, issue 12), so no message quotes a
+/// and it may hold anything (the daemon's API token), so no message quotes a
 /// line of it: only the line number and what kind of key was expected.
 pub(super) fn recipients_file(
     c: &mut Collector,

@@ -1,4 +1,4 @@
-//! `temporary_credentials:` (issue 18): the parent is a declared token that covers the
+//! `temporary_credentials:`: the parent is a declared token that covers the
 //! bucket and the access asked for, the TTL is within Cloudflare's bounds, `refresh_before`
 //! is less than the TTL (default ttl/3), prefixes and objects are non-empty paths without a
 //! leading `/`, and each has its own `output` (checked as a token's, in `output`).

@@ -1,5 +1,8 @@
 //! Table tests of the validation rules: every rule, its location and its message.
 
+mod bucket_config;
+mod kubernetes;
+
 use super::*;
 
 // Real keys made with age-keygen and ssh-keygen for these tests; private halves discarded.

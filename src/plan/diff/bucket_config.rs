@@ -1,4 +1,4 @@
-//! The configuration rules of the diff (issue 14), shared by every kind, then one function
+//! The configuration rules of the diff, shared by every kind, then one function
 //! per kind that words what changes:
 //! - a block the file does not declare is never compared, read nor written (absent means
 //!   unmanaged); a declared block is the whole configuration (exact ownership);

@@ -1,4 +1,4 @@
-//! The custom-domain rules of the diff (issue 15), for a bucket whose file declares
+//! The custom-domain rules of the diff, for a bucket whose file declares
 //! `custom_domains` (the set is the whole set; absent is never compared):
 //! - the key is the domain; a declared zone compares with Cloudflare's by id or by name,
 //!   after the lookup named both;

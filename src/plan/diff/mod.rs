@@ -33,12 +33,12 @@
 //! - bucket configuration (`bucket_config`): an undeclared block is never compared; a
 //!   declared one is exact, compared semantically; `cors: []` deletes; a lock change that
 //!   loosens retention is deletion-class (blocked without prune, counted with it).
-//! - custom domains (`custom_domain`) and notification rules (`notification`), issue 15:
+//! - custom domains (`custom_domain`) and notification rules (`notification`):
 //!   per domain and per queue, after the zone and queue lookups; an unknown zone or queue
 //!   blocks only that item; removing a domain or a queue's rules is deletion-class.
 //! - more deletions (loosened lock rules included) than `max_deletions`, or more adopt
 //!   rolls than the operator's `--max-adopt-rolls` -> the whole plan is refused.
-//! - temporary credentials (issue 18): see `temporary`; issued after their parent's steps.
+//! - temporary credentials: see `temporary`; issued after their parent's steps.
 //!   `renewals` plans them alone, for the daemon's renewals between full passes.
 
 mod bucket;
@@ -206,9 +206,3 @@ fn refuse(plan: &mut Plan, refusal: String) {
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_bucket_config;
-#[cfg(test)]
-mod tests_custom_domain;
-#[cfg(test)]
-mod tests_notification;

@@ -1,4 +1,4 @@
-//! The notification rules of the diff (issue 15), for a bucket whose file declares
+//! The notification rules of the diff, for a bucket whose file declares
 //! `notifications` (every rule of the bucket, for every queue; absent is never compared):
 //! - the declared rules of one queue, `events` expanded to their actions, compare as a set
 //!   with the queue's rules on Cloudflare (order, rule ids and empty-versus-null are not

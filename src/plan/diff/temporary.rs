@@ -1,4 +1,4 @@
-//! The temporary-credential rules of the diff (issue 18). Cloudflare keeps no record of
+//! The temporary-credential rules of the diff. Cloudflare keeps no record of
 //! these credentials: the observed state is the inventory.
 //!
 //! - not recorded -> issue;

@@ -1,5 +1,9 @@
 //! Table tests of the diff rules. Worlds are built by hand: no file, no server, no clock.
 
+mod bucket_config;
+mod custom_domain;
+mod notification;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;

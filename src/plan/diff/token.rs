@@ -159,109 +159,166 @@ pub(super) fn diff_tokens(
             plan.blocked.push(blocked);
             continue;
         }
-        let replace = |reason| Step::ReplaceToken {
-            token: t.name.clone(),
-            old_id: kept.id.clone(),
-            owner: t.owner,
-            access: t.access,
-            request: want.clone(),
-            buckets: buckets.clone(),
-            output: t.output.file.clone(),
-            reason,
-            rotate_every: t.rotate_every,
-        };
-        match &kept.status {
-            TokenStatus::RevokedExposed => {
-                // The replacement writes a fresh output: no roll alongside it. Where it
-                // could not be written, creating it would only lose a value.
-                match unwritable_output(t, input) {
-                    Some(blocked) => plan.blocked.push(blocked),
-                    None => steps.push(replace(ReplaceReason::RevokedExposed)),
-                }
-                continue;
-            }
-            TokenStatus::Other(status) => {
-                plan.blocked.push(Blocked {
-                    kind: Kind::Token,
-                    name: t.name.clone(),
-                    reason: format!(
-                        "Cloudflare reports status '{status}', which r2gitops does not know; nothing is changed"
-                    ),
-                });
-                continue;
-            }
-            _ => {}
-        }
-
-        let mut acted = false;
-        let changes = token_changes(kept, &want, input);
-        if !changes.is_empty() {
-            let removed = removed_fields(kept, &want);
-            if let Some(field) = removed
-                .iter()
-                .find(|f| input.inventory.learned.keeps_removed.contains(f))
-            {
-                steps.push(replace(ReplaceReason::KeepsRemoved(*field)));
-                continue;
-            }
-            let fallback = removed
-                .first()
-                .map(|f| ReplaceReason::KeepsRemoved(*f))
-                .or((kept.status == TokenStatus::Expired).then_some(ReplaceReason::StaysExpired));
-            acted = true;
-            steps.push(Step::UpdateToken {
-                token: t.name.clone(),
-                id: kept.id.clone(),
-                owner: t.owner,
-                request: TokenRequest {
-                    status: Some(TokenStatus::Active),
-                    ..want.clone()
-                },
-                changes,
+        diff_kept(
+            Kept {
+                token: t,
+                kept,
+                want,
                 buckets,
-                fallback,
-            });
-        }
-        if adopting.is_some() {
-            // Nobody supplied the value (`r2gitops adopt` records it first): only a roll
-            // issues credentials. The guard in `adoption` let it through.
-            match unwritable_output(t, input) {
-                Some(blocked) => plan.blocked.push(blocked),
-                None => steps.push(renew(t, kept, RollReason::Adopted)),
-            }
-            continue;
-        }
-        let record = record.filter(|r| r.id == kept.id);
-        let mut renewed = false;
-        if !input.skip_outputs {
-            match roll_reason(t, record, kept, input) {
-                Ok(Some(reason)) => {
-                    acted = true;
-                    renewed = true;
-                    steps.push(renew(t, kept, reason));
-                }
-                Ok(None) => {}
-                Err(blocked) => {
-                    acted = true;
-                    plan.blocked.push(blocked);
-                }
-            }
-        }
-        // A reviewer and `/status` see when the value in use is next rolled.
-        if let (false, Some(every), Some(r)) = (renewed, t.rotate_every, record) {
-            plan.rotations.push(NextRotation {
-                token: t.name.clone(),
-                id: kept.id.clone(),
-                every,
-                due: r.value_issued_at() + every,
-            });
-        }
-        if !acted {
-            plan.unchanged += 1;
-        }
+                record,
+                adopting: adopting.is_some(),
+            },
+            input,
+            plan,
+            steps,
+        );
     }
 
-    for o in &observed.tokens {
+    undeclared(input, &claimed, &managed, plan, deletes);
+    if !adopt_errors.is_empty() {
+        plan.refused = Some(adopt_errors.join("; "));
+    }
+
+    forget_records(input, plan);
+}
+
+/// A declared token and the one Cloudflare holds that it keeps (the others are deleted).
+struct Kept<'a> {
+    token: &'a TokenSpec,
+    kept: &'a ObservedToken,
+    want: TokenRequest,
+    buckets: Vec<BucketRef>,
+    record: Option<&'a crate::inventory::TokenRecord>,
+    /// Taken over by `adopt:` in this plan.
+    adopting: bool,
+}
+
+/// What a kept token needs: a replacement (revoked as exposed, or an update Cloudflare
+/// cannot make), an update in place, a roll, or nothing; and its next rotation.
+fn diff_kept(k: Kept<'_>, input: &Input<'_>, plan: &mut Plan, steps: &mut Vec<Step>) {
+    let Kept {
+        token: t,
+        kept,
+        want,
+        buckets,
+        record,
+        adopting,
+    } = k;
+    let replace = |reason| Step::ReplaceToken {
+        token: t.name.clone(),
+        old_id: kept.id.clone(),
+        owner: t.owner,
+        access: t.access,
+        request: want.clone(),
+        buckets: buckets.clone(),
+        output: t.output.file.clone(),
+        reason,
+        rotate_every: t.rotate_every,
+    };
+    match &kept.status {
+        TokenStatus::RevokedExposed => {
+            // The replacement writes a fresh output: no roll alongside it. Where it
+            // could not be written, creating it would only lose a value.
+            match unwritable_output(t, input) {
+                Some(blocked) => plan.blocked.push(blocked),
+                None => steps.push(replace(ReplaceReason::RevokedExposed)),
+            }
+            return;
+        }
+        TokenStatus::Other(status) => {
+            plan.blocked.push(Blocked {
+                kind: Kind::Token,
+                name: t.name.clone(),
+                reason: format!(
+                    "Cloudflare reports status '{status}', which r2gitops does not know; nothing is changed"
+                ),
+            });
+            return;
+        }
+        _ => {}
+    }
+
+    let mut acted = false;
+    let changes = token_changes(kept, &want, input);
+    if !changes.is_empty() {
+        let removed = removed_fields(kept, &want);
+        if let Some(field) = removed
+            .iter()
+            .find(|f| input.inventory.learned.keeps_removed.contains(f))
+        {
+            steps.push(replace(ReplaceReason::KeepsRemoved(*field)));
+            return;
+        }
+        let fallback = removed
+            .first()
+            .map(|f| ReplaceReason::KeepsRemoved(*f))
+            .or((kept.status == TokenStatus::Expired).then_some(ReplaceReason::StaysExpired));
+        acted = true;
+        steps.push(Step::UpdateToken {
+            token: t.name.clone(),
+            id: kept.id.clone(),
+            owner: t.owner,
+            request: TokenRequest {
+                status: Some(TokenStatus::Active),
+                ..want.clone()
+            },
+            changes,
+            buckets,
+            fallback,
+        });
+    }
+    if adopting {
+        // Nobody supplied the value (`r2gitops adopt` records it first): only a roll
+        // issues credentials. The guard in `adoption` let it through.
+        match unwritable_output(t, input) {
+            Some(blocked) => plan.blocked.push(blocked),
+            None => steps.push(renew(t, kept, RollReason::Adopted)),
+        }
+        return;
+    }
+    let record = record.filter(|r| r.id == kept.id);
+    let mut renewed = false;
+    if !input.skip_outputs {
+        match roll_reason(t, record, kept, input) {
+            Ok(Some(reason)) => {
+                acted = true;
+                renewed = true;
+                steps.push(renew(t, kept, reason));
+            }
+            Ok(None) => {}
+            Err(blocked) => {
+                acted = true;
+                plan.blocked.push(blocked);
+            }
+        }
+    }
+    // A reviewer and `/status` see when the value in use is next rolled.
+    if let (false, Some(every), Some(r)) = (renewed, t.rotate_every, record) {
+        plan.rotations.push(NextRotation {
+            token: t.name.clone(),
+            id: kept.id.clone(),
+            every,
+            due: r.value_issued_at() + every,
+        });
+    }
+    if !acted {
+        plan.unchanged += 1;
+    }
+}
+
+/// Tokens Cloudflare holds that no declaration kept: this file's are deleted with `prune`
+/// (else orphans), another file's are only shown.
+fn undeclared(
+    input: &Input<'_>,
+    claimed: &BTreeSet<&str>,
+    managed: &dyn Fn(&ObservedToken) -> bool,
+    plan: &mut Plan,
+    deletes: &mut Vec<Step>,
+) {
+    let desired = input.desired;
+    let prefix = &desired.settings.token_name_prefix;
+    let inventory_ids: BTreeSet<&str> = input.inventory.token_ids().collect();
+    for o in &input.observed.tokens {
         if claimed.contains(o.id.as_str()) || !managed(o) {
             continue;
         }
@@ -270,11 +327,11 @@ pub(super) fn diff_tokens(
         // is never deleted or orphaned from here, only shown.
         if !inventory_ids.contains(o.id.as_str()) {
             plan.elsewhere.push(Orphan {
-                kind: Kind::Token,
-                name: o.name.clone(),
-                detail: o.id.clone(),
-                reason: "not declared here and not in this file's inventory: another file manages it (or an inventory was lost); never touched".into(),
-            });
+            kind: Kind::Token,
+            name: o.name.clone(),
+            detail: o.id.clone(),
+            reason: "not declared here and not in this file's inventory: another file manages it (or an inventory was lost); never touched".into(),
+        });
             continue;
         }
         if desired.settings.prune {
@@ -306,11 +363,12 @@ pub(super) fn diff_tokens(
             });
         }
     }
+}
 
-    if !adopt_errors.is_empty() {
-        plan.refused = Some(adopt_errors.join("; "));
-    }
-
+/// Records of tokens neither declared nor in Cloudflare any more (for an owner whose tokens
+/// were listed) are forgotten.
+fn forget_records(input: &Input<'_>, plan: &mut Plan) {
+    let (desired, observed) = (input.desired, input.observed);
     let declared: BTreeSet<&str> = desired.tokens.iter().map(|t| t.name.as_str()).collect();
     let observed_ids: BTreeSet<&str> = observed.tokens.iter().map(|t| t.id.as_str()).collect();
     for (name, record) in &input.inventory.tokens {
@@ -579,7 +637,7 @@ fn set_delta(have: &[IpNet], want: &[IpNet]) -> String {
 
 /// The token is blocked when what is at its output path is something the writer refuses
 /// (a symlink on the way, a FIFO): creating or rolling it would mint a value that can never
-/// be written, on every pass (issue 12).
+/// be written, on every pass.
 fn unwritable_output(t: &TokenSpec, input: &Input<'_>) -> Option<Blocked> {
     match input.outputs.get(&t.name) {
         Some(OutputFact::Unreadable { reason }) if !input.skip_outputs => Some(Blocked {

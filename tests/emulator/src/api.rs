@@ -22,7 +22,7 @@ use crate::faults::{Call, Verdict};
 use crate::state::*;
 use crate::{Inner, World};
 
-// Temporary credentials (issue 18): a child, so that it answers through this envelope.
+// Temporary credentials: a child, so that it answers through this envelope.
 #[path = "temporary.rs"]
 pub(crate) mod temporary;
 
@@ -567,7 +567,7 @@ fn buckets(
         {
             lagging
         }
-        // Custom domains (issue 15): `custom_domain`, which also sees the zones and the
+        // Custom domains: `custom_domain`, which also sees the zones and the
         // other buckets (a hostname serves one bucket).
         (m, [name, "domains", "custom", rest @ ..]) => {
             let behaviour = inner.behaviour.lock().unwrap().clone();

@@ -14,7 +14,7 @@
 //! Layout: `state` (buckets, tokens, policy rules), `api` (the REST routes; its child
 //! `temporary` issues temporary credentials and checks them on S3), `bucket_config` (CORS,
 //! lifecycle, lock, r2.dev, and what the S3 side enforces of them), `custom_domain` and
-//! `notification` (issue 15), `zones` and `queues` (the directories those name), `s3` (the
+//! `notification`, `zones` and `queues` (the directories those name), `s3` (the
 //! S3 endpoint on `s3s`, CORS preflight), `faults` (latency, 500s, rate limit, stats),
 //! `behaviour` (live-API behaviours that are possible but unconfirmed, each a switch), `lag`
 //! (the live API catching up: a new bucket's sub-resources, a hostname just removed).
@@ -166,9 +166,9 @@ pub(crate) struct World {
     pub upload_seq: u64,
     /// Every token value ever handed out (creates and rolls), for leak scans.
     pub issued: Vec<String>,
-    /// Temporary credentials by access key id (issue 18).
+    /// Temporary credentials by access key id.
     pub temporary: BTreeMap<String, api::temporary::TempCred>,
-    /// Zones and queues (issue 15).
+    /// Zones and queues.
     pub zones: Vec<zones::Zone>,
     pub queues: Vec<queues::Queue>,
     /// When each custom-domain hostname was last removed (`lag`, the hostname release).

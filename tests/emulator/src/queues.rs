@@ -1,4 +1,4 @@
-//! A minimal queue directory (issue 15): `GET /accounts/{id}/queues`, paged by
+//! A minimal queue directory: `GET /accounts/{id}/queues`, paged by
 //! `page`/`per_page` with `result_info` (`page`, `per_page`, `count`, `total_count`,
 //! `total_pages`: the mq OpenAPI's `queues-list`), each queue with `queue_id` and
 //! `queue_name`. Seeded by `--queue NAME` or `Emulator::add_queue`. Listing needs Queues

@@ -134,7 +134,7 @@ pub struct Bucket {
     pub creation_date: OffsetDateTime,
     pub objects: BTreeMap<String, Object>,
     /// CORS, lifecycle, lock, r2.dev (`bucket_config`), custom domains and notification
-    /// rules (issue 15).
+    /// rules.
     pub config: crate::bucket_config::BucketConfig,
 }
 

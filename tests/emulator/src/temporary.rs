@@ -1,4 +1,4 @@
-//! Temporary credentials (issue 18): `POST /accounts/{account_id}/r2/temp-access-credentials`
+//! Temporary credentials: `POST /accounts/{account_id}/r2/temp-access-credentials`
 //! with the request and response of R2-CONFIG-NOTES §7 / API-NOTES §4 (the fields
 //! cloudflare-typescript and cloudflare-python send and read), and their enforcement on the
 //! S3 side: the session token must be sent and signed (`X-Amz-Security-Token`), the

@@ -1,4 +1,4 @@
-//! A minimal zone directory (issue 15): `GET /zones` (filters `name`, `account.id`, paged by
+//! A minimal zone directory: `GET /zones` (filters `name`, `account.id`, paged by
 //! `page`/`per_page`) and `GET /zones/{id}`, each zone with an id, a `type` of full or
 //! partial, and the account it belongs to. Seeded by `--zone NAME[:partial][@ACCOUNT]` or
 //! `Emulator::add_zone`. Each zone keeps the DNS records custom domains created in it.

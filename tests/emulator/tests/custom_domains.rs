@@ -1,4 +1,4 @@
-//! The zone directory and the custom-domain routes (issue 15; R2-CONFIG-NOTES §4b): zones
+//! The zone directory and the custom-domain routes (R2-CONFIG-NOTES §4b): zones
 //! filtered by name and account, with their type and account; Zone Read needed to look;
 //! POST, GET, PUT (a patch) and DELETE of a domain with its status and its DNS record; 409
 //! for a hostname attached anywhere in the account; "zone_id incorrect" for a partial zone

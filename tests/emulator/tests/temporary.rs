@@ -1,4 +1,4 @@
-//! Temporary credentials (issue 18): the REST endpoint with its documented fields and
+//! Temporary credentials: the REST endpoint with its documented fields and
 //! bounds, their enforcement on the S3 side through boto3 with the session token, and
 //! Cloudflare's official Python SDK round-tripping against the endpoint.
 

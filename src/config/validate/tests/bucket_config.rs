@@ -13,7 +13,7 @@ fn run_settings(settings: &str, bucket_body: &str) -> Result<Desired, Vec<String
     let yaml = format!(
         "version: 1\nsettings:\n  recipients: [{AGE}]\n{settings}buckets:\n  - name: media\n{bucket_body}"
     );
-    let raw: RawDoc = serde_saphyr::from_str_with_options(&yaml, super::super::yaml::options())
+    let raw: RawDoc = serde_saphyr::from_str_with_options(&yaml, crate::config::yaml::options())
         .unwrap_or_else(|e| panic!("raw parses: {e}\n{yaml}"));
     validate(&raw, &Facts::default(), Path::new("r2gitops.yaml")).map_err(|list| {
         list.into_parts()
@@ -348,7 +348,7 @@ fn config_resync_is_raised_to_what_its_re_reads_cost_against_a_quarter_of_the_li
         format!("version: 1\nsettings:\n  recipients: [{AGE}]\n{settings}buckets:\n{buckets}")
     };
     let load = |yaml: &str| {
-        let raw: RawDoc = serde_saphyr::from_str_with_options(yaml, super::super::yaml::options())
+        let raw: RawDoc = serde_saphyr::from_str_with_options(yaml, crate::config::yaml::options())
             .unwrap_or_else(|e| panic!("{e}"));
         validate(&raw, &Facts::default(), Path::new("r2gitops.yaml"))
             .unwrap_or_else(|e| panic!("{:?}", e.into_parts().0))

@@ -1,4 +1,4 @@
-//! Table tests of the notification rules of the diff (issue 15): rules compare as a set per
+//! Table tests of the notification rules of the diff: rules compare as a set per
 //! queue with `events` expanded to their actions; a change deletes the queue's rules and puts
 //! the whole list; an unknown queue is blocked alone; removing a queue's rules needs prune;
 //! overlapping rules never reach the diff (validation refuses them, naming both).
@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::tests_bucket_config::{declared, lines, observed, plan};
+use super::bucket_config::{declared, lines, observed, plan};
 use crate::observed::Observed;
 use crate::observed::bucket_config::ConfigKind;
 use crate::observed::notification::{NotificationRule, Queue};

@@ -5,7 +5,7 @@ use super::*;
 const AGE: &str = "age1p05a26tp9dn6m60qv4pp0ydcmxj0ndg97peeevu09efesx5u9qzsmqmt4w";
 
 fn run_with(yaml: &str, facts: &Facts) -> Result<Desired, Vec<String>> {
-    let raw: RawDoc = serde_saphyr::from_str_with_options(yaml, super::super::yaml::options())
+    let raw: RawDoc = serde_saphyr::from_str_with_options(yaml, crate::config::yaml::options())
         .expect("raw parses");
     validate(&raw, facts, Path::new("r2gitops.yaml")).map_err(|list| {
         list.into_parts()

@@ -1,10 +1,10 @@
-//! Table tests of the custom-domain rules of the diff (issue 15). Declarations are YAML
+//! Table tests of the custom-domain rules of the diff. Declarations are YAML
 //! validated like a file; what Cloudflare holds is its JSON through the client's decoder;
 //! zone lookups are what `GET /zones` answered.
 
 use serde_json::{Value, json};
 
-use super::tests_bucket_config::{declared, lines, observed, plan};
+use super::bucket_config::{declared, lines, observed, plan};
 use crate::config::{MinTls, ZoneRef};
 use crate::fixtures::ACCT;
 use crate::observed::Observed;
