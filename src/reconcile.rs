@@ -561,12 +561,13 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
             ),
             Some(s) => (Store::R2(s.clone()), None),
         };
-        let _lease = match &session {
-            Some(s) if !args.dry_run => Some(Lease::take(s, args.lock_timeout).await?),
+        // Requested by a signal, or by the lease once it can no longer be used.
+        let stop = Stop::new();
+        let lease = match &session {
+            Some(s) if !args.dry_run => Some(Lease::take(s, args.lock_timeout, &stop).await?),
             _ => None,
         };
         // Every way out of the pass releases the lease.
-        let lease = _lease.as_ref();
         let result: Result<ExitCode, Box<dyn std::error::Error>> = async {
             let client = Client::connect(config).await?;
             let reads = Reads::All;
@@ -613,12 +614,8 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
             if args.output != PlanOutput::Json {
                 show(&render(&plan, None, &title, args.output), args.output)?;
             }
-            let stop = Stop::new();
             let on_stop = stop.clone();
             crate::signals::spawn(Box::new(move || on_stop.request()), None)?;
-            if let Some(lease) = lease {
-                lease.watch(&stop);
-            }
             let progress = if args.output == PlanOutput::Text {
                 crate::progress::TermProgress::for_terminal(plan.steps.len())
             } else {
@@ -666,7 +663,7 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
             Ok(ExitCode::from(if failed { 1 } else { 0 }))
         }
         .await;
-        if let Some(lease) = _lease {
+        if let Some(lease) = lease {
             lease.release().await;
         }
         result
@@ -685,14 +682,18 @@ impl Lease {
     async fn take(
         session: &std::sync::Arc<crate::state::r2::session::Session>,
         timeout: std::time::Duration,
+        stop: &Stop,
     ) -> Result<Lease, InventoryError> {
         let holder = crate::state::r2::session::holder_name();
         let timeout = time::Duration::try_from(timeout).unwrap_or(time::Duration::MAX);
         session.take_lease(&holder, timeout).await?;
-        Ok(Lease {
+        let lease = Lease {
             session: session.clone(),
             renewer: std::sync::Mutex::new(None),
-        })
+        };
+        // From now on: planning a large account can take longer than the TTL.
+        lease.watch(stop);
+        Ok(lease)
     }
 
     /// Renew in the background; stop `stop` when the lease can no longer be used.

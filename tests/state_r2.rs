@@ -626,3 +626,23 @@ async fn a_file_that_could_write_or_delete_the_state_bucket_is_refused_before_an
     }
     assert_eq!(w.sb.emu.stats().mutating, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_shot_apply_whose_planning_outlasts_the_lease_ttl_keeps_its_lease_and_applies() {
+    let w = Arc::new(World::new().await);
+    // Each API call takes 700 ms: observing alone outlasts two thirds of a 3 s lease.
+    w.sb.emu.set_faults(cf_emulator::Faults {
+        latency_ms: 700,
+        ..Default::default()
+    });
+    let a = w.runner("a");
+    let w2 = w.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        run(w2.cmd(&a, &["reconcile", "--state", STATE, "--lease-ttl", "3s"]))
+    })
+    .await
+    .unwrap();
+    w.sb.emu.set_faults(cf_emulator::Faults::default());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("Apply complete: 3 done, 0 failed"), "{}", text(&out));
+}
