@@ -644,5 +644,9 @@ async fn a_one_shot_apply_whose_planning_outlasts_the_lease_ttl_keeps_its_lease_
     .unwrap();
     w.sb.emu.set_faults(cf_emulator::Faults::default());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("Apply complete: 3 done, 0 failed"), "{}", text(&out));
+    assert!(
+        text(&out).contains("Apply complete: 3 done, 0 failed"),
+        "{}",
+        text(&out)
+    );
 }
