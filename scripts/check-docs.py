@@ -12,6 +12,8 @@
    check generates. Other YAML (Kubernetes, Prometheus) is marked on the line before the
    fence with `<!-- not an r2gitops file -->`; a file shown for its error, with
    `<!-- r2gitops: invalid -->` (it must then fail).
+5. Every ```yaml block marked `<!-- r2gitops policy -->` is an operator's policy that
+   `r2gitops validate --policy` loads.
 
 Usage: check-docs.py R2GITOPS_BINARY. Exits 1 with one line per problem.
 """
@@ -29,6 +31,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 NOT_CONFIG = "<!-- not an r2gitops file -->"
 INVALID = "<!-- r2gitops: invalid -->"
+POLICY = "<!-- r2gitops policy -->"
 CONFIG_KEYS = {"version", "account_id", "settings", "buckets", "tokens", "temporary_credentials"}
 
 problems = []
@@ -212,22 +215,51 @@ def check_yaml(binary, examples, workdir):
             problem(path, number, f"r2gitops validate refuses this example:\n{detail}")
 
 
+def check_policies(binary, policies, workdir):
+    key = workdir / "policy.key"
+    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    recipient = subprocess.run(
+        ["age-keygen", "-y", str(key)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    file = workdir / "repo" / "r2gitops.yaml"
+    file.parent.mkdir()
+    file.write_text(json.dumps(base(recipient), indent=2), encoding="utf-8")
+    for n, (path, number, text) in enumerate(policies):
+        policy = workdir / f"policy-{n}.yaml"
+        policy.write_text(re.sub(r"age1(\.\.\.|…)", recipient, text), encoding="utf-8")
+        out = subprocess.run(
+            [binary, "--color", "never", "validate", "-f", str(file), "--policy", str(policy)],
+            capture_output=True,
+            text=True,
+        )
+        if "the policy is not valid" in out.stderr or "cannot read the policy" in out.stderr:
+            detail = out.stderr.strip().replace(str(policy), f"{path.relative_to(ROOT)}:{number}")
+            problem(path, number, f"r2gitops does not load this policy:\n{detail}")
+
+
 def main():
     binary = sys.argv[1]
     examples = []
+    policies = []
     for path in pages():
         text = path.read_text(encoding="utf-8")
         prose, fences = blocks(path, text)
         check_links(path, prose)
         for number, lang, body, before in fences:
-            if lang in ("yaml", "yml") and NOT_CONFIG not in before:
+            if lang in ("yaml", "yml") and POLICY in before:
+                policies.append((path, number, body))
+            elif lang in ("yaml", "yml") and NOT_CONFIG not in before:
                 examples.append((path, number, body, before))
     check_index()
     with tempfile.TemporaryDirectory() as tmp:
         check_yaml(binary, examples, Path(tmp))
+    with tempfile.TemporaryDirectory() as tmp:
+        check_policies(binary, policies, Path(tmp))
     for p in problems:
         print(p, file=sys.stderr)
-    print(f"docs: {len(pages())} pages, {len(examples)} YAML examples validated, {len(problems)} problems")
+    print(
+        f"docs: {len(pages())} pages, {len(examples)} YAML examples validated, {len(policies)} policies loaded, {len(problems)} problems"
+    )
     sys.exit(1 if problems else 0)
 
 

@@ -25,7 +25,7 @@ use crate::cloudflare::{ApiError, Client, ClientConfig, ReadApi, VerifiedToken};
 use crate::config::{Desired, TokenSpec};
 use crate::inventory::TokenRecord;
 use crate::observed::TokenStatus;
-use crate::plan::diff::{own_token_refusal, policies_refusal};
+use crate::plan::diff::{held_beyond_policy, own_token_refusal, policies_refusal};
 use crate::secret::TokenValue;
 use crate::secrets::{OutputWriter, S3Endpoints};
 
@@ -187,12 +187,21 @@ fn read_value(args: &AdoptArgs) -> Result<TokenValue, crate::secret::SecretFileE
 pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     args.api.preflight()?;
     let file = &args.file.file;
+    let policy = args
+        .api
+        .policy
+        .load(file)?
+        .map(|policy| crate::config::policy::Enforced {
+            policy,
+            interval: crate::config::cost::DEFAULT_INTERVAL,
+        });
     let desired = match crate::reconcile::load_desired_pinned(
         file,
         args.api.output_dir.as_deref(),
         crate::config::AdoptRolls::Refused,
         args.api.limits.operator(),
         &args.api.publish.pins(),
+        policy.as_ref(),
     ) {
         Ok(d) => d,
         Err(diagnostics) => {
@@ -279,6 +288,12 @@ pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         // file cannot say would be dropped without anyone having read it.
         let groups = client.permission_groups(spec.owner).await?;
         if let Some(why) = policies_refusal(&id, &observed.policies, client.account_id(), &groups)
+        {
+            return Err(refused(why).into());
+        }
+        if let Some(policy) = &desired.policy
+            && let Some(why) =
+                held_beyond_policy(policy, &id, &observed.policies, client.account_id(), &groups)
         {
             return Err(refused(why).into());
         }

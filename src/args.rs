@@ -20,6 +20,38 @@ pub struct FileArg {
     pub file: PathBuf,
 }
 
+/// The operator's policy: what the desired-state file may declare, in a file the file
+/// cannot name or change. Never resolved from the desired-state file.
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    /// The operator's policy (YAML, `version: 1`): every declaration outside it is a
+    /// located error, and a file that violates it is refused whole. Kept outside the
+    /// repository it judges.
+    #[arg(long = "policy", env = "R2GITOPS_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Accept a --policy inside the desired-state file's repository (its committers could
+    /// then change it; only for a repository whose own review guards the policy).
+    #[arg(long, requires = "policy")]
+    pub policy_in_repo: bool,
+}
+
+impl PolicyArgs {
+    /// Read the policy, if one is given, for the desired-state file `file`.
+    pub fn load(
+        &self,
+        file: &std::path::Path,
+    ) -> Result<
+        Option<std::sync::Arc<crate::config::policy::Policy>>,
+        crate::config::policy::load::PolicyError,
+    > {
+        let Some(path) = &self.policy else {
+            return Ok(None);
+        };
+        crate::config::policy::load::load(path, Some(file), self.policy_in_repo)
+            .map(|p| Some(std::sync::Arc::new(p)))
+    }
+}
+
 /// Bounds on what a committed file may make the daemon spend: the operator's, on the
 /// command line, never the file's. `validate` takes them too, so that CI checks a file
 /// against the daemon's own bounds.
@@ -104,6 +136,8 @@ pub struct ApiArgs {
     pub max_adopt_rolls: u32,
     #[command(flatten)]
     pub publish: crate::publish::PublishArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 impl ApiArgs {

@@ -31,6 +31,7 @@ pub fn desired() -> Desired {
         temporary_credentials: Vec::new(),
         warnings: Vec::new(),
         adopt_rolls: crate::config::AdoptRolls::Refused,
+        policy: None,
     }
 }
 

@@ -9,7 +9,8 @@
 //! - `validate`: the `validate` and `schema` commands (offline).
 //! - `config`: the desired-state file: raw serde mirror, validation, typed model, JSON Schema;
 //!   `config::cost`: what a file costs the daemon in API calls an hour, and the bounds on
-//!   what a committer can make it spend.
+//!   what a committer can make it spend; `config::policy`: the operator's policy
+//!   (`--policy`), what a file may declare, parsed and checked purely.
 //! - `secret`: types that hold secrets (no `Debug`, no `Display`, wiped when dropped), and
 //!   the reader of the token files named on the command line.
 //! - `harden`: no core dumps, no same-user ptrace (applied at start).

@@ -489,19 +489,28 @@ pub fn load_desired_limited(
     adopt_rolls: crate::config::AdoptRolls,
     limits: crate::config::cost::OperatorLimits,
 ) -> Result<Desired, crate::config::Diagnostics> {
-    load_desired_pinned(file, output_dir, adopt_rolls, limits, &Default::default())
+    load_desired_pinned(
+        file,
+        output_dir,
+        adopt_rolls,
+        limits,
+        &Default::default(),
+        None,
+    )
 }
 
 /// `load_desired_limited`, with what the operator pinned of publishing
-/// (`--publish-repository`, `--publish-branch`, `--publish-prefix`).
+/// (`--publish-repository`, `--publish-branch`, `--publish-prefix`), and the operator's
+/// policy (`--policy`), already read.
 pub fn load_desired_pinned(
     file: &std::path::Path,
     output_dir: Option<&std::path::Path>,
     adopt_rolls: crate::config::AdoptRolls,
     limits: crate::config::cost::OperatorLimits,
     pins: &crate::config::validate::PublishPins,
+    policy: Option<&crate::config::policy::Enforced>,
 ) -> Result<Desired, crate::config::Diagnostics> {
-    let mut desired = crate::config::load::load_with_pins(file, output_dir, limits, pins)?;
+    let mut desired = crate::config::load::load_with_pins(file, output_dir, limits, pins, policy)?;
     desired.adopt_rolls = adopt_rolls;
     Ok(desired)
 }
@@ -518,12 +527,21 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
     let file = &args.file.file;
     let title = file.display().to_string();
     args.api.preflight()?;
+    let policy = args
+        .api
+        .policy
+        .load(file)?
+        .map(|policy| crate::config::policy::Enforced {
+            policy,
+            interval: crate::config::cost::DEFAULT_INTERVAL,
+        });
     let desired = match load_desired_pinned(
         file,
         args.api.output_dir.as_deref(),
         args.api.adopt_rolls(),
         args.api.limits.operator(),
         &args.api.publish.pins(),
+        policy.as_ref(),
     ) {
         Ok(d) => d,
         Err(diagnostics) => {

@@ -27,7 +27,11 @@
 //! same shape (e.g. a declared `expires_on` that has passed): printed as `warning: ...` on
 //! stderr in text mode, and never a failure. A valid file also has `"cost"`:
 //! `interval_seconds`, `calls_per_hour`, `list_pages_per_hour`, `config_reads_per_hour`,
-//! `renewals_per_hour`, `config_resync_seconds` and `percent_of_cloudflare_limit`.
+//! `renewals_per_hour`, `rotations_per_hour`, `config_resync_seconds` and
+//! `percent_of_cloudflare_limit`. Under `--policy`, a valid file has `"policy"`: `path`
+//! and `sha256` of the policy it passed (never its content); its violations are the
+//! file's diagnostics, and the problems of a policy that does not parse are diagnostics
+//! located in the policy.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -57,6 +61,8 @@ pub struct ValidateArgs {
     pub interval: std::time::Duration,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub policy: crate::args::PolicyArgs,
 }
 
 fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
@@ -80,6 +86,16 @@ pub struct ValidateReport<'a> {
     /// What the file costs the daemon an hour (`config::cost`); only for a valid file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<CostReport>,
+    /// The policy a valid file passed (`--policy`): where it is and which bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyReport>,
+}
+
+/// The `policy` member of `--output json`.
+#[derive(Debug, Serialize)]
+pub struct PolicyReport {
+    pub path: String,
+    pub sha256: String,
 }
 
 /// The `cost` member of `--output json`.
@@ -90,6 +106,7 @@ pub struct CostReport {
     pub list_pages_per_hour: u64,
     pub config_reads_per_hour: u64,
     pub renewals_per_hour: u64,
+    pub rotations_per_hour: u64,
     pub config_resync_seconds: u64,
     pub percent_of_cloudflare_limit: f64,
 }
@@ -102,6 +119,7 @@ impl CostReport {
             list_pages_per_hour: c.list_calls_per_hour().ceil() as u64,
             config_reads_per_hour: c.config_calls_per_hour().ceil() as u64,
             renewals_per_hour: c.renewals_per_hour.ceil() as u64,
+            rotations_per_hour: c.rotations_per_hour.ceil() as u64,
             config_resync_seconds: c.config_resync.as_secs(),
             percent_of_cloudflare_limit: (c.percent_of_limit() * 10.0).round() / 10.0,
         }
@@ -114,7 +132,27 @@ fn is_zero(n: &usize) -> bool {
 
 pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let file = args.file.file.display().to_string();
-    let result = crate::config::load::load_with(&args.file.file, None, args.limits.operator());
+    // A policy that does not parse is reported as the file's problems are (located in
+    // the policy), so that `--output json` stays one document.
+    let (policy, result) = match args.policy.load(&args.file.file) {
+        Err(crate::config::policy::load::PolicyError::Invalid(diagnostics)) => {
+            (None, Err(diagnostics))
+        }
+        loaded => {
+            let policy = loaded?.map(|policy| crate::config::policy::Enforced {
+                policy,
+                interval: args.interval,
+            });
+            let result = crate::config::load::load_with_pins(
+                &args.file.file,
+                None,
+                args.limits.operator(),
+                &Default::default(),
+                policy.as_ref(),
+            );
+            (policy, result)
+        }
+    };
     let cost = result
         .as_ref()
         .ok()
@@ -143,6 +181,12 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                 );
                 if let Some(cost) = &cost {
                     println!("{}", cost.line());
+                }
+                if let Some(p) = &policy {
+                    println!(
+                        "policy: {} (sha256 {}): every declaration is allowed",
+                        p.policy.file, p.policy.sha256
+                    );
                 }
                 Ok(ExitCode::SUCCESS)
             }
@@ -175,6 +219,10 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                         diagnostics_omitted: 0,
                         warnings: &desired.warnings,
                         cost: cost.as_ref().map(CostReport::of),
+                        policy: policy.as_ref().map(|p| PolicyReport {
+                            path: p.policy.file.clone(),
+                            sha256: p.policy.sha256.clone(),
+                        }),
                     },
                     ExitCode::SUCCESS,
                 ),
@@ -189,6 +237,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, Box<dyn std::error::Err
                         diagnostics_omitted: diagnostics.omitted(),
                         warnings: &[],
                         cost: None,
+                        policy: None,
                     },
                     ExitCode::from(1),
                 ),

@@ -182,6 +182,7 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
         temporary_credentials: Vec::new(),
         warnings: Vec::new(),
         adopt_rolls: r2gitops::config::AdoptRolls::Refused,
+        policy: None,
     }
 }
 

@@ -241,3 +241,143 @@ fn invalid_files_that_break_a_schema_rule_fail_the_schema_too() {
         assert_ne!(errors, "", "{path} passes the schema but not r2gitops");
     }
 }
+
+/// `validate --policy POLICY --output json` on one example: the (path, message) of each
+/// diagnostic, empty when it passes.
+fn under_policy(example: &std::path::Path, policy: &std::path::Path) -> Vec<(String, String)> {
+    let out = Command::new(env!("CARGO_BIN_EXE_r2gitops"))
+        .args(["validate", "--output", "json", "--policy"])
+        .arg(policy)
+        .arg("-f")
+        .arg(example)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(
+        out.status.code(),
+        Some(if report["valid"] == true { 0 } else { 1 })
+    );
+    report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["path"].as_str().unwrap().to_string(),
+                d["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_example_passes_a_permissive_policy_and_a_strict_one_refuses_exactly_its_admin_tokens() {
+    // Outside the repository, as the operator keeps it.
+    let ops = tempfile::tempdir().unwrap();
+    let permissive = ops.path().join("permissive.yaml");
+    fs::write(
+        &permissive,
+        "version: 1
+tokens:
+  access: [object-read, object-read-write, admin-read, admin-read-write]
+  require_ip_rules: false
+buckets:
+  public_dev_url: true
+  delete: true
+temporary_credentials:
+  max: 100
+  min_ttl: 1m
+api:
+  max_calls_per_hour: 14400
+",
+    )
+    .unwrap();
+    let strict = ops.path().join("strict.yaml");
+    fs::write(
+        &strict,
+        "version: 1
+tokens:
+  access: [object-read, object-read-write]
+buckets:
+  public_dev_url: false
+  custom_domain_zones: [example.com]
+",
+    )
+    .unwrap();
+    let mut refused = Vec::new();
+    for path in examples() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(under_policy(&path, &permissive), [], "{name}");
+        for (field, message) in under_policy(&path, &strict) {
+            assert!(
+                message.contains("is not allowed by the policy"),
+                "{name}: {field}: {message}"
+            );
+            refused.push((name.clone(), field, message));
+        }
+    }
+    // The two admin tokens, and nothing else: object tokens, the r2.dev setting (false)
+    // and the custom domain (in example.com) are inside.
+    let admin = |level: &str| {
+        format!(
+            "{level} is not allowed by the policy ({}:3:11 allows object-read, object-read-write)",
+            strict.display()
+        )
+    };
+    assert_eq!(
+        refused,
+        [
+            (
+                "full.yaml".to_string(),
+                "tokens[2].access".to_string(),
+                admin("admin-read-write")
+            ),
+            (
+                "multi-jurisdiction.yaml".to_string(),
+                "tokens[4].access".to_string(),
+                admin("admin-read")
+            ),
+        ]
+    );
+}
+
+/// `examples/platform/`: the worked example of docs/policy.md, two teams each with a file
+/// and a policy (kept in the repository only as an example, hence `--policy-in-repo`).
+#[test]
+fn each_teams_file_passes_its_own_policy_and_the_other_teams_refuses_it() {
+    let dir = common::root().join("examples/platform");
+    let run = |team: &str, policy: &str| {
+        Command::new(env!("CARGO_BIN_EXE_r2gitops"))
+            .args([
+                "--color",
+                "never",
+                "validate",
+                "--policy-in-repo",
+                "--policy",
+            ])
+            .arg(dir.join(format!("{policy}.policy.yaml")))
+            .arg("-f")
+            .arg(dir.join(format!("{team}.yaml")))
+            .output()
+            .unwrap()
+    };
+    for (team, other) in [("team-a", "team-b"), ("team-b", "team-a")] {
+        let own = run(team, team);
+        assert_eq!(
+            own.status.code(),
+            Some(0),
+            "{team}: {}",
+            String::from_utf8_lossy(&own.stderr)
+        );
+        let refused = run(team, other);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{team} under {other}");
+        // Each bucket of the team is outside the other's names, and its key is not theirs.
+        assert!(stderr.contains("buckets[0].name: bucket"), "{stderr}");
+        assert!(
+            stderr.contains("settings.recipients[0]: recipient"),
+            "{stderr}"
+        );
+    }
+}

@@ -305,7 +305,7 @@ fn the_binary_prints_the_ok_line_and_exits_0_for_a_valid_file() {
                            "buckets": 3, "tokens": 4, "diagnostics": [], "warnings": [],
                            "cost": {"interval_seconds": 600, "calls_per_hour": 12,
                                     "list_pages_per_hour": 12, "config_reads_per_hour": 0,
-                                    "renewals_per_hour": 0, "config_resync_seconds": 3600,
+                                    "renewals_per_hour": 0, "rotations_per_hour": 0, "config_resync_seconds": 3600,
                                     "percent_of_cloudflare_limit": 0.1}})
     );
 }

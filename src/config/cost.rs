@@ -12,7 +12,8 @@
 //! - configuration re-reads: one GET per declared block and bucket, one lookup per zone
 //!   that custom domains name and one queue list, once per `config_resync`;
 //! - renewals: one issue call per temporary credential every `ttl - refresh_before`
-//!   (a renewal issues without observing anything else).
+//!   (a renewal issues without observing anything else);
+//! - rotations: a roll and its read-back per token every `rotate_every` (at least `1h`).
 //!
 //! Two of these a committer controls: `config_resync` is raised to what a quarter of the
 //! limit can pay for, and renewals are bounded by `ttl >= min_temporary_ttl`,
@@ -148,6 +149,8 @@ pub struct Cost {
     /// As the daemon runs it (`settings.config_resync`, bounded by `validate`).
     pub config_resync: Duration,
     pub renewals_per_hour: f64,
+    /// Rolls of tokens with `rotate_every`, and their read-backs.
+    pub rotations_per_hour: f64,
 }
 
 impl Cost {
@@ -164,7 +167,10 @@ impl Cost {
     }
 
     pub fn calls_per_hour(&self) -> f64 {
-        self.list_calls_per_hour() + self.config_calls_per_hour() + self.renewals_per_hour
+        self.list_calls_per_hour()
+            + self.config_calls_per_hour()
+            + self.renewals_per_hour
+            + self.rotations_per_hour
     }
 
     /// The share of Cloudflare's limit, in percent.
@@ -175,7 +181,7 @@ impl Cost {
     /// `validate`'s line.
     pub fn line(&self) -> String {
         format!(
-            "cost: about {} API calls an hour in the daemon at --interval {}: {} list pages ({} passes of {}), {} configuration reads ({} every {}), {} renewals; {}% of Cloudflare's {} an hour (1,200 per 5 minutes per user)",
+            "cost: about {} API calls an hour in the daemon at --interval {}: {} list pages ({} passes of {}), {} configuration reads ({} every {}), {} renewals{}; {}% of Cloudflare's {} an hour (1,200 per 5 minutes per user)",
             num(self.calls_per_hour()),
             short_duration(self.interval),
             num(self.list_calls_per_hour()),
@@ -185,14 +191,27 @@ impl Cost {
             self.config_reads_per_resync,
             short_duration(self.config_resync),
             num(self.renewals_per_hour),
+            self.rotations(),
             num(self.percent_of_limit()),
             thousands(CLOUDFLARE_CALLS_PER_HOUR),
         )
     }
 }
 
+impl Cost {
+    /// `, N rotations` for a file whose tokens rotate, else nothing (the common line keeps
+    /// its form).
+    pub fn rotations(&self) -> String {
+        if self.rotations_per_hour > 0.0 {
+            format!(", {} rotations", num(self.rotations_per_hour))
+        } else {
+            String::new()
+        }
+    }
+}
+
 /// A rate as a reader wants it: whole from 10 up, else to one decimal (`0.3`, `6`, `12`).
-fn num(x: f64) -> String {
+pub fn num(x: f64) -> String {
     let tenth = (x * 10.0).round() / 10.0;
     if x >= 10.0 || tenth.fract() == 0.0 {
         thousands(x.round() as u64)
@@ -224,6 +243,13 @@ pub fn estimate(desired: &Desired, interval: Duration) -> Cost {
             .temporary_credentials
             .iter()
             .map(|t| 3600.0 / renewal_interval(t).as_secs_f64().max(1.0))
+            .sum(),
+        // A roll, then the GET that reads its `modified_on` back.
+        rotations_per_hour: desired
+            .tokens
+            .iter()
+            .filter_map(|t| t.rotate_every)
+            .map(|every| 2.0 * 3600.0 / every.as_secs_f64().max(1.0))
             .sum(),
     }
 }
@@ -382,6 +408,27 @@ mod tests {
             c.line(),
             "cost: about 1.1 API calls an hour in the daemon at --interval 1h: 1 list pages (1 passes of 1), 0 configuration reads (0 every 1h), 0.1 renewals; 0% of Cloudflare's 14,400 an hour (1,200 per 5 minutes per user)"
         );
+    }
+
+    #[test]
+    fn a_rotating_token_costs_a_roll_and_its_read_back_every_rotate_every() {
+        let mut d = crate::fixtures::desired();
+        d.tokens = (0..3)
+            .map(|i| crate::fixtures::token(&format!("t{i}"), &[]))
+            .collect();
+        d.tokens[0].rotate_every = Some(Duration::from_secs(HOUR));
+        d.tokens[1].rotate_every = Some(Duration::from_secs(2 * HOUR));
+        let c = estimate(&d, Duration::from_secs(HOUR));
+        assert_eq!(c.rotations_per_hour, 3.0);
+        assert_eq!(c.calls_per_hour(), 1.0 + 3.0);
+        assert!(
+            c.line().contains(", 0 renewals, 3 rotations; "),
+            "{}",
+            c.line()
+        );
+        // Without rotate_every the line keeps its form.
+        d.tokens.iter_mut().for_each(|t| t.rotate_every = None);
+        assert!(!estimate(&d, DEFAULT_INTERVAL).line().contains("rotations"));
     }
 
     #[test]

@@ -106,9 +106,10 @@ impl<T: Ord> Capped<T> {
 }
 
 /// Every problem found in one file, in file order: the first `MAX_DIAGNOSTICS`, and the
-/// number of further ones that were not kept.
+/// number of further ones that were not kept, and whether they are the operator's policy's
+/// (the file is otherwise valid) rather than the format's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostics(pub Vec<Diagnostic>, usize);
+pub struct Diagnostics(pub Vec<Diagnostic>, usize, bool);
 
 impl Diagnostics {
     /// Sorted by position so the output reads top to bottom; file-wide problems come first.
@@ -119,12 +120,26 @@ impl Diagnostics {
             capped.push(ByPosition(d));
         }
         let (kept, more) = capped.into_parts();
-        Diagnostics(kept.into_iter().map(|d| d.0).collect(), omitted + more)
+        Diagnostics(
+            kept.into_iter().map(|d| d.0).collect(),
+            omitted + more,
+            false,
+        )
     }
 
     /// A file with exactly one problem.
     pub fn one(d: Diagnostic) -> Self {
-        Diagnostics(vec![d], 0)
+        Diagnostics(vec![d], 0, false)
+    }
+
+    /// The same problems, as violations of the operator's policy (`policy::check`).
+    pub fn by_policy(self) -> Self {
+        Diagnostics(self.0, self.1, true)
+    }
+
+    /// Whether these are violations of the operator's policy: the file is otherwise valid.
+    pub fn is_policy(&self) -> bool {
+        self.2
     }
 
     /// How many problems were found, kept or not.

@@ -45,16 +45,24 @@ pub fn load_with(
     output_dir: Option<&Path>,
     limits: OperatorLimits,
 ) -> Result<Desired, Diagnostics> {
-    load_with_pins(path, output_dir, limits, &validate::PublishPins::default())
+    load_with_pins(
+        path,
+        output_dir,
+        limits,
+        &validate::PublishPins::default(),
+        None,
+    )
 }
 
 /// `load_with`, with what the operator pinned of publishing (`--publish-repository`,
-/// `--publish-branch`, `--publish-prefix`).
+/// `--publish-branch`, `--publish-prefix`), and the operator's policy (`--policy`), read
+/// by the caller: its path is never the file's to name.
 pub fn load_with_pins(
     path: &Path,
     output_dir: Option<&Path>,
     limits: OperatorLimits,
     pins: &validate::PublishPins,
+    policy: Option<&super::policy::Enforced>,
 ) -> Result<Desired, Diagnostics> {
     let file = path.display().to_string();
     let bytes = read_file(path).map_err(|e| {
@@ -71,7 +79,7 @@ pub fn load_with_pins(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut desired = load_bytes(&bytes, &file, &base_dir, &|raw| {
+    let mut desired = load_bytes_under(&bytes, &file, &base_dir, policy, &|raw| {
         let mut facts = Facts {
             limits,
             publish_pins: pins.clone(),
@@ -120,6 +128,19 @@ pub fn load_bytes(
     source: &Path,
     facts: &dyn Fn(&RawDoc) -> Facts,
 ) -> Result<Desired, Diagnostics> {
+    load_bytes_under(bytes, file, source, None, facts)
+}
+
+/// `load_bytes`, then, once the file is otherwise valid, the operator's policy: its
+/// violations are the file's diagnostics (`Diagnostics::is_policy`), and a file that
+/// passes carries the policy for the plan.
+pub fn load_bytes_under(
+    bytes: &[u8],
+    file: &str,
+    source: &Path,
+    policy: Option<&super::policy::Enforced>,
+    facts: &dyn Fn(&RawDoc) -> Facts,
+) -> Result<Desired, Diagnostics> {
     let parse_error = |e: yaml::ParseError| single(file, e.line, e.column, "", e.message, e.hint);
     let text = yaml::decode(bytes).map_err(parse_error)?;
     // The typed pass alone decides a well-formed file (the common case, parsed once). Only
@@ -136,68 +157,53 @@ pub fn load_bytes(
         }
         desired
     });
-    result.map_err(|capped| {
-        let (list, omitted) = capped.into_parts();
-        Diagnostics::sorted(
-            list.into_iter()
-                .map(|v| Diagnostic {
-                    file: file.to_string(),
-                    line: v.line,
-                    column: v.column,
-                    path: v.path,
-                    message: v.message,
-                    hint: v.hint,
-                })
-                .collect(),
-            omitted,
-        )
-    })
+    let Some(enforced) = policy else {
+        return result.map_err(|capped| diagnostics(file, capped));
+    };
+    let mut desired = result.map_err(|capped| diagnostics(file, capped))?;
+    let cx = super::policy::check::Context {
+        recipients_file: facts
+            .recipients_file
+            .as_ref()
+            .and_then(|r| r.as_ref().ok())
+            .map(String::as_str),
+        now: facts.now,
+        interval: enforced.interval,
+    };
+    let found = super::policy::check(&enforced.policy, &raw, &desired, cx);
+    if !found.is_empty() {
+        return Err(diagnostics(file, found).by_policy());
+    }
+    desired.policy = Some(enforced.policy.clone());
+    Ok(desired)
+}
+
+/// Violations (of the rules, or of the policy) as the file's diagnostics.
+fn diagnostics(file: &str, capped: super::diagnostic::Capped<validate::Violation>) -> Diagnostics {
+    let (list, omitted) = capped.into_parts();
+    Diagnostics::sorted(
+        list.into_iter()
+            .map(|v| Diagnostic {
+                file: file.to_string(),
+                line: v.line,
+                column: v.column,
+                path: v.path,
+                message: v.message,
+                hint: v.hint,
+            })
+            .collect(),
+        omitted,
+    )
 }
 
 /// Every structural problem of a file the typed pass refused.
 fn structural_problems(text: &str, file: &str, typed_error: serde_saphyr::Error) -> Diagnostics {
-    let root = match yaml::parse(text) {
-        Ok(Some(root)) => root,
-        Ok(None) => {
-            return single(
-                file,
-                1,
-                1,
-                "",
-                "the file is empty".into(),
-                Some(
-                    "start from examples/quickstart.yaml; a file needs at least `version: 1`"
-                        .into(),
-                ),
-            );
-        }
-        Err(e) => {
-            let path = yaml::parse_keeping_duplicates(text)
-                .map(|root| shape::path_at(&root, e.line, e.column))
-                .unwrap_or_default();
-            return single(file, e.line, e.column, &path, e.message, e.hint);
-        }
-    };
-    let (problems, omitted) = shape::check(&root, raw::json_schema()).into_parts();
-    if problems.is_empty() {
-        // A corner the schema cannot express; still name the field.
-        let e = yaml::from_saphyr(typed_error);
-        let path = shape::path_at(&root, e.line, e.column);
-        return single(file, e.line, e.column, &path, e.message, e.hint);
-    }
-    Diagnostics::sorted(
-        problems
-            .into_iter()
-            .map(|p| Diagnostic {
-                file: file.to_string(),
-                line: p.line,
-                column: p.column,
-                path: p.path,
-                message: p.message,
-                hint: p.hint,
-            })
-            .collect(),
-        omitted,
+    shape::diagnose(
+        text,
+        file,
+        typed_error,
+        raw::json_schema(),
+        "start from examples/quickstart.yaml; a file needs at least `version: 1`",
     )
 }
 

@@ -8,8 +8,8 @@
 
 use serde_json::Value as J;
 
-use super::diagnostic::Capped;
-use super::yaml::{Node, Value};
+use super::diagnostic::{Capped, Diagnostic, Diagnostics};
+use super::yaml::{self, Node, Value};
 
 /// One structural problem; `validate` and `load` add the file name. Ordered by position.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -30,6 +30,59 @@ pub fn check(root: &Node, schema: &J) -> Capped<Problem> {
     };
     walker.walk(root, schema, "");
     walker.problems
+}
+
+/// Every structural problem of a document the typed pass refused, as diagnostics of
+/// `file`: the parser's own error when the text is not YAML, else the walk against
+/// `schema`. `empty` is the hint for an empty document.
+pub fn diagnose(
+    text: &str,
+    file: &str,
+    typed_error: serde_saphyr::Error,
+    schema: &J,
+    empty: &str,
+) -> Diagnostics {
+    let one = |line, column, path: &str, message, hint| {
+        Diagnostics::one(Diagnostic {
+            file: file.to_string(),
+            line,
+            column,
+            path: path.to_string(),
+            message,
+            hint,
+        })
+    };
+    let root = match yaml::parse(text) {
+        Ok(Some(root)) => root,
+        Ok(None) => return one(1, 1, "", "the file is empty".into(), Some(empty.into())),
+        Err(e) => {
+            let path = yaml::parse_keeping_duplicates(text)
+                .map(|root| path_at(&root, e.line, e.column))
+                .unwrap_or_default();
+            return one(e.line, e.column, &path, e.message, e.hint);
+        }
+    };
+    let (problems, omitted) = check(&root, schema).into_parts();
+    if problems.is_empty() {
+        // A corner the schema cannot express; still name the field.
+        let e = yaml::from_saphyr(typed_error);
+        let path = path_at(&root, e.line, e.column);
+        return one(e.line, e.column, &path, e.message, e.hint);
+    }
+    Diagnostics::sorted(
+        problems
+            .into_iter()
+            .map(|p| Diagnostic {
+                file: file.to_string(),
+                line: p.line,
+                column: p.column,
+                path: p.path,
+                message: p.message,
+                hint: p.hint,
+            })
+            .collect(),
+        omitted,
+    )
 }
 
 /// The path of the node or key at exactly this position (used to name the field of a late

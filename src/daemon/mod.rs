@@ -33,6 +33,11 @@
 //!   `r2gitops_temporary_credential_expiry_seconds` show how close each is to expiry.
 //! - The file's API cost an hour (`config::cost`, at `--interval`) is logged once per
 //!   desired state loaded; `settings.config_resync` arrives bounded by that model.
+//! - The operator's policy (`--policy`) is read at start (one that does not load stops the
+//!   daemon) and again on SIGHUP (one that does not load is logged and the last good one
+//!   kept). A file that violates it is not valid: the last good state is kept and
+//!   `/readyz` says "policy". A kept state is good only under the policy it was checked
+//!   against: after a tightened policy, a file that no longer passes drives no pass.
 //!
 //! - `status`: readiness, `/status` JSON and `/metrics` text (pure).
 //! - `renewal`: when the next renewal is due, and the temporary credentials' metrics (pure).
@@ -186,6 +191,10 @@ pub struct Options {
     /// `--state r2://…`: the inventory in R2, and the lease that makes one of several
     /// replicas the leader (the others stand by). `None`: the local file and its flock.
     pub state: Option<Arc<crate::state::r2::session::Session>>,
+    /// The operator's policy as read at start (`--policy`).
+    pub policy: Option<Arc<crate::config::policy::Policy>>,
+    /// Set by SIGHUP: read the policy again before the next load.
+    pub reload_policy: Arc<std::sync::atomic::AtomicBool>,
 }
 
 struct Daemon {
@@ -218,6 +227,8 @@ struct Daemon {
     costed: std::sync::Weak<Desired>,
     /// With `--state`: this replica's name in the lease.
     holder: String,
+    /// The policy in force: the one read at start, or the last good one read on SIGHUP.
+    policy: Option<Arc<crate::config::policy::Policy>>,
 }
 
 /// Why a pass failed, for the backoff and the status.
@@ -296,8 +307,53 @@ impl Daemon {
         Some((tokio::time::Instant::now() + wait, why))
     }
 
+    /// After SIGHUP: read the policy again. One that does not load keeps the last good
+    /// one; a new one makes the next load parse the file again (its verdict may change).
+    fn reload_policy(&mut self) {
+        if !self
+            .opts
+            .reload_policy
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        let Some(path) = self.opts.api.policy.policy.clone() else {
+            return;
+        };
+        match self.opts.api.policy.load(&self.opts.file) {
+            Ok(Some(policy)) => {
+                let changed = self.policy.as_ref().map(|p| &p.sha256) != Some(&policy.sha256);
+                if changed {
+                    tracing::info!(policy = %path.display(), sha256 = %policy.sha256, "policy reloaded");
+                    self.parsed_from = None;
+                }
+                self.update(|s| s.policy = Some(status::PolicyStatus::of(&policy, None)));
+                self.policy = Some(policy);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let error = error_chain(&e);
+                tracing::warn!(policy = %path.display(), error = %error, "the policy does not load; keeping the last good one");
+                let kept = self.policy.clone();
+                self.update(|s| {
+                    s.policy = kept
+                        .as_deref()
+                        .map(|p| status::PolicyStatus::of(p, Some(error)))
+                });
+            }
+        }
+    }
+
     /// Read and validate the file; keep the last valid state when it fails.
     async fn load(&mut self) -> Result<(), Failed> {
+        self.reload_policy();
+        let policy = self
+            .policy
+            .clone()
+            .map(|policy| crate::config::policy::Enforced {
+                policy,
+                interval: self.opts.interval,
+            });
         let file = self.opts.file.clone();
         let output_dir = self.opts.api.output_dir.clone();
         let allow_adopt_roll = self.opts.api.adopt_rolls();
@@ -326,6 +382,7 @@ impl Daemon {
                     allow_adopt_roll,
                     limits,
                     &pins,
+                    policy.as_ref(),
                 )),
             )
         })
@@ -347,14 +404,34 @@ impl Daemon {
                     s.applied_revision = revision;
                     s.config_valid = true;
                     s.config_errors.clear();
+                    s.policy_violations = 0;
                     s.suspended = desired.settings.suspend;
                 });
                 self.desired = Some(Arc::new(desired));
                 Ok(())
             }
             Err(diagnostics) => {
+                let by_policy = diagnostics.is_policy();
                 for d in &diagnostics.0 {
-                    tracing::warn!(diagnostic = %d, "the desired-state file is not valid");
+                    if by_policy {
+                        tracing::warn!(diagnostic = %d, "the desired-state file violates the policy");
+                    } else {
+                        tracing::warn!(diagnostic = %d, "the desired-state file is not valid");
+                    }
+                }
+                // The last valid state is good only under the policy it was checked
+                // against: after a tightened policy it is not kept.
+                let in_force = self.policy.as_ref().map(|p| p.sha256.as_str());
+                if self
+                    .desired
+                    .as_ref()
+                    .is_some_and(|d| d.policy.as_ref().map(|p| p.sha256.as_str()) != in_force)
+                {
+                    tracing::warn!(
+                        "the last valid desired state was checked under another policy; it is not kept"
+                    );
+                    self.desired = None;
+                    self.renewal_basis = None;
                 }
                 let kept = self.desired.is_some();
                 tracing::warn!(
@@ -369,9 +446,11 @@ impl Daemon {
                 if let Some(more) = diagnostics.omitted_line() {
                     tracing::warn!("{more}");
                 }
+                let violations = if by_policy { diagnostics.len() } else { 0 };
                 self.update(|s| {
                     s.file_revision = revision;
                     s.config_valid = false;
+                    s.policy_violations = violations;
                     s.config_errors = diagnostics.0.iter().map(|d| d.to_string()).collect();
                     s.config_errors.extend(diagnostics.omitted_line());
                 });
@@ -899,7 +978,14 @@ pub async fn run(
         renewal_basis: None,
         costed: std::sync::Weak::new(),
         holder: crate::state::r2::session::holder_name(),
+        policy: None,
     };
+    daemon.policy = daemon.opts.policy.clone();
+    if let Some(p) = &daemon.policy {
+        tracing::info!(policy = %p.file, sha256 = %p.sha256, "policy in force");
+        let shown = status::PolicyStatus::of(p, None);
+        daemon.update(|s| s.policy = Some(shown));
+    }
 
     // Fail fast on what cannot get better by waiting: another daemon on this inventory, a
     // rejected API token. A file that is invalid at start is waited for instead.
@@ -1100,6 +1186,9 @@ pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             args.state.open(&account, &endpoints)?
         }
     };
+    // A policy that does not load stops the daemon at start: it never runs unguarded.
+    let policy = args.api.policy.load(&args.file.file)?;
+    let reload_policy = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let opts = Options {
         file: args.file.file.clone(),
         interval,
@@ -1107,6 +1196,8 @@ pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         api: args.api.clone(),
         endpoints,
         state,
+        policy,
+        reload_policy: reload_policy.clone(),
     };
     // One thread runs the passes and the status server, and one more does the blocking
     // reads and writes: the daemon waits on the network almost all the time, and every
@@ -1162,7 +1253,10 @@ pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let (s, t) = (shutdown.clone(), triggers.clone());
             crate::signals::spawn(
                 Box::new(move || s.request()),
-                Some(Box::new(move || t.fire("signal"))),
+                Some(Box::new(move || {
+                    reload_policy.store(true, std::sync::atomic::Ordering::SeqCst);
+                    t.fire("signal")
+                })),
             )?;
             run(opts, listeners, shutdown, triggers).await?;
             Ok(ExitCode::SUCCESS)

@@ -84,6 +84,31 @@ pub struct Status {
     /// With `--state`: whether this replica holds the lease (`None`: no shared state, the
     /// one daemon leads).
     pub leader: Option<bool>,
+    /// The operator's policy (`--policy`): its path and SHA-256, never its content.
+    pub policy: Option<PolicyStatus>,
+    /// Violations of the policy in the file as last read (0 when it passes, or fails for
+    /// another reason).
+    pub policy_violations: usize,
+}
+
+/// The policy as `/status` shows it: where it is and which bytes, never what it says (an
+/// allow-list of recipients and names is the operator's, not every reader's).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PolicyStatus {
+    pub path: String,
+    pub sha256: String,
+    /// The last SIGHUP's reload error, when it failed (the policy above is still in force).
+    pub reload_error: Option<String>,
+}
+
+impl PolicyStatus {
+    pub fn of(policy: &crate::config::policy::Policy, reload_error: Option<String>) -> Self {
+        PolicyStatus {
+            path: policy.file.clone(),
+            sha256: policy.sha256.clone(),
+            reload_error,
+        }
+    }
 }
 
 /// What the daemon knows of its publishing: never a value (commits hold ciphertext only).
@@ -204,6 +229,16 @@ impl Status {
     /// observed and planned without error).
     pub fn readiness(&self) -> Result<(), NotReady> {
         let not = |class, detail| Err(NotReady { class, detail });
+        if !self.config_valid && self.policy_violations > 0 {
+            return not(
+                "policy",
+                Some(format!(
+                    "the desired-state file violates the operator's policy ({} violation{})",
+                    self.policy_violations,
+                    if self.policy_violations == 1 { "" } else { "s" }
+                )),
+            );
+        }
         if !self.config_valid {
             return not("the desired-state file is not valid", None);
         }
@@ -259,6 +294,12 @@ impl Status {
             "custom_domains": self.custom_domains.iter().map(crate::plan::render::domain_json).collect::<Vec<_>>(),
             "rotations": self.rotations.iter().map(crate::plan::render::rotation_json).collect::<Vec<_>>(),
             "publish": self.publish.as_ref().map(PublishStatus::json),
+            "policy": self.policy.as_ref().map(|p| json!({
+                "path": p.path,
+                "sha256": p.sha256,
+                "reload_error": p.reload_error,
+                "violations": self.policy_violations,
+            })),
             "last_pass": self.last_pass.as_ref().map(|p| json!({
                 "trigger": p.trigger,
                 "started_at": timestamp(p.started_at),
@@ -380,6 +421,16 @@ impl Status {
         let c = "r2gitops_rate_limit_pauses_total";
         header(o, c, "counter", "Times a rate limit paused every API call.");
         let _ = writeln!(o, "{c} {}", self.api.rate_limit_pauses);
+        if self.policy.is_some() {
+            let g = "r2gitops_policy_violations";
+            header(
+                o,
+                g,
+                "gauge",
+                "Violations of the operator's policy in the desired-state file as last read.",
+            );
+            let _ = writeln!(o, "{g} {}", self.policy_violations);
+        }
         if let Some(p) = &self.publish {
             p.prometheus(o);
         }

@@ -49,6 +49,10 @@ pub struct ImportArgs {
     /// An r2gitops inventory: tokens it records are managed too, under their recorded names.
     #[arg(long, value_name = "PATH")]
     pub state_file: Option<PathBuf>,
+    /// Mark buckets and tokens outside this policy as comments with the reason (as
+    /// `validate --policy` would refuse them).
+    #[arg(long = "policy", env = "R2GITOPS_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     // Only what reaching Cloudflare needs: import writes no output and adopts nothing.
     #[command(flatten)]
     pub api: ConnectArgs,
@@ -121,6 +125,9 @@ pub struct Snapshot {
     pub unlisted: Vec<String>,
     /// The configuration sub-resources read for each declared bucket (`--with`).
     pub blocks: BTreeMap<(Jurisdiction, String), Vec<ConfigValue>>,
+    /// The operator's policy (`--policy`): what it does not allow is a comment with the
+    /// reason, never a declaration.
+    pub policy: Option<std::sync::Arc<crate::config::policy::Policy>>,
 }
 
 /// What to list: which jurisdictions (`explicit` when the user named them: then each must
@@ -202,6 +209,7 @@ pub async fn snapshot<R: ReadApi>(
         recorded,
         unlisted,
         blocks: BTreeMap::new(),
+        policy: None,
     };
     // Only buckets the file will declare (a name in two jurisdictions is declared once).
     let reads: Vec<(Jurisdiction, String, ConfigKind)> = render::sort_buckets(&snapshot)
@@ -296,7 +304,14 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     } else {
         (args.jurisdiction.clone(), true)
     };
-    let snapshot = crate::reconcile::runtime()?.block_on(async {
+    // Judged against the file being written, as `validate --policy` will judge it.
+    let policy = match &args.policy {
+        Some(path) => Some(std::sync::Arc::new(crate::config::policy::load::load(
+            path, None, true,
+        )?)),
+        None => None,
+    };
+    let mut snapshot = crate::reconcile::runtime()?.block_on(async {
         let client = Client::connect(config).await?;
         snapshot(
             &client,
@@ -312,6 +327,7 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         )
         .await
     })?;
+    snapshot.policy = policy;
     let header = render::Header {
         command: command_line(),
         generated_at: OffsetDateTime::now_utc(),

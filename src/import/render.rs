@@ -18,6 +18,7 @@ use super::blocks::Block;
 use crate::config::validate::{RECIPIENT_PLACEHOLDER, bucket_name_problem};
 use crate::config::yaml::quoted;
 use crate::config::{Access, Jurisdiction, Owner, StorageClass, TokenScope};
+use crate::observed::bucket_config::ConfigValue;
 use crate::observed::{ObservedBucket, ObservedToken, TokenStatus};
 use crate::plan::policy::declaration;
 use crate::plan::render::is_hidden;
@@ -58,6 +59,8 @@ pub struct Sorted {
     /// (Cloudflare name, id) of tokens another file manages: they carry the prefix, and the
     /// inventory given does not record them. Never declared here.
     pub elsewhere: Vec<(String, String)>,
+    /// (Cloudflare name, id, why) of tokens the operator's policy does not allow.
+    pub outside_policy: Vec<(String, String, String)>,
 }
 
 /// Sort the snapshot's tokens into managed entries, adoptable (commented) entries and the
@@ -94,8 +97,12 @@ pub fn sort_tokens(s: &Snapshot, now: OffsetDateTime) -> Sorted {
         let refuse = |why: String| (t.name.clone(), t.id.clone(), why);
         let mapped = match check(s, t, now, &imported) {
             Ok(m) => m,
-            Err(why) => {
+            Err(Refusal::Cannot(why)) => {
                 out.not_importable.push(refuse(why));
+                continue;
+            }
+            Err(Refusal::Policy(why)) => {
+                out.outside_policy.push(refuse(why));
                 continue;
             }
         };
@@ -145,6 +152,7 @@ pub fn sort_tokens(s: &Snapshot, now: OffsetDateTime) -> Sorted {
         }
     }
     out.not_importable.sort();
+    out.outside_policy.sort();
     out
 }
 
@@ -155,11 +163,47 @@ pub fn sort_buckets(s: &Snapshot) -> (Vec<&ObservedBucket>, Vec<&ObservedBucket>
     let mut all: Vec<&ObservedBucket> = s
         .buckets
         .iter()
-        .filter(|b| bucket_name_problem(&b.name).is_none())
+        .filter(|b| bucket_name_problem(&b.name).is_none() && bucket_outside_policy(s, b).is_none())
         .collect();
     all.sort_by(|a, b| (a.jurisdiction, &a.name).cmp(&(b.jurisdiction, &b.name)));
     let mut seen = BTreeSet::new();
     all.into_iter().partition(|b| seen.insert(b.name.as_str()))
+}
+
+/// Why the operator's policy does not allow a file to declare this bucket, or `None`.
+fn bucket_outside_policy(s: &Snapshot, b: &ObservedBucket) -> Option<String> {
+    s.policy.as_ref()?.bucket_name(&b.name)
+}
+
+/// Why the policy does not allow a file to declare this block as read, or `None`: the
+/// block is then left out (unmanaged), as a block the file cannot express is.
+fn block_outside_policy(s: &Snapshot, value: &ConfigValue) -> Option<String> {
+    let policy = s.policy.as_ref()?;
+    match value {
+        ConfigValue::PublicDevUrl(d) => policy.public_dev_url(d.enabled),
+        ConfigValue::CustomDomains(domains) => domains.iter().find_map(|d| {
+            let zone = match (&d.zone_name, &d.zone_id) {
+                (Some(name), _) => crate::config::ZoneRef::Name(name.to_ascii_lowercase()),
+                (None, Some(id)) => crate::config::ZoneRef::Id(id.to_ascii_lowercase()),
+                (None, None) => return None,
+            };
+            policy.zone(&zone)
+        }),
+        _ => None,
+    }
+}
+
+/// Why `check` leaves a token out: no declaration can say it, or the policy does not
+/// allow what one would say.
+enum Refusal {
+    Cannot(String),
+    Policy(String),
+}
+
+impl From<String> for Refusal {
+    fn from(why: String) -> Self {
+        Refusal::Cannot(why)
+    }
 }
 
 /// Buckets whose name no file can declare (R2 refuses such names; only a server that is not
@@ -196,25 +240,31 @@ fn check(
     t: &ObservedToken,
     now: OffsetDateTime,
     imported: &BTreeSet<(Jurisdiction, &str)>,
-) -> Result<(Access, TokenScope, Jurisdiction), String> {
+) -> Result<(Access, TokenScope, Jurisdiction), Refusal> {
     match &t.status {
         TokenStatus::Active => {}
         other => {
             return Err(format!(
                 "its status is {}; a declared token is active",
                 other.as_str()
-            ));
+            )
+            .into());
         }
     }
     if let Some(e) = t.expires_on.filter(|e| *e <= now) {
-        return Err(format!("it expired at {}", timestamp(to_second(e))));
+        return Err(format!("it expired at {}", timestamp(to_second(e))).into());
     }
     if let Some(name) = managed_name(s, t)
         && (name.trim().is_empty() || name.chars().any(char::is_control))
     {
-        return Err("its name, without the prefix, is empty or holds control characters".into());
+        return Err(Refusal::Cannot(
+            "its name, without the prefix, is empty or holds control characters".into(),
+        ));
     }
     let (access, scope, jurisdiction) = declaration(&t.policies, &s.account_id, &s.groups)?;
+    if let Some(why) = s.policy.as_ref().and_then(|p| p.grant(access, &scope)) {
+        return Err(Refusal::Policy(why));
+    }
     if let TokenScope::Buckets(names) = &scope
         && let Some(missing) = names
             .iter()
@@ -224,7 +274,8 @@ fn check(
             "it names bucket {} ({}), which is not imported (deleted, or its jurisdiction was not listed)",
             quoted(missing),
             jurisdiction.as_str()
-        ));
+        )
+        .into());
     }
     Ok((access, scope, jurisdiction))
 }
@@ -403,6 +454,20 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
             b.jurisdiction.as_str()
         ));
     }
+    for b in s
+        .buckets
+        .iter()
+        .filter(|b| bucket_name_problem(&b.name).is_none())
+    {
+        if let Some(why) = bucket_outside_policy(s, b) {
+            line(&format!(
+                "# Not declared: bucket {} ({}), outside the policy: {}",
+                quoted(&b.name),
+                b.jurisdiction.as_str(),
+                comment_safe(&why)
+            ));
+        }
+    }
     for b in misnamed(s) {
         line(&format!(
             "# Not declared: bucket {} ({}), whose name breaks R2's naming rule (a-z, 0-9 and '-', 3 to 63 characters)",
@@ -433,6 +498,14 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
             .into_iter()
             .flatten()
         {
+            if let Some(why) = block_outside_policy(s, value) {
+                line(&format!(
+                    "    # {} not imported (left unmanaged), outside the policy: {}",
+                    value.kind().key(),
+                    comment_safe(&why)
+                ));
+                continue;
+            }
             match super::blocks::block(value) {
                 Block::Default => {}
                 Block::Lines(lines) => {
@@ -490,6 +563,18 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
                 "#   - {} (id {})",
                 comment_text(name),
                 comment_text(id)
+            ));
+        }
+    }
+    if !sorted.outside_policy.is_empty() {
+        line("");
+        line("# Tokens outside the policy (--policy); this file does not declare them:");
+        for (name, id, why) in &sorted.outside_policy {
+            line(&format!(
+                "#   - {} (id {}): {}",
+                comment_text(name),
+                comment_text(id),
+                comment_safe(why)
             ));
         }
     }

@@ -126,6 +126,7 @@ fn snapshot() -> Snapshot {
         Jurisdiction::Default,
     );
     Snapshot {
+        policy: None,
         account_id: ACCT.into(),
         buckets: vec![media, archive],
         tokens: vec![uploader, admin, hand, two, expired, gone, injection],
@@ -488,4 +489,40 @@ fn with_an_inventory_a_token_it_does_not_record_is_another_files_and_never_decla
     // Without an inventory, the prefix is all there is: it is declared.
     s.recorded = None;
     assert!(file(&s, &header()).contains("- name: \"ops admin\""));
+}
+
+#[test]
+fn under_a_policy_buckets_and_tokens_outside_it_are_comments_with_the_reason() {
+    let mut s = snapshot();
+    s.policy = Some(std::sync::Arc::new(
+        crate::config::policy::parse(
+            b"tokens:\n  access: [object-read, object-read-write]\nbuckets:\n  names: [media]\n",
+            "policy.yaml",
+        )
+        .unwrap(),
+    ));
+    let text = file(&s, &header());
+    let has = |line: &str| {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        )
+    };
+    has(
+        "# Not declared: bucket \"archive\" (eu), outside the policy: bucket 'archive' is not allowed by the policy (policy.yaml:4:10 allows media)",
+    );
+    has("# Tokens outside the policy (--policy); this file does not declare them:");
+    has(&format!(
+        "#   - \"r2gitops:ops admin\" (id \"{:032x}\"): admin-read is not allowed by the policy (policy.yaml:2:11 allows object-read, object-read-write)",
+        2
+    ));
+    has(&format!(
+        "#   - \"Backup reader (dashboard)\" (id \"{:032x}\"): bucket 'archive' is not allowed by the policy (policy.yaml:4:10 allows media)",
+        3
+    ));
+    // What is inside stays declared, and the file is valid under the policy once the
+    // recipients are filled in.
+    assert!(text.contains("  - name: \"media\""), "{text}");
+    assert!(text.contains("  - name: \"uploader\""), "{text}");
+    assert!(!text.contains("  - name: \"archive\""), "{text}");
 }

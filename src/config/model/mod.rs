@@ -15,6 +15,7 @@ mod notification;
 pub use notification::*;
 mod kubernetes;
 pub use kubernetes::*;
+pub mod policy;
 pub mod temporary;
 
 /// The inventory's name in `output_dir` when `settings.state_file` is not set.
@@ -62,6 +63,10 @@ pub struct Desired {
     /// Whether `adopt:` may roll a token nobody handed the value of. Never from the file:
     /// set from the command line by `reconcile::load_desired`.
     pub adopt_rolls: AdoptRolls,
+    /// The operator's policy this state passed (`--policy`), for what only a plan can
+    /// check: an adopted token's current grants, and prune's bucket deletes. Never from the
+    /// file.
+    pub policy: Option<std::sync::Arc<policy::Policy>>,
 }
 
 /// The operator's consent to adopting tokens by rolling them (`--allow-adopt-roll`), which
@@ -436,6 +441,7 @@ mod tests {
             temporary_credentials: Vec::new(),
             warnings: Vec::new(),
             adopt_rolls: AdoptRolls::Refused,
+            policy: None,
         }
     }
 

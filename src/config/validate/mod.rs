@@ -38,7 +38,9 @@ mod token;
 pub use self::bucket::{bucket_name_problem, suggest_bucket_name};
 pub use self::bucket_config::MAX_RULES;
 pub use self::cors::{MAX_CORS_AGE_SECS, origin_problem};
-pub use self::custom_domain::{MAX_CUSTOM_DOMAINS, hostname_problem};
+pub use self::custom_domain::{
+    MAX_CUSTOM_DOMAINS, canonical as canonical_domain, hostname_problem,
+};
 pub use self::kubernetes::{dns_label_problem, dns_subdomain_problem, label_key_problem};
 pub use self::notification::{MAX_NOTIFICATION_RULES, overlap};
 pub use self::output::output_file_problem;
@@ -255,6 +257,7 @@ pub fn validate(raw: &RawDoc, facts: &Facts, source: &Path) -> Result<Desired, C
                 })
                 .collect(),
             adopt_rolls: AdoptRolls::Refused,
+            policy: None,
         })
     } else {
         Err(c.list)

@@ -155,6 +155,13 @@ pub(super) fn diff_buckets(
             plan.orphans.push(orphan(
                 "no longer declared; kept because its last declaration had protect: true",
             ));
+        } else if let Some(why) = input
+            .desired
+            .policy
+            .as_ref()
+            .and_then(|p| p.bucket_delete())
+        {
+            plan.orphans.push(orphan(&why));
         } else {
             deletes.push(Step::DeleteBucket { bucket });
         }

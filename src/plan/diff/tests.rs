@@ -1335,3 +1335,77 @@ fn a_lost_inventory_deletes_nothing_even_with_prune() {
         2
     );
 }
+
+fn operator_policy(yaml: &str) -> std::sync::Arc<crate::config::policy::Policy> {
+    std::sync::Arc::new(crate::config::policy::parse(yaml.as_bytes(), "policy.yaml").unwrap())
+}
+
+#[test]
+fn adopting_a_token_that_holds_more_than_the_operators_policy_refuses_the_plan() {
+    let mut d = desired();
+    d.adopt_rolls = AdoptRolls::Allowed { max: 1 };
+    d.policy = Some(operator_policy(
+        "tokens:\n  access: [object-read]\nbuckets:\n  names: [\"back*\"]\n",
+    ));
+    d.buckets = vec![bucket("backups")];
+    let mut t = token("backup-reader", &["backups"]);
+    t.access = crate::config::Access::ObjectRead;
+    adopting(&mut t, HAND);
+    d.tokens = vec![t];
+    let (o, inv, outputs) = converged(&Desired {
+        tokens: Vec::new(),
+        ..d.clone()
+    });
+    // What it holds now, as the dashboard made it: admin on the whole account, or object
+    // read on a bucket outside the names; the declaration is inside the policy either way.
+    let mut admin = d.tokens[0].clone();
+    admin.access = crate::config::Access::AdminReadWrite;
+    admin.scope = TokenScope::Account;
+    let mut wider = d.tokens[0].clone();
+    wider.scope = TokenScope::Buckets(vec!["backups".into(), "payroll".into()]);
+    let at = "r2gitops.yaml:7:12: tokens[0].adopt";
+    for (held, why) in [
+        (
+            &admin,
+            "admin-read-write is not allowed by the policy (policy.yaml:2:11 allows object-read)",
+        ),
+        (
+            &wider,
+            "bucket 'payroll' is not allowed by the policy (policy.yaml:4:10 allows back*)",
+        ),
+    ] {
+        let mut o = o.clone();
+        o.tokens.push(hand_made(&d, held, HAND));
+        let p = run(&d, &o, &inv, &outputs);
+        assert_eq!(
+            p.refused.as_deref(),
+            Some(
+                format!("{at}: token {HAND} holds more than the policy allows: {why}; adopting it would hand that over")
+                    .as_str()
+            )
+        );
+        assert!(p.steps.is_empty(), "{:?}", lines(&p));
+    }
+    // A token inside the policy is adopted as without one.
+    let mut o = o.clone();
+    o.tokens.push(hand_made(&d, &d.tokens[0], HAND));
+    assert!(run(&d, &o, &inv, &outputs).refused.is_none());
+}
+
+#[test]
+fn under_a_policy_with_delete_false_prune_keeps_an_unprotected_bucket() {
+    let mut d = desired();
+    d.settings.prune = true;
+    d.buckets = vec![bucket("old")];
+    d.buckets[0].protect = false;
+    let (o, inv, outputs) = converged(&d);
+    d.buckets.clear();
+    assert_eq!(run(&d, &o, &inv, &outputs).deletions(), 1);
+    d.policy = Some(operator_policy("buckets:\n  delete: false\n"));
+    let p = run(&d, &o, &inv, &outputs);
+    assert_eq!(p.deletions(), 0, "{:?}", lines(&p));
+    assert_eq!(
+        p.orphans[0].reason,
+        "no longer declared; kept because the policy never deletes a bucket (policy.yaml:2:11 delete: false)"
+    );
+}

@@ -429,6 +429,25 @@ pub fn policies_refusal(
     ))
 }
 
+/// Why the token `id` cannot be taken over because what it holds now (an access level,
+/// or buckets it reaches) is outside the operator's policy, or `None`. The declaration
+/// passed the policy; the token it takes over must too, or the takeover would hand a
+/// committer a value the policy never allowed. Pure; the plan and `r2gitops adopt` ask
+/// the same.
+pub fn held_beyond_policy(
+    policy: &crate::config::policy::Policy,
+    id: &str,
+    policies: &[Policy],
+    account_id: &str,
+    groups: &PermissionGroupIds,
+) -> Option<String> {
+    let (access, scope, _) = declaration(policies, account_id, groups).ok()?;
+    let why = policy.grant(access, &scope)?;
+    Some(format!(
+        "token {id} holds more than the policy allows: {why}; adopting it would hand that over"
+    ))
+}
+
 /// What `adopt:` means for this pass. `Err` is a located message for a plan refusal: the
 /// id is r2gitops' own token, not a token of this account, one whose policies the file
 /// cannot express, or one managed under another name.
@@ -508,6 +527,17 @@ fn adoption<'a>(
         &observed.account_id,
         &observed.permission_groups,
     ) {
+        return Err(format!("{at}: {why}"));
+    }
+    if let Some(policy) = &input.desired.policy
+        && let Some(why) = held_beyond_policy(
+            policy,
+            &adopt.id,
+            &target.policies,
+            &observed.account_id,
+            &observed.permission_groups,
+        )
+    {
         return Err(format!("{at}: {why}"));
     }
     if input.desired.adopt_rolls == AdoptRolls::Refused {
