@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-benches=(validate observe bad_file daemon_idle scale converge)
+benches=(validate observe bad_file daemon_idle scale converge failover)
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
 status=0
