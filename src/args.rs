@@ -257,3 +257,102 @@ mod tests {
         );
     }
 }
+
+/// Where the inventory lives when it is not the local file: the operator's choice, never the
+/// file's (a committer cannot name the state location).
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// Keep the inventory, and the lease that makes one writer of it, in R2:
+    /// `r2://BUCKET/KEY` (the lease is `KEY.lease`). Without it, the local
+    /// `settings.state_file`.
+    #[arg(long, env = "R2GITOPS_STATE", value_name = "r2://BUCKET/KEY")]
+    pub state: Option<String>,
+    /// The jurisdiction of the state bucket (`default`, `eu`, `fedramp`, `us`).
+    #[arg(long, value_name = "J", default_value = "default", value_parser = parse_jurisdiction)]
+    pub state_jurisdiction: crate::config::Jurisdiction,
+    /// S3 credentials for the state bucket, in the AWS shared-credentials form
+    /// (`[default]` with aws_access_key_id, aws_secret_access_key and optionally
+    /// aws_session_token), instead of AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+    /// AWS_SESSION_TOKEN.
+    #[arg(long, value_name = "PATH")]
+    pub state_credentials_file: Option<PathBuf>,
+    /// How long a lease lasts unless renewed (renewed every third of it).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_lease_ttl)]
+    pub lease_ttl: std::time::Duration,
+}
+
+fn parse_jurisdiction(s: &str) -> Result<crate::config::Jurisdiction, String> {
+    crate::config::Jurisdiction::parse(s)
+        .ok_or_else(|| "expected default, eu, fedramp or us".to_string())
+}
+
+fn parse_lease_ttl(s: &str) -> Result<std::time::Duration, String> {
+    match crate::config::parse_duration(s) {
+        Some(d)
+            if d >= std::time::Duration::from_secs(3)
+                && d <= std::time::Duration::from_secs(3600) =>
+        {
+            Ok(d)
+        }
+        Some(_) => Err("between 3s and 1h".into()),
+        None => Err("a duration such as 30s or 2m".into()),
+    }
+}
+
+/// A duration on the command line (`30s`, `2m`, `0s`).
+pub fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::parse_duration(s).ok_or_else(|| "a duration such as 0s, 30s or 5m".into())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateArgsError {
+    #[error("--state '{value}' is not a state location: {reason}")]
+    Url { value: String, reason: String },
+    #[error(transparent)]
+    Credentials(#[from] crate::state::r2::CredentialsError),
+    #[error(transparent)]
+    State(#[from] crate::state::r2::StateError),
+}
+
+impl StateArgs {
+    /// The R2 session `--state` names, or `None` for the local file. Reads the
+    /// credentials (environment or file); sends nothing.
+    pub fn open(
+        &self,
+        account_id: &str,
+        endpoints: &crate::secrets::S3Endpoints,
+    ) -> Result<Option<std::sync::Arc<crate::state::r2::session::Session>>, StateArgsError> {
+        use crate::state::r2::{R2State, StateCredentials, StateUrl, session::Session};
+        let Some(value) = self.state.as_deref().filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let bad = |reason: String| StateArgsError::Url {
+            value: value.to_string(),
+            reason,
+        };
+        let url = match StateUrl::parse(value) {
+            Some(Ok(url)) => url,
+            Some(Err(e)) => return Err(bad(e.to_string())),
+            None => {
+                return Err(bad(
+                    "expected r2://BUCKET/KEY (the local inventory is settings.state_file)".into(),
+                ));
+            }
+        };
+        let creds = match &self.state_credentials_file {
+            Some(path) => StateCredentials::from_file(path)?,
+            None => StateCredentials::from_env(
+                &url.to_string(),
+                std::env::var("AWS_ACCESS_KEY_ID").ok(),
+                std::env::var("AWS_SECRET_ACCESS_KEY").ok(),
+                std::env::var("AWS_SESSION_TOKEN").ok(),
+            )?,
+        };
+        let endpoint = endpoints.url(account_id, self.state_jurisdiction);
+        let state = R2State::new(url, endpoint, creds)?;
+        let ttl = time::Duration::try_from(self.lease_ttl).expect("bounded by the parser");
+        Ok(Some(std::sync::Arc::new(
+            Session::new(state, ttl).in_jurisdiction(self.state_jurisdiction),
+        )))
+    }
+}

@@ -56,6 +56,9 @@ pub enum Command {
     /// Take over an existing token with its current value (no downtime): verify the value
     /// belongs to the entry's token (`adopt:`, or its name), write its output, record it.
     Adopt(AdoptArgs),
+    /// The inventory: `state show` prints it (it holds no secret), `state migrate --to`
+    /// moves it between the local file and R2 (`r2://BUCKET/KEY`) without loss.
+    State(crate::state_command::StateCommandArgs),
     /// Print a shell completion script (bash, zsh or fish) on stdout.
     Completions(CompletionsArgs),
     /// Print a man page (roff) on stdout: `r2gitops man > r2gitops.1`, and one per command
@@ -118,6 +121,7 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => crate::daemon::cmd(args),
         Command::Adopt(args) => crate::adopt::cmd(args),
         Command::Import(args) => crate::import::cmd(args),
+        Command::State(args) => crate::state_command::cmd(args),
         Command::Completions(args) => completions(args.shell),
         Command::Man(args) => man(args),
     };

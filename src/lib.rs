@@ -27,8 +27,12 @@
 //! - `inventory`: the non-secret records r2gitops keeps (token ids, outputs written,
 //!   managed buckets, what was issued of each temporary credential, the old keys of
 //!   rotated tokens until they retire), plain data.
-//! - `state`: the inventory's file: its versioned form, load and save, and the one-writer
-//!   lock (`state::lock`, flock on `<state_file>.lock`).
+//! - `state`: where the inventory lives: its file (versioned form, load and save, the
+//!   one-writer lock `state::lock`, flock on `<state_file>.lock`) or an R2 object
+//!   (`state::r2`, `--state r2://BUCKET/KEY`: conditional saves, the lease, the S3 calls),
+//!   behind `state::Store`; `state::lease`: the lease's record and the decisions to acquire,
+//!   take over, renew, stop, and fence writes by epoch (pure).
+//! - `state_command`: the `state` command (`show`, `migrate --to`).
 //! - `plan`: the pure diff of desired against observed, and its renderings; `plan::write`:
 //!   the write intents it hands the applier (a sub-resource, a custom domain, a queue's
 //!   rules); `plan::id`: the plan's id, the SHA-256 of its canonical form
@@ -74,4 +78,5 @@ pub mod secret;
 pub mod secrets;
 pub mod signals;
 pub mod state;
+pub mod state_command;
 pub mod validate;

@@ -8,7 +8,7 @@
 use std::io::Write;
 
 /// Each command with a man page of its own, and the page's title (`r2gitops man NAME`).
-pub const MAN_PAGES: [(&str, &str); 9] = [
+pub const MAN_PAGES: [(&str, &str); 10] = [
     ("validate", "r2gitops-validate"),
     ("schema", "r2gitops-schema"),
     ("reconcile", "r2gitops-reconcile"),
@@ -16,6 +16,7 @@ pub const MAN_PAGES: [(&str, &str); 9] = [
     ("watch", "r2gitops-watch"),
     ("import", "r2gitops-import"),
     ("adopt", "r2gitops-adopt"),
+    ("state", "r2gitops-state"),
     ("completions", "r2gitops-completions"),
     ("man", "r2gitops-man"),
 ];
@@ -61,6 +62,11 @@ const API_TOKEN: Entry = (
 const S3_ENDPOINTS: Entry = (
     "R2GITOPS_S3_ENDPOINTS",
     "S3 endpoint per jurisdiction written into outputs, as comma-separated JURISDICTION=URL pairs (an emulator's endpoints); --s3-endpoint adds to it.",
+);
+
+const STATE_CREDENTIALS: Entry = (
+    "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN",
+    "With --state r2://BUCKET/KEY: the S3 credentials of the state bucket (the session token only for temporary ones), unless --state-credentials-file is given.",
 );
 
 const DESIRED_FILE: Entry = (
@@ -169,7 +175,7 @@ fn extra(command: Option<&str>) -> Extra {
                 ("0", "Success; with --dry-run, the plan was shown."),
                 (
                     "1",
-                    "An error, an invalid file, a refused plan (more deletions than settings.max_deletions), a failed step, or the inventory lock held by another r2gitops.",
+                    "An error, an invalid file, a refused plan (more deletions than settings.max_deletions), a failed step, the inventory lock (or the --state lease) held by another r2gitops, or the --state object written by another runner during the pass.",
                 ),
                 (
                     "2",
@@ -177,9 +183,13 @@ fn extra(command: Option<&str>) -> Extra {
                 ),
                 EXIT_USAGE,
             ],
-            environment: &[API_TOKEN, S3_ENDPOINTS],
+            environment: &[API_TOKEN, S3_ENDPOINTS, STATE_CREDENTIALS],
             files: &[DESIRED_FILE, OUTPUTS, INVENTORY, LOCK, TOKEN_FILE],
             examples: &[
+                (
+                    "Apply with the inventory and its lease in R2, waiting up to a minute for another runner.",
+                    "r2gitops reconcile --state r2://r2gitops-state/prod.json --lock-timeout 1m",
+                ),
                 (
                     "The plan in CI, without the output files: exit 2 when changes are pending.",
                     "r2gitops reconcile --dry-run --skip-outputs --detailed-exitcode --output markdown",
@@ -333,6 +343,35 @@ fn extra(command: Option<&str>) -> Extra {
                 ),
             ],
         },
+        Some("state") => Extra {
+            exit_status: &[
+                (
+                    "0",
+                    "The inventory was printed, or migrated and read back equal.",
+                ),
+                (
+                    "1",
+                    "An error: the state unreadable or invalid, a lock or lease held by another r2gitops, a destination that already holds an inventory. Nothing was changed.",
+                ),
+                EXIT_USAGE,
+            ],
+            environment: &[S3_ENDPOINTS, STATE_CREDENTIALS],
+            files: &[INVENTORY, LOCK],
+            examples: &[
+                (
+                    "Print the inventory in R2.",
+                    "r2gitops state show --state r2://r2gitops-state/prod.json",
+                ),
+                (
+                    "Move the local inventory to R2.",
+                    "r2gitops state migrate --to r2://r2gitops-state/prod.json",
+                ),
+                (
+                    "And back to a file.",
+                    "r2gitops state migrate --state r2://r2gitops-state/prod.json --to secrets/.r2gitops-state.json",
+                ),
+            ],
+        },
         Some("man") => Extra {
             exit_status: &[
                 ("0", "The page was printed."),
@@ -348,7 +387,7 @@ fn extra(command: Option<&str>) -> Extra {
                 ("The tool's page.", "r2gitops man > r2gitops.1"),
                 (
                     "Every command's page.",
-                    "for c in validate schema reconcile watch import adopt completions man; do r2gitops man $c > r2gitops-$c.1; done",
+                    "for c in validate schema reconcile watch import adopt state completions man; do r2gitops man $c > r2gitops-$c.1; done",
                 ),
                 (
                     "Read one without installing it.",

@@ -13,7 +13,7 @@ use clap::{Args, ValueEnum};
 use time::OffsetDateTime;
 
 use crate::apply::{Applier, Report, Stop};
-use crate::args::{ApiArgs, FileArg};
+use crate::args::{ApiArgs, FileArg, StateArgs};
 use crate::cloudflare::{ApiError, Client};
 use crate::config::Desired;
 use crate::inventory::Inventory;
@@ -21,7 +21,7 @@ use crate::observe::Reads;
 use crate::plan::diff::Input;
 use crate::plan::{OutputFact, Plan, TemporaryFacts, render};
 use crate::secrets::{OutputWriter, S3Endpoints};
-use crate::state::{self, InventoryError};
+use crate::state::{InventoryError, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanOutput {
@@ -53,6 +53,12 @@ pub struct ReconcileArgs {
     /// JSON). Another plan changes nothing and exits 1.
     #[arg(long, value_name = "ID", value_parser = crate::plan::id::parse)]
     pub expect_plan: Option<String>,
+    /// With --state r2://…: how long an apply waits for another runner's lease before it
+    /// gives up (0s: at once). A dry run takes no lease.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = crate::args::parse_wait)]
+    pub lock_timeout: std::time::Duration,
+    #[command(flatten)]
+    pub state: StateArgs,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -186,7 +192,20 @@ pub async fn plan_with(
     endpoints: &S3Endpoints,
     reads: Reads<'_>,
 ) -> Result<(Plan, Inventory), PassError> {
-    let state_file = desired.settings.state_file.clone();
+    let store = Store::File(desired.settings.state_file.clone());
+    plan_in(&store, client, desired, skip_outputs, endpoints, reads).await
+}
+
+/// `plan_with`, reading the inventory from `store` (the local file or R2).
+pub async fn plan_in(
+    store: &Store,
+    client: &Client,
+    desired: &Desired,
+    skip_outputs: bool,
+    endpoints: &S3Endpoints,
+    reads: Reads<'_>,
+) -> Result<(Plan, Inventory), PassError> {
+    let inventory = store.load().await?;
     let d = Outputs::of(desired);
     let writer = OutputWriter::new(
         &desired.settings.output_dir,
@@ -194,18 +213,17 @@ pub async fn plan_with(
         endpoints.clone(),
     );
     let w = writer.clone();
-    let (inventory, outputs, temporary) = tokio::task::spawn_blocking(move || {
-        let inventory = state::load(&state_file)?;
+    let (outputs, temporary) = tokio::task::spawn_blocking(move || {
         let outputs = if skip_outputs {
             BTreeMap::new()
         } else {
             d.facts()
         };
         let temporary = d.temporary_facts(&w, skip_outputs);
-        Ok::<_, InventoryError>((inventory, outputs, temporary))
+        (outputs, temporary)
     })
     .await
-    .expect("the blocking read does not panic")?;
+    .expect("the blocking read does not panic");
     let observed =
         crate::observe::observe_with(client, client.account_id(), desired, &inventory, reads)
             .await?;
@@ -214,7 +232,7 @@ pub async fn plan_with(
         .iter()
         .map(|t| (t.name.clone(), writer.details(t)))
         .collect();
-    let plan = crate::plan::diff(&Input {
+    let mut plan = crate::plan::diff(&Input {
         desired,
         observed: &observed,
         inventory: &inventory,
@@ -224,6 +242,17 @@ pub async fn plan_with(
         skip_outputs,
         temporary: &temporary,
     });
+    // A committer may not manage, delete or open up the bucket that holds the state.
+    if let Store::R2(session) = store
+        && plan.refused.is_none()
+    {
+        plan.refused = crate::state::r2::guard::refusal(
+            desired,
+            &plan.steps,
+            &session.state.url.bucket,
+            session.jurisdiction,
+        );
+    }
     Ok((plan, inventory))
 }
 
@@ -237,7 +266,19 @@ pub async fn plan_renewals(
     endpoints: &S3Endpoints,
     parents: &std::collections::BTreeSet<String>,
 ) -> Result<(Plan, Inventory), PassError> {
-    let state_file = desired.settings.state_file.clone();
+    let store = Store::File(desired.settings.state_file.clone());
+    plan_renewals_in(&store, client, desired, endpoints, parents).await
+}
+
+/// `plan_renewals`, reading the inventory from `store`.
+pub async fn plan_renewals_in(
+    store: &Store,
+    client: &Client,
+    desired: &Desired,
+    endpoints: &S3Endpoints,
+    parents: &std::collections::BTreeSet<String>,
+) -> Result<(Plan, Inventory), PassError> {
+    let inventory = store.load().await?;
     let d = Outputs {
         tokens: Vec::new(),
         ..Outputs::of(desired)
@@ -247,13 +288,9 @@ pub async fn plan_renewals(
         client.account_id(),
         endpoints.clone(),
     );
-    let (inventory, temporary) = tokio::task::spawn_blocking(move || {
-        let inventory = state::load(&state_file)?;
-        let temporary = d.temporary_facts(&writer, false);
-        Ok::<_, InventoryError>((inventory, temporary))
-    })
-    .await
-    .expect("the blocking read does not panic")?;
+    let temporary = tokio::task::spawn_blocking(move || d.temporary_facts(&writer, false))
+        .await
+        .expect("the blocking read does not panic");
     let nothing = crate::observed::Observed {
         account_id: client.account_id().to_string(),
         ..Default::default()
@@ -287,6 +324,34 @@ pub async fn apply(
     stop: &Stop,
     progress: Option<&dyn crate::apply::Progress>,
 ) -> (Report, Inventory) {
+    let store = Store::File(desired.settings.state_file.clone());
+    apply_in(
+        &store,
+        client,
+        desired,
+        plan,
+        inventory,
+        endpoints,
+        concurrency,
+        stop,
+        progress,
+    )
+    .await
+}
+
+/// `apply`, saving the inventory to `store`.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply_in(
+    store: &Store,
+    client: Client,
+    desired: &Desired,
+    plan: &Plan,
+    inventory: Inventory,
+    endpoints: &S3Endpoints,
+    concurrency: usize,
+    stop: &Stop,
+    progress: Option<&dyn crate::apply::Progress>,
+) -> (Report, Inventory) {
     let writer = OutputWriter::new(
         &desired.settings.output_dir,
         client.account_id(),
@@ -301,7 +366,7 @@ pub async fn apply(
         stop,
         progress,
     }
-    .apply(plan, inventory)
+    .apply_in(plan, inventory, store)
     .await
 }
 
@@ -541,99 +606,128 @@ fn cmd_rotating(
         std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
     )?;
     let concurrency = config.concurrency;
+    let session = args.state.open(&config.account_id, &endpoints)?;
     runtime()?.block_on(async {
-        // Only a run that may write takes the lock: a dry run changes nothing.
-        let _lock = if args.dry_run {
-            None
-        } else {
-            Some(crate::state::lock::acquire(&desired.settings.state_file)?)
+        // Only a run that may write takes the lock (the flock of the local file, or the
+        // lease of the state in R2): a dry run changes nothing.
+        let (store, _lock) = match &session {
+            None => (
+                Store::File(desired.settings.state_file.clone()),
+                (!args.dry_run)
+                    .then(|| crate::state::lock::acquire(&desired.settings.state_file))
+                    .transpose()?,
+            ),
+            Some(s) => (Store::R2(s.clone()), None),
         };
-        let client = Client::connect(config).await?;
-        let (mut plan, inventory) = plan(&client, &desired, args.skip_outputs, &endpoints).await?;
-        if let Some((name, _)) = rotate {
-            only_token(&mut plan, name);
-        }
-        if let Some(reviewed) = &args.expect_plan {
-            let id = crate::plan::id::plan_id(&plan);
-            if *reviewed != id {
-                // The plan it is now, so that the operator sees what changed; then nothing.
-                show(&render(&plan, None, &title, args.output), args.output)?;
-                return Err(PlanChanged {
-                    reviewed: reviewed.clone(),
-                    id,
-                }
-                .into());
-            }
-        }
-        let auth = args.api.publish.auth();
-        if !args.skip_outputs {
-            plan.publish = publish_preview(&desired, &inventory, &plan, &auth).await;
-        }
-        if args.dry_run {
-            show(&render(&plan, None, &title, args.output), args.output)?;
-            let code = if plan.refused.is_some() {
-                1
-            } else if args.detailed_exitcode && plan.differs() {
-                2
-            } else {
-                0
-            };
-            return Ok(ExitCode::from(code));
-        }
-        if plan.refused.is_some() {
-            show(&render(&plan, None, &title, args.output), args.output)?;
-            return Ok(ExitCode::from(1));
-        }
-        if args.output != PlanOutput::Json {
-            show(&render(&plan, None, &title, args.output), args.output)?;
-        }
+        // Requested by a signal, or by the lease once it can no longer be used.
         let stop = Stop::new();
-        let on_stop = stop.clone();
-        crate::signals::spawn(Box::new(move || on_stop.request()), None)?;
-        let progress = if args.output == PlanOutput::Text {
-            crate::progress::TermProgress::for_terminal(plan.steps.len())
-        } else {
-            None
+        let lease = match &session {
+            Some(s) if !args.dry_run => Some(Lease::take(s, args.lock_timeout, &stop).await?),
+            _ => None,
         };
-        let (report, inventory) = apply(
-            client,
-            &desired,
-            &plan,
-            inventory,
-            &endpoints,
-            concurrency,
-            &stop,
-            progress.as_ref().map(|p| p as &dyn crate::apply::Progress),
-        )
-        .await;
-        if let Some(p) = &progress {
-            p.finish();
-        }
-        let published = publish(&desired, &inventory, &plan, &auth).await;
-        let mut text = match args.output {
-            PlanOutput::Json => render(&plan, Some(&report), &title, args.output),
-            other => report_section(&report, other),
-        };
-        if args.output != PlanOutput::Json {
-            text.push_str(&publish_line(&published));
-        } else if let Some(outcome) = &published
-            && let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text)
-        {
-            v["published"] = match outcome {
-                Ok(crate::publish::Published::Commit { commit, files }) => {
-                    serde_json::json!({"result": "commit", "commit": commit, "files": files})
+        // Every way out of the pass releases the lease.
+        let result: Result<ExitCode, Box<dyn std::error::Error>> = async {
+            let client = Client::connect(config).await?;
+            let reads = Reads::All;
+            let (mut plan, inventory) = plan_in(
+                &store,
+                &client,
+                &desired,
+                args.skip_outputs,
+                &endpoints,
+                reads,
+            )
+            .await?;
+            if let Some((name, _)) = rotate {
+                only_token(&mut plan, name);
+            }
+            if let Some(reviewed) = &args.expect_plan {
+                let id = crate::plan::id::plan_id(&plan);
+                if *reviewed != id {
+                    // The plan it is now, so that the operator sees what changed; then nothing.
+                    show(&render(&plan, None, &title, args.output), args.output)?;
+                    return Err(PlanChanged {
+                        reviewed: reviewed.clone(),
+                        id,
+                    }
+                    .into());
                 }
-                Ok(crate::publish::Published::Unchanged) => {
-                    serde_json::json!({"result": "unchanged"})
-                }
-                Err(e) => serde_json::json!({"result": "failure", "error": e}),
+            }
+            let auth = args.api.publish.auth();
+            if !args.skip_outputs {
+                plan.publish = publish_preview(&desired, &inventory, &plan, &auth).await;
+            }
+            if args.dry_run {
+                show(&render(&plan, None, &title, args.output), args.output)?;
+                let code = if plan.refused.is_some() {
+                    1
+                } else if args.detailed_exitcode && plan.differs() {
+                    2
+                } else {
+                    0
+                };
+                return Ok(ExitCode::from(code));
+            }
+            if plan.refused.is_some() {
+                show(&render(&plan, None, &title, args.output), args.output)?;
+                return Ok(ExitCode::from(1));
+            }
+            if args.output != PlanOutput::Json {
+                show(&render(&plan, None, &title, args.output), args.output)?;
+            }
+            let on_stop = stop.clone();
+            crate::signals::spawn(Box::new(move || on_stop.request()), None)?;
+            let progress = if args.output == PlanOutput::Text {
+                crate::progress::TermProgress::for_terminal(plan.steps.len())
+            } else {
+                None
             };
-            text = serde_json::to_string_pretty(&v).expect("plain data");
-            text.push('\n');
+            let (report, inventory) = apply_in(
+                &store,
+                client,
+                &desired,
+                &plan,
+                inventory,
+                &endpoints,
+                concurrency,
+                &stop,
+                progress.as_ref().map(|p| p as &dyn crate::apply::Progress),
+            )
+            .await;
+            if let Some(p) = &progress {
+                p.finish();
+            }
+            let published = publish(&desired, &inventory, &plan, &auth).await;
+            let mut text = match args.output {
+                PlanOutput::Json => render(&plan, Some(&report), &title, args.output),
+                other => report_section(&report, other),
+            };
+            if args.output != PlanOutput::Json {
+                text.push_str(&publish_line(&published));
+            } else if let Some(outcome) = &published
+                && let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text)
+            {
+                v["published"] = match outcome {
+                    Ok(crate::publish::Published::Commit { commit, files }) => {
+                        serde_json::json!({"result": "commit", "commit": commit, "files": files})
+                    }
+                    Ok(crate::publish::Published::Unchanged) => {
+                        serde_json::json!({"result": "unchanged"})
+                    }
+                    Err(e) => serde_json::json!({"result": "failure", "error": e}),
+                };
+                text = serde_json::to_string_pretty(&v).expect("plain data");
+                text.push('\n');
+            }
+            show(&text, args.output)?;
+            let failed = report.has_errors() || matches!(published, Some(Err(_)));
+            Ok(ExitCode::from(if failed { 1 } else { 0 }))
         }
-        show(&text, args.output)?;
-        let failed = report.has_errors() || matches!(published, Some(Err(_)));
-        Ok(ExitCode::from(if failed { 1 } else { 0 }))
+        .await;
+        if let Some(lease) = lease {
+            lease.release().await;
+        }
+        result
     })
 }
 
@@ -644,4 +738,61 @@ fn only_token(plan: &mut Plan, name: &str) {
         crate::plan::Step::IssueTemporary { parent, .. } => parent == name,
         s => s.kind() == crate::plan::Kind::Token && s.object_name() == name,
     });
+}
+
+/// A one-shot apply's hold on the state lease: renewed every TTL/3 in the background; a
+/// renewal overdue, or the lease taken over, stops the apply before its next step.
+/// Released at the end (and, dropped without `release`, left to expire).
+struct Lease {
+    session: std::sync::Arc<crate::state::r2::session::Session>,
+    renewer: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Lease {
+    async fn take(
+        session: &std::sync::Arc<crate::state::r2::session::Session>,
+        timeout: std::time::Duration,
+        stop: &Stop,
+    ) -> Result<Lease, InventoryError> {
+        let holder = crate::state::r2::session::holder_name();
+        let timeout = time::Duration::try_from(timeout).unwrap_or(time::Duration::MAX);
+        session.take_lease(&holder, timeout).await?;
+        let lease = Lease {
+            session: session.clone(),
+            renewer: std::sync::Mutex::new(None),
+        };
+        // From now on: planning a large account can take longer than the TTL.
+        lease.watch(stop);
+        Ok(lease)
+    }
+
+    /// Renew in the background; stop `stop` when the lease can no longer be used.
+    fn watch(&self, stop: &Stop) {
+        let (session, stop) = (self.session.clone(), stop.clone());
+        let sixth: time::Duration = session.ttl() / 6;
+        let tick = sixth
+            .unsigned_abs()
+            .max(std::time::Duration::from_millis(200));
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(tick).await;
+                let _ = session.renew_if_due().await;
+                if !session.may_mutate() {
+                    stop.request_because(format!(
+                        "not started: the lease on the state {} was not renewed in time or was taken over",
+                        session.url()
+                    ));
+                    return;
+                }
+            }
+        });
+        *self.renewer.lock().unwrap() = Some(task);
+    }
+
+    async fn release(self) {
+        if let Some(t) = self.renewer.lock().unwrap().take() {
+            t.abort();
+        }
+        self.session.release().await;
+    }
 }

@@ -34,7 +34,6 @@ mod temporary;
 mod token;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -49,12 +48,20 @@ use crate::plan::render::step_line;
 use crate::plan::{Bookkeeping, Plan, Step};
 use crate::secret::TokenValue;
 use crate::secrets::OutputWriter;
+use crate::state::Store;
 
 pub use report::{Outcome, Report, StepReport};
 
-/// A cooperative stop: once requested, no further step starts.
+/// A cooperative stop: once requested, no further step starts. It says why (a signal, or
+/// the shared state's lease lost or written by another runner).
 #[derive(Clone, Default)]
-pub struct Stop(Arc<AtomicBool>);
+pub struct Stop(Arc<StopInner>);
+
+#[derive(Default)]
+struct StopInner {
+    requested: AtomicBool,
+    reason: std::sync::Mutex<Option<String>>,
+}
 
 impl Stop {
     pub fn new() -> Self {
@@ -62,11 +69,27 @@ impl Stop {
     }
 
     pub fn request(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.requested.store(true, Ordering::SeqCst);
+    }
+
+    /// Stop, and say why in the steps that do not start (the first reason stays).
+    pub fn request_because(&self, reason: impl Into<String>) {
+        self.0.reason.lock().unwrap().get_or_insert(reason.into());
+        self.request();
     }
 
     pub fn requested(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.requested.load(Ordering::SeqCst)
+    }
+
+    /// Why no further step starts.
+    pub fn reason(&self) -> String {
+        self.0
+            .reason
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(|| "shutting down".into())
     }
 }
 
@@ -189,7 +212,10 @@ pub fn apply_bookkeeping(inv: &mut Inventory, items: &[Bookkeeping], now: Offset
 
 struct Shared {
     inventory: tokio::sync::Mutex<Inventory>,
-    state_file: PathBuf,
+    store: Store,
+    /// A save refused because another runner wrote the state stops the pass: no further
+    /// step starts, and nothing is overwritten.
+    stop: Stop,
     errors: std::sync::Mutex<Vec<String>>,
 }
 
@@ -198,15 +224,18 @@ impl Shared {
     async fn update(&self, change: impl FnOnce(&mut Inventory)) {
         let mut inv = self.inventory.lock().await;
         change(&mut inv);
-        let snapshot = inv.clone();
-        let path = self.state_file.clone();
-        let saved = tokio::task::spawn_blocking(move || crate::state::save(&path, &snapshot)).await;
-        let error = match saved {
-            Ok(Ok(())) => return,
-            Ok(Err(e)) => error_chain(&e),
-            Err(e) => e.to_string(),
+        let e = match self.store.save(&inv).await {
+            Ok(()) => return,
+            Err(e) => e,
         };
+        let error = error_chain(&e);
         tracing::error!(error = %error, "saving the inventory failed");
+        if e.is_conflict() {
+            self.stop.request_because(format!(
+                "not started: the state {} changed under this pass",
+                self.store.describe()
+            ));
+        }
         self.errors.lock().unwrap().push(error);
     }
 }
@@ -224,8 +253,20 @@ fn report(step: &Step, outcome: Outcome) -> StepReport {
 }
 
 impl<W: WriteApi> Applier<'_, W> {
-    /// Apply `plan` on top of `inventory`; returns the report and the inventory as saved.
+    /// Apply `plan` on top of `inventory`, saving to the local `settings.state_file`;
+    /// returns the report and the inventory as saved.
     pub async fn apply(&self, plan: &Plan, inventory: Inventory) -> (Report, Inventory) {
+        let store = Store::File(self.desired.settings.state_file.clone());
+        self.apply_in(plan, inventory, &store).await
+    }
+
+    /// `apply`, saving the inventory to `store` after every step.
+    pub async fn apply_in(
+        &self,
+        plan: &Plan,
+        inventory: Inventory,
+        store: &Store,
+    ) -> (Report, Inventory) {
         let mut out = Report::default();
         if let Some(reason) = &plan.refused {
             out.steps = plan
@@ -248,7 +289,8 @@ impl<W: WriteApi> Applier<'_, W> {
         }
         let shared = Shared {
             inventory: tokio::sync::Mutex::new(inventory),
-            state_file: self.desired.settings.state_file.clone(),
+            store: store.clone(),
+            stop: self.stop.clone(),
             errors: std::sync::Mutex::new(Vec::new()),
         };
         if !plan.bookkeeping.is_empty() {
@@ -394,7 +436,7 @@ impl<W: WriteApi> Applier<'_, W> {
     fn stopped(&self, step: &Step) -> Option<StepReport> {
         self.stop
             .requested()
-            .then(|| report(step, Outcome::Skipped("shutting down".into())))
+            .then(|| report(step, Outcome::Skipped(self.stop.reason())))
     }
 
     /// What a step on an existing bucket's configuration reports instead of running: after

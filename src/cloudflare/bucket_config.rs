@@ -1,4 +1,4 @@
-//! A bucket's configuration sub-resources over HTTP (R2-CONFIG-NOTES §1-5): Cloudflare's
+//! A bucket's configuration sub-resources over HTTP (developers.cloudflare.com/r2/buckets/: cors, object-lifecycles, bucket-locks, public-buckets): Cloudflare's
 //! JSON to the canonical `observed::bucket_config` values and back, and the calls. Every
 //! call carries `cf-r2-jurisdiction` (an EU bucket answers 10006 without it).
 //!
@@ -61,7 +61,7 @@ impl Client {
 }
 
 /// A bucket without a CORS policy answers with an error (code 10059; its HTTP status is
-/// not documented, 404 is likely, R2-CONFIG-NOTES §1). A 404 that names neither a missing
+/// not documented; Terraform's Read drops the resource on a 404, so 404 is likely). A 404 that names neither a missing
 /// bucket nor a missing route is read the same way.
 fn no_cors_policy(e: &ApiError) -> bool {
     e.is_code(NO_CORS_POLICY)
@@ -122,7 +122,7 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 /// A list of strings; `null` or absent is empty (Cloudflare's generator special-cases
-/// these fields, R2-CONFIG-NOTES "CORS").
+/// these fields in cloudflare-typescript's `r2/buckets/cors.ts`).
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::Array(a)) => a
@@ -375,7 +375,7 @@ mod tests {
 
     #[test]
     fn the_default_rule_with_conditions_and_no_prefix_decodes_as_the_whole_bucket() {
-        // Verbatim from R2-CONFIG-NOTES §2.
+        // Verbatim as a new bucket's GET shows it (the rule wrangler's `r2/lifecycle.ts` re-sends).
         let got = lifecycle(
             json!({"rules": [{"id":"Default Multipart Abort Rule","enabled":true,"conditions":{},"abortMultipartUploadsTransition":{"condition":{"type":"Age","maxAge":604800}}}]}),
         );

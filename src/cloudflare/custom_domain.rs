@@ -1,4 +1,4 @@
-//! Custom domains over HTTP (R2-CONFIG-NOTES §4b; shapes as in cloudflare-python
+//! Custom domains over HTTP (https://developers.cloudflare.com/r2/buckets/public-buckets/; shapes as in cloudflare-python
 //! 5.9 `r2.buckets.domains.custom` and `zones.list`): the zone lookup, one domain's GET, and
 //! its POST, PUT (a patch: an absent `minTLS` keeps the stored one) and DELETE. Every R2 call
 //! carries `cf-r2-jurisdiction`. The calls are inherent methods; the `ReadApi` / `WriteApi`

@@ -87,7 +87,8 @@ impl ApiError {
     }
 
     /// A bucket delete refused because the bucket holds objects. The REST answer is a 409
-    /// whose code may be absent (API-NOTES §2.5): the message decides too.
+    /// whose code may be absent (10008 is documented for the S3 and Workers APIs only,
+    /// https://developers.cloudflare.com/r2/api/error-codes/): the message decides too.
     pub fn is_not_empty(&self) -> bool {
         self.has_code(10008)
             || (self.status == Some(409)

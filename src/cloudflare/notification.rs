@@ -1,4 +1,4 @@
-//! Event notifications and the queue list over HTTP (R2-CONFIG-NOTES §5; shapes as
+//! Event notifications and the queue list over HTTP (https://developers.cloudflare.com/r2/buckets/event-notifications/; shapes as
 //! in cloudflare-python 5.9 `r2.buckets.event_notifications` and `queues.list`, and wrangler's
 //! `r2/helpers/notification.ts`). A queue's rules are replaced by a DELETE of all of them and
 //! one PUT of the whole list: Cloudflare's PUT adds rules and refuses one that overlaps a rule

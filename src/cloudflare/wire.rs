@@ -17,7 +17,7 @@ use crate::observed::{
 };
 use crate::secret::TokenValue;
 
-/// The envelope of every answer (API-NOTES §1).
+/// The envelope of every answer (https://developers.cloudflare.com/fundamentals/api/).
 #[derive(Debug, Deserialize)]
 pub struct Envelope {
     #[serde(default)]
@@ -213,7 +213,7 @@ fn policy(w: WirePolicy) -> Policy {
 
 /// The key under which a token's IP condition travels. The 2025-2026 SDKs and Terraform v5
 /// write `request_ip` and a GET returns it; the 2024 spec and one docs page show
-/// `request.ip` (API-NOTES §11). Which one the live API keeps on a write is unconfirmed, so
+/// `request.ip` (cloudflare-python dropped its `alias="request.ip"` in 2024-12). Which one the live API keeps on a write is unconfirmed, so
 /// the client reads both and verifies every write (see `client`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConditionKey {

@@ -11,7 +11,10 @@
 //! - Shutdown is an input (`Shutdown`): the first SIGTERM/SIGINT starts nothing new, lets
 //!   the steps in flight finish (a created token always gets its output written) and exits
 //!   0; a second signal aborts at once. SIGHUP starts a pass now.
-//! - One daemon per inventory: the lock on `<state_file>.lock` is held for its lifetime.
+//! - One daemon per inventory: the lock on `<state_file>.lock` is held for its lifetime;
+//!   with `--state r2://…`, the lease instead: replicas share one inventory, the one that
+//!   holds the lease reconciles (renewing it every TTL/3), the others stand by and poll it
+//!   every TTL/3, and SIGTERM releases it at once.
 //! - The API token file is re-read every pass; a changed token gets a new client, verified
 //!   before use, so rotating the daemon's own token needs no restart.
 //! - Bucket configuration (CORS, lifecycle, lock, r2.dev) is kept between passes and
@@ -72,7 +75,9 @@ use crate::plan::Step;
 use crate::plan::render::step_line;
 use crate::reconcile;
 use crate::secrets::S3Endpoints;
+use crate::state::Store;
 use crate::state::lock::InventoryLock;
+use crate::state::r2::session::Session;
 use status::{LastPass, PassResult, Status};
 
 /// Backoff after failed passes: 5 s, doubling, capped at 5 minutes.
@@ -188,6 +193,9 @@ pub struct Options {
     pub debounce: Duration,
     pub api: ApiArgs,
     pub endpoints: S3Endpoints,
+    /// `--state r2://…`: the inventory in R2, and the lease that makes one of several
+    /// replicas the leader (the others stand by). `None`: the local file and its flock.
+    pub state: Option<Arc<crate::state::r2::session::Session>>,
     /// The operator's policy as read at start (`--policy`).
     pub policy: Option<Arc<crate::config::policy::Policy>>,
     /// Set by SIGHUP: read the policy again before the next load.
@@ -229,6 +237,8 @@ struct Daemon {
     renewal_basis: Option<RenewalBasis>,
     /// The desired state whose API cost was last logged.
     costed: std::sync::Weak<Desired>,
+    /// With `--state`: this replica's name in the lease.
+    holder: String,
     /// The policy in force: the one read at start, or the last good one read on SIGHUP.
     policy: Option<Arc<crate::config::policy::Policy>>,
 }
@@ -608,6 +618,8 @@ impl Daemon {
         let s = summary.unwrap_or_default();
         let scope = if full { "full" } else { "renewals" };
         match &error {
+            // A standby polls every few seconds: its passes are not news.
+            None if result == PassResult::Standby => tracing::debug!(trigger, "standby"),
             None => tracing::info!(
                 trigger,
                 scope,
@@ -717,7 +729,23 @@ impl Daemon {
         self.load().await?;
         let desired = self.desired.clone().expect("load keeps a valid state");
         self.log_cost(&desired);
-        self.ensure_lock(&desired.settings.state_file)?;
+        let store = match self.opts.state.clone() {
+            None => {
+                self.ensure_lock(&desired.settings.state_file)?;
+                Store::File(desired.settings.state_file.clone())
+            }
+            Some(session) => {
+                if !self.lead(&session).await? {
+                    return Ok(Some(PassDone {
+                        result: PassResult::Standby,
+                        summary: None,
+                        lines: Vec::new(),
+                        error: None,
+                    }));
+                }
+                Store::R2(session)
+            }
+        };
         let client = self.client(&desired).await?;
         // Renewing needs no observation while nothing but renewals is asked and the desired
         // state is the one the last successful full pass planned from: 60 credentials each
@@ -733,7 +761,14 @@ impl Daemon {
         }
         let planned = match &basis {
             Some(parents) => {
-                reconcile::plan_renewals(&client, &desired, &self.opts.endpoints, parents).await
+                reconcile::plan_renewals_in(
+                    &store,
+                    &client,
+                    &desired,
+                    &self.opts.endpoints,
+                    parents,
+                )
+                .await
             }
             None => {
                 let reads = crate::observe::Reads::Cached {
@@ -741,7 +776,7 @@ impl Daemon {
                     now: Instant::now(),
                 };
                 tokio::select! {
-                    p = reconcile::plan_with(&client, &desired, false, &self.opts.endpoints, reads) => p,
+                    p = reconcile::plan_in(&store, &client, &desired, false, &self.opts.endpoints, reads) => p,
                     _ = shutdown.wait() => return Ok(None),
                 }
             }
@@ -817,17 +852,20 @@ impl Daemon {
             self.config_cache.forget_lookups();
         }
         if plan.has_changes() || !plan.bookkeeping.is_empty() {
-            let (report, inventory) = reconcile::apply(
+            let stop = pass_stop(shutdown, self.opts.state.clone());
+            let (report, inventory) = reconcile::apply_in(
+                &store,
                 client,
                 &desired,
                 &plan,
                 inventory,
                 &self.opts.endpoints,
                 self.opts.api.concurrency.max(1),
-                &shutdown.stop,
+                &stop.0,
                 Some(&crate::apply::LogSteps),
             )
             .await;
+            stop.1.abort();
             let readiness: Vec<f64> = report
                 .steps
                 .iter()
@@ -876,6 +914,100 @@ impl Daemon {
             error: None,
         }))
     }
+}
+
+impl Daemon {
+    /// With `--state`: whether this replica leads now. A lease it holds and may still use
+    /// is kept (the renewer renews it); otherwise it tries once to take the lease, and
+    /// stands by when another replica holds it.
+    async fn lead(&mut self, session: &Arc<Session>) -> Result<bool, Failed> {
+        if session.may_mutate() {
+            return Ok(true);
+        }
+        let was_leader = session.held().is_some();
+        if was_leader {
+            session.forget();
+            tracing::warn!(state = %session.url(), "the state lease was lost; standing by");
+        }
+        match session.take_lease(&self.holder, time::Duration::ZERO).await {
+            Ok(()) => {
+                self.update(|s| s.leader = Some(true));
+                Ok(true)
+            }
+            Err(crate::state::r2::StateError::Held {
+                holder, expires_at, ..
+            }) => {
+                let first = self.status.lock().unwrap().leader != Some(false);
+                if first {
+                    tracing::info!(state = %session.url(), leader = %holder, expires_at = %expires_at, "standing by: another replica holds the state lease");
+                }
+                self.update(|s| s.leader = Some(false));
+                Ok(false)
+            }
+            Err(e) => {
+                self.update(|s| s.leader = Some(false));
+                Err(Failed::new(error_chain(&e)))
+            }
+        }
+    }
+}
+
+/// The stop of one apply: the daemon's shutdown, or (with `--state`) the lease no longer
+/// usable, whichever comes first. The task is aborted when the apply returns.
+fn pass_stop(
+    shutdown: &Shutdown,
+    session: Option<Arc<Session>>,
+) -> (Stop, tokio::task::JoinHandle<()>) {
+    let stop = Stop::new();
+    let (s, sd) = (stop.clone(), shutdown.clone());
+    let task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = sd.wait() => {
+                    s.request();
+                    return;
+                }
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                    if let Some(session) = &session
+                        && !session.may_mutate()
+                    {
+                        s.request_because(format!(
+                            "not started: the lease on the state {} is no longer held",
+                            session.url()
+                        ));
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    (stop, task)
+}
+
+/// Renew the state lease every TTL/6 tick for the daemon's life, and wake the loop when it
+/// was lost, so that this replica stands by (and polls) at once.
+fn spawn_renewer(
+    session: Arc<Session>,
+    status: http::Shared,
+    triggers: Arc<Triggers>,
+) -> tokio::task::JoinHandle<()> {
+    let sixth: time::Duration = session.ttl() / 6;
+    let tick = sixth.unsigned_abs().max(Duration::from_millis(200));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(tick).await;
+            if session.held().is_none() {
+                continue;
+            }
+            let _ = session.renew_if_due().await;
+            if !session.may_mutate() {
+                session.forget();
+                status.lock().unwrap().leader = Some(false);
+                tracing::warn!(state = %session.url(), "the state lease was lost; standing by");
+                triggers.fire("lease lost");
+            }
+        }
+    })
 }
 
 /// What one pass came to, for its log line and `/status`.
@@ -927,6 +1059,7 @@ pub async fn run(
         config_cache: crate::observe::ConfigCache::new(crate::config::DEFAULT_CONFIG_RESYNC),
         renewal_basis: None,
         costed: std::sync::Weak::new(),
+        holder: crate::state::r2::session::holder_name(),
         policy: None,
     };
     daemon.policy = daemon.opts.policy.clone();
@@ -940,9 +1073,11 @@ pub async fn run(
     // rejected API token. A file that is invalid at start is waited for instead.
     if daemon.load().await.is_ok() {
         let desired = daemon.desired.clone().expect("loaded");
-        daemon
-            .ensure_lock(&desired.settings.state_file)
-            .map_err(|f| f.error)?;
+        if daemon.opts.state.is_none() {
+            daemon
+                .ensure_lock(&desired.settings.state_file)
+                .map_err(|f| f.error)?;
+        }
         if let Err(f) = daemon.client(&desired).await {
             if f.fatal {
                 return Err(f.error.into());
@@ -968,6 +1103,17 @@ pub async fn run(
         ))
     };
 
+    let renewer = daemon
+        .opts
+        .state
+        .clone()
+        .map(|s| spawn_renewer(s, status.clone(), triggers.clone()));
+    // A standby polls the lease this often, so that it takes over within TTL + one poll.
+    let poll = daemon
+        .opts
+        .state
+        .as_ref()
+        .map(|s| crate::state::lease::renew_every(s.ttl()).unsigned_abs());
     triggers.fire("start");
     let mut next_due = tokio::time::Instant::now() + jittered(daemon.opts.interval);
     loop {
@@ -1000,7 +1146,14 @@ pub async fn run(
         tokio::select! {
             _ = triggers.wake.notified() => {}
             _ = tokio::time::sleep_until(next_due) => {
-                triggers.fire(if daemon.failures > 0 { "retry" } else { "interval" });
+                let standby = daemon.status.lock().unwrap().leader == Some(false);
+                triggers.fire(if standby {
+                    "lease poll"
+                } else if daemon.failures > 0 {
+                    "retry"
+                } else {
+                    "interval"
+                });
             }
             _ = renewal_wait => {
                 triggers.fire_renewal(renewal.map_or("renewal", |(_, why)| why));
@@ -1028,7 +1181,10 @@ pub async fn run(
             break;
         }
         // A renewal pass observed nothing: the interval's resync stays due when it was.
-        if daemon.failures > 0 {
+        let standby = daemon.status.lock().unwrap().leader == Some(false);
+        if let Some(poll) = poll.filter(|_| standby) {
+            next_due = tokio::time::Instant::now() + poll;
+        } else if daemon.failures > 0 {
             let wait = backoff(daemon.failures).max(daemon.retry_after.unwrap_or_default());
             next_due = tokio::time::Instant::now() + wait;
         } else if full {
@@ -1036,6 +1192,13 @@ pub async fn run(
         }
     }
     tracing::info!("shutting down");
+    if let Some(r) = renewer {
+        r.abort();
+    }
+    // Released at once (a conditional DELETE), so that a standby need not wait for expiry.
+    if let Some(s) = &daemon.opts.state {
+        s.release().await;
+    }
     watcher.abort();
     for server in servers {
         let _ = server.await;
@@ -1065,6 +1228,8 @@ pub struct WatchArgs {
     /// holds the token alone, on one line.
     #[arg(long, value_name = "PATH")]
     pub status_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub state: crate::args::StateArgs,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -1115,6 +1280,23 @@ pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
     )?;
     args.api.preflight()?;
+    let state = match args.state.state.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(_) => {
+            // The account for the state's S3 endpoint: the file's, else the flag's.
+            let desired = reconcile::load_desired(
+                &args.file.file,
+                args.api.output_dir.as_deref(),
+                crate::config::AdoptRolls::Refused,
+            )
+            .ok();
+            let account = desired
+                .and_then(|d| d.account_id)
+                .or(args.api.connect.account_id.clone())
+                .ok_or("--state r2://… needs the account for its S3 endpoint: account_id in the file, --account-id or CLOUDFLARE_ACCOUNT_ID")?;
+            args.state.open(&account, &endpoints)?
+        }
+    };
     // A policy that does not load stops the daemon at start: it never runs unguarded.
     let policy = args.api.policy.load(&args.file.file)?;
     let reload_policy = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -1124,6 +1306,7 @@ pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         debounce,
         api: args.api.clone(),
         endpoints,
+        state,
         policy,
         reload_policy: reload_policy.clone(),
     };

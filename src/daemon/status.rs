@@ -41,6 +41,9 @@ pub enum PassResult {
     Failure,
     /// `settings.suspend: true`: observed and planned, nothing applied.
     Suspended,
+    /// `--state`: another replica holds the lease; the file was read and is valid, nothing
+    /// was observed or applied.
+    Standby,
 }
 
 impl PassResult {
@@ -49,6 +52,7 @@ impl PassResult {
             PassResult::Success => "success",
             PassResult::Failure => "failure",
             PassResult::Suspended => "suspended",
+            PassResult::Standby => "standby",
         }
     }
 }
@@ -105,6 +109,9 @@ pub struct Status {
     pub exposure_sum: f64,
     /// Publishing to git (`settings.publish`): the last commit pushed and the last failure.
     pub publish: Option<PublishStatus>,
+    /// With `--state`: whether this replica holds the lease (`None`: no shared state, the
+    /// one daemon leads).
+    pub leader: Option<bool>,
     /// The operator's policy (`--policy`): its path and SHA-256, never its content.
     pub policy: Option<PolicyStatus>,
     /// Violations of the policy in the file as last read (0 when it passes, or fails for
@@ -312,7 +319,7 @@ impl Status {
             *b += 1;
         }
         self.duration_sum += pass.duration_secs;
-        if pass.result != PassResult::Failure {
+        if matches!(pass.result, PassResult::Success | PassResult::Suspended) {
             self.last_success = Some(pass.started_at);
         }
         self.last_pass = Some(pass);
@@ -329,6 +336,10 @@ impl Status {
             "config_valid": self.config_valid,
             "config_errors": self.config_errors,
             "suspended": self.suspended,
+            "role": match self.leader {
+                Some(false) => "standby",
+                _ => "leader",
+            },
             "pass_running": self.pass_running,
             "last_success": self.last_success.map(timestamp),
             "managed": {"buckets": self.managed_buckets, "tokens": self.managed_tokens},
@@ -384,6 +395,7 @@ impl Status {
             PassResult::Success,
             PassResult::Failure,
             PassResult::Suspended,
+            PassResult::Standby,
         ] {
             let n = self.passes.get(&r).copied().unwrap_or(0);
             let _ = writeln!(o, "r2gitops_passes_total{{result=\"{}\"}} {n}", r.as_str());
@@ -438,7 +450,12 @@ impl Status {
         );
         let _ = writeln!(o, "{g} {}", self.retiring.len());
 
-        let gauges: [(&str, &str, f64); 5] = [
+        let gauges: [(&str, &str, f64); 6] = [
+            (
+                "r2gitops_leader",
+                "1 on the replica that holds the state lease and reconciles (always, without --state); 0 on a standby.",
+                f64::from(u8::from(self.leader.unwrap_or(true))),
+            ),
             (
                 "r2gitops_last_success_timestamp_seconds",
                 "Unix time of the last pass that succeeded (0: never).",

@@ -52,7 +52,8 @@ pub struct ObservedBucket {
 }
 
 /// A token's status as Cloudflare reports it. Only `active` and `disabled` can be set; the
-/// others are outcomes Cloudflare reports (API-NOTES §11).
+/// others are outcomes Cloudflare reports (`expired`, and `revoked` for an exposed secret, in
+/// cloudflare-typescript's `accounts/tokens` status enum).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TokenStatus {
     Active,

@@ -1,4 +1,5 @@
-//! The Cloudflare policies a declared token stands for (API-NOTES §3.4, §3.5), and the
+//! The Cloudflare policies a declared token stands for (resource keys and permission groups as
+//! https://developers.cloudflare.com/r2/api/tokens/ gives them), and the
 //! reverse: a description of observed policies in the file's own terms (access, buckets), so
 //! that a plan can say `buckets +logs` instead of dumping JSON, and what a change of
 //! policies takes away (`lost`), in Cloudflare's words. Pure.

@@ -19,7 +19,9 @@ use crate::config::{Jurisdiction, Owner, StorageClass};
 use crate::inventory::{BucketRecord, Inventory, OutputRecord, Refusal, TokenRecord};
 use crate::observed::TokenField;
 
+pub mod lease;
 pub mod lock;
+pub mod r2;
 mod retiring;
 mod temporary;
 
@@ -48,6 +50,79 @@ pub enum InventoryError {
         #[source]
         source: crate::secrets::SecretsError,
     },
+    /// The inventory in R2 (`--state r2://…`); the message names the URL.
+    #[error(transparent)]
+    Remote(#[from] r2::StateError),
+    /// The inventory object in R2 holds an inventory this r2gitops does not accept.
+    #[error(
+        "the state {url} holds an inventory that is not valid ({reason}); nothing was changed (it is never replaced by an empty inventory)"
+    )]
+    RemoteCorrupt { url: String, reason: String },
+}
+
+impl InventoryError {
+    /// Another runner wrote the state, or took its lease over: the pass stops, and the
+    /// next one re-reads and re-plans.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, InventoryError::Remote(e) if e.is_conflict())
+    }
+}
+
+/// Where a run's inventory lives: the local file (`settings.state_file`, with its flock),
+/// or an R2 object (`--state r2://BUCKET/KEY`, with its lease). Cheap to clone.
+#[derive(Clone)]
+pub enum Store {
+    File(PathBuf),
+    R2(std::sync::Arc<r2::session::Session>),
+}
+
+impl Store {
+    /// The inventory; a local file that does not exist, or an R2 object that does not,
+    /// is empty (a first run). Anything unreadable or invalid is an error.
+    pub async fn load(&self) -> Result<Inventory, InventoryError> {
+        match self {
+            Store::File(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || load(&path))
+                    .await
+                    .expect("the blocking read does not panic")
+            }
+            Store::R2(session) => match session.load().await? {
+                None => Ok(Inventory::default()),
+                Some(json) => from_json(&json).map_err(|e| InventoryError::RemoteCorrupt {
+                    url: session.url(),
+                    reason: match e {
+                        ParseError::Invalid(reason) => reason,
+                        ParseError::Version(v) => format!(
+                            "format version {v}; this r2gitops understands version {FORMAT_VERSION}"
+                        ),
+                    },
+                }),
+            },
+        }
+    }
+
+    /// Save the inventory: atomically to the file, or conditionally to R2 (a 412 is a
+    /// conflict, and nothing is overwritten).
+    pub async fn save(&self, inventory: &Inventory) -> Result<(), InventoryError> {
+        match self {
+            Store::File(path) => {
+                let (path, inventory) = (path.clone(), inventory.clone());
+                tokio::task::spawn_blocking(move || save(&path, &inventory))
+                    .await
+                    .expect("the blocking write does not panic")
+            }
+            Store::R2(session) => Ok(session.save(&to_json(inventory)).await?),
+        }
+    }
+
+    /// The file's path or the object's URL, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Store::File(path) => path.display().to_string(),
+            Store::R2(session) => session.url(),
+        }
+    }
 }
 
 // ---- on-disk form: explicit, versioned, stable field names ----

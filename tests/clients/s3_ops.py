@@ -3,6 +3,10 @@
 stdin: JSON list of operations, each
   {"endpoint", "key_id", "secret", "session_token"?, "op", "bucket"?, "key"?, "body"?, "prefix"?}
   op: put | get | list | head_bucket | list_buckets | delete | multipart | list_token_unsigned
+      | race_put
+  put and delete take "if_match" and put "if_none_match", sent through boto3's own IfMatch and
+  IfNoneMatch parameters; put and get report the object's "etag". race_put starts "threads"
+  conditional puts of one key together (a barrier) and reports each one's result in "results".
   With "session_token", boto3 sends it as X-Amz-Security-Token (temporary credentials);
   list_token_unsigned sends it without signing it (the signature must cover it).
 stdout: JSON list of results, {"ok": true, "body"?: str, "keys"?: [...]} or
@@ -39,11 +43,13 @@ def run(op):
     s3 = client(op)
     kind = op["op"]
     if kind == "put":
-        s3.put_object(Bucket=op["bucket"], Key=op["key"], Body=op.get("body", "").encode())
-        return {"ok": True}
+        resp = s3.put_object(
+            Bucket=op["bucket"], Key=op["key"], Body=op.get("body", "").encode(), **conditions(op)
+        )
+        return {"ok": True, "etag": resp["ETag"]}
     if kind == "get":
-        body = s3.get_object(Bucket=op["bucket"], Key=op["key"])["Body"].read().decode()
-        return {"ok": True, "body": body}
+        resp = s3.get_object(Bucket=op["bucket"], Key=op["key"])
+        return {"ok": True, "body": resp["Body"].read().decode(), "etag": resp["ETag"]}
     if kind == "list":
         extra = {"Prefix": op["prefix"]} if "prefix" in op else {}
         resp = s3.list_objects_v2(Bucket=op["bucket"], **extra)
@@ -54,8 +60,10 @@ def run(op):
     if kind == "list_buckets":
         return {"ok": True, "keys": [b["Name"] for b in s3.list_buckets().get("Buckets", [])]}
     if kind == "delete":
-        s3.delete_object(Bucket=op["bucket"], Key=op["key"])
+        s3.delete_object(Bucket=op["bucket"], Key=op["key"], **conditions(op))
         return {"ok": True}
+    if kind == "race_put":
+        return race_put(op)
     if kind == "multipart":
         import io
 
@@ -67,6 +75,45 @@ def run(op):
     if kind == "list_token_unsigned":
         return list_token_unsigned(op)
     raise SystemExit(f"unknown op {kind}")
+
+
+def conditions(op):
+    extra = {}
+    if "if_match" in op:
+        extra["IfMatch"] = op["if_match"]
+    if "if_none_match" in op:
+        extra["IfNoneMatch"] = op["if_none_match"]
+    return extra
+
+
+def race_put(op):
+    """Conditional puts of one key from several threads released at once by a barrier."""
+    import threading
+
+    n = op["threads"]
+    clients = [client(op) for _ in range(n)]
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def one(i):
+        body = f"{op.get('body', '')}{i}".encode()
+        barrier.wait()
+        try:
+            clients[i].put_object(Bucket=op["bucket"], Key=op["key"], Body=body, **conditions(op))
+            results[i] = {"ok": True, "body": body.decode()}
+        except ClientError as e:
+            results[i] = {
+                "ok": False,
+                "error": e.response["Error"]["Code"],
+                "status": e.response["ResponseMetadata"]["HTTPStatusCode"],
+            }
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"ok": True, "results": results}
 
 
 def list_token_unsigned(op):

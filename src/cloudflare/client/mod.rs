@@ -578,7 +578,7 @@ impl ReadApi for Client {
                     .map(|b| wire::bucket(b, jurisdiction))
                     .filter(|b| r2_named(&op, b)),
             );
-            // The last page carries no cursor (or, per API-NOTES §9, maybe an empty one).
+            // The last page carries no cursor (or maybe an empty one: the schema leaves `cursor` optional and says nothing of the last page).
             cursor = env
                 .result_info
                 .as_ref()
@@ -633,7 +633,7 @@ impl ReadApi for Client {
                 .push(("per_page", crate::config::cost::TOKENS_PER_PAGE.to_string()));
             call.query.push(("page", page.to_string()));
             // Without it the list hides expired tokens, and a planner that cannot see one
-            // creates another on every pass (API-NOTES §11).
+            // creates another on every pass (`include_expired` in cloudflare-typescript's `accounts/tokens`).
             call.query.push(("include_expired", "true".into()));
             let env = self.send(call).await?;
             let items: Vec<wire::WireToken> = Self::decode(&op, env.result)?;

@@ -1,5 +1,5 @@
-//! `POST /accounts/{account_id}/r2/temp-access-credentials` (R2-CONFIG-NOTES §7,
-//! API-NOTES §4; request and response shapes as in cloudflare-typescript and
+//! `POST /accounts/{account_id}/r2/temp-access-credentials` (https://developers.cloudflare.com/r2/api/s3/temporary-credentials/;
+//! request and response shapes as in cloudflare-typescript and
 //! cloudflare-python's `r2.temporary_credentials.create`).
 //!
 //! A child of `client` (it sends through the same `send_secret` path). The answer's secret

@@ -6,7 +6,7 @@
 use time::OffsetDateTime;
 
 /// Cloudflare's lifecycle rule on every new bucket: abort incomplete multipart uploads
-/// after 7 days, whole bucket (R2-CONFIG-NOTES §2).
+/// after 7 days, whole bucket (https://developers.cloudflare.com/r2/buckets/object-lifecycles/).
 pub const DEFAULT_LIFECYCLE_RULE_ID: &str = "Default Multipart Abort Rule";
 pub const DEFAULT_LIFECYCLE_RULE_ABORT_SECS: u64 = 7 * 86_400;
 

@@ -5,7 +5,8 @@
 
 use super::*;
 
-/// Cloudflare's limit on lifecycle rules and on lock rules per bucket (R2-CONFIG-NOTES §2, §3).
+/// Cloudflare's limit on lifecycle rules and on lock rules per bucket (the 1000 rules of
+/// https://developers.cloudflare.com/r2/buckets/object-lifecycles/ and bucket-locks/).
 pub const MAX_RULES: usize = 1000;
 
 pub(super) fn bucket_config(c: &mut Collector, b: &RawBucket, here: &str) -> BucketConfig {

@@ -5,7 +5,7 @@
 use super::bucket_config::{age, unique_id};
 use super::*;
 
-/// Browsers cap it lower; Cloudflare documents 86,400 s as the maximum (R2-CONFIG-NOTES §1).
+/// Browsers cap it lower; Cloudflare documents 86,400 s as the maximum (https://developers.cloudflare.com/r2/buckets/cors/).
 pub const MAX_CORS_AGE_SECS: u64 = 86_400;
 
 pub(super) fn cors(

@@ -4,7 +4,7 @@
 
 use super::*;
 
-/// Cloudflare's limit per bucket (R2-CONFIG-NOTES §4b).
+/// Cloudflare's limit per bucket (https://developers.cloudflare.com/r2/platform/limits/).
 pub const MAX_CUSTOM_DOMAINS: usize = 50;
 
 pub(super) fn custom_domains(

@@ -10,7 +10,7 @@
 
 use super::*;
 
-/// Cloudflare's limit per bucket (R2-CONFIG-NOTES §5).
+/// Cloudflare's limit per bucket (https://developers.cloudflare.com/r2/buckets/event-notifications/).
 pub const MAX_NOTIFICATION_RULES: usize = 100;
 
 pub(super) fn notifications(

@@ -10,7 +10,7 @@ use crate::plan::{Blocked, Bookkeeping, BucketRef, Kind, Orphan, Plan, Step};
 
 /// How long a permanent refusal of a storage-class change is remembered: long enough not
 /// to repeat a refused call every pass, short enough to notice when Cloudflare starts
-/// accepting it (one third-party live test got 405 / 7001 in 2026-08, API-NOTES §11).
+/// accepting it (one third-party live test got 405 / 7001 in 2026-08).
 pub const REFUSAL_MEMORY: time::Duration = time::Duration::hours(24);
 
 pub(super) fn diff_buckets(

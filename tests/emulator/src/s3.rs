@@ -1,7 +1,9 @@
 //! The R2 S3 endpoint of one jurisdiction: SigV4 verified by `s3s` (access key id = token id,
 //! secret = hex sha256 of the token value), each token's policies enforced, objects kept in
 //! memory in the shared world (API-NOTES §3.4, §3.6, §6), bucket lock rules enforced on
-//! deletes and overwrites (R2-CONFIG-NOTES §3). CORS is answered in `s3_cors`.
+//! deletes and overwrites (R2-CONFIG-NOTES §3), conditional writes and deletes (`If-Match`,
+//! `If-None-Match`) decided under the world lock, so that concurrent ones on a key serialize
+//! (R2 docs, "Conditional operations"). CORS is answered in `s3_cors`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -200,6 +202,11 @@ impl S3 for Store {
         else {
             return Err(s3_error!(NoSuchBucket));
         };
+        precondition(
+            bucket.objects.get(&input.key),
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+        )?;
         refuse_if_locked(bucket, &input.key)?;
         bucket.objects.insert(
             input.key,
@@ -258,6 +265,13 @@ impl S3 for Store {
         else {
             return Err(s3_error!(NoSuchBucket));
         };
+        if let Some(condition) = &req.input.if_match {
+            // S3's conditional delete: an absent key is 404 NoSuchKey, a mismatch 412.
+            let Some(current) = bucket.objects.get(&req.input.key) else {
+                return Err(s3_error!(NoSuchKey));
+            };
+            precondition(Some(current), Some(condition), None)?;
+        }
         refuse_if_locked(bucket, &req.input.key)?;
         bucket.objects.remove(&req.input.key);
         Ok(S3Response::new(DeleteObjectOutput::default()))
@@ -421,6 +435,11 @@ impl S3 for Store {
         else {
             return Err(s3_error!(NoSuchBucket));
         };
+        precondition(
+            bucket.objects.get(&upload.key),
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+        )?;
         refuse_if_locked(bucket, &upload.key)?;
         bucket.objects.insert(
             upload.key.clone(),
@@ -446,6 +465,33 @@ impl S3 for Store {
         let mut world = self.inner.world.lock().unwrap();
         world.uploads.remove(&req.input.upload_id);
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+    }
+}
+
+/// R2's conditional headers against the object now at the key (R2 docs, "Conditional
+/// operations"): `If-Match` passes when the stored ETag equals the one sent (`*`: any object;
+/// an absent key fails), `If-None-Match` when it equals none (`*`: only an absent key).
+/// ETags compare strongly: a weak one never matches. A failure is 412 `PreconditionFailed`
+/// and the write does not happen. The caller holds the world lock, so check and write are one
+/// step and of two racing conditional writes exactly one passes.
+fn precondition(
+    current: Option<&Object>,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> S3Result<()> {
+    let stored = current.map(|o| o.e_tag.trim_matches('"'));
+    let matches = |c: &ETagCondition| match c {
+        ETagCondition::Any => stored.is_some(),
+        ETagCondition::ETag(e) => e.as_strong().is_some() && e.as_strong() == stored,
+    };
+    let pass = if_match.is_none_or(matches) && !if_none_match.is_some_and(matches);
+    if pass {
+        Ok(())
+    } else {
+        Err(s3_error!(
+            PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold"
+        ))
     }
 }
 

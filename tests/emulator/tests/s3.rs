@@ -369,3 +369,164 @@ async fn a_new_or_rolled_token_is_an_unknown_key_on_s3_until_it_has_propagated()
     assert_eq!(status, 200);
     assert_eq!(put(&creds(&id, &rolled))["error"], "InvalidAccessKeyId");
 }
+
+/// A put or delete with boto3's own conditional parameters.
+fn cond(kind: &str, key: &str, body: &str, field: &str, value: &str) -> Value {
+    json!({"op": kind, "bucket": "state", "key": key, "body": body, field: value})
+}
+
+async fn state_bucket(emu: &Emulator) -> Creds {
+    let api = Api::admin(emu);
+    api.create_bucket("default", "state").await;
+    let resources = json!({ format!("com.cloudflare.api.account.{}", emu.account_id()): {"com.cloudflare.edge.r2.bucket.*": "*"} });
+    let (id, value) = api.create_token("state", OBJECT_WRITE, resources).await;
+    creds(&id, &value)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conditional_puts_create_once_and_replace_only_the_etag_they_read() {
+    let emu = start().await;
+    let c = state_bucket(&emu).await;
+    let r = tokio::task::block_in_place(|| {
+        boto3(
+            &emu,
+            "default",
+            &c,
+            vec![
+                cond("put", "inv.json", "v1", "if_none_match", "*"),
+                cond("put", "inv.json", "other", "if_none_match", "*"),
+                op("get", "state", "inv.json"),
+            ],
+        )
+    });
+    assert_eq!(r[0]["ok"], true, "{}", r[0]);
+    assert_eq!(
+        (&r[1]["error"], &r[1]["status"]),
+        (&json!("PreconditionFailed"), &json!(412)),
+        "If-None-Match: * on an existing key"
+    );
+    assert_eq!(
+        r[2]["body"], "v1",
+        "a refused write leaves the object alone"
+    );
+    let e1 = r[0]["etag"].as_str().unwrap().to_string();
+    assert_eq!(
+        r[2]["etag"],
+        e1.as_str(),
+        "GET answers the ETag the PUT gave"
+    );
+    assert!(e1.starts_with('"') && !e1.starts_with("W/"), "strong: {e1}");
+
+    let r = tokio::task::block_in_place(|| {
+        boto3(
+            &emu,
+            "default",
+            &c,
+            vec![
+                cond("put", "inv.json", "v2", "if_match", &e1),
+                cond("put", "inv.json", "stale", "if_match", &e1),
+                cond("put", "absent.json", "x", "if_match", &e1),
+                cond("put", "absent.json", "x", "if_match", "*"),
+                op("get", "state", "inv.json"),
+            ],
+        )
+    });
+    assert_eq!(r[0]["ok"], true, "{}", r[0]);
+    let e2 = r[0]["etag"].as_str().unwrap();
+    assert_ne!(e2, e1, "a write that changes the object changes its ETag");
+    assert_eq!(r[1]["status"], 412, "If-Match with a stale ETag: {}", r[1]);
+    assert_eq!(r[1]["error"], "PreconditionFailed");
+    assert_eq!(r[2]["status"], 412, "If-Match on an absent key fails");
+    assert_eq!(r[3]["status"], 412, "If-Match: * on an absent key fails");
+    assert_eq!((&r[4]["body"], &r[4]["etag"]), (&json!("v2"), &json!(e2)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conditional_delete_removes_only_the_etag_it_names() {
+    let emu = start().await;
+    let c = state_bucket(&emu).await;
+    let r = tokio::task::block_in_place(|| {
+        boto3(
+            &emu,
+            "default",
+            &c,
+            vec![
+                cond("put", "inv.lease", "a", "if_none_match", "*"),
+                op("put", "state", "inv.lease"),
+            ],
+        )
+    });
+    let (old, current) = (
+        r[0]["etag"].as_str().unwrap().to_string(),
+        r[1]["etag"].as_str().unwrap().to_string(),
+    );
+    assert_ne!(old, current);
+    let r = tokio::task::block_in_place(|| {
+        boto3(
+            &emu,
+            "default",
+            &c,
+            vec![
+                cond("delete", "inv.lease", "", "if_match", &old),
+                op("get", "state", "inv.lease"),
+                cond("delete", "inv.lease", "", "if_match", &current),
+                op("get", "state", "inv.lease"),
+                cond("delete", "inv.lease", "", "if_match", &current),
+            ],
+        )
+    });
+    assert_eq!(
+        (&r[0]["error"], &r[0]["status"]),
+        (&json!("PreconditionFailed"), &json!(412)),
+        "stale ETag: {}",
+        r[0]
+    );
+    assert_eq!(r[1]["body"], "hello", "the refused delete kept the object");
+    assert_eq!(r[2]["ok"], true, "{}", r[2]);
+    assert_eq!(r[3]["error"], "NoSuchKey");
+    assert_eq!(r[4]["error"], "NoSuchKey", "If-Match on an absent key");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_conditional_puts_on_one_key_serialize_and_exactly_one_wins() {
+    let emu = start().await;
+    let c = state_bucket(&emu).await;
+    let threads = 12;
+    let race = |extra: (&str, &str)| {
+        let mut o = json!({"op": "race_put", "bucket": "state", "key": "inv.lease", "body": "holder-", "threads": threads});
+        o[extra.0] = json!(extra.1);
+        o
+    };
+    let r = tokio::task::block_in_place(|| {
+        boto3(&emu, "default", &c, vec![race(("if_none_match", "*"))])
+    });
+    let results = r[0]["results"].as_array().unwrap();
+    let won: Vec<&Value> = results.iter().filter(|x| x["ok"] == true).collect();
+    assert_eq!(won.len(), 1, "creates: {results:?}");
+    assert!(
+        results
+            .iter()
+            .filter(|x| x["ok"] != true)
+            .all(|x| x["status"] == 412),
+        "{results:?}"
+    );
+    let got = tokio::task::block_in_place(|| {
+        boto3(&emu, "default", &c, vec![op("get", "state", "inv.lease")])
+    });
+    assert_eq!(
+        got[0]["body"], won[0]["body"],
+        "the winner's body is stored"
+    );
+
+    // Takeovers: every thread read the same ETag; one replaces it.
+    let etag = got[0]["etag"].as_str().unwrap().to_string();
+    let r =
+        tokio::task::block_in_place(|| boto3(&emu, "default", &c, vec![race(("if_match", &etag))]));
+    let results = r[0]["results"].as_array().unwrap();
+    let won: Vec<&Value> = results.iter().filter(|x| x["ok"] == true).collect();
+    assert_eq!(won.len(), 1, "takeovers: {results:?}");
+    let got = tokio::task::block_in_place(|| {
+        boto3(&emu, "default", &c, vec![op("get", "state", "inv.lease")])
+    });
+    assert_eq!(got[0]["body"], won[0]["body"]);
+}

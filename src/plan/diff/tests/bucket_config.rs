@@ -20,7 +20,7 @@ use crate::plan::Step;
 
 const AGE: &str = "age1p05a26tp9dn6m60qv4pp0ydcmxj0ndg97peeevu09efesx5u9qzsmqmt4w";
 
-/// The default rule exactly as Cloudflare shows it (R2-CONFIG-NOTES §2).
+/// The default rule exactly as Cloudflare shows it (a new bucket's GET).
 fn default_rule() -> Value {
     json!({"id":"Default Multipart Abort Rule","enabled":true,"conditions":{},"abortMultipartUploadsTransition":{"condition":{"type":"Age","maxAge":604800}}})
 }

@@ -1,0 +1,430 @@
+//! The lease on a shared inventory (`KEY.lease` beside an `r2://` state object): its record
+//! `{holder, epoch, acquired_at, expires_at}` and every decision about it, pure (no clock,
+//! no I/O: `now` and what was read are arguments). The state backend carries the decisions
+//! out with conditional writes (`If-None-Match: *`, `If-Match: <etag>`); this module must
+//! not read, write, sleep or look at the clock.
+//!
+//! The rules (the same as Terraform's S3 `use_lockfile` and Kubernetes' Lease, with epochs):
+//! - acquire an absent lease by creating it, with the epoch after the one the inventory
+//!   carries (a released lease is deleted, so the inventory keeps the epochs monotonic);
+//! - take over an expired one by replacing the ETag that was read, with `epoch + 1` (or
+//!   the inventory's + 1, if that is higher);
+//! - renew every TTL/3 by replacing our own ETag (same epoch, new `expires_at`);
+//! - a holder whose last renewal is older than 2·TTL/3 (one renewal missed) starts no new
+//!   step: the remaining TTL/3 is the margin for a step in flight and for clock skew between
+//!   runners;
+//! - fencing: every inventory write carries the writer's epoch, and a write under an epoch
+//!   older than the one the inventory already carries is refused.
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+/// The lease object's content, as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lease {
+    /// Who holds it: `host/pid/random`, unique per process.
+    pub holder: String,
+    /// Incremented by every takeover; inventory writes carry it.
+    pub epoch: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub acquired_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// A lease object that is not valid JSON of that shape; a reason, never its content.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("not a lease record ({0})")]
+pub struct BadLease(String);
+
+/// The largest lease object accepted (a record is about 150 bytes).
+pub const MAX_LEASE_BYTES: usize = 4096;
+
+impl Lease {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a lease serializes") + "\n"
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Lease, BadLease> {
+        if bytes.len() > MAX_LEASE_BYTES {
+            return Err(BadLease(format!("larger than {MAX_LEASE_BYTES} bytes")));
+        }
+        let lease: Lease = serde_json::from_slice(bytes).map_err(|e| {
+            // serde_json's message can quote a value; keep only where it failed.
+            BadLease(format!(
+                "invalid at line {} column {}",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        if lease.holder.is_empty()
+            || lease.holder.len() > 256
+            || lease.holder.chars().any(char::is_control)
+        {
+            return Err(BadLease(
+                "the holder is empty, too long or has control characters".into(),
+            ));
+        }
+        if lease.epoch == 0 || lease.expires_at < lease.acquired_at {
+            return Err(BadLease(
+                "epoch 0, or expires before it was acquired".into(),
+            ));
+        }
+        Ok(lease)
+    }
+
+    pub fn expired(&self, now: OffsetDateTime) -> bool {
+        now >= self.expires_at
+    }
+}
+
+/// What a read of `KEY.lease` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    Absent,
+    Present { lease: Lease, etag: String },
+}
+
+/// The write that acquires the lease, or why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acquire {
+    /// `PutObject` with `If-None-Match: *`.
+    Create(Lease),
+    /// `PutObject` with `If-Match: etag`: an expired lease, with the next epoch.
+    TakeOver { lease: Lease, if_match: String },
+    /// Someone else holds it until `expires_at`.
+    Held {
+        holder: String,
+        expires_at: OffsetDateTime,
+    },
+}
+
+/// Decide how `me` acquires the lease given what was read; `floor` is the epoch the
+/// inventory carries (0: none).
+pub fn acquire(seen: &Seen, floor: u64, me: &str, now: OffsetDateTime, ttl: Duration) -> Acquire {
+    let stamp = whole_seconds(now);
+    let fresh = |epoch| Lease {
+        holder: me.to_string(),
+        epoch,
+        acquired_at: stamp,
+        expires_at: stamp + ttl,
+    };
+    match seen {
+        Seen::Absent => Acquire::Create(fresh(floor + 1)),
+        Seen::Present { lease, etag } if lease.expired(now) => Acquire::TakeOver {
+            lease: fresh(lease.epoch.max(floor) + 1),
+            if_match: etag.clone(),
+        },
+        Seen::Present { lease, .. } => Acquire::Held {
+            holder: lease.holder.clone(),
+            expires_at: lease.expires_at,
+        },
+    }
+}
+
+/// The record keeps whole seconds (readable in a refusal; the TTL is seconds long), rounded
+/// down, so that a lease never claims more than it was given.
+fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(0).expect("0 is a valid nanosecond")
+}
+
+/// The interval between renewals: TTL/3, so that one missed renewal still leaves a third.
+pub fn renew_every(ttl: Duration) -> Duration {
+    ttl / 3
+}
+
+/// Whether a renewal is due, `renewed_at` being the time of the last successful one (or the
+/// acquisition).
+pub fn renew_due(renewed_at: OffsetDateTime, now: OffsetDateTime, ttl: Duration) -> bool {
+    now - renewed_at >= renew_every(ttl)
+}
+
+/// The renewed record: the same holder, epoch and `acquired_at`, expiring a TTL from now.
+/// Written with `If-Match` on the ETag of our last write.
+pub fn renewed(lease: &Lease, now: OffsetDateTime, ttl: Duration) -> Lease {
+    Lease {
+        expires_at: whole_seconds(now) + ttl,
+        ..lease.clone()
+    }
+}
+
+/// What a holder may do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Start steps.
+    Mutate,
+    /// A renewal is overdue: start nothing new (a step in flight may finish).
+    Overdue,
+    /// Expired: another runner may already hold it.
+    Lost,
+}
+
+/// A holder's standing, from its last successful renewal (the holder's own view; it does not
+/// need to read the lease).
+pub fn standing(renewed_at: OffsetDateTime, now: OffsetDateTime, ttl: Duration) -> Standing {
+    let age = now - renewed_at;
+    if age >= ttl {
+        Standing::Lost
+    } else if age >= renew_every(ttl) * 2 {
+        Standing::Overdue
+    } else {
+        Standing::Mutate
+    }
+}
+
+/// A write under an older epoch than the inventory carries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the inventory was written under lease epoch {stored}, newer than this runner's {mine}: another runner took the lease over; nothing was written"
+)]
+pub struct Fenced {
+    pub stored: u64,
+    pub mine: u64,
+}
+
+/// The fence on every inventory write: `stored` is the epoch the inventory carries (`None`:
+/// written without a lease, or not yet written).
+pub fn fence(stored: Option<u64>, mine: u64) -> Result<(), Fenced> {
+    match stored {
+        Some(stored) if stored > mine => Err(Fenced { stored, mine }),
+        _ => Ok(()),
+    }
+}
+
+/// How long a runner waiting for `--lock-timeout` sleeps before the next attempt: until the
+/// holder's lease expires, but at most `poll`, and never past the deadline. `None`: the
+/// deadline has passed, give up.
+pub fn wait_for(
+    expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+    deadline: OffsetDateTime,
+    poll: Duration,
+) -> Option<Duration> {
+    if now >= deadline {
+        return None;
+    }
+    let until_expiry = (expires_at - now).max(Duration::milliseconds(50));
+    Some(until_expiry.min(poll).min(deadline - now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-12-01 12:00:00 UTC);
+    const TTL: Duration = Duration::seconds(30);
+
+    fn lease(holder: &str, epoch: u64, expires_in: i64) -> Lease {
+        Lease {
+            holder: holder.into(),
+            epoch,
+            acquired_at: T0 - Duration::seconds(60),
+            expires_at: T0 + Duration::seconds(expires_in),
+        }
+    }
+
+    fn present(l: Lease) -> Seen {
+        Seen::Present {
+            lease: l,
+            etag: "\"e1\"".into(),
+        }
+    }
+
+    #[test]
+    fn acquire_decisions() {
+        let cases: Vec<(&str, Seen, u64, Acquire)> = vec![
+            (
+                "an absent lease is created at epoch 1",
+                Seen::Absent,
+                0,
+                Acquire::Create(Lease {
+                    holder: "me".into(),
+                    epoch: 1,
+                    acquired_at: T0,
+                    expires_at: T0 + TTL,
+                }),
+            ),
+            (
+                "an expired lease is taken over with the next epoch, on the ETag read",
+                present(lease("old", 7, -1)),
+                3,
+                Acquire::TakeOver {
+                    lease: Lease {
+                        holder: "me".into(),
+                        epoch: 8,
+                        acquired_at: T0,
+                        expires_at: T0 + TTL,
+                    },
+                    if_match: "\"e1\"".into(),
+                },
+            ),
+            (
+                "a lease expiring exactly now is expired",
+                present(lease("old", 2, 0)),
+                0,
+                Acquire::TakeOver {
+                    lease: Lease {
+                        holder: "me".into(),
+                        epoch: 3,
+                        acquired_at: T0,
+                        expires_at: T0 + TTL,
+                    },
+                    if_match: "\"e1\"".into(),
+                },
+            ),
+            (
+                "a live lease is refused, naming its holder and expiry",
+                present(lease("ci-runner/42/ab12", 3, 1)),
+                9,
+                Acquire::Held {
+                    holder: "ci-runner/42/ab12".into(),
+                    expires_at: T0 + Duration::seconds(1),
+                },
+            ),
+            (
+                "after a release the epoch continues from the inventory's",
+                Seen::Absent,
+                5,
+                Acquire::Create(Lease {
+                    holder: "me".into(),
+                    epoch: 6,
+                    acquired_at: T0,
+                    expires_at: T0 + TTL,
+                }),
+            ),
+            (
+                "a takeover goes past the inventory's epoch when it is ahead of the lease",
+                present(lease("old", 2, -5)),
+                4,
+                Acquire::TakeOver {
+                    lease: Lease {
+                        holder: "me".into(),
+                        epoch: 5,
+                        acquired_at: T0,
+                        expires_at: T0 + TTL,
+                    },
+                    if_match: "\"e1\"".into(),
+                },
+            ),
+        ];
+        for (what, seen, floor, want) in cases {
+            assert_eq!(acquire(&seen, floor, "me", T0, TTL), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn renewal_and_standing_by_the_age_of_the_last_renewal() {
+        // (seconds since the last renewal, renewal due, standing) with TTL 30 s.
+        let cases = [
+            (0, false, Standing::Mutate),
+            (9, false, Standing::Mutate),
+            (10, true, Standing::Mutate),
+            (19, true, Standing::Mutate),
+            (20, true, Standing::Overdue),
+            (29, true, Standing::Overdue),
+            (30, true, Standing::Lost),
+            (300, true, Standing::Lost),
+        ];
+        for (age, due, stand) in cases {
+            let renewed_at = T0 - Duration::seconds(age);
+            assert_eq!(renew_due(renewed_at, T0, TTL), due, "due after {age} s");
+            assert_eq!(
+                standing(renewed_at, T0, TTL),
+                stand,
+                "standing after {age} s"
+            );
+        }
+        assert_eq!(renew_every(TTL), Duration::seconds(10));
+    }
+
+    #[test]
+    fn records_keep_whole_seconds() {
+        let now = T0 + Duration::milliseconds(1_750);
+        let Acquire::Create(l) = acquire(&Seen::Absent, 0, "me", now, TTL) else {
+            panic!("an absent lease is created")
+        };
+        assert_eq!(
+            (l.acquired_at, l.expires_at),
+            (T0 + Duration::seconds(1), T0 + Duration::seconds(31))
+        );
+        assert_eq!(renewed(&l, now, TTL).expires_at, T0 + Duration::seconds(31));
+    }
+
+    #[test]
+    fn a_renewal_keeps_holder_epoch_and_acquisition_and_moves_the_expiry() {
+        let l = lease("me", 4, 5);
+        let r = renewed(&l, T0, TTL);
+        assert_eq!(
+            (r.holder.as_str(), r.epoch, r.acquired_at, r.expires_at),
+            ("me", 4, l.acquired_at, T0 + TTL)
+        );
+    }
+
+    #[test]
+    fn a_write_under_an_older_epoch_is_refused() {
+        let cases = [
+            (None, 1, true),
+            (Some(1), 1, true),
+            (Some(1), 2, true),
+            (Some(3), 2, false),
+        ];
+        for (stored, mine, ok) in cases {
+            assert_eq!(
+                fence(stored, mine).is_ok(),
+                ok,
+                "stored {stored:?}, mine {mine}"
+            );
+        }
+        assert_eq!(
+            fence(Some(5), 4).unwrap_err().to_string(),
+            "the inventory was written under lease epoch 5, newer than this runner's 4: another runner took the lease over; nothing was written"
+        );
+    }
+
+    #[test]
+    fn waiting_sleeps_until_expiry_bounded_by_poll_and_deadline() {
+        let s = Duration::seconds;
+        let cases = [
+            // (expires in, deadline in, poll) -> sleep
+            (s(3), s(60), s(5), Some(s(3))),
+            (s(30), s(60), s(5), Some(s(5))),
+            (s(30), s(2), s(5), Some(s(2))),
+            (s(-10), s(60), s(5), Some(Duration::milliseconds(50))),
+            (s(30), s(0), s(5), None),
+            (s(30), s(-1), s(5), None),
+        ];
+        for (exp, dl, poll, want) in cases {
+            assert_eq!(
+                wait_for(T0 + exp, T0, T0 + dl, poll),
+                want,
+                "{exp} {dl} {poll}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_record_round_trips_and_bad_records_are_refused_without_quoting_them() {
+        let l = lease("host/1/ab", 2, 30);
+        assert_eq!(Lease::from_json(l.to_json().as_bytes()), Ok(l.clone()));
+        let json: serde_json::Value = serde_json::from_str(&l.to_json()).unwrap();
+        assert_eq!(
+            json.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["acquired_at", "epoch", "expires_at", "holder"]
+        );
+        let bad: [&[u8]; 6] = [
+            b"not json SECRETLIKE",
+            br#"{"holder":"a","epoch":1,"acquired_at":"2026-12-01T12:00:00Z"}"#,
+            br#"{"holder":"","epoch":1,"acquired_at":"2026-12-01T12:00:00Z","expires_at":"2026-12-01T12:00:30Z"}"#,
+            br#"{"holder":"a","epoch":0,"acquired_at":"2026-12-01T12:00:00Z","expires_at":"2026-12-01T12:00:30Z"}"#,
+            br#"{"holder":"a","epoch":1,"acquired_at":"2026-12-01T12:00:00Z","expires_at":"2026-12-01T11:00:00Z"}"#,
+            br#"{"holder":"a","epoch":1,"acquired_at":"2026-12-01T12:00:00Z","expires_at":"2026-12-01T12:00:30Z","x":1}"#,
+        ];
+        for b in bad {
+            let e = Lease::from_json(b).unwrap_err().to_string();
+            assert!(!e.contains("SECRETLIKE"), "{e}");
+        }
+        assert!(Lease::from_json(&vec![b' '; MAX_LEASE_BYTES + 1]).is_err());
+    }
+}
