@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-benches=(validate observe bad_file daemon_idle scale converge failover)
+benches=(validate observe bad_file daemon_idle scale converge failover rotation)
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
 status=0

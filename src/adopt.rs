@@ -320,6 +320,7 @@ pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 rolled_at: None,
                 modified_on: observed.modified_on,
                 output: Some(output),
+                unheld: false,
             },
         );
         let state_file = desired.settings.state_file.clone();

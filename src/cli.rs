@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::adopt::AdoptArgs;
 use crate::daemon::WatchArgs;
 use crate::import::ImportArgs;
-use crate::reconcile::ReconcileArgs;
+use crate::reconcile::{ReconcileArgs, RotateArgs};
 use crate::validate::ValidateArgs;
 
 #[derive(Debug, Parser)]
@@ -45,6 +45,9 @@ pub enum Command {
     Schema,
     /// Make Cloudflare match the file once (or show the plan with --dry-run).
     Reconcile(ReconcileArgs),
+    /// Rotate one token now, with its overlap: a new key is issued, proven and written, and
+    /// the old one retired when the overlap ends (at once with --revoke-old).
+    Rotate(RotateArgs),
     /// Run as a daemon: reconcile on file changes and on a timer, serve health and metrics.
     Watch(WatchArgs),
     /// Write a desired-state file from a live account (reads only; changes nothing in
@@ -95,7 +98,12 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     cli.color.apply();
-    if let Command::Reconcile(args) = &cli.command
+    let reconcile_args = match &cli.command {
+        Command::Reconcile(args) => Some(args),
+        Command::Rotate(args) => Some(&args.reconcile),
+        _ => None,
+    };
+    if let Some(args) = reconcile_args
         && let Err(e) = check_dry_run_flags(args)
     {
         return usage_error(e);
@@ -109,6 +117,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => crate::validate::validate(args),
         Command::Schema => crate::validate::schema(),
         Command::Reconcile(args) => crate::reconcile::cmd(args),
+        Command::Rotate(args) => crate::reconcile::rotate_cmd(args),
         Command::Watch(args) => crate::daemon::cmd(args),
         Command::Adopt(args) => crate::adopt::cmd(args),
         Command::Import(args) => crate::import::cmd(args),

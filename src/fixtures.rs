@@ -25,12 +25,16 @@ pub fn desired() -> Desired {
             recipients_file: None,
             config_resync: std::time::Duration::from_secs(3600),
             publish: None,
+            rotation_overlap: None,
+            readiness_timeout: std::time::Duration::from_secs(60),
+            token_watch: std::time::Duration::from_secs(60),
         },
         buckets: Vec::new(),
         tokens: Vec::new(),
         temporary_credentials: Vec::new(),
         warnings: Vec::new(),
         adopt_rolls: crate::config::AdoptRolls::Refused,
+        rotate_now: Default::default(),
         policy: None,
     }
 }
@@ -59,6 +63,8 @@ pub fn token(name: &str, buckets: &[&str]) -> TokenSpec {
         expires_on: None,
         ip: IpRules::default(),
         rotate_every: None,
+        // Roll in place, as before rotation with overlap: the roll tables stay roll tables.
+        rotation_overlap: std::time::Duration::ZERO,
         adopt: None,
         output: OutputSpec {
             file: PathBuf::from(format!("{name}.env.age")),

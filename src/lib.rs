@@ -25,7 +25,8 @@
 //!   decides which configuration blocks a pass reads (the daemon's `config_resync` cache);
 //!   `observe::custom_domain` and `observe::notification` look up zones and list queues.
 //! - `inventory`: the non-secret records r2gitops keeps (token ids, outputs written,
-//!   managed buckets, what was issued of each temporary credential), plain data.
+//!   managed buckets, what was issued of each temporary credential, the old keys of
+//!   rotated tokens until they retire), plain data.
 //! - `state`: where the inventory lives: its file (versioned form, load and save, the
 //!   one-writer lock `state::lock`, flock on `<state_file>.lock`) or an R2 object
 //!   (`state::r2`, `--state r2://BUCKET/KEY`: conditional saves, the lease, the S3 calls),
@@ -38,7 +39,8 @@
 //!   (`reconcile --expect-plan`).
 //! - `apply`: carries out a plan through the write API and the secrets writer.
 //! - `secrets`: S3 credential derivation, output formats (and those of temporary
-//!   credentials), age encryption, atomic writes.
+//!   credentials), age encryption, atomic writes; `secrets::probe`: the signed S3 call of
+//!   `output.verify` and of a rotation's readiness proof.
 //! - `error`: an error and its causes on one line (reports, logs, status).
 //! - `paint`: colour for plans, reports and diagnostics on a terminal (pure).
 //! - `progress`: the progress line of a long apply on a terminal.
@@ -46,7 +48,8 @@
 //! - `reconcile`: one pass: load, observe, diff, (dry-run stops here), apply, publish.
 //! - `publish`: commit changed (encrypted) outputs to a git branch with the real `git`.
 //! - `signals`: SIGTERM/SIGINT (stop, then abort) and SIGHUP as inputs.
-//! - `daemon`: the `watch` loop and its HTTP status server.
+//! - `daemon`: the `watch` loop and its HTTP status server; `daemon::token_watch`: the
+//!   poll of token status between passes (a token revoked as exposed triggers a pass).
 //! - `manpage`: the man pages' EXIT STATUS, ENVIRONMENT, FILES and EXAMPLES (pure text).
 
 pub mod adopt;

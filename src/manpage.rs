@@ -8,10 +8,11 @@
 use std::io::Write;
 
 /// Each command with a man page of its own, and the page's title (`r2gitops man NAME`).
-pub const MAN_PAGES: [(&str, &str); 9] = [
+pub const MAN_PAGES: [(&str, &str); 10] = [
     ("validate", "r2gitops-validate"),
     ("schema", "r2gitops-schema"),
     ("reconcile", "r2gitops-reconcile"),
+    ("rotate", "r2gitops-rotate"),
     ("watch", "r2gitops-watch"),
     ("import", "r2gitops-import"),
     ("adopt", "r2gitops-adopt"),
@@ -200,6 +201,31 @@ fn extra(command: Option<&str>) -> Extra {
                 (
                     "Apply, adopting at most one token without its value by rolling it.",
                     "r2gitops reconcile --allow-adopt-roll --max-adopt-rolls 1",
+                ),
+            ],
+        },
+        Some("rotate") => Extra {
+            exit_status: &[
+                (
+                    "0",
+                    "The new key passed its probe and was written; the old one retires after the overlap (or was revoked with --revoke-old).",
+                ),
+                (
+                    "1",
+                    "No such declared token, the new key was not ready within settings.readiness_timeout (it was deleted; the old key and the file are untouched), another error, or the inventory lock held by another r2gitops.",
+                ),
+                EXIT_USAGE,
+            ],
+            environment: &[API_TOKEN, S3_ENDPOINTS],
+            files: &[DESIRED_FILE, OUTPUTS, INVENTORY, LOCK, TOKEN_FILE],
+            examples: &[
+                (
+                    "Rotate a token now; its old key keeps working for its rotation_overlap.",
+                    "r2gitops rotate reader",
+                ),
+                (
+                    "A leaked secret: the old key is deleted as soon as the new one is written.",
+                    "r2gitops rotate reader --revoke-old",
                 ),
             ],
         },

@@ -63,6 +63,19 @@ pub struct ReconcileArgs {
     pub api: ApiArgs,
 }
 
+/// `r2gitops rotate NAME [--revoke-old]`.
+#[derive(Debug, Clone, Args)]
+pub struct RotateArgs {
+    /// The declared token to rotate.
+    pub name: String,
+    /// For a leaked secret: delete the old key as soon as the new one is delivered, instead
+    /// of after the token's rotation_overlap.
+    #[arg(long)]
+    pub revoke_old: bool,
+    #[command(flatten)]
+    pub reconcile: ReconcileArgs,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PassError {
     #[error(transparent)]
@@ -524,6 +537,20 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    cmd_rotating(args, None)
+}
+
+/// `r2gitops rotate NAME [--revoke-old]`: a pass that rotates NAME now (with its overlap)
+/// and plans nothing else but what that token's rotation needs (its temporary credentials,
+/// its retirements); it prints the plan first and takes the lock as an apply does.
+pub fn rotate_cmd(args: &RotateArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    cmd_rotating(&args.reconcile, Some((args.name.as_str(), args.revoke_old)))
+}
+
+fn cmd_rotating(
+    args: &ReconcileArgs,
+    rotate: Option<(&str, bool)>,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let file = &args.file.file;
     let title = file.display().to_string();
     args.api.preflight()?;
@@ -560,6 +587,19 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
             return Ok(ExitCode::from(1));
         }
     };
+    let mut desired = desired;
+    if let Some((name, revoke_old)) = rotate {
+        if !desired.tokens.iter().any(|t| t.name == name) {
+            writeln!(
+                anstream::stderr().lock(),
+                "{title}: no token named '{}' is declared; nothing was planned or changed",
+                crate::plan::render::escape(name)
+            )?;
+            return Ok(ExitCode::from(1));
+        }
+        desired.rotate_now.insert(name.to_string(), revoke_old);
+    }
+    let desired = desired;
     let config = args.api.client_config(desired.account_id.as_deref())?;
     let endpoints = S3Endpoints::from_args(
         &args.api.s3_endpoints,
@@ -598,6 +638,9 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
                 reads,
             )
             .await?;
+            if let Some((name, _)) = rotate {
+                only_token(&mut plan, name);
+            }
             if let Some(reviewed) = &args.expect_plan {
                 let id = crate::plan::id::plan_id(&plan);
                 if *reviewed != id {
@@ -686,6 +729,15 @@ pub fn cmd(args: &ReconcileArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
         }
         result
     })
+}
+
+/// Keep what `r2gitops rotate NAME` does: NAME's token steps (its rotation, its old keys'
+/// retirements) and the temporary credentials issued under it.
+fn only_token(plan: &mut Plan, name: &str) {
+    plan.steps.retain(|s| match s {
+        crate::plan::Step::IssueTemporary { parent, .. } => parent == name,
+        s => s.kind() == crate::plan::Kind::Token && s.object_name() == name,
+    });
 }
 
 /// A one-shot apply's hold on the state lease: renewed every TTL/3 in the background; a

@@ -27,11 +27,11 @@
 //! same shape (e.g. a declared `expires_on` that has passed): printed as `warning: ...` on
 //! stderr in text mode, and never a failure. A valid file also has `"cost"`:
 //! `interval_seconds`, `calls_per_hour`, `list_pages_per_hour`, `config_reads_per_hour`,
-//! `renewals_per_hour`, `rotations_per_hour`, `config_resync_seconds` and
-//! `percent_of_cloudflare_limit`. Under `--policy`, a valid file has `"policy"`: `path`
-//! and `sha256` of the policy it passed (never its content); its violations are the
-//! file's diagnostics, and the problems of a policy that does not parse are diagnostics
-//! located in the policy.
+//! `renewals_per_hour`, `rotations_per_hour`, `config_resync_seconds`,
+//! `token_watch_pages_per_hour`, `token_watch_seconds` and `percent_of_cloudflare_limit`.
+//! Under `--policy`, a valid file has `"policy"`: `path` and `sha256` of the policy it
+//! passed (never its content); its violations are the file's diagnostics, and the problems
+//! of a policy that does not parse are diagnostics located in the policy.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -108,6 +108,8 @@ pub struct CostReport {
     pub renewals_per_hour: u64,
     pub rotations_per_hour: u64,
     pub config_resync_seconds: u64,
+    pub token_watch_pages_per_hour: u64,
+    pub token_watch_seconds: u64,
     pub percent_of_cloudflare_limit: f64,
 }
 
@@ -121,6 +123,8 @@ impl CostReport {
             renewals_per_hour: c.renewals_per_hour.ceil() as u64,
             rotations_per_hour: c.rotations_per_hour.ceil() as u64,
             config_resync_seconds: c.config_resync.as_secs(),
+            token_watch_pages_per_hour: c.token_watch_calls_per_hour().ceil() as u64,
+            token_watch_seconds: c.token_watch.as_secs(),
             percent_of_cloudflare_limit: (c.percent_of_limit() * 10.0).round() / 10.0,
         }
     }

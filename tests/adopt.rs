@@ -74,6 +74,11 @@ fn s3_round_trip(sb: &Sandbox, key_id: &str, secret: &str, key: &str) -> Result<
     Ok(())
 }
 
+/// `file` with `settings.rotation_overlap: 0`: rolls in place instead of rotating.
+fn roll_in_place(file: &str) -> String {
+    file.replace("settings:\n", "settings:\n  rotation_overlap: 0\n")
+}
+
 const FILE: &str = r#"
 version: 1
 settings:
@@ -191,7 +196,8 @@ async fn adopting_by_roll_needs_consent_and_keeps_the_key_id() {
     let sb = Sandbox::new().await;
     backups(&sb).await;
     let hand = hand_made(&sb, "backup reader (dashboard)").await;
-    sb.write(&FILE.replace("ID", &hand.id));
+    // Rolled in place (overlap 0): the roll path of an adoption without its value.
+    sb.write(&roll_in_place(&FILE.replace("ID", &hand.id)));
 
     // Without consent: blocked, with the way out, and nothing changes.
     let o = sb.r2gitops(&["reconcile"]).output().unwrap();
@@ -491,7 +497,7 @@ async fn the_operator_caps_the_adopt_rolls_of_a_pass_with_max_adopt_rolls() {
         .1
         .replace("backup-reader", "other-reader")
         .replace("ID", &b.id);
-    sb.write(&(FILE.replace("ID", &a.id) + &second));
+    sb.write(&roll_in_place(&(FILE.replace("ID", &a.id) + &second)));
 
     sb.emu.reset_stats();
     let o = sb

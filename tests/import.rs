@@ -267,21 +267,21 @@ async fn the_first_run_of_an_imported_file_does_what_its_header_says() {
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
-        text(&o).contains("the first `reconcile` rolls the 2 managed tokens"),
+        text(&o).contains("the first `reconcile` rotates the 2 managed tokens"),
         "{}",
         text(&o)
     );
     let file = std::fs::read_to_string(&path).unwrap();
     assert!(
         file.contains("# `r2gitops reconcile --dry-run --skip-outputs` shows nothing to change in Cloudflare\n")
-            && file.contains("# The first `reconcile` rolls every token declared below (same access key id, new\n")
+            && file.contains("# The first `reconcile` rotates every token declared below: r2gitops has no record\n")
             && file.contains("#     r2gitops adopt NAME --value-file PATH\n"),
         "{file}"
     );
     sb.write(&file.replace("REPLACE-ME-with-age1-public-keys", "{recipient}"));
 
-    // Exactly what the header says: no change in Cloudflare, and a roll of each managed
-    // token because there is no record of its output.
+    // Exactly what the header says: no change in Cloudflare, and a rotation of each
+    // managed token because there is no record of its output.
     let dry = |extra: &[&str]| {
         let mut args = vec![
             "reconcile",
@@ -302,9 +302,10 @@ async fn the_first_run_of_an_imported_file_does_what_its_header_says() {
     );
     let o = dry(&[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // A new key each, the one in use kept through the overlap.
     let roll = |name: &str| {
         (
-            "roll".to_string(),
+            "rotate".to_string(),
             name.to_string(),
             "output_unrecorded".to_string(),
         )
@@ -337,7 +338,7 @@ async fn the_first_run_of_an_imported_file_does_what_its_header_says() {
     );
 
     // The run itself: ops keeps the secret in use (boto3 with the key derived from the
-    // original value still lists), uploader is rolled.
+    // original value still lists), uploader is rotated.
     let o = sb.r2gitops(&["reconcile"]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let secret = {

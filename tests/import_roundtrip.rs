@@ -236,6 +236,7 @@ fn spec(access: Access, scope: TokenScope, j: Jurisdiction) -> TokenSpec {
         expires_on: None,
         ip: IpRules::default(),
         rotate_every: None,
+        rotation_overlap: std::time::Duration::from_secs(3600),
         adopt: None,
         output: OutputSpec {
             file: "x".into(),

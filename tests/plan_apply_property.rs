@@ -150,6 +150,9 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
                 expires_on: None,
                 ip: IpRules::default(),
                 rotate_every: None,
+                // Rolled in place: the in-memory API has no S3 side to prove a new key against
+                // (rotation is covered through the binary: tests/rotation.rs, crash_injection).
+                rotation_overlap: std::time::Duration::ZERO,
                 adopt: None,
                 output: OutputSpec {
                     file: PathBuf::from(format!("{}.env.age", TOKENS[*i])),
@@ -176,12 +179,16 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
             recipients_file: None,
             config_resync: std::time::Duration::from_secs(3600),
             publish: None,
+            rotation_overlap: None,
+            readiness_timeout: std::time::Duration::from_secs(60),
+            token_watch: std::time::Duration::from_secs(60),
         },
         buckets,
         tokens,
         temporary_credentials: Vec::new(),
         warnings: Vec::new(),
         adopt_rolls: r2gitops::config::AdoptRolls::Refused,
+        rotate_now: Default::default(),
         policy: None,
     }
 }
@@ -242,6 +249,7 @@ fn start(w: &World, d: &Desired) -> (Memory, Inventory) {
                     rolled_at: None,
                     modified_on: None,
                     output: None,
+                    unheld: false,
                 },
             );
         }

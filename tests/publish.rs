@@ -304,7 +304,7 @@ async fn a_rotation_is_on_the_branch_when_the_pass_that_rolls_it_returns() {
 
     let out = reconciled(&sb);
     assert!(
-        out.contains("roll token media-reader: rotate_every elapsed"),
+        out.contains("± rotate token media-reader: rotate_every 1d elapsed"),
         "{out}"
     );
     // Before any later pass could retire the old key, the new Secret is published.
@@ -320,7 +320,7 @@ async fn a_rotation_is_on_the_branch_when_the_pass_that_rolls_it_returns() {
     let message = git(&f.remote, &["log", "-1", "--format=%B", BRANCH]);
     assert!(
         message.contains(&format!(
-            "- {}: ↻ roll token media-reader: rotate_every elapsed",
+            "- {}: ± rotate token media-reader: rotate_every 1d elapsed",
             PUBLISHED[2]
         )),
         "{message}"

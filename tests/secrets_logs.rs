@@ -48,6 +48,7 @@ fn token(scope: TokenScope, recipient: String) -> TokenSpec {
         expires_on: None,
         ip: IpRules::default(),
         rotate_every: None,
+        rotation_overlap: std::time::Duration::from_secs(3600),
         adopt: None,
         output: OutputSpec {
             file: PathBuf::from("app.env.age"),

@@ -144,6 +144,7 @@ fn token(
         expires_on: None,
         ip: IpRules::default(),
         rotate_every: None,
+        rotation_overlap: std::time::Duration::from_secs(3600),
         output: OutputSpec {
             file: PathBuf::from(format!("{name}.{}.age", format.as_str())),
             format,

@@ -103,6 +103,7 @@ fn token(scope: TokenScope, recipient: String, verify: bool) -> TokenSpec {
         expires_on: None,
         ip: IpRules::default(),
         rotate_every: None,
+        rotation_overlap: std::time::Duration::from_secs(3600),
         adopt: None,
         output: OutputSpec {
             file: PathBuf::from("app.env.age"),

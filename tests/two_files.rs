@@ -142,7 +142,8 @@ async fn two_files_on_one_account_never_touch_each_others_tokens() {
     two.prove("b", "media-reader", "media");
 
     // A lost inventory deletes nothing, even with prune: the declared token is taken back
-    // by its name (and rolled: there is no record of its output); the other's is shown.
+    // by its name (and rotated: there is no record of its output, and the key in use keeps
+    // working through the overlap); the other's is shown.
     std::fs::remove_file(state(&two.dir("a"))).unwrap();
     let dry = two.run("a", &["reconcile", "--dry-run", "--output", "json"]);
     let plan: Value = serde_json::from_slice(&dry.stdout).unwrap();
@@ -152,10 +153,32 @@ async fn two_files_on_one_account_never_touch_each_others_tokens() {
         .iter()
         .map(|c| c["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["roll"], "{plan}");
+    assert_eq!(actions, ["rotate"], "{plan}");
     assert_eq!(plan["elsewhere"][0]["name"], "r2gitops:media-reader");
     assert_eq!(two.run("a", &["reconcile"]).status.code(), Some(0));
-    assert_eq!(two.ids(), ids, "same tokens, same ids");
+    let tokens = two.s.emu.tokens();
+    let ids_of = |name: &str| -> Vec<String> {
+        tokens
+            .iter()
+            .filter(|t| t.name == name)
+            .map(|t| t.id.clone())
+            .collect()
+    };
+    assert_eq!(
+        ids_of("r2gitops:media-reader"),
+        [ids["r2gitops:media-reader"].clone()],
+        "the other file's token is untouched"
+    );
+    let a_ids = ids_of("r2gitops:assets-writer");
+    assert_eq!(
+        a_ids.len(),
+        2,
+        "a new key, and the old one through its overlap"
+    );
+    assert!(a_ids.contains(&ids["r2gitops:assets-writer"]));
+    // b sees a's new key and a's retiring one as another file's: never touched.
+    assert_eq!(two.run("b", &["reconcile"]).status.code(), Some(0));
+    assert_eq!(two.s.emu.tokens().len(), 3);
     two.prove("b", "media-reader", "media");
     two.prove("a", "assets-writer", "assets");
 }

@@ -285,10 +285,11 @@ fn the_binary_prints_the_ok_line_and_exits_0_for_a_valid_file() {
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // One list page of buckets and one of tokens, six passes an hour.
+    // One list page of buckets and one of tokens, six passes an hour; the token watch
+    // lists the token page every minute.
     assert_eq!(
         stdout.lines().nth(1).unwrap_or_default(),
-        "cost: about 12 API calls an hour in the daemon at --interval 10m: 12 list pages (6 passes of 2), 0 configuration reads (0 every 1h), 0 renewals; 0.1% of Cloudflare's 14,400 an hour (1,200 per 5 minutes per user)"
+        "cost: about 72 API calls an hour in the daemon at --interval 10m: 12 list pages (6 passes of 2), 0 configuration reads (0 every 1h), 0 renewals, 60 token watch pages (1 every 1m); 0.5% of Cloudflare's 14,400 an hour (1,200 per 5 minutes per user)"
     );
     assert_eq!(out.status.code(), Some(0));
 
@@ -303,10 +304,11 @@ fn the_binary_prints_the_ok_line_and_exits_0_for_a_valid_file() {
         report,
         serde_json::json!({"format_version": 1, "file": "./r2gitops.yaml", "valid": true,
                            "buckets": 3, "tokens": 4, "diagnostics": [], "warnings": [],
-                           "cost": {"interval_seconds": 600, "calls_per_hour": 12,
+                           "cost": {"interval_seconds": 600, "calls_per_hour": 72,
                                     "list_pages_per_hour": 12, "config_reads_per_hour": 0,
                                     "renewals_per_hour": 0, "rotations_per_hour": 0, "config_resync_seconds": 3600,
-                                    "percent_of_cloudflare_limit": 0.1}})
+                                    "token_watch_pages_per_hour": 60, "token_watch_seconds": 60,
+                                    "percent_of_cloudflare_limit": 0.5}})
     );
 }
 

@@ -181,6 +181,9 @@ pub fn apply_bookkeeping(inv: &mut Inventory, items: &[Bookkeeping], now: Offset
                         rolled_at: None,
                         modified_on: None,
                         output: None,
+                        // The value in use is not r2gitops' (it may be live), unless a create of
+                        // r2gitops' own under this name was in flight (`pending`).
+                        unheld: !inv.pending.contains(token),
                     },
                 );
             }
@@ -196,6 +199,9 @@ pub fn apply_bookkeeping(inv: &mut Inventory, items: &[Bookkeeping], now: Offset
             Bookkeeping::ForgetBucket { bucket } => {
                 inv.buckets
                     .remove(&(bucket.jurisdiction, bucket.name.clone()));
+            }
+            Bookkeeping::ForgetRetiring { id } => {
+                inv.retiring.retain(|r| &r.id != id);
             }
             Bookkeeping::ForgetTemporary { name } => {
                 inv.temporary.remove(name);
@@ -242,6 +248,7 @@ fn report(step: &Step, outcome: Outcome) -> StepReport {
         name: step.object_name().to_string(),
         outcome,
         verify: None,
+        readiness: None,
     }
 }
 
@@ -325,9 +332,15 @@ impl<W: WriteApi> Applier<'_, W> {
             .await;
         out.steps.extend(reports);
 
-        let deletes: Vec<&Step> = phase(|s| matches!(s, Step::DeleteToken { .. })).collect();
+        let deletes: Vec<&Step> =
+            phase(|s| matches!(s, Step::DeleteToken { .. } | Step::RetireToken { .. })).collect();
         let reports = self
-            .run_all(deletes, |s| self.delete_token(s, &shared))
+            .run_all(deletes, |s| async {
+                match s {
+                    Step::RetireToken { .. } => self.retire_token(s, &shared).await,
+                    _ => self.delete_token(s, &shared).await,
+                }
+            })
             .await;
         out.steps.extend(reports);
 
@@ -343,6 +356,7 @@ impl<W: WriteApi> Applier<'_, W> {
                     | Step::UpdateToken { .. }
                     | Step::ReplaceToken { .. }
                     | Step::RollToken { .. }
+                    | Step::RotateToken { .. }
                     | Step::IssueTemporary { .. }
             )
         }) {

@@ -14,6 +14,8 @@ pub enum Outcome {
     /// Done by replacing the token (Cloudflare could not change it in place), with what
     /// happened.
     Replaced(String),
+    /// A rotation: the new key proven and delivered, the old one retiring (or revoked).
+    Rotated(String),
     Failed(String),
     /// Not attempted: shutting down, or something it depends on failed.
     Skipped(String),
@@ -28,6 +30,7 @@ impl Outcome {
             Outcome::Done => "done",
             Outcome::AlreadyDone(_) => "already_done",
             Outcome::Replaced(_) => "replaced",
+            Outcome::Rotated(_) => "rotated",
             Outcome::Failed(_) => "failed",
             Outcome::Skipped(_) => "skipped",
             Outcome::Blocked(_) => "blocked",
@@ -39,6 +42,7 @@ impl Outcome {
             Outcome::Done => None,
             Outcome::AlreadyDone(d)
             | Outcome::Replaced(d)
+            | Outcome::Rotated(d)
             | Outcome::Failed(d)
             | Outcome::Skipped(d)
             | Outcome::Blocked(d) => Some(d),
@@ -48,7 +52,7 @@ impl Outcome {
     pub fn succeeded(&self) -> bool {
         matches!(
             self,
-            Outcome::Done | Outcome::AlreadyDone(_) | Outcome::Replaced(_)
+            Outcome::Done | Outcome::AlreadyDone(_) | Outcome::Replaced(_) | Outcome::Rotated(_)
         )
     }
 }
@@ -63,6 +67,8 @@ pub struct StepReport {
     pub outcome: Outcome,
     /// The `output.verify` self-test, when the step wrote an output that asks for it.
     pub verify: Option<VerifyOutcome>,
+    /// How long a rotation's new key took to pass its readiness probe.
+    pub readiness: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -87,7 +93,10 @@ impl Report {
         let mut t = Tally::default();
         for s in &self.steps {
             match s.outcome {
-                Outcome::Done | Outcome::AlreadyDone(_) | Outcome::Replaced(_) => t.done += 1,
+                Outcome::Done
+                | Outcome::AlreadyDone(_)
+                | Outcome::Replaced(_)
+                | Outcome::Rotated(_) => t.done += 1,
                 Outcome::Failed(_) => t.failed += 1,
                 Outcome::Skipped(_) => t.skipped += 1,
                 Outcome::Blocked(_) => t.blocked += 1,
@@ -119,7 +128,10 @@ impl Report {
         }
         for s in &self.steps {
             let mark = match s.outcome {
-                Outcome::Done | Outcome::AlreadyDone(_) | Outcome::Replaced(_) => "ok",
+                Outcome::Done
+                | Outcome::AlreadyDone(_)
+                | Outcome::Replaced(_)
+                | Outcome::Rotated(_) => "ok",
                 Outcome::Failed(_) => "FAILED",
                 Outcome::Skipped(_) => "skipped",
                 Outcome::Blocked(_) => "blocked",

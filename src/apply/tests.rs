@@ -596,6 +596,7 @@ fn plan(steps: Vec<Step>) -> Plan {
         temporary: Vec::new(),
         domains: Vec::new(),
         rotations: Vec::new(),
+        retiring: Vec::new(),
         publish: None,
     }
 }
@@ -772,6 +773,7 @@ async fn a_roll_records_the_new_output_and_keeps_the_creation_time() {
             rolled_at: None,
             modified_on: None,
             output: None,
+            unheld: false,
         },
     );
     let p = plan(vec![Step::RollToken {
@@ -809,6 +811,7 @@ fn bookkeeping_adopts_forgets_and_tracks() {
             rolled_at: None,
             modified_on: None,
             output: None,
+            unheld: false,
         },
     );
     inv.buckets
@@ -896,6 +899,7 @@ fn seeded(fake: &Fake, name: &str, condition: IpRules) -> (String, Inventory) {
             rolled_at: None,
             modified_on: None,
             output: None,
+            unheld: false,
         },
     );
     (id, inv)
@@ -1332,6 +1336,7 @@ async fn a_refused_issue_fails_its_step_with_cloudflares_code_and_records_nothin
             rolled_at: None,
             modified_on: None,
             output: None,
+            unheld: false,
         },
     );
     let p = plan(vec![issue(

@@ -1,5 +1,6 @@
-//! Token steps: delete, create, update, roll and replace, each write read back and compared
-//! with what was sent before anything trusts it.
+//! Token steps: delete, create, update, roll, replace, rotate and retire, each write read
+//! back and compared with what was sent before anything trusts it. A rotation's new key is
+//! proven with a signed S3 call before its output is written.
 
 use std::collections::BTreeSet;
 
@@ -9,7 +10,7 @@ use super::{Applier, Fresh, Outcome, Rolled, Shared, StepReport, error_chain, re
 use crate::cloudflare::ReadApi;
 use crate::cloudflare::{CreatedToken, WriteApi};
 use crate::config::{Owner, TokenSpec};
-use crate::inventory::TokenRecord;
+use crate::inventory::{RetiringRecord, TokenRecord};
 use crate::observed::{TokenField, TokenRequest};
 use crate::plan::readback::{self, Mismatch};
 use crate::plan::{BucketRef, DeleteReason, ReplaceReason, RollReason, Step};
@@ -75,7 +76,8 @@ impl<W: WriteApi> Applier<'_, W> {
         let needs = match step {
             Step::CreateToken { buckets, .. }
             | Step::UpdateToken { buckets, .. }
-            | Step::ReplaceToken { buckets, .. } => buckets.as_slice(),
+            | Step::ReplaceToken { buckets, .. }
+            | Step::RotateToken { buckets, .. } => buckets.as_slice(),
             _ => &[],
         };
         if let Some(b) = needs.iter().find(|b| failed_buckets.contains(b)) {
@@ -92,7 +94,7 @@ impl<W: WriteApi> Applier<'_, W> {
                 owner,
                 request,
                 ..
-            } => match self.create_verified(token, *owner, request).await {
+            } => match self.create_verified(token, *owner, request, shared).await {
                 Err(e) => report(step, Outcome::Failed(e)),
                 Ok(created) => {
                     let fresh = Fresh {
@@ -191,7 +193,10 @@ impl<W: WriteApi> Applier<'_, W> {
                     self.deliver(step, fresh, shared).await
                 }
             },
-            _ => unreachable!("token_step gets token creates, updates, replaces and rolls"),
+            Step::RotateToken { .. } => self.rotate(step, shared).await,
+            _ => unreachable!(
+                "token_step gets token creates, updates, replaces, rolls and rotations"
+            ),
         };
         self.log(&r);
         r
@@ -205,12 +210,26 @@ impl<W: WriteApi> Applier<'_, W> {
         token: &str,
         owner: Owner,
         request: &TokenRequest,
+        shared: &Shared,
     ) -> Result<CreatedToken, String> {
-        let created = self
-            .api
-            .create_token(owner, request)
-            .await
-            .map_err(|e| error_chain(&e))?;
+        // Before the call: a crash after Cloudflare made the token and before it is recorded
+        // leaves a token whose value nobody holds, and the next pass must know it.
+        shared
+            .update(|inv| {
+                inv.pending.insert(token.to_string());
+            })
+            .await;
+        let created = match self.api.create_token(owner, request).await {
+            Ok(c) => c,
+            Err(e) => {
+                shared
+                    .update(|inv| {
+                        inv.pending.remove(token);
+                    })
+                    .await;
+                return Err(error_chain(&e));
+            }
+        };
         let found = readback::compare(request, &created.token, created.condition_sent_as);
         if found.is_empty() {
             return Ok(created);
@@ -218,6 +237,11 @@ impl<W: WriteApi> Applier<'_, W> {
         let id = created.token.id.clone();
         // The value dies here, never written anywhere.
         drop(created);
+        shared
+            .update(|inv| {
+                inv.pending.remove(token);
+            })
+            .await;
         let text = readback::message(token, &found);
         tracing::error!(token = %token, id = %id, "{text}: deleting the new token");
         match self.api.delete_token(owner, &id).await {
@@ -272,7 +296,7 @@ impl<W: WriteApi> Applier<'_, W> {
             status: None,
             ..request.clone()
         };
-        let created = match self.create_verified(token, owner, &create).await {
+        let created = match self.create_verified(token, owner, &create, shared).await {
             Ok(c) => c,
             Err(e) => {
                 return report(
@@ -313,6 +337,165 @@ impl<W: WriteApi> Applier<'_, W> {
                 error_chain(&e)
             )),
         };
+        r
+    }
+
+    /// Rotation with overlap: create the new token (read back), prove it with a signed S3
+    /// call, record it with the old one as retiring (one save: a crash after it leaves a
+    /// new token that was never delivered, which the next pass rolls, and the old key in
+    /// the output still working), write its output, then revoke the old key at once only
+    /// with `--revoke-old`. Not proven in time: the new token is deleted, the old one and
+    /// the output are untouched.
+    async fn rotate(&self, step: &Step, shared: &Shared) -> StepReport {
+        let Step::RotateToken {
+            token,
+            old_id,
+            owner,
+            request,
+            reason,
+            overlap,
+            revoke_old,
+            ..
+        } = step
+        else {
+            unreachable!("rotate gets rotations");
+        };
+        let owner = *owner;
+        let created = match self.create_verified(token, owner, request, shared).await {
+            Ok(c) => c,
+            Err(e) => {
+                return report(
+                    step,
+                    Outcome::Failed(format!(
+                        "{}; creating the new key failed: {e}; the old key {old_id} is kept",
+                        reason.describe()
+                    )),
+                );
+            }
+        };
+        let new_id = created.token.id.clone();
+        let spec = self.spec(token).clone();
+        let timeout = self.desired.settings.readiness_timeout;
+        let ready = match self
+            .writer
+            .ready(&spec, &new_id, &created.value, timeout)
+            .await
+        {
+            Ok(ready) => ready,
+            Err(why) => {
+                drop(created);
+                shared
+                    .update(|inv| {
+                        inv.pending.remove(token.as_str());
+                    })
+                    .await;
+                let gone = match self.api.delete_token(owner, &new_id).await {
+                    Ok(()) => "it was deleted".to_string(),
+                    Err(e) if e.is_not_found() => "it is gone".to_string(),
+                    Err(e) => format!(
+                        "deleting it failed ({}), so the next pass deletes it as a duplicate",
+                        error_chain(&e)
+                    ),
+                };
+                tracing::error!(token = %token, id = %new_id, "the new key did not pass its readiness probe: {why}");
+                return report(
+                    step,
+                    Outcome::Failed(format!(
+                        "the new key {new_id} was not ready: {why}; {gone}, and the old key {old_id} and the output are untouched; the next pass tries again"
+                    )),
+                );
+            }
+        };
+        let now = OffsetDateTime::now_utc();
+        let retire_at = if *revoke_old { now } else { now + *overlap };
+        let record = TokenRecord {
+            id: new_id.clone(),
+            owner,
+            created_at: now,
+            rolled_at: None,
+            modified_on: created.token.modified_on,
+            output: None,
+            unheld: false,
+        };
+        shared
+            .update(|inv| {
+                inv.retiring.retain(|r| r.id != *old_id);
+                inv.retiring.push(RetiringRecord {
+                    token: token.clone(),
+                    id: old_id.clone(),
+                    owner,
+                    retire_at,
+                });
+                inv.tokens.insert(token.clone(), record);
+                inv.pending.remove(token.as_str());
+            })
+            .await;
+        let fresh = Fresh {
+            token,
+            owner,
+            id: &new_id,
+            value: created.value,
+            rolled: None,
+            modified_on: created.token.modified_on,
+        };
+        let mut r = self.deliver(step, fresh, shared).await;
+        r.readiness = Some(ready.elapsed);
+        if !r.outcome.succeeded() {
+            return r;
+        }
+        let proven = format!(
+            "new key {new_id} passed its probe in {:.1}s (attempt {}), output written",
+            ready.elapsed.as_secs_f64(),
+            ready.attempts
+        );
+        r.outcome = if *revoke_old {
+            match self.api.delete_token(owner, old_id).await {
+                Ok(()) => {
+                    shared
+                        .update(|inv| inv.retiring.retain(|r| r.id != *old_id))
+                        .await;
+                    Outcome::Rotated(format!("{proven}; old key {old_id} revoked"))
+                }
+                Err(e) if e.is_not_found() => {
+                    shared
+                        .update(|inv| inv.retiring.retain(|r| r.id != *old_id))
+                        .await;
+                    Outcome::Rotated(format!("{proven}; old key {old_id} already gone"))
+                }
+                Err(e) => Outcome::Failed(format!(
+                    "{proven}, but revoking the old key {old_id} failed: {}; the next pass retires it",
+                    error_chain(&e)
+                )),
+            }
+        } else {
+            Outcome::Rotated(format!(
+                "{proven}; old key {old_id} retires at {}",
+                crate::plan::timestamp(retire_at)
+            ))
+        };
+        r
+    }
+
+    /// Delete a rotated token's old key once its overlap has ended, then forget it.
+    pub(super) async fn retire_token(&self, step: &Step, shared: &Shared) -> StepReport {
+        if let Some(r) = self.stopped(step) {
+            return r;
+        }
+        let Step::RetireToken { id, owner, .. } = step else {
+            unreachable!("retire_token gets retirements");
+        };
+        let outcome = match self.api.delete_token(*owner, id).await {
+            Ok(()) => Outcome::Done,
+            Err(e) if e.is_not_found() => Outcome::AlreadyDone("already gone".into()),
+            Err(e) => Outcome::Failed(error_chain(&e)),
+        };
+        if outcome.succeeded() {
+            shared
+                .update(|inv| inv.retiring.retain(|r| &r.id != id))
+                .await;
+        }
+        let r = report(step, outcome);
+        self.log(&r);
         r
     }
 
@@ -360,10 +543,12 @@ impl<W: WriteApi> Applier<'_, W> {
             rolled_at: rolled.is_some().then_some(now),
             modified_on,
             output: written.as_ref().ok().cloned(),
+            unheld: false,
         };
         shared
             .update(|inv| {
                 inv.tokens.insert(token.to_string(), record);
+                inv.pending.remove(token);
             })
             .await;
         let mut r = match &written {

@@ -13,18 +13,23 @@
 //!   that custom domains name and one queue list, once per `config_resync`;
 //! - renewals: one issue call per temporary credential every `ttl - refresh_before`
 //!   (a renewal issues without observing anything else);
-//! - rotations: a roll and its read-back per token every `rotate_every` (at least `1h`).
+//! - the token watch: the token pages of every owner family in use, every
+//!   `settings.token_watch` (the daemon's poll for tokens revoked as exposed, expired or
+//!   missing, between full passes).
+//! - rotations: a roll and its read-back (or a rotation's create and its retirement) per
+//!   token every `rotate_every` (at least `1h`).
 //!
-//! Two of these a committer controls: `config_resync` is raised to what a quarter of the
-//! limit can pay for, and renewals are bounded by `ttl >= min_temporary_ttl`,
+//! Three of these a committer controls: `config_resync` is raised to what a quarter of the
+//! limit can pay for, `token_watch` (at least 15s) to what 5% of it pays for, and
+//! renewals are bounded by `ttl >= min_temporary_ttl`,
 //! `ttl - refresh_before >= min_temporary_ttl / 3` and at most `MAX_TEMPORARY_CREDENTIALS`.
 //! Only the operator lowers `min_temporary_ttl` (`--min-temporary-ttl`), never the file.
 
 use std::time::Duration;
 
-use super::model::MIN_CONFIG_RESYNC;
 use super::model::temporary::{MIN_TEMPORARY_TTL, TemporarySpec, short_duration};
-use super::model::{BucketSpec, Desired, Owner};
+use super::model::{BucketSpec, Desired, Owner, TokenSpec};
+use super::model::{MIN_CONFIG_RESYNC, MIN_TOKEN_WATCH};
 
 /// Cloudflare's limit per user: 1,200 calls per 5 minutes.
 pub const CLOUDFLARE_CALLS_PER_HOUR: u64 = 14_400;
@@ -32,6 +37,9 @@ pub const CLOUDFLARE_CALLS_PER_HOUR: u64 = 14_400;
 /// What configuration re-reads may spend in steady state: a quarter of the limit, leaving
 /// the rest to passes, applies and the user's other clients.
 pub const CONFIG_READS_PER_HOUR: u64 = CLOUDFLARE_CALLS_PER_HOUR / 4;
+
+/// What the token watch may spend: 5% of the limit. With many tokens its cadence stretches.
+pub const TOKEN_WATCH_CALLS_PER_HOUR: u64 = CLOUDFLARE_CALLS_PER_HOUR / 20;
 
 /// The `per_page` the client asks of the bucket and token lists: `cloudflare::client` sends
 /// these, so the model and the calls cannot drift apart.
@@ -126,13 +134,33 @@ pub fn list_pages_per_pass(desired: &Desired) -> u64 {
         .values()
         .map(|n| pages(*n, BUCKETS_PER_PAGE))
         .sum();
-    let tokens: u64 = [Owner::Account, Owner::User]
+    buckets + token_pages(&desired.tokens)
+}
+
+/// Token list pages one look at the declared tokens reads: one family's pages per owner
+/// family in use, at least one each (a lower bound: the account may hold more).
+pub fn token_pages(tokens: &[TokenSpec]) -> u64 {
+    [Owner::Account, Owner::User]
         .into_iter()
-        .map(|o| desired.tokens.iter().filter(|t| t.owner == o).count() as u64)
+        .map(|o| tokens.iter().filter(|t| t.owner == o).count() as u64)
         .filter(|n| *n > 0)
-        .map(|n| pages(n, TOKENS_PER_PAGE))
-        .sum();
-    buckets + tokens
+        .map(|n| n.div_ceil(TOKENS_PER_PAGE).max(1))
+        .sum()
+}
+
+/// The shortest token watch at which listing `pages` pages stays within
+/// `TOKEN_WATCH_CALLS_PER_HOUR`, in whole seconds, never below `MIN_TOKEN_WATCH`.
+pub fn token_watch_floor(pages: u64) -> Duration {
+    let secs = pages
+        .saturating_mul(3600)
+        .div_ceil(TOKEN_WATCH_CALLS_PER_HOUR);
+    Duration::from_secs(secs).max(MIN_TOKEN_WATCH)
+}
+
+/// The token watch as the daemon runs it: the declared cadence, stretched to the floor of
+/// the pages it really lists (the account may hold more tokens than the file declares).
+pub fn token_watch_interval(declared: Duration, pages: u64) -> Duration {
+    declared.max(token_watch_floor(pages))
 }
 
 /// How often one credential is issued in steady state.
@@ -149,6 +177,10 @@ pub struct Cost {
     /// As the daemon runs it (`settings.config_resync`, bounded by `validate`).
     pub config_resync: Duration,
     pub renewals_per_hour: f64,
+    /// Token pages one watch poll lists (0 without tokens: nothing is watched).
+    pub token_watch_pages: u64,
+    /// As the daemon runs it (`settings.token_watch`, bounded by `validate`).
+    pub token_watch: Duration,
     /// Rolls of tokens with `rotate_every`, and their read-backs.
     pub rotations_per_hour: f64,
 }
@@ -166,10 +198,15 @@ impl Cost {
         self.config_reads_per_resync as f64 * 3600.0 / self.config_resync.as_secs_f64().max(1.0)
     }
 
+    pub fn token_watch_calls_per_hour(&self) -> f64 {
+        self.token_watch_pages as f64 * 3600.0 / self.token_watch.as_secs_f64().max(1.0)
+    }
+
     pub fn calls_per_hour(&self) -> f64 {
         self.list_calls_per_hour()
             + self.config_calls_per_hour()
             + self.renewals_per_hour
+            + self.token_watch_calls_per_hour()
             + self.rotations_per_hour
     }
 
@@ -181,7 +218,7 @@ impl Cost {
     /// `validate`'s line.
     pub fn line(&self) -> String {
         format!(
-            "cost: about {} API calls an hour in the daemon at --interval {}: {} list pages ({} passes of {}), {} configuration reads ({} every {}), {} renewals{}; {}% of Cloudflare's {} an hour (1,200 per 5 minutes per user)",
+            "cost: about {} API calls an hour in the daemon at --interval {}: {} list pages ({} passes of {}), {} configuration reads ({} every {}), {} renewals{}, {} token watch pages ({} every {}); {}% of Cloudflare's {} an hour (1,200 per 5 minutes per user)",
             num(self.calls_per_hour()),
             short_duration(self.interval),
             num(self.list_calls_per_hour()),
@@ -192,6 +229,9 @@ impl Cost {
             short_duration(self.config_resync),
             num(self.renewals_per_hour),
             self.rotations(),
+            num(self.token_watch_calls_per_hour()),
+            self.token_watch_pages,
+            short_duration(self.token_watch),
             num(self.percent_of_limit()),
             thousands(CLOUDFLARE_CALLS_PER_HOUR),
         )
@@ -244,6 +284,8 @@ pub fn estimate(desired: &Desired, interval: Duration) -> Cost {
             .iter()
             .map(|t| 3600.0 / renewal_interval(t).as_secs_f64().max(1.0))
             .sum(),
+        token_watch_pages: token_pages(&desired.tokens),
+        token_watch: desired.settings.token_watch,
         // A roll, then the GET that reads its `modified_on` back.
         rotations_per_hour: desired
             .tokens
@@ -376,7 +418,7 @@ mod tests {
     }
 
     #[test]
-    fn the_estimate_adds_list_pages_configuration_reads_and_renewals() {
+    fn the_estimate_adds_list_pages_configuration_reads_renewals_and_the_token_watch() {
         let mut d = crate::fixtures::desired();
         d.buckets = (0..300)
             .map(|i| bucket(i, Jurisdiction::Default, 6))
@@ -391,10 +433,12 @@ mod tests {
         assert_eq!(c.config_reads_per_resync, 1800);
         assert_eq!(c.config_calls_per_hour(), 3600.0);
         assert_eq!(c.renewals_per_hour, 720.0);
-        assert_eq!(c.calls_per_hour(), 4332.0);
+        // One token page every minute (the default token watch).
+        assert_eq!(c.token_watch_calls_per_hour(), 60.0);
+        assert_eq!(c.calls_per_hour(), 4392.0);
         assert_eq!(
             c.line(),
-            "cost: about 4,332 API calls an hour in the daemon at --interval 10m: 12 list pages (6 passes of 2), 3,600 configuration reads (1800 every 30m), 720 renewals; 30% of Cloudflare's 14,400 an hour (1,200 per 5 minutes per user)"
+            "cost: about 4,392 API calls an hour in the daemon at --interval 10m: 12 list pages (6 passes of 2), 3,600 configuration reads (1800 every 30m), 720 renewals, 60 token watch pages (1 every 1m); 31% of Cloudflare's 14,400 an hour (1,200 per 5 minutes per user)"
         );
         // What the issue measured: 60 credentials with ttl 1m and refresh_before 59s.
         d.temporary_credentials = (0..60).map(|_| temporary(MIN, 59)).collect();
@@ -403,10 +447,11 @@ mod tests {
         d.buckets.clear();
         d.temporary_credentials = vec![temporary(12 * HOUR, 4 * HOUR)];
         d.settings.config_resync = Duration::from_secs(HOUR);
+        d.settings.token_watch = Duration::from_secs(HOUR);
         let c = estimate(&d, Duration::from_secs(HOUR));
         assert_eq!(
             c.line(),
-            "cost: about 1.1 API calls an hour in the daemon at --interval 1h: 1 list pages (1 passes of 1), 0 configuration reads (0 every 1h), 0.1 renewals; 0% of Cloudflare's 14,400 an hour (1,200 per 5 minutes per user)"
+            "cost: about 2.1 API calls an hour in the daemon at --interval 1h: 1 list pages (1 passes of 1), 0 configuration reads (0 every 1h), 0.1 renewals, 1 token watch pages (1 every 1h); 0% of Cloudflare's 14,400 an hour (1,200 per 5 minutes per user)"
         );
     }
 
@@ -418,11 +463,14 @@ mod tests {
             .collect();
         d.tokens[0].rotate_every = Some(Duration::from_secs(HOUR));
         d.tokens[1].rotate_every = Some(Duration::from_secs(2 * HOUR));
+        d.settings.token_watch = Duration::from_secs(HOUR);
         let c = estimate(&d, Duration::from_secs(HOUR));
         assert_eq!(c.rotations_per_hour, 3.0);
-        assert_eq!(c.calls_per_hour(), 1.0 + 3.0);
+        // One list page a pass, one token watch page an hour.
+        assert_eq!(c.calls_per_hour(), 1.0 + 3.0 + 1.0);
         assert!(
-            c.line().contains(", 0 renewals, 3 rotations; "),
+            c.line()
+                .contains(", 0 renewals, 3 rotations, 1 token watch pages (1 every 1h); "),
             "{}",
             c.line()
         );

@@ -31,6 +31,10 @@
 //!   credentials still counts as a success (`/readyz` stays ready); their renewal is
 //!   retried with the same backoff, and `/status` and
 //!   `r2gitops_temporary_credential_expiry_seconds` show how close each is to expiry.
+//! - Rotations: each retiring key's `retire_at` fires a full pass (coalesced). Between
+//!   passes the token watch (`token_watch`) lists token status every `settings.token_watch`
+//!   (stretched to fit 5% of the budget) and fires a pass at once when a managed token was
+//!   revoked as exposed, expired or is gone.
 //! - The file's API cost an hour (`config::cost`, at `--interval`) is logged once per
 //!   desired state loaded; `settings.config_resync` arrives bounded by that model.
 //! - The operator's policy (`--policy`) is read at start (one that does not load stops the
@@ -47,6 +51,7 @@
 pub mod http;
 pub mod renewal;
 pub mod status;
+pub mod token_watch;
 pub mod watch;
 
 use std::net::SocketAddr;
@@ -219,6 +224,13 @@ struct Daemon {
     /// The next renewal, and the retry of a failed one (wall clock).
     renew_at: Option<OffsetDateTime>,
     renewal_retry_at: Option<OffsetDateTime>,
+    /// The earliest `retire_at` of a retiring key: a pass is triggered then.
+    retire_at: Option<OffsetDateTime>,
+    /// The managed tokens the token watch looks at, when it looks next, and when it first
+    /// saw each dead one (for `r2gitops_exposure_to_delivery_seconds`).
+    watched: Vec<token_watch::Watched>,
+    token_watch_at: Option<tokio::time::Instant>,
+    dead_since: std::collections::BTreeMap<String, Instant>,
     /// Bucket configuration read by earlier passes, re-read once per `config_resync`.
     config_cache: crate::observe::ConfigCache,
     /// Set by a full pass that succeeded; renewals until the next full pass use it.
@@ -284,11 +296,61 @@ impl Daemon {
         self.renew_at = renewal::next_renewal(&entries, now, rand::rng().random_range(0.0..=1.0));
         let (b, t) = (inventory.buckets.len(), inventory.tokens.len());
         let rotations = crate::plan::NextRotation::of(desired, inventory);
+        let retiring = inventory.retiring.clone();
+        self.retire_at = retiring.iter().map(|r| r.retire_at).min();
+        self.watched = token_watch::watched(desired, inventory);
+        if self.token_watch_at.is_none() {
+            self.token_watch_at = Some(tokio::time::Instant::now() + desired.settings.token_watch);
+        }
         self.update(|s| {
             (s.managed_buckets, s.managed_tokens) = (b, t);
             s.temporary = entries;
             s.rotations = rotations;
+            s.retiring = retiring;
         });
+    }
+
+    /// One look of the token watch: list the managed families' tokens (nothing else), set
+    /// the next look (stretched to what 5% of the budget pays for) and say why a pass is
+    /// needed now, if one is.
+    async fn watch_tokens(&mut self) -> Option<String> {
+        use crate::cloudflare::ReadApi;
+        let desired = self.desired.clone()?;
+        let declared = desired.settings.token_watch;
+        self.token_watch_at = Some(tokio::time::Instant::now() + declared);
+        let (client, _) = self.client.as_ref()?;
+        let owners: std::collections::BTreeSet<crate::config::Owner> =
+            self.watched.iter().map(|w| w.owner).collect();
+        let mut listed = std::collections::BTreeMap::new();
+        for owner in owners {
+            match client.list_tokens(owner).await {
+                Ok(tokens) => {
+                    listed.insert(owner, tokens);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %error_chain(&e), "token watch: listing tokens failed; the next look or pass tries again");
+                    return None;
+                }
+            }
+        }
+        let pages = token_watch::pages(&listed);
+        let every = crate::config::cost::token_watch_interval(declared, pages);
+        self.token_watch_at = Some(tokio::time::Instant::now() + every);
+        self.update(|s| {
+            s.token_watch = Some(status::TokenWatchStatus {
+                declared,
+                every,
+                pages,
+            })
+        });
+        let found = token_watch::findings(&self.watched, &listed);
+        for (name, why) in &found {
+            self.dead_since
+                .entry(name.clone())
+                .or_insert_with(Instant::now);
+            tracing::warn!(token = %name, status = why, "token watch: a managed token's credential is dead; starting a pass");
+        }
+        found.first().map(|_| "token watch".to_string())
     }
 
     /// When the loop should start a pass for a temporary credential, if any. While passes
@@ -804,6 +866,22 @@ impl Daemon {
             )
             .await;
             stop.1.abort();
+            let readiness: Vec<f64> = report
+                .steps
+                .iter()
+                .filter(|s| s.outcome.succeeded())
+                .filter_map(|s| s.readiness.map(|d| d.as_secs_f64()))
+                .collect();
+            self.update(|st| readiness.iter().for_each(|secs| st.record_readiness(*secs)));
+            // From first seeing a dead credential to its new output written.
+            let delivered: Vec<f64> = report
+                .steps
+                .iter()
+                .filter(|s| s.kind == "token" && s.outcome.succeeded())
+                .filter_map(|s| self.dead_since.remove(&s.name))
+                .map(|seen| seen.elapsed().as_secs_f64())
+                .collect();
+            self.update(|st| delivered.iter().for_each(|secs| st.record_exposure(*secs)));
             let (errors, issued, only_temporary) = renewal::from_report(&report);
             self.note_inventory(&desired, &inventory, &errors, &issued);
             // Right after the outputs are written, whatever else failed: what was written
@@ -974,6 +1052,10 @@ pub async fn run(
         renewal_failures: 0,
         renew_at: None,
         renewal_retry_at: None,
+        retire_at: None,
+        watched: Vec::new(),
+        token_watch_at: None,
+        dead_since: Default::default(),
         config_cache: crate::observe::ConfigCache::new(crate::config::DEFAULT_CONFIG_RESYNC),
         renewal_basis: None,
         costed: std::sync::Weak::new(),
@@ -1042,6 +1124,25 @@ pub async fn run(
                 None => std::future::pending().await,
             }
         };
+        // A retirement is a full pass at the earliest `retire_at` (coalesced with any other
+        // trigger); while passes fail, their own backoff decides.
+        let retirement = daemon.retire_at.filter(|_| daemon.failures == 0).map(|at| {
+            let wait = Duration::try_from(at - OffsetDateTime::now_utc()).unwrap_or_default();
+            tokio::time::Instant::now() + wait
+        });
+        let retirement_wait = async {
+            match retirement {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let watch_at = daemon.token_watch_at.filter(|_| daemon.failures == 0);
+        let token_watch_wait = async {
+            match watch_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = triggers.wake.notified() => {}
             _ = tokio::time::sleep_until(next_due) => {
@@ -1056,6 +1157,16 @@ pub async fn run(
             }
             _ = renewal_wait => {
                 triggers.fire_renewal(renewal.map_or("renewal", |(_, why)| why));
+            }
+            _ = retirement_wait => {
+                // Taken now, so that a pass that fails to retire does not fire at once again.
+                daemon.retire_at = None;
+                triggers.fire("retirement");
+            }
+            _ = token_watch_wait => {
+                if let Some(why) = daemon.watch_tokens().await {
+                    triggers.fire(&why);
+                }
             }
             _ = shutdown.wait() => break,
         }

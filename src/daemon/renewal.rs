@@ -314,6 +314,7 @@ mod tests {
             name: name.into(),
             outcome,
             verify: None,
+            readiness: None,
         };
         let mut report = Report {
             steps: vec![

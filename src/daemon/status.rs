@@ -12,6 +12,24 @@ use crate::cloudflare::ClientMetrics;
 use crate::plan::Summary;
 use crate::plan::timestamp;
 
+/// Upper bounds (seconds) of the readiness histogram: how long a rotation's new key took to
+/// pass its signed S3 probe (seconds, as R2 propagates; at most `readiness_timeout`).
+pub const READINESS_BUCKETS: [f64; 10] = [0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0];
+
+/// Upper bounds (seconds) of the exposure histogram: from the token watch (or a pass) first
+/// seeing a dead credential to its new output written.
+pub const EXPOSURE_BUCKETS: [f64; 10] =
+    [1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0];
+
+/// The token watch as it runs: the declared cadence, the one run (stretched to fit 5% of
+/// the budget when the account holds many tokens), and the pages one look lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenWatchStatus {
+    pub declared: std::time::Duration,
+    pub every: std::time::Duration,
+    pub pages: u64,
+}
+
 /// Upper bounds (seconds) of the pass-duration histogram.
 pub const DURATION_BUCKETS: [f64; 11] = [
     0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
@@ -79,6 +97,16 @@ pub struct Status {
     pub custom_domains: Vec<crate::plan::DomainInfo>,
     /// When each token with `rotate_every` is next rolled, as the last plan saw it.
     pub rotations: Vec<crate::plan::NextRotation>,
+    /// Old keys of rotated tokens in their overlap, as the inventory records them.
+    pub retiring: Vec<crate::inventory::RetiringRecord>,
+    /// Cumulative counts per readiness bucket (`READINESS_BUCKETS`), +Inf last, and the sum.
+    pub readiness_buckets: [u64; 11],
+    pub readiness_sum: f64,
+    /// The token watch, once it has looked.
+    pub token_watch: Option<TokenWatchStatus>,
+    /// Cumulative counts per exposure bucket (`EXPOSURE_BUCKETS`), +Inf last, and the sum.
+    pub exposure_buckets: [u64; 11],
+    pub exposure_sum: f64,
     /// Publishing to git (`settings.publish`): the last commit pushed and the last failure.
     pub publish: Option<PublishStatus>,
     /// With `--state`: whether this replica holds the lease (`None`: no shared state, the
@@ -257,6 +285,30 @@ impl Status {
         self.readiness().map_err(|n| n.to_string())
     }
 
+    /// One rotation's readiness probe that passed, after `secs`.
+    pub fn record_readiness(&mut self, secs: f64) {
+        let slot = READINESS_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(READINESS_BUCKETS.len());
+        for b in &mut self.readiness_buckets[slot..] {
+            *b += 1;
+        }
+        self.readiness_sum += secs;
+    }
+
+    /// One dead credential whose new output was written `secs` after it was first seen.
+    pub fn record_exposure(&mut self, secs: f64) {
+        let slot = EXPOSURE_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(EXPOSURE_BUCKETS.len());
+        for b in &mut self.exposure_buckets[slot..] {
+            *b += 1;
+        }
+        self.exposure_sum += secs;
+    }
+
     pub fn record_pass(&mut self, pass: LastPass) {
         *self.passes.entry(pass.result).or_default() += 1;
         let slot = DURATION_BUCKETS
@@ -293,6 +345,19 @@ impl Status {
             "managed": {"buckets": self.managed_buckets, "tokens": self.managed_tokens},
             "custom_domains": self.custom_domains.iter().map(crate::plan::render::domain_json).collect::<Vec<_>>(),
             "rotations": self.rotations.iter().map(crate::plan::render::rotation_json).collect::<Vec<_>>(),
+            "token_watch": self.token_watch.map(|w| json!({
+                "declared_seconds": w.declared.as_secs(),
+                "interval_seconds": w.every.as_secs(),
+                "pages": w.pages,
+                "stretched": w.every > w.declared,
+                "note": (w.every > w.declared).then(|| format!(
+                    "stretched from {}s to {}s: listing {} pages more often would spend more than 5% of Cloudflare's budget",
+                    w.declared.as_secs(), w.every.as_secs(), w.pages
+                )),
+            })),
+            "retiring": self.retiring.iter().map(|r| json!({
+                "token": r.token, "id": r.id, "retire_at": timestamp(r.retire_at),
+            })).collect::<Vec<_>>(),
             "publish": self.publish.as_ref().map(PublishStatus::json),
             "policy": self.policy.as_ref().map(|p| json!({
                 "path": p.path,
@@ -309,7 +374,7 @@ impl Status {
                 "plan": p.plan_lines,
                 "summary": p.summary.map(|s| json!({
                     "create": s.create, "update": s.update, "roll": s.roll, "delete": s.delete,
-                    "issue": s.issue,
+                    "rotate": s.rotate, "retire": s.retire, "issue": s.issue,
                     "blocked": s.blocked, "orphans": s.orphans, "unchanged": s.unchanged,
                 })),
             })),
@@ -345,6 +410,45 @@ impl Status {
         let _ = writeln!(o, "{h}_bucket{{le=\"+Inf\"}} {count}");
         let _ = writeln!(o, "{h}_sum {}", self.duration_sum);
         let _ = writeln!(o, "{h}_count {count}");
+
+        let h = "r2gitops_rotation_readiness_seconds";
+        header(
+            o,
+            h,
+            "histogram",
+            "How long a rotated token's new key took to pass its signed S3 probe.",
+        );
+        for (i, b) in READINESS_BUCKETS.iter().enumerate() {
+            let _ = writeln!(o, "{h}_bucket{{le=\"{b}\"}} {}", self.readiness_buckets[i]);
+        }
+        let count = self.readiness_buckets[READINESS_BUCKETS.len()];
+        let _ = writeln!(o, "{h}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(o, "{h}_sum {}", self.readiness_sum);
+        let _ = writeln!(o, "{h}_count {count}");
+
+        let h = "r2gitops_exposure_to_delivery_seconds";
+        header(
+            o,
+            h,
+            "histogram",
+            "From first seeing a managed token exposed, expired or missing to its new output written.",
+        );
+        for (i, b) in EXPOSURE_BUCKETS.iter().enumerate() {
+            let _ = writeln!(o, "{h}_bucket{{le=\"{b}\"}} {}", self.exposure_buckets[i]);
+        }
+        let count = self.exposure_buckets[EXPOSURE_BUCKETS.len()];
+        let _ = writeln!(o, "{h}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(o, "{h}_sum {}", self.exposure_sum);
+        let _ = writeln!(o, "{h}_count {count}");
+
+        let g = "r2gitops_tokens_retiring";
+        header(
+            o,
+            g,
+            "gauge",
+            "Old keys of rotated tokens still working through their overlap.",
+        );
+        let _ = writeln!(o, "{g} {}", self.retiring.len());
 
         let gauges: [(&str, &str, f64); 6] = [
             (
@@ -397,6 +501,8 @@ impl Status {
             ("update", s.update),
             ("roll", s.roll),
             ("replace", s.replace),
+            ("rotate", s.rotate),
+            ("retire", s.retire),
             ("delete", s.delete),
             ("issue", s.issue),
             ("blocked", s.blocked),

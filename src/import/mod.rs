@@ -354,7 +354,7 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     }
     if !sorted.managed.is_empty() {
         eprintln!(
-            "the first `reconcile` rolls the {} managed tokens (no record of their credential files; the secrets in use stop working) unless their values are handed over first: `r2gitops adopt NAME --value-file PATH`",
+            "the first `reconcile` rotates the {} managed tokens (no record of their credential files: a new key is written, and the one in use keeps working for settings.rotation_overlap, then is deleted) unless their values are handed over first: `r2gitops adopt NAME --value-file PATH`",
             sorted.managed.len()
         );
     }

@@ -422,12 +422,16 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
     line("# `r2gitops reconcile --dry-run --skip-outputs` shows nothing to change in Cloudflare");
     line("# for what was imported.");
     if !sorted.managed.is_empty() {
-        // The plan (without --skip-outputs) shows it too: `↻ roll token NAME: no record of
-        // its output …`. Rotation with overlap would keep the old secret working a while.
-        line("# The first `reconcile` rolls every token declared below (same access key id, new");
-        line("# secret), because r2gitops has no record of a credential file it wrote for it:");
-        line("# the secret in use stops working. To keep it, hand its current value over first");
-        line("# (then it is not rolled):");
+        // The plan (without --skip-outputs) shows it too: `± rotate token NAME: no record of
+        // its output …`.
+        line("# The first `reconcile` rotates every token declared below: r2gitops has no record");
+        line(
+            "# of a credential file it wrote for it, so it issues a new key and writes that, and the",
+        );
+        line(
+            "# key in use keeps working for settings.rotation_overlap (default 1h), then is deleted.",
+        );
+        line("# To keep it, hand its current value over first (then it is not rotated):");
         line("#     r2gitops adopt NAME --value-file PATH");
     }
     line("# Buckets are protected: r2gitops never deletes them while `protect: true`.");

@@ -39,6 +39,7 @@ fn token(n: u8, name: &str, access: Access, scope: TokenScope, j: Jurisdiction) 
         expires_on: None,
         ip: IpRules::default(),
         rotate_every: None,
+        rotation_overlap: std::time::Duration::from_secs(3600),
         adopt: None,
         output: OutputSpec {
             file: "x".into(),
@@ -150,10 +151,10 @@ const EXPECTED: &str = r#"# Made by `r2gitops import -o r2gitops.yaml` on 2026-1
 # Next: put your age public keys in settings.recipients, then
 # `r2gitops reconcile --dry-run --skip-outputs` shows nothing to change in Cloudflare
 # for what was imported.
-# The first `reconcile` rolls every token declared below (same access key id, new
-# secret), because r2gitops has no record of a credential file it wrote for it:
-# the secret in use stops working. To keep it, hand its current value over first
-# (then it is not rolled):
+# The first `reconcile` rotates every token declared below: r2gitops has no record
+# of a credential file it wrote for it, so it issues a new key and writes that, and the
+# key in use keeps working for settings.rotation_overlap (default 1h), then is deleted.
+# To keep it, hand its current value over first (then it is not rotated):
 #     r2gitops adopt NAME --value-file PATH
 # Buckets are protected: r2gitops never deletes them while `protect: true`.
 # Not listed: user tokens (the API token may not list them)
@@ -448,8 +449,8 @@ fn the_header_says_what_the_first_run_does_to_managed_tokens_and_how_to_keep_the
     );
     for needle in [
         "`r2gitops reconcile --dry-run --skip-outputs` shows nothing to change in Cloudflare",
-        "The first `reconcile` rolls every token declared below",
-        "the secret in use stops working",
+        "The first `reconcile` rotates every token declared below",
+        "key in use keeps working for settings.rotation_overlap",
         "r2gitops adopt NAME --value-file PATH",
     ] {
         assert!(head.contains(needle), "{needle}: {head}");

@@ -2,7 +2,8 @@
 //! id serves each declared name, when it was created and last rolled, what was written for
 //! it (`OutputRecord`: path, SHA-256 of the ciphertext, recipients/format fingerprint),
 //! which buckets r2gitops manages with their last declared `protect`, and each temporary
-//! credential it issued (`temporary`).
+//! credential it issued (`temporary`), and the old keys of rotated tokens until they retire
+//! (`retiring`).
 //!
 //! It must never hold a secret, and losing it must never cause a deletion: every fact in it
 //! is either rebuilt from Cloudflare (ids, by the name prefix) or only ever *prevents* work
@@ -20,7 +21,9 @@ use time::OffsetDateTime;
 use crate::config::{Jurisdiction, Owner, StorageClass};
 use crate::observed::TokenField;
 
+pub mod retiring;
 pub mod temporary;
+pub use retiring::RetiringRecord;
 pub use temporary::TemporaryRecord;
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -33,6 +36,12 @@ pub struct Inventory {
     pub learned: Learned,
     /// Declared temporary credential name -> what was issued.
     pub temporary: BTreeMap<String, TemporaryRecord>,
+    /// Old keys of rotated tokens, kept working until their `retire_at` (`retiring`).
+    pub retiring: Vec<RetiringRecord>,
+    /// Declared names with a token create in flight, saved before the call: a crash before
+    /// the new token is recorded leaves one whose value nobody holds, which the next pass
+    /// may roll (rather than rotate around it) when it finds it under the name.
+    pub pending: BTreeSet<String>,
 }
 
 /// Behaviours of the live API that a read-back proved, so that later plans say what will
@@ -58,6 +67,11 @@ pub struct TokenRecord {
     /// `None` until an output was written for this id (e.g. adopted after a lost inventory,
     /// or a write that failed after the create).
     pub output: Option<OutputRecord>,
+    /// The record was made from Cloudflare (a lost inventory, a name found), not from a value
+    /// r2gitops issued: the value in use is unknown and may be live, so renewing it rotates
+    /// with overlap. False for every value r2gitops issued (a create, roll or rotation whose
+    /// write failed leaves a value nobody holds: a roll breaks nobody).
+    pub unheld: bool,
 }
 
 impl TokenRecord {
@@ -97,7 +111,15 @@ pub struct Refusal {
 impl Inventory {
     /// Every token id the inventory vouches for (managed whatever their current name).
     pub fn token_ids(&self) -> impl Iterator<Item = &str> {
-        self.tokens.values().map(|t| t.id.as_str())
+        self.tokens
+            .values()
+            .map(|t| t.id.as_str())
+            .chain(self.retiring.iter().map(|r| r.id.as_str()))
+    }
+
+    /// The retiring record of token `id`, if the inventory keeps it through an overlap.
+    pub fn retiring(&self, id: &str) -> Option<&RetiringRecord> {
+        self.retiring.iter().find(|r| r.id == id)
     }
 }
 
@@ -131,6 +153,7 @@ mod tests {
             rolled_at,
             modified_on: None,
             output: None,
+            unheld: false,
         };
         assert_eq!(
             record(Some(datetime!(2026-11-20 10:00 UTC))).value_issued_at(),

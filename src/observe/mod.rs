@@ -171,6 +171,7 @@ mod tests {
                 rolled_at: None,
                 modified_on: None,
                 output: None,
+                unheld: false,
             },
         );
         let s = scope(&desired, &inv);

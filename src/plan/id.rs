@@ -6,7 +6,8 @@
 //! step with its whole payload (the body a PUT sends, a token's policies and restrictions,
 //! not only the words the plan shows), each blocked item, and a refusal. It leaves out what
 //! changes nothing and what moves with the clock, so that the same plan has the same id a
-//! minute or a day later: kept temporary credentials (their time left), next rotations, a
+//! minute or a day later: kept temporary credentials (their time left), next rotations and
+//! the old keys in their overlap (their time left), a
 //! custom domain's progress, orphans and tokens managed elsewhere (kept as they are), the
 //! unchanged count, the inventory bookkeeping, and whether outputs were examined (the steps
 //! already say what that changed). The one clock-derived value inside a step, the time a
@@ -113,6 +114,7 @@ mod tests {
             temporary: Vec::new(),
             domains: Vec::new(),
             rotations: Vec::new(),
+            retiring: Vec::new(),
             publish: None,
         }
     }

@@ -71,6 +71,8 @@ pub struct Plan {
     pub domains: Vec<DomainInfo>,
     /// When each token with `rotate_every` that this pass does not renew is next rolled.
     pub rotations: Vec<NextRotation>,
+    /// Old keys of rotated tokens still in their overlap.
+    pub retiring: Vec<RetiringKey>,
     /// What the pass would commit to `settings.publish`'s branch (set by the caller, which
     /// reads the clone; `None` without publishing).
     pub publish: Option<PublishPreview>,
@@ -247,6 +249,37 @@ pub enum Step {
         owner: Owner,
         reason: RollReason,
     },
+    /// Rotation with overlap: create a new token (same name, policies, condition and
+    /// validity), read it back, prove it with a signed S3 call, write its output, then
+    /// record the old one as retiring until `now + overlap` (deleted then by a later
+    /// pass's `RetireToken`; at once with `revoke_old`). For the roll reasons where the old
+    /// secret may still be in use (`RollReason::overlaps`).
+    RotateToken {
+        token: String,
+        /// The token whose key keeps working through the overlap.
+        old_id: String,
+        owner: Owner,
+        access: Access,
+        request: TokenRequest,
+        buckets: Vec<BucketRef>,
+        output: PathBuf,
+        reason: RollReason,
+        overlap: Duration,
+        /// `r2gitops rotate NAME --revoke-old`: the old key is deleted as soon as the new
+        /// one is delivered (a leaked secret).
+        revoke_old: bool,
+        rotate_every: Option<Duration>,
+    },
+    /// Delete a rotated token's old key at or after its `retire_at`. Not counted against
+    /// `max_deletions`: the declared credential still exists.
+    RetireToken {
+        token: String,
+        /// The name the token carries in Cloudflare.
+        name: String,
+        id: String,
+        owner: Owner,
+        retire_at: OffsetDateTime,
+    },
     DeleteToken {
         /// The name to show: the Cloudflare name without the managed prefix.
         token: String,
@@ -303,6 +336,8 @@ pub enum RollReason {
     /// The file adopts an existing token (`adopt:`) whose value nobody supplied: a roll is
     /// the only way to issue its credentials, and its existing S3 secret stops working.
     Adopted,
+    /// `r2gitops rotate NAME`: the operator asked for a new key now.
+    Requested,
 }
 
 impl RollReason {
@@ -335,6 +370,7 @@ impl RollReason {
             RollReason::Adopted => {
                 "roll required to issue its credentials (existing S3 keys stop working)".into()
             }
+            RollReason::Requested => "rotation requested (r2gitops rotate)".into(),
         }
     }
 
@@ -358,8 +394,32 @@ impl RollReason {
             RollReason::Rotation { .. } => "rotation",
             RollReason::ChangedElsewhere { .. } => "changed_elsewhere",
             RollReason::Adopted => "adopted",
+            RollReason::Requested => "requested",
         }
     }
+
+    /// Whether the old secret may still be in use, so that a new key is issued and the old
+    /// one kept through the overlap: a rotation, an output re-keyed, moved, changed, lost or
+    /// never recorded, an adoption. Not when it is dead already: rolled elsewhere.
+    pub fn overlaps(&self) -> bool {
+        !matches!(self, RollReason::ChangedElsewhere { .. })
+    }
+}
+
+/// A rotated token's old key during its overlap, among the unchanged:
+/// `= token reader: old key 1a2b3c4d retires at <time> (in 20m)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetiringKey {
+    pub token: String,
+    pub id: String,
+    pub retire_at: OffsetDateTime,
+    /// `retire_at - now` as the plan saw it.
+    pub remaining: Duration,
+}
+
+/// The first eight characters of a token id, as rotation lines show it.
+pub fn id8(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
 }
 
 /// Why a token is replaced rather than updated.
@@ -486,6 +546,9 @@ pub enum Bookkeeping {
     TrackBucket { bucket: BucketRef, protect: bool },
     /// A managed bucket that no longer exists and is no longer declared.
     ForgetBucket { bucket: BucketRef },
+    /// A retiring key Cloudflare no longer holds (deleted elsewhere, or a retire whose
+    /// record was not saved): its record goes.
+    ForgetRetiring { id: String },
     /// A temporary credential no longer declared: its record goes (it cannot be revoked;
     /// it stops working when it expires or its parent is rolled).
     ForgetTemporary { name: String },
@@ -539,7 +602,7 @@ impl Step {
         )
     }
 
-    /// `create`, `update`, `roll`, `replace` or `delete`.
+    /// `create`, `update`, `roll`, `replace`, `rotate`, `retire`, `delete` or `issue`.
     pub fn action(&self) -> &'static str {
         match self {
             Step::CreateBucket { .. } | Step::CreateToken { .. } => "create",
@@ -550,6 +613,8 @@ impl Step {
             | Step::ConfigureNotifications { .. } => "update",
             Step::RollToken { .. } => "roll",
             Step::ReplaceToken { .. } => "replace",
+            Step::RotateToken { .. } => "rotate",
+            Step::RetireToken { .. } => "retire",
             Step::DeleteBucket { .. } | Step::DeleteToken { .. } => "delete",
             Step::IssueTemporary { .. } => "issue",
         }
@@ -582,6 +647,8 @@ impl Step {
             | Step::UpdateToken { token, .. }
             | Step::RollToken { token, .. }
             | Step::ReplaceToken { token, .. }
+            | Step::RotateToken { token, .. }
+            | Step::RetireToken { token, .. }
             | Step::DeleteToken { token, .. } => token,
             Step::IssueTemporary { name, .. } => name,
         }
@@ -595,6 +662,9 @@ pub struct Summary {
     pub update: usize,
     pub roll: usize,
     pub replace: usize,
+    pub rotate: usize,
+    /// Old keys retired after their overlap (never counted against `max_deletions`).
+    pub retire: usize,
     pub delete: usize,
     /// Temporary credentials issued.
     pub issue: usize,
@@ -617,6 +687,8 @@ impl Plan {
                 "update" => s.update += 1,
                 "roll" => s.roll += 1,
                 "replace" => s.replace += 1,
+                "rotate" => s.rotate += 1,
+                "retire" => s.retire += 1,
                 "issue" => s.issue += 1,
                 _ => s.delete += 1,
             }

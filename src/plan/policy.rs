@@ -184,6 +184,7 @@ pub fn declaration(
         expires_on: None,
         ip: crate::config::IpRules::default(),
         rotate_every: None,
+        rotation_overlap: std::time::Duration::from_secs(3600),
         adopt: None,
         output: crate::config::OutputSpec {
             file: std::path::PathBuf::new(),
@@ -388,6 +389,7 @@ mod tests {
             expires_on: None,
             ip: IpRules::default(),
             rotate_every: None,
+            rotation_overlap: std::time::Duration::from_secs(3600),
             adopt: None,
             output: OutputSpec {
                 file: "t.env.age".into(),

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 pub use crate::config::yaml::is_hidden;
 
 use super::{Plan, RollReason, Step, Summary, timestamp};
+use crate::config::model::temporary::short_duration;
 use crate::plan::ConfigWrite;
 
 /// Version of the JSON document; bumped only on incompatible changes.
@@ -159,6 +160,31 @@ pub fn step_line(step: &Step) -> String {
         Step::DeleteToken {
             token, id, reason, ..
         } => format!("- delete token {token} ({id}): {}", reason.describe()),
+        Step::RotateToken {
+            token,
+            old_id,
+            reason,
+            overlap,
+            revoke_old,
+            rotate_every,
+            ..
+        } => {
+            let why = rotate_reason(reason, *rotate_every);
+            let old = super::id8(old_id);
+            if *revoke_old {
+                format!(
+                    "± rotate token {token}: {why}; new key issued, old key {old} deleted once the new output is written (--revoke-old)"
+                )
+            } else {
+                format!(
+                    "± rotate token {token}: {why}; new key issued, old key {old} retired after {} overlap",
+                    short_duration(*overlap)
+                )
+            }
+        }
+        Step::RetireToken { token, id, .. } => {
+            format!("- retire token {token} {} (overlap ended)", super::id8(id))
+        }
         Step::IssueTemporary {
             name,
             scope,
@@ -175,6 +201,21 @@ pub fn step_line(step: &Step) -> String {
                 r => format!("{line}: {}", r.describe()),
             }
         }
+    }
+}
+
+/// Why a token is rotated, in the words of a rotation: its old value keeps working, so the
+/// roll's warnings ("any secret in use stops working") do not apply.
+pub fn rotate_reason(reason: &RollReason, rotate_every: Option<std::time::Duration>) -> String {
+    match (reason, rotate_every) {
+        (RollReason::Rotation { .. }, Some(every)) => {
+            format!("rotate_every {} elapsed", short_duration(every))
+        }
+        (RollReason::OutputUnrecorded, _) => {
+            "no record of its output (a new or lost inventory, or an interrupted write)".into()
+        }
+        (RollReason::Adopted, _) => "adopted without its value".into(),
+        (r, _) => r.describe(),
     }
 }
 
@@ -278,6 +319,11 @@ pub fn step_details(step: &Step) -> Vec<String> {
             request,
             rotate_every,
             ..
+        }
+        | Step::RotateToken {
+            request,
+            rotate_every,
+            ..
         } => restriction_lines(request, *rotate_every),
         _ => Vec::new(),
     }
@@ -332,6 +378,29 @@ fn restriction_json(
     v["rotate_every_seconds"] = json!(rotate_every.map(|d| d.as_secs()));
 }
 
+/// A rotated token's old key in its overlap:
+/// `= token reader: old key 1a2b3c4d retires at 2026-12-01T12:00:00Z (in 20m)`.
+pub fn retiring_line(r: &super::RetiringKey) -> String {
+    format!(
+        "= token {}: old key {} retires at {} (in {})",
+        r.token,
+        super::id8(&r.id),
+        timestamp(r.retire_at),
+        crate::config::model::temporary::human_duration(r.remaining)
+    )
+}
+
+/// A retiring key as JSON (the plan's `retiring`, the daemon's `/status`).
+pub fn retiring_json(r: &super::RetiringKey) -> Value {
+    json!({
+        "token": r.token,
+        "id": r.id,
+        "retire_at": timestamp(r.retire_at),
+        "retires_in_seconds": r.remaining.as_secs(),
+        "line": retiring_line(r),
+    })
+}
+
 /// A token's next scheduled rotation as JSON (the plan's `rotations`, the daemon's
 /// `/status`).
 pub fn rotation_json(r: &super::NextRotation) -> Value {
@@ -356,7 +425,7 @@ fn summary_line(s: &Summary) -> String {
         ));
     }
     tail.push(format!("{} unchanged", s.unchanged));
-    if s.create + s.update + s.roll + s.replace + s.delete + s.issue == 0 {
+    if s.create + s.update + s.roll + s.replace + s.rotate + s.retire + s.delete + s.issue == 0 {
         if s.blocked > 0 {
             // Nothing to apply, yet the file and Cloudflare differ: never "in sync".
             return format!(
@@ -372,13 +441,23 @@ fn summary_line(s: &Summary) -> String {
     } else {
         String::new()
     };
+    let rotate = if s.rotate > 0 {
+        format!(" {} to rotate,", s.rotate)
+    } else {
+        String::new()
+    };
+    let retire = if s.retire > 0 {
+        format!(" {} to retire,", s.retire)
+    } else {
+        String::new()
+    };
     let issue = if s.issue > 0 {
         format!(" {} to issue,", s.issue)
     } else {
         String::new()
     };
     format!(
-        "Plan: {} to create, {} to update, {} to roll,{replace}{issue} {} to delete; {}.",
+        "Plan: {} to create, {} to update, {} to roll,{replace}{rotate}{issue}{retire} {} to delete; {}.",
         s.create,
         s.update,
         s.roll,
@@ -426,6 +505,7 @@ fn body_lines(plan: &Plan) -> Vec<String> {
             .filter(|d| !d.status.active())
             .map(domain_line),
     );
+    lines.extend(plan.retiring.iter().map(retiring_line));
     // Kept temporary credentials have their own lines above; the rest are counted.
     let others = plan.unchanged.saturating_sub(plan.temporary.len());
     if others > 0 {
@@ -545,7 +625,7 @@ pub fn json(plan: &Plan, file: &str) -> Value {
         "skip_outputs": plan.skip_outputs,
         "summary": {
             "create": s.create, "update": s.update, "roll": s.roll, "replace": s.replace,
-            "delete": s.delete, "issue": s.issue,
+            "rotate": s.rotate, "retire": s.retire, "delete": s.delete, "issue": s.issue,
             "blocked": s.blocked, "orphans": s.orphans, "unchanged": s.unchanged,
         },
         "changes": plan.steps.iter().map(step_json).collect::<Vec<_>>(),
@@ -560,6 +640,7 @@ pub fn json(plan: &Plan, file: &str) -> Value {
         })).collect::<Vec<_>>(),
         "custom_domains": plan.domains.iter().map(domain_json).collect::<Vec<_>>(),
         "rotations": plan.rotations.iter().map(rotation_json).collect::<Vec<_>>(),
+        "retiring": plan.retiring.iter().map(retiring_json).collect::<Vec<_>>(),
         "publish": plan.publish.as_ref().map(|p| json!({
             "files": p.files, "branch": p.branch, "repository": p.repository, "line": p.line(),
         })),
@@ -723,6 +804,43 @@ fn token_fields(v: &mut Value, step: &Step) {
             v["reason"] = json!(reason.kind());
             v["detail"] = json!(reason.describe());
         }
+        Step::RotateToken {
+            old_id,
+            owner,
+            output,
+            reason,
+            access,
+            buckets,
+            request,
+            overlap,
+            revoke_old,
+            rotate_every,
+            ..
+        } => {
+            v["id"] = json!(old_id);
+            v["owner"] = json!(owner.as_str());
+            v["output"] = json!(output.display().to_string());
+            v["reason"] = json!(reason.kind());
+            v["detail"] = json!(rotate_reason(reason, *rotate_every));
+            v["access"] = json!(access.as_str());
+            v["buckets"] = json!(buckets.iter().map(|b| &b.name).collect::<Vec<_>>());
+            v["overlap_seconds"] = json!(if *revoke_old { 0 } else { overlap.as_secs() });
+            v["revoke_old"] = json!(revoke_old);
+            restriction_json(v, request, *rotate_every);
+        }
+        Step::RetireToken {
+            name,
+            id,
+            owner,
+            retire_at,
+            ..
+        } => {
+            v["id"] = json!(id);
+            v["owner"] = json!(owner.as_str());
+            v["cloudflare_name"] = json!(name);
+            v["retire_at"] = json!(timestamp(*retire_at));
+            v["reason"] = json!("overlap_ended");
+        }
         Step::DeleteToken {
             name,
             id,
@@ -788,6 +906,7 @@ mod tests {
             temporary: Vec::new(),
             domains: Vec::new(),
             rotations: Vec::new(),
+            retiring: Vec::new(),
             publish: None,
         }
     }

@@ -170,6 +170,7 @@ mod tests {
             }],
             domains: Vec::new(),
             rotations: Vec::new(),
+            retiring: Vec::new(),
             publish: None,
         }
     }

@@ -259,7 +259,8 @@ pub fn reasons(plan: &Plan) -> BTreeMap<String, String> {
         .filter_map(|s| match s {
             Step::CreateToken { token, .. }
             | Step::RollToken { token, .. }
-            | Step::ReplaceToken { token, .. } => Some((token.clone(), s)),
+            | Step::ReplaceToken { token, .. }
+            | Step::RotateToken { token, .. } => Some((token.clone(), s)),
             Step::IssueTemporary { name, .. } => Some((name.clone(), s)),
             _ => None,
         })

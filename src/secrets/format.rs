@@ -277,6 +277,7 @@ mod tests {
             expires_on: None,
             ip: IpRules::default(),
             rotate_every: None,
+            rotation_overlap: std::time::Duration::from_secs(3600),
             adopt: None,
             output: OutputSpec {
                 file: PathBuf::from(format!("{name}.age")),

@@ -41,7 +41,7 @@ use crate::secret::TokenValue;
 
 pub use derive::S3Credentials;
 pub use endpoints::S3Endpoints;
-pub use probe::{ProbeSettings, VerifyOutcome};
+pub use probe::{ProbeSettings, Ready, VerifyOutcome};
 pub use write::BeforeRenameHook;
 
 /// Everything that can go wrong producing an output. No variant carries a secret.
@@ -228,6 +228,20 @@ impl OutputWriter {
     /// Remove temp files left under `output_dir` by an interrupted write; returns how many.
     pub fn cleanup_temp_files(&self) -> Result<usize, SecretsError> {
         write::cleanup_temp_files(&self.output_dir)
+    }
+
+    /// A rotation's readiness proof of a new key (`probe::ready`), against the endpoint its
+    /// output names.
+    pub async fn ready(
+        &self,
+        token: &TokenSpec,
+        token_id: &str,
+        value: &TokenValue,
+        timeout: std::time::Duration,
+    ) -> Result<probe::Ready, String> {
+        let creds = self.credentials(token, token_id, value);
+        let ip_restricted = !token.ip.allow.is_empty() || !token.ip.deny.is_empty();
+        probe::ready(&creds, &token.scope, ip_restricted, timeout).await
     }
 
     /// The `output.verify` self-test: `None` when the output does not ask for it, else the

@@ -1,8 +1,11 @@
 //! The optional `output.verify` self-test: one signed S3 ListObjectsV2 (`max-keys=1`) on the
-//! token's first scoped bucket, retried briefly while new credentials propagate.
+//! token's first scoped bucket, retried briefly while new credentials propagate; and a
+//! rotation's readiness proof (`ready`): the same call, or ListBuckets for an account-wide
+//! token, retried with backoff until `settings.readiness_timeout`.
 //!
-//! Never HeadBucket or ListBuckets: R2 denies both to object-scoped tokens. Network I/O
-//! only; the outcome is data for the report and never contains a secret.
+//! Never HeadBucket, and ListBuckets only for admin tokens: R2 denies both to
+//! object-scoped tokens. Network I/O only; the outcome is data for the report and never
+//! contains a secret.
 
 use std::fmt;
 use std::time::Duration;
@@ -170,6 +173,103 @@ pub fn list_objects_request(
         payload_sha256: EMPTY_SHA256,
     };
     signed_request(creds, &call, amz_date)
+}
+
+/// ListBuckets (`GET /`), which only an account-wide (admin) token may make. Pure.
+pub fn list_buckets_request(
+    creds: &S3Credentials,
+    amz_date: &str,
+) -> Result<(reqwest::Url, SignedHeaders), String> {
+    let call = S3Call {
+        method: "GET",
+        path: "/",
+        query: &[],
+        payload_sha256: EMPTY_SHA256,
+    };
+    signed_request(creds, &call, amz_date)
+}
+
+/// A new key that passed its readiness probe: after how many attempts and how long.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ready {
+    pub attempts: u32,
+    pub elapsed: Duration,
+}
+
+/// The pause before the next readiness attempt: 250 ms, doubling, at most 4 s. A new R2
+/// token can take seconds to propagate (wrangler sleeps 3 s, workers-sdk PR #6629).
+pub fn readiness_pause(attempt: u32) -> Duration {
+    Duration::from_millis(250u64.saturating_mul(1 << attempt.saturating_sub(1).min(4)))
+}
+
+/// Prove that a new pair works before anything is written with it: ListObjectsV2 with
+/// `max-keys=1` on the first named bucket, or ListBuckets for a token without named
+/// buckets, retried with backoff until it passes or `timeout` has passed. `Err` says what
+/// the last answer was. A token with IP rules may refuse this host: its `AccessDenied`
+/// (not R2's `InvalidAccessKeyId` for a key it does not know yet) proves that the key has
+/// propagated, which is what the probe is for.
+pub async fn ready(
+    creds: &S3Credentials,
+    scope: &TokenScope,
+    ip_restricted: bool,
+    timeout: Duration,
+) -> Result<Ready, String> {
+    let started = std::time::Instant::now();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .timeout(timeout.min(Duration::from_secs(10)))
+        .build()
+        .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+    let bucket = probe_bucket(scope);
+    let what = match bucket {
+        Some(b) => format!("ListObjectsV2 on bucket '{b}'"),
+        None => "ListBuckets".to_string(),
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let amz_date = sigv4::amz_date(time::OffsetDateTime::now_utc());
+        let (url, headers) = match bucket {
+            Some(b) => list_objects_request(creds, b, &amz_date)?,
+            None => list_buckets_request(creds, &amz_date)?,
+        };
+        let mut req = client.get(url);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let last = match req.send().await {
+            Ok(resp) if resp.status().is_success() => {
+                return Ok(Ready {
+                    attempts: attempt,
+                    elapsed: started.elapsed(),
+                });
+            }
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let body = resp.text().await.unwrap_or_default();
+                let code = s3_error_code(&body)
+                    .unwrap_or("unexpected answer")
+                    .to_owned();
+                if ip_restricted && status == 403 && code == "AccessDenied" {
+                    return Ok(Ready {
+                        attempts: attempt,
+                        elapsed: started.elapsed(),
+                    });
+                }
+                tracing::debug!(attempt, status, code, "readiness probe not yet passing");
+                format!("{code} (HTTP {status})")
+            }
+            Err(e) => format!("request failed: {}", e.without_url()),
+        };
+        let pause = readiness_pause(attempt);
+        if started.elapsed() + pause > timeout {
+            return Err(format!(
+                "{what} did not succeed within {} ({attempt} attempts; last: {last})",
+                crate::config::model::temporary::short_duration(timeout)
+            ));
+        }
+        tokio::time::sleep(pause).await;
+    }
 }
 
 /// The `<Code>` of an S3 XML error body.

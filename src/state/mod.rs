@@ -7,7 +7,7 @@
 //! whole inventory is corrupt (a path is later hashed and possibly deleted); a reason never
 //! quotes a value of the file, only where and what kind of problem.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,7 @@ use crate::observed::TokenField;
 pub mod lease;
 pub mod lock;
 pub mod r2;
+mod retiring;
 mod temporary;
 
 /// Bumped when the file's meaning changes; an unknown version is refused, not guessed at.
@@ -138,6 +139,10 @@ struct FileForm {
     learned: LearnedForm,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     temporary: BTreeMap<String, temporary::TemporaryForm>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    retiring: Vec<retiring::RetiringForm>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pending: BTreeSet<String>,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -170,6 +175,8 @@ struct TokenForm {
     modified_on: Option<OffsetDateTime>,
     #[serde(default)]
     output: Option<OutputForm>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    unheld: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -243,6 +250,7 @@ pub fn to_json(inventory: &Inventory) -> String {
                             fingerprint: o.fingerprint.clone(),
                             details: o.details.clone(),
                         }),
+                        unheld: t.unheld,
                     },
                 )
             })
@@ -274,6 +282,8 @@ pub fn to_json(inventory: &Inventory) -> String {
             .iter()
             .map(|(name, r)| (name.clone(), temporary::to_form(r)))
             .collect(),
+        retiring: inventory.retiring.iter().map(retiring::to_form).collect(),
+        pending: inventory.pending.clone(),
     };
     let mut text = serde_json::to_string_pretty(&form).expect("plain data serialises");
     text.push('\n');
@@ -324,6 +334,7 @@ pub fn from_json(text: &str) -> Result<Inventory, ParseError> {
                     fingerprint: o.fingerprint,
                     details: o.details,
                 }),
+                unheld: t.unheld,
             },
         );
     }
@@ -365,6 +376,10 @@ pub fn from_json(text: &str) -> Result<Inventory, ParseError> {
         let record = temporary::from_form(&name, form)?;
         inv.temporary.insert(name, record);
     }
+    for form in form.retiring {
+        inv.retiring.push(retiring::from_form(form)?);
+    }
+    inv.pending = form.pending;
     Ok(inv)
 }
 
@@ -477,6 +492,7 @@ mod tests {
                     fingerprint: "cd".repeat(32),
                     details: [("endpoint".to_string(), "https://x".to_string())].into(),
                 }),
+                unheld: false,
             },
         );
         inv.tokens.insert(
@@ -488,6 +504,7 @@ mod tests {
                 rolled_at: None,
                 modified_on: None,
                 output: None,
+                unheld: true,
             },
         );
         inv.buckets
@@ -504,6 +521,13 @@ mod tests {
             },
         );
         inv.learned.keeps_removed.insert(TokenField::IpRules);
+        inv.retiring.push(crate::inventory::RetiringRecord {
+            token: "uploader".into(),
+            id: "00112233445566778899aabbccddeeff".into(),
+            owner: Owner::User,
+            retire_at: datetime!(2026-11-20 11:00 UTC),
+        });
+        inv.pending.insert("uploader".into());
         inv
     }
 
@@ -517,9 +541,15 @@ mod tests {
     fn a_file_without_learned_facts_or_refusals_keeps_its_old_form() {
         let mut inv = sample();
         inv.learned = Learned::default();
+        inv.retiring.clear();
+        inv.pending.clear();
         inv.buckets.retain(|_, b| b.storage_class_refused.is_none());
         let text = to_json(&inv);
         assert!(!text.contains("learned"), "{text}");
+        assert!(
+            !text.contains("retiring") && !text.contains("pending"),
+            "{text}"
+        );
         assert!(!text.contains("storage_class_refused"), "{text}");
         assert_eq!(from_json(&text), Ok(inv));
     }

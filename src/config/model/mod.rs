@@ -27,6 +27,23 @@ pub const DEFAULT_CONFIG_RESYNC: Duration = Duration::from_secs(3600);
 /// Below this, re-reading configuration would cost more calls than it could be worth.
 pub const MIN_CONFIG_RESYNC: Duration = Duration::from_secs(60);
 
+/// The overlap of a token that neither it nor `settings` declares.
+pub const DEFAULT_ROTATION_OVERLAP: Duration = Duration::from_secs(3600);
+
+/// Longer, and a key nobody uses lives on for a month: a rotation is meant to end.
+pub const MAX_ROTATION_OVERLAP: Duration = Duration::from_secs(30 * 86_400);
+
+/// `settings.readiness_timeout` when the file does not set it, and its bounds.
+pub const DEFAULT_READINESS_TIMEOUT: Duration = Duration::from_secs(60);
+pub const MIN_READINESS_TIMEOUT: Duration = Duration::from_secs(1);
+/// A probe retried for longer holds the pass (and the lock) for nothing.
+pub const MAX_READINESS_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// `settings.token_watch` when the file does not set it.
+pub const DEFAULT_TOKEN_WATCH: Duration = Duration::from_secs(60);
+/// Below this, polling only spends the budget: a pass itself takes seconds.
+pub const MIN_TOKEN_WATCH: Duration = Duration::from_secs(15);
+
 /// `90d`, `12h`, `30m`, `3600s`; `None` for anything else or an overflow.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let unit = text.chars().last()?;
@@ -63,6 +80,9 @@ pub struct Desired {
     /// Whether `adopt:` may roll a token nobody handed the value of. Never from the file:
     /// set from the command line by `reconcile::load_desired`.
     pub adopt_rolls: AdoptRolls,
+    /// Tokens `r2gitops rotate NAME` rotates now, each with whether the old key is revoked
+    /// as soon as the new one is delivered (`--revoke-old`). Never from the file.
+    pub rotate_now: std::collections::BTreeMap<String, bool>,
     /// The operator's policy this state passed (`--policy`), for what only a plan can
     /// check: an adopted token's current grants, and prune's bucket deletes. Never from the
     /// file.
@@ -102,6 +122,14 @@ pub struct Settings {
     /// `settings.publish`, or the operator's `--publish-repository`: the git branch that
     /// changed outputs are committed to. `None`: nothing is published.
     pub publish: Option<PublishSpec>,
+    /// `settings.rotation_overlap` as declared (`None`: the default). Each token's own
+    /// resolution (`TokenSpec::rotation_overlap`) is what the plan uses.
+    pub rotation_overlap: Option<Duration>,
+    /// How long a new token may take to pass its signed S3 probe (default 60s).
+    pub readiness_timeout: Duration,
+    /// The daemon's token-status poll between full passes (default 1m, at least 15s),
+    /// raised by `validate` to what 5% of Cloudflare's budget pays for (`cost`).
+    pub token_watch: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -292,6 +320,9 @@ pub struct TokenSpec {
     pub ip: IpRules,
     /// At least one hour.
     pub rotate_every: Option<Duration>,
+    /// How long the old key keeps working after a rotation (its own, else the settings',
+    /// else the default); zero rolls in place.
+    pub rotation_overlap: Duration,
     /// An existing token, not managed yet, that this entry takes over.
     pub adopt: Option<Adopt>,
     pub output: OutputSpec,
@@ -435,12 +466,16 @@ mod tests {
                 recipients_file: None,
                 config_resync: Duration::from_secs(3600),
                 publish: None,
+                rotation_overlap: None,
+                readiness_timeout: Duration::from_secs(60),
+                token_watch: Duration::from_secs(60),
             },
             buckets: Vec::new(),
             tokens: Vec::new(),
             temporary_credentials: Vec::new(),
             warnings: Vec::new(),
             adopt_rolls: AdoptRolls::Refused,
+            rotate_now: Default::default(),
             policy: None,
         }
     }

@@ -319,13 +319,14 @@ impl Policy {
         (calls > set.value as f64).then(|| {
             self.refuse(
                 format!(
-                    "a projected cost of about {} API calls an hour at --interval {} ({} list pages, {} configuration reads, {} renewals{})",
+                    "a projected cost of about {} API calls an hour at --interval {} ({} list pages, {} configuration reads, {} renewals{}, {} token watch pages)",
                     super::cost::num(calls),
                     duration_text(cost.interval),
                     super::cost::num(cost.list_calls_per_hour()),
                     super::cost::num(cost.config_calls_per_hour()),
                     super::cost::num(cost.renewals_per_hour),
                     cost.rotations(),
+                    super::cost::num(cost.token_watch_calls_per_hour()),
                 ),
                 set,
                 &format!("allows at most {}", super::cost::num(set.value as f64)),

@@ -306,7 +306,7 @@ fn each_key_refuses_what_it_bounds_located_in_the_file_and_naming_the_policy() {
             "api.max_calls_per_hour",
             good.clone(),
             // 6 passes an hour at 10m, 2 list pages each: 12 > 5.
-            "r2gitops.yaml:1:10: a projected cost of about 12 API calls an hour at --interval 10m (12 list pages, 0 configuration reads, 0 renewals, 0 rotations) is not allowed by the policy (policy.yaml:3:23 allows at most 5)".into(),
+            "r2gitops.yaml:1:10: a projected cost of about 72 API calls an hour at --interval 10m (12 list pages, 0 configuration reads, 0 renewals, 0 rotations, 60 token watch pages) is not allowed by the policy (policy.yaml:3:23 allows at most 5)".into(),
         ),
     ];
     for (key, file, want) in cases {

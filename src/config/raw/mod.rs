@@ -28,6 +28,8 @@ pub const BUCKET_NAME_PATTERN: &str = "^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$";
 pub const TOKEN_BUCKET_PATTERN: &str = r"^(\*|[a-z0-9][a-z0-9-]{1,61}[a-z0-9])$";
 pub const ACCOUNT_ID_PATTERN: &str = "^[0-9a-f]{32}$";
 pub const DURATION_PATTERN: &str = "^[0-9]+[smhd]$";
+/// A duration that may be `0` without a unit (`rotation_overlap: 0`).
+pub const OVERLAP_PATTERN: &str = "^([0-9]+[smhd]|0)$";
 pub const RECIPIENT_PATTERN: &str = r"^\s*(age1[02-9ac-hj-np-z]+|ssh-(ed25519|rsa) \S+.*)$";
 
 /// A value and the 1-based line and column it starts at.
@@ -129,6 +131,20 @@ pub struct RawSettings {
     pub config_resync: Option<Sp<String>>,
     /// Commit changed outputs (only ever encrypted files) to a git branch, for Flux.
     pub publish: Option<Sp<RawPublish>>,
+    /// How long a rotated token's old key keeps working after its new output is written,
+    /// before it is deleted: at most 30d; `0` rolls in place (same key id, the old secret
+    /// dies at once). Default 1h (half of `rotate_every` where that is 1h).
+    #[schemars(extend("default" = "1h"), regex(pattern = OVERLAP_PATTERN))]
+    pub rotation_overlap: Option<Sp<String>>,
+    /// How long a new token may take to pass its signed S3 probe before its rotation fails
+    /// (the new token is deleted, the old one kept): 1s to 10m.
+    #[schemars(extend("default" = "60s"), regex(pattern = DURATION_PATTERN))]
+    pub readiness_timeout: Option<Sp<String>>,
+    /// How often the daemon lists token status between full passes, so that a token revoked
+    /// as exposed, expired or missing is replaced at once: at least 15s, and stretched so
+    /// that the lists spend at most 5% of Cloudflare's budget.
+    #[schemars(extend("default" = "1m"), regex(pattern = DURATION_PATTERN))]
+    pub token_watch: Option<Sp<String>>,
 }
 
 /// One age recipient: an X25519 key (`age1...`) or an SSH public key (`ssh-ed25519`, `ssh-rsa`).
@@ -223,6 +239,10 @@ pub struct RawToken {
     /// Roll the secret this often: a number and a unit (s, m, h, d), at least 1h.
     #[schemars(regex(pattern = DURATION_PATTERN))]
     pub rotate_every: Option<Sp<String>>,
+    /// This token's `settings.rotation_overlap`: how long its old key keeps working after
+    /// a rotation (`0`: roll in place). Less than `rotate_every`.
+    #[schemars(regex(pattern = OVERLAP_PATTERN))]
+    pub rotation_overlap: Option<Sp<String>>,
     /// The id of an existing token, not managed yet, that this entry takes over (32 hex).
     #[schemars(regex(pattern = "^[0-9a-f]{32}$"))]
     pub adopt: Option<Sp<String>>,

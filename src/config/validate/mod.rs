@@ -31,6 +31,7 @@ mod lock;
 mod notification;
 mod output;
 mod publish;
+mod rotation;
 mod settings;
 mod temporary;
 mod token;
@@ -45,6 +46,10 @@ pub use self::kubernetes::{dns_label_problem, dns_subdomain_problem, label_key_p
 pub use self::notification::{MAX_NOTIFICATION_RULES, overlap};
 pub use self::output::output_file_problem;
 pub use self::publish::{PublishPins, branch_problem, has_dot_git, parse_author, prefix_problem};
+pub use self::rotation::{
+    DEFAULT_READINESS_TIMEOUT, DEFAULT_ROTATION_OVERLAP, DEFAULT_TOKEN_WATCH, MAX_ROTATION_OVERLAP,
+    MIN_TOKEN_WATCH,
+};
 pub use self::settings::{
     RECIPIENT_PLACEHOLDER, inside_problem, parse_recipient, recipients_file_problem,
 };
@@ -220,6 +225,7 @@ pub fn validate(raw: &RawDoc, facts: &Facts, source: &Path) -> Result<Desired, C
 
     let mut settings = settings;
     resync_floor(&mut c, raw, &mut settings, &buckets);
+    rotation::token_watch_floor(&mut c, raw, &mut settings, &tokens);
 
     if settings.prune && buckets.is_empty() && tokens.is_empty() {
         let prune = raw
@@ -257,6 +263,7 @@ pub fn validate(raw: &RawDoc, facts: &Facts, source: &Path) -> Result<Desired, C
                 })
                 .collect(),
             adopt_rolls: AdoptRolls::Refused,
+            rotate_now: Default::default(),
             policy: None,
         })
     } else {

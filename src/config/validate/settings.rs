@@ -22,6 +22,9 @@ pub(super) fn settings(
         adopt_by_roll: None,
         config_resync: None,
         publish: None,
+        rotation_overlap: None,
+        readiness_timeout: None,
+        token_watch: None,
     };
     let s = raw.map_or(&empty, |s| &s.value);
 
@@ -157,6 +160,29 @@ pub(super) fn settings(
             .map(|f| PathBuf::from(&f.value)),
         config_resync,
         publish: super::publish::publish(c, s.publish.as_ref(), facts),
+        rotation_overlap: s
+            .rotation_overlap
+            .as_ref()
+            .and_then(|r| rotation::overlap(c, r, "settings.rotation_overlap")),
+        readiness_timeout: rotation::bounded(
+            c,
+            s.readiness_timeout.as_ref(),
+            "settings.readiness_timeout",
+            rotation::DEFAULT_READINESS_TIMEOUT,
+            (
+                rotation::MIN_READINESS_TIMEOUT,
+                Some(rotation::MAX_READINESS_TIMEOUT),
+            ),
+            "a new token usually passes its probe within seconds; the default is 60s, and a pass waits this long at most",
+        ),
+        token_watch: rotation::bounded(
+            c,
+            s.token_watch.as_ref(),
+            "settings.token_watch",
+            rotation::DEFAULT_TOKEN_WATCH,
+            (rotation::MIN_TOKEN_WATCH, None),
+            "each poll lists every token page; 15s is the shortest, the default is 1m",
+        ),
     };
     (settings, recipients)
 }

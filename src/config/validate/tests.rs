@@ -2,6 +2,7 @@
 
 mod bucket_config;
 mod kubernetes;
+mod rotation;
 
 use super::*;
 

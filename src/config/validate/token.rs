@@ -106,6 +106,7 @@ pub(super) fn tokens(
             .rotate_every
             .as_ref()
             .and_then(|r| rotation(c, r, &format!("{here}.rotate_every")));
+        let rotation_overlap = super::rotation::token_overlap(c, t, rotate_every, settings, &here);
         let output = output(
             c,
             &t.output,
@@ -154,6 +155,7 @@ pub(super) fn tokens(
             expires_on,
             ip,
             rotate_every,
+            rotation_overlap,
             adopt,
             output,
         });

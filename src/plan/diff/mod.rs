@@ -103,6 +103,7 @@ fn empty_plan(input: &Input<'_>) -> Plan {
         temporary: Vec::new(),
         domains: Vec::new(),
         rotations: Vec::new(),
+        retiring: Vec::new(),
         publish: None,
     }
 }

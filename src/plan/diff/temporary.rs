@@ -66,6 +66,7 @@ fn parent_state(name: &str, token_steps: &[Step], plan: &Plan, input: &Input<'_>
             Step::CreateToken { .. } => return Parent::Renewed("created"),
             Step::ReplaceToken { .. } => return Parent::Renewed("replaced"),
             Step::RollToken { .. } => return Parent::Renewed("rolled"),
+            Step::RotateToken { .. } => return Parent::Renewed("rotated"),
             Step::UpdateToken { fallback, .. } => may_be_replaced |= fallback.is_some(),
             _ => {}
         }
@@ -419,6 +420,7 @@ mod tests {
                     fingerprint: parent.output.fingerprint(),
                     details: endpoint(),
                 }),
+                unheld: false,
             },
         );
         let s = spec();

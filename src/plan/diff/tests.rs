@@ -3,6 +3,7 @@
 mod bucket_config;
 mod custom_domain;
 mod notification;
+mod rotation;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,9 +25,9 @@ use crate::observed::TokenField;
 use crate::observed::{ObservedBucket, ObservedToken, PermissionGroupIds, TokenStatus};
 use crate::plan::{Bookkeeping, BucketRef, DeleteReason, ReplaceReason, RollReason, Step};
 
-const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
+pub(super) const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
 
-fn observed() -> Observed {
+pub(super) fn observed() -> Observed {
     Observed {
         account_id: ACCT.into(),
         buckets: Vec::new(),
@@ -52,7 +53,7 @@ fn obs_bucket(b: &BucketSpec) -> ObservedBucket {
 }
 
 /// The token Cloudflare would hold after creating `t` as declared in `d`.
-fn obs_token(d: &Desired, t: &TokenSpec, id: &str) -> ObservedToken {
+pub(super) fn obs_token(d: &Desired, t: &TokenSpec, id: &str) -> ObservedToken {
     ObservedToken {
         id: id.into(),
         name: d.cloudflare_token_name(t),
@@ -67,12 +68,12 @@ fn obs_token(d: &Desired, t: &TokenSpec, id: &str) -> ObservedToken {
     }
 }
 
-fn sha(t: &TokenSpec) -> String {
+pub(super) fn sha(t: &TokenSpec) -> String {
     format!("sha-of-{}", t.name)
 }
 
 /// The inventory record and the output file of a token written as declared.
-fn written(t: &TokenSpec, id: &str) -> TokenRecord {
+pub(super) fn written(t: &TokenSpec, id: &str) -> TokenRecord {
     TokenRecord {
         id: id.into(),
         owner: t.owner,
@@ -85,11 +86,12 @@ fn written(t: &TokenSpec, id: &str) -> TokenRecord {
             fingerprint: t.output.fingerprint(),
             details: details(t),
         }),
+        unheld: false,
     }
 }
 
 /// A world where everything in `d` exists exactly as declared and was written by us.
-fn converged(d: &Desired) -> (Observed, Inventory, BTreeMap<String, OutputFact>) {
+pub(super) fn converged(d: &Desired) -> (Observed, Inventory, BTreeMap<String, OutputFact>) {
     let mut o = observed();
     let mut inv = Inventory::default();
     let mut outputs = BTreeMap::new();
@@ -123,7 +125,12 @@ fn details(t: &TokenSpec) -> BTreeMap<String, String> {
     ])
 }
 
-fn run(d: &Desired, o: &Observed, inv: &Inventory, outputs: &BTreeMap<String, OutputFact>) -> Plan {
+pub(super) fn run(
+    d: &Desired,
+    o: &Observed,
+    inv: &Inventory,
+    outputs: &BTreeMap<String, OutputFact>,
+) -> Plan {
     let now: BTreeMap<String, BTreeMap<String, String>> = d
         .tokens
         .iter()
@@ -142,7 +149,7 @@ fn run(d: &Desired, o: &Observed, inv: &Inventory, outputs: &BTreeMap<String, Ou
     })
 }
 
-fn lines(p: &Plan) -> Vec<String> {
+pub(super) fn lines(p: &Plan) -> Vec<String> {
     p.steps.iter().map(crate::plan::render::step_line).collect()
 }
 

@@ -41,6 +41,7 @@ pub(super) fn diff_tokens(
     };
     let mut claimed: BTreeSet<&str> = BTreeSet::new();
     let mut adopt_errors: Vec<String> = Vec::new();
+    retiring_keys(input, plan, deletes, &mut claimed);
 
     for (index, t) in desired.tokens.iter().enumerate() {
         let cf_name = desired.cloudflare_token_name(t);
@@ -272,7 +273,7 @@ fn diff_kept(k: Kept<'_>, input: &Input<'_>, plan: &mut Plan, steps: &mut Vec<St
         // issues credentials. The guard in `adoption` let it through.
         match unwritable_output(t, input) {
             Some(blocked) => plan.blocked.push(blocked),
-            None => steps.push(renew(t, kept, RollReason::Adopted)),
+            None => steps.push(renew(t, kept, RollReason::Adopted, &want, input)),
         }
         return;
     }
@@ -283,7 +284,7 @@ fn diff_kept(k: Kept<'_>, input: &Input<'_>, plan: &mut Plan, steps: &mut Vec<St
             Ok(Some(reason)) => {
                 acted = true;
                 renewed = true;
-                steps.push(renew(t, kept, reason));
+                steps.push(renew(t, kept, reason, &want, input));
             }
             Ok(None) => {}
             Err(blocked) => {
@@ -383,17 +384,100 @@ fn forget_records(input: &Input<'_>, plan: &mut Plan) {
     }
 }
 
-/// The step that gives a kept token a new value its output can hold: a roll (same access
-/// key id, new secret). Where the value in use was never held (`RollReason::value_unheld`:
-/// a first run after `import`, a lost inventory, an adoption without the value), rotation
-/// with overlap takes the roll's place here once it exists, so that the secret in use keeps
-/// working until its consumers have the new one.
-fn renew(t: &TokenSpec, kept: &ObservedToken, reason: RollReason) -> Step {
+/// The step that gives a kept token a new value its output can hold. Where the old secret
+/// may still be in use (`RollReason::overlaps`) and the token has an overlap, a rotation: a
+/// new token, proven, delivered, and the old one retired after the overlap. Otherwise a
+/// roll (same access key id, new secret): the old secret is dead already (rolled
+/// elsewhere), the overlap is 0, or the value is one r2gitops issued and never delivered
+/// (a create, roll or rotation whose write failed or was interrupted: nobody holds it).
+fn renew(
+    t: &TokenSpec,
+    kept: &ObservedToken,
+    reason: RollReason,
+    want: &TokenRequest,
+    input: &Input<'_>,
+) -> Step {
+    let issued_here = match input.inventory.tokens.get(&t.name) {
+        Some(r) if r.id == kept.id => r.output.is_none() && !r.unheld,
+        // Found under its name, unrecorded: ours if a create of ours was in flight.
+        _ => input.inventory.pending.contains(&t.name),
+    };
+    let undelivered = reason == RollReason::OutputUnrecorded && issued_here;
+    if reason.overlaps() && !t.rotation_overlap.is_zero() && !undelivered {
+        return Step::RotateToken {
+            token: t.name.clone(),
+            old_id: kept.id.clone(),
+            owner: t.owner,
+            access: t.access,
+            request: TokenRequest {
+                status: None,
+                ..want.clone()
+            },
+            buckets: bucket_refs(t),
+            output: t.output.file.clone(),
+            reason,
+            overlap: t.rotation_overlap,
+            revoke_old: input.desired.rotate_now.get(&t.name) == Some(&true),
+            rotate_every: t.rotate_every,
+        };
+    }
     Step::RollToken {
         token: t.name.clone(),
         id: kept.id.clone(),
         owner: t.owner,
         reason,
+    }
+}
+
+/// The old keys of rotated tokens: each one Cloudflare still holds is claimed (never a
+/// duplicate, never pruned) and, at or after its `retire_at`, retired; before, it is shown
+/// among the unchanged. One Cloudflare no longer holds is forgotten.
+fn retiring_keys<'a>(
+    input: &Input<'a>,
+    plan: &mut Plan,
+    steps: &mut Vec<Step>,
+    claimed: &mut BTreeSet<&'a str>,
+) {
+    let current: BTreeSet<&str> = input
+        .inventory
+        .tokens
+        .values()
+        .map(|r| r.id.as_str())
+        .collect();
+    for r in &input.inventory.retiring {
+        // The record that serves a name wins over a stale retiring entry of the same id.
+        if current.contains(r.id.as_str()) {
+            continue;
+        }
+        let Some(o) = input
+            .observed
+            .tokens
+            .iter()
+            .find(|o| o.id == r.id && o.owner == r.owner)
+        else {
+            if input.observed.listed_owners.contains(&r.owner) {
+                plan.bookkeeping
+                    .push(Bookkeeping::ForgetRetiring { id: r.id.clone() });
+            }
+            continue;
+        };
+        claimed.insert(o.id.as_str());
+        if input.now >= r.retire_at {
+            steps.push(Step::RetireToken {
+                token: r.token.clone(),
+                name: o.name.clone(),
+                id: o.id.clone(),
+                owner: o.owner,
+                retire_at: r.retire_at,
+            });
+        } else {
+            plan.retiring.push(crate::plan::RetiringKey {
+                token: r.token.clone(),
+                id: r.id.clone(),
+                retire_at: r.retire_at,
+                remaining: (r.retire_at - input.now).unsigned_abs(),
+            });
+        }
     }
 }
 
@@ -743,6 +827,9 @@ fn roll_reason(
         if input.now >= issued_at + period {
             return Ok(Some(RollReason::Rotation { issued_at }));
         }
+    }
+    if input.desired.rotate_now.contains_key(&t.name) {
+        return Ok(Some(RollReason::Requested));
     }
     Ok(None)
 }

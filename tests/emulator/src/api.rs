@@ -819,6 +819,7 @@ fn tokens(
                 disabled: false,
                 issued_on: now,
                 modified_on: now,
+                value_issued: now,
                 last_used_on: None,
                 not_before: req.not_before,
                 expires_on: req.expires_on,
@@ -895,6 +896,7 @@ fn tokens(
                     let t = world.tokens.get_mut(*id).unwrap();
                     t.value = new_token_value(&mut *rng, family);
                     t.modified_on = now;
+                    t.value_issued = now;
                     let value = t.value.clone();
                     world.issued.push(value.clone());
                     ok(json!(value))

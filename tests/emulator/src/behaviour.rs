@@ -88,6 +88,10 @@ pub struct Behaviour {
     /// (alchemy's docs and live test comment), not only when they share an action
     /// (Cloudflare staff, cloudflare-docs PR #19130).
     pub overlap_by_keys: bool,
+    /// For this long after a token is created or rolled, the S3 side rejects its new
+    /// credentials as an unknown key (403 `InvalidAccessKeyId`): a new R2 token takes
+    /// seconds to propagate (wrangler sleeps 3 s after minting one, workers-sdk PR #6629).
+    pub propagation_delay: Option<Duration>,
 }
 
 impl Behaviour {

@@ -92,6 +92,11 @@ struct Args {
     /// disjoint actions (the stricter rule alchemy reports).
     #[arg(long)]
     overlap_by_keys: bool,
+    /// For this long after a token is created or rolled, the S3 side rejects its new
+    /// credentials with 403 InvalidAccessKeyId, as R2 does while a token propagates
+    /// (e.g. 3s, 500ms).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    propagation_delay: Option<Duration>,
     /// A zone custom domains may use (repeatable): `example.com` (a full zone of this
     /// account), `cname.example:partial` (a partial, CNAME setup), `theirs.example@<32 hex>`
     /// (another account's zone).
@@ -100,6 +105,22 @@ struct Args {
     /// A queue notification rules may name (repeatable).
     #[arg(long = "queue", value_name = "NAME")]
     queues: Vec<String>,
+}
+
+/// `500ms`, `3s`, `2m`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("'{s}': expected a duration such as 500ms, 3s or 2m");
+    let (n, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| s.split_at(i))
+        .ok_or_else(bad)?;
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(bad()),
+    }
 }
 
 fn parse_rate(s: &str) -> Result<(u32, Duration), String> {
@@ -153,6 +174,7 @@ async fn main() -> Result<(), String> {
             generated_descriptions: args.generated_descriptions,
             no_rules_404: args.no_rules_404,
             overlap_by_keys: args.overlap_by_keys,
+            propagation_delay: args.propagation_delay,
         },
         zones: args.zones,
         queues: args.queues,

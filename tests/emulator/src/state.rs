@@ -168,6 +168,9 @@ pub struct Token {
     pub disabled: bool,
     pub issued_on: OffsetDateTime,
     pub modified_on: OffsetDateTime,
+    /// When the current value was minted (the create, or the last roll): the S3 side
+    /// rejects it for `Behaviour::propagation_delay` after that.
+    pub value_issued: OffsetDateTime,
     pub last_used_on: Option<OffsetDateTime>,
     pub not_before: Option<OffsetDateTime>,
     pub expires_on: Option<OffsetDateTime>,
@@ -208,6 +211,11 @@ impl Token {
             }
             None => self.allow_ips.is_empty(),
         }
+    }
+
+    /// Whether the current value has not reached the S3 side yet (`--propagation-delay`).
+    pub fn propagating(&self, now: OffsetDateTime, delay: Option<std::time::Duration>) -> bool {
+        delay.is_some_and(|d| now - self.value_issued < d)
     }
 
     pub fn s3_secret(&self) -> String {

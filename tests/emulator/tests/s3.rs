@@ -313,6 +313,63 @@ async fn deleting_a_bucket_that_holds_objects_is_refused_with_409() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_or_rolled_token_is_an_unknown_key_on_s3_until_it_has_propagated() {
+    let emu = Emulator::start(cf_emulator::EmulatorConfig {
+        behaviour: cf_emulator::Behaviour {
+            // Long enough that two boto3 runs (a second each on a loaded machine) fit inside it.
+            propagation_delay: Some(std::time::Duration::from_secs(6)),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let api = Api::admin(&emu);
+    api.create_bucket("default", "media").await;
+    let (id, value) = api
+        .create_token("rw", OBJECT_WRITE, api.bucket_resource("default", "media"))
+        .await;
+    let put = |c: &Creds| {
+        tokio::task::block_in_place(|| boto3(&emu, "default", c, vec![op("put", "media", "a")]))
+            .remove(0)
+    };
+    let fresh = put(&creds(&id, &value));
+    assert_eq!(
+        (fresh["error"].as_str(), fresh["status"].as_u64()),
+        (Some("InvalidAccessKeyId"), Some(403)),
+        "{fresh}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(6100)).await;
+    assert_eq!(put(&creds(&id, &value))["ok"], true, "propagated");
+
+    // A roll: the old secret dies at once, the new one propagates like a new token.
+    let (_, v) = api
+        .json(
+            Method::PUT,
+            &format!("/accounts/:acct/tokens/{id}/value"),
+            Some(json!({})),
+        )
+        .await;
+    let rolled = v["result"].as_str().unwrap().to_string();
+    assert_eq!(put(&creds(&id, &value))["error"], "InvalidAccessKeyId");
+    assert_eq!(put(&creds(&id, &rolled))["error"], "InvalidAccessKeyId");
+    tokio::time::sleep(std::time::Duration::from_millis(6100)).await;
+    assert_eq!(put(&creds(&id, &value))["error"], "SignatureDoesNotMatch");
+    assert_eq!(put(&creds(&id, &rolled))["ok"], true);
+
+    // A deleted token's key stops working at once.
+    let (status, _) = api
+        .json(
+            Method::DELETE,
+            &format!("/accounts/:acct/tokens/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(put(&creds(&id, &rolled))["error"], "InvalidAccessKeyId");
+}
+
 /// A put or delete with boto3's own conditional parameters.
 fn cond(kind: &str, key: &str, body: &str, field: &str, value: &str) -> Value {
     json!({"op": kind, "bucket": "state", "key": key, "body": body, field: value})
