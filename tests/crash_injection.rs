@@ -5,10 +5,10 @@
 //! the emulator (the emulator holds that call's answer, so the kill is exact, not timed),
 //! then run again. After every k: exactly one token per declared name, every output opens
 //! with the age CLI and works through boto3, at most one retiring key is recorded and none
-//! is left after its `retire_at`, the inventory matches Cloudflare, no plaintext
-//! and no temp file in the output directory, and one more run makes no mutating call. Every
-//! log (at trace), plan JSON, inventory and output is scanned for every value the emulator
-//! ever issued.
+//! is left after its `retire_at` (the retiring pass is itself killed after its DELETE), the
+//! inventory matches Cloudflare, no plaintext and no temp file in the output directory, and
+//! one more run makes no mutating call. Every log (at trace), plan JSON, inventory and output
+//! is scanned for every value the emulator ever issued.
 //!
 //! CI runs every third k; `R2GITOPS_CRASH_ALL=1 cargo test --test crash_injection` runs them
 //! all, `R2GITOPS_CRASH_K=22` one.
@@ -351,6 +351,31 @@ async fn crash_at(k: u64, logs: &mut Vec<String>, issued: &mut Vec<String>) -> u
             r["retire_at"] = json!("2020-01-01T00:00:00Z");
         }
         std::fs::write(&state, serde_json::to_string_pretty(&inv).unwrap()).unwrap();
+        // The retire pass killed right after its DELETE took effect, before the inventory
+        // could forget the key: the next pass finds it gone and only forgets it.
+        s.emu.reset_stats();
+        s.emu.hold_after_mutating(1);
+        let killed_log = s.dir.path().join("retire-killed.log");
+        let mut child = reconcile(&s, &killed_log, &["--concurrency", "1"])
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while !s.emu.holding() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "k={k}: the retire pass made no mutating call"
+            );
+            assert!(start.elapsed() < Duration::from_secs(60), "k={k}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        s.emu.release();
+        assert_eq!(
+            s.emu.tokens().len(),
+            declared.len(),
+            "k={k}: the retire pass's first call is the old key's DELETE"
+        );
         let retire_log = s.dir.path().join("retire.log");
         let retired = blocking({
             let cmd = reconcile(&s, &retire_log, &[]);
@@ -360,14 +385,43 @@ async fn crash_at(k: u64, logs: &mut Vec<String>, issued: &mut Vec<String>) -> u
             }
         })
         .await;
-        assert!(retired.success(), "k={k}");
+        assert!(
+            retired.success(),
+            "k={k}: {}",
+            std::fs::read_to_string(&retire_log).unwrap_or_default()
+        );
         let tokens = s.emu.tokens();
         assert_eq!(
             tokens.len(),
             declared.len(),
             "k={k}: none leaked after retire_at"
         );
-        logs.push(std::fs::read_to_string(retire_log).unwrap_or_default());
+        let after: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+        assert!(
+            after["retiring"].as_array().is_none_or(Vec::is_empty),
+            "k={k}: the retired key is still recorded: {}",
+            after["retiring"]
+        );
+        s.emu.reset_stats();
+        let quiet_log = s.dir.path().join("retire-quiet.log");
+        let quiet = blocking({
+            let cmd = reconcile(&s, &quiet_log, &[]);
+            move || {
+                let mut cmd = cmd;
+                cmd.status().unwrap()
+            }
+        })
+        .await;
+        assert!(quiet.success(), "k={k}");
+        assert_eq!(
+            s.emu.stats().mutating,
+            0,
+            "k={k}: a pass after the retirement changes nothing:\n{}",
+            std::fs::read_to_string(&quiet_log).unwrap_or_default()
+        );
+        for f in [killed_log, retire_log, quiet_log] {
+            logs.push(std::fs::read_to_string(f).unwrap_or_default());
+        }
     }
 
     for f in [
