@@ -119,8 +119,9 @@ pub struct ApiArgs {
     /// mounted at a path the git checkout does not know.
     #[arg(long, env = "R2GITOPS_OUTPUT_DIR")]
     pub output_dir: Option<PathBuf>,
-    /// Adopt tokens named by `adopt:` without their value by rolling them: their existing
-    /// S3 keys stop working. Only the operator can allow this (the file cannot).
+    /// Adopt tokens named by `adopt:` without their value by issuing them a new key: their
+    /// existing S3 keys stop working when the token's `rotation_overlap` ends (at once with
+    /// 0). Only the operator can allow this (the file cannot).
     #[arg(long)]
     pub allow_adopt_roll: bool,
     #[command(flatten)]

@@ -543,8 +543,9 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
             "  # over, uncomment its entry, then either hand over its current value (no downtime):",
         );
         line("  #     r2gitops adopt NAME --value-from-stdin");
-        line("  # or let the next reconcile roll it (its existing S3 keys stop working), which");
-        line("  # only an operator can allow: `reconcile --allow-adopt-roll`.");
+        line("  # or let the next reconcile issue it a new key (the existing S3 keys stop working");
+        line("  # when its rotation_overlap ends, at once with 0), which only an operator can");
+        line("  # allow: `reconcile --allow-adopt-roll`.");
     }
     for d in &sorted.adoptable {
         line("");

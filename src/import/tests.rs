@@ -187,8 +187,9 @@ tokens:
   # Tokens r2gitops does not manage yet, which this file can express. To take one
   # over, uncomment its entry, then either hand over its current value (no downtime):
   #     r2gitops adopt NAME --value-from-stdin
-  # or let the next reconcile roll it (its existing S3 keys stop working), which
-  # only an operator can allow: `reconcile --allow-adopt-roll`.
+  # or let the next reconcile issue it a new key (the existing S3 keys stop working
+  # when its rotation_overlap ends, at once with 0), which only an operator can
+  # allow: `reconcile --allow-adopt-roll`.
 
   # "Backup reader (dashboard)" (id "00000000000000000000000000000003"): object-read on "archive" (eu)
   # - name: "backup-reader-dashboard"
