@@ -196,8 +196,9 @@ async fn a_second_ci_runner_with_no_shared_disk_reads_the_inventory_from_r2_and_
     );
     assert_eq!(w.tokens_named("r2gitops:uploader").await, 1);
 
-    // The same checkout without the shared inventory would roll every token: the reason
-    // --state exists (a dry run, so that it changes nothing).
+    // The same checkout without the shared inventory would re-key every token (a rotation
+    // with the default overlap: r2gitops cannot know the outputs hold the live values): the
+    // reason --state exists (a dry run, so that it changes nothing).
     let w3 = w.clone();
     let (a3, c3) = (a.clone(), c.clone());
     let local = tokio::task::spawn_blocking(move || {
@@ -207,7 +208,7 @@ async fn a_second_ci_runner_with_no_shared_disk_reads_the_inventory_from_r2_and_
     .await
     .unwrap();
     assert!(
-        text(&local).contains("↻ roll token uploader"),
+        text(&local).contains("± rotate token uploader: no record of its output"),
         "without the shared inventory: {}",
         text(&local)
     );
