@@ -161,6 +161,133 @@ fn output_fact(output_dir: &std::path::Path, file: &std::path::Path) -> OutputFa
     }
 }
 
+/// The output check's second place: each output fact `Missing` whose file the inventory
+/// records is looked up on the publish branch (one fetch for all of them). One found there
+/// as recorded is `Present` (and, when `recovery.restore`, written back into `output_dir`
+/// by the atomic writer: it is the recorded ciphertext). One absent or different stays
+/// `Missing`, and rolls as it would without publishing. When the branch cannot be read,
+/// each such output is `Unreadable`, so that its token is blocked with the remote's name:
+/// a missing file there is not known to be lost, and an unreachable remote must not roll
+/// every token whose output a fresh replica lacks. Blocking the tokens concerned rather
+/// than failing the pass keeps the rest converging (renewals of temporary credentials
+/// whose files are on disk above all).
+async fn from_branch(
+    desired: &Desired,
+    inventory: &Inventory,
+    outputs: &mut BTreeMap<String, OutputFact>,
+    temporary: &mut BTreeMap<String, OutputFact>,
+    recovery: &Recovery,
+) {
+    if desired.settings.publish.is_none() {
+        return;
+    }
+    let files = |facts: &BTreeMap<String, OutputFact>,
+                 declared: Vec<(&String, &std::path::PathBuf)>| {
+        declared
+            .into_iter()
+            .filter(|(name, _)| facts.get(*name) == Some(&OutputFact::Missing))
+            .map(|(name, file)| (name.clone(), file.clone()))
+            .collect::<Vec<_>>()
+    };
+    let tokens = files(
+        outputs,
+        desired
+            .tokens
+            .iter()
+            .map(|t| (&t.name, &t.output.file))
+            .collect(),
+    );
+    let temporaries = files(
+        temporary,
+        desired
+            .temporary_credentials
+            .iter()
+            .map(|t| (&t.name, &t.output.file))
+            .collect(),
+    );
+    let missing: std::collections::BTreeSet<std::path::PathBuf> = tokens
+        .iter()
+        .chain(&temporaries)
+        .map(|(_, f)| f.clone())
+        .collect();
+    let Some(wanted) = crate::publish::recover::wanted(desired, inventory, &missing) else {
+        return;
+    };
+    let looked_for: std::collections::BTreeSet<std::path::PathBuf> =
+        wanted.paths().cloned().collect();
+    let (auth, restore) = (recovery.auth.clone(), recovery.restore);
+    let output_dir = desired.settings.output_dir.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let found = wanted.read(&auth)?;
+        Ok::<_, crate::publish::recover::BranchUnreadable>(
+            found
+                .into_iter()
+                .map(|(rel, bytes)| {
+                    let fact = restored(&output_dir, &rel, &bytes, restore);
+                    (rel, fact)
+                })
+                .collect::<BTreeMap<_, _>>(),
+        )
+    })
+    .await
+    .expect("the blocking read does not panic");
+    let facts = match found {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %crate::error::error_chain(&e), "outputs missing here cannot be checked on the publish branch; their tokens are blocked, nothing is rolled");
+            let reason = format!(
+                "it is missing here, and {}; nothing is rolled until the branch can be read",
+                e.line()
+            );
+            looked_for
+                .iter()
+                .map(|rel| {
+                    (
+                        rel.clone(),
+                        OutputFact::Unreadable {
+                            reason: reason.clone(),
+                        },
+                    )
+                })
+                .collect()
+        }
+    };
+    for (names, facts_of) in [(tokens, &mut *outputs), (temporaries, &mut *temporary)] {
+        for (name, file) in names {
+            if let Some(fact) = facts.get(&file) {
+                facts_of.insert(name, fact.clone());
+            }
+        }
+    }
+}
+
+/// The fact of an output found on the publish branch: present with the recorded hash; with
+/// `restore`, once it is written back into `output_dir` (0600, atomic, no symlink followed).
+fn restored(
+    output_dir: &std::path::Path,
+    rel: &std::path::Path,
+    bytes: &[u8],
+    restore: bool,
+) -> OutputFact {
+    use sha2::Digest;
+    let sha256 = hex::encode(sha2::Sha256::digest(bytes));
+    if !restore {
+        return OutputFact::Present { sha256 };
+    }
+    match crate::secrets::write::write_atomic(output_dir, rel, bytes, None) {
+        Ok(()) => {
+            tracing::info!(file = %rel.display(), "restored from the publish branch");
+            OutputFact::Present { sha256 }
+        }
+        Err(e) => OutputFact::Unreadable {
+            reason: format!(
+                "it is on the publish branch, but restoring it failed: {}",
+                crate::error::error_chain(&e)
+            ),
+        },
+    }
+}
+
 /// `--expect-plan` named another plan than the one computed: nothing is applied.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -193,10 +320,29 @@ pub async fn plan_with(
     reads: Reads<'_>,
 ) -> Result<(Plan, Inventory), PassError> {
     let store = Store::File(desired.settings.state_file.clone());
-    plan_in(&store, client, desired, skip_outputs, endpoints, reads).await
+    plan_in(
+        &store,
+        client,
+        desired,
+        skip_outputs,
+        endpoints,
+        reads,
+        &Recovery::default(),
+    )
+    .await
 }
 
-/// `plan_with`, reading the inventory from `store` (the local file or R2).
+/// Where a pass looks for an output that `output_dir` lacks but the inventory records: the
+/// publish branch (`settings.publish`), read with the operator's git credentials. An
+/// applying pass writes what it finds back into `output_dir`; a dry run only counts it.
+#[derive(Debug, Clone, Default)]
+pub struct Recovery {
+    pub auth: crate::publish::GitAuth,
+    pub restore: bool,
+}
+
+/// `plan_with`, reading the inventory from `store` (the local file or R2), and outputs
+/// missing from `output_dir` from the publish branch as `recovery` says.
 pub async fn plan_in(
     store: &Store,
     client: &Client,
@@ -204,6 +350,7 @@ pub async fn plan_in(
     skip_outputs: bool,
     endpoints: &S3Endpoints,
     reads: Reads<'_>,
+    recovery: &Recovery,
 ) -> Result<(Plan, Inventory), PassError> {
     let inventory = store.load().await?;
     let d = Outputs::of(desired);
@@ -224,6 +371,17 @@ pub async fn plan_in(
     })
     .await
     .expect("the blocking read does not panic");
+    let (mut outputs, mut temporary) = (outputs, temporary);
+    if !skip_outputs {
+        from_branch(
+            desired,
+            &inventory,
+            &mut outputs,
+            &mut temporary.outputs,
+            recovery,
+        )
+        .await;
+    }
     let observed =
         crate::observe::observe_with(client, client.account_id(), desired, &inventory, reads)
             .await?;
@@ -629,6 +787,11 @@ fn cmd_rotating(
         let result: Result<ExitCode, Box<dyn std::error::Error>> = async {
             let client = Client::connect(config).await?;
             let reads = Reads::All;
+            let auth = args.api.publish.auth();
+            let recovery = Recovery {
+                auth: auth.clone(),
+                restore: !args.dry_run,
+            };
             let (mut plan, inventory) = plan_in(
                 &store,
                 &client,
@@ -636,6 +799,7 @@ fn cmd_rotating(
                 args.skip_outputs,
                 &endpoints,
                 reads,
+                &recovery,
             )
             .await?;
             if let Some((name, _)) = rotate {
@@ -653,7 +817,6 @@ fn cmd_rotating(
                     .into());
                 }
             }
-            let auth = args.api.publish.auth();
             if !args.skip_outputs {
                 plan.publish = publish_preview(&desired, &inventory, &plan, &auth).await;
             }

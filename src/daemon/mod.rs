@@ -775,8 +775,14 @@ impl Daemon {
                     cache: &mut self.config_cache,
                     now: Instant::now(),
                 };
+                // A replica that has just taken over finds what its own disk lacks on the
+                // publish branch; a suspended daemon writes nothing, not even that.
+                let recovery = reconcile::Recovery {
+                    auth: self.opts.api.publish.auth(),
+                    restore: !desired.settings.suspend,
+                };
                 tokio::select! {
-                    p = reconcile::plan_in(&store, &client, &desired, false, &self.opts.endpoints, reads) => p,
+                    p = reconcile::plan_in(&store, &client, &desired, false, &self.opts.endpoints, reads, &recovery) => p,
                     _ = shutdown.wait() => return Ok(None),
                 }
             }

@@ -108,6 +108,34 @@ impl Git<'_> {
 
     /// Run `git args` (feeding `stdin`), waiting at most `COMMAND_TIMEOUT`.
     pub fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<Output, GitError> {
+        let (code, stdout, stderr) = self.run_raw(args, stdin)?;
+        Ok(Output {
+            code,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr,
+        })
+    }
+
+    /// `run`, requiring success, with stdout as the bytes git wrote (a blob of a binary
+    /// age file is not text).
+    pub fn bytes(&self, args: &[&str]) -> Result<Vec<u8>, GitError> {
+        let (code, stdout, stderr) = self.run_raw(args, None)?;
+        if code == Some(0) {
+            Ok(stdout)
+        } else {
+            Err(GitError::Failed {
+                command: args.join(" "),
+                status: code.map_or("killed by a signal".into(), |c| format!("exit {c}")),
+                stderr: stderr.trim().to_string(),
+            })
+        }
+    }
+
+    fn run_raw(
+        &self,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+    ) -> Result<(Option<i32>, Vec<u8>, String), GitError> {
         let shown = args.join(" ");
         let mut child = self
             .command(args)
@@ -144,11 +172,12 @@ impl Git<'_> {
                 Err(e) => return Err(GitError::Spawn(e.to_string())),
             }
         };
-        Ok(Output {
-            code: status.code(),
-            stdout: out.join().unwrap_or_default(),
-            stderr: redact(&err.join().unwrap_or_default()),
-        })
+        let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+        Ok((
+            status.code(),
+            out.join().unwrap_or_default(),
+            redact(&stderr),
+        ))
     }
 
     /// `run`, requiring success; stdout trimmed.
@@ -168,13 +197,13 @@ impl Git<'_> {
     }
 }
 
-fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
+fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut bytes = Vec::new();
         if let Some(p) = pipe {
             let _ = p.take(MAX_OUTPUT as u64).read_to_end(&mut bytes);
         }
-        String::from_utf8_lossy(&bytes).into_owned()
+        bytes
     })
 }
 

@@ -21,8 +21,13 @@
 //! Today a rotation is a roll: the new Secret is published in the same pass that writes it,
 //! right after the outputs. Rotation with overlap retires the old key in a later pass, so
 //! the Secret is on the branch before that (the seam: `after_pass`).
+//!
+//! The branch is also where the outputs live beyond one disk: an output missing from
+//! `output_dir` that the branch holds as the inventory records it is not missing
+//! (`recover`), so that a second replica taking over with an empty disk rolls nothing.
 
 pub mod git;
+pub mod recover;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
