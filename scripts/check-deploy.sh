@@ -60,27 +60,71 @@ svc $daemon ReadWritePaths | grep -q . && fail "$daemon: ReadWritePaths= would r
 svc $pull InaccessiblePaths | tr ' ' '\n' | sed 's/^-//' | grep -qx "$state" || fail "$pull can see the daemon's outputs in $state"
 echo "systemd units: one user ($user); checkout $checkout read-only to the daemon, state $state hidden from the pull"
 
-# Every manifest the kustomization lists, and no manifest it forgets, except the Secret
+# Every manifest each kustomization lists, and no manifest it forgets, except the Secret
 # template: listed, `kubectl apply -k` would overwrite the real API token with REPLACE_ME.
-manifests=$(sed -n 's/^  - \(.*\.yaml\)$/deploy\/kubernetes\/\1/p' deploy/kubernetes/kustomization.yaml)
-template=deploy/kubernetes/secret.yaml
-if grep -qx "$template" <<<"$manifests"; then
-  echo "$template is listed in kustomization.yaml: kubectl apply -k would overwrite the real Secret with its placeholder" >&2
-  exit 1
-fi
-for f in deploy/kubernetes/*.yaml; do
-  case "$f" in deploy/kubernetes/kustomization.yaml | "$template") continue ;; esac
-  grep -qx "$f" <<<"$manifests" || { echo "$f is not in kustomization.yaml" >&2; exit 1; }
+for k8s in deploy/kubernetes deploy/kubernetes-two-replicas; do
+  manifests=$(sed -n "s#^  - \(.*\.yaml\)\$#$k8s/\1#p" "$k8s/kustomization.yaml")
+  template=$k8s/secret.yaml
+  if grep -qx "$template" <<<"$manifests"; then
+    echo "$template is listed in kustomization.yaml: kubectl apply -k would overwrite the real Secret with its placeholder" >&2
+    exit 1
+  fi
+  for f in "$k8s"/*.yaml; do
+    case "$f" in "$k8s/kustomization.yaml" | "$template") continue ;; esac
+    grep -qx "$f" <<<"$manifests" || { echo "$f is not in $k8s/kustomization.yaml" >&2; exit 1; }
+  done
+  # No manifest kustomize would apply holds a placeholder value.
+  # shellcheck disable=SC2086
+  if grep -l 'REPLACE_ME' $manifests; then
+    echo "a manifest in $k8s/kustomization.yaml holds a placeholder (above)" >&2
+    exit 1
+  fi
+  # shellcheck disable=SC2086
+  .venv/bin/kubernetes-validate --strict --quiet $manifests "$template"
+  echo "kubernetes-validate: ok ($k8s: $(wc -w <<<"$manifests") manifests and the Secret template)"
 done
-# No manifest kustomize would apply holds a placeholder value.
-# shellcheck disable=SC2086
-if grep -l 'REPLACE_ME' $manifests; then
-  echo "a manifest in kustomization.yaml holds a placeholder (above)" >&2
-  exit 1
-fi
-# shellcheck disable=SC2086
-.venv/bin/kubernetes-validate --strict --quiet $manifests "$template"
-echo "kubernetes-validate: ok ($(wc -w <<<"$manifests") manifests and the Secret template)"
+
+# Two replicas are safe only where the outputs live beyond one disk (docs/daemon.md): the
+# two-replica example shares its inventory in R2 and publishes to git, mounts no PVC, is
+# ready on /readyz (a standby too), and a PodDisruptionBudget keeps one replica through a
+# drain. The single-replica one stays at one.
+.venv/bin/python - <<'PY'
+import pathlib, yaml
+def docs(d):
+    return [x for f in sorted(pathlib.Path(d).glob("*.yaml")) if f.name != "kustomization.yaml"
+            for x in yaml.safe_load_all(f.read_text()) if x]
+def deployment(d):
+    found = [x for x in docs(d) if x["kind"] == "Deployment"]
+    assert len(found) == 1, f"{d}: {len(found)} Deployments"
+    return found[0]
+one = deployment("deploy/kubernetes")
+assert one["spec"]["replicas"] == 1, "deploy/kubernetes runs one replica (its outputs are on a PVC)"
+d = "deploy/kubernetes-two-replicas"
+two = deployment(d)
+assert two["spec"]["replicas"] == 2, f"{d}: replicas is not 2"
+pod = two["spec"]["template"]["spec"]
+assert not any("persistentVolumeClaim" in v for v in pod["volumes"]), f"{d}: a PVC (the outputs live on the publish branch)"
+daemon = [c for c in pod["containers"] if c["name"] == "r2gitops"][0]
+args = daemon["args"]
+assert args[0] == "watch"
+flag = lambda name: [a.split("=", 1)[1] for a in args if a.startswith(name + "=")]
+assert [s for s in flag("--state") if s.startswith("r2://")], f"{d}: no --state r2://…"
+assert flag("--publish-repository") and flag("--publish-branch"), f"{d}: not publishing to git"
+assert flag("--output-dir"), f"{d}: no --output-dir"
+assert daemon["readinessProbe"]["httpGet"]["path"] == "/readyz"
+assert daemon["livenessProbe"]["httpGet"]["path"] == "/healthz"
+mounts = {m["mountPath"]: m["name"] for m in daemon["volumeMounts"]}
+repo = flag("--publish-repository")[0]
+clone = [m for m in mounts if repo.startswith(m.rstrip("/") + "/")]
+assert clone, f"{d}: the clone {repo} is on no volume"
+init = [c for c in pod.get("initContainers", []) if any(m["name"] == mounts[clone[0]] for m in c["volumeMounts"])]
+assert init, f"{d}: no init container makes the clone {repo}"
+labels = two["spec"]["selector"]["matchLabels"]
+pdb = [x for x in docs(d) if x["kind"] == "PodDisruptionBudget"]
+assert len(pdb) == 1 and pdb[0]["spec"]["selector"]["matchLabels"] == labels, f"{d}: no PodDisruptionBudget over the replicas"
+assert pdb[0]["spec"].get("minAvailable") == 1, f"{d}: the PodDisruptionBudget does not keep one replica"
+print(f"two replicas: ok ({d}: replicas 2, --state {flag('--state')[0]}, publishing to {flag('--publish-branch')[0]}, no PVC, a PodDisruptionBudget)")
+PY
 
 # The Flux example (docs/kubernetes.md): r2gitops validates its desired state,
 # kubernetes-validate its core manifests (Flux's own kinds have no schema offline), and the

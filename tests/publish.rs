@@ -253,8 +253,9 @@ async fn a_concurrent_push_to_the_branch_is_rebuilt_over_not_lost() {
     reconciled(&sb);
     let first = commits(&f);
     race_once(&f.remote);
-    // A missing output rolls its token: one file to publish.
-    std::fs::remove_file(sb.out().join(PUBLISHED[2])).unwrap();
+    // An output changed since it was written rolls its token: one file to publish. (A
+    // missing one would be restored from the branch.)
+    std::fs::write(sb.out().join(PUBLISHED[2]), b"changed by hand\n").unwrap();
     let out = reconciled(&sb);
     assert!(out.contains("Published 1 file in commit "), "{out}");
     assert!(f.remote.join("raced").exists(), "the race happened");
