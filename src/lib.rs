@@ -46,7 +46,8 @@
 //! - `progress`: the progress line of a long apply on a terminal.
 //! - `safe_fs`: opens that refuse FIFOs, devices and planted symlinks, and bounded reads.
 //! - `reconcile`: one pass: load, observe, diff, (dry-run stops here), apply, publish.
-//! - `publish`: commit changed (encrypted) outputs to a git branch with the real `git`.
+//! - `publish`: commit changed (encrypted) outputs to a git branch with the real `git`, and
+//!   read there the outputs a runner's own disk lacks (`publish::recover`).
 //! - `signals`: SIGTERM/SIGINT (stop, then abort) and SIGHUP as inputs.
 //! - `daemon`: the `watch` loop and its HTTP status server; `daemon::token_watch`: the
 //!   poll of token status between passes (a token revoked as exposed triggers a pass).

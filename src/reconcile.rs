@@ -311,7 +311,8 @@ pub async fn plan(
 }
 
 /// `plan`, reading bucket configuration as `reads` says: the daemon passes its cache, so
-/// that unchanged sub-resources are re-read once per `settings.config_resync`.
+/// that unchanged sub-resources are re-read once per `settings.config_resync`. Outputs are
+/// read from `output_dir` alone (`plan_in` also looks on the publish branch).
 pub async fn plan_with(
     client: &Client,
     desired: &Desired,
@@ -327,7 +328,7 @@ pub async fn plan_with(
         skip_outputs,
         endpoints,
         reads,
-        &Recovery::default(),
+        None,
     )
     .await
 }
@@ -335,14 +336,15 @@ pub async fn plan_with(
 /// Where a pass looks for an output that `output_dir` lacks but the inventory records: the
 /// publish branch (`settings.publish`), read with the operator's git credentials. An
 /// applying pass writes what it finds back into `output_dir`; a dry run only counts it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Recovery {
     pub auth: crate::publish::GitAuth,
     pub restore: bool,
 }
 
 /// `plan_with`, reading the inventory from `store` (the local file or R2), and outputs
-/// missing from `output_dir` from the publish branch as `recovery` says.
+/// missing from `output_dir` from the publish branch as `recovery` says (`None`: from
+/// `output_dir` alone).
 pub async fn plan_in(
     store: &Store,
     client: &Client,
@@ -350,7 +352,7 @@ pub async fn plan_in(
     skip_outputs: bool,
     endpoints: &S3Endpoints,
     reads: Reads<'_>,
-    recovery: &Recovery,
+    recovery: Option<&Recovery>,
 ) -> Result<(Plan, Inventory), PassError> {
     let inventory = store.load().await?;
     let d = Outputs::of(desired);
@@ -372,7 +374,7 @@ pub async fn plan_in(
     .await
     .expect("the blocking read does not panic");
     let (mut outputs, mut temporary) = (outputs, temporary);
-    if !skip_outputs {
+    if let Some(recovery) = recovery.filter(|_| !skip_outputs) {
         from_branch(
             desired,
             &inventory,
@@ -799,7 +801,7 @@ fn cmd_rotating(
                 args.skip_outputs,
                 &endpoints,
                 reads,
-                &recovery,
+                Some(&recovery),
             )
             .await?;
             if let Some((name, _)) = rotate {

@@ -195,3 +195,35 @@ fn fetch(plain: &git::Git<'_>, branch: &str, tracking: &str) -> Result<Option<St
         None,
     )?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_branch_reads_as_one_line_naming_the_remote_and_gits_first_word() {
+        let e = BranchUnreadable {
+            branch: "r2gitops-outputs".into(),
+            remote: "ssh://git@example.com/fleet.git".into(),
+            source: PublishError::Git(GitError::Failed {
+                command: "ls-remote origin refs/heads/r2gitops-outputs".into(),
+                status: "exit 128".into(),
+                stderr: "fatal: Could not read from remote repository.\n\nPlease make sure…".into(),
+            }),
+        };
+        assert_eq!(
+            e.line(),
+            "the publish branch 'r2gitops-outputs' could not be read from ssh://git@example.com/fleet.git (fatal: Could not read from remote repository.)"
+        );
+        let e = BranchUnreadable {
+            source: PublishError::NotAClone {
+                path: "/work/fleet".into(),
+            },
+            ..e
+        };
+        assert_eq!(
+            e.line(),
+            "the publish branch 'r2gitops-outputs' could not be read from ssh://git@example.com/fleet.git (publish repository '/work/fleet' is not a git clone with a .git directory of its own)"
+        );
+    }
+}
