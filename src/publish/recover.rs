@@ -8,9 +8,11 @@
 //! tip, and none at all while every output is on disk), then local reads of the blobs. A
 //! blob counts only when its SHA-256 is the inventory's record of what the writer wrote and
 //! it is ciphertext (`encrypted`): the branch is writable by others, and SHA-256 is what
-//! makes a blob on it the very file this process's writer recorded. Anything else (a
-//! tampered blob, a deleted one, no branch) is not found, and the caller's output check
-//! rolls as it would without publishing. Reads git only; writes nothing.
+//! makes a blob on it the very file the writer recorded. Anything else (a tampered blob, a
+//! deleted one, no branch) is not found, and the caller's output check rolls as it would
+//! without publishing. Writes nothing but what a fetch writes into the clone (objects, and
+//! the tracking ref `refs/r2gitops/publish/BRANCH`); the caller decides whether to restore
+//! what it found.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -143,8 +145,8 @@ impl Wanted {
     }
 }
 
-/// The remote branch's tip in `tracking`, fetched only when the tracking ref is not there
-/// yet; `None` when the remote has no such branch (nothing was published yet).
+/// The remote branch's tip in `tracking`, fetched only when the tracking ref is not at it
+/// already; `None` when the remote has no such branch (nothing was published yet).
 fn fetch(plain: &git::Git<'_>, branch: &str, tracking: &str) -> Result<Option<String>, GitError> {
     let branch_ref = format!("refs/heads/{branch}");
     let remote = plain.run(&["ls-remote", "--exit-code", "origin", &branch_ref], None)?;
