@@ -114,8 +114,9 @@ impl R2State {
     pub fn new(
         url: StateUrl,
         endpoint: String,
-        creds: Creds,
+        creds: impl Into<Creds>,
     ) -> Result<R2State, StateError> {
+        let creds = creds.into();
         let minted = matches!(creds, Creds::Minted(_));
         let bucket = Bucket::new(endpoint, url.bucket.clone(), creds).map_err(|e| {
             StateError::Unreachable {

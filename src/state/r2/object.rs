@@ -45,6 +45,12 @@ pub enum Creds {
     Minted(Arc<Minter>),
 }
 
+impl From<StateCredentials> for Creds {
+    fn from(c: StateCredentials) -> Creds {
+        Creds::Given(Arc::new(c))
+    }
+}
+
 impl Creds {
     async fn current(&self) -> Result<Arc<StateCredentials>, ObjectError> {
         match self {
