@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 
 use clap::Args;
 
+use crate::apply::Stop;
 use crate::args::{ApiArgs, FileArg, StateArgs};
 use crate::cloudflare::{ApiError, Client, ClientConfig, ReadApi, VerifiedToken};
 use crate::config::{Desired, TokenSpec};
@@ -29,7 +30,6 @@ use crate::plan::diff::{
     held_beyond_policy, own_token_refusal, policies_refusal, state_parent_refusal,
 };
 use crate::secret::TokenValue;
-use crate::apply::Stop;
 use crate::secrets::{OutputWriter, S3Endpoints};
 use crate::state::Store;
 
@@ -256,7 +256,11 @@ pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             Some(s) => Some(crate::reconcile::Lease::take(s, args.lock_timeout, &stop).await?),
             None => None,
         };
-        let result = adopt(args, &desired, &store, &stop, index, spec, adopt_id, value, config, as_adopted, &endpoints).await;
+        let result = adopt(
+            args, &desired, &store, &stop, index, spec, adopt_id, value, config, as_adopted,
+            &endpoints,
+        )
+        .await;
         if let Some(lease) = lease {
             lease.release().await;
         }
@@ -346,13 +350,17 @@ async fn adopt(
         // The next reconcile would replace its policies with the declared ones: what the
         // file cannot say would be dropped without anyone having read it.
         let groups = client.permission_groups(spec.owner).await?;
-        if let Some(why) = policies_refusal(&id, &observed.policies, client.account_id(), &groups)
-        {
+        if let Some(why) = policies_refusal(&id, &observed.policies, client.account_id(), &groups) {
             return Err(refused(why).into());
         }
         if let Some(policy) = &desired.policy
-            && let Some(why) =
-                held_beyond_policy(policy, &id, &observed.policies, client.account_id(), &groups)
+            && let Some(why) = held_beyond_policy(
+                policy,
+                &id,
+                &observed.policies,
+                client.account_id(),
+                &groups,
+            )
         {
             return Err(refused(why).into());
         }
@@ -362,9 +370,10 @@ async fn adopt(
             endpoints.clone(),
         );
         if stop.requested() {
-            return Err(
-                crate::state::r2::StateError::LeaseLost { url: store.describe() }.into(),
-            );
+            return Err(crate::state::r2::StateError::LeaseLost {
+                url: store.describe(),
+            }
+            .into());
         }
         let now = OffsetDateTime::now_utc();
         let output = {

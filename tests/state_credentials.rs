@@ -171,7 +171,13 @@ async fn an_apply_and_a_daemon_with_minted_state_credentials_converge_with_no_s3
     let out = a.join("secrets");
     let (w2, a2, o2) = (w.clone(), a.clone(), out.clone());
     let (first, second) = tokio::task::spawn_blocking(move || {
-        let args = ["reconcile", "--state", STATE, "--state-credentials", "temporary"];
+        let args = [
+            "reconcile",
+            "--state",
+            STATE,
+            "--state-credentials",
+            "temporary",
+        ];
         let first = run(w2.cmd(&a2, &o2, &args));
         w2.sb.emu.reset_stats();
         let second = run(w2.cmd(&a2, &o2, &args));
@@ -206,13 +212,12 @@ async fn an_apply_and_a_daemon_with_minted_state_credentials_converge_with_no_s3
     let parents = w.parents();
     assert_eq!(parents.len(), 1, "one parent after two runs");
     let parent = parents[0].clone();
-    let view = w
-        .sb
-        .emu
-        .tokens()
-        .into_iter()
-        .find(|t| t.id == parent)
-        .unwrap();
+    let view =
+        w.sb.emu
+            .tokens()
+            .into_iter()
+            .find(|t| t.id == parent)
+            .unwrap();
     assert_eq!(
         view.policies,
         vec![(
@@ -252,7 +257,10 @@ async fn an_apply_and_a_daemon_with_minted_state_credentials_converge_with_no_s3
         ]),
     );
     let doc: Value = serde_json::from_str(got[0]["body"].as_str().unwrap()).unwrap();
-    assert!(doc["inventory"]["tokens"]["uploader"]["id"].is_string(), "{doc}");
+    assert!(
+        doc["inventory"]["tokens"]["uploader"]["id"].is_string(),
+        "{doc}"
+    );
     for (i, r) in got.as_array().unwrap().iter().enumerate().skip(1) {
         assert_eq!(r["error"], "AccessDenied", "op {i} outside the scope: {r}");
     }
@@ -346,7 +354,13 @@ async fn no_file_declares_adopts_prunes_or_imports_the_parent_token() {
         run(w2.cmd(
             &a2,
             &o2,
-            &["reconcile", "--state", STATE, "--state-credentials", "temporary"],
+            &[
+                "reconcile",
+                "--state",
+                STATE,
+                "--state-credentials",
+                "temporary",
+            ],
         ))
     })
     .await
@@ -376,14 +390,27 @@ async fn no_file_declares_adopts_prunes_or_imports_the_parent_token() {
         outs.push(run(w2.cmd(
             &a2,
             &o2,
-            &["reconcile", "--state", STATE, "--state-credentials", "temporary"],
+            &[
+                "reconcile",
+                "--state",
+                STATE,
+                "--state-credentials",
+                "temporary",
+            ],
         )));
         // The inventory, moved to a local file with the parent recorded in it.
         std::fs::write(a2.join("r2gitops.yaml"), &pruned).unwrap();
         let shown = run(w2.cmd(
             &a2,
             &o2,
-            &["state", "show", "--state", STATE, "--state-credentials", "temporary"],
+            &[
+                "state",
+                "show",
+                "--state",
+                STATE,
+                "--state-credentials",
+                "temporary",
+            ],
         ));
         assert_eq!(shown.status.code(), Some(0), "{}", text(&shown));
         let mut inv: Value = serde_json::from_slice(&shown.stdout).unwrap();
@@ -443,20 +470,32 @@ async fn bad_temporary_state_credentials_are_errors_naming_the_url_with_no_chang
     let w = Arc::new(World::new().await);
     let a = w.runner("a");
     let out = a.join("secrets");
-    std::fs::write(a.join("creds"), "aws_access_key_id = A\naws_secret_access_key = B\n").unwrap();
+    std::fs::write(
+        a.join("creds"),
+        "aws_access_key_id = A\naws_secret_access_key = B\n",
+    )
+    .unwrap();
     let (w2, a2, o2) = (w.clone(), a.clone(), out.clone());
     let outs = tokio::task::spawn_blocking(move || {
         let t = ["--state", STATE, "--state-credentials", "temporary"];
         let both = run(w2.cmd(
             &a2,
             &o2,
-            &[&["reconcile"][..], &t, &["--state-credentials-file", "creds"]].concat(),
+            &[
+                &["reconcile"][..],
+                &t,
+                &["--state-credentials-file", "creds"],
+            ]
+            .concat(),
         ));
         // A dry run before any apply: the parent does not exist, and a dry run creates none.
         let dry = run(w2.cmd(&a2, &o2, &[&["reconcile", "--dry-run"][..], &t].concat()));
         // An API token Cloudflare refuses: nothing can be minted.
         let mut bad = w2.cmd(&a2, &o2, &[&["reconcile"][..], &t].concat());
-        bad.env("CLOUDFLARE_API_TOKEN", "not-a-token-not-a-token-not-a-token");
+        bad.env(
+            "CLOUDFLARE_API_TOKEN",
+            "not-a-token-not-a-token-not-a-token",
+        );
         let bad = run(bad);
         [both, dry, bad]
     })
@@ -465,7 +504,9 @@ async fn bad_temporary_state_credentials_are_errors_naming_the_url_with_no_chang
     let [both, dry, bad] = &outs;
     assert_eq!(both.status.code(), Some(1), "{}", text(both));
     assert!(
-        text(both).contains("--state-credentials temporary and --state-credentials-file name two sources"),
+        text(both).contains(
+            "--state-credentials temporary and --state-credentials-file name two sources"
+        ),
         "{}",
         text(both)
     );
@@ -479,11 +520,20 @@ async fn bad_temporary_state_credentials_are_errors_naming_the_url_with_no_chang
     );
     assert_eq!(bad.status.code(), Some(1), "{}", text(bad));
     assert!(
-        text(bad).contains(&format!("the state {STATE}")) && text(bad).contains("nothing was changed"),
+        text(bad).contains(&format!("the state {STATE}"))
+            && text(bad).contains("nothing was changed"),
         "{}",
         text(bad)
     );
-    assert_eq!(w.sb.emu.stats().mutating, 0, "{:?}", w.sb.emu.stats().by_route);
+    assert_eq!(
+        w.sb.emu.stats().mutating,
+        0,
+        "{:?}",
+        w.sb.emu.stats().by_route
+    );
     assert!(w.parents().is_empty());
-    assert!(!out.join(".r2gitops-state.json").exists(), "no fallback to a local inventory");
+    assert!(
+        !out.join(".r2gitops-state.json").exists(),
+        "no fallback to a local inventory"
+    );
 }

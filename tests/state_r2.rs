@@ -693,7 +693,8 @@ async fn adopt_with_state_takes_the_lease_and_records_the_token_in_the_r2_invent
         "acquired_at": "2026-01-01T00:00:00Z",
         "expires_at": "2999-01-01T00:00:00Z",
     });
-    let put = w.s3(json!([{"op": "put", "key": format!("{KEY}.lease"), "body": lease.to_string()}]));
+    let put =
+        w.s3(json!([{"op": "put", "key": format!("{KEY}.lease"), "body": lease.to_string()}]));
     w.sb.emu.reset_stats();
     let adopt = ["adopt", "ci", "--value-file", "value", "--state", STATE];
     let (w2, a2) = (w.clone(), a.clone());
@@ -731,7 +732,10 @@ async fn adopt_with_state_takes_the_lease_and_records_the_token_in_the_r2_invent
         doc["epoch"].as_u64().unwrap() >= 1,
         "written under a lease (epoch 0 is none): {doc}"
     );
-    assert_eq!(got[1]["error"], "NoSuchKey", "the lease is released at exit");
+    assert_eq!(
+        got[1]["error"], "NoSuchKey",
+        "the lease is released at exit"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -740,9 +744,10 @@ async fn import_with_state_reads_the_r2_inventory_to_tell_this_files_tokens_from
     let (a, b) = (w.runner("a"), w.runner("b"));
     let w2 = w.clone();
     let a2 = a.clone();
-    let applied = tokio::task::spawn_blocking(move || run(w2.cmd(&a2, &["reconcile", "--state", STATE])))
-        .await
-        .unwrap();
+    let applied =
+        tokio::task::spawn_blocking(move || run(w2.cmd(&a2, &["reconcile", "--state", STATE])))
+            .await
+            .unwrap();
     assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
     // A token carrying the prefix that this file's inventory does not record.
     let policy = Policy {
@@ -760,14 +765,19 @@ async fn import_with_state_reads_the_r2_inventory_to_tell_this_files_tokens_from
     common::admin_client(&w.sb.emu)
         .await
         .into_writer()
-        .create_token(Owner::Account, &common::token_request("r2gitops:other", policy))
+        .create_token(
+            Owner::Account,
+            &common::token_request("r2gitops:other", policy),
+        )
         .await
         .unwrap();
     w.sb.emu.reset_stats();
     let w2 = w.clone();
     let (with, without) = tokio::task::spawn_blocking(move || {
         let import = |extra: &[&str]| {
-            let mut cmd = w2.sb.r2gitops_without_file(&[&["import", "--with", "none"][..], extra].concat());
+            let mut cmd = w2
+                .sb
+                .r2gitops_without_file(&[&["import", "--with", "none"][..], extra].concat());
             cmd.env("AWS_ACCESS_KEY_ID", &w2.key_id)
                 .env("AWS_SECRET_ACCESS_KEY", &w2.secret)
                 .current_dir(&b);

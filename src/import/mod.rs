@@ -306,7 +306,10 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     args.api.preflight()?;
     let config = args.api.client_config(None)?;
     let by_id = |inv: crate::inventory::Inventory| -> BTreeMap<String, String> {
-        inv.tokens.into_iter().map(|(name, r)| (r.id, name)).collect()
+        inv.tokens
+            .into_iter()
+            .map(|(name, r)| (r.id, name))
+            .collect()
     };
     let session = {
         let endpoints = crate::secrets::S3Endpoints::from_args(
@@ -325,8 +328,7 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let recorded: Option<BTreeMap<String, String>> = match (&args.state_file, &session) {
         (Some(path), _) => Some(by_id(crate::state::load(path)?)),
         (None, Some(s)) => Some(by_id(
-            crate::reconcile::runtime()?
-                .block_on(crate::state::Store::R2(s.clone()).load())?,
+            crate::reconcile::runtime()?.block_on(crate::state::Store::R2(s.clone()).load())?,
         )),
         (None, None) => None,
     };

@@ -21,8 +21,8 @@ use time::{Duration, OffsetDateTime};
 use crate::state::lease::{self, Acquire, Lease, Seen};
 pub use credentials::{CredentialsError, StateCredentials};
 pub use document::Document;
-use object::{Bucket, Cond, ObjectError};
 pub use object::Creds;
+use object::{Bucket, Cond, ObjectError};
 pub use url::StateUrl;
 
 #[derive(Debug, thiserror::Error)]

@@ -78,11 +78,7 @@ struct Answer {
 }
 
 impl Bucket {
-    pub fn new(
-        endpoint: String,
-        name: String,
-        creds: Creds,
-    ) -> Result<Bucket, ObjectError> {
+    pub fn new(endpoint: String, name: String, creds: Creds) -> Result<Bucket, ObjectError> {
         // Idempotent: whoever installs the process-wide provider first wins.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
