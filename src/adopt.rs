@@ -283,160 +283,157 @@ async fn adopt(
     endpoints: &S3Endpoints,
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let file = &args.file.file;
+    let client = Client::connect(config).await?;
+    let own = client.own_token_id();
+    // Checked before the value is used at all: r2gitops' own token is never adopted.
+    let refused = |why| AdoptError::NotAdoptable {
+        at: adopt_at(desired, spec),
+        why,
+    };
+    if let Some(why) = adopt_id
+        .as_deref()
+        .and_then(|id| own_token_refusal(id, own.as_deref()))
     {
-        let client = Client::connect(config).await?;
-        let own = client.own_token_id();
-        // Checked before the value is used at all: r2gitops' own token is never adopted.
-        let refused = |why| AdoptError::NotAdoptable {
-            at: adopt_at(desired, spec),
-            why,
-        };
-        if let Some(why) = adopt_id
-            .as_deref()
-            .and_then(|id| own_token_refusal(id, own.as_deref()))
-        {
-            return Err(refused(why).into());
+        return Err(refused(why).into());
+    }
+    let probe = Client::new(ClientConfig {
+        api_token: value.clone(),
+        token_owner: spec.owner,
+        ..as_adopted
+    })?;
+    let verified = check_verified(spec, adopt_id.as_deref(), probe.verify().await)?;
+    drop(probe);
+    let id = verified.id.clone();
+    // Adopted by name, the id is known only now: it must not be r2gitops' own either.
+    if let Some(why) = own_token_refusal(&id, own.as_deref()) {
+        return Err(refused(why).into());
+    }
+    if verified.status != TokenStatus::Active {
+        tracing::warn!(
+            id = %id,
+            status = verified.status.as_str(),
+            "the adopted token is not active: its S3 keys fail until the next reconcile re-activates it"
+        );
+    }
+    let mut inv = store.load().await?;
+    if let Some((other, _)) = inv
+        .tokens
+        .iter()
+        .find(|(n, r)| r.id == id && n.as_str() != spec.name)
+    {
+        return Err(AdoptError::ManagedElsewhere {
+            id: id.clone(),
+            name: spec.name.clone(),
+            other: other.clone(),
         }
-        let probe = Client::new(ClientConfig {
-            api_token: value.clone(),
-            token_owner: spec.owner,
-            ..as_adopted
-        })?;
-        let verified = check_verified(spec, adopt_id.as_deref(), probe.verify().await)?;
-        drop(probe);
-        let id = verified.id.clone();
-        // Adopted by name, the id is known only now: it must not be r2gitops' own either.
-        if let Some(why) = own_token_refusal(&id, own.as_deref()) {
-            return Err(refused(why).into());
+        .into());
+    }
+    let Some(observed) = client.get_token(spec.owner, &id).await? else {
+        return Err(AdoptError::Gone {
+            id: id.clone(),
+            owner: spec.owner.as_str(),
+            account: client.account_id().to_string(),
         }
-        if verified.status != TokenStatus::Active {
-            tracing::warn!(
-                id = %id,
-                status = verified.status.as_str(),
-                "the adopted token is not active: its S3 keys fail until the next reconcile re-activates it"
-            );
-        }
-        let mut inv = store.load().await?;
-        if let Some((other, _)) = inv
-            .tokens
-            .iter()
-            .find(|(n, r)| r.id == id && n.as_str() != spec.name)
-        {
-            return Err(AdoptError::ManagedElsewhere {
-                id: id.clone(),
-                name: spec.name.clone(),
-                other: other.clone(),
-            }
-            .into());
-        }
-        let Some(observed) = client.get_token(spec.owner, &id).await? else {
-            return Err(AdoptError::Gone {
-                id: id.clone(),
-                owner: spec.owner.as_str(),
-                account: client.account_id().to_string(),
-            }
-            .into());
-        };
-        // The parent of the state's temporary credentials is r2gitops' own, by name.
-        if observed.owner == crate::config::Owner::Account
-            && observed.name == crate::config::STATE_PARENT_NAME
-            && let Some(why) = state_parent_refusal(&id, &[id.clone()].into())
-        {
-            return Err(refused(why).into());
-        }
-        if adopt_id.is_none() {
-            check_named(desired, index, &id, &observed.name)?;
-        }
-        // The next reconcile would replace its policies with the declared ones: what the
-        // file cannot say would be dropped without anyone having read it.
-        let groups = client.permission_groups(spec.owner).await?;
-        if let Some(why) = policies_refusal(&id, &observed.policies, client.account_id(), &groups) {
-            return Err(refused(why).into());
-        }
-        if let Some(policy) = &desired.policy
-            && let Some(why) = held_beyond_policy(
-                policy,
-                &id,
-                &observed.policies,
-                client.account_id(),
-                &groups,
-            )
-        {
-            return Err(refused(why).into());
-        }
-        let writer = OutputWriter::new(
-            &desired.settings.output_dir,
+        .into());
+    };
+    // The parent of the state's temporary credentials is r2gitops' own, by name.
+    if observed.owner == crate::config::Owner::Account
+        && observed.name == crate::config::STATE_PARENT_NAME
+        && let Some(why) = state_parent_refusal(&id, &[id.clone()].into())
+    {
+        return Err(refused(why).into());
+    }
+    if adopt_id.is_none() {
+        check_named(desired, index, &id, &observed.name)?;
+    }
+    // The next reconcile would replace its policies with the declared ones: what the
+    // file cannot say would be dropped without anyone having read it.
+    let groups = client.permission_groups(spec.owner).await?;
+    if let Some(why) = policies_refusal(&id, &observed.policies, client.account_id(), &groups) {
+        return Err(refused(why).into());
+    }
+    if let Some(policy) = &desired.policy
+        && let Some(why) = held_beyond_policy(
+            policy,
+            &id,
+            &observed.policies,
             client.account_id(),
-            endpoints.clone(),
-        );
-        if stop.requested() {
-            return Err(crate::state::r2::StateError::LeaseLost {
-                url: store.describe(),
-            }
-            .into());
+            &groups,
+        )
+    {
+        return Err(refused(why).into());
+    }
+    let writer = OutputWriter::new(
+        &desired.settings.output_dir,
+        client.account_id(),
+        endpoints.clone(),
+    );
+    if stop.requested() {
+        return Err(crate::state::r2::StateError::LeaseLost {
+            url: store.describe(),
         }
-        let now = OffsetDateTime::now_utc();
-        let output = {
-            let (writer, spec, id, value) =
-                (writer.clone(), spec.clone(), id.clone(), value.clone());
-            tokio::task::spawn_blocking(move || writer.write(&spec, &id, &value, now))
-                .await
-                .expect("writing does not panic")?
-        };
-        inv.tokens.insert(
-            spec.name.clone(),
-            TokenRecord {
-                id: id.clone(),
-                owner: spec.owner,
-                // The value is at least as old as the token: rotation counts from there.
-                created_at: observed.issued_on.unwrap_or(now),
-                rolled_at: None,
-                modified_on: observed.modified_on,
-                output: Some(output),
-                unheld: false,
-            },
-        );
-        store.save(&inv).await?;
-        let mut out = anstream::stdout().lock();
+        .into());
+    }
+    let now = OffsetDateTime::now_utc();
+    let output = {
+        let (writer, spec, id, value) = (writer.clone(), spec.clone(), id.clone(), value.clone());
+        tokio::task::spawn_blocking(move || writer.write(&spec, &id, &value, now))
+            .await
+            .expect("writing does not panic")?
+    };
+    inv.tokens.insert(
+        spec.name.clone(),
+        TokenRecord {
+            id: id.clone(),
+            owner: spec.owner,
+            // The value is at least as old as the token: rotation counts from there.
+            created_at: observed.issued_on.unwrap_or(now),
+            rolled_at: None,
+            modified_on: observed.modified_on,
+            output: Some(output),
+            unheld: false,
+        },
+    );
+    store.save(&inv).await?;
+    let mut out = anstream::stdout().lock();
+    writeln!(
+        out,
+        "adopted token {} ({id}): wrote {}; its existing S3 keys keep working",
+        spec.name,
+        spec.output.file.display()
+    )?;
+    let verify = writer.verify(spec, &id, &value).await;
+    drop(value);
+    if let Some(v) = &verify {
+        writeln!(out, "  {v}")?;
+    }
+    let (plan, _) = crate::reconcile::plan_in(
+        store,
+        &client,
+        desired,
+        false,
+        endpoints,
+        crate::observe::Reads::All,
+    )
+    .await?;
+    if plan.steps.is_empty() && plan.blocked.is_empty() {
+        writeln!(out, "it is already as declared")?;
+    } else {
         writeln!(
             out,
-            "adopted token {} ({id}): wrote {}; its existing S3 keys keep working",
-            spec.name,
-            spec.output.file.display()
+            "\n`r2gitops reconcile` will now bring it (and anything else pending) to the declared state:\n"
         )?;
-        let verify = writer.verify(spec, &id, &value).await;
-        drop(value);
-        if let Some(v) = &verify {
-            writeln!(out, "  {v}")?;
-        }
-        let (plan, _) = crate::reconcile::plan_in(
-            store,
-            &client,
-            desired,
-            false,
-            endpoints,
-            crate::observe::Reads::All,
-        )
-        .await?;
-        if plan.steps.is_empty() && plan.blocked.is_empty() {
-            writeln!(out, "it is already as declared")?;
-        } else {
-            writeln!(
-                out,
-                "\n`r2gitops reconcile` will now bring it (and anything else pending) to the declared state:\n"
-            )?;
-            write!(
-                out,
-                "{}",
-                crate::paint::plan(&crate::plan::render::text(
-                    &plan,
-                    &file.display().to_string()
-                ))
-            )?;
-        }
-        let failed = verify.as_ref().is_some_and(|v| !v.passed());
-        Ok(ExitCode::from(if failed { 1 } else { 0 }))
+        write!(
+            out,
+            "{}",
+            crate::paint::plan(&crate::plan::render::text(
+                &plan,
+                &file.display().to_string()
+            ))
+        )?;
     }
+    let failed = verify.as_ref().is_some_and(|v| !v.passed());
+    Ok(ExitCode::from(if failed { 1 } else { 0 }))
 }
 
 #[cfg(test)]

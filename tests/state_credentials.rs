@@ -537,3 +537,74 @@ async fn bad_temporary_state_credentials_are_errors_naming_the_url_with_no_chang
         "no fallback to a local inventory"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runners_starting_together_leave_one_parent_token() {
+    let w = Arc::new(World::new().await);
+    // Slow answers: both look for the parent before either has created it.
+    w.sb.emu.set_faults(cf_emulator::Faults {
+        latency_ms: 100,
+        ..Default::default()
+    });
+    let (a, b) = (w.runner("a"), w.runner("b"));
+    let args = [
+        "reconcile",
+        "--state",
+        STATE,
+        "--state-credentials",
+        "temporary",
+        "--lock-timeout",
+        "60s",
+    ];
+    let mut one = w.cmd(&a, &a.join("secrets"), &args);
+    let mut two = w.cmd(&b, &a.join("secrets"), &args);
+    let outs = tokio::task::spawn_blocking(move || {
+        let p1 = one
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let p2 = two
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        [
+            p1.wait_with_output().unwrap(),
+            p2.wait_with_output().unwrap(),
+        ]
+    })
+    .await
+    .unwrap();
+    w.sb.emu.set_faults(cf_emulator::Faults::default());
+    let stats = w.sb.emu.stats();
+    eprintln!("{:?}", stats.by_route);
+    for o in &outs {
+        assert_eq!(o.status.code(), Some(0), "{}", tail(&text(o)));
+    }
+    let parents = w.parents();
+    assert_eq!(parents.len(), 1, "one parent: {parents:?}");
+    let creates = outs
+        .iter()
+        .filter(|o| text(o).contains("created the parent token"))
+        .count();
+    let deleted = stats
+        .by_route
+        .get("DELETE /accounts/:id/tokens/:token_id")
+        .copied()
+        .unwrap_or(0);
+    eprintln!("parents created: {creates}, duplicates deleted: {deleted}");
+    assert_eq!(
+        creates as u64 - 1,
+        deleted,
+        "each duplicate deleted by its maker"
+    );
+    for m in
+        w.sb.emu
+            .temporary_credentials()
+            .iter()
+            .skip(creates.saturating_sub(1))
+    {
+        assert_eq!(m.parent_access_key_id, parents[0]);
+    }
+}
