@@ -233,6 +233,24 @@ mod tests {
     }
 
     #[test]
+    fn minted_state_credentials_live_between_15s_and_the_apis_7d() {
+        for (text, want) in [
+            ("15s", Ok(15)),
+            ("1h", Ok(3600)),
+            ("7d", Ok(604_800)),
+            ("14s", Err("between 15s and 7d")),
+            ("8d", Err("between 15s and 7d")),
+            ("1x", Err("a duration such as 15m or 1h")),
+        ] {
+            assert_eq!(
+                parse_state_credentials_ttl(text).map(|d| d.as_secs()),
+                want.map_err(str::to_string),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn the_flags_become_the_clients_plain_settings() {
         let c = args(&[
             "--api-url",
