@@ -30,19 +30,34 @@ case "$command" in
   plan | validate) ;;
   *) echo "::error title=r2gitops::command '$command' is neither plan nor validate"; finish 64 ;;
 esac
+# The operator's policy, on every command (validate and both plans), so that a file it
+# refuses is never planned.
+policy=()
+if [ -n "${R2GITOPS_ACTION_POLICY:-}" ]; then
+  policy=(--policy "$R2GITOPS_ACTION_POLICY")
+fi
+case "${R2GITOPS_ACTION_POLICY_IN_REPO:-false}" in
+  false) ;;
+  true)
+    if [ ${#policy[@]} -eq 0 ]; then
+      echo "::error title=r2gitops::policy-in-repo is true but no policy is given"; finish 64
+    fi
+    policy+=(--policy-in-repo) ;;
+  *) echo "::error title=r2gitops::policy-in-repo must be true or false"; finish 64 ;;
+esac
 
-r2gitops validate --file "$file"
+r2gitops validate "${policy[@]}" --file "$file"
 code=$?
 if [ "$code" -ne 0 ] || [ "$command" = validate ]; then
   finish "$code"
 fi
 
-r2gitops reconcile --dry-run --skip-outputs --detailed-exitcode --output json --file "$file" > "$json"
+r2gitops reconcile --dry-run --skip-outputs --detailed-exitcode --output json "${policy[@]}" --file "$file" > "$json"
 code=$?
 if [ "$code" -ne 0 ] && [ "$code" -ne 2 ]; then
   finish "$code"
 fi
-r2gitops reconcile --dry-run --skip-outputs --detailed-exitcode --output markdown --file "$file" > "$md"
+r2gitops reconcile --dry-run --skip-outputs --detailed-exitcode --output markdown "${policy[@]}" --file "$file" > "$md"
 md_code=$?
 id=$(jq -r '.plan_id' "$json")
 # Two reads of Cloudflare: the same plan, or neither is shown as the plan.

@@ -1,4 +1,4 @@
-//! Peak memory for the worst file a committer can push (issue 12): 4 MiB (the largest file
+//! Peak memory for the worst file a committer can push: 4 MiB (the largest file
 //! r2gitops reads) of buckets with two unknown fields each, 405,897 structural problems.
 //! Measured on the release binary:
 //! - `validate --output json`: peak RSS (VmHWM of `/proc/<pid>/status`, sampled every 2 ms

@@ -1,5 +1,5 @@
 //! How fast r2gitops converges when Cloudflare's rate limit is the bottleneck, and how fast
-//! the daemon follows an edit (issue 17), against the emulator, with the real binary:
+//! the daemon follows an edit, against the emulator, with the real binary:
 //! 1. 300 buckets and 300 tokens from empty, server limit 120/30 s and 50 ms per call, the
 //!    client's `--request-budget 120/30`: wall time, achieved request rate as a fraction of
 //!    the budget (goal >= 0.9), 429s (goal 0), failed passes (goal 0);

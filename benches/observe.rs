@@ -3,11 +3,11 @@
 //! lower bound computed here independently: 1 verify + one list page per 1,000 buckets per
 //! jurisdiction + one list page per 50 tokens (+1 permission-group list, once per process).
 //! A second observation with the same client (the daemon's next pass) must cost the list
-//! pages only. `r2gitops import` of the same account (issue 16) must cost one list per
+//! pages only. `r2gitops import` of the same account must cost one list per
 //! jurisdiction and per token family, verify, the permission groups, and one read per
 //! bucket and configuration block.
 //!
-//! Bucket configuration (issue 14): 500 of the 2,000 buckets declare CORS and lifecycle. A
+//! Bucket configuration: 500 of the 2,000 buckets declare CORS and lifecycle. A
 //! one-shot pass must read exactly those 1,000 sub-resources; the daemon (a pass every
 //! `--interval` 10m, `settings.config_resync` 1h, on a simulated clock) must re-read each
 //! once an hour, spread over the passes, and stay within 10% of Cloudflare's budget

@@ -1,4 +1,4 @@
-//! Rotation with overlap against a roll, at Cloudflare's pace (issue 24): 100 tokens whose
+//! Rotation with overlap against a roll, at Cloudflare's pace: 100 tokens whose
 //! outputs are re-keyed (a recipient added), once with `rotation_overlap: 0` (each a roll and
 //! its read-back) and once with the default overlap (each a create, its signed S3 probe,
 //! and later its retirement), against the emulator with a server limit of 120/30 s and

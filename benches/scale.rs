@@ -1,4 +1,4 @@
-//! A no-op pass over a large account (issue 17): 10,000 buckets over the 4 jurisdictions
+//! A no-op pass over a large account: 10,000 buckets over the 4 jurisdictions
 //! and 500 managed tokens, all already as declared. Prints the API calls of one `reconcile`
 //! against their lower bound (1 verify, one bucket page per 1,000 buckets per jurisdiction,
 //! one token page per 50 tokens and 1 permission-group list), its wall time at 50 ms per

@@ -53,6 +53,10 @@ checkout=/var/lib/$(svc $pull StateDirectory)
 [ "$(svc $pull WorkingDirectory)" = "$checkout" ] || fail "$pull does not pull in its StateDirectory $checkout"
 case "$file" in "$checkout"/*) ;; *) fail "R2GITOPS_FILE $file is not in the checkout $checkout" ;; esac
 state=/var/lib/$(svc $daemon StateDirectory)
+# The policy (set or commented out) is the operator's: outside what the pull writes.
+policy=$(sed -n 's/^#\{0,1\}R2GITOPS_POLICY=//p' deploy/systemd/r2gitops.env)
+[ -n "$policy" ] || fail "r2gitops.env does not show where the policy goes (R2GITOPS_POLICY)"
+case "$policy" in "$checkout"/* | "$state"/*) fail "the policy $policy is where a commit or the daemon could write it" ;; esac
 case "$checkout/" in "$state"/*) fail "the checkout $checkout is inside the daemon's writable $state" ;; esac
 [ "$(svc $daemon ProtectSystem)" = strict ] || fail "$daemon: ProtectSystem=strict keeps the rest read-only"
 svc $daemon ReadOnlyPaths | tr ' ' '\n' | grep -qx "$checkout" || fail "$daemon does not list $checkout in ReadOnlyPaths="
@@ -148,7 +152,7 @@ echo "shellcheck: ok (the action's steps, the release and image scripts)"
 # through env: (never pasted into a script), and no step is skipped by an `if:` the
 # tests could not see.
 action_keys() { .venv/bin/python -c 'import json,sys,yaml; a=yaml.safe_load(open("action.yml")); print(" ".join(sorted(a[sys.argv[1]])))' "$1"; }
-[ "$(action_keys inputs)" = "command comment file github-token skip-no-changes version" ] || { echo "action.yml inputs: $(action_keys inputs)" >&2; exit 1; }
+[ "$(action_keys inputs)" = "command comment file github-token policy policy-in-repo skip-no-changes version" ] || { echo "action.yml inputs: $(action_keys inputs)" >&2; exit 1; }
 [ "$(action_keys outputs)" = "exitcode has-changes plan-json" ] || { echo "action.yml outputs: $(action_keys outputs)" >&2; exit 1; }
 if grep -nE '^\s+run:.*\$\{\{' action.yml || grep -nE '^\s+if:' action.yml; then
   echo "action.yml: an expression in a run: script, or a step behind if: (above)" >&2

@@ -739,3 +739,82 @@ async fn validate_alone_needs_no_credentials_and_a_bad_file_fails_the_action_wit
     assert!(j.server.comments(7).is_empty(), "validate posts nothing");
     assert_eq!(j.sandbox.emu.stats().total, 0, "validate calls no API");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_input_refuses_a_file_that_loosens_it_before_any_plan_and_passes_one_that_keeps_it()
+ {
+    let job = Job::new().await;
+    // The operator's policy lives outside the file's repository (on a hosted runner,
+    // RUNNER_TEMP is beside the workspace, not in it).
+    let platform = tempfile::tempdir().unwrap();
+    let policy = platform.path().join("platform-policy.yaml");
+    std::fs::write(&policy, "version: 1\ntokens:\n  access: [object-read]\n").unwrap();
+    job.sandbox.write(FILE);
+    let j = Arc::new(job);
+    let (job, p) = (j.clone(), policy.display().to_string());
+    let run = tokio::task::spawn_blocking(move || job.run(&[("policy", &p)]))
+        .await
+        .unwrap();
+    let (step, code, _) = run.failed().expect("the last step fails");
+    assert_eq!((step.as_str(), *code), ("Exit code", 1));
+    let log = run.log("Validate and plan");
+    assert!(
+        log.contains("tokens[0].access: object-read-write is not allowed by the policy"),
+        "{log}"
+    );
+    assert!(
+        log.contains("platform-policy.yaml"),
+        "names the policy: {log}"
+    );
+    let comments = j.server.comments(7);
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0]
+            .1
+            .contains("could not plan this file (exit code 1)")
+            && !comments[0].1.contains("create bucket"),
+        "the comment says the file was refused, with no plan: {}",
+        comments[0].1
+    );
+    assert_eq!(
+        j.sandbox.emu.stats().total,
+        0,
+        "a refused file is never planned"
+    );
+
+    // A file within the policy is planned and commented as usual.
+    std::fs::write(
+        &policy,
+        "version: 1\ntokens:\n  access: [object-read, object-read-write]\n",
+    )
+    .unwrap();
+    let (job, p) = (j.clone(), policy.display().to_string());
+    let run = tokio::task::spawn_blocking(move || job.run(&[("policy", &p)]))
+        .await
+        .unwrap();
+    assert!(run.failed().is_none(), "{run:#?}");
+    assert_eq!(run.outputs["exitcode"], "2", "changes pending");
+    assert!(
+        run.log("Validate and plan").contains("policy: "),
+        "validate names the policy it passed"
+    );
+    let comments = j.server.comments(7);
+    assert_eq!(comments.len(), 1, "the same comment, updated");
+    assert!(
+        comments[0].1.contains("+ create bucket media"),
+        "{}",
+        comments[0].1
+    );
+
+    // policy-in-repo without a policy is a mistake of the workflow, not a pass.
+    let job = j.clone();
+    let run = tokio::task::spawn_blocking(move || job.run(&[("policy-in-repo", "true")]))
+        .await
+        .unwrap();
+    let (step, code, _) = run.failed().expect("refused");
+    assert_eq!((step.as_str(), *code), ("Exit code", 64));
+    assert!(
+        run.log("Validate and plan")
+            .contains("policy-in-repo is true but no policy is given")
+    );
+}
