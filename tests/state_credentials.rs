@@ -180,7 +180,12 @@ async fn an_apply_and_a_daemon_with_minted_state_credentials_converge_with_no_s3
         ];
         let first = run(w2.cmd(&a2, &o2, &args));
         w2.sb.emu.reset_stats();
-        let second = run(w2.cmd(&a2, &o2, &args));
+        // AWS keys in the environment (another tool's) are not the state's: the flag wins.
+        let mut second = w2.cmd(&a2, &o2, &args);
+        second
+            .env("AWS_ACCESS_KEY_ID", "AKIDOFANOTHERTOOL")
+            .env("AWS_SECRET_ACCESS_KEY", "not-for-the-state");
+        let second = run(second);
         (first, second)
     })
     .await
@@ -194,6 +199,11 @@ async fn an_apply_and_a_daemon_with_minted_state_credentials_converge_with_no_s3
     );
     assert_eq!(second.status.code(), Some(0), "{}", text(&second));
     assert!(text(&second).contains("No changes."), "{}", text(&second));
+    assert!(
+        text(&second).contains("ignored=AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"),
+        "{}",
+        tail(&text(&second))
+    );
     let stats = w.sb.emu.stats();
     eprintln!("second run: {:?}", stats.by_route);
     assert_eq!(
@@ -536,6 +546,64 @@ async fn bad_temporary_state_credentials_are_errors_naming_the_url_with_no_chang
         !out.join(".r2gitops-state.json").exists(),
         "no fallback to a local inventory"
     );
+
+    // A parent changed out of band (here: made to reach another bucket) is refused, not
+    // repaired or replaced.
+    let (w2, a2, o2) = (w.clone(), a.clone(), out.clone());
+    let t = [
+        "reconcile",
+        "--state",
+        STATE,
+        "--state-credentials",
+        "temporary",
+    ];
+    let created = tokio::task::spawn_blocking(move || run(w2.cmd(&a2, &o2, &t)))
+        .await
+        .unwrap();
+    assert_eq!(created.status.code(), Some(0), "{}", tail(&text(&created)));
+    let parent = w.parents().pop().unwrap();
+    let policy = r2gitops::observed::Policy {
+        effect: r2gitops::observed::Effect::Allow,
+        permission_groups: ["2efd5506f9c8494dacb1fa10a3e7d5b6".to_string()].into(),
+        resources: [(
+            format!(
+                "com.cloudflare.edge.r2.bucket.{}_default_media",
+                w.sb.emu.account_id()
+            ),
+            r2gitops::observed::ResourceValue::Str("*".into()),
+        )]
+        .into(),
+    };
+    common::admin_client(&w.sb.emu)
+        .await
+        .into_writer()
+        .update_token(
+            r2gitops::config::Owner::Account,
+            &parent,
+            &common::token_request(PARENT, policy),
+        )
+        .await
+        .unwrap();
+    w.sb.emu.reset_stats();
+    let (w2, a2, o2) = (w.clone(), a.clone(), out.clone());
+    let changed = tokio::task::spawn_blocking(move || run(w2.cmd(&a2, &o2, &t)))
+        .await
+        .unwrap();
+    assert_eq!(changed.status.code(), Some(1), "{}", text(&changed));
+    assert!(
+        text(&changed).contains(&format!(
+            "the state {STATE} has no S3 credentials (--state-credentials temporary): the parent token 'r2gitops:state' ({parent}) does not grant exactly object read & write on the state bucket 'state'"
+        )),
+        "{}",
+        tail(&text(&changed))
+    );
+    assert_eq!(
+        w.sb.emu.stats().mutating,
+        0,
+        "{:?}",
+        w.sb.emu.stats().by_route
+    );
+    assert_eq!(w.parents(), vec![parent], "neither replaced nor duplicated");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
