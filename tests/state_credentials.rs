@@ -260,10 +260,11 @@ async fn an_apply_and_a_daemon_with_minted_state_credentials_converge_with_no_s3
         json!([
             {"op": "get", "key": KEY},
             {"op": "put", "key": "teams/other.json", "body": "{}", "if_none_match": "*"},
-            {"op": "put", "key": format!("{KEY}.bak"), "body": "{}"},
+            // Absent, so If-Match alone would answer 412: the scope answers first.
+            {"op": "put", "key": format!("{KEY}.bak"), "body": "{}", "if_match": "\"stale\""},
             {"op": "get", "key": "teams/other.json"},
             {"op": "put", "key": "x", "body": "{}", "bucket": "media"},
-            {"op": "delete", "key": "teams/other.json"},
+            {"op": "delete", "key": "teams/other.json", "if_match": "\"stale\""},
         ]),
     );
     let doc: Value = serde_json::from_str(got[0]["body"].as_str().unwrap()).unwrap();

@@ -7,10 +7,11 @@
 //! in memory only.
 //!
 //! Renewal is on use: every S3 call of the state (a read, a save, each lease renewal every
-//! TTL/3) asks for the credentials first, and gets new ones once two thirds of the old ones'
-//! life is gone. A renewal that fails keeps the old ones while they are valid, so that one
-//! failed API call does not stop a daemon; past their expiry the state's calls fail with the
-//! URL named, and nothing is written.
+//! TTL/3) asks for the credentials first, and starts a new mint in the background once two
+//! thirds of the old ones' life is gone. A renewal that fails keeps the old ones while they
+//! are valid (tried again after a pause), so that one failed API call does not stop a
+//! daemon; past their expiry the state's calls fail with the URL named, and nothing is
+//! written.
 //!
 //! Must not log, format or return a secret; must not touch any token but the parent.
 
@@ -36,7 +37,10 @@ pub struct Minter {
     ttl: Duration,
     /// Whether the parent may be created when absent (not by a dry run or `state show`).
     create_parent: bool,
-    cell: tokio::sync::Mutex<Cell>,
+    /// Short critical sections only: never held across an await.
+    cell: std::sync::Mutex<Cell>,
+    /// One mint at a time.
+    minting: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -44,6 +48,8 @@ struct Cell {
     parent: Option<String>,
     minted: Option<Minted>,
     failed_at: Option<OffsetDateTime>,
+    /// A renewal runs in the background.
+    renewing: bool,
 }
 
 struct Minted {
@@ -72,58 +78,82 @@ impl Minter {
             objects: vec![key.to_string(), format!("{key}.lease")],
             ttl: Duration::try_from(ttl).unwrap_or(Duration::hours(1)),
             create_parent,
-            cell: tokio::sync::Mutex::new(Cell::default()),
+            cell: std::sync::Mutex::new(Cell::default()),
+            minting: tokio::sync::Mutex::new(()),
         })
     }
 
-    /// The credentials to sign the next S3 call with, minted anew when due.
-    pub async fn current(&self) -> Result<Arc<StateCredentials>, String> {
-        let mut cell = self.cell.lock().await;
+    /// The credentials to sign the next S3 call with. Once they are due for renewal, a new
+    /// mint starts in the background and the current ones are returned meanwhile: a lease
+    /// renewal never waits on the Cloudflare API while it has valid credentials. Only
+    /// without any (the first call, or after they expired) does the caller wait for a mint.
+    pub async fn current(self: &Arc<Self>) -> Result<Arc<StateCredentials>, String> {
         let now = OffsetDateTime::now_utc();
-        let usable = cell
-            .minted
-            .as_ref()
-            .filter(|m| now + SKEW < m.expires_at)
-            .map(|m| (m.creds.clone(), m.renew_at));
-        match usable {
-            Some((creds, renew_at)) if now < renew_at => return Ok(creds),
-            Some((creds, _)) if cell.failed_at.is_some_and(|t| now < t + RETRY_PAUSE) => {
+        {
+            let mut cell = self.cell.lock().unwrap();
+            let usable = cell
+                .minted
+                .as_ref()
+                .filter(|m| now + SKEW < m.expires_at)
+                .map(|m| (m.creds.clone(), m.renew_at));
+            if let Some((creds, renew_at)) = usable {
+                let paused = cell.failed_at.is_some_and(|t| now < t + RETRY_PAUSE);
+                if now >= renew_at && !cell.renewing && !paused {
+                    cell.renewing = true;
+                    let me = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = me.renew().await {
+                            tracing::warn!(error = %e, "renewing the state's temporary credentials failed; the current ones are used until they expire");
+                        }
+                    });
+                }
                 return Ok(creds);
             }
-            _ => {}
         }
-        match self.mint(&mut cell).await {
-            Ok(minted) => {
+        self.renew().await
+    }
+
+    /// Mint now (one at a time), unless another mint just did.
+    async fn renew(&self) -> Result<Arc<StateCredentials>, String> {
+        let _one = self.minting.lock().await;
+        let parent = {
+            let cell = self.cell.lock().unwrap();
+            if let Some(m) = &cell.minted
+                && OffsetDateTime::now_utc() < m.renew_at
+            {
+                return Ok(m.creds.clone());
+            }
+            cell.parent.clone()
+        };
+        let minted = self.mint(parent).await;
+        let mut cell = self.cell.lock().unwrap();
+        cell.renewing = false;
+        match minted {
+            Ok((parent, minted)) => {
                 let creds = minted.creds.clone();
+                cell.parent = Some(parent);
                 cell.minted = Some(minted);
                 cell.failed_at = None;
                 Ok(creds)
             }
             Err(e) => {
-                cell.failed_at = Some(now);
-                match usable {
-                    Some((creds, _)) => {
-                        tracing::warn!(error = %e, "renewing the state's temporary credentials failed; the current ones are used until they expire");
-                        Ok(creds)
-                    }
-                    None => Err(e),
-                }
+                // The parent may have been deleted meanwhile: look it up again next time.
+                cell.parent = None;
+                cell.failed_at = Some(OffsetDateTime::now_utc());
+                Err(e)
             }
         }
     }
 
-    async fn mint(&self, cell: &mut Cell) -> Result<Minted, String> {
-        let parent = match &cell.parent {
-            Some(id) => id.clone(),
-            None => {
-                let id = self.parent().await?;
-                cell.parent = Some(id.clone());
-                id
-            }
+    /// One credential under the parent (looked up, or created, when not known yet).
+    async fn mint(&self, parent: Option<String>) -> Result<(String, Minted), String> {
+        let parent = match parent {
+            Some(id) => id,
+            None => self.parent().await?,
         };
         let request = TemporaryRequest {
             bucket: self.bucket.clone(),
-            parent_access_key_id: parent,
+            parent_access_key_id: parent.clone(),
             permission: "object-read-write",
             ttl_seconds: self.ttl.whole_seconds().max(1) as u64,
             prefixes: Vec::new(),
@@ -131,25 +161,20 @@ impl Minter {
         };
         // Counted from before the request: never later than Cloudflare's own expiry.
         let issued_at = OffsetDateTime::now_utc();
-        let issued = match self.api.issue_temporary(&request).await {
-            Ok(i) => i,
-            Err(e) => {
-                // The parent may have been deleted meanwhile: look it up again next time.
-                cell.parent = None;
-                return Err(format!(
-                    "minting its temporary S3 credentials under '{PARENT_NAME}' failed: {}",
-                    crate::error::error_chain(&e)
-                ));
-            }
-        };
+        let issued = self.api.issue_temporary(&request).await.map_err(|e| {
+            format!(
+                "minting its temporary S3 credentials under '{PARENT_NAME}' failed: {}",
+                crate::error::error_chain(&e)
+            )
+        })?;
         let expires_at = issued_at + self.ttl;
         tracing::info!(
             access_key_id = %issued.access_key_id,
-            parent = %request.parent_access_key_id,
+            parent = %parent,
             expires_at = %expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
             "minted the state's temporary S3 credentials"
         );
-        Ok(Minted {
+        let minted = Minted {
             creds: Arc::new(StateCredentials {
                 access_key_id: issued.access_key_id,
                 secret_access_key: issued.secret_access_key,
@@ -157,7 +182,8 @@ impl Minter {
             }),
             renew_at: issued_at + self.ttl * 2 / 3,
             expires_at,
-        })
+        };
+        Ok((parent, minted))
     }
 
     /// The parent's id: the token named `r2gitops:state`, created when absent (and allowed).
