@@ -20,14 +20,18 @@ use time::OffsetDateTime;
 
 use clap::Args;
 
-use crate::args::{ApiArgs, FileArg};
+use crate::apply::Stop;
+use crate::args::{ApiArgs, FileArg, StateArgs};
 use crate::cloudflare::{ApiError, Client, ClientConfig, ReadApi, VerifiedToken};
 use crate::config::{Desired, TokenSpec};
 use crate::inventory::TokenRecord;
 use crate::observed::TokenStatus;
-use crate::plan::diff::{held_beyond_policy, own_token_refusal, policies_refusal};
+use crate::plan::diff::{
+    held_beyond_policy, own_token_refusal, policies_refusal, state_parent_refusal,
+};
 use crate::secret::TokenValue;
 use crate::secrets::{OutputWriter, S3Endpoints};
+use crate::state::Store;
 
 #[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("value").required(true).args(["value_from_stdin", "value_file"])))]
@@ -43,6 +47,12 @@ pub struct AdoptArgs {
     /// Read the token's current value from this file (its one non-empty line).
     #[arg(long, value_name = "PATH")]
     pub value_file: Option<PathBuf>,
+    /// With --state r2://…: how long adopt waits for another runner's lease before it
+    /// gives up (0s: at once). It holds the lease as an applying reconcile does.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = crate::args::parse_wait)]
+    pub lock_timeout: std::time::Duration,
+    #[command(flatten)]
+    pub state: StateArgs,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -223,142 +233,207 @@ pub fn cmd(args: &AdoptArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         &args.api.s3_endpoints,
         std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
     )?;
+    let state_api = args
+        .state
+        .needs_api()
+        .then(|| args.api.client_config(desired.account_id.as_deref()))
+        .transpose()?;
+    let session = args
+        .state
+        .open(&config.account_id, &endpoints, state_api, true)?;
     crate::reconcile::runtime()?.block_on(async {
-        let _lock = crate::state::lock::acquire(&desired.settings.state_file)?;
-        let client = Client::connect(config).await?;
-        let own = client.own_token_id();
-        // Checked before the value is used at all: r2gitops' own token is never adopted.
-        let refused = |why| AdoptError::NotAdoptable {
-            at: adopt_at(&desired, spec),
-            why,
+        // The one writer of the inventory, as for an applying reconcile: the flock of the
+        // local file, or the lease of the state in R2.
+        let (store, _lock) = match &session {
+            None => (
+                Store::File(desired.settings.state_file.clone()),
+                Some(crate::state::lock::acquire(&desired.settings.state_file)?),
+            ),
+            Some(s) => (Store::R2(s.clone()), None),
         };
-        if let Some(why) = adopt_id
-            .as_deref()
-            .and_then(|id| own_token_refusal(id, own.as_deref()))
-        {
-            return Err(refused(why).into());
-        }
-        let probe = Client::new(ClientConfig {
-            api_token: value.clone(),
-            token_owner: spec.owner,
-            ..as_adopted
-        })?;
-        let verified = check_verified(spec, adopt_id.as_deref(), probe.verify().await)?;
-        drop(probe);
-        let id = verified.id.clone();
-        // Adopted by name, the id is known only now: it must not be r2gitops' own either.
-        if let Some(why) = own_token_refusal(&id, own.as_deref()) {
-            return Err(refused(why).into());
-        }
-        if verified.status != TokenStatus::Active {
-            tracing::warn!(
-                id = %id,
-                status = verified.status.as_str(),
-                "the adopted token is not active: its S3 keys fail until the next reconcile re-activates it"
-            );
-        }
-        let state_file = desired.settings.state_file.clone();
-        let mut inv = tokio::task::spawn_blocking(move || crate::state::load(&state_file))
-            .await
-            .expect("loading does not panic")?;
-        if let Some((other, _)) = inv
-            .tokens
-            .iter()
-            .find(|(n, r)| r.id == id && n.as_str() != spec.name)
-        {
-            return Err(AdoptError::ManagedElsewhere {
-                id: id.clone(),
-                name: spec.name.clone(),
-                other: other.clone(),
-            }
-            .into());
-        }
-        let Some(observed) = client.get_token(spec.owner, &id).await? else {
-            return Err(AdoptError::Gone {
-                id: id.clone(),
-                owner: spec.owner.as_str(),
-                account: client.account_id().to_string(),
-            }
-            .into());
+        let stop = Stop::new();
+        let lease = match &session {
+            Some(s) => Some(crate::reconcile::Lease::take(s, args.lock_timeout, &stop).await?),
+            None => None,
         };
-        if adopt_id.is_none() {
-            check_named(&desired, index, &id, &observed.name)?;
+        let result = adopt(
+            args, &desired, &store, &stop, index, spec, adopt_id, value, config, as_adopted,
+            &endpoints,
+        )
+        .await;
+        if let Some(lease) = lease {
+            lease.release().await;
         }
-        // The next reconcile would replace its policies with the declared ones: what the
-        // file cannot say would be dropped without anyone having read it.
-        let groups = client.permission_groups(spec.owner).await?;
-        if let Some(why) = policies_refusal(&id, &observed.policies, client.account_id(), &groups)
-        {
-            return Err(refused(why).into());
+        result
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn adopt(
+    args: &AdoptArgs,
+    desired: &Desired,
+    store: &Store,
+    stop: &Stop,
+    index: usize,
+    spec: &TokenSpec,
+    adopt_id: Option<String>,
+    value: TokenValue,
+    config: ClientConfig,
+    as_adopted: ClientConfig,
+    endpoints: &S3Endpoints,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let file = &args.file.file;
+    let client = Client::connect(config).await?;
+    let own = client.own_token_id();
+    // Checked before the value is used at all: r2gitops' own token is never adopted.
+    let refused = |why| AdoptError::NotAdoptable {
+        at: adopt_at(desired, spec),
+        why,
+    };
+    if let Some(why) = adopt_id
+        .as_deref()
+        .and_then(|id| own_token_refusal(id, own.as_deref()))
+    {
+        return Err(refused(why).into());
+    }
+    let probe = Client::new(ClientConfig {
+        api_token: value.clone(),
+        token_owner: spec.owner,
+        ..as_adopted
+    })?;
+    let verified = check_verified(spec, adopt_id.as_deref(), probe.verify().await)?;
+    drop(probe);
+    let id = verified.id.clone();
+    // Adopted by name, the id is known only now: it must not be r2gitops' own either.
+    if let Some(why) = own_token_refusal(&id, own.as_deref()) {
+        return Err(refused(why).into());
+    }
+    if verified.status != TokenStatus::Active {
+        tracing::warn!(
+            id = %id,
+            status = verified.status.as_str(),
+            "the adopted token is not active: its S3 keys fail until the next reconcile re-activates it"
+        );
+    }
+    let mut inv = store.load().await?;
+    if let Some((other, _)) = inv
+        .tokens
+        .iter()
+        .find(|(n, r)| r.id == id && n.as_str() != spec.name)
+    {
+        return Err(AdoptError::ManagedElsewhere {
+            id: id.clone(),
+            name: spec.name.clone(),
+            other: other.clone(),
         }
-        if let Some(policy) = &desired.policy
-            && let Some(why) =
-                held_beyond_policy(policy, &id, &observed.policies, client.account_id(), &groups)
-        {
-            return Err(refused(why).into());
+        .into());
+    }
+    let Some(observed) = client.get_token(spec.owner, &id).await? else {
+        return Err(AdoptError::Gone {
+            id: id.clone(),
+            owner: spec.owner.as_str(),
+            account: client.account_id().to_string(),
         }
-        let writer = OutputWriter::new(
-            &desired.settings.output_dir,
+        .into());
+    };
+    // The parent of the state's temporary credentials is r2gitops' own, by name.
+    if observed.owner == crate::config::Owner::Account
+        && observed.name == crate::config::STATE_PARENT_NAME
+        && let Some(why) = state_parent_refusal(&id, &[id.clone()].into())
+    {
+        return Err(refused(why).into());
+    }
+    if adopt_id.is_none() {
+        check_named(desired, index, &id, &observed.name)?;
+    }
+    // The next reconcile would replace its policies with the declared ones: what the
+    // file cannot say would be dropped without anyone having read it.
+    let groups = client.permission_groups(spec.owner).await?;
+    if let Some(why) = policies_refusal(&id, &observed.policies, client.account_id(), &groups) {
+        return Err(refused(why).into());
+    }
+    if let Some(policy) = &desired.policy
+        && let Some(why) = held_beyond_policy(
+            policy,
+            &id,
+            &observed.policies,
             client.account_id(),
-            endpoints.clone(),
-        );
-        let now = OffsetDateTime::now_utc();
-        let output = {
-            let (writer, spec, id, value) =
-                (writer.clone(), spec.clone(), id.clone(), value.clone());
-            tokio::task::spawn_blocking(move || writer.write(&spec, &id, &value, now))
-                .await
-                .expect("writing does not panic")?
-        };
-        inv.tokens.insert(
-            spec.name.clone(),
-            TokenRecord {
-                id: id.clone(),
-                owner: spec.owner,
-                // The value is at least as old as the token: rotation counts from there.
-                created_at: observed.issued_on.unwrap_or(now),
-                rolled_at: None,
-                modified_on: observed.modified_on,
-                output: Some(output),
-                unheld: false,
-            },
-        );
-        let state_file = desired.settings.state_file.clone();
-        tokio::task::spawn_blocking(move || crate::state::save(&state_file, &inv))
+            &groups,
+        )
+    {
+        return Err(refused(why).into());
+    }
+    let writer = OutputWriter::new(
+        &desired.settings.output_dir,
+        client.account_id(),
+        endpoints.clone(),
+    );
+    if stop.requested() {
+        return Err(crate::state::r2::StateError::LeaseLost {
+            url: store.describe(),
+        }
+        .into());
+    }
+    let now = OffsetDateTime::now_utc();
+    let output = {
+        let (writer, spec, id, value) = (writer.clone(), spec.clone(), id.clone(), value.clone());
+        tokio::task::spawn_blocking(move || writer.write(&spec, &id, &value, now))
             .await
-            .expect("saving does not panic")?;
-        let mut out = anstream::stdout().lock();
+            .expect("writing does not panic")?
+    };
+    inv.tokens.insert(
+        spec.name.clone(),
+        TokenRecord {
+            id: id.clone(),
+            owner: spec.owner,
+            // The value is at least as old as the token: rotation counts from there.
+            created_at: observed.issued_on.unwrap_or(now),
+            rolled_at: None,
+            modified_on: observed.modified_on,
+            output: Some(output),
+            unheld: false,
+        },
+    );
+    store.save(&inv).await?;
+    let mut out = anstream::stdout().lock();
+    writeln!(
+        out,
+        "adopted token {} ({id}): wrote {}; its existing S3 keys keep working",
+        spec.name,
+        spec.output.file.display()
+    )?;
+    let verify = writer.verify(spec, &id, &value).await;
+    drop(value);
+    if let Some(v) = &verify {
+        writeln!(out, "  {v}")?;
+    }
+    let (plan, _) = crate::reconcile::plan_in(
+        store,
+        &client,
+        desired,
+        false,
+        endpoints,
+        crate::observe::Reads::All,
+    )
+    .await?;
+    if plan.steps.is_empty() && plan.blocked.is_empty() {
+        writeln!(out, "it is already as declared")?;
+    } else {
         writeln!(
             out,
-            "adopted token {} ({id}): wrote {}; its existing S3 keys keep working",
-            spec.name,
-            spec.output.file.display()
+            "\n`r2gitops reconcile` will now bring it (and anything else pending) to the declared state:\n"
         )?;
-        let verify = writer.verify(spec, &id, &value).await;
-        drop(value);
-        if let Some(v) = &verify {
-            writeln!(out, "  {v}")?;
-        }
-        let (plan, _) = crate::reconcile::plan(&client, &desired, false, &endpoints).await?;
-        if plan.steps.is_empty() && plan.blocked.is_empty() {
-            writeln!(out, "it is already as declared")?;
-        } else {
-            writeln!(
-                out,
-                "\n`r2gitops reconcile` will now bring it (and anything else pending) to the declared state:\n"
-            )?;
-            write!(
-                out,
-                "{}",
-                crate::paint::plan(&crate::plan::render::text(
-                    &plan,
-                    &file.display().to_string()
-                ))
-            )?;
-        }
-        let failed = verify.as_ref().is_some_and(|v| !v.passed());
-        Ok(ExitCode::from(if failed { 1 } else { 0 }))
-    })
+        write!(
+            out,
+            "{}",
+            crate::paint::plan(&crate::plan::render::text(
+                &plan,
+                &file.display().to_string()
+            ))
+        )?;
+    }
+    let failed = verify.as_ref().is_some_and(|v| !v.passed());
+    Ok(ExitCode::from(if failed { 1 } else { 0 }))
 }
 
 #[cfg(test)]

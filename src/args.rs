@@ -233,6 +233,24 @@ mod tests {
     }
 
     #[test]
+    fn minted_state_credentials_live_between_15s_and_the_apis_7d() {
+        for (text, want) in [
+            ("15s", Ok(15)),
+            ("1h", Ok(3600)),
+            ("7d", Ok(604_800)),
+            ("14s", Err("between 15s and 7d")),
+            ("8d", Err("between 15s and 7d")),
+            ("1x", Err("a duration such as 15m or 1h")),
+        ] {
+            assert_eq!(
+                parse_state_credentials_ttl(text).map(|d| d.as_secs()),
+                want.map_err(str::to_string),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn the_flags_become_the_clients_plain_settings() {
         let c = args(&[
             "--api-url",
@@ -271,15 +289,56 @@ pub struct StateArgs {
     /// The jurisdiction of the state bucket (`default`, `eu`, `fedramp`, `us`).
     #[arg(long, value_name = "J", default_value = "default", value_parser = parse_jurisdiction)]
     pub state_jurisdiction: crate::config::Jurisdiction,
+    /// Where the state bucket's S3 credentials come from: `given` (AWS_ACCESS_KEY_ID /
+    /// AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, or --state-credentials-file), or
+    /// `temporary`: r2gitops mints short-lived ones scoped to KEY and KEY.lease with its
+    /// Cloudflare API token, under a parent token it manages (`r2gitops:state`), and renews
+    /// them; AWS_* are then ignored.
+    #[arg(
+        long,
+        value_enum,
+        env = "R2GITOPS_STATE_CREDENTIALS",
+        value_name = "SOURCE",
+        default_value_t = StateCredentialsSource::Given
+    )]
+    pub state_credentials: StateCredentialsSource,
     /// S3 credentials for the state bucket, in the AWS shared-credentials form
     /// (`[default]` with aws_access_key_id, aws_secret_access_key and optionally
     /// aws_session_token), instead of AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
-    /// AWS_SESSION_TOKEN.
+    /// AWS_SESSION_TOKEN. Not with --state-credentials temporary.
     #[arg(long, value_name = "PATH")]
     pub state_credentials_file: Option<PathBuf>,
+    /// With --state-credentials temporary: how long each minted credential lives (a new
+    /// one is minted once two thirds of it are gone), between 15s and 7d.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_state_credentials_ttl)]
+    pub state_credentials_ttl: std::time::Duration,
     /// How long a lease lasts unless renewed (renewed every third of it).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_lease_ttl)]
     pub lease_ttl: std::time::Duration,
+}
+
+/// `--state-credentials`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateCredentialsSource {
+    /// The environment's AWS_* or --state-credentials-file.
+    Given,
+    /// Minted by r2gitops through temp-access-credentials, and renewed.
+    Temporary,
+}
+
+/// Cloudflare's bound on `ttlSeconds` is 7 days; below 15 s a runner would spend its
+/// request budget minting.
+fn parse_state_credentials_ttl(s: &str) -> Result<std::time::Duration, String> {
+    match crate::config::parse_duration(s) {
+        Some(d)
+            if d >= std::time::Duration::from_secs(15)
+                && d <= std::time::Duration::from_secs(604_800) =>
+        {
+            Ok(d)
+        }
+        Some(_) => Err("between 15s and 7d".into()),
+        None => Err("a duration such as 15m or 1h".into()),
+    }
 }
 
 fn parse_jurisdiction(s: &str) -> Result<crate::config::Jurisdiction, String> {
@@ -311,19 +370,38 @@ pub enum StateArgsError {
     Url { value: String, reason: String },
     #[error(transparent)]
     Credentials(#[from] crate::state::r2::CredentialsError),
+    #[error(
+        "--state-credentials temporary and --state-credentials-file name two sources of the state's S3 credentials; pass one"
+    )]
+    TwoSources,
+    #[error("--state-credentials temporary: {0}")]
+    Minter(String),
+    #[error(transparent)]
+    Api(#[from] crate::cloudflare::ConfigError),
     #[error(transparent)]
     State(#[from] crate::state::r2::StateError),
 }
 
 impl StateArgs {
-    /// The R2 session `--state` names, or `None` for the local file. Reads the
-    /// credentials (environment or file); sends nothing.
+    /// Whether `open` needs the Cloudflare API (to mint the state's credentials).
+    pub fn needs_api(&self) -> bool {
+        self.state.as_deref().is_some_and(|v| !v.is_empty())
+            && self.state_credentials == StateCredentialsSource::Temporary
+    }
+
+    /// The R2 session `--state` names, or `None` for the local file. Reads the given
+    /// credentials (environment or file), or prepares their minting through `api` (the
+    /// client settings of r2gitops' own API token; required when `needs_api`), which may
+    /// create the parent token only when `create_parent`. Sends nothing.
     pub fn open(
         &self,
         account_id: &str,
         endpoints: &crate::secrets::S3Endpoints,
+        api: Option<ClientConfig>,
+        create_parent: bool,
     ) -> Result<Option<std::sync::Arc<crate::state::r2::session::Session>>, StateArgsError> {
-        use crate::state::r2::{R2State, StateCredentials, StateUrl, session::Session};
+        use crate::state::r2::minted::Minter;
+        use crate::state::r2::{Creds, R2State, StateCredentials, StateUrl, session::Session};
         let Some(value) = self.state.as_deref().filter(|v| !v.is_empty()) else {
             return Ok(None);
         };
@@ -340,14 +418,53 @@ impl StateArgs {
                 ));
             }
         };
-        let creds = match &self.state_credentials_file {
-            Some(path) => StateCredentials::from_file(path)?,
-            None => StateCredentials::from_env(
-                &url.to_string(),
-                std::env::var("AWS_ACCESS_KEY_ID").ok(),
-                std::env::var("AWS_SECRET_ACCESS_KEY").ok(),
-                std::env::var("AWS_SESSION_TOKEN").ok(),
-            )?,
+        let creds = match (self.state_credentials, &self.state_credentials_file) {
+            (StateCredentialsSource::Temporary, Some(_)) => return Err(StateArgsError::TwoSources),
+            (StateCredentialsSource::Temporary, None) => {
+                // The flag is explicit and the environment ambient (a CI runner's AWS keys
+                // may be there for something else): the flag wins, and says so.
+                let ambient: Vec<&str> = [
+                    "AWS_ACCESS_KEY_ID",
+                    "AWS_SECRET_ACCESS_KEY",
+                    "AWS_SESSION_TOKEN",
+                ]
+                .into_iter()
+                .filter(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+                .collect();
+                if !ambient.is_empty() {
+                    tracing::info!(
+                        ignored = %ambient.join(", "),
+                        "--state-credentials temporary: the state's S3 credentials are minted; the AWS_* variables set are not used for it"
+                    );
+                }
+                let config = api.ok_or_else(|| {
+                    StateArgsError::Minter(
+                        "this command has no Cloudflare API token to mint them with".into(),
+                    )
+                })?;
+                Creds::Minted(std::sync::Arc::new(
+                    Minter::new(
+                        config,
+                        &url.bucket,
+                        self.state_jurisdiction,
+                        &url.key,
+                        self.state_credentials_ttl,
+                        create_parent,
+                    )
+                    .map_err(StateArgsError::Minter)?,
+                ))
+            }
+            (StateCredentialsSource::Given, Some(path)) => {
+                Creds::Given(std::sync::Arc::new(StateCredentials::from_file(path)?))
+            }
+            (StateCredentialsSource::Given, None) => {
+                Creds::Given(std::sync::Arc::new(StateCredentials::from_env(
+                    &url.to_string(),
+                    std::env::var("AWS_ACCESS_KEY_ID").ok(),
+                    std::env::var("AWS_SECRET_ACCESS_KEY").ok(),
+                    std::env::var("AWS_SESSION_TOKEN").ok(),
+                )?))
+            }
         };
         let endpoint = endpoints.url(account_id, self.state_jurisdiction);
         let state = R2State::new(url, endpoint, creds)?;

@@ -29,7 +29,9 @@
 //!   rotated tokens until they retire), plain data.
 //! - `state`: where the inventory lives: its file (versioned form, load and save, the
 //!   one-writer lock `state::lock`, flock on `<state_file>.lock`) or an R2 object
-//!   (`state::r2`, `--state r2://BUCKET/KEY`: conditional saves, the lease, the S3 calls),
+//!   (`state::r2`, `--state r2://BUCKET/KEY`: conditional saves, the lease, the S3 calls;
+//!   `state::r2::minted`, `--state-credentials temporary`: its S3 credentials minted under
+//!   the parent token `state::r2::parent` and renewed),
 //!   behind `state::Store`; `state::lease`: the lease's record and the decisions to acquire,
 //!   take over, renew, stop, and fence writes by epoch (pure).
 //! - `state_command`: the `state` command (`show`, `migrate --to`).

@@ -66,7 +66,7 @@ const S3_ENDPOINTS: Entry = (
 
 const STATE_CREDENTIALS: Entry = (
     "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN",
-    "With --state r2://BUCKET/KEY: the S3 credentials of the state bucket (the session token only for temporary ones), unless --state-credentials-file is given.",
+    "With --state r2://BUCKET/KEY: the S3 credentials of the state bucket (the session token only for temporary ones), unless --state-credentials-file is given. Ignored (and logged) with --state-credentials temporary, which mints them.",
 );
 
 const DESIRED_FILE: Entry = (
@@ -191,6 +191,10 @@ fn extra(command: Option<&str>) -> Extra {
                     "r2gitops reconcile --state r2://r2gitops-state/prod.json --lock-timeout 1m",
                 ),
                 (
+                    "The same with no S3 key anywhere: r2gitops mints the state's credentials under its token r2gitops:state, and renews them.",
+                    "r2gitops reconcile --state r2://r2gitops-state/prod.json --state-credentials temporary",
+                ),
+                (
                     "The plan in CI, without the output files: exit 2 when changes are pending.",
                     "r2gitops reconcile --dry-run --skip-outputs --detailed-exitcode --output markdown",
                 ),
@@ -241,7 +245,7 @@ fn extra(command: Option<&str>) -> Extra {
                 ),
                 EXIT_USAGE,
             ],
-            environment: &[API_TOKEN, S3_ENDPOINTS],
+            environment: &[API_TOKEN, S3_ENDPOINTS, STATE_CREDENTIALS],
             files: &[
                 DESIRED_FILE,
                 OUTPUTS,
@@ -274,7 +278,7 @@ fn extra(command: Option<&str>) -> Extra {
                 ),
                 EXIT_USAGE,
             ],
-            environment: &[API_TOKEN],
+            environment: &[API_TOKEN, S3_ENDPOINTS, STATE_CREDENTIALS],
             files: &[
                 (
                     "--out FILE",
@@ -304,11 +308,11 @@ fn extra(command: Option<&str>) -> Extra {
                 ),
                 (
                     "1",
-                    "The value was refused (it verified as another token, or not at all), or another error.",
+                    "The value was refused (it verified as another token, or not at all), the inventory lock (or the --state lease) held by another r2gitops, or another error.",
                 ),
                 EXIT_USAGE,
             ],
-            environment: &[API_TOKEN, S3_ENDPOINTS],
+            environment: &[API_TOKEN, S3_ENDPOINTS, STATE_CREDENTIALS],
             files: &[DESIRED_FILE, OUTPUTS, INVENTORY, LOCK],
             examples: &[
                 (
@@ -355,7 +359,7 @@ fn extra(command: Option<&str>) -> Extra {
                 ),
                 EXIT_USAGE,
             ],
-            environment: &[S3_ENDPOINTS, STATE_CREDENTIALS],
+            environment: &[API_TOKEN, S3_ENDPOINTS, STATE_CREDENTIALS],
             files: &[INVENTORY, LOCK],
             examples: &[
                 (

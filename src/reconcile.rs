@@ -766,7 +766,16 @@ fn cmd_rotating(
         std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
     )?;
     let concurrency = config.concurrency;
-    let session = args.state.open(&config.account_id, &endpoints)?;
+    // A dry run may mint the state's credentials (that leaves nothing behind), never
+    // create their parent token.
+    let state_api = args
+        .state
+        .needs_api()
+        .then(|| args.api.client_config(desired.account_id.as_deref()))
+        .transpose()?;
+    let session = args
+        .state
+        .open(&config.account_id, &endpoints, state_api, !args.dry_run)?;
     runtime()?.block_on(async {
         // Only a run that may write takes the lock (the flock of the local file, or the
         // lease of the state in R2): a dry run changes nothing.
@@ -908,13 +917,13 @@ fn only_token(plan: &mut Plan, name: &str) {
 /// A one-shot apply's hold on the state lease: renewed every TTL/3 in the background; a
 /// renewal overdue, or the lease taken over, stops the apply before its next step.
 /// Released at the end (and, dropped without `release`, left to expire).
-struct Lease {
+pub(crate) struct Lease {
     session: std::sync::Arc<crate::state::r2::session::Session>,
     renewer: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Lease {
-    async fn take(
+    pub(crate) async fn take(
         session: &std::sync::Arc<crate::state::r2::session::Session>,
         timeout: std::time::Duration,
         stop: &Stop,
@@ -954,7 +963,7 @@ impl Lease {
         *self.renewer.lock().unwrap() = Some(task);
     }
 
-    async fn release(self) {
+    pub(crate) async fn release(self) {
         if let Some(t) = self.renewer.lock().unwrap().take() {
             t.abort();
         }

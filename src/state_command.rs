@@ -1,7 +1,9 @@
 //! The `state` command: `state show` prints the inventory (it holds no secret), and
 //! `state migrate --to` moves it between the local file and R2 without loss: under the
 //! lock or lease of both ends, into an empty destination only, read back and compared.
-//! It calls no Cloudflare API; the source is left as it was.
+//! It calls no Cloudflare API, except, with `--state-credentials temporary`, those that
+//! mint the state's credentials (`state show` never creates their parent token); the source
+//! is left as it was.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -55,6 +57,33 @@ pub struct StateOpts {
     /// R2GITOPS_S3_ENDPOINTS).
     #[arg(long = "s3-endpoint", value_name = "JURISDICTION=URL")]
     pub s3_endpoints: Vec<String>,
+    /// With --state-credentials temporary: the Cloudflare API base URL.
+    #[arg(
+        long,
+        env = "CLOUDFLARE_API_BASE_URL",
+        default_value = "https://api.cloudflare.com/client/v4"
+    )]
+    pub api_url: String,
+    /// With --state-credentials temporary: read the API token from this file (its one
+    /// non-empty line) instead of CLOUDFLARE_API_TOKEN.
+    #[arg(long, value_name = "PATH")]
+    pub api_token_file: Option<PathBuf>,
+}
+
+impl StateOpts {
+    /// How to reach Cloudflare to mint the state's credentials (the defaults of
+    /// `reconcile` for what this command does not ask).
+    fn connect(&self) -> crate::args::ConnectArgs {
+        crate::args::ConnectArgs {
+            api_url: self.api_url.clone(),
+            insecure_http: false,
+            api_token_file: self.api_token_file.clone(),
+            account_id: self.account_id.clone(),
+            api_token_owner: crate::args::TokenOwnerArg::Account,
+            request_budget: "1000/300".into(),
+            concurrency: 4,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,8 +123,10 @@ impl End {
 
 struct Context {
     state_file: PathBuf,
+    file_account_id: Option<String>,
     account_id: Option<String>,
     endpoints: S3Endpoints,
+    connect: crate::args::ConnectArgs,
 }
 
 fn context(opts: &StateOpts) -> Result<Context, Box<dyn std::error::Error>> {
@@ -114,14 +145,17 @@ fn context(opts: &StateOpts) -> Result<Context, Box<dyn std::error::Error>> {
     )?;
     Ok(Context {
         state_file: desired.settings.state_file.clone(),
+        file_account_id: desired.account_id.clone(),
         account_id: desired.account_id.clone().or(opts.account_id.clone()),
         endpoints,
+        connect: opts.connect(),
     })
 }
 
 fn session(
     state: &StateArgs,
     cx: &Context,
+    create_parent: bool,
 ) -> Result<Option<Arc<Session>>, Box<dyn std::error::Error>> {
     if state.state.as_deref().is_none_or(str::is_empty) {
         return Ok(None);
@@ -130,7 +164,13 @@ fn session(
         .account_id
         .as_deref()
         .ok_or(StateCommandError::NoAccount)?;
-    Ok(state.open(account, &cx.endpoints)?)
+    let api = if state.needs_api() {
+        cx.connect.preflight()?;
+        Some(cx.connect.client_config(cx.file_account_id.as_deref())?)
+    } else {
+        None
+    };
+    Ok(state.open(account, &cx.endpoints, api, create_parent)?)
 }
 
 pub fn cmd(args: &StateCommandArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
@@ -142,7 +182,7 @@ pub fn cmd(args: &StateCommandArgs) -> Result<ExitCode, Box<dyn std::error::Erro
 
 fn show(opts: &StateOpts) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let cx = context(opts)?;
-    let store = match session(&opts.state, &cx)? {
+    let store = match session(&opts.state, &cx, false)? {
         Some(s) => Store::R2(s),
         None => Store::File(cx.state_file.clone()),
     };
@@ -156,14 +196,14 @@ fn show(opts: &StateOpts) -> Result<ExitCode, Box<dyn std::error::Error>> {
 
 fn migrate(m: &MigrateArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let cx = context(&m.opts)?;
-    let source_session = session(&m.opts.state, &cx)?;
+    let source_session = session(&m.opts.state, &cx, true)?;
     let to_args = StateArgs {
         state: Some(m.to.clone()),
         ..m.opts.state.clone()
     };
     let to_is_r2 = m.to.starts_with("r2://");
     let to_session = if to_is_r2 {
-        session(&to_args, &cx)?
+        session(&to_args, &cx, true)?
     } else {
         None
     };

@@ -229,6 +229,7 @@ fn empty_account() -> Observed {
         listed_jurisdictions: Jurisdiction::ALL.into_iter().collect(),
         tokens: Vec::new(),
         own_token_id: None,
+        state_parent_ids: Default::default(),
         listed_owners: [Owner::Account, Owner::User].into_iter().collect(),
         permission_groups: PermissionGroupIds::known(),
         bucket_configs: BTreeMap::new(),

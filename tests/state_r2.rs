@@ -651,3 +651,157 @@ async fn a_one_shot_apply_whose_planning_outlasts_the_lease_ttl_keeps_its_lease_
         text(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopt_with_state_takes_the_lease_and_records_the_token_in_the_r2_inventory() {
+    let w = Arc::new(World::new().await);
+    let admin = common::admin_client(&w.sb.emu).await.into_writer();
+    let policy = Policy {
+        effect: Effect::Allow,
+        permission_groups: ["2efd5506f9c8494dacb1fa10a3e7d5b6".to_string()].into(),
+        resources: [(
+            format!(
+                "com.cloudflare.edge.r2.bucket.{}_default_media",
+                w.sb.emu.account_id()
+            ),
+            ResourceValue::Str("*".into()),
+        )]
+        .into(),
+    };
+    admin
+        .create_bucket(Jurisdiction::Default, "media", None, StorageClass::Standard)
+        .await
+        .unwrap();
+    let made = admin
+        .create_token(Owner::Account, &common::token_request("CI key", policy))
+        .await
+        .unwrap();
+    let id = made.token.id.clone();
+    let a = w.runner("a");
+    let yaml = std::fs::read_to_string(a.join("r2gitops.yaml")).unwrap();
+    std::fs::write(
+        a.join("r2gitops.yaml"),
+        format!(
+            "{yaml}  - name: ci\n    adopt: \"{id}\"\n    access: object-read-write\n    buckets: [media]\n    output: {{ file: ci.env.age, format: env }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(a.join("value"), format!("{}\n", made.value.expose())).unwrap();
+    let lease = json!({
+        "holder": "laptop/4242/beef",
+        "epoch": 3,
+        "acquired_at": "2026-01-01T00:00:00Z",
+        "expires_at": "2999-01-01T00:00:00Z",
+    });
+    let put =
+        w.s3(json!([{"op": "put", "key": format!("{KEY}.lease"), "body": lease.to_string()}]));
+    w.sb.emu.reset_stats();
+    let adopt = ["adopt", "ci", "--value-file", "value", "--state", STATE];
+    let (w2, a2) = (w.clone(), a.clone());
+    let refused = tokio::task::spawn_blocking(move || run(w2.cmd(&a2, &adopt)))
+        .await
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains(
+            "the state r2://state/teams/r2gitops.json is locked: its lease is held by 'laptop/4242/beef'"
+        ),
+        "{}",
+        text(&refused)
+    );
+    assert!(!a.join("secrets/ci.env.age").exists(), "nothing written");
+    assert_eq!(w.sb.emu.stats().mutating, 0);
+
+    w.s3(json!([{"op": "delete", "key": format!("{KEY}.lease"), "if_match": put[0]["etag"]}]));
+    let (w2, a2) = (w.clone(), a.clone());
+    let adopted = tokio::task::spawn_blocking(move || run(w2.cmd(&a2, &adopt)))
+        .await
+        .unwrap();
+    assert_eq!(adopted.status.code(), Some(0), "{}", text(&adopted));
+    assert!(text(&adopted).contains(&format!("adopted token ci ({id})")));
+    assert!(a.join("secrets/ci.env.age").exists());
+    assert!(
+        !a.join("secrets/.r2gitops-state.json").exists(),
+        "with --state the inventory is not a local file"
+    );
+    let got =
+        w.s3(json!([{"op": "get", "key": KEY}, {"op": "get", "key": format!("{KEY}.lease")}]));
+    let doc: Value = serde_json::from_str(got[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["inventory"]["tokens"]["ci"]["id"], json!(id), "{doc}");
+    assert!(
+        doc["epoch"].as_u64().unwrap() >= 1,
+        "written under a lease (epoch 0 is none): {doc}"
+    );
+    assert_eq!(
+        got[1]["error"], "NoSuchKey",
+        "the lease is released at exit"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_with_state_reads_the_r2_inventory_to_tell_this_files_tokens_from_others() {
+    let w = Arc::new(World::new().await);
+    let (a, b) = (w.runner("a"), w.runner("b"));
+    let w2 = w.clone();
+    let a2 = a.clone();
+    let applied =
+        tokio::task::spawn_blocking(move || run(w2.cmd(&a2, &["reconcile", "--state", STATE])))
+            .await
+            .unwrap();
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+    // A token carrying the prefix that this file's inventory does not record.
+    let policy = Policy {
+        effect: Effect::Allow,
+        permission_groups: ["6a018a9f2fc74eb6b293b0c548f38b39".to_string()].into(),
+        resources: [(
+            format!(
+                "com.cloudflare.edge.r2.bucket.{}_default_media",
+                w.sb.emu.account_id()
+            ),
+            ResourceValue::Str("*".into()),
+        )]
+        .into(),
+    };
+    common::admin_client(&w.sb.emu)
+        .await
+        .into_writer()
+        .create_token(
+            Owner::Account,
+            &common::token_request("r2gitops:other", policy),
+        )
+        .await
+        .unwrap();
+    w.sb.emu.reset_stats();
+    let w2 = w.clone();
+    let (with, without) = tokio::task::spawn_blocking(move || {
+        let import = |extra: &[&str]| {
+            let mut cmd = w2
+                .sb
+                .r2gitops_without_file(&[&["import", "--with", "none"][..], extra].concat());
+            cmd.env("AWS_ACCESS_KEY_ID", &w2.key_id)
+                .env("AWS_SECRET_ACCESS_KEY", &w2.secret)
+                .current_dir(&b);
+            run(cmd)
+        };
+        (import(&["--state", STATE]), import(&[]))
+    })
+    .await
+    .unwrap();
+    assert_eq!(with.status.code(), Some(0), "{}", text(&with));
+    assert!(
+        text(&with).contains("1 tokens carry the prefix but are not in the inventory given"),
+        "{}",
+        text(&with)
+    );
+    assert!(
+        text(&with).contains("imported 2 buckets and 2 managed tokens"),
+        "{}",
+        text(&with)
+    );
+    assert!(
+        text(&without).contains("imported 2 buckets and 3 managed tokens"),
+        "without the inventory every prefixed token looks managed: {}",
+        text(&without)
+    );
+    assert_eq!(w.sb.emu.stats().mutating, 0, "import changes nothing");
+}

@@ -1296,11 +1296,16 @@ pub fn cmd(args: &WatchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 crate::config::AdoptRolls::Refused,
             )
             .ok();
-            let account = desired
-                .and_then(|d| d.account_id)
+            let from_file = desired.and_then(|d| d.account_id);
+            let state_api = args
+                .state
+                .needs_api()
+                .then(|| args.api.client_config(from_file.as_deref()))
+                .transpose()?;
+            let account = from_file
                 .or(args.api.connect.account_id.clone())
                 .ok_or("--state r2://… needs the account for its S3 endpoint: account_id in the file, --account-id or CLOUDFLARE_ACCOUNT_ID")?;
-            args.state.open(&account, &endpoints)?
+            args.state.open(&account, &endpoints, state_api, true)?
         }
     };
     // A policy that does not load stops the daemon at start: it never runs unguarded.

@@ -47,8 +47,12 @@ pub struct ImportArgs {
     #[arg(long, default_value = "r2gitops:")]
     pub token_name_prefix: String,
     /// An r2gitops inventory: tokens it records are managed too, under their recorded names.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "state")]
     pub state_file: Option<PathBuf>,
+    /// The same, from the inventory in R2 (`--state r2://BUCKET/KEY`, read without a lease:
+    /// import writes no inventory).
+    #[command(flatten)]
+    pub state: crate::args::StateArgs,
     /// Mark buckets and tokens outside this policy as comments with the reason (as
     /// `validate --policy` would refuse them).
     #[arg(long = "policy", env = "R2GITOPS_POLICY", value_name = "FILE")]
@@ -199,6 +203,18 @@ pub async fn snapshot<R: ReadApi>(
             crate::config::yaml::quoted(&own)
         ));
     }
+    // Nor the parent of the state's temporary credentials: r2gitops' own as well.
+    tokens.retain(|t| {
+        let parent = t.owner == Owner::Account && t.name == crate::config::STATE_PARENT_NAME;
+        if parent {
+            unlisted.push(format!(
+                "token {} ('{}', the parent r2gitops mints the state's temporary credentials under; never adopted)",
+                crate::config::yaml::quoted(&t.id),
+                crate::config::STATE_PARENT_NAME
+            ));
+        }
+        !parent
+    });
     let groups = api.permission_groups(Owner::Account).await?;
     let mut snapshot = Snapshot {
         account_id: account_id.to_string(),
@@ -289,15 +305,32 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     }
     args.api.preflight()?;
     let config = args.api.client_config(None)?;
-    let recorded: Option<BTreeMap<String, String>> = match &args.state_file {
-        Some(path) => Some(
-            crate::state::load(path)?
-                .tokens
-                .into_iter()
-                .map(|(name, r)| (r.id, name))
-                .collect(),
-        ),
-        None => None,
+    let by_id = |inv: crate::inventory::Inventory| -> BTreeMap<String, String> {
+        inv.tokens
+            .into_iter()
+            .map(|(name, r)| (r.id, name))
+            .collect()
+    };
+    let session = {
+        let endpoints = crate::secrets::S3Endpoints::from_args(
+            &[],
+            std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
+        )?;
+        let api = args
+            .state
+            .needs_api()
+            .then(|| args.api.client_config(None))
+            .transpose()?;
+        // Import creates nothing: not even the parent of the state's credentials.
+        args.state
+            .open(&config.account_id, &endpoints, api, false)?
+    };
+    let recorded: Option<BTreeMap<String, String>> = match (&args.state_file, &session) {
+        (Some(path), _) => Some(by_id(crate::state::load(path)?)),
+        (None, Some(s)) => Some(by_id(
+            crate::reconcile::runtime()?.block_on(crate::state::Store::R2(s.clone()).load())?,
+        )),
+        (None, None) => None,
     };
     let (jurisdictions, explicit) = if args.jurisdiction.is_empty() {
         (Jurisdiction::ALL.to_vec(), false)

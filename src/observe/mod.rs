@@ -21,7 +21,7 @@ pub use bucket_config::{ConfigCache, Reads};
 use crate::cloudflare::{ApiError, ReadApi};
 use crate::config::{Desired, Jurisdiction, Owner};
 use crate::inventory::Inventory;
-use crate::observed::{Observed, PermissionGroupIds};
+use crate::observed::{Observed, ObservedToken, PermissionGroupIds};
 
 /// Which jurisdictions and token families a pass must list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +126,12 @@ pub async fn observe_with<R: ReadApi>(
             (configs, zones, queues)
         }
     };
+    let tokens: Vec<ObservedToken> = tokens.into_iter().flatten().collect();
+    let state_parent_ids: BTreeSet<String> = tokens
+        .iter()
+        .filter(|t| t.owner == Owner::Account && t.name == crate::config::STATE_PARENT_NAME)
+        .map(|t| t.id.clone())
+        .collect();
     Ok(Observed {
         account_id: account_id.to_string(),
         buckets,
@@ -134,11 +140,15 @@ pub async fn observe_with<R: ReadApi>(
         // would lock r2gitops out of every later call.
         tokens: tokens
             .into_iter()
-            .flatten()
             .filter(|t| Some(&t.id) != own.as_ref())
+            // The state's parent token is r2gitops' own too (`state::r2::parent`): a file
+            // may not roll, change or prune the root of the credentials that guard the
+            // inventory, whatever its prefix or inventory say.
+            .filter(|t| !state_parent_ids.contains(&t.id))
             .filter(|t| t.name.starts_with(prefix) || vouched.contains(t.id.as_str()))
             .collect(),
         own_token_id: own,
+        state_parent_ids,
         listed_owners: scope.owners,
         permission_groups,
         bucket_configs,

@@ -24,6 +24,10 @@ pub struct Observed {
     /// The id `verify` gave for r2gitops' own API token, when it was verified: a plan never
     /// touches that token, whatever its name, and an `adopt:` of it is refused.
     pub own_token_id: Option<String>,
+    /// The ids of account tokens named `config::STATE_PARENT_NAME`: r2gitops' own parent of
+    /// the state's temporary credentials. Never in `tokens` (no plan updates, rolls or
+    /// prunes one), and an `adopt:` of one is refused.
+    pub state_parent_ids: BTreeSet<String>,
     /// Owner families whose tokens were listed.
     pub listed_owners: BTreeSet<Owner>,
     pub permission_groups: PermissionGroupIds,

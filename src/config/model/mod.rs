@@ -62,6 +62,10 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
+/// The Cloudflare name of r2gitops' own parent token for the state's temporary credentials
+/// (`--state-credentials temporary`): reserved, whatever the file's `token_name_prefix`.
+pub const STATE_PARENT_NAME: &str = "r2gitops:state";
+
 /// The whole desired state, as declared by one file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {

@@ -769,3 +769,32 @@ fn output_files_stay_inside_the_output_directory() {
         assert!(output_file_problem(bad).is_some(), "{bad:?}");
     }
 }
+
+#[test]
+fn the_state_parent_tokens_name_is_reserved_whatever_the_prefix() {
+    let state = |prefix: &str, name: &str| {
+        base(
+            &format!("  token_name_prefix: '{prefix}'\n"),
+            B,
+            &format!(
+                "  - name: {name}\n    access: object-read\n    buckets: [media]\n    output: {{file: t.age, format: env}}\n"
+            ),
+        )
+    };
+    for (prefix, name) in [
+        ("r2gitops:", "state"),
+        ("r2gitops:st", "ate"),
+        ("r", "2gitops:state"),
+    ] {
+        let got = run(&state(prefix, name)).expect_err(name);
+        assert!(
+            got.iter()
+                .any(|g| g
+                    .contains("token name 'r2gitops:state' (prefix and name) is r2gitops' own")),
+            "{prefix}{name}: {got:?}"
+        );
+    }
+    for (prefix, name) in [("acme:", "state"), ("r2gitops:", "states")] {
+        assert!(run(&state(prefix, name)).is_ok(), "{prefix}{name}");
+    }
+}

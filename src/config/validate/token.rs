@@ -47,6 +47,16 @@ pub(super) fn tokens(
                 "shorten the name or settings.token_name_prefix",
             );
         }
+        if format!("{}{}", settings.token_name_prefix, name.value) == STATE_PARENT_NAME {
+            c.hint(
+                name,
+                &name_path,
+                format!(
+                    "token name '{STATE_PARENT_NAME}' (prefix and name) is r2gitops' own: the parent of the state's temporary credentials (--state-credentials temporary)"
+                ),
+                "choose another name; no file may declare, adopt or prune that token",
+            );
+        }
         if let Some(first) = names.get(name.value.as_str()) {
             c.hint(
                 name,

@@ -49,7 +49,7 @@ mod temporary;
 mod token;
 
 pub use temporary::TemporaryFacts;
-pub use token::{held_beyond_policy, own_token_refusal, policies_refusal};
+pub use token::{held_beyond_policy, own_token_refusal, policies_refusal, state_parent_refusal};
 
 use std::collections::BTreeMap;
 

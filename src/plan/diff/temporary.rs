@@ -398,6 +398,7 @@ mod tests {
             permission_groups: PermissionGroupIds::known(),
             bucket_configs: Default::default(),
             own_token_id: None,
+            state_parent_ids: Default::default(),
             zones: Default::default(),
             queues: None,
         };

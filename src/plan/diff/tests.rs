@@ -39,6 +39,7 @@ pub(super) fn observed() -> Observed {
         zones: Default::default(),
         queues: None,
         own_token_id: None,
+        state_parent_ids: Default::default(),
     }
 }
 

@@ -499,6 +499,15 @@ pub fn own_token_refusal(id: &str, own: Option<&str>) -> Option<String> {
     ))
 }
 
+/// Why the token `id` cannot be taken over because it is the parent of the state's
+/// temporary credentials (`config::STATE_PARENT_NAME`), or `None`.
+pub fn state_parent_refusal(id: &str, parents: &BTreeSet<String>) -> Option<String> {
+    parents.contains(id).then(|| format!(
+        "token {id} is '{}', the parent r2gitops mints the state's temporary credentials under; no file may adopt it",
+        crate::config::STATE_PARENT_NAME
+    ))
+}
+
 /// Why the token `id` cannot be taken over because its policies grant what no declaration
 /// can say (the rule `import` applies), which a takeover would silently drop; or `None`.
 pub fn policies_refusal(
@@ -555,6 +564,9 @@ fn adoption<'a>(
     // Before anything else, the inventory included: whatever recorded it, r2gitops' own
     // token is never taken over.
     if let Some(why) = own_token_refusal(&adopt.id, observed.own_token_id.as_deref()) {
+        return Err(format!("{at}: {why}"));
+    }
+    if let Some(why) = state_parent_refusal(&adopt.id, &observed.state_parent_ids) {
         return Err(format!("{at}: {why}"));
     }
     if record_id == Some(adopt.id.as_str()) {

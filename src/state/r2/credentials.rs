@@ -17,7 +17,7 @@ pub struct StateCredentials {
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
     #[error(
-        "the state {url} needs S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or pass --state-credentials-file"
+        "the state {url} needs S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), pass --state-credentials-file, or have r2gitops mint them with --state-credentials temporary"
     )]
     Missing { url: String },
     #[error("the state credentials file '{path}': {reason}")]

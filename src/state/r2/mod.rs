@@ -10,7 +10,9 @@
 pub mod credentials;
 pub mod document;
 pub mod guard;
+pub mod minted;
 pub mod object;
+pub mod parent;
 pub mod session;
 pub mod url;
 
@@ -19,6 +21,7 @@ use time::{Duration, OffsetDateTime};
 use crate::state::lease::{self, Acquire, Lease, Seen};
 pub use credentials::{CredentialsError, StateCredentials};
 pub use document::Document;
+pub use object::Creds;
 use object::{Bucket, Cond, ObjectError};
 pub use url::StateUrl;
 
@@ -26,6 +29,10 @@ pub use url::StateUrl;
 pub enum StateError {
     #[error("the state {url} cannot be reached ({reason}); nothing was changed")]
     Unreachable { url: String, reason: String },
+    #[error(
+        "the state {url} has no S3 credentials (--state-credentials temporary): {reason}; nothing was changed"
+    )]
+    NoCredentials { url: String, reason: String },
     #[error("the state {url}: S3 refused {what} (HTTP {status} {code}){hint}; nothing was changed")]
     Refused {
         url: String,
@@ -95,6 +102,8 @@ pub struct Held {
 pub struct R2State {
     pub url: StateUrl,
     bucket: Bucket,
+    /// `--state-credentials temporary` (for the hints of a refusal).
+    minted: bool,
 }
 
 fn text(url: &StateUrl) -> String {
@@ -105,15 +114,21 @@ impl R2State {
     pub fn new(
         url: StateUrl,
         endpoint: String,
-        creds: StateCredentials,
+        creds: impl Into<Creds>,
     ) -> Result<R2State, StateError> {
+        let creds = creds.into();
+        let minted = matches!(creds, Creds::Minted(_));
         let bucket = Bucket::new(endpoint, url.bucket.clone(), creds).map_err(|e| {
             StateError::Unreachable {
                 url: text(&url),
                 reason: e.to_string(),
             }
         })?;
-        Ok(R2State { url, bucket })
+        Ok(R2State {
+            url,
+            bucket,
+            minted,
+        })
     }
 
     fn err(&self, what: &'static str, e: ObjectError) -> StateError {
@@ -121,6 +136,7 @@ impl R2State {
         match e {
             ObjectError::Precondition => StateError::Conflict { url },
             ObjectError::Unreachable(reason) => StateError::Unreachable { url, reason },
+            ObjectError::Credentials(reason) => StateError::NoCredentials { url, reason },
             ObjectError::TooLarge(_) => StateError::Corrupt {
                 url,
                 reason: e.to_string(),
@@ -129,6 +145,11 @@ impl R2State {
                 let hint = match (status, code.as_str()) {
                     (_, "NoSuchBucket") => {
                         ": the bucket does not exist in that jurisdiction (check --state-jurisdiction)"
+                    }
+                    (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch") | (401, _)
+                        if self.minted =>
+                    {
+                        ": R2 refused the minted temporary credentials (was their parent token 'r2gitops:state' changed or deleted?)"
                     }
                     (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch") | (401, _) => {
                         ": the S3 credentials are wrong (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or --state-credentials-file)"

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use std::sync::Arc;
+
 use super::credentials::StateCredentials;
+use super::minted::Minter;
 use crate::secrets::sigv4::{self, EMPTY_SHA256, Request, Signer};
 
 /// The precondition of a write.
@@ -30,13 +33,38 @@ pub enum ObjectError {
     Refused { status: u16, code: String },
     #[error("the object is larger than {0} bytes")]
     TooLarge(usize),
+    /// No credentials to sign with (`--state-credentials temporary` could not mint them).
+    #[error("{0}")]
+    Credentials(String),
+}
+
+/// Where the signing credentials come from: given once (the environment or a file), or
+/// minted and renewed by r2gitops (`minted`).
+pub enum Creds {
+    Given(Arc<StateCredentials>),
+    Minted(Arc<Minter>),
+}
+
+impl From<StateCredentials> for Creds {
+    fn from(c: StateCredentials) -> Creds {
+        Creds::Given(Arc::new(c))
+    }
+}
+
+impl Creds {
+    async fn current(&self) -> Result<Arc<StateCredentials>, ObjectError> {
+        match self {
+            Creds::Given(c) => Ok(c.clone()),
+            Creds::Minted(m) => m.current().await.map_err(ObjectError::Credentials),
+        }
+    }
 }
 
 pub struct Bucket {
     /// Scheme and host, no trailing slash.
     pub endpoint: String,
     pub name: String,
-    creds: StateCredentials,
+    creds: Creds,
     http: reqwest::Client,
 }
 
@@ -50,11 +78,7 @@ struct Answer {
 }
 
 impl Bucket {
-    pub fn new(
-        endpoint: String,
-        name: String,
-        creds: StateCredentials,
-    ) -> Result<Bucket, ObjectError> {
+    pub fn new(endpoint: String, name: String, creds: Creds) -> Result<Bucket, ObjectError> {
         // Idempotent: whoever installs the process-wide provider first wins.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
@@ -94,7 +118,9 @@ impl Bucket {
                     }
                     last = Some(e);
                 }
-                Err(e @ ObjectError::TooLarge(_)) => return Err(e),
+                Err(e @ (ObjectError::TooLarge(_) | ObjectError::Credentials(_))) => {
+                    return Err(e);
+                }
                 Err(e) => last = Some(e),
             }
             if attempt < ATTEMPTS {
@@ -139,6 +165,7 @@ impl Bucket {
                     }
                     last = Some(e);
                 }
+                Err(e @ ObjectError::Credentials(_)) => return Err(e),
                 Err(e) => last = Some(e),
             }
             if attempt < ATTEMPTS {
@@ -181,6 +208,7 @@ impl Bucket {
             (Some(h), None) => h.to_owned(),
             (None, _) => return Err(ObjectError::Unreachable("the endpoint has no host".into())),
         };
+        let creds = self.creds.current().await?;
         let payload = match body {
             Some(b) => hex::encode(Sha256::digest(b)),
             None => EMPTY_SHA256.to_string(),
@@ -191,12 +219,12 @@ impl Bucket {
             ("x-amz-content-sha256", &payload),
             ("x-amz-date", &amz_date),
         ];
-        if let Some(t) = &self.creds.session_token {
+        if let Some(t) = &creds.session_token {
             signed.push(("x-amz-security-token", t.expose()));
         }
         let signer = Signer {
-            access_key_id: &self.creds.access_key_id,
-            secret_access_key: self.creds.secret_access_key.expose(),
+            access_key_id: &creds.access_key_id,
+            secret_access_key: creds.secret_access_key.expose(),
             region: crate::secrets::derive::REGION,
             service: "s3",
         };

@@ -340,6 +340,24 @@ impl Emulator {
             .collect()
     }
 
+    /// Every temporary credential issued, oldest first, with its secret access key and
+    /// session token: `(access_key_id, secret, session_token)`. In-process only (never over
+    /// HTTP), for a leak scan and for proving a credential's scope with a real S3 client.
+    pub fn temporary_secrets(&self) -> Vec<(String, String, String)> {
+        let world = self.inner.world.lock().unwrap();
+        let mut all: Vec<_> = world.temporary.values().collect();
+        all.sort_by_key(|t| (t.issued_at, t.access_key_id.clone()));
+        all.into_iter()
+            .map(|t| {
+                (
+                    t.access_key_id.clone(),
+                    t.secret.clone(),
+                    t.session_token.clone(),
+                )
+            })
+            .collect()
+    }
+
     /// Every temporary credential issued, oldest first (never its secret or session
     /// token). Also `GET /__emulator/temporary-credentials`.
     pub fn temporary_credentials(&self) -> Vec<TemporaryView> {
