@@ -321,16 +321,7 @@ pub async fn plan_with(
     reads: Reads<'_>,
 ) -> Result<(Plan, Inventory), PassError> {
     let store = Store::File(desired.settings.state_file.clone());
-    plan_in(
-        &store,
-        client,
-        desired,
-        skip_outputs,
-        endpoints,
-        reads,
-        None,
-    )
-    .await
+    plan_in(&store, client, desired, skip_outputs, endpoints, reads).await
 }
 
 /// Where a pass looks for an output that `output_dir` lacks but the inventory records: the
@@ -342,10 +333,22 @@ pub struct Recovery {
     pub restore: bool,
 }
 
-/// `plan_with`, reading the inventory from `store` (the local file or R2), and outputs
-/// missing from `output_dir` from the publish branch as `recovery` says (`None`: from
-/// `output_dir` alone).
+/// `plan_with`, reading the inventory from `store` (the local file or R2); outputs from
+/// `output_dir` alone.
 pub async fn plan_in(
+    store: &Store,
+    client: &Client,
+    desired: &Desired,
+    skip_outputs: bool,
+    endpoints: &S3Endpoints,
+    reads: Reads<'_>,
+) -> Result<(Plan, Inventory), PassError> {
+    plan_recovering(store, client, desired, skip_outputs, endpoints, reads, None).await
+}
+
+/// `plan_in`, reading outputs missing from `output_dir` from the publish branch as
+/// `recovery` says (`None`: from `output_dir` alone).
+pub async fn plan_recovering(
     store: &Store,
     client: &Client,
     desired: &Desired,
@@ -803,7 +806,7 @@ fn cmd_rotating(
                 auth: auth.clone(),
                 restore: !args.dry_run,
             };
-            let (mut plan, inventory) = plan_in(
+            let (mut plan, inventory) = plan_recovering(
                 &store,
                 &client,
                 &desired,

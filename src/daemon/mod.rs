@@ -782,7 +782,7 @@ impl Daemon {
                     restore: !desired.settings.suspend,
                 };
                 tokio::select! {
-                    p = reconcile::plan_in(&store, &client, &desired, false, &self.opts.endpoints, reads, Some(&recovery)) => p,
+                    p = reconcile::plan_recovering(&store, &client, &desired, false, &self.opts.endpoints, reads, Some(&recovery)) => p,
                     _ = shutdown.wait() => return Ok(None),
                 }
             }
