@@ -492,8 +492,16 @@ async fn concurrent_conditional_puts_on_one_key_serialize_and_exactly_one_wins()
     let emu = start().await;
     let c = state_bucket(&emu).await;
     let threads = 12;
+    // Each race writes bodies of its own: an ETag is the MD5 of the body (as R2's for a
+    // single-part object), so a takeover writing the body already stored would keep the
+    // ETag, and a second If-Match on it would rightly pass.
     let race = |extra: (&str, &str)| {
-        let mut o = json!({"op": "race_put", "bucket": "state", "key": "inv.lease", "body": "holder-", "threads": threads});
+        let body = if extra.0 == "if_match" {
+            "taker-"
+        } else {
+            "holder-"
+        };
+        let mut o = json!({"op": "race_put", "bucket": "state", "key": "inv.lease", "body": body, "threads": threads});
         o[extra.0] = json!(extra.1);
         o
     };
