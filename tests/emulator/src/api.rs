@@ -23,7 +23,6 @@ use crate::state::*;
 use crate::{Inner, World};
 
 // Temporary credentials: a child, so that it answers through this envelope.
-#[path = "temporary.rs"]
 pub(crate) mod temporary;
 
 pub(crate) type Reply = (StatusCode, Value);
