@@ -11,8 +11,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: `state` (buckets, tokens, policy rules), `api` (the REST routes; its child
-//! `temporary` issues temporary credentials and checks them on S3), `bucket_config` (CORS,
+//! Layout: `state` (buckets, tokens, policy rules), `api` (the REST envelope, auth and
+//! routing; its children `buckets` and `tokens` hold those routes, and `temporary` issues
+//! temporary credentials and checks them on S3), `bucket_config` (CORS,
 //! lifecycle, lock, r2.dev, and what the S3 side enforces of them), `custom_domain` and
 //! `notification`, `zones` and `queues` (the directories those name), `s3` (the
 //! S3 endpoint on `s3s`, CORS preflight), `faults` (latency, 500s, rate limit, stats),
