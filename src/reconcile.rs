@@ -555,14 +555,24 @@ pub async fn publish_preview(
 
 /// Publish after an apply (`settings.publish`): right after the outputs are written, in the
 /// same pass, so that a retirement in a later pass finds the new Secret on the branch.
-/// `None` without publishing.
+/// `None` without publishing. A runner whose lease on the R2 state lapsed publishes
+/// nothing: the branch may hold the new holder's outputs already.
 pub async fn publish(
+    store: &Store,
     desired: &Desired,
     inventory: &Inventory,
     plan: &Plan,
     auth: &crate::publish::GitAuth,
 ) -> Option<Result<crate::publish::Published, String>> {
     desired.settings.publish.as_ref()?;
+    if store.fenced() {
+        let e = format!(
+            "not published: the lease on the state {} is no longer held",
+            store.describe()
+        );
+        tracing::warn!("{e}");
+        return Some(Err(e));
+    }
     let reasons = crate::publish::reasons(plan);
     let (d, i, a) = (desired.clone(), inventory.clone(), auth.clone());
     let done =
@@ -874,7 +884,7 @@ fn cmd_rotating(
             if let Some(p) = &progress {
                 p.finish();
             }
-            let published = publish(&desired, &inventory, &plan, &auth).await;
+            let published = publish(&store, &desired, &inventory, &plan, &auth).await;
             let mut text = match args.output {
                 PlanOutput::Json => render(&plan, Some(&report), &title, args.output),
                 other => report_section(&report, other),
@@ -897,7 +907,14 @@ fn cmd_rotating(
                 text.push('\n');
             }
             show(&text, args.output)?;
-            let failed = report.has_errors() || matches!(published, Some(Err(_)));
+            // Steps left unstarted because the lease lapsed: the account is not as
+            // declared, and CI must not read this run as a success.
+            let cut_short = store.fenced()
+                && report
+                    .steps
+                    .iter()
+                    .any(|s| matches!(s.outcome, crate::apply::Outcome::Skipped(_)));
+            let failed = report.has_errors() || matches!(published, Some(Err(_))) || cut_short;
             Ok(ExitCode::from(if failed { 1 } else { 0 }))
         }
         .await;
@@ -950,18 +967,28 @@ impl Lease {
         let tick = sixth
             .unsigned_abs()
             .max(std::time::Duration::from_millis(200));
+        // The standing is watched beside the renewals, not after them: a renewal that
+        // hangs must not keep the apply starting steps.
         let task = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(tick).await;
-                let _ = session.renew_if_due().await;
-                if !session.may_mutate() {
-                    stop.request_because(format!(
-                        "not started: the lease on the state {} was not renewed in time or was taken over",
-                        session.url()
-                    ));
-                    return;
+            let renewing = async {
+                loop {
+                    tokio::time::sleep(tick).await;
+                    let _ = session.renew_if_due().await;
                 }
+            };
+            let watching = async {
+                while session.may_mutate() {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            };
+            tokio::select! {
+                _ = renewing => {}
+                _ = watching => {}
             }
+            stop.request_because(format!(
+                "not started: the lease on the state {} was not renewed in time or was taken over",
+                session.url()
+            ));
         });
         *self.renewer.lock().unwrap() = Some(task);
     }

@@ -220,12 +220,19 @@ struct Shared {
 }
 
 impl Shared {
-    /// Change the inventory and save it before returning; saves happen in order.
+    /// Change the inventory and save it before returning; saves happen in order. A failed
+    /// save is logged and reported.
     async fn update(&self, change: impl FnOnce(&mut Inventory)) {
+        let _ = self.record(change).await;
+    }
+
+    /// `update`, for a record that must be saved before what depends on it starts: `Err`
+    /// (logged and reported already) when it was not saved.
+    async fn record(&self, change: impl FnOnce(&mut Inventory)) -> Result<(), String> {
         let mut inv = self.inventory.lock().await;
         change(&mut inv);
         let e = match self.store.save(&inv).await {
-            Ok(()) => return,
+            Ok(()) => return Ok(()),
             Err(e) => e,
         };
         let error = error_chain(&e);
@@ -236,7 +243,19 @@ impl Shared {
                 self.store.describe()
             ));
         }
-        self.errors.lock().unwrap().push(error);
+        self.errors.lock().unwrap().push(error.clone());
+        Err(error)
+    }
+
+    /// Why a fresh value must not be written (`None`: it may): the lease on the R2 state
+    /// is no longer held, and another runner may have written this output already.
+    fn fenced(&self) -> Option<String> {
+        self.store.fenced().then(|| {
+            format!(
+                "the lease on the state {} is no longer held, so its output was not written: the runner that holds it now delivers it",
+                self.store.describe()
+            )
+        })
     }
 }
 

@@ -129,6 +129,12 @@ impl<W: WriteApi> Applier<'_, W> {
             }
         };
         let expires_at = issued_at + scope.ttl;
+        if let Some(why) = shared.fenced() {
+            drop(issued);
+            let r = report(step, Outcome::Failed(format!("issued, but {why}")));
+            self.log(&r);
+            return r;
+        }
         let (writer, for_writer) = (self.writer.clone(), spec.clone());
         let joined = tokio::task::spawn_blocking(move || {
             let written =

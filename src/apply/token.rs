@@ -214,11 +214,14 @@ impl<W: WriteApi> Applier<'_, W> {
     ) -> Result<CreatedToken, String> {
         // Before the call: a crash after Cloudflare made the token and before it is recorded
         // leaves a token whose value nobody holds, and the next pass must know it.
+        // Not saved (the state changed under this pass, or cannot be written): no create,
+        // since a token nobody recorded would be adopted by the next pass and rolled.
         shared
-            .update(|inv| {
+            .record(|inv| {
                 inv.pending.insert(token.to_string());
             })
-            .await;
+            .await
+            .map_err(|e| format!("not created: its pending record could not be saved ({e})"))?;
         let created = match self.api.create_token(owner, request).await {
             Ok(c) => c,
             Err(e) => {
@@ -510,6 +513,18 @@ impl<W: WriteApi> Applier<'_, W> {
             modified_on,
         } = fresh;
         let spec = self.spec(token).clone();
+        if let Some(why) = shared.fenced() {
+            let what = if rolled.is_some() {
+                "rolled"
+            } else {
+                "created"
+            };
+            tracing::error!(token = %token, id = %id, "{why}");
+            return report(
+                step,
+                Outcome::Failed(format!("token {what} ({id}), but {why}")),
+            );
+        }
         let now = OffsetDateTime::now_utc();
         let written = {
             let (writer, spec, id, value) = (

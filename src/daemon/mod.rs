@@ -676,6 +676,7 @@ impl Daemon {
     /// not fail the pass (Cloudflare and the outputs are as declared).
     async fn publish(
         &mut self,
+        store: &Store,
         desired: &Desired,
         inventory: &crate::inventory::Inventory,
         plan: &crate::plan::Plan,
@@ -685,7 +686,7 @@ impl Daemon {
             return;
         };
         let auth = self.opts.api.publish.auth();
-        let Some(outcome) = reconcile::publish(desired, inventory, plan, &auth).await else {
+        let Some(outcome) = reconcile::publish(store, desired, inventory, plan, &auth).await else {
             return;
         };
         let (branch, repository) = (
@@ -892,7 +893,7 @@ impl Daemon {
             self.note_inventory(&desired, &inventory, &errors, &issued);
             // Right after the outputs are written, whatever else failed: what was written
             // is on the branch before any later pass (a retirement) depends on it.
-            self.publish(&desired, &inventory, &plan).await;
+            self.publish(&store, &desired, &inventory, &plan).await;
             if report.has_errors() && !only_temporary {
                 let first = report
                     .steps
@@ -908,7 +909,7 @@ impl Daemon {
         } else {
             self.note_inventory(&desired, &inventory, &none, &[]);
             // Level-triggered: a publish that failed earlier is caught up by a quiet pass.
-            self.publish(&desired, &inventory, &plan).await;
+            self.publish(&store, &desired, &inventory, &plan).await;
         }
         if let Some(b) = basis_after {
             self.renewal_basis = Some(b);

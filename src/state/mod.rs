@@ -116,6 +116,17 @@ impl Store {
         }
     }
 
+    /// Whether this runner may no longer write what the state vouches for: its lease on the
+    /// R2 state is overdue, lost or taken over. An output written now could overwrite the
+    /// new holder's, under a record the new holder never saw. A local file is never fenced
+    /// (its flock is held for the whole run).
+    pub fn fenced(&self) -> bool {
+        match self {
+            Store::File(_) => false,
+            Store::R2(session) => !session.may_mutate(),
+        }
+    }
+
     /// The file's path or the object's URL, for messages.
     pub fn describe(&self) -> String {
         match self {
