@@ -1,3 +1,4 @@
+use super::repository::normalized_url;
 use super::*;
 
 #[test]
