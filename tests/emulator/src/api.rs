@@ -1,6 +1,6 @@
 //! The Cloudflare API v4 subset at `/client/v4`: R2 buckets per jurisdiction and API tokens of
 //! both owner families, with Cloudflare's envelope, paging, error codes and auth rules
-//! (API-NOTES §1-3, §5, §7). One handler routes by hand so that every call passes through the
+//! (as Cloudflare's OpenAPI schema, cloudflare/api-schemas, and its SDKs show them). One handler routes by hand so that every call passes through the
 //! same stats, fault and auth steps, and is counted under its route template.
 //!
 //! This file holds the envelope, authentication and routing; the routes themselves are its

@@ -1,6 +1,6 @@
 //! Live-API behaviours that are possible but unconfirmed, each a switch, so that tests can
-//! prove r2gitops right in every world rather than in the one our notes guess at. Sources
-//! for each are in `API-NOTES.md` §11 and in this crate's README. The default is the most
+//! prove r2gitops right in every world rather than in the one our notes guess at. The source
+//! of each is in this crate's README. The default is the most
 //! likely live behaviour: `request_ip` understood, `request.ip` still accepted, removed
 //! token fields cleared, storage class patchable, bucket names per jurisdiction. Three
 //! behaviours the live API shows only some of the time (a degraded domain answer, a hostname

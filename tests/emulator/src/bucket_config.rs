@@ -1,4 +1,4 @@
-//! A bucket's configuration sub-resources (R2-CONFIG-NOTES §1-4, §8): CORS, lifecycle,
+//! A bucket's configuration sub-resources (https://developers.cloudflare.com/r2/buckets/): CORS, lifecycle,
 //! lock and the managed r2.dev domain, behind `/accounts/{id}/r2/buckets/{name}/...`, each
 //! looked up in the namespace `cf-r2-jurisdiction` names (an EU bucket without it is 10006).
 //!
@@ -55,7 +55,8 @@ impl Default for BucketConfig {
     }
 }
 
-/// As GET shows it on a new bucket (R2-CONFIG-NOTES §2), `conditions: {}` included.
+/// As GET shows it on a new bucket (abort incomplete multipart uploads after 7 days),
+/// `conditions: {}` included.
 pub fn default_lifecycle_rule() -> Value {
     json!({
         "id": "Default Multipart Abort Rule",

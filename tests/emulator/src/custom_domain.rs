@@ -1,4 +1,5 @@
-//! A bucket's custom domains (R2-CONFIG-NOTES §4b, shapes as in cloudflare-python
+//! A bucket's custom domains (https://developers.cloudflare.com/r2/buckets/public-buckets/,
+//! shapes as in cloudflare-python
 //! 5.9 `r2.buckets.domains.custom`): `…/r2/buckets/{name}/domains/custom` GET (the list, with
 //! status) and POST, `…/domains/custom/{domain}` GET, PUT (a patch: an absent field keeps its
 //! value) and DELETE, in the namespace `cf-r2-jurisdiction` names.

@@ -136,7 +136,8 @@ impl FaultState {
         Verdict::Pass
     }
 
-    /// `Ratelimit` and `Ratelimit-Policy` header values (API-NOTES §5, §11), one
+    /// `Ratelimit` and `Ratelimit-Policy` header values (Cloudflare's changelog of 2025-09-03,
+    /// https://developers.cloudflare.com/fundamentals/api/reference/limits/), one
     /// structured-field item per configured window: `"default";r=50;t=30, "burst";r=0;t=4`.
     pub fn headers(&self, now: Instant) -> Option<(String, String)> {
         let mut items = Vec::new();

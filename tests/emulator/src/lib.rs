@@ -1,6 +1,8 @@
 //! A stateful emulator of the Cloudflare API v4 subset r2gitops uses (R2 buckets, API tokens
 //! of both owner families, permission groups) and of the R2 S3 endpoint, one listener per
-//! jurisdiction. Every behaviour traces to `shared/cloudflare/API-NOTES.md`. For tests, the
+//! jurisdiction. Every behaviour traces to Cloudflare's OpenAPI schema (`spec/`), docs, SDKs
+//! or Terraform provider, or to what other tools' live tests record (the README names the
+//! source of each one that is not confirmed). For tests, the
 //! quickstart and benchmarks only: this machine has no internet, and no open-source emulator
 //! of these endpoints exists.
 //!

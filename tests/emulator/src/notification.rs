@@ -1,4 +1,6 @@
-//! A bucket's event notification rules (R2-CONFIG-NOTES §5, §11; shapes as in
+//! A bucket's event notification rules
+//! (https://developers.cloudflare.com/r2/buckets/event-notifications/, and the live codes
+//! alchemy-run/distilled records; shapes as in
 //! cloudflare-python 5.9 `r2.buckets.event_notifications` and wrangler's
 //! `r2/helpers/notification.ts`), under `/accounts/{id}/event_notifications/r2/{bucket}`:
 //!

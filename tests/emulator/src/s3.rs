@@ -1,7 +1,8 @@
 //! The R2 S3 endpoint of one jurisdiction: SigV4 verified by `s3s` (access key id = token id,
 //! secret = hex sha256 of the token value), each token's policies enforced, objects kept in
-//! memory in the shared world (API-NOTES §3.4, §3.6, §6), bucket lock rules enforced on
-//! deletes and overwrites (R2-CONFIG-NOTES §3), conditional writes and deletes (`If-Match`,
+//! memory in the shared world (https://developers.cloudflare.com/r2/api/tokens/,
+//! https://developers.cloudflare.com/r2/api/s3/api/), bucket lock rules enforced on deletes
+//! and overwrites (https://developers.cloudflare.com/r2/buckets/bucket-locks/), conditional writes and deletes (`If-Match`,
 //! `If-None-Match`) decided under the world lock, so that concurrent ones on a key serialize
 //! (R2 docs, "Conditional operations"). CORS is answered in `s3_cors`.
 
@@ -496,7 +497,7 @@ fn precondition(
 }
 
 /// A delete or overwrite of an object a bucket lock rule retains: 403 with R2's code
-/// (`10069 ObjectLockedByBucketPolicy`, R2-CONFIG-NOTES §3).
+/// (`10069 ObjectLockedByBucketPolicy`, https://developers.cloudflare.com/r2/api/error-codes/).
 fn refuse_if_locked(bucket: &crate::state::Bucket, object_key: &str) -> S3Result<()> {
     let Some(obj) = bucket.objects.get(object_key) else {
         return Ok(());

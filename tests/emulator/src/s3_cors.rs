@@ -1,4 +1,5 @@
-//! CORS on the S3 endpoint, from the bucket's rules (R2-CONFIG-NOTES §1): an `OPTIONS`
+//! CORS on the S3 endpoint, from the bucket's rules
+//! (https://developers.cloudflare.com/r2/buckets/cors/): an `OPTIONS`
 //! preflight is answered here (s3s has no such operation), and an ordinary request that
 //! carries `Origin` gets the `Access-Control-*` headers of the first rule that allows it.
 //! Origins match exactly (or `*`), headers case-insensitively; without `Origin` nothing is

@@ -14,7 +14,8 @@ use time::format_description::well_known::Rfc3339;
 pub const JURISDICTIONS: [&str; 4] = ["default", "eu", "fedramp", "us"];
 
 /// Permission groups served by `GET .../permission_groups`: the four R2 groups with the ids
-/// of API-NOTES §3.5, the token-management groups, and a few unrelated ones.
+/// public projects use (Cloudflare publishes no table of them, so r2gitops resolves groups by
+/// name), the token-management groups, and a few unrelated ones.
 pub struct Group {
     pub id: &'static str,
     pub name: &'static str,
@@ -270,7 +271,7 @@ impl Token {
                     ),
                 );
             }
-            // A GET returns `request_ip` (Terraform v5's import test, API-NOTES §11).
+            // A GET returns `request_ip` (Terraform v5's `account_token` import test).
             v["condition"] = json!({ "request_ip": ip });
         }
         v
@@ -374,7 +375,7 @@ pub fn new_token_value(rng: &mut impl Rng, family: Family) -> String {
     format!("{prefix}{body}{}", &hex::encode(sum)[..8])
 }
 
-/// R2's bucket naming rules (API-NOTES §2).
+/// R2's bucket naming rules (https://developers.cloudflare.com/r2/buckets/create-buckets/).
 pub fn valid_bucket_name(name: &str) -> bool {
     let b = name.as_bytes();
     (3..=63).contains(&b.len())

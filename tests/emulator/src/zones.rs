@@ -4,7 +4,7 @@
 //! `Emulator::add_zone`. Each zone keeps the DNS records custom domains created in it.
 //!
 //! Who may look: the admin token, or a token with Zone Read (or Zone Write) on zones of the
-//! account; anyone else is refused 403 / 10000 (API-NOTES §7: the code Cloudflare uses for a
+//! account; anyone else is refused 403 / 10000 (10000 is the code Cloudflare uses for a
 //! token lacking a permission). Whether the live list refuses or answers empty is not
 //! documented: the client handles both.
 

@@ -1,4 +1,4 @@
-//! The emulator's REST API behaves as API-NOTES says Cloudflare does.
+//! The emulator's REST API behaves as Cloudflare's schema, docs and SDKs say Cloudflare does.
 
 mod support;
 
@@ -351,7 +351,8 @@ async fn update_replaces_policies_and_condition_and_answers_in_cloudflare_order(
     assert_eq!(t["name"], "t2");
     // Sent read, write; Cloudflare does not keep the order.
     assert_eq!(t["policies"][0]["permission_groups"][0]["id"], OBJECT_WRITE);
-    // A GET (and a write's answer) carries `request_ip` (API-NOTES §11).
+    // A GET (and a write's answer) carries `request_ip` (Terraform v5's `account_token` import
+    // test).
     assert_eq!(t["condition"]["request_ip"]["in"][0], "203.0.113.0/24");
     assert_eq!(t["condition"]["request_ip"]["not_in"][0], "203.0.113.7/32");
 }

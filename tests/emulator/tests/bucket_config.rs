@@ -1,4 +1,5 @@
-//! The bucket-configuration routes (R2-CONFIG-NOTES §1-4): the default lifecycle rule, the
+//! The bucket-configuration routes (https://developers.cloudflare.com/r2/buckets/): the
+//! default lifecycle rule, the
 //! CORS error of a bucket without a policy, whole-set PUTs, no DELETE for lifecycle and
 //! lock, the managed r2.dev domain, the jurisdiction header on every call; on the S3 side,
 //! lock rules refusing deletes and overwrites, and CORS preflights answered from the rules.

@@ -306,7 +306,7 @@ async fn cloudflare_python_sdk_round_trips_custom_domains_and_event_notification
 async fn wrangler_adds_a_lifecycle_rule_next_to_the_default_one_it_sends_back_unchanged() {
     // wrangler's `lifecycle add` GETs the rules and PUTs them back with its own appended:
     // the default rule goes back exactly as the GET showed it, `conditions: {}` without a
-    // prefix, which the live API accepts (R2-CONFIG-NOTES §11, wrangler `r2/lifecycle.ts`).
+    // prefix, which the live API accepts (wrangler's `r2/lifecycle.ts` sends it so).
     let emu = start().await;
     let api = Api::admin(&emu);
     api.create_bucket("default", "wr-lifecycle").await;

@@ -1,4 +1,5 @@
-//! The zone directory and the custom-domain routes (R2-CONFIG-NOTES §4b): zones
+//! The zone directory and the custom-domain routes
+//! (https://developers.cloudflare.com/r2/buckets/public-buckets/): zones
 //! filtered by name and account, with their type and account; Zone Read needed to look;
 //! POST, GET, PUT (a patch) and DELETE of a domain with its status and its DNS record; 409
 //! for a hostname attached anywhere in the account; "zone_id incorrect" for a partial zone
@@ -213,7 +214,8 @@ async fn a_domain_is_added_read_patched_and_removed_with_its_dns_record() {
 
 #[tokio::test]
 async fn an_unknown_domain_answers_404_with_code_10053() {
-    // distilled's DomainNotFound (R2-CONFIG-NOTES §11), on GET, PUT and DELETE alike.
+    // alchemy-run/distilled's DomainNotFound (a code its live tests recorded), on GET, PUT
+    // and DELETE alike.
     let emu = with_zones().await;
     let api = Api::admin(&emu);
     api.create_bucket("default", "media").await;

@@ -1,4 +1,6 @@
-//! The queue directory and the event-notification routes (R2-CONFIG-NOTES §5, §11):
+//! The queue directory and the event-notification routes
+//! (https://developers.cloudflare.com/r2/buckets/event-notifications/, and the live codes
+//! alchemy-run/distilled records):
 //! the queue list paged with `result_info`; Queues Read needed to list; a PUT that adds rules
 //! and refuses one overlapping a rule the queue holds (409 / 11020) or another rule of the
 //! same body (400 / 11014); the bucket's configuration per queue; DELETE of all of a queue's

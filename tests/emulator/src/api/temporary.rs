@@ -1,5 +1,6 @@
 //! Temporary credentials: `POST /accounts/{account_id}/r2/temp-access-credentials`
-//! with the request and response of R2-CONFIG-NOTES §7 / API-NOTES §4 (the fields
+//! with the request and response of Cloudflare's schema
+//! (https://developers.cloudflare.com/r2/api/s3/temporary-credentials/; the fields
 //! cloudflare-typescript and cloudflare-python send and read), and their enforcement on the
 //! S3 side: the session token must be sent and signed (`X-Amz-Security-Token`), the
 //! credential reaches one bucket within its prefixes or objects, expires, and dies with its
