@@ -26,9 +26,11 @@
 mod bucket;
 mod bucket_config;
 mod custom_domain;
+mod deliver;
 mod notification;
 mod read_back;
 pub mod report;
+mod rotate;
 mod settle;
 mod temporary;
 mod token;

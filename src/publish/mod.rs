@@ -26,8 +26,11 @@
 //! `output_dir` that the branch holds as the inventory records it is not missing
 //! (`recover`), so that a second replica taking over with an empty disk rolls nothing.
 
+mod args;
+mod ciphertext;
 pub mod git;
 pub mod recover;
+mod repository;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -40,73 +43,17 @@ use crate::inventory::Inventory;
 use crate::inventory::OutputRecord;
 use crate::plan::{Plan, PublishPreview, Step};
 
+pub use args::PublishArgs;
+pub use ciphertext::encrypted;
+use ciphertext::read_output;
 pub use git::{GitAuth, GitError};
+use repository::{check_not_watched, git_dir};
 
 /// Pushes tried before a publish gives up (each after a fresh fetch).
 pub const MAX_PUSH_ATTEMPTS: usize = 5;
 
 /// A published file is an output: far below this.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
-
-/// The operator's publishing flags: where (pins the file cannot override) and with which
-/// credentials. `reconcile`, `watch` and `adopt` take them.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct PublishArgs {
-    /// Publish to this local clone (pushed to its `origin`) instead of the file's
-    /// `settings.publish.repository`, which may then name nothing outside the file's tree.
-    #[arg(long, env = "R2GITOPS_PUBLISH_REPOSITORY", value_name = "PATH")]
-    pub publish_repository: Option<PathBuf>,
-    /// Publish to this branch instead of the file's `settings.publish.branch`.
-    #[arg(long, env = "R2GITOPS_PUBLISH_BRANCH", value_name = "BRANCH", value_parser = parse_branch)]
-    pub publish_branch: Option<String>,
-    /// Every published path is under this directory of the repository (the file's
-    /// `settings.publish.prefix` goes below it).
-    #[arg(long, env = "R2GITOPS_PUBLISH_PREFIX", value_name = "DIR", value_parser = parse_prefix)]
-    pub publish_prefix: Option<String>,
-    /// The SSH private key git pushes with (`GIT_SSH_COMMAND`); else the operator's own
-    /// git and SSH configuration.
-    #[arg(long, env = "R2GITOPS_PUBLISH_SSH_KEY", value_name = "PATH")]
-    pub publish_ssh_key: Option<PathBuf>,
-    /// A git credential helper for HTTPS remotes (replaces every configured one), e.g.
-    /// `store --file /run/secrets/git-credentials`.
-    #[arg(
-        long,
-        env = "R2GITOPS_PUBLISH_CREDENTIAL_HELPER",
-        value_name = "HELPER"
-    )]
-    pub publish_credential_helper: Option<String>,
-}
-
-fn parse_branch(s: &str) -> Result<String, String> {
-    match crate::config::validate::branch_problem(s) {
-        None => Ok(s.to_string()),
-        Some(why) => Err(format!("branch '{s}' {why}")),
-    }
-}
-
-fn parse_prefix(s: &str) -> Result<String, String> {
-    match crate::config::validate::prefix_problem(s) {
-        None => Ok(s.to_string()),
-        Some(why) => Err(format!("prefix '{s}' {why}")),
-    }
-}
-
-impl PublishArgs {
-    pub fn pins(&self) -> crate::config::validate::PublishPins {
-        crate::config::validate::PublishPins {
-            repository: self.publish_repository.clone(),
-            branch: self.publish_branch.clone(),
-            prefix: self.publish_prefix.clone(),
-        }
-    }
-
-    pub fn auth(&self) -> GitAuth {
-        GitAuth {
-            ssh_key: self.publish_ssh_key.clone(),
-            credential_helper: self.publish_credential_helper.clone(),
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -186,76 +133,6 @@ fn repo_path(prefix: &Path, rel: &Path) -> String {
         .join("/")
 }
 
-/// The output's bytes as the writer wrote them (the inventory's SHA-256), checked to be
-/// ciphertext. `None` when the file is gone or changed since (the next pass rolls it).
-fn read_output(output_dir: &Path, item: &Item) -> Result<Option<Vec<u8>>, PublishError> {
-    let read_err = |source| PublishError::Read {
-        path: item.rel.clone(),
-        source,
-    };
-    let Some(path) = crate::secrets::write::existing_output(output_dir, &item.rel)
-        .map_err(|e| read_err(std::io::Error::other(crate::error::error_chain(&e))))?
-    else {
-        return Ok(None);
-    };
-    let bytes =
-        crate::safe_fs::read_bounded(&path, MAX_FILE_BYTES, crate::safe_fs::Last::NoSymlink)
-            .map_err(read_err)?;
-    if hex::encode(Sha256::digest(&bytes)) != item.record.ciphertext_sha256 {
-        tracing::warn!(file = %item.rel.display(), "not published: the output changed since it was written (the next pass rolls it)");
-        return Ok(None);
-    }
-    if let Err(why) = encrypted(item.format, &bytes) {
-        return Err(PublishError::NotEncrypted {
-            path: item.rel.clone(),
-            why,
-        });
-    }
-    Ok(Some(bytes))
-}
-
-/// Whether `bytes` are ciphertext of `format`: an age file (binary or armored), or a SOPS
-/// document whose every value under `data`/`stringData` is encrypted and that has a MAC.
-pub fn encrypted(format: OutputFormat, bytes: &[u8]) -> Result<(), &'static str> {
-    if format != OutputFormat::KubernetesSops {
-        return if bytes.starts_with(b"age-encryption.org/v1\n")
-            || bytes.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
-        {
-            Ok(())
-        } else {
-            Err("no age header")
-        };
-    }
-    let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8")?;
-    let doc: serde_json::Value = serde_saphyr::from_str(text).map_err(|_| "not YAML")?;
-    let sops = doc.get("sops").ok_or("no sops block")?;
-    let enc = |v: &serde_json::Value| v.as_str().is_some_and(|s| s.starts_with("ENC[AES256_GCM,"));
-    if !sops.get("mac").is_some_and(enc) {
-        return Err("no encrypted MAC");
-    }
-    if sops
-        .get("age")
-        .and_then(|a| a.as_array())
-        .is_none_or(|a| a.is_empty())
-    {
-        return Err("no age recipient");
-    }
-    for key in ["data", "stringData"] {
-        if let Some(values) = doc.get(key) {
-            let values = values
-                .as_object()
-                .ok_or("a data block that is not a mapping")?;
-            if !values
-                .values()
-                .all(|v| enc(v) || v.as_str().is_some_and(str::is_empty))
-            {
-                return Err("a value in the clear");
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Why each output changed in this pass, from the plan's lines (which hold no value), by
 /// declared name: `~ roll token media-reader: rotate_every elapsed (…)`.
 pub fn reasons(plan: &Plan) -> BTreeMap<String, String> {
@@ -271,167 +148,6 @@ pub fn reasons(plan: &Plan) -> BTreeMap<String, String> {
         })
         .map(|(name, s)| (name, crate::plan::render::step_line(s)))
         .collect()
-}
-
-/// The clone's git directory, refusing anything but a clone of its own: `<repo>/.git` a
-/// directory (or a worktree's `.git` file), never a symlink, and never a bare layout.
-fn git_dir(repo: &Path, auth: &GitAuth) -> Result<PathBuf, PublishError> {
-    let not = || PublishError::NotAClone {
-        path: repo.to_path_buf(),
-    };
-    match std::fs::symlink_metadata(repo.join(".git")) {
-        Ok(m) if !m.file_type().is_symlink() && (m.is_dir() || m.is_file()) => {}
-        _ => return Err(not()),
-    }
-    let g = git::Git {
-        dir: repo,
-        auth,
-        env: Vec::new(),
-    };
-    let dir = g
-        .ok(&["rev-parse", "--absolute-git-dir"], None)
-        .map_err(|_| not())?;
-    Ok(PathBuf::from(dir))
-}
-
-/// The remote URL git pushes to, made comparable: a local path resolved, `.git` and a
-/// trailing `/` dropped, lower case host part left alone.
-fn normalized_url(url: &str, relative_to: &Path) -> String {
-    let u = url.trim().trim_end_matches('/');
-    let u = u.strip_suffix(".git").unwrap_or(u);
-    if u.contains("://") || (u.contains(':') && !u.starts_with('/') && !u.starts_with('.')) {
-        return u.to_string();
-    }
-    let p = lexical(&relative_to.join(u.strip_prefix("file://").unwrap_or(u)));
-    let p = p
-        .canonicalize()
-        .or_else(|_| PathBuf::from(format!("{}.git", p.display())).canonicalize())
-        .unwrap_or(p);
-    let s = p.display().to_string();
-    s.strip_suffix(".git").unwrap_or(&s).to_string()
-}
-
-/// `a/b/../c` as `a/c`, without touching the disk.
-fn lexical(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// Refuse the repository and branch the daemon itself watches: the checkout holding the
-/// desired-state file, if it is one. Same repository: the same clone, or a remote URL it
-/// shares. Its branch: the one checked out, its upstream, or any branch whose tip contains
-/// the checked-out commit (a git-sync checkout is detached).
-fn check_not_watched(
-    desired: &Desired,
-    spec: &PublishSpec,
-    auth: &GitAuth,
-) -> Result<(), PublishError> {
-    let file_dir = match desired.source.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let watched = git::Git {
-        dir: &file_dir,
-        auth,
-        env: Vec::new(),
-    };
-    let Ok(top) = watched.ok(&["rev-parse", "--show-toplevel"], None) else {
-        return Ok(()); // not in a git checkout: nothing is watched through git
-    };
-    let top = PathBuf::from(top);
-    let publish = git::Git {
-        dir: &spec.repository,
-        auth,
-        env: Vec::new(),
-    };
-    let publish_top = publish
-        .ok(&["rev-parse", "--show-toplevel"], None)
-        .map(PathBuf::from)
-        .ok();
-    let urls = |g: &git::Git<'_>, base: &Path| -> BTreeSet<String> {
-        g.ok(&["config", "--get-regexp", r"^remote\..*\.url$"], None)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split_once(' ').map(|(_, u)| normalized_url(u, base)))
-            .collect()
-    };
-    let watched_urls = urls(&watched, &top);
-    let origin = publish
-        .ok(&["remote", "get-url", "origin"], None)
-        .map(|u| normalized_url(&u, &spec.repository))
-        .unwrap_or_default();
-    let top_id = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-    let same_repo = publish_top.as_deref().map(top_id) == Some(top_id(&top))
-        || watched_urls.contains(&origin)
-        || origin == normalized_url(&top.display().to_string(), Path::new("/"));
-    if !same_repo {
-        return Ok(());
-    }
-    let mut branches = BTreeSet::new();
-    if let Ok(b) = watched.ok(&["symbolic-ref", "--short", "-q", "HEAD"], None) {
-        branches.insert(b);
-    }
-    if let Ok(u) = watched.ok(
-        &[
-            "rev-parse",
-            "--abbrev-ref",
-            "--symbolic-full-name",
-            "@{upstream}",
-        ],
-        None,
-    ) && let Some((_, b)) = u.split_once('/')
-    {
-        branches.insert(b.to_string());
-    }
-    let containing = watched
-        .ok(
-            &[
-                "for-each-ref",
-                "--contains",
-                "HEAD",
-                "--format=%(refname)",
-                "refs/heads",
-                "refs/remotes",
-            ],
-            None,
-        )
-        .unwrap_or_default();
-    for r in containing.lines() {
-        if let Some(b) = r.strip_prefix("refs/heads/") {
-            branches.insert(b.to_string());
-        } else if let Some(rest) = r.strip_prefix("refs/remotes/")
-            && let Some((_, b)) = rest.split_once('/')
-        {
-            branches.insert(b.to_string());
-        }
-    }
-    if !branches.contains(&spec.branch) {
-        return Ok(());
-    }
-    let at = if spec.branch_line == 0 {
-        "--publish-branch".to_string()
-    } else {
-        format!(
-            "{}:{}:{}: settings.publish.branch",
-            desired.source.display(),
-            spec.branch_line,
-            spec.branch_column
-        )
-    };
-    Err(PublishError::Watched(format!(
-        "{at}: '{}' is the branch of the repository this daemon watches ({}); publishing there would loop, and would push past review\n  hint: publish to a branch of its own (e.g. r2gitops-outputs), or another repository",
-        crate::config::yaml::sanitize(&spec.branch),
-        top.display()
-    )))
 }
 
 /// The local ref the last fetched tip of the branch is kept under (never the operator's).
@@ -714,57 +430,4 @@ pub fn preview(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_ciphertext_passes_for_publishing() {
-        let age_ok = b"age-encryption.org/v1\n-> X25519 abc\n";
-        let armored =
-            b"-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n";
-        assert_eq!(encrypted(OutputFormat::Env, age_ok), Ok(()));
-        assert_eq!(encrypted(OutputFormat::Kubernetes, armored), Ok(()));
-        assert!(encrypted(OutputFormat::Env, b"AWS_SECRET_ACCESS_KEY=x\n").is_err());
-        let sops = |data: &str, mac: &str| {
-            format!(
-                "apiVersion: v1\nkind: Secret\nstringData:\n    {data}\nsops:\n    age:\n        - recipient: age1x\n          enc: x\n    mac: {mac}\n"
-            )
-        };
-        let enc = "\"ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]\"";
-        let f = OutputFormat::KubernetesSops;
-        assert_eq!(
-            encrypted(f, sops(&format!("K: {enc}"), enc).as_bytes()),
-            Ok(())
-        );
-        assert_eq!(encrypted(f, sops("K: \"\"", enc).as_bytes()), Ok(()));
-        assert_eq!(
-            encrypted(f, sops("K: plain", enc).as_bytes()),
-            Err("a value in the clear")
-        );
-        assert_eq!(
-            encrypted(f, sops(&format!("K: {enc}"), "none").as_bytes()),
-            Err("no encrypted MAC")
-        );
-        assert_eq!(
-            encrypted(f, b"apiVersion: v1\nstringData: {K: v}\n"),
-            Err("no sops block")
-        );
-    }
-
-    #[test]
-    fn remote_urls_compare_by_what_they_name() {
-        let base = Path::new("/nonexistent/base");
-        assert_eq!(
-            normalized_url("git@github.com:org/infra.git", base),
-            normalized_url("git@github.com:org/infra", base)
-        );
-        assert_eq!(
-            normalized_url("https://github.com/org/infra.git/", base),
-            "https://github.com/org/infra"
-        );
-        assert_eq!(
-            normalized_url("../remote.git", Path::new("/nonexistent/clone")),
-            "/nonexistent/remote"
-        );
-    }
-}
+mod tests;
