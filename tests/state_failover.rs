@@ -75,7 +75,9 @@ const CALLS: [(&str, Option<&str>, Option<&str>); 7] = [
     ("POST /accounts/:id/r2/buckets", None, None),
     ("PUT /accounts/:id/r2/buckets/:name/cors", None, None),
     ("DELETE /accounts/:id/tokens/:token_id", Some("old"), None),
-    // The value is unchanged, and so is the output: nothing to recover.
+    // The value is unchanged, and so is the output. Its new `modified_on` was never
+    // recorded, but the update was marked in flight: the standby takes it for its own and
+    // rolls nothing (a roll would cut the working value off).
     ("PUT /accounts/:id/tokens/:token_id", Some("upd"), None),
     (
         "PUT /accounts/:id/tokens/:token_id/value",
@@ -309,6 +311,9 @@ async fn before_after() -> World {
     w.sb.write(BEFORE);
     let first = run(w.cmd(&["reconcile"], None));
     assert!(first.status.success(), "{}", text(&first));
+    // Cloudflare's `modified_on` has whole seconds: what AFTER changes must land in a later
+    // second than what BEFORE recorded, or a change made elsewhere could not be told.
+    std::thread::sleep(Duration::from_millis(1100));
     w.sb.write(AFTER);
     w.sb.emu.reset_stats();
     w

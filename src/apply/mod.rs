@@ -208,6 +208,16 @@ pub fn apply_bookkeeping(inv: &mut Inventory, items: &[Bookkeeping], now: Offset
             Bookkeeping::ForgetTemporary { name } => {
                 inv.temporary.remove(name);
             }
+            Bookkeeping::OwnUpdate {
+                token,
+                id,
+                modified_on,
+            } => {
+                if let Some(r) = inv.tokens.get_mut(token).filter(|r| &r.id == id) {
+                    r.modified_on = *modified_on;
+                }
+                inv.updating.remove(token);
+            }
         }
     }
 }

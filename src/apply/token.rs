@@ -112,19 +112,12 @@ impl<W: WriteApi> Applier<'_, W> {
                 request,
                 fallback,
                 ..
-            } => match self.api.update_token(*owner, id, request).await {
-                Err(e) => report(step, Outcome::Failed(error_chain(&e))),
+            } => match self
+                .update_recorded(token, *owner, id, request, shared)
+                .await
+            {
+                Err(e) => report(step, Outcome::Failed(e)),
                 Ok(updated) => {
-                    // Our own change moved `modified_on`: recorded, so that the next pass
-                    // does not take it for a change made elsewhere (and roll).
-                    let modified_on = updated.token.modified_on;
-                    shared
-                        .update(|inv| {
-                            if let Some(r) = inv.tokens.values_mut().find(|r| &r.id == id) {
-                                r.modified_on = modified_on;
-                            }
-                        })
-                        .await;
                     let found =
                         readback::compare(request, &updated.token, updated.condition_sent_as);
                     if found.is_empty() {
@@ -197,6 +190,41 @@ impl<W: WriteApi> Applier<'_, W> {
         };
         self.log(&r);
         r
+    }
+
+    /// Update a token, marked in flight before the call and its new `modified_on` recorded
+    /// after it: our own change must not look like one made elsewhere to the next pass (a
+    /// roll, cutting the working value off), even if this process dies in between.
+    async fn update_recorded(
+        &self,
+        token: &str,
+        owner: Owner,
+        id: &str,
+        request: &TokenRequest,
+        shared: &Shared,
+    ) -> Result<crate::cloudflare::UpdatedToken, String> {
+        shared
+            .record(|inv| {
+                inv.updating.insert(token.to_string());
+            })
+            .await
+            .map_err(|e| format!("not updated: its in-flight record could not be saved ({e})"))?;
+        // A failed call keeps the mark: one that timed out may have taken effect.
+        let updated = self
+            .api
+            .update_token(owner, id, request)
+            .await
+            .map_err(|e| error_chain(&e))?;
+        let modified_on = updated.token.modified_on;
+        shared
+            .update(|inv| {
+                if let Some(r) = inv.tokens.values_mut().find(|r| r.id == id) {
+                    r.modified_on = modified_on;
+                }
+                inv.updating.remove(token);
+            })
+            .await;
+        Ok(updated)
     }
 
     /// Create a token and prove Cloudflare stored what was sent. A token that came back

@@ -42,6 +42,11 @@ pub struct Inventory {
     /// the new token is recorded leaves one whose value nobody holds, which the next pass
     /// may roll (rather than rotate around it) when it finds it under the name.
     pub pending: BTreeSet<String>,
+    /// Declared names with a token update in flight, saved before the call: a crash before
+    /// the update's new `modified_on` is recorded leaves a token that looks changed
+    /// elsewhere, and a roll for it would cut its working value off. The next pass that
+    /// finds the token as declared takes that change for its own.
+    pub updating: BTreeSet<String>,
 }
 
 /// Behaviours of the live API that a read-back proved, so that later plans say what will

@@ -226,6 +226,13 @@ pub enum Bookkeeping {
     /// A temporary credential no longer declared: its record goes (it cannot be revoked;
     /// it stops working when it expires or its parent is rolled).
     ForgetTemporary { name: String },
+    /// An update of ours was in flight when the last pass ended, and the token is now as
+    /// declared: its `modified_on` is ours, recorded, and the update is no longer in flight.
+    OwnUpdate {
+        token: String,
+        id: String,
+        modified_on: Option<OffsetDateTime>,
+    },
 }
 /// Counts by action, for summaries and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -154,6 +154,8 @@ struct FileForm {
     retiring: Vec<retiring::RetiringForm>,
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pending: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    updating: BTreeSet<String>,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -295,6 +297,7 @@ pub fn to_json(inventory: &Inventory) -> String {
             .collect(),
         retiring: inventory.retiring.iter().map(retiring::to_form).collect(),
         pending: inventory.pending.clone(),
+        updating: inventory.updating.clone(),
     };
     let mut text = serde_json::to_string_pretty(&form).expect("plain data serialises");
     text.push('\n');
@@ -391,6 +394,7 @@ pub fn from_json(text: &str) -> Result<Inventory, ParseError> {
         inv.retiring.push(retiring::from_form(form)?);
     }
     inv.pending = form.pending;
+    inv.updating = form.updating;
     Ok(inv)
 }
 

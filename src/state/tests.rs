@@ -54,6 +54,7 @@ fn sample() -> Inventory {
         retire_at: datetime!(2026-11-20 11:00 UTC),
     });
     inv.pending.insert("uploader".into());
+    inv.updating.insert("uploader".into());
     inv
 }
 
@@ -69,11 +70,12 @@ fn a_file_without_learned_facts_or_refusals_keeps_its_old_form() {
     inv.learned = Learned::default();
     inv.retiring.clear();
     inv.pending.clear();
+    inv.updating.clear();
     inv.buckets.retain(|_, b| b.storage_class_refused.is_none());
     let text = to_json(&inv);
     assert!(!text.contains("learned"), "{text}");
     assert!(
-        !text.contains("retiring") && !text.contains("pending"),
+        !text.contains("retiring") && !text.contains("pending") && !text.contains("updating"),
         "{text}"
     );
     assert!(!text.contains("storage_class_refused"), "{text}");

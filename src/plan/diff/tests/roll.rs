@@ -228,3 +228,60 @@ fn a_kept_token_shows_when_it_is_next_rotated_and_a_rolled_one_does_not() {
     );
     assert_eq!(crate::plan::NextRotation::of(&d, &inv)[0], p.rotations[0]);
 }
+
+#[test]
+fn a_change_of_ours_in_flight_when_a_pass_died_is_recorded_not_rolled() {
+    let d = sample();
+    let (mut o, mut inv, outputs) = converged(&d);
+    let ours = datetime!(2026-11-20 10:00 UTC);
+    for r in inv.tokens.values_mut() {
+        r.modified_on = Some(ours);
+    }
+    for t in &mut o.tokens {
+        t.modified_on = Some(ours);
+    }
+    // The update took effect, and the pass died before recording its `modified_on`.
+    let after = datetime!(2026-11-20 10:00:05 UTC);
+    o.tokens[0].modified_on = Some(after);
+    let name = inv
+        .tokens
+        .iter()
+        .find(|(_, r)| r.id == o.tokens[0].id)
+        .map(|(n, _)| n.clone())
+        .unwrap();
+    inv.updating.insert(name.clone());
+    let p = run(&d, &o, &inv, &outputs);
+    assert!(p.steps.is_empty(), "{:?}", lines(&p));
+    assert_eq!(
+        p.bookkeeping,
+        [Bookkeeping::OwnUpdate {
+            token: name.clone(),
+            id: o.tokens[0].id.clone(),
+            modified_on: Some(after),
+        }]
+    );
+    // Without the mark the same facts are a change made elsewhere.
+    inv.updating.clear();
+    let p = run(&d, &o, &inv, &outputs);
+    assert_eq!(p.steps.len(), 1);
+    assert!(
+        lines(&p)[0].contains("changed outside r2gitops"),
+        "{:?}",
+        lines(&p)
+    );
+    // Marked, but the token is not as declared: the update is planned again and nothing
+    // is taken for ours yet.
+    inv.updating.insert(name);
+    o.tokens[0].policies.clear();
+    let p = run(&d, &o, &inv, &outputs);
+    assert!(
+        p.bookkeeping
+            .iter()
+            .all(|b| !matches!(b, Bookkeeping::OwnUpdate { .. }))
+    );
+    assert!(
+        lines(&p).iter().any(|l| l.starts_with("~ update token")),
+        "{:?}",
+        lines(&p)
+    );
+}

@@ -316,9 +316,17 @@ fn diff_kept(k: Kept<'_>, input: &Input<'_>, plan: &mut Plan, steps: &mut Vec<St
         return;
     }
     let record = record.filter(|r| r.id == kept.id);
+    let own_update = !acted && input.inventory.updating.contains(&t.name) && record.is_some();
+    if own_update {
+        plan.bookkeeping.push(Bookkeeping::OwnUpdate {
+            token: t.name.clone(),
+            id: kept.id.clone(),
+            modified_on: kept.modified_on,
+        });
+    }
     let mut renewed = false;
     if !input.skip_outputs {
-        match roll_reason(t, record, kept, input) {
+        match roll_reason(t, record, kept, own_update, input) {
             Ok(Some(reason)) => {
                 acted = true;
                 renewed = true;

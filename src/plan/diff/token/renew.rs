@@ -28,10 +28,13 @@ pub(super) fn unwritable_output(t: &TokenSpec, input: &Input<'_>) -> Option<Bloc
     }
 }
 
+/// `own_update`: an update of ours was in flight and the token is as declared, so a
+/// `modified_on` past the record is that update's, not a change made elsewhere.
 pub(super) fn roll_reason(
     t: &TokenSpec,
     record: Option<&crate::inventory::TokenRecord>,
     observed: &ObservedToken,
+    own_update: bool,
     input: &Input<'_>,
 ) -> Result<Option<RollReason>, Blocked> {
     if let Some(blocked) = unwritable_output(t, input) {
@@ -81,6 +84,7 @@ pub(super) fn roll_reason(
     }
     if let (Some(ours), Some(at)) = (seconds(record.modified_on), seconds(observed.modified_on))
         && at > ours
+        && !own_update
     {
         return Ok(Some(RollReason::ChangedElsewhere { at }));
     }
