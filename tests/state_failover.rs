@@ -11,7 +11,9 @@
 //! - a one-shot apply cut off from the state bucket starts no step once its lease lapses,
 //!   although its renewal hangs;
 //! - a token create whose pending record is refused (412: another runner wrote the state)
-//!   is not made.
+//!   is not made;
+//! - a replica that leads again after a pause reads afresh what the other leader
+//!   configured meanwhile, rather than trusting what it read in its earlier term.
 
 mod common;
 
@@ -653,4 +655,73 @@ async fn a_token_whose_pending_record_is_refused_by_a_412_is_not_created() {
         "no token was created"
     );
     assert!(w.managed().iter().all(|(n, _)| n != "fresh"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_leads_again_rereads_what_the_other_leader_configured_meanwhile() {
+    let w = World::new().await;
+    let with_cors = |origin: &str| {
+        BEFORE.replace(
+            "  - { name: media }\n",
+            &format!(
+                "  - name: media\n    cors: [{{ allowed_origins: [\"https://{origin}\"], allowed_methods: [GET] }}]\n"
+            ),
+        )
+    };
+    let origins = || -> Vec<String> {
+        w.sb.emu.bucket_config("default", "media").unwrap()["cors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| {
+                r["allowed"]["origins"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter_map(|o| o.as_str().map(str::to_string))
+            .collect()
+    };
+    w.sb.write(&with_cors("x.example.com"));
+    let mut b = w.daemon(None);
+    until(Duration::from_secs(60), "b leads and converges", || async {
+        b.successes() >= 1.0
+    })
+    .await;
+    // A second pass reads back what the first wrote: b's cache holds x now.
+    b.signal("-HUP");
+    until(Duration::from_secs(30), "b passes again", || async {
+        b.successes() >= 2.0
+    })
+    .await;
+    let mut a = w.daemon(None);
+    until(Duration::from_secs(30), "a stands by", || async {
+        a.metric("r2gitops_passes_total{result=\"standby\"}") >= 1.0
+    })
+    .await;
+    // b pauses (a stalled node); a takes over and applies a change of the file.
+    b.signal("-STOP");
+    until(Duration::from_secs(30), "a takes over", || async {
+        a.metric("r2gitops_leader ") == 1.0 && a.successes() >= 1.0
+    })
+    .await;
+    w.sb.write(&with_cors("y.example.com"));
+    until(Duration::from_secs(30), "a applies y", || async {
+        origins() == ["https://y.example.com"]
+    })
+    .await;
+    // a dies, the file goes back to x, and b wakes up: to b the file is as it last knew it,
+    // but the bucket holds what a wrote.
+    a.signal("-KILL");
+    let _ = a.wait_exit(Duration::from_secs(10)).await;
+    w.sb.write(&with_cors("x.example.com"));
+    b.signal("-CONT");
+    until(
+        Duration::from_secs(30),
+        "b leads again and puts x back",
+        || async { origins() == ["https://x.example.com"] },
+    )
+    .await;
+    b.signal("-KILL");
+    let _ = b.wait_exit(Duration::from_secs(10)).await;
 }

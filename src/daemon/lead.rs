@@ -18,6 +18,10 @@ impl Daemon {
         }
         match session.take_lease(&self.holder, time::Duration::ZERO).await {
             Ok(()) => {
+                // What this replica read while it led before may have been rewritten by
+                // the leader in between: the first pass of a new term reads afresh.
+                self.config_cache.clear();
+                self.renewal_basis = None;
                 self.update(|s| s.leader = Some(true));
                 Ok(true)
             }
