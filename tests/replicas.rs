@@ -13,9 +13,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
-use r2gitops::cloudflare::WriteApi;
-use r2gitops::config::{Jurisdiction, Owner, StorageClass};
-use r2gitops::observed::{Effect, Policy, ResourceValue};
+use r2gitops::config::Jurisdiction;
 use serde_json::{Value, json};
 
 const STATE: &str = "r2://state/teams/r2gitops.json";
@@ -92,31 +90,7 @@ struct World {
 impl World {
     async fn new() -> World {
         let sb = common::Sandbox::new().await;
-        let admin = common::admin_client(&sb.emu).await.into_writer();
-        admin
-            .create_bucket(Jurisdiction::Default, "state", None, StorageClass::Standard)
-            .await
-            .unwrap();
-        let policy = Policy {
-            effect: Effect::Allow,
-            // Workers R2 Storage Bucket Item Write.
-            permission_groups: ["2efd5506f9c8494dacb1fa10a3e7d5b6".to_string()].into(),
-            resources: [(
-                format!(
-                    "com.cloudflare.edge.r2.bucket.{}_default_state",
-                    sb.emu.account_id()
-                ),
-                ResourceValue::Str("*".into()),
-            )]
-            .into(),
-        };
-        let created = admin
-            .create_token(Owner::Account, &common::token_request("state-rw", policy))
-            .await
-            .unwrap();
-        let secret = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
-            created.value.expose().as_bytes(),
-        ));
+        let (key_id, secret) = common::state_bucket(&sb.emu, Jurisdiction::Default).await;
         sb.write(FILE);
         let home = tempfile::tempdir().unwrap();
         git(
@@ -124,7 +98,7 @@ impl World {
             &["init", "-q", "--bare", "-b", "main", "fleet.git"],
         );
         World {
-            key_id: created.token.id.clone(),
+            key_id,
             secret,
             remote: home.path().join("fleet.git"),
             _home: home,

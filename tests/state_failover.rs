@@ -24,9 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Watch, until};
-use r2gitops::cloudflare::WriteApi;
-use r2gitops::config::{Jurisdiction, Owner, StorageClass};
-use r2gitops::observed::{Effect, Policy, ResourceValue};
+use r2gitops::config::Jurisdiction;
 use serde_json::{Value, json};
 
 const STATE: &str = "r2://state/teams/r2gitops.json";
@@ -119,36 +117,8 @@ struct World {
 impl World {
     async fn new() -> World {
         let sb = common::Sandbox::new().await;
-        let admin = common::admin_client(&sb.emu).await.into_writer();
-        admin
-            .create_bucket(Jurisdiction::Eu, "state", None, StorageClass::Standard)
-            .await
-            .unwrap();
-        let policy = Policy {
-            effect: Effect::Allow,
-            // Workers R2 Storage Bucket Item Write.
-            permission_groups: ["2efd5506f9c8494dacb1fa10a3e7d5b6".to_string()].into(),
-            resources: [(
-                format!(
-                    "com.cloudflare.edge.r2.bucket.{}_eu_state",
-                    sb.emu.account_id()
-                ),
-                ResourceValue::Str("*".into()),
-            )]
-            .into(),
-        };
-        let created = admin
-            .create_token(Owner::Account, &common::token_request("state-rw", policy))
-            .await
-            .unwrap();
-        let secret = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
-            created.value.expose().as_bytes(),
-        ));
-        World {
-            key_id: created.token.id.clone(),
-            secret,
-            sb,
-        }
+        let (key_id, secret) = common::state_bucket(&sb.emu, Jurisdiction::Eu).await;
+        World { key_id, secret, sb }
     }
 
     fn volume(&self) -> PathBuf {

@@ -47,38 +47,10 @@ impl World {
     }
 
     async fn with(sb: common::Sandbox) -> World {
-        let admin = common::admin_client(&sb.emu).await.into_writer();
-        admin
-            .create_bucket(Jurisdiction::Default, "state", None, StorageClass::Standard)
-            .await
-            .unwrap();
-        let policy = Policy {
-            effect: Effect::Allow,
-            // Workers R2 Storage Bucket Item Write.
-            permission_groups: ["2efd5506f9c8494dacb1fa10a3e7d5b6".to_string()].into(),
-            resources: [(
-                format!(
-                    "com.cloudflare.edge.r2.bucket.{}_default_state",
-                    sb.emu.account_id()
-                ),
-                ResourceValue::Str("*".into()),
-            )]
-            .into(),
-        };
-        let created = admin
-            .create_token(Owner::Account, &common::token_request("state-rw", policy))
-            .await
-            .unwrap();
-        let secret = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
-            created.value.expose().as_bytes(),
-        ));
+        let (key_id, secret) = common::state_bucket(&sb.emu, Jurisdiction::Default).await;
         sb.write(FILE);
         sb.emu.reset_stats();
-        World {
-            key_id: created.token.id.clone(),
-            secret,
-            sb,
-        }
+        World { key_id, secret, sb }
     }
 
     /// A runner: its own work directory with a copy of the file, and nothing else.

@@ -103,12 +103,11 @@ pub enum Acquire {
 /// Decide how `me` acquires the lease given what was read; `floor` is the epoch the
 /// inventory carries (0: none).
 pub fn acquire(seen: &Seen, floor: u64, me: &str, now: OffsetDateTime, ttl: Duration) -> Acquire {
-    let stamp = whole_seconds(now);
     let fresh = |epoch| Lease {
         holder: me.to_string(),
         epoch,
-        acquired_at: stamp,
-        expires_at: stamp + ttl,
+        acquired_at: whole_second_before(now),
+        expires_at: whole_second_after(now) + ttl,
     };
     match seen {
         Seen::Absent => Acquire::Create(fresh(floor + 1)),
@@ -123,10 +122,22 @@ pub fn acquire(seen: &Seen, floor: u64, me: &str, now: OffsetDateTime, ttl: Dura
     }
 }
 
-/// The record keeps whole seconds (readable in a refusal; the TTL is seconds long), rounded
-/// down, so that a lease never claims more than it was given.
-fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
+/// The record keeps whole seconds (readable in a refusal; the TTL is seconds long). Its
+/// expiry is rounded up: the holder counts its standing from its own unrounded clock, and
+/// an expiry rounded down would let another runner take over while the holder still
+/// believed itself a third of the TTL from losing the lease (with a 3 s TTL, all of it).
+/// A taker waits at most a second longer instead.
+fn whole_second_before(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(0).expect("0 is a valid nanosecond")
+}
+
+fn whole_second_after(t: OffsetDateTime) -> OffsetDateTime {
+    let down = whole_second_before(t);
+    if down == t {
+        t
+    } else {
+        down + Duration::SECOND
+    }
 }
 
 /// The interval between renewals: TTL/3, so that one missed renewal still leaves a third.
@@ -144,7 +155,7 @@ pub fn renew_due(renewed_at: OffsetDateTime, now: OffsetDateTime, ttl: Duration)
 /// Written with `If-Match` on the ETag of our last write.
 pub fn renewed(lease: &Lease, now: OffsetDateTime, ttl: Duration) -> Lease {
     Lease {
-        expires_at: whole_seconds(now) + ttl,
+        expires_at: whole_second_after(now) + ttl,
         ..lease.clone()
     }
 }
@@ -347,9 +358,15 @@ mod tests {
         };
         assert_eq!(
             (l.acquired_at, l.expires_at),
-            (T0 + Duration::seconds(1), T0 + Duration::seconds(31))
+            (T0 + Duration::seconds(1), T0 + Duration::seconds(32)),
+            "the expiry is rounded up: never earlier than the holder's own count"
         );
-        assert_eq!(renewed(&l, now, TTL).expires_at, T0 + Duration::seconds(31));
+        assert_eq!(renewed(&l, now, TTL).expires_at, T0 + Duration::seconds(32));
+        assert_eq!(
+            renewed(&l, T0 + Duration::seconds(2), TTL).expires_at,
+            T0 + Duration::seconds(32),
+            "a whole second stays"
+        );
     }
 
     #[test]

@@ -117,6 +117,42 @@ pub async fn admin_client(emu: &Emulator) -> Client {
         .unwrap()
 }
 
+/// A bucket `state` in jurisdiction `j` for `--state r2://state/…`, and S3 credentials
+/// (Bucket Item Write on it alone) as (access key id, secret access key).
+pub async fn state_bucket(emu: &Emulator, j: r2gitops::config::Jurisdiction) -> (String, String) {
+    use r2gitops::cloudflare::WriteApi;
+    let admin = admin_client(emu).await.into_writer();
+    admin
+        .create_bucket(j, "state", None, r2gitops::config::StorageClass::Standard)
+        .await
+        .unwrap();
+    let policy = Policy {
+        effect: r2gitops::observed::Effect::Allow,
+        // Workers R2 Storage Bucket Item Write.
+        permission_groups: ["2efd5506f9c8494dacb1fa10a3e7d5b6".to_string()].into(),
+        resources: [(
+            format!(
+                "com.cloudflare.edge.r2.bucket.{}_{}_state",
+                emu.account_id(),
+                j.as_str()
+            ),
+            r2gitops::observed::ResourceValue::Str("*".into()),
+        )]
+        .into(),
+    };
+    let created = admin
+        .create_token(
+            r2gitops::config::Owner::Account,
+            &token_request("state-rw", policy),
+        )
+        .await
+        .unwrap();
+    let secret = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        created.value.expose().as_bytes(),
+    ));
+    (created.token.id.clone(), secret)
+}
+
 /// An allow policy: Bucket Item Read on one `default`-jurisdiction bucket.
 pub fn object_read_policy(emu: &Emulator, bucket: &str) -> Policy {
     Policy {

@@ -84,7 +84,7 @@ impl Session {
         }
         match self.held() {
             Some(h) => {
-                lease::standing(basis(&h, self.ttl), OffsetDateTime::now_utc(), self.ttl)
+                lease::standing(h.renewed_at, OffsetDateTime::now_utc(), self.ttl)
                     == Standing::Mutate
             }
             None => false,
@@ -184,14 +184,6 @@ impl Session {
             tracing::warn!(state = %self.url(), error = %crate::error::error_chain(&e), "releasing the state lease failed; it expires at its expires_at");
         }
     }
-}
-
-/// The moment a holder's standing is counted from: its last successful renewal, but never
-/// later than the lease record claims (`expires_at - ttl`, whole seconds), since the others
-/// go by the record: counted from the unrounded clock, a holder with a short TTL could still
-/// start a step when the record had already expired.
-fn basis(held: &Held, ttl: Duration) -> OffsetDateTime {
-    held.renewed_at.min(held.lease.expires_at - ttl)
 }
 
 /// A unique holder name: host, pid and a random suffix (two runs on one host differ).
