@@ -1,7 +1,7 @@
 //! Cloudflare in memory: a stateful fake of the two API traits for property tests that run
-//! the real observer, diff and applier (`plan_apply_property`, `import_roundtrip`). Every token write moves
-//! `modified_on`, as Cloudflare's does. Zones and queues are lists a test fills;
-//! custom domains and notification rules are stored as written.
+//! the real observer, diff and applier (`plan_apply_property`, `import_roundtrip`). Every
+//! token write moves `modified_on`, as Cloudflare's does. Zones and queues are lists a test
+//! fills; custom domains and notification rules are stored as written.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
