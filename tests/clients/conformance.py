@@ -4,10 +4,11 @@ argv: SPEC_PATH RECORD_PATH. RECORD is a JSON list of {"method", "path", "status
 where "path" is the spec's path template (account-token paths are given as the user-token
 paths: same shapes, absent from the 2024 spec). Exits 1 listing every mismatch.
 
-Gaps allowed, each listed in shared/cloudflare/README.md or API-NOTES.md:
+Gaps allowed, each a known difference between the 2024 schema and the live API:
 - list buckets: the live API's result is {"buckets": [...]}, not a bare array: the items are
   checked against r2_bucket and the envelope against r2_v4_response_list.
-- bucket location: the live API answers in upper case (API-NOTES §2); compared lower-cased.
+- bucket location: the live API answers in upper case (terraform-provider-cloudflare #6026,
+  #6211); compared lower-cased.
 - token failures: the spec's 4XX schemas combine the success and the failure envelope with
   allOf, which no answer can satisfy; failures are checked against the failure envelope.
 """

@@ -43,8 +43,9 @@ impl Recorder<'_> {
     }
 }
 
-/// The vendored copy (a clean clone has no `shared/` beside it). Where the team's copy is
-/// present, the vendored one must not have drifted from it.
+/// The vendored copy, so that a clean clone needs nothing beside it. The maintainers' working
+/// layout also holds the same cut at `../shared/cloudflare/`; where it exists, the vendored one
+/// must not have drifted from it.
 fn spec_path() -> std::path::PathBuf {
     let p = workspace_root().join("tests/emulator/spec/openapi-r2-tokens.json");
     assert!(p.exists(), "{} is missing", p.display());
