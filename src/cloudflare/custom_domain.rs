@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 
 use crate::cloudflare::client::{Call, Client, WriteClient, bucket_label, jurisdiction_header};
 use crate::cloudflare::error::ApiError;
-use crate::config::{Jurisdiction, MinTls, ZoneRef};
-use crate::observed::custom_domain::{CustomDomain, DomainStatus, Zone, ZoneKind, ZoneLookup};
+use crate::config::{Jurisdiction, ZoneRef};
+use crate::observed::custom_domain::{CustomDomain, Zone, ZoneKind, ZoneLookup};
 use crate::plan::DomainWrite;
 
 /// What a refused zone lookup names.
@@ -82,7 +82,7 @@ impl Client {
         let mut call = Call::new(op.clone(), Method::GET, self.domain_path(bucket, domain));
         call.headers.push(jurisdiction_header(jurisdiction));
         match self.send(call).await {
-            Ok(env) => decode_domain(&env.result)
+            Ok(env) => CustomDomain::decode(&env.result)
                 .map(Some)
                 .map_err(|why| shape(&op, why)),
             // The bucket unknown (gone, or new and not yet known here) is not "not attached".
@@ -188,102 +188,9 @@ pub fn decode_zone(v: &Value) -> Result<Zone, String> {
     })
 }
 
-/// One domain of `GET …/domains/custom[/{domain}]`, canonical: lower case; an absent
-/// `minTLS` is Cloudflare's documented default, 1.0, except in a degraded answer (both
-/// statuses `unknown`: the certificate backend did not answer, and `minTLS`, `zoneName` and
-/// `ciphers` are left out, TF #7046), where it is unknown.
-pub fn decode_domain(v: &Value) -> Result<CustomDomain, String> {
-    let status = v
-        .get("status")
-        .filter(|s| s.is_object())
-        .map(|s| DomainStatus {
-            ownership: text(s, "ownership").unwrap_or("unknown").to_string(),
-            ssl: text(s, "ssl").unwrap_or("unknown").to_string(),
-        });
-    Ok(CustomDomain {
-        domain: text(v, "domain")
-            .ok_or("a custom domain without 'domain'")?
-            .trim_end_matches('.')
-            .to_ascii_lowercase(),
-        zone_id: text(v, "zoneId").map(str::to_string),
-        zone_name: text(v, "zoneName").map(|z| z.trim_end_matches('.').to_ascii_lowercase()),
-        // Required by the spec; an answer without it reads as the create default.
-        enabled: v.get("enabled").and_then(Value::as_bool).unwrap_or(true),
-        min_tls: match v.get("minTLS").and_then(Value::as_str) {
-            None if status.as_ref().is_some_and(DomainStatus::degraded) => None,
-            None => Some(MinTls::V10),
-            // A version r2gitops does not know cannot be compared: left unmanaged.
-            Some(t) => MinTls::parse(t),
-        },
-        status,
-    })
-}
-
-/// `{domains: [...]}`; `null` is none.
-pub fn decode_list(result: &Value) -> Result<Vec<CustomDomain>, String> {
-    match result.get("domains") {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(a)) => a.iter().map(decode_domain).collect(),
-        Some(_) => Err("'domains' is not a list".into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_domain_decodes_canonically_with_its_status() {
-        let d = decode_domain(&json!({
-            "domain": "Assets.Example.com", "enabled": false, "zoneId": "z1",
-            "zoneName": "example.com", "status": {"ownership": "pending", "ssl": "initializing"},
-            "ciphers": ["ECDHE-RSA-AES128-GCM-SHA256"], "extra": 1
-        }))
-        .unwrap();
-        assert_eq!(d.domain, "assets.example.com");
-        assert_eq!(d.min_tls, Some(MinTls::V10), "absent minTLS is the default");
-        assert!(!d.enabled);
-        assert_eq!(d.status.as_ref().unwrap().ownership, "pending");
-        // The create answer has no status and no zone name (a degraded answer too).
-        let d = decode_domain(
-            &json!({"domain": "a.example.com", "enabled": true, "zoneId": "z1", "minTLS": "1.2"}),
-        )
-        .unwrap();
-        assert_eq!(d.min_tls, Some(MinTls::V12));
-        assert_eq!((d.zone_name, d.status), (None, None));
-        assert_eq!(decode_list(&json!({"domains": null})).unwrap(), []);
-        assert!(decode_domain(&json!({"enabled": true})).is_err());
-    }
-
-    #[test]
-    fn a_degraded_answer_leaves_what_it_omits_unknown_not_defaulted() {
-        // (answer, min_tls, zone name, degraded)
-        let degraded = json!({"domain": "a.example.com", "enabled": true, "zoneId": "z1",
-                              "status": {"ownership": "unknown", "ssl": "unknown"}});
-        let healthy = json!({"domain": "a.example.com", "enabled": true, "zoneId": "z1",
-                             "zoneName": "example.com",
-                             "status": {"ownership": "active", "ssl": "active"}});
-        let one_unknown = json!({"domain": "a.example.com", "enabled": true, "zoneId": "z1",
-                                 "status": {"ownership": "active", "ssl": "unknown"}});
-        let mut degraded_with_tls = degraded.clone();
-        degraded_with_tls["minTLS"] = json!("1.2");
-        let cases = [
-            (degraded, None, None, true),
-            (degraded_with_tls, Some(MinTls::V12), None, true),
-            (healthy, Some(MinTls::V10), Some("example.com"), false),
-            (one_unknown, Some(MinTls::V10), None, false),
-        ];
-        for (answer, tls, zone, is_degraded) in cases {
-            let d = decode_domain(&answer).unwrap();
-            assert_eq!(d.min_tls, tls, "{answer}");
-            assert_eq!(d.zone_name.as_deref(), zone, "{answer}");
-            assert_eq!(
-                d.status.as_ref().is_some_and(DomainStatus::degraded),
-                is_degraded,
-                "{answer}"
-            );
-        }
-    }
 
     #[test]
     fn a_zone_decodes_with_its_account_and_type() {

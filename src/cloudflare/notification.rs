@@ -6,14 +6,14 @@
 //! `cf-r2-jurisdiction`. A refused queue list becomes one error naming Queues Read.
 
 use reqwest::Method;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::cloudflare::client::{Call, Client, WriteClient, bucket_label, jurisdiction_header};
 use crate::cloudflare::error::ApiError;
 use crate::cloudflare::limits::Pages;
 use crate::config::Jurisdiction;
 use crate::observed::bucket_config::ConfigKind;
-use crate::observed::notification::{NotificationRule, Queue, QueueId, QueueRules};
+use crate::observed::notification::{NotificationRule, Queue, QueueId};
 use crate::plan::QueueWrite;
 
 /// What a refused queue list names.
@@ -123,111 +123,10 @@ impl WriteClient {
             Method::PUT,
             path,
         );
-        call.body = Some(json!({"rules": write.rules.iter().map(rule_body).collect::<Vec<_>>()}));
+        call.body = Some(
+            json!({"rules": write.rules.iter().map(NotificationRule::body).collect::<Vec<_>>()}),
+        );
         call.headers.push(jurisdiction_header(jurisdiction));
         reader.send(call).await.map(|_| ())
-    }
-}
-
-/// A rule as the PUT takes it: empty prefix, suffix and description are left out.
-pub fn rule_body(r: &NotificationRule) -> Value {
-    let mut m = Map::new();
-    m.insert("actions".into(), json!(r.actions));
-    for (k, v) in [
-        ("prefix", &r.prefix),
-        ("suffix", &r.suffix),
-        ("description", &r.description),
-    ] {
-        if !v.is_empty() {
-            m.insert(k.into(), json!(v));
-        }
-    }
-    Value::Object(m)
-}
-
-fn rule(v: &Value) -> Result<NotificationRule, String> {
-    let text = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    Ok(NotificationRule {
-        actions: v
-            .get("actions")
-            .and_then(Value::as_array)
-            .ok_or("a rule without 'actions'")?
-            .iter()
-            .filter_map(|a| a.as_str().map(str::to_string))
-            .collect(),
-        prefix: text("prefix"),
-        suffix: text("suffix"),
-        description: text("description"),
-    })
-}
-
-/// `{bucketName, queues: [{queueId, queueName, rules: [...]}]}`; `null` lists are empty.
-pub fn decode_config(result: &Value) -> Result<Vec<QueueRules>, String> {
-    let queues = match result.get("queues") {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(a)) => a,
-        Some(_) => return Err("'queues' is not a list".into()),
-    };
-    queues
-        .iter()
-        .map(|q| {
-            let text = |k: &str| q.get(k).and_then(Value::as_str).map(str::to_string);
-            Ok(QueueRules {
-                // Dashed here, 32 hex in the queue list and the paths: one form.
-                queue_id: text("queueId").as_deref().map(QueueId::new),
-                queue_name: text("queueName"),
-                rules: match q.get("rules") {
-                    None | Some(Value::Null) => Default::default(),
-                    Some(Value::Array(r)) => r.iter().map(rule).collect::<Result<_, _>>()?,
-                    Some(_) => return Err("'rules' is not a list".to_string()),
-                },
-            })
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_dashed_queue_id_decodes_to_the_32_hex_form_of_the_queue_list_and_the_paths() {
-        let v = json!({"bucketName": "media", "queues": [
-            {"queueId": "9af92711-53ee-4b1c-a0b5-c0ffee000001", "queueName": "uploads", "rules": [{"actions": ["PutObject"]}]}
-        ]});
-        let q = decode_config(&v).unwrap();
-        assert_eq!(
-            q[0].queue_id.as_ref().map(QueueId::as_str),
-            Some("9af9271153ee4b1ca0b5c0ffee000001")
-        );
-    }
-
-    #[test]
-    fn a_configuration_decodes_to_rule_sets_and_a_rule_body_back() {
-        let v = json!({"bucketName": "media", "queues": [
-            {"queueId": "q1", "queueName": "uploads", "rules": [
-                {"ruleId": "r1", "createdAt": "2026-01-01T00:00:00Z", "actions": ["PutObject", "CopyObject"], "prefix": "images/", "suffix": null},
-                {"ruleId": "r2", "actions": ["DeleteObject"], "description": "gone"}
-            ]},
-            {"queueId": "q2", "queueName": "empty", "rules": null}
-        ]});
-        let q = decode_config(&v).unwrap();
-        assert_eq!(q.len(), 2);
-        assert_eq!(q[0].rules.len(), 2);
-        assert!(q[1].rules.is_empty());
-        let first = q[0].rules.iter().find(|r| r.prefix == "images/").unwrap();
-        assert_eq!(first.suffix, "", "null is empty");
-        assert_eq!(
-            rule_body(first),
-            json!({"actions": ["CopyObject", "PutObject"], "prefix": "images/"})
-        );
-        assert_eq!(rule(&rule_body(first)).unwrap(), *first);
-        assert_eq!(decode_config(&json!({"bucketName": "x"})).unwrap(), []);
-        assert!(decode_config(&json!({"queues": [{"rules": [{"prefix": "a"}]}]})).is_err());
     }
 }

@@ -8,6 +8,8 @@
 //! absent on either side (not managed, or not known) matches any value. `status` (ownership,
 //! ssl) is Cloudflare's progress, shown as information and never compared.
 
+use serde_json::Value;
+
 use crate::config::{self, MinTls, ZoneRef};
 
 /// Where Cloudflare is with a domain: `ownership` (pending, active, deactivated, blocked,
@@ -47,6 +49,41 @@ pub struct CustomDomain {
 }
 
 impl CustomDomain {
+    /// One domain of `GET …/domains/custom[/{domain}]`, canonical: lower case; an absent
+    /// `minTLS` is Cloudflare's documented default, 1.0, except in a degraded answer (both
+    /// statuses `unknown`: the certificate backend did not answer, and `minTLS`, `zoneName`
+    /// and `ciphers` are left out, TF #7046), where it is unknown.
+    pub fn decode(v: &Value) -> Result<CustomDomain, String> {
+        let text = |v: &Value, key: &str| -> Option<String> {
+            v.get(key)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let status = v
+            .get("status")
+            .filter(|s| s.is_object())
+            .map(|s| DomainStatus {
+                ownership: text(s, "ownership").unwrap_or_else(|| "unknown".into()),
+                ssl: text(s, "ssl").unwrap_or_else(|| "unknown".into()),
+            });
+        let name = |n: String| n.trim_end_matches('.').to_ascii_lowercase();
+        Ok(CustomDomain {
+            domain: name(text(v, "domain").ok_or("a custom domain without 'domain'")?),
+            zone_id: text(v, "zoneId"),
+            zone_name: text(v, "zoneName").map(name),
+            // Required by the spec; an answer without it reads as the create default.
+            enabled: v.get("enabled").and_then(Value::as_bool).unwrap_or(true),
+            min_tls: match v.get("minTLS").and_then(Value::as_str) {
+                None if status.as_ref().is_some_and(DomainStatus::degraded) => None,
+                None => Some(MinTls::V10),
+                // A version r2gitops does not know cannot be compared: left unmanaged.
+                Some(t) => MinTls::parse(t),
+            },
+            status,
+        })
+    }
+
     pub fn declared(d: &config::CustomDomain) -> Self {
         let (zone_id, zone_name) = match &d.zone {
             ZoneRef::Id(id) => (Some(id.clone()), None),

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::Serialize;
+use serde_json::{Map, Value, json};
 
 use crate::config::{self, NotificationAction, NotificationEvent};
 
@@ -70,6 +71,44 @@ pub struct NotificationRule {
 }
 
 impl NotificationRule {
+    /// One rule of Cloudflare's answer; `null` keys are empty.
+    pub fn decode(v: &Value) -> Result<Self, String> {
+        let text = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        Ok(NotificationRule {
+            actions: v
+                .get("actions")
+                .and_then(Value::as_array)
+                .ok_or("a rule without 'actions'")?
+                .iter()
+                .filter_map(|a| a.as_str().map(str::to_string))
+                .collect(),
+            prefix: text("prefix"),
+            suffix: text("suffix"),
+            description: text("description"),
+        })
+    }
+
+    /// The rule as the PUT takes it: empty prefix, suffix and description are left out.
+    pub fn body(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("actions".into(), json!(self.actions));
+        for (k, v) in [
+            ("prefix", &self.prefix),
+            ("suffix", &self.suffix),
+            ("description", &self.description),
+        ] {
+            if !v.is_empty() {
+                m.insert(k.into(), json!(v));
+            }
+        }
+        Value::Object(m)
+    }
+
     /// Whether `held`, as Cloudflare holds it, is this declared rule: the same actions and
     /// keys, and the same description where this one declares one.
     pub fn is_met_by(&self, held: &NotificationRule) -> bool {

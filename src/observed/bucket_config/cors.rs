@@ -8,6 +8,9 @@ use super::rules::{age, list, quote, rule_lines, rule_summary};
 use super::{Change, Replaced, SubResource, Written};
 use crate::config::yaml::quoted;
 use crate::config::{self, BucketConfig};
+use serde_json::{Map, Value, json as value};
+
+use super::json;
 
 pub struct Cors;
 
@@ -137,6 +140,23 @@ impl SubResource for Cors {
         });
         Ok(rule_lines(Self::KEY, rules.collect()))
     }
+
+    fn decode(result: &Value) -> Result<Self::Value, String> {
+        Ok(json::rules(result)?
+            .iter()
+            .map(|r| {
+                let allowed = r.get("allowed").cloned().unwrap_or(Value::Null);
+                CorsRule::new(
+                    r.get("id").and_then(Value::as_str).map(str::to_string),
+                    json::strings(allowed.get("origins")),
+                    json::strings(allowed.get("methods")),
+                    json::strings(allowed.get("headers")),
+                    json::strings(r.get("exposeHeaders")),
+                    json::seconds(r.get("maxAgeSeconds")),
+                )
+            })
+            .collect())
+    }
 }
 
 impl Replaced for Cors {
@@ -177,5 +197,29 @@ impl Replaced for Cors {
                 .map(|r| format!("-{}", r.label())),
         );
         Change::words(out)
+    }
+
+    fn body(rules: &Self::Value) -> Value {
+        let rules = rules.iter().map(|r| {
+            let mut allowed = Map::new();
+            allowed.insert("origins".into(), value!(r.origins));
+            allowed.insert("methods".into(), value!(r.methods));
+            if !r.headers.is_empty() {
+                allowed.insert("headers".into(), value!(r.headers));
+            }
+            let mut rule = Map::new();
+            if let Some(id) = &r.id {
+                rule.insert("id".into(), value!(id));
+            }
+            rule.insert("allowed".into(), Value::Object(allowed));
+            if !r.expose_headers.is_empty() {
+                rule.insert("exposeHeaders".into(), value!(r.expose_headers));
+            }
+            if let Some(s) = r.max_age_secs {
+                rule.insert("maxAgeSeconds".into(), value!(s));
+            }
+            Value::Object(rule)
+        });
+        value!({"rules": rules.collect::<Vec<_>>()})
     }
 }

@@ -4,6 +4,8 @@
 //! and written one domain at a time (`plan::DomainWrite`). The values are
 //! `observed::custom_domain`'s.
 
+use serde_json::Value;
+
 use super::rules::rule_summary;
 use super::{SubResource, Written};
 use crate::config::BucketConfig;
@@ -73,5 +75,14 @@ impl SubResource for CustomDomains {
             }
         }
         Ok(l)
+    }
+
+    /// `{domains: [...]}`; `null` is none.
+    fn decode(result: &Value) -> Result<Self::Value, String> {
+        match result.get("domains") {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(a)) => a.iter().map(CustomDomain::decode).collect(),
+            Some(_) => Err("'domains' is not a list".into()),
+        }
     }
 }

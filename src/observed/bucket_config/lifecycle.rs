@@ -11,6 +11,9 @@ use super::rules::{
 use super::{Change, Replaced, SubResource, Written, quote};
 use crate::config::yaml::quoted;
 use crate::config::{self, Age, BucketConfig, When};
+use serde_json::{Map, Value, json as value};
+
+use super::json;
 
 pub struct Lifecycle;
 
@@ -166,6 +169,48 @@ impl SubResource for Lifecycle {
         }
         Ok(rule_lines(Self::KEY, rules))
     }
+
+    fn decode(result: &Value) -> Result<Self::Value, String> {
+        Ok(json::rules(result)?
+            .iter()
+            .map(|r| LifecycleRule {
+                id: json::text(r, "id"),
+                enabled: json::enabled(r),
+                // `conditions: {}` on the default rule has no prefix: the whole bucket.
+                prefix: r
+                    .get("conditions")
+                    .and_then(|c| c.get("prefix"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                expire: json::transition(r.get("deleteObjectsTransition")),
+                transitions: r
+                    .get("storageClassTransitions")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| {
+                        let c = json::condition(t.get("condition"))?;
+                        // Infrequent Access is the only class; another one is kept
+                        // visible rather than read as it.
+                        Some(match t.get("storageClass").and_then(Value::as_str) {
+                            None | Some("InfrequentAccess") => c,
+                            Some(other) => Condition::Other(format!("{other}: {t}")),
+                        })
+                    })
+                    .collect(),
+                abort_multipart_secs: match json::transition(
+                    r.get("abortMultipartUploadsTransition"),
+                ) {
+                    Some(Condition::Age(s)) => Some(s),
+                    // Only ages are defined here; anything else cannot match a
+                    // declaration, so it shows as drift rather than vanishing.
+                    Some(_) => Some(u64::MAX),
+                    None => None,
+                },
+            })
+            .collect())
+    }
 }
 
 impl Replaced for Lifecycle {
@@ -185,6 +230,42 @@ impl Replaced for Lifecycle {
             removes_default_rule,
             ..Change::words(words)
         }
+    }
+
+    fn body(rules: &Self::Value) -> Value {
+        let rules = rules.iter().map(|r| {
+            let mut rule = Map::new();
+            rule.insert("id".into(), value!(r.id));
+            rule.insert("enabled".into(), value!(r.enabled));
+            rule.insert("conditions".into(), value!({"prefix": r.prefix}));
+            if let Some(e) = &r.expire {
+                let condition = json::wire_condition(e, "maxAge");
+                rule.insert(
+                    "deleteObjectsTransition".into(),
+                    value!({ "condition": condition }),
+                );
+            }
+            if !r.transitions.is_empty() {
+                let transitions = r.transitions.iter().map(|c| {
+                    value!({
+                        "condition": json::wire_condition(c, "maxAge"),
+                        "storageClass": "InfrequentAccess",
+                    })
+                });
+                rule.insert(
+                    "storageClassTransitions".into(),
+                    value!(transitions.collect::<Vec<_>>()),
+                );
+            }
+            if let Some(s) = r.abort_multipart_secs {
+                rule.insert(
+                    "abortMultipartUploadsTransition".into(),
+                    value!({"condition": {"type": "Age", "maxAge": s}}),
+                );
+            }
+            Value::Object(rule)
+        });
+        value!({"rules": rules.collect::<Vec<_>>()})
     }
 }
 

@@ -9,6 +9,9 @@ use super::rules::{
 use super::{Change, Replaced, SubResource, Written, quote};
 use crate::config::yaml::quoted;
 use crate::config::{self, BucketConfig};
+use serde_json::{Value, json as value};
+
+use super::json;
 
 pub struct Lock;
 
@@ -130,6 +133,29 @@ impl SubResource for Lock {
         }
         Ok(rule_lines(Self::KEY, rules))
     }
+
+    fn decode(result: &Value) -> Result<Self::Value, String> {
+        Ok(json::rules(result)?
+            .iter()
+            .map(|r| {
+                let c = r.get("condition").cloned().unwrap_or(Value::Null);
+                let retention = match c.get("type").and_then(Value::as_str) {
+                    Some("Age") => json::seconds(c.get("maxAgeSeconds"))
+                        .map_or_else(|| Retention::Other(c.to_string()), Retention::Age),
+                    Some("Date") => json::instant(c.get("date"))
+                        .map_or_else(|| Retention::Other(c.to_string()), Retention::Date),
+                    Some("Indefinite") => Retention::Indefinite,
+                    _ => Retention::Other(c.to_string()),
+                };
+                LockRule {
+                    id: json::text(r, "id"),
+                    enabled: json::enabled(r),
+                    prefix: json::text(r, "prefix"),
+                    retention,
+                }
+            })
+            .collect())
+    }
 }
 
 impl Replaced for Lock {
@@ -141,6 +167,19 @@ impl Replaced for Lock {
                 fields(o, n, unit_of(&units, &n.id))
             }))
         }
+    }
+
+    fn body(rules: &Self::Value) -> Value {
+        let rules = rules.iter().map(|r| {
+            let condition = match &r.retention {
+                Retention::Age(s) => value!({"type": "Age", "maxAgeSeconds": s}),
+                Retention::Date(t) => value!({"type": "Date", "date": json::date(*t)}),
+                Retention::Indefinite => value!({"type": "Indefinite"}),
+                Retention::Other(raw) => serde_json::from_str(raw).unwrap_or(Value::Null),
+            };
+            value!({"id": r.id, "enabled": r.enabled, "prefix": r.prefix, "condition": condition})
+        });
+        value!({"rules": rules.collect::<Vec<_>>()})
     }
 }
 

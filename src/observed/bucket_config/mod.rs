@@ -1,8 +1,10 @@
 //! A bucket's configuration sub-resources (CORS, lifecycle, lock, r2.dev, custom domains,
 //! notifications) as plain, canonical data, one kind per file, each implementing
 //! `SubResource` once (the way kube-rs's `Resource` is implemented per type): its key and
-//! label, its API path, what a new bucket holds, what the file declares, the semantic
-//! comparison the diff and the read-back share, its words, and the lines `import` writes.
+//! label, its API path and Cloudflare's JSON of it (both ways), what a new bucket holds,
+//! what the file declares, the semantic comparison the diff and the read-back share, its
+//! words, and the lines `import` writes. The JSON is here rather than in `cloudflare`
+//! because it is the kind's own shape, as the path is; `cloudflare` makes the calls.
 //!
 //! `kinds!` below is the one table of kinds (as ripgrep lists its flags once): `ConfigKind`,
 //! `ConfigValue` and every dispatch over them are generated from it, so a new kind is its
@@ -22,8 +24,12 @@
 //!
 //! Pure: no I/O, no client types, nothing of `plan`.
 
+#[cfg(test)]
+mod tests;
+
 mod cors;
 mod custom_domains;
+mod json;
 mod lifecycle;
 mod lock;
 mod notifications;
@@ -35,6 +41,8 @@ pub use lifecycle::{Condition, LifecycleRule};
 pub use lock::{LockRule, Retention};
 pub use public_dev_url::ManagedDomain;
 pub use rules::{Keyed, by_id, quote, show_date};
+
+use serde_json::Value;
 
 use crate::config::BucketConfig;
 
@@ -54,6 +62,9 @@ pub trait SubResource {
     fn api_path(bucket: &str) -> String {
         format!("r2/buckets/{bucket}/{}", Self::KEY)
     }
+    /// Cloudflare's JSON of it (the `result` of its GET), canonical; the error says what of
+    /// the answer's shape could not be read.
+    fn decode(result: &Value) -> Result<Self::Value, String>;
     /// What a bucket holds the moment it is created.
     fn new_bucket() -> Self::Value;
     /// What it holds once cleared: after its DELETE, or an empty write.
@@ -81,6 +92,8 @@ pub trait SubResource {
 pub trait Replaced: SubResource {
     /// Whether emptying it is its DELETE rather than an empty PUT.
     const CLEARED_BY_DELETE: bool = false;
+    /// The body of its PUT: the whole content, rules in the file's order.
+    fn body(v: &Self::Value) -> Value;
     /// What changes from `have` to `want`, in words (`declared` gives the units the file
     /// wrote its ages in).
     fn change(have: &Self::Value, want: &Self::Value, declared: &BucketConfig) -> Change;
@@ -203,6 +216,22 @@ macro_rules! kinds {
                 match self {
                     $(ConfigValue::$w(_) => ConfigKind::$w,)*
                     $(ConfigValue::$i(_) => ConfigKind::$i,)*
+                }
+            }
+
+            /// Cloudflare's JSON of `kind` (the `result` of its GET), canonical.
+            pub fn decode(kind: ConfigKind, result: &Value) -> Result<ConfigValue, String> {
+                Ok(match kind {
+                    $(ConfigKind::$w => ConfigValue::$w(<$wimp>::decode(result)?),)*
+                    $(ConfigKind::$i => ConfigValue::$i(<$iimp>::decode(result)?),)*
+                })
+            }
+
+            /// The body of its PUT; `None` for a kind written item by item.
+            pub fn body(&self) -> Option<Value> {
+                match self {
+                    $(ConfigValue::$w(v) => Some(<$wimp as Replaced>::body(v)),)*
+                    $(ConfigValue::$i(_) => None,)*
                 }
             }
 

@@ -4,11 +4,13 @@
 //! (`plan::diff::notification`) and written one queue at a time (`plan::QueueWrite`). The
 //! values are `observed::notification`'s.
 
+use serde_json::Value;
+
 use super::rules::rule_summary;
 use super::{SubResource, Written};
 use crate::config::yaml::quoted;
 use crate::config::{BucketConfig, NotificationAction};
-use crate::observed::notification::{self, QueueRules, as_events};
+use crate::observed::notification::{self, NotificationRule, QueueId, QueueRules, as_events};
 
 pub struct Notifications;
 
@@ -106,5 +108,33 @@ impl SubResource for Notifications {
         }
         l.insert(0, format!("{}:", Self::KEY));
         Ok(l)
+    }
+
+    /// `{bucketName, queues: [{queueId, queueName, rules: [...]}]}`; `null` lists are empty.
+    fn decode(result: &Value) -> Result<Self::Value, String> {
+        let queues = match result.get("queues") {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(a)) => a,
+            Some(_) => return Err("'queues' is not a list".into()),
+        };
+        queues
+            .iter()
+            .map(|q| {
+                let text = |k: &str| q.get(k).and_then(Value::as_str).map(str::to_string);
+                Ok(QueueRules {
+                    // Dashed here, 32 hex in the queue list and the paths: one form.
+                    queue_id: text("queueId").as_deref().map(QueueId::new),
+                    queue_name: text("queueName"),
+                    rules: match q.get("rules") {
+                        None | Some(Value::Null) => Default::default(),
+                        Some(Value::Array(r)) => r
+                            .iter()
+                            .map(NotificationRule::decode)
+                            .collect::<Result<_, _>>()?,
+                        Some(_) => return Err("'rules' is not a list".to_string()),
+                    },
+                })
+            })
+            .collect()
     }
 }

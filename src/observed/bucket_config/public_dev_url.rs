@@ -5,6 +5,7 @@
 use super::{Change, Replaced, SubResource, Written};
 use crate::config::BucketConfig;
 use crate::config::yaml::quoted;
+use serde_json::{Value, json};
 
 pub struct PublicDevUrl;
 
@@ -69,6 +70,20 @@ impl SubResource for PublicDevUrl {
         }
         Ok(l)
     }
+
+    fn decode(result: &Value) -> Result<Self::Value, String> {
+        Ok(ManagedDomain {
+            enabled: result
+                .get("enabled")
+                .and_then(Value::as_bool)
+                .ok_or_else(|| "no 'enabled' flag".to_string())?,
+            domain: result
+                .get("domain")
+                .and_then(Value::as_str)
+                .filter(|d| !d.is_empty())
+                .map(str::to_string),
+        })
+    }
 }
 
 impl Replaced for PublicDevUrl {
@@ -78,5 +93,9 @@ impl Replaced for PublicDevUrl {
             public_url: have.domain.as_ref().map(|d| format!("https://{d}")),
             ..Change::words(vec![format!("{}→{}", have.enabled, want.enabled)])
         }
+    }
+
+    fn body(v: &Self::Value) -> Value {
+        json!({"enabled": v.enabled})
     }
 }

@@ -1,7 +1,7 @@
 //! Table tests of the bucket-configuration rules of the diff. Declarations are written as
 //! YAML (validated like a file); what Cloudflare holds is written as Cloudflare's JSON and
-//! decoded by the client's decoder, because the normalisation that keeps plans free of
-//! false drift is that decoder and this comparison together (test-only import).
+//! decoded by the kinds' own decoders, because the normalisation that keeps plans free of
+//! false drift is that decoder and this comparison together.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use time::macros::datetime;
 
 use super::*;
-use crate::cloudflare::bucket_config::decode;
 use crate::config::{Desired, Jurisdiction, StorageClass};
 use crate::fixtures::ACCT;
 use crate::observed::bucket_config::{ConfigKind, ConfigValue};
@@ -61,7 +60,7 @@ pub(super) fn observed(reads: &[(ConfigKind, Value)], exists: bool) -> Observed 
             (Jurisdiction::Default, "media".into()),
             reads
                 .iter()
-                .map(|(k, v)| (*k, decode(*k, v).unwrap()))
+                .map(|(k, v)| (*k, ConfigValue::decode(*k, v).unwrap()))
                 .collect(),
         );
     }

@@ -295,7 +295,7 @@ fn an_unknown_zone_another_accounts_zone_or_a_partial_zone_is_blocked_and_the_re
         .unwrap()
         .insert(
             ConfigKind::PublicDevUrl,
-            crate::cloudflare::bucket_config::decode(
+            crate::observed::bucket_config::ConfigValue::decode(
                 ConfigKind::PublicDevUrl,
                 &json!({"enabled": false, "domain": "pub-x.r2.dev"}),
             )
