@@ -401,7 +401,7 @@ fn entry(d: &Declared) -> Vec<String> {
     l
 }
 
-/// The whole file.
+/// The whole file: the opening comment, the settings, the buckets, the tokens.
 pub fn file(s: &Snapshot, header: &Header) -> String {
     let sorted = sort_tokens(s, header.generated_at);
     let mut o = String::new();
@@ -409,6 +409,15 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
         o.push_str(text);
         o.push('\n');
     };
+    opening_comment(s, header, &sorted, &mut line);
+    version_and_settings(s, &mut line);
+    buckets(s, &mut line);
+    tokens(&sorted, &mut line);
+    o
+}
+
+/// Where the file comes from, and what the first reconcile will do with it.
+fn opening_comment(s: &Snapshot, header: &Header, sorted: &Sorted, line: &mut impl FnMut(&str)) {
     line(&format!(
         "# Made by `{}` on {}",
         comment_safe(&header.command),
@@ -438,6 +447,9 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
     for note in &s.unlisted {
         line(&format!("# Not listed: {}", comment_safe(note)));
     }
+}
+
+fn version_and_settings(s: &Snapshot, line: &mut impl FnMut(&str)) {
     line("version: 1");
     line(&format!("account_id: {}", quoted(&s.account_id)));
     line("settings:");
@@ -449,7 +461,10 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
         "  recipients: [{}]   # your age public keys; validate refuses this placeholder",
         quoted(RECIPIENT_PLACEHOLDER)
     ));
+}
 
+/// The buckets left out (each with a comment saying why), then the ones declared.
+fn buckets(s: &Snapshot, line: &mut impl FnMut(&str)) {
     let (buckets, left_out) = sort_buckets(s);
     for b in &left_out {
         line(&format!(
@@ -485,47 +500,55 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
         line("buckets:");
     }
     for b in &buckets {
-        line(&format!("  - name: {}", quoted(&b.name)));
-        if b.jurisdiction != Jurisdiction::Default {
-            line(&format!("    jurisdiction: {}", b.jurisdiction.as_str()));
+        bucket(s, b, line);
+    }
+}
+
+/// One bucket's entry, with its configuration blocks.
+fn bucket(s: &Snapshot, b: &ObservedBucket, line: &mut impl FnMut(&str)) {
+    line(&format!("  - name: {}", quoted(&b.name)));
+    if b.jurisdiction != Jurisdiction::Default {
+        line(&format!("    jurisdiction: {}", b.jurisdiction.as_str()));
+    }
+    if let Some(hint) = b.location {
+        line(&format!("    location_hint: {}", hint.as_str()));
+    }
+    if b.storage_class != StorageClass::Standard {
+        line(&format!("    storage_class: {}", b.storage_class.as_str()));
+    }
+    line("    protect: true");
+    for value in s
+        .blocks
+        .get(&(b.jurisdiction, b.name.clone()))
+        .into_iter()
+        .flatten()
+    {
+        if let Some(why) = block_outside_policy(s, value) {
+            line(&format!(
+                "    # {} not imported (left unmanaged), outside the policy: {}",
+                value.kind().key(),
+                comment_safe(&why)
+            ));
+            continue;
         }
-        if let Some(hint) = b.location {
-            line(&format!("    location_hint: {}", hint.as_str()));
-        }
-        if b.storage_class != StorageClass::Standard {
-            line(&format!("    storage_class: {}", b.storage_class.as_str()));
-        }
-        line("    protect: true");
-        for value in s
-            .blocks
-            .get(&(b.jurisdiction, b.name.clone()))
-            .into_iter()
-            .flatten()
-        {
-            if let Some(why) = block_outside_policy(s, value) {
-                line(&format!(
-                    "    # {} not imported (left unmanaged), outside the policy: {}",
-                    value.kind().key(),
-                    comment_safe(&why)
-                ));
-                continue;
-            }
-            match super::blocks::block(value) {
-                Block::Default => {}
-                Block::Lines(lines) => {
-                    for l in lines {
-                        line(&format!("    {l}"));
-                    }
+        match super::blocks::block(value) {
+            Block::Default => {}
+            Block::Lines(lines) => {
+                for l in lines {
+                    line(&format!("    {l}"));
                 }
-                Block::NotExpressible(why) => line(&format!(
-                    "    # {} not imported (left unmanaged): {}",
-                    value.kind().key(),
-                    comment_safe(&why)
-                )),
             }
+            Block::NotExpressible(why) => line(&format!(
+                "    # {} not imported (left unmanaged): {}",
+                value.kind().key(),
+                comment_safe(&why)
+            )),
         }
     }
+}
 
+/// The managed tokens, the adoptable ones commented out, then those left alone.
+fn tokens(sorted: &Sorted, line: &mut impl FnMut(&str)) {
     if sorted.managed.is_empty() {
         line("tokens: []");
     } else {
@@ -559,6 +582,11 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
             line(&format!("  # {l}"));
         }
     }
+    tokens_left_alone(sorted, line);
+}
+
+/// The tokens listed but not declared: another file's, outside the policy, or not expressible.
+fn tokens_left_alone(sorted: &Sorted, line: &mut impl FnMut(&str)) {
     if !sorted.elsewhere.is_empty() {
         line("");
         line("# Tokens another file manages (they carry the prefix, and the inventory given");
@@ -595,5 +623,4 @@ pub fn file(s: &Snapshot, header: &Header) -> String {
             ));
         }
     }
-    o
 }
