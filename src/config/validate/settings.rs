@@ -10,139 +10,14 @@ pub(super) fn settings(
     raw: Option<&Sp<RawSettings>>,
     facts: &Facts,
 ) -> (Settings, Vec<String>) {
-    let empty = RawSettings {
-        token_name_prefix: None,
-        prune: None,
-        max_deletions: None,
-        output_dir: None,
-        state_file: None,
-        recipients: None,
-        recipients_file: None,
-        suspend: None,
-        adopt_by_roll: None,
-        config_resync: None,
-        publish: None,
-        rotation_overlap: None,
-        readiness_timeout: None,
-        token_watch: None,
-    };
+    let empty = unset();
     let s = raw.map_or(&empty, |s| &s.value);
-
-    let token_name_prefix = match &s.token_name_prefix {
-        Some(p) if p.value.trim().is_empty() => {
-            c.hint(
-                p,
-                "settings.token_name_prefix",
-                "token name prefix must not be empty",
-                "the prefix marks the tokens r2gitops owns; without it prune could touch tokens it does not manage",
-            );
-            p.value.clone()
-        }
-        Some(p) => {
-            if p.value.chars().any(char::is_control) {
-                c.at(
-                    p,
-                    "settings.token_name_prefix",
-                    "token name prefix must not contain control characters",
-                );
-            }
-            p.value.clone()
-        }
-        None => DEFAULT_PREFIX.to_string(),
-    };
-
-    let output_dir = match &s.output_dir {
-        Some(d) if d.value.trim().is_empty() => {
-            c.at(
-                d,
-                "settings.output_dir",
-                "output directory must not be empty",
-            );
-            PathBuf::from(DEFAULT_OUTPUT_DIR)
-        }
-        // Pinned: the operator's directory replaces this one, which is never written.
-        Some(d) if !facts.output_dir_pinned => {
-            if confined(c, d, "settings.output_dir", "output directory", facts) {
-                PathBuf::from(&d.value)
-            } else {
-                PathBuf::from(DEFAULT_OUTPUT_DIR)
-            }
-        }
-        Some(d) => PathBuf::from(&d.value),
-        None => PathBuf::from(DEFAULT_OUTPUT_DIR),
-    };
-    let state_file = match &s.state_file {
-        Some(f) if f.value.trim().is_empty() => {
-            c.at(f, "settings.state_file", "state file must not be empty");
-            output_dir.join(STATE_FILE_NAME)
-        }
-        Some(f) if facts.output_dir_pinned => {
-            // Whoever can commit controls the file; the operator who pinned the output
-            // directory decided where r2gitops writes. The inventory (and its lock) stay
-            // there, so a committed path cannot make the daemon write elsewhere.
-            c.hint(
-                f,
-                "settings.state_file",
-                "state_file cannot be set while the operator pins the output directory (--output-dir or R2GITOPS_OUTPUT_DIR): the inventory lives there",
-                "remove state_file from the file",
-            );
-            output_dir.join(STATE_FILE_NAME)
-        }
-        Some(f) if confined(c, f, "settings.state_file", "state file", facts) => {
-            PathBuf::from(&f.value)
-        }
-        Some(_) => output_dir.join(STATE_FILE_NAME),
-        None => output_dir.join(STATE_FILE_NAME),
-    };
-
-    let mut recipients = Vec::new();
-    for (i, r) in s.recipients.iter().flatten().enumerate() {
-        let path = format!("settings.recipients[{i}]");
-        if check_recipient(c, r, &path) {
-            recipients.push(r.value.0.trim().to_string());
-        }
-    }
-    if let Some(file) = &s.recipients_file {
-        recipients_file(c, file, facts, &mut recipients);
-    }
-    dedup_keep_order(&mut recipients);
-
-    let config_resync = s.config_resync.as_ref().map_or(DEFAULT_CONFIG_RESYNC, |r| {
-        match parse_duration(r.value.trim()) {
-            Some(d) if d >= MIN_CONFIG_RESYNC => d,
-            Some(_) => {
-                c.hint(
-                    r,
-                    "settings.config_resync",
-                    format!("config_resync {} is shorter than 1m", sanitize(&clip(&r.value))),
-                    "re-reading bucket configuration costs one API call per block and bucket; the default is 1h",
-                );
-                DEFAULT_CONFIG_RESYNC
-            }
-            None => {
-                c.hint(
-                    r,
-                    "settings.config_resync",
-                    format!("'{}' is not a duration", sanitize(&clip(&r.value))),
-                    "a number and a unit: s, m, h or d (e.g. 1h)",
-                );
-                DEFAULT_CONFIG_RESYNC
-            }
-        }
-    });
-
-    if let Some(a) = &s.adopt_by_roll {
-        // A warning, not an error: ignoring it fails safe (the adopt stays blocked, and the
-        // plan says how to allow it), while an error would stop every other change of a
-        // file that was valid until now, for a key that can no longer do anything.
-        c.warn(
-            a,
-            "settings.adopt_by_roll",
-            "settings.adopt_by_roll is ignored: only the operator can allow adopting a token by rolling it",
-            "remove it; an operator who accepts the roll runs `reconcile --allow-adopt-roll` (or `watch --allow-adopt-roll`), or hands over the value with `r2gitops adopt NAME --value-from-stdin`",
-        );
-    }
-
+    let token_name_prefix = token_name_prefix(c, s.token_name_prefix.as_ref());
+    let output_dir = output_dir(c, s.output_dir.as_ref(), facts);
+    let state_file = state_file(c, s.state_file.as_ref(), &output_dir, facts);
+    let recipients = recipients(c, s, facts);
+    let config_resync = config_resync(c, s.config_resync.as_ref());
+    warn_adopt_by_roll(c, s.adopt_by_roll.as_ref());
     let settings = Settings {
         token_name_prefix,
         prune: s.prune.as_ref().is_some_and(|p| p.value),
@@ -185,6 +60,161 @@ pub(super) fn settings(
         ),
     };
     (settings, recipients)
+}
+
+/// A file without `settings:`: every setting at its default.
+fn unset() -> RawSettings {
+    RawSettings {
+        token_name_prefix: None,
+        prune: None,
+        max_deletions: None,
+        output_dir: None,
+        state_file: None,
+        recipients: None,
+        recipients_file: None,
+        suspend: None,
+        adopt_by_roll: None,
+        config_resync: None,
+        publish: None,
+        rotation_overlap: None,
+        readiness_timeout: None,
+        token_watch: None,
+    }
+}
+
+fn token_name_prefix(c: &mut Collector, prefix: Option<&Sp<String>>) -> String {
+    match prefix {
+        Some(p) if p.value.trim().is_empty() => {
+            c.hint(
+                p,
+                "settings.token_name_prefix",
+                "token name prefix must not be empty",
+                "the prefix marks the tokens r2gitops owns; without it prune could touch tokens it does not manage",
+            );
+            p.value.clone()
+        }
+        Some(p) => {
+            if p.value.chars().any(char::is_control) {
+                c.at(
+                    p,
+                    "settings.token_name_prefix",
+                    "token name prefix must not contain control characters",
+                );
+            }
+            p.value.clone()
+        }
+        None => DEFAULT_PREFIX.to_string(),
+    }
+}
+
+fn output_dir(c: &mut Collector, dir: Option<&Sp<String>>, facts: &Facts) -> PathBuf {
+    match dir {
+        Some(d) if d.value.trim().is_empty() => {
+            c.at(
+                d,
+                "settings.output_dir",
+                "output directory must not be empty",
+            );
+            PathBuf::from(DEFAULT_OUTPUT_DIR)
+        }
+        // Pinned: the operator's directory replaces this one, which is never written.
+        Some(d) if !facts.output_dir_pinned => {
+            if confined(c, d, "settings.output_dir", "output directory", facts) {
+                PathBuf::from(&d.value)
+            } else {
+                PathBuf::from(DEFAULT_OUTPUT_DIR)
+            }
+        }
+        Some(d) => PathBuf::from(&d.value),
+        None => PathBuf::from(DEFAULT_OUTPUT_DIR),
+    }
+}
+
+fn state_file(
+    c: &mut Collector,
+    file: Option<&Sp<String>>,
+    output_dir: &Path,
+    facts: &Facts,
+) -> PathBuf {
+    match file {
+        Some(f) if f.value.trim().is_empty() => {
+            c.at(f, "settings.state_file", "state file must not be empty");
+            output_dir.join(STATE_FILE_NAME)
+        }
+        Some(f) if facts.output_dir_pinned => {
+            // Whoever can commit controls the file; the operator who pinned the output
+            // directory decided where r2gitops writes. The inventory (and its lock) stay
+            // there, so a committed path cannot make the daemon write elsewhere.
+            c.hint(
+                f,
+                "settings.state_file",
+                "state_file cannot be set while the operator pins the output directory (--output-dir or R2GITOPS_OUTPUT_DIR): the inventory lives there",
+                "remove state_file from the file",
+            );
+            output_dir.join(STATE_FILE_NAME)
+        }
+        Some(f) if confined(c, f, "settings.state_file", "state file", facts) => {
+            PathBuf::from(&f.value)
+        }
+        Some(_) => output_dir.join(STATE_FILE_NAME),
+        None => output_dir.join(STATE_FILE_NAME),
+    }
+}
+
+/// `settings.recipients`, then those of `settings.recipients_file`, each once.
+fn recipients(c: &mut Collector, s: &RawSettings, facts: &Facts) -> Vec<String> {
+    let mut recipients = Vec::new();
+    for (i, r) in s.recipients.iter().flatten().enumerate() {
+        let path = format!("settings.recipients[{i}]");
+        if check_recipient(c, r, &path) {
+            recipients.push(r.value.0.trim().to_string());
+        }
+    }
+    if let Some(file) = &s.recipients_file {
+        recipients_file(c, file, facts, &mut recipients);
+    }
+    dedup_keep_order(&mut recipients);
+    recipients
+}
+
+fn config_resync(c: &mut Collector, resync: Option<&Sp<String>>) -> Duration {
+    resync.map_or(DEFAULT_CONFIG_RESYNC, |r| {
+        match parse_duration(r.value.trim()) {
+            Some(d) if d >= MIN_CONFIG_RESYNC => d,
+            Some(_) => {
+                c.hint(
+                    r,
+                    "settings.config_resync",
+                    format!("config_resync {} is shorter than 1m", sanitize(&clip(&r.value))),
+                    "re-reading bucket configuration costs one API call per block and bucket; the default is 1h",
+                );
+                DEFAULT_CONFIG_RESYNC
+            }
+            None => {
+                c.hint(
+                    r,
+                    "settings.config_resync",
+                    format!("'{}' is not a duration", sanitize(&clip(&r.value))),
+                    "a number and a unit: s, m, h or d (e.g. 1h)",
+                );
+                DEFAULT_CONFIG_RESYNC
+            }
+        }
+    })
+}
+
+fn warn_adopt_by_roll(c: &mut Collector, adopt_by_roll: Option<&Sp<bool>>) {
+    if let Some(a) = adopt_by_roll {
+        // A warning, not an error: ignoring it fails safe (the adopt stays blocked, and the
+        // plan says how to allow it), while an error would stop every other change of a
+        // file that was valid until now, for a key that can no longer do anything.
+        c.warn(
+            a,
+            "settings.adopt_by_roll",
+            "settings.adopt_by_roll is ignored: only the operator can allow adopting a token by rolling it",
+            "remove it; an operator who accepts the roll runs `reconcile --allow-adopt-roll` (or `watch --allow-adopt-roll`), or hands over the value with `r2gitops adopt NAME --value-from-stdin`",
+        );
+    }
 }
 
 /// Where `settings.recipients_file` must be: inside the directory of the desired-state
