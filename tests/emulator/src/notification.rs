@@ -184,166 +184,195 @@ pub(crate) fn route(
     if !world.buckets.contains_key(&key) {
         return no_bucket();
     }
-    let queue_name = |world: &World, id: &str| {
-        world
-            .queues
-            .iter()
-            .find(|q| q.id == id)
-            .map(|q| q.name.clone())
-    };
-    let shown_id = |id: &str| {
-        if behaviour.dashed_queue_ids {
-            dashed(id)
-        } else {
-            id.to_string()
-        }
-    };
-    let no_queue = || err(StatusCode::NOT_FOUND, 11000, "Queue does not exist");
-    let bucket_has_none = |world: &World| {
-        world.buckets[&key]
-            .config
-            .notifications
-            .values()
-            .all(Vec::is_empty)
-    };
-    let none_here = |world: &World| {
-        if bucket_has_none(world) {
-            err(
-                StatusCode::NOT_FOUND,
-                11015,
-                "There is no event notification configuration for this bucket.",
-            )
-        } else {
-            err(
-                StatusCode::NOT_FOUND,
-                11011,
-                "There is no event notification configuration for this bucket and queue.",
-            )
-        }
-    };
     match (method.clone(), rest) {
-        (Method::GET, []) => {
-            if behaviour.no_rules_404 && bucket_has_none(world) {
-                return none_here(world);
-            }
-            let b = &world.buckets[&key];
-            let queues: Vec<Value> = b
-                .config
-                .notifications
-                .iter()
-                .filter(|(_, rules)| !rules.is_empty())
-                .map(|(id, rules)| {
-                    json!({
-                        "queueId": shown_id(id),
-                        "queueName": queue_name(world, id),
-                        "rules": rules.iter().map(Rule::to_json).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            ok(json!({"bucketName": key.1, "queues": queues}))
-        }
-        (Method::GET, ["queues", id]) => {
-            if queue_name(world, id).is_none() {
-                return no_queue();
-            }
-            match world.buckets[&key].config.notifications.get(*id) {
-                Some(rules) if !rules.is_empty() => ok(json!({
-                    "queueId": shown_id(id),
-                    "queueName": queue_name(world, id),
-                    "rules": rules.iter().map(Rule::to_json).collect::<Vec<_>>(),
-                })),
-                _ => none_here(world),
-            }
-        }
-        (Method::PUT, ["queues", id]) => {
-            if queue_name(world, id).is_none() {
-                return no_queue();
-            }
-            let Ok(v) = serde_json::from_slice::<Value>(bytes) else {
-                return bad_request("Malformed JSON in request body");
-            };
-            let Some(list) = v.get("rules").and_then(Value::as_array) else {
-                return bad_request("rules is required");
-            };
-            let mut new = Vec::new();
-            for (i, r) in list.iter().enumerate() {
-                match rule(r, rng) {
-                    Ok(mut r) => {
-                        if behaviour.generated_descriptions && r.description.is_none() {
-                            r.description = Some(generated_description(&r));
-                        }
-                        new.push(r)
-                    }
-                    Err(why) => return bad_request(&format!("rules[{i}]: {why}")),
-                }
-            }
-            let by_keys = behaviour.overlap_by_keys;
-            for (i, a) in new.iter().enumerate() {
-                if let Some(j) = new[..i].iter().position(|b| a.overlaps(b, by_keys)) {
-                    return conflict(
-                        StatusCode::BAD_REQUEST,
-                        &format!("rules[{i}] overlaps rules[{j}]"),
-                    );
-                }
-            }
-            let b = world.buckets.get_mut(&key).expect("checked above");
-            let held = b.config.notifications.entry(id.to_string()).or_default();
-            if let Some(r) = new
-                .iter()
-                .find(|n| held.iter().any(|h| h.overlaps(n, by_keys)))
-            {
-                return conflict(
-                    StatusCode::CONFLICT,
-                    &format!(
-                        "a rule for actions {} overlaps a rule this queue already has",
-                        r.actions.join(",")
-                    ),
-                );
-            }
-            let total: usize = b.config.notifications.values().map(Vec::len).sum();
-            if total + new.len() > MAX_RULES {
-                return bad_request("a bucket has at most 100 notification rules");
-            }
-            b.config
-                .notifications
-                .get_mut(*id)
-                .expect("made above")
-                .extend(new);
-            ok(json!({}))
-        }
-        (Method::DELETE, ["queues", id]) => {
-            if queue_name(world, id).is_none() {
-                return no_queue();
-            }
-            let holds = world.buckets[&key]
-                .config
-                .notifications
-                .get(*id)
-                .is_some_and(|r| !r.is_empty());
-            if behaviour.no_rules_404 && !holds {
-                return none_here(world);
-            }
-            let ids: Option<Vec<String>> = serde_json::from_slice::<Map<String, Value>>(bytes)
-                .ok()
-                .and_then(|m| m.get("ruleIds").and_then(Value::as_array).cloned())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                });
-            let b = world.buckets.get_mut(&key).expect("checked above");
-            let held = b.config.notifications.entry(id.to_string()).or_default();
-            match ids {
-                None => held.clear(),
-                Some(ids) => held.retain(|r| !ids.contains(&r.id)),
-            }
-            if held.is_empty() {
-                b.config.notifications.remove(*id);
-            }
-            ok(json!({}))
-        }
+        (Method::GET, []) => get_configuration(world, behaviour, &key),
+        (Method::GET, ["queues", id]) => get_queue(world, behaviour, &key, id),
+        (Method::PUT, ["queues", id]) => add_rules(world, behaviour, rng, &key, id, bytes),
+        (Method::DELETE, ["queues", id]) => delete_rules(world, behaviour, &key, id, bytes),
         _ => err(StatusCode::METHOD_NOT_ALLOWED, 7001, "Method not allowed"),
     }
+}
+
+fn queue_name(world: &World, id: &str) -> Option<String> {
+    world
+        .queues
+        .iter()
+        .find(|q| q.id == id)
+        .map(|q| q.name.clone())
+}
+
+fn no_queue() -> Reply {
+    err(StatusCode::NOT_FOUND, 11000, "Queue does not exist")
+}
+
+fn bucket_has_none(world: &World, key: &(String, String)) -> bool {
+    world.buckets[key]
+        .config
+        .notifications
+        .values()
+        .all(Vec::is_empty)
+}
+
+/// The 404 for "no rules": 11015 when the bucket has none at all, else 11011.
+fn none_here(world: &World, key: &(String, String)) -> Reply {
+    if bucket_has_none(world, key) {
+        err(
+            StatusCode::NOT_FOUND,
+            11015,
+            "There is no event notification configuration for this bucket.",
+        )
+    } else {
+        err(
+            StatusCode::NOT_FOUND,
+            11011,
+            "There is no event notification configuration for this bucket and queue.",
+        )
+    }
+}
+
+/// One queue as both GETs show it, its id dashed under `dashed_queue_ids`.
+fn queue_json(world: &World, behaviour: &Behaviour, id: &str, rules: &[Rule]) -> Value {
+    let shown_id = if behaviour.dashed_queue_ids {
+        dashed(id)
+    } else {
+        id.to_string()
+    };
+    json!({
+        "queueId": shown_id,
+        "queueName": queue_name(world, id),
+        "rules": rules.iter().map(Rule::to_json).collect::<Vec<_>>(),
+    })
+}
+
+/// GET `configuration`: every queue that holds rules.
+fn get_configuration(world: &World, behaviour: &Behaviour, key: &(String, String)) -> Reply {
+    if behaviour.no_rules_404 && bucket_has_none(world, key) {
+        return none_here(world, key);
+    }
+    let queues: Vec<Value> = world.buckets[key]
+        .config
+        .notifications
+        .iter()
+        .filter(|(_, rules)| !rules.is_empty())
+        .map(|(id, rules)| queue_json(world, behaviour, id, rules))
+        .collect();
+    ok(json!({"bucketName": key.1, "queues": queues}))
+}
+
+/// GET `configuration/queues/{id}`: 404 when the queue holds no rules.
+fn get_queue(world: &World, behaviour: &Behaviour, key: &(String, String), id: &str) -> Reply {
+    if queue_name(world, id).is_none() {
+        return no_queue();
+    }
+    match world.buckets[key].config.notifications.get(id) {
+        Some(rules) if !rules.is_empty() => ok(queue_json(world, behaviour, id, rules)),
+        _ => none_here(world, key),
+    }
+}
+
+/// PUT `configuration/queues/{id}`: adds the body's rules to the queue's, refusing overlaps
+/// within the body (400) and with what the queue holds (409).
+fn add_rules(
+    world: &mut World,
+    behaviour: &Behaviour,
+    rng: &mut impl rand::Rng,
+    key: &(String, String),
+    id: &str,
+    bytes: &[u8],
+) -> Reply {
+    if queue_name(world, id).is_none() {
+        return no_queue();
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(bytes) else {
+        return bad_request("Malformed JSON in request body");
+    };
+    let Some(list) = v.get("rules").and_then(Value::as_array) else {
+        return bad_request("rules is required");
+    };
+    let mut new = Vec::new();
+    for (i, r) in list.iter().enumerate() {
+        match rule(r, rng) {
+            Ok(mut r) => {
+                if behaviour.generated_descriptions && r.description.is_none() {
+                    r.description = Some(generated_description(&r));
+                }
+                new.push(r)
+            }
+            Err(why) => return bad_request(&format!("rules[{i}]: {why}")),
+        }
+    }
+    let by_keys = behaviour.overlap_by_keys;
+    for (i, a) in new.iter().enumerate() {
+        if let Some(j) = new[..i].iter().position(|b| a.overlaps(b, by_keys)) {
+            return conflict(
+                StatusCode::BAD_REQUEST,
+                &format!("rules[{i}] overlaps rules[{j}]"),
+            );
+        }
+    }
+    let b = world.buckets.get_mut(key).expect("checked by route");
+    let held = b.config.notifications.entry(id.to_string()).or_default();
+    if let Some(r) = new
+        .iter()
+        .find(|n| held.iter().any(|h| h.overlaps(n, by_keys)))
+    {
+        return conflict(
+            StatusCode::CONFLICT,
+            &format!(
+                "a rule for actions {} overlaps a rule this queue already has",
+                r.actions.join(",")
+            ),
+        );
+    }
+    let total: usize = b.config.notifications.values().map(Vec::len).sum();
+    if total + new.len() > MAX_RULES {
+        return bad_request("a bucket has at most 100 notification rules");
+    }
+    b.config
+        .notifications
+        .get_mut(id)
+        .expect("made above")
+        .extend(new);
+    ok(json!({}))
+}
+
+/// DELETE `configuration/queues/{id}`: every rule of the queue, or only the body's `ruleIds`.
+fn delete_rules(
+    world: &mut World,
+    behaviour: &Behaviour,
+    key: &(String, String),
+    id: &str,
+    bytes: &[u8],
+) -> Reply {
+    if queue_name(world, id).is_none() {
+        return no_queue();
+    }
+    let holds = world.buckets[key]
+        .config
+        .notifications
+        .get(id)
+        .is_some_and(|r| !r.is_empty());
+    if behaviour.no_rules_404 && !holds {
+        return none_here(world, key);
+    }
+    let ids: Option<Vec<String>> = serde_json::from_slice::<Map<String, Value>>(bytes)
+        .ok()
+        .and_then(|m| m.get("ruleIds").and_then(Value::as_array).cloned())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        });
+    let b = world.buckets.get_mut(key).expect("checked by route");
+    let held = b.config.notifications.entry(id.to_string()).or_default();
+    match ids {
+        None => held.clear(),
+        Some(ids) => held.retain(|r| !ids.contains(&r.id)),
+    }
+    if held.is_empty() {
+        b.config.notifications.remove(id);
+    }
+    ok(json!({}))
 }
 
 #[cfg(test)]

@@ -67,150 +67,170 @@ pub(super) fn route(
     let mut world = inner.world.lock().unwrap();
     match (method.clone(), tail) {
         (Method::GET, []) => list_buckets(&world, &j, query),
-        (Method::POST, []) => {
-            let Ok(req) = serde_json::from_slice::<Value>(body) else {
-                return bad_request("Malformed JSON in request body");
-            };
-            let name = req.get("name").and_then(Value::as_str).unwrap_or("");
-            if !valid_bucket_name(name) {
-                return err(
-                    StatusCode::BAD_REQUEST,
-                    10005,
-                    "The specified bucket name is not valid.",
-                );
-            }
-            let location = match req.get("locationHint").and_then(Value::as_str) {
-                None => automatic_location(&j).to_string(),
-                Some(l)
-                    if ["apac", "eeur", "enam", "weur", "wnam", "oc"]
-                        .contains(&l.to_ascii_lowercase().as_str()) =>
-                {
-                    l.to_ascii_lowercase()
-                }
-                Some(_) => return err(StatusCode::BAD_REQUEST, 10041, "Invalid location hint"),
-            };
-            let storage_class = match req.get("storageClass").and_then(Value::as_str) {
-                None | Some("Standard") => "Standard",
-                Some("InfrequentAccess") => "InfrequentAccess",
-                Some(_) => return err(StatusCode::BAD_REQUEST, 10042, "Invalid storage class"),
-            };
-            let key = (j.clone(), name.to_string());
-            if world.buckets.contains_key(&key) {
-                return err(
-                    StatusCode::CONFLICT,
-                    10004,
-                    "The bucket you tried to create already exists, and you own it.",
-                );
-            }
-            if inner.behaviour.lock().unwrap().global_bucket_names
-                && world.buckets.keys().any(|(_, n)| n == name)
-            {
-                return err(
-                    StatusCode::CONFLICT,
-                    10073,
-                    "The bucket name is already taken. Bucket names must be unique within your account.",
-                );
-            }
-            let b = Bucket {
-                name: name.into(),
-                jurisdiction: j,
-                location,
-                storage_class: storage_class.into(),
-                creation_date: OffsetDateTime::now_utc(),
-                objects: BTreeMap::new(),
-                config: Default::default(),
-            };
-            let v = b.to_json();
-            world.buckets.insert(key, b);
-            ok(v)
-        }
+        (Method::POST, []) => create_bucket(inner, &mut world, &j, body),
         (Method::GET, [name]) => match world.buckets.get(&(j, name.to_string())) {
             Some(b) => ok(b.to_json()),
             None => no_bucket(),
         },
-        (Method::PATCH, [name]) => {
-            if let Some(status) = inner.behaviour.lock().unwrap().storage_class_patch {
-                return err(
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::METHOD_NOT_ALLOWED),
-                    7001,
-                    "Method not allowed",
-                );
-            }
-            let class = match headers
-                .get("cf-r2-storage-class")
-                .and_then(|v| v.to_str().ok())
-            {
-                Some(c @ ("Standard" | "InfrequentAccess")) => c.to_string(),
-                _ => {
-                    return err(
-                        StatusCode::BAD_REQUEST,
-                        10042,
-                        "The cf-r2-storage-class header must be Standard or InfrequentAccess",
-                    );
-                }
-            };
-            match world.buckets.get_mut(&(j, name.to_string())) {
-                Some(b) => {
-                    b.storage_class = class;
-                    ok(b.to_json())
-                }
-                None => no_bucket(),
-            }
+        (Method::PATCH, [name]) => patch_storage_class(inner, &mut world, &j, name, headers),
+        (Method::DELETE, [name]) => delete_bucket(inner, &mut world, &j, name),
+        (m, [name, sub @ ..]) if !sub.is_empty() => {
+            sub_resource(inner, &mut world, &j, &m, name, sub, body)
         }
-        (Method::DELETE, [name]) => {
-            let key = (j, name.to_string());
-            match world.buckets.get(&key) {
-                None => no_bucket(),
-                Some(b) if !b.objects.is_empty() => err(
-                    StatusCode::CONFLICT,
-                    10008,
-                    &format!(
-                        "The bucket you tried to delete ({name}) is not empty (account {}).",
-                        inner.account_id
-                    ),
-                ),
-                Some(_) => {
-                    world.buckets.remove(&key);
-                    ok(json!({}))
-                }
-            }
-        }
-        // A new bucket's sub-resources may not know it yet (`lag`).
-        (_, [name, sub @ ..])
-            if !sub.is_empty()
-                && let Some(lagging) = world
-                    .buckets
-                    .get(&(j.clone(), name.to_string()))
-                    .and_then(|b| {
-                        let behaviour = inner.behaviour.lock().unwrap();
-                        crate::lag::new_bucket(&behaviour, b, crate::lag::Routes::Config)
-                    }) =>
+        _ => err(StatusCode::METHOD_NOT_ALLOWED, 7001, "Method not allowed"),
+    }
+}
+
+/// `POST …/r2/buckets`: a new bucket in jurisdiction `j`.
+fn create_bucket(inner: &Inner, world: &mut World, j: &str, body: &Bytes) -> Reply {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return bad_request("Malformed JSON in request body");
+    };
+    let name = req.get("name").and_then(Value::as_str).unwrap_or("");
+    if !valid_bucket_name(name) {
+        return err(
+            StatusCode::BAD_REQUEST,
+            10005,
+            "The specified bucket name is not valid.",
+        );
+    }
+    let location = match req.get("locationHint").and_then(Value::as_str) {
+        None => automatic_location(j).to_string(),
+        Some(l)
+            if ["apac", "eeur", "enam", "weur", "wnam", "oc"]
+                .contains(&l.to_ascii_lowercase().as_str()) =>
         {
-            lagging
+            l.to_ascii_lowercase()
         }
+        Some(_) => return err(StatusCode::BAD_REQUEST, 10041, "Invalid location hint"),
+    };
+    let storage_class = match req.get("storageClass").and_then(Value::as_str) {
+        None | Some("Standard") => "Standard",
+        Some("InfrequentAccess") => "InfrequentAccess",
+        Some(_) => return err(StatusCode::BAD_REQUEST, 10042, "Invalid storage class"),
+    };
+    let key = (j.to_string(), name.to_string());
+    if world.buckets.contains_key(&key) {
+        return err(
+            StatusCode::CONFLICT,
+            10004,
+            "The bucket you tried to create already exists, and you own it.",
+        );
+    }
+    if inner.behaviour.lock().unwrap().global_bucket_names
+        && world.buckets.keys().any(|(_, n)| n == name)
+    {
+        return err(
+            StatusCode::CONFLICT,
+            10073,
+            "The bucket name is already taken. Bucket names must be unique within your account.",
+        );
+    }
+    let b = Bucket {
+        name: name.into(),
+        jurisdiction: j.to_string(),
+        location,
+        storage_class: storage_class.into(),
+        creation_date: OffsetDateTime::now_utc(),
+        objects: BTreeMap::new(),
+        config: Default::default(),
+    };
+    let v = b.to_json();
+    world.buckets.insert(key, b);
+    ok(v)
+}
+
+/// `PATCH …/r2/buckets/{name}`: the storage class, from the `cf-r2-storage-class` header
+/// (unless `--storage-class-patch` refuses the method).
+fn patch_storage_class(
+    inner: &Inner,
+    world: &mut World,
+    j: &str,
+    name: &str,
+    headers: &HeaderMap,
+) -> Reply {
+    if let Some(status) = inner.behaviour.lock().unwrap().storage_class_patch {
+        return err(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::METHOD_NOT_ALLOWED),
+            7001,
+            "Method not allowed",
+        );
+    }
+    let class = match headers
+        .get("cf-r2-storage-class")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(c @ ("Standard" | "InfrequentAccess")) => c.to_string(),
+        _ => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                10042,
+                "The cf-r2-storage-class header must be Standard or InfrequentAccess",
+            );
+        }
+    };
+    match world.buckets.get_mut(&(j.to_string(), name.to_string())) {
+        Some(b) => {
+            b.storage_class = class;
+            ok(b.to_json())
+        }
+        None => no_bucket(),
+    }
+}
+
+/// `DELETE …/r2/buckets/{name}`: only an empty bucket.
+fn delete_bucket(inner: &Inner, world: &mut World, j: &str, name: &str) -> Reply {
+    let key = (j.to_string(), name.to_string());
+    match world.buckets.get(&key) {
+        None => no_bucket(),
+        Some(b) if !b.objects.is_empty() => err(
+            StatusCode::CONFLICT,
+            10008,
+            &format!(
+                "The bucket you tried to delete ({name}) is not empty (account {}).",
+                inner.account_id
+            ),
+        ),
+        Some(_) => {
+            world.buckets.remove(&key);
+            ok(json!({}))
+        }
+    }
+}
+
+/// `…/r2/buckets/{name}/{sub…}` (`sub` not empty): a bucket's configuration.
+fn sub_resource(
+    inner: &Inner,
+    world: &mut World,
+    j: &str,
+    m: &Method,
+    name: &str,
+    sub: &[&str],
+    body: &Bytes,
+) -> Reply {
+    let key = (j.to_string(), name.to_string());
+    // A new bucket's sub-resources may not know it yet (`lag`).
+    if let Some(lagging) = world.buckets.get(&key).and_then(|b| {
+        let behaviour = inner.behaviour.lock().unwrap();
+        crate::lag::new_bucket(&behaviour, b, crate::lag::Routes::Config)
+    }) {
+        return lagging;
+    }
+    match sub {
         // Custom domains: `custom_domain`, which also sees the zones and the
         // other buckets (a hostname serves one bucket).
-        (m, [name, "domains", "custom", rest @ ..]) => {
+        ["domains", "custom", rest @ ..] => {
             let behaviour = inner.behaviour.lock().unwrap().clone();
-            crate::custom_domain::route(
-                &inner.account_id,
-                &behaviour,
-                &mut world,
-                (j, name.to_string()),
-                &m,
-                rest,
-                body,
-            )
+            crate::custom_domain::route(&inner.account_id, &behaviour, world, key, m, rest, body)
         }
         // CORS, lifecycle, lock, r2.dev: `bucket_config`.
-        (m, [name, sub @ ..]) if !sub.is_empty() => crate::bucket_config::route(
+        _ => crate::bucket_config::route(
             &inner.account_id,
-            world.buckets.get_mut(&(j, name.to_string())),
-            &m,
+            world.buckets.get_mut(&key),
+            m,
             sub,
             body,
         ),
-        _ => err(StatusCode::METHOD_NOT_ALLOWED, 7001, "Method not allowed"),
     }
 }
 

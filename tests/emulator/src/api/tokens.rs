@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::Inner;
 use crate::state::*;
+use crate::{Inner, World};
 
 use super::{Principal, Reply, bad_request, err, forbidden, not_found_route, ok};
 
@@ -52,6 +52,16 @@ fn token_permission(
     if ok { Ok(()) } else { Err(forbidden()) }
 }
 
+/// What every token handler reads of the request.
+struct Call<'a> {
+    inner: &'a Inner,
+    who: &'a Principal,
+    family: Family,
+    query: &'a BTreeMap<String, String>,
+    body: &'a Bytes,
+    now: OffsetDateTime,
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn route(
     inner: &Inner,
@@ -62,212 +72,253 @@ pub(super) fn route(
     query: &BTreeMap<String, String>,
     body: &Bytes,
 ) -> Reply {
-    let now = OffsetDateTime::now_utc();
+    let c = Call {
+        inner,
+        who,
+        family,
+        query,
+        body,
+        now: OffsetDateTime::now_utc(),
+    };
     match (method.clone(), tail) {
-        (Method::GET, ["verify"]) => {
-            let world = inner.world.lock().unwrap();
-            let (id, status, expires_on, not_before) = match who {
-                Principal::Admin => (
-                    inner.admin_token_id.clone(),
-                    "active".to_string(),
-                    None,
-                    None,
-                ),
-                Principal::Token(id) => {
-                    let t = &world.tokens[id];
-                    if t.family != family {
-                        return err(StatusCode::UNAUTHORIZED, 1000, "Invalid API Token");
-                    }
-                    (
-                        t.id.clone(),
-                        t.status(now).to_string(),
-                        t.expires_on,
-                        t.not_before,
-                    )
-                }
-            };
-            let mut result = json!({"id": id, "status": status});
-            if let Some(e) = expires_on {
-                result["expires_on"] = json!(rfc3339(e));
-            }
-            if let Some(nb) = not_before {
-                result["not_before"] = json!(rfc3339(nb));
-            }
-            let mut r = ok(result);
-            r.1["messages"] = json!([{"code": 10000, "message": "This API Token is valid and active", "type": null}]);
-            r
-        }
-        (Method::GET, ["permission_groups"]) => {
-            if let Err(r) = token_permission(inner, who, family, false) {
-                return r;
-            }
-            let name = query.get("name");
-            let scope = query.get("scope");
-            let groups: Vec<Value> = GROUPS
-                .iter()
-                .filter(|g| name.is_none_or(|n| n == g.name))
-                .filter(|g| scope.is_none_or(|s| s == g.scope))
-                .map(|g| json!({"id": g.id, "name": g.name, "scopes": [g.scope]}))
-                .collect();
-            ok(json!(groups))
-        }
-        (Method::GET, []) => {
-            if let Err(r) = token_permission(inner, who, family, false) {
-                return r;
-            }
-            let page: usize = match query.get("page").map(|p| p.parse::<usize>()) {
-                None => 1,
-                Some(Ok(n)) if n >= 1 => n,
-                _ => return bad_request("page must be a positive integer"),
-            };
-            let per_page: usize = match query.get("per_page").map(|p| p.parse::<usize>()) {
-                None => 20,
-                Some(Ok(n)) if (5..=50).contains(&n) => n,
-                _ => return bad_request("per_page must be between 5 and 50"),
-            };
-            let world = inner.world.lock().unwrap();
-            // Expired tokens are listed only on request (cloudflare-typescript, 2026-08).
-            let include_expired = query.get("include_expired").is_some_and(|v| v == "true");
-            let mut all: Vec<&Token> = world
-                .tokens
-                .values()
-                .filter(|t| t.family == family)
-                .filter(|t| include_expired || t.status(now) != "expired")
-                .collect();
-            all.sort_by_key(|t| t.seq);
-            if query.get("direction").is_some_and(|d| d == "desc") {
-                all.reverse();
-            }
-            let items: Vec<Value> = all
-                .iter()
-                .skip((page - 1) * per_page)
-                .take(per_page)
-                .map(|t| t.to_json(now))
-                .collect();
-            let mut r = ok(json!(items));
-            r.1["result_info"] = json!({
-                "page": page, "per_page": per_page, "count": items.len(), "total_count": all.len()
-            });
-            r
-        }
-        (Method::POST, []) => {
-            if let Err(r) = token_permission(inner, who, family, true) {
-                return r;
-            }
-            let key = inner.behaviour.lock().unwrap().condition_key;
-            let req = match parse_token_body(body, false, key) {
-                Ok(r) => r,
-                Err(r) => return r,
-            };
-            let mut world = inner.world.lock().unwrap();
-            let quota = match family {
-                Family::Account => ACCOUNT_TOKEN_QUOTA,
-                Family::User => USER_TOKEN_QUOTA,
-            };
-            if world.tokens.values().filter(|t| t.family == family).count() >= quota {
-                return err(
-                    StatusCode::BAD_REQUEST,
-                    1005,
-                    &format!("token quota reached: at most {quota} tokens"),
-                );
-            }
-            let mut rng = inner.rng.lock().unwrap();
-            world.seq += 1;
-            let token = Token {
-                id: random_hex(&mut *rng, 16),
-                family,
-                name: req.name,
-                value: new_token_value(&mut *rng, family),
-                disabled: false,
-                issued_on: now,
-                modified_on: now,
-                value_issued: now,
-                last_used_on: None,
-                not_before: req.not_before,
-                expires_on: req.expires_on,
-                policies: store_policies(&mut *rng, req.policies),
-                allow_ips: req
-                    .condition
-                    .as_ref()
-                    .map(|c| c.0.clone())
-                    .unwrap_or_default(),
-                deny_ips: req.condition.map(|c| c.1).unwrap_or_default(),
-                revoked: false,
-                seq: world.seq,
-            };
-            let mut v = token.to_json(now);
-            v["value"] = json!(token.value);
-            world.issued.push(token.value.clone());
-            world.tokens.insert(token.id.clone(), token);
-            ok(v)
-        }
-        (m, [id, rest @ ..]) => {
-            let write = m != Method::GET;
-            if let Err(r) = token_permission(inner, who, family, write) {
-                return r;
-            }
-            let mut world = inner.world.lock().unwrap();
-            let exists = world.tokens.get(*id).is_some_and(|t| t.family == family);
-            if !exists {
-                return not_found_route(&format!("/tokens/{id}"));
-            }
-            match (m, rest) {
-                (Method::GET, []) => ok(world.tokens[*id].to_json(now)),
-                (Method::PUT, []) => {
-                    let behaviour = inner.behaviour.lock().unwrap().clone();
-                    let req = match parse_token_body(body, true, behaviour.condition_key) {
-                        Ok(r) => r,
-                        Err(r) => return r,
-                    };
-                    let mut rng = inner.rng.lock().unwrap();
-                    let t = world.tokens.get_mut(*id).unwrap();
-                    t.name = req.name;
-                    t.policies = store_policies(&mut *rng, req.policies);
-                    // Sticky: a field the body leaves out keeps its stored value.
-                    let sticky = behaviour.sticky_token_fields;
-                    if req.not_before.is_some() || !sticky {
-                        t.not_before = req.not_before;
-                    }
-                    if req.expires_on.is_some() || !sticky {
-                        t.expires_on = req.expires_on;
-                    }
-                    match req.condition {
-                        Some((allow, deny)) => {
-                            t.allow_ips = allow;
-                            t.deny_ips = deny;
-                        }
-                        None if !sticky => {
-                            t.allow_ips.clear();
-                            t.deny_ips.clear();
-                        }
-                        None => {}
-                    }
-                    // A revoked token stays revoked whatever the body says.
-                    if let Some(disabled) = req.disabled {
-                        t.disabled = disabled;
-                    }
-                    t.modified_on = now;
-                    ok(t.to_json(now))
-                }
-                (Method::DELETE, []) => {
-                    world.tokens.remove(*id);
-                    ok(json!({"id": id}))
-                }
-                (Method::PUT, ["value"]) => {
-                    let mut rng = inner.rng.lock().unwrap();
-                    let t = world.tokens.get_mut(*id).unwrap();
-                    t.value = new_token_value(&mut *rng, family);
-                    t.modified_on = now;
-                    t.value_issued = now;
-                    let value = t.value.clone();
-                    world.issued.push(value.clone());
-                    ok(json!(value))
-                }
-                _ => err(StatusCode::METHOD_NOT_ALLOWED, 7001, "Method not allowed"),
-            }
-        }
-        _ => err(StatusCode::METHOD_NOT_ALLOWED, 7001, "Method not allowed"),
+        (Method::GET, ["verify"]) => verify(&c),
+        (Method::GET, ["permission_groups"]) => permission_groups(&c),
+        (Method::GET, []) => list(&c),
+        (Method::POST, []) => create(&c),
+        (m, [id, rest @ ..]) => one_token(&c, m, id, rest),
+        _ => method_not_allowed(),
     }
+}
+
+fn method_not_allowed() -> Reply {
+    err(StatusCode::METHOD_NOT_ALLOWED, 7001, "Method not allowed")
+}
+
+/// `GET …/tokens/verify`: the calling token itself, whatever its permissions.
+fn verify(c: &Call) -> Reply {
+    let world = c.inner.world.lock().unwrap();
+    let (id, status, expires_on, not_before) = match c.who {
+        Principal::Admin => (
+            c.inner.admin_token_id.clone(),
+            "active".to_string(),
+            None,
+            None,
+        ),
+        Principal::Token(id) => {
+            let t = &world.tokens[id];
+            if t.family != c.family {
+                return err(StatusCode::UNAUTHORIZED, 1000, "Invalid API Token");
+            }
+            (
+                t.id.clone(),
+                t.status(c.now).to_string(),
+                t.expires_on,
+                t.not_before,
+            )
+        }
+    };
+    let mut result = json!({"id": id, "status": status});
+    if let Some(e) = expires_on {
+        result["expires_on"] = json!(rfc3339(e));
+    }
+    if let Some(nb) = not_before {
+        result["not_before"] = json!(rfc3339(nb));
+    }
+    let mut r = ok(result);
+    r.1["messages"] =
+        json!([{"code": 10000, "message": "This API Token is valid and active", "type": null}]);
+    r
+}
+
+/// `GET …/tokens/permission_groups`, filtered by `name` and `scope`.
+fn permission_groups(c: &Call) -> Reply {
+    if let Err(r) = token_permission(c.inner, c.who, c.family, false) {
+        return r;
+    }
+    let name = c.query.get("name");
+    let scope = c.query.get("scope");
+    let groups: Vec<Value> = GROUPS
+        .iter()
+        .filter(|g| name.is_none_or(|n| n == g.name))
+        .filter(|g| scope.is_none_or(|s| s == g.scope))
+        .map(|g| json!({"id": g.id, "name": g.name, "scopes": [g.scope]}))
+        .collect();
+    ok(json!(groups))
+}
+
+/// `GET …/tokens`, paged by `page` and `per_page`.
+fn list(c: &Call) -> Reply {
+    if let Err(r) = token_permission(c.inner, c.who, c.family, false) {
+        return r;
+    }
+    let page: usize = match c.query.get("page").map(|p| p.parse::<usize>()) {
+        None => 1,
+        Some(Ok(n)) if n >= 1 => n,
+        _ => return bad_request("page must be a positive integer"),
+    };
+    let per_page: usize = match c.query.get("per_page").map(|p| p.parse::<usize>()) {
+        None => 20,
+        Some(Ok(n)) if (5..=50).contains(&n) => n,
+        _ => return bad_request("per_page must be between 5 and 50"),
+    };
+    let world = c.inner.world.lock().unwrap();
+    // Expired tokens are listed only on request (cloudflare-typescript, 2026-08).
+    let include_expired = c.query.get("include_expired").is_some_and(|v| v == "true");
+    let mut all: Vec<&Token> = world
+        .tokens
+        .values()
+        .filter(|t| t.family == c.family)
+        .filter(|t| include_expired || t.status(c.now) != "expired")
+        .collect();
+    all.sort_by_key(|t| t.seq);
+    if c.query.get("direction").is_some_and(|d| d == "desc") {
+        all.reverse();
+    }
+    let items: Vec<Value> = all
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|t| t.to_json(c.now))
+        .collect();
+    let mut r = ok(json!(items));
+    r.1["result_info"] = json!({
+        "page": page, "per_page": per_page, "count": items.len(), "total_count": all.len()
+    });
+    r
+}
+
+/// `POST …/tokens`: the only answer that carries the new value.
+fn create(c: &Call) -> Reply {
+    if let Err(r) = token_permission(c.inner, c.who, c.family, true) {
+        return r;
+    }
+    let key = c.inner.behaviour.lock().unwrap().condition_key;
+    let req = match parse_token_body(c.body, false, key) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let mut world = c.inner.world.lock().unwrap();
+    let quota = match c.family {
+        Family::Account => ACCOUNT_TOKEN_QUOTA,
+        Family::User => USER_TOKEN_QUOTA,
+    };
+    if world
+        .tokens
+        .values()
+        .filter(|t| t.family == c.family)
+        .count()
+        >= quota
+    {
+        return err(
+            StatusCode::BAD_REQUEST,
+            1005,
+            &format!("token quota reached: at most {quota} tokens"),
+        );
+    }
+    let mut rng = c.inner.rng.lock().unwrap();
+    world.seq += 1;
+    let token = Token {
+        id: random_hex(&mut *rng, 16),
+        family: c.family,
+        name: req.name,
+        value: new_token_value(&mut *rng, c.family),
+        disabled: false,
+        issued_on: c.now,
+        modified_on: c.now,
+        value_issued: c.now,
+        last_used_on: None,
+        not_before: req.not_before,
+        expires_on: req.expires_on,
+        policies: store_policies(&mut *rng, req.policies),
+        allow_ips: req
+            .condition
+            .as_ref()
+            .map(|c| c.0.clone())
+            .unwrap_or_default(),
+        deny_ips: req.condition.map(|c| c.1).unwrap_or_default(),
+        revoked: false,
+        seq: world.seq,
+    };
+    let mut v = token.to_json(c.now);
+    v["value"] = json!(token.value);
+    world.issued.push(token.value.clone());
+    world.tokens.insert(token.id.clone(), token);
+    ok(v)
+}
+
+/// `…/tokens/{id}` and `…/tokens/{id}/value`: the permission check, then the token must exist
+/// in this family, then the method picks the handler.
+fn one_token(c: &Call, m: Method, id: &str, rest: &[&str]) -> Reply {
+    let write = m != Method::GET;
+    if let Err(r) = token_permission(c.inner, c.who, c.family, write) {
+        return r;
+    }
+    let mut world = c.inner.world.lock().unwrap();
+    let exists = world.tokens.get(id).is_some_and(|t| t.family == c.family);
+    if !exists {
+        return not_found_route(&format!("/tokens/{id}"));
+    }
+    match (m, rest) {
+        (Method::GET, []) => ok(world.tokens[id].to_json(c.now)),
+        (Method::PUT, []) => update(c, &mut world, id),
+        (Method::DELETE, []) => {
+            world.tokens.remove(id);
+            ok(json!({"id": id}))
+        }
+        (Method::PUT, ["value"]) => roll(c, &mut world, id),
+        _ => method_not_allowed(),
+    }
+}
+
+/// `PUT …/tokens/{id}`: replaces the token, except where `--sticky-token-fields` keeps a field
+/// the body leaves out.
+fn update(c: &Call, world: &mut World, id: &str) -> Reply {
+    let behaviour = c.inner.behaviour.lock().unwrap().clone();
+    let req = match parse_token_body(c.body, true, behaviour.condition_key) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let mut rng = c.inner.rng.lock().unwrap();
+    let t = world.tokens.get_mut(id).unwrap();
+    t.name = req.name;
+    t.policies = store_policies(&mut *rng, req.policies);
+    // Sticky: a field the body leaves out keeps its stored value.
+    let sticky = behaviour.sticky_token_fields;
+    if req.not_before.is_some() || !sticky {
+        t.not_before = req.not_before;
+    }
+    if req.expires_on.is_some() || !sticky {
+        t.expires_on = req.expires_on;
+    }
+    match req.condition {
+        Some((allow, deny)) => {
+            t.allow_ips = allow;
+            t.deny_ips = deny;
+        }
+        None if !sticky => {
+            t.allow_ips.clear();
+            t.deny_ips.clear();
+        }
+        None => {}
+    }
+    // A revoked token stays revoked whatever the body says.
+    if let Some(disabled) = req.disabled {
+        t.disabled = disabled;
+    }
+    t.modified_on = c.now;
+    ok(t.to_json(c.now))
+}
+
+/// `PUT …/tokens/{id}/value`: a new value under the same id; the old one stops at once.
+fn roll(c: &Call, world: &mut World, id: &str) -> Reply {
+    let mut rng = c.inner.rng.lock().unwrap();
+    let t = world.tokens.get_mut(id).unwrap();
+    t.value = new_token_value(&mut *rng, c.family);
+    t.modified_on = c.now;
+    t.value_issued = c.now;
+    let value = t.value.clone();
+    world.issued.push(value.clone());
+    ok(json!(value))
 }
 
 struct TokenBody {
