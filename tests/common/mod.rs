@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 pub mod loopback;
-pub mod memory;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
