@@ -64,6 +64,8 @@ pub mod config;
 pub mod daemon;
 pub mod error;
 #[cfg(test)]
+pub(crate) mod fake;
+#[cfg(test)]
 pub(crate) mod fixtures;
 pub mod harden;
 pub mod import;

@@ -4,8 +4,8 @@
 
 mod bucket_config;
 mod custom_domain;
-mod fake;
 mod notification;
+mod property;
 mod restrictions;
 mod settle;
 mod temporary;
@@ -17,21 +17,59 @@ use std::sync::Mutex;
 use time::macros::datetime;
 
 use super::*;
-use crate::cloudflare::{ApiError, CfError, CreatedToken, ReadApi, UpdatedToken, VerifiedToken};
-use crate::config::{Access, IpRules, Jurisdiction, LocationHint, Owner, StorageClass};
+use crate::config::{Access, IpRules, Jurisdiction, Owner, StorageClass};
+use crate::fake::Fake;
 use crate::fixtures;
 use crate::observed::bucket_config::{ConfigKind, ConfigValue};
 use crate::observed::custom_domain::CustomDomain;
-use crate::observed::{
-    ObservedBucket, ObservedToken, PermissionGroupIds, TokenField, TokenRequest, TokenStatus,
-};
+use crate::observed::{ObservedToken, TokenField, TokenRequest, TokenStatus};
 use crate::plan::ConfigWrite;
 use crate::plan::DomainWrite;
 use crate::plan::QueueWrite;
 use crate::plan::{BucketRef, DeleteReason};
 use crate::secrets::S3Endpoints;
 
-use fake::Fake;
+/// The account the fake holds has these buckets (default jurisdiction, standard class), as
+/// if made before the pass.
+fn holding_buckets(fake: &Fake, names: &[&str]) {
+    for name in names {
+        fake.put_bucket(Jurisdiction::Default, name, StorageClass::Standard, None);
+    }
+}
+
+/// Seed the fake with a token as the server holds it, and the inventory that records it.
+fn seeded(fake: &Fake, name: &str, condition: IpRules) -> (String, Inventory) {
+    let id = "a".repeat(32);
+    fake.tokens.lock().unwrap().insert(
+        id.clone(),
+        ObservedToken {
+            id: id.clone(),
+            name: format!("r2gitops:{name}"),
+            owner: Owner::Account,
+            status: TokenStatus::Active,
+            issued_on: None,
+            modified_on: None,
+            not_before: None,
+            expires_on: None,
+            policies: Vec::new(),
+            condition,
+        },
+    );
+    let mut inv = Inventory::default();
+    inv.tokens.insert(
+        name.into(),
+        TokenRecord {
+            id: id.clone(),
+            owner: Owner::Account,
+            created_at: datetime!(2026-01-01 00:00 UTC),
+            rolled_at: None,
+            modified_on: None,
+            output: None,
+            unheld: false,
+        },
+    );
+    (id, inv)
+}
 
 fn bref(name: &str) -> BucketRef {
     BucketRef {
@@ -211,12 +249,12 @@ async fn a_token_whose_bucket_failed_is_skipped_and_independent_steps_go_on() {
 #[tokio::test]
 async fn retries_are_idempotent_exists_adopts_and_gone_is_done() {
     let s = setup(&[]);
+    // The account holds media and full (with objects); neither old nor the token.
     let fake = Fake {
-        existing_buckets: ["media".to_string()].into(),
-        gone: ["old".to_string(), "f".repeat(32)].into(),
         full_buckets: ["full".to_string()].into(),
         ..Fake::default()
     };
+    holding_buckets(&fake, &["media", "full"]);
     let p = plan(vec![
         create_bucket("media"),
         Step::DeleteToken {
@@ -291,20 +329,7 @@ async fn a_refused_plan_is_not_applied_at_all() {
 async fn a_roll_records_the_new_output_and_keeps_the_creation_time() {
     let s = setup(&[("a", "media")]);
     let fake = Fake::default();
-    let id = "a".repeat(32);
-    let mut inv = Inventory::default();
-    inv.tokens.insert(
-        "a".into(),
-        TokenRecord {
-            id: id.clone(),
-            owner: Owner::Account,
-            created_at: datetime!(2026-01-01 00:00 UTC),
-            rolled_at: None,
-            modified_on: None,
-            output: None,
-            unheld: false,
-        },
-    );
+    let (id, inv) = seeded(&fake, "a", IpRules::default());
     let p = plan(vec![Step::RollToken {
         token: "a".into(),
         id: id.clone(),
@@ -406,6 +431,7 @@ async fn a_bucket_name_taken_elsewhere_is_not_adopted_and_a_refused_class_change
         (Jurisdiction::Default, "cold".into()),
         BucketRecord::new(true),
     );
+    holding_buckets(&fake, &["cold"]);
     let p = plan(vec![
         create_bucket("media"),
         Step::UpdateBucket {

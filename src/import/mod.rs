@@ -35,10 +35,8 @@ pub struct ImportArgs {
     /// account can list).
     #[arg(long, value_name = "J", value_parser = parse_jurisdiction)]
     pub jurisdiction: Vec<crate::config::Jurisdiction>,
-    /// Which bucket configuration blocks to import, comma-separated: cors, lifecycle, lock,
-    /// public_dev_url, custom_domains, notifications (one read per bucket and block), or
-    /// `none`. Default: all of them.
-    #[arg(long, value_name = "BLOCKS", value_delimiter = ',', value_parser = parse_block)]
+    // Its help names every kind, from the table of kinds.
+    #[arg(long, value_name = "BLOCKS", value_delimiter = ',', value_parser = parse_block, help = with_help())]
     pub with: Vec<BlockArg>,
     /// Overwrite --out when it exists.
     #[arg(long)]
@@ -67,6 +65,16 @@ pub struct ImportArgs {
 pub enum BlockArg {
     Kind(crate::observed::bucket_config::ConfigKind),
     None,
+}
+
+/// `--with`'s help.
+fn with_help() -> String {
+    format!(
+        "Which bucket configuration blocks to import, comma-separated: {} (one read per bucket and block), or `none`. Default: all of them",
+        crate::observed::bucket_config::ConfigKind::ALL
+            .map(|k| k.key())
+            .join(", ")
+    )
 }
 
 fn parse_block(s: &str) -> Result<BlockArg, String> {

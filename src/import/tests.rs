@@ -1,6 +1,8 @@
 //! The file import writes, from hand-built snapshots: exactly, and valid once the
 //! recipients are filled in (with the commented entries uncommented too).
 
+mod roundtrip;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 pub mod loopback;
-pub mod memory;
 pub mod output;
 
 use std::path::{Path, PathBuf};

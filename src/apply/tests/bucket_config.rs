@@ -47,6 +47,7 @@ fn public() -> ConfigValue {
 async fn each_configuration_step_writes_once_and_reads_back_by_its_get() {
     let s = setup(&[]);
     let fake = Fake::default();
+    holding_buckets(&fake, &["media"]);
     let p = plan(vec![
         configure("media", ConfigWrite::Put(cors())),
         configure("media", ConfigWrite::Put(lock())),
@@ -72,10 +73,8 @@ async fn each_configuration_step_writes_once_and_reads_back_by_its_get() {
 async fn an_empty_cors_list_is_the_delete_and_reads_back_as_no_rules() {
     let s = setup(&[]);
     let fake = Fake::default();
-    fake.configs
-        .lock()
-        .unwrap()
-        .insert(("media".into(), ConfigKind::Cors), cors());
+    holding_buckets(&fake, &["media"]);
+    fake.set(Jurisdiction::Default, "media", cors());
     let p = plan(vec![configure(
         "media",
         ConfigWrite::Delete(ConfigKind::Cors),
@@ -92,6 +91,7 @@ async fn a_write_cloudflare_did_not_keep_fails_with_what_was_sent_and_read() {
         ignore_config_writes: true,
         ..Fake::default()
     };
+    holding_buckets(&fake, &["media"]);
     let p = plan(vec![
         configure("media", ConfigWrite::Put(cors())),
         configure("media", ConfigWrite::Put(public())),
@@ -120,6 +120,7 @@ async fn one_failed_configuration_step_blocks_no_other() {
         fail_buckets: ["unborn".to_string()].into(),
         ..Fake::default()
     };
+    holding_buckets(&fake, &["broken", "fine"]);
     let p = plan(vec![
         create_bucket("unborn"),
         configure("broken", ConfigWrite::Put(cors())),

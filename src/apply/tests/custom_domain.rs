@@ -39,7 +39,9 @@ fn attached(domain: &str, zone_id: &str, min_tls: MinTls) -> CustomDomain {
 async fn an_add_is_read_back_and_a_zone_change_removes_then_adds() {
     let s = setup(&[]);
     let fake = Fake::default();
+    holding_buckets(&fake, &["media"]);
     fake.set(
+        Jurisdiction::Default,
         "media",
         ConfigValue::CustomDomains(vec![attached("old.example.com", "z0", MinTls::V10)]),
     );
@@ -68,7 +70,7 @@ async fn an_add_is_read_back_and_a_zone_change_removes_then_adds() {
             "GET domain media old.example.com",
         ]
     );
-    let d = fake.domains("media");
+    let d = fake.domains(Jurisdiction::Default, "media");
     assert_eq!(d.len(), 2);
     assert!(d.iter().all(|d| d.zone_id.as_deref() == Some("z1")));
     assert_eq!(
@@ -87,7 +89,9 @@ async fn a_409_adopts_a_domain_of_this_bucket_and_blocks_one_attached_elsewhere(
         attached_elsewhere: BTreeSet::from(["taken.example.com".to_string()]),
         ..Fake::default()
     };
+    holding_buckets(&fake, &["media"]);
     fake.set(
+        Jurisdiction::Default,
         "media",
         ConfigValue::CustomDomains(vec![attached("ours.example.com", "z1", MinTls::V10)]),
     );
@@ -113,7 +117,7 @@ async fn a_409_adopts_a_domain_of_this_bucket_and_blocks_one_attached_elsewhere(
     );
     assert_eq!(o[2].1, "done", "the other steps go on");
     assert!(!report.has_errors(), "a blocked step is not an error");
-    let ours = fake.domains("media");
+    let ours = fake.domains(Jurisdiction::Default, "media");
     assert_eq!(
         ours.iter()
             .find(|d| d.domain == "ours.example.com")
@@ -132,7 +136,9 @@ async fn a_write_that_does_not_stick_fails_with_both_sides_named() {
         ignore_config_writes: true,
         ..Fake::default()
     };
+    holding_buckets(&fake, &["media"]);
     fake.set(
+        Jurisdiction::Default,
         "media",
         ConfigValue::CustomDomains(vec![attached("a.example.com", "z1", MinTls::V10)]),
     );

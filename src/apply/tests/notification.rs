@@ -40,7 +40,7 @@ fn holding(rules: &[NotificationRule]) -> ConfigValue {
 }
 
 fn held(fake: &Fake, bucket: &str) -> Vec<QueueRules> {
-    match fake.config(bucket, ConfigKind::Notifications) {
+    match fake.config(Jurisdiction::Default, bucket, ConfigKind::Notifications) {
         ConfigValue::Notifications(q) => q,
         _ => unreachable!(),
     }
@@ -50,8 +50,9 @@ fn held(fake: &Fake, bucket: &str) -> Vec<QueueRules> {
 async fn a_change_deletes_the_queues_rules_then_puts_the_whole_list_then_reads_back() {
     let s = setup(&[]);
     let fake = Fake::default();
+    holding_buckets(&fake, &["media", "fresh"]);
     let before = [rule(&["PutObject"], ""), rule(&["DeleteObject"], "x/")];
-    fake.set("media", holding(&before));
+    fake.set(Jurisdiction::Default, "media", holding(&before));
     let want = vec![
         rule(&["PutObject"], "images/"),
         rule(&["DeleteObject"], "x/"),
@@ -83,8 +84,9 @@ async fn a_change_deletes_the_queues_rules_then_puts_the_whole_list_then_reads_b
 async fn removing_a_queues_rules_is_a_delete_alone_and_a_put_that_does_not_stick_fails() {
     let s = setup(&[]);
     let fake = Fake::default();
+    holding_buckets(&fake, &["gone"]);
     let existing = [rule(&["PutObject"], "")];
-    fake.set("gone", holding(&existing));
+    fake.set(Jurisdiction::Default, "gone", holding(&existing));
     let p = plan(vec![configure("gone", existing.to_vec(), Vec::new())]);
     let (report, _) = run(&fake, &s, &p, &Stop::new()).await;
     assert_eq!(outcomes(&report)[0].1, "done");
@@ -100,6 +102,7 @@ async fn removing_a_queues_rules_is_a_delete_alone_and_a_put_that_does_not_stick
         ignore_config_writes: true,
         ..Fake::default()
     };
+    holding_buckets(&ignoring, &["media"]);
     let p = plan(vec![configure(
         "media",
         Vec::new(),
@@ -136,7 +139,12 @@ async fn a_refused_put_after_the_delete_puts_the_held_rules_back_and_fails_sayin
             refuse_puts: Mutex::new(refusals),
             ..Fake::default()
         };
-        fake.set("media", holding(std::slice::from_ref(&before)));
+        holding_buckets(&fake, &["media"]);
+        fake.set(
+            Jurisdiction::Default,
+            "media",
+            holding(std::slice::from_ref(&before)),
+        );
         let p = plan(vec![configure("media", vec![before.clone()], want.clone())]);
         let (report, _) = run(&fake, &s, &p, &Stop::new()).await;
         assert_eq!(outcomes(&report)[0].1, "failed");
@@ -161,7 +169,12 @@ async fn a_refused_put_after_the_delete_puts_the_held_rules_back_and_fails_sayin
         fail_puts: true,
         ..Fake::default()
     };
-    fake.set("media", holding(std::slice::from_ref(&before)));
+    holding_buckets(&fake, &["media"]);
+    fake.set(
+        Jurisdiction::Default,
+        "media",
+        holding(std::slice::from_ref(&before)),
+    );
     let p = plan(vec![configure("media", vec![before], want)]);
     let (report, _) = run(&fake, &s, &p, &Stop::new()).await;
     assert_eq!(
@@ -178,6 +191,7 @@ async fn the_read_back_leaves_a_generated_description_alone_and_names_queues_in_
         live_rules: true,
         ..Fake::default()
     };
+    holding_buckets(&fake, &["media"]);
     let mut described = rule(&["DeleteObject"], "logs/");
     described.description = "audit".into();
     let p = plan(vec![configure(

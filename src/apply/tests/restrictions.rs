@@ -11,40 +11,6 @@ fn ip_rules(allow: &str) -> IpRules {
     }
 }
 
-/// Seed the fake with a token as the server holds it, and the inventory that records it.
-fn seeded(fake: &Fake, name: &str, condition: IpRules) -> (String, Inventory) {
-    let id = "a".repeat(32);
-    fake.tokens.lock().unwrap().insert(
-        id.clone(),
-        ObservedToken {
-            id: id.clone(),
-            name: format!("r2gitops:{name}"),
-            owner: Owner::Account,
-            status: TokenStatus::Active,
-            issued_on: None,
-            modified_on: None,
-            not_before: None,
-            expires_on: None,
-            policies: Vec::new(),
-            condition,
-        },
-    );
-    let mut inv = Inventory::default();
-    inv.tokens.insert(
-        name.into(),
-        TokenRecord {
-            id: id.clone(),
-            owner: Owner::Account,
-            created_at: datetime!(2026-01-01 00:00 UTC),
-            rolled_at: None,
-            modified_on: None,
-            output: None,
-            unheld: false,
-        },
-    );
-    (id, inv)
-}
-
 fn update_removing_ip_rules(name: &str, id: &str, fallback: bool) -> Step {
     Step::UpdateToken {
         token: name.into(),

@@ -116,7 +116,7 @@ async fn configuration_of_a_bucket_created_this_pass_survives_the_post_create_la
         ]
     );
     assert!(
-        matches!(fake.config("media", ConfigKind::Cors), ConfigValue::Cors(r) if r.len() == 1),
+        matches!(fake.config(Jurisdiction::Default, "media", ConfigKind::Cors), ConfigValue::Cors(r) if r.len() == 1),
         "stored"
     );
 }
@@ -148,6 +148,7 @@ async fn a_lag_longer_than_the_wait_fails_saying_so_and_an_existing_bucket_is_no
 
     // Not created by this pass: an unknown bucket is a gone one, asked once.
     let fake = Fake::default();
+    holding_buckets(&fake, &["media"]);
     lagging(&fake, "media", 1000);
     let (report, _) = run(&fake, &s, &plan(vec![cors()]), &Stop::new()).await;
     assert_eq!(report.steps[0].outcome.as_str(), "failed");
@@ -161,7 +162,9 @@ async fn a_zone_change_retries_the_add_while_the_hostname_is_in_use_and_converge
         in_use_for: 3,
         ..Fake::default()
     };
+    holding_buckets(&fake, &["media"]);
     fake.set(
+        Jurisdiction::Default,
         "media",
         ConfigValue::CustomDomains(vec![CustomDomain {
             domain: "assets.example.com".into(),
@@ -186,7 +189,12 @@ async fn a_zone_change_retries_the_add_while_the_hostname_is_in_use_and_converge
         4,
         "three 409s, then the add"
     );
-    assert_eq!(fake.domains("media")[0].zone_id.as_deref(), Some("z2"));
+    assert_eq!(
+        fake.domains(Jurisdiction::Default, "media")[0]
+            .zone_id
+            .as_deref(),
+        Some("z2")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -196,7 +204,9 @@ async fn a_domain_left_detached_by_a_failed_step_fails_it_and_is_never_blocked()
         in_use_for: 1000,
         ..Fake::default()
     };
+    holding_buckets(&fake, &["media"]);
     fake.set(
+        Jurisdiction::Default,
         "media",
         ConfigValue::CustomDomains(vec![CustomDomain {
             domain: "assets.example.com".into(),
@@ -232,5 +242,8 @@ async fn a_domain_left_detached_by_a_failed_step_fails_it_and_is_never_blocked()
         1 + Backoff::RELEASE.retries as usize,
         "bounded"
     );
-    assert!(fake.domains("media").is_empty(), "detached indeed");
+    assert!(
+        fake.domains(Jurisdiction::Default, "media").is_empty(),
+        "detached indeed"
+    );
 }

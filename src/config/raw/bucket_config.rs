@@ -1,5 +1,5 @@
-//! The serde mirror of a bucket's configuration blocks: `cors`, `lifecycle`,
-//! `lock` and `public_dev_url`. Shapes only, with positions; every rule (origins, unique ids,
+//! The serde mirror of the rules in a bucket's configuration blocks (the blocks themselves
+//! are fields of `RawBucket`). Shapes only, with positions; every rule (origins, unique ids,
 //! one of each condition pair, ordering of ages, limits) lives in `validate`. No I/O.
 
 use schemars::JsonSchema;

@@ -124,9 +124,9 @@ pub struct RawSettings {
     /// (`--allow-adopt-roll`). Kept so that files which set it still load.
     #[schemars(extend("deprecated" = true))]
     pub adopt_by_roll: Option<Sp<bool>>,
-    /// How often the daemon re-reads declared bucket configuration (cors, lifecycle, lock,
-    /// public_dev_url, custom_domains, notifications, and the zones and queues they name)
-    /// that neither the file nor r2gitops changed: s, m, h, d units, at least 1m.
+    /// How often the daemon re-reads declared bucket configuration (every block a bucket
+    /// declares, and the zones and queues they name) that neither the file nor r2gitops
+    /// changed: s, m, h, d units, at least 1m.
     #[schemars(extend("default" = "1h"), regex(pattern = DURATION_PATTERN))]
     pub config_resync: Option<Sp<String>>,
     /// Commit changed outputs (only ever encrypted files) to a git branch, for Flux.

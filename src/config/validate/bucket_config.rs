@@ -1,6 +1,5 @@
-//! The configuration blocks of one bucket (`cors`, `lifecycle`, `lock`, `public_dev_url`,
-//! `custom_domains`, `notifications`):
-//! dispatches to one file per kind, and holds what they share: ages with their unit, dates,
+//! The configuration blocks of one bucket: dispatches to one file per kind that has rules
+//! of its own, and holds what they share: ages with their unit, dates,
 //! unique ids, the 1,000-rule limits, and the warning for Cloudflare's default lifecycle rule.
 
 use super::*;

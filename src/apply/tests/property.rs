@@ -5,22 +5,20 @@
 //! changes nothing. The observer, the diff and the applier are the real ones; only the HTTP
 //! client is replaced, by a stateful fake of the two API traits.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use common::memory::Memory;
-use proptest::prelude::*;
-use r2gitops::apply::{Applier, Stop};
-use r2gitops::cloudflare::TokenRequest;
-use r2gitops::config::{
+use crate::apply::{Applier, Stop};
+use crate::cloudflare::TokenRequest;
+use crate::config::{
     Access, BucketConfig, BucketSpec, CorsMethod, CorsRule, Desired, IpRules, Jurisdiction,
     OutputFormat, OutputSpec, Owner, Settings, StorageClass, TokenScope, TokenSpec,
 };
-use r2gitops::inventory::{BucketRecord, Inventory, TokenRecord};
-use r2gitops::plan::diff::Input;
-use r2gitops::secrets::{OutputWriter, S3Endpoints};
+use crate::fake::Fake;
+use crate::inventory::{BucketRecord, Inventory, TokenRecord};
+use crate::plan::diff::Input;
+use crate::secrets::{OutputWriter, S3Endpoints};
+use proptest::prelude::*;
 use time::OffsetDateTime;
 
 const ACCT: &str = "0123456789abcdef0123456789abcdef";
@@ -187,15 +185,15 @@ fn desired(w: &World, out: &std::path::Path, recipient: &str) -> Desired {
         tokens,
         temporary_credentials: Vec::new(),
         warnings: Vec::new(),
-        adopt_rolls: r2gitops::config::AdoptRolls::Refused,
+        adopt_rolls: crate::config::AdoptRolls::Refused,
         rotate_now: Default::default(),
         policy: None,
     }
 }
 
 /// The account and the inventory a world starts from.
-fn start(w: &World, d: &Desired) -> (Memory, Inventory) {
-    let m = Memory::default();
+fn start(w: &World, d: &Desired) -> (Fake, Inventory) {
+    let m = Fake::default();
     for (i, ia) in &w.existing_buckets {
         m.put_bucket(
             Jurisdiction::Default,
@@ -258,16 +256,16 @@ fn start(w: &World, d: &Desired) -> (Memory, Inventory) {
     (m, inv)
 }
 
-async fn plan(m: &Memory, d: &Desired, inv: &Inventory) -> r2gitops::plan::Plan {
-    let observed = r2gitops::observe::observe(m, ACCT, d, inv).await.unwrap();
-    let outputs = r2gitops::reconcile::output_facts(d);
+async fn plan(m: &Fake, d: &Desired, inv: &Inventory) -> crate::plan::Plan {
+    let observed = crate::observe::observe(m, ACCT, d, inv).await.unwrap();
+    let outputs = crate::reconcile::output_facts(d);
     let writer = OutputWriter::new(&d.settings.output_dir, ACCT, S3Endpoints::default());
     let details = d
         .tokens
         .iter()
         .map(|t| (t.name.clone(), writer.details(t)))
         .collect();
-    r2gitops::plan::diff(&Input {
+    crate::plan::diff(&Input {
         desired: d,
         observed: &observed,
         inventory: inv,
@@ -351,7 +349,7 @@ fn check(w: World) -> Result<(), TestCaseError> {
         let lines: Vec<String> = next
             .steps
             .iter()
-            .map(r2gitops::plan::render::step_line)
+            .map(crate::plan::render::step_line)
             .collect();
         prop_assert!(
             next.steps.is_empty(),
@@ -359,7 +357,7 @@ fn check(w: World) -> Result<(), TestCaseError> {
             first
                 .steps
                 .iter()
-                .map(r2gitops::plan::render::step_line)
+                .map(crate::plan::render::step_line)
                 .collect::<Vec<_>>()
         );
 
@@ -388,7 +386,7 @@ fn check(w: World) -> Result<(), TestCaseError> {
             after
                 .steps
                 .iter()
-                .map(r2gitops::plan::render::step_line)
+                .map(crate::plan::render::step_line)
                 .collect::<Vec<_>>()
         );
         Ok(())

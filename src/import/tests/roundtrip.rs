@@ -7,28 +7,26 @@
 //! blocks nothing (what `--detailed-exitcode` exits 0 for). The real lister, renderer,
 //! loader, observer and diff run against the in-memory Cloudflare.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::memory::Memory;
-use proptest::prelude::*;
-use r2gitops::cloudflare::TokenRequest;
-use r2gitops::config::validate::RECIPIENT_PLACEHOLDER;
-use r2gitops::config::{
+use crate::cloudflare::TokenRequest;
+use crate::config::validate::RECIPIENT_PLACEHOLDER;
+use crate::config::{
     Access, IpRules, Jurisdiction, LocationHint, OutputFormat, OutputSpec, Owner, StorageClass,
     TokenScope, TokenSpec,
 };
-use r2gitops::import::render::{Header, file};
-use r2gitops::inventory::Inventory;
-use r2gitops::observed::bucket_config::{
+use crate::fake::Fake;
+use crate::import::render::{Header, file};
+use crate::inventory::Inventory;
+use crate::observed::bucket_config::{
     Condition, ConfigKind, ConfigValue, CorsRule, LifecycleRule, LockRule, ManagedDomain, Retention,
 };
-use r2gitops::observed::custom_domain::{CustomDomain, DomainStatus, Zone, ZoneKind};
-use r2gitops::observed::notification::{NotificationRule, Queue, QueueRules};
-use r2gitops::observed::{PermissionGroupIds, TokenStatus};
-use r2gitops::plan::diff::Input;
-use r2gitops::plan::policy::desired_policies;
+use crate::observed::custom_domain::{CustomDomain, DomainStatus, Zone, ZoneKind};
+use crate::observed::notification::{NotificationRule, Queue, QueueRules};
+use crate::observed::{PermissionGroupIds, TokenStatus};
+use crate::plan::diff::Input;
+use crate::plan::policy::desired_policies;
+use proptest::prelude::*;
 use time::OffsetDateTime;
 
 const ACCT: &str = "0123456789abcdef0123456789abcdef";
@@ -105,7 +103,7 @@ fn configuration(i: usize, bucket: &str) -> ConfigValue {
             zone_id: Some(ZONE_ID.into()),
             zone_name: Some("example.com".into()),
             enabled: true,
-            min_tls: Some(r2gitops::config::MinTls::V12),
+            min_tls: Some(crate::config::MinTls::V12),
             status: Some(DomainStatus {
                 ownership: "active".into(),
                 ssl: "pending".into(),
@@ -253,8 +251,8 @@ fn spec(access: Access, scope: TokenScope, j: Jurisdiction) -> TokenSpec {
 /// The account a generated state describes, and how many of its tokens a file can declare
 /// as managed entries (managed, active, one policy, every bucket declared: of one name in
 /// several jurisdictions, the file declares the first).
-fn account(buckets: &[Bucket], tokens: &[Token], now: OffsetDateTime) -> (Memory, usize) {
-    let m = Memory::default();
+fn account(buckets: &[Bucket], tokens: &[Token], now: OffsetDateTime) -> (Fake, usize) {
+    let m = Fake::default();
     m.zones.lock().unwrap().push(Zone {
         id: ZONE_ID.into(),
         name: "example.com".into(),
@@ -374,10 +372,10 @@ fn check(buckets: Vec<Bucket>, tokens: Vec<Token>) -> Result<(), TestCaseError> 
         .build()
         .unwrap();
     rt.block_on(async {
-        let snap = r2gitops::import::snapshot(
+        let snap = crate::import::snapshot(
             &m,
             ACCT,
-            r2gitops::import::Scope {
+            crate::import::Scope {
                 jurisdictions: &Jurisdiction::ALL,
                 explicit: false,
                 blocks: &ConfigKind::ALL,
@@ -398,7 +396,7 @@ fn check(buckets: Vec<Bucket>, tokens: Vec<Token>) -> Result<(), TestCaseError> 
         let key = age::x25519::Identity::generate().to_public().to_string();
         let path = dir.path().join("r2gitops.yaml");
         std::fs::write(&path, text.replace(RECIPIENT_PLACEHOLDER, &key)).unwrap();
-        let desired = r2gitops::config::load::load(&path)
+        let desired = crate::config::load::load(&path)
             .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
 
         prop_assert_eq!(desired.tokens.len(), importable, "{}", text);
@@ -427,10 +425,10 @@ fn check(buckets: Vec<Bucket>, tokens: Vec<Token>) -> Result<(), TestCaseError> 
         }
 
         let inventory = Inventory::default();
-        let observed = r2gitops::observe::observe(&m, ACCT, &desired, &inventory)
+        let observed = crate::observe::observe(&m, ACCT, &desired, &inventory)
             .await
             .unwrap();
-        let plan = r2gitops::plan::diff(&Input {
+        let plan = crate::plan::diff(&Input {
             desired: &desired,
             observed: &observed,
             inventory: &inventory,
@@ -443,7 +441,7 @@ fn check(buckets: Vec<Bucket>, tokens: Vec<Token>) -> Result<(), TestCaseError> 
         prop_assert!(
             !plan.differs() && plan.refused.is_none(),
             "the imported file plans\n{}\nfrom\n{}",
-            r2gitops::plan::render::text(&plan, "imported"),
+            crate::plan::render::text(&plan, "imported"),
             text
         );
         Ok(())
