@@ -9,10 +9,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::output::{run, text};
 use r2gitops::config::Jurisdiction;
 use serde_json::{Value, json};
 
@@ -177,25 +178,6 @@ impl World {
         git(&w, &["commit", "-q", "-m", "another writer"]);
         git(&w, &["push", "-q", "origin", BRANCH]);
     }
-}
-
-fn run(mut cmd: Command) -> Output {
-    let out = cmd.output().unwrap();
-    eprintln!(
-        "-> {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The first runner's apply: everything created, written and published in one commit.

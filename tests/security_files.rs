@@ -1,7 +1,7 @@
-//! Issue 12, the file and configuration findings, through the real binary against the
-//! emulator: whoever can commit to the desired-state file (and what it names) cannot make
-//! r2gitops print a secret, run out of memory, hang, or write or delete outside
-//! `output_dir`. Each test is named after the behaviour and failed before its fix.
+//! The desired-state file as an attack surface, through the real binary against the
+//! emulator: whoever can commit to the file (and to what it names) cannot make r2gitops print
+//! a secret, run out of memory, hang, or write or delete outside `output_dir`. Each test is
+//! named after the behaviour and failed before its fix.
 
 mod common;
 
@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::output::text;
 use common::{Sandbox, Watch};
 use sha2::{Digest, Sha256};
 
@@ -49,14 +50,6 @@ async fn run_within(mut cmd: Command, limit: Duration) -> Output {
     }
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn mkfifo(path: &Path) {
     rustix::fs::mkfifoat(
         rustix::fs::CWD,
@@ -84,7 +77,7 @@ async fn until<F: Fn() -> bool>(limit: Duration, what: &str, check: F) {
     }
 }
 
-// ---- #1: the token leak through settings.recipients_file ----
+// ---- the token leak through settings.recipients_file ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recipients_file_naming_a_token_never_prints_it_in_validate_the_log_or_status() {
@@ -156,7 +149,7 @@ async fn a_recipients_file_naming_a_token_never_prints_it_in_validate_the_log_or
     }
 }
 
-// ---- #4: one bad file cannot run the daemon out of memory ----
+// ---- one bad file cannot run the daemon out of memory ----
 
 /// 4 MiB (the largest file r2gitops reads) of buckets with two unknown fields each.
 fn four_mib_of_errors() -> (String, usize) {
@@ -257,7 +250,7 @@ async fn a_desired_state_file_that_is_a_fifo_or_a_device_is_refused_without_read
     assert!(status["file_revision"].is_null(), "{status}");
 }
 
-// ---- #5: the lock file ----
+// ---- the lock file ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_symlink_at_the_lock_path_is_neither_followed_nor_truncated_and_the_run_fails() {
@@ -294,7 +287,7 @@ async fn a_symlink_at_the_lock_path_is_neither_followed_nor_truncated_and_the_ru
     assert_eq!(s.emu.stats().mutating, 0, "nothing was applied");
 }
 
-// ---- #6: directory symlinks ----
+// ---- directory symlinks ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_symlinked_output_subdirectory_is_blocked_with_the_reason_and_never_rolled() {
@@ -331,7 +324,7 @@ async fn a_symlinked_output_subdirectory_is_blocked_with_the_reason_and_never_ro
     assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
 }
 
-// ---- #7: a FIFO at an output path ----
+// ---- a FIFO at an output path ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fifo_at_an_output_path_is_blocked_and_the_plan_does_not_hang() {
@@ -357,7 +350,7 @@ async fn a_fifo_at_an_output_path_is_blocked_and_the_plan_does_not_hang() {
     assert_eq!(creates_and_rolls(&s), (0, 0));
 }
 
-// ---- #8: paths read from the inventory ----
+// ---- paths read from the inventory ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inventory_path_leading_out_of_output_dir_is_refused_and_nothing_is_deleted() {
@@ -392,7 +385,7 @@ async fn an_inventory_path_leading_out_of_output_dir_is_refused_and_nothing_is_d
     assert_eq!(creates_and_rolls(&s), (0, 0));
 }
 
-// ---- #12: the output directory ----
+// ---- the output directory ----
 
 fn mode(p: &Path) -> u32 {
     fs::metadata(p).unwrap().permissions().mode() & 0o7777

@@ -18,11 +18,12 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::output::{run, text};
 use common::{Watch, until};
 use r2gitops::config::Jurisdiction;
 use serde_json::{Value, json};
@@ -161,21 +162,10 @@ impl World {
         Watch::spawn(self.cmd(&args, s3))
     }
 
+    /// S3 operations on the state bucket with its credentials.
     fn s3(&self, ops: Value) -> Value {
-        let ops: Vec<Value> = ops
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|op| {
-                let mut op = op.clone();
-                op["endpoint"] = json!(self.sb.emu.s3_urls()["eu"]);
-                op["key_id"] = json!(self.key_id);
-                op["secret"] = json!(self.secret);
-                op["bucket"] = json!("state");
-                op
-            })
-            .collect();
-        common::s3_ops(&json!(ops))
+        let endpoint = &self.sb.emu.s3_urls()["eu"];
+        common::s3_ops_on(endpoint, &self.key_id, &self.secret, "state", ops)
     }
 
     /// The inventory in R2, as JSON.
@@ -245,25 +235,6 @@ impl World {
         want.sort();
         assert_eq!(names, want, "{what}");
     }
-}
-
-fn run(mut cmd: Command) -> Output {
-    let out = cmd.output().unwrap();
-    eprintln!(
-        "-> {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The routes of the mutating calls since the stats were reset.

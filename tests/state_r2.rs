@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
+use common::output::{run, text};
 use r2gitops::cloudflare::WriteApi;
 use r2gitops::config::{Jurisdiction, Owner, StorageClass};
 use r2gitops::observed::{Effect, Policy, ResourceValue};
@@ -80,21 +81,10 @@ impl World {
         cmd
     }
 
+    /// S3 operations on the state bucket with its credentials.
     fn s3(&self, ops: Value) -> Value {
-        let ops: Vec<Value> = ops
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|op| {
-                let mut op = op.clone();
-                op["endpoint"] = json!(self.sb.emu.s3_urls()["default"]);
-                op["key_id"] = json!(self.key_id);
-                op["secret"] = json!(self.secret);
-                op["bucket"] = json!("state");
-                op
-            })
-            .collect();
-        common::s3_ops(&json!(ops))
+        let endpoint = &self.sb.emu.s3_urls()["default"];
+        common::s3_ops_on(endpoint, &self.key_id, &self.secret, "state", ops)
     }
 
     async fn tokens_named(&self, name: &str) -> usize {
@@ -108,25 +98,6 @@ impl World {
             .filter(|t| t.name == name)
             .count()
     }
-}
-
-fn run(mut cmd: Command) -> Output {
-    let out = cmd.output().unwrap();
-    eprintln!(
-        "-> {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The outputs a checkout of the repository brings along (they are ciphertext), never the

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod loopback;
+pub mod output;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -209,6 +210,31 @@ pub fn s3_ops(ops: &serde_json::Value) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("s3_ops.py prints JSON")
+}
+
+/// `s3_ops` on one bucket with one key pair: every op of `ops` gets `endpoint`, the
+/// credentials and `bucket` filled in.
+pub fn s3_ops_on(
+    endpoint: &str,
+    key_id: &str,
+    secret: &str,
+    bucket: &str,
+    ops: serde_json::Value,
+) -> serde_json::Value {
+    let ops: Vec<serde_json::Value> = ops
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| {
+            let mut op = op.clone();
+            op["endpoint"] = serde_json::json!(endpoint);
+            op["key_id"] = serde_json::json!(key_id);
+            op["secret"] = serde_json::json!(secret);
+            op["bucket"] = serde_json::json!(bucket);
+            op
+        })
+        .collect();
+    s3_ops(&serde_json::json!(ops))
 }
 
 /// The variables of a decrypted `env` output.
