@@ -407,15 +407,12 @@ async fn adopt(
     if let Some(v) = &verify {
         writeln!(out, "  {v}")?;
     }
-    let (plan, _) = crate::reconcile::plan_in(
-        store,
-        &client,
+    let pass = crate::reconcile::Pass {
+        store: store.clone(),
         desired,
-        false,
         endpoints,
-        crate::observe::Reads::All,
-    )
-    .await?;
+    };
+    let plan = pass.plan(&client, Default::default()).await?.plan;
     if plan.steps.is_empty() && plan.blocked.is_empty() {
         writeln!(out, "it is already as declared")?;
     } else {
