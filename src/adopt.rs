@@ -282,87 +282,28 @@ async fn adopt(
     as_adopted: ClientConfig,
     endpoints: &S3Endpoints,
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let file = &args.file.file;
     let client = Client::connect(config).await?;
     let own = client.own_token_id();
-    // Checked before the value is used at all: r2gitops' own token is never adopted.
-    let refused = |why| AdoptError::NotAdoptable {
-        at: adopt_at(desired, spec),
-        why,
-    };
-    if let Some(why) = adopt_id
-        .as_deref()
-        .and_then(|id| own_token_refusal(id, own.as_deref()))
-    {
-        return Err(refused(why).into());
-    }
-    let probe = Client::new(ClientConfig {
-        api_token: value.clone(),
-        token_owner: spec.owner,
-        ..as_adopted
-    })?;
-    let verified = check_verified(spec, adopt_id.as_deref(), probe.verify().await)?;
-    drop(probe);
-    let id = verified.id.clone();
-    // Adopted by name, the id is known only now: it must not be r2gitops' own either.
-    if let Some(why) = own_token_refusal(&id, own.as_deref()) {
-        return Err(refused(why).into());
-    }
-    if verified.status != TokenStatus::Active {
-        tracing::warn!(
-            id = %id,
-            status = verified.status.as_str(),
-            "the adopted token is not active: its S3 keys fail until the next reconcile re-activates it"
-        );
-    }
+    let id = verify_value(
+        desired,
+        spec,
+        adopt_id.as_deref(),
+        own.as_deref(),
+        &value,
+        as_adopted,
+    )
+    .await?;
     let mut inv = store.load().await?;
-    if let Some((other, _)) = inv
-        .tokens
-        .iter()
-        .find(|(n, r)| r.id == id && n.as_str() != spec.name)
-    {
-        return Err(AdoptError::ManagedElsewhere {
-            id: id.clone(),
-            name: spec.name.clone(),
-            other: other.clone(),
-        }
-        .into());
-    }
-    let Some(observed) = client.get_token(spec.owner, &id).await? else {
-        return Err(AdoptError::Gone {
-            id: id.clone(),
-            owner: spec.owner.as_str(),
-            account: client.account_id().to_string(),
-        }
-        .into());
-    };
-    // The parent of the state's temporary credentials is r2gitops' own, by name.
-    if observed.owner == crate::config::Owner::Account
-        && observed.name == crate::config::STATE_PARENT_NAME
-        && let Some(why) = state_parent_refusal(&id, &[id.clone()].into())
-    {
-        return Err(refused(why).into());
-    }
-    if adopt_id.is_none() {
-        check_named(desired, index, &id, &observed.name)?;
-    }
-    // The next reconcile would replace its policies with the declared ones: what the
-    // file cannot say would be dropped without anyone having read it.
-    let groups = client.permission_groups(spec.owner).await?;
-    if let Some(why) = policies_refusal(&id, &observed.policies, client.account_id(), &groups) {
-        return Err(refused(why).into());
-    }
-    if let Some(policy) = &desired.policy
-        && let Some(why) = held_beyond_policy(
-            policy,
-            &id,
-            &observed.policies,
-            client.account_id(),
-            &groups,
-        )
-    {
-        return Err(refused(why).into());
-    }
+    let observed = check_adoptable(
+        desired,
+        index,
+        spec,
+        adopt_id.as_deref(),
+        &id,
+        &inv,
+        &client,
+    )
+    .await?;
     let writer = OutputWriter::new(
         &desired.settings.output_dir,
         client.account_id(),
@@ -374,27 +315,7 @@ async fn adopt(
         }
         .into());
     }
-    let now = OffsetDateTime::now_utc();
-    let output = {
-        let (writer, spec, id, value) = (writer.clone(), spec.clone(), id.clone(), value.clone());
-        tokio::task::spawn_blocking(move || writer.write(&spec, &id, &value, now))
-            .await
-            .expect("writing does not panic")?
-    };
-    inv.tokens.insert(
-        spec.name.clone(),
-        TokenRecord {
-            id: id.clone(),
-            owner: spec.owner,
-            // The value is at least as old as the token: rotation counts from there.
-            created_at: observed.issued_on.unwrap_or(now),
-            rolled_at: None,
-            modified_on: observed.modified_on,
-            output: Some(output),
-            unheld: false,
-        },
-    );
-    store.save(&inv).await?;
+    record(store, &mut inv, &writer, spec, &id, &value, &observed).await?;
     let mut out = anstream::stdout().lock();
     writeln!(
         out,
@@ -407,12 +328,170 @@ async fn adopt(
     if let Some(v) = &verify {
         writeln!(out, "  {v}")?;
     }
+    show_next_plan(
+        &mut out,
+        &args.file.file,
+        store,
+        &client,
+        desired,
+        endpoints,
+    )
+    .await?;
+    let failed = verify.as_ref().is_some_and(|v| !v.passed());
+    Ok(ExitCode::from(if failed { 1 } else { 0 }))
+}
+
+/// Why the adoption of `spec` is refused, at its `adopt:`.
+fn refused(desired: &Desired, spec: &TokenSpec, why: String) -> AdoptError {
+    AdoptError::NotAdoptable {
+        at: adopt_at(desired, spec),
+        why,
+    }
+}
+
+/// The id the value verifies as, with the value as bearer: the one `adopt:` names (any
+/// without one), and never r2gitops' own token (`own`).
+async fn verify_value(
+    desired: &Desired,
+    spec: &TokenSpec,
+    adopt_id: Option<&str>,
+    own: Option<&str>,
+    value: &TokenValue,
+    as_adopted: ClientConfig,
+) -> Result<String, Box<dyn std::error::Error>> {
+    // Checked before the value is used at all: r2gitops' own token is never adopted.
+    if let Some(why) = adopt_id.and_then(|id| own_token_refusal(id, own)) {
+        return Err(refused(desired, spec, why).into());
+    }
+    let probe = Client::new(ClientConfig {
+        api_token: value.clone(),
+        token_owner: spec.owner,
+        ..as_adopted
+    })?;
+    let verified = check_verified(spec, adopt_id, probe.verify().await)?;
+    drop(probe);
+    let id = verified.id.clone();
+    // Adopted by name, the id is known only now: it must not be r2gitops' own either.
+    if let Some(why) = own_token_refusal(&id, own) {
+        return Err(refused(desired, spec, why).into());
+    }
+    if verified.status != TokenStatus::Active {
+        tracing::warn!(
+            id = %id,
+            status = verified.status.as_str(),
+            "the adopted token is not active: its S3 keys fail until the next reconcile re-activates it"
+        );
+    }
+    Ok(id)
+}
+
+/// The token `id` as Cloudflare holds it, once it is clear that this file may manage it:
+/// not managed under another name, present, not the state's parent, the entry's own (by
+/// name, without `adopt:`), and with policies the file can express and the policy allows.
+async fn check_adoptable(
+    desired: &Desired,
+    index: usize,
+    spec: &TokenSpec,
+    adopt_id: Option<&str>,
+    id: &str,
+    inv: &crate::inventory::Inventory,
+    client: &Client,
+) -> Result<crate::observed::ObservedToken, Box<dyn std::error::Error>> {
+    if let Some((other, _)) = inv
+        .tokens
+        .iter()
+        .find(|(n, r)| r.id == id && n.as_str() != spec.name)
+    {
+        return Err(AdoptError::ManagedElsewhere {
+            id: id.to_string(),
+            name: spec.name.clone(),
+            other: other.clone(),
+        }
+        .into());
+    }
+    let Some(observed) = client.get_token(spec.owner, id).await? else {
+        return Err(AdoptError::Gone {
+            id: id.to_string(),
+            owner: spec.owner.as_str(),
+            account: client.account_id().to_string(),
+        }
+        .into());
+    };
+    // The parent of the state's temporary credentials is r2gitops' own, by name.
+    if observed.owner == crate::config::Owner::Account
+        && observed.name == crate::config::STATE_PARENT_NAME
+        && let Some(why) = state_parent_refusal(id, &[id.to_string()].into())
+    {
+        return Err(refused(desired, spec, why).into());
+    }
+    if adopt_id.is_none() {
+        check_named(desired, index, id, &observed.name)?;
+    }
+    // The next reconcile would replace its policies with the declared ones: what the
+    // file cannot say would be dropped without anyone having read it.
+    let groups = client.permission_groups(spec.owner).await?;
+    if let Some(why) = policies_refusal(id, &observed.policies, client.account_id(), &groups) {
+        return Err(refused(desired, spec, why).into());
+    }
+    if let Some(policy) = &desired.policy
+        && let Some(why) =
+            held_beyond_policy(policy, id, &observed.policies, client.account_id(), &groups)
+    {
+        return Err(refused(desired, spec, why).into());
+    }
+    Ok(observed)
+}
+
+/// Write the output from the value, then record the token in the inventory.
+async fn record(
+    store: &Store,
+    inv: &mut crate::inventory::Inventory,
+    writer: &OutputWriter,
+    spec: &TokenSpec,
+    id: &str,
+    value: &TokenValue,
+    observed: &crate::observed::ObservedToken,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let now = OffsetDateTime::now_utc();
+    let output = {
+        let (writer, spec, id, value) =
+            (writer.clone(), spec.clone(), id.to_string(), value.clone());
+        tokio::task::spawn_blocking(move || writer.write(&spec, &id, &value, now))
+            .await
+            .expect("writing does not panic")?
+    };
+    inv.tokens.insert(
+        spec.name.clone(),
+        TokenRecord {
+            id: id.to_string(),
+            owner: spec.owner,
+            // The value is at least as old as the token: rotation counts from there.
+            created_at: observed.issued_on.unwrap_or(now),
+            rolled_at: None,
+            modified_on: observed.modified_on,
+            output: Some(output),
+            unheld: false,
+        },
+    );
+    store.save(inv).await?;
+    Ok(())
+}
+
+/// What the next reconcile will do, now that the token is recorded.
+async fn show_next_plan(
+    out: &mut impl Write,
+    file: &Path,
+    store: &Store,
+    client: &Client,
+    desired: &Desired,
+    endpoints: &S3Endpoints,
+) -> Result<(), Box<dyn std::error::Error>> {
     let pass = crate::reconcile::Pass {
         store: store.clone(),
         desired,
         endpoints,
     };
-    let plan = pass.plan(&client, Default::default()).await?.plan;
+    let plan = pass.plan(client, Default::default()).await?.plan;
     if plan.steps.is_empty() && plan.blocked.is_empty() {
         writeln!(out, "it is already as declared")?;
     } else {
@@ -429,8 +508,7 @@ async fn adopt(
             ))
         )?;
     }
-    let failed = verify.as_ref().is_some_and(|v| !v.passed());
-    Ok(ExitCode::from(if failed { 1 } else { 0 }))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -343,61 +343,9 @@ pub async fn run(
         file: opts.file.display().to_string(),
         ..Status::default()
     }));
-    let mut daemon = Daemon {
-        opts,
-        status: status.clone(),
-        desired: None,
-        parsed_from: None,
-        client: None,
-        lock: None,
-        failures: 0,
-        retry_after: None,
-        retired_api: Default::default(),
-        renewal_failures: 0,
-        renew_at: None,
-        renewal_retry_at: None,
-        retire_at: None,
-        watched: Vec::new(),
-        token_watch_at: None,
-        dead_since: Default::default(),
-        config_cache: crate::observe::ConfigCache::new(crate::config::DEFAULT_CONFIG_RESYNC),
-        renewal_basis: None,
-        costed: std::sync::Weak::new(),
-        holder: crate::state::r2::session::holder_name(),
-        policy: None,
-    };
-    daemon.policy = daemon.opts.policy.clone();
-    if let Some(p) = &daemon.policy {
-        tracing::info!(policy = %p.file, sha256 = %p.sha256, "policy in force");
-        let shown = status::PolicyStatus::of(p, None);
-        daemon.update(|s| s.policy = Some(shown));
-    }
-
-    // Fail fast on what cannot get better by waiting: another daemon on this inventory, a
-    // rejected API token. A file that is invalid at start is waited for instead.
-    if daemon.load().await.is_ok() {
-        let desired = daemon.desired.clone().expect("loaded");
-        if daemon.opts.state.is_none() {
-            daemon
-                .ensure_lock(&desired.settings.state_file)
-                .map_err(|f| f.error)?;
-        }
-        if let Err(f) = daemon.client(&desired).await {
-            if f.fatal {
-                return Err(f.error.into());
-            }
-            tracing::warn!(error = %f.error, "cannot reach Cloudflare yet; will retry");
-        }
-    }
-
-    let servers: Vec<_> = listeners
-        .into_iter()
-        .map(|l| {
-            let s = shutdown.clone();
-            let router = http::router(status.clone(), l.status);
-            tokio::spawn(http::serve(l.socket, router, async move { s.wait().await }))
-        })
-        .collect();
+    let mut daemon = Daemon::new(opts, status.clone());
+    daemon.start().await?;
+    let servers = serve(listeners, &status, &shutdown);
     let watcher = {
         let t = triggers.clone();
         tokio::spawn(watch::run(
@@ -406,95 +354,12 @@ pub async fn run(
             move || t.fire("file change"),
         ))
     };
-
     let renewer = daemon
         .opts
         .state
         .clone()
         .map(|s| spawn_renewer(s, status.clone(), triggers.clone()));
-    // A standby polls the lease this often, so that it takes over within TTL + one poll.
-    let poll = daemon
-        .opts
-        .state
-        .as_ref()
-        .map(|s| crate::state::lease::renew_every(s.ttl()).unsigned_abs());
-    triggers.fire("start");
-    let mut next_due = tokio::time::Instant::now() + jittered(daemon.opts.interval);
-    loop {
-        let renewal = daemon.renewal_due();
-        let renewal_wait = async {
-            match renewal {
-                Some((at, _)) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        // A retirement is a full pass at the earliest `retire_at` (coalesced with any other
-        // trigger); while passes fail, their own backoff decides.
-        let retirement = daemon.retire_at.filter(|_| daemon.failures == 0).map(|at| {
-            let wait = Duration::try_from(at - OffsetDateTime::now_utc()).unwrap_or_default();
-            tokio::time::Instant::now() + wait
-        });
-        let retirement_wait = async {
-            match retirement {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        let watch_at = daemon.token_watch_at.filter(|_| daemon.failures == 0);
-        let token_watch_wait = async {
-            match watch_at {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = triggers.wake.notified() => {}
-            _ = tokio::time::sleep_until(next_due) => {
-                let standby = daemon.status.lock().unwrap().leader == Some(false);
-                triggers.fire(if standby {
-                    "lease poll"
-                } else if daemon.failures > 0 {
-                    "retry"
-                } else {
-                    "interval"
-                });
-            }
-            _ = renewal_wait => {
-                triggers.fire_renewal(renewal.map_or("renewal", |(_, why)| why));
-            }
-            _ = retirement_wait => {
-                // Taken now, so that a pass that fails to retire does not fire at once again.
-                daemon.retire_at = None;
-                triggers.fire("retirement");
-            }
-            _ = token_watch_wait => {
-                if let Some(why) = daemon.watch_tokens().await {
-                    triggers.fire(&why);
-                }
-            }
-            _ = shutdown.wait() => break,
-        }
-        if shutdown.stop.requested() {
-            break;
-        }
-        let Some(fired) = triggers.take() else {
-            continue;
-        };
-        let full = daemon.pass(&fired, &shutdown).await;
-        if shutdown.stop.requested() {
-            break;
-        }
-        // A renewal pass observed nothing: the interval's resync stays due when it was.
-        let standby = daemon.status.lock().unwrap().leader == Some(false);
-        if let Some(poll) = poll.filter(|_| standby) {
-            next_due = tokio::time::Instant::now() + poll;
-        } else if daemon.failures > 0 {
-            let wait = backoff(daemon.failures).max(daemon.retry_after.unwrap_or_default());
-            next_due = tokio::time::Instant::now() + wait;
-        } else if full {
-            next_due = tokio::time::Instant::now() + jittered(daemon.opts.interval);
-        }
-    }
+    daemon.run_passes(&triggers, &shutdown).await;
     tracing::info!("shutting down");
     if let Some(r) = renewer {
         r.abort();
@@ -508,4 +373,165 @@ pub async fn run(
         let _ = server.await;
     }
     Ok(())
+}
+
+/// One status server per listener, each stopping at `shutdown`.
+fn serve(
+    listeners: Vec<Listener>,
+    status: &http::Shared,
+    shutdown: &Shutdown,
+) -> Vec<tokio::task::JoinHandle<std::io::Result<()>>> {
+    listeners
+        .into_iter()
+        .map(|l| {
+            let s = shutdown.clone();
+            let router = http::router(status.clone(), l.status);
+            tokio::spawn(http::serve(l.socket, router, async move { s.wait().await }))
+        })
+        .collect()
+}
+
+/// Sleep until `at`; without one, forever (a `select!` branch that never fires).
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Daemon {
+    fn new(opts: Options, status: http::Shared) -> Self {
+        let mut daemon = Daemon {
+            opts,
+            status,
+            desired: None,
+            parsed_from: None,
+            client: None,
+            lock: None,
+            failures: 0,
+            retry_after: None,
+            retired_api: Default::default(),
+            renewal_failures: 0,
+            renew_at: None,
+            renewal_retry_at: None,
+            retire_at: None,
+            watched: Vec::new(),
+            token_watch_at: None,
+            dead_since: Default::default(),
+            config_cache: crate::observe::ConfigCache::new(crate::config::DEFAULT_CONFIG_RESYNC),
+            renewal_basis: None,
+            costed: std::sync::Weak::new(),
+            holder: crate::state::r2::session::holder_name(),
+            policy: None,
+        };
+        daemon.policy = daemon.opts.policy.clone();
+        if let Some(p) = &daemon.policy {
+            tracing::info!(policy = %p.file, sha256 = %p.sha256, "policy in force");
+            let shown = status::PolicyStatus::of(p, None);
+            daemon.update(|s| s.policy = Some(shown));
+        }
+        daemon
+    }
+
+    /// Fail fast on what cannot get better by waiting: another daemon on this inventory, a
+    /// rejected API token. A file that is invalid at start is waited for instead.
+    async fn start(&mut self) -> Result<(), Box<dyn std::error::Error>> {
+        if self.load().await.is_ok() {
+            let desired = self.desired.clone().expect("loaded");
+            if self.opts.state.is_none() {
+                self.ensure_lock(&desired.settings.state_file)
+                    .map_err(|f| f.error)?;
+            }
+            if let Err(f) = self.client(&desired).await {
+                if f.fatal {
+                    return Err(f.error.into());
+                }
+                tracing::warn!(error = %f.error, "cannot reach Cloudflare yet; will retry");
+            }
+        }
+        Ok(())
+    }
+
+    /// Until shutdown: wait for a trigger, run a pass, set when the next interval (or
+    /// retry, or lease poll) is due.
+    async fn run_passes(&mut self, triggers: &Triggers, shutdown: &Shutdown) {
+        // A standby polls the lease this often, so that it takes over within TTL + one poll.
+        let poll = self
+            .opts
+            .state
+            .as_ref()
+            .map(|s| crate::state::lease::renew_every(s.ttl()).unsigned_abs());
+        triggers.fire("start");
+        let mut next_due = tokio::time::Instant::now() + jittered(self.opts.interval);
+        loop {
+            if self.wait_for_trigger(triggers, shutdown, next_due).await
+                || shutdown.stop.requested()
+            {
+                break;
+            }
+            let Some(fired) = triggers.take() else {
+                continue;
+            };
+            let full = self.pass(&fired, shutdown).await;
+            if shutdown.stop.requested() {
+                break;
+            }
+            // A renewal pass observed nothing: the interval's resync stays due when it was.
+            let standby = self.status.lock().unwrap().leader == Some(false);
+            if let Some(poll) = poll.filter(|_| standby) {
+                next_due = tokio::time::Instant::now() + poll;
+            } else if self.failures > 0 {
+                let wait = backoff(self.failures).max(self.retry_after.unwrap_or_default());
+                next_due = tokio::time::Instant::now() + wait;
+            } else if full {
+                next_due = tokio::time::Instant::now() + jittered(self.opts.interval);
+            }
+        }
+    }
+
+    /// Wait for whatever comes first: a trigger, the interval, a renewal, a retirement, a
+    /// look of the token watch, or shutdown (then true). Each fires its trigger.
+    async fn wait_for_trigger(
+        &mut self,
+        triggers: &Triggers,
+        shutdown: &Shutdown,
+        next_due: tokio::time::Instant,
+    ) -> bool {
+        let renewal = self.renewal_due();
+        // A retirement is a full pass at the earliest `retire_at` (coalesced with any other
+        // trigger); while passes fail, their own backoff decides.
+        let retirement = self.retire_at.filter(|_| self.failures == 0).map(|at| {
+            let wait = Duration::try_from(at - OffsetDateTime::now_utc()).unwrap_or_default();
+            tokio::time::Instant::now() + wait
+        });
+        let watch_at = self.token_watch_at.filter(|_| self.failures == 0);
+        tokio::select! {
+            _ = triggers.wake.notified() => {}
+            _ = tokio::time::sleep_until(next_due) => {
+                let standby = self.status.lock().unwrap().leader == Some(false);
+                triggers.fire(if standby {
+                    "lease poll"
+                } else if self.failures > 0 {
+                    "retry"
+                } else {
+                    "interval"
+                });
+            }
+            _ = sleep_until_some(renewal.map(|(at, _)| at)) => {
+                triggers.fire_renewal(renewal.map_or("renewal", |(_, why)| why));
+            }
+            _ = sleep_until_some(retirement) => {
+                // Taken now, so that a pass that fails to retire does not fire at once again.
+                self.retire_at = None;
+                triggers.fire("retirement");
+            }
+            _ = sleep_until_some(watch_at) => {
+                if let Some(why) = self.watch_tokens().await {
+                    triggers.fire(&why);
+                }
+            }
+            _ = shutdown.wait() => return true,
+        }
+        false
+    }
 }

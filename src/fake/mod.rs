@@ -48,7 +48,8 @@ pub(crate) struct Fake {
     /// Names that fail to create (500).
     pub(crate) fail_buckets: BTreeSet<String>,
     /// Answer 409 on create, but a GET in the declared jurisdiction finds nothing (the name
-    /// is taken in another account).
+    /// is taken in another account, or in another jurisdiction where R2 keeps names unique
+    /// per account: the account held here lets one name live in several).
     pub(crate) taken_elsewhere: BTreeSet<String>,
     /// Buckets that hold objects: a delete answers 409 not empty.
     pub(crate) full_buckets: BTreeSet<String>,

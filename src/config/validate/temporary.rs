@@ -32,106 +32,25 @@ pub(super) fn temporary_credentials(
     for t in tokens {
         parents.entry(t.name.as_str()).or_insert(t);
     }
-    // A token's output file and a temporary credential's may not be the same file.
-    let mut files: HashMap<PathBuf, (usize, usize)> = HashMap::new();
-    for t in raw_tokens {
-        let f = &t.value.output.value.file;
-        if output_file_problem(&f.value).is_none() {
-            files
-                .entry(normalize(Path::new(&f.value)))
-                .or_insert((f.line, f.column));
-        }
-    }
+    let mut files = token_output_files(raw_tokens);
     let mut names: HashMap<&str, usize> = HashMap::new();
     let mut out = Vec::with_capacity(raw.len());
-    if let Some(first_over) = raw.get(MAX_TEMPORARY_CREDENTIALS) {
-        c.hint(
-            &first_over.value.name,
-            format!("temporary_credentials[{MAX_TEMPORARY_CREDENTIALS}]"),
-            format!(
-                "{} temporary credentials; a file may declare at most {MAX_TEMPORARY_CREDENTIALS}",
-                raw.len()
-            ),
-            "each is issued anew on its own schedule, one API call each time, from the same Cloudflare budget as everything else; give several consumers one credential with more prefixes",
-        );
-    }
+    too_many(c, raw);
 
     for (i, t) in raw.iter().enumerate() {
         let here = format!("temporary_credentials[{i}]");
         let t = &t.value;
-
         let name = &t.name;
-        let name_path = format!("{here}.name");
-        if name.value.trim().is_empty() {
-            c.at(
-                name,
-                &name_path,
-                "temporary credential name must not be empty",
-            );
-        } else if name.value.chars().any(char::is_control) {
-            c.at(
-                name,
-                &name_path,
-                "temporary credential name must not contain control characters",
-            );
-        }
-        if let Some(first) = names.get(name.value.as_str()) {
-            c.hint(
-                name,
-                &name_path,
-                format!(
-                    "temporary credential '{}' is declared twice",
-                    sanitize(&clip(&name.value))
-                ),
-                format!("first declared on line {first}"),
-            );
-        } else {
-            names.insert(&name.value, name.line);
-        }
+        check_name(c, name, &format!("{here}.name"), &mut names);
 
         let access: Access = t.access.value.into();
         let parent = parents.get(t.parent.value.as_str()).copied();
         if parent.is_none() {
-            let hint = match did_you_mean(&t.parent.value, parents.keys().copied()) {
-                Some(s) => {
-                    format!("did you mean '{s}'? the parent must be a token declared under tokens:")
-                }
-                None => "the parent must be a token declared under tokens:".to_string(),
-            };
-            c.hint(
-                &t.parent,
-                format!("{here}.parent"),
-                format!(
-                    "unknown parent token '{}'",
-                    sanitize(&clip(&t.parent.value))
-                ),
-                hint,
-            );
+            unknown_parent(c, &t.parent, &here, &parents);
         }
-
         let bucket = &t.bucket;
-        let bucket_path = format!("{here}.bucket");
         let declared = by_bucket.get(bucket.value.as_str()).copied();
-        if let Some((message, hint)) = bucket_name_problem(&bucket.value) {
-            c.hint(bucket, &bucket_path, message, hint);
-        } else if let Some(p) = parent {
-            parent_covers_bucket(c, p, bucket, declared, &bucket_path, &t.parent);
-        }
-        if let Some(p) = parent
-            && !access_covers(p.access, access)
-        {
-            c.hint(
-                &t.access,
-                format!("{here}.access"),
-                format!(
-                    "{} is more than the parent token '{}' grants ({})",
-                    access.as_str(),
-                    sanitize(&clip(&p.name)),
-                    p.access.as_str()
-                ),
-                "a temporary credential cannot exceed its parent: ask for less, or raise the parent's access",
-            );
-        }
+        parent_reaches(c, t, &here, parent, declared, access);
         let jurisdiction = declared
             .map(|b| b.jurisdiction)
             .or(parent.map(|p| p.jurisdiction))
@@ -160,16 +79,7 @@ pub(super) fn temporary_credentials(
             facts,
             &mut files,
         );
-        if let Some(flag) = &t.output.value.include_api_token
-            && flag.value
-        {
-            c.hint(
-                flag,
-                format!("{here}.output.include_api_token"),
-                "a temporary credential has no Cloudflare API token to include",
-                "remove include_api_token; the parent token's own output can carry it",
-            );
-        }
+        no_api_token(c, t, &here);
         spec_output.include_api_token = false;
 
         out.push(TemporarySpec {
@@ -188,6 +98,139 @@ pub(super) fn temporary_credentials(
         });
     }
     out
+}
+
+/// The tokens' output files, each with where it is declared: a token's output file and a
+/// temporary credential's may not be the same file.
+fn token_output_files(raw_tokens: &[Sp<RawToken>]) -> HashMap<PathBuf, (usize, usize)> {
+    let mut files: HashMap<PathBuf, (usize, usize)> = HashMap::new();
+    for t in raw_tokens {
+        let f = &t.value.output.value.file;
+        if output_file_problem(&f.value).is_none() {
+            files
+                .entry(normalize(Path::new(&f.value)))
+                .or_insert((f.line, f.column));
+        }
+    }
+    files
+}
+
+/// At most `MAX_TEMPORARY_CREDENTIALS`: said once, at the first one over.
+fn too_many(c: &mut Collector, raw: &[Sp<RawTemporary>]) {
+    if let Some(first_over) = raw.get(MAX_TEMPORARY_CREDENTIALS) {
+        c.hint(
+            &first_over.value.name,
+            format!("temporary_credentials[{MAX_TEMPORARY_CREDENTIALS}]"),
+            format!(
+                "{} temporary credentials; a file may declare at most {MAX_TEMPORARY_CREDENTIALS}",
+                raw.len()
+            ),
+            "each is issued anew on its own schedule, one API call each time, from the same Cloudflare budget as everything else; give several consumers one credential with more prefixes",
+        );
+    }
+}
+
+/// Not empty, no control characters, and declared once (`names`: each first line).
+fn check_name<'a>(
+    c: &mut Collector,
+    name: &'a Sp<String>,
+    name_path: &str,
+    names: &mut HashMap<&'a str, usize>,
+) {
+    if name.value.trim().is_empty() {
+        c.at(
+            name,
+            name_path,
+            "temporary credential name must not be empty",
+        );
+    } else if name.value.chars().any(char::is_control) {
+        c.at(
+            name,
+            name_path,
+            "temporary credential name must not contain control characters",
+        );
+    }
+    if let Some(first) = names.get(name.value.as_str()) {
+        c.hint(
+            name,
+            name_path,
+            format!(
+                "temporary credential '{}' is declared twice",
+                sanitize(&clip(&name.value))
+            ),
+            format!("first declared on line {first}"),
+        );
+    } else {
+        names.insert(&name.value, name.line);
+    }
+}
+
+/// A parent that names no declared token, with the nearest name if one is close.
+fn unknown_parent(
+    c: &mut Collector,
+    parent: &Sp<String>,
+    here: &str,
+    parents: &HashMap<&str, &TokenSpec>,
+) {
+    let hint = match did_you_mean(&parent.value, parents.keys().copied()) {
+        Some(s) => {
+            format!("did you mean '{s}'? the parent must be a token declared under tokens:")
+        }
+        None => "the parent must be a token declared under tokens:".to_string(),
+    };
+    c.hint(
+        parent,
+        format!("{here}.parent"),
+        format!("unknown parent token '{}'", sanitize(&clip(&parent.value))),
+        hint,
+    );
+}
+
+/// The bucket is a valid name the parent covers, and the access no more than it grants.
+fn parent_reaches(
+    c: &mut Collector,
+    t: &RawTemporary,
+    here: &str,
+    parent: Option<&TokenSpec>,
+    declared: Option<&BucketSpec>,
+    access: Access,
+) {
+    let bucket = &t.bucket;
+    let bucket_path = format!("{here}.bucket");
+    if let Some((message, hint)) = bucket_name_problem(&bucket.value) {
+        c.hint(bucket, &bucket_path, message, hint);
+    } else if let Some(p) = parent {
+        parent_covers_bucket(c, p, bucket, declared, &bucket_path, &t.parent);
+    }
+    if let Some(p) = parent
+        && !access_covers(p.access, access)
+    {
+        c.hint(
+            &t.access,
+            format!("{here}.access"),
+            format!(
+                "{} is more than the parent token '{}' grants ({})",
+                access.as_str(),
+                sanitize(&clip(&p.name)),
+                p.access.as_str()
+            ),
+            "a temporary credential cannot exceed its parent: ask for less, or raise the parent's access",
+        );
+    }
+}
+
+/// A temporary credential's output never carries an API token: it has none.
+fn no_api_token(c: &mut Collector, t: &RawTemporary, here: &str) {
+    if let Some(flag) = &t.output.value.include_api_token
+        && flag.value
+    {
+        c.hint(
+            flag,
+            format!("{here}.output.include_api_token"),
+            "a temporary credential has no Cloudflare API token to include",
+            "remove include_api_token; the parent token's own output can carry it",
+        );
+    }
 }
 
 /// The parent's policy must reach the bucket: named buckets list it; `["*"]` and admin

@@ -21,96 +21,13 @@ pub(super) fn tokens(
     for (i, t) in raw.iter().enumerate() {
         let here = format!("tokens[{i}]");
         let t = &t.value;
-
-        // Name: non-empty, unique, and the prefixed name fits Cloudflare's limit.
         let name = &t.name;
-        let name_path = format!("{here}.name");
-        if name.value.trim().is_empty() {
-            c.at(name, &name_path, "token name must not be empty");
-        } else if name.value.chars().any(char::is_control) {
-            c.at(
-                name,
-                &name_path,
-                "token name must not contain control characters",
-            );
-        }
-        let full = settings.token_name_prefix.chars().count() + name.value.chars().count();
-        if full > MAX_TOKEN_NAME {
-            c.hint(
-                name,
-                &name_path,
-                format!(
-                    "token name is too long: '{}' + '{}' is {full} characters; Cloudflare allows {MAX_TOKEN_NAME}",
-                    sanitize(&clip(&settings.token_name_prefix)),
-                    sanitize(&clip(&name.value))
-                ),
-                "shorten the name or settings.token_name_prefix",
-            );
-        }
-        if format!("{}{}", settings.token_name_prefix, name.value) == STATE_PARENT_NAME {
-            c.hint(
-                name,
-                &name_path,
-                format!(
-                    "token name '{STATE_PARENT_NAME}' (prefix and name) is r2gitops' own: the parent of the state's temporary credentials (--state-credentials temporary)"
-                ),
-                "choose another name; no file may declare, adopt or prune that token",
-            );
-        }
-        if let Some(first) = names.get(name.value.as_str()) {
-            c.hint(
-                name,
-                &name_path,
-                format!("token '{}' is declared twice", sanitize(&clip(&name.value))),
-                format!("first declared on line {first}"),
-            );
-        } else {
-            names.insert(&name.value, name.line);
-        }
+        check_name(c, name, &format!("{here}.name"), settings, &mut names);
 
         let access: Access = t.access.value.into();
         let (scope, bucket_jurisdiction) = scope(c, t, access, &by_name, &here);
-
-        // A token's own jurisdiction only makes sense where no bucket decides it.
-        let jurisdiction = match (&t.jurisdiction, &scope) {
-            (Some(j), TokenScope::Buckets(_)) => {
-                c.hint(
-                    j,
-                    format!("{here}.jurisdiction"),
-                    "jurisdiction is only allowed on admin-* tokens and on buckets: [\"*\"]",
-                    "a token for named buckets takes its jurisdiction from them; remove this line",
-                );
-                bucket_jurisdiction.unwrap_or(Jurisdiction::Default)
-            }
-            (Some(j), _) => j.value.into(),
-            (None, _) => bucket_jurisdiction.unwrap_or(Jurisdiction::Default),
-        };
-
-        let not_before = timestamp(c, t.not_before.as_ref(), &format!("{here}.not_before"));
-        let expires_on = timestamp(c, t.expires_on.as_ref(), &format!("{here}.expires_on"));
-        if let (Some(nb), Some(exp), Some(exp_sp)) = (not_before, expires_on, &t.expires_on)
-            && nb >= exp
-        {
-            c.at(
-                exp_sp,
-                format!("{here}.expires_on"),
-                "expires_on must be later than not_before",
-            );
-        }
-        if let (Some(now), Some(exp), Some(exp_sp)) = (facts.now, expires_on, &t.expires_on)
-            && exp <= now
-        {
-            c.warn(
-                exp_sp,
-                format!("{here}.expires_on"),
-                format!(
-                    "the declared expiry has passed ({}): the token is blocked and nothing is sent for it",
-                    exp.format(&Rfc3339).unwrap_or_default()
-                ),
-                "declare a later expires_on, or remove the token",
-            );
-        }
-
+        let jurisdiction = jurisdiction(c, t, &scope, bucket_jurisdiction, &here);
+        let (not_before, expires_on) = validity(c, t, facts, &here);
         let ip = ip_rules(c, t.ip.as_ref(), &here);
         let rotate_every = t
             .rotate_every
@@ -127,33 +44,7 @@ pub(super) fn tokens(
             facts,
             &mut files,
         );
-
-        let adopt = t.adopt.as_ref().and_then(|a| {
-            let path = format!("{here}.adopt");
-            let id = a.value.trim();
-            if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-                c.hint(
-                    a,
-                    &path,
-                    format!("'{}' is not a token id", sanitize(&clip(id))),
-                    "a token id is 32 lowercase hex characters: `r2gitops import` lists them, or the dashboard's token page shows it",
-                );
-                return None;
-            }
-            if let Some(first) = adopted.insert(id.to_string(), i) {
-                c.at(
-                    a,
-                    &path,
-                    format!("token {id} is adopted twice (also by tokens[{first}])"),
-                );
-                return None;
-            }
-            Some(Adopt {
-                id: id.to_string(),
-                line: a.line,
-                column: a.column,
-            })
-        });
+        let adopt = adopt(c, t, &here, i, &mut adopted);
 
         out.push(TokenSpec {
             name: name.value.clone(),
@@ -171,6 +62,152 @@ pub(super) fn tokens(
         });
     }
     out
+}
+
+/// Non-empty, unique (`names`: each first line), and the prefixed name fits Cloudflare's
+/// limit without being r2gitops' own.
+fn check_name<'a>(
+    c: &mut Collector,
+    name: &'a Sp<String>,
+    name_path: &str,
+    settings: &Settings,
+    names: &mut HashMap<&'a str, usize>,
+) {
+    if name.value.trim().is_empty() {
+        c.at(name, name_path, "token name must not be empty");
+    } else if name.value.chars().any(char::is_control) {
+        c.at(
+            name,
+            name_path,
+            "token name must not contain control characters",
+        );
+    }
+    let full = settings.token_name_prefix.chars().count() + name.value.chars().count();
+    if full > MAX_TOKEN_NAME {
+        c.hint(
+            name,
+            name_path,
+            format!(
+                "token name is too long: '{}' + '{}' is {full} characters; Cloudflare allows {MAX_TOKEN_NAME}",
+                sanitize(&clip(&settings.token_name_prefix)),
+                sanitize(&clip(&name.value))
+            ),
+            "shorten the name or settings.token_name_prefix",
+        );
+    }
+    if format!("{}{}", settings.token_name_prefix, name.value) == STATE_PARENT_NAME {
+        c.hint(
+            name,
+            name_path,
+            format!(
+                "token name '{STATE_PARENT_NAME}' (prefix and name) is r2gitops' own: the parent of the state's temporary credentials (--state-credentials temporary)"
+            ),
+            "choose another name; no file may declare, adopt or prune that token",
+        );
+    }
+    if let Some(first) = names.get(name.value.as_str()) {
+        c.hint(
+            name,
+            name_path,
+            format!("token '{}' is declared twice", sanitize(&clip(&name.value))),
+            format!("first declared on line {first}"),
+        );
+    } else {
+        names.insert(&name.value, name.line);
+    }
+}
+
+/// A token's own jurisdiction only makes sense where no bucket decides it.
+fn jurisdiction(
+    c: &mut Collector,
+    t: &RawToken,
+    scope: &TokenScope,
+    bucket_jurisdiction: Option<Jurisdiction>,
+    here: &str,
+) -> Jurisdiction {
+    match (&t.jurisdiction, scope) {
+        (Some(j), TokenScope::Buckets(_)) => {
+            c.hint(
+                j,
+                format!("{here}.jurisdiction"),
+                "jurisdiction is only allowed on admin-* tokens and on buckets: [\"*\"]",
+                "a token for named buckets takes its jurisdiction from them; remove this line",
+            );
+            bucket_jurisdiction.unwrap_or(Jurisdiction::Default)
+        }
+        (Some(j), _) => j.value.into(),
+        (None, _) => bucket_jurisdiction.unwrap_or(Jurisdiction::Default),
+    }
+}
+
+/// `not_before` and `expires_on`: in order, and a warning when the expiry has passed.
+fn validity(
+    c: &mut Collector,
+    t: &RawToken,
+    facts: &Facts,
+    here: &str,
+) -> (Option<OffsetDateTime>, Option<OffsetDateTime>) {
+    let not_before = timestamp(c, t.not_before.as_ref(), &format!("{here}.not_before"));
+    let expires_on = timestamp(c, t.expires_on.as_ref(), &format!("{here}.expires_on"));
+    if let (Some(nb), Some(exp), Some(exp_sp)) = (not_before, expires_on, &t.expires_on)
+        && nb >= exp
+    {
+        c.at(
+            exp_sp,
+            format!("{here}.expires_on"),
+            "expires_on must be later than not_before",
+        );
+    }
+    if let (Some(now), Some(exp), Some(exp_sp)) = (facts.now, expires_on, &t.expires_on)
+        && exp <= now
+    {
+        c.warn(
+            exp_sp,
+            format!("{here}.expires_on"),
+            format!(
+                "the declared expiry has passed ({}): the token is blocked and nothing is sent for it",
+                exp.format(&Rfc3339).unwrap_or_default()
+            ),
+            "declare a later expires_on, or remove the token",
+        );
+    }
+    (not_before, expires_on)
+}
+
+/// `adopt:`: a token id, adopted by one declaration only (`adopted`: id to its index).
+fn adopt(
+    c: &mut Collector,
+    t: &RawToken,
+    here: &str,
+    i: usize,
+    adopted: &mut HashMap<String, usize>,
+) -> Option<Adopt> {
+    t.adopt.as_ref().and_then(|a| {
+        let path = format!("{here}.adopt");
+        let id = a.value.trim();
+        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            c.hint(
+                a,
+                &path,
+                format!("'{}' is not a token id", sanitize(&clip(id))),
+                "a token id is 32 lowercase hex characters: `r2gitops import` lists them, or the dashboard's token page shows it",
+            );
+            return None;
+        }
+        if let Some(first) = adopted.insert(id.to_string(), i) {
+            c.at(
+                a,
+                &path,
+                format!("token {id} is adopted twice (also by tokens[{first}])"),
+            );
+            return None;
+        }
+        Some(Adopt {
+            id: id.to_string(),
+            line: a.line,
+            column: a.column,
+        })
+    })
 }
 
 /// The token's scope and, for named buckets, their common jurisdiction.
