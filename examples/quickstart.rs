@@ -28,6 +28,7 @@ use r2gitops::config::{Desired, OutputFormat, Owner, TokenScope};
 use r2gitops::plan::Plan;
 use r2gitops::reconcile;
 use r2gitops::reconcile::PlanOutput;
+use r2gitops::reconcile::{Observe, Pass, Planned, Run};
 use r2gitops::secret::{S3Secret, TokenValue};
 use r2gitops::secrets::S3Endpoints;
 use r2gitops::secrets::derive::{REGION, S3Credentials};
@@ -259,7 +260,9 @@ async fn reconcile_once(
     let client = Client::connect(config)
         .await
         .context("cannot connect to the emulator's API")?;
-    let (plan, inventory) = reconcile::plan(&client, desired, false, endpoints)
+    let pass = Pass::local(desired, endpoints);
+    let Planned { plan, inventory } = pass
+        .plan(&client, Observe::default())
         .await
         .context("planning failed")?;
     print!(
@@ -269,17 +272,12 @@ async fn reconcile_once(
     if let Some(reason) = &plan.refused {
         bail!("the plan was refused: {reason:?}");
     }
-    let (report, _) = reconcile::apply(
-        client,
-        desired,
-        &plan,
-        inventory,
-        endpoints,
+    let run = Run {
         concurrency,
-        &Stop::new(),
-        None,
-    )
-    .await;
+        stop: &Stop::new(),
+        progress: None,
+    };
+    let report = pass.apply(client, &plan, inventory, run).await.report;
     print!("{}", indent(&report.text()));
     Ok((plan, report))
 }

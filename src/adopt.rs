@@ -486,15 +486,12 @@ async fn show_next_plan(
     desired: &Desired,
     endpoints: &S3Endpoints,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let (plan, _) = crate::reconcile::plan_in(
-        store,
-        client,
+    let pass = crate::reconcile::Pass {
+        store: store.clone(),
         desired,
-        false,
         endpoints,
-        crate::observe::Reads::All,
-    )
-    .await?;
+    };
+    let plan = pass.plan(client, Default::default()).await?.plan;
     if plan.steps.is_empty() && plan.blocked.is_empty() {
         writeln!(out, "it is already as declared")?;
     } else {

@@ -16,6 +16,7 @@ use r2gitops::apply::Stop;
 use r2gitops::cloudflare::WriteApi;
 use r2gitops::config::{Jurisdiction, StorageClass};
 use r2gitops::reconcile;
+use r2gitops::reconcile::{Observe, Pass, Planned, Run};
 use r2gitops::secrets::S3Endpoints;
 use serde_json::json;
 
@@ -43,21 +44,15 @@ impl World {
             reconcile::load_desired(&self.file(), None, r2gitops::config::AdoptRolls::Refused)
                 .unwrap();
         let client = common::admin_client(&self.emu).await;
-        let (plan, inventory) = reconcile::plan(&client, &desired, false, &self.endpoints())
-            .await
-            .unwrap();
         let endpoints = self.endpoints();
-        let (report, _) = reconcile::apply(
-            client,
-            &desired,
-            &plan,
-            inventory,
-            &endpoints,
-            4,
-            &Stop::new(),
-            None,
-        )
-        .await;
+        let pass = Pass::local(&desired, &endpoints);
+        let Planned { plan, inventory } = pass.plan(&client, Observe::default()).await.unwrap();
+        let run = Run {
+            concurrency: 4,
+            stop: &Stop::new(),
+            progress: None,
+        };
+        let report = pass.apply(client, &plan, inventory, run).await.report;
         (plan, report)
     }
 

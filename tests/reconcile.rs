@@ -15,6 +15,7 @@ use r2gitops::cloudflare::{Client, ReadApi, WriteApi, WriteClient};
 use r2gitops::config::{Desired, Jurisdiction, Owner, StorageClass};
 use r2gitops::plan::{Plan, Step};
 use r2gitops::reconcile;
+use r2gitops::reconcile::{Observe, Pass, Planned, Run};
 use r2gitops::secrets::{OutputWriter, S3Endpoints};
 use serde_json::{Value, json};
 
@@ -50,35 +51,27 @@ impl World {
 
     /// Plan through the library (the code path the CLI and the daemon share).
     async fn plan(&self) -> Plan {
-        reconcile::plan(
-            &self.client().await,
-            &self.desired(),
-            false,
-            &self.endpoints(),
-        )
-        .await
-        .unwrap()
-        .0
+        let (desired, endpoints) = (self.desired(), self.endpoints());
+        Pass::local(&desired, &endpoints)
+            .plan(&self.client().await, Observe::default())
+            .await
+            .unwrap()
+            .plan
     }
 
     /// One full pass through the library.
     async fn pass(&self) -> (Plan, r2gitops::apply::Report) {
         let desired = self.desired();
         let client = self.client().await;
-        let (plan, inventory) = reconcile::plan(&client, &desired, false, &self.endpoints())
-            .await
-            .unwrap();
-        let (report, _) = reconcile::apply(
-            client,
-            &desired,
-            &plan,
-            inventory,
-            &self.endpoints(),
-            4,
-            &Stop::new(),
-            None,
-        )
-        .await;
+        let endpoints = self.endpoints();
+        let pass = Pass::local(&desired, &endpoints);
+        let Planned { plan, inventory } = pass.plan(&client, Observe::default()).await.unwrap();
+        let run = Run {
+            concurrency: 4,
+            stop: &Stop::new(),
+            progress: None,
+        };
+        let report = pass.apply(client, &plan, inventory, run).await.report;
         (plan, report)
     }
 
@@ -424,7 +417,9 @@ async fn a_token_created_but_never_written_is_rolled_and_never_duplicated() {
     w.write(TWO_OF_EACH);
     let desired = w.desired();
     let client = w.client().await;
-    let (plan, inventory) = reconcile::plan(&client, &desired, false, &w.endpoints())
+    let endpoints = w.endpoints();
+    let Planned { plan, inventory } = Pass::local(&desired, &endpoints)
+        .plan(&client, Observe::default())
         .await
         .unwrap();
 

@@ -103,17 +103,16 @@ impl Daemon {
     /// not fail the pass (Cloudflare and the outputs are as declared).
     pub(super) async fn publish(
         &mut self,
-        store: &Store,
-        desired: &Desired,
+        pass: &reconcile::Pass<'_>,
         inventory: &crate::inventory::Inventory,
         plan: &crate::plan::Plan,
     ) {
-        let Some(spec) = &desired.settings.publish else {
+        let Some(spec) = &pass.desired.settings.publish else {
             self.update(|s| s.publish = None);
             return;
         };
         let auth = self.opts.api.publish.auth();
-        let Some(outcome) = reconcile::publish(store, desired, inventory, plan, &auth).await else {
+        let Some(outcome) = pass.publish(inventory, plan, &auth).await else {
             return;
         };
         let (branch, repository) = (
@@ -187,17 +186,14 @@ impl Daemon {
         if *full {
             self.renewal_basis = None;
         }
+        let endpoints = self.opts.endpoints.clone();
+        let pass = reconcile::Pass {
+            store,
+            desired: &desired,
+            endpoints: &endpoints,
+        };
         let planned = match &basis {
-            Some(parents) => {
-                reconcile::plan_renewals_in(
-                    &store,
-                    &client,
-                    &desired,
-                    &self.opts.endpoints,
-                    parents,
-                )
-                .await
-            }
+            Some(parents) => pass.plan_renewals(&client, parents).await,
             None => {
                 let reads = crate::observe::Reads::Cached {
                     cache: &mut self.config_cache,
@@ -209,13 +205,18 @@ impl Daemon {
                     auth: self.opts.api.publish.auth(),
                     restore: !desired.settings.suspend,
                 };
+                let how = reconcile::Observe {
+                    skip_outputs: false,
+                    reads,
+                    recovery: Some(&recovery),
+                };
                 tokio::select! {
-                    p = reconcile::plan_recovering(&store, &client, &desired, false, &self.opts.endpoints, reads, Some(&recovery)) => p,
+                    p = pass.plan(&client, how) => p,
                     _ = shutdown.wait() => return Ok(None),
                 }
             }
         };
-        let (plan, inventory) = planned.map_err(|e| Failed {
+        let reconcile::Planned { plan, inventory } = planned.map_err(|e| Failed {
             retry_after: e.retry_after(),
             ..Failed::new(error_chain(&e))
         })?;
@@ -245,7 +246,8 @@ impl Daemon {
             });
         let mut lines: Vec<String> = plan.steps.iter().map(step_line).collect();
         let auth = self.opts.api.publish.auth();
-        if let Some(p) = reconcile::publish_preview(&desired, &inventory, &plan, &auth)
+        if let Some(p) = pass
+            .publish_preview(&inventory, &plan, &auth)
             .await
             .filter(|p| p.files > 0)
         {
@@ -287,18 +289,13 @@ impl Daemon {
         }
         if plan.has_changes() || !plan.bookkeeping.is_empty() {
             let stop = pass_stop(shutdown, self.opts.state.clone());
-            let (report, inventory) = reconcile::apply_in(
-                &store,
-                client,
-                &desired,
-                &plan,
-                inventory,
-                &self.opts.endpoints,
-                self.opts.api.concurrency.max(1),
-                &stop.0,
-                Some(&crate::apply::LogSteps),
-            )
-            .await;
+            let run = reconcile::Run {
+                concurrency: self.opts.api.concurrency.max(1),
+                stop: &stop.0,
+                progress: Some(&crate::apply::LogSteps),
+            };
+            let reconcile::Applied { report, inventory } =
+                pass.apply(client, &plan, inventory, run).await;
             stop.1.abort();
             let readiness: Vec<f64> = report
                 .steps
@@ -320,7 +317,7 @@ impl Daemon {
             self.note_inventory(&desired, &inventory, &errors, &issued);
             // Right after the outputs are written, whatever else failed: what was written
             // is on the branch before any later pass (a retirement) depends on it.
-            self.publish(&store, &desired, &inventory, &plan).await;
+            self.publish(&pass, &inventory, &plan).await;
             if report.has_errors() && !only_temporary {
                 let first = report
                     .steps
@@ -336,7 +333,7 @@ impl Daemon {
         } else {
             self.note_inventory(&desired, &inventory, &none, &[]);
             // Level-triggered: a publish that failed earlier is caught up by a quiet pass.
-            self.publish(&store, &desired, &inventory, &plan).await;
+            self.publish(&pass, &inventory, &plan).await;
         }
         if let Some(b) = basis_after {
             self.renewal_basis = Some(b);

@@ -225,22 +225,25 @@ pub(super) fn cmd_rotating(
         // Every way out of the pass releases the lease.
         let result: Result<ExitCode, Box<dyn std::error::Error>> = async {
             let client = Client::connect(config).await?;
-            let reads = Reads::All;
             let auth = args.api.publish.auth();
             let recovery = Recovery {
                 auth: auth.clone(),
                 restore: !args.dry_run,
             };
-            let (mut plan, inventory) = plan_recovering(
-                &store,
-                &client,
-                &desired,
-                args.skip_outputs,
-                &endpoints,
-                reads,
-                Some(&recovery),
-            )
-            .await?;
+            let pass = Pass {
+                store,
+                desired: &desired,
+                endpoints: &endpoints,
+            };
+            let how = Observe {
+                skip_outputs: args.skip_outputs,
+                reads: Reads::All,
+                recovery: Some(&recovery),
+            };
+            let Planned {
+                mut plan,
+                inventory,
+            } = pass.plan(&client, how).await?;
             if let Some((name, _)) = rotate {
                 only_token(&mut plan, name);
             }
@@ -257,7 +260,7 @@ pub(super) fn cmd_rotating(
                 }
             }
             if !args.skip_outputs {
-                plan.publish = publish_preview(&desired, &inventory, &plan, &auth).await;
+                plan.publish = pass.publish_preview(&inventory, &plan, &auth).await;
             }
             if args.dry_run {
                 show(&render(&plan, None, &title, args.output), args.output)?;
@@ -284,22 +287,16 @@ pub(super) fn cmd_rotating(
             } else {
                 None
             };
-            let (report, inventory) = apply_in(
-                &store,
-                client,
-                &desired,
-                &plan,
-                inventory,
-                &endpoints,
+            let run = Run {
                 concurrency,
-                &stop,
-                progress.as_ref().map(|p| p as &dyn crate::apply::Progress),
-            )
-            .await;
+                stop: &stop,
+                progress: progress.as_ref().map(|p| p as &dyn crate::apply::Progress),
+            };
+            let Applied { report, inventory } = pass.apply(client, &plan, inventory, run).await;
             if let Some(p) = &progress {
                 p.finish();
             }
-            let published = publish(&store, &desired, &inventory, &plan, &auth).await;
+            let published = pass.publish(&inventory, &plan, &auth).await;
             let mut text = match args.output {
                 PlanOutput::Json => render(&plan, Some(&report), &title, args.output),
                 other => report_section(&report, other),
@@ -324,7 +321,7 @@ pub(super) fn cmd_rotating(
             show(&text, args.output)?;
             // Steps left unstarted because the lease lapsed: the account is not as
             // declared, and CI must not read this run as a success.
-            let cut_short = store.fenced()
+            let cut_short = pass.store.fenced()
                 && report
                     .steps
                     .iter()
