@@ -146,7 +146,8 @@ impl Daemon {
         );
     }
 
-    #[allow(clippy::type_complexity)]
+    /// Load, lead, plan, then apply unless suspended; `Ok(None)` when shutdown came during
+    /// observation. `full` tells whether it observed (a renewal pass does not).
     pub(super) async fn run_pass(
         &mut self,
         renewal_only: bool,
@@ -156,44 +157,95 @@ impl Daemon {
         self.load().await?;
         let desired = self.desired.clone().expect("load keeps a valid state");
         self.log_cost(&desired);
-        let store = match self.opts.state.clone() {
-            None => {
-                self.ensure_lock(&desired.settings.state_file)?;
-                Store::File(desired.settings.state_file.clone())
-            }
-            Some(session) => {
-                if !self.lead(&session).await? {
-                    return Ok(Some(PassDone {
-                        result: PassResult::Standby,
-                        summary: None,
-                        lines: Vec::new(),
-                        error: None,
-                    }));
-                }
-                Store::R2(session)
-            }
+        let Some(store) = self.store(&desired).await? else {
+            return Ok(Some(PassDone::quiet(PassResult::Standby, None, Vec::new())));
         };
         let client = self.client(&desired).await?;
-        // Renewing needs no observation while nothing but renewals is asked and the desired
-        // state is the one the last successful full pass planned from: 60 credentials each
-        // renewed by a full observation used several times Cloudflare's budget.
-        let basis = self
-            .renewal_basis
-            .as_ref()
-            .filter(|b| renewal_only && std::ptr::eq(b.desired.as_ptr(), Arc::as_ptr(&desired)))
-            .map(|b| b.parents.clone());
+        let basis = self.renewal_parents(renewal_only, &desired);
         *full = basis.is_none();
-        if *full {
-            self.renewal_basis = None;
-        }
         let endpoints = self.opts.endpoints.clone();
         let pass = reconcile::Pass {
             store,
             desired: &desired,
             endpoints: &endpoints,
         };
-        let planned = match &basis {
-            Some(parents) => pass.plan_renewals(&client, parents).await,
+        let Some(reconcile::Planned { plan, inventory }) =
+            self.plan(&pass, &client, basis.as_ref(), shutdown).await?
+        else {
+            return Ok(None);
+        };
+        let summary = Some(plan.summary());
+        if *full {
+            let domains = plan.domains.clone();
+            self.update(|st| st.custom_domains = domains);
+        }
+        let basis_after = (*full && !desired.temporary_credentials.is_empty())
+            .then(|| RenewalBasis::of(&desired, &plan));
+        let lines = self.plan_lines(&pass, &inventory, &plan).await;
+        if desired.settings.suspend {
+            if plan.has_changes() {
+                tracing::info!(
+                    changes = plan.steps.len(),
+                    "suspended: drift reported, nothing applied"
+                );
+            }
+            self.note_inventory(&desired, &inventory, &Default::default(), &[]);
+            return Ok(Some(PassDone::quiet(PassResult::Suspended, summary, lines)));
+        }
+        if let Some(reason) = &plan.refused {
+            return Err(Failed::new(format!("plan refused: {reason}")));
+        }
+        self.apply(&pass, client, &plan, inventory, shutdown)
+            .await?;
+        if let Some(b) = basis_after {
+            self.renewal_basis = Some(b);
+        }
+        Ok(Some(PassDone::quiet(PassResult::Success, summary, lines)))
+    }
+
+    /// Where this pass keeps the inventory: the local file under its flock, or the R2
+    /// state while this replica holds the lease (`None`: it is the standby).
+    async fn store(&mut self, desired: &Desired) -> Result<Option<Store>, Failed> {
+        Ok(match self.opts.state.clone() {
+            None => {
+                self.ensure_lock(&desired.settings.state_file)?;
+                Some(Store::File(desired.settings.state_file.clone()))
+            }
+            Some(session) => self.lead(&session).await?.then_some(Store::R2(session)),
+        })
+    }
+
+    /// The parents to renew under without observing, when only renewals are asked and the
+    /// desired state is the one the last successful full pass planned from (60 credentials
+    /// each renewed by a full observation used several times Cloudflare's budget); `None`
+    /// for a full pass, which forgets the old basis.
+    fn renewal_parents(
+        &mut self,
+        renewal_only: bool,
+        desired: &Arc<Desired>,
+    ) -> Option<std::collections::BTreeSet<String>> {
+        let basis = self
+            .renewal_basis
+            .as_ref()
+            .filter(|b| renewal_only && std::ptr::eq(b.desired.as_ptr(), Arc::as_ptr(desired)))
+            .map(|b| b.parents.clone());
+        if basis.is_none() {
+            self.renewal_basis = None;
+        }
+        basis
+    }
+
+    /// The plan: of the renewals alone under `basis`, or of everything through the read
+    /// cache. `Ok(None)` when shutdown came during observation.
+    async fn plan(
+        &mut self,
+        pass: &reconcile::Pass<'_>,
+        client: &Client,
+        basis: Option<&std::collections::BTreeSet<String>>,
+        shutdown: &Shutdown,
+    ) -> Result<Option<reconcile::Planned>, Failed> {
+        let planned = match basis {
+            Some(parents) => pass.plan_renewals(client, parents).await,
             None => {
                 let reads = crate::observe::Reads::Cached {
                     cache: &mut self.config_cache,
@@ -203,7 +255,7 @@ impl Daemon {
                 // publish branch; a suspended daemon writes nothing, not even that.
                 let recovery = reconcile::Recovery {
                     auth: self.opts.api.publish.auth(),
-                    restore: !desired.settings.suspend,
+                    restore: !pass.desired.settings.suspend,
                 };
                 let how = reconcile::Observe {
                     skip_outputs: false,
@@ -211,43 +263,29 @@ impl Daemon {
                     recovery: Some(&recovery),
                 };
                 tokio::select! {
-                    p = pass.plan(&client, how) => p,
+                    p = pass.plan(client, how) => p,
                     _ = shutdown.wait() => return Ok(None),
                 }
             }
         };
-        let reconcile::Planned { plan, inventory } = planned.map_err(|e| Failed {
+        planned.map(Some).map_err(|e| Failed {
             retry_after: e.retry_after(),
             ..Failed::new(error_chain(&e))
-        })?;
-        let summary = plan.summary();
-        if *full {
-            let domains = plan.domains.clone();
-            self.update(|st| st.custom_domains = domains);
-        }
-        // The parents this plan can issue under, for the renewals until the next full pass.
-        let usable_parents = || {
-            desired
-                .temporary_credentials
-                .iter()
-                .map(|t| t.parent.clone())
-                .filter(|p| {
-                    !plan
-                        .blocked
-                        .iter()
-                        .any(|b| b.kind == crate::plan::Kind::Token && b.name == *p)
-                })
-                .collect()
-        };
-        let basis_after =
-            (*full && !desired.temporary_credentials.is_empty()).then(|| RenewalBasis {
-                desired: Arc::downgrade(&desired),
-                parents: usable_parents(),
-            });
+        })
+    }
+
+    /// The plan's lines as `/status` shows them: its steps, what it would publish, and
+    /// what it blocked.
+    async fn plan_lines(
+        &self,
+        pass: &reconcile::Pass<'_>,
+        inventory: &crate::inventory::Inventory,
+        plan: &crate::plan::Plan,
+    ) -> Vec<String> {
         let mut lines: Vec<String> = plan.steps.iter().map(step_line).collect();
         let auth = self.opts.api.publish.auth();
         if let Some(p) = pass
-            .publish_preview(&inventory, &plan, &auth)
+            .publish_preview(inventory, plan, &auth)
             .await
             .filter(|p| p.files > 0)
         {
@@ -258,25 +296,20 @@ impl Daemon {
                 .iter()
                 .map(|b| format!("! blocked {} {}: {}", b.kind.as_str(), b.name, b.reason)),
         );
-        let none = std::collections::BTreeMap::new();
-        if desired.settings.suspend {
-            if plan.has_changes() {
-                tracing::info!(
-                    changes = plan.steps.len(),
-                    "suspended: drift reported, nothing applied"
-                );
-            }
-            self.note_inventory(&desired, &inventory, &none, &[]);
-            return Ok(Some(PassDone {
-                result: PassResult::Suspended,
-                summary: Some(summary),
-                lines,
-                error: None,
-            }));
-        }
-        if let Some(reason) = &plan.refused {
-            return Err(Failed::new(format!("plan refused: {reason}")));
-        }
+        lines
+    }
+
+    /// Apply the plan (when it changes or records anything), note what it came to, and
+    /// publish. A step that failed fails the pass, unless only temporary credentials
+    /// failed: their renewals retry on their own.
+    async fn apply(
+        &mut self,
+        pass: &reconcile::Pass<'_>,
+        client: Client,
+        plan: &crate::plan::Plan,
+        inventory: crate::inventory::Inventory,
+        shutdown: &Shutdown,
+    ) -> Result<(), Failed> {
         // What r2gitops writes to a bucket is read afresh by the next pass, whatever the
         // outcome (the apply's own read-back is not kept: a failed step may have half-done).
         for bucket in plan.steps.iter().filter_map(Step::changes_config_of) {
@@ -287,63 +320,80 @@ impl Daemon {
         if plan.steps.iter().any(Step::uses_lookups) {
             self.config_cache.forget_lookups();
         }
-        if plan.has_changes() || !plan.bookkeeping.is_empty() {
-            let stop = pass_stop(shutdown, self.opts.state.clone());
-            let run = reconcile::Run {
-                concurrency: self.opts.api.concurrency.max(1),
-                stop: &stop.0,
-                progress: Some(&crate::apply::LogSteps),
-            };
-            let reconcile::Applied { report, inventory } =
-                pass.apply(client, &plan, inventory, run).await;
-            stop.1.abort();
-            let readiness: Vec<f64> = report
-                .steps
-                .iter()
-                .filter(|s| s.outcome.succeeded())
-                .filter_map(|s| s.readiness.map(|d| d.as_secs_f64()))
-                .collect();
-            self.update(|st| readiness.iter().for_each(|secs| st.record_readiness(*secs)));
-            // From first seeing a dead credential to its new output written.
-            let delivered: Vec<f64> = report
-                .steps
-                .iter()
-                .filter(|s| s.kind == "token" && s.outcome.succeeded())
-                .filter_map(|s| self.dead_since.remove(&s.name))
-                .map(|seen| seen.elapsed().as_secs_f64())
-                .collect();
-            self.update(|st| delivered.iter().for_each(|secs| st.record_exposure(*secs)));
-            let (errors, issued, only_temporary) = renewal::from_report(&report);
-            self.note_inventory(&desired, &inventory, &errors, &issued);
-            // Right after the outputs are written, whatever else failed: what was written
-            // is on the branch before any later pass (a retirement) depends on it.
-            self.publish(&pass, &inventory, &plan).await;
-            if report.has_errors() && !only_temporary {
-                let first = report
-                    .steps
-                    .iter()
-                    .find_map(|s| match &s.outcome {
-                        crate::apply::Outcome::Failed(e) => Some(format!("{}: {e}", s.line)),
-                        _ => None,
-                    })
-                    .or_else(|| report.inventory_errors.first().cloned())
-                    .unwrap_or_else(|| "an output self-test failed".into());
-                return Err(Failed::new(first));
-            }
-        } else {
-            self.note_inventory(&desired, &inventory, &none, &[]);
+        if !plan.has_changes() && plan.bookkeeping.is_empty() {
+            self.note_inventory(pass.desired, &inventory, &Default::default(), &[]);
             // Level-triggered: a publish that failed earlier is caught up by a quiet pass.
-            self.publish(&pass, &inventory, &plan).await;
+            self.publish(pass, &inventory, plan).await;
+            return Ok(());
         }
-        if let Some(b) = basis_after {
-            self.renewal_basis = Some(b);
+        let stop = pass_stop(shutdown, self.opts.state.clone());
+        let run = reconcile::Run {
+            concurrency: self.opts.api.concurrency.max(1),
+            stop: &stop.0,
+            progress: Some(&crate::apply::LogSteps),
+        };
+        let reconcile::Applied { report, inventory } =
+            pass.apply(client, plan, inventory, run).await;
+        stop.1.abort();
+        self.record_timings(&report);
+        let (errors, issued, only_temporary) = renewal::from_report(&report);
+        self.note_inventory(pass.desired, &inventory, &errors, &issued);
+        // Right after the outputs are written, whatever else failed: what was written is on
+        // the branch before any later pass (a retirement) depends on it.
+        self.publish(pass, &inventory, plan).await;
+        if report.has_errors() && !only_temporary {
+            let first = report
+                .steps
+                .iter()
+                .find_map(|s| match &s.outcome {
+                    crate::apply::Outcome::Failed(e) => Some(format!("{}: {e}", s.line)),
+                    _ => None,
+                })
+                .or_else(|| report.inventory_errors.first().cloned())
+                .unwrap_or_else(|| "an output self-test failed".into());
+            return Err(Failed::new(first));
         }
-        Ok(Some(PassDone {
-            result: PassResult::Success,
-            summary: Some(summary),
-            lines,
-            error: None,
-        }))
+        Ok(())
+    }
+
+    /// The readiness of each step that succeeded, and for each credential seen dead, the
+    /// time from seeing it to its new output written.
+    fn record_timings(&mut self, report: &crate::apply::Report) {
+        let readiness: Vec<f64> = report
+            .steps
+            .iter()
+            .filter(|s| s.outcome.succeeded())
+            .filter_map(|s| s.readiness.map(|d| d.as_secs_f64()))
+            .collect();
+        self.update(|st| readiness.iter().for_each(|secs| st.record_readiness(*secs)));
+        let delivered: Vec<f64> = report
+            .steps
+            .iter()
+            .filter(|s| s.kind == "token" && s.outcome.succeeded())
+            .filter_map(|s| self.dead_since.remove(&s.name))
+            .map(|seen| seen.elapsed().as_secs_f64())
+            .collect();
+        self.update(|st| delivered.iter().for_each(|secs| st.record_exposure(*secs)));
+    }
+}
+
+impl RenewalBasis {
+    /// The parents `plan` can issue under, for the renewals until the next full pass.
+    fn of(desired: &Arc<Desired>, plan: &crate::plan::Plan) -> Self {
+        let blocked = |p: &String| {
+            plan.blocked
+                .iter()
+                .any(|b| b.kind == crate::plan::Kind::Token && b.name == *p)
+        };
+        RenewalBasis {
+            desired: Arc::downgrade(desired),
+            parents: desired
+                .temporary_credentials
+                .iter()
+                .map(|t| t.parent.clone())
+                .filter(|p| !blocked(p))
+                .collect(),
+        }
     }
 }
 
@@ -356,4 +406,20 @@ pub(super) struct PassDone {
     lines: Vec<String>,
     /// Why it failed.
     error: Option<String>,
+}
+
+impl PassDone {
+    /// A pass that came to `result` without an error.
+    fn quiet(
+        result: PassResult,
+        summary: Option<crate::plan::Summary>,
+        lines: Vec<String>,
+    ) -> Self {
+        PassDone {
+            result,
+            summary,
+            lines,
+            error: None,
+        }
+    }
 }
