@@ -14,6 +14,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use common::Sandbox;
+use common::output::text;
 
 /// A token made by hand in the dashboard: object read-write on `backups`.
 struct HandMade {
@@ -106,14 +107,6 @@ fn adopt_with(sb: &Sandbox, value: &str, extra_env: &[(&str, &str)]) -> Output {
         .unwrap();
     writeln!(child.stdin.take().unwrap(), "{value}").unwrap();
     child.wait_with_output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 async fn token_name(sb: &Sandbox, id: &str) -> String {

@@ -13,6 +13,7 @@ use std::process::{Output, Stdio};
 use serde_json::Value;
 
 use common::Sandbox;
+use common::output::text;
 
 const GOLDEN: &str = "tests/data/golden/import.yaml";
 
@@ -34,14 +35,6 @@ fn seed(sb: &Sandbox) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The file with what differs per run replaced: the account id, token ids (by name), the

@@ -14,6 +14,8 @@ use r2gitops::cloudflare::WriteApi;
 use r2gitops::config::{Jurisdiction, StorageClass};
 use serde_json::{Value, json};
 
+use common::output::text;
+
 const STATE: &str = "r2://state/teams/r2gitops.json";
 const KEY: &str = "teams/r2gitops.json";
 const PARENT: &str = "r2gitops:state";
@@ -153,14 +155,6 @@ fn run(mut cmd: Command) -> Output {
 fn tail(s: &str) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
