@@ -35,7 +35,7 @@ mod settle;
 mod temporary;
 mod token;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -47,7 +47,7 @@ use crate::config::Desired;
 use crate::error::error_chain;
 use crate::inventory::{BucketRecord, Inventory, TokenRecord};
 use crate::plan::render::step_line;
-use crate::plan::{Bookkeeping, Plan, Step};
+use crate::plan::{Bookkeeping, BucketRef, Plan, Step};
 use crate::secret::TokenValue;
 use crate::secrets::OutputWriter;
 use crate::state::Store;
@@ -283,6 +283,38 @@ fn report(step: &Step, outcome: Outcome) -> StepReport {
     }
 }
 
+/// Every step skipped, for a plan that was refused.
+fn refused(plan: &Plan, reason: &str) -> Vec<StepReport> {
+    plan.steps
+        .iter()
+        .map(|s| {
+            report(
+                s,
+                Outcome::Skipped(format!("the plan was refused: {reason}")),
+            )
+        })
+        .collect()
+}
+
+/// The token steps grouped by token, in the plan's order: one token's update and roll run
+/// in order, then the temporary credentials issued under it (right after its new value is
+/// written); different tokens run concurrently.
+fn per_token<'s>(steps: impl Iterator<Item = &'s Step>) -> Vec<Vec<&'s Step>> {
+    let mut per_token: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
+    let mut order = Vec::new();
+    for s in steps {
+        let name = match s {
+            Step::IssueTemporary { parent, .. } => parent.as_str(),
+            _ => s.object_name(),
+        };
+        if !per_token.contains_key(name) {
+            order.push(name);
+        }
+        per_token.entry(name).or_default().push(s);
+    }
+    order.iter().map(|n| per_token[n].clone()).collect()
+}
+
 impl<W: WriteApi> Applier<'_, W> {
     /// Apply `plan` on top of `inventory`, saving to the local `settings.state_file`;
     /// returns the report and the inventory as saved.
@@ -300,23 +332,11 @@ impl<W: WriteApi> Applier<'_, W> {
     ) -> (Report, Inventory) {
         let mut out = Report::default();
         if let Some(reason) = &plan.refused {
-            out.steps = plan
-                .steps
-                .iter()
-                .map(|s| {
-                    report(
-                        s,
-                        Outcome::Skipped(format!("the plan was refused: {reason}")),
-                    )
-                })
-                .collect();
+            out.steps = refused(plan, reason);
             return (out, inventory);
         }
-        let writer = self.writer.clone();
-        match tokio::task::spawn_blocking(move || writer.cleanup_temp_files()).await {
-            Ok(Ok(n)) => out.temp_files_removed = n,
-            Ok(Err(e)) => tracing::warn!(error = %error_chain(&e), "sweeping temp files failed"),
-            Err(e) => tracing::warn!(error = %e, "sweeping temp files failed"),
+        if let Some(n) = self.sweep_temp_files().await {
+            out.temp_files_removed = n;
         }
         let shared = Shared {
             inventory: tokio::sync::Mutex::new(inventory),
@@ -334,21 +354,8 @@ impl<W: WriteApi> Applier<'_, W> {
         let phase = |f: fn(&Step) -> bool| plan.steps.iter().filter(move |s| f(s));
         let buckets: Vec<&Step> =
             phase(|s| matches!(s, Step::CreateBucket { .. } | Step::UpdateBucket { .. })).collect();
-        let bucket_reports = self
-            .run_all(buckets.clone(), |s| self.bucket_step(s, &shared))
-            .await;
-        let mut phased = settle::Buckets::default();
-        for (s, r) in buckets.iter().zip(&bucket_reports) {
-            if let Step::CreateBucket { bucket, .. } = s {
-                let set = if r.outcome.succeeded() {
-                    &mut phased.created
-                } else {
-                    &mut phased.failed
-                };
-                set.insert(bucket.clone());
-            }
-        }
-        out.steps.extend(bucket_reports);
+        let (reports, phased) = self.bucket_phase(buckets, &shared).await;
+        out.steps.extend(reports);
         let failed = &phased.failed;
 
         let configs: Vec<&Step> = phase(|s| s.config_bucket().is_some()).collect();
@@ -375,12 +382,7 @@ impl<W: WriteApi> Applier<'_, W> {
             .await;
         out.steps.extend(reports);
 
-        // One token's update and roll run in order, then the temporary credentials issued
-        // under it (right after its new value is written); different tokens run
-        // concurrently.
-        let mut per_token: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
-        let mut order = Vec::new();
-        for s in phase(|s| {
+        let groups = per_token(phase(|s| {
             matches!(
                 s,
                 Step::CreateToken { .. }
@@ -390,53 +392,9 @@ impl<W: WriteApi> Applier<'_, W> {
                     | Step::RotateToken { .. }
                     | Step::IssueTemporary { .. }
             )
-        }) {
-            let name = match s {
-                Step::IssueTemporary { parent, .. } => parent.as_str(),
-                _ => s.object_name(),
-            };
-            if !per_token.contains_key(name) {
-                order.push(name);
-            }
-            per_token.entry(name).or_default().push(s);
-        }
-        let groups: Vec<Vec<&Step>> = order.iter().map(|n| per_token[n].clone()).collect();
+        }));
         let reports: Vec<Vec<StepReport>> = futures::stream::iter(groups)
-            .map(|steps| {
-                let shared = &shared;
-                async move {
-                    let mut reports: Vec<StepReport> = Vec::new();
-                    for s in steps {
-                        // An update that turned into a replacement wrote a fresh output
-                        // for a new id: a roll of the old id has nothing left to do.
-                        let replaced = reports
-                            .iter()
-                            .any(|r| matches!(r.outcome, Outcome::Replaced(_)));
-                        if replaced && matches!(s, Step::RollToken { .. }) {
-                            reports.push(report(
-                                s,
-                                Outcome::AlreadyDone("the replacement's output was written".into()),
-                            ));
-                            continue;
-                        }
-                        if let Step::IssueTemporary { reason, .. } = s {
-                            let r = match temporary::before_issue(reason, &reports, replaced) {
-                                Some(outcome) => report(s, outcome),
-                                None => {
-                                    observed(self.progress, self.temporary_step(s, failed, shared))
-                                        .await
-                                }
-                            };
-                            reports.push(r);
-                            continue;
-                        }
-                        reports.push(
-                            observed(self.progress, self.token_step(s, failed, shared)).await,
-                        );
-                    }
-                    reports
-                }
-            })
+            .map(|steps| self.token_group(steps, failed, &shared))
             .buffered(self.concurrency.max(1))
             .collect()
             .await;
@@ -450,6 +408,80 @@ impl<W: WriteApi> Applier<'_, W> {
 
         out.inventory_errors = shared.errors.into_inner().unwrap();
         (out, shared.inventory.into_inner())
+    }
+
+    /// Remove the temp files an interrupted write left; how many, `None` if sweeping failed.
+    async fn sweep_temp_files(&self) -> Option<usize> {
+        let writer = self.writer.clone();
+        match tokio::task::spawn_blocking(move || writer.cleanup_temp_files()).await {
+            Ok(Ok(n)) => Some(n),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %error_chain(&e), "sweeping temp files failed");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "sweeping temp files failed");
+                None
+            }
+        }
+    }
+
+    /// Create and update the buckets; the reports, and which creations succeeded or failed
+    /// (their configuration and tokens wait on them).
+    async fn bucket_phase(
+        &self,
+        buckets: Vec<&Step>,
+        shared: &Shared,
+    ) -> (Vec<StepReport>, settle::Buckets) {
+        let bucket_reports = self
+            .run_all(buckets.clone(), |s| self.bucket_step(s, shared))
+            .await;
+        let mut phased = settle::Buckets::default();
+        for (s, r) in buckets.iter().zip(&bucket_reports) {
+            if let Step::CreateBucket { bucket, .. } = s {
+                let set = if r.outcome.succeeded() {
+                    &mut phased.created
+                } else {
+                    &mut phased.failed
+                };
+                set.insert(bucket.clone());
+            }
+        }
+        (bucket_reports, phased)
+    }
+
+    /// One token's steps in order, then the temporary credentials issued under it.
+    async fn token_group(
+        &self,
+        steps: Vec<&Step>,
+        failed: &BTreeSet<BucketRef>,
+        shared: &Shared,
+    ) -> Vec<StepReport> {
+        let mut reports: Vec<StepReport> = Vec::new();
+        for s in steps {
+            // An update that turned into a replacement wrote a fresh output
+            // for a new id: a roll of the old id has nothing left to do.
+            let replaced = reports
+                .iter()
+                .any(|r| matches!(r.outcome, Outcome::Replaced(_)));
+            if replaced && matches!(s, Step::RollToken { .. }) {
+                reports.push(report(
+                    s,
+                    Outcome::AlreadyDone("the replacement's output was written".into()),
+                ));
+                continue;
+            }
+            if let Step::IssueTemporary { reason, .. } = s {
+                let r = match temporary::before_issue(reason, &reports, replaced) {
+                    Some(outcome) => report(s, outcome),
+                    None => observed(self.progress, self.temporary_step(s, failed, shared)).await,
+                };
+                reports.push(r);
+                continue;
+            }
+            reports.push(observed(self.progress, self.token_step(s, failed, shared)).await);
+        }
+        reports
     }
 
     async fn run_all<'s, F, Fut>(&self, steps: Vec<&'s Step>, f: F) -> Vec<StepReport>

@@ -384,7 +384,51 @@ impl Status {
     pub fn prometheus(&self) -> String {
         let mut out = String::new();
         let o = &mut out;
+        self.passes_total(o);
+        histogram(
+            o,
+            "r2gitops_pass_duration_seconds",
+            "Duration of reconcile passes.",
+            &DURATION_BUCKETS,
+            &self.duration_buckets,
+            self.duration_sum,
+        );
+        histogram(
+            o,
+            "r2gitops_rotation_readiness_seconds",
+            "How long a rotated token's new key took to pass its signed S3 probe.",
+            &READINESS_BUCKETS,
+            &self.readiness_buckets,
+            self.readiness_sum,
+        );
+        histogram(
+            o,
+            "r2gitops_exposure_to_delivery_seconds",
+            "From first seeing a managed token exposed, expired or missing to its new output written.",
+            &EXPOSURE_BUCKETS,
+            &self.exposure_buckets,
+            self.exposure_sum,
+        );
+        self.gauges(o);
+        self.planned_changes(o);
+        self.api_counters(o);
+        if self.policy.is_some() {
+            let g = "r2gitops_policy_violations";
+            header(
+                o,
+                g,
+                "gauge",
+                "Violations of the operator's policy in the desired-state file as last read.",
+            );
+            let _ = writeln!(o, "{g} {}", self.policy_violations);
+        }
+        if let Some(p) = &self.publish {
+            p.prometheus(o);
+        }
+        out
+    }
 
+    fn passes_total(&self, o: &mut String) {
         header(
             o,
             "r2gitops_passes_total",
@@ -400,47 +444,9 @@ impl Status {
             let n = self.passes.get(&r).copied().unwrap_or(0);
             let _ = writeln!(o, "r2gitops_passes_total{{result=\"{}\"}} {n}", r.as_str());
         }
+    }
 
-        let h = "r2gitops_pass_duration_seconds";
-        header(o, h, "histogram", "Duration of reconcile passes.");
-        for (i, b) in DURATION_BUCKETS.iter().enumerate() {
-            let _ = writeln!(o, "{h}_bucket{{le=\"{b}\"}} {}", self.duration_buckets[i]);
-        }
-        let count = self.duration_buckets[DURATION_BUCKETS.len()];
-        let _ = writeln!(o, "{h}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(o, "{h}_sum {}", self.duration_sum);
-        let _ = writeln!(o, "{h}_count {count}");
-
-        let h = "r2gitops_rotation_readiness_seconds";
-        header(
-            o,
-            h,
-            "histogram",
-            "How long a rotated token's new key took to pass its signed S3 probe.",
-        );
-        for (i, b) in READINESS_BUCKETS.iter().enumerate() {
-            let _ = writeln!(o, "{h}_bucket{{le=\"{b}\"}} {}", self.readiness_buckets[i]);
-        }
-        let count = self.readiness_buckets[READINESS_BUCKETS.len()];
-        let _ = writeln!(o, "{h}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(o, "{h}_sum {}", self.readiness_sum);
-        let _ = writeln!(o, "{h}_count {count}");
-
-        let h = "r2gitops_exposure_to_delivery_seconds";
-        header(
-            o,
-            h,
-            "histogram",
-            "From first seeing a managed token exposed, expired or missing to its new output written.",
-        );
-        for (i, b) in EXPOSURE_BUCKETS.iter().enumerate() {
-            let _ = writeln!(o, "{h}_bucket{{le=\"{b}\"}} {}", self.exposure_buckets[i]);
-        }
-        let count = self.exposure_buckets[EXPOSURE_BUCKETS.len()];
-        let _ = writeln!(o, "{h}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(o, "{h}_sum {}", self.exposure_sum);
-        let _ = writeln!(o, "{h}_count {count}");
-
+    fn gauges(&self, o: &mut String) {
         let g = "r2gitops_tokens_retiring";
         header(
             o,
@@ -488,7 +494,9 @@ impl Status {
             header(o, name, "gauge", help);
             let _ = writeln!(o, "{name} {value}");
         }
+    }
 
+    fn planned_changes(&self, o: &mut String) {
         let g = "r2gitops_planned_changes";
         header(o, g, "gauge", "Changes in the last plan, by kind.");
         let s = self
@@ -510,7 +518,10 @@ impl Status {
         ] {
             let _ = writeln!(o, "{g}{{kind=\"{kind}\"}} {v}");
         }
+    }
 
+    /// The Cloudflare API counters: answers by status, retries, rate-limit pauses.
+    fn api_counters(&self, o: &mut String) {
         let c = "r2gitops_api_requests_total";
         header(
             o,
@@ -527,21 +538,19 @@ impl Status {
         let c = "r2gitops_rate_limit_pauses_total";
         header(o, c, "counter", "Times a rate limit paused every API call.");
         let _ = writeln!(o, "{c} {}", self.api.rate_limit_pauses);
-        if self.policy.is_some() {
-            let g = "r2gitops_policy_violations";
-            header(
-                o,
-                g,
-                "gauge",
-                "Violations of the operator's policy in the desired-state file as last read.",
-            );
-            let _ = writeln!(o, "{g} {}", self.policy_violations);
-        }
-        if let Some(p) = &self.publish {
-            p.prometheus(o);
-        }
-        out
     }
+}
+
+/// A Prometheus histogram from cumulative `counts` per bound of `bounds` (+Inf last).
+fn histogram(o: &mut String, h: &str, help: &str, bounds: &[f64], counts: &[u64], sum: f64) {
+    header(o, h, "histogram", help);
+    for (i, b) in bounds.iter().enumerate() {
+        let _ = writeln!(o, "{h}_bucket{{le=\"{b}\"}} {}", counts[i]);
+    }
+    let count = counts[bounds.len()];
+    let _ = writeln!(o, "{h}_bucket{{le=\"+Inf\"}} {count}");
+    let _ = writeln!(o, "{h}_sum {sum}");
+    let _ = writeln!(o, "{h}_count {count}");
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -5,6 +5,8 @@
 use std::collections::BTreeSet;
 
 use super::Input;
+use crate::config::{BucketSpec, Jurisdiction};
+use crate::observed::{Observed, ObservedBucket};
 use crate::plan::timestamp;
 use crate::plan::{Blocked, Bookkeeping, BucketRef, Kind, Orphan, Plan, Step};
 
@@ -19,113 +21,154 @@ pub(super) fn diff_buckets(
     steps: &mut Vec<Step>,
     deletes: &mut Vec<Step>,
 ) {
+    for b in &input.desired.buckets {
+        match find(input.observed, b.jurisdiction, &b.name) {
+            None => missing(input, b, plan, steps),
+            Some(o) => present(input, b, o, plan, steps),
+        }
+    }
+    undeclared(input, plan, deletes);
+}
+
+fn find<'a>(observed: &'a Observed, j: Jurisdiction, name: &str) -> Option<&'a ObservedBucket> {
+    observed
+        .buckets
+        .iter()
+        .find(|b| b.jurisdiction == j && b.name == name)
+}
+
+/// A declared bucket Cloudflare does not show: created, unless it is managed in another
+/// jurisdiction or its jurisdiction was not listed.
+fn missing(input: &Input<'_>, b: &BucketSpec, plan: &mut Plan, steps: &mut Vec<Step>) {
     let observed = input.observed;
-    let find = |j, name: &str| {
-        observed
-            .buckets
-            .iter()
-            .find(|b| b.jurisdiction == j && b.name == name)
+    let bucket = BucketRef {
+        jurisdiction: b.jurisdiction,
+        name: b.name.clone(),
     };
-    let declared: BTreeSet<(crate::config::Jurisdiction, &str)> = input
+    // Managed under another jurisdiction: the jurisdiction is fixed at creation.
+    let moved = input
+        .inventory
+        .buckets
+        .keys()
+        .find(|(j, n)| n == &b.name && *j != b.jurisdiction && find(observed, *j, n).is_some());
+    if let Some((have, _)) = moved {
+        plan.blocked.push(Blocked {
+            kind: Kind::Bucket,
+            name: b.name.clone(),
+            reason: format!(
+                "jurisdiction is create-only (have {}, want {})",
+                have.as_str(),
+                b.jurisdiction.as_str()
+            ),
+        });
+    } else if !observed.listed_jurisdictions.contains(&b.jurisdiction) {
+        plan.blocked.push(Blocked {
+            kind: Kind::Bucket,
+            name: b.name.clone(),
+            reason: format!("jurisdiction {} was not observed", b.jurisdiction.as_str()),
+        });
+    } else {
+        steps.push(Step::CreateBucket {
+            bucket,
+            location_hint: b.location_hint,
+            storage_class: b.storage_class,
+            protect: b.protect,
+        });
+    }
+}
+
+/// A declared bucket that exists: recorded with its protection; a different location is
+/// blocked (create-only), a different storage class updated.
+fn present(
+    input: &Input<'_>,
+    b: &BucketSpec,
+    o: &ObservedBucket,
+    plan: &mut Plan,
+    steps: &mut Vec<Step>,
+) {
+    let bucket = BucketRef {
+        jurisdiction: b.jurisdiction,
+        name: b.name.clone(),
+    };
+    let key = (b.jurisdiction, b.name.clone());
+    if input.inventory.buckets.get(&key).map(|r| r.protect) != Some(b.protect) {
+        plan.bookkeeping.push(Bookkeeping::TrackBucket {
+            bucket: bucket.clone(),
+            protect: b.protect,
+        });
+    }
+    let mut changed = false;
+    if let (Some(want), Some(have)) = (b.location_hint, o.location)
+        && want != have
+    {
+        changed = true;
+        plan.blocked.push(Blocked {
+            kind: Kind::Bucket,
+            name: b.name.clone(),
+            reason: format!(
+                "location is create-only (have {}, want {})",
+                have.as_str(),
+                want.as_str()
+            ),
+        });
+    }
+    if o.storage_class != b.storage_class {
+        changed = true;
+        storage_class(input, b, o, bucket, plan, steps);
+    }
+    if !changed {
+        plan.unchanged += 1;
+    }
+}
+
+/// The storage class differs: an update, unless Cloudflare refused this very change
+/// within `REFUSAL_MEMORY`.
+fn storage_class(
+    input: &Input<'_>,
+    b: &BucketSpec,
+    o: &ObservedBucket,
+    bucket: BucketRef,
+    plan: &mut Plan,
+    steps: &mut Vec<Step>,
+) {
+    let key = (b.jurisdiction, b.name.clone());
+    let refused = input
+        .inventory
+        .buckets
+        .get(&key)
+        .and_then(|r| r.storage_class_refused.as_ref())
+        .filter(|r| r.to == b.storage_class && input.now < r.at + REFUSAL_MEMORY);
+    match refused {
+        Some(r) => plan.blocked.push(Blocked {
+            kind: Kind::Bucket,
+            name: b.name.clone(),
+            reason: format!(
+                "Cloudflare refused to change the storage class to {} ({}) at {}; r2gitops tries again after {}",
+                b.storage_class.as_str(),
+                r.detail,
+                timestamp(r.at),
+                timestamp(r.at + REFUSAL_MEMORY)
+            ),
+        }),
+        None => steps.push(Step::UpdateBucket {
+            bucket,
+            from: o.storage_class,
+            to: b.storage_class,
+        }),
+    }
+}
+
+/// Buckets the inventory holds and the file no longer declares: forgotten when gone,
+/// kept as orphans unless prune allows deleting them.
+fn undeclared(input: &Input<'_>, plan: &mut Plan, deletes: &mut Vec<Step>) {
+    let observed = input.observed;
+    let declared: BTreeSet<(Jurisdiction, &str)> = input
         .desired
         .buckets
         .iter()
         .map(|b| (b.jurisdiction, b.name.as_str()))
         .collect();
     let declared_names: BTreeSet<&str> = declared.iter().map(|(_, n)| *n).collect();
-
-    for b in &input.desired.buckets {
-        let bucket = BucketRef {
-            jurisdiction: b.jurisdiction,
-            name: b.name.clone(),
-        };
-        let Some(o) = find(b.jurisdiction, &b.name) else {
-            // Managed under another jurisdiction: the jurisdiction is fixed at creation.
-            let moved = input
-                .inventory
-                .buckets
-                .keys()
-                .find(|(j, n)| n == &b.name && *j != b.jurisdiction && find(*j, n).is_some());
-            if let Some((have, _)) = moved {
-                plan.blocked.push(Blocked {
-                    kind: Kind::Bucket,
-                    name: b.name.clone(),
-                    reason: format!(
-                        "jurisdiction is create-only (have {}, want {})",
-                        have.as_str(),
-                        b.jurisdiction.as_str()
-                    ),
-                });
-            } else if !observed.listed_jurisdictions.contains(&b.jurisdiction) {
-                plan.blocked.push(Blocked {
-                    kind: Kind::Bucket,
-                    name: b.name.clone(),
-                    reason: format!("jurisdiction {} was not observed", b.jurisdiction.as_str()),
-                });
-            } else {
-                steps.push(Step::CreateBucket {
-                    bucket,
-                    location_hint: b.location_hint,
-                    storage_class: b.storage_class,
-                    protect: b.protect,
-                });
-            }
-            continue;
-        };
-        let key = (b.jurisdiction, b.name.clone());
-        if input.inventory.buckets.get(&key).map(|r| r.protect) != Some(b.protect) {
-            plan.bookkeeping.push(Bookkeeping::TrackBucket {
-                bucket: bucket.clone(),
-                protect: b.protect,
-            });
-        }
-        let mut changed = false;
-        if let (Some(want), Some(have)) = (b.location_hint, o.location)
-            && want != have
-        {
-            changed = true;
-            plan.blocked.push(Blocked {
-                kind: Kind::Bucket,
-                name: b.name.clone(),
-                reason: format!(
-                    "location is create-only (have {}, want {})",
-                    have.as_str(),
-                    want.as_str()
-                ),
-            });
-        }
-        if o.storage_class != b.storage_class {
-            changed = true;
-            let refused = input
-                .inventory
-                .buckets
-                .get(&key)
-                .and_then(|r| r.storage_class_refused.as_ref())
-                .filter(|r| r.to == b.storage_class && input.now < r.at + REFUSAL_MEMORY);
-            match refused {
-                Some(r) => plan.blocked.push(Blocked {
-                    kind: Kind::Bucket,
-                    name: b.name.clone(),
-                    reason: format!(
-                        "Cloudflare refused to change the storage class to {} ({}) at {}; r2gitops tries again after {}",
-                        b.storage_class.as_str(),
-                        r.detail,
-                        timestamp(r.at),
-                        timestamp(r.at + REFUSAL_MEMORY)
-                    ),
-                }),
-                None => steps.push(Step::UpdateBucket {
-                    bucket,
-                    from: o.storage_class,
-                    to: b.storage_class,
-                }),
-            }
-        }
-        if !changed {
-            plan.unchanged += 1;
-        }
-    }
-
     for ((j, name), record) in &input.inventory.buckets {
         if declared.contains(&(*j, name.as_str())) || !observed.listed_jurisdictions.contains(j) {
             continue;
@@ -134,7 +177,7 @@ pub(super) fn diff_buckets(
             jurisdiction: *j,
             name: name.clone(),
         };
-        if find(*j, name).is_none() {
+        if find(observed, *j, name).is_none() {
             plan.bookkeeping.push(Bookkeeping::ForgetBucket { bucket });
             continue;
         }

@@ -3,8 +3,12 @@
 //! both the text and the JSON reuse (why a token rotates, what a configuration write
 //! changes). Pure.
 
+use std::path::Path;
+use std::time::Duration;
+
 use crate::config::model::temporary::short_duration;
-use crate::plan::{ConfigWrite, RollReason, Step, timestamp};
+use crate::config::{Access, LocationHint, Owner, StorageClass, TemporaryScope};
+use crate::plan::{BucketRef, ConfigWrite, IssueReason, QueueWrite, RollReason, Step, timestamp};
 
 /// One line per change, as `terraform plan` would show it (without the leading indent).
 pub fn step_line(step: &Step) -> String {
@@ -14,16 +18,7 @@ pub fn step_line(step: &Step) -> String {
             location_hint,
             storage_class,
             ..
-        } => {
-            let mut attrs = vec![bucket.jurisdiction.as_str().to_string()];
-            if let Some(l) = location_hint {
-                attrs.push(l.as_str().to_string());
-            }
-            if *storage_class != crate::config::StorageClass::Standard {
-                attrs.push(storage_class.as_str().to_string());
-            }
-            format!("+ create bucket {} ({})", bucket.name, attrs.join(", "))
-        }
+        } => create_bucket_line(bucket, location_hint.as_ref(), storage_class),
         Step::UpdateBucket { bucket, from, to } => format!(
             "~ update bucket {}: storage class {} -> {}",
             bucket.name,
@@ -49,23 +44,7 @@ pub fn step_line(step: &Step) -> String {
             bucket,
             write,
             changes,
-        } => {
-            let mut line = format!(
-                "~ update bucket {}: notifications {} {}",
-                bucket.name,
-                write.queue_name,
-                changes.join(" ")
-            );
-            if write.rules.is_empty() {
-                line.push_str(" (every rule of the queue removed)");
-            } else if write.clear_first {
-                line.push_str(&format!(
-                    " (its rules deleted, then {} put)",
-                    rule_count(write.rules.len())
-                ));
-            }
-            line
-        }
+        } => notifications_line(bucket, write, changes),
         Step::CreateToken {
             token,
             owner,
@@ -73,30 +52,7 @@ pub fn step_line(step: &Step) -> String {
             output,
             access,
             ..
-        } => {
-            let on = if buckets.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " on {}",
-                    buckets
-                        .iter()
-                        .map(|b| b.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
-            let access = access.as_str();
-            let owner = if *owner == crate::config::Owner::User {
-                ", user-owned"
-            } else {
-                ""
-            };
-            format!(
-                "+ create token {token} ({access}{on}{owner}) -> {}",
-                output.display()
-            )
-        }
+        } => create_token_line(token, owner, access, buckets, output),
         Step::UpdateToken {
             token,
             changes,
@@ -132,20 +88,7 @@ pub fn step_line(step: &Step) -> String {
             revoke_old,
             rotate_every,
             ..
-        } => {
-            let why = rotate_reason(reason, *rotate_every);
-            let old = crate::plan::id8(old_id);
-            if *revoke_old {
-                format!(
-                    "± rotate token {token}: {why}; new key issued, old key {old} deleted once the new output is written (--revoke-old)"
-                )
-            } else {
-                format!(
-                    "± rotate token {token}: {why}; new key issued, old key {old} retired after {} overlap",
-                    short_duration(*overlap)
-                )
-            }
-        }
+        } => rotate_line(token, old_id, reason, *overlap, *revoke_old, *rotate_every),
         Step::RetireToken { token, id, .. } => {
             format!(
                 "- retire token {token} {} (overlap ended)",
@@ -157,17 +100,109 @@ pub fn step_line(step: &Step) -> String {
             scope,
             reason,
             ..
-        } => {
-            let line = format!(
-                "+ issue temporary {name} ({})",
-                crate::plan::temporary::scope_clause(scope)
-            );
-            // The line of a first issue is the issue's own; every other says why.
-            match reason {
-                crate::plan::IssueReason::Unrecorded => line,
-                r => format!("{line}: {}", r.describe()),
-            }
-        }
+        } => issue_line(name, scope, reason),
+    }
+}
+
+/// `+ create bucket NAME (jurisdiction, location hint, storage class)`, the last two only
+/// when set.
+fn create_bucket_line(
+    bucket: &BucketRef,
+    location_hint: Option<&LocationHint>,
+    storage_class: &StorageClass,
+) -> String {
+    let mut attrs = vec![bucket.jurisdiction.as_str().to_string()];
+    if let Some(l) = location_hint {
+        attrs.push(l.as_str().to_string());
+    }
+    if *storage_class != StorageClass::Standard {
+        attrs.push(storage_class.as_str().to_string());
+    }
+    format!("+ create bucket {} ({})", bucket.name, attrs.join(", "))
+}
+
+fn notifications_line(bucket: &BucketRef, write: &QueueWrite, changes: &[String]) -> String {
+    let mut line = format!(
+        "~ update bucket {}: notifications {} {}",
+        bucket.name,
+        write.queue_name,
+        changes.join(" ")
+    );
+    if write.rules.is_empty() {
+        line.push_str(" (every rule of the queue removed)");
+    } else if write.clear_first {
+        line.push_str(&format!(
+            " (its rules deleted, then {} put)",
+            rule_count(write.rules.len())
+        ));
+    }
+    line
+}
+
+/// `+ create token NAME (access on buckets, user-owned) -> output file`.
+fn create_token_line(
+    token: &str,
+    owner: &Owner,
+    access: &Access,
+    buckets: &[BucketRef],
+    output: &Path,
+) -> String {
+    let on = if buckets.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " on {}",
+            buckets
+                .iter()
+                .map(|b| b.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let access = access.as_str();
+    let owner = if *owner == Owner::User {
+        ", user-owned"
+    } else {
+        ""
+    };
+    format!(
+        "+ create token {token} ({access}{on}{owner}) -> {}",
+        output.display()
+    )
+}
+
+/// `± rotate token NAME: why; new key issued, old key …` and when the old key goes.
+fn rotate_line(
+    token: &str,
+    old_id: &str,
+    reason: &RollReason,
+    overlap: Duration,
+    revoke_old: bool,
+    rotate_every: Option<Duration>,
+) -> String {
+    let why = rotate_reason(reason, rotate_every);
+    let old = crate::plan::id8(old_id);
+    if revoke_old {
+        format!(
+            "± rotate token {token}: {why}; new key issued, old key {old} deleted once the new output is written (--revoke-old)"
+        )
+    } else {
+        format!(
+            "± rotate token {token}: {why}; new key issued, old key {old} retired after {} overlap",
+            short_duration(overlap)
+        )
+    }
+}
+
+fn issue_line(name: &str, scope: &TemporaryScope, reason: &IssueReason) -> String {
+    let line = format!(
+        "+ issue temporary {name} ({})",
+        crate::plan::temporary::scope_clause(scope)
+    );
+    // The line of a first issue is the issue's own; every other says why.
+    match reason {
+        IssueReason::Unrecorded => line,
+        r => format!("{line}: {}", r.describe()),
     }
 }
 
