@@ -139,61 +139,17 @@ pub(super) fn cmd_rotating(
     args: &ReconcileArgs,
     rotate: Option<(&str, bool)>,
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let file = &args.file.file;
-    let title = file.display().to_string();
+    let title = args.file.file.display().to_string();
     args.api.preflight()?;
-    let policy = args
-        .api
-        .policy
-        .load(file)?
-        .map(|policy| crate::config::policy::Enforced {
-            policy,
-            interval: crate::config::cost::DEFAULT_INTERVAL,
-        });
-    let desired = match load_desired_pinned(
-        file,
-        args.api.output_dir.as_deref(),
-        args.api.adopt_rolls(),
-        args.api.limits.operator(),
-        &args.api.publish.pins(),
-        policy.as_ref(),
-    ) {
+    let desired = match load(args, rotate, &title)? {
         Ok(d) => d,
-        Err(diagnostics) => {
-            let mut err = anstream::stderr().lock();
-            writeln!(
-                err,
-                "{}",
-                crate::paint::diagnostics(&diagnostics.to_string(), false)
-            )?;
-            writeln!(
-                err,
-                "{title}: {} problem{} found; nothing was planned or changed",
-                diagnostics.len(),
-                if diagnostics.len() == 1 { "" } else { "s" }
-            )?;
-            return Ok(ExitCode::from(1));
-        }
+        Err(code) => return Ok(code),
     };
-    let mut desired = desired;
-    if let Some((name, revoke_old)) = rotate {
-        if !desired.tokens.iter().any(|t| t.name == name) {
-            writeln!(
-                anstream::stderr().lock(),
-                "{title}: no token named '{}' is declared; nothing was planned or changed",
-                crate::plan::render::escape(name)
-            )?;
-            return Ok(ExitCode::from(1));
-        }
-        desired.rotate_now.insert(name.to_string(), revoke_old);
-    }
-    let desired = desired;
     let config = args.api.client_config(desired.account_id.as_deref())?;
     let endpoints = S3Endpoints::from_args(
         &args.api.s3_endpoints,
         std::env::var("R2GITOPS_S3_ENDPOINTS").ok().as_deref(),
     )?;
-    let concurrency = config.concurrency;
     // A dry run may mint the state's credentials (that leaves nothing behind), never
     // create their parent token.
     let state_api = args
@@ -224,110 +180,19 @@ pub(super) fn cmd_rotating(
         };
         // Every way out of the pass releases the lease.
         let result: Result<ExitCode, Box<dyn std::error::Error>> = async {
+            let concurrency = config.concurrency;
             let client = Client::connect(config).await?;
-            let auth = args.api.publish.auth();
-            let recovery = Recovery {
-                auth: auth.clone(),
-                restore: !args.dry_run,
-            };
             let pass = Pass {
                 store,
                 desired: &desired,
                 endpoints: &endpoints,
             };
-            let how = Observe {
-                skip_outputs: args.skip_outputs,
-                reads: Reads::All,
-                recovery: Some(&recovery),
-            };
-            let Planned {
-                mut plan,
-                inventory,
-            } = pass.plan(&client, how).await?;
-            if let Some((name, _)) = rotate {
-                only_token(&mut plan, name);
-            }
-            if let Some(reviewed) = &args.expect_plan {
-                let id = crate::plan::id::plan_id(&plan);
-                if *reviewed != id {
-                    // The plan it is now, so that the operator sees what changed; then nothing.
-                    show(&render(&plan, None, &title, args.output), args.output)?;
-                    return Err(PlanChanged {
-                        reviewed: reviewed.clone(),
-                        id,
-                    }
-                    .into());
-                }
-            }
-            if !args.skip_outputs {
-                plan.publish = pass.publish_preview(&inventory, &plan, &auth).await;
-            }
-            if args.dry_run {
-                show(&render(&plan, None, &title, args.output), args.output)?;
-                let code = if plan.refused.is_some() {
-                    1
-                } else if args.detailed_exitcode && plan.differs() {
-                    2
-                } else {
-                    0
-                };
-                return Ok(ExitCode::from(code));
-            }
-            if plan.refused.is_some() {
-                show(&render(&plan, None, &title, args.output), args.output)?;
-                return Ok(ExitCode::from(1));
-            }
-            if args.output != PlanOutput::Json {
-                show(&render(&plan, None, &title, args.output), args.output)?;
-            }
-            let on_stop = stop.clone();
-            crate::signals::spawn(Box::new(move || on_stop.request()), None)?;
-            let progress = if args.output == PlanOutput::Text {
-                crate::progress::TermProgress::for_terminal(plan.steps.len())
-            } else {
-                None
-            };
             let run = Run {
                 concurrency,
                 stop: &stop,
-                progress: progress.as_ref().map(|p| p as &dyn crate::apply::Progress),
+                progress: None,
             };
-            let Applied { report, inventory } = pass.apply(client, &plan, inventory, run).await;
-            if let Some(p) = &progress {
-                p.finish();
-            }
-            let published = pass.publish(&inventory, &plan, &auth).await;
-            let mut text = match args.output {
-                PlanOutput::Json => render(&plan, Some(&report), &title, args.output),
-                other => report_section(&report, other),
-            };
-            if args.output != PlanOutput::Json {
-                text.push_str(&publish_line(&published));
-            } else if let Some(outcome) = &published
-                && let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text)
-            {
-                v["published"] = match outcome {
-                    Ok(crate::publish::Published::Commit { commit, files }) => {
-                        serde_json::json!({"result": "commit", "commit": commit, "files": files})
-                    }
-                    Ok(crate::publish::Published::Unchanged) => {
-                        serde_json::json!({"result": "unchanged"})
-                    }
-                    Err(e) => serde_json::json!({"result": "failure", "error": e}),
-                };
-                text = serde_json::to_string_pretty(&v).expect("plain data");
-                text.push('\n');
-            }
-            show(&text, args.output)?;
-            // Steps left unstarted because the lease lapsed: the account is not as
-            // declared, and CI must not read this run as a success.
-            let cut_short = pass.store.fenced()
-                && report
-                    .steps
-                    .iter()
-                    .any(|s| matches!(s.outcome, crate::apply::Outcome::Skipped(_)));
-            let failed = report.has_errors() || matches!(published, Some(Err(_))) || cut_short;
-            Ok(ExitCode::from(if failed { 1 } else { 0 }))
+            one_pass(args, rotate, &title, &pass, client, run).await
         }
         .await;
         if let Some(lease) = lease {
@@ -335,6 +200,186 @@ pub(super) fn cmd_rotating(
         }
         result
     })
+}
+
+/// The file, under the operator's policy and pins, with the token `r2gitops rotate` names
+/// due now; `Err(code)` once what is wrong with it is printed.
+fn load(
+    args: &ReconcileArgs,
+    rotate: Option<(&str, bool)>,
+    title: &str,
+) -> Result<Result<Desired, ExitCode>, Box<dyn std::error::Error>> {
+    let file = &args.file.file;
+    let policy = args
+        .api
+        .policy
+        .load(file)?
+        .map(|policy| crate::config::policy::Enforced {
+            policy,
+            interval: crate::config::cost::DEFAULT_INTERVAL,
+        });
+    let mut desired = match load_desired_pinned(
+        file,
+        args.api.output_dir.as_deref(),
+        args.api.adopt_rolls(),
+        args.api.limits.operator(),
+        &args.api.publish.pins(),
+        policy.as_ref(),
+    ) {
+        Ok(d) => d,
+        Err(diagnostics) => {
+            let mut err = anstream::stderr().lock();
+            writeln!(
+                err,
+                "{}",
+                crate::paint::diagnostics(&diagnostics.to_string(), false)
+            )?;
+            writeln!(
+                err,
+                "{title}: {} problem{} found; nothing was planned or changed",
+                diagnostics.len(),
+                if diagnostics.len() == 1 { "" } else { "s" }
+            )?;
+            return Ok(Err(ExitCode::from(1)));
+        }
+    };
+    if let Some((name, revoke_old)) = rotate {
+        if !desired.tokens.iter().any(|t| t.name == name) {
+            writeln!(
+                anstream::stderr().lock(),
+                "{title}: no token named '{}' is declared; nothing was planned or changed",
+                crate::plan::render::escape(name)
+            )?;
+            return Ok(Err(ExitCode::from(1)));
+        }
+        desired.rotate_now.insert(name.to_string(), revoke_old);
+    }
+    Ok(Ok(desired))
+}
+
+/// Plan; stop at a plan that changed since review, a dry run or a refusal; else apply,
+/// publish and report. Prints as `--output` says.
+async fn one_pass(
+    args: &ReconcileArgs,
+    rotate: Option<(&str, bool)>,
+    title: &str,
+    pass: &Pass<'_>,
+    client: Client,
+    run: Run<'_>,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let auth = args.api.publish.auth();
+    let recovery = Recovery {
+        auth: auth.clone(),
+        restore: !args.dry_run,
+    };
+    let how = Observe {
+        skip_outputs: args.skip_outputs,
+        reads: Reads::All,
+        recovery: Some(&recovery),
+    };
+    let Planned {
+        mut plan,
+        inventory,
+    } = pass.plan(&client, how).await?;
+    if let Some((name, _)) = rotate {
+        only_token(&mut plan, name);
+    }
+    let shown = |plan: &Plan| show(&render(plan, None, title, args.output), args.output);
+    if let Some(reviewed) = &args.expect_plan {
+        let id = crate::plan::id::plan_id(&plan);
+        if *reviewed != id {
+            // The plan it is now, so that the operator sees what changed; then nothing.
+            shown(&plan)?;
+            return Err(PlanChanged {
+                reviewed: reviewed.clone(),
+                id,
+            }
+            .into());
+        }
+    }
+    if !args.skip_outputs {
+        plan.publish = pass.publish_preview(&inventory, &plan, &auth).await;
+    }
+    if args.dry_run {
+        shown(&plan)?;
+        let code = if plan.refused.is_some() {
+            1
+        } else if args.detailed_exitcode && plan.differs() {
+            2
+        } else {
+            0
+        };
+        return Ok(ExitCode::from(code));
+    }
+    if plan.refused.is_some() {
+        shown(&plan)?;
+        return Ok(ExitCode::from(1));
+    }
+    if args.output != PlanOutput::Json {
+        shown(&plan)?;
+    }
+    let on_stop = run.stop.clone();
+    crate::signals::spawn(Box::new(move || on_stop.request()), None)?;
+    let progress = if args.output == PlanOutput::Text {
+        crate::progress::TermProgress::for_terminal(plan.steps.len())
+    } else {
+        None
+    };
+    let run = Run {
+        progress: progress.as_ref().map(|p| p as &dyn crate::apply::Progress),
+        ..run
+    };
+    let Applied { report, inventory } = pass.apply(client, &plan, inventory, run).await;
+    if let Some(p) = &progress {
+        p.finish();
+    }
+    let published = pass.publish(&inventory, &plan, &auth).await;
+    show(
+        &report_text(&plan, &report, &published, title, args.output),
+        args.output,
+    )?;
+    // Steps left unstarted because the lease lapsed: the account is not as declared, and
+    // CI must not read this run as a success.
+    let cut_short = pass.store.fenced()
+        && report
+            .steps
+            .iter()
+            .any(|s| matches!(s.outcome, crate::apply::Outcome::Skipped(_)));
+    let failed = report.has_errors() || matches!(published, Some(Err(_))) || cut_short;
+    Ok(ExitCode::from(if failed { 1 } else { 0 }))
+}
+
+/// What an apply prints: the report and what was published; in JSON, the whole document
+/// with `published`.
+fn report_text(
+    plan: &Plan,
+    report: &Report,
+    published: &Option<Result<crate::publish::Published, String>>,
+    title: &str,
+    output: PlanOutput,
+) -> String {
+    if output != PlanOutput::Json {
+        let mut text = report_section(report, output);
+        text.push_str(&publish_line(published));
+        return text;
+    }
+    let mut text = render(plan, Some(report), title, output);
+    if let Some(outcome) = published
+        && let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text)
+    {
+        v["published"] = match outcome {
+            Ok(crate::publish::Published::Commit { commit, files }) => {
+                serde_json::json!({"result": "commit", "commit": commit, "files": files})
+            }
+            Ok(crate::publish::Published::Unchanged) => {
+                serde_json::json!({"result": "unchanged"})
+            }
+            Err(e) => serde_json::json!({"result": "failure", "error": e}),
+        };
+        text = serde_json::to_string_pretty(&v).expect("plain data");
+        text.push('\n');
+    }
+    text
 }
 
 /// Keep what `r2gitops rotate NAME` does: NAME's token steps (its rotation, its old keys'
