@@ -422,7 +422,7 @@ async fn run() -> Vec<String> {
     problems
 }
 
-/// Issue 16: `r2gitops import` of the whole account, its 500 configured buckets included:
+/// `r2gitops import` of the whole account, its 500 configured buckets included:
 /// every jurisdiction and both token families listed once, then one read per bucket and
 /// configuration block (the only way to learn which buckets hold any).
 async fn import_case(emu: &Emulator, bucket_pages: u64, token_pages: u64) -> Vec<String> {
@@ -513,7 +513,7 @@ async fn import_case(emu: &Emulator, bucket_pages: u64, token_pages: u64) -> Vec
     problems
 }
 
-/// Issue 14: 500 buckets declare CORS and lifecycle.
+/// 500 buckets declare CORS and lifecycle.
 async fn config_case(
     emu: &Emulator,
     dir: &std::path::Path,

@@ -1,4 +1,4 @@
-//! Issue 12, the daemon's own attack surface, through the real binary against the emulator:
+//! The daemon's own attack surface, through the real binary against the emulator:
 //! `/status` is not served to the pod network without its bearer token; a flood of idle
 //! connections neither starves `/healthz` nor a pass of file descriptors; a core of the
 //! daemon after a pass holds no managed secret; the API token file is re-read each pass (a

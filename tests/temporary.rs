@@ -1,4 +1,4 @@
-//! Issue 18, end to end through the real binary against the emulator, proven with boto3
+//! Temporary credentials, end to end through the real binary against the emulator, proven with boto3
 //! (and rclone) using the session token: writes inside the prefix succeed, a write outside
 //! it and a read of another bucket are AccessDenied; after a parent roll the old temporary
 //! credentials fail and the reissued ones work; the daemon renews a 1-minute credential

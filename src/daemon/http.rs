@@ -10,7 +10,8 @@
 //! `/metrics` label temporary credentials by name; elsewhere `/readyz` gives the reason
 //! class alone and `/metrics` aggregates without names.
 //!
-//! Connections are bounded (finding 3): at most `MAX_CONNECTIONS` at once, and when a new
+//! Connections are bounded (a flood of idle ones must not starve `/healthz` nor a pass of
+//! file descriptors): at most `MAX_CONNECTIONS` at once, and when a new
 //! one arrives at the cap, the one idle longest is closed to make room (never one whose
 //! request is being answered). Each connection must deliver a request's headers within
 //! `HEADER_READ_TIMEOUT` of being accepted or of its previous answer (so this is also the

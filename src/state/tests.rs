@@ -113,7 +113,7 @@ fn unreadable_files_are_refused_with_a_reason() {
     }
 }
 
-/// Issue 12: an edited inventory made a roll delete `../victim.txt`.
+/// An edited inventory once made a roll delete `../victim.txt`.
 #[test]
 fn an_output_path_that_could_leave_output_dir_makes_the_inventory_corrupt() {
     let text = to_json(&sample());

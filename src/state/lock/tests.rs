@@ -35,7 +35,7 @@ fn a_lock_file_left_by_an_earlier_run_is_reused_and_gets_the_new_pid() {
     );
 }
 
-/// Issue 12: a committed symlink at the lock path had its target truncated.
+/// A committed symlink at the lock path once had its target truncated.
 #[test]
 fn nothing_in_the_way_of_the_lock_is_followed_truncated_or_written() {
     let dir = tempfile::tempdir().unwrap();

@@ -159,7 +159,7 @@ fn recipients_file_problems_name_the_file_and_line() {
     }
 }
 
-/// Issue 12: `recipients_file` pointed at the daemon's API token file printed the token.
+/// A `recipients_file` pointed at the daemon's API token file printed the token.
 #[test]
 fn no_line_of_a_recipients_file_is_ever_quoted() {
     let token_like = "Zq3vX9kLm2Np8Rt5Wy7Bc4Df6Gh1Jk0Lm3Np5Qr7St";
