@@ -16,6 +16,9 @@ use crate::cloudflare::retry::{Attempt, backoff, should_retry};
 use crate::cloudflare::wire;
 use crate::secret::SecretBuf;
 
+/// A status, the envelope's success and errors (when it has one), and the body.
+type Answer = (u16, Option<wire::Outcome>, SecretBuf);
+
 impl Client {
     fn count(&self, status: u16) {
         *self
@@ -76,63 +79,13 @@ impl Client {
                 .acquire()
                 .await
                 .expect("semaphore is never closed");
-            let mut req = self
-                .inner
-                .http
-                .request(call.method.clone(), &url)
-                .bearer_auth(self.inner.token.expose())
-                .query(&call.query);
-            for (k, v) in &call.headers {
-                req = req.header(*k, v);
-            }
-            if call.secret_answer {
-                // The connection's read buffer would keep the answer's bytes while it waits
-                // in the pool; closed, its buffers are freed (and wiped, see main.rs).
-                req = req.header(reqwest::header::CONNECTION, "close");
-            }
-            if let Some(body) = &call.body {
-                req = req.json(body);
-            }
+            let req = self.request(call, &url);
             // The Authorization header and bodies are never logged: method, path, query only.
             tracing::debug!(method = %call.method, path = %call.path, query = ?call.query, attempt, "cloudflare request");
             let result = req.send().await;
             drop(permit);
             let (outcome, retry_after, answer) = match result {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    self.count(status);
-                    // Calls sent before this answer may not be counted in its `remaining`
-                    // yet: they will spend it, so what is left for new calls is less.
-                    let others = self
-                        .inner
-                        .concurrency
-                        .saturating_sub(self.inner.in_flight.available_permits());
-                    let wait = wait_from_headers(resp.headers(), SystemTime::now(), others as u64);
-                    if let Some(w) = wait.filter(|w| status == 429 || !w.is_zero()) {
-                        self.inner.metrics.lock().unwrap().rate_limit_pauses += 1;
-                        self.inner.budget.pause(w).await;
-                    }
-                    let body = match read_body(resp, call.max_body).await {
-                        Ok(body) => body,
-                        // Not transient: the same server would send the same again.
-                        Err(seen) => return Err(too_large(&call.operation, call.max_body, seen)),
-                    };
-                    if call.secret_answer {
-                        tracing::trace!(
-                            status,
-                            "cloudflare answer (body withheld: holds a secret)"
-                        );
-                    } else {
-                        tracing::trace!(status, body = %String::from_utf8_lossy(body.expose()), "cloudflare answer");
-                    }
-                    // Success and errors only: `result` is skipped without being copied.
-                    let outcome: Option<wire::Outcome> = serde_json::from_slice(body.expose()).ok();
-                    (
-                        Attempt::Answered(status),
-                        wait,
-                        Some((status, outcome, body)),
-                    )
-                }
+                Ok(resp) => self.answered(call, resp).await?,
                 Err(e) => {
                     self.count(0);
                     let outcome = if e.is_connect() {
@@ -172,50 +125,129 @@ impl Client {
                 continue;
             }
             return Err(match answer {
-                Some((status, outcome, _)) => {
-                    let errors = outcome
-                        .map(|e| e.errors.into_iter().map(Into::into).collect())
-                        .unwrap_or_default();
-                    let mut err = ApiError::from_answer(&call.operation, status, errors);
-                    err.retry_after = retry_after.map(|d| d.as_secs());
-                    // Refused on an account path: most often the wrong account, so say which
-                    // one was used and where it came from.
-                    if call.path.starts_with("/accounts/") && (status == 403 || err.is_code(9109)) {
-                        err.hint = Some(format!(
-                            "the account id used was {} (from {}); check it, and that the API token belongs to that account{}",
-                            self.inner.account_id,
-                            self.inner.account_source,
-                            err.hint
-                                .as_deref()
-                                .map(|h| format!("; {h}"))
-                                .unwrap_or_default()
-                        ));
-                    }
-                    err
-                }
-                None => {
-                    let cause = cause.unwrap_or("no answer");
-                    let mut err = ApiError::transport(
-                        &call.operation,
-                        match outcome {
-                            Attempt::ConnectFailed => format!(
-                                "cannot connect to the Cloudflare API at {}: {cause}",
-                                shown_url(&self.inner.base)
-                            ),
-                            _ => format!(
-                                "no answer from the Cloudflare API at {}: {cause}",
-                                shown_url(&self.inner.base)
-                            ),
-                        },
-                    );
-                    err.hint = Some(
-                        "check --api-url (CLOUDFLARE_API_BASE_URL), DNS and the network path to it"
-                            .into(),
-                    );
-                    err
-                }
+                Some((status, outcome, _)) => self.answer_error(call, status, outcome, retry_after),
+                None => self.no_answer_error(call, outcome, cause),
             });
         }
+    }
+
+    /// The request of one attempt: the call's method, path, query, headers and body, with
+    /// the API token as bearer.
+    fn request(&self, call: &Call<'_>, url: &str) -> reqwest::RequestBuilder {
+        let mut req = self
+            .inner
+            .http
+            .request(call.method.clone(), url)
+            .bearer_auth(self.inner.token.expose())
+            .query(&call.query);
+        for (k, v) in &call.headers {
+            req = req.header(*k, v);
+        }
+        if call.secret_answer {
+            // The connection's read buffer would keep the answer's bytes while it waits
+            // in the pool; closed, its buffers are freed (and wiped, see main.rs).
+            req = req.header(reqwest::header::CONNECTION, "close");
+        }
+        if let Some(body) = &call.body {
+            req = req.json(body);
+        }
+        req
+    }
+
+    /// One answer: counted, its rate-limit headers obeyed, its body read (bounded) and
+    /// logged (unless it holds a secret), its success and errors decoded.
+    async fn answered(
+        &self,
+        call: &Call<'_>,
+        resp: reqwest::Response,
+    ) -> Result<(Attempt, Option<std::time::Duration>, Option<Answer>), ApiError> {
+        let status = resp.status().as_u16();
+        self.count(status);
+        // Calls sent before this answer may not be counted in its `remaining`
+        // yet: they will spend it, so what is left for new calls is less.
+        let others = self
+            .inner
+            .concurrency
+            .saturating_sub(self.inner.in_flight.available_permits());
+        let wait = wait_from_headers(resp.headers(), SystemTime::now(), others as u64);
+        if let Some(w) = wait.filter(|w| status == 429 || !w.is_zero()) {
+            self.inner.metrics.lock().unwrap().rate_limit_pauses += 1;
+            self.inner.budget.pause(w).await;
+        }
+        let body = match read_body(resp, call.max_body).await {
+            Ok(body) => body,
+            // Not transient: the same server would send the same again.
+            Err(seen) => return Err(too_large(&call.operation, call.max_body, seen)),
+        };
+        if call.secret_answer {
+            tracing::trace!(status, "cloudflare answer (body withheld: holds a secret)");
+        } else {
+            tracing::trace!(status, body = %String::from_utf8_lossy(body.expose()), "cloudflare answer");
+        }
+        // Success and errors only: `result` is skipped without being copied.
+        let outcome: Option<wire::Outcome> = serde_json::from_slice(body.expose()).ok();
+        Ok((
+            Attempt::Answered(status),
+            wait,
+            Some((status, outcome, body)),
+        ))
+    }
+
+    /// The error of a final answer that was not a success, with a hint when an account
+    /// path was refused.
+    fn answer_error(
+        &self,
+        call: &Call<'_>,
+        status: u16,
+        outcome: Option<wire::Outcome>,
+        retry_after: Option<std::time::Duration>,
+    ) -> ApiError {
+        let errors = outcome
+            .map(|e| e.errors.into_iter().map(Into::into).collect())
+            .unwrap_or_default();
+        let mut err = ApiError::from_answer(&call.operation, status, errors);
+        err.retry_after = retry_after.map(|d| d.as_secs());
+        // Refused on an account path: most often the wrong account, so say which
+        // one was used and where it came from.
+        if call.path.starts_with("/accounts/") && (status == 403 || err.is_code(9109)) {
+            err.hint = Some(format!(
+                "the account id used was {} (from {}); check it, and that the API token belongs to that account{}",
+                self.inner.account_id,
+                self.inner.account_source,
+                err.hint
+                    .as_deref()
+                    .map(|h| format!("; {h}"))
+                    .unwrap_or_default()
+            ));
+        }
+        err
+    }
+
+    /// The error when the last attempt got no answer, naming the URL it tried.
+    fn no_answer_error(
+        &self,
+        call: &Call<'_>,
+        outcome: Attempt,
+        cause: Option<&'static str>,
+    ) -> ApiError {
+        let cause = cause.unwrap_or("no answer");
+        let mut err = ApiError::transport(
+            &call.operation,
+            match outcome {
+                Attempt::ConnectFailed => format!(
+                    "cannot connect to the Cloudflare API at {}: {cause}",
+                    shown_url(&self.inner.base)
+                ),
+                _ => format!(
+                    "no answer from the Cloudflare API at {}: {cause}",
+                    shown_url(&self.inner.base)
+                ),
+            },
+        );
+        err.hint = Some(
+            "check --api-url (CLOUDFLARE_API_BASE_URL), DNS and the network path to it".into(),
+        );
+        err
     }
 
     pub(super) fn decode<T: serde::de::DeserializeOwned>(
