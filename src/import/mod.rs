@@ -3,11 +3,13 @@
 //! changes anything in Cloudflare, and it writes one file (or stdout).
 //!
 //! - `Snapshot`: what was read (I/O, here).
+//! - `sort`: which tokens and buckets the file declares, and under which names (pure).
 //! - `render`: the file (pure), with the round-trip guarantee: filled-in recipients aside,
 //!   `reconcile --dry-run --skip-outputs --detailed-exitcode` on it exits 0.
 
 pub mod blocks;
 pub mod render;
+pub mod sort;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -236,7 +238,7 @@ pub async fn snapshot<R: ReadApi>(
         policy: None,
     };
     // Only buckets the file will declare (a name in two jurisdictions is declared once).
-    let reads: Vec<(Jurisdiction, String, ConfigKind)> = render::sort_buckets(&snapshot)
+    let reads: Vec<(Jurisdiction, String, ConfigKind)> = sort::sort_buckets(&snapshot)
         .0
         .iter()
         .flat_map(|b| kinds.iter().map(|k| (b.jurisdiction, b.name.clone(), *k)))
@@ -374,7 +376,7 @@ pub fn cmd(args: &ImportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         generated_at: OffsetDateTime::now_utc(),
     };
     let text = render::file(&snapshot, &header);
-    let sorted = render::sort_tokens(&snapshot, header.generated_at);
+    let sorted = sort::sort_tokens(&snapshot, header.generated_at);
     match &args.out {
         Some(path) => write_file(path, &text)?,
         None => std::io::stdout().lock().write_all(text.as_bytes())?,

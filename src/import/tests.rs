@@ -9,7 +9,8 @@ use std::path::Path;
 use time::macros::datetime;
 
 use super::Snapshot;
-use super::render::{Header, file, slug, sort_tokens};
+use super::render::{Header, file};
+use super::sort::{slug, sort_tokens};
 use crate::config::validate::{Facts, RECIPIENT_PLACEHOLDER};
 use crate::config::{
     Access, IpRules, Jurisdiction, LocationHint, OutputFormat, OutputSpec, Owner, StorageClass,
