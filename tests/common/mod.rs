@@ -1,5 +1,6 @@
 //! The one harness shared by the integration tests: where the real third-party clients are,
-//! and helpers to start the emulator and make keys. Each test file does `mod common;`.
+//! and helpers to start the emulator and make keys. Each test file does `mod common;`; a test
+//! split into a directory (`tests/NAME/main.rs`) does `#[path = "../common/mod.rs"] mod common;`.
 //! Append helpers here; do not change the meaning of existing ones.
 #![allow(dead_code)]
 
