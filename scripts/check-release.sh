@@ -11,7 +11,7 @@
 #    DNS server knows (static glibc resolves through NSS: this is where that would break);
 # 5. the container image of deploy/container/Dockerfile, built from the archive with buildah
 #    (no Docker engine here), runs `validate` under runc as the non-root user;
-# 6. the GitHub Action's tests (tests/github_action.rs) install this archive.
+# 6. the GitHub Action's tests (tests/github_action/) install this archive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
