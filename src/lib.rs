@@ -36,13 +36,17 @@
 //! - `error`: an error and its causes on one line (reports, logs, status).
 //! - `paint`: colour for plans, reports and diagnostics on a terminal (pure).
 //! - `progress`: the progress line of a long apply on a terminal.
-//! - `reconcile`: one pass: load, observe, diff, (dry-run stops here), apply, publish.
+//! - `reconcile`: one pass (`reconcile::Pass`: plan, then apply and publish, each returning
+//!   a named result), run by the `reconcile` and `rotate` commands and by the daemon.
 //! - `publish`: commit changed (encrypted) outputs to a git branch with the real `git`, and
 //!   read there the outputs a runner's own disk lacks (`publish::recover`).
 //! - `signals`: SIGTERM/SIGINT (stop, then abort) and SIGHUP as inputs.
 //! - `daemon`: the `watch` loop and its HTTP status server; `daemon::token_watch`: the
 //!   poll of token status between passes (a token revoked as exposed triggers a pass).
 //! - `manpage`: the man pages' EXIT STATUS, ENVIRONMENT, FILES and EXAMPLES (pure text).
+//! - `fake` (tests only): Cloudflare in memory, the one fake of the API traits that the unit
+//!   tests of `apply`, `import` and the plan-apply property run against; integration tests
+//!   use the emulator (`tests/emulator`) instead.
 
 pub mod adopt;
 pub mod apply;

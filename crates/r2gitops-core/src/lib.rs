@@ -13,8 +13,9 @@
 //!   (`--policy`), what a file may declare, parsed and checked purely.
 //! - `observed`: plain data describing what Cloudflare holds (input of the planner);
 //!   `observed::bucket_config`: a bucket's configuration kinds (CORS, lifecycle, lock,
-//!   r2.dev, custom domains, notifications), canonical: one trait (`SubResource`), one
-//!   table (`kinds!`), one file per kind;
+//!   r2.dev, custom domains, notifications), canonical: one trait (`SubResource`: label,
+//!   API path and JSON, new-bucket default, declared value, comparison, words, import
+//!   lines), one table (`kinds!`), one file per kind;
 //!   `observed::custom_domain` and `observed::notification`: its custom domains and event
 //!   notification rules, and the zones and queues they name.
 //! - `inventory`: the non-secret records r2gitops keeps (token ids, outputs written,
