@@ -218,3 +218,37 @@ fn a_degraded_answer_leaves_what_it_omits_unknown_not_defaulted() {
         );
     }
 }
+
+#[test]
+fn an_answer_of_the_wrong_shape_is_an_error_naming_what_it_holds() {
+    for (rules, holds) in [
+        (json!("x"), "a string"),
+        (json!(1), "a number"),
+        (json!(true), "a boolean"),
+        (json!({}), "an object"),
+    ] {
+        for kind in [ConfigKind::Cors, ConfigKind::Lifecycle, ConfigKind::Lock] {
+            let e = ConfigValue::decode(kind, &json!({ "rules": rules })).unwrap_err();
+            assert_eq!(e, format!("'rules' is {holds}"), "{kind:?}");
+        }
+    }
+}
+
+#[test]
+fn a_lone_string_where_a_list_belongs_is_a_list_of_one() {
+    let v = json!({"rules": [{"allowed": {"origins": "https://a.example", "methods": "GET"}}]});
+    let ConfigValue::Cors(rules) = ConfigValue::decode(ConfigKind::Cors, &v).unwrap() else {
+        panic!("a CORS value");
+    };
+    assert_eq!(
+        rules,
+        [CorsRule::new(
+            None,
+            ["https://a.example"],
+            ["GET"],
+            [],
+            [],
+            None
+        )]
+    );
+}
