@@ -16,7 +16,7 @@
 //! Run: `cargo bench --bench observe`. Exits non-zero if a count differs from its bound or
 //! the steady state exceeds the goal; the wall times are printed, not asserted.
 
-#[path = "common/table.rs"]
+#[path = "../common/table.rs"]
 mod table;
 
 use std::fmt::Write as _;
@@ -27,12 +27,13 @@ use futures::{StreamExt, TryStreamExt};
 use r2gitops::cloudflare::{Client, ClientConfig, WriteApi};
 use r2gitops::config::{IpRules, Jurisdiction, Owner, StorageClass};
 use r2gitops::inventory::Inventory;
-use r2gitops::observe::{ConfigCache, Reads};
-use r2gitops::observed::bucket_config::ConfigKind;
 use r2gitops::observed::bucket_config::{Condition, ConfigValue, CorsRule, LifecycleRule};
 use r2gitops::observed::{Effect, Policy, ResourceValue, TokenRequest};
 use r2gitops::plan::ConfigWrite;
 use r2gitops::secret::TokenValue;
+
+mod config;
+mod import;
 
 const BUCKETS_PER_JURISDICTION: usize = 1_000;
 const JURISDICTIONS: [Jurisdiction; 2] = [Jurisdiction::Default, Jurisdiction::Eu];
@@ -415,252 +416,10 @@ async fn run() -> Vec<String> {
     println!();
     problems.extend(second.print());
     println!();
-    problems.extend(config_case(&emu, dir.path(), &inventory, list_pages).await);
+    problems.extend(config::config_case(&emu, dir.path(), &inventory, list_pages).await);
     println!();
-    problems.extend(import_case(&emu, bucket_pages, token_pages).await);
+    problems.extend(import::import_case(&emu, bucket_pages, token_pages).await);
     emu.shutdown().await;
-    problems
-}
-
-/// `r2gitops import` of the whole account, its 500 configured buckets included:
-/// every jurisdiction and both token families listed once, then one read per bucket and
-/// configuration block (the only way to learn which buckets hold any).
-async fn import_case(emu: &Emulator, bucket_pages: u64, token_pages: u64) -> Vec<String> {
-    let total_buckets = (BUCKETS_PER_JURISDICTION * JURISDICTIONS.len()) as u64;
-    let kinds = ConfigKind::ALL;
-    emu.reset_stats();
-    let start = Instant::now();
-    // The budget is not what is measured here: the calls are counted.
-    let client = Client::connect(client_config(emu, 100_000, 8))
-        .await
-        .expect("connect");
-    let snapshot = r2gitops::import::snapshot(
-        &client,
-        client.account_id(),
-        r2gitops::import::Scope {
-            jurisdictions: &Jurisdiction::ALL,
-            explicit: false,
-            blocks: &kinds,
-            prefix: "r2gitops:",
-            recorded: None,
-            concurrency: 8,
-        },
-    )
-    .await
-    .expect("import");
-    let text = r2gitops::import::render::file(
-        &snapshot,
-        &r2gitops::import::render::Header {
-            command: "r2gitops import".into(),
-            generated_at: time::OffsetDateTime::now_utc(),
-        },
-    );
-    let other_jurisdictions = (Jurisdiction::ALL.len() - JURISDICTIONS.len()) as u64;
-    let mut bound = vec![
-        (VERIFY, 1, "Client::connect".to_string()),
-        (
-            LIST_BUCKETS,
-            bucket_pages + other_jurisdictions,
-            format!(
-                "the bucket pages + 1 empty page for each of {other_jurisdictions} other jurisdictions"
-            ),
-        ),
-        (
-            LIST_TOKENS,
-            token_pages,
-            format!("ceil({TOKENS}/{TOKEN_PAGE})"),
-        ),
-        (LIST_USER_TOKENS, 1, "one (empty) page".to_string()),
-        (PERMISSION_GROUPS, 1, "once per process".to_string()),
-    ];
-    for kind in kinds {
-        bound.push((
-            // The emulator names routes by their pattern; the kind knows its path (leaked:
-            // six short names for the life of the benchmark).
-            format!("GET /accounts/:id/{}", kind.api_path(":name")).leak(),
-            total_buckets,
-            format!("one {} read per bucket", kind.key()),
-        ));
-    }
-    let import = Check {
-        title: format!(
-            "import of {total_buckets} buckets and {TOKENS} tokens with every configuration block (fresh process)"
-        ),
-        elapsed: start.elapsed(),
-        stats: emu.stats(),
-        bound,
-        bound_line: format!(
-            "lower bound: 1 verify + the list pages + 1 permission-group list + {total_buckets} x {} block reads",
-            kinds.len()
-        ),
-    };
-    let mut problems = import.print();
-    let declared = text.lines().filter(|l| l.starts_with("  - name:")).count();
-    let cors = text.lines().filter(|l| *l == "    cors:").count();
-    let lifecycle = text.lines().filter(|l| *l == "    lifecycle:").count();
-    println!(
-        "  wrote {} lines ({} KiB): {declared} entries, {cors} cors and {lifecycle} lifecycle blocks",
-        text.lines().count(),
-        text.len() / 1024
-    );
-    if declared != total_buckets as usize + TOKENS || cors != CONFIGURED || lifecycle != CONFIGURED
-    {
-        problems.push(format!(
-            "import: {declared} entries, {cors} cors and {lifecycle} lifecycle blocks; expected {} entries and {CONFIGURED} of each block",
-            total_buckets as usize + TOKENS
-        ));
-    }
-    problems
-}
-
-/// 500 buckets declare CORS and lifecycle.
-async fn config_case(
-    emu: &Emulator,
-    dir: &std::path::Path,
-    inventory: &Inventory,
-    list_pages: u64,
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    let path = dir.join("configured.yaml");
-    std::fs::write(&path, desired_yaml_with(true)).unwrap();
-    let desired =
-        r2gitops::reconcile::load_desired(&path, None, r2gitops::config::AdoptRolls::Refused)
-            .unwrap_or_else(|e| panic!("generated file is invalid:\n{e}"));
-    let declared = desired
-        .buckets
-        .iter()
-        .filter(|b| b.config.manages_any())
-        .count();
-    assert_eq!(declared, CONFIGURED);
-    let reads = 2 * CONFIGURED as u64;
-    println!(
-        "bucket configuration: {CONFIGURED} of the {} buckets declare cors and lifecycle",
-        desired.buckets.len()
-    );
-
-    // One-shot reconcile: a fresh process reads everything it manages.
-    emu.reset_stats();
-    let start = Instant::now();
-    // The budget is not what is measured here: the calls are counted.
-    let client = Client::connect(client_config(emu, 100_000, 4))
-        .await
-        .expect("connect");
-    let observed = r2gitops::observe::observe(&client, client.account_id(), &desired, inventory)
-        .await
-        .expect("one-shot observation");
-    let stats = emu.stats();
-    let one_shot = stats.total;
-    println!(
-        "  one-shot pass: {one_shot} calls in {:.1} s = 1 verify + {list_pages} list pages + 1 permission-group list + {} cors + {} lifecycle",
-        start.elapsed().as_secs_f64(),
-        stats.by_route.get(GET_CORS).copied().unwrap_or(0),
-        stats.by_route.get(GET_LIFECYCLE).copied().unwrap_or(0),
-    );
-    let want = 1 + list_pages + 1 + reads;
-    if one_shot != want || observed.bucket_configs.len() != CONFIGURED {
-        problems.push(format!(
-            "one-shot: {one_shot} calls for {} buckets read; expected {want} for {CONFIGURED}",
-            observed.bucket_configs.len()
-        ));
-    }
-    let undeclared = stats
-        .by_route
-        .iter()
-        .filter(|(r, _)| r.contains("/:name/") && *r != GET_CORS && *r != GET_LIFECYCLE)
-        .count();
-    if undeclared > 0 {
-        problems.push("one-shot: read a sub-resource the file does not declare".into());
-    }
-    // The converged plan: what the daemon then sees needs nothing.
-    let plan = r2gitops::plan::diff(&r2gitops::plan::diff::Input {
-        desired: &desired,
-        observed: &observed,
-        inventory,
-        outputs: &Default::default(),
-        details: &Default::default(),
-        now: time::OffsetDateTime::now_utc(),
-        skip_outputs: true,
-        temporary: &Default::default(),
-    });
-    let config_steps = plan
-        .steps
-        .iter()
-        .filter(|s| matches!(s, r2gitops::plan::Step::ConfigureBucket { .. }))
-        .count();
-    if config_steps != 0 {
-        problems.push(format!(
-            "false drift: {config_steps} configuration steps on a converged account"
-        ));
-    }
-
-    // The daemon: its first pass at t0 reads everything (as above), then a pass every
-    // 10 minutes on a simulated clock. Hour 2 is its steady state.
-    let t0 = std::time::Instant::now();
-    let mut cache = ConfigCache::new(desired.settings.config_resync);
-    let mut per_pass = Vec::new();
-    for k in 0..=12u32 {
-        emu.reset_stats();
-        let now = t0 + INTERVAL * k;
-        r2gitops::observe::observe_with(
-            &client,
-            client.account_id(),
-            &desired,
-            inventory,
-            Reads::Cached {
-                cache: &mut cache,
-                now,
-            },
-        )
-        .await
-        .expect("daemon pass");
-        let s = emu.stats();
-        per_pass.push((
-            s.total,
-            s.by_route.get(GET_CORS).copied().unwrap_or(0)
-                + s.by_route.get(GET_LIFECYCLE).copied().unwrap_or(0),
-        ));
-    }
-    let hour2 = &per_pass[7..=12];
-    let steady: u64 = hour2.iter().map(|(t, _)| t).sum();
-    let config: u64 = hour2.iter().map(|(_, c)| c).sum();
-    let share = steady as f64 / CF_BUDGET_PER_HOUR as f64;
-    println!(
-        "  daemon, first pass: {} calls ({} configuration reads)",
-        per_pass[0].0, per_pass[0].1
-    );
-    println!(
-        "  daemon, configuration reads per 10-minute pass: {:?}",
-        per_pass[1..].iter().map(|(_, c)| c).collect::<Vec<_>>()
-    );
-    println!(
-        "  daemon, steady state: {steady} calls per hour ({} list pages + {config} configuration reads) of Cloudflare's {CF_BUDGET_PER_HOUR} = {:.1}% (goal <= {:.0}%)",
-        steady - config,
-        share * 100.0,
-        STEADY_GOAL * 100.0
-    );
-    if config != reads {
-        problems.push(format!(
-            "daemon: {config} configuration reads in an hour; each of the {reads} once is expected"
-        ));
-    }
-    if per_pass[1..6].iter().any(|(_, c)| *c != 0) {
-        problems.push("daemon: re-read within config_resync of the first read".into());
-    }
-    let (lo, hi) = hour2
-        .iter()
-        .fold((u64::MAX, 0), |(lo, hi), (_, c)| (lo.min(*c), hi.max(*c)));
-    if hi > lo + 4 {
-        problems.push(format!(
-            "daemon: re-reads not spread evenly ({lo}..{hi} per pass)"
-        ));
-    }
-    if share > STEADY_GOAL {
-        problems.push(format!(
-            "daemon: {:.1}% of Cloudflare's budget in steady state, over the {:.0}% goal",
-            share * 100.0,
-            STEADY_GOAL * 100.0
-        ));
-    }
     problems
 }
 
