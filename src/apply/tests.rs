@@ -1,6 +1,6 @@
 //! Apply against an in-memory fake of the write API: ordering, dependencies, idempotent
 //! retries, independent failures, the stop request, a refused plan, and what reaches the
-//! inventory. (End-to-end runs against the emulator live in `tests/reconcile.rs`.)
+//! inventory. (End-to-end runs against the emulator live in `tests/reconcile/`.)
 
 mod bucket_config;
 mod custom_domain;
