@@ -12,11 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cf_emulator::{Behaviour, ConditionKey, TokenView};
-use r2gitops::apply::Stop;
 use r2gitops::cloudflare::WriteApi;
 use r2gitops::config::{Jurisdiction, StorageClass};
 use r2gitops::reconcile;
-use r2gitops::reconcile::{Observe, Pass, Planned, Run};
 use r2gitops::secrets::S3Endpoints;
 use serde_json::json;
 
@@ -44,16 +42,7 @@ impl World {
             reconcile::load_desired(&self.file(), None, r2gitops::config::AdoptRolls::Refused)
                 .unwrap();
         let client = common::admin_client(&self.emu).await;
-        let endpoints = self.endpoints();
-        let pass = Pass::local(&desired, &endpoints);
-        let Planned { plan, inventory } = pass.plan(&client, Observe::default()).await.unwrap();
-        let run = Run {
-            concurrency: 4,
-            stop: &Stop::new(),
-            progress: None,
-        };
-        let report = pass.apply(client, &plan, inventory, run).await.report;
-        (plan, report)
+        common::library_pass(&desired, client, &self.endpoints()).await
     }
 
     /// The real binary (blocking: call from spawn_blocking).

@@ -118,6 +118,25 @@ pub async fn admin_client(emu: &Emulator) -> Client {
         .unwrap()
 }
 
+/// One full pass through the library, on the local inventory (the code path the CLI and
+/// the daemon share): plan, then apply with 4 steps in flight.
+pub async fn library_pass(
+    desired: &r2gitops::config::Desired,
+    client: Client,
+    endpoints: &r2gitops::secrets::S3Endpoints,
+) -> (r2gitops::plan::Plan, r2gitops::apply::Report) {
+    use r2gitops::reconcile::{Observe, Pass, Planned, Run};
+    let pass = Pass::local(desired, endpoints);
+    let Planned { plan, inventory } = pass.plan(&client, Observe::default()).await.unwrap();
+    let run = Run {
+        concurrency: 4,
+        stop: &r2gitops::apply::Stop::new(),
+        progress: None,
+    };
+    let report = pass.apply(client, &plan, inventory, run).await.report;
+    (plan, report)
+}
+
 /// A bucket `state` in jurisdiction `j` for `--state r2://state/…`, and S3 credentials
 /// (Bucket Item Write on it alone) as (access key id, secret access key).
 pub async fn state_bucket(emu: &Emulator, j: r2gitops::config::Jurisdiction) -> (String, String) {

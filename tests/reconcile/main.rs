@@ -10,12 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
 
-use r2gitops::apply::Stop;
 use r2gitops::cloudflare::{Client, ReadApi, WriteClient};
 use r2gitops::config::{Desired, Owner};
 use r2gitops::plan::Plan;
 use r2gitops::reconcile;
-use r2gitops::reconcile::{Observe, Pass, Planned, Run};
+use r2gitops::reconcile::{Observe, Pass};
 use r2gitops::secrets::S3Endpoints;
 use serde_json::json;
 
@@ -66,18 +65,7 @@ impl World {
 
     /// One full pass through the library.
     async fn pass(&self) -> (Plan, r2gitops::apply::Report) {
-        let desired = self.desired();
-        let client = self.client().await;
-        let endpoints = self.endpoints();
-        let pass = Pass::local(&desired, &endpoints);
-        let Planned { plan, inventory } = pass.plan(&client, Observe::default()).await.unwrap();
-        let run = Run {
-            concurrency: 4,
-            stop: &Stop::new(),
-            progress: None,
-        };
-        let report = pass.apply(client, &plan, inventory, run).await.report;
-        (plan, report)
+        common::library_pass(&self.desired(), self.client().await, &self.endpoints()).await
     }
 
     /// Run the real binary against the emulator (blocking: call from spawn_blocking).
